@@ -1,0 +1,393 @@
+// Package config is congthu's typed configuration: one TOML file whose
+// defaults are the embedded single-machine setup, overridden by CONGTHU_*
+// environment variables, validated before anything starts.
+//
+// The file named by CONGTHU_CONFIG (or --config) is optional; every setting
+// has a default. Each field's `env` tag names the environment variable that
+// overrides it. config/example.toml documents every field and is checked by
+// the tests against Default.
+package config
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Off disables a listener when given as its address.
+const Off = "off"
+
+// Config is the whole configuration.
+type Config struct {
+	// Hostname is the server's public name: SMTP greeting, Received:
+	// headers, Message-ID, the self-signed certificate.
+	Hostname string `toml:"hostname" env:"CONGTHU_HOSTNAME"`
+	// DataDir holds the SQLite database, the generated certificate and
+	// other local state.
+	DataDir string `toml:"data_dir" env:"CONGTHU_DATA_DIR"`
+	// DatabaseURL selects the store: empty for SQLite in DataDir,
+	// postgres://... for PostgreSQL (needed when several nodes share one
+	// store).
+	DatabaseURL string `toml:"database_url" env:"CONGTHU_DATABASE_URL"`
+	// RedisURL is the Redis used for queues and IMAP change notification
+	// across nodes (redis://[user:pass@]host:port/db). Empty: none, a
+	// single node with in-process notification only.
+	RedisURL string `toml:"redis_url" env:"CONGTHU_REDIS_URL"`
+
+	Listen Listen `toml:"listen"`
+	TLS    TLS    `toml:"tls"`
+	SMTP   SMTP   `toml:"smtp"`
+	IMAP   IMAP   `toml:"imap"`
+	Auth   Auth   `toml:"auth"`
+	Log    Log    `toml:"log"`
+}
+
+// Listen holds the listener addresses, host:port or "off".
+type Listen struct {
+	// Submission is SMTP submission with STARTTLS (RFC 6409; 587 in production).
+	Submission string `toml:"submission" env:"CONGTHU_SUBMISSION_ADDR"`
+	// Submissions is SMTP submission with implicit TLS (RFC 8314; 465).
+	Submissions string `toml:"submissions" env:"CONGTHU_SUBMISSIONS_ADDR"`
+	// IMAP is IMAP with STARTTLS (143).
+	IMAP string `toml:"imap" env:"CONGTHU_IMAP_ADDR"`
+	// IMAPS is IMAP with implicit TLS (993).
+	IMAPS string `toml:"imaps" env:"CONGTHU_IMAPS_ADDR"`
+	// MX receives mail from the internet (25). Not opened until inbound
+	// MX is built.
+	MX string `toml:"mx" env:"CONGTHU_MX_ADDR"`
+	// HTTP serves the REST API, health and metrics. Not opened until the
+	// API is built.
+	HTTP string `toml:"http" env:"CONGTHU_HTTP_ADDR"`
+}
+
+// TLS names the certificate. With neither set, a self-signed certificate
+// for Hostname is generated once into DataDir.
+type TLS struct {
+	Cert string `toml:"cert" env:"CONGTHU_TLS_CERT"` // PEM certificate chain file
+	Key  string `toml:"key" env:"CONGTHU_TLS_KEY"`   // PEM private key file
+}
+
+// SMTP holds the limits of SMTP sessions.
+type SMTP struct {
+	// MaxMessageBytes is the largest message accepted (advertised as SIZE).
+	MaxMessageBytes int64 `toml:"max_message_bytes" env:"CONGTHU_SMTP_MAX_MESSAGE_BYTES"`
+	// MaxRecipients is the most RCPT TO per message.
+	MaxRecipients int `toml:"max_recipients" env:"CONGTHU_SMTP_MAX_RECIPIENTS"`
+	// CommandTimeout bounds the wait for each command.
+	CommandTimeout Duration `toml:"command_timeout" env:"CONGTHU_SMTP_COMMAND_TIMEOUT"`
+	// DataTimeout bounds the whole DATA transfer.
+	DataTimeout Duration `toml:"data_timeout" env:"CONGTHU_SMTP_DATA_TIMEOUT"`
+	// MaxConnections caps concurrent SMTP connections per listener.
+	MaxConnections int `toml:"max_connections" env:"CONGTHU_SMTP_MAX_CONNECTIONS"`
+	// AllowInsecureAuth allows AUTH without TLS from loopback clients
+	// only, for development. Off by default.
+	AllowInsecureAuth bool `toml:"allow_insecure_auth" env:"CONGTHU_SMTP_ALLOW_INSECURE_AUTH"`
+}
+
+// IMAP holds the limits of IMAP sessions.
+type IMAP struct {
+	// AppendLimit is the largest message APPEND accepts (RFC 7889).
+	AppendLimit int64 `toml:"append_limit" env:"CONGTHU_IMAP_APPEND_LIMIT"`
+	// AllowInsecureAuth allows LOGIN without TLS from loopback clients
+	// only, for development. Off by default.
+	AllowInsecureAuth bool `toml:"allow_insecure_auth" env:"CONGTHU_IMAP_ALLOW_INSECURE_AUTH"`
+	// IdleTimeout closes connections idle longer than this (RFC 9051
+	// requires at least 30 minutes).
+	IdleTimeout Duration `toml:"idle_timeout" env:"CONGTHU_IMAP_IDLE_TIMEOUT"`
+}
+
+// Auth holds password verification and failed-login throttling.
+type Auth struct {
+	// CacheTTL is how long a successful password verification is
+	// remembered in memory (invalidated on password change); 0 disables.
+	CacheTTL Duration `toml:"cache_ttl" env:"CONGTHU_AUTH_CACHE_TTL"`
+	// MaxFailuresPerAccount failed logins within FailureWindow lock the
+	// account out for Lockout.
+	MaxFailuresPerAccount int `toml:"max_failures_per_account" env:"CONGTHU_AUTH_MAX_FAILURES_PER_ACCOUNT"`
+	// MaxFailuresPerIP failed logins from one client IP within
+	// FailureWindow lock that IP out for Lockout.
+	MaxFailuresPerIP int      `toml:"max_failures_per_ip" env:"CONGTHU_AUTH_MAX_FAILURES_PER_IP"`
+	FailureWindow    Duration `toml:"failure_window" env:"CONGTHU_AUTH_FAILURE_WINDOW"`
+	Lockout          Duration `toml:"lockout" env:"CONGTHU_AUTH_LOCKOUT"`
+}
+
+// Log configures logging.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `toml:"level" env:"CONGTHU_LOG_LEVEL"`
+	// Format is text or json.
+	Format string `toml:"format" env:"CONGTHU_LOG_FORMAT"`
+}
+
+// Default returns the embedded single-machine setup: SQLite under ./data,
+// a self-signed certificate, unprivileged ports.
+func Default() *Config {
+	return &Config{
+		Hostname: "localhost",
+		DataDir:  "data",
+		Listen: Listen{
+			Submission:  ":1587",
+			Submissions: ":1465",
+			IMAP:        ":1143",
+			IMAPS:       ":1993",
+			MX:          ":2525",
+			HTTP:        ":8080",
+		},
+		SMTP: SMTP{
+			MaxMessageBytes: 25 << 20,
+			MaxRecipients:   100,
+			CommandTimeout:  Duration(5 * time.Minute),
+			DataTimeout:     Duration(10 * time.Minute),
+			MaxConnections:  1000,
+		},
+		IMAP: IMAP{
+			AppendLimit: 25 << 20,
+			IdleTimeout: Duration(30 * time.Minute),
+		},
+		Auth: Auth{
+			CacheTTL:              Duration(5 * time.Minute),
+			MaxFailuresPerAccount: 10,
+			MaxFailuresPerIP:      20,
+			FailureWindow:         Duration(15 * time.Minute),
+			Lockout:               Duration(15 * time.Minute),
+		},
+		Log: Log{Level: "info", Format: "text"},
+	}
+}
+
+// Load reads the configuration: defaults, then the file at path (if path
+// is not empty), then the environment (getenv, usually os.Getenv). It
+// returns the first error in reading; call Validate for the rest.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	c := Default()
+	if path != "" {
+		md, err := toml.DecodeFile(path, c)
+		if err != nil {
+			return nil, fmt.Errorf("config file %s: %w", path, err)
+		}
+		if und := md.Undecoded(); len(und) > 0 {
+			keys := make([]string, len(und))
+			for i, k := range und {
+				keys[i] = k.String()
+			}
+			return nil, fmt.Errorf("config file %s: unknown setting(s): %s", path, strings.Join(keys, ", "))
+		}
+	}
+	if err := applyEnv(reflect.ValueOf(c).Elem(), getenv); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// applyEnv sets every field whose env tag names a set variable.
+func applyEnv(v reflect.Value, getenv func(string) string) error {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		f, fv := t.Field(i), v.Field(i)
+		if f.Type.Kind() == reflect.Struct {
+			if err := applyEnv(fv, getenv); err != nil {
+				return err
+			}
+			continue
+		}
+		name := f.Tag.Get("env")
+		if name == "" {
+			continue
+		}
+		s, ok := lookup(getenv, name)
+		if !ok {
+			continue
+		}
+		if err := setField(fv, s); err != nil {
+			return fmt.Errorf("environment %s=%q: %w", name, s, err)
+		}
+	}
+	return nil
+}
+
+func lookup(getenv func(string) string, name string) (string, bool) {
+	if getenv == nil {
+		return os.LookupEnv(name)
+	}
+	s := getenv(name)
+	return s, s != ""
+}
+
+func setField(fv reflect.Value, s string) error {
+	if fv.Type() == reflect.TypeOf(Duration(0)) {
+		var d Duration
+		if err := d.UnmarshalText([]byte(s)); err != nil {
+			return err
+		}
+		fv.Set(reflect.ValueOf(d))
+		return nil
+	}
+	switch fv.Kind() {
+	case reflect.String:
+		fv.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("not a boolean (true or false)")
+		}
+		fv.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		fv.SetInt(n)
+	default:
+		return fmt.Errorf("unsupported setting type %s", fv.Type())
+	}
+	return nil
+}
+
+// Validate checks the whole configuration and returns every problem found,
+// each naming the setting (file key and environment variable).
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, env, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s (%s): %s", key, env, fmt.Sprintf(format, args...)))
+	}
+	if c.Hostname == "" || strings.ContainsAny(c.Hostname, " /:@\t") {
+		bad("hostname", "CONGTHU_HOSTNAME", "%q is not a host name", c.Hostname)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "CONGTHU_DATA_DIR", "must not be empty")
+	}
+	if u := c.DatabaseURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") && !strings.HasPrefix(u, "sqlite:") {
+		bad("database_url", "CONGTHU_DATABASE_URL", "%q: want empty (SQLite in data_dir), sqlite:PATH or postgres://...", redactURL(u))
+	} else if u != "" {
+		if _, err := url.Parse(u); err != nil && !strings.HasPrefix(u, "sqlite:") {
+			bad("database_url", "CONGTHU_DATABASE_URL", "not a URL: %v", errors.Unwrap(err))
+		}
+	}
+	if u := c.RedisURL; u != "" {
+		pu, err := url.Parse(u)
+		if err != nil || (pu.Scheme != "redis" && pu.Scheme != "rediss" && pu.Scheme != "unix") || (pu.Scheme != "unix" && pu.Host == "") {
+			bad("redis_url", "CONGTHU_REDIS_URL", "%q: want redis://host:port/db, rediss://... or unix://path", redactURL(u))
+		}
+	}
+	addrs := []struct{ key, env, val string }{
+		{"listen.submission", "CONGTHU_SUBMISSION_ADDR", c.Listen.Submission},
+		{"listen.submissions", "CONGTHU_SUBMISSIONS_ADDR", c.Listen.Submissions},
+		{"listen.imap", "CONGTHU_IMAP_ADDR", c.Listen.IMAP},
+		{"listen.imaps", "CONGTHU_IMAPS_ADDR", c.Listen.IMAPS},
+		{"listen.mx", "CONGTHU_MX_ADDR", c.Listen.MX},
+		{"listen.http", "CONGTHU_HTTP_ADDR", c.Listen.HTTP},
+	}
+	seen := map[string]string{}
+	for _, a := range addrs {
+		if a.val == Off {
+			continue
+		}
+		host, port, err := net.SplitHostPort(a.val)
+		if err != nil {
+			bad(a.key, a.env, "%q is not host:port or %q", a.val, Off)
+			continue
+		}
+		if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+			bad(a.key, a.env, "%q: port %q is not a number from 0 to 65535", a.val, port)
+			continue
+		}
+		if host != "" && net.ParseIP(host) == nil && strings.ContainsAny(host, " /") {
+			bad(a.key, a.env, "%q: bad host %q", a.val, host)
+			continue
+		}
+		if port != "0" {
+			if other, dup := seen[port]; dup {
+				bad(a.key, a.env, "port %s is already used by %s", port, other)
+			}
+			seen[port] = a.key
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		bad("tls", "CONGTHU_TLS_CERT/CONGTHU_TLS_KEY", "set both the certificate and the key, or neither (for a generated self-signed certificate)")
+	} else if c.TLS.Cert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLS.Cert, c.TLS.Key); err != nil {
+			bad("tls", "CONGTHU_TLS_CERT/CONGTHU_TLS_KEY", "cannot load the key pair: %v", err)
+		}
+	}
+	positive := []struct {
+		key, env string
+		v        int64
+	}{
+		{"smtp.max_message_bytes", "CONGTHU_SMTP_MAX_MESSAGE_BYTES", c.SMTP.MaxMessageBytes},
+		{"smtp.max_recipients", "CONGTHU_SMTP_MAX_RECIPIENTS", int64(c.SMTP.MaxRecipients)},
+		{"smtp.command_timeout", "CONGTHU_SMTP_COMMAND_TIMEOUT", int64(c.SMTP.CommandTimeout)},
+		{"smtp.data_timeout", "CONGTHU_SMTP_DATA_TIMEOUT", int64(c.SMTP.DataTimeout)},
+		{"smtp.max_connections", "CONGTHU_SMTP_MAX_CONNECTIONS", int64(c.SMTP.MaxConnections)},
+		{"imap.append_limit", "CONGTHU_IMAP_APPEND_LIMIT", c.IMAP.AppendLimit},
+		{"imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", int64(c.IMAP.IdleTimeout)},
+		{"auth.max_failures_per_account", "CONGTHU_AUTH_MAX_FAILURES_PER_ACCOUNT", int64(c.Auth.MaxFailuresPerAccount)},
+		{"auth.max_failures_per_ip", "CONGTHU_AUTH_MAX_FAILURES_PER_IP", int64(c.Auth.MaxFailuresPerIP)},
+		{"auth.failure_window", "CONGTHU_AUTH_FAILURE_WINDOW", int64(c.Auth.FailureWindow)},
+		{"auth.lockout", "CONGTHU_AUTH_LOCKOUT", int64(c.Auth.Lockout)},
+	}
+	for _, p := range positive {
+		if p.v <= 0 {
+			bad(p.key, p.env, "must be greater than zero")
+		}
+	}
+	if c.Auth.CacheTTL < 0 {
+		bad("auth.cache_ttl", "CONGTHU_AUTH_CACHE_TTL", "must not be negative")
+	}
+	if c.IMAP.IdleTimeout > 0 && c.IMAP.IdleTimeout.D() < 30*time.Minute {
+		bad("imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", "%s is shorter than the 30 minutes RFC 9051 section 5.4 requires", c.IMAP.IdleTimeout)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log.level", "CONGTHU_LOG_LEVEL", "%q: want debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		bad("log.format", "CONGTHU_LOG_FORMAT", "%q: want text or json", c.Log.Format)
+	}
+	return errors.Join(errs...)
+}
+
+// Enabled reports whether a listener address is set and not "off".
+func Enabled(addr string) bool { return addr != "" && addr != Off }
+
+// redactURL hides a password in a URL for error messages.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
+
+// Duration is a time.Duration written as "90s", "5m", "1h30m" in the file.
+type Duration time.Duration
+
+// D returns the duration as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// String formats like time.Duration.
+func (d Duration) String() string { return time.Duration(d).String() }
+
+// UnmarshalText parses a Go duration string.
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like 90s, 5m or 1h30m: %q", b)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalText formats a Duration for the file.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }

@@ -1,0 +1,165 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// The documented example must say exactly what the defaults are.
+func TestExampleIsDefault(t *testing.T) {
+	c, err := Load("example.toml", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(); !reflect.DeepEqual(c, want) {
+		t.Errorf("example.toml differs from Default():\ngot  %+v\nwant %+v", c, want)
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("default config does not validate: %v", err)
+	}
+}
+
+// Every env tag is documented in example.toml.
+func TestEveryEnvDocumented(t *testing.T) {
+	b, err := os.ReadFile("example.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(reflect.Type)
+	walk = func(rt reflect.Type) {
+		for i := 0; i < rt.NumField(); i++ {
+			f := rt.Field(i)
+			if f.Type.Kind() == reflect.Struct && f.Type != reflect.TypeOf(Duration(0)) {
+				walk(f.Type)
+				continue
+			}
+			if e := f.Tag.Get("env"); e != "" && !strings.Contains(string(b), e) {
+				t.Errorf("%s is not documented in example.toml", e)
+			}
+		}
+	}
+	walk(reflect.TypeOf(Config{}))
+}
+
+func TestEnvOverridesFile(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "c.toml")
+	os.WriteFile(p, []byte("hostname = \"file.example\"\n[listen]\nimap = \"127.0.0.1:1400\"\n[smtp]\ndata_timeout = \"2m\"\n"), 0o600)
+	c, err := Load(p, env(map[string]string{
+		"CONGTHU_HOSTNAME":                 "mail.hanoi.gov.vn",
+		"CONGTHU_SUBMISSION_ADDR":          "off",
+		"CONGTHU_DATABASE_URL":             "postgres://u:p@db/congthu",
+		"CONGTHU_SMTP_MAX_RECIPIENTS":      "7",
+		"CONGTHU_SMTP_ALLOW_INSECURE_AUTH": "true",
+		"CONGTHU_AUTH_LOCKOUT":             "1h",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"hostname", c.Hostname, "mail.hanoi.gov.vn"},
+		{"imap from file", c.Listen.IMAP, "127.0.0.1:1400"},
+		{"submission off", c.Listen.Submission, "off"},
+		{"data timeout from file", c.SMTP.DataTimeout.D(), 2 * time.Minute},
+		{"database", c.DatabaseURL, "postgres://u:p@db/congthu"},
+		{"recipients", c.SMTP.MaxRecipients, 7},
+		{"insecure auth", c.SMTP.AllowInsecureAuth, true},
+		{"lockout", c.Auth.Lockout.D(), time.Hour},
+		{"default kept", c.Listen.IMAPS, ":1993"},
+	}
+	for _, ck := range checks {
+		if !reflect.DeepEqual(ck.got, ck.want) {
+			t.Errorf("%s: got %v, want %v", ck.name, ck.got, ck.want)
+		}
+	}
+	if err := c.Validate(); err != nil {
+		t.Errorf("validate: %v", err)
+	}
+	if Enabled(c.Listen.Submission) || !Enabled(c.Listen.IMAP) {
+		t.Errorf("Enabled: submission %v imap %v", Enabled(c.Listen.Submission), Enabled(c.Listen.IMAP))
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	dir := t.TempDir()
+	write := func(s string) string {
+		p := filepath.Join(dir, "c.toml")
+		os.WriteFile(p, []byte(s), 0o600)
+		return p
+	}
+	tests := []struct {
+		name, file string
+		env        map[string]string
+		want       string
+	}{
+		{"unknown key", "hostnme = \"x\"\n", nil, "unknown setting(s): hostnme"},
+		{"bad toml", "hostname = \n", nil, "config file"},
+		{"bad env int", "", map[string]string{"CONGTHU_SMTP_MAX_RECIPIENTS": "many"}, "CONGTHU_SMTP_MAX_RECIPIENTS=\"many\": not an integer"},
+		{"bad env duration", "", map[string]string{"CONGTHU_AUTH_LOCKOUT": "15"}, "CONGTHU_AUTH_LOCKOUT=\"15\": not a duration"},
+		{"bad env bool", "", map[string]string{"CONGTHU_SMTP_ALLOW_INSECURE_AUTH": "yes please"}, "not a boolean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Load(write(tt.file), env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	if _, err := Load(filepath.Join(dir, "missing.toml"), env(nil)); err == nil {
+		t.Error("missing file: got no error")
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"bad addr", func(c *Config) { c.Listen.IMAP = "1143" }, "listen.imap (CONGTHU_IMAP_ADDR): \"1143\" is not host:port"},
+		{"bad port", func(c *Config) { c.Listen.MX = ":99999" }, "listen.mx (CONGTHU_MX_ADDR)"},
+		{"dup port", func(c *Config) { c.Listen.IMAPS = ":1143" }, "port 1143 is already used by listen.imap"},
+		{"db scheme", func(c *Config) { c.DatabaseURL = "mysql://u:secret@x/db" }, "database_url (CONGTHU_DATABASE_URL)"},
+		{"redis scheme", func(c *Config) { c.RedisURL = "http://x" }, "redis_url (CONGTHU_REDIS_URL)"},
+		{"half tls", func(c *Config) { c.TLS.Cert = "/x.pem" }, "set both the certificate and the key"},
+		{"missing tls files", func(c *Config) { c.TLS.Cert, c.TLS.Key = "/nonexistent/c.pem", "/nonexistent/k.pem" }, "cannot load the key pair"},
+		{"zero size", func(c *Config) { c.SMTP.MaxMessageBytes = 0 }, "smtp.max_message_bytes (CONGTHU_SMTP_MAX_MESSAGE_BYTES): must be greater than zero"},
+		{"short idle", func(c *Config) { c.IMAP.IdleTimeout = Duration(time.Minute) }, "RFC 9051"},
+		{"hostname", func(c *Config) { c.Hostname = "" }, "hostname (CONGTHU_HOSTNAME)"},
+		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := Default()
+			tt.mod(c)
+			err := c.Validate()
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+	// Passwords in URLs never appear in errors.
+	c := Default()
+	c.DatabaseURL = "mysql://u:secret@x/db"
+	if err := c.Validate(); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Errorf("error leaks the password: %v", err)
+	}
+	// Several problems are all reported.
+	c = Default()
+	c.Listen.IMAP, c.SMTP.MaxRecipients = "bad", 0
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "listen.imap") || !strings.Contains(err.Error(), "smtp.max_recipients") {
+		t.Errorf("want both problems, got %v", err)
+	}
+}
