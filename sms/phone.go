@@ -1,0 +1,102 @@
+package sms
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nyaruka/phonenumbers"
+)
+
+// Reasons a phone number is refused. ParsePhone wraps one of them in a
+// *PhoneError; test with errors.Is. Their texts are fit to show to an API
+// client (for example in a 422 response).
+var (
+	// ErrInvalidPhone: the input is not a phone number at all.
+	ErrInvalidPhone = errors.New("not a valid Vietnamese phone number")
+	// ErrNotVietnamese: a valid number of another country.
+	ErrNotVietnamese = errors.New("not a Vietnamese phone number")
+	// ErrNotMobile: a valid Vietnamese number that cannot receive SMS
+	// (a landline or a service number).
+	ErrNotMobile = errors.New("not a mobile number")
+)
+
+// PhoneError tells why ParsePhone refused its input. It never holds the
+// input itself, so it is safe to log.
+type PhoneError struct {
+	// Reason is one of ErrInvalidPhone, ErrNotVietnamese, ErrNotMobile.
+	Reason error
+}
+
+// Error returns the reason's text, fit to show to an API client.
+func (e *PhoneError) Error() string { return e.Reason.Error() }
+
+// Unwrap returns the reason so that errors.Is(err, ErrNotMobile) works.
+func (e *PhoneError) Unwrap() error { return e.Reason }
+
+// maxPhoneInput bounds the input handed to the phone number library.
+const maxPhoneInput = 64
+
+// ParsePhone parses a Vietnamese mobile number written as `0912 345 678`,
+// `0912.345.678`, `+84 912 345 678`, `84912345678` or `0912345678` and
+// returns it in E.164 form (`+84912345678`). Only Vietnamese mobile numbers
+// (9 digits after +84, starting with 3, 5, 7, 8 or 9) are accepted; anything
+// else gives a *PhoneError.
+func ParsePhone(s string) (string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > maxPhoneInput {
+		return "", &PhoneError{Reason: ErrInvalidPhone}
+	}
+	// Only digits and the usual separators: the library would otherwise
+	// pick a number out of surrounding text ("call 0912...").
+	for _, c := range s {
+		if !(c >= '0' && c <= '9') && !strings.ContainsRune(" .-()+/", c) {
+			return "", &PhoneError{Reason: ErrInvalidPhone}
+		}
+	}
+	num, err := phonenumbers.Parse(s, "VN")
+	if err != nil {
+		return "", &PhoneError{Reason: ErrInvalidPhone}
+	}
+	if num.GetCountryCode() != 84 {
+		if phonenumbers.IsValidNumber(num) {
+			return "", &PhoneError{Reason: ErrNotVietnamese}
+		}
+		return "", &PhoneError{Reason: ErrInvalidPhone}
+	}
+	if num.GetExtension() != "" || num.GetItalianLeadingZero() {
+		return "", &PhoneError{Reason: ErrInvalidPhone}
+	}
+	if !phonenumbers.IsValidNumberForRegion(num, "VN") {
+		return "", &PhoneError{Reason: ErrInvalidPhone}
+	}
+	nsn := fmt.Sprint(num.GetNationalNumber())
+	switch phonenumbers.GetNumberType(num) {
+	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
+	default:
+		return "", &PhoneError{Reason: ErrNotMobile}
+	}
+	// DOMAIN.md: 9 digits after +84, prefixes 3x, 5x, 7x, 8x, 9x.
+	if len(nsn) != 9 || !strings.ContainsRune("35789", rune(nsn[0])) {
+		return "", &PhoneError{Reason: ErrNotMobile}
+	}
+	return "+84" + nsn, nil
+}
+
+// Mask hides the middle of a phone number for logs: `+84912345678` becomes
+// `+8491*****78`. It keeps at most the first five and the last two
+// characters and never reveals more than half of the input.
+func Mask(e164 string) string {
+	r := []rune(e164)
+	n := len(r)
+	head, tail := 5, 2
+	if n < 12 {
+		// Short or odd input: keep less, so at most half shows.
+		head, tail = n/4, n/4
+	}
+	var b strings.Builder
+	b.WriteString(string(r[:head]))
+	b.WriteString(strings.Repeat("*", n-head-tail))
+	b.WriteString(string(r[n-tail:]))
+	return b.String()
+}
