@@ -1,0 +1,19 @@
+# Builds the congthu binary and runs it on a small Debian base.
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -o /out/congthu ./cmd/congthu
+
+FROM debian:bookworm-slim
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates tzdata \
+	&& rm -rf /var/lib/apt/lists/* \
+	&& useradd --system --home /var/lib/congthu --create-home congthu
+COPY --from=build /out/congthu /usr/local/bin/congthu
+USER congthu
+ENV CONGTHU_DATA_DIR=/var/lib/congthu
+VOLUME /var/lib/congthu
+EXPOSE 587 465 143 993 25 8080
+ENTRYPOINT ["/usr/local/bin/congthu"]
+CMD ["serve"]

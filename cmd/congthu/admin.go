@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"golang.org/x/term"
+
+	"congthu/store"
+)
+
+// minPasswordLen is the shortest password accepted for an account.
+const minPasswordLen = 10
+
+func domainCommand() *command {
+	return &command{
+		name:    "domain",
+		summary: "add, list and remove the mail domains served here",
+		subs: []*command{
+			{
+				name: "add", args: "DOMAIN", summary: "serve a new mail domain",
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 1 {
+						return usagef("domain add: want exactly one DOMAIN")
+					}
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					d, err := st.AddDomain(ctx, args[0])
+					if err != nil {
+						return describe(err, "domain", args[0])
+					}
+					fmt.Fprintf(c.stdout, "domain %s added\n", d.Name)
+					return nil
+				},
+			},
+			{
+				name: "list", summary: "list the domains",
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 0 {
+						return usagef("domain list takes no arguments")
+					}
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					ds, err := st.Domains(ctx)
+					if err != nil {
+						return err
+					}
+					for _, d := range ds {
+						fmt.Fprintln(c.stdout, d.Name)
+					}
+					return nil
+				},
+			},
+			{
+				name: "remove", args: "DOMAIN", summary: "stop serving a domain (it must have no accounts or aliases left)",
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 1 {
+						return usagef("domain remove: want exactly one DOMAIN")
+					}
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.RemoveDomain(ctx, args[0]); err != nil {
+						return describe(err, "domain", args[0])
+					}
+					fmt.Fprintf(c.stdout, "domain %s removed\n", strings.ToLower(args[0]))
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func userCommand() *command {
+	var passwordStdin bool
+	pwFlag := func(fs *flag.FlagSet) {
+		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input instead of prompting")
+	}
+	withStore := func(f func(ctx context.Context, c *cli, st *store.Store, args []string) error) func(context.Context, *cli, *flag.FlagSet, []string) error {
+		return func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+			st, _, err := c.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return f(ctx, c, st, args)
+		}
+	}
+	one := func(name string, args []string) error {
+		if len(args) != 1 {
+			return usagef("user %s: want exactly one ADDRESS", name)
+		}
+		return nil
+	}
+	return &command{
+		name:    "user",
+		summary: "manage accounts (mailboxes) and their aliases",
+		subs: []*command{
+			{
+				name: "add", args: "[--password-stdin] ADDRESS", summary: "create an account with INBOX, Sent, Drafts, Trash, Junk and Archive",
+				help:  "The password is asked twice on the terminal, or read from standard input with --password-stdin; never from the command line. At least 10 characters.",
+				flags: pwFlag,
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+					if err := one("add", args); err != nil {
+						return err
+					}
+					pw, err := readPassword(c, passwordStdin)
+					if err != nil {
+						return err
+					}
+					a, err := st.AddAccount(ctx, args[0], pw)
+					if err != nil {
+						return describe(err, "account", args[0])
+					}
+					fmt.Fprintf(c.stdout, "account %s added\n", a.Address)
+					return nil
+				}),
+			},
+			{
+				name: "list", args: "[DOMAIN]", summary: "list accounts, of one domain if given",
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+					if len(args) > 1 {
+						return usagef("user list: at most one DOMAIN")
+					}
+					dom := ""
+					if len(args) == 1 {
+						dom = args[0]
+					}
+					as, err := st.Accounts(ctx, dom)
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ADDRESS\tSTATE\tALIASES\tCREATED")
+					for _, a := range as {
+						state := "active"
+						if a.Disabled {
+							state = "disabled"
+						}
+						al, err := st.Aliases(ctx, a.Address)
+						if err != nil {
+							return err
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.Address, state, strings.Join(al, ","), a.CreatedAt.Format("2006-01-02"))
+					}
+					return tw.Flush()
+				}),
+			},
+			{
+				name: "passwd", args: "[--password-stdin] ADDRESS", summary: "set a new password (cached logins are invalidated)",
+				flags: pwFlag,
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+					if err := one("passwd", args); err != nil {
+						return err
+					}
+					if _, err := st.Account(ctx, args[0]); err != nil {
+						return describe(err, "account", args[0])
+					}
+					pw, err := readPassword(c, passwordStdin)
+					if err != nil {
+						return err
+					}
+					if err := st.SetPassword(ctx, args[0], pw); err != nil {
+						return describe(err, "account", args[0])
+					}
+					fmt.Fprintf(c.stdout, "password of %s changed\n", strings.ToLower(args[0]))
+					return nil
+				}),
+			},
+			{
+				name: "disable", args: "ADDRESS", summary: "block logins and delivery (mail is kept)",
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+					if err := one("disable", args); err != nil {
+						return err
+					}
+					if err := st.SetDisabled(ctx, args[0], true); err != nil {
+						return describe(err, "account", args[0])
+					}
+					fmt.Fprintf(c.stdout, "account %s disabled\n", strings.ToLower(args[0]))
+					return nil
+				}),
+			},
+			{
+				name: "enable", args: "ADDRESS", summary: "re-enable a disabled account",
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+					if err := one("enable", args); err != nil {
+						return err
+					}
+					if err := st.SetDisabled(ctx, args[0], false); err != nil {
+						return describe(err, "account", args[0])
+					}
+					fmt.Fprintf(c.stdout, "account %s enabled\n", strings.ToLower(args[0]))
+					return nil
+				}),
+			},
+			{
+				name: "remove", args: "ADDRESS", summary: "delete an account with all its mail and aliases",
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+					if err := one("remove", args); err != nil {
+						return err
+					}
+					if err := st.RemoveAccount(ctx, args[0]); err != nil {
+						return describe(err, "account", args[0])
+					}
+					fmt.Fprintf(c.stdout, "account %s removed\n", strings.ToLower(args[0]))
+					return nil
+				}),
+			},
+			{
+				name:    "alias",
+				summary: "addresses that deliver to an account (e.g. a unit's motcua@...)",
+				subs: []*command{
+					{
+						name: "add", args: "ADDRESS ALIAS", summary: "make ALIAS deliver to ADDRESS (who may also send as ALIAS)",
+						run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+							if len(args) != 2 {
+								return usagef("user alias add: want ADDRESS ALIAS")
+							}
+							if err := st.AddAlias(ctx, args[0], args[1]); err != nil {
+								return describe(err, "alias", args[1])
+							}
+							fmt.Fprintf(c.stdout, "alias %s -> %s added\n", strings.ToLower(args[1]), strings.ToLower(args[0]))
+							return nil
+						}),
+					},
+					{
+						name: "remove", args: "ALIAS", summary: "remove an alias",
+						run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+							if len(args) != 1 {
+								return usagef("user alias remove: want ALIAS")
+							}
+							if err := st.RemoveAlias(ctx, args[0]); err != nil {
+								return describe(err, "alias", args[0])
+							}
+							fmt.Fprintf(c.stdout, "alias %s removed\n", strings.ToLower(args[0]))
+							return nil
+						}),
+					},
+					{
+						name: "list", args: "ADDRESS", summary: "list the aliases of an account",
+						run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+							if len(args) != 1 {
+								return usagef("user alias list: want ADDRESS")
+							}
+							al, err := st.Aliases(ctx, args[0])
+							if err != nil {
+								return describe(err, "account", args[0])
+							}
+							for _, a := range al {
+								fmt.Fprintln(c.stdout, a)
+							}
+							return nil
+						}),
+					},
+				},
+			},
+		},
+	}
+}
+
+// describe turns store errors into sentences for operators.
+func describe(err error, what, name string) error {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return fmt.Errorf("%s %s already exists", what, name)
+	case errors.Is(err, store.ErrNotFound):
+		if what == "account" || what == "alias" {
+			return fmt.Errorf("%s %s: no such %s, or its domain is not served here (see congthu domain list)", what, name, what)
+		}
+		return fmt.Errorf("no such %s: %s", what, name)
+	case errors.Is(err, store.ErrInUse):
+		return fmt.Errorf("%s %s is still in use (remove its accounts and aliases first)", what, name)
+	case errors.Is(err, store.ErrInvalid):
+		return fmt.Errorf("%s %q is not valid: %w", what, name, err)
+	}
+	return err
+}
+
+// readPassword reads a new password from stdin (--password-stdin) or the
+// terminal (asked twice, without echo). Never from the command line.
+func readPassword(c *cli, fromStdin bool) (string, error) {
+	var pw string
+	if fromStdin {
+		line, err := bufio.NewReader(c.stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return "", fmt.Errorf("read password from stdin: %w", err)
+		}
+		pw = strings.TrimRight(line, "\r\n")
+	} else {
+		f, ok := c.stdin.(*os.File)
+		if !ok || !term.IsTerminal(int(f.Fd())) {
+			return "", usagef("no terminal to ask the password on: use --password-stdin")
+		}
+		fmt.Fprint(c.stderr, "Password: ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.stderr)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(c.stderr, "Again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(c.stderr)
+		if err != nil {
+			return "", err
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the passwords differ")
+		}
+		pw = string(a)
+	}
+	if len([]rune(pw)) < minPasswordLen {
+		return "", fmt.Errorf("password too short: at least %d characters", minPasswordLen)
+	}
+	return pw, nil
+}
+
+// redact hides the password of a URL.
+func redact(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
