@@ -62,10 +62,10 @@ func TestRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{
-		"MX hanoi.gov.vn.":                       "10 mail.hanoi.gov.vn.",
-		"TXT hanoi.gov.vn.":                      "v=spf1 mx -all",
+		"MX hanoi.gov.vn.":                      "10 mail.hanoi.gov.vn.",
+		"TXT hanoi.gov.vn.":                     "v=spf1 mx -all",
 		"TXT ct202611._domainkey.hanoi.gov.vn.": "v=DKIM1; k=rsa; p=",
-		"TXT _dmarc.hanoi.gov.vn.":               "v=DMARC1; p=quarantine",
+		"TXT _dmarc.hanoi.gov.vn.":              "v=DMARC1; p=quarantine",
 	}
 	got := map[string]string{}
 	for _, r := range recs {
