@@ -11,9 +11,11 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"golang.org/x/term"
 
+	"congthu/dkim"
 	"congthu/store"
 )
 
@@ -40,7 +42,15 @@ func domainCommand() *command {
 					if err != nil {
 						return describe(err, "domain", args[0])
 					}
-					fmt.Fprintf(c.stdout, "domain %s added\n", d.Name)
+					key, err := dkim.GenerateKey()
+					if err != nil {
+						return err
+					}
+					sel := dkim.NewSelector(time.Now())
+					if err := st.SetDomainDKIM(ctx, d.Name, sel, key); err != nil {
+						return fmt.Errorf("store the DKIM key: %w", err)
+					}
+					fmt.Fprintf(c.stdout, "domain %s added (DKIM selector %s); publish its DNS records: congthu domain dns %s\n", d.Name, sel, d.Name)
 					return nil
 				},
 			},
@@ -63,6 +73,41 @@ func domainCommand() *command {
 						fmt.Fprintln(c.stdout, d.Name)
 					}
 					return nil
+				},
+			},
+			{
+				name: "dns", args: "DOMAIN", summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC)",
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 1 {
+						return usagef("domain dns: want exactly one DOMAIN")
+					}
+					st, cfg, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					ds, err := st.Domains(ctx)
+					if err != nil {
+						return err
+					}
+					name := strings.ToLower(strings.TrimSuffix(args[0], "."))
+					for _, d := range ds {
+						if d.Name != name {
+							continue
+						}
+						recs, err := dkim.Records(d.Name, cfg.Hostname, d.DKIMSelector, d.DKIMPrivateKey)
+						if err != nil {
+							return err
+						}
+						for _, r := range recs {
+							fmt.Fprintf(c.stdout, "; %s\n%s\tIN\t%s\t%s\n\n", r.Note, r.Name, r.Type, quoteTXT(r.Type, r.Value))
+						}
+						if len(d.DKIMPrivateKey) == 0 {
+							fmt.Fprintf(c.stdout, "; no DKIM key: the domain was added before keys were generated\n")
+						}
+						return nil
+					}
+					return describe(store.ErrNotFound, "domain", args[0])
 				},
 			},
 			{
@@ -328,6 +373,21 @@ func readPassword(c *cli, fromStdin bool) (string, error) {
 		return "", fmt.Errorf("password too short: at least %d characters", minPasswordLen)
 	}
 	return pw, nil
+}
+
+// quoteTXT quotes a TXT value as zone files want it, in strings of at
+// most 255 bytes (RFC 1035 section 3.3.14).
+func quoteTXT(typ, v string) string {
+	if typ != "TXT" {
+		return v
+	}
+	var parts []string
+	for len(v) > 255 {
+		parts = append(parts, `"`+v[:255]+`"`)
+		v = v[255:]
+	}
+	parts = append(parts, `"`+v+`"`)
+	return strings.Join(parts, " ")
 }
 
 // redact hides the password of a URL.

@@ -83,6 +83,13 @@ func testAdmin(t *testing.T, env map[string]string) {
 	if out := ok("", "domain", "list"); !strings.Contains(out, "hanoi.gov.vn") {
 		t.Errorf("domain list: got %q", out)
 	}
+	dns := ok("", "domain", "dns", "hanoi.gov.vn")
+	for _, want := range []string{"hanoi.gov.vn.\tIN\tMX\t10 localhost.", `"v=spf1 mx -all"`, "._domainkey.hanoi.gov.vn.\tIN\tTXT\t\"v=DKIM1; k=rsa; p=", "_dmarc.hanoi.gov.vn.\tIN\tTXT\t\"v=DMARC1;"} {
+		if !strings.Contains(dns, want) {
+			t.Errorf("domain dns: missing %q in\n%s", want, dns)
+		}
+	}
+	fail(1, "no such domain", "", "domain", "dns", "other.example")
 	ok("mat-khau-rat-dai-1\n", "user", "add", "--password-stdin", "NVA.stp@hanoi.gov.vn")
 	fail(1, "password too short", "short\n", "user", "add", "--password-stdin", "b@hanoi.gov.vn")
 	fail(2, "use --password-stdin", "", "user", "add", "c@hanoi.gov.vn")
