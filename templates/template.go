@@ -57,6 +57,9 @@ var DossierFields = []string{
 // not set max_parts.
 const DefaultMaxParts = 4
 
+// MaxFileSize is the largest template file Parse accepts.
+const MaxFileSize = 256 << 10
+
 // Template is one parsed, versioned template. Its fields are read-only.
 type Template struct {
 	ID             string   // e.g. "dossier-received-email"
@@ -314,6 +317,9 @@ func (s *Set) ForStatus(status, channel string) (*Template, bool) {
 // Parse reads one template file: a header of "key: value" lines, a line
 // "---", then the body (see the package documentation).
 func Parse(src []byte) (*Template, error) {
+	if len(src) > MaxFileSize {
+		return nil, &SyntaxError{Part: "front matter", Line: 1, Msg: fmt.Sprintf("file is %d bytes, more than %d", len(src), MaxFileSize)}
+	}
 	text := strings.ReplaceAll(norm.NFC.String(string(src)), "\r\n", "\n")
 	text = strings.TrimPrefix(text, "\ufeff")
 	header, body, ok := cutHeader(text)
