@@ -1,0 +1,73 @@
+package smtpd
+
+import (
+	"crypto/tls"
+	"os"
+	"time"
+)
+
+// Options configures a Server. Zero fields take the defaults shown.
+type Options struct {
+	// Hostname is the server's name in the greeting, in Received: fields
+	// and in the Message-IDs it adds (default: os.Hostname()).
+	Hostname string
+	// TLSConfig is the certificate configuration for STARTTLS and for
+	// ServeTLS. Without it STARTTLS is not offered and, unless
+	// AllowInsecureAuth applies, nobody can authenticate.
+	TLSConfig *tls.Config
+	// MaxMessageBytes is the largest message accepted, advertised with
+	// SIZE (RFC 1870) (default 25 MiB).
+	MaxMessageBytes int64
+	// MaxRecipients is the most RCPT TO per message (default 100; RFC
+	// 5321 section 4.5.3.1.8 requires at least 100).
+	MaxRecipients int
+	// ReadTimeout is how long the server waits for a command (default 5
+	// minutes, RFC 5321 section 4.5.3.2.7).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each reply write (default 1 minute).
+	WriteTimeout time.Duration
+	// DataTimeout is how long the server waits for more message data
+	// during DATA (default 3 minutes, RFC 5321 section 4.5.3.2.5).
+	DataTimeout time.Duration
+	// DeliverTimeout bounds the store call that commits a message
+	// (default 1 minute); past it the client gets 451 and retries.
+	DeliverTimeout time.Duration
+	// AllowInsecureAuth permits AUTH without TLS, but only from loopback
+	// addresses (for a local webmail or a test). Default false: AUTH is
+	// neither advertised nor accepted before TLS (538 5.7.11).
+	AllowInsecureAuth bool
+	// MaxConnections caps concurrent connections over all listeners of
+	// the server (default 1000); more are answered with 421 and closed.
+	MaxConnections int
+}
+
+func (o Options) withDefaults() Options {
+	if o.Hostname == "" {
+		o.Hostname, _ = os.Hostname()
+		if o.Hostname == "" {
+			o.Hostname = "localhost"
+		}
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 25 << 20
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = 100
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 5 * time.Minute
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = time.Minute
+	}
+	if o.DataTimeout <= 0 {
+		o.DataTimeout = 3 * time.Minute
+	}
+	if o.DeliverTimeout <= 0 {
+		o.DeliverTimeout = time.Minute
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 1000
+	}
+	return o
+}

@@ -1,0 +1,557 @@
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+
+	"congthu/loginlimit"
+	"congthu/store"
+)
+
+// Replies. Texts are generic on purpose: the details are logged.
+var (
+	errAuthRequired = &smtp.SMTPError{Code: 530, EnhancedCode: smtp.EnhancedCode{5, 7, 0}, Message: "Authentication required"}
+	// RFC 4954 section 6.
+	errEncryptionRequired = &smtp.SMTPError{Code: 538, EnhancedCode: smtp.EnhancedCode{5, 7, 11}, Message: "Encryption required for requested authentication mechanism"}
+	errAuthInvalid        = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authentication credentials invalid"}
+	errAuthLocked         = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Too many failed logins, try again later"}
+	errAuthTemp           = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
+	errAuthzid            = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authorization identity not supported"}
+	errSenderNotOwned     = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not allowed for this account"}
+	errNonASCII           = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "Non-ASCII addresses are not supported"}
+	errBadRecipient       = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
+	errNoSuchUser         = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
+	errTooManyRcpts       = &smtp.SMTPError{Code: 452, EnhancedCode: smtp.EnhancedCode{4, 5, 3}, Message: "Too many recipients"}
+	errTemporary          = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Temporary failure, try again later"}
+	errShuttingDown       = &smtp.SMTPError{Code: 421, EnhancedCode: smtp.EnhancedCode{4, 3, 2}, Message: "Service shutting down"}
+	errLineTooLong        = &smtp.SMTPError{Code: 500, EnhancedCode: smtp.EnhancedCode{5, 5, 2}, Message: "Line too long"}
+)
+
+// backend creates a session per EHLO (and again after STARTTLS).
+type backend struct{ srv *Server }
+
+func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	srv := b.srv
+	if srv.isDraining() {
+		return nil, errShuttingDown
+	}
+	nc := c.Conn()
+	ctx, cancel := context.WithCancel(srv.ctx)
+	s := &session{
+		srv:     srv,
+		ctx:     ctx,
+		cancel:  cancel,
+		netConn: nc,
+		ip:      loginlimit.AddrOf(nc.RemoteAddr()),
+		helo:    c.Hostname(),
+		tracked: trackedOf(nc),
+	}
+	if st, ok := c.TLSConnectionState(); ok {
+		s.tls = &st
+	}
+	if s.tracked != nil {
+		s.tracked.setSession(s)
+	}
+	return s, nil
+}
+
+// session is one client's SMTP session between EHLO and QUIT/STARTTLS.
+// go-smtp calls its methods from the connection's goroutine; mu guards
+// what Shutdown looks at from its own goroutine.
+type session struct {
+	srv     *Server
+	ctx     context.Context
+	cancel  context.CancelFunc
+	netConn net.Conn // as of the EHLO: the TLS conn after STARTTLS
+	ip      netip.Addr
+	helo    string
+	tls     *tls.ConnectionState // nil without TLS
+	tracked *trackedConn
+
+	account *store.Account // set by a successful AUTH
+
+	mu      sync.Mutex
+	inTx    bool // from an accepted MAIL until the transaction ends
+	closing bool // Shutdown closes this session
+
+	// The current transaction.
+	txStart    time.Time
+	from       string
+	local      []store.LocalTarget
+	localSeen  map[int64]bool
+	remote     []string
+	remoteSeen map[string]bool
+	rcpts      int // accepted RCPTs
+	rejected   int // refused RCPTs
+	logged     bool
+}
+
+// authAllowed: over TLS, or from loopback when AllowInsecureAuth is set.
+func (s *session) authAllowed() bool {
+	return s.tls != nil || (s.srv.opts.AllowInsecureAuth && s.ip.IsLoopback())
+}
+
+func (s *session) tlsVersion() string {
+	if s.tls == nil {
+		return ""
+	}
+	return tls.VersionName(s.tls.Version)
+}
+
+func (s *session) user() string {
+	if s.account == nil {
+		return ""
+	}
+	return s.account.Address
+}
+
+// AuthMechanisms implements smtp.AuthSession. Nothing is advertised before
+// TLS (RFC 4954 section 4: no plaintext mechanisms over an unencrypted
+// connection).
+func (s *session) AuthMechanisms() []string {
+	if !s.authAllowed() {
+		return nil
+	}
+	return []string{sasl.Plain, sasl.Login}
+}
+
+// Auth implements smtp.AuthSession.
+func (s *session) Auth(mech string) (sasl.Server, error) {
+	if !s.authAllowed() {
+		s.srv.log.Info("smtpd: login", "remote", s.ip.String(), "mech", mech, "result", "refused", "reason", "no TLS")
+		return nil, errEncryptionRequired
+	}
+	switch mech {
+	case sasl.Plain:
+		return sasl.NewPlainServer(func(identity, username, password string) error {
+			// RFC 4616 section 2: we do not support acting as another
+			// user; an authzid equal to the authcid is fine.
+			if identity != "" && identity != username {
+				s.srv.log.Info("smtpd: login", "remote", s.ip.String(), "user", logUser(username), "mech", mech, "result", "fail", "reason", "authzid")
+				return errAuthzid
+			}
+			return s.login(mech, username, password)
+		}), nil
+	case sasl.Login:
+		return &loginServer{auth: func(username, password string) error {
+			return s.login(mech, username, password)
+		}}, nil
+	}
+	return nil, smtp.ErrAuthUnknownMechanism
+}
+
+// login verifies a password through the limiter and the store.
+func (s *session) login(mech, username, password string) error {
+	log := s.srv.log.With("remote", s.ip.String(), "user", logUser(username), "mech", mech, "tls", s.tlsVersion())
+	lim := s.srv.lim
+	if lim != nil {
+		wait, locked := lim.Check(s.ip, username)
+		if locked {
+			log.Warn("smtpd: login", "result", "locked")
+			return errAuthLocked
+		}
+		if wait > 0 {
+			t := time.NewTimer(wait)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return errShuttingDown
+			}
+		}
+	}
+	acct, err := s.srv.st.Authenticate(s.ctx, username, password)
+	switch {
+	case err == nil:
+		if lim != nil {
+			lim.Succeed(s.ip, username)
+		}
+		s.account = acct
+		log.Info("smtpd: login", "result", "ok")
+		return nil
+	case errors.Is(err, store.ErrAuthFailed), errors.Is(err, store.ErrDisabled):
+		if lim != nil {
+			lim.Fail(s.ip, username)
+		}
+		log.Info("smtpd: login", "result", "fail", "reason", err.Error())
+		return errAuthInvalid
+	default:
+		log.Error("smtpd: login", "result", "error", "err", err)
+		return errAuthTemp
+	}
+}
+
+// logUser bounds what an unauthenticated client can put in the log.
+func logUser(u string) string {
+	if len(u) > 100 {
+		u = u[:100] + "..."
+	}
+	return u
+}
+
+// Mail implements smtp.Session: MAIL FROM (RFC 5321 section 4.1.1.2).
+func (s *session) Mail(from string, opts *smtp.MailOptions) error {
+	s.resetTx()
+	s.mu.Lock()
+	if s.closing || s.srv.isDraining() {
+		s.mu.Unlock()
+		return errShuttingDown
+	}
+	s.inTx = true
+	s.mu.Unlock()
+	s.txStart = time.Now()
+	s.from = from
+
+	if s.account == nil {
+		return s.rejectMail(errAuthRequired, "not authenticated")
+	}
+	if !isASCII(from) {
+		return s.rejectMail(errNonASCII, "non-ASCII MAIL FROM")
+	}
+	if from == "" {
+		// An authenticated user has no business sending bounces.
+		return s.rejectMail(errSenderNotOwned, "null reverse-path")
+	}
+	ok, err := s.srv.st.CanSendAs(s.ctx, s.account.ID, strings.ToLower(from))
+	if err != nil {
+		return s.rejectMail(errTemporary, "can send as: "+err.Error())
+	}
+	if !ok {
+		return s.rejectMail(errSenderNotOwned, "MAIL FROM not owned")
+	}
+	return nil
+}
+
+func (s *session) rejectMail(e *smtp.SMTPError, detail string) error {
+	s.logTx("rejected", e, detail, 0, "")
+	s.endTx()
+	return e
+}
+
+// Rcpt implements smtp.Session: RCPT TO (RFC 5321 section 4.1.1.3).
+func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+	if s.account == nil {
+		return errAuthRequired
+	}
+	if s.rcpts >= s.srv.opts.MaxRecipients {
+		s.rejected++
+		return errTooManyRcpts
+	}
+	if !isASCII(to) {
+		s.rejected++
+		return errNonASCII
+	}
+	at := strings.LastIndexByte(to, '@')
+	if at <= 0 || at == len(to)-1 {
+		s.rejected++
+		return errBadRecipient
+	}
+	addr := strings.ToLower(to)
+	local, err := s.srv.st.IsLocalDomain(s.ctx, addr[at+1:])
+	if err != nil {
+		s.rejected++
+		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
+		return errTemporary
+	}
+	if !local {
+		if !s.remoteSeen[addr] {
+			if s.remoteSeen == nil {
+				s.remoteSeen = map[string]bool{}
+			}
+			s.remoteSeen[addr] = true
+			s.remote = append(s.remote, to)
+		}
+		s.rcpts++
+		return nil
+	}
+	acct, err := s.srv.st.ResolveRecipient(s.ctx, addr)
+	if errors.Is(err, store.ErrNotFound) {
+		s.rejected++
+		s.srv.log.Info("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "rcpt", to, "result", "unknown")
+		return errNoSuchUser
+	}
+	if err != nil {
+		s.rejected++
+		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
+		return errTemporary
+	}
+	if !s.localSeen[acct.ID] {
+		if s.localSeen == nil {
+			s.localSeen = map[int64]bool{}
+		}
+		s.localSeen[acct.ID] = true
+		s.local = append(s.local, store.LocalTarget{AccountID: acct.ID})
+	}
+	s.rcpts++
+	return nil
+}
+
+// Data implements smtp.Session: the message (RFC 5321 section 4.1.1.4).
+func (s *session) Data(r io.Reader) error {
+	if s.account == nil {
+		return errAuthRequired
+	}
+	var buf bytes.Buffer
+	buf.Grow(16 << 10)
+	_, err := buf.ReadFrom(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout})
+	if err != nil {
+		size := buf.Len()
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(err, &se): // too large
+			s.logTx("rejected", se, "message too large", size, "")
+			return se
+		case errors.Is(err, smtp.ErrTooLongLine):
+			s.logTx("rejected", errLineTooLong, "line too long", size, "")
+			return errLineTooLong
+		default:
+			s.logTx("aborted", errTemporary, "read data: "+err.Error(), size, "")
+			return errTemporary
+		}
+	}
+	data := buf.Bytes()
+	id := newID()
+	now := time.Now()
+	prefix, e, detail := s.checkMessage(data, id, now)
+	if e != nil {
+		s.logTx("rejected", e, detail, len(data), id)
+		return e
+	}
+	raw := make([]byte, 0, len(prefix)+len(data))
+	raw = append(raw, prefix...)
+	raw = append(raw, data...)
+
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
+	defer cancel()
+	res, err := s.srv.st.Deliver(ctx, &store.Delivery{
+		Raw:          raw,
+		InternalDate: now,
+		Local:        s.local,
+		MailFrom:     s.from,
+		Remote:       s.remote,
+	})
+	if err != nil {
+		s.logTx("failed", errTemporary, "deliver: "+err.Error(), len(raw), id)
+		return errTemporary
+	}
+	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK " + id}
+	s.logTx("accepted", ok, "", len(raw), id, "outbox", res.OutboxID)
+	return ok
+}
+
+// checkMessage applies the submission policy to the message and returns the
+// header fields to prepend, or the reply refusing it.
+func (s *session) checkMessage(data []byte, id string, now time.Time) (prefix []byte, _ *smtp.SMTPError, detail string) {
+	if err := checkLineEndings(data); err != nil {
+		return nil, errBareNewline, err.Error()
+	}
+	h, err := parseHeader(data)
+	if err != nil {
+		return nil, errBadHeader, err.Error()
+	}
+	senders, err := headerSenders(h)
+	if err != nil {
+		return nil, errBadFrom, err.Error()
+	}
+	for _, a := range senders {
+		ok, err := s.srv.st.CanSendAs(s.ctx, s.account.ID, strings.ToLower(a))
+		if err != nil {
+			return nil, errTemporary, "can send as: " + err.Error()
+		}
+		if !ok {
+			return nil, errSenderNotOwned, "From/Sender header not owned"
+		}
+	}
+	var b []byte
+	b = append(b, s.received(id, now)...)
+	// RFC 6409 sections 8.2 and 8.3: an MSA may add a missing Date and
+	// Message-ID.
+	if h.Get("Date") == "" {
+		b = append(b, "Date: "+now.Format(time.RFC1123Z)+"\r\n"...)
+	}
+	if h.Get("Message-Id") == "" {
+		b = append(b, "Message-ID: <"+newMessageID()+"@"+s.srv.opts.Hostname+">\r\n"...)
+	}
+	return b, nil, ""
+}
+
+// received builds the trace field, RFC 5321 section 4.4, with the protocol
+// name of RFC 3848 (ESMTPSA: ESMTP with STARTTLS/TLS and AUTH).
+func (s *session) received(id string, now time.Time) string {
+	proto := "ESMTPA"
+	if s.tls != nil {
+		proto = "ESMTPSA"
+	}
+	var b strings.Builder
+	b.WriteString("Received: from ")
+	b.WriteString(sanitizeDomain(s.helo))
+	b.WriteString(" (")
+	b.WriteString(addressLiteral(s.ip))
+	b.WriteString(")\r\n\tby ")
+	b.WriteString(sanitizeDomain(s.srv.opts.Hostname))
+	b.WriteString(" (congthu) with ")
+	b.WriteString(proto)
+	b.WriteString(" id ")
+	b.WriteString(id)
+	b.WriteString("\r\n\t(authenticated as ")
+	b.WriteString(sanitizeComment(s.account.Address))
+	b.WriteString(")")
+	if s.tls != nil {
+		b.WriteString("\r\n\t(using ")
+		b.WriteString(tls.VersionName(s.tls.Version))
+		b.WriteString(" with cipher ")
+		b.WriteString(tls.CipherSuiteName(s.tls.CipherSuite))
+		b.WriteString(")")
+	}
+	b.WriteString(";\r\n\t")
+	b.WriteString(now.Format(time.RFC1123Z))
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// logTx writes the one log line of a mail transaction.
+func (s *session) logTx(result string, e *smtp.SMTPError, detail string, size int, id string, extra ...any) {
+	if s.logged {
+		return
+	}
+	s.logged = true
+	level := slog.LevelInfo
+	if e != nil && e.Code/100 == 4 && e.Code != 452 {
+		level = slog.LevelWarn
+	}
+	attrs := []any{
+		"remote", s.ip.String(), "user", s.user(), "from", s.from,
+		"rcpts", s.rcpts, "rcpts_rejected", s.rejected, "size", size,
+		"result", result, "code", e.Code, "tls", s.tlsVersion(),
+		"duration", time.Since(s.txStart).Round(time.Microsecond),
+	}
+	if id != "" {
+		attrs = append(attrs, "id", id)
+	}
+	if detail != "" {
+		attrs = append(attrs, "detail", detail)
+	}
+	attrs = append(attrs, extra...)
+	s.srv.log.Log(s.ctx, level, "smtpd: transaction", attrs...)
+}
+
+// Reset implements smtp.Session: RSET, a new EHLO, or the end of DATA.
+func (s *session) Reset() {
+	if s.inTransaction() && !s.logged {
+		s.logTx("aborted", &smtp.SMTPError{}, "reset before DATA", 0, "")
+	}
+	s.endTx()
+}
+
+func (s *session) inTransaction() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.inTx
+}
+
+func (s *session) resetTx() {
+	s.from = ""
+	s.local = nil
+	s.localSeen = nil
+	s.remote = nil
+	s.remoteSeen = nil
+	s.rcpts = 0
+	s.rejected = 0
+	s.logged = false
+}
+
+func (s *session) endTx() {
+	s.resetTx()
+	s.mu.Lock()
+	s.inTx = false
+	s.mu.Unlock()
+}
+
+// Logout implements smtp.Session: the connection closed or STARTTLS.
+func (s *session) Logout() error {
+	s.Reset()
+	s.cancel()
+	if s.tracked != nil {
+		s.tracked.mu.Lock()
+		if s.tracked.sess == s {
+			s.tracked.sess = nil
+		}
+		s.tracked.mu.Unlock()
+	}
+	return nil
+}
+
+// closeIfIdle is called by Shutdown: outside a transaction, the session is
+// marked closing, told 421 (RFC 5321 section 3.8) and true returned so
+// that the caller closes the connection.
+func (s *session) closeIfIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inTx {
+		return false
+	}
+	if !s.closing {
+		s.closing = true
+		s.netConn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(s.netConn, "421 4.3.2 Service shutting down\r\n")
+	}
+	return true
+}
+
+// deadlineReader extends the connection's read deadline while message data
+// keeps arriving: DataTimeout is the longest pause allowed.
+type deadlineReader struct {
+	r    io.Reader
+	c    net.Conn
+	d    time.Duration
+	last time.Time
+}
+
+func (r *deadlineReader) Read(p []byte) (int, error) {
+	if now := time.Now(); now.Sub(r.last) > r.d/16 {
+		r.c.SetReadDeadline(now.Add(r.d))
+		r.last = now
+	}
+	return r.r.Read(p)
+}
+
+// loginServer is the server side of the LOGIN SASL mechanism
+// (draft-murchison-sasl-login), which go-sasl only has a client for.
+type loginServer struct {
+	auth     func(username, password string) error
+	state    int
+	username string
+}
+
+func (a *loginServer) Next(response []byte) (challenge []byte, done bool, err error) {
+	switch a.state {
+	case 0:
+		a.state = 1
+		if len(response) == 0 {
+			return []byte("Username:"), false, nil
+		}
+		a.username = string(response)
+		a.state = 2
+		return []byte("Password:"), false, nil
+	case 1:
+		a.username = string(response)
+		a.state = 2
+		return []byte("Password:"), false, nil
+	case 2:
+		a.state = 3
+		return nil, true, a.auth(a.username, string(response))
+	}
+	return nil, false, sasl.ErrUnexpectedClientResponse
+}
