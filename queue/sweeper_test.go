@@ -147,7 +147,10 @@ func TestSweeperRunRestoresWithinInterval(t *testing.T) {
 	startWorker(t, c, q, rec, QueueOptions{Concurrency: 4}, WorkerOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() { defer close(done); NewSweeper(c, src, testLog(t), SweeperOptions{Queues: []string{q}, Interval: 200 * time.Millisecond}).Run(ctx) }()
+	go func() {
+		defer close(done)
+		NewSweeper(c, src, testLog(t), SweeperOptions{Queues: []string{q}, Interval: 200 * time.Millisecond}).Run(ctx)
+	}()
 	defer func() { cancel(); <-done }()
 	waitFor(t, 5*time.Second, "swept jobs done", func() bool { return src.pending() == 0 })
 	// Redis loses everything again while new rows become due.
