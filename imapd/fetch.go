@@ -1,0 +1,172 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+
+	"congthu/store"
+)
+
+// Fetch implements FETCH and UID FETCH (RFC 9051 section 6.4.5): FLAGS,
+// INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY and BODYSTRUCTURE, BODY[...]
+// and BODY.PEEK[...] with partials, and BINARY[...] / BINARY.SIZE[...]
+// (RFC 3516). A non-PEEK body section sets \Seen, and the new flags are
+// returned with the data (section 6.4.5, BODY[]).
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+	s.count()
+	sel := s.sel
+
+	markSeen := false
+	headerOnly := options.BodyStructure == nil && len(options.BinarySection) == 0 && len(options.BinarySectionSize) == 0
+	for _, bs := range options.BodySection {
+		if !bs.Peek {
+			markSeen = true
+		}
+		if len(bs.Part) > 0 || bs.Specifier != imap.PartSpecifierHeader {
+			headerOnly = false
+		}
+	}
+	for _, bs := range options.BinarySection {
+		if !bs.Peek {
+			markSeen = true
+		}
+	}
+	markSeen = markSeen && !sel.readOnly
+
+	var (
+		refs    []msgRef
+		flagsOf map[uint32][]string
+		changed map[uint32]bool
+	)
+	if markSeen {
+		var err error
+		refs, flagsOf, changed, err = s.setFlags(numSet, store.FlagsAdd, []string{store.FlagSeen})
+		if err != nil {
+			return s.fail("fetch", err)
+		}
+	} else {
+		refs = sel.resolve(numSet)
+	}
+	if len(refs) == 0 {
+		return nil
+	}
+	seqOf := make(map[uint32]uint32, len(refs))
+	for _, r := range refs {
+		seqOf[r.uid] = r.seq
+	}
+	_, byUID := numSet.(imap.UIDSet)
+	byUID = byUID || options.UID
+
+	for msg, err := range s.srv.st.MessagesByUID(s.ctx, sel.mb.id, uidsOf(refs), headerOnly) {
+		if err != nil {
+			return s.fail("fetch", err)
+		}
+		seq, ok := seqOf[msg.UID]
+		if !ok {
+			continue
+		}
+		if err := s.fetchOne(w.CreateMessage(seq), msg, options, byUID, changed[msg.UID], flagsOf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Message, options *imap.FetchOptions, byUID, seenChanged bool, flagsOf map[uint32][]string) error {
+	if byUID {
+		mw.WriteUID(imap.UID(msg.UID))
+	}
+	if options.Flags || seenChanged {
+		flags := msg.Flags
+		if f, ok := flagsOf[msg.UID]; ok {
+			flags = f
+		}
+		mw.WriteFlags(s.clientFlags(msg.UID, flags))
+	}
+	if options.InternalDate {
+		mw.WriteInternalDate(msg.InternalDate)
+	}
+	if options.RFC822Size {
+		mw.WriteRFC822Size(msg.Size)
+	}
+	hdrLen := min(max(msg.HeaderLen, 0), len(msg.Raw))
+	if options.Envelope {
+		mw.WriteEnvelope(envelope(msg.Raw[:hdrLen]))
+	}
+	if options.BodyStructure != nil {
+		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(msg.Raw)))
+	}
+	for _, bs := range options.BodySection {
+		b := bodySection(msg.Raw, hdrLen, bs)
+		wc := mw.WriteBodySection(bs, int64(len(b)))
+		_, werr := wc.Write(b)
+		if cerr := wc.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	for _, bs := range options.BinarySection {
+		b := imapserver.ExtractBinarySection(bytes.NewReader(msg.Raw), bs)
+		wc := mw.WriteBinarySection(bs, int64(len(b)))
+		_, werr := wc.Write(b)
+		if cerr := wc.Close(); werr == nil {
+			werr = cerr
+		}
+		if werr != nil {
+			return werr
+		}
+	}
+	for _, bs := range options.BinarySectionSize {
+		mw.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(msg.Raw), bs))
+	}
+	return mw.Close()
+}
+
+// bodySection returns a BODY[...] section. The whole message, its header
+// and its text come straight from the stored bytes (so BODY[] is exactly
+// what was received, RFC 9051 section 6.4.5); other sections go through
+// imapserver's MIME walker.
+func bodySection(raw []byte, hdrLen int, bs *imap.FetchItemBodySection) []byte {
+	if len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0 {
+		switch bs.Specifier {
+		case imap.PartSpecifierNone:
+			return partial(raw, bs.Partial)
+		case imap.PartSpecifierHeader:
+			return partial(raw[:hdrLen], bs.Partial)
+		case imap.PartSpecifierText:
+			return partial(raw[hdrLen:], bs.Partial)
+		}
+	}
+	return imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+}
+
+// partial cuts <offset.size> out of b (RFC 9051 section 6.4.5: an offset
+// past the end gives an empty string).
+func partial(b []byte, p *imap.SectionPartial) []byte {
+	if p == nil {
+		return b
+	}
+	if p.Offset >= int64(len(b)) || p.Offset < 0 {
+		return []byte{}
+	}
+	b = b[p.Offset:]
+	if p.Size >= 0 && p.Size < int64(len(b)) {
+		b = b[:p.Size]
+	}
+	return b
+}
+
+// envelope builds ENVELOPE from a header section.
+func envelope(header []byte) *imap.Envelope {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	if err != nil && h.Len() == 0 {
+		return &imap.Envelope{}
+	}
+	return imapserver.ExtractEnvelope(h)
+}

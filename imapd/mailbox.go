@@ -1,0 +1,314 @@
+package imapd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+
+	"congthu/store"
+)
+
+// errMailboxGone is returned by sync when the mailbox was deleted under
+// the sessions that have it selected.
+var errMailboxGone = errors.New("imapd: selected mailbox was deleted")
+
+// mailboxState is this process's view of one mailbox that at least one
+// session has selected: the messages in UID order as of modseq, and the
+// imapserver.MailboxTracker that hands the differences to every session.
+// Whichever session polls first reads the store's change log for all.
+type mailboxState struct {
+	srv  *Server
+	id   int64
+	refs int // sessions holding it; guarded by srv.mu
+
+	sigMu   sync.Mutex
+	changed chan struct{} // closed (and replaced) when there may be news
+
+	mu      sync.Mutex // guards the fields below; held across a sync
+	tracker *imapserver.MailboxTracker
+	msgs    []msgEntry // UID order
+	modseq  int64      // msgs reflects every change up to modseq
+	flags   map[string]struct{}
+	gone    bool
+}
+
+// msgEntry is one message in the shared view.
+type msgEntry struct {
+	uid   uint32
+	flags []string
+}
+
+// acquire returns the shared state of a mailbox, loading it on first use.
+// Callers must release it.
+func (s *Server) acquire(ctx context.Context, id int64) (*mailboxState, error) {
+	s.mu.Lock()
+	mb := s.mailboxes[id]
+	if mb == nil {
+		mb = &mailboxState{srv: s, id: id, changed: make(chan struct{})}
+		s.mailboxes[id] = mb
+	}
+	mb.refs++
+	s.mu.Unlock()
+
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if mb.tracker == nil {
+		if err := mb.loadLocked(ctx); err != nil {
+			s.release(mb)
+			return nil, err
+		}
+	}
+	return mb, nil
+}
+
+// release drops a reference taken by acquire.
+func (s *Server) release(mb *mailboxState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	mb.refs--
+	if mb.refs == 0 && s.mailboxes[mb.id] == mb {
+		delete(s.mailboxes, mb.id)
+	}
+}
+
+// loadLocked reads the mailbox's messages. The modseq is read first, so a
+// change racing with the load is seen again by the next sync (harmlessly).
+func (mb *mailboxState) loadLocked(ctx context.Context) error {
+	st, err := mb.srv.st.Status(ctx, mb.id)
+	if err != nil {
+		return fmt.Errorf("imapd: load mailbox %d: %w", mb.id, err)
+	}
+	metas, err := mb.srv.st.Messages(ctx, mb.id)
+	if err != nil {
+		return fmt.Errorf("imapd: load mailbox %d: %w", mb.id, err)
+	}
+	mb.msgs = make([]msgEntry, len(metas))
+	mb.flags = make(map[string]struct{})
+	for i := range metas {
+		mb.msgs[i] = msgEntry{uid: metas[i].UID, flags: metas[i].Flags}
+		for _, f := range metas[i].Flags {
+			mb.flags[f] = struct{}{}
+		}
+	}
+	mb.modseq = st.HighestModSeq
+	mb.tracker = imapserver.NewMailboxTracker(uint32(len(mb.msgs)))
+	return nil
+}
+
+// signal wakes every session waiting on the mailbox (IDLE).
+func (mb *mailboxState) signal(int64) {
+	mb.sigMu.Lock()
+	close(mb.changed)
+	mb.changed = make(chan struct{})
+	mb.sigMu.Unlock()
+}
+
+// waitChan returns a channel closed at the next signal.
+func (mb *mailboxState) waitChan() <-chan struct{} {
+	mb.sigMu.Lock()
+	defer mb.sigMu.Unlock()
+	return mb.changed
+}
+
+// sync reads the change log and queues the updates for every session.
+func (mb *mailboxState) sync(ctx context.Context) error {
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	return mb.syncLocked(ctx, nil, nil)
+}
+
+// syncLocked brings msgs up to the store's highest modseq and queues the
+// differences on the tracker: FLAGS when new keywords appear (RFC 9051
+// section 7.3.5), EXPUNGE (highest first, so each number is valid when
+// sent), FETCH FLAGS for changed messages, then one EXISTS per new message
+// (imapserver's SessionTracker.EncodeSeqNum counts on steps of one).
+// Flag changes listed in own (UID to modseq) were made by the session
+// whose tracker is source and are not queued back to it: it answers them
+// itself (STORE) or was asked not to (STORE .SILENT).
+func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, source *imapserver.SessionTracker) error {
+	if mb.gone {
+		return errMailboxGone
+	}
+	ch, err := mb.srv.st.ChangesSince(ctx, mb.id, mb.modseq)
+	if errors.Is(err, store.ErrNotFound) {
+		mb.gone = true
+		return errMailboxGone
+	}
+	if err != nil {
+		return fmt.Errorf("imapd: changes of mailbox %d: %w", mb.id, err)
+	}
+	if ch.HighestModSeq <= mb.modseq && len(ch.Changed) == 0 && len(ch.Expunged) == 0 {
+		return nil
+	}
+	queued := false
+
+	// New keywords first.
+	newFlag := false
+	for i := range ch.Changed {
+		for _, f := range ch.Changed[i].Flags {
+			if _, ok := mb.flags[f]; !ok {
+				mb.flags[f] = struct{}{}
+				newFlag = true
+			}
+		}
+	}
+	if newFlag {
+		mb.tracker.QueueMailboxFlags(mb.flagList())
+		queued = true
+	}
+
+	// Expunges, highest UID first.
+	if len(ch.Expunged) > 0 {
+		gone := make(map[int]struct{}, len(ch.Expunged))
+		exp := slices.Clone(ch.Expunged)
+		slices.Sort(exp)
+		for k := len(exp) - 1; k >= 0; k-- {
+			i, ok := mb.index(exp[k])
+			if !ok {
+				continue // added and expunged before we saw it, or a repeat
+			}
+			if _, dup := gone[i]; dup {
+				continue
+			}
+			gone[i] = struct{}{}
+			mb.tracker.QueueExpunge(uint32(i + 1)) // higher ones are already gone
+			queued = true
+		}
+		if len(gone) > 0 {
+			kept := mb.msgs[:0]
+			for i, m := range mb.msgs {
+				if _, ok := gone[i]; !ok {
+					kept = append(kept, m)
+				}
+			}
+			clear(mb.msgs[len(kept):])
+			mb.msgs = kept
+		}
+	}
+
+	// Flag changes of known messages; new messages at the end.
+	oldCount := len(mb.msgs)
+	for _, meta := range ch.Changed {
+		last := uint32(0)
+		if n := len(mb.msgs); n > 0 {
+			last = mb.msgs[n-1].uid
+		}
+		if meta.UID > last {
+			mb.msgs = append(mb.msgs, msgEntry{uid: meta.UID, flags: meta.Flags})
+			continue
+		}
+		i, ok := mb.index(meta.UID)
+		if !ok {
+			// A UID below the highest we know that we never saw: the
+			// store must allocate UIDs in commit order; it did not.
+			mb.srv.log.Warn("imapd: message appeared out of UID order, not shown until reselect",
+				"mailbox", mb.id, "uid", meta.UID)
+			continue
+		}
+		if slices.Equal(mb.msgs[i].flags, meta.Flags) {
+			continue
+		}
+		mb.msgs[i].flags = meta.Flags
+		if i >= oldCount {
+			continue // new in this very sync: the client will FETCH it
+		}
+		var src *imapserver.SessionTracker
+		if ms, ok := own[meta.UID]; ok && ms == meta.ModSeq {
+			src = source
+		}
+		mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(meta.UID), imapFlags(meta.Flags), src)
+		queued = true
+	}
+	for n := oldCount + 1; n <= len(mb.msgs); n++ {
+		mb.tracker.QueueNumMessages(uint32(n))
+		queued = true
+	}
+	if ch.HighestModSeq > mb.modseq {
+		mb.modseq = ch.HighestModSeq
+	}
+	if queued {
+		mb.signal(mb.modseq) // other sessions' IDLE has news in its queue
+	}
+	return nil
+}
+
+// index finds a UID in msgs.
+func (mb *mailboxState) index(uid uint32) (int, bool) {
+	i := sort.Search(len(mb.msgs), func(i int) bool { return mb.msgs[i].uid >= uid })
+	return i, i < len(mb.msgs) && mb.msgs[i].uid == uid
+}
+
+// lastUID is the highest UID in the view, 0 when empty.
+func (mb *mailboxState) lastUID() uint32 {
+	if n := len(mb.msgs); n > 0 {
+		return mb.msgs[n-1].uid
+	}
+	return 0
+}
+
+// systemFlags are always defined (RFC 9051 section 2.3.2).
+var systemFlags = []string{store.FlagAnswered, store.FlagDeleted, store.FlagDraft, store.FlagFlagged, store.FlagSeen}
+
+// flagList is the FLAGS response: system flags and keywords in use.
+func (mb *mailboxState) flagList() []imap.Flag {
+	set := make(map[string]struct{}, len(mb.flags)+len(systemFlags))
+	for _, f := range systemFlags {
+		set[f] = struct{}{}
+	}
+	for f := range mb.flags {
+		set[f] = struct{}{}
+	}
+	l := make([]string, 0, len(set))
+	for f := range set {
+		l = append(l, f)
+	}
+	sort.Strings(l)
+	return imapFlags(l)
+}
+
+func imapFlags(l []string) []imap.Flag {
+	out := make([]imap.Flag, len(l))
+	for i, f := range l {
+		out[i] = imap.Flag(f)
+	}
+	return out
+}
+
+// storeFlags turns client flags into the store's spelling: system flags in
+// their canonical case, \Recent dropped (the server sets it, RFC 3501
+// section 2.3.2), keywords as given, no duplicates.
+func storeFlags(in []imap.Flag) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, f := range in {
+		s := string(f)
+		if strings.HasPrefix(s, `\`) {
+			switch strings.ToLower(s) {
+			case `\seen`:
+				s = store.FlagSeen
+			case `\answered`:
+				s = store.FlagAnswered
+			case `\flagged`:
+				s = store.FlagFlagged
+			case `\deleted`:
+				s = store.FlagDeleted
+			case `\draft`:
+				s = store.FlagDraft
+			default:
+				continue // \Recent and unknown system flags
+			}
+		}
+		if k := strings.ToLower(s); !seen[k] {
+			seen[k] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}

@@ -1,0 +1,386 @@
+package imapd
+
+import (
+	"bufio"
+	"bytes"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-message/textproto"
+
+	"congthu/store"
+)
+
+// searchZone is where SEARCH SINCE/BEFORE/ON take the date of an internal
+// date (RFC 9051 section 6.4.4 ignores time and zone; our users live in
+// Asia/Ho_Chi_Minh, UTC+7 without DST).
+var searchZone = time.FixedZone("ICT", 7*3600)
+
+// searchNeeds says which data a criteria tree looks at.
+type searchNeeds struct {
+	meta, header, body bool
+}
+
+func (n *searchNeeds) add(c *imap.SearchCriteria) {
+	if !c.Since.IsZero() || !c.Before.IsZero() || c.Larger != 0 || c.Smaller != 0 {
+		n.meta = true
+	}
+	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() || len(c.Text) > 0 {
+		n.header = true
+	}
+	if len(c.Body) > 0 || len(c.Text) > 0 {
+		n.body = true
+	}
+	for i := range c.Not {
+		n.add(&c.Not[i])
+	}
+	for i := range c.Or {
+		n.add(&c.Or[i][0])
+		n.add(&c.Or[i][1])
+	}
+}
+
+// searchMsg is one message being matched.
+type searchMsg struct {
+	ref    msgRef
+	flags  []string
+	meta   *store.MessageMeta
+	header []byte
+	body   string // folded
+
+	parsed     bool
+	fields     textproto.Header
+	headerText string // whole header, encoded words decoded, folded
+}
+
+var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
+
+// decodeHeader decodes RFC 2047 encoded words; undecodable text stays.
+func decodeHeader(v string) string {
+	if !strings.Contains(v, "=?") {
+		return v
+	}
+	if d, err := wordDecoder.DecodeHeader(v); err == nil {
+		return d
+	}
+	return v
+}
+
+func (m *searchMsg) parse() {
+	if m.parsed {
+		return
+	}
+	m.parsed = true
+	m.fields, _ = textproto.ReadHeader(bufio.NewReader(bytes.NewReader(m.header)))
+	// Unfold continuation lines, then decode and fold the whole header.
+	var b strings.Builder
+	for f := m.fields.Fields(); f.Next(); {
+		b.WriteString(f.Key())
+		b.WriteString(": ")
+		b.WriteString(decodeHeader(f.Value()))
+		b.WriteByte('\n')
+	}
+	m.headerText = fold(b.String())
+}
+
+// query is a criteria tree with its strings folded once.
+type query struct {
+	c       *imap.SearchCriteria
+	header  []string // folded values of c.Header
+	body    []string
+	text    []string
+	not     []*query
+	or      [][2]*query
+	seqSets []imap.SeqSet
+	uidSets []imap.UIDSet
+}
+
+// compile folds the strings and makes the number sets static.
+func (sel *selection) compile(c *imap.SearchCriteria, lastSeq, lastUID uint32) *query {
+	q := &query{c: c}
+	for _, h := range c.Header {
+		q.header = append(q.header, fold(h.Value))
+	}
+	for _, v := range c.Body {
+		q.body = append(q.body, fold(v))
+	}
+	for _, v := range c.Text {
+		q.text = append(q.text, fold(v))
+	}
+	for _, set := range c.SeqNum {
+		if imap.IsSearchRes(set) {
+			q.uidSets = append(q.uidSets, sel.searchRes)
+			continue
+		}
+		var st imap.SeqSet
+		for _, r := range set {
+			a, b := static(r.Start, r.Stop, lastSeq)
+			st.AddRange(a, b)
+		}
+		q.seqSets = append(q.seqSets, st)
+	}
+	for _, set := range c.UID {
+		if imap.IsSearchRes(set) {
+			q.uidSets = append(q.uidSets, sel.searchRes)
+			continue
+		}
+		var st imap.UIDSet
+		for _, r := range set {
+			a, b := static(uint32(r.Start), uint32(r.Stop), lastUID)
+			st.AddRange(imap.UID(a), imap.UID(b))
+		}
+		q.uidSets = append(q.uidSets, st)
+	}
+	for i := range c.Not {
+		q.not = append(q.not, sel.compile(&c.Not[i], lastSeq, lastUID))
+	}
+	for i := range c.Or {
+		q.or = append(q.or, [2]*query{sel.compile(&c.Or[i][0], lastSeq, lastUID), sel.compile(&c.Or[i][1], lastSeq, lastUID)})
+	}
+	return q
+}
+
+func dateOnly(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+func inDates(t, since, before time.Time) bool {
+	d := dateOnly(t)
+	if !since.IsZero() && d.Before(dateOnly(since)) {
+		return false
+	}
+	if !before.IsZero() && !d.Before(dateOnly(before)) {
+		return false
+	}
+	return true
+}
+
+func hasFlag(flags []string, f imap.Flag) bool {
+	for _, x := range flags {
+		if strings.EqualFold(x, string(f)) {
+			return true
+		}
+	}
+	return false
+}
+
+// match evaluates q on m (RFC 9051 section 6.4.4).
+func (sel *selection) match(q *query, m *searchMsg) bool {
+	c := q.c
+	for _, s := range q.seqSets {
+		if !s.Contains(m.ref.seq) {
+			return false
+		}
+	}
+	for _, s := range q.uidSets {
+		if !s.Contains(imap.UID(m.ref.uid)) {
+			return false
+		}
+	}
+	for _, f := range c.Flag {
+		if strings.EqualFold(string(f), `\Recent`) {
+			if !sel.isRecent(m.ref.uid) {
+				return false
+			}
+		} else if !hasFlag(m.flags, f) {
+			return false
+		}
+	}
+	for _, f := range c.NotFlag {
+		if strings.EqualFold(string(f), `\Recent`) {
+			if sel.isRecent(m.ref.uid) {
+				return false
+			}
+		} else if hasFlag(m.flags, f) {
+			return false
+		}
+	}
+	if m.meta != nil {
+		if !inDates(m.meta.InternalDate.In(searchZone), c.Since, c.Before) {
+			return false
+		}
+		if c.Larger != 0 && m.meta.Size <= c.Larger {
+			return false
+		}
+		if c.Smaller != 0 && m.meta.Size >= c.Smaller {
+			return false
+		}
+	}
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		m.parse()
+		t, err := mail.ParseDate(m.fields.Get("Date"))
+		if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
+			return false
+		}
+	}
+	for i, h := range c.Header {
+		m.parse()
+		if !headerMatch(m.fields, h.Key, q.header[i]) {
+			return false
+		}
+	}
+	for _, v := range q.body {
+		if !foldedMatch(m.body, v) {
+			return false
+		}
+	}
+	for _, v := range q.text {
+		if foldedMatch(m.body, v) {
+			continue
+		}
+		m.parse()
+		if !foldedMatch(m.headerText, v) {
+			return false
+		}
+	}
+	for _, n := range q.not {
+		if sel.match(n, m) {
+			return false
+		}
+	}
+	for _, o := range q.or {
+		if !sel.match(o[0], m) && !sel.match(o[1], m) {
+			return false
+		}
+	}
+	return true
+}
+
+// headerMatch: a field named key whose decoded value contains the folded
+// value; an empty value asks only that the field be present.
+func headerMatch(h textproto.Header, key, foldedValue string) bool {
+	fields := h.FieldsByKey(key)
+	found := false
+	for fields.Next() {
+		found = true
+		if foldedValue == "" || foldedMatch(fold(decodeHeader(fields.Value())), foldedValue) {
+			return true
+		}
+	}
+	return found && foldedValue == ""
+}
+
+// Search implements SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
+// ESEARCH return options (RFC 4731) and SAVE (RFC 5182). Flag criteria are
+// answered from memory; dates and sizes from the message list; header and
+// text criteria from store.SearchTexts, whose body text is pre-folded.
+func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+	s.count()
+	sel := s.sel
+	mb := sel.mb
+
+	// The client's view, with flags as of the last sync.
+	mb.mu.Lock()
+	var msgs []*searchMsg
+	for i, e := range mb.msgs {
+		if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
+			msgs = append(msgs, &searchMsg{ref: msgRef{seq: cs, uid: e.uid}, flags: e.flags})
+		}
+	}
+	mb.mu.Unlock()
+
+	data := &imap.SearchData{}
+	var (
+		seqSet imap.SeqSet
+		uidSet imap.UIDSet
+	)
+	if len(msgs) > 0 {
+		last := msgs[len(msgs)-1].ref
+		q := sel.compile(criteria, last.seq, last.uid)
+		var needs searchNeeds
+		needs.add(criteria)
+		if err := s.loadSearchData(msgs, needs); err != nil {
+			return nil, s.fail("search", err)
+		}
+		for _, m := range msgs {
+			if !sel.match(q, m) {
+				continue
+			}
+			uidSet.AddNum(imap.UID(m.ref.uid))
+			num := m.ref.uid
+			if kind == imapserver.NumKindSeq {
+				num = m.ref.seq
+				seqSet.AddNum(num)
+			}
+			if data.Min == 0 || num < data.Min {
+				data.Min = num
+			}
+			if num > data.Max {
+				data.Max = num
+			}
+			data.Count++
+		}
+	}
+	if kind == imapserver.NumKindSeq {
+		data.All = seqSet
+	} else {
+		data.All = uidSet
+	}
+	if options != nil && options.ReturnSave {
+		sel.searchRes = uidSet
+	}
+	return data, nil
+}
+
+// loadSearchData fills in what the criteria need.
+func (s *session) loadSearchData(msgs []*searchMsg, needs searchNeeds) error {
+	mbID := s.sel.mb.id
+	byUID := make(map[uint32]*searchMsg, len(msgs))
+	uids := make([]uint32, len(msgs))
+	for i, m := range msgs {
+		byUID[m.ref.uid] = m
+		uids[i] = m.ref.uid
+	}
+	switch {
+	case needs.body:
+		for t, err := range s.srv.st.SearchTexts(s.ctx, mbID, uids) {
+			if err != nil {
+				return err
+			}
+			if m := byUID[t.UID]; m != nil {
+				m.header, m.body = t.Header, t.Body
+			}
+		}
+	case needs.header:
+		for msg, err := range s.srv.st.MessagesByUID(s.ctx, mbID, uids, true) {
+			if err != nil {
+				return err
+			}
+			if m := byUID[msg.UID]; m != nil {
+				m.header = msg.Raw[:min(max(msg.HeaderLen, 0), len(msg.Raw))]
+				m.meta = &msg.MessageMeta
+			}
+		}
+	}
+	if needs.meta {
+		missing := false
+		for _, m := range msgs {
+			if m.meta == nil {
+				missing = true
+				break
+			}
+		}
+		if missing {
+			metas, err := s.srv.st.Messages(s.ctx, mbID)
+			if err != nil {
+				return err
+			}
+			for i := range metas {
+				if m := byUID[metas[i].UID]; m != nil {
+					m.meta = &metas[i]
+				}
+			}
+		}
+		for _, m := range msgs {
+			if m.meta == nil {
+				m.meta = &store.MessageMeta{} // expunged meanwhile: matches nothing dated
+			}
+		}
+	}
+	return nil
+}

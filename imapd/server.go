@@ -1,0 +1,298 @@
+package imapd
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/redis/go-redis/v9"
+
+	"congthu/store"
+)
+
+// Store is what imapd needs of the system of record; *store.Store
+// implements it.
+type Store interface {
+	Authenticate(ctx context.Context, address, password string) (*store.Account, error)
+
+	Mailboxes(ctx context.Context, accountID int64) ([]store.Mailbox, error)
+	Mailbox(ctx context.Context, accountID int64, name string) (*store.Mailbox, error)
+	CreateMailbox(ctx context.Context, accountID int64, name, specialUse string) (*store.Mailbox, error)
+	DeleteMailbox(ctx context.Context, accountID int64, name string) error
+	RenameMailbox(ctx context.Context, accountID int64, from, to string) error
+	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
+	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
+	Status(ctx context.Context, mailboxID int64) (*store.MailboxStatus, error)
+
+	Append(ctx context.Context, mailboxID int64, raw []byte, flags []string, date time.Time) (*store.AppendResult, error)
+	Messages(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
+	ChangesSince(ctx context.Context, mailboxID int64, modseq int64) (*store.Changes, error)
+	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32, headerOnly bool) iter.Seq2[*store.Message, error]
+	SearchTexts(ctx context.Context, mailboxID int64, uids []uint32) iter.Seq2[*store.SearchText, error]
+	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.StoreOp, flags []string, unchangedSince int64) ([]store.FlagUpdate, error)
+	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error)
+	Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (*store.CopyResult, error)
+	Move(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (*store.CopyResult, error)
+	ClaimRecent(ctx context.Context, mailboxID int64) (from, to uint32, err error)
+}
+
+var _ Store = (*store.Store)(nil)
+
+// LoginLimiter throttles failed logins per client IP and per account.
+//
+// TODO(loginlimit): this is the shape announced for package loginlimit;
+// when it lands, check the signatures here match (or adapt them in this
+// one place). A nil LoginLimiter disables throttling.
+type LoginLimiter interface {
+	// Check says how long to hold the attempt back, or that the IP or the
+	// account is locked out for now.
+	Check(ip, account string) (wait time.Duration, locked bool)
+	// Fail records a failed attempt.
+	Fail(ip, account string)
+	// Succeed records a successful login (clearing the account's failures).
+	Succeed(ip, account string)
+}
+
+// Defaults for Options.
+const (
+	DefaultAppendLimit = 25 << 20
+	DefaultIdlePoll    = 15 * time.Second
+	DefaultChannel     = "congthu:mailbox-changes"
+	// maxAppendLimit is what APPENDLIMIT can say (a 32-bit number, RFC 7889).
+	maxAppendLimit = 1<<32 - 1
+)
+
+// Options configures a Server. The zero value serves plain IMAP with
+// LOGINDISABLED; set TLSConfig for STARTTLS and implicit TLS.
+type Options struct {
+	// TLSConfig is used for STARTTLS on Serve listeners and for implicit
+	// TLS on ServeTLS listeners. Without it, clients cannot log in unless
+	// AllowInsecureAuth is set.
+	TLSConfig *tls.Config
+	// AllowInsecureAuth allows LOGIN and AUTHENTICATE PLAIN without TLS.
+	// For loopback development only; off by default (RFC 9051 section
+	// 11.1 wants TLS before credentials cross the network).
+	AllowInsecureAuth bool
+	// AppendLimit is the largest message APPEND accepts, in bytes (RFC 7889
+	// APPENDLIMIT); 0 means DefaultAppendLimit.
+	AppendLimit int64
+	// IdlePoll is how often an IDLE session re-reads its mailbox's change
+	// log when nothing woke it (a lost pub/sub message is then only a
+	// delay); 0 means DefaultIdlePoll.
+	IdlePoll time.Duration
+	// Redis, if set, carries mailbox-change notices between the nodes
+	// that share one database: Notify publishes, every node subscribes
+	// and wakes its IDLE sessions. Nil means in-process only (one node).
+	Redis redis.UniversalClient
+	// Channel is the Redis pub/sub channel; "" means DefaultChannel.
+	// Tests set their own.
+	Channel string
+}
+
+func (o *Options) appendLimit() uint32 {
+	switch {
+	case o.AppendLimit <= 0:
+		return DefaultAppendLimit
+	case o.AppendLimit > maxAppendLimit:
+		return maxAppendLimit
+	}
+	return uint32(o.AppendLimit)
+}
+
+func (o *Options) idlePoll() time.Duration {
+	if o.IdlePoll <= 0 {
+		return DefaultIdlePoll
+	}
+	return o.IdlePoll
+}
+
+// capabilities are what the sessions implement. imapserver adds SASL-IR,
+// LITERAL-, STARTTLS, AUTH=PLAIN or LOGINDISABLED, UNSELECT, ENABLE, IDLE,
+// UTF8=ACCEPT and APPENDLIMIT=n on its own.
+var capabilities = imap.CapSet{
+	imap.CapIMAP4rev1:        {},
+	imap.CapIMAP4rev2:        {},
+	imap.CapNamespace:        {},
+	imap.CapUIDPlus:          {},
+	imap.CapESearch:          {},
+	imap.CapSearchRes:        {},
+	imap.CapListExtended:     {},
+	imap.CapListStatus:       {},
+	imap.CapMove:             {},
+	imap.CapStatusSize:       {},
+	imap.CapBinary:           {},
+	imap.CapChildren:         {},
+	imap.CapSpecialUse:       {},
+	imap.CapCreateSpecialUse: {},
+	imap.CapLiteralPlus:      {},
+}
+
+// Server is an IMAP server over the store. Create it with New, feed it
+// listeners with Serve and ServeTLS, wire its Notify to the store's Changed
+// hook, and stop it with Close or Shutdown.
+type Server struct {
+	opts   Options
+	st     Store
+	lim    LoginLimiter
+	log    *slog.Logger
+	imap   *imapserver.Server
+	nodeID string
+
+	ctx    context.Context // cancelled by Close: sessions and the bridge
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // background goroutines (the Redis bridge)
+
+	mu        sync.Mutex
+	mailboxes map[int64]*mailboxState // open in some session of this process
+	closed    bool
+
+	pub chan notice // to the Redis publisher; nil without Redis
+}
+
+// New returns a Server for the store st. lim may be nil (no throttling);
+// log must not be nil. If opts.Redis is set, New starts the pub/sub bridge,
+// which runs until Close.
+func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Channel == "" {
+		opts.Channel = DefaultChannel
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b := make([]byte, 8)
+	rand.Read(b)
+	s := &Server{
+		opts:      opts,
+		st:        st,
+		lim:       lim,
+		log:       log,
+		nodeID:    hex.EncodeToString(b),
+		ctx:       ctx,
+		cancel:    cancel,
+		mailboxes: make(map[int64]*mailboxState),
+	}
+	s.imap = imapserver.New(&imapserver.Options{
+		NewSession:   s.newSession,
+		Caps:         capabilities,
+		Logger:       libLogger{log},
+		TLSConfig:    opts.TLSConfig,
+		InsecureAuth: opts.AllowInsecureAuth,
+	})
+	if opts.Redis != nil {
+		s.pub = make(chan notice, 1024)
+		s.startBridge()
+	}
+	return s
+}
+
+// Serve accepts plain connections on ln (port 143 style: STARTTLS is
+// offered when Options.TLSConfig is set). It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	err := s.imap.Serve(ln)
+	if s.isClosed() {
+		return nil
+	}
+	return err
+}
+
+// ServeTLS accepts implicit-TLS connections on ln (port 993 style, RFC
+// 8314), using Options.TLSConfig. It returns nil after Close.
+func (s *Server) ServeTLS(ln net.Listener) error {
+	if s.opts.TLSConfig == nil {
+		return errors.New("imapd: ServeTLS needs Options.TLSConfig")
+	}
+	return s.Serve(tls.NewListener(ln, s.opts.TLSConfig))
+}
+
+func (s *Server) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Close closes the listeners and every connection at once and stops the
+// Redis bridge.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	s.mu.Unlock()
+	err := s.imap.Close()
+	s.cancel()
+	s.wg.Wait()
+	if err != nil {
+		return fmt.Errorf("imapd: close: %w", err)
+	}
+	return nil
+}
+
+// Shutdown is Close bounded by ctx: IMAP has no graceful hand-over, so
+// connections are closed (clients reconnect and resynchronise by UID).
+func (s *Server) Shutdown(ctx context.Context) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("imapd: panic in shutdown", "panic", v)
+				done <- fmt.Errorf("imapd: panic in shutdown: %v", v)
+			}
+		}()
+		done <- s.Close()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Notify tells the server that a mailbox changed (new message, flags,
+// expunge) and now has highest modseq modseq. It has the signature of
+// store.Options.Changed and never blocks: it wakes this process's IDLE
+// sessions on the mailbox and queues a notice for the other nodes through
+// Redis.
+func (s *Server) Notify(accountID, mailboxID, modseq int64) {
+	s.wake(mailboxID, modseq)
+	if s.pub != nil {
+		select {
+		case s.pub <- notice{mailboxID: mailboxID, modseq: modseq}:
+		default:
+			// The publisher is behind (Redis down?); the other nodes'
+			// IDLE poll picks the change up.
+		}
+	}
+}
+
+// wake wakes the sessions of this process that have mailboxID open.
+func (s *Server) wake(mailboxID, modseq int64) {
+	s.mu.Lock()
+	mb := s.mailboxes[mailboxID]
+	s.mu.Unlock()
+	if mb != nil {
+		mb.signal(modseq)
+	}
+}
+
+// libLogger sends imapserver's own messages (failed reads, internal
+// errors) to slog. imapserver never logs credentials or message bytes
+// here (we leave its DebugWriter unset).
+type libLogger struct{ log *slog.Logger }
+
+func (l libLogger) Printf(format string, args ...any) {
+	l.log.Warn("imapd: " + fmt.Sprintf(format, args...))
+}
