@@ -114,11 +114,46 @@
 // the unfolded text. Lint counts parts with a PartCounter supplied by the
 // caller (the sms package).
 //
+// # Using it
+//
+//	set, err := templates.Load()              // or LoadDir(os.DirFS(dir))
+//	t, ok := set.ForStatus("received", templates.Email)
+//	r, err := t.Render(data)                  // *MissingError → HTTP 422
+//	r, err = t.Preview()                      // with the template's sample
+//	problems := templates.Lint(set, sms.PartCounter) // before shipping
+//
+// A Set and its Templates are read-only once loaded and safe for concurrent
+// use.
+//
 // # Shipped templates
 //
-// dossier-<status>-email and dossier-<status>-sms for every status, and
-// generic-email (fields subject, body; optional applicant.name, agency) and
-// generic-sms (field body; optional agency, agency_short). DossierFields
-// lists the names integrators send; which of them a template requires is
-// given by Template.Fields.
+// dossier-<status>-email and dossier-<status>-sms for every status, plus
+// generic-email (fields subject, body) and generic-sms (field body) for the
+// /v1/notifications endpoints. Template.Fields tells which names a template
+// requires; DossierFields lists the names integrators may send. Required
+// (R) and optional (O) fields, beyond dossier_code (always R):
+//
+//	status               email R                      email O / SMS
+//	received             applicant.name, procedure,   O: handling_unit, lookup_url
+//	                     agency, received_at,         SMS R: received_at, appointment_at
+//	                     appointment_at
+//	supplement_requested applicant.name, procedure,   O: reason, deadline, received_at,
+//	                     agency, missing_documents    handling_unit, lookup_url
+//	                                                  SMS R: missing_documents; O: deadline
+//	refused              applicant.name, procedure,   O: legal_basis, received_at, handling_unit
+//	                     agency, reason               SMS R: reason
+//	delayed              applicant.name, procedure,   O: appointment_at (the missed date),
+//	                     agency, reason,              received_at, handling_unit
+//	                     new_appointment_at           SMS R: reason, new_appointment_at
+//	processing           applicant.name, procedure,   O: unit_name, appointment_at, handling_unit
+//	                     agency                       SMS O: unit_name, appointment_at
+//	result_ready         applicant.name, procedure,   O: delivery_note (sent: replaces the
+//	                     agency                       collection part), collect_place,
+//	                                                  collect_at, handling_unit
+//	fee_due              applicant.name, procedure,   O: fee_name, deadline, payment_instructions,
+//	                     agency, amount               lookup_url, handling_unit
+//	                                                  SMS R: amount; O: fee_name, deadline
+//
+// Every SMS starts with agency_short ("UBND Q.Hoàn Kiếm"), or agency when
+// agency_short is absent; one of the two is required.
 package templates

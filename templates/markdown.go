@@ -27,6 +27,19 @@ type block struct {
 	kind  blockKind
 	level int // heading level, or first number of a numbered list
 	lines []string
+	inl   [][]inline // lines parsed by parseInlines
+}
+
+// parseInlines parses the inline content of every block once, for both the
+// HTML and the text rendering.
+func parseInlines(blocks []block, vals []string) {
+	for i := range blocks {
+		b := &blocks[i]
+		b.inl = make([][]inline, len(b.lines))
+		for j, l := range b.lines {
+			b.inl[j] = parseInline(l, vals, false)
+		}
+	}
 }
 
 // parseBlocks splits evaluated body text into blocks.
@@ -220,8 +233,13 @@ func parseInline(s string, vals []string, inBold bool) []inline {
 			i += n
 			continue
 		}
-		text.WriteByte(c)
-		i++
+		// Copy up to the next byte that may start something.
+		j := i + 1
+		for j < len(s) && strings.IndexByte("\\*[hH\xee", s[j]) < 0 {
+			j++
+		}
+		text.WriteString(s[i:j])
+		i = j
 	}
 	flush()
 	return out
@@ -346,21 +364,21 @@ const (
 )
 
 // bodyHTML renders blocks as the inner HTML of the message.
-func bodyHTML(blocks []block, vals []string) string {
+func bodyHTML(blocks []block) string {
 	var b strings.Builder
-	lines := func(ls []string) {
+	lines := func(ls [][]inline) {
 		for i, l := range ls {
 			if i > 0 {
 				b.WriteString("<br>\n")
 			}
-			inlineHTML(&b, parseInline(l, vals, false))
+			inlineHTML(&b, l)
 		}
 	}
 	for _, bl := range blocks {
 		switch bl.kind {
 		case bPara:
 			b.WriteString(`<p style="` + styleP + `">`)
-			lines(bl.lines)
+			lines(bl.inl)
 			b.WriteString("</p>\n")
 		case bHeading:
 			tag, style := "h1", styleH1
@@ -371,7 +389,7 @@ func bodyHTML(blocks []block, vals []string) string {
 				tag, style = "h3", styleH3
 			}
 			b.WriteString("<" + tag + ` style="` + style + `">`)
-			lines(bl.lines)
+			lines(bl.inl)
 			b.WriteString("</" + tag + ">\n")
 		case bBullets, bNumbers:
 			if bl.kind == bBullets {
@@ -383,9 +401,9 @@ func bodyHTML(blocks []block, vals []string) string {
 				}
 				b.WriteString(` style="` + styleList + `list-style-type:decimal;">` + "\n")
 			}
-			for _, it := range bl.lines {
+			for _, it := range bl.inl {
 				b.WriteString(`<li style="` + styleLI + `">`)
-				inlineHTML(&b, parseInline(it, vals, false))
+				inlineHTML(&b, it)
 				b.WriteString("</li>\n")
 			}
 			if bl.kind == bBullets {
@@ -397,7 +415,7 @@ func bodyHTML(blocks []block, vals []string) string {
 			b.WriteString(`<hr style="` + styleHR + `">` + "\n")
 		case bInset:
 			b.WriteString(`<blockquote style="` + styleInset + `">`)
-			lines(bl.lines)
+			lines(bl.inl)
 			b.WriteString("</blockquote>\n")
 		}
 	}
@@ -502,7 +520,7 @@ func htmlDocument(subject, body string) string {
 // Plain-text rendering.
 
 // bodyText renders blocks as the text/plain alternative.
-func bodyText(blocks []block, vals []string) string {
+func bodyText(blocks []block) string {
 	var b strings.Builder
 	for i, bl := range blocks {
 		if i > 0 {
@@ -510,22 +528,22 @@ func bodyText(blocks []block, vals []string) string {
 		}
 		switch bl.kind {
 		case bPara:
-			for j, l := range bl.lines {
+			for j, l := range bl.inl {
 				if j > 0 {
 					b.WriteByte('\n')
 				}
-				inlineText(&b, parseInline(l, vals, false))
+				inlineText(&b, l)
 			}
 		case bHeading:
 			var h strings.Builder
-			inlineText(&h, parseInline(bl.lines[0], vals, false))
+			inlineText(&h, bl.inl[0])
 			u := "="
 			if bl.level > 1 {
 				u = "-"
 			}
 			b.WriteString(h.String() + "\n" + strings.Repeat(u, max(3, utf8.RuneCountInString(h.String()))))
 		case bBullets, bNumbers:
-			for j, it := range bl.lines {
+			for j, it := range bl.inl {
 				if j > 0 {
 					b.WriteByte('\n')
 				}
@@ -534,17 +552,17 @@ func bodyText(blocks []block, vals []string) string {
 				} else {
 					b.WriteString(strconv.Itoa(bl.level+j) + ". ")
 				}
-				inlineText(&b, parseInline(it, vals, false))
+				inlineText(&b, it)
 			}
 		case bRule:
 			b.WriteString(strings.Repeat("-", 40))
 		case bInset:
-			for j, l := range bl.lines {
+			for j, l := range bl.inl {
 				if j > 0 {
 					b.WriteByte('\n')
 				}
 				var in strings.Builder
-				inlineText(&in, parseInline(l, vals, false))
+				inlineText(&in, l)
 				b.WriteString("    " + strings.ReplaceAll(in.String(), "\n", "\n    "))
 			}
 		}

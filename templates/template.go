@@ -125,8 +125,9 @@ func (t *Template) Render(data map[string]any) (*Rendered, error) {
 		collect(err)
 		if missing == nil && firstErr == nil {
 			blocks := parseBlocks(md)
-			r.HTML = htmlDocument(r.Subject, bodyHTML(blocks, body.values))
-			r.Text = bodyText(blocks, body.values)
+			parseInlines(blocks, body.values)
+			r.HTML = htmlDocument(r.Subject, bodyHTML(blocks))
+			r.Text = bodyText(blocks)
 		}
 	} else {
 		ev := &evaluator{data: data, mode: modePlain}
