@@ -49,7 +49,7 @@ const maxDepth = 32
 type SyntaxError struct {
 	File string // file name, or "" when parsing text given directly
 	Part string // "front matter", "subject" or "body"
-	Line int    // 1-based line within the part (the body's first line is 1)
+	Line int    // 1-based line in the file
 	Msg  string
 }
 
@@ -68,12 +68,14 @@ type parser struct {
 	i     int
 	depth int
 	part  string
+	base  int // file line of src's first line, less one
 }
 
-// parseText parses src (a subject, an email body or an SMS body).
-func parseText(src, part string) ([]node, error) {
+// parseText parses src (a subject, an email body or an SMS body) that
+// starts on line firstLine of its file.
+func parseText(src, part string, firstLine int) ([]node, error) {
 	src = strings.NewReplacer(string(markOpen), "", string(markClose), "").Replace(src)
-	p := &parser{src: src, part: part}
+	p := &parser{src: src, part: part, base: firstLine - 1}
 	nodes, term, err := p.seq(false)
 	if err != nil {
 		return nil, err
@@ -86,7 +88,7 @@ func parseText(src, part string) ([]node, error) {
 }
 
 func (p *parser) errorf(format string, args ...any) error {
-	line := 1 + strings.Count(p.src[:min(p.i, len(p.src))], "\n")
+	line := p.lineAt(min(p.i, len(p.src)))
 	return &SyntaxError{Part: p.part, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
@@ -239,7 +241,7 @@ func (p *parser) ifBody(name string, line int, inline bool) (node, error) {
 	return n, nil
 }
 
-func (p *parser) lineAt(i int) int { return 1 + strings.Count(p.src[:i], "\n") }
+func (p *parser) lineAt(i int) int { return p.base + 1 + strings.Count(p.src[:i], "\n") }
 
 func (p *parser) skipSpaces() {
 	for p.i < len(p.src) && (p.src[p.i] == ' ' || p.src[p.i] == '\t') {

@@ -165,6 +165,30 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
+func TestSyntaxErrorLine(t *testing.T) {
+	tests := []struct {
+		name, src string
+		line      int
+	}{
+		{"body", "id: a\nversion: 1\nchannel: sms\n---\nx\n((if a))\n", 6},
+		{"body after blank lines", "id: a\nversion: 1\nchannel: sms\n---\n\n\nx ((b", 7},
+		{"subject", "id: a\nsubject: ((x\nversion: 1\nchannel: email\n---\nx", 2},
+		{"header", "id: a\nversion: 1\nchannel: sms\nnonsense\n---\nx", 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.src))
+			var se *SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("got %v, want *SyntaxError", err)
+			}
+			if se.Line != tt.line {
+				t.Errorf("got line %d, want %d (%v)", se.Line, tt.line, err)
+			}
+		})
+	}
+}
+
 func TestParseDeepNesting(t *testing.T) {
 	body := strings.Repeat("((if a))", maxDepth+1) + strings.Repeat("((end))", maxDepth+1)
 	if _, err := Parse([]byte("id: t\nversion: 1\nchannel: sms\n---\n" + body)); err == nil {

@@ -69,7 +69,7 @@ func lintTemplate(t *Template, counter PartCounter) []Problem {
 		known[f] = true
 	}
 	for _, f := range t.Declared {
-		if known[f] && slices.Contains(DossierFields, f) {
+		if slices.Contains(DossierFields, f) {
 			add(SeverityWarning, "field %s is a dossier field; no need to declare it", f)
 		}
 		known[f] = true
@@ -116,7 +116,7 @@ func lintTemplate(t *Template, counter PartCounter) []Problem {
 		return out
 	}
 	if t.Channel == Email {
-		if r.Subject == "" {
+		if r.Subject == "" && len(t.subject) > 0 {
 			add(SeverityError, "subject renders empty")
 		}
 		if n := len([]rune(r.Subject)); n > 120 {

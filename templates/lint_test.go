@@ -87,7 +87,7 @@ func TestLintBadTemplates(t *testing.T) {
 	}
 	problems := Lint(s, countParts)
 	want := []struct{ template, severity, msg string }{
-		{"bad-unbalanced-email.tmpl", SeverityError, "((if reason)) started on line 3 has no ((end))"},
+		{"bad-unbalanced-email.tmpl", SeverityError, "((if reason)) started on line 8 has no ((end))"},
 		{"bad-unknown-email", SeverityError, "unknown placeholder ((applicant_phone))"},
 		{"bad-unknown-email", SeverityWarning, "declared field unused_field is never used"},
 		{"bad-missing-sms", SeverityError, "sample data lacks required value(s): dossier_code"},

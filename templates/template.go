@@ -329,7 +329,7 @@ func Parse(src []byte) (*Template, error) {
 	}
 	t := &Template{}
 	var subject string
-	hasSubject := false
+	hasSubject, subjectLine := false, 0
 	seen := map[string]bool{}
 	for i, line := range strings.Split(header, "\n") {
 		errf := func(format string, args ...any) error {
@@ -368,7 +368,7 @@ func Parse(src []byte) (*Template, error) {
 			}
 			t.Status = val
 		case "subject":
-			subject, hasSubject = val, true
+			subject, hasSubject, subjectLine = val, true, i+1
 		case "description":
 			t.Description = val
 		case "fold_diacritics":
@@ -416,11 +416,17 @@ func Parse(src []byte) (*Template, error) {
 	}
 	var err error
 	if t.Channel == Email {
-		if t.subject, err = parseText(subject, "subject"); err != nil {
+		if t.subject, err = parseText(subject, "subject", subjectLine); err != nil {
 			return nil, err
 		}
 	}
-	if t.body, err = parseText(strings.Trim(body, "\n"), "body"); err != nil {
+	bodyLine := 2 // after the header and its "---" line
+	if header != "" {
+		bodyLine = strings.Count(header, "\n") + 3
+	}
+	trimmed := strings.TrimLeft(body, "\n")
+	bodyLine += len(body) - len(trimmed)
+	if t.body, err = parseText(strings.TrimRight(trimmed, "\n"), "body", bodyLine); err != nil {
 		return nil, err
 	}
 	return t, nil
