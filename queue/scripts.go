@@ -125,6 +125,17 @@ if redis.call('HGET', live, ARGV[3]) == 's:' .. ARGV[2] then redis.call('HDEL', 
 return n
 `)
 
+// scriptAckMany: ARGV group, then entry ID, job ID pairs. scriptAck for
+// many jobs in one call; returns how many entries were pending.
+var scriptAckMany = redis.NewScript(luaPrelude + `
+local n = 0
+for i = 2, #ARGV, 2 do
+  n = n + finish(ARGV[1], ARGV[i])
+  if redis.call('HGET', live, ARGV[i + 1]) == 's:' .. ARGV[i] then redis.call('HDEL', live, ARGV[i + 1]) end
+end
+return n
+`)
+
 // scriptRetry: ARGV group, entry ID, job ID, blob, due ms, now ms. Replaces
 // the entry by a new attempt unless the job was dropped or another copy is
 // live; returns 1 if it scheduled the attempt.

@@ -142,6 +142,7 @@ func (w *Worker) Handle(queue string, h Handler, opts QueueOptions) error {
 		log:      w.log.With("queue", queue),
 		sem:      make(chan struct{}, opts.Concurrency),
 		inflight: map[string]bool{},
+		acks:     make(chan ackReq),
 	})
 	return nil
 }
@@ -171,9 +172,11 @@ func (w *Worker) Run(ctx context.Context) error {
 
 	var fetchers, handlers, background sync.WaitGroup
 	for _, r := range w.queues {
+		r.ackerCtx = bctx
 		w.goSafe(&fetchers, r.log, "fetcher", func() { r.fetch(ctx, hctx, &handlers) })
 		w.goSafe(&background, r.log, "mover", func() { r.move(bctx) })
 		w.goSafe(&background, r.log, "lease keeper", func() { r.keepLeases(bctx) })
+		w.goSafe(&background, r.log, "acker", func() { r.ackLoop(bctx) })
 	}
 	<-ctx.Done()
 	fetchers.Wait()
@@ -233,6 +236,61 @@ type runner struct {
 
 	mu       sync.Mutex
 	inflight map[string]bool // entry IDs this worker is running
+
+	acks     chan ackReq     // successes, acknowledged in batches by ackLoop
+	ackerCtx context.Context // done when ackLoop no longer takes requests
+}
+
+type ackReq struct {
+	eid, id string
+	done    chan error
+}
+
+// ackLoop acknowledges successful jobs, all that are waiting in one script
+// call: under load this saves most round trips, when idle it costs nothing.
+func (r *runner) ackLoop(ctx context.Context) {
+	const batch = 128
+	for {
+		var reqs []ackReq
+		select {
+		case <-ctx.Done():
+			return
+		case req := <-r.acks:
+			reqs = append(reqs, req)
+		}
+	more:
+		for len(reqs) < batch {
+			select {
+			case req := <-r.acks:
+				reqs = append(reqs, req)
+			default:
+				break more
+			}
+		}
+		args := make([]any, 0, 1+2*len(reqs))
+		args = append(args, group)
+		for _, q := range reqs {
+			args = append(args, q.eid, q.id)
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := scriptAckMany.Run(cctx, r.w.c.rdb, r.k, args...).Err()
+		cancel()
+		for _, q := range reqs {
+			q.done <- err
+		}
+	}
+}
+
+// ack acknowledges a successful job through ackLoop, or itself when
+// ackLoop is gone.
+func (r *runner) ack(eid, id string) error {
+	req := ackReq{eid: eid, id: id, done: make(chan error, 1)}
+	select {
+	case r.acks <- req:
+		return <-req.done
+	case <-r.ackerCtx.Done():
+		return errors.New("acker stopped")
+	}
 }
 
 type delivery struct {
@@ -444,6 +502,9 @@ func (r *runner) settle(d delivery, err error) {
 	var re *RetryError
 	switch {
 	case err == nil:
+		if r.ack(d.eid, j.ID) == nil {
+			return
+		}
 		script, args, what = scriptAck, []any{group, d.eid, j.ID}, "ack"
 	case errors.Is(err, ErrPermanent) || r.o.MaxAttempts > 0 && j.Attempt+1 >= r.o.MaxAttempts:
 		text := errText(err)
