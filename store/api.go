@@ -36,6 +36,11 @@ type Options struct {
 	// imapd uses it to wake IDLE sessions (and publishes to Redis for other
 	// nodes). It must not block.
 	Changed func(accountID, mailboxID int64, modseq int64)
+	// OutboxAdded, if set, is called after a commit that added an outbox
+	// entry (mail for remote recipients), with the entry's ID, so the
+	// caller can enqueue its delivery job at once. It must not block.
+	// (The queue sweeper finds entries whose job was lost.)
+	OutboxAdded func(outboxID int64)
 	// AuthCacheTTL is how long a successful password verification is
 	// remembered (default 5 minutes; negative disables the cache).
 	AuthCacheTTL time.Duration
