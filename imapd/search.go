@@ -3,16 +3,15 @@ package imapd
 import (
 	"bufio"
 	"bytes"
-	"mime"
 	"net/mail"
 	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/textproto"
 
+	"congthu/mailtext"
 	"congthu/store"
 )
 
@@ -58,18 +57,8 @@ type searchMsg struct {
 	headerText string // whole header, encoded words decoded, folded
 }
 
-var wordDecoder = &mime.WordDecoder{CharsetReader: charset.Reader}
-
 // decodeHeader decodes RFC 2047 encoded words; undecodable text stays.
-func decodeHeader(v string) string {
-	if !strings.Contains(v, "=?") {
-		return v
-	}
-	if d, err := wordDecoder.DecodeHeader(v); err == nil {
-		return d
-	}
-	return v
-}
+var decodeHeader = mailtext.DecodeHeader
 
 func (m *searchMsg) parse() {
 	if m.parsed {

@@ -10,6 +10,7 @@ import (
 	"iter"
 	"log/slog"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/redis/go-redis/v9"
 
+	"congthu/loginlimit"
 	"congthu/store"
 )
 
@@ -48,20 +50,20 @@ type Store interface {
 
 var _ Store = (*store.Store)(nil)
 
-// LoginLimiter throttles failed logins per client IP and per account.
-//
-// TODO(loginlimit): this is the shape announced for package loginlimit;
-// when it lands, check the signatures here match (or adapt them in this
-// one place). A nil LoginLimiter disables throttling.
+// LoginLimiter throttles failed logins per client IP and per account;
+// *loginlimit.Limiter implements it. A nil LoginLimiter disables
+// throttling.
 type LoginLimiter interface {
 	// Check says how long to hold the attempt back, or that the IP or the
 	// account is locked out for now.
-	Check(ip, account string) (wait time.Duration, locked bool)
+	Check(ip netip.Addr, account string) (wait time.Duration, locked bool)
 	// Fail records a failed attempt.
-	Fail(ip, account string)
-	// Succeed records a successful login (clearing the account's failures).
-	Succeed(ip, account string)
+	Fail(ip netip.Addr, account string)
+	// Succeed records a successful login.
+	Succeed(ip netip.Addr, account string)
 }
+
+var _ LoginLimiter = (*loginlimit.Limiter)(nil)
 
 // Defaults for Options.
 const (

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
-	"net"
+	"net/netip"
 	"sort"
 	"strings"
 	"sync/atomic"
@@ -13,6 +13,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/loginlimit"
 	"congthu/store"
 )
 
@@ -25,7 +26,8 @@ const delim = '/'
 type session struct {
 	srv     *Server
 	conn    *imapserver.Conn
-	ip      string
+	ip      string // for logs
+	addr    netip.Addr
 	ctx     context.Context
 	cancel  context.CancelFunc
 	started time.Time
@@ -41,15 +43,9 @@ var (
 )
 
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	ip := ""
-	if addr := c.NetConn().RemoteAddr(); addr != nil {
-		ip = addr.String()
-		if h, _, err := net.SplitHostPort(ip); err == nil {
-			ip = h
-		}
-	}
+	addr := loginlimit.AddrOf(c.NetConn().RemoteAddr())
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &session{srv: s, conn: c, ip: ip, ctx: ctx, cancel: cancel, started: time.Now()}, nil, nil
+	return &session{srv: s, conn: c, ip: addr.String(), addr: addr, ctx: ctx, cancel: cancel, started: time.Now()}, nil, nil
 }
 
 func (s *session) count() { s.cmds.Add(1) }
@@ -71,7 +67,7 @@ func (s *session) Close() error {
 
 // Errors sent to clients. Details go to the log.
 var (
-	errTryLater = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary failure, try again later"}
+	errTryLater  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary failure, try again later"}
 	errNoMailbox = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
 	errReadOnly  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only (EXAMINE)"}
 )
@@ -103,7 +99,7 @@ func (s *session) Login(username, password string) error {
 	s.count()
 	account := strings.ToLower(strings.TrimSpace(username))
 	if s.srv.lim != nil {
-		wait, locked := s.srv.lim.Check(s.ip, account)
+		wait, locked := s.srv.lim.Check(s.addr, account)
 		if locked {
 			s.srv.log.Info("imap login", "user", account, "ip", s.ip, "ok", false, "reason", "locked")
 			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
@@ -116,7 +112,7 @@ func (s *session) Login(username, password string) error {
 	if err != nil {
 		if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrDisabled) {
 			if s.srv.lim != nil {
-				s.srv.lim.Fail(s.ip, account)
+				s.srv.lim.Fail(s.addr, account)
 			}
 			reason := "bad credentials"
 			if errors.Is(err, store.ErrDisabled) {
@@ -129,7 +125,7 @@ func (s *session) Login(username, password string) error {
 		return errTryLater
 	}
 	if s.srv.lim != nil {
-		s.srv.lim.Succeed(s.ip, account)
+		s.srv.lim.Succeed(s.addr, account)
 	}
 	s.acct = acct
 	s.srv.log.Info("imap login", "user", acct.Address, "ip", s.ip, "ok", true)

@@ -1,0 +1,172 @@
+package imapd
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"congthu/store"
+)
+
+// bench10k is a SQLite store with 10,000 messages in one INBOX and a
+// server on it, shared by the benchmarks and removed by TestMain.
+var bench10k struct {
+	once sync.Once
+	err  error
+	dir  string
+	st   *store.Store
+	srv  *Server
+	addr string
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if bench10k.srv != nil {
+		bench10k.srv.Close()
+		bench10k.st.Close()
+	}
+	if bench10k.dir != "" {
+		os.RemoveAll(bench10k.dir)
+	}
+	os.Exit(code)
+}
+
+func benchClient(b *testing.B) *imapclient.Client {
+	b.Helper()
+	f := &bench10k
+	f.once.Do(func() { f.err = setupBench10k() })
+	if f.err != nil {
+		b.Fatal(f.err)
+	}
+	c, err := imapclient.DialInsecure(f.addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	if err := c.Login(testUser, testPass).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+func setupBench10k() error {
+	ctx := context.Background()
+	f := &bench10k
+	var err error
+	if f.dir, err = os.MkdirTemp("", "imapd-bench-"); err != nil {
+		return err
+	}
+	log := slog.New(slog.DiscardHandler)
+	if f.st, err = store.Open(ctx, store.Options{DataDir: f.dir}, log); err != nil {
+		return err
+	}
+	if _, err := f.st.AddDomain(ctx, "hanoi.gov.vn"); err != nil {
+		return err
+	}
+	acct, err := f.st.AddAccount(ctx, testUser, testPass)
+	if err != nil {
+		return err
+	}
+	// Deliver concurrently so the store's group commit batches them.
+	const n, workers = 10000, 64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				subj := fmt.Sprintf("Thông báo số %d về việc tiếp nhận hồ sơ", i)
+				if i%1000 == 7 {
+					subj = fmt.Sprintf("Phiếu yêu cầu bổ sung hồ sơ %d", i)
+				}
+				body := fmt.Sprintf("Kính gửi Ông/Bà Nguyễn Văn An,\r\nHồ sơ 000.%05d của Ông/Bà đang được xử lý tại Sở Tư pháp.\r\n", i)
+				if i%500 == 3 {
+					body += "Đề nghị nộp lệ phí 1.500.000 đồng.\r\n"
+				}
+				_, err := f.st.Deliver(ctx, &store.Delivery{Raw: []byte(message(subj, "Một cửa <motcua@hanoi.gov.vn>", body)),
+					Local: []store.LocalTarget{{AccountID: acct.ID}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	if err := <-errs; err != nil {
+		return err
+	}
+	f.srv = New(Options{AllowInsecureAuth: true}, f.st, nil, log)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	f.addr = ln.Addr().String()
+	go f.srv.Serve(ln)
+	return nil
+}
+
+// BenchmarkSelect10k: SELECT of a 10,000-message mailbox (target < 50 ms).
+func BenchmarkSelect10k(b *testing.B) {
+	c := benchClient(b)
+	for b.Loop() {
+		d, err := c.Select("INBOX", nil).Wait()
+		if err != nil || d.NumMessages != 10000 {
+			b.Fatalf("SELECT = %+v, %v", d, err)
+		}
+		if err := c.Unselect().Wait(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFetch10k: UID FETCH 1:* (FLAGS ENVELOPE) (target < 1 s).
+func BenchmarkFetch10k(b *testing.B) {
+	c := benchClient(b)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		msgs, err := c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{UID: true, Flags: true, Envelope: true}).Collect()
+		if err != nil || len(msgs) != 10000 {
+			b.Fatalf("FETCH = %d, %v", len(msgs), err)
+		}
+	}
+}
+
+// BenchmarkSearchText10k: a folded text SEARCH (target < 500 ms).
+func BenchmarkSearchText10k(b *testing.B) {
+	c := benchClient(b)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		d, err := c.UIDSearch(&imap.SearchCriteria{Text: []string{"le phi 1.500.000 dong"}}, nil).Wait()
+		if err != nil || len(d.AllUIDs()) != 20 {
+			b.Fatalf("SEARCH = %v, %v", d, err)
+		}
+	}
+}
+
+// BenchmarkSearchSubject10k: SUBJECT with diacritics folded.
+func BenchmarkSearchSubject10k(b *testing.B) {
+	c := benchClient(b)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		d, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Subject", Value: "phieu yeu cau bo sung"}}}, nil).Wait()
+		if err != nil || len(d.AllUIDs()) != 10 {
+			b.Fatalf("SEARCH = %v, %v", d, err)
+		}
+	}
+}

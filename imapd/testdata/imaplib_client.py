@@ -1,0 +1,27 @@
+"""Drive congthu's IMAP server with Python's imaplib (called by
+TestPythonImaplib): login over TLS, select, search, fetch, logout."""
+import imaplib
+import ssl
+import sys
+
+host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+
+m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+typ, _ = m.login(user, password)
+print("login", typ)
+typ, data = m.select("INBOX")
+print("select", typ, data[0].decode())
+typ, data = m.search(None, "SUBJECT", '"ho so"')
+print("search ho so:", data[0].decode())
+typ, data = m.fetch("1", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+print("fetch", typ)
+for part in data:
+    if isinstance(part, tuple):
+        print(part[1].decode().strip().lower())
+typ, data = m.uid("SEARCH", None, "ALL")
+print("uid search all:", len(data[0].split()))
+typ, data = m.logout()
+print("logout", typ)
