@@ -47,8 +47,40 @@ type Config struct {
 	TLS    TLS    `toml:"tls"`
 	SMTP   SMTP   `toml:"smtp"`
 	IMAP   IMAP   `toml:"imap"`
-	Auth   Auth   `toml:"auth"`
-	Log    Log    `toml:"log"`
+	Auth     Auth     `toml:"auth"`
+	Delivery Delivery `toml:"delivery"`
+	Log      Log      `toml:"log"`
+}
+
+// Delivery configures outbound delivery of mail for other domains.
+type Delivery struct {
+	// Smarthost, host:port, sends all remote mail through one relay, as
+	// many government networks require. Empty: deliver to each domain's
+	// MX hosts.
+	Smarthost string `toml:"smarthost" env:"CONGTHU_SMARTHOST"`
+	// SmarthostUsername and SmarthostPassword authenticate to the
+	// smarthost (AUTH PLAIN, only over TLS).
+	SmarthostUsername string `toml:"smarthost_username" env:"CONGTHU_SMARTHOST_USERNAME"`
+	SmarthostPassword string `toml:"smarthost_password" env:"CONGTHU_SMARTHOST_PASSWORD"`
+	// DNSResolver, ip:port, is the DNS server for MX, SPF, DKIM and DMARC
+	// lookups. Empty: the system's resolver.
+	DNSResolver string `toml:"dns_resolver" env:"CONGTHU_DNS_RESOLVER"`
+	// RetrySchedule is the delays between attempts after a temporary
+	// failure; the last one repeats until MaxQueueAge.
+	RetrySchedule DurationList `toml:"retry_schedule" env:"CONGTHU_RETRY_SCHEDULE"`
+	// MaxQueueAge is when a message still undelivered is given up and
+	// bounced to its sender.
+	MaxQueueAge Duration `toml:"max_queue_age" env:"CONGTHU_MAX_QUEUE_AGE"`
+	// DelayNotice is when the sender is told "still trying", once.
+	DelayNotice Duration `toml:"delay_notice" env:"CONGTHU_DELAY_NOTICE"`
+	// RequireTLS lists destination domains that must be reached over
+	// TLS: no fallback to plaintext when STARTTLS fails.
+	RequireTLS StringList `toml:"require_tls" env:"CONGTHU_REQUIRE_TLS_DOMAINS"`
+	// MaxConnectionsPerDomain caps concurrent connections to one
+	// destination domain.
+	MaxConnectionsPerDomain int `toml:"max_connections_per_domain" env:"CONGTHU_MAX_CONNECTIONS_PER_DOMAIN"`
+	// Workers is how many deliveries run at once on this node.
+	Workers int `toml:"workers" env:"CONGTHU_DELIVERY_WORKERS"`
 }
 
 // Listen holds the listener addresses, host:port or "off".
@@ -160,6 +192,16 @@ func Default() *Config {
 			FailureWindow:         Duration(15 * time.Minute),
 			Lockout:               Duration(15 * time.Minute),
 		},
+		Delivery: Delivery{
+			RetrySchedule: DurationList{
+				Duration(time.Minute), Duration(5 * time.Minute), Duration(15 * time.Minute),
+				Duration(30 * time.Minute), Duration(time.Hour), Duration(2 * time.Hour), Duration(4 * time.Hour),
+			},
+			MaxQueueAge:             Duration(120 * time.Hour),
+			DelayNotice:             Duration(4 * time.Hour),
+			MaxConnectionsPerDomain: 10,
+			Workers:                 32,
+		},
 		Log: Log{Level: "info", Format: "text"},
 	}
 }
@@ -223,13 +265,8 @@ func lookup(getenv func(string) string, name string) (string, bool) {
 }
 
 func setField(fv reflect.Value, s string) error {
-	if fv.Type() == reflect.TypeOf(Duration(0)) {
-		var d Duration
-		if err := d.UnmarshalText([]byte(s)); err != nil {
-			return err
-		}
-		fv.Set(reflect.ValueOf(d))
-		return nil
+	if u, ok := fv.Addr().Interface().(interface{ UnmarshalText([]byte) error }); ok {
+		return u.UnmarshalText([]byte(s))
 	}
 	switch fv.Kind() {
 	case reflect.String:
@@ -339,6 +376,40 @@ func (c *Config) Validate() error {
 			bad(p.key, p.env, "must be greater than zero")
 		}
 	}
+	if a := c.Delivery.Smarthost; a != "" {
+		if _, p, err := net.SplitHostPort(a); err != nil || p == "" {
+			bad("delivery.smarthost", "CONGTHU_SMARTHOST", "%q is not host:port", a)
+		}
+	}
+	if (c.Delivery.SmarthostUsername != "") != (c.Delivery.SmarthostPassword != "") {
+		bad("delivery.smarthost_username", "CONGTHU_SMARTHOST_USERNAME/CONGTHU_SMARTHOST_PASSWORD", "set both or neither")
+	}
+	if a := c.Delivery.DNSResolver; a != "" {
+		if h, _, err := net.SplitHostPort(a); err != nil || net.ParseIP(h) == nil {
+			bad("delivery.dns_resolver", "CONGTHU_DNS_RESOLVER", "%q is not ip:port", a)
+		}
+	}
+	if len(c.Delivery.RetrySchedule) == 0 {
+		bad("delivery.retry_schedule", "CONGTHU_RETRY_SCHEDULE", "must list at least one delay")
+	}
+	for _, d := range c.Delivery.RetrySchedule {
+		if d <= 0 {
+			bad("delivery.retry_schedule", "CONGTHU_RETRY_SCHEDULE", "delays must be greater than zero, got %s", d)
+		}
+	}
+	for _, p := range []struct {
+		key, env string
+		v        int64
+	}{
+		{"delivery.max_queue_age", "CONGTHU_MAX_QUEUE_AGE", int64(c.Delivery.MaxQueueAge)},
+		{"delivery.delay_notice", "CONGTHU_DELAY_NOTICE", int64(c.Delivery.DelayNotice)},
+		{"delivery.max_connections_per_domain", "CONGTHU_MAX_CONNECTIONS_PER_DOMAIN", int64(c.Delivery.MaxConnectionsPerDomain)},
+		{"delivery.workers", "CONGTHU_DELIVERY_WORKERS", int64(c.Delivery.Workers)},
+	} {
+		if p.v <= 0 {
+			bad(p.key, p.env, "must be greater than zero")
+		}
+	}
 	if c.Auth.CacheTTL < 0 {
 		bad("auth.cache_ttl", "CONGTHU_AUTH_CACHE_TTL", "must not be negative")
 	}
@@ -391,3 +462,60 @@ func (d *Duration) UnmarshalText(b []byte) error {
 
 // MarshalText formats a Duration for the file.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
+
+// DurationList is a comma-separated list of durations: "1m,5m,1h".
+type DurationList []Duration
+
+// UnmarshalText parses a comma-separated list of Go durations.
+func (l *DurationList) UnmarshalText(b []byte) error {
+	var out DurationList
+	for _, f := range strings.Split(string(b), ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		var d Duration
+		if err := d.UnmarshalText([]byte(f)); err != nil {
+			return err
+		}
+		out = append(out, d)
+	}
+	*l = out
+	return nil
+}
+
+// MarshalText formats the list as the file holds it.
+func (l DurationList) MarshalText() ([]byte, error) {
+	parts := make([]string, len(l))
+	for i, d := range l {
+		parts[i] = d.String()
+	}
+	return []byte(strings.Join(parts, ",")), nil
+}
+
+// Durations returns the list as time.Durations.
+func (l DurationList) Durations() []time.Duration {
+	out := make([]time.Duration, len(l))
+	for i, d := range l {
+		out[i] = d.D()
+	}
+	return out
+}
+
+// StringList is a comma-separated list: "a.gov.vn,b.gov.vn".
+type StringList []string
+
+// UnmarshalText parses a comma-separated list, dropping empty items.
+func (l *StringList) UnmarshalText(b []byte) error {
+	var out StringList
+	for _, f := range strings.Split(string(b), ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	*l = out
+	return nil
+}
+
+// MarshalText formats the list as the file holds it.
+func (l StringList) MarshalText() ([]byte, error) { return []byte(strings.Join(l, ",")), nil }

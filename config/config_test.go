@@ -60,6 +60,10 @@ func TestEnvOverridesFile(t *testing.T) {
 		"CONGTHU_SMTP_MAX_RECIPIENTS":      "7",
 		"CONGTHU_SMTP_ALLOW_INSECURE_AUTH": "true",
 		"CONGTHU_AUTH_LOCKOUT":             "1h",
+		"CONGTHU_RETRY_SCHEDULE":           "1m, 5m,15m,1h,4h",
+		"CONGTHU_REQUIRE_TLS_DOMAINS":      "bocongan.gov.vn, hcm.gov.vn",
+		"CONGTHU_SMARTHOST":                "relay.hanoi.gov.vn:587",
+		"CONGTHU_MAX_QUEUE_AGE":            "72h",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -77,6 +81,10 @@ func TestEnvOverridesFile(t *testing.T) {
 		{"insecure auth", c.SMTP.AllowInsecureAuth, true},
 		{"lockout", c.Auth.Lockout.D(), time.Hour},
 		{"default kept", c.Listen.IMAPS, ":1993"},
+		{"retry schedule", c.Delivery.RetrySchedule.Durations(), []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}},
+		{"require tls", []string(c.Delivery.RequireTLS), []string{"bocongan.gov.vn", "hcm.gov.vn"}},
+		{"smarthost", c.Delivery.Smarthost, "relay.hanoi.gov.vn:587"},
+		{"max queue age", c.Delivery.MaxQueueAge.D(), 72 * time.Hour},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {
@@ -108,6 +116,7 @@ func TestLoadErrors(t *testing.T) {
 		{"bad env int", "", map[string]string{"CONGTHU_SMTP_MAX_RECIPIENTS": "many"}, "CONGTHU_SMTP_MAX_RECIPIENTS=\"many\": not an integer"},
 		{"bad env duration", "", map[string]string{"CONGTHU_AUTH_LOCKOUT": "15"}, "CONGTHU_AUTH_LOCKOUT=\"15\": not a duration"},
 		{"bad env bool", "", map[string]string{"CONGTHU_SMTP_ALLOW_INSECURE_AUTH": "yes please"}, "not a boolean"},
+		{"bad retry schedule", "", map[string]string{"CONGTHU_RETRY_SCHEDULE": "1m,soon"}, "CONGTHU_RETRY_SCHEDULE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -139,6 +148,10 @@ func TestValidate(t *testing.T) {
 		{"short idle", func(c *Config) { c.IMAP.IdleTimeout = Duration(time.Minute) }, "RFC 9051"},
 		{"hostname", func(c *Config) { c.Hostname = "" }, "hostname (CONGTHU_HOSTNAME)"},
 		{"log level", func(c *Config) { c.Log.Level = "loud" }, "log.level"},
+		{"smarthost", func(c *Config) { c.Delivery.Smarthost = "relay" }, "delivery.smarthost (CONGTHU_SMARTHOST)"},
+		{"resolver", func(c *Config) { c.Delivery.DNSResolver = "dns.example:53" }, "delivery.dns_resolver (CONGTHU_DNS_RESOLVER)"},
+		{"empty schedule", func(c *Config) { c.Delivery.RetrySchedule = nil }, "delivery.retry_schedule"},
+		{"half smarthost auth", func(c *Config) { c.Delivery.SmarthostUsername = "u" }, "set both or neither"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
