@@ -43,10 +43,10 @@ type Config struct {
 	// single node with in-process notification only.
 	RedisURL string `toml:"redis_url" env:"CONGTHU_REDIS_URL"`
 
-	Listen Listen `toml:"listen"`
-	TLS    TLS    `toml:"tls"`
-	SMTP   SMTP   `toml:"smtp"`
-	IMAP   IMAP   `toml:"imap"`
+	Listen   Listen   `toml:"listen"`
+	TLS      TLS      `toml:"tls"`
+	SMTP     SMTP     `toml:"smtp"`
+	IMAP     IMAP     `toml:"imap"`
 	Auth     Auth     `toml:"auth"`
 	Delivery Delivery `toml:"delivery"`
 	Log      Log      `toml:"log"`
