@@ -78,6 +78,7 @@ type env struct {
 	addr       string // STARTTLS listener
 	tlsAddr    string // implicit-TLS listener
 	clientTLS  *tls.Config
+	certDER    []byte // the server's self-signed certificate
 	logs       *syncBuffer
 	alice, bob *store.Account
 }
@@ -117,8 +118,8 @@ func newEnv(t testing.TB, cfg envConfig) *env {
 		t.Fatal(err)
 	}
 
-	serverTLS, clientTLS := testCerts(t)
-	e.clientTLS = clientTLS
+	serverTLS, clientTLS, der := testCerts(t)
+	e.clientTLS, e.certDER = clientTLS, der
 	opts := cfg.opts
 	opts.Hostname = "mail.ubnd.hcm.gov.vn"
 	if opts.TLSConfig == nil {
@@ -261,7 +262,7 @@ func (e *env) inbox(t testing.TB, acct *store.Account) []*store.Message {
 }
 
 // testCerts makes a self-signed certificate for localhost and 127.0.0.1.
-func testCerts(t testing.TB) (server, client *tls.Config) {
+func testCerts(t testing.TB) (server, client *tls.Config, der []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -277,7 +278,7 @@ func testCerts(t testing.TB) (server, client *tls.Config) {
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err = x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,7 +290,16 @@ func testCerts(t testing.TB) (server, client *tls.Config) {
 	pool.AddCert(cert)
 	server = &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key, Leaf: cert}}}
 	client = &tls.Config{RootCAs: pool, ServerName: "localhost"}
-	return server, client
+	return server, client, der
+}
+
+func splitHostPort(t testing.TB, addr string) (host, port string) {
+	t.Helper()
+	var err error
+	if host, port, err = net.SplitHostPort(addr); err != nil {
+		t.Fatal(err)
+	}
+	return host, port
 }
 
 // syncBuffer is a log sink safe for concurrent writers.

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -303,25 +302,23 @@ func (s *session) Data(r io.Reader) error {
 	if s.account == nil {
 		return errAuthRequired
 	}
-	var buf bytes.Buffer
-	buf.Grow(16 << 10)
-	_, err := buf.ReadFrom(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout})
+	// Read into a buffer with room in front for the fields we prepend.
+	buf, err := readAll(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout}, make([]byte, headroom, headroom+16<<10))
+	data := buf[headroom:]
 	if err != nil {
-		size := buf.Len()
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se): // too large
-			s.logTx("rejected", se, "message too large", size, "")
+			s.logTx("rejected", se, "message too large", len(data), "")
 			return se
 		case errors.Is(err, smtp.ErrTooLongLine):
-			s.logTx("rejected", errLineTooLong, "line too long", size, "")
+			s.logTx("rejected", errLineTooLong, "line too long", len(data), "")
 			return errLineTooLong
 		default:
-			s.logTx("aborted", errTemporary, "read data: "+err.Error(), size, "")
+			s.logTx("aborted", errTemporary, "read data: "+err.Error(), len(data), "")
 			return errTemporary
 		}
 	}
-	data := buf.Bytes()
 	id := newID()
 	now := time.Now()
 	prefix, e, detail := s.checkMessage(data, id, now)
@@ -329,9 +326,13 @@ func (s *session) Data(r io.Reader) error {
 		s.logTx("rejected", e, detail, len(data), id)
 		return e
 	}
-	raw := make([]byte, 0, len(prefix)+len(data))
-	raw = append(raw, prefix...)
-	raw = append(raw, data...)
+	var raw []byte
+	if len(prefix) <= headroom {
+		raw = buf[headroom-len(prefix):]
+		copy(raw, prefix)
+	} else {
+		raw = append(prefix, data...)
+	}
 
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
 	defer cancel()
@@ -349,6 +350,27 @@ func (s *session) Data(r io.Reader) error {
 	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK " + id}
 	s.logTx("accepted", ok, "", len(raw), id, "outbox", res.OutboxID)
 	return ok
+}
+
+// headroom is the space reserved in front of the message for the fields
+// we prepend (Received:, Date:, Message-ID: take about 400 bytes).
+const headroom = 1024
+
+// readAll is io.ReadAll into b, keeping what b holds.
+func readAll(r io.Reader, b []byte) ([]byte, error) {
+	for {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return b, err
+		}
+	}
 }
 
 // checkMessage applies the submission policy to the message and returns the

@@ -22,18 +22,17 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"congthu/loginlimit"
-	"congthu/store"
 )
 
 const subjectVI = "Thông báo kết quả giải quyết hồ sơ số 000.00.12.H29-250101-0001"
 
 type msgOpts struct {
-	from, to      string
-	date, msgID   bool // include Date: / Message-ID:
-	attachment    int  // bytes of binary attachment
-	extraHeader   string
-	body          string
-	omitFrom      bool
+	from, to    string
+	date, msgID bool // include Date: / Message-ID:
+	attachment  int  // bytes of binary attachment
+	extraHeader string
+	body        string
+	omitFrom    bool
 }
 
 // testMessage builds a CRLF message with a RFC 2047 Vietnamese subject and,
@@ -445,7 +444,7 @@ func (e *env) raw(t *testing.T, user, pass string) *rawConn {
 
 func (rc *rawConn) expect(code int) string {
 	rc.t.Helper()
-	c.SetReadDeadline(rc.c, 10*time.Second)
+	rc.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	_, msg, err := rc.r.ReadResponse(code)
 	if err != nil {
 		rc.t.Fatalf("want %d: %v", code, err)
@@ -460,12 +459,6 @@ func (rc *rawConn) cmd(line string, code int) string {
 	}
 	return rc.expect(code)
 }
-
-var c deadline
-
-type deadline struct{}
-
-func (deadline) SetReadDeadline(c net.Conn, d time.Duration) { c.SetReadDeadline(time.Now().Add(d)) }
 
 func TestBareLineEndings(t *testing.T) {
 	e := newEnv(t, envConfig{})
@@ -639,5 +632,3 @@ func TestConcurrentSessions(t *testing.T) {
 		t.Errorf("bob has %d messages, want 40", n)
 	}
 }
-
-var _ = store.ErrNotFound
