@@ -31,7 +31,7 @@ func TestBindAndGSM7Submit(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startPerlSMSC(t, "--password", "secret")
-			c := dial(t, s, func(o *Options) { o.Source = tt.source })
+			c := dial(t, s.addr, func(o *Options) { o.Source = tt.source })
 			s.waitEvent(t, 5*time.Second, "BIND", event{"cmd": "bind_transceiver", "system_id": "congthu", "password": "secret", "system_type": "VMA", "version": "34", "status": "0x00"})
 
 			const text = "Ho so 000.12 da duoc tiep nhan {OK} 100€"
@@ -61,7 +61,7 @@ func TestUCS2MultipartSubmit(t *testing.T) {
 	for _, ref16 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ref16=%v", ref16), func(t *testing.T) {
 			s := startPerlSMSC(t)
-			c := dial(t, s, func(o *Options) { o.Ref16 = ref16 })
+			c := dial(t, s.addr, func(o *Options) { o.Ref16 = ref16 })
 			res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: text})
 			if err != nil {
 				t.Fatal(err)
@@ -131,7 +131,7 @@ func TestDeliveryReceipts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			s := startPerlSMSC(t, tt.flags...)
 			got := make(chan Receipt, 1)
-			c := dial(t, s, func(o *Options) {
+			c := dial(t, s.addr, func(o *Options) {
 				o.Mode = tt.mode
 				o.OnReceipt = func(ctx context.Context, r Receipt) error { got <- r; return nil }
 			})
@@ -163,7 +163,7 @@ func TestDeliveryReceipts(t *testing.T) {
 
 func TestReceiptRefusedIsRedeliverable(t *testing.T) {
 	s := startPerlSMSC(t, "--dlr", "delivered")
-	c := dial(t, s, func(o *Options) {
+	c := dial(t, s.addr, func(o *Options) {
 		o.OnReceipt = func(ctx context.Context, r Receipt) error { return errors.New("store down") }
 	})
 	if _, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"}); err != nil {
@@ -174,7 +174,7 @@ func TestReceiptRefusedIsRedeliverable(t *testing.T) {
 
 func TestThrottled(t *testing.T) {
 	s := startPerlSMSC(t, "--throttle-above", "5")
-	c := dial(t, s, func(o *Options) { o.Rate = 100; o.MaxAttempts = 20 })
+	c := dial(t, s.addr, func(o *Options) { o.Rate = 100; o.MaxAttempts = 20 })
 	const n = 15
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -209,7 +209,7 @@ func TestThrottled(t *testing.T) {
 func TestTemporaryAndPermanentStatus(t *testing.T) {
 	t.Run("queue full then ok", func(t *testing.T) {
 		s := startPerlSMSC(t, "--msgqfull-first", "2")
-		c := dial(t, s, nil)
+		c := dial(t, s.addr, nil)
 		res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 		if err != nil || len(res.MessageIDs) != 1 {
 			t.Fatalf("got %+v, %v; want success after retries", res, err)
@@ -221,7 +221,7 @@ func TestTemporaryAndPermanentStatus(t *testing.T) {
 	})
 	t.Run("queue full beyond MaxAttempts", func(t *testing.T) {
 		s := startPerlSMSC(t, "--status", "0x14")
-		c := dial(t, s, func(o *Options) { o.MaxAttempts = 3 })
+		c := dial(t, s.addr, func(o *Options) { o.MaxAttempts = 3 })
 		_, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 		var se *StatusError
 		if !errors.As(err, &se) || se.Status != StatusMsgQFul || !se.Temporary() || errors.Is(err, ErrPermanent) {
@@ -235,7 +235,7 @@ func TestTemporaryAndPermanentStatus(t *testing.T) {
 	for _, st := range []string{"0x0B", "0x0A", "0x01", "0x04"} {
 		t.Run("permanent "+st, func(t *testing.T) {
 			s := startPerlSMSC(t, "--status", st)
-			c := dial(t, s, nil)
+			c := dial(t, s.addr, nil)
 			_, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 			var se *StatusError
 			if !errors.Is(err, ErrPermanent) || !errors.As(err, &se) || fmt.Sprintf("0x%02X", uint32(se.Status)) != st {
@@ -251,7 +251,7 @@ func TestTemporaryAndPermanentStatus(t *testing.T) {
 
 func TestEmptySubmitResp(t *testing.T) {
 	s := startPerlSMSC(t, "--empty-resp")
-	c := dial(t, s, nil)
+	c := dial(t, s.addr, nil)
 	res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 	if err != nil || len(res.MessageIDs) != 1 || res.MessageIDs[0] != "" {
 		t.Fatalf("got %+v, %v; want one empty id", res, err)
@@ -264,7 +264,7 @@ func TestEmptySubmitResp(t *testing.T) {
 // once it was acknowledged.
 func TestDropMidWindow(t *testing.T) {
 	s := startPerlSMSC(t, "--drop-after", "5")
-	c := dial(t, s, nil)
+	c := dial(t, s.addr, nil)
 	const n = 30
 	type outcome struct {
 		ids      []string
@@ -330,7 +330,7 @@ func TestDropMidWindow(t *testing.T) {
 
 func TestEnquireLinkBothWays(t *testing.T) {
 	s := startPerlSMSC(t, "--enquire-interval", "0.2")
-	dial(t, s, func(o *Options) { o.EnquireLinkInterval = 150 * time.Millisecond })
+	dial(t, s.addr, func(o *Options) { o.EnquireLinkInterval = 150 * time.Millisecond })
 	s.waitEvents(t, 5*time.Second, "ENQUIRE_LINK", event{"conn": "1"}, 2)      // ours, answered
 	s.waitEvents(t, 5*time.Second, "ENQUIRE_LINK_RESP", event{"conn": "1"}, 2) // the SMSC's, answered by us
 	if n := len(s.events("BIND", nil)); n != 1 {
@@ -340,7 +340,7 @@ func TestEnquireLinkBothWays(t *testing.T) {
 
 func TestEnquireLinkUnansweredDropsBind(t *testing.T) {
 	s := startPerlSMSC(t, "--no-enquire-resp")
-	c := dial(t, s, func(o *Options) {
+	c := dial(t, s.addr, func(o *Options) {
 		o.EnquireLinkInterval = 100 * time.Millisecond
 		o.ResponseTimeout = 300 * time.Millisecond
 	})
@@ -353,7 +353,7 @@ func TestEnquireLinkUnansweredDropsBind(t *testing.T) {
 
 func TestGarbageGetsGenericNack(t *testing.T) {
 	s := startPerlSMSC(t, "--garbage-after-bind")
-	c := dial(t, s, nil)
+	c := dial(t, s.addr, nil)
 	s.waitEvent(t, 5*time.Second, "GENERIC_NACK", event{"seq": "999", "status": "0x03"})
 	if _, err := c.Submit(ctxT(t, 5*time.Second), Message{To: to, Text: "still bound"}); err != nil {
 		t.Fatal(err)
@@ -362,7 +362,7 @@ func TestGarbageGetsGenericNack(t *testing.T) {
 
 func TestCloseUnbinds(t *testing.T) {
 	s := startPerlSMSC(t)
-	c := dial(t, s, nil)
+	c := dial(t, s.addr, nil)
 	if err := c.Close(ctxT(t, 5*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
@@ -383,7 +383,7 @@ func TestBindRefused(t *testing.T) {
 
 func TestSubmitRejectsBadInput(t *testing.T) {
 	s := startPerlSMSC(t)
-	c := dial(t, s, nil)
+	c := dial(t, s.addr, nil)
 	for _, m := range []Message{{To: "0912345678", Text: "x"}, {To: "+84abc", Text: "x"}, {To: to, Text: ""}, {To: to, Text: strings.Repeat("ư", 500)}} {
 		if _, err := c.Submit(ctxT(t, time.Second), m); err == nil {
 			t.Errorf("Submit(%q, %d chars): got no error", m.To, len(m.Text))
@@ -413,5 +413,29 @@ func TestSourceAddr(t *testing.T) {
 		if (err == nil) != tt.ok || ton != tt.ton || npi != tt.npi || addr != tt.addr {
 			t.Errorf("sourceAddr(%q) = %d %d %q %v, want %d %d %q ok=%v", tt.in, ton, npi, addr, err, tt.ton, tt.npi, tt.addr, tt.ok)
 		}
+	}
+}
+
+// TestRateCap: 12 submits from 12 goroutines at a cap of 20/s take at
+// least 11 intervals of 50ms, and the SMSC sees them spaced out.
+func TestRateCap(t *testing.T) {
+	s := startPerlSMSC(t)
+	c := dial(t, s.addr, func(o *Options) { o.Rate = 20 })
+	const n = 12
+	start := time.Now()
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if _, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: fmt.Sprintf("rate %d", i)}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if d := time.Since(start); d < 11*50*time.Millisecond {
+		t.Errorf("%d submits at 20/s took %v, want at least 550ms", n, d)
+	}
+	if got := len(s.waitEvents(t, 5*time.Second, "ACK", nil, n)); got != n {
+		t.Errorf("got %d acks, want %d", got, n)
 	}
 }

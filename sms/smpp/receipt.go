@@ -132,7 +132,7 @@ var receiptKeys = []string{"id", "sub", "dlvrd", "submit date", "done date", "st
 // keys. Values end at the next space, except text, which runs to the end.
 func receiptFields(s string) map[string]string {
 	out := map[string]string{}
-	lower := strings.ToLower(s)
+	lower := asciiLower(s) // same byte offsets as s, whatever the bytes
 	for _, k := range receiptKeys {
 		i := indexKey(lower, k+":")
 		if i < 0 {
@@ -148,6 +148,16 @@ func receiptFields(s string) map[string]string {
 		out[k] = v
 	}
 	return out
+}
+
+func asciiLower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
+		}
+	}
+	return string(b)
 }
 
 // indexKey finds key at the start of s or after a space.

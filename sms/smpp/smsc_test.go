@@ -167,10 +167,10 @@ func (w *logBuf) Write(p []byte) (int, error) {
 }
 
 // dial binds a client to s with fast timers for tests.
-func dial(t testing.TB, s *perlSMSC, mod func(*Options)) *Client {
+func dial(t testing.TB, addr string, mod func(*Options)) *Client {
 	t.Helper()
 	o := Options{
-		Addr: s.addr, SystemID: "congthu", Password: "secret", SystemType: "VMA",
+		Addr: addr, SystemID: "congthu", Password: "secret", SystemType: "VMA",
 		Source: "UBND-HN", ResponseTimeout: 2 * time.Second,
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second,
 		RetryBackoff: 20 * time.Millisecond, ThrottlePause: 200 * time.Millisecond,
