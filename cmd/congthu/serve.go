@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/netip"
 	"sync"
 	"time"
 
@@ -126,7 +125,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if rdb != nil {
 		iopts.Redis = rdb
 	}
-	is := imapd.New(iopts, st, imapLimiter{lim}, log.With("service", "imap"))
+	is := imapd.New(iopts, st, lim, log.With("service", "imap"))
 	imapSrv.Lock()
 	imapSrv.s = is
 	imapSrv.Unlock()
@@ -216,21 +215,4 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	wg.Wait()
 	log.Info("stopped")
 	return runErr
-}
-
-// imapLimiter adapts loginlimit to the string addresses imapd passes.
-type imapLimiter struct{ l *loginlimit.Limiter }
-
-func (a imapLimiter) Check(ip, account string) (time.Duration, bool) {
-	return a.l.Check(parseIP(ip), account)
-}
-func (a imapLimiter) Fail(ip, account string)    { a.l.Fail(parseIP(ip), account) }
-func (a imapLimiter) Succeed(ip, account string) { a.l.Succeed(parseIP(ip), account) }
-
-func parseIP(s string) netip.Addr {
-	if host, _, err := net.SplitHostPort(s); err == nil {
-		s = host
-	}
-	a, _ := netip.ParseAddr(s)
-	return a
 }
