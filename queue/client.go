@@ -38,6 +38,10 @@ func (k keys) dead() string    { return k[4] }
 func (k keys) deadAt() string  { return k[5] }
 func (k keys) deadErr() string { return k[6] }
 
+// MaxPayload is the largest Job.Payload Enqueue accepts: the store holds
+// the data, a job only points at it.
+const MaxPayload = 64 << 10
+
 // Client enqueues jobs and inspects and manages queues. It is safe for
 // concurrent use. The Redis client belongs to the caller; a *redis.Client
 // serving a Worker needs a PoolSize of at least the Worker's total
@@ -71,6 +75,9 @@ func (c *Client) EnqueueIn(ctx context.Context, j Job, d time.Duration) (bool, e
 func (c *Client) EnqueueAt(ctx context.Context, j Job, t time.Time) (bool, error) {
 	if j.ID == "" {
 		return false, errors.New("queue: enqueue: job without ID")
+	}
+	if len(j.Payload) > MaxPayload {
+		return false, fmt.Errorf("queue: enqueue %s: payload of %d bytes, more than %d: keep it in the store", j.ID, len(j.Payload), MaxPayload)
 	}
 	k, err := keysOf(j.Queue)
 	if err != nil {
@@ -172,7 +179,7 @@ func (c *Client) RetryAllDead(ctx context.Context, queue string) (int, error) {
 			return total, fmt.Errorf("queue: retry dead letters of %s: %w", queue, err)
 		}
 		total += n
-		if n < batch {
+		if n == 0 {
 			return total, nil
 		}
 	}

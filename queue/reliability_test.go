@@ -311,3 +311,50 @@ func TestHandlerPanicIsRetried(t *testing.T) {
 		return runs.Load() == 2 && mustStats(t, c, q) == Stats{Queue: q}
 	})
 }
+
+// TestReclaimScansWholePendingList: a dead worker's job sits behind many jobs
+// that live workers are busy with; a worker with one slot (XAUTOCLAIM COUNT
+// 1 looks at 10 entries per call) still finds it.
+func TestReclaimScansWholePendingList(t *testing.T) {
+	ctx := context.Background()
+	c := newClient(t)
+	const q = "outbound"
+	k, _ := keysOf(q)
+	for i := range 31 {
+		c.Enqueue(ctx, Job{ID: fmt.Sprintf("j%02d", i), Queue: q})
+	}
+	c.rdb.XGroupCreateMkStream(ctx, k.stream(), group, "0")
+	busy, _ := c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "busy", Streams: []string{k.stream(), ">"}, Count: 30}).Result()
+	c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "ghost", Streams: []string{k.stream(), ">"}, Count: 1})
+	var ids []string
+	for _, m := range busy[0].Messages {
+		ids = append(ids, m.ID)
+	}
+	// "busy" stays alive: it renews its leases.
+	stopRenew := make(chan struct{})
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		for {
+			c.rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: k.stream(), Group: group, Consumer: "busy", Messages: ids})
+			select {
+			case <-stopRenew:
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}()
+	defer func() { close(stopRenew); <-renewed }()
+	rec := &recorder{}
+	startWorker(t, c, q, rec, QueueOptions{Concurrency: 1, Lease: 300 * time.Millisecond}, WorkerOptions{})
+	waitFor(t, 5*time.Second, "ghost's job", func() bool { return rec.count() >= 1 })
+	time.Sleep(100 * time.Millisecond)
+	jobs, _ := rec.snapshot()
+	if len(jobs) != 1 || jobs[0].ID != "j30" {
+		var got []string
+		for _, j := range jobs {
+			got = append(got, j.ID)
+		}
+		t.Errorf("got %v, want [j30]", got)
+	}
+}

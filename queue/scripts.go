@@ -160,12 +160,13 @@ return 1
 `)
 
 // scriptReclaim: ARGV group, consumer, min idle ms, count, max deliveries,
-// now ms. Claims entries whose lease ran out (XAUTOCLAIM) and dead-letters
-// those delivered more than max deliveries times. Returns {{entry ID, job ID,
-// blob, deliveries}...}, dead-lettered count}.
+// now ms, start cursor. Claims entries whose lease ran out (XAUTOCLAIM from
+// the cursor) and dead-letters those delivered more than max deliveries
+// times. Returns {{{entry ID, job ID, blob, deliveries}...}, dead-lettered
+// count, next cursor ("0-0" after the end of the pending list)}.
 var scriptReclaim = redis.NewScript(luaPrelude + `
 local group, consumer, maxd, now = ARGV[1], ARGV[2], tonumber(ARGV[5]), tonumber(ARGV[6])
-local r = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[3], '0-0', 'COUNT', ARGV[4])
+local r = redis.call('XAUTOCLAIM', stream, group, consumer, ARGV[3], ARGV[7], 'COUNT', ARGV[4])
 local out, ndead = {}, 0
 for _, e in ipairs(r[2]) do
   local eid, f = e[1], e[2]
@@ -193,7 +194,7 @@ for _, e in ipairs(r[2]) do
     end
   end
 end
-return {out, ndead}
+return {out, ndead, r[1]}
 `)
 
 // scriptHeartbeat: ARGV group, consumer, entry IDs. Renews the lease of the
@@ -250,6 +251,9 @@ for _, id in ipairs(ids) do
     undead(id)
     if not alive(id) then toready(id, blob) end
     n = n + 1
+  else
+    redis.call('ZREM', deadat, id)
+    redis.call('HDEL', deaderr, id)
   end
 end
 return n

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -237,6 +238,7 @@ type runner struct {
 	mu       sync.Mutex
 	inflight map[string]bool // entry IDs this worker is running
 
+	cursor   string          // where the next XAUTOCLAIM starts; fetch's own
 	acks     chan ackReq     // successes, acknowledged in batches by ackLoop
 	ackerCtx context.Context // done when ackLoop no longer takes requests
 }
@@ -342,6 +344,10 @@ func (r *runner) fetch(ctx, hctx context.Context, handlers *sync.WaitGroup) {
 		if !time.Now().Before(nextReclaim) {
 			jobs, err = r.reclaim(rctx, n)
 			nextReclaim = time.Now().Add(r.reclaimEvery())
+			if r.cursor != "0-0" {
+				// More of the pending list to scan: go on at once.
+				nextReclaim = time.Now()
+			}
 		}
 		if err == nil && len(jobs) < n {
 			wait := max(min(r.w.opts.Block, time.Until(nextReclaim)), 10*time.Millisecond)
@@ -408,14 +414,19 @@ func (r *runner) read(ctx context.Context, n int, wait time.Duration) ([]deliver
 
 // reclaim takes over up to n jobs whose lease ran out.
 func (r *runner) reclaim(ctx context.Context, n int) ([]delivery, error) {
+	if r.cursor == "" {
+		r.cursor = "0-0"
+	}
 	res, err := scriptReclaim.Run(ctx, r.w.c.rdb, r.k, group, r.w.opts.Consumer,
-		r.o.Lease.Milliseconds(), n, r.o.MaxDeliveries, time.Now().UnixMilli()).Slice()
+		r.o.Lease.Milliseconds(), n, r.o.MaxDeliveries, time.Now().UnixMilli(), r.cursor).Slice()
 	if err != nil {
+		r.cursor = "0-0"
 		return nil, err
 	}
-	if len(res) != 2 {
+	if len(res) != 3 {
 		return nil, fmt.Errorf("queue: reclaim: bad reply %v", res)
 	}
+	r.cursor, _ = res[2].(string)
 	if nd, _ := res[1].(int64); nd > 0 {
 		r.log.Error("queue: dead-lettered jobs that kept killing workers", "count", nd, "max_deliveries", r.o.MaxDeliveries)
 	}
@@ -566,16 +577,19 @@ func (r *runner) keepLeases(ctx context.Context) {
 		case <-t.C:
 		}
 		r.mu.Lock()
-		args := make([]any, 0, 2+len(r.inflight))
-		args = append(args, group, r.w.opts.Consumer)
+		eids := make([]any, 0, len(r.inflight))
 		for eid := range r.inflight {
-			args = append(args, eid)
+			eids = append(eids, eid)
 		}
 		r.mu.Unlock()
-		if len(args) == 2 {
-			continue
+		var err error
+		for chunk := range slices.Chunk(eids, 500) {
+			args := append([]any{group, r.w.opts.Consumer}, chunk...)
+			if err = scriptHeartbeat.Run(ctx, r.w.c.rdb, r.k, args...).Err(); err != nil {
+				break
+			}
 		}
-		if err := scriptHeartbeat.Run(ctx, r.w.c.rdb, r.k, args...).Err(); err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			trouble.fail(r.log, "queue: cannot renew leases", err)
 		} else {
 			trouble.ok(r.log, "queue: renewing leases again")
