@@ -67,7 +67,7 @@ func (w *textWriter) add(s string) {
 	if s == "" || w.full() {
 		return
 	}
-	s = Fold(strings.ToValidUTF8(s, "\uFFFD"))
+	s = Fold(strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", " "), "\uFFFD"))
 	if w.b.Len() > 0 {
 		w.b.WriteByte('\n')
 	}

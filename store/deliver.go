@@ -1,0 +1,444 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"congthu/mailtext"
+)
+
+// Group commit.
+//
+// Deliver and Append build a deliverReq (parsing flags, extracting the
+// search text: the CPU work, done in the caller's goroutine) and hand it to
+// the committer goroutine. The committer takes every request waiting, up
+// to maxBatch, and stores them in one transaction: one commit, one fsync.
+// While it commits, new requests queue up and form the next batch, so the
+// batch size adapts to the load without a timer.
+//
+// In the transaction it first resolves every request's mailboxes (a
+// request whose mailbox is missing fails alone, before anything is
+// written), then allocates UIDs and modseqs with one UPDATE ... RETURNING
+// per mailbox, in ascending mailbox ID order (the lock order of every
+// writer, so processes sharing PostgreSQL do not deadlock), then inserts.
+// If the transaction fails as a whole, each request is retried in a
+// transaction of its own, so one bad request fails alone.
+
+// maxBatch is the most requests committed in one transaction.
+const maxBatch = 128
+
+// errClosed is returned by Deliver and Append after Close.
+var errClosed = errors.New("store: closed")
+
+type deliverReq struct {
+	ctx       context.Context
+	raw       []byte
+	headerLen int
+	body      string
+	date      int64
+	targets   []target
+	mailFrom  string
+	remote    []string
+	res       chan deliverRes
+
+	// Set while committing.
+	err    error
+	result deliverRes
+}
+
+type target struct {
+	accountID int64  // 0 for Append
+	name      string // normalized; for Deliver
+	mailboxID int64  // set for Append, resolved for Deliver
+	mask      int
+	keywords  string
+}
+
+type deliverRes struct {
+	local    []AppendResult
+	outboxID int64
+	err      error
+}
+
+// Deliver stores one accepted message durably: the bytes once, one message
+// row per local target (UIDs allocated from each mailbox's UIDNEXT, O(1) in
+// the mailbox's size) and an outbox entry for remote recipients, all in one
+// transaction. It returns after the commit is durable (SQLite WAL with
+// synchronous=FULL; PostgreSQL commit). Concurrent calls are batched into
+// shared transactions (group commit) without weakening durability; one bad
+// delivery in a batch does not fail the others.
+func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, error) {
+	if d == nil || len(d.Raw) == 0 {
+		return nil, fmt.Errorf("store: deliver: empty message: %w", ErrInvalid)
+	}
+	if len(d.Local) == 0 && len(d.Remote) == 0 {
+		return nil, fmt.Errorf("store: deliver: no recipients: %w", ErrInvalid)
+	}
+	req := newReq(ctx, d.Raw, d.InternalDate)
+	for _, lt := range d.Local {
+		name := "INBOX"
+		if lt.Mailbox != "" {
+			if n, err := NormalizeMailboxName(lt.Mailbox); err == nil {
+				name = n
+			}
+		}
+		mask, kws, err := parseFlags(lt.Flags)
+		if err != nil {
+			return nil, fmt.Errorf("store: deliver: %w", err)
+		}
+		if lt.AccountID <= 0 {
+			return nil, fmt.Errorf("store: deliver: account ID %d: %w", lt.AccountID, ErrInvalid)
+		}
+		req.targets = append(req.targets, target{accountID: lt.AccountID, name: name, mask: mask, keywords: joinKeywords(kws)})
+	}
+	if len(d.Remote) > 0 {
+		seen := map[string]bool{}
+		for _, rcpt := range d.Remote {
+			n, err := NormalizeAddress(rcpt)
+			if err != nil {
+				return nil, fmt.Errorf("store: deliver: remote recipient: %w", err)
+			}
+			if seen[n] {
+				continue
+			}
+			seen[n] = true
+			// Keep the local part's case: only the recipient's
+			// server may interpret it.
+			t := strings.TrimSpace(rcpt)
+			at := strings.LastIndexByte(t, '@')
+			req.remote = append(req.remote, t[:at+1]+domainOf(n))
+		}
+		req.mailFrom = strings.TrimSpace(d.MailFrom)
+	}
+	res, err := s.submit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &DeliveryResult{Local: res.local, OutboxID: res.outboxID}, nil
+}
+
+// Append stores a message into one mailbox (IMAP APPEND). Goes through the
+// same group commit as Deliver.
+func (s *Store) Append(ctx context.Context, mailboxID int64, raw []byte, flags []string, date time.Time) (*AppendResult, error) {
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("store: append: empty message: %w", ErrInvalid)
+	}
+	mask, kws, err := parseFlags(flags)
+	if err != nil {
+		return nil, fmt.Errorf("store: append: %w", err)
+	}
+	req := newReq(ctx, raw, date)
+	req.targets = []target{{mailboxID: mailboxID, mask: mask, keywords: joinKeywords(kws)}}
+	res, err := s.submit(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return &res.local[0], nil
+}
+
+func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
+	if date.IsZero() {
+		date = time.Now()
+	}
+	return &deliverReq{
+		ctx:       ctx,
+		raw:       raw,
+		headerLen: headerLen(raw),
+		body:      strings.ReplaceAll(mailtext.BodyText(raw), "\x00", ""),
+		date:      micro(date),
+		res:       make(chan deliverRes, 1),
+	}
+}
+
+// headerLen returns the length of the header section including the blank
+// line that ends it (all of raw when there is no blank line).
+func headerLen(raw []byte) int {
+	if bytes.HasPrefix(raw, []byte("\r\n")) {
+		return 2
+	}
+	if bytes.HasPrefix(raw, []byte("\n")) {
+		return 1
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] != '\n' {
+			continue
+		}
+		if bytes.HasPrefix(raw[i+1:], []byte("\r\n")) {
+			return i + 3
+		}
+		if bytes.HasPrefix(raw[i+1:], []byte("\n")) {
+			return i + 2
+		}
+	}
+	return len(raw)
+}
+
+// submit hands req to the committer and waits for its result.
+func (s *Store) submit(ctx context.Context, req *deliverReq) (deliverRes, error) {
+	s.commitMu.RLock()
+	if s.closed {
+		s.commitMu.RUnlock()
+		return deliverRes{}, errClosed
+	}
+	select {
+	case s.reqs <- req:
+	case <-ctx.Done():
+		s.commitMu.RUnlock()
+		return deliverRes{}, ctx.Err()
+	}
+	s.commitMu.RUnlock()
+	select {
+	case res := <-req.res:
+		return res, res.err
+	case <-ctx.Done():
+		// The message may still be committed; the caller reports a
+		// temporary failure and the sender retries (at least once).
+		return deliverRes{}, ctx.Err()
+	}
+}
+
+// committer batches requests into transactions until Close.
+func (s *Store) committer() {
+	defer close(s.commitDone)
+	for first := range s.reqs {
+		batch := []*deliverReq{first}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		s.runBatch(batch)
+	}
+}
+
+// runBatch commits a batch and answers its requests.
+func (s *Store) runBatch(batch []*deliverReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.res <- deliverRes{err: err}
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	var err error
+	for attempt := 0; ; attempt++ {
+		for _, r := range live {
+			r.err, r.result = nil, deliverRes{}
+		}
+		var ch changes
+		ch, err = s.commitBatch(live)
+		if err == nil {
+			s.notify(ch)
+			for _, r := range live {
+				if r.err != nil {
+					r.res <- deliverRes{err: r.err}
+				} else {
+					r.res <- r.result
+				}
+			}
+			return
+		}
+		if len(live) > 1 {
+			// Find the culprit: each request alone.
+			s.log.Warn("store: group commit failed, retrying requests one by one", "requests", len(live), "err", err)
+			for _, r := range live {
+				s.runBatch([]*deliverReq{r})
+			}
+			return
+		}
+		if attempt >= 3 || !isTransient(err) {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+	}
+	live[0].res <- deliverRes{err: err}
+}
+
+// commitBatch stores the requests in one transaction. Requests that fail
+// on their own (missing mailbox) get r.err and write nothing; any other
+// error aborts the whole transaction.
+func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("store: panic in group commit", "panic", p)
+			err = fmt.Errorf("store: internal error in group commit: %v", p)
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	sqlTx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("store: begin: %w", err)
+	}
+	defer sqlTx.Rollback()
+	tx := dbtx{s, sqlTx}
+	ch = changes{}
+
+	// 1. Resolve mailboxes.
+	type key struct {
+		account int64
+		name    string
+	}
+	byName := map[key]int64{}
+	accountOf := map[int64]int64{}
+	for _, r := range batch {
+		for i := range r.targets {
+			t := &r.targets[i]
+			if t.mailboxID != 0 {
+				if _, ok := accountOf[t.mailboxID]; ok {
+					continue
+				}
+				var acc int64
+				err := tx.row(ctx, "SELECT account_id FROM mailboxes WHERE id = ?", t.mailboxID).Scan(&acc)
+				if errors.Is(err, sql.ErrNoRows) {
+					r.err = fmt.Errorf("store: mailbox %d: %w", t.mailboxID, ErrNotFound)
+					break
+				} else if err != nil {
+					return nil, fmt.Errorf("store: resolve mailbox %d: %w", t.mailboxID, err)
+				}
+				accountOf[t.mailboxID] = acc
+				continue
+			}
+			k := key{t.accountID, t.name}
+			if id, ok := byName[k]; ok {
+				t.mailboxID = id
+				continue
+			}
+			id, err := resolveTarget(ctx, tx, t.accountID, t.name)
+			if errors.Is(err, sql.ErrNoRows) {
+				r.err = fmt.Errorf("store: account %d has no INBOX: %w", t.accountID, ErrNotFound)
+				break
+			} else if err != nil {
+				return nil, fmt.Errorf("store: resolve mailbox %q of account %d: %w", t.name, t.accountID, err)
+			}
+			byName[k], accountOf[id], t.mailboxID = id, t.accountID, id
+		}
+	}
+
+	// 2. Allocate UIDs and modseqs, locking mailboxes in ascending ID order.
+	count := map[int64]int64{}
+	for _, r := range batch {
+		if r.err == nil {
+			for _, t := range r.targets {
+				count[t.mailboxID]++
+			}
+		}
+	}
+	ids := make([]int64, 0, len(count))
+	for id := range count {
+		ids = append(ids, id)
+	}
+	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	type alloc struct {
+		uid, modseq, uidvalidity int64
+	}
+	next := map[int64]*alloc{}
+	for _, id := range ids {
+		n := count[id]
+		var uidnext, modseq, uv int64
+		err := tx.row(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, highest_modseq = highest_modseq + ?
+			WHERE id = ? RETURNING uidnext, highest_modseq, uidvalidity`, n, n, id).Scan(&uidnext, &modseq, &uv)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // deleted since step 1: its requests fail below
+		} else if err != nil {
+			return nil, fmt.Errorf("store: allocate UIDs in mailbox %d: %w", id, err)
+		}
+		if uidnext-1 > 0xffffffff {
+			return nil, fmt.Errorf("store: mailbox %d ran out of UIDs", id)
+		}
+		next[id] = &alloc{uid: uidnext - n, modseq: modseq - n + 1, uidvalidity: uv}
+		ch.add(accountOf[id], id, modseq)
+	}
+
+	// 3. Insert.
+	now := micro(time.Now())
+	for _, r := range batch {
+		if r.err != nil {
+			continue
+		}
+		for _, t := range r.targets {
+			if next[t.mailboxID] == nil {
+				r.err = fmt.Errorf("store: mailbox %d: %w", t.mailboxID, ErrNotFound)
+			}
+		}
+		if r.err != nil {
+			continue
+		}
+		var blobID int64
+		err := tx.row(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			r.raw, int64(len(r.raw)), r.headerLen, r.body, now).Scan(&blobID)
+		if err != nil {
+			return nil, fmt.Errorf("store: insert message bytes: %w", err)
+		}
+		local := make([]AppendResult, len(r.targets))
+		for i, t := range r.targets {
+			a := next[t.mailboxID]
+			uid, modseq := a.uid, a.modseq
+			a.uid++
+			a.modseq++
+			if _, err := tx.exec(ctx, `INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.mailboxID, uid, blobID, modseq, r.date, t.mask, t.keywords, int64(len(r.raw))); err != nil {
+				return nil, fmt.Errorf("store: insert message into mailbox %d: %w", t.mailboxID, err)
+			}
+			if err := addMailboxKeywords(ctx, tx, t.mailboxID, t.keywords); err != nil {
+				return nil, err
+			}
+			local[i] = AppendResult{MailboxID: t.mailboxID, UIDValidity: uint32(a.uidvalidity), UID: uint32(uid), ModSeq: modseq}
+		}
+		r.result.local = local
+		if len(r.remote) > 0 {
+			var outboxID int64
+			if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+				blobID, r.mailFrom, int64(len(r.raw)), now).Scan(&outboxID); err != nil {
+				return nil, fmt.Errorf("store: insert outbox message: %w", err)
+			}
+			for _, rcpt := range r.remote {
+				if _, err := tx.exec(ctx, `INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at)
+					VALUES (?, ?, ?, ?)`, outboxID, rcpt, now, now); err != nil {
+					return nil, fmt.Errorf("store: insert outbox recipient: %w", err)
+				}
+			}
+			r.result.outboxID = outboxID
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return nil, fmt.Errorf("store: commit: %w", err)
+	}
+	return ch, nil
+}
+
+// resolveTarget finds the mailbox a delivery goes to: the named one, or
+// INBOX when it does not exist.
+func resolveTarget(ctx context.Context, tx dbtx, accountID int64, name string) (int64, error) {
+	var id int64
+	err := tx.row(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name IN (?, 'INBOX')
+		ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END LIMIT 1`, accountID, name, name).Scan(&id)
+	return id, err
+}
+
+// addMailboxKeywords records keywords as used in a mailbox.
+func addMailboxKeywords(ctx context.Context, tx dbtx, mailboxID int64, keywords string) error {
+	for _, k := range splitKeywords(keywords) {
+		if _, err := tx.exec(ctx, "INSERT INTO mailbox_keywords (mailbox_id, keyword) VALUES (?, ?) ON CONFLICT DO NOTHING", mailboxID, k); err != nil {
+			return fmt.Errorf("store: record keyword: %w", err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,909 @@
+package store
+
+// Notifications (issue 5): API services and keys, notifications with their
+// rendered content, status events with a monotonic cursor, callbacks still
+// to deliver and idempotency records. The HTTP API (package httpapi) writes
+// them; the dispatcher reports delivery results with SetNotificationStatus.
+//
+// Cursor order. Every status event is a row of notification_events whose
+// id is the cursor of GET /v1/events and of callbacks. A reader that has
+// seen cursor N must never later find a new event with a cursor <= N. On
+// SQLite that holds by itself: there is one writer, and ids are assigned in
+// commit order. On PostgreSQL an identity value is taken at INSERT time, and
+// two transactions may commit in the other order, so every transaction that
+// inserts events first takes a transaction-scoped advisory lock
+// (eventsLockKey) and holds it to its commit: events are then inserted and
+// committed in one order across all nodes. The cost is that status writes
+// are serialized on PostgreSQL; they are short (a few rows), and
+// CreateNotifications takes the lock once per batch.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Notification statuses, as in GOV.UK Notify. created → sending →
+// delivered | permanent-failure | temporary-failure | technical-failure;
+// the last four are final and never change.
+const (
+	NotificationCreated          = "created"
+	NotificationSending          = "sending"
+	NotificationDelivered        = "delivered"
+	NotificationPermanentFailure = "permanent-failure"
+	NotificationTemporaryFailure = "temporary-failure"
+	NotificationTechnicalFailure = "technical-failure"
+)
+
+// NotificationStatusFinal reports whether status is final (never changes).
+func NotificationStatusFinal(status string) bool {
+	switch status {
+	case NotificationDelivered, NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure:
+		return true
+	}
+	return false
+}
+
+// validNotificationStatus reports whether status is one of the six.
+func validNotificationStatus(status string) bool {
+	return status == NotificationCreated || status == NotificationSending || NotificationStatusFinal(status)
+}
+
+// Callback delivery states.
+const (
+	CallbackPending = "pending"
+	CallbackDone    = "done"
+	CallbackFailed  = "failed" // gave up (24 h of retries)
+)
+
+// eventsLockKey is the PostgreSQL advisory lock held by every transaction
+// that inserts notification events (see the cursor order note above).
+const eventsLockKey = 0x636f6e6774687545 // "congthuE"
+
+// APIService is a calling service (a back office) with its callback.
+type APIService struct {
+	Name           string
+	CallbackURL    string // "" when no callback is registered
+	CallbackSecret string // HMAC-SHA256 key for callback signatures
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// APIKey is one API key of a service. The key itself is never stored: only
+// its SHA-256 (KeyHash, hex).
+type APIKey struct {
+	ID        int64
+	Service   string
+	KeyHash   string
+	Hint      string // the first characters of the key, for listings
+	Test      bool   // a test key: nothing leaves the gateway
+	CreatedAt time.Time
+	RevokedAt time.Time // zero while the key is valid
+}
+
+// Notification is one message to one recipient on one channel.
+type Notification struct {
+	ID              string // UUIDv7: ordering by ID is ordering by creation
+	Service         string
+	Test            bool
+	Channel         string // "email" or "sms"
+	TemplateID      string
+	TemplateVersion int
+	Recipient       string // email address, or E.164 phone number
+	Reference       string // the caller's reference
+	DossierCode     string // for dossier events
+	EventID         string // the dossier event's event_id
+	DossierStatus   string // the dossier event's status
+	Subject         string // email
+	Text            string // email text/plain; SMS text before folding
+	HTML            string // email
+	SMSText         string // SMS text as sent
+	SMSEncoding     string // "GSM-7" or "UCS-2"
+	SMSParts        int
+	Status          string
+	StatusDetail    string
+	OutboxID        int64 // live email: the outbox entry carrying it
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	SentAt          time.Time // when it became sending (zero before)
+	CompletedAt     time.Time // when it reached a final status
+}
+
+// NotificationEvent is one status a notification took. ID is the monotonic
+// cursor. Channel, Reference, DossierCode and Test are copied from the
+// notification when read.
+type NotificationEvent struct {
+	ID             int64
+	NotificationID string
+	Service        string
+	Status         string
+	Detail         string
+	At             time.Time // when the status happened
+	CreatedAt      time.Time // when it was recorded
+
+	Channel     string
+	Reference   string
+	DossierCode string
+	Test        bool
+	// Callback is set on events returned by the methods that create
+	// them when a callback was queued for the event (the service has a
+	// callback URL): the caller should enqueue its job.
+	Callback bool
+}
+
+// NewNotification is a notification to create. For a live (not test)
+// email, Raw is the composed message and MailFrom its envelope sender: an
+// outbox entry is created for it in the same transaction.
+type NewNotification struct {
+	Notification
+	Raw      []byte
+	MailFrom string
+}
+
+// NotificationRequest is one API request that creates notifications: all
+// of them, their first status events and the idempotency record commit
+// together or not at all.
+type NotificationRequest struct {
+	Service string
+	// IdempotencyKey, when set, makes the request idempotent per service:
+	// RequestHash identifies the request body, Status and Response are
+	// the response to replay.
+	IdempotencyKey string
+	RequestHash    string
+	Status         int
+	Response       []byte
+	Notifications  []NewNotification
+}
+
+// NotificationResult is the outcome of one NotificationRequest.
+type NotificationResult struct {
+	// Replayed: the idempotency key was already used; nothing was
+	// created, and RequestHash, Status and Response are the stored ones.
+	Replayed    bool
+	RequestHash string
+	Status      int
+	Response    []byte
+	// Events are the "created" events of the new notifications.
+	Events []NotificationEvent
+	// OutboxIDs are the outbox entries created (live emails).
+	OutboxIDs []int64
+	// Err is this request's own failure (nothing of it was written).
+	Err error
+}
+
+// AddAPIKey stores a new key (its SHA-256 hash) for service, creating the
+// service if it does not exist. ErrExists if the hash is already stored.
+func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, test bool) (*APIKey, error) {
+	service = strings.TrimSpace(service)
+	if service == "" || len(service) > 100 || keyHash == "" {
+		return nil, fmt.Errorf("store: api key: empty service or hash: %w", ErrInvalid)
+	}
+	k := &APIKey{Service: service, KeyHash: keyHash, Hint: hint, Test: test, CreatedAt: time.Now()}
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		if err := ensureService(ctx, tx, service, k.CreatedAt); err != nil {
+			return err
+		}
+		err := tx.row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			service, keyHash, hint, boolInt(test), micro(k.CreatedAt)).Scan(&k.ID)
+		if isUniqueViolation(err) {
+			return fmt.Errorf("store: api key: %w", ErrExists)
+		}
+		if err != nil {
+			return fmt.Errorf("store: add api key: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+func ensureService(ctx context.Context, tx dbtx, name string, now time.Time) error {
+	if _, err := tx.exec(ctx, "INSERT INTO api_services (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+		name, micro(now), micro(now)); err != nil {
+		return fmt.Errorf("store: add service %s: %w", name, err)
+	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+const apiKeyColumns = "id, service, key_hash, hint, test, created_at, revoked_at"
+
+func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
+	var k APIKey
+	var test int
+	var created, revoked int64
+	if err := sc.Scan(&k.ID, &k.Service, &k.KeyHash, &k.Hint, &test, &created, &revoked); err != nil {
+		return nil, err
+	}
+	k.Test, k.CreatedAt, k.RevokedAt = test != 0, fromMicro(created), fromMicro(revoked)
+	return &k, nil
+}
+
+// APIKeyByHash finds a key by its SHA-256 hash (revoked keys included:
+// the caller tells 401 from 403). ErrNotFound.
+func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (*APIKey, error) {
+	k, err := scanAPIKey(s.r().row(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE key_hash = ?", keyHash))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: api key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: api key: %w", err)
+	}
+	return k, nil
+}
+
+// APIKeys lists the keys of service ("" for every service) by ID.
+func (s *Store) APIKeys(ctx context.Context, service string) ([]APIKey, error) {
+	rows, err := s.r().query(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE ? = '' OR service = ? ORDER BY id", service, service)
+	if err != nil {
+		return nil, fmt.Errorf("store: api keys: %w", err)
+	}
+	defer rows.Close()
+	var out []APIKey
+	for rows.Next() {
+		k, err := scanAPIKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: api keys: %w", err)
+		}
+		out = append(out, *k)
+	}
+	return out, rows.Err()
+}
+
+// RevokeAPIKey revokes a key for good. Revoking a revoked key is a no-op.
+// ErrNotFound.
+func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
+	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
+		micro(time.Now()), id)
+	if err != nil {
+		return fmt.Errorf("store: revoke api key %d: %w", id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: api key %d: %w", id, ErrNotFound)
+	}
+	return nil
+}
+
+// SetServiceCallback registers (or, with an empty url, removes) the
+// callback of a service, creating the service if needed.
+func (s *Store) SetServiceCallback(ctx context.Context, name, url, secret string) error {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return fmt.Errorf("store: service: empty name: %w", ErrInvalid)
+	}
+	if url == "" {
+		secret = ""
+	}
+	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		now := time.Now()
+		if err := ensureService(ctx, tx, name, now); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, "UPDATE api_services SET callback_url = ?, callback_secret = ?, updated_at = ? WHERE name = ?",
+			url, secret, micro(now), name); err != nil {
+			return fmt.Errorf("store: set callback of %s: %w", name, err)
+		}
+		return nil
+	})
+}
+
+const serviceColumns = "name, callback_url, callback_secret, created_at, updated_at"
+
+func scanService(sc interface{ Scan(...any) error }) (*APIService, error) {
+	var v APIService
+	var c, u int64
+	if err := sc.Scan(&v.Name, &v.CallbackURL, &v.CallbackSecret, &c, &u); err != nil {
+		return nil, err
+	}
+	v.CreatedAt, v.UpdatedAt = fromMicro(c), fromMicro(u)
+	return &v, nil
+}
+
+// APIService returns a service. ErrNotFound.
+func (s *Store) APIService(ctx context.Context, name string) (*APIService, error) {
+	v, err := scanService(s.r().row(ctx, "SELECT "+serviceColumns+" FROM api_services WHERE name = ?", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: service %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: service %s: %w", name, err)
+	}
+	return v, nil
+}
+
+// APIServices lists the services by name.
+func (s *Store) APIServices(ctx context.Context) ([]APIService, error) {
+	rows, err := s.r().query(ctx, "SELECT "+serviceColumns+" FROM api_services ORDER BY name")
+	if err != nil {
+		return nil, fmt.Errorf("store: services: %w", err)
+	}
+	defer rows.Close()
+	var out []APIService
+	for rows.Next() {
+		v, err := scanService(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: services: %w", err)
+		}
+		out = append(out, *v)
+	}
+	return out, rows.Err()
+}
+
+// Idempotency returns the stored response for (service, key). ErrNotFound.
+func (s *Store) Idempotency(ctx context.Context, service, key string) (requestHash string, status int, response []byte, err error) {
+	err = s.r().row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
+		service, key).Scan(&requestHash, &status, &response)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil, fmt.Errorf("store: idempotency key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return "", 0, nil, fmt.Errorf("store: idempotency key: %w", err)
+	}
+	return requestHash, status, response, nil
+}
+
+// PurgeIdempotency deletes idempotency records created before t (keys may
+// then be reused) and returns how many.
+func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
+	res, err := dbtx{s, s.wdb}.exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?", micro(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}
+
+// CreateNotifications records the notifications of several independent
+// requests in one transaction (one commit, one fsync: the caller batches
+// concurrent API requests). For each request, in a savepoint of its own:
+// the idempotency record (a key already used makes the result Replayed and
+// writes nothing), the notifications with status created, their first
+// status event, and for live emails a blob and an outbox entry linked to
+// the notification. A request that fails alone gets Err and writes
+// nothing; an error of the transaction as a whole is returned. After the
+// commit Options.OutboxAdded is called for each new outbox entry.
+func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
+	var results []NotificationResult
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		results = make([]NotificationResult, len(reqs))
+		if err := s.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+		now := time.Now()
+		services := map[string]bool{} // name -> has callback
+		for i, r := range reqs {
+			if _, err := tx.exec(ctx, "SAVEPOINT n"); err != nil {
+				return fmt.Errorf("store: savepoint: %w", err)
+			}
+			res, err := s.createOne(ctx, tx, r, now, services)
+			if err != nil {
+				if _, rerr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT n"); rerr != nil {
+					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
+				}
+				if !isTransient(err) && ctx.Err() == nil && (isUniqueViolation(err) || isForeignKeyViolation(err) || errors.Is(err, ErrInvalid)) {
+					res = NotificationResult{Err: err}
+					// A concurrent request with the same key
+					// committed first: replay it.
+					if r.IdempotencyKey != "" && isUniqueViolation(err) {
+						var h string
+						var st int
+						var body []byte
+						if e := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
+							r.Service, r.IdempotencyKey).Scan(&h, &st, &body); e == nil {
+							res = NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}
+						}
+					}
+				} else {
+					return err
+				}
+			}
+			if _, err := tx.exec(ctx, "RELEASE SAVEPOINT n"); err != nil {
+				return fmt.Errorf("store: release savepoint: %w", err)
+			}
+			results[i] = res
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.opts.OutboxAdded != nil {
+		for _, r := range results {
+			for _, id := range r.OutboxIDs {
+				func() {
+					defer func() {
+						if p := recover(); p != nil {
+							s.log.Error("store: OutboxAdded hook panicked", "panic", p, "outbox", id)
+						}
+					}()
+					s.opts.OutboxAdded(id)
+				}()
+			}
+		}
+	}
+	return results, nil
+}
+
+func (s *Store) lockEvents(ctx context.Context, tx dbtx) error {
+	if !s.dialect.dollar {
+		return nil
+	}
+	if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(eventsLockKey)); err != nil {
+		return fmt.Errorf("store: events lock: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, now time.Time, services map[string]bool) (NotificationResult, error) {
+	var res NotificationResult
+	if r.Service == "" {
+		return res, fmt.Errorf("store: notification without service: %w", ErrInvalid)
+	}
+	if r.IdempotencyKey != "" {
+		var h string
+		var st int
+		var body []byte
+		err := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
+			r.Service, r.IdempotencyKey).Scan(&h, &st, &body)
+		if err == nil {
+			return NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}, nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return res, fmt.Errorf("store: idempotency key: %w", err)
+		}
+		if _, err := tx.exec(ctx, "INSERT INTO idempotency_keys (service, idem_key, request_hash, status_code, response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			r.Service, r.IdempotencyKey, r.RequestHash, r.Status, r.Response, micro(now)); err != nil {
+			return res, fmt.Errorf("store: idempotency key: %w", err)
+		}
+	}
+	hasCallback, ok := services[r.Service]
+	if !ok {
+		var url string
+		err := tx.row(ctx, "SELECT callback_url FROM api_services WHERE name = ?", r.Service).Scan(&url)
+		if errors.Is(err, sql.ErrNoRows) {
+			return res, fmt.Errorf("store: service %s: %w", r.Service, ErrInvalid)
+		} else if err != nil {
+			return res, fmt.Errorf("store: service %s: %w", r.Service, err)
+		}
+		hasCallback = url != ""
+		services[r.Service] = hasCallback
+	}
+	_ = hasCallback // "created" events get no callback: the API response said it
+	for i := range r.Notifications {
+		n := &r.Notifications[i]
+		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms") || n.Recipient == "" {
+			return res, fmt.Errorf("store: notification %q: missing id, channel or recipient: %w", n.ID, ErrInvalid)
+		}
+		at := n.CreatedAt
+		if at.IsZero() {
+			at = now
+		}
+		var outboxID sql.NullInt64
+		if len(n.Raw) > 0 && !n.Test {
+			var blobID int64
+			if err := tx.row(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+				n.Raw, int64(len(n.Raw)), headerLen(n.Raw), "", micro(now)).Scan(&blobID); err != nil {
+				return res, fmt.Errorf("store: insert notification message: %w", err)
+			}
+			if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+				blobID, n.MailFrom, int64(len(n.Raw)), micro(now)).Scan(&outboxID); err != nil {
+				return res, fmt.Errorf("store: insert notification outbox: %w", err)
+			}
+			if _, err := tx.exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
+				outboxID.Int64, n.Recipient, micro(now), micro(now)); err != nil {
+				return res, fmt.Errorf("store: insert notification outbox recipient: %w", err)
+			}
+			res.OutboxIDs = append(res.OutboxIDs, outboxID.Int64)
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
+			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
+			status, outbox_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
+			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
+			NotificationCreated, outboxID, micro(at), micro(at)); err != nil {
+			return res, fmt.Errorf("store: insert notification: %w", err)
+		}
+		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
+			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test}
+		if err := tx.row(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
+			n.ID, r.Service, NotificationCreated, micro(at), micro(now)).Scan(&ev.ID); err != nil {
+			return res, fmt.Errorf("store: insert notification event: %w", err)
+		}
+		res.Events = append(res.Events, ev)
+	}
+	res.RequestHash, res.Status, res.Response = r.RequestHash, r.Status, r.Response
+	return res, nil
+}
+
+// SetNotificationStatus records a status change: the notification's
+// status, its timestamps, and a new status event (with a callback to
+// deliver when the service has a callback URL). It is idempotent: the same
+// status again, a change out of a final status, or back from sending to
+// created changes nothing and reports changed false. at is when the status
+// happened (zero: now). ErrNotFound; ErrInvalid for an unknown status.
+func (s *Store) SetNotificationStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error) {
+	ev, err := s.SetNotificationStatusEvent(ctx, id, status, detail, at)
+	return ev != nil, err
+}
+
+// SetNotificationStatusEvent is SetNotificationStatus returning the new
+// event (nil when nothing changed), so the caller can enqueue its callback
+// when ev.Callback is set.
+func (s *Store) SetNotificationStatusEvent(ctx context.Context, id, status, detail string, at time.Time) (*NotificationEvent, error) {
+	if !validNotificationStatus(status) {
+		return nil, fmt.Errorf("store: notification status %q: %w", status, ErrInvalid)
+	}
+	if len(detail) > 1000 {
+		detail = detail[:1000]
+	}
+	detail = strings.ToValidUTF8(detail, "?")
+	var ev *NotificationEvent
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		ev = nil
+		if err := s.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+		var err error
+		ev, err = s.setStatus(ctx, tx, id, status, detail, at)
+		return err
+	})
+	return ev, err
+}
+
+func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail string, at time.Time) (*NotificationEvent, error) {
+	now := time.Now()
+	if at.IsZero() {
+		at = now
+	}
+	var ev NotificationEvent
+	var cur, url string
+	var test int
+	err := tx.row(ctx, `SELECT n.status, n.service, n.channel, n.reference, n.dossier_code, n.test, s.callback_url
+		FROM notifications n JOIN api_services s ON s.name = n.service WHERE n.id = ?`+s.dialect.forUpdateOf("n"), id).
+		Scan(&cur, &ev.Service, &ev.Channel, &ev.Reference, &ev.DossierCode, &test, &url)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: notification %s: %w", id, err)
+	}
+	if cur == status || NotificationStatusFinal(cur) || status == NotificationCreated {
+		return nil, nil
+	}
+	set := "status = ?, status_detail = ?, updated_at = ?"
+	args := []any{status, detail, micro(now)}
+	if status == NotificationSending {
+		set += ", sent_at = ?"
+		args = append(args, micro(at))
+	} else {
+		set += ", completed_at = ?, sent_at = CASE WHEN sent_at = 0 THEN ? ELSE sent_at END"
+		args = append(args, micro(at), micro(at))
+	}
+	if _, err := tx.exec(ctx, "UPDATE notifications SET "+set+" WHERE id = ?", append(args, id)...); err != nil {
+		return nil, fmt.Errorf("store: update notification %s: %w", id, err)
+	}
+	ev.NotificationID, ev.Status, ev.Detail, ev.At, ev.CreatedAt, ev.Test = id, status, detail, at, now, test != 0
+	if err := tx.row(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		id, ev.Service, status, detail, micro(at), micro(now)).Scan(&ev.ID); err != nil {
+		return nil, fmt.Errorf("store: insert notification event: %w", err)
+	}
+	if url != "" {
+		if _, err := tx.exec(ctx, "INSERT INTO notification_callbacks (event_id, next_attempt_at, updated_at) VALUES (?, ?, ?)",
+			ev.ID, micro(now), micro(now)); err != nil {
+			return nil, fmt.Errorf("store: insert callback: %w", err)
+		}
+		ev.Callback = true
+	}
+	return &ev, nil
+}
+
+// forUpdateOf returns the row-lock clause for table alias a.
+func (d dialect) forUpdateOf(a string) string {
+	if d.forUpdate == "" {
+		return ""
+	}
+	return d.forUpdate + " OF " + a
+}
+
+// ExpireNotifications gives up on notifications still created or sending
+// maxAge after their creation (72 h in production): each becomes
+// temporary-failure at now. It handles up to limit of them (0: 1000) and
+// returns their new events.
+func (s *Store) ExpireNotifications(ctx context.Context, now time.Time, maxAge time.Duration, limit int) ([]NotificationEvent, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.r().query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? ORDER BY created_at LIMIT ?",
+		micro(now.Add(-maxAge)), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: expire notifications: %w", err)
+	}
+	ids, err := scanStrings(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: expire notifications: %w", err)
+	}
+	var out []NotificationEvent
+	for _, id := range ids {
+		ev, err := s.SetNotificationStatusEvent(ctx, id, NotificationTemporaryFailure, "still not delivered "+maxAge.String()+" after creation", now)
+		if err != nil {
+			return out, err
+		}
+		if ev != nil {
+			out = append(out, *ev)
+		}
+	}
+	return out, nil
+}
+
+func scanStrings(rows *sql.Rows) ([]string, error) {
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+const notificationColumns = `id, service, test, channel, template_id, template_version, recipient, reference, dossier_code,
+	event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, status, status_detail,
+	outbox_id, created_at, updated_at, sent_at, completed_at`
+
+func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error) {
+	var n Notification
+	var test int
+	var outbox sql.NullInt64
+	var c, u, sent, done int64
+	if err := sc.Scan(&n.ID, &n.Service, &test, &n.Channel, &n.TemplateID, &n.TemplateVersion, &n.Recipient, &n.Reference,
+		&n.DossierCode, &n.EventID, &n.DossierStatus, &n.Subject, &n.Text, &n.HTML, &n.SMSText, &n.SMSEncoding, &n.SMSParts,
+		&n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done); err != nil {
+		return nil, err
+	}
+	n.Test, n.OutboxID = test != 0, outbox.Int64
+	n.CreatedAt, n.UpdatedAt, n.SentAt, n.CompletedAt = fromMicro(c), fromMicro(u), fromMicro(sent), fromMicro(done)
+	return &n, nil
+}
+
+// Notification returns a notification. ErrNotFound.
+func (s *Store) Notification(ctx context.Context, id string) (*Notification, error) {
+	n, err := scanNotification(s.r().row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: notification %s: %w", id, err)
+	}
+	return n, nil
+}
+
+// NotificationByOutbox returns the notification an outbox entry carries
+// (for the dispatcher: a final state of the entry's recipient becomes the
+// notification's status). ErrNotFound when the entry is ordinary mail.
+func (s *Store) NotificationByOutbox(ctx context.Context, outboxID int64) (*Notification, error) {
+	n, err := scanNotification(s.r().row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE outbox_id = ?", outboxID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, err)
+	}
+	return n, nil
+}
+
+// NotificationFilter selects notifications of one service.
+type NotificationFilter struct {
+	Service     string // required
+	Reference   string
+	Status      string
+	DossierCode string
+	OlderThan   string // a notification ID: only older ones (the page cursor)
+	Limit       int    // default 50, at most 250
+}
+
+// Notifications lists a service's notifications, newest first.
+func (s *Store) Notifications(ctx context.Context, f NotificationFilter) ([]Notification, error) {
+	if f.Limit <= 0 || f.Limit > 250 {
+		f.Limit = 50
+	}
+	q := "SELECT " + notificationColumns + " FROM notifications WHERE service = ?"
+	args := []any{f.Service}
+	if f.Reference != "" {
+		q += " AND reference = ?"
+		args = append(args, f.Reference)
+	}
+	if f.Status != "" {
+		q += " AND status = ?"
+		args = append(args, f.Status)
+	}
+	if f.DossierCode != "" {
+		q += " AND dossier_code = ?"
+		args = append(args, f.DossierCode)
+	}
+	if f.OlderThan != "" {
+		q += " AND id < ?"
+		args = append(args, f.OlderThan)
+	}
+	q += " ORDER BY id DESC LIMIT ?"
+	rows, err := s.r().query(ctx, q, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("store: notifications: %w", err)
+	}
+	defer rows.Close()
+	var out []Notification
+	for rows.Next() {
+		n, err := scanNotification(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: notifications: %w", err)
+		}
+		out = append(out, *n)
+	}
+	return out, rows.Err()
+}
+
+const eventColumns = `e.id, e.notification_id, e.service, e.status, e.detail, e.at, e.created_at, n.channel, n.reference, n.dossier_code, n.test`
+
+func scanEvents(rows *sql.Rows) ([]NotificationEvent, error) {
+	defer rows.Close()
+	var out []NotificationEvent
+	for rows.Next() {
+		var e NotificationEvent
+		var at, c int64
+		var test int
+		if err := rows.Scan(&e.ID, &e.NotificationID, &e.Service, &e.Status, &e.Detail, &at, &c, &e.Channel, &e.Reference, &e.DossierCode, &test); err != nil {
+			return nil, err
+		}
+		e.At, e.CreatedAt, e.Test = fromMicro(at), fromMicro(c), test != 0
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// NotificationEvents returns a notification's status events, oldest first.
+func (s *Store) NotificationEvents(ctx context.Context, id string) ([]NotificationEvent, error) {
+	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.notification_id = ? ORDER BY e.id", id)
+	if err != nil {
+		return nil, fmt.Errorf("store: notification events: %w", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: notification events: %w", err)
+	}
+	return evs, nil
+}
+
+// EventsAfter returns up to limit (default 100, at most 1000) status events
+// of a service with a cursor above after, in cursor order.
+func (s *Store) EventsAfter(ctx context.Context, service string, after int64, limit int) ([]NotificationEvent, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+		service, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	return evs, nil
+}
+
+// NotificationEvent returns one status event. ErrNotFound.
+func (s *Store) NotificationEvent(ctx context.Context, id int64) (*NotificationEvent, error) {
+	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.id = ?", id)
+	if err != nil {
+		return nil, fmt.Errorf("store: event %d: %w", id, err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: event %d: %w", id, err)
+	}
+	if len(evs) == 0 {
+		return nil, fmt.Errorf("store: event %d: %w", id, ErrNotFound)
+	}
+	return &evs[0], nil
+}
+
+// PendingNotifications lists IDs of notifications still created or
+// sending, created at or before before, with the given test flag and
+// channel ("" for both), in ID order after the ID after (for the queue
+// sweeper).
+func (s *Store) PendingNotifications(ctx context.Context, test bool, channel string, before time.Time, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	rows, err := s.r().query(ctx, `SELECT id FROM notifications WHERE status IN ('created', 'sending') AND test = ?
+		AND (? = '' OR channel = ?) AND created_at <= ? AND id > ? ORDER BY id LIMIT ?`,
+		boolInt(test), channel, channel, micro(before), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending notifications: %w", err)
+	}
+	ids, err := scanStrings(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: pending notifications: %w", err)
+	}
+	return ids, nil
+}
+
+// Callback is the delivery state of one event's callback.
+type Callback struct {
+	EventID     int64
+	State       string
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+}
+
+// Callback returns the callback state of an event. ErrNotFound.
+func (s *Store) Callback(ctx context.Context, eventID int64) (*Callback, error) {
+	c := Callback{EventID: eventID}
+	var next int64
+	err := s.r().row(ctx, "SELECT state, attempts, next_attempt_at, last_error FROM notification_callbacks WHERE event_id = ?", eventID).
+		Scan(&c.State, &c.Attempts, &next, &c.LastError)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: callback %d: %w", eventID, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: callback %d: %w", eventID, err)
+	}
+	c.NextAttempt = fromMicro(next)
+	return &c, nil
+}
+
+// UpdateCallback records one delivery attempt of a callback: its new
+// state (CallbackPending to try again at next) and the error text.
+// ErrNotFound.
+func (s *Store) UpdateCallback(ctx context.Context, eventID int64, state string, next time.Time, lastError string) error {
+	switch state {
+	case CallbackPending, CallbackDone, CallbackFailed:
+	default:
+		return fmt.Errorf("store: callback state %q: %w", state, ErrInvalid)
+	}
+	if len(lastError) > 1000 {
+		lastError = lastError[:1000]
+	}
+	res, err := dbtx{s, s.wdb}.exec(ctx, `UPDATE notification_callbacks SET state = ?, next_attempt_at = ?, last_error = ?,
+		attempts = attempts + 1, updated_at = ? WHERE event_id = ?`, state, micro(next), strings.ToValidUTF8(lastError, "?"), micro(time.Now()), eventID)
+	if err != nil {
+		return fmt.Errorf("store: update callback %d: %w", eventID, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: callback %d: %w", eventID, ErrNotFound)
+	}
+	return nil
+}
+
+// CallbacksDue lists event IDs of pending callbacks due at or before
+// before, in event ID order after the ID after (for the queue sweeper).
+func (s *Store) CallbacksDue(ctx context.Context, before time.Time, after int64, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = 500
+	}
+	rows, err := s.r().query(ctx, "SELECT event_id FROM notification_callbacks WHERE state = 'pending' AND next_attempt_at <= ? AND event_id > ? ORDER BY event_id LIMIT ?",
+		micro(before), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: callbacks due: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: callbacks due: %w", err)
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,180 @@
+package store
+
+// The dispatcher's side of the outbox (issue 4): reading an entry with the
+// dispatcher's bookkeeping, recording the outcomes of delivery attempts in
+// one transaction, and paging through due entries for the queue sweeper.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OutboxState is an outbox entry as the dispatcher sees it: the message's
+// envelope and every recipient with its delivery state.
+type OutboxState struct {
+	ID         int64
+	MailFrom   string
+	Size       int64
+	CreatedAt  time.Time
+	Recipients []OutboxRecipientState
+}
+
+// OutboxRecipientState is one recipient's delivery state, with whether the
+// sender was already sent a delay notice for it.
+type OutboxRecipientState struct {
+	OutboxRecipient
+	DelayNotified bool
+}
+
+// OutboxAttempt is the outcome of one delivery attempt to one recipient of
+// an outbox entry, as RecordOutboxAttempts stores it.
+type OutboxAttempt struct {
+	OutboxID int64
+	Address  string // as stored in the entry (see OutboxState)
+	// Status is the recipient's new state: OutboxQueued (try again at
+	// NextAttempt) or a final one (OutboxDelivered, OutboxFailed,
+	// OutboxExpired).
+	Status      string
+	NextAttempt time.Time
+	// LastError is the remote reply or the local reason ("" on success).
+	LastError string
+	// DelayNotified marks that the sender has been told delivery is
+	// delayed; it is never cleared.
+	DelayNotified bool
+	// NotAttempted records only DelayNotified (and Status/NextAttempt)
+	// without counting an attempt or changing LastError.
+	NotAttempted bool
+}
+
+// OutboxState returns an outbox entry with its recipients (ordered by
+// address) and their bookkeeping. ErrNotFound.
+func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
+	var m OutboxState
+	err := s.readTx(ctx, func(tx dbtx) error {
+		var created int64
+		err := tx.row(ctx, "SELECT id, mail_from, size, created_at FROM outbox WHERE id = ?", id).Scan(&m.ID, &m.MailFrom, &m.Size, &created)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("store: outbox %d: %w", id, err)
+		}
+		m.CreatedAt = fromMicro(created)
+		rows, err := tx.query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
+			FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
+		if err != nil {
+			return fmt.Errorf("store: outbox %d: %w", id, err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var r OutboxRecipientState
+			var next, notified int64
+			if err := rows.Scan(&r.Address, &r.Status, &r.Attempts, &next, &r.LastError, &notified); err != nil {
+				return fmt.Errorf("store: outbox %d: %w", id, err)
+			}
+			r.NextAttempt = fromMicro(next)
+			r.DelayNotified = notified != 0
+			m.Recipients = append(m.Recipients, r)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &m, nil
+}
+
+// RecordOutboxAttempts stores the outcomes of delivery attempts, possibly
+// for several outbox entries, in one transaction. Only recipients still
+// queued are changed: a final state is never overwritten (a job that ran
+// twice records its first outcome). When remove is true, an entry left
+// without a queued recipient is deleted, with its bytes unless a mailbox
+// still holds them. Attempts naming a missing entry or recipient are
+// ignored (the entry was removed by an earlier run).
+func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) error {
+	for _, a := range attempts {
+		switch a.Status {
+		case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
+		default:
+			return fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
+		}
+	}
+	if len(attempts) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		now := micro(time.Now())
+		var ids []int64
+		seen := map[int64]bool{}
+		for _, a := range attempts {
+			notified := 0
+			if a.DelayNotified {
+				notified = 1
+			}
+			var err error
+			if a.NotAttempted {
+				_, err = tx.exec(ctx, `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
+					delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+					WHERE outbox_id = ? AND address = ? AND status = 'queued'`,
+					a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+			} else {
+				_, err = tx.exec(ctx, `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
+					attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+					WHERE outbox_id = ? AND address = ? AND status = 'queued'`,
+					a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+			}
+			if err != nil {
+				return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+			}
+			if !seen[a.OutboxID] {
+				seen[a.OutboxID] = true
+				ids = append(ids, a.OutboxID)
+			}
+		}
+		if !remove {
+			return nil
+		}
+		var blobs []int64
+		for _, id := range ids {
+			var blob int64
+			err := tx.row(ctx, `DELETE FROM outbox WHERE id = ? AND NOT EXISTS
+				(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = ? AND r.status = 'queued') RETURNING blob_id`, id, id).Scan(&blob)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			} else if err != nil {
+				return fmt.Errorf("store: remove finished outbox %d: %w", id, err)
+			}
+			blobs = append(blobs, blob)
+		}
+		return s.gcBlobs(ctx, tx, blobs)
+	})
+}
+
+// OutboxDuePage lists, in ascending ID order, the IDs greater than after of
+// outbox entries with a queued recipient whose next attempt is at or before
+// t: one page of the queue sweeper's walk (the last ID is the next cursor).
+func (s *Store) OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
+	if limit <= 0 {
+		limit = 1000
+	}
+	rows, err := s.r().query(ctx, `SELECT DISTINCT outbox_id FROM outbox_recipients
+		WHERE status = 'queued' AND next_attempt_at <= ? AND outbox_id > ? ORDER BY outbox_id LIMIT ?`, micro(t), after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: outbox due: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, fmt.Errorf("store: outbox due: %w", err)
+		}
+		out = append(out, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: outbox due: %w", err)
+	}
+	return out, nil
+}

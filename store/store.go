@@ -1,0 +1,410 @@
+// Package store is congthu's system of record: domains, accounts, aliases,
+// mailboxes, messages with their flags and UIDs, and the outbox of mail for
+// other domains.
+//
+// It runs on SQLite (the embedded default: one file under the data
+// directory, WAL, synchronous=FULL) or on PostgreSQL when several nodes
+// share one database. Both backends share one set of SQL statements; the
+// small differences (placeholders, column types, row locks) live in dialect.
+//
+// Writes that every SMTP and IMAP session makes (Deliver, Append) go
+// through a group commit: concurrent calls are batched into one transaction
+// and one fsync, and each caller returns once its message is durable.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Store is the system of record. It is safe for concurrent use by many
+// goroutines and by several processes sharing one PostgreSQL database (or
+// one SQLite file on one machine).
+type Store struct {
+	log     *slog.Logger
+	opts    Options
+	dialect dialect
+	// db serves reads; wdb serves writes. They are the same pool on
+	// PostgreSQL. On SQLite wdb has one connection (SQLite has one
+	// writer at a time anyway, and an in-process queue is fairer and
+	// faster than busy-waiting) and begins transactions IMMEDIATE, and
+	// db is a read-only pool.
+	db, wdb *sql.DB
+
+	auth *authCache
+
+	// Group commit (see deliver.go).
+	commitMu   sync.RWMutex
+	closed     bool
+	reqs       chan *deliverReq
+	commitDone chan struct{}
+
+	queryCache sync.Map // query text with ? -> dialect's text
+}
+
+// Open opens (creating if needed) the store and applies migrations.
+func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.AuthCacheTTL == 0 {
+		opts.AuthCacheTTL = 5 * time.Minute
+	}
+	s := &Store{log: log, opts: opts, auth: newAuthCache(opts.AuthCacheTTL)}
+	var err error
+	switch u := opts.URL; {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		err = s.openPostgres(u)
+	case u == "" || strings.HasPrefix(u, "sqlite:"):
+		path := strings.TrimPrefix(u, "sqlite:")
+		if path == "" {
+			if opts.DataDir == "" {
+				return nil, fmt.Errorf("store: neither URL nor DataDir set: %w", ErrInvalid)
+			}
+			if err := os.MkdirAll(opts.DataDir, 0o700); err != nil {
+				return nil, fmt.Errorf("store: create data dir: %w", err)
+			}
+			path = filepath.Join(opts.DataDir, "congthu.db")
+		}
+		err = s.openSQLite(path)
+	default:
+		return nil, fmt.Errorf("store: unsupported URL scheme in %q: %w", redactURL(u), ErrInvalid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	s.reqs = make(chan *deliverReq, 4*maxBatch)
+	s.commitDone = make(chan struct{})
+	go s.committer()
+	return s, nil
+}
+
+// redactURL drops the password from a URL for error messages.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable)"
+	}
+	return p.Redacted()
+}
+
+func (s *Store) openSQLite(path string) error {
+	if strings.ContainsAny(path, "?#") {
+		return fmt.Errorf("store: SQLite path %q must not contain ? or #: %w", path, ErrInvalid)
+	}
+	common := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
+	wdb, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_txlock=immediate")
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	wdb.SetMaxOpenConns(1)
+	wdb.SetMaxIdleConns(1)
+	wdb.SetConnMaxLifetime(0)
+	wdb.SetConnMaxIdleTime(0)
+	// Create the file and switch it to WAL before readers open it.
+	if err := wdb.Ping(); err != nil {
+		wdb.Close()
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	os.Chmod(path, 0o600)
+	db, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		wdb.Close()
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	n := max(4, 2*runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	s.db, s.wdb, s.dialect = db, wdb, sqliteDialect
+	return nil
+}
+
+func (s *Store) openPostgres(u string) error {
+	db, err := openPG(u)
+	if err != nil {
+		return fmt.Errorf("store: open %s: %w", redactURL(u), err)
+	}
+	db.SetMaxOpenConns(24)
+	db.SetMaxIdleConns(24)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s.db, s.wdb, s.dialect = db, db, postgresDialect
+	return nil
+}
+
+// Close stops the group commit (finishing what was submitted) and closes
+// the database.
+func (s *Store) Close() error {
+	s.commitMu.Lock()
+	if s.closed {
+		s.commitMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.commitMu.Unlock()
+	<-s.commitDone
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	err := s.wdb.Close()
+	if s.db != s.wdb {
+		if e := s.db.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Ping checks the database is reachable (for /readyz).
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.db.PingContext(ctx); err != nil {
+		return fmt.Errorf("store: ping: %w", err)
+	}
+	return nil
+}
+
+// Backend returns "sqlite" or "postgres".
+func (s *Store) Backend() string { return s.dialect.name }
+
+// dialect is what differs between the SQL backends.
+type dialect struct {
+	name string
+	// dollar: placeholders are $1, $2... instead of ?.
+	dollar bool
+	// forUpdate is appended to SELECTs that lock rows for the rest of
+	// the transaction (SQLite needs none: its writer holds the database).
+	forUpdate string
+	// types substituted into migrations.
+	id, blob string
+}
+
+var (
+	sqliteDialect   = dialect{name: "sqlite", id: "INTEGER PRIMARY KEY AUTOINCREMENT", blob: "BLOB"}
+	postgresDialect = dialect{name: "postgres", dollar: true, forUpdate: " FOR UPDATE",
+		id: "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", blob: "BYTEA"}
+)
+
+// q turns a query written with ? placeholders into the dialect's.
+func (s *Store) q(query string) string {
+	if !s.dialect.dollar {
+		return query
+	}
+	if v, ok := s.queryCache.Load(query); ok {
+		return v.(string)
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	out := b.String()
+	s.queryCache.Store(query, out)
+	return out
+}
+
+// querier is what *sql.DB and *sql.Tx have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// dbtx wraps a querier so that every query is rewritten for the dialect.
+type dbtx struct {
+	s *Store
+	q querier
+}
+
+func (t dbtx) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	return t.q.ExecContext(ctx, t.s.q(query), args...)
+}
+
+func (t dbtx) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return t.q.QueryContext(ctx, t.s.q(query), args...)
+}
+
+func (t dbtx) row(ctx context.Context, query string, args ...any) *sql.Row {
+	return t.q.QueryRowContext(ctx, t.s.q(query), args...)
+}
+
+// r returns the read side of the store.
+func (s *Store) r() dbtx { return dbtx{s, s.db} }
+
+// change is one mailbox changed by a committed transaction.
+type change struct{ accountID, mailboxID, modseq int64 }
+
+// changes collects the mailboxes a transaction changed, keeping the
+// highest modseq per mailbox.
+type changes map[int64]change
+
+func (c changes) add(accountID, mailboxID, modseq int64) {
+	if old, ok := c[mailboxID]; ok && old.modseq >= modseq {
+		return
+	}
+	c[mailboxID] = change{accountID, mailboxID, modseq}
+}
+
+// notify calls Options.Changed once per changed mailbox, after a commit.
+func (s *Store) notify(c changes) {
+	if s.opts.Changed == nil {
+		return
+	}
+	for _, ch := range c {
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					s.log.Error("store: Changed hook panicked", "panic", r, "mailbox", ch.mailboxID)
+				}
+			}()
+			s.opts.Changed(ch.accountID, ch.mailboxID, ch.modseq)
+		}()
+	}
+}
+
+// writeTx runs fn in a write transaction, retrying a few times when the
+// database reports a transient conflict (PostgreSQL deadlock or
+// serialization failure, SQLite busy). After a successful commit it
+// reports the changed mailboxes.
+func (s *Store) writeTx(ctx context.Context, fn func(tx dbtx, ch changes) error) error {
+	var err error
+	for attempt := 0; ; attempt++ {
+		ch := changes{}
+		err = s.writeTxOnce(ctx, func(tx dbtx) error { return fn(tx, ch) })
+		if err == nil {
+			s.notify(ch)
+			return nil
+		}
+		if attempt >= 4 || !isTransient(err) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+	}
+}
+
+func (s *Store) writeTxOnce(ctx context.Context, fn func(tx dbtx) error) error {
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	if err := fn(dbtx{s, tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+// readTx runs fn in a read-only transaction that sees one snapshot.
+func (s *Store) readTx(ctx context.Context, fn func(tx dbtx) error) error {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if s.dialect.dollar {
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := s.db.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer tx.Rollback()
+	return fn(dbtx{s, tx})
+}
+
+// isTransient reports whether err is a conflict worth retrying.
+func isTransient(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		switch pgErr.Code {
+		case "40001", "40P01", "55P03": // serialization_failure, deadlock_detected, lock_not_available
+			return true
+		}
+		return false
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		switch sqErr.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED:
+			return true
+		}
+	}
+	return false
+}
+
+// isUniqueViolation reports whether err is a unique-constraint violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23505"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+// micro and fromMicro convert times to and from the stored form: integer
+// microseconds since the Unix epoch (the same on both backends).
+func micro(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicro(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v)
+}
+
+// placeholders returns "?,?,...,?" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
+
+// isForeignKeyViolation reports whether err is a foreign-key violation.
+func isForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "23503"
+	}
+	var sqErr *sqlite.Error
+	if errors.As(err, &sqErr) {
+		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	}
+	return false
+}
