@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-sasl"
@@ -82,11 +83,15 @@ type session struct {
 	account *store.Account // set by a successful AUTH
 
 	mu      sync.Mutex
-	inTx    bool // from an accepted MAIL until the transaction ends
-	closing bool // Shutdown closes this session
+	tx      *transaction // from MAIL until the transaction ends
+	closing bool         // Shutdown closes this session
+}
 
-	// The current transaction.
-	txStart    time.Time
+// transaction is one MAIL/RCPT/DATA exchange. Mail and Rcpt fill it in on
+// the connection's goroutine; Data only reads it (go-smtp runs Data on a
+// goroutine of its own for BDAT, after the last RCPT).
+type transaction struct {
+	start      time.Time
 	from       string
 	local      []store.LocalTarget
 	localSeen  map[int64]bool
@@ -94,7 +99,7 @@ type session struct {
 	remoteSeen map[string]bool
 	rcpts      int // accepted RCPTs
 	rejected   int // refused RCPTs
-	logged     bool
+	logged     atomic.Bool
 }
 
 // authAllowed: over TLS, or from loopback when AllowInsecureAuth is set.
@@ -202,16 +207,15 @@ func logUser(u string) string {
 
 // Mail implements smtp.Session: MAIL FROM (RFC 5321 section 4.1.1.2).
 func (s *session) Mail(from string, opts *smtp.MailOptions) error {
-	s.resetTx()
+	s.Reset() // a MAIL without RSET starts over
+	tx := &transaction{start: time.Now(), from: from}
 	s.mu.Lock()
 	if s.closing || s.srv.isDraining() {
 		s.mu.Unlock()
 		return errShuttingDown
 	}
-	s.inTx = true
+	s.tx = tx
 	s.mu.Unlock()
-	s.txStart = time.Now()
-	s.from = from
 
 	if s.account == nil {
 		return s.rejectMail(errAuthRequired, "not authenticated")
@@ -234,72 +238,81 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 }
 
 func (s *session) rejectMail(e *smtp.SMTPError, detail string) error {
-	s.logTx("rejected", e, detail, 0, "")
+	s.logTx(s.transaction(), "rejected", e, detail, 0, "")
 	s.endTx()
 	return e
 }
 
+// transaction returns the current transaction (nil outside one).
+func (s *session) transaction() *transaction {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx
+}
+
 // Rcpt implements smtp.Session: RCPT TO (RFC 5321 section 4.1.1.3).
 func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
-	if s.account == nil {
+	tx := s.transaction()
+	if s.account == nil || tx == nil {
 		return errAuthRequired
 	}
-	if s.rcpts >= s.srv.opts.MaxRecipients {
-		s.rejected++
+	if tx.rcpts >= s.srv.opts.MaxRecipients {
+		tx.rejected++
 		return errTooManyRcpts
 	}
 	if !isASCII(to) {
-		s.rejected++
+		tx.rejected++
 		return errNonASCII
 	}
 	at := strings.LastIndexByte(to, '@')
 	if at <= 0 || at == len(to)-1 {
-		s.rejected++
+		tx.rejected++
 		return errBadRecipient
 	}
 	addr := strings.ToLower(to)
 	local, err := s.srv.st.IsLocalDomain(s.ctx, addr[at+1:])
 	if err != nil {
-		s.rejected++
+		tx.rejected++
 		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
 		return errTemporary
 	}
 	if !local {
-		if !s.remoteSeen[addr] {
-			if s.remoteSeen == nil {
-				s.remoteSeen = map[string]bool{}
+		if !tx.remoteSeen[addr] {
+			if tx.remoteSeen == nil {
+				tx.remoteSeen = map[string]bool{}
 			}
-			s.remoteSeen[addr] = true
-			s.remote = append(s.remote, to)
+			tx.remoteSeen[addr] = true
+			tx.remote = append(tx.remote, to)
 		}
-		s.rcpts++
+		tx.rcpts++
 		return nil
 	}
 	acct, err := s.srv.st.ResolveRecipient(s.ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
-		s.rejected++
+		tx.rejected++
 		s.srv.log.Info("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "rcpt", to, "result", "unknown")
 		return errNoSuchUser
 	}
 	if err != nil {
-		s.rejected++
+		tx.rejected++
 		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
 		return errTemporary
 	}
-	if !s.localSeen[acct.ID] {
-		if s.localSeen == nil {
-			s.localSeen = map[int64]bool{}
+	if !tx.localSeen[acct.ID] {
+		if tx.localSeen == nil {
+			tx.localSeen = map[int64]bool{}
 		}
-		s.localSeen[acct.ID] = true
-		s.local = append(s.local, store.LocalTarget{AccountID: acct.ID})
+		tx.localSeen[acct.ID] = true
+		tx.local = append(tx.local, store.LocalTarget{AccountID: acct.ID})
 	}
-	s.rcpts++
+	tx.rcpts++
 	return nil
 }
 
 // Data implements smtp.Session: the message (RFC 5321 section 4.1.1.4).
 func (s *session) Data(r io.Reader) error {
-	if s.account == nil {
+	tx := s.transaction()
+	if s.account == nil || tx == nil {
 		return errAuthRequired
 	}
 	// Read into a buffer with room in front for the fields we prepend.
@@ -309,13 +322,13 @@ func (s *session) Data(r io.Reader) error {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se): // too large
-			s.logTx("rejected", se, "message too large", len(data), "")
+			s.logTx(tx, "rejected", se, "message too large", len(data), "")
 			return se
 		case errors.Is(err, smtp.ErrTooLongLine):
-			s.logTx("rejected", errLineTooLong, "line too long", len(data), "")
+			s.logTx(tx, "rejected", errLineTooLong, "line too long", len(data), "")
 			return errLineTooLong
 		default:
-			s.logTx("aborted", errTemporary, "read data: "+err.Error(), len(data), "")
+			s.logTx(tx, "aborted", errTemporary, "read data: "+err.Error(), len(data), "")
 			return errTemporary
 		}
 	}
@@ -323,7 +336,7 @@ func (s *session) Data(r io.Reader) error {
 	now := time.Now()
 	prefix, e, detail := s.checkMessage(data, id, now)
 	if e != nil {
-		s.logTx("rejected", e, detail, len(data), id)
+		s.logTx(tx, "rejected", e, detail, len(data), id)
 		return e
 	}
 	var raw []byte
@@ -339,16 +352,16 @@ func (s *session) Data(r io.Reader) error {
 	res, err := s.srv.st.Deliver(ctx, &store.Delivery{
 		Raw:          raw,
 		InternalDate: now,
-		Local:        s.local,
-		MailFrom:     s.from,
-		Remote:       s.remote,
+		Local:        tx.local,
+		MailFrom:     tx.from,
+		Remote:       tx.remote,
 	})
 	if err != nil {
-		s.logTx("failed", errTemporary, "deliver: "+err.Error(), len(raw), id)
+		s.logTx(tx, "failed", errTemporary, "deliver: "+err.Error(), len(raw), id)
 		return errTemporary
 	}
 	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK " + id}
-	s.logTx("accepted", ok, "", len(raw), id, "outbox", res.OutboxID)
+	s.logTx(tx, "accepted", ok, "", len(raw), id, "outbox", res.OutboxID)
 	return ok
 }
 
@@ -444,20 +457,19 @@ func (s *session) received(id string, now time.Time) string {
 }
 
 // logTx writes the one log line of a mail transaction.
-func (s *session) logTx(result string, e *smtp.SMTPError, detail string, size int, id string, extra ...any) {
-	if s.logged {
+func (s *session) logTx(tx *transaction, result string, e *smtp.SMTPError, detail string, size int, id string, extra ...any) {
+	if tx == nil || !tx.logged.CompareAndSwap(false, true) {
 		return
 	}
-	s.logged = true
 	level := slog.LevelInfo
 	if e != nil && e.Code/100 == 4 && e.Code != 452 {
 		level = slog.LevelWarn
 	}
 	attrs := []any{
-		"remote", s.ip.String(), "user", s.user(), "from", s.from,
-		"rcpts", s.rcpts, "rcpts_rejected", s.rejected, "size", size,
+		"remote", s.ip.String(), "user", s.user(), "from", tx.from,
+		"rcpts", tx.rcpts, "rcpts_rejected", tx.rejected, "size", size,
 		"result", result, "code", e.Code, "tls", s.tlsVersion(),
-		"duration", time.Since(s.txStart).Round(time.Microsecond),
+		"duration", time.Since(tx.start).Round(time.Microsecond),
 	}
 	if id != "" {
 		attrs = append(attrs, "id", id)
@@ -471,33 +483,13 @@ func (s *session) logTx(result string, e *smtp.SMTPError, detail string, size in
 
 // Reset implements smtp.Session: RSET, a new EHLO, or the end of DATA.
 func (s *session) Reset() {
-	if s.inTransaction() && !s.logged {
-		s.logTx("aborted", &smtp.SMTPError{}, "reset before DATA", 0, "")
-	}
+	s.logTx(s.transaction(), "aborted", &smtp.SMTPError{}, "reset before end of DATA", 0, "")
 	s.endTx()
 }
 
-func (s *session) inTransaction() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.inTx
-}
-
-func (s *session) resetTx() {
-	s.from = ""
-	s.local = nil
-	s.localSeen = nil
-	s.remote = nil
-	s.remoteSeen = nil
-	s.rcpts = 0
-	s.rejected = 0
-	s.logged = false
-}
-
 func (s *session) endTx() {
-	s.resetTx()
 	s.mu.Lock()
-	s.inTx = false
+	s.tx = nil
 	s.mu.Unlock()
 }
 
@@ -521,7 +513,7 @@ func (s *session) Logout() error {
 func (s *session) closeIfIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.inTx {
+	if s.tx != nil {
 		return false
 	}
 	if !s.closing {

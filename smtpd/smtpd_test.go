@@ -489,14 +489,26 @@ func TestBareLineEndings(t *testing.T) {
 		})
 	}
 	rc.t = t
+	// CHUNKING (RFC 3030), which go-smtp always offers, gets the same check.
+	bad := "From: alice@" + domain + "\r\n\r\nline one\nline two\r\n"
+	rc.cmd("MAIL FROM:<alice@"+domain+">", 250)
+	rc.cmd("RCPT TO:<bob@"+domain+">", 250)
+	rc.c.Write([]byte(fmt.Sprintf("BDAT %d LAST\r\n%s", len(bad), bad)))
+	rc.expect(554)
+	rc.cmd("MAIL FROM:<alice@"+domain+">", 250)
+	rc.cmd("RCPT TO:<bob@"+domain+">", 250)
+	rc.c.Write([]byte(fmt.Sprintf("BDAT %d\r\n%s", 10, good[:10])))
+	rc.expect(250)
+	rc.c.Write([]byte(fmt.Sprintf("BDAT %d LAST\r\n%s", len(good)-10, good[10:])))
+	rc.expect(250)
 	// The session still works, and nothing else was stored.
 	rc.cmd("MAIL FROM:<alice@"+domain+">", 250)
 	rc.cmd("RCPT TO:<bob@"+domain+">", 250)
 	rc.cmd("DATA", 354)
 	rc.c.Write([]byte(good + ".\r\n"))
 	rc.expect(250)
-	if n := len(e.inbox(t, e.bob)); n != 1 {
-		t.Errorf("bob has %d messages, want 1", n)
+	if n := len(e.inbox(t, e.bob)); n != 2 {
+		t.Errorf("bob has %d messages, want 2", n)
 	}
 }
 
