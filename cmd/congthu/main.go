@@ -63,6 +63,7 @@ func commands() []*command {
 		checkconfigCommand(),
 		domainCommand(),
 		userCommand(),
+		queueCommand(),
 	}
 }
 
