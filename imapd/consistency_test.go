@@ -82,10 +82,13 @@ func TestTwoSessions(t *testing.T) {
 		if err := b.Noop().Wait(); err != nil {
 			t.Fatal(err)
 		}
+		// imapclient hands unsolicited FETCH to the handler in a goroutine.
+		waitFor(t, func() bool {
+			rb.mu.Lock()
+			defer rb.mu.Unlock()
+			return slices.Contains(rb.flags[2], "$DaDoc")
+		})
 		rb.mu.Lock()
-		if f := rb.flags[2]; !slices.Contains(f, "$DaDoc") {
-			t.Errorf("B got FETCH flags %v, want $DaDoc on 2", rb.flags)
-		}
 		if len(rb.keywords) == 0 || !slices.Contains(rb.keywords[len(rb.keywords)-1], "$DaDoc") {
 			t.Errorf("B got no FLAGS with the new keyword: %v", rb.keywords)
 		}
@@ -94,6 +97,7 @@ func TestTwoSessions(t *testing.T) {
 		if err := a.Noop().Wait(); err != nil {
 			t.Fatal(err)
 		}
+		time.Sleep(50 * time.Millisecond)
 		ra.mu.Lock()
 		if len(ra.flags) != 0 {
 			t.Errorf("A got its own change back: %v", ra.flags)
@@ -140,6 +144,18 @@ func TestTwoSessions(t *testing.T) {
 			t.Errorf("views differ:\nA %v\nB %v", ua, ub)
 		}
 	})
+}
+
+// waitFor waits up to a second for cond.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Error("condition not met within a second")
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }
 
 type view struct {

@@ -541,8 +541,8 @@ func listNames(l []*imap.ListData) []string {
 }
 
 func sameFlags(a, b []imap.Flag) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	x = slices.DeleteFunc(x, func(f imap.Flag) bool { return f == `\Recent` })
+	notRecent := func(f imap.Flag) bool { return f == `\Recent` }
+	x, y := slices.DeleteFunc(slices.Clone(a), notRecent), slices.DeleteFunc(slices.Clone(b), notRecent)
 	slices.Sort(x)
 	slices.Sort(y)
 	return slices.Equal(x, y)
