@@ -27,7 +27,7 @@ func BenchmarkThroughput(b *testing.B) {
 			close(all)
 		}
 		return nil
-	}), QueueOptions{Concurrency: 50}, WorkerOptions{})
+	}), HandlerOptions{Concurrency: 50}, WorkerOptions{})
 	time.Sleep(50 * time.Millisecond) // group created, fetcher blocked
 	b.ResetTimer()
 	t0 := time.Now()
@@ -86,7 +86,7 @@ func measureLatency(tb testing.TB, c *Client, n int) []time.Duration {
 	startWorker(tb, c, q, HandlerFunc(func(ctx context.Context, j *Job) error {
 		started <- time.Now()
 		return nil
-	}), QueueOptions{Concurrency: 4}, WorkerOptions{})
+	}), HandlerOptions{Concurrency: 4}, WorkerOptions{})
 	time.Sleep(50 * time.Millisecond)
 	if b, ok := tb.(*testing.B); ok {
 		b.ResetTimer()

@@ -35,6 +35,9 @@
 // It is a saving, not a guarantee: races (a Sweeper restoring a job that a
 // worker finishes at the same moment) can still run a job twice.
 //
+// Due times are compared with the clock of the process that moves delayed
+// jobs, so nodes' clocks should agree (NTP) to well under a second.
+//
 // Durability: a Sweeper periodically asks a Source (the store) which jobs are
 // due and re-enqueues those Redis does not hold, so losing Redis (flushed,
 // restarted without persistence, failed over) delays work by at most one

@@ -39,7 +39,7 @@ func helperWorker() {
 	err = w.Handle(os.Getenv("CONGTHU_QUEUE_NAME"), HandlerFunc(func(ctx context.Context, j *Job) error {
 		fmt.Printf("started %s %d\n", j.ID, j.Deliveries)
 		select {}
-	}), QueueOptions{Concurrency: 1, Lease: time.Second})
+	}), HandlerOptions{Concurrency: 1, Lease: time.Second})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(2)
@@ -73,7 +73,7 @@ func testLog(t testing.TB) *slog.Logger {
 
 // startWorker runs a worker for one queue until the test ends (or stop is
 // called) and returns stop, which waits for Run to return.
-func startWorker(t testing.TB, c *Client, queue string, h Handler, qo QueueOptions, wo WorkerOptions) (stop func() error) {
+func startWorker(t testing.TB, c *Client, queue string, h Handler, qo HandlerOptions, wo WorkerOptions) (stop func() error) {
 	t.Helper()
 	w := NewWorker(c, testLog(t), wo)
 	if err := w.Handle(queue, h, qo); err != nil {

@@ -99,7 +99,7 @@ func TestWorkerHandlesAndAcks(t *testing.T) {
 		}
 	}
 	rec := &recorder{}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 8}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 8}, WorkerOptions{})
 	waitFor(t, 5*time.Second, "all jobs", func() bool { return rec.count() >= n })
 	waitFor(t, 2*time.Second, "empty queue", func() bool { return mustStats(t, c, q) == Stats{Queue: q} })
 	jobs, _ := rec.snapshot()
@@ -130,7 +130,7 @@ func TestDelayedOrder(t *testing.T) {
 	c := newClient(t)
 	const q = "notify-email"
 	rec := &recorder{}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 1}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 1}, WorkerOptions{})
 	t0 := time.Now()
 	due := map[string]time.Time{}
 	for _, d := range []struct {
@@ -175,7 +175,7 @@ func TestRetries(t *testing.T) {
 	}}
 	var mu sync.Mutex
 	var backoffs []int
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 2, Backoff: func(n int) time.Duration {
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 2, Backoff: func(n int) time.Duration {
 		mu.Lock()
 		defer mu.Unlock()
 		backoffs = append(backoffs, n)
@@ -234,7 +234,7 @@ func TestPermanentFailureAndDeadLetters(t *testing.T) {
 		}
 		return Permanent(fmt.Errorf("550 no such user"))
 	}}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 2, MaxAttempts: 3, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 2, MaxAttempts: 3, Backoff: func(int) time.Duration { return 10 * time.Millisecond }}, WorkerOptions{})
 	c.Enqueue(ctx, Job{ID: "perm", Queue: q, Payload: []byte("p")})
 	c.Enqueue(ctx, Job{ID: "limited", Queue: q})
 	waitFor(t, 5*time.Second, "two dead letters", func() bool { return mustStats(t, c, q).Dead == 2 })
@@ -304,7 +304,7 @@ func TestDrop(t *testing.T) {
 			return errors.New("fails after being dropped")
 		}
 		return nil
-	}), QueueOptions{Concurrency: 2}, WorkerOptions{})
+	}), HandlerOptions{Concurrency: 2}, WorkerOptions{})
 	<-started // "ready" is now in flight
 	c.Enqueue(ctx, Job{ID: "dead", Queue: q})
 	waitFor(t, 3*time.Second, "dead letter", func() bool { return mustStats(t, c, q).Dead == 1 })

@@ -61,7 +61,7 @@ func TestKilledWorker(t *testing.T) {
 	}
 
 	rec := &recorder{}
-	startWorker(t, c, q, rec, QueueOptions{Lease: time.Second}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Lease: time.Second}, WorkerOptions{})
 	waitFor(t, 5*time.Second, "reclaimed job", func() bool { return rec.count() == 1 })
 	jobs, at := rec.snapshot()
 	if j := jobs[0]; j.ID != "outbox:7" || j.Deliveries != 2 || string(j.Payload) != "mail" {
@@ -97,7 +97,7 @@ func TestTooManyDeliveries(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond)
 	rec := &recorder{}
-	startWorker(t, c, q, rec, QueueOptions{Lease: 200 * time.Millisecond, MaxDeliveries: 5}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Lease: 200 * time.Millisecond, MaxDeliveries: 5}, WorkerOptions{})
 	waitFor(t, 5*time.Second, "dead letter", func() bool { return mustStats(t, c, q).Dead == 1 })
 	waitFor(t, 5*time.Second, "ok job", func() bool { return rec.count() == 1 })
 	jobs, _ := rec.snapshot()
@@ -122,7 +122,7 @@ func TestLeaseRenewal(t *testing.T) {
 		time.Sleep(1500 * time.Millisecond)
 		return nil
 	})
-	qo := QueueOptions{Lease: 300 * time.Millisecond}
+	qo := HandlerOptions{Lease: 300 * time.Millisecond}
 	startWorker(t, c, q, h, qo, WorkerOptions{})
 	startWorker(t, c, q, h, qo, WorkerOptions{})
 	c.Enqueue(ctx, Job{ID: "cb:1", Queue: q})
@@ -141,7 +141,7 @@ func TestRedisRestart(t *testing.T) {
 	c := NewClient(rdb)
 	const q = "outbound"
 	rec := &recorder{}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 4}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 4}, WorkerOptions{})
 	c.Enqueue(ctx, Job{ID: "before", Queue: q})
 	waitFor(t, 3*time.Second, "job before restart", func() bool { return rec.count() == 1 })
 
@@ -185,7 +185,7 @@ func TestStats(t *testing.T) {
 	// Two jobs in flight with a consumer that holds them.
 	c.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: group, Consumer: "x", Streams: []string{k.stream(), ">"}, Count: 2})
 	// One dead letter: a worker with a permanent failure on a job of its own.
-	stop := startWorker(t, c, "other", HandlerFunc(func(context.Context, *Job) error { return ErrPermanent }), QueueOptions{}, WorkerOptions{})
+	stop := startWorker(t, c, "other", HandlerFunc(func(context.Context, *Job) error { return ErrPermanent }), HandlerOptions{}, WorkerOptions{})
 	c.Enqueue(ctx, Job{ID: "x", Queue: "other"})
 	waitFor(t, 3*time.Second, "dead letter", func() bool { return mustStats(t, c, "other").Dead == 1 })
 	stop()
@@ -269,7 +269,7 @@ func TestGracefulShutdown(t *testing.T) {
 		time.Sleep(300 * time.Millisecond)
 		return nil
 	})
-	stop := startWorker(t, c, q, h, QueueOptions{Concurrency: 2}, WorkerOptions{ShutdownTimeout: 700 * time.Millisecond})
+	stop := startWorker(t, c, q, h, HandlerOptions{Concurrency: 2}, WorkerOptions{ShutdownTimeout: 700 * time.Millisecond})
 	c.Enqueue(ctx, Job{ID: "slow", Queue: q})
 	c.Enqueue(ctx, Job{ID: "stuck", Queue: q})
 	<-started
@@ -305,7 +305,7 @@ func TestHandlerPanicIsRetried(t *testing.T) {
 			return Permanent(errors.New("no LastError"))
 		}
 		return nil
-	}), QueueOptions{Backoff: func(int) time.Duration { return 0 }}, WorkerOptions{})
+	}), HandlerOptions{Backoff: func(int) time.Duration { return 0 }}, WorkerOptions{})
 	c.Enqueue(ctx, Job{ID: "p", Queue: q})
 	waitFor(t, 3*time.Second, "two runs and an empty queue", func() bool {
 		return runs.Load() == 2 && mustStats(t, c, q) == Stats{Queue: q}
@@ -346,7 +346,7 @@ func TestReclaimScansWholePendingList(t *testing.T) {
 	}()
 	defer func() { close(stopRenew); <-renewed }()
 	rec := &recorder{}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 1, Lease: 300 * time.Millisecond}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 1, Lease: 300 * time.Millisecond}, WorkerOptions{})
 	waitFor(t, 5*time.Second, "ghost's job", func() bool { return rec.count() >= 1 })
 	time.Sleep(100 * time.Millisecond)
 	jobs, _ := rec.snapshot()

@@ -127,7 +127,7 @@ func TestSweeperRestoresAfterFlushAll(t *testing.T) {
 
 	// Workers start on the flushed Redis and do every due job.
 	rec := &recorder{fn: func(j *Job) error { src.markDone(q, j.ID); return nil }}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 4}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 4}, WorkerOptions{})
 	waitFor(t, 5*time.Second, "due jobs done", func() bool { return src.pending() == 5 })
 	waitFor(t, 2*time.Second, "empty queue", func() bool { return mustStats(t, c, q).Ready == 0 })
 	if got := rec.count(); got != 30 {
@@ -144,7 +144,7 @@ func TestSweeperRunRestoresWithinInterval(t *testing.T) {
 		src.add(q, fmt.Sprintf("notification:%d", i), time.Now())
 	}
 	rec := &recorder{fn: func(j *Job) error { src.markDone(q, j.ID); return nil }}
-	startWorker(t, c, q, rec, QueueOptions{Concurrency: 4}, WorkerOptions{})
+	startWorker(t, c, q, rec, HandlerOptions{Concurrency: 4}, WorkerOptions{})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {

@@ -32,9 +32,9 @@ type WorkerOptions struct {
 	Block time.Duration
 }
 
-// QueueOptions configure how a Worker handles one queue. The zero value is
-// usable.
-type QueueOptions struct {
+// HandlerOptions configure how a Worker runs the handler of one queue. The
+// zero value is usable.
+type HandlerOptions struct {
 	// Concurrency is how many jobs of the queue run at once. Default 10.
 	Concurrency int
 	// Lease is how long a job may sit in flight without word from its
@@ -107,7 +107,7 @@ func NewWorker(c *Client, log *slog.Logger, opts WorkerOptions) *Worker {
 func (w *Worker) Consumer() string { return w.opts.Consumer }
 
 // Handle registers h for queue. Call it before Run, once per queue.
-func (w *Worker) Handle(queue string, h Handler, opts QueueOptions) error {
+func (w *Worker) Handle(queue string, h Handler, opts HandlerOptions) error {
 	if w.running.Load() {
 		return errors.New("queue: Handle after Run")
 	}
@@ -231,7 +231,7 @@ type runner struct {
 	name string
 	k    keys
 	h    Handler
-	o    QueueOptions
+	o    HandlerOptions
 	log  *slog.Logger
 	sem  chan struct{} // one token per running handler
 
