@@ -41,7 +41,7 @@ func TestQueueCLI(t *testing.T) {
 			return queue.Permanent(errors.New("550 5.1.1 no such user"))
 		}
 		return queue.RetryAt(time.Now().Add(time.Hour), errors.New("451 try later"))
-	}), queue.QueueOptions{})
+	}), queue.HandlerOptions{})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { w.Run(wctx); close(done) }()
