@@ -1,0 +1,851 @@
+package dispatcher
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/mail"
+	"net/textproto"
+	"os"
+	"runtime/debug"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"congthu/dkim"
+	"congthu/queue"
+	"congthu/store"
+)
+
+// Queue is the name of the queue of outbound delivery jobs. A job's ID is
+// "outbox:<outbox entry ID>" (see JobID); it carries no payload.
+const Queue = "outbound"
+
+// JobID returns the ID of the delivery job of an outbox entry.
+func JobID(outboxID int64) string { return "outbox:" + strconv.FormatInt(outboxID, 10) }
+
+// Smarthost TLS modes (Options.SmarthostTLS).
+const (
+	// SmarthostTLSAuto uses STARTTLS when offered, and requires it when
+	// credentials are set; on port 465 it means SmarthostImplicitTLS.
+	SmarthostTLSAuto = ""
+	// SmarthostStartTLS requires STARTTLS (RFC 3207).
+	SmarthostStartTLS = "starttls"
+	// SmarthostImplicitTLS connects with TLS from the start (RFC 8314).
+	SmarthostImplicitTLS = "tls"
+)
+
+// Options configure a Dispatcher. The zero value is usable: defaults are
+// noted on each field.
+type Options struct {
+	// Hostname is the name said in EHLO and reported as Reporting-MTA
+	// in DSNs. Default: os.Hostname().
+	Hostname string
+
+	// Smarthost, "host:port", sends all remote mail through one relay
+	// (as many government networks require) instead of to MX hosts.
+	Smarthost string
+	// SmarthostUsername and SmarthostPassword, if set, log in with AUTH
+	// PLAIN (RFC 4616), only over TLS.
+	SmarthostUsername string
+	SmarthostPassword string
+	// SmarthostTLS is one of the SmarthostTLS* modes.
+	SmarthostTLS string
+	// SmarthostInsecureSkipVerify accepts any certificate from the
+	// smarthost (MX hosts are never verified: opportunistic TLS).
+	SmarthostInsecureSkipVerify bool
+	// RootCAs verify the smarthost's certificate. Default: the system's.
+	RootCAs *x509.CertPool
+
+	// Resolver looks up MX and A/AAAA records. Default net.DefaultResolver.
+	Resolver Resolver
+	// Port is the SMTP port of MX hosts. Default 25.
+	Port int
+	// RequireTLS lists destination domains whose mail must go over TLS:
+	// if STARTTLS is not offered or its handshake fails, delivery is
+	// retried later instead of going on in clear.
+	RequireTLS []string
+
+	// RetrySchedule are the delays after the 1st, 2nd, ... failed attempt;
+	// the last repeats. Default 1m, 5m, 15m, 30m, 1h, 2h, 4h.
+	RetrySchedule []time.Duration
+	// MaxQueueAge is how long a message is retried before it expires
+	// and its sender gets a DSN. Default 120h (5 days).
+	MaxQueueAge time.Duration
+	// DelayNotice is the age after which the sender is told once that
+	// delivery is delayed. Default 4h; negative disables the notice.
+	DelayNotice time.Duration
+
+	// MaxPerDomain is the most simultaneous connections to one
+	// destination domain (or to the smarthost). Default 10.
+	MaxPerDomain int
+	// Workers is how many delivery jobs run at once. Default 64.
+	Workers int
+	// ConnectTimeout bounds a TCP connect. Default 30 s.
+	ConnectTimeout time.Duration
+	// CommandTimeout bounds the wait for one SMTP reply (RFC 5321
+	// 4.5.3.2 suggests 5 minutes). Default 5 min.
+	CommandTimeout time.Duration
+	// DataTimeout bounds sending the message and the final reply.
+	// Default 10 min.
+	DataTimeout time.Duration
+	// IdleTimeout closes a pooled connection unused this long. Default 5 s.
+	IdleTimeout time.Duration
+	// MaxMessagesPerConn closes a connection after this many
+	// transactions. Default 100.
+	MaxMessagesPerConn int
+
+	// SweepInterval is how often Run asks the store for due entries that
+	// Redis forgot (queue.Sweeper). Default 30 s; negative: Run starts no
+	// sweeper (the caller runs one over Source).
+	SweepInterval time.Duration
+	// KeepFinished keeps outbox entries whose recipients all reached a
+	// final state (for inspection); by default they are removed.
+	KeepFinished bool
+	// ShutdownTimeout is how long Run lets running deliveries finish
+	// after its context is done. Default 10 s.
+	ShutdownTimeout time.Duration
+
+	// Tracker, if set, is told when delivery of an outbox entry starts
+	// and when a recipient reaches a final state, so that a notification
+	// the entry carries gets its status (notify.Tracker implements it).
+	Tracker Tracker
+
+	// OnFinal, if set, is called after a recipient of an outbox entry
+	// reached a final state ("delivered", "failed", "expired") and the
+	// state was committed, with the reply or reason ("" when delivered).
+	// The integrator wires it to the notifications' status. It must not
+	// block for long.
+	OnFinal func(outboxID int64, rcpt, status, detail string)
+
+	// Now is the clock for retry schedules, expiry and delay notices.
+	// Default time.Now.
+	Now func() time.Time
+}
+
+// Tracker follows the outbox entries that carry notifications. Both
+// methods ignore entries that are ordinary mail.
+type Tracker interface {
+	// OutboxAttempt is called before the first attempt of an entry.
+	OutboxAttempt(ctx context.Context, outboxID int64) error
+	// OutboxDone is called when a recipient reached a final outbox
+	// state (store.OutboxDelivered, OutboxFailed, OutboxExpired), with
+	// the reply as detail, before the state is recorded (so at least
+	// once).
+	OutboxDone(ctx context.Context, outboxID int64, outboxStatus, detail string) error
+}
+
+// Store is what the dispatcher needs from the system of record.
+// *store.Store implements it.
+type Store interface {
+	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
+	OutboxRaw(ctx context.Context, id int64) ([]byte, error)
+	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
+	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) error
+	Domain(ctx context.Context, name string) (*store.Domain, error)
+	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
+	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
+}
+
+// DefaultRetrySchedule is the retry schedule when Options.RetrySchedule is
+// empty: minutes first, then hours, like Postfix and Stalwart.
+var DefaultRetrySchedule = []time.Duration{
+	time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute,
+	time.Hour, 2 * time.Hour, 4 * time.Hour,
+}
+
+func (o *Options) withDefaults() {
+	if o.Hostname == "" {
+		o.Hostname, _ = os.Hostname()
+		if o.Hostname == "" {
+			o.Hostname = "localhost"
+		}
+	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	if o.Port <= 0 {
+		o.Port = 25
+	}
+	if len(o.RetrySchedule) == 0 {
+		o.RetrySchedule = DefaultRetrySchedule
+	}
+	if o.MaxQueueAge <= 0 {
+		o.MaxQueueAge = 120 * time.Hour
+	}
+	if o.DelayNotice == 0 {
+		o.DelayNotice = 4 * time.Hour
+	}
+	if o.MaxPerDomain <= 0 {
+		o.MaxPerDomain = 10
+	}
+	if o.Workers <= 0 {
+		o.Workers = 64
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = 30 * time.Second
+	}
+	if o.CommandTimeout <= 0 {
+		o.CommandTimeout = 5 * time.Minute
+	}
+	if o.DataTimeout <= 0 {
+		o.DataTimeout = 10 * time.Minute
+	}
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 5 * time.Second
+	}
+	if o.MaxMessagesPerConn <= 0 {
+		o.MaxMessagesPerConn = 100
+	}
+	if o.SweepInterval == 0 {
+		o.SweepInterval = 30 * time.Second
+	}
+	if o.ShutdownTimeout <= 0 {
+		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Smarthost != "" && o.SmarthostTLS == SmarthostTLSAuto {
+		if _, port, _ := net.SplitHostPort(o.Smarthost); port == "465" {
+			o.SmarthostTLS = SmarthostImplicitTLS
+		}
+	}
+}
+
+// Dispatcher delivers the outbox: local recipients into their mailboxes,
+// remote ones over SMTP, with retries, DSNs and delay notices. Create it
+// with New and start it with Run.
+type Dispatcher struct {
+	o   Options
+	st  Store
+	q   *queue.Client
+	log *slog.Logger
+	t   *transport
+
+	enq chan int64 // outbox IDs to enqueue, from Enqueue
+
+	recording atomic.Bool
+	rec       chan *recordReq
+	dropped   atomic.Int64 // Enqueue calls dropped because the channel was full
+}
+
+// New returns a Dispatcher over the store st and the queue client q.
+func New(opts Options, st Store, q *queue.Client, log *slog.Logger) (*Dispatcher, error) {
+	if st == nil || q == nil {
+		return nil, errors.New("dispatcher: store and queue client are required")
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	opts.withDefaults()
+	if opts.Smarthost != "" {
+		if _, _, err := net.SplitHostPort(opts.Smarthost); err != nil {
+			return nil, fmt.Errorf("dispatcher: smarthost %q must be host:port: %w", opts.Smarthost, err)
+		}
+		switch opts.SmarthostTLS {
+		case SmarthostTLSAuto, SmarthostStartTLS, SmarthostImplicitTLS:
+		default:
+			return nil, fmt.Errorf("dispatcher: smarthost TLS mode %q: want %q, %q or %q", opts.SmarthostTLS, SmarthostTLSAuto, SmarthostStartTLS, SmarthostImplicitTLS)
+		}
+	}
+	for _, d := range opts.RetrySchedule {
+		if d <= 0 {
+			return nil, fmt.Errorf("dispatcher: retry schedule has a non-positive delay %v", d)
+		}
+	}
+	log = log.With("component", "dispatcher")
+	d := &Dispatcher{
+		o: opts, st: st, q: q, log: log,
+		t:   newTransport(&opts, log),
+		enq: make(chan int64, 8192),
+		rec: make(chan *recordReq, 1024),
+	}
+	d.t.o = &d.o
+	return d, nil
+}
+
+// Enqueue asks for the delivery of an outbox entry at once. It never
+// blocks: the job is handed to Run's enqueuer; if that is behind (Redis
+// down), the sweeper finds the entry later. Wire it to store
+// Options.OutboxAdded.
+func (d *Dispatcher) Enqueue(outboxID int64) {
+	select {
+	case d.enq <- outboxID:
+	default:
+		if d.dropped.Add(1)%1000 == 1 {
+			d.log.Warn("dispatcher: enqueue backlog full; the sweeper will pick the entries up", "outbox", outboxID)
+		}
+	}
+}
+
+// Source returns the sweeper's view of the store: outbox entries due for
+// delivery, as jobs of Queue. It answers nothing for other queues.
+func (d *Dispatcher) Source() queue.Source { return source{d.st} }
+
+type source struct{ st Store }
+
+// Due implements queue.Source; the cursor is the last outbox ID returned.
+func (s source) Due(ctx context.Context, q string, before time.Time, cursor string, limit int) ([]queue.Job, string, error) {
+	if q != Queue {
+		return nil, "", nil
+	}
+	var after int64
+	if cursor != "" {
+		n, err := strconv.ParseInt(cursor, 10, 64)
+		if err != nil {
+			return nil, "", fmt.Errorf("dispatcher: bad sweep cursor %q", cursor)
+		}
+		after = n
+	}
+	ids, err := s.st.OutboxDuePage(ctx, before, after, limit)
+	if err != nil {
+		return nil, "", err
+	}
+	jobs := make([]queue.Job, len(ids))
+	for i, id := range ids {
+		jobs[i] = queue.Job{ID: JobID(id), Queue: Queue}
+	}
+	next := ""
+	if len(ids) > 0 && len(ids) == limit {
+		next = strconv.FormatInt(ids[len(ids)-1], 10)
+	}
+	return jobs, next, nil
+}
+
+// Run delivers until ctx is done: it takes jobs from the outbound queue
+// with Workers workers, enqueues what Enqueue hands it, sweeps the store
+// for entries Redis forgot, and closes idle connections. On shutdown it
+// stops taking jobs, lets running deliveries finish for ShutdownTimeout
+// (the rest stay pending in Redis and are reclaimed after the lease) and
+// closes every connection.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	w := queue.NewWorker(d.q, d.log, queue.WorkerOptions{ShutdownTimeout: d.o.ShutdownTimeout})
+	if err := w.Handle(Queue, queue.HandlerFunc(d.handle), queue.HandlerOptions{
+		Concurrency: d.o.Workers,
+		// Jobs end with RetryAt; a plain error (the store failing)
+		// is retried soon.
+		Backoff: func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, time.Minute) },
+	}); err != nil {
+		return err
+	}
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	goSafe(&wg, d.log, "enqueuer", func() { d.enqueueLoop(ctx) })
+	goSafe(&wg, d.log, "janitor", func() { d.janitor(ctx) })
+	if d.o.SweepInterval > 0 {
+		sw := queue.NewSweeper(d.q, d.Source(), d.log, queue.SweeperOptions{Queues: []string{Queue}, Interval: d.o.SweepInterval, Grace: time.Second})
+		goSafe(&wg, d.log, "sweeper", func() { sw.Run(ctx) })
+	}
+	var rwg sync.WaitGroup
+	d.recording.Store(true)
+	goSafe(&rwg, d.log, "recorder", func() { d.recordLoop(bg) })
+
+	err := w.Run(ctx)
+
+	wg.Wait()
+	d.recording.Store(false)
+	stopBG()
+	rwg.Wait()
+	d.t.closeAll()
+	return err
+}
+
+// goSafe runs fn in a goroutine counted by wg, logging a panic.
+func goSafe(wg *sync.WaitGroup, log *slog.Logger, what string, fn func()) {
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("dispatcher: panic in "+what, "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
+		fn()
+	}()
+}
+
+func (d *Dispatcher) enqueueLoop(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-d.enq:
+			if _, err := d.q.Enqueue(ctx, queue.Job{ID: JobID(id), Queue: Queue}); err != nil && ctx.Err() == nil {
+				d.log.Warn("dispatcher: cannot enqueue; the sweeper will", "outbox", id, "err", err)
+			}
+		}
+	}
+}
+
+func (d *Dispatcher) janitor(ctx context.Context) {
+	tick := time.NewTicker(max(d.o.IdleTimeout/2, 100*time.Millisecond))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			d.t.expire()
+		}
+	}
+}
+
+// recordReq is one job's outcomes waiting for the recorder.
+type recordReq struct {
+	attempts []store.OutboxAttempt
+	done     chan error
+}
+
+// recordLoop writes the outcomes of concurrent jobs in shared
+// transactions (a group commit: one fsync for many deliveries).
+func (d *Dispatcher) recordLoop(ctx context.Context) {
+	for {
+		var first *recordReq
+		select {
+		case <-ctx.Done():
+			// Late requests: answer them directly.
+			for {
+				select {
+				case r := <-d.rec:
+					r.done <- d.st.RecordOutboxAttempts(context.Background(), r.attempts, !d.o.KeepFinished)
+				default:
+					return
+				}
+			}
+		case first = <-d.rec:
+		}
+		batch := []*recordReq{first}
+		n := len(first.attempts)
+	drain:
+		for len(batch) < 256 && n < 2000 {
+			select {
+			case r := <-d.rec:
+				batch = append(batch, r)
+				n += len(r.attempts)
+			default:
+				break drain
+			}
+		}
+		all := make([]store.OutboxAttempt, 0, n)
+		for _, r := range batch {
+			all = append(all, r.attempts...)
+		}
+		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		err := d.st.RecordOutboxAttempts(wctx, all, !d.o.KeepFinished)
+		cancel()
+		if err != nil && len(batch) > 1 {
+			for _, r := range batch {
+				wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				r.done <- d.st.RecordOutboxAttempts(wctx, r.attempts, !d.o.KeepFinished)
+				cancel()
+			}
+			continue
+		}
+		for _, r := range batch {
+			r.done <- err
+		}
+	}
+}
+
+// record stores a job's outcomes, through the recorder when Run is
+// running.
+func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt) error {
+	if len(attempts) == 0 {
+		return nil
+	}
+	if !d.recording.Load() {
+		return d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
+	}
+	r := &recordReq{attempts: attempts, done: make(chan error, 1)}
+	select {
+	case d.rec <- r:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// Wait even if ctx ends: the outcome is being written.
+	return <-r.done
+}
+
+// retryDelay is the delay after the n-th failed attempt (n >= 1).
+func (d *Dispatcher) retryDelay(n int) time.Duration {
+	s := d.o.RetrySchedule
+	return s[min(max(n, 1), len(s))-1]
+}
+
+// realTime converts a time on the Options.Now clock to the wall clock the
+// queue schedules by.
+func (d *Dispatcher) realTime(t time.Time) time.Time {
+	return time.Now().Add(t.Sub(d.o.Now()))
+}
+
+// DeliverNow runs the delivery of one outbox entry in the caller's
+// goroutine, as a job would (for tests and the CLI). It returns when the
+// recipients due now were attempted and the outcomes recorded; the
+// returned time is the next attempt of recipients still queued (zero when
+// none are).
+func (d *Dispatcher) DeliverNow(ctx context.Context, outboxID int64) (time.Time, error) {
+	return d.deliver(ctx, outboxID)
+}
+
+// handle is the job handler of Queue.
+func (d *Dispatcher) handle(ctx context.Context, j *queue.Job) error {
+	idText, ok := strings.CutPrefix(j.ID, "outbox:")
+	id, err := strconv.ParseInt(idText, 10, 64)
+	if !ok || err != nil {
+		return queue.Permanent(fmt.Errorf("dispatcher: job ID %q does not name an outbox entry", j.ID))
+	}
+	next, err := d.deliver(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !next.IsZero() {
+		return queue.RetryAt(d.realTime(next), nil)
+	}
+	return nil
+}
+
+// deliver attempts every due recipient of an outbox entry and records the
+// outcomes. See DeliverNow.
+func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
+	st, err := d.st.OutboxState(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, nil // delivered and removed by an earlier run
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	now := d.o.Now()
+	var due []store.OutboxRecipientState
+	var later time.Time
+	for _, r := range st.Recipients {
+		if r.Status != store.OutboxQueued {
+			continue
+		}
+		if r.NextAttempt.After(now) {
+			later = earliest(later, r.NextAttempt)
+			continue
+		}
+		due = append(due, r)
+	}
+	if len(due) == 0 {
+		return later, nil
+	}
+	raw, err := d.st.OutboxRaw(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	log := d.log.With("outbox", id)
+	if d.o.Tracker != nil && due[0].Attempts == 0 {
+		if err := d.o.Tracker.OutboxAttempt(ctx, id); err != nil {
+			log.Warn("dispatcher: tracker: cannot mark the notification sending", "err", err)
+		}
+	}
+
+	outcomes := d.attempt(ctx, log, st, raw, due)
+	if ctx.Err() != nil {
+		// Shutting down: record nothing, the job stays pending and
+		// the recipients are tried again.
+		return time.Time{}, ctx.Err()
+	}
+
+	// Decide each recipient's new state.
+	now = d.o.Now()
+	deadline := st.CreatedAt.Add(d.o.MaxQueueAge)
+	attempts := make([]store.OutboxAttempt, len(due))
+	var failed, delayed []dsnRecipient
+	for i, r := range due {
+		e := outcomes[i]
+		a := store.OutboxAttempt{OutboxID: id, Address: r.Address}
+		switch {
+		case e == nil:
+			a.Status = store.OutboxDelivered
+		case e.Permanent:
+			a.Status, a.LastError = store.OutboxFailed, e.Error()
+			failed = append(failed, dsnRecipient{addr: r.Address, action: "failed", err: e})
+		case !now.Before(deadline):
+			a.Status, a.LastError = store.OutboxExpired, e.Error()
+			failed = append(failed, dsnRecipient{addr: r.Address, action: "failed", err: e, expired: true})
+		default:
+			a.Status, a.LastError = store.OutboxQueued, e.Error()
+			a.NextAttempt = now.Add(d.retryDelay(r.Attempts + 1))
+			if a.NextAttempt.After(deadline) {
+				a.NextAttempt = deadline // one last try when the message expires
+			}
+			later = earliest(later, a.NextAttempt)
+			if d.o.DelayNotice > 0 && !r.DelayNotified && now.Sub(st.CreatedAt) >= d.o.DelayNotice {
+				a.DelayNotified = true
+				delayed = append(delayed, dsnRecipient{addr: r.Address, action: "delayed", err: e, retryUntil: deadline})
+			}
+		}
+		attempts[i] = a
+	}
+
+	// Reports first, then the record: a crash in between repeats the
+	// report (at least once) rather than losing it.
+	hdr := raw[:headerEnd(raw)]
+	if len(failed) > 0 {
+		d.report(ctx, log, st, hdr, failed, now)
+	}
+	if len(delayed) > 0 {
+		d.report(ctx, log, st, hdr, delayed, now)
+	}
+	if d.o.Tracker != nil {
+		for _, a := range attempts {
+			if a.Status == store.OutboxQueued {
+				continue
+			}
+			if err := d.o.Tracker.OutboxDone(ctx, id, a.Status, a.LastError); err != nil {
+				log.Error("dispatcher: tracker: cannot record the notification's final status", "rcpt", a.Address, "status", a.Status, "err", err)
+			}
+		}
+	}
+	if err := d.record(ctx, attempts); err != nil {
+		return time.Time{}, fmt.Errorf("dispatcher: record outcomes of outbox %d: %w", id, err)
+	}
+	for _, a := range attempts {
+		switch a.Status {
+		case store.OutboxDelivered:
+			log.Info("dispatcher: delivered", "rcpt", a.Address)
+		case store.OutboxFailed, store.OutboxExpired:
+			log.Warn("dispatcher: not delivered", "rcpt", a.Address, "status", a.Status, "err", a.LastError)
+		default:
+			log.Info("dispatcher: deferred", "rcpt", a.Address, "next", a.NextAttempt, "err", a.LastError)
+		}
+		if a.Status != store.OutboxQueued && d.o.OnFinal != nil {
+			d.callOnFinal(id, a)
+		}
+	}
+	return later, nil
+}
+
+func (d *Dispatcher) callOnFinal(id int64, a store.OutboxAttempt) {
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("dispatcher: OnFinal panicked", "panic", p, "outbox", id)
+		}
+	}()
+	d.o.OnFinal(id, a.Address, a.Status, a.LastError)
+}
+
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || b.Before(a) {
+		return b
+	}
+	return a
+}
+
+// attempt delivers raw to the due recipients, grouped by domain, domains in
+// parallel, and returns each recipient's outcome (nil: delivered).
+func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *store.OutboxState, raw []byte, due []store.OutboxRecipientState) []*DeliveryError {
+	out := make([]*DeliveryError, len(due))
+	byDomain := map[string][]int{}
+	var domains []string
+	for i, r := range due {
+		dom := domainOf(r.Address)
+		if dom == "" {
+			out[i] = permanent("5.1.3", "bad recipient address %q", r.Address)
+			continue
+		}
+		if byDomain[dom] == nil {
+			domains = append(domains, dom)
+		}
+		byDomain[dom] = append(byDomain[dom], i)
+	}
+	sort.Strings(domains)
+
+	var signed []byte
+	var signOnce sync.Once
+	sign := func() []byte {
+		signOnce.Do(func() { signed = d.sign(ctx, log, st.MailFrom, raw) })
+		return signed
+	}
+
+	// A group that does not finish (a panic) leaves its recipients
+	// deferred, never "delivered".
+	for _, idx := range byDomain {
+		for _, i := range idx {
+			out[i] = temporary("4.3.0", "internal error: delivery did not finish")
+		}
+	}
+	var wg sync.WaitGroup
+	run := func(dom string) {
+		idx := byDomain[dom]
+		rcpts := make([]string, len(idx))
+		for k, i := range idx {
+			rcpts[k] = due[i].Address
+		}
+		var res []*DeliveryError
+		local, err := d.isLocal(ctx, dom)
+		switch {
+		case err != nil:
+			res = fill(len(rcpts), temporary("4.3.0", "store: %v", err))
+		case local:
+			res = d.deliverLocal(ctx, rcpts, raw)
+		default:
+			msg := sign()
+			res = make([]*DeliveryError, 0, len(rcpts))
+			for start := 0; start < len(rcpts); start += maxRcptsPerTransaction {
+				end := min(start+maxRcptsPerTransaction, len(rcpts))
+				res = append(res, d.t.deliver(ctx, dom, st.MailFrom, rcpts[start:end], msg)...)
+			}
+		}
+		for k, i := range idx {
+			out[i] = res[k]
+		}
+	}
+	if len(domains) == 1 {
+		run(domains[0])
+		return out
+	}
+	for _, dom := range domains {
+		goSafe(&wg, log, "delivery to "+dom, func() { run(dom) })
+	}
+	wg.Wait()
+	return out
+}
+
+func fill(n int, e *DeliveryError) []*DeliveryError {
+	out := make([]*DeliveryError, n)
+	for i := range out {
+		out[i] = e
+	}
+	return out
+}
+
+func domainOf(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at < 0 || at == len(addr)-1 {
+		return ""
+	}
+	return strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
+}
+
+func (d *Dispatcher) isLocal(ctx context.Context, domain string) (bool, error) {
+	_, err := d.st.Domain(ctx, domain)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// deliverLocal puts the message into the INBOX of recipients whose domain
+// is local (it became local after the message was queued).
+func (d *Dispatcher) deliverLocal(ctx context.Context, rcpts []string, raw []byte) []*DeliveryError {
+	out := make([]*DeliveryError, len(rcpts))
+	var targets []store.LocalTarget
+	var which []int
+	seen := map[int64]bool{}
+	for i, r := range rcpts {
+		acc, err := d.st.ResolveRecipient(ctx, r)
+		if errors.Is(err, store.ErrNotFound) {
+			out[i] = &DeliveryError{Code: 550, Status: "5.1.1", Message: "no such local recipient", RemoteMTA: d.o.Hostname, Permanent: true}
+			continue
+		} else if err != nil {
+			out[i] = temporary("4.3.0", "store: %v", err)
+			continue
+		}
+		which = append(which, i)
+		if !seen[acc.ID] {
+			seen[acc.ID] = true
+			targets = append(targets, store.LocalTarget{AccountID: acc.ID})
+		}
+	}
+	if len(targets) > 0 {
+		if _, err := d.st.Deliver(ctx, &store.Delivery{Raw: raw, Local: targets}); err != nil {
+			for _, i := range which {
+				out[i] = temporary("4.3.0", "store: %v", err)
+			}
+		}
+	}
+	return out
+}
+
+// sign returns msg with a DKIM-Signature (RFC 6376) prepended when the
+// From: domain (else the envelope sender's) is local and has a key; msg
+// itself otherwise. The bytes of msg are not changed.
+func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
+	var candidates []string
+	if from := headerFromDomain(msg); from != "" {
+		candidates = append(candidates, from)
+	}
+	if dom := domainOf(mailFrom); dom != "" && (len(candidates) == 0 || candidates[0] != dom) {
+		candidates = append(candidates, dom)
+	}
+	for _, dom := range candidates {
+		dm, err := d.st.Domain(ctx, dom)
+		if err != nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				log.Warn("dispatcher: cannot read domain for DKIM", "domain", dom, "err", err)
+			}
+			continue
+		}
+		if dm.DKIMSelector == "" || len(dm.DKIMPrivateKey) == 0 {
+			continue
+		}
+		sig, err := dkim.Sign(msg, dm.Name, dm.DKIMSelector, dm.DKIMPrivateKey)
+		if err != nil {
+			log.Error("dispatcher: DKIM signing failed; sending unsigned", "domain", dom, "err", err)
+			return msg
+		}
+		out := make([]byte, 0, len(sig)+len(msg))
+		return append(append(out, sig...), msg...)
+	}
+	return msg
+}
+
+// headerFromDomain returns the domain of the first address in the From:
+// header field, lower case, or "".
+func headerFromDomain(msg []byte) string {
+	v := parseHeader(msg[:headerEnd(msg)]).Get("From")
+	if v == "" {
+		return ""
+	}
+	addrs, err := mail.ParseAddressList(v)
+	if err != nil || len(addrs) == 0 {
+		// A From: we cannot parse: look for the last @ before '>'.
+		v = strings.TrimSpace(v)
+		if i := strings.LastIndexByte(v, '>'); i > 0 {
+			v = v[:i]
+		}
+		return domainOf(v)
+	}
+	return domainOf(addrs[0].Address)
+}
+
+// headerEnd returns the length of the header section including the blank
+// line that ends it (all of msg when there is none).
+func headerEnd(msg []byte) int {
+	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
+		if j := bytes.Index(msg, []byte("\n\n")); j >= 0 && j < i {
+			return j + 2
+		}
+		return i + 4
+	}
+	if j := bytes.Index(msg, []byte("\n\n")); j >= 0 {
+		return j + 2
+	}
+	return len(msg)
+}
+
+// parseHeader parses a header section leniently (what it could read before
+// an error).
+func parseHeader(hdr []byte) textproto.MIMEHeader {
+	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(hdr)))
+	h, _ := r.ReadMIMEHeader()
+	if h == nil {
+		h = textproto.MIMEHeader{}
+	}
+	return h
+}
