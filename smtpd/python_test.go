@@ -11,6 +11,7 @@ import (
 
 // TestPythonSMTPLib submits with a third-party client, Python's smtplib.
 func TestPythonSMTPLib(t *testing.T) {
+	t.Parallel()
 	python, err := exec.LookPath("python3")
 	if err != nil {
 		t.Skip("python3 not installed")
