@@ -64,3 +64,26 @@ func FuzzMatch(f *testing.F) {
 		}
 	})
 }
+
+func TestHeaderFields(t *testing.T) {
+	raw := []byte("From: a@b\r\nSUBJECT: =?utf-8?q?H=E1=BB=93_s=C6=A1?=\r\n  tiep nhan\r\nX-A:1\r\nsubject:second\n\r\nSubject: body, not header\r\n")
+	cases := []struct {
+		key  string
+		want []string
+	}{
+		{"Subject", []string{"=?utf-8?q?H=E1=BB=93_s=C6=A1?= tiep nhan", "second"}},
+		{"x-a", []string{"1"}},
+		{"To", nil},
+	}
+	for _, tc := range cases {
+		if got := headerFields(raw, tc.key); strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("headerFields(%q) = %q, want %q", tc.key, got, tc.want)
+		}
+	}
+	if !headerMatch(raw, "subject", fold("hồ sơ tiếp")) {
+		t.Error("decoded, folded Subject did not match")
+	}
+	if headerMatch(raw, "subject", "body") {
+		t.Error("matched the body as a header")
+	}
+}

@@ -492,7 +492,8 @@ func testProtocol(t *testing.T, eo envOptions) {
 				exists <- *d.NumMessages
 			}
 		}})
-		if _, err := ic.Select("INBOX", nil).Wait(); err != nil {
+		sd, err := ic.Select("INBOX", nil).Wait()
+		if err != nil {
 			t.Fatal(err)
 		}
 		idle, err := ic.Idle()
@@ -504,8 +505,8 @@ func testProtocol(t *testing.T, eo envOptions) {
 		e.deliver("", message("Lịch họp", "vp@hanoi.gov.vn", "Họp lúc 14:00"))
 		select {
 		case n := <-exists:
-			if n != 1 {
-				t.Errorf("EXISTS %d, want 1", n)
+			if n != sd.NumMessages+1 {
+				t.Errorf("EXISTS %d, want %d", n, sd.NumMessages+1)
 			}
 			t.Logf("IDLE woke after %v", time.Since(start))
 		case <-time.After(time.Second):

@@ -1,7 +1,6 @@
 package imapd
 
 import (
-	"bufio"
 	"bytes"
 	"net/mail"
 	"strings"
@@ -9,7 +8,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
 	"congthu/mailtext"
 	"congthu/store"
@@ -53,28 +51,53 @@ type searchMsg struct {
 	body   string // folded
 
 	parsed     bool
-	fields     textproto.Header
 	headerText string // whole header, encoded words decoded, folded
 }
 
 // decodeHeader decodes RFC 2047 encoded words; undecodable text stays.
 var decodeHeader = mailtext.DecodeHeader
 
-func (m *searchMsg) parse() {
-	if m.parsed {
-		return
+// text returns the whole header, unfolded, encoded words decoded, folded.
+func (m *searchMsg) text() string {
+	if !m.parsed {
+		m.parsed = true
+		h := strings.NewReplacer("\r\n ", " ", "\r\n\t", " ", "\n ", " ", "\n\t", " ").Replace(string(m.header))
+		m.headerText = fold(decodeHeader(h))
 	}
-	m.parsed = true
-	m.fields, _ = textproto.ReadHeader(bufio.NewReader(bytes.NewReader(m.header)))
-	// Unfold continuation lines, then decode and fold the whole header.
-	var b strings.Builder
-	for f := m.fields.Fields(); f.Next(); {
-		b.WriteString(f.Key())
-		b.WriteString(": ")
-		b.WriteString(decodeHeader(f.Value()))
-		b.WriteByte('\n')
+	return m.headerText
+}
+
+// headerFields returns the unfolded values of the fields named key in a
+// raw header section (RFC 5322 section 2.2), without parsing the rest.
+func headerFields(raw []byte, key string) []string {
+	var out []string
+	for len(raw) > 0 {
+		end := bytes.IndexByte(raw, '\n')
+		if end < 0 {
+			end = len(raw) - 1
+		}
+		line := raw[:end+1]
+		raw = raw[end+1:]
+		trimmed := bytes.TrimRight(line, "\r\n")
+		if len(trimmed) == 0 {
+			break // end of the header section
+		}
+		colon := bytes.IndexByte(trimmed, ':')
+		if colon <= 0 || line[0] == ' ' || line[0] == '\t' || !strings.EqualFold(string(bytes.TrimRight(trimmed[:colon], " \t")), key) {
+			continue
+		}
+		v := string(bytes.TrimSpace(trimmed[colon+1:]))
+		for len(raw) > 0 && (raw[0] == ' ' || raw[0] == '\t') {
+			end := bytes.IndexByte(raw, '\n')
+			if end < 0 {
+				end = len(raw) - 1
+			}
+			v += " " + string(bytes.TrimSpace(raw[:end+1]))
+			raw = raw[end+1:]
+		}
+		out = append(out, v)
 	}
-	m.headerText = fold(b.String())
+	return out
 }
 
 // query is a criteria tree with its strings folded once.
@@ -201,15 +224,17 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 		}
 	}
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		m.parse()
-		t, err := mail.ParseDate(m.fields.Get("Date"))
+		dates := headerFields(m.header, "Date")
+		if len(dates) == 0 {
+			return false
+		}
+		t, err := mail.ParseDate(dates[0])
 		if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
 			return false
 		}
 	}
 	for i, h := range c.Header {
-		m.parse()
-		if !headerMatch(m.fields, h.Key, q.header[i]) {
+		if !headerMatch(m.header, h.Key, q.header[i]) {
 			return false
 		}
 	}
@@ -222,8 +247,7 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 		if foldedMatch(m.body, v) {
 			continue
 		}
-		m.parse()
-		if !foldedMatch(m.headerText, v) {
+		if !foldedMatch(m.text(), v) {
 			return false
 		}
 	}
@@ -242,16 +266,17 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 
 // headerMatch: a field named key whose decoded value contains the folded
 // value; an empty value asks only that the field be present.
-func headerMatch(h textproto.Header, key, foldedValue string) bool {
-	fields := h.FieldsByKey(key)
-	found := false
-	for fields.Next() {
-		found = true
-		if foldedValue == "" || foldedMatch(fold(decodeHeader(fields.Value())), foldedValue) {
+func headerMatch(raw []byte, key, foldedValue string) bool {
+	values := headerFields(raw, key)
+	if foldedValue == "" {
+		return len(values) > 0
+	}
+	for _, v := range values {
+		if foldedMatch(fold(decodeHeader(v)), foldedValue) {
 			return true
 		}
 	}
-	return found && foldedValue == ""
+	return false
 }
 
 // Search implements SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
