@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
@@ -24,9 +25,10 @@ var errMailboxGone = errors.New("imapd: selected mailbox was deleted")
 // imapserver.MailboxTracker that hands the differences to every session.
 // Whichever session polls first reads the store's change log for all.
 type mailboxState struct {
-	srv  *Server
-	id   int64
-	refs int // sessions holding it; guarded by srv.mu
+	srv       *Server
+	id        int64
+	refs      int       // sessions holding it; guarded by srv.mu
+	idleSince time.Time // when refs dropped to 0; guarded by srv.mu
 
 	sigMu   sync.Mutex
 	changed chan struct{} // closed (and replaced) when there may be news
@@ -68,13 +70,43 @@ func (s *Server) acquire(ctx context.Context, id int64) (*mailboxState, error) {
 	return mb, nil
 }
 
+// Mailbox states nobody has selected are kept a while, so that a client
+// going back and forth between folders re-selects with one change-log read
+// instead of reloading the message list.
+const (
+	idleKeep    = 2 * time.Minute
+	idleKeepMax = 128
+)
+
 // release drops a reference taken by acquire.
 func (s *Server) release(mb *mailboxState) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mb.refs--
-	if mb.refs == 0 && s.mailboxes[mb.id] == mb {
-		delete(s.mailboxes, mb.id)
+	if mb.refs > 0 {
+		return
+	}
+	now := time.Now()
+	mb.idleSince = now
+	var (
+		idle   int
+		oldest *mailboxState
+	)
+	for id, m := range s.mailboxes {
+		if m.refs > 0 {
+			continue
+		}
+		if now.Sub(m.idleSince) > idleKeep || m.tracker == nil {
+			delete(s.mailboxes, id) // expired, or never loaded
+			continue
+		}
+		idle++
+		if oldest == nil || m.idleSince.Before(oldest.idleSince) {
+			oldest = m
+		}
+	}
+	if idle > idleKeepMax {
+		delete(s.mailboxes, oldest.id)
 	}
 }
 

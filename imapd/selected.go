@@ -72,7 +72,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		return nil, s.fail("select", err)
 	}
 	sel := &selection{mb: mb, readOnly: options != nil && options.ReadOnly, name: mbox.Name}
-	if !sel.readOnly {
+	if !sel.readOnly && st.Recent > 0 {
 		from, to, err := s.srv.st.ClaimRecent(s.ctx, mbox.ID)
 		if err != nil {
 			s.srv.release(mb)
@@ -80,6 +80,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		}
 		sel.addRecent(from, to)
 	}
+	sel.recentNext = max(sel.recentNext, mb.lastUID()+1)
 	sel.tracker = mb.tracker.NewSession()
 	s.sel = sel
 
