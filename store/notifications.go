@@ -128,6 +128,9 @@ type NotificationEvent struct {
 	Reference   string
 	DossierCode string
 	Test        bool
+	// NotificationCreatedAt is when the notification was created (set by
+	// the methods that create events, for delivery latency metrics).
+	NotificationCreatedAt time.Time
 	// Callback is set on events returned by the methods that create
 	// them when a callback was queued for the event (the service has a
 	// callback URL): the caller should enqueue its job.
@@ -514,7 +517,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			return res, fmt.Errorf("store: insert notification: %w", err)
 		}
 		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
-			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test}
+			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
 		if err := tx.row(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
 			n.ID, r.Service, NotificationCreated, micro(at), micro(now)).Scan(&ev.ID); err != nil {
 			return res, fmt.Errorf("store: insert notification event: %w", err)
@@ -568,9 +571,10 @@ func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail strin
 	var ev NotificationEvent
 	var cur, url string
 	var test int
-	err := tx.row(ctx, `SELECT n.status, n.service, n.channel, n.reference, n.dossier_code, n.test, s.callback_url
+	var created int64
+	err := tx.row(ctx, `SELECT n.status, n.service, n.channel, n.reference, n.dossier_code, n.test, n.created_at, s.callback_url
 		FROM notifications n JOIN api_services s ON s.name = n.service WHERE n.id = ?`+s.dialect.forUpdateOf("n"), id).
-		Scan(&cur, &ev.Service, &ev.Channel, &ev.Reference, &ev.DossierCode, &test, &url)
+		Scan(&cur, &ev.Service, &ev.Channel, &ev.Reference, &ev.DossierCode, &test, &created, &url)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
 	} else if err != nil {
@@ -592,6 +596,7 @@ func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail strin
 		return nil, fmt.Errorf("store: update notification %s: %w", id, err)
 	}
 	ev.NotificationID, ev.Status, ev.Detail, ev.At, ev.CreatedAt, ev.Test = id, status, detail, at, now, test != 0
+	ev.NotificationCreatedAt = fromMicro(created)
 	if err := tx.row(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
 		id, ev.Service, status, detail, micro(at), micro(now)).Scan(&ev.ID); err != nil {
 		return nil, fmt.Errorf("store: insert notification event: %w", err)
@@ -709,6 +714,7 @@ type NotificationFilter struct {
 	Status      string
 	DossierCode string
 	OlderThan   string // a notification ID: only older ones (the page cursor)
+	TestOnly    bool   // only notifications made with test keys
 	Limit       int    // default 50, at most 250
 }
 
@@ -730,6 +736,9 @@ func (s *Store) Notifications(ctx context.Context, f NotificationFilter) ([]Noti
 	if f.DossierCode != "" {
 		q += " AND dossier_code = ?"
 		args = append(args, f.DossierCode)
+	}
+	if f.TestOnly {
+		q += " AND test = 1"
 	}
 	if f.OlderThan != "" {
 		q += " AND id < ?"
@@ -904,6 +913,32 @@ func (s *Store) CallbacksDue(ctx context.Context, before time.Time, after int64,
 			return nil, fmt.Errorf("store: callbacks due: %w", err)
 		}
 		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// NotificationCount is the number of notifications on one channel in one
+// status.
+type NotificationCount struct {
+	Channel, Status string
+	Count           int64
+}
+
+// NotificationCounts counts notifications by channel and status (for
+// metrics; it reads the whole table, so callers cache it).
+func (s *Store) NotificationCounts(ctx context.Context) ([]NotificationCount, error) {
+	rows, err := s.r().query(ctx, "SELECT channel, status, COUNT(*) FROM notifications GROUP BY channel, status ORDER BY channel, status")
+	if err != nil {
+		return nil, fmt.Errorf("store: notification counts: %w", err)
+	}
+	defer rows.Close()
+	var out []NotificationCount
+	for rows.Next() {
+		var c NotificationCount
+		if err := rows.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
+			return nil, fmt.Errorf("store: notification counts: %w", err)
+		}
+		out = append(out, c)
 	}
 	return out, rows.Err()
 }

@@ -1,0 +1,240 @@
+// Package httpapi is congthu's REST API for back-office systems: dossier
+// events, notifications by template, their status and events, templates
+// and previews, health and metrics. See api/openapi.json (served at
+// /v1/openapi.json) for the full contract.
+//
+// Requests authenticate with an API key (Authorization: Bearer KEY). Keys
+// belong to a calling service; only their SHA-256 is stored (a key is 256
+// random bits, so a fast hash is as good as a slow one). Test keys do
+// everything but send nothing outside (see package notify for the
+// simulated recipients).
+//
+// Durability: a 201 is written only after the notifications, their first
+// status events, the idempotency record and (for live email) the composed
+// message in the outbox are committed in one transaction; then the jobs
+// are enqueued. Concurrent requests share transactions (group commit, see
+// batcher). A lost enqueue is restored by the queue sweeper from the store.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+
+	"congthu/notify"
+	"congthu/queue"
+	"congthu/store"
+	"congthu/templates"
+)
+
+// Options configure a Server. The zero value is usable except for the
+// sender domain, which should be set.
+type Options struct {
+	// Log receives request and error logs; default discard.
+	Log *slog.Logger
+	// MaxBodyBytes bounds a request body (413 above); default 1 MiB.
+	MaxBodyBytes int64
+	// RateLimit is how many messages (notifications) one API key may
+	// create per minute (a token bucket in Redis, refilled continuously,
+	// holding at most a minute's worth); default 3000, negative: no limit.
+	RateLimit int
+	// SenderDomain is the domain of the default From (noreply@domain) and
+	// of the envelope sender bounce+<id>@domain; default "localhost".
+	SenderDomain string
+	// Senders maps a service name to its From address (e.g.
+	// noreply@hoankiem.hanoi.gov.vn), overriding noreply@SenderDomain.
+	Senders map[string]string
+	// SenderName is the From display name when an event names no agency.
+	SenderName string
+	// OutboxQueue is the queue that delivers outbox entries; the API
+	// enqueues job "outbox:<id>" there after commit. Default "outbox";
+	// "-" leaves it to store.Options.OutboxAdded.
+	OutboxQueue string
+	// KeyCacheTTL is how long a looked-up API key is trusted before the
+	// store is asked again (revocation takes up to this long); default 5 s.
+	KeyCacheTTL time.Duration
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+}
+
+// Deps are the Server's collaborators. Store, Queue and Templates are
+// required; Tracker is optional (default notify.NewTracker).
+type Deps struct {
+	Store     *store.Store
+	Queue     *queue.Client
+	Templates *templates.Set
+	Tracker   *notify.Tracker
+}
+
+// Server is the HTTP API.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	st      *store.Store
+	q       *queue.Client
+	set     *templates.Set
+	tracker *notify.Tracker
+	mux     *http.ServeMux
+	handler http.Handler
+	metrics *metrics
+	keys    *keyCache
+	limiter *limiter
+	batch   *batcher
+	closeMu sync.Once
+}
+
+// New returns a Server. Call Close when done (it stops the group commit).
+func New(opts Options, d Deps) *Server {
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 3000
+	}
+	if opts.SenderDomain == "" {
+		opts.SenderDomain = "localhost"
+	}
+	if opts.OutboxQueue == "" {
+		opts.OutboxQueue = "outbox"
+	}
+	if opts.KeyCacheTTL <= 0 {
+		opts.KeyCacheTTL = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if d.Tracker == nil {
+		d.Tracker = notify.NewTracker(d.Store, d.Queue, opts.Log)
+	}
+	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker,
+		metrics: newMetrics(), keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), perMinute: opts.RateLimit}}
+	s.tracker.Observe = s.metrics.observeDelivery
+	s.batch = newBatcher(d.Store, opts.Log)
+	s.routes()
+	return s
+}
+
+// Handler returns the HTTP handler serving the API.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Tracker returns the tracker the server records status changes with.
+func (s *Server) Tracker() *notify.Tracker { return s.tracker }
+
+// Close stops the group commit after the requests already submitted.
+func (s *Server) Close() error {
+	s.closeMu.Do(s.batch.close)
+	return nil
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	auth := s.auth
+	m.HandleFunc("GET /healthz", s.healthz)
+	m.HandleFunc("GET /readyz", s.readyz)
+	m.HandleFunc("GET /metrics", s.serveMetrics)
+	m.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
+	m.Handle("POST /v1/dossiers/{code}/events", auth(s.postDossierEvent))
+	m.Handle("GET /v1/dossiers/{code}/notifications", auth(s.listDossierNotifications))
+	m.Handle("POST /v1/notifications/email", auth(s.postEmail))
+	m.Handle("POST /v1/notifications/sms", auth(s.postSMS))
+	m.Handle("GET /v1/notifications/{id}", auth(s.getNotification))
+	m.Handle("GET /v1/notifications", auth(s.listNotifications))
+	m.Handle("GET /v1/events", auth(s.listEvents))
+	m.Handle("GET /v1/templates", auth(s.listTemplates))
+	m.Handle("GET /v1/templates/{id}", auth(s.getTemplate))
+	m.Handle("POST /v1/templates/{id}/preview", auth(s.previewTemplate))
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErrors(w, http.StatusNotFound, fieldError{Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
+	})
+	s.mux = m
+	s.handler = s.instrument(m)
+}
+
+// statusWriter remembers the status code written.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// instrument counts and times requests by route and status, and turns a
+// panic into a 500 (logged with its stack).
+func (s *Server) instrument(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.Error("httpapi: panic", "panic", p, "route", r.Pattern, "stack", string(debug.Stack()))
+				if sw.code == 0 {
+					writeErrors(sw, http.StatusInternalServerError, fieldError{Message: "internal error"})
+				}
+			}
+			route := r.Pattern
+			if route == "" || route == "/" {
+				route = "other"
+			}
+			if sw.code == 0 {
+				sw.code = http.StatusOK
+			}
+			d := time.Since(start)
+			s.metrics.observeRequest(route, sw.code, d)
+			s.log.Debug("httpapi: request", "route", route, "status", sw.code, "duration", d)
+		}()
+		h.ServeHTTP(sw, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	var problems []fieldError
+	if err := s.st.Ping(ctx); err != nil {
+		s.log.Warn("httpapi: readyz: store", "err", err)
+		problems = append(problems, fieldError{Field: "store", Message: "store not reachable"})
+	}
+	if err := s.q.Redis().Ping(ctx).Err(); err != nil {
+		s.log.Warn("httpapi: readyz: redis", "err", err)
+		problems = append(problems, fieldError{Field: "redis", Message: "redis not reachable"})
+	}
+	if len(problems) > 0 {
+		writeErrors(w, http.StatusServiceUnavailable, problems...)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// sender returns the From address for a service.
+func (s *Server) sender(service string) string {
+	if a := s.opts.Senders[service]; a != "" {
+		return a
+	}
+	return "noreply@" + strings.ToLower(s.opts.SenderDomain)
+}

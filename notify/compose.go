@@ -1,0 +1,135 @@
+package notify
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"mime"
+	"net/mail"
+	"strings"
+	"time"
+
+	"github.com/jordan-wright/email"
+)
+
+// Email is a notification email to compose.
+type Email struct {
+	// NotificationID names the Message-ID and the envelope sender.
+	NotificationID string
+	// From is the sender: an address on one of our domains (e.g.
+	// noreply@hanoi.gov.vn) with the agency as display name.
+	From mail.Address
+	// To is the applicant's address; ToName their name (may be empty).
+	To, ToName string
+	// ReplyTo is the handling unit's mailbox (may be empty).
+	ReplyTo string
+	// Subject, Text and HTML are the rendered template.
+	Subject, Text, HTML string
+	// DossierCode is put in the subject when the template did not, so a
+	// reply can be routed to the dossier.
+	DossierCode string
+	// Date is the Date header (zero: now).
+	Date time.Time
+}
+
+// EnvelopeSender returns the per-notification envelope sender
+// bounce+<id>@<domain>: a DSN coming back to it names the notification
+// (see NotificationFromBounce).
+func EnvelopeSender(notificationID, domain string) string {
+	return "bounce+" + notificationID + "@" + domain
+}
+
+// NotificationFromBounce returns the notification ID in an envelope
+// recipient of the form bounce+<id>@domain, and whether it had that form.
+func NotificationFromBounce(rcpt string) (string, bool) {
+	local, _, ok := strings.Cut(rcpt, "@")
+	if !ok {
+		return "", false
+	}
+	id, ok := strings.CutPrefix(strings.ToLower(local), "bounce+")
+	return id, ok && id != ""
+}
+
+// Compose builds the message (RFC 5322, multipart/alternative text and
+// HTML in UTF-8 quoted-printable) with jordan-wright/email, and returns it
+// with its envelope sender.
+//
+// Fix-ups over the library: every header value is encoded here, not by the
+// library (which Q-encodes a whole Reply-To "Name <addr>" as one word and
+// splits From on commas inside display names): the subject is RFC 2047
+// B-encoded (shorter than Q for Vietnamese) in words of at most 75
+// characters, display names go through net/mail (RFC 2047 Q), and the
+// header section is then folded at spaces so that no line exceeds 78
+// characters (RFC 5322 §2.1.1; the library writes one line per header).
+// Message-ID is <id@domain> instead of the library's host-based one, and
+// Auto-Submitted: auto-generated (RFC 3834) keeps vacation responders quiet.
+func Compose(m Email) (raw []byte, envelopeFrom string, err error) {
+	_, domain, ok := strings.Cut(m.From.Address, "@")
+	if !ok || domain == "" {
+		return nil, "", fmt.Errorf("notify: compose: sender %q has no domain", m.From.Address)
+	}
+	if m.NotificationID == "" || m.To == "" {
+		return nil, "", errors.New("notify: compose: no notification ID or recipient")
+	}
+	for _, v := range []string{m.From.Address, m.From.Name, m.To, m.ToName, m.ReplyTo, m.Subject, m.NotificationID} {
+		if strings.ContainsAny(v, "\r\n") {
+			return nil, "", errors.New("notify: compose: line break in a header value")
+		}
+	}
+	subject := m.Subject
+	if m.DossierCode != "" && !strings.Contains(subject, m.DossierCode) {
+		subject += " [" + m.DossierCode + "]"
+	}
+	date := m.Date
+	if date.IsZero() {
+		date = time.Now()
+	}
+	e := email.NewEmail()
+	e.Headers.Set("From", m.From.String())
+	e.Headers.Set("To", (&mail.Address{Name: m.ToName, Address: m.To}).String())
+	if m.ReplyTo != "" {
+		e.Headers.Set("Reply-To", (&mail.Address{Address: m.ReplyTo}).String())
+	}
+	e.Headers.Set("Subject", mime.BEncoding.Encode("UTF-8", subject))
+	e.Headers.Set("Date", date.Format(time.RFC1123Z))
+	e.Headers.Set("Message-Id", "<"+m.NotificationID+"@"+domain+">")
+	e.Headers.Set("Auto-Submitted", "auto-generated")
+	e.Headers.Set("X-Congthu-Notification", m.NotificationID)
+	e.Text = []byte(m.Text)
+	e.HTML = []byte(m.HTML)
+	b, err := e.Bytes()
+	if err != nil {
+		return nil, "", fmt.Errorf("notify: compose: %w", err)
+	}
+	return foldHeader(b), EnvelopeSender(m.NotificationID, domain), nil
+}
+
+// foldHeader folds header lines longer than 78 characters at spaces
+// (RFC 5322 §2.2.3), leaving the body alone.
+func foldHeader(b []byte) []byte {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return b
+	}
+	var out bytes.Buffer
+	out.Grow(len(b) + 64)
+	for _, line := range strings.Split(string(b[:end]), "\r\n") {
+		for len(line) > 78 {
+			cut := strings.LastIndexByte(line[:78], ' ')
+			if cut <= 0 || strings.TrimSpace(line[:cut]) == "" {
+				cut = strings.IndexByte(line[78:], ' ')
+				if cut < 0 {
+					break
+				}
+				cut += 78
+			}
+			out.WriteString(line[:cut])
+			out.WriteString("\r\n")
+			line = line[cut:] // keeps the space: it starts the continuation
+		}
+		out.WriteString(line)
+		out.WriteString("\r\n")
+	}
+	out.Write(b[end+2:])
+	return out.Bytes()
+}

@@ -1,0 +1,259 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"congthu/queue"
+	"congthu/store"
+	"congthu/webhook"
+)
+
+// Queue names (see the package doc).
+const (
+	QueueTest = "notify-test"
+	QueueSMS  = "sms"
+)
+
+// Simulated recipients for test keys (see the package doc).
+const (
+	SimTempFailEmail = "temp-fail@simulator.congthu.test"
+	SimPermFailEmail = "perm-fail@simulator.congthu.test"
+	SimTechFailEmail = "tech-fail@simulator.congthu.test"
+	SimTempFailPhone = "+84900000001"
+	SimPermFailPhone = "+84900000002"
+)
+
+// MaxSending is how long a notification may stay created or sending before
+// ExpireStale calls it a temporary-failure.
+const MaxSending = 72 * time.Hour
+
+// JobID is the job ID of a notification on QueueTest and QueueSMS.
+func JobID(notificationID string) string { return "notification:" + notificationID }
+
+// SimulatedStatus is the final status a test-key notification to recipient
+// ends in.
+func SimulatedStatus(recipient string) (status, detail string) {
+	switch strings.ToLower(recipient) {
+	case SimTempFailEmail, SimTempFailPhone:
+		return store.NotificationTemporaryFailure, "simulated temporary failure (test key)"
+	case SimPermFailEmail, SimPermFailPhone:
+		return store.NotificationPermanentFailure, "simulated permanent failure (test key)"
+	case SimTechFailEmail:
+		return store.NotificationTechnicalFailure, "simulated technical failure (test key)"
+	}
+	return store.NotificationDelivered, "simulated delivery (test key)"
+}
+
+// Tracker records status changes and queues their callbacks.
+type Tracker struct {
+	st  *store.Store
+	q   *queue.Client
+	log *slog.Logger
+	// Now is the clock (tests set it); default time.Now.
+	Now func() time.Time
+	// Observe, if set, is called when a notification reaches a final
+	// status, with the time from its creation (for latency metrics). It
+	// must not block.
+	Observe func(channel, status string, latency time.Duration)
+}
+
+// NewTracker returns a Tracker over the store and the queues.
+func NewTracker(st *store.Store, q *queue.Client, log *slog.Logger) *Tracker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Tracker{st: st, q: q, log: log, Now: time.Now}
+}
+
+// SetStatus records a status change (see store.SetNotificationStatus) and
+// enqueues its callback. A lost enqueue is logged: the sweeper restores it
+// from the store.
+func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error) {
+	ev, err := t.st.SetNotificationStatusEvent(ctx, id, status, detail, at)
+	if err != nil {
+		return false, err
+	}
+	if ev == nil {
+		return false, nil
+	}
+	if t.Observe != nil && store.NotificationStatusFinal(ev.Status) {
+		t.Observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
+	}
+	t.EnqueueCallbacks(ctx, []store.NotificationEvent{*ev})
+	return true, nil
+}
+
+// EnqueueCallbacks enqueues the callback jobs of the events that have one.
+func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.NotificationEvent) {
+	for _, ev := range evs {
+		if !ev.Callback {
+			continue
+		}
+		if _, err := t.q.Enqueue(ctx, queue.Job{ID: webhook.JobID(ev.ID), Queue: webhook.Queue}); err != nil {
+			t.log.Warn("notify: enqueue callback failed; the sweeper will retry", "event", ev.ID, "err", err)
+		}
+	}
+}
+
+// OutboxAttempt is the dispatcher's hook when it starts delivering an
+// outbox entry: a notification it carries becomes sending. Ordinary mail
+// (no notification) is ignored.
+func (t *Tracker) OutboxAttempt(ctx context.Context, outboxID int64) error {
+	n, err := t.st.NotificationByOutbox(ctx, outboxID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	_, err = t.SetStatus(ctx, n.ID, store.NotificationSending, "", t.Now())
+	return err
+}
+
+// OutboxDone is the dispatcher's hook when the recipient of an outbox entry
+// reached a final outbox state (store.OutboxDelivered, OutboxFailed: a 5xx
+// or a bounce, OutboxExpired), with the SMTP reply or DSN text as detail.
+// Call it before RemoveOutbox. Ordinary mail is ignored.
+func (t *Tracker) OutboxDone(ctx context.Context, outboxID int64, outboxStatus, detail string) error {
+	var status string
+	switch outboxStatus {
+	case store.OutboxDelivered:
+		status = store.NotificationDelivered
+	case store.OutboxFailed:
+		status = store.NotificationPermanentFailure
+	case store.OutboxExpired:
+		status = store.NotificationTemporaryFailure
+	default:
+		return fmt.Errorf("notify: outbox status %q is not final: %w", outboxStatus, store.ErrInvalid)
+	}
+	n, err := t.st.NotificationByOutbox(ctx, outboxID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	_, err = t.SetStatus(ctx, n.ID, status, detail, t.Now())
+	return err
+}
+
+// HandleTest is the queue.Handler of QueueTest: it plays a test-key
+// notification through sending to its simulated final status. Idempotent.
+func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
+	id, ok := strings.CutPrefix(j.ID, "notification:")
+	if !ok {
+		return queue.Permanent(fmt.Errorf("notify: bad job ID %q", j.ID))
+	}
+	n, err := t.st.Notification(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return queue.Permanent(err)
+	} else if err != nil {
+		return err
+	}
+	if !n.Test {
+		return queue.Permanent(fmt.Errorf("notify: notification %s is live, not a test", id))
+	}
+	if store.NotificationStatusFinal(n.Status) {
+		return nil
+	}
+	if _, err := t.SetStatus(ctx, id, store.NotificationSending, "", t.Now()); err != nil {
+		return err
+	}
+	status, detail := SimulatedStatus(n.Recipient)
+	_, err = t.SetStatus(ctx, id, status, detail, t.Now())
+	return err
+}
+
+// ExpireStale turns notifications created or sending for more than
+// MaxSending into temporary-failure and queues their callbacks. It returns
+// how many changed.
+func (t *Tracker) ExpireStale(ctx context.Context) (int, error) {
+	total := 0
+	for {
+		evs, err := t.st.ExpireNotifications(ctx, t.Now(), MaxSending, 500)
+		total += len(evs)
+		t.EnqueueCallbacks(ctx, evs)
+		if err != nil || len(evs) < 500 {
+			return total, err
+		}
+	}
+}
+
+// RunExpiry runs ExpireStale now and then every interval until ctx is done
+// (it returns ctx's error). Failures and panics are logged.
+func (t *Tracker) RunExpiry(ctx context.Context, interval time.Duration) error {
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					t.log.Error("notify: expiry sweep panicked", "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			if n, err := t.ExpireStale(ctx); err != nil {
+				t.log.Warn("notify: expiry sweep failed", "err", err)
+			} else if n > 0 {
+				t.log.Info("notify: notifications expired", "count", n)
+			}
+		}()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Source is the queue.Source for QueueTest, QueueSMS and webhook.Queue:
+// what the store says is due.
+func (t *Tracker) Source() queue.Source { return source{t.st} }
+
+type source struct{ st *store.Store }
+
+func (s source) Due(ctx context.Context, q string, before time.Time, cursor string, limit int) ([]queue.Job, string, error) {
+	switch q {
+	case QueueTest, QueueSMS:
+		test, channel := q == QueueTest, ""
+		if !test {
+			channel = "sms"
+		}
+		ids, err := s.st.PendingNotifications(ctx, test, channel, before, cursor, limit)
+		if err != nil || len(ids) == 0 {
+			return nil, "", err
+		}
+		jobs := make([]queue.Job, len(ids))
+		for i, id := range ids {
+			jobs[i] = queue.Job{ID: JobID(id), Queue: q}
+		}
+		next := ""
+		if len(ids) == limit {
+			next = ids[len(ids)-1]
+		}
+		return jobs, next, nil
+	case webhook.Queue:
+		var after int64
+		if cursor != "" {
+			after, _ = strconv.ParseInt(cursor, 10, 64)
+		}
+		ids, err := s.st.CallbacksDue(ctx, before, after, limit)
+		if err != nil || len(ids) == 0 {
+			return nil, "", err
+		}
+		jobs := make([]queue.Job, len(ids))
+		for i, id := range ids {
+			jobs[i] = queue.Job{ID: webhook.JobID(id), Queue: q}
+		}
+		next := ""
+		if len(ids) == limit {
+			next = strconv.FormatInt(ids[len(ids)-1], 10)
+		}
+		return jobs, next, nil
+	}
+	return nil, "", nil
+}

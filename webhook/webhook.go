@@ -1,0 +1,232 @@
+// Package webhook delivers signed status callbacks to the services that
+// registered a callback URL (congthu service callback set NAME --url URL
+// --secret SECRET).
+//
+// Every status change after "created" is POSTed as JSON (Payload) with
+//
+//	Content-Type: application/json
+//	X-Congthu-Timestamp: <Unix seconds>
+//	X-Congthu-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>
+//
+// The receiver recomputes the HMAC over the timestamp, a dot and the raw
+// body, compares in constant time, and rejects timestamps too far from its
+// clock (Verify does all three). Any 2xx answer acknowledges; anything else,
+// a timeout or a connection failure is retried with exponential backoff
+// (Backoff: 10 s doubling up to 1 h) for MaxAge (24 h) after the status
+// change, through the queue: queue Queue, job ID "callback:<event cursor>"
+// (JobID), handled by Handler; the store's pending callbacks are the
+// sweeper's source (notify.Tracker.Source). Deliveries are at least once:
+// receivers deduplicate on cursor.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"congthu/queue"
+	"congthu/store"
+)
+
+// Queue is the queue of callback jobs.
+const Queue = "callback"
+
+// MaxAge is how long a callback is retried after its status change.
+const MaxAge = 24 * time.Hour
+
+// Header names.
+const (
+	HeaderTimestamp = "X-Congthu-Timestamp"
+	HeaderSignature = "X-Congthu-Signature"
+)
+
+// JobID is the job ID of the callback of status event eventID.
+func JobID(eventID int64) string { return "callback:" + strconv.FormatInt(eventID, 10) }
+
+// Payload is the JSON body of a callback, and an item of GET /v1/events.
+type Payload struct {
+	ID        string    `json:"id"` // notification ID
+	Reference string    `json:"reference"`
+	Dossier   string    `json:"dossier"`
+	Channel   string    `json:"channel"`
+	Status    string    `json:"status"`
+	Final     bool      `json:"final"`
+	StatusAt  time.Time `json:"status_at"`
+	Detail    string    `json:"detail,omitempty"`
+	Cursor    int64     `json:"cursor"`
+	Test      bool      `json:"test"`
+	URI       string    `json:"uri"` // the notification in the API
+}
+
+// PayloadOf builds the payload of a status event.
+func PayloadOf(ev store.NotificationEvent) Payload {
+	return Payload{ID: ev.NotificationID, Reference: ev.Reference, Dossier: ev.DossierCode, Channel: ev.Channel,
+		Status: ev.Status, Final: store.NotificationStatusFinal(ev.Status), StatusAt: ev.At.UTC(),
+		Detail: ev.Detail, Cursor: ev.ID, Test: ev.Test, URI: "/v1/notifications/" + ev.NotificationID}
+}
+
+// Sign returns the X-Congthu-Signature value for body sent at ts.
+func Sign(secret string, ts int64, body []byte) string {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(strconv.FormatInt(ts, 10)))
+	m.Write([]byte("."))
+	m.Write(body)
+	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// ErrBadSignature is returned by Verify.
+var ErrBadSignature = errors.New("webhook: bad signature")
+
+// Verify checks a received callback: the signature over timestamp and
+// body, and that the timestamp is within tolerance of now (replay guard).
+func Verify(secret, timestamp, signature string, body []byte, now time.Time, tolerance time.Duration) error {
+	ts, err := strconv.ParseInt(timestamp, 10, 64)
+	if err != nil {
+		return fmt.Errorf("%w: bad timestamp", ErrBadSignature)
+	}
+	if d := now.Sub(time.Unix(ts, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("%w: timestamp outside tolerance", ErrBadSignature)
+	}
+	if !hmac.Equal([]byte(Sign(secret, ts, body)), []byte(signature)) {
+		return ErrBadSignature
+	}
+	return nil
+}
+
+// Backoff is the delay before retry number attempt (1 after the first
+// failure): 10 s doubling up to one hour, with up to 10% jitter. Over 24 h
+// that is about 30 attempts.
+func Backoff(attempt int) time.Duration {
+	d := 10 * time.Second
+	for i := 1; i < attempt && d < time.Hour; i++ {
+		d *= 2
+	}
+	d = min(d, time.Hour)
+	return d + rand.N(d/10+1)
+}
+
+// Options configure a Handler.
+type Options struct {
+	// Client makes the requests; default a client with a 10 s timeout.
+	Client *http.Client
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Backoff; default Backoff.
+	Backoff func(attempt int) time.Duration
+	// MaxAge; default MaxAge.
+	MaxAge time.Duration
+}
+
+// Handler is the queue.Handler of Queue.
+type Handler struct {
+	st   *store.Store
+	log  *slog.Logger
+	opts Options
+}
+
+// NewHandler returns the callback handler.
+func NewHandler(st *store.Store, log *slog.Logger, opts Options) *Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Client == nil {
+		opts.Client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Backoff == nil {
+		opts.Backoff = Backoff
+	}
+	if opts.MaxAge <= 0 {
+		opts.MaxAge = MaxAge
+	}
+	return &Handler{st: st, log: log, opts: opts}
+}
+
+// Handle delivers one callback. Idempotent: a callback already delivered
+// or given up is not sent again.
+func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
+	s, ok := strings.CutPrefix(j.ID, "callback:")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if !ok || err != nil {
+		return queue.Permanent(fmt.Errorf("webhook: bad job ID %q", j.ID))
+	}
+	cb, err := h.st.Callback(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	} else if err != nil {
+		return err
+	}
+	if cb.State != store.CallbackPending {
+		return nil
+	}
+	ev, err := h.st.NotificationEvent(ctx, id)
+	if err != nil {
+		return err
+	}
+	svc, err := h.st.APIService(ctx, ev.Service)
+	if err != nil {
+		return err
+	}
+	now := h.opts.Now()
+	if svc.CallbackURL == "" {
+		return h.st.UpdateCallback(ctx, id, store.CallbackDone, now, "no callback URL registered")
+	}
+	body, err := json.Marshal(PayloadOf(*ev))
+	if err != nil {
+		return queue.Permanent(err)
+	}
+	sendErr := h.post(ctx, svc, body, now)
+	if sendErr == nil {
+		return h.st.UpdateCallback(ctx, id, store.CallbackDone, now, "")
+	}
+	log := h.log.With("event", id, "service", svc.Name, "attempt", cb.Attempts+1)
+	if now.Sub(ev.CreatedAt) >= h.opts.MaxAge {
+		log.Warn("webhook: giving up on callback", "err", sendErr)
+		if err := h.st.UpdateCallback(ctx, id, store.CallbackFailed, now, sendErr.Error()); err != nil {
+			return err
+		}
+		return queue.Permanent(sendErr)
+	}
+	next := now.Add(h.opts.Backoff(cb.Attempts + 1))
+	log.Info("webhook: callback failed; will retry", "err", sendErr, "next", next)
+	if err := h.st.UpdateCallback(ctx, id, store.CallbackPending, next, sendErr.Error()); err != nil {
+		return err
+	}
+	return queue.RetryAt(next, sendErr)
+}
+
+func (h *Handler) post(ctx context.Context, svc *store.APIService, body []byte, now time.Time) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, svc.CallbackURL, bytes.NewReader(body))
+	if err != nil {
+		return fmt.Errorf("callback URL: %w", err)
+	}
+	ts := now.Unix()
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "congthu-webhook/1")
+	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	req.Header.Set(HeaderSignature, Sign(svc.CallbackSecret, ts, body))
+	resp, err := h.opts.Client.Do(req)
+	if err != nil {
+		return fmt.Errorf("callback: %w", err)
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return fmt.Errorf("callback: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
