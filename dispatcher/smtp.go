@@ -549,7 +549,7 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 	defer stop()
 	s := &session{addr: addr, host: name, created: time.Now(), lastUsed: time.Now()}
 
-	greeting := "220 " + name + " ESMTP\r\n"
+	greeting := "" // the greeting, when we read it ourselves
 	var tlsConn *tls.Conn
 	if t.implicitTLS() {
 		tlsConn = tls.Client(conn, t.tlsConfig(name))
