@@ -82,6 +82,15 @@ type session struct {
 
 	account *store.Account // set by a successful AUTH
 
+	// Per-session answers of the store, so that a client sending many
+	// messages over one connection costs one Deliver each. Used by one
+	// goroutine at a time: for BDAT, go-smtp runs Data on a goroutine of
+	// its own but waits for it after the last chunk, and Data looks at
+	// these only after reading that chunk.
+	sendAs   map[string]bool
+	isLocal  map[string]bool
+	resolved map[string]int64 // local address -> account ID
+
 	mu      sync.Mutex
 	tx      *transaction // from MAIL until the transaction ends
 	closing bool         // Shutdown closes this session
@@ -227,7 +236,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 		// An authenticated user has no business sending bounces.
 		return s.rejectMail(errSenderNotOwned, "null reverse-path")
 	}
-	ok, err := s.srv.st.CanSendAs(s.ctx, s.account.ID, strings.ToLower(from))
+	ok, err := s.canSendAs(s.ctx, from)
 	if err != nil {
 		return s.rejectMail(errTemporary, "can send as: "+err.Error())
 	}
@@ -270,7 +279,14 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return errBadRecipient
 	}
 	addr := strings.ToLower(to)
-	local, err := s.srv.st.IsLocalDomain(s.ctx, addr[at+1:])
+	local, ok := s.isLocal[addr[at+1:]]
+	var err error
+	if !ok {
+		local, err = s.srv.st.IsLocalDomain(s.ctx, addr[at+1:])
+		if err == nil {
+			s.isLocal = remember(s.isLocal, addr[at+1:], local)
+		}
+	}
 	if err != nil {
 		tx.rejected++
 		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
@@ -287,7 +303,15 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		tx.rcpts++
 		return nil
 	}
-	acct, err := s.srv.st.ResolveRecipient(s.ctx, addr)
+	id, ok := s.resolved[addr]
+	if !ok {
+		var acct *store.Account
+		acct, err = s.srv.st.ResolveRecipient(s.ctx, addr)
+		if err == nil {
+			id = acct.ID
+			s.resolved = remember(s.resolved, addr, id)
+		}
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		tx.rejected++
 		s.srv.log.Info("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "rcpt", to, "result", "unknown")
@@ -298,15 +322,43 @@ func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
 		return errTemporary
 	}
-	if !tx.localSeen[acct.ID] {
+	if !tx.localSeen[id] {
 		if tx.localSeen == nil {
 			tx.localSeen = map[int64]bool{}
 		}
-		tx.localSeen[acct.ID] = true
-		tx.local = append(tx.local, store.LocalTarget{AccountID: acct.ID})
+		tx.localSeen[id] = true
+		tx.local = append(tx.local, store.LocalTarget{AccountID: id})
 	}
 	tx.rcpts++
 	return nil
+}
+
+// canSendAs asks the store (once per session and address) whether the
+// account may send as address.
+func (s *session) canSendAs(ctx context.Context, address string) (bool, error) {
+	address = strings.ToLower(address)
+	if ok, found := s.sendAs[address]; found {
+		return ok, nil
+	}
+	ok, err := s.srv.st.CanSendAs(ctx, s.account.ID, address)
+	if err != nil {
+		return false, err
+	}
+	s.sendAs = remember(s.sendAs, address, ok)
+	return ok, nil
+}
+
+// maxRemembered bounds each per-session cache.
+const maxRemembered = 1000
+
+func remember[V any](m map[string]V, k string, v V) map[string]V {
+	if m == nil {
+		m = map[string]V{}
+	}
+	if len(m) < maxRemembered {
+		m[k] = v
+	}
+	return m
 }
 
 // Data implements smtp.Session: the message (RFC 5321 section 4.1.1.4).
@@ -401,7 +453,7 @@ func (s *session) checkMessage(data []byte, id string, now time.Time) (prefix []
 		return nil, errBadFrom, err.Error()
 	}
 	for _, a := range senders {
-		ok, err := s.srv.st.CanSendAs(s.ctx, s.account.ID, strings.ToLower(a))
+		ok, err := s.canSendAs(s.ctx, a)
 		if err != nil {
 			return nil, errTemporary, "can send as: " + err.Error()
 		}
