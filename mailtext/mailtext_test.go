@@ -147,3 +147,48 @@ func FuzzBodyText(f *testing.F) {
 		}
 	})
 }
+
+// TestFoldFastMatchesSlow checks the rune-by-rune fast path against the
+// definition on text mixing every rune it handles.
+func TestFoldFastMatchesSlow(t *testing.T) {
+	var b strings.Builder
+	for _, rg := range foldRanges {
+		for r := rg[0]; r <= rg[1]; r++ {
+			b.WriteString("A")
+			b.WriteRune(r)
+			b.WriteRune(r)
+			b.WriteString("\u0301 ")
+		}
+	}
+	in := b.String()
+	fast, ok := foldFast(in)
+	if !ok {
+		t.Fatal("foldFast refused its own ranges")
+	}
+	if slow := foldSlow(in); fast != slow {
+		for i := range min(len(fast), len(slow)) {
+			if fast[i] != slow[i] {
+				t.Fatalf("fast and slow differ at byte %d: got %q, want %q", i, fast[i:min(i+40, len(fast))], slow[i:min(i+40, len(slow))])
+			}
+		}
+		t.Fatalf("fast and slow differ in length: %d vs %d", len(fast), len(slow))
+	}
+}
+
+func FuzzFold(f *testing.F) {
+	f.Add("Hà Nội")
+	f.Add("e\u0301\u1100\u1161")
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := Fold(s), foldSlow(s); got != want {
+			t.Errorf("Fold(%q): got %q, want %q", s, got, want)
+		}
+	})
+}
+
+func BenchmarkBodyText(b *testing.B) {
+	raw := []byte("Subject: x\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.Repeat("Kính gửi Ủy ban nhân dân phường, hồ sơ đã được tiếp nhận.\r\n", 150))
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		BodyText(raw)
+	}
+}

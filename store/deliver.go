@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -32,6 +33,8 @@ import (
 
 // maxBatch is the most requests committed in one transaction.
 const maxBatch = 128
+
+var debugBatches = os.Getenv("CONGTHU_DEBUG_BATCH") != ""
 
 // errClosed is returned by Deliver and Append after Close.
 var errClosed = errors.New("store: closed")
@@ -150,7 +153,7 @@ func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
 		ctx:       ctx,
 		raw:       raw,
 		headerLen: headerLen(raw),
-		body:      strings.ReplaceAll(mailtext.BodyText(raw), "\x00", ""),
+		body:      bodyTextFor(raw),
 		date:      micro(date),
 		res:       make(chan deliverRes, 1),
 	}
@@ -205,7 +208,6 @@ func (s *Store) submit(ctx context.Context, req *deliverReq) (deliverRes, error)
 
 // committer batches requests into transactions until Close.
 func (s *Store) committer() {
-	defer close(s.commitDone)
 	for first := range s.reqs {
 		batch := []*deliverReq{first}
 	drain:
@@ -243,7 +245,11 @@ func (s *Store) runBatch(batch []*deliverReq) {
 			r.err, r.result = nil, deliverRes{}
 		}
 		var ch changes
+		t0 := time.Now()
 		ch, err = s.commitBatch(live)
+		if debugBatches {
+			fmt.Println("batch", len(live), time.Since(t0))
+		}
 		if err == nil {
 			s.notify(ch)
 			for _, r := range live {
@@ -332,6 +338,23 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 		}
 	}
 
+	// 1b. Store the bytes of all requests with multi-row INSERTs (few
+	// statements per batch: each is a round trip on PostgreSQL), before
+	// any mailbox is locked, so that concurrent committers overlap this
+	// with each other's commits.
+	now := micro(time.Now())
+	var pending []*deliverReq
+	for _, r := range batch {
+		if r.err == nil {
+			pending = append(pending, r)
+		}
+	}
+	pendingBlobs, err := s.insertBlobs(ctx, tx, pending, now)
+	if err != nil {
+		return nil, err
+	}
+	var blobIDs []int64
+
 	// 2. Allocate UIDs and modseqs, locking mailboxes in ascending ID order.
 	count := map[int64]int64{}
 	for _, r := range batch {
@@ -367,56 +390,91 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 		ch.add(accountOf[id], id, modseq)
 	}
 
-	// 3. Insert.
-	now := micro(time.Now())
-	for _, r := range batch {
-		if r.err != nil {
-			continue
-		}
+	// 3. Insert the messages, then outbox entries.
+	var ok []*deliverReq
+	var orphans []int64
+	for i, r := range pending {
 		for _, t := range r.targets {
-			if next[t.mailboxID] == nil {
+			if next[t.mailboxID] == nil && r.err == nil {
 				r.err = fmt.Errorf("store: mailbox %d: %w", t.mailboxID, ErrNotFound)
 			}
 		}
 		if r.err != nil {
+			orphans = append(orphans, pendingBlobs[i])
 			continue
 		}
-		var blobID int64
-		err := tx.row(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-			r.raw, int64(len(r.raw)), r.headerLen, r.body, now).Scan(&blobID)
-		if err != nil {
-			return nil, fmt.Errorf("store: insert message bytes: %w", err)
+		ok = append(ok, r)
+		blobIDs = append(blobIDs, pendingBlobs[i])
+	}
+	if err := s.gcBlobs(ctx, tx, orphans); err != nil {
+		return nil, err
+	}
+	var msgArgs []any
+	msgRows := 0
+	flush := func() error {
+		if msgRows == 0 {
+			return nil
 		}
+		_, err := tx.exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
+			valuesList(msgRows, 8), msgArgs...)
+		msgArgs, msgRows = msgArgs[:0], 0
+		if err != nil {
+			return fmt.Errorf("store: insert messages: %w", err)
+		}
+		return nil
+	}
+	type mbKeywords struct {
+		mailbox  int64
+		keywords string
+	}
+	kwSeen := map[mbKeywords]bool{}
+	for i, r := range ok {
+		blobID := blobIDs[i]
 		local := make([]AppendResult, len(r.targets))
-		for i, t := range r.targets {
+		for j, t := range r.targets {
 			a := next[t.mailboxID]
 			uid, modseq := a.uid, a.modseq
 			a.uid++
 			a.modseq++
-			if _, err := tx.exec(ctx, `INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?)`, t.mailboxID, uid, blobID, modseq, r.date, t.mask, t.keywords, int64(len(r.raw))); err != nil {
-				return nil, fmt.Errorf("store: insert message into mailbox %d: %w", t.mailboxID, err)
-			}
-			if err := addMailboxKeywords(ctx, tx, t.mailboxID, t.keywords); err != nil {
-				return nil, err
-			}
-			local[i] = AppendResult{MailboxID: t.mailboxID, UIDValidity: uint32(a.uidvalidity), UID: uint32(uid), ModSeq: modseq}
-		}
-		r.result.local = local
-		if len(r.remote) > 0 {
-			var outboxID int64
-			if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-				blobID, r.mailFrom, int64(len(r.raw)), now).Scan(&outboxID); err != nil {
-				return nil, fmt.Errorf("store: insert outbox message: %w", err)
-			}
-			for _, rcpt := range r.remote {
-				if _, err := tx.exec(ctx, `INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at)
-					VALUES (?, ?, ?, ?)`, outboxID, rcpt, now, now); err != nil {
-					return nil, fmt.Errorf("store: insert outbox recipient: %w", err)
+			msgArgs = append(msgArgs, t.mailboxID, uid, blobID, modseq, r.date, t.mask, t.keywords, int64(len(r.raw)))
+			if msgRows++; msgRows == 200 {
+				if err := flush(); err != nil {
+					return nil, err
 				}
 			}
-			r.result.outboxID = outboxID
+			if t.keywords != "" {
+				kwSeen[mbKeywords{t.mailboxID, t.keywords}] = true
+			}
+			local[j] = AppendResult{MailboxID: t.mailboxID, UIDValidity: uint32(a.uidvalidity), UID: uint32(uid), ModSeq: modseq}
 		}
+		r.result.local = local
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	for k := range kwSeen {
+		if err := addMailboxKeywords(ctx, tx, k.mailbox, k.keywords); err != nil {
+			return nil, err
+		}
+	}
+	for i, r := range ok {
+		if len(r.remote) == 0 {
+			continue
+		}
+		var outboxID int64
+		if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+			blobIDs[i], r.mailFrom, int64(len(r.raw)), now).Scan(&outboxID); err != nil {
+			return nil, fmt.Errorf("store: insert outbox message: %w", err)
+		}
+		args := make([]any, 0, 4*len(r.remote))
+		for _, rcpt := range r.remote {
+			args = append(args, outboxID, rcpt, now, now)
+		}
+		if _, err := tx.exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES "+
+			valuesList(len(r.remote), 4), args...); err != nil {
+			return nil, fmt.Errorf("store: insert outbox recipients: %w", err)
+		}
+		r.result.outboxID = outboxID
 	}
 	if err := sqlTx.Commit(); err != nil {
 		return nil, fmt.Errorf("store: commit: %w", err)
@@ -441,4 +499,63 @@ func addMailboxKeywords(ctx context.Context, tx dbtx, mailboxID int64, keywords 
 		}
 	}
 	return nil
+}
+
+var skipBody = os.Getenv("CONGTHU_SKIP_BODY") != ""
+
+func bodyTextFor(raw []byte) string {
+	if skipBody {
+		return ""
+	}
+	return strings.ReplaceAll(mailtext.BodyText(raw), "\x00", "")
+}
+
+// valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
+func valuesList(rows, cols int) string {
+	row := "(" + placeholders(cols) + ")"
+	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
+}
+
+// scanIDs reads a column of int64 and closes rows.
+func scanIDs(rows *sql.Rows) ([]int64, error) {
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// insertBlobs stores the bytes of reqs and returns their blob IDs in order.
+func (s *Store) insertBlobs(ctx context.Context, tx dbtx, reqs []*deliverReq, now int64) ([]int64, error) {
+	blobIDs := make([]int64, 0, len(reqs))
+	const blobsPer = 64
+	for i := 0; i < len(reqs); i += blobsPer {
+		part := reqs[i:min(i+blobsPer, len(reqs))]
+		args := make([]any, 0, 5*len(part))
+		for _, r := range part {
+			args = append(args, r.raw, int64(len(r.raw)), r.headerLen, r.body, now)
+		}
+		rows, err := tx.query(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES "+
+			valuesList(len(part), 5)+" RETURNING id", args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: insert message bytes: %w", err)
+		}
+		ids, err := scanIDs(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: insert message bytes: %w", err)
+		}
+		if len(ids) != len(part) {
+			return nil, fmt.Errorf("store: insert message bytes: got %d IDs for %d rows", len(ids), len(part))
+		}
+		// IDs are assigned in row order; RETURNING's order is not
+		// promised, so sort.
+		sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+		blobIDs = append(blobIDs, ids...)
+	}
+	return blobIDs, nil
 }

@@ -94,9 +94,31 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 	}
 	s.reqs = make(chan *deliverReq, 4*maxBatch)
 	s.commitDone = make(chan struct{})
-	go s.committer()
+	// SQLite has one writer, so one committer. PostgreSQL commits
+	// concurrent transactions in parallel: several committers overlap one
+	// batch's network round trips and writes with another's commit
+	// (they serialize only on the rows of the mailboxes they share).
+	n := 1
+	if s.dialect.dollar {
+		n = pgCommitters
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.committer()
+		}()
+	}
+	go func() {
+		wg.Wait()
+		close(s.commitDone)
+	}()
 	return s, nil
 }
+
+// pgCommitters is the number of group-commit goroutines on PostgreSQL.
+const pgCommitters = 3
 
 // redactURL drops the password from a URL for error messages.
 func redactURL(u string) string {
