@@ -1,0 +1,311 @@
+package httpapi
+
+import (
+	"bytes"
+	"fmt"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"congthu/store"
+)
+
+func backends(t *testing.T, fn func(t *testing.T, backend string)) {
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, func(t *testing.T) {
+			t.Parallel()
+			fn(t, b)
+		})
+	}
+}
+
+func TestDossierEventAndReads(t *testing.T) {
+	backends(t, func(t *testing.T, backend string) {
+		e := newEnv(t, backend)
+		ev := event("ev-1")
+		r := e.do("POST", "/v1/dossiers/000.00.12.H26-260315-0001/events", e.live, ev)
+		if r.code != http.StatusCreated {
+			t.Fatalf("POST event: %d %s", r.code, r.body)
+		}
+		var created createdView
+		r.json(t, &created)
+		if len(created.Notifications) != 2 || created.Notifications[0].Channel != "email" || created.Notifications[1].Channel != "sms" {
+			t.Fatalf("created: %+v", created)
+		}
+		em, sm := created.Notifications[0], created.Notifications[1]
+		if em.Status != "created" || em.Template.ID != "dossier-received-email" || em.Template.Version < 1 ||
+			!strings.Contains(em.Subject, "000.00.12.H26-260315-0001") || em.EmailAddress != "an.nguyen@example.com" {
+			t.Errorf("email notification: %+v", em)
+		}
+		if sm.PhoneNumber != "+84912345678" || sm.SMSEncoding != "GSM-7" || sm.SMSParts < 1 || strings.Contains(sm.SMSText, "đ") {
+			t.Errorf("sms notification: %+v", sm)
+		}
+
+		// Replay: same body (other key order, other whitespace) → 200, same body, nothing new.
+		j := fmt.Sprintf(`{"status":"received",  "event_id":"ev-1","applicant":{"phone":"0912 345 678","email":"an.nguyen@example.com","name":"Nguyễn Văn An"},
+			"procedure":"Cấp giấy phép xây dựng nhà ở riêng lẻ","agency":"Ủy ban nhân dân quận Hoàn Kiếm","agency_short":"UBND Q.Hoàn Kiếm",
+			"received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00","handling_unit":"motcua.hoankiem@hanoi.gov.vn","reference":"BO-2026-0001"}`)
+		r2 := e.do("POST", "/v1/dossiers/000.00.12.H26-260315-0001/events", e.live, j)
+		if r2.code != http.StatusOK || !bytes.Equal(r2.body, r.body) || r2.header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("replay: %d %s (want 200 and the first body)", r2.code, r2.body)
+		}
+		ev["reason"] = "changed"
+		if r3 := e.do("POST", "/v1/dossiers/000.00.12.H26-260315-0001/events", e.live, ev); r3.code != http.StatusConflict || !slices.Equal(r3.errFields(t), []string{"event_id"}) {
+			t.Errorf("same event_id, other body: %d %s", r3.code, r3.body)
+		}
+		if r3 := e.do("POST", "/v1/dossiers/OTHER-1/events", e.live, event("ev-1")); r3.code != http.StatusConflict {
+			t.Errorf("same event_id, other dossier: %d %s", r3.code, r3.body)
+		}
+		if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 2 {
+			t.Errorf("notifications stored: %d, want 2", len(ns))
+		}
+
+		// The live email is in the outbox, composed.
+		n, err := e.st.Notification(ctx, em.ID)
+		if err != nil || n.OutboxID == 0 {
+			t.Fatalf("stored email: %+v %v", n, err)
+		}
+		raw, err := e.st.OutboxRaw(ctx, n.OutboxID)
+		if err != nil || !bytes.Contains(raw, []byte("Reply-To: <motcua.hoankiem@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("multipart/alternative")) {
+			t.Errorf("outbox message: %v\n%s", err, raw)
+		}
+		ob, _ := e.st.Outbox(ctx, n.OutboxID)
+		if ob.MailFrom != "bounce+"+em.ID+"@hanoi.gov.vn" {
+			t.Errorf("envelope sender %q", ob.MailFrom)
+		}
+		if st, _ := e.q.Stats(ctx, "outbox"); st.Ready != 1 {
+			t.Errorf("outbox queue: %+v", st)
+		}
+		if st, _ := e.q.Stats(ctx, "sms"); st.Ready != 1 {
+			t.Errorf("sms queue: %+v", st)
+		}
+
+		// GET one.
+		r = e.do("GET", "/v1/notifications/"+em.ID, e.live, nil)
+		var got notificationView
+		r.json(t, &got)
+		if r.code != 200 || got.ID != em.ID || !strings.Contains(got.HTML, "Nguyễn Văn An") || len(got.Events) != 1 || got.Events[0].Status != "created" || got.Attempts == nil {
+			t.Errorf("GET notification: %d %s", r.code, r.body)
+		}
+		if r := e.do("GET", "/v1/notifications/"+em.ID, e.other, nil); r.code != http.StatusForbidden {
+			t.Errorf("other service: %d", r.code)
+		}
+		if r := e.do("GET", "/v1/notifications/"+em.ID, e.test, nil); r.code != http.StatusForbidden {
+			t.Errorf("test key on a live notification: %d", r.code)
+		}
+		if r := e.do("GET", "/v1/notifications/0195a9b0-0000-7000-8000-000000000000", e.live, nil); r.code != http.StatusNotFound {
+			t.Errorf("unknown notification: %d", r.code)
+		}
+
+		// Lists.
+		var list listView
+		r = e.do("GET", "/v1/notifications?reference=BO-2026-0001&limit=1", e.live, nil)
+		r.json(t, &list)
+		if r.code != 200 || len(list.Notifications) != 1 || list.Notifications[0].ID != sm.ID || list.Links["next"] == "" {
+			t.Fatalf("list page 1: %d %s", r.code, r.body)
+		}
+		r = e.do("GET", list.Links["next"], e.live, nil)
+		list = listView{}
+		r.json(t, &list)
+		if len(list.Notifications) != 1 || list.Notifications[0].ID != em.ID {
+			t.Errorf("list page 2: %s", r.body)
+		}
+		r = e.do("GET", "/v1/dossiers/000.00.12.H26-260315-0001/notifications?status=created", e.live, nil)
+		list = listView{}
+		r.json(t, &list)
+		if len(list.Notifications) != 2 {
+			t.Errorf("dossier list: %s", r.body)
+		}
+		if r := e.do("GET", "/v1/dossiers/000.00.12.H26-260315-0001/notifications", e.other, nil); !strings.Contains(string(r.body), `"notifications":[]`) {
+			t.Errorf("other service sees: %s", r.body)
+		}
+		if r := e.do("GET", "/v1/notifications?status=bogus", e.live, nil); r.code != 422 {
+			t.Errorf("bad status filter: %d", r.code)
+		}
+
+		// Templates.
+		if r := e.do("GET", "/v1/templates", e.live, nil); r.code != 200 || !strings.Contains(string(r.body), "dossier-fee_due-sms") {
+			t.Errorf("templates: %d", r.code)
+		}
+		if r := e.do("GET", "/v1/templates/dossier-received-email", e.live, nil); r.code != 200 || !strings.Contains(string(r.body), `"applicant.name"`) {
+			t.Errorf("template: %d %s", r.code, r.body)
+		}
+		var pv previewView
+		r = e.do("POST", "/v1/templates/dossier-received-sms/preview", e.test, map[string]any{"personalisation": map[string]any{
+			"dossier_code": "000.12", "agency_short": "UBND Q.Hoàn Kiếm", "received_at": "2026-03-15T09:00:00+07:00", "appointment_at": "2026-03-29T16:00:00+07:00"}})
+		r.json(t, &pv)
+		if r.code != 200 || pv.SMSEncoding != "GSM-7" || pv.SMSParts != 1 || !strings.Contains(pv.SMSText, "Hoan Kiem") || !strings.Contains(pv.SMSText, "15/03/2026") {
+			t.Errorf("preview sms: %d %s", r.code, r.body)
+		}
+		pv = previewView{}
+		r = e.do("POST", "/v1/templates/dossier-delayed-email/preview", e.live, nil)
+		r.json(t, &pv)
+		if r.code != 200 || pv.Subject == "" || !strings.Contains(pv.HTML, "<html") || pv.Text == "" {
+			t.Errorf("preview email with sample: %d %s", r.code, r.body)
+		}
+		if r := e.do("POST", "/v1/templates/dossier-received-email/preview", e.live, map[string]any{"personalisation": map[string]any{"dossier_code": "1"}}); r.code != 422 ||
+			!slices.Contains(r.errFields(t), "personalisation.applicant.name") {
+			t.Errorf("preview missing: %d %s", r.code, r.body)
+		}
+		if r := e.do("GET", "/v1/templates/nope", e.live, nil); r.code != 404 {
+			t.Errorf("unknown template: %d", r.code)
+		}
+
+		// Health, metrics, OpenAPI.
+		if r := e.do("GET", "/healthz", "", nil); r.code != 200 {
+			t.Errorf("healthz %d", r.code)
+		}
+		if r := e.do("GET", "/readyz", "", nil); r.code != 200 {
+			t.Errorf("readyz %d %s", r.code, r.body)
+		}
+		r = e.do("GET", "/metrics", "", nil)
+		for _, want := range []string{`congthu_http_requests_total{route="POST /v1/dossiers/{code}/events",code="201"} 1`,
+			`congthu_notifications{channel="email",status="created"} 1`, `congthu_queue_jobs{queue="sms",state="ready"} 1`,
+			`congthu_http_request_duration_seconds_bucket{route="POST /v1/dossiers/{code}/events",le="+Inf"}`} {
+			if !strings.Contains(string(r.body), want) {
+				t.Errorf("metrics: missing %q in\n%s", want, r.body)
+			}
+		}
+		if r := e.do("GET", "/v1/openapi.json", "", nil); r.code != 200 || !bytes.Equal(r.body, OpenAPI) {
+			t.Errorf("openapi: %d", r.code)
+		}
+	})
+}
+
+func TestTemplateEndpoints(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	r := e.do("POST", "/v1/notifications/email", e.live, map[string]any{"template_id": "generic-email", "email_address": "a@example.com",
+		"personalisation": map[string]any{"subject": "Thông báo lịch tiếp dân", "body": "Nội dung **quan trọng** <script>x</script>", "agency": "Sở Tư pháp"},
+		"reference": "r1"}, "Idempotency-Key", "k-1")
+	var v notificationView
+	r.json(t, &v)
+	if r.code != 201 || v.Subject != "Thông báo lịch tiếp dân" || v.Reference != "r1" {
+		t.Fatalf("email: %d %s", r.code, r.body)
+	}
+	r2 := e.do("POST", "/v1/notifications/email", e.live, map[string]any{"template_id": "generic-email", "email_address": "a@example.com",
+		"personalisation": map[string]any{"subject": "Thông báo lịch tiếp dân", "body": "Nội dung **quan trọng** <script>x</script>", "agency": "Sở Tư pháp"},
+		"reference": "r1"}, "Idempotency-Key", "k-1")
+	if r2.code != 200 || !bytes.Equal(r2.body, r.body) {
+		t.Errorf("replay: %d %s", r2.code, r2.body)
+	}
+	if r3 := e.do("POST", "/v1/notifications/email", e.live, map[string]any{"template_id": "generic-email", "email_address": "b@example.com",
+		"personalisation": map[string]any{"subject": "x", "body": "y"}}, "Idempotency-Key", "k-1"); r3.code != 409 {
+		t.Errorf("other body, same key: %d %s", r3.code, r3.body)
+	}
+	n, _ := e.st.Notification(ctx, v.ID)
+	if strings.Contains(n.HTML, "<script>") || !strings.Contains(n.HTML, "&lt;script&gt;") {
+		t.Errorf("value not escaped in HTML")
+	}
+	r = e.do("POST", "/v1/notifications/sms", e.live, map[string]any{"template_id": "generic-sms", "phone_number": "+84 912 345 678",
+		"personalisation": map[string]any{"body": "Lịch hẹn đã đổi"}})
+	v = notificationView{}
+	r.json(t, &v)
+	if r.code != 201 || v.PhoneNumber != "+84912345678" || v.SMSText != "Lich hen da doi" {
+		t.Errorf("sms: %d %s", r.code, r.body)
+	}
+	if r := e.do("POST", "/v1/notifications/sms", e.live, map[string]any{"template_id": "generic-email", "phone_number": "0912345678"}); r.code != 422 ||
+		!slices.Contains(r.errFields(t), "template_id") {
+		t.Errorf("email template on sms: %d %s", r.code, r.body)
+	}
+	long := strings.Repeat("Thông báo rất dài. ", 40)
+	if r := e.do("POST", "/v1/notifications/sms", e.live, map[string]any{"template_id": "generic-sms", "phone_number": "0912345678",
+		"personalisation": map[string]any{"body": long}}); r.code != 422 || !slices.Contains(r.errFields(t), "phone_number") || !strings.Contains(string(r.body), "parts") {
+		t.Errorf("SMS over the part limit: %d %s", r.code, r.body)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	e := newEnv(t, "sqlite", func(o *Options) { o.MaxBodyBytes = 64 << 10 })
+	path := "/v1/dossiers/000.12/events"
+	revoked := e.addKey("motcua", false)
+	keys, _ := e.st.APIKeys(ctx, "motcua")
+	e.st.RevokeAPIKey(ctx, keys[len(keys)-1].ID)
+	bad := func(mod func(m map[string]any)) map[string]any {
+		ev := event("ev-err")
+		mod(ev)
+		return ev
+	}
+	for _, c := range []struct {
+		name   string
+		method string
+		path   string
+		key    string
+		body   any
+		code   int
+		fields []string
+	}{
+		{"malformed JSON", "POST", path, e.live, `{"event_id":`, 400, nil},
+		{"not an object", "POST", path, e.live, `[1,2]`, 400, nil},
+		{"trailing data", "POST", path, e.live, `{"event_id":"x"} {}`, 400, nil},
+		{"no key", "POST", path, "", event("x"), 401, []string{"Authorization"}},
+		{"bad key", "POST", path, "ct_live_nonsense", event("x"), 401, []string{"Authorization"}},
+		{"revoked key", "POST", path, revoked, event("x"), 403, []string{"Authorization"}},
+		{"unknown route", "GET", "/v1/nope", e.live, nil, 404, nil},
+		{"too large", "POST", path, e.live, `{"reason":"` + strings.Repeat("a", 70<<10) + `"}`, 413, nil},
+		{"bad code", "POST", "/v1/dossiers/a_b/events", e.live, event("x"), 422, []string{"code"}},
+		{"bad email", "POST", path, e.live, bad(func(m map[string]any) { m["applicant"].(map[string]any)["email"] = "an@@x" }), 422, []string{"applicant.email"}},
+		{"landline", "POST", path, e.live, bad(func(m map[string]any) { m["applicant"].(map[string]any)["phone"] = "024 3825 3536" }), 422, []string{"applicant.phone"}},
+		{"missing fields", "POST", path, e.live, bad(func(m map[string]any) { delete(m, "procedure"); delete(m, "appointment_at") }), 422, []string{"appointment_at", "procedure"}},
+		{"bad time", "POST", path, e.live, bad(func(m map[string]any) { m["received_at"] = "15/03/2026" }), 422, []string{"received_at"}},
+		{"amount not integer", "POST", path, e.live, bad(func(m map[string]any) { m["amount"] = 1.5 }), 422, []string{"amount"}},
+		{"unknown field", "POST", path, e.live, bad(func(m map[string]any) { m["apointment_at"] = "x" }), 422, []string{"apointment_at"}},
+		{"bad status", "POST", path, e.live, bad(func(m map[string]any) { m["status"] = "lost" }), 422, []string{"status"}},
+		{"bad channel", "POST", path, e.live, bad(func(m map[string]any) { m["channels"] = []string{"fax"} }), 422, []string{"channels[0]"}},
+		{"no address", "POST", path, e.live, bad(func(m map[string]any) { m["applicant"] = map[string]any{"name": "An"} }), 422, []string{"applicant"}},
+		{"sms without phone", "POST", path, e.live, bad(func(m map[string]any) {
+			m["applicant"] = map[string]any{"name": "An", "email": "a@example.com"}
+			m["channels"] = []string{"sms"}
+		}), 422, []string{"applicant.phone"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.do(c.method, c.path, c.key, c.body)
+			if r.code != c.code {
+				t.Fatalf("got %d %s, want %d", r.code, r.body, c.code)
+			}
+			if !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
+				t.Errorf("content type %q", r.header.Get("Content-Type"))
+			}
+			got := r.errFields(t)
+			if c.fields != nil && !slices.Equal(got, c.fields) {
+				t.Errorf("fields %q, want %q (%s)", got, c.fields, r.body)
+			}
+			if c.code == 422 && strings.Contains(c.name, "landline") && !strings.Contains(string(r.body), "not a mobile number") {
+				t.Errorf("landline message: %s", r.body)
+			}
+		})
+	}
+	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 0 {
+		t.Errorf("failed requests created %d notifications", len(ns))
+	}
+}
+
+func TestRateLimit(t *testing.T) {
+	e := newEnv(t, "sqlite", func(o *Options) { o.RateLimit = 3 })
+	// Each event costs 2 (email + sms): the second must wait.
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("rl-1")); r.code != 201 {
+		t.Fatalf("first: %d %s", r.code, r.body)
+	}
+	r := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("rl-2"))
+	if r.code != 429 || r.header.Get("Retry-After") == "" || r.header.Get("Retry-After") == "0" {
+		t.Fatalf("second: %d %s Retry-After %q", r.code, r.body, r.header.Get("Retry-After"))
+	}
+	// A replay costs nothing; another key has its own bucket.
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("rl-1")); r.code != 200 {
+		t.Errorf("replay while limited: %d", r.code)
+	}
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.test, event("rl-3")); r.code != 201 {
+		t.Errorf("other key: %d %s", r.code, r.body)
+	}
+}
+
+func TestOpenAPIFileIdentical(t *testing.T) {
+	b, err := os.ReadFile("../api/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b, OpenAPI) {
+		t.Errorf("api/openapi.json and httpapi/openapi.json differ: copy one onto the other")
+	}
+}
