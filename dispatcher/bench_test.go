@@ -1,0 +1,166 @@
+package dispatcher
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"congthu/internal/testdns"
+	"congthu/store"
+)
+
+// BenchmarkOutbound measures the outbound path end to end on a real store
+// (SQLite), Redis and a local go-smtp sink standing in for one remote
+// domain's MX:
+//
+//   - throughput: 10,000 queued 10 KB messages (DKIM-signed unless the
+//     sub-benchmark says otherwise) delivered and recorded, in messages/s;
+//   - latency: enqueue (the store's OutboxAdded hook) to the sink seeing
+//     MAIL FROM, one message at a time on an idle dispatcher; median and
+//     90th percentile.
+//
+// Run: scripts/test.sh -run '^$' -bench BenchmarkOutbound -benchtime 1x ./dispatcher/
+// (or plain go test; -race slows it several times).
+func BenchmarkOutbound(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		dkim bool
+	}{{"throughput/dkim", true}, {"throughput/nodkim", false}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				benchThroughput(b, 10000, tc.dkim)
+			}
+		})
+	}
+	b.Run("latency", func(b *testing.B) {
+		for range b.N {
+			benchLatency(b, 200)
+		}
+	})
+}
+
+func benchEnv(b *testing.B, workers int) (*env, *sink) {
+	sk := startSink(b, sinkOpts{})
+	e := newEnv(b, envOpts{noRun: true, opts: func(o *Options) {
+		o.Port = portOf(b, sk.addr)
+		o.KeepFinished = false
+		o.OnFinal = nil
+		o.Workers = workers
+		o.IdleTimeout = 10 * time.Second
+	}})
+	e.dns.SetMX("remote.test", testdns.MX{Pref: 10, Host: "mx.remote.test"})
+	e.dns.SetA("mx.remote.test", "127.0.0.1")
+	return e, sk
+}
+
+func benchThroughput(b *testing.B, n int, signed bool) {
+	b.StopTimer()
+	e, sk := benchEnv(b, 64)
+	from := "alice@local.test"
+	if !signed {
+		if err := e.st.SetDomainDKIM(e.ctx, "local.test", "", nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	raw := message(from, "bob@remote.test", "Báo cáo tuần", 10<<10)
+	// Queue n messages (group commit, 32 writers), then their jobs.
+	ids := make([]int64, n)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var firstErr error
+	for w := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += 32 {
+				res, err := e.st.Deliver(e.ctx, &store.Delivery{Raw: raw, MailFrom: from, Remote: []string{fmt.Sprintf("r%d@remote.test", i)}})
+				if err != nil {
+					mu.Lock()
+					firstErr = err
+					mu.Unlock()
+					return
+				}
+				ids[i] = res.OutboxID
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		b.Fatal(firstErr)
+	}
+	for _, id := range ids {
+		if _, err := e.q.Enqueue(e.ctx, jobFor(id)); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	b.StartTimer()
+	start := time.Now()
+	go func() { done <- e.d.Run(ctx) }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for sk.count() < n {
+		if time.Now().After(deadline) {
+			b.Fatalf("only %d of %d delivered", sk.count(), n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// Wait for the outcomes to be recorded (entries removed).
+	for {
+		due, err := e.st.OutboxDuePage(e.ctx, time.Now().Add(time.Hour), 0, 1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(due) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatal("outcomes not recorded")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	cancel()
+	<-done
+	b.ReportMetric(float64(n)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(float64(sk.conns.Load()), "conns")
+	b.ReportMetric(0, "ns/op")
+}
+
+func benchLatency(b *testing.B, n int) {
+	b.StopTimer()
+	e, sk := benchEnv(b, 64)
+	ctx, cancel := context.WithCancel(e.ctx)
+	done := make(chan error, 1)
+	go func() { done <- e.d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	from := "alice@local.test"
+	raw := message(from, "bob@remote.test", "Thông báo", 10<<10)
+	var lat []time.Duration
+	for i := range n + 5 {
+		res, err := e.st.Deliver(e.ctx, &store.Delivery{Raw: raw, MailFrom: from, Remote: []string{fmt.Sprintf("r%d@remote.test", i)}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		e.d.Enqueue(res.OutboxID) // what the store's OutboxAdded hook calls
+		for sk.count() <= i {
+			time.Sleep(50 * time.Microsecond)
+		}
+		sk.mu.Lock()
+		at := sk.attempts[len(sk.attempts)-1]
+		sk.mu.Unlock()
+		if i >= 5 { // the first ones warm up connections
+			lat = append(lat, at.Sub(t0))
+		}
+		time.Sleep(20 * time.Millisecond) // idle between messages
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "ms-median")
+	b.ReportMetric(float64(lat[len(lat)*9/10].Microseconds())/1000, "ms-p90")
+	b.ReportMetric(0, "ns/op")
+}
