@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -33,8 +32,6 @@ import (
 
 // maxBatch is the most requests committed in one transaction.
 const maxBatch = 128
-
-var debugBatches = os.Getenv("CONGTHU_DEBUG_BATCH") != ""
 
 // errClosed is returned by Deliver and Append after Close.
 var errClosed = errors.New("store: closed")
@@ -247,9 +244,7 @@ func (s *Store) runBatch(batch []*deliverReq) {
 		var ch changes
 		t0 := time.Now()
 		ch, err = s.commitBatch(live)
-		if debugBatches {
-			fmt.Println("batch", len(live), time.Since(t0))
-		}
+		s.log.Debug("store: group commit", "requests", len(live), "duration", time.Since(t0), "err", err)
 		if err == nil {
 			s.notify(ch)
 			for _, r := range live {
@@ -501,12 +496,9 @@ func addMailboxKeywords(ctx context.Context, tx dbtx, mailboxID int64, keywords 
 	return nil
 }
 
-var skipBody = os.Getenv("CONGTHU_SKIP_BODY") != ""
-
+// bodyTextFor is the search text stored with a message (PostgreSQL's
+// TEXT cannot hold NUL).
 func bodyTextFor(raw []byte) string {
-	if skipBody {
-		return ""
-	}
 	return strings.ReplaceAll(mailtext.BodyText(raw), "\x00", "")
 }
 
