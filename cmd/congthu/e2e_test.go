@@ -5,6 +5,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -16,6 +17,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
 
 	"congthu/internal/testenv"
 )
@@ -279,4 +284,90 @@ func TestE2ESubmitReadRestartSQLite(t *testing.T) {
 
 func TestE2ESubmitReadRestartPostgres(t *testing.T) {
 	testSubmitReadRestart(t, "CONGTHU_REDIS_URL="+testenv.Redis(t), "CONGTHU_DATABASE_URL="+testenv.Postgres(t))
+}
+
+// Two `congthu serve` processes share one PostgreSQL and one Redis: a
+// message submitted on node A wakes an IDLE client on node B within a
+// second (Redis pub/sub).
+func TestE2ETwoNodesIdleWakeup(t *testing.T) {
+	pg, rd := testenv.Postgres(t), testenv.Redis(t)
+	a := newNode(t, "CONGTHU_DATABASE_URL="+pg, "CONGTHU_REDIS_URL="+rd)
+	b := newNode(t, "CONGTHU_DATABASE_URL="+pg, "CONGTHU_REDIS_URL="+rd)
+	a.admin(t, "", "domain", "add", "hanoi.gov.vn")
+	const pw = "mat-khau-cua-an-1"
+	a.admin(t, pw+"\n", "user", "add", "--password-stdin", "nva.stp@hanoi.gov.vn")
+	a.start(t)
+	defer a.stop(t)
+	b.start(t)
+	defer b.stop(t)
+
+	exists := make(chan uint32, 16)
+	c, err := imapclient.DialTLS(b.addr["imaps"], &imapclient.Options{
+		TLSConfig: &tls.Config{InsecureSkipVerify: true},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					exists <- *d.NumMessages
+				}
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login("nva.stp@hanoi.gov.vn", pw).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	idle, err := c.Idle()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for i := 1; i <= 3; i++ {
+		sent := time.Now()
+		submit(t, a.addr["submissions"], "nva.stp@hanoi.gov.vn", pw, "nva.stp@hanoi.gov.vn",
+			fmt.Sprintf("Subject: =?UTF-8?B?SOG7kyBzxqE=?= %d\r\nFrom: nva.stp@hanoi.gov.vn\r\nTo: nva.stp@hanoi.gov.vn\r\n\r\nBody %d\r\n", i, i))
+		acked := time.Since(sent)
+		select {
+		case n := <-exists:
+			woke := time.Since(sent)
+			t.Logf("message %d: 250 after %v, EXISTS %d on the other node after %v", i, acked, n, woke)
+			if n != uint32(i) {
+				t.Errorf("EXISTS %d, want %d", n, i)
+			}
+			if woke-acked > time.Second {
+				t.Errorf("IDLE woke %v after the 250, want under 1s", woke-acked)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("no EXISTS on node B within 3s of message %d", i)
+		}
+	}
+	if err := idle.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := idle.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	c.Logout().Wait()
+}
+
+// submit sends one message over implicit-TLS submission with go-smtp's client.
+func submit(t *testing.T, addr, user, pass, to, msg string) {
+	t.Helper()
+	c, err := smtp.DialTLS(addr, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Auth(sasl.NewPlainClient("", user, pass)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendMail(user, []string{to}, strings.NewReader(msg)); err != nil {
+		t.Fatal(err)
+	}
+	c.Quit()
 }
