@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"os"
 	"os/exec"
@@ -24,7 +25,7 @@ func runSMS(t *testing.T, env map[string]string, args ...string) (code int, stdo
 	var ue usageError
 	switch {
 	case err == nil:
-	case errorsAs(err, &ue):
+	case errors.As(err, &ue):
 		code = 2
 		errb.WriteString(err.Error())
 	default:
@@ -32,14 +33,6 @@ func runSMS(t *testing.T, env map[string]string, args ...string) (code int, stdo
 		errb.WriteString(err.Error())
 	}
 	return code, out.String(), errb.String()
-}
-
-func errorsAs(err error, ue *usageError) bool {
-	u, ok := err.(usageError)
-	if ok {
-		*ue = u
-	}
-	return ok
 }
 
 func TestSMSParts(t *testing.T) {
