@@ -27,7 +27,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
@@ -161,10 +163,13 @@ func (s *Store) openSQLite(path string) error {
 }
 
 func (s *Store) openPostgres(u string) error {
-	db, err := openPG(u)
+	cfg, err := pgx.ParseConfig(u)
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", redactURL(u), err)
 	}
+	// pgx's database/sql adapter; statements are prepared and cached per
+	// connection.
+	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(24)
 	db.SetMaxIdleConns(24)
 	db.SetConnMaxIdleTime(5 * time.Minute)
