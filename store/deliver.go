@@ -248,6 +248,11 @@ func (s *Store) runBatch(batch []*deliverReq) {
 		if err == nil {
 			s.notify(ch)
 			for _, r := range live {
+				if r.err == nil && r.result.outboxID != 0 {
+					s.outboxAdded(r.result.outboxID)
+				}
+			}
+			for _, r := range live {
 				if r.err != nil {
 					r.res <- deliverRes{err: r.err}
 				} else {
@@ -270,6 +275,19 @@ func (s *Store) runBatch(batch []*deliverReq) {
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 	}
 	live[0].res <- deliverRes{err: err}
+}
+
+// outboxAdded calls Options.OutboxAdded for a committed outbox entry.
+func (s *Store) outboxAdded(id int64) {
+	if s.opts.OutboxAdded == nil {
+		return
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("store: OutboxAdded hook panicked", "panic", p, "outbox", id)
+		}
+	}()
+	s.opts.OutboxAdded(id)
 }
 
 // commitBatch stores the requests in one transaction. Requests that fail
