@@ -64,6 +64,7 @@ func commands() []*command {
 		domainCommand(),
 		userCommand(),
 		queueCommand(),
+		smsCommand(),
 	}
 }
 
