@@ -178,7 +178,7 @@ func TestTemplateEndpoints(t *testing.T) {
 	e := newEnv(t, "sqlite")
 	r := e.do("POST", "/v1/notifications/email", e.live, map[string]any{"template_id": "generic-email", "email_address": "a@example.com",
 		"personalisation": map[string]any{"subject": "Thông báo lịch tiếp dân", "body": "Nội dung **quan trọng** <script>x</script>", "agency": "Sở Tư pháp"},
-		"reference": "r1"}, "Idempotency-Key", "k-1")
+		"reference":       "r1"}, "Idempotency-Key", "k-1")
 	var v notificationView
 	r.json(t, &v)
 	if r.code != 201 || v.Subject != "Thông báo lịch tiếp dân" || v.Reference != "r1" {
@@ -186,7 +186,7 @@ func TestTemplateEndpoints(t *testing.T) {
 	}
 	r2 := e.do("POST", "/v1/notifications/email", e.live, map[string]any{"template_id": "generic-email", "email_address": "a@example.com",
 		"personalisation": map[string]any{"subject": "Thông báo lịch tiếp dân", "body": "Nội dung **quan trọng** <script>x</script>", "agency": "Sở Tư pháp"},
-		"reference": "r1"}, "Idempotency-Key", "k-1")
+		"reference":       "r1"}, "Idempotency-Key", "k-1")
 	if r2.code != 200 || !bytes.Equal(r2.body, r.body) {
 		t.Errorf("replay: %d %s", r2.code, r2.body)
 	}

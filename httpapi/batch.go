@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"congthu/store"
@@ -23,6 +24,8 @@ type batcher struct {
 	mu   sync.RWMutex
 	shut bool
 	done chan struct{}
+
+	batches, items atomic.Int64 // committed, for metrics and benchmarks
 }
 
 const maxBatch = 64
@@ -117,6 +120,8 @@ func (b *batcher) run(batch []*batchItem) {
 	for i, it := range live {
 		reqs[i] = it.req
 	}
+	b.batches.Add(1)
+	b.items.Add(int64(len(live)))
 	var results []store.NotificationResult
 	err := func() (err error) {
 		defer func() {

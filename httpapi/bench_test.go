@@ -73,9 +73,12 @@ func benchEvents(b *testing.B, backend string) {
 		b.Fatalf("%d requests failed", f)
 	}
 	slices.Sort(lat)
-	pct := func(p float64) float64 { return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000 }
+	pct := func(p float64) float64 {
+		return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))].Microseconds()) / 1000
+	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
+	b.ReportMetric(float64(e.srv.batch.items.Load())/float64(max(e.srv.batch.batches.Load(), 1)), "events/commit")
 	b.ReportMetric(0, "ns/op")
 }

@@ -379,6 +379,14 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
 	var results []NotificationResult
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		// Every request runs the same dozen statements: prepare each
+		// once per transaction instead of once per execution (SQL
+		// parsing was a quarter of the writer's time).
+		if sqlTx, ok := tx.q.(*sql.Tx); ok {
+			sc := &stmtCache{tx: sqlTx, m: map[string]*sql.Stmt{}}
+			defer sc.close()
+			tx = dbtx{s, sc}
+		}
 		results = make([]NotificationResult, len(reqs))
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
@@ -454,19 +462,21 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		return res, fmt.Errorf("store: notification without service: %w", ErrInvalid)
 	}
 	if r.IdempotencyKey != "" {
-		var h string
-		var st int
-		var body []byte
-		err := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
-			r.Service, r.IdempotencyKey).Scan(&h, &st, &body)
-		if err == nil {
-			return NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}, nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		ins, err := tx.exec(ctx, `INSERT INTO idempotency_keys (service, idem_key, request_hash, status_code, response, created_at)
+			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (service, idem_key) DO NOTHING`,
+			r.Service, r.IdempotencyKey, r.RequestHash, r.Status, r.Response, micro(now))
+		if err != nil {
 			return res, fmt.Errorf("store: idempotency key: %w", err)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO idempotency_keys (service, idem_key, request_hash, status_code, response, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			r.Service, r.IdempotencyKey, r.RequestHash, r.Status, r.Response, micro(now)); err != nil {
-			return res, fmt.Errorf("store: idempotency key: %w", err)
+		if n, _ := ins.RowsAffected(); n == 0 {
+			var h string
+			var st int
+			var body []byte
+			if err := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
+				r.Service, r.IdempotencyKey).Scan(&h, &st, &body); err != nil {
+				return res, fmt.Errorf("store: idempotency key: %w", err)
+			}
+			return NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}, nil
 		}
 	}
 	hasCallback, ok := services[r.Service]
@@ -941,4 +951,55 @@ func (s *Store) NotificationCounts(ctx context.Context) ([]NotificationCount, er
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// stmtCache is a querier that prepares each distinct statement once in a
+// transaction.
+type stmtCache struct {
+	tx *sql.Tx
+	m  map[string]*sql.Stmt
+}
+
+func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := c.m[query]; ok {
+		return st, nil
+	}
+	st, err := c.tx.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	c.m[query] = st
+	return st, nil
+}
+
+func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.ExecContext(ctx, args...)
+}
+
+func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	st, err := c.stmt(ctx, query)
+	if err != nil {
+		// A Row carrying the error: QueryRowContext on the
+		// transaction reports it again on Scan.
+		return c.tx.QueryRowContext(ctx, query, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (c *stmtCache) close() {
+	for _, st := range c.m {
+		st.Close()
+	}
 }
