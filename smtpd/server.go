@@ -5,11 +5,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
-	"sync"
-	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -43,10 +40,7 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	conns    map[*trackedConn]struct{}
-	draining bool
-	closed   bool
+	conns *connSet
 }
 
 // New returns a submission server over st. lim may be nil (no login
@@ -61,7 +55,7 @@ func New(opts Options, st Store, lim *loginlimit.Limiter, log *slog.Logger) *Ser
 		log:    log,
 		ctx:    ctx,
 		cancel: cancel,
-		conns:  map[*trackedConn]struct{}{},
+		conns:  newConnSet(log, opts.MaxConnections, 0, nil),
 	}
 	ss := smtp.NewServer(backend{s})
 	ss.Domain = opts.Hostname
@@ -95,14 +89,11 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 }
 
 func (s *Server) serve(ln net.Listener, tlsConfig *tls.Config) error {
-	s.mu.Lock()
-	stopped := s.draining || s.closed
-	s.mu.Unlock()
-	if stopped {
+	if s.conns.isDraining() {
 		ln.Close()
 		return nil
 	}
-	err := s.smtp.Serve(&listener{Listener: ln, srv: s, tlsConfig: tlsConfig})
+	err := s.smtp.Serve(&listener{Listener: ln, set: s.conns, tlsConfig: tlsConfig})
 	if err != nil {
 		return fmt.Errorf("smtpd: serve %s: %w", ln.Addr(), err)
 	}
@@ -114,200 +105,13 @@ func (s *Server) serve(ln net.Listener, tlsConfig *tls.Config) error {
 // closing those connections too. If ctx ends first, the remaining
 // connections are closed and ctx's error returned.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	if s.draining || s.closed {
-		s.mu.Unlock()
-		return nil
-	}
-	s.draining = true
-	s.mu.Unlock()
-
-	done := make(chan error, 1)
-	go func() {
-		defer func() {
-			if r := recover(); r != nil {
-				s.log.Error("smtpd: panic in shutdown", "panic", r)
-				done <- fmt.Errorf("smtpd: panic in shutdown: %v", r)
-			}
-		}()
-		// Closes the listeners and waits for every connection to end.
-		err := s.smtp.Shutdown(context.Background())
-		if errors.Is(err, smtp.ErrServerClosed) {
-			err = nil
-		}
-		done <- err
-	}()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		s.closeIdle()
-		select {
-		case err := <-done:
-			s.cancel()
-			return err
-		case <-ctx.Done():
-			s.closeAll()
-			s.cancel()
-			<-done
-			return ctx.Err()
-		case <-tick.C:
-		}
-	}
+	return s.conns.shutdown(ctx, s.smtp, s.cancel)
 }
 
 // Close closes all listeners and connections at once, aborting open
 // transactions (nothing of them was acknowledged).
 func (s *Server) Close() error {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	err := s.smtp.Close()
-	if errors.Is(err, smtp.ErrServerClosed) {
-		err = nil
-	}
-	s.closeAll()
-	s.cancel()
-	return err
+	return s.conns.close(s.smtp, s.cancel)
 }
 
-// closeIdle closes connections that are not inside a mail transaction.
-func (s *Server) closeIdle() {
-	s.mu.Lock()
-	conns := make([]*trackedConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		sess := c.session()
-		if sess == nil {
-			c.Close()
-			continue
-		}
-		if sess.closeIfIdle() {
-			c.Close()
-		}
-	}
-}
-
-func (s *Server) closeAll() {
-	s.mu.Lock()
-	conns := make([]*trackedConn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-	}
-}
-
-func (s *Server) isDraining() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.draining || s.closed
-}
-
-// track registers a new connection; false when MaxConnections is reached.
-func (s *Server) track(c net.Conn) (*trackedConn, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.conns) >= s.opts.MaxConnections || s.draining || s.closed {
-		return nil, false
-	}
-	tc := &trackedConn{Conn: c, srv: s}
-	s.conns[tc] = struct{}{}
-	return tc, true
-}
-
-func (s *Server) untrack(c *trackedConn) {
-	s.mu.Lock()
-	delete(s.conns, c)
-	s.mu.Unlock()
-}
-
-// listener wraps the caller's listener to count and track connections and,
-// for implicit TLS, to wrap them in a TLS server.
-type listener struct {
-	net.Listener
-	srv       *Server
-	tlsConfig *tls.Config
-}
-
-func (l *listener) Accept() (net.Conn, error) {
-	for {
-		c, err := l.Listener.Accept()
-		if err != nil {
-			return nil, err
-		}
-		tc, ok := l.srv.track(c)
-		if !ok {
-			l.srv.log.Warn("smtpd: connection refused: too many connections", "remote", c.RemoteAddr().String())
-			if l.tlsConfig == nil {
-				// RFC 5321 section 3.1: 421 instead of the greeting.
-				c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-				io.WriteString(c, "421 4.7.0 Too many connections, try again later\r\n")
-			}
-			c.Close()
-			continue
-		}
-		if l.tlsConfig != nil {
-			return tls.Server(tc, l.tlsConfig), nil
-		}
-		return tc, nil
-	}
-}
-
-// trackedConn is an accepted connection the server can find its session
-// from and close during Shutdown.
-type trackedConn struct {
-	net.Conn
-	srv *Server
-
-	mu   sync.Mutex
-	sess *session
-
-	closeOnce sync.Once
-	closeErr  error
-}
-
-func (c *trackedConn) session() *session {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.sess
-}
-
-func (c *trackedConn) setSession(s *session) {
-	c.mu.Lock()
-	c.sess = s
-	c.mu.Unlock()
-}
-
-func (c *trackedConn) Close() error {
-	c.closeOnce.Do(func() {
-		c.srv.untrack(c)
-		c.closeErr = c.Conn.Close()
-	})
-	return c.closeErr
-}
-
-// trackedOf finds the trackedConn under a go-smtp connection (plain, or TLS
-// after STARTTLS or on the implicit-TLS listener).
-func trackedOf(c net.Conn) *trackedConn {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	t, _ := c.(*trackedConn)
-	return t
-}
-
-// errorLog sends go-smtp's internal errors (panics, accept errors) to slog.
-type errorLog struct{ log *slog.Logger }
-
-func (l errorLog) Printf(format string, v ...any) {
-	l.log.Warn("smtpd: " + fmt.Sprintf(format, v...))
-}
-
-func (l errorLog) Println(v ...any) {
-	l.log.Warn("smtpd: " + fmt.Sprint(v...))
-}
+func (s *Server) isDraining() bool { return s.conns.isDraining() }

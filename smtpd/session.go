@@ -550,11 +550,7 @@ func (s *session) Logout() error {
 	s.Reset()
 	s.cancel()
 	if s.tracked != nil {
-		s.tracked.mu.Lock()
-		if s.tracked.sess == s {
-			s.tracked.sess = nil
-		}
-		s.tracked.mu.Unlock()
+		s.tracked.clearSession(s)
 	}
 	return nil
 }

@@ -1,0 +1,295 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"congthu/loginlimit"
+)
+
+// connSet tracks the open connections of one server (submission or MX):
+// it caps them, in total and per client address, and closes them during
+// Shutdown and Close.
+type connSet struct {
+	log *slog.Logger
+	max int
+	// maxPerIP caps connections per client (limitKey of its address);
+	// 0: no cap. exempt, if set, names clients the cap does not apply to.
+	maxPerIP int
+	exempt   func(netip.Addr) bool
+
+	mu       sync.Mutex
+	conns    map[*trackedConn]struct{}
+	perIP    map[netip.Addr]int
+	draining bool
+	closed   bool
+}
+
+func newConnSet(log *slog.Logger, max, maxPerIP int, exempt func(netip.Addr) bool) *connSet {
+	return &connSet{log: log, max: max, maxPerIP: maxPerIP, exempt: exempt, conns: map[*trackedConn]struct{}{}, perIP: map[netip.Addr]int{}}
+}
+
+// idleCloser is a session Shutdown can ask to end if it is idle.
+type idleCloser interface {
+	// closeIfIdle marks an idle session closing, tells the client 421
+	// and returns true (the caller closes the connection); false if a
+	// mail transaction is open.
+	closeIfIdle() bool
+}
+
+// Replies sent instead of the greeting (RFC 5321 section 3.1).
+const (
+	replyTooManyConns      = "421 4.7.0 Too many connections, try again later\r\n"
+	replyTooManyConnsFrom  = "421 4.7.0 Too many connections from your address, try again later\r\n"
+	replyServiceNotRunning = ""
+)
+
+// track registers a new connection, or returns the reply refusing it (""
+// to close it without one, when the server is stopping).
+func (cs *connSet) track(c net.Conn) (*trackedConn, string) {
+	ip := loginlimit.AddrOf(c.RemoteAddr())
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	if cs.draining || cs.closed {
+		return nil, replyServiceNotRunning
+	}
+	if len(cs.conns) >= cs.max {
+		return nil, replyTooManyConns
+	}
+	tc := &trackedConn{Conn: c, set: cs}
+	if cs.maxPerIP > 0 && (cs.exempt == nil || !cs.exempt(ip)) {
+		k := limitKey(ip)
+		if cs.perIP[k] >= cs.maxPerIP {
+			return nil, replyTooManyConnsFrom
+		}
+		cs.perIP[k]++
+		tc.ipKey, tc.counted = k, true
+	}
+	cs.conns[tc] = struct{}{}
+	return tc, ""
+}
+
+func (cs *connSet) untrack(c *trackedConn) {
+	cs.mu.Lock()
+	delete(cs.conns, c)
+	if c.counted {
+		if n := cs.perIP[c.ipKey] - 1; n > 0 {
+			cs.perIP[c.ipKey] = n
+		} else {
+			delete(cs.perIP, c.ipKey)
+		}
+	}
+	cs.mu.Unlock()
+}
+
+func (cs *connSet) isDraining() bool {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.draining || cs.closed
+}
+
+func (cs *connSet) list() []*trackedConn {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	conns := make([]*trackedConn, 0, len(cs.conns))
+	for c := range cs.conns {
+		conns = append(conns, c)
+	}
+	return conns
+}
+
+// closeIdle closes connections that are not inside a mail transaction.
+func (cs *connSet) closeIdle() {
+	for _, c := range cs.list() {
+		sess := c.session()
+		if sess == nil || sess.closeIfIdle() {
+			c.Close()
+		}
+	}
+}
+
+func (cs *connSet) closeAll() {
+	for _, c := range cs.list() {
+		c.Close()
+	}
+}
+
+// shutdown implements Shutdown for a server made of ss and cs; cancel
+// ends the sessions' contexts.
+func (cs *connSet) shutdown(ctx context.Context, ss *smtp.Server, cancel context.CancelFunc) error {
+	cs.mu.Lock()
+	if cs.draining || cs.closed {
+		cs.mu.Unlock()
+		return nil
+	}
+	cs.draining = true
+	cs.mu.Unlock()
+
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if r := recover(); r != nil {
+				cs.log.Error("smtpd: panic in shutdown", "panic", r)
+				done <- fmt.Errorf("smtpd: panic in shutdown: %v", r)
+			}
+		}()
+		// Closes the listeners and waits for every connection to end.
+		err := ss.Shutdown(context.Background())
+		if errors.Is(err, smtp.ErrServerClosed) {
+			err = nil
+		}
+		done <- err
+	}()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		cs.closeIdle()
+		select {
+		case err := <-done:
+			cancel()
+			return err
+		case <-ctx.Done():
+			cs.closeAll()
+			cancel()
+			<-done
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// close implements Close.
+func (cs *connSet) close(ss *smtp.Server, cancel context.CancelFunc) error {
+	cs.mu.Lock()
+	cs.closed = true
+	cs.mu.Unlock()
+	err := ss.Close()
+	if errors.Is(err, smtp.ErrServerClosed) {
+		err = nil
+	}
+	cs.closeAll()
+	cancel()
+	return err
+}
+
+// limitKey is what per-client limits count by: the address, or for IPv6
+// its /64 (one host usually has a whole /64).
+func limitKey(ip netip.Addr) netip.Addr {
+	if ip.Is6() {
+		p, err := ip.Prefix(64)
+		if err == nil {
+			return p.Addr()
+		}
+	}
+	return ip
+}
+
+// listener wraps the caller's listener to count and track connections and,
+// for implicit TLS, to wrap them in a TLS server.
+type listener struct {
+	net.Listener
+	set       *connSet
+	tlsConfig *tls.Config
+}
+
+func (l *listener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		tc, refusal := l.set.track(c)
+		if tc == nil {
+			if refusal != replyServiceNotRunning {
+				l.set.log.Warn("smtpd: connection refused", "remote", c.RemoteAddr().String(), "reply", refusal[:len(refusal)-2])
+				if l.tlsConfig == nil {
+					// RFC 5321 section 3.1: 421 instead of the greeting.
+					c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
+					io.WriteString(c, refusal)
+				}
+			}
+			c.Close()
+			continue
+		}
+		if l.tlsConfig != nil {
+			return tls.Server(tc, l.tlsConfig), nil
+		}
+		return tc, nil
+	}
+}
+
+// trackedConn is an accepted connection the server can find its session
+// from and close during Shutdown.
+type trackedConn struct {
+	net.Conn
+	set     *connSet
+	ipKey   netip.Addr
+	counted bool // against set.perIP
+
+	mu   sync.Mutex
+	sess idleCloser
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+func (c *trackedConn) session() idleCloser {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
+
+func (c *trackedConn) setSession(s idleCloser) {
+	c.mu.Lock()
+	c.sess = s
+	c.mu.Unlock()
+}
+
+// clearSession forgets s if it is still the connection's session (after
+// STARTTLS a new one has replaced it).
+func (c *trackedConn) clearSession(s idleCloser) {
+	c.mu.Lock()
+	if c.sess == s {
+		c.sess = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *trackedConn) Close() error {
+	c.closeOnce.Do(func() {
+		c.set.untrack(c)
+		c.closeErr = c.Conn.Close()
+	})
+	return c.closeErr
+}
+
+// trackedOf finds the trackedConn under a go-smtp connection (plain, or TLS
+// after STARTTLS or on the implicit-TLS listener).
+func trackedOf(c net.Conn) *trackedConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	t, _ := c.(*trackedConn)
+	return t
+}
+
+// errorLog sends go-smtp's internal errors (panics, accept errors) to slog.
+type errorLog struct{ log *slog.Logger }
+
+func (l errorLog) Printf(format string, v ...any) {
+	l.log.Warn("smtpd: " + fmt.Sprintf(format, v...))
+}
+
+func (l errorLog) Println(v ...any) {
+	l.log.Warn("smtpd: " + fmt.Sprint(v...))
+}

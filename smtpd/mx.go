@@ -1,0 +1,277 @@
+package smtpd
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"congthu/store"
+)
+
+// MXStore is what the MX server needs from the store; *store.Store
+// satisfies it.
+type MXStore interface {
+	IsLocalDomain(ctx context.Context, name string) (bool, error)
+	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
+	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
+}
+
+var _ MXStore = (*store.Store)(nil)
+
+// MXOptions configures an MXServer. Zero fields take the defaults shown;
+// the zero value of every bool is the strict choice.
+type MXOptions struct {
+	// Hostname is the server's name in the greeting, in Received: and as
+	// the authserv-id of Authentication-Results: (default: os.Hostname()).
+	Hostname string
+	// TLSConfig enables STARTTLS (RFC 3207). Without it STARTTLS is not
+	// offered.
+	TLSConfig *tls.Config
+	// MaxMessageBytes is the largest message accepted, advertised with
+	// SIZE (RFC 1870) (default 25 MiB).
+	MaxMessageBytes int64
+	// MaxRecipients is the most RCPT TO per message (default 100, RFC
+	// 5321 section 4.5.3.1.8).
+	MaxRecipients int
+	// ReadTimeout is how long the server waits for a command (default 5
+	// minutes, RFC 5321 section 4.5.3.2.7).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds each reply write (default 1 minute).
+	WriteTimeout time.Duration
+	// DataTimeout is the longest pause allowed in message data (default
+	// 3 minutes, RFC 5321 section 4.5.3.2.5).
+	DataTimeout time.Duration
+	// CheckTimeout bounds the DNS work of SPF, DKIM and DMARC for one
+	// message (default 30 seconds); what is not answered by then is a
+	// temperror.
+	CheckTimeout time.Duration
+	// DeliverTimeout bounds the store call that commits a message
+	// (default 1 minute).
+	DeliverTimeout time.Duration
+	// MaxConnections caps concurrent connections (default 1000).
+	MaxConnections int
+	// MaxConnectionsPerIP caps concurrent connections from one client
+	// address, IPv6 counted per /64 (default 20; negative: no cap).
+	MaxConnectionsPerIP int
+	// MaxMessagesPerIPPerMinute caps mail transactions (MAIL commands)
+	// per client address and minute, as a token bucket that refills
+	// continuously (default 120; negative: no cap). Past it MAIL gets
+	// 451 4.7.1.
+	MaxMessagesPerIPPerMinute int
+	// LimitExempt lists client networks the two per-IP limits do not
+	// apply to (a trusted relay in front of congthu, say).
+	LimitExempt []netip.Prefix
+	// LimitLoopback applies the per-IP limits to loopback clients too.
+	// Default false: loopback clients (a local content filter, a
+	// benchmark) are exempt.
+	LimitLoopback bool
+	// Resolver answers the SPF, DKIM and DMARC lookups (default
+	// net.DefaultResolver). The integrator builds it from
+	// CONGTHU_DNS_RESOLVER.
+	Resolver *net.Resolver
+	// QuarantineToInbox delivers mail that DMARC says to quarantine to
+	// the INBOX with an X-Congthu-Quarantine: header field. Default
+	// false: it goes to the recipient's Junk mailbox, flagged $Junk.
+	QuarantineToInbox bool
+	// NoDMARCReject treats a DMARC "p=reject" failure as quarantine.
+	// Default false: such mail is refused at the end of DATA with 550
+	// 5.7.1 (RFC 7489 section 6.7).
+	NoDMARCReject bool
+	// AllowLocalSpoofing accepts mail whose From: is in one of our own
+	// domains although neither SPF nor DKIM passes aligned with it, if
+	// our published DMARC policy (if any) allows it. Default false: such
+	// mail is refused like a DMARC reject, whatever is published (our
+	// domains' mail never legitimately enters through the MX without
+	// our DKIM signature or an SPF pass).
+	AllowLocalSpoofing bool
+	// MaxReceived is the most Received: fields an incoming message may
+	// have before it is taken for a mail loop (default 50; RFC 5321
+	// section 6.3). Past it: 554 5.4.6.
+	MaxReceived int
+}
+
+func (o MXOptions) withDefaults() MXOptions {
+	if o.Hostname == "" {
+		o.Hostname, _ = os.Hostname()
+		if o.Hostname == "" {
+			o.Hostname = "localhost"
+		}
+	}
+	if o.MaxMessageBytes <= 0 {
+		o.MaxMessageBytes = 25 << 20
+	}
+	if o.MaxRecipients <= 0 {
+		o.MaxRecipients = 100
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 5 * time.Minute
+	}
+	if o.WriteTimeout <= 0 {
+		o.WriteTimeout = time.Minute
+	}
+	if o.DataTimeout <= 0 {
+		o.DataTimeout = 3 * time.Minute
+	}
+	if o.CheckTimeout <= 0 {
+		o.CheckTimeout = 30 * time.Second
+	}
+	if o.DeliverTimeout <= 0 {
+		o.DeliverTimeout = time.Minute
+	}
+	if o.MaxConnections <= 0 {
+		o.MaxConnections = 1000
+	}
+	if o.MaxConnectionsPerIP == 0 {
+		o.MaxConnectionsPerIP = 20
+	}
+	if o.MaxMessagesPerIPPerMinute == 0 {
+		o.MaxMessagesPerIPPerMinute = 120
+	}
+	if o.Resolver == nil {
+		o.Resolver = net.DefaultResolver
+	}
+	if o.MaxReceived <= 0 {
+		o.MaxReceived = 50
+	}
+	return o
+}
+
+// MXServer is the inbound SMTP server (RFC 5321 relay-in, port 25) for
+// mail from other servers to local recipients. Create it with NewMX,
+// start it with Serve, stop it with Shutdown or Close.
+type MXServer struct {
+	opts MXOptions
+	st   MXStore
+	log  *slog.Logger
+	smtp *smtp.Server
+	rate *ipRate // nil: no message rate limit
+
+	// ctx is the parent of every session's context; cancelled by Close
+	// and at the end of Shutdown.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	conns *connSet
+}
+
+// NewMX returns an MX server delivering into st.
+func NewMX(opts MXOptions, st MXStore, log *slog.Logger) *MXServer {
+	opts = opts.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &MXServer{opts: opts, st: st, log: log, ctx: ctx, cancel: cancel}
+	perIP := opts.MaxConnectionsPerIP
+	if perIP < 0 {
+		perIP = 0
+	}
+	s.conns = newConnSet(log, opts.MaxConnections, perIP, s.exempt)
+	if opts.MaxMessagesPerIPPerMinute > 0 {
+		s.rate = newIPRate(opts.MaxMessagesPerIPPerMinute)
+	}
+	ss := smtp.NewServer(mxBackend{s})
+	ss.Domain = opts.Hostname
+	ss.TLSConfig = opts.TLSConfig
+	ss.MaxMessageBytes = opts.MaxMessageBytes
+	ss.MaxRecipients = opts.MaxRecipients
+	ss.ReadTimeout = opts.ReadTimeout
+	ss.WriteTimeout = opts.WriteTimeout
+	// No AUTH on an MX: the session has no AuthSession methods, so
+	// go-smtp neither advertises nor accepts it.
+	ss.ErrorLog = errorLog{log}
+	s.smtp = ss
+	return s
+}
+
+// Serve accepts connections on ln and serves them until Shutdown or
+// Close, after which it returns nil.
+func (s *MXServer) Serve(ln net.Listener) error {
+	if s.conns.isDraining() {
+		ln.Close()
+		return nil
+	}
+	if err := s.smtp.Serve(&listener{Listener: ln, set: s.conns}); err != nil {
+		return fmt.Errorf("smtpd: serve MX %s: %w", ln.Addr(), err)
+	}
+	return nil
+}
+
+// Shutdown stops accepting connections, closes idle ones (with 421) and
+// waits for open mail transactions to finish before closing those too.
+// If ctx ends first, the remaining connections are closed and ctx's error
+// returned.
+func (s *MXServer) Shutdown(ctx context.Context) error {
+	return s.conns.shutdown(ctx, s.smtp, s.cancel)
+}
+
+// Close closes the listeners and connections at once, aborting open
+// transactions (none of them was acknowledged).
+func (s *MXServer) Close() error {
+	return s.conns.close(s.smtp, s.cancel)
+}
+
+// exempt reports whether the per-IP limits spare ip.
+func (s *MXServer) exempt(ip netip.Addr) bool {
+	if ip.IsLoopback() && !s.opts.LimitLoopback {
+		return true
+	}
+	for _, p := range s.opts.LimitExempt {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// ipRate is a token bucket per client address (limitKey): perMin tokens,
+// refilled continuously over a minute.
+type ipRate struct {
+	perMin float64
+
+	mu        sync.Mutex
+	buckets   map[netip.Addr]*bucket
+	lastPrune time.Time
+}
+
+type bucket struct {
+	tokens float64
+	last   time.Time
+}
+
+func newIPRate(perMin int) *ipRate {
+	return &ipRate{perMin: float64(perMin), buckets: map[netip.Addr]*bucket{}}
+}
+
+// allow takes a token for ip; false if there is none left.
+func (r *ipRate) allow(ip netip.Addr, now time.Time) bool {
+	k := limitKey(ip)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if now.Sub(r.lastPrune) > time.Minute {
+		// A bucket untouched for a minute is full: forget it.
+		for k, b := range r.buckets {
+			if now.Sub(b.last) >= time.Minute {
+				delete(r.buckets, k)
+			}
+		}
+		r.lastPrune = now
+	}
+	b := r.buckets[k]
+	if b == nil {
+		b = &bucket{tokens: r.perMin, last: now}
+		r.buckets[k] = b
+	}
+	b.tokens = min(r.perMin, b.tokens+now.Sub(b.last).Minutes()*r.perMin)
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}

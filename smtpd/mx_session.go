@@ -1,0 +1,623 @@
+package smtpd
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"congthu/loginlimit"
+	"congthu/store"
+)
+
+// MX replies (RFC 3463 enhanced codes). Texts are generic: the details are
+// logged.
+var (
+	// RFC 5321 section 3.6.2 / RFC 7372: never relay.
+	errRelayDenied = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Relaying not permitted"}
+	errRateLimited = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from your address, try again later"}
+	// RFC 5321 section 6.3: a message with too many Received: fields is
+	// in a loop.
+	errMailLoop = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 4, 6}, Message: "Too many hops, mail loop suspected"}
+	// A DMARC decision that depends on a DNS answer we could not get.
+	errAuthCheckTemp = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure, try again later"}
+	errNoRcpt        = &smtp.SMTPError{Code: 503, EnhancedCode: smtp.EnhancedCode{5, 5, 1}, Message: "Need MAIL and RCPT first"}
+)
+
+// errDMARCReject is the refusal of a message failing its From: domain's
+// DMARC policy "reject" (RFC 7489 section 6.7, 10.3: 550 5.7.1).
+func errDMARCReject(domain string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Rejected by DMARC policy of " + sanitizeDomain(domain)}
+}
+
+// mxBackend creates an MX session per EHLO (and again after STARTTLS).
+type mxBackend struct{ srv *MXServer }
+
+func (b mxBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
+	srv := b.srv
+	if srv.conns.isDraining() {
+		return nil, errShuttingDown
+	}
+	nc := c.Conn()
+	ctx, cancel := context.WithCancel(srv.ctx)
+	s := &mxSession{
+		srv:     srv,
+		ctx:     ctx,
+		cancel:  cancel,
+		netConn: nc,
+		ip:      loginlimit.AddrOf(nc.RemoteAddr()),
+		helo:    c.Hostname(),
+		tracked: trackedOf(nc),
+	}
+	if st, ok := c.TLSConnectionState(); ok {
+		s.tls = &st
+	}
+	if s.tracked != nil {
+		s.tracked.setSession(s)
+	}
+	return s, nil
+}
+
+// mxSession is one server's SMTP session between EHLO and QUIT/STARTTLS.
+// go-smtp calls its methods from the connection's goroutine (Data on one
+// of its own for BDAT, after the last RCPT); mu guards what Shutdown
+// looks at.
+type mxSession struct {
+	srv     *MXServer
+	ctx     context.Context
+	cancel  context.CancelFunc
+	netConn net.Conn
+	ip      netip.Addr
+	helo    string
+	tls     *tls.ConnectionState
+	tracked *trackedConn
+
+	// Per-session answers of the store.
+	isLocal  map[string]bool
+	resolved map[string]int64
+
+	mu      sync.Mutex
+	tx      *mxTx
+	closing bool
+}
+
+// mxTx is one MAIL/RCPT/DATA exchange.
+type mxTx struct {
+	start     time.Time
+	from      string
+	local     []store.LocalTarget
+	localSeen map[int64]bool
+	rcptList  []string // accepted, for the log and Received: "for"
+	rcpts     int
+	rejected  int
+
+	// The SPF check runs from MAIL on; checkCtx bounds it and the
+	// other checks, and ends with the transaction.
+	checkCtx    context.Context
+	checkCancel context.CancelFunc
+	spf         chan spfOutcome
+	spfResult   *spfOutcome
+
+	logged atomic.Bool
+}
+
+func (s *mxSession) tlsVersion() string {
+	if s.tls == nil {
+		return ""
+	}
+	return tls.VersionName(s.tls.Version)
+}
+
+// Mail implements smtp.Session: MAIL FROM (RFC 5321 section 4.1.1.2). Any
+// reverse-path is accepted, the null one (bounces) included.
+func (s *mxSession) Mail(from string, opts *smtp.MailOptions) error {
+	s.Reset()
+	tx := &mxTx{start: time.Now(), from: from}
+	s.mu.Lock()
+	if s.closing || s.srv.conns.isDraining() {
+		s.mu.Unlock()
+		return errShuttingDown
+	}
+	s.tx = tx
+	s.mu.Unlock()
+
+	if r := s.srv.rate; r != nil && !s.srv.exempt(s.ip) && !r.allow(s.ip, tx.start) {
+		return s.rejectMail(errRateLimited, "message rate limit")
+	}
+	if !isASCII(from) {
+		return s.rejectMail(errNonASCII, "non-ASCII MAIL FROM")
+	}
+	tx.checkCtx, tx.checkCancel = context.WithTimeout(s.ctx, s.srv.opts.CheckTimeout)
+	tx.spf = make(chan spfOutcome, 1)
+	go func(ctx context.Context, ip netip.Addr, helo string) {
+		defer func() {
+			if r := recover(); r != nil {
+				s.srv.log.Error("smtpd: panic in SPF check", "panic", r)
+				tx.spf <- spfOutcome{result: "temperror", err: fmt.Errorf("panic: %v", r)}
+			}
+		}()
+		tx.spf <- checkSPF(ctx, s.srv.opts.Resolver, ip, helo, from)
+	}(tx.checkCtx, s.ip, s.helo)
+	return nil
+}
+
+func (s *mxSession) rejectMail(e *smtp.SMTPError, detail string) error {
+	s.logTx(s.transaction(), txLog{result: "rejected", reply: e, detail: detail})
+	s.endTx()
+	return e
+}
+
+func (s *mxSession) transaction() *mxTx {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.tx
+}
+
+// Rcpt implements smtp.Session: RCPT TO (RFC 5321 section 4.1.1.3). Only
+// existing local recipients are accepted; an MX never relays.
+func (s *mxSession) Rcpt(to string, opts *smtp.RcptOptions) error {
+	tx := s.transaction()
+	if tx == nil {
+		return errNoRcpt
+	}
+	if tx.rcpts >= s.srv.opts.MaxRecipients {
+		tx.rejected++
+		return errTooManyRcpts
+	}
+	if !isASCII(to) {
+		tx.rejected++
+		return errNonASCII
+	}
+	at := strings.LastIndexByte(to, '@')
+	if at <= 0 || at == len(to)-1 {
+		tx.rejected++
+		return errBadRecipient
+	}
+	addr := strings.ToLower(to)
+	local, err := s.localDomain(addr[at+1:])
+	if err != nil {
+		tx.rejected++
+		s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
+		return errTemporary
+	}
+	if !local {
+		tx.rejected++
+		s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "relay denied")
+		return errRelayDenied
+	}
+	id, ok := s.resolved[addr]
+	if !ok {
+		var acct *store.Account
+		acct, err = s.srv.st.ResolveRecipient(s.ctx, addr)
+		if err == nil {
+			id = acct.ID
+			s.resolved = remember(s.resolved, addr, id)
+		}
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		tx.rejected++
+		s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "unknown")
+		return errNoSuchUser
+	}
+	if err != nil {
+		tx.rejected++
+		s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
+		return errTemporary
+	}
+	if !tx.localSeen[id] {
+		if tx.localSeen == nil {
+			tx.localSeen = map[int64]bool{}
+		}
+		tx.localSeen[id] = true
+		tx.local = append(tx.local, store.LocalTarget{AccountID: id})
+	}
+	tx.rcptList = append(tx.rcptList, to)
+	tx.rcpts++
+	return nil
+}
+
+// localDomain asks the store (once per session and domain) whether d is
+// local.
+func (s *mxSession) localDomain(d string) (bool, error) {
+	d = strings.ToLower(d)
+	if local, ok := s.isLocal[d]; ok {
+		return local, nil
+	}
+	local, err := s.srv.st.IsLocalDomain(s.ctx, d)
+	if err != nil {
+		return false, err
+	}
+	s.isLocal = remember(s.isLocal, d, local)
+	return local, nil
+}
+
+// Data implements smtp.Session: the message (RFC 5321 section 4.1.1.4),
+// checked, authenticated and committed before the reply.
+func (s *mxSession) Data(r io.Reader) error {
+	tx := s.transaction()
+	if tx == nil || len(tx.local) == 0 {
+		return errNoRcpt
+	}
+	buf, err := readAll(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout}, make([]byte, headroom, headroom+16<<10))
+	data := buf[headroom:]
+	if err != nil {
+		var se *smtp.SMTPError
+		switch {
+		case errors.As(err, &se): // too large
+			s.logTx(tx, txLog{result: "rejected", reply: se, detail: "message too large", size: len(data)})
+			return se
+		case errors.Is(err, smtp.ErrTooLongLine):
+			s.logTx(tx, txLog{result: "rejected", reply: errLineTooLong, detail: "line too long", size: len(data)})
+			return errLineTooLong
+		default:
+			s.logTx(tx, txLog{result: "aborted", reply: errTemporary, detail: "read data: " + err.Error(), size: len(data)})
+			return errTemporary
+		}
+	}
+	id := newID()
+	now := time.Now()
+	l := txLog{size: len(data), id: id}
+	prefix, targets, e := s.checkMX(tx, data, id, now, &l)
+	if e != nil {
+		l.result, l.reply = "rejected", e
+		if e.Code/100 == 4 {
+			l.result = "deferred"
+		}
+		s.logTx(tx, l)
+		return e
+	}
+	data, changed := removeOwnAuthResults(data, s.srv.opts.Hostname)
+	var raw []byte
+	if len(prefix) <= headroom && !changed {
+		raw = buf[headroom-len(prefix):]
+		copy(raw, prefix)
+	} else {
+		raw = append(prefix, data...)
+	}
+
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
+	defer cancel()
+	if _, err := s.srv.st.Deliver(ctx, &store.Delivery{Raw: raw, InternalDate: now, Local: targets}); err != nil {
+		l.result, l.reply, l.detail, l.size = "failed", errTemporary, "deliver: "+err.Error(), len(raw)
+		s.logTx(tx, l)
+		return errTemporary
+	}
+	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK " + id}
+	l.result, l.reply, l.size = "accepted", ok, len(raw)
+	s.logTx(tx, l)
+	return ok
+}
+
+// checkMX applies the MX policy and the authentication checks to a
+// message: the header fields to prepend and where to deliver, or the
+// reply refusing it. l collects what the log line reports.
+func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *txLog) (prefix []byte, targets []store.LocalTarget, _ *smtp.SMTPError) {
+	if err := checkLineEndings(data); err != nil {
+		l.detail = err.Error()
+		return nil, nil, errBareNewline
+	}
+	h, err := parseHeader(data)
+	if err != nil {
+		l.detail = err.Error()
+		return nil, nil, errBadHeader
+	}
+	if n := len(h["Received"]); n > s.srv.opts.MaxReceived {
+		l.detail = fmt.Sprintf("%d Received fields", n)
+		return nil, nil, errMailLoop
+	}
+	// RFC 5322 section 3.6 and RFC 7489 section 6.6.1: exactly one From
+	// field; DMARC applies to each of its domains.
+	froms := h.Values("From")
+	if len(froms) != 1 {
+		l.detail = fmt.Sprintf("%d From fields", len(froms))
+		return nil, nil, errBadFrom
+	}
+	list, err := addressParser.ParseList(froms[0])
+	if err != nil || len(list) == 0 {
+		l.detail = fmt.Sprintf("parse From: %v", err)
+		return nil, nil, errBadFrom
+	}
+	var fromDomains []string
+	for _, a := range list {
+		at := strings.LastIndexByte(a.Address, '@')
+		d := strings.ToLower(a.Address[at+1:])
+		if at < 0 || d == "" {
+			l.detail = "From address without domain"
+			return nil, nil, errBadFrom
+		}
+		if !slices.Contains(fromDomains, d) {
+			fromDomains = append(fromDomains, d)
+		}
+	}
+	if len(fromDomains) > 5 {
+		l.detail = fmt.Sprintf("From in %d domains", len(fromDomains))
+		return nil, nil, errBadFrom
+	}
+
+	// DKIM in the background while DMARC policies are looked up.
+	ctx := tx.checkCtx
+	res := s.srv.opts.Resolver
+	var dk []dkimOutcome
+	dkDone := make(chan struct{})
+	if len(h["Dkim-Signature"]) > 0 {
+		go func() {
+			defer close(dkDone)
+			defer func() {
+				if r := recover(); r != nil {
+					s.srv.log.Error("smtpd: panic in DKIM check", "panic", r)
+					dk = []dkimOutcome{{result: "temperror", err: fmt.Errorf("panic: %v", r)}}
+				}
+			}()
+			dk = verifyDKIM(ctx, res, data)
+		}()
+	} else {
+		close(dkDone)
+	}
+	recs := make([]dmarcRecord, len(fromDomains))
+	locals := make([]bool, len(fromDomains))
+	for i, d := range fromDomains {
+		recs[i] = lookupDMARC(ctx, res, d)
+		if locals[i], err = s.localDomain(d); err != nil {
+			<-dkDone
+			l.detail = "is local domain: " + err.Error()
+			return nil, nil, errTemporary
+		}
+	}
+	<-dkDone
+	sp := s.spfOutcome(tx)
+	pol := dmarcPolicy{quarantineToInbox: s.srv.opts.QuarantineToInbox, noReject: s.srv.opts.NoDMARCReject, rejectLocalSpoof: !s.srv.opts.AllowLocalSpoofing}
+	dm := make([]dmarcOutcome, len(fromDomains))
+	worst := 0
+	for i, d := range fromDomains {
+		dm[i] = evaluateDMARC(d, locals[i], sp, dk, recs[i], pol)
+		if dm[i].verdict > dm[worst].verdict {
+			worst = i
+		}
+	}
+	l.spf, l.dkim, l.dmarc = string(sp.result), dkimSummary(dk), dmarcSummary(dm)
+	l.action = dm[worst].reason
+	var details []string
+	if sp.err != nil && sp.result != "pass" {
+		details = append(details, "spf: "+sp.err.Error())
+	}
+	for _, r := range recs {
+		if r.err != nil {
+			details = append(details, "dmarc "+r.domain+": "+r.err.Error())
+		}
+	}
+	for _, d := range dk {
+		if d.err != nil {
+			details = append(details, "dkim "+d.domain+": "+d.err.Error())
+		}
+	}
+	l.detail = strings.Join(details, "; ")
+
+	switch dm[worst].verdict {
+	case verdictReject:
+		return nil, nil, errDMARCReject(dm[worst].domain)
+	case verdictTempFail:
+		return nil, nil, errAuthCheckTemp
+	}
+	mailbox, flags := "", []string(nil)
+	var b []byte
+	b = append(b, authResults(s.srv.opts.Hostname, sp, dk, dm)...)
+	if dm[worst].verdict == verdictJunk {
+		if s.srv.opts.QuarantineToInbox {
+			b = append(b, "X-Congthu-Quarantine: DMARC policy of "+sanitizeDomain(dm[worst].domain)+"\r\n"...)
+			l.action += ", to INBOX"
+		} else {
+			mailbox, flags = "Junk", []string{"$Junk"}
+			l.action += ", to Junk"
+		}
+	}
+	b = append(b, s.received(tx, id, now)...)
+	targets = make([]store.LocalTarget, len(tx.local))
+	for i, t := range tx.local {
+		targets[i] = store.LocalTarget{AccountID: t.AccountID, Mailbox: mailbox, Flags: flags}
+	}
+	return b, targets, nil
+}
+
+// spfOutcome waits for the transaction's SPF check.
+func (s *mxSession) spfOutcome(tx *mxTx) spfOutcome {
+	if tx.spfResult == nil {
+		o := <-tx.spf
+		tx.spfResult = &o
+	}
+	return *tx.spfResult
+}
+
+// received builds the trace field (RFC 5321 section 4.4) with the protocol
+// name of RFC 3848 (ESMTPS when TLS was used); the "for" clause only for a
+// single recipient, so as not to disclose the others.
+func (s *mxSession) received(tx *mxTx, id string, now time.Time) string {
+	proto := "ESMTP"
+	if s.tls != nil {
+		proto = "ESMTPS"
+	}
+	var b strings.Builder
+	b.WriteString("Received: from ")
+	b.WriteString(sanitizeDomain(s.helo))
+	b.WriteString(" (")
+	b.WriteString(addressLiteral(s.ip))
+	b.WriteString(")\r\n\tby ")
+	b.WriteString(sanitizeDomain(s.srv.opts.Hostname))
+	b.WriteString(" (congthu) with ")
+	b.WriteString(proto)
+	b.WriteString(" id ")
+	b.WriteString(id)
+	if len(tx.rcptList) == 1 {
+		b.WriteString("\r\n\tfor <")
+		b.WriteString(sanitizeComment(strings.Map(func(r rune) rune {
+			if r == '<' || r == '>' || r == ';' || r == ' ' {
+				return -1
+			}
+			return r
+		}, tx.rcptList[0])))
+		b.WriteString(">")
+	}
+	if s.tls != nil {
+		b.WriteString("\r\n\t(using ")
+		b.WriteString(tls.VersionName(s.tls.Version))
+		b.WriteString(" with cipher ")
+		b.WriteString(tls.CipherSuiteName(s.tls.CipherSuite))
+		b.WriteString(")")
+	}
+	b.WriteString(";\r\n\t")
+	b.WriteString(now.Format(time.RFC1123Z))
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+// removeOwnAuthResults drops Authentication-Results fields that claim to
+// come from us (RFC 8601 section 5: a border MTA MUST remove or rename
+// fields carrying its own authserv-id). data is returned unchanged, not
+// copied, when there is none (changed false).
+func removeOwnAuthResults(data []byte, hostname string) (_ []byte, changed bool) {
+	end := bytes.Index(data, []byte("\r\n\r\n"))
+	if end < 0 {
+		end = len(data)
+	} else {
+		end += 2
+	}
+	var out []byte
+	last := 0 // data[last:i] is kept but not yet copied
+	for i := 0; i < end; {
+		// A field is its first line and the continuation lines
+		// starting with WSP.
+		j := i
+		for {
+			k := bytes.Index(data[j:end], []byte("\r\n"))
+			if k < 0 {
+				j = end
+				break
+			}
+			j += k + 2
+			if j >= end || (data[j] != ' ' && data[j] != '\t') {
+				break
+			}
+		}
+		if isOwnAuthResults(data[i:j], hostname) {
+			out = append(out, data[last:i]...)
+			last = j
+		}
+		i = j
+	}
+	if out == nil && last == 0 {
+		return data, false
+	}
+	return append(out, data[last:]...), true
+}
+
+func isOwnAuthResults(field []byte, hostname string) bool {
+	const name = "authentication-results:"
+	if len(field) < len(name) || !strings.EqualFold(string(field[:len(name)]), name) {
+		return false
+	}
+	v := strings.TrimLeft(string(field[len(name):]), " \t\r\n")
+	// authserv-id is the first token, up to ";" or whitespace (comments
+	// before it are rare; they are not handled).
+	if k := strings.IndexAny(v, "; \t\r\n("); k >= 0 {
+		v = v[:k]
+	}
+	return strings.EqualFold(v, hostname)
+}
+
+// txLog is what the log line of a transaction reports.
+type txLog struct {
+	result           string
+	reply            *smtp.SMTPError
+	detail           string
+	size             int
+	id               string
+	spf, dkim, dmarc string
+	action           string
+}
+
+// logTx writes the one log line of a mail transaction.
+func (s *mxSession) logTx(tx *mxTx, l txLog) {
+	if tx == nil || !tx.logged.CompareAndSwap(false, true) {
+		return
+	}
+	level := slog.LevelInfo
+	if l.reply != nil && l.reply.Code/100 == 4 && l.reply.Code != 452 {
+		level = slog.LevelWarn
+	}
+	rcpts := tx.rcptList
+	if len(rcpts) > 10 {
+		rcpts = rcpts[:10]
+	}
+	code := 0
+	if l.reply != nil {
+		code = l.reply.Code
+	}
+	attrs := []any{
+		"remote", s.ip.String(), "helo", logUser(s.helo), "from", logUser(tx.from),
+		"rcpts", strings.Join(rcpts, ","), "rcpts_n", tx.rcpts, "rcpts_rejected", tx.rejected,
+		"size", l.size, "result", l.result, "code", code, "tls", s.tlsVersion(),
+		"duration", time.Since(tx.start).Round(time.Microsecond),
+	}
+	if l.spf != "" {
+		attrs = append(attrs, "spf", l.spf, "dkim", l.dkim, "dmarc", l.dmarc, "action", l.action)
+	}
+	if l.id != "" {
+		attrs = append(attrs, "id", l.id)
+	}
+	if l.detail != "" {
+		attrs = append(attrs, "detail", l.detail)
+	}
+	s.srv.log.Log(s.ctx, level, "smtpd: mx transaction", attrs...)
+}
+
+// Reset implements smtp.Session: RSET, a new EHLO, or the end of DATA.
+func (s *mxSession) Reset() {
+	s.logTx(s.transaction(), txLog{result: "aborted", detail: "reset before end of DATA"})
+	s.endTx()
+}
+
+func (s *mxSession) endTx() {
+	s.mu.Lock()
+	tx := s.tx
+	s.tx = nil
+	s.mu.Unlock()
+	if tx != nil && tx.checkCancel != nil {
+		tx.checkCancel()
+	}
+}
+
+// Logout implements smtp.Session: the connection closed or STARTTLS.
+func (s *mxSession) Logout() error {
+	s.Reset()
+	s.cancel()
+	if s.tracked != nil {
+		s.tracked.clearSession(s)
+	}
+	return nil
+}
+
+// closeIfIdle implements idleCloser for Shutdown.
+func (s *mxSession) closeIfIdle() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tx != nil {
+		return false
+	}
+	if !s.closing {
+		s.closing = true
+		s.netConn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(s.netConn, "421 4.3.2 Service shutting down\r\n")
+	}
+	return true
+}
