@@ -58,7 +58,7 @@ func benchEnv(b *testing.B, workers int) (*env, *sink) {
 
 func benchThroughput(b *testing.B, n int, signed bool) {
 	b.StopTimer()
-	e, sk := benchEnv(b, 64)
+	e, sk := benchEnv(b, 0)
 	from := "alice@local.test"
 	if !signed {
 		if err := e.st.SetDomainDKIM(e.ctx, "local.test", "", nil); err != nil {
@@ -133,7 +133,7 @@ func benchThroughput(b *testing.B, n int, signed bool) {
 
 func benchLatency(b *testing.B, n int) {
 	b.StopTimer()
-	e, sk := benchEnv(b, 64)
+	e, sk := benchEnv(b, 0)
 	ctx, cancel := context.WithCancel(e.ctx)
 	done := make(chan error, 1)
 	go func() { done <- e.d.Run(ctx) }()

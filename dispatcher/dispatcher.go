@@ -67,6 +67,10 @@ type Options struct {
 
 	// Resolver looks up MX and A/AAAA records. Default net.DefaultResolver.
 	Resolver Resolver
+	// DNSCacheTTL is how long successful MX and address lookups are
+	// reused (net.Resolver does not cache). Default 30 s; negative
+	// disables the cache.
+	DNSCacheTTL time.Duration
 	// Port is the SMTP port of MX hosts. Default 25.
 	Port int
 	// RequireTLS lists destination domains whose mail must go over TLS:
@@ -87,7 +91,8 @@ type Options struct {
 	// MaxPerDomain is the most simultaneous connections to one
 	// destination domain (or to the smarthost). Default 10.
 	MaxPerDomain int
-	// Workers is how many delivery jobs run at once. Default 64.
+	// Workers is how many delivery jobs run at once (most of them wait:
+	// on a connection slot, the network, the store). Default 256.
 	Workers int
 	// ConnectTimeout bounds a TCP connect. Default 30 s.
 	ConnectTimeout time.Duration
@@ -147,7 +152,6 @@ type Tracker interface {
 // *store.Store implements it.
 type Store interface {
 	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
-	OutboxRaw(ctx context.Context, id int64) ([]byte, error)
 	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
 	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) error
 	Domain(ctx context.Context, name string) (*store.Domain, error)
@@ -172,6 +176,12 @@ func (o *Options) withDefaults() {
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
 	}
+	if o.DNSCacheTTL == 0 {
+		o.DNSCacheTTL = 30 * time.Second
+	}
+	if o.DNSCacheTTL > 0 {
+		o.Resolver = newCachingResolver(o.Resolver, o.DNSCacheTTL)
+	}
 	if o.Port <= 0 {
 		o.Port = 25
 	}
@@ -188,7 +198,7 @@ func (o *Options) withDefaults() {
 		o.MaxPerDomain = 10
 	}
 	if o.Workers <= 0 {
-		o.Workers = 64
+		o.Workers = 256
 	}
 	if o.ConnectTimeout <= 0 {
 		o.ConnectTimeout = 30 * time.Second
@@ -236,6 +246,8 @@ type Dispatcher struct {
 	recording atomic.Bool
 	rec       chan *recordReq
 	dropped   atomic.Int64 // Enqueue calls dropped because the channel was full
+
+	domains sync.Map // name -> cachedDomain
 }
 
 // New returns a Dispatcher over the store st and the queue client q.
@@ -539,13 +551,7 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	if len(due) == 0 {
 		return later, nil
 	}
-	raw, err := d.st.OutboxRaw(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return time.Time{}, nil
-	}
-	if err != nil {
-		return time.Time{}, err
-	}
+	raw := st.Raw
 	log := d.log.With("outbox", id)
 	if d.o.Tracker != nil && due[0].Attempts == 0 {
 		if err := d.o.Tracker.OutboxAttempt(ctx, id); err != nil {
@@ -733,11 +739,37 @@ func domainOf(addr string) string {
 }
 
 func (d *Dispatcher) isLocal(ctx context.Context, domain string) (bool, error) {
-	_, err := d.st.Domain(ctx, domain)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+	dm, err := d.domain(ctx, domain)
+	return dm != nil, err
+}
+
+// domainCacheTTL is how long the dispatcher remembers a domain (local or
+// not, and its DKIM key): a domain that became local, or a new key, is
+// used within this time.
+const domainCacheTTL = 5 * time.Second
+
+type cachedDomain struct {
+	d  *store.Domain // nil: not local
+	at time.Time
+}
+
+// domain returns the local domain name, or nil when it is not local.
+func (d *Dispatcher) domain(ctx context.Context, name string) (*store.Domain, error) {
+	if v, ok := d.domains.Load(name); ok {
+		c := v.(cachedDomain)
+		if time.Since(c.at) < domainCacheTTL {
+			return c.d, nil
+		}
 	}
-	return err == nil, err
+	dm, err := d.st.Domain(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		dm, err = nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	d.domains.Store(name, cachedDomain{dm, time.Now()})
+	return dm, nil
 }
 
 // deliverLocal puts the message into the INBOX of recipients whose domain
@@ -784,14 +816,12 @@ func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string
 		candidates = append(candidates, dom)
 	}
 	for _, dom := range candidates {
-		dm, err := d.st.Domain(ctx, dom)
+		dm, err := d.domain(ctx, dom)
 		if err != nil {
-			if !errors.Is(err, store.ErrNotFound) {
-				log.Warn("dispatcher: cannot read domain for DKIM", "domain", dom, "err", err)
-			}
+			log.Warn("dispatcher: cannot read domain for DKIM", "domain", dom, "err", err)
 			continue
 		}
-		if dm.DKIMSelector == "" || len(dm.DKIMPrivateKey) == 0 {
+		if dm == nil || dm.DKIMSelector == "" || len(dm.DKIMPrivateKey) == 0 {
 			continue
 		}
 		sig, err := dkim.Sign(msg, dm.Name, dm.DKIMSelector, dm.DKIMPrivateKey)

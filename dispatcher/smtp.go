@@ -121,6 +121,12 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 			out[i] = e
 		}
 	}
+	// DNS first, outside the connection slot.
+	hosts, derr := t.hosts(ctx, domain)
+	if derr != nil {
+		fill(derr)
+		return out
+	}
 	limitKey := domain
 	if t.o.Smarthost != "" {
 		limitKey = "smarthost " + t.o.Smarthost
@@ -131,12 +137,6 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 		return out
 	}
 	defer release()
-
-	hosts, derr := t.hosts(ctx, domain)
-	if derr != nil {
-		fill(derr)
-		return out
-	}
 	requireTLS := t.requireTLS[domain]
 	var last *DeliveryError
 	for _, h := range hosts {
@@ -227,6 +227,11 @@ func (t *transport) hosts(ctx context.Context, domain string) ([]host, *Delivery
 	out := make([]host, len(list))
 	for i, mx := range list {
 		out[i] = host{name: strings.TrimSuffix(mx.Host, ".")}
+	}
+	// The first host's addresses now, outside the connection slot; the
+	// others' only if they are needed.
+	if addrs, err := t.addrs(ctx, out[0].name); err == nil {
+		out[0].addrs = addrs
 	}
 	return out, nil
 }

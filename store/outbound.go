@@ -20,6 +20,7 @@ type OutboxState struct {
 	Size       int64
 	CreatedAt  time.Time
 	Recipients []OutboxRecipientState
+	Raw        []byte // the message, exactly as accepted
 }
 
 // OutboxRecipientState is one recipient's delivery state, with whether the
@@ -50,38 +51,40 @@ type OutboxAttempt struct {
 }
 
 // OutboxState returns an outbox entry with its recipients (ordered by
-// address) and their bookkeeping. ErrNotFound.
+// address), their bookkeeping and the message's bytes. ErrNotFound.
+//
+// It reads without a transaction (two queries instead of four on the hot
+// path): the recipients may be a moment newer than the entry, which is
+// harmless because RecordOutboxAttempts only changes queued recipients.
 func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
 	var m OutboxState
-	err := s.readTx(ctx, func(tx dbtx) error {
-		var created int64
-		err := tx.row(ctx, "SELECT id, mail_from, size, created_at FROM outbox WHERE id = ?", id).Scan(&m.ID, &m.MailFrom, &m.Size, &created)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
-		} else if err != nil {
-			return fmt.Errorf("store: outbox %d: %w", id, err)
-		}
-		m.CreatedAt = fromMicro(created)
-		rows, err := tx.query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
-			FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
-		if err != nil {
-			return fmt.Errorf("store: outbox %d: %w", id, err)
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var r OutboxRecipientState
-			var next, notified int64
-			if err := rows.Scan(&r.Address, &r.Status, &r.Attempts, &next, &r.LastError, &notified); err != nil {
-				return fmt.Errorf("store: outbox %d: %w", id, err)
-			}
-			r.NextAttempt = fromMicro(next)
-			r.DelayNotified = notified != 0
-			m.Recipients = append(m.Recipients, r)
-		}
-		return rows.Err()
-	})
+	var created int64
+	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw FROM outbox o JOIN blobs b ON b.id = o.blob_id
+		WHERE o.id = ?`, id).Scan(&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+	}
+	m.CreatedAt = fromMicro(created)
+	rows, err := s.r().query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
+		FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var r OutboxRecipientState
+		var next, notified int64
+		if err := rows.Scan(&r.Address, &r.Status, &r.Attempts, &next, &r.LastError, &notified); err != nil {
+			return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+		}
+		r.NextAttempt = fromMicro(next)
+		r.DelayNotified = notified != 0
+		m.Recipients = append(m.Recipients, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
 	}
 	return &m, nil
 }
@@ -106,6 +109,22 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 	}
 	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		now := micro(time.Now())
+		// One prepared statement per kind for the whole batch: parsing
+		// the SQL again for each row costs more than running it.
+		prep, ok := tx.q.(interface {
+			PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
+		})
+		if !ok {
+			return fmt.Errorf("store: record attempts: not in a transaction")
+		}
+		attempted, err := prep.PrepareContext(ctx, s.q(`UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
+			attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+			WHERE outbox_id = ? AND address = ? AND status = 'queued'`))
+		if err != nil {
+			return fmt.Errorf("store: record attempts: %w", err)
+		}
+		defer attempted.Close()
+		var noted *sql.Stmt
 		var ids []int64
 		seen := map[int64]bool{}
 		for _, a := range attempts {
@@ -113,17 +132,19 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 			if a.DelayNotified {
 				notified = 1
 			}
-			var err error
 			if a.NotAttempted {
-				_, err = tx.exec(ctx, `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
-					delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
-					WHERE outbox_id = ? AND address = ? AND status = 'queued'`,
-					a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+				if noted == nil {
+					noted, err = prep.PrepareContext(ctx, s.q(`UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
+						delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+						WHERE outbox_id = ? AND address = ? AND status = 'queued'`))
+					if err != nil {
+						return fmt.Errorf("store: record attempts: %w", err)
+					}
+					defer noted.Close()
+				}
+				_, err = noted.ExecContext(ctx, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
 			} else {
-				_, err = tx.exec(ctx, `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
-					attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
-					WHERE outbox_id = ? AND address = ? AND status = 'queued'`,
-					a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+				_, err = attempted.ExecContext(ctx, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
 			}
 			if err != nil {
 				return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
@@ -137,16 +158,32 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 			return nil
 		}
 		var blobs []int64
-		for _, id := range ids {
-			var blob int64
-			err := tx.row(ctx, `DELETE FROM outbox WHERE id = ? AND NOT EXISTS
-				(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = ? AND r.status = 'queued') RETURNING blob_id`, id, id).Scan(&blob)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			} else if err != nil {
-				return fmt.Errorf("store: remove finished outbox %d: %w", id, err)
+		for len(ids) > 0 {
+			n := min(len(ids), chunkSize)
+			args := make([]any, n)
+			for i, id := range ids[:n] {
+				args[i] = id
 			}
-			blobs = append(blobs, blob)
+			ids = ids[n:]
+			rows, err := tx.query(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(n)+`) AND NOT EXISTS
+				(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = outbox.id AND r.status = 'queued') RETURNING blob_id`, args...)
+			if err != nil {
+				return fmt.Errorf("store: remove finished outbox entries: %w", err)
+			}
+			for rows.Next() {
+				var b int64
+				if err := rows.Scan(&b); err != nil {
+					rows.Close()
+					return fmt.Errorf("store: remove finished outbox entries: %w", err)
+				}
+				blobs = append(blobs, b)
+			}
+			if err := rows.Close(); err != nil {
+				return fmt.Errorf("store: remove finished outbox entries: %w", err)
+			}
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("store: remove finished outbox entries: %w", err)
+			}
 		}
 		return s.gcBlobs(ctx, tx, blobs)
 	})
