@@ -1,0 +1,298 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"os"
+	"strconv"
+	"text/tabwriter"
+
+	"congthu/httpapi"
+	"congthu/sms"
+	"congthu/templates"
+)
+
+// apikeyCommand manages API keys of calling services.
+func apikeyCommand() *command {
+	return &command{
+		name:    "apikey",
+		summary: "create, list and revoke API keys of calling services",
+		subs: []*command{
+			{
+				name: "create", args: "--service NAME [--test]", summary: "create a key; prints the key alone, once (only its hash is kept)",
+				help: "A test key (--test) runs everything but sends nothing outside; see the API documentation for the simulated recipients.",
+				flags: func(fs *flag.FlagSet) {
+					fs.String("service", "", "the calling service (created if new)")
+					fs.Bool("test", false, "a test key: nothing leaves the gateway")
+				},
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					service := fs.Lookup("service").Value.String()
+					if service == "" || len(args) != 0 {
+						return usagef("apikey create: want --service NAME and no arguments")
+					}
+					test := fs.Lookup("test").Value.String() == "true"
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					key, hash, hint := httpapi.NewAPIKey(test)
+					if _, err := st.AddAPIKey(ctx, service, hash, hint, test); err != nil {
+						return describe(err, "service", service)
+					}
+					fmt.Fprintln(c.stdout, key)
+					return nil
+				},
+			},
+			{
+				name: "list", args: "[--service NAME]", summary: "list keys (never the keys themselves)",
+				flags: func(fs *flag.FlagSet) { fs.String("service", "", "only this service's keys") },
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 0 {
+						return usagef("apikey list takes no arguments")
+					}
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					keys, err := st.APIKeys(ctx, fs.Lookup("service").Value.String())
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ID\tSERVICE\tKIND\tHINT\tCREATED\tSTATE")
+					for _, k := range keys {
+						kind, state := "live", "active"
+						if k.Test {
+							kind = "test"
+						}
+						if !k.RevokedAt.IsZero() {
+							state = "revoked " + k.RevokedAt.Format("2006-01-02 15:04")
+						}
+						fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Service, kind, k.Hint, k.CreatedAt.Format("2006-01-02 15:04"), state)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				name: "revoke", args: "ID", summary: "revoke a key for good",
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 1 {
+						return usagef("apikey revoke: want exactly one ID")
+					}
+					id, err := strconv.ParseInt(args[0], 10, 64)
+					if err != nil {
+						return usagef("apikey revoke: %q is not a key ID (see apikey list)", args[0])
+					}
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					if err := st.RevokeAPIKey(ctx, id); err != nil {
+						return describe(err, "API key", args[0])
+					}
+					fmt.Fprintf(c.stdout, "API key %d revoked\n", id)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+// serviceCommand manages calling services and their callbacks.
+func serviceCommand() *command {
+	return &command{
+		name:    "service",
+		summary: "list calling services and set their status callbacks",
+		subs: []*command{
+			{
+				name: "list", summary: "list services and their callback URLs",
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					if len(args) != 0 {
+						return usagef("service list takes no arguments")
+					}
+					st, _, err := c.openStore(ctx)
+					if err != nil {
+						return err
+					}
+					defer st.Close()
+					svcs, err := st.APIServices(ctx)
+					if err != nil {
+						return err
+					}
+					tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "SERVICE\tCALLBACK")
+					for _, s := range svcs {
+						cb := s.CallbackURL
+						if cb == "" {
+							cb = "-"
+						}
+						fmt.Fprintf(tw, "%s\t%s\n", s.Name, cb)
+					}
+					return tw.Flush()
+				},
+			},
+			{
+				name: "callback", summary: "set a service's callback URL and signing secret",
+				subs: []*command{{
+					name: "set", args: "NAME --url URL --secret SECRET", summary: "register the callback (an empty --url removes it)",
+					help: "Every status change is POSTed to URL, signed with X-Congthu-Signature: sha256=HMAC-SHA256(SECRET, timestamp + \".\" + body).",
+					flags: func(fs *flag.FlagSet) {
+						fs.String("url", "", "callback URL (https://…)")
+						fs.String("secret", "", "signing secret (at least 16 characters)")
+					},
+					run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+						args, err := flagsAfterArgs(fs, args)
+						if err != nil {
+							return usagef("service callback set: %v", err)
+						}
+						if len(args) != 1 {
+							return usagef("service callback set: want exactly one service NAME")
+						}
+						u, secret := fs.Lookup("url").Value.String(), fs.Lookup("secret").Value.String()
+						if u != "" {
+							p, err := url.Parse(u)
+							if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+								return usagef("service callback set: --url %q is not an http(s) URL", u)
+							}
+							if len(secret) < 16 {
+								return usagef("service callback set: --secret must have at least 16 characters")
+							}
+						}
+						st, _, err := c.openStore(ctx)
+						if err != nil {
+							return err
+						}
+						defer st.Close()
+						if err := st.SetServiceCallback(ctx, args[0], u, secret); err != nil {
+							return describe(err, "service", args[0])
+						}
+						fmt.Fprintf(c.stdout, "callback of %s set\n", args[0])
+						return nil
+					},
+				}},
+			},
+		},
+	}
+}
+
+// templateCommand checks and previews notification templates.
+func templateCommand() *command {
+	return &command{
+		name:    "template",
+		summary: "lint and preview the notification templates",
+		subs: []*command{
+			{
+				name: "lint", args: "[--dir DIR]", summary: "check every template (placeholders, samples, SMS parts folded and not); exit 1 on errors",
+				flags: func(fs *flag.FlagSet) { fs.String("dir", "", "template folder (default: the templates built in)") },
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					set, err := loadTemplates(fs.Lookup("dir").Value.String())
+					if err != nil {
+						return err
+					}
+					errs := 0
+					for _, p := range templates.Lint(set, sms.Count) {
+						fmt.Fprintln(c.stdout, p.String())
+						if p.Severity == templates.SeverityError {
+							errs++
+						}
+					}
+					if errs > 0 {
+						return fmt.Errorf("template lint: %d error(s)", errs)
+					}
+					fmt.Fprintf(c.stdout, "%d templates OK\n", len(set.List()))
+					return nil
+				},
+			},
+			{
+				name: "preview", args: "ID [--data FILE] [--html FILE]", summary: "render a template with FILE's JSON data (default: its sample)",
+				flags: func(fs *flag.FlagSet) {
+					fs.String("data", "", "JSON object with the values")
+					fs.String("html", "", "write the HTML body to this file")
+					fs.String("dir", "", "template folder (default: the templates built in)")
+				},
+				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+					args, err := flagsAfterArgs(fs, args)
+					if err != nil {
+						return usagef("template preview: %v", err)
+					}
+					if len(args) != 1 {
+						return usagef("template preview: want exactly one template ID")
+					}
+					set, err := loadTemplates(fs.Lookup("dir").Value.String())
+					if err != nil {
+						return err
+					}
+					t, ok := set.Get(args[0])
+					if !ok {
+						return fmt.Errorf("no such template: %s", args[0])
+					}
+					var r *templates.Rendered
+					if f := fs.Lookup("data").Value.String(); f != "" {
+						b, err := os.ReadFile(f)
+						if err != nil {
+							return err
+						}
+						var data map[string]any
+						if err := json.Unmarshal(b, &data); err != nil {
+							return fmt.Errorf("%s: %w", f, err)
+						}
+						r, err = t.Render(data)
+						if err != nil {
+							return err
+						}
+					} else if r, err = t.Preview(); err != nil {
+						return err
+					}
+					fmt.Fprintf(c.stdout, "template %s version %d (%s)\n", r.ID, r.Version, r.Channel)
+					if r.Channel == templates.Email {
+						fmt.Fprintf(c.stdout, "Subject: %s\n\n%s\n", r.Subject, r.Text)
+						if f := fs.Lookup("html").Value.String(); f != "" {
+							if err := os.WriteFile(f, []byte(r.HTML), 0o644); err != nil {
+								return err
+							}
+							fmt.Fprintf(c.stdout, "HTML written to %s\n", f)
+						}
+						return nil
+					}
+					enc, parts, err := sms.Count(r.SMSText, false)
+					fmt.Fprintf(c.stdout, "%s\n\n%d part(s), %s", r.SMSText, parts, enc)
+					if r.Folded {
+						fmt.Fprintf(c.stdout, ", diacritics folded")
+					}
+					fmt.Fprintln(c.stdout)
+					if err != nil {
+						return fmt.Errorf("template preview: %w", err)
+					}
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func loadTemplates(dir string) (*templates.Set, error) {
+	if dir == "" {
+		return templates.Load()
+	}
+	return templates.LoadDir(os.DirFS(dir))
+}
+
+// flagsAfterArgs lets flags follow positional arguments (NAME --url URL):
+// the flag package stops at the first non-flag, so parse the rest again.
+func flagsAfterArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for len(args) > 0 {
+		pos = append(pos, args[0])
+		if err := fs.Parse(args[1:]); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+	}
+	return pos, nil
+}
