@@ -389,7 +389,7 @@ func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *
 	l.spf, l.dkim, l.dmarc = string(sp.result), dkimSummary(dk), dmarcSummary(dm)
 	l.action = dm[worst].reason
 	var details []string
-	if sp.err != nil && sp.result != "pass" {
+	if sp.err != nil && (sp.result == "temperror" || sp.result == "permerror") {
 		details = append(details, "spf: "+sp.err.Error())
 	}
 	for _, r := range recs {
