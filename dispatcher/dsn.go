@@ -105,7 +105,7 @@ func buildDSN(in dsnInfo) []byte {
 		subject += ": " + oneLine(origSubject, 200)
 	}
 	w("From: %s <MAILER-DAEMON@%s>", mime.QEncoding.Encode("utf-8", "Hệ thống thư / Mail Delivery System"), in.reportingMTA)
-	w("To: <%s>", in.sender)
+	w("To: <%s>", clean(in.sender))
 	w("Subject: %s", mime.QEncoding.Encode("utf-8", subject))
 	w("Date: %s", in.now.Format(time.RFC1123Z))
 	w("Message-ID: <dsn.%d.%s@%s>", in.outboxID, randomHex(8), in.reportingMTA)
@@ -149,7 +149,7 @@ func buildDSN(in dsnInfo) []byte {
 	w("Arrival-Date: %s", in.arrival.Format(time.RFC1123Z))
 	for _, r := range in.rcpts {
 		w("")
-		w("Final-Recipient: %s; %s", addrType, r.addr)
+		w("Final-Recipient: %s; %s", addrType, clean(r.addr))
 		w("Action: %s", r.action)
 		status := r.err.dsnStatus()
 		if r.action == "failed" && !strings.HasPrefix(status, "5") {
@@ -162,7 +162,7 @@ func buildDSN(in dsnInfo) []byte {
 		}
 		w("Status: %s", status)
 		if r.err.RemoteMTA != "" {
-			w("Remote-MTA: dns; %s", r.err.RemoteMTA)
+			w("Remote-MTA: dns; %s", clean(r.err.RemoteMTA))
 		}
 		if r.err.Code != 0 {
 			w("Diagnostic-Code: smtp; %s", oneLine(r.err.Diagnostic(), 900))
@@ -215,7 +215,7 @@ func writeHuman(b *bytes.Buffer, in dsnInfo, delayed bool) {
 					host = " (server " + r.err.RemoteMTA + ")"
 				}
 			}
-			w("  <%s>%s:", r.addr, host)
+			w("  <%s>%s:", clean(r.addr), clean(host))
 			w("      %s", oneLine(reason, 500))
 		}
 	}
@@ -262,9 +262,20 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
+// clean replaces control characters, which have no place in a header or
+// status field, with '?'.
+func clean(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+}
+
 // oneLine makes s fit on one header or status line of at most n bytes.
 func oneLine(s string, n int) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = clean(strings.Join(strings.Fields(s), " "))
 	if len(s) > n {
 		s = s[:n]
 		for len(s) > 0 && s[len(s)-1] >= 0x80 && s[len(s)-1] < 0xc0 {
