@@ -65,6 +65,9 @@ func commands() []*command {
 		userCommand(),
 		queueCommand(),
 		smsCommand(),
+		apikeyCommand(),
+		serviceCommand(),
+		templateCommand(),
 	}
 }
 

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"time"
 
@@ -14,14 +16,20 @@ import (
 
 	"congthu/certs"
 	"congthu/config"
+	"congthu/dispatcher"
+	"congthu/httpapi"
 	"congthu/imapd"
 	"congthu/loginlimit"
+	"congthu/notify"
+	"congthu/queue"
 	"congthu/smtpd"
 	"congthu/store"
+	"congthu/templates"
+	"congthu/webhook"
 )
 
-// shutdownGrace is how long open SMTP transactions and IMAP commands may
-// take to finish after SIGINT/SIGTERM.
+// shutdownGrace is how long open SMTP transactions, IMAP commands, HTTP
+// requests and deliveries may take to finish after SIGINT/SIGTERM.
 const shutdownGrace = 30 * time.Second
 
 func serveCommand() *command {
@@ -29,11 +37,11 @@ func serveCommand() *command {
 		name:    "serve",
 		summary: "run every configured listener until SIGINT/SIGTERM",
 		help: `Opens the store (running its migrations), loads or generates the TLS
-certificate, and serves SMTP submission (STARTTLS and implicit TLS) and IMAP
-(STARTTLS and implicit TLS) on the configured addresses; an address set to
-"off" is not opened. The MX and HTTP listeners are not built yet and are not
-opened. On SIGINT or SIGTERM it stops accepting, lets open SMTP transactions
-finish (up to 30 s) and exits 0.`,
+certificate, and serves SMTP submission (STARTTLS and implicit TLS), IMAP
+(STARTTLS and implicit TLS), the inbound MX and, with Redis configured, the REST API and the
+delivery workers (outbound mail, notification callbacks). An address set to
+"off" is not opened. On SIGINT or SIGTERM it stops accepting, lets open SMTP
+transactions and deliveries finish (up to 30 s) and exits 0.`,
 		run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
 			if len(args) != 0 {
 				return usagef("serve takes no arguments")
@@ -47,8 +55,59 @@ finish (up to 30 s) and exits 0.`,
 	}
 }
 
+// late holds a value set after the store is open, for the store's hooks.
+type late[T any] struct {
+	mu sync.RWMutex
+	v  T
+}
+
+func (l *late[T]) set(v T) { l.mu.Lock(); l.v = v; l.mu.Unlock() }
+func (l *late[T]) get() T  { l.mu.RLock(); defer l.mu.RUnlock(); return l.v }
+
+// runner runs the server's listeners and background workers and stops
+// them in order.
+type runner struct {
+	log  *slog.Logger
+	errc chan error
+	wg   sync.WaitGroup
+	lns  []net.Listener
+	stop []func(ctx context.Context) // called in reverse order at shutdown
+}
+
+// listen opens addr (unless "off") and serves it with serve.
+func (r *runner) listen(name, addr string, serve func(net.Listener) error) error {
+	if !config.Enabled(addr) {
+		return nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s on %s: %w", name, addr, err)
+	}
+	r.lns = append(r.lns, ln)
+	r.log.Info("listening", "listener", name, "addr", ln.Addr().String())
+	r.goRun(name, func() error { return serve(ln) })
+	return nil
+}
+
+// goRun runs fn in a goroutine; an error from it stops the server.
+func (r *runner) goRun(name string, fn func() error) {
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				r.log.Error("panic", "in", name, "panic", p)
+				r.errc <- fmt.Errorf("%s: panic: %v", name, p)
+			}
+		}()
+		if err := fn(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
+			r.errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
 // serve runs the server until ctx is cancelled.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
 	tlsConfig, selfSigned, err := certs.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.Hostname, cfg.DataDir)
 	if err != nil {
 		return err
@@ -63,33 +122,27 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("redis_url: %w", err)
 		}
+		// Delivery workers, API requests and the IMAP bridge share it.
+		opt.PoolSize = max(opt.PoolSize, cfg.Delivery.Workers+64)
 		rdb = redis.NewClient(opt)
 		defer rdb.Close()
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = rdb.Ping(pctx).Err()
-		cancel()
-		if err != nil {
-			// Redis only schedules work and carries IDLE wake-ups
-			// between nodes; the client reconnects on its own.
-			log.Warn("redis not reachable at start; retrying in the background", "err", err)
-		}
 	} else {
-		log.Warn("no redis_url: IMAP change notification is in-process only (one node)")
+		log.Warn("no redis_url: outbound delivery, the API and callbacks are off (remote mail waits in the outbox); IMAP change notification is in-process only")
 	}
 
-	// The store's Changed hook wakes IMAP sessions; the IMAP server is
-	// created after the store, so the hook reads it through a variable.
-	var imapSrv struct {
-		sync.RWMutex
-		s *imapd.Server
-	}
+	// The store's hooks wake IMAP sessions and enqueue outbound
+	// deliveries; those are built after the store.
+	var imapSrv late[*imapd.Server]
+	var disp late[*dispatcher.Dispatcher]
 	st, err := openStore(ctx, cfg, store.Options{
 		Changed: func(accountID, mailboxID, modseq int64) {
-			imapSrv.RLock()
-			s := imapSrv.s
-			imapSrv.RUnlock()
-			if s != nil {
+			if s := imapSrv.get(); s != nil {
 				s.Notify(accountID, mailboxID, modseq)
+			}
+		},
+		OutboxAdded: func(id int64) {
+			if d := disp.get(); d != nil {
+				d.Enqueue(id)
 			}
 		},
 	}, log)
@@ -99,12 +152,79 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	defer st.Close()
 	log.Info("store open", "backend", st.Backend())
 
+	r := &runner{log: log, errc: make(chan error, 16)}
+	// runCtx stops background workers; listeners stop through their
+	// servers' Shutdown.
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	defer cancelRun()
+
 	lim := loginlimit.New(loginlimit.Options{
 		AccountFailures: cfg.Auth.MaxFailuresPerAccount,
 		IPFailures:      cfg.Auth.MaxFailuresPerIP,
 		Window:          cfg.Auth.FailureWindow.D(),
 		Lockout:         cfg.Auth.Lockout.D(),
 	})
+
+	// Delivery and the API need Redis.
+	var api *httpapi.Server
+	if rdb != nil {
+		qc := queue.NewClient(rdb)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		warnings, err := qc.CheckRedis(pctx)
+		cancel()
+		if err != nil {
+			// The workers reconnect on their own; the sweeper
+			// re-enqueues from the store once Redis is back.
+			log.Warn("redis not usable at start; workers will retry", "err", err)
+		}
+		for _, w := range warnings {
+			log.Warn("redis: " + w)
+		}
+		tracker := notify.NewTracker(st, qc, log.With("component", "notify"))
+		d, err := dispatcher.New(dispatcher.Options{
+			Hostname:          cfg.Hostname,
+			Smarthost:         cfg.Delivery.Smarthost,
+			SmarthostUsername: cfg.Delivery.SmarthostUsername,
+			SmarthostPassword: cfg.Delivery.SmarthostPassword,
+			Resolver:          resolver(cfg.Delivery.DNSResolver),
+			RequireTLS:        cfg.Delivery.RequireTLS,
+			RetrySchedule:     cfg.Delivery.RetrySchedule.Durations(),
+			MaxQueueAge:       cfg.Delivery.MaxQueueAge.D(),
+			DelayNotice:       cfg.Delivery.DelayNotice.D(),
+			MaxPerDomain:      cfg.Delivery.MaxConnectionsPerDomain,
+			Workers:           cfg.Delivery.Workers,
+			Tracker:           tracker,
+		}, st, qc, log)
+		if err != nil {
+			return err
+		}
+		disp.set(d)
+		r.goRun("dispatcher", func() error { return d.Run(runCtx) })
+
+		// Notification side work: test-key simulation, callbacks,
+		// and the sweeper that restores their jobs from the store.
+		w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
+		w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16})
+		w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{}),
+			queue.HandlerOptions{Concurrency: 16, Backoff: webhook.Backoff})
+		r.goRun("notify worker", func() error { return w.Run(runCtx) })
+		sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
+			Queues: []string{notify.QueueTest, webhook.Queue},
+		})
+		r.goRun("notify sweeper", func() error { return sw.Run(runCtx) })
+		r.goRun("notify expiry", func() error { return tracker.RunExpiry(runCtx, time.Minute) })
+
+		set, err := templates.Load()
+		if err != nil {
+			return fmt.Errorf("templates: %w", err)
+		}
+		api = httpapi.New(httpapi.Options{
+			Log:          log.With("service", "http"),
+			SenderDomain: cfg.Hostname,
+			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
+		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
+		defer api.Close()
+	}
 
 	smtpSrv := smtpd.New(smtpd.Options{
 		Hostname:          cfg.Hostname,
@@ -116,6 +236,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
 		MaxConnections:    cfg.SMTP.MaxConnections,
 	}, st, lim, log.With("service", "smtp"))
+	r.stop = append(r.stop, func(ctx context.Context) {
+		if err := smtpSrv.Shutdown(ctx); err != nil {
+			log.Warn("smtp shutdown", "err", err)
+		}
+	})
 
 	iopts := imapd.Options{
 		TLSConfig:         tlsConfig,
@@ -126,93 +251,102 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		iopts.Redis = rdb
 	}
 	is := imapd.New(iopts, st, lim, log.With("service", "imap"))
-	imapSrv.Lock()
-	imapSrv.s = is
-	imapSrv.Unlock()
+	imapSrv.set(is)
+	r.stop = append(r.stop, func(ctx context.Context) {
+		if err := is.Shutdown(ctx); err != nil {
+			log.Warn("imap shutdown", "err", err)
+		}
+	})
 
-	type listener struct {
-		name, addr string
-		serve      func(net.Listener) error
-	}
-	listeners := []listener{
-		{"submission", cfg.Listen.Submission, smtpSrv.Serve},
-		{"submissions", cfg.Listen.Submissions, smtpSrv.ServeTLS},
-		{"imap", cfg.Listen.IMAP, is.Serve},
-		{"imaps", cfg.Listen.IMAPS, is.ServeTLS},
-	}
-	var lns []net.Listener
-	closeAll := func() {
-		for _, ln := range lns {
-			ln.Close()
+	mxSrv := smtpd.NewMX(smtpd.MXOptions{
+		Hostname:        cfg.Hostname,
+		TLSConfig:       tlsConfig,
+		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:   cfg.SMTP.MaxRecipients,
+		ReadTimeout:     cfg.SMTP.CommandTimeout.D(),
+		DataTimeout:     cfg.SMTP.DataTimeout.D(),
+		MaxConnections:  cfg.SMTP.MaxConnections,
+		Resolver:        resolver(cfg.Delivery.DNSResolver),
+	}, st, log.With("service", "mx"))
+	r.stop = append(r.stop, func(ctx context.Context) {
+		if err := mxSrv.Shutdown(ctx); err != nil {
+			log.Warn("mx shutdown", "err", err)
 		}
-	}
-	for _, l := range listeners {
-		if !config.Enabled(l.addr) {
-			continue
-		}
-		ln, err := net.Listen("tcp", l.addr)
-		if err != nil {
-			closeAll()
-			return fmt.Errorf("listen %s on %s: %w", l.name, l.addr, err)
-		}
-		lns = append(lns, ln)
-	}
-	for _, name := range []string{"mx", "http"} {
-		addr := cfg.Listen.MX
-		if name == "http" {
-			addr = cfg.Listen.HTTP
-		}
-		if config.Enabled(addr) {
-			log.Info("listener not built yet, not opened", "listener", name, "addr", addr)
-		}
-	}
+	})
 
-	errc := make(chan error, len(listeners))
-	var wg sync.WaitGroup
-	i := 0
-	for _, l := range listeners {
-		if !config.Enabled(l.addr) {
-			continue
-		}
-		ln := lns[i]
-		i++
-		log.Info("listening", "listener", l.name, "addr", ln.Addr().String())
-		wg.Add(1)
-		go func(l listener, ln net.Listener) {
-			defer wg.Done()
-			if err := l.serve(ln); err != nil {
-				errc <- fmt.Errorf("%s: %w", l.name, err)
+	listenErr := func() error {
+		for _, l := range []struct {
+			name, addr string
+			serve      func(net.Listener) error
+		}{
+			{"submission", cfg.Listen.Submission, smtpSrv.Serve},
+			{"submissions", cfg.Listen.Submissions, smtpSrv.ServeTLS},
+			{"imap", cfg.Listen.IMAP, is.Serve},
+			{"imaps", cfg.Listen.IMAPS, is.ServeTLS},
+			{"mx", cfg.Listen.MX, mxSrv.Serve},
+		} {
+			if err := r.listen(l.name, l.addr, l.serve); err != nil {
+				return err
 			}
-		}(l, ln)
-	}
+		}
+		if api != nil {
+			hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+			serveHTTP := hs.Serve
+			if cfg.TLS.Cert != "" {
+				// TLS when the operator configured a certificate.
+				hs.TLSConfig = tlsConfig.Clone()
+				serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }
+			}
+			if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
+				return err
+			}
+			r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
+		} else if config.Enabled(cfg.Listen.HTTP) {
+			log.Warn("the REST API needs Redis (CONGTHU_REDIS_URL); http listener not opened", "addr", cfg.Listen.HTTP)
+		}
+		return nil
+	}()
 
 	var runErr error
-	select {
-	case <-ctx.Done():
-		log.Info("shutting down")
-	case runErr = <-errc:
-		log.Error("listener failed, shutting down", "err", runErr)
+	if listenErr != nil {
+		runErr = listenErr
+	} else {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+		case runErr = <-r.errc:
+			log.Error("stopping after an error", "err", runErr)
+		}
 	}
 
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer cancel()
 	var sw sync.WaitGroup
-	sw.Add(2)
-	go func() {
-		defer sw.Done()
-		if err := smtpSrv.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("smtp shutdown", "err", err)
-		}
-	}()
-	go func() {
-		defer sw.Done()
-		if err := is.Shutdown(sctx); err != nil && !errors.Is(err, context.Canceled) {
-			log.Warn("imap shutdown", "err", err)
-		}
-	}()
+	for _, stop := range r.stop {
+		sw.Add(1)
+		go func() { defer sw.Done(); stop(sctx) }()
+	}
 	sw.Wait()
-	closeAll()
-	wg.Wait()
+	for _, ln := range r.lns {
+		ln.Close()
+	}
+	cancelRun()
+	r.wg.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// resolver returns the DNS resolver for MX, SPF, DKIM and DMARC lookups:
+// the system's, or one that asks only the server at addr (ip:port).
+func resolver(addr string) *net.Resolver {
+	if addr == "" {
+		return net.DefaultResolver
+	}
+	return &net.Resolver{
+		PreferGo: true,
+		Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, network, addr)
+		},
+	}
 }
