@@ -1,13 +1,13 @@
 package imapd
 
 import (
-	"bufio"
 	"bytes"
+	"fmt"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-message/textproto"
 
+	"congthu/imapd/envelope"
 	"congthu/store"
 )
 
@@ -16,7 +16,7 @@ import (
 // and BODY.PEEK[...] with partials, and BINARY[...] / BINARY.SIZE[...]
 // (RFC 3516). A non-PEEK body section sets \Seen, and the new flags are
 // returned with the data (section 6.4.5, BODY[]).
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) error {
+func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) (ferr error) {
 	s.count()
 	sel := s.sel
 
@@ -61,6 +61,40 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	_, byUID := numSet.(imap.UIDSet)
 	byUID = byUID || options.UID
 
+	if !needsBytes(options) {
+		// FLAGS, ENVELOPE, INTERNALDATE, RFC822.SIZE: metadata and the
+		// envelope stored at delivery, no message bytes; many small
+		// responses, written in large pieces.
+		if cc := corkOf(s.conn.NetConn()); cc != nil {
+			cc.cork()
+			defer func() {
+				if err := cc.uncork(); err != nil && ferr == nil {
+					ferr = err
+				}
+			}()
+		}
+		for msg, err := range s.srv.st.Envelopes(s.ctx, sel.mb.id, uidsOf(refs), options.Envelope) {
+			if err != nil {
+				return s.fail("fetch", err)
+			}
+			seq, ok := seqOf[msg.UID]
+			if !ok {
+				continue
+			}
+			var env *imap.Envelope
+			if options.Envelope {
+				var err error
+				if env, err = envelope.Decode(msg.Envelope); err != nil {
+					return s.fail("fetch", fmt.Errorf("message %d: %w", msg.UID, err))
+				}
+			}
+			if err := s.fetchOne(w.CreateMessage(seq), &msg.MessageMeta, nil, 0, env, options, byUID, changed[msg.UID], flagsOf); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+
 	for msg, err := range s.srv.st.MessagesByUID(s.ctx, sel.mb.id, uidsOf(refs), headerOnly) {
 		if err != nil {
 			return s.fail("fetch", err)
@@ -69,14 +103,28 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		if !ok {
 			continue
 		}
-		if err := s.fetchOne(w.CreateMessage(seq), msg, options, byUID, changed[msg.UID], flagsOf); err != nil {
+		hdrLen := min(max(msg.HeaderLen, 0), len(msg.Raw))
+		var env *imap.Envelope
+		if options.Envelope {
+			env = envelope.Extract(msg.Raw[:hdrLen])
+		}
+		if err := s.fetchOne(w.CreateMessage(seq), &msg.MessageMeta, msg.Raw, hdrLen, env, options, byUID, changed[msg.UID], flagsOf); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Message, options *imap.FetchOptions, byUID, seenChanged bool, flagsOf map[uint32][]string) error {
+// needsBytes says whether a FETCH needs message bytes (body sections,
+// body structure, binary sections) beyond the metadata and the envelope.
+func needsBytes(o *imap.FetchOptions) bool {
+	return o.BodyStructure != nil || len(o.BodySection) > 0 || len(o.BinarySection) > 0 || len(o.BinarySectionSize) > 0
+}
+
+// fetchOne writes one FETCH response. raw and hdrLen are the message
+// bytes (nil when the request needs none), env its envelope (nil when not
+// asked for).
+func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.MessageMeta, raw []byte, hdrLen int, env *imap.Envelope, options *imap.FetchOptions, byUID, seenChanged bool, flagsOf map[uint32][]string) error {
 	if byUID {
 		mw.WriteUID(imap.UID(msg.UID))
 	}
@@ -93,15 +141,14 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 	if options.RFC822Size {
 		mw.WriteRFC822Size(msg.Size)
 	}
-	hdrLen := min(max(msg.HeaderLen, 0), len(msg.Raw))
 	if options.Envelope {
-		mw.WriteEnvelope(envelope(msg.Raw[:hdrLen]))
+		mw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(msg.Raw)))
+		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(raw)))
 	}
 	for _, bs := range options.BodySection {
-		b := bodySection(msg.Raw, hdrLen, bs)
+		b := bodySection(raw, hdrLen, bs)
 		wc := mw.WriteBodySection(bs, int64(len(b)))
 		_, werr := wc.Write(b)
 		if cerr := wc.Close(); werr == nil {
@@ -112,7 +159,7 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 		}
 	}
 	for _, bs := range options.BinarySection {
-		b := imapserver.ExtractBinarySection(bytes.NewReader(msg.Raw), bs)
+		b := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
 		wc := mw.WriteBinarySection(bs, int64(len(b)))
 		_, werr := wc.Write(b)
 		if cerr := wc.Close(); werr == nil {
@@ -123,7 +170,7 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 		}
 	}
 	for _, bs := range options.BinarySectionSize {
-		mw.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(msg.Raw), bs))
+		mw.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bs))
 	}
 	return mw.Close()
 }
@@ -160,13 +207,4 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 		b = b[:p.Size]
 	}
 	return b
-}
-
-// envelope builds ENVELOPE from a header section.
-func envelope(header []byte) *imap.Envelope {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
-	if err != nil && h.Len() == 0 {
-		return &imap.Envelope{}
-	}
-	return imapserver.ExtractEnvelope(h)
 }

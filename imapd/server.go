@@ -40,6 +40,7 @@ type Store interface {
 	Messages(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
 	ChangesSince(ctx context.Context, mailboxID int64, modseq int64) (*store.Changes, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32, headerOnly bool) iter.Seq2[*store.Message, error]
+	Envelopes(ctx context.Context, mailboxID int64, uids []uint32, withEnvelope bool) iter.Seq2[*store.MessageEnvelope, error]
 	SearchTexts(ctx context.Context, mailboxID int64, uids []uint32) iter.Seq2[*store.SearchText, error]
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.StoreOp, flags []string, unchangedSince int64) ([]store.FlagUpdate, error)
 	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error)
@@ -201,6 +202,10 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 // Serve accepts plain connections on ln (port 143 style: STARTTLS is
 // offered when Options.TLSConfig is set). It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
+	return s.serve(corkListener{ln})
+}
+
+func (s *Server) serve(ln net.Listener) error {
 	err := s.imap.Serve(ln)
 	if s.isClosed() {
 		return nil
@@ -214,7 +219,9 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapd: ServeTLS needs Options.TLSConfig")
 	}
-	return s.Serve(tls.NewListener(ln, s.opts.TLSConfig))
+	// imapserver recognises implicit TLS by the *tls.Conn it is given,
+	// so the cork goes under TLS.
+	return s.serve(tls.NewListener(corkListener{ln}, s.opts.TLSConfig))
 }
 
 func (s *Server) isClosed() bool {

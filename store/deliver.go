@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"congthu/imapd/envelope"
 	"congthu/mailtext"
 )
 
@@ -41,6 +42,7 @@ type deliverReq struct {
 	raw       []byte
 	headerLen int
 	body      string
+	envelope  []byte // IMAP ENVELOPE, see congthu/imapd/envelope
 	date      int64
 	targets   []target
 	mailFrom  string
@@ -146,11 +148,13 @@ func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
 	if date.IsZero() {
 		date = time.Now()
 	}
+	hl := headerLen(raw)
 	return &deliverReq{
 		ctx:       ctx,
 		raw:       raw,
-		headerLen: headerLen(raw),
+		headerLen: hl,
 		body:      bodyTextFor(raw),
+		envelope:  envelope.FromHeader(raw[:hl]),
 		date:      micro(date),
 		res:       make(chan deliverRes, 1),
 	}
@@ -546,12 +550,12 @@ func (s *Store) insertBlobs(ctx context.Context, tx dbtx, reqs []*deliverReq, no
 	const blobsPer = 64
 	for i := 0; i < len(reqs); i += blobsPer {
 		part := reqs[i:min(i+blobsPer, len(reqs))]
-		args := make([]any, 0, 5*len(part))
+		args := make([]any, 0, 6*len(part))
 		for _, r := range part {
-			args = append(args, r.raw, int64(len(r.raw)), r.headerLen, r.body, now)
+			args = append(args, r.raw, int64(len(r.raw)), r.headerLen, r.body, r.envelope, now)
 		}
-		rows, err := tx.query(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES "+
-			valuesList(len(part), 5)+" RETURNING id", args...)
+		rows, err := tx.query(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, envelope, created_at) VALUES "+
+			valuesList(len(part), 6)+" RETURNING id", args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: insert message bytes: %w", err)
 		}

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
 	"sort"
 	"strings"
+
+	"congthu/imapd/envelope"
 )
 
 // lockedMailbox is a mailbox row read with its lock held.
@@ -229,6 +232,203 @@ func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, uids []uint3
 			}
 		}
 	}
+}
+
+// MessageEnvelope is a message's metadata with its IMAP ENVELOPE in the
+// encoding of congthu/imapd/envelope.
+type MessageEnvelope struct {
+	MessageMeta
+	Envelope []byte // nil unless asked for
+}
+
+// envelopeChunk is how many messages Envelopes reads per query.
+const envelopeChunk = 500
+
+// Envelopes yields the metadata of the given messages in ascending UID
+// order, with their pre-parsed envelopes when withEnvelope (for FETCH
+// FLAGS, ENVELOPE and the like, which need no message bytes). Missing UIDs
+// are skipped. An envelope missing from the database (a message stored
+// before schema version 4, or by a path that does not compute it) or in
+// an older encoding is computed from the header and written back.
+//
+// Messages are read in chunks of consecutive UIDs, by UID range when the
+// chunk is dense; no query stays open while the caller runs. Messages
+// with the same flags share one Flags slice, which callers must not
+// modify.
+func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, withEnvelope bool) iter.Seq2[*MessageEnvelope, error] {
+	cols := "SELECT " + metaColumns
+	if withEnvelope {
+		cols += ", b.id, b.envelope FROM messages m JOIN blobs b ON b.id = m.blob_id"
+	} else {
+		cols += " FROM messages m"
+	}
+	cols += " WHERE m.mailbox_id = ? AND "
+	return func(yield func(*MessageEnvelope, error) bool) {
+		u := append([]uint32(nil), uids...)
+		slices.Sort(u)
+		u = slices.Compact(u)
+		type flagKey struct {
+			mask int
+			kws  string
+		}
+		flagsOf := map[flagKey][]string{}
+		var (
+			uid, modseq, date, size, blobID int64
+			mask                            int
+			kws                             string
+			env                             sql.RawBytes
+		)
+		dest := []any{&uid, &modseq, &mask, &kws, &date, &size}
+		if withEnvelope {
+			dest = append(dest, &blobID, &env)
+		}
+		for len(u) > 0 {
+			chunk := u[:min(len(u), envelopeChunk)]
+			u = u[len(chunk):]
+			var msgs []MessageEnvelope
+			var stale []int // indexes in msgs whose envelope must be computed
+			var blobOf []int64
+			err := func() error {
+				first, last := chunk[0], chunk[len(chunk)-1]
+				var rows *sql.Rows
+				var err error
+				if int(last-first) < 2*len(chunk) {
+					rows, err = s.r().query(ctx, cols+"m.uid >= ? AND m.uid <= ? ORDER BY m.uid", mailboxID, int64(first), int64(last))
+				} else {
+					args := make([]any, 0, len(chunk)+1)
+					args = append(args, mailboxID)
+					for _, x := range chunk {
+						args = append(args, int64(x))
+					}
+					rows, err = s.r().query(ctx, cols+"m.uid IN ("+placeholders(len(chunk))+") ORDER BY m.uid", args...)
+				}
+				if err != nil {
+					return err
+				}
+				defer rows.Close()
+				msgs = make([]MessageEnvelope, 0, len(chunk))
+				// Envelope bytes of the chunk share one buffer.
+				var arena []byte
+				var ends []int
+				want := chunk
+				for rows.Next() {
+					if err := rows.Scan(dest...); err != nil {
+						return err
+					}
+					// Range reads return UIDs not asked for: skip them.
+					for len(want) > 0 && int64(want[0]) < uid {
+						want = want[1:]
+					}
+					if len(want) == 0 || int64(want[0]) != uid {
+						continue
+					}
+					k := flagKey{mask, kws}
+					fl, ok := flagsOf[k]
+					if !ok {
+						fl = flagList(mask, kws)
+						flagsOf[k] = fl
+					}
+					msgs = append(msgs, MessageEnvelope{MessageMeta: MessageMeta{
+						UID: uint32(uid), ModSeq: modseq, Flags: fl, InternalDate: fromMicro(date), Size: size}})
+					if withEnvelope {
+						if !envelope.Current(env) {
+							stale = append(stale, len(msgs)-1)
+							blobOf = append(blobOf, blobID)
+						}
+						arena = append(arena, env...)
+						ends = append(ends, len(arena))
+					}
+				}
+				if err := rows.Err(); err != nil {
+					return err
+				}
+				start := 0
+				for i, end := range ends {
+					msgs[i].Envelope = arena[start:end:end]
+					start = end
+				}
+				return nil
+			}()
+			if err == nil && len(stale) > 0 {
+				err = s.fillEnvelopes(ctx, msgs, stale, blobOf)
+			}
+			if err != nil {
+				yield(nil, fmt.Errorf("store: envelopes of mailbox %d: %w", mailboxID, err))
+				return
+			}
+			for i := range msgs {
+				if !yield(&msgs[i], nil) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// fillEnvelopes computes the envelopes of msgs[idx[i]] (blob blobs[i])
+// from their headers and stores them. A failure to store is only logged:
+// the next read computes them again.
+func (s *Store) fillEnvelopes(ctx context.Context, msgs []MessageEnvelope, idx []int, blobs []int64) error {
+	computed := map[int64][]byte{}
+	for _, chunk := range idChunks(blobs, chunkSize) {
+		rows, err := s.r().query(ctx, "SELECT id, substr(raw, 1, header_len) FROM blobs WHERE id IN ("+placeholders(len(chunk))+")", chunk...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var id int64
+			var header []byte
+			if err := rows.Scan(&id, &header); err != nil {
+				rows.Close()
+				return err
+			}
+			computed[id] = envelope.FromHeader(header)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	for i, j := range idx {
+		msgs[j].Envelope = computed[blobs[i]]
+	}
+	err := s.writeTxOnce(ctx, func(tx dbtx) error {
+		for id, env := range computed {
+			if _, err := tx.exec(ctx, "UPDATE blobs SET envelope = ? WHERE id = ?", env, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("store: could not save computed envelopes", "blobs", len(computed), "err", err)
+	} else {
+		s.log.Debug("store: saved computed envelopes", "blobs", len(computed))
+	}
+	return nil
+}
+
+// idChunks deduplicates ids and splits them into query-sized argument
+// lists.
+func idChunks(ids []int64, size int) [][]any {
+	seen := make(map[int64]bool, len(ids))
+	var out [][]any
+	var cur []any
+	for _, id := range ids {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		cur = append(cur, id)
+		if len(cur) == size {
+			out = append(out, cur)
+			cur = nil
+		}
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
 }
 
 // SearchTexts yields header bytes and folded body text of the given

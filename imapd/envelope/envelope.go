@@ -1,0 +1,238 @@
+// Package envelope computes a message's IMAP ENVELOPE (RFC 9051 section
+// 7.5.2) once, when the message is stored, and keeps it in a compact binary
+// form, so that FETCH ENVELOPE over a large mailbox does not parse every
+// header again.
+//
+// The envelope is exactly the one go-imap's imapserver.ExtractEnvelope
+// builds from the header section (the same date, subject decoding and
+// address parsing), so a stored envelope and one built on the fly give the
+// same FETCH response.
+//
+// Encoding (version 1), all integers as encoding/binary varints:
+//
+//	version byte (1)
+//	hasDate byte; if 1: unix seconds (signed), nanoseconds, zone offset
+//	  in seconds (signed)
+//	subject string
+//	6 address lists: From, Sender, Reply-To, To, Cc, Bcc; each is a count
+//	  n (0 means nil, else n-1 addresses), then name, mailbox, host
+//	In-Reply-To: count n (0 means nil, else n-1 strings)
+//	Message-ID string
+//
+// A string is its length (unsigned) and its bytes.
+package envelope
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+)
+
+// Version is the first byte of an encoded envelope. Readers treat an
+// envelope of another version as missing and compute it again.
+const Version = 1
+
+// ErrInvalid is returned by Decode for bytes that are not a valid
+// envelope of this Version.
+var ErrInvalid = errors.New("envelope: invalid encoding")
+
+// Extract builds the ENVELOPE of a message from its header section, as
+// imapserver does.
+func Extract(header []byte) *imap.Envelope {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	if err != nil && h.Len() == 0 {
+		return &imap.Envelope{}
+	}
+	return imapserver.ExtractEnvelope(h)
+}
+
+// FromHeader extracts the envelope of a header section and encodes it.
+func FromHeader(header []byte) []byte {
+	return Encode(nil, Extract(header))
+}
+
+// Current reports whether b is an envelope of this Version.
+func Current(b []byte) bool { return len(b) > 0 && b[0] == Version }
+
+// Encode appends the encoding of e to dst.
+func Encode(dst []byte, e *imap.Envelope) []byte {
+	dst = append(dst, Version)
+	if e.Date.IsZero() {
+		dst = append(dst, 0)
+	} else {
+		_, off := e.Date.Zone()
+		dst = append(dst, 1)
+		dst = binary.AppendVarint(dst, e.Date.Unix())
+		dst = binary.AppendUvarint(dst, uint64(e.Date.Nanosecond()))
+		dst = binary.AppendVarint(dst, int64(off))
+	}
+	dst = appendString(dst, e.Subject)
+	for _, l := range [...][]imap.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+		if l == nil {
+			dst = append(dst, 0)
+			continue
+		}
+		dst = binary.AppendUvarint(dst, uint64(len(l))+1)
+		for _, a := range l {
+			dst = appendString(dst, a.Name)
+			dst = appendString(dst, a.Mailbox)
+			dst = appendString(dst, a.Host)
+		}
+	}
+	if e.InReplyTo == nil {
+		dst = append(dst, 0)
+	} else {
+		dst = binary.AppendUvarint(dst, uint64(len(e.InReplyTo))+1)
+		for _, id := range e.InReplyTo {
+			dst = appendString(dst, id)
+		}
+	}
+	return appendString(dst, e.MessageID)
+}
+
+func appendString(dst []byte, s string) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(s)))
+	return append(dst, s...)
+}
+
+// Decode decodes an envelope made by Encode. The strings of the result
+// share one allocation.
+func Decode(b []byte) (*imap.Envelope, error) {
+	if !Current(b) {
+		return nil, ErrInvalid
+	}
+	d := decoder{s: string(b), i: 1}
+	e := &imap.Envelope{}
+	switch d.byte() {
+	case 0:
+	case 1:
+		sec := d.varint()
+		nsec := d.uvarint()
+		off := d.varint()
+		if d.bad || nsec >= 1e9 || off < -86400 || off > 86400 {
+			return nil, ErrInvalid
+		}
+		e.Date = time.Unix(sec, int64(nsec)).In(zone(int(off)))
+	default:
+		return nil, ErrInvalid
+	}
+	e.Subject = d.string()
+	for _, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
+		n := d.count()
+		if n < 0 {
+			continue
+		}
+		*l = make([]imap.Address, n)
+		for i := range *l {
+			(*l)[i] = imap.Address{Name: d.string(), Mailbox: d.string(), Host: d.string()}
+		}
+	}
+	if n := d.count(); n >= 0 {
+		e.InReplyTo = make([]string, n)
+		for i := range e.InReplyTo {
+			e.InReplyTo[i] = d.string()
+		}
+	}
+	e.MessageID = d.string()
+	if d.bad || d.i != len(d.s) {
+		return nil, ErrInvalid
+	}
+	return e, nil
+}
+
+// zone returns a fixed zone for a UTC offset; the common Vietnamese one
+// (+0700) and UTC are shared.
+func zone(off int) *time.Location {
+	switch off {
+	case 0:
+		return utc
+	case 7 * 3600:
+		return ict
+	}
+	return time.FixedZone("", off)
+}
+
+var (
+	utc = time.FixedZone("", 0)
+	ict = time.FixedZone("", 7*3600)
+)
+
+// decoder reads an encoded envelope; bad is set on malformed input and
+// every later read returns zero values.
+type decoder struct {
+	s   string
+	i   int
+	bad bool
+}
+
+func (d *decoder) byte() byte {
+	if d.bad || d.i >= len(d.s) {
+		d.bad = true
+		return 0
+	}
+	c := d.s[d.i]
+	d.i++
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	if d.bad {
+		return 0
+	}
+	var x uint64
+	var shift uint
+	for n := 0; n < binary.MaxVarintLen64; n++ {
+		if d.i >= len(d.s) {
+			break
+		}
+		c := d.s[d.i]
+		d.i++
+		if c < 0x80 {
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
+	}
+	d.bad = true
+	return 0
+}
+
+func (d *decoder) varint() int64 {
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
+	}
+	return x
+}
+
+// count reads a list length: -1 for nil.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if d.bad || n == 0 {
+		return -1
+	}
+	// Every element takes at least one byte.
+	if n-1 > uint64(len(d.s)-d.i) {
+		d.bad = true
+		return -1
+	}
+	return int(n - 1)
+}
+
+func (d *decoder) string() string {
+	n := d.uvarint()
+	if d.bad || n > uint64(len(d.s)-d.i) {
+		d.bad = true
+		return ""
+	}
+	s := d.s[d.i : d.i+int(n)]
+	d.i += int(n)
+	return s
+}

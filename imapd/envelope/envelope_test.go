@@ -1,0 +1,147 @@
+package envelope
+
+import (
+	"bufio"
+	"bytes"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message/textproto"
+)
+
+// tricky are header sections whose envelopes are easy to get wrong.
+var tricky = []struct{ name, header string }{
+	{"plain", "Date: Mon, 02 Jan 2006 15:04:05 +0700\r\nFrom: Một cửa <motcua@hanoi.gov.vn>\r\nTo: nva@hanoi.gov.vn\r\nSubject: Hello\r\nMessage-ID: <abc@hanoi.gov.vn>\r\n\r\n"},
+	{"rfc2047 Vietnamese subject", "Subject: =?UTF-8?B?VGjDtG5nIGLDoW8gc+G7kSAxIHbhu4Egdmnhu4djIHRp4bq/cCBuaOG6rW4gaOG7kyBzxqE=?=\r\nFrom: =?utf-8?q?S=E1=BB=9F_T=C6=B0_ph=C3=A1p?= <stp@hanoi.gov.vn>\r\n\r\n"},
+	{"rfc2047 split words", "Subject: =?UTF-8?Q?H=E1=BB=93_s=C6=A1?= =?UTF-8?Q?_s=E1=BB=91_12?=\r\n\r\n"},
+	{"raw UTF-8 subject", "Subject: Phiếu yêu cầu bổ sung hồ sơ\r\nFrom: \"Nguyễn Văn An\" <nva@example.vn>\r\n\r\n"},
+	{"bad encoded word", "Subject: =?x-unknown?Q?abc?=\r\n\r\n"},
+	{"group", "To: Phòng ban: a@hanoi.gov.vn, \"B\" <b@hanoi.gov.vn>;\r\nCc: undisclosed-recipients:;\r\nFrom: x@y.vn\r\n\r\n"},
+	{"missing everything", "X-Nothing: here\r\n\r\n"},
+	{"empty header", "\r\n"},
+	{"no blank line", "Subject: cut"},
+	{"sender reply-to bcc", "From: a@a.vn\r\nSender: s@a.vn\r\nReply-To: r1@a.vn, \"R Hai\" <r2@a.vn>\r\nBcc: hidden@a.vn\r\n\r\n"},
+	{"in-reply-to several", "In-Reply-To: <one@x.vn> <two@x.vn>\r\nMessage-Id: <m@x.vn>\r\n\r\n"},
+	{"in-reply-to junk", "In-Reply-To: not a msg id\r\n\r\n"},
+	{"date without weekday, zone name", "Date: 2 Jan 2006 15:04:05 GMT\r\n\r\n"},
+	{"date negative offset", "Date: Tue, 31 Dec 1968 23:59:59 -0930\r\n\r\n"},
+	{"date garbage", "Date: tomorrow-ish\r\n\r\n"},
+	{"address without host", "From: localonly\r\nTo: <>, ok@x.vn\r\n\r\n"},
+	{"folded headers", "Subject: a very\r\n long\r\n\tsubject\r\nFrom: \"Tên\r\n dài\" <t@x.vn>\r\n\r\n"},
+	{"LF only", "Subject: lf\nFrom: a@b.vn\nDate: Wed, 03 Jan 2024 08:00:00 +0000\n\n"},
+	{"bad header line", "Subject ohne colon\r\nFrom: a@b.vn\r\n\r\n"},
+}
+
+// libraryEnvelope is the envelope imapserver builds, the way imapd built
+// it before stored envelopes.
+func libraryEnvelope(header []byte) *imap.Envelope {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	if err != nil && h.Len() == 0 {
+		return &imap.Envelope{}
+	}
+	return imapserver.ExtractEnvelope(h)
+}
+
+// same says whether two envelopes give the same FETCH ENVELOPE response
+// (and are the same values besides the time zone's name).
+func same(t testing.TB, got, want *imap.Envelope) {
+	t.Helper()
+	const layout = "Mon, 02 Jan 2006 15:04:05 -0700"
+	if got.Date.IsZero() != want.Date.IsZero() || !got.Date.Equal(want.Date) || got.Date.Format(layout) != want.Date.Format(layout) {
+		t.Errorf("Date: got %v, want %v", got.Date, want.Date)
+	}
+	g, w := *got, *want
+	g.Date, w.Date = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(g, w) {
+		t.Errorf("got %#v\nwant %#v", g, w)
+	}
+}
+
+func TestRoundTrip(t *testing.T) {
+	for _, tc := range tricky {
+		t.Run(tc.name, func(t *testing.T) {
+			h := []byte(tc.header)
+			b := FromHeader(h)
+			got, err := Decode(b)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			same(t, got, libraryEnvelope(h))
+		})
+	}
+}
+
+// TestKnown pins a few decoded values, so that a change in the library's
+// parsing shows up here and not only as a difference between two paths.
+func TestKnown(t *testing.T) {
+	e, err := Decode(FromHeader([]byte(tricky[1].header)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "Thông báo số 1 về việc tiếp nhận hồ sơ"; e.Subject != want {
+		t.Errorf("Subject: got %q, want %q", e.Subject, want)
+	}
+	if want := []imap.Address{{Name: "Sở Tư pháp", Mailbox: "stp", Host: "hanoi.gov.vn"}}; !reflect.DeepEqual(e.From, want) {
+		t.Errorf("From: got %v, want %v", e.From, want)
+	}
+	if e.Sender != nil || e.ReplyTo != nil {
+		t.Errorf("Sender, Reply-To: got %v, %v, want nil (the writer substitutes From)", e.Sender, e.ReplyTo)
+	}
+	e, err = Decode(FromHeader([]byte(tricky[10].header)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"one@x.vn", "two@x.vn"}; !reflect.DeepEqual(e.InReplyTo, want) || e.MessageID != "m@x.vn" {
+		t.Errorf("In-Reply-To, Message-ID: got %q, %q, want %q, m@x.vn", e.InReplyTo, e.MessageID, want)
+	}
+}
+
+func TestDecodeInvalid(t *testing.T) {
+	good := FromHeader([]byte(tricky[0].header))
+	for _, b := range [][]byte{nil, {}, {2}, {Version}, {Version, 2}, good[:len(good)-1], append(append([]byte{}, good...), 0)} {
+		if _, err := Decode(b); err == nil {
+			t.Errorf("Decode(%q): got no error, want ErrInvalid", b)
+		}
+	}
+}
+
+// FuzzRoundTrip: for any header, the stored envelope decodes to what the
+// library builds.
+func FuzzRoundTrip(f *testing.F) {
+	for _, tc := range tricky {
+		f.Add([]byte(tc.header))
+	}
+	f.Fuzz(func(t *testing.T, h []byte) {
+		got, err := Decode(FromHeader(h))
+		if err != nil {
+			t.Fatalf("Decode: %v", err)
+		}
+		same(t, got, libraryEnvelope(h))
+	})
+}
+
+// FuzzDecode: arbitrary bytes never crash Decode.
+func FuzzDecode(f *testing.F) {
+	for _, tc := range tricky {
+		f.Add(FromHeader([]byte(tc.header)))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		e, err := Decode(b)
+		if err == nil && e == nil {
+			t.Fatal("nil envelope without error")
+		}
+	})
+}
+
+func BenchmarkDecode(b *testing.B) {
+	enc := FromHeader([]byte(strings.ReplaceAll(tricky[1].header, "\r\n\r\n", "\r\nTo: a@b.vn\r\nDate: Mon, 02 Jan 2006 15:04:05 +0700\r\n\r\n")))
+	for b.Loop() {
+		if _, err := Decode(enc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
