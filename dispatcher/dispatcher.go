@@ -118,6 +118,11 @@ type Options struct {
 	// ShutdownTimeout is how long Run lets running deliveries finish
 	// after its context is done. Default 10 s.
 	ShutdownTimeout time.Duration
+	// Lease is how long a delivery job may go without word from its
+	// worker before another worker (or this node after a restart)
+	// reclaims it; running jobs renew it every Lease/3. It bounds how
+	// long a crash delays the jobs that were in flight. Default 30 s.
+	Lease time.Duration
 
 	// Tracker, if set, is told when delivery of an outbox entry starts
 	// and when a recipient reaches a final state, so that a notification
@@ -220,6 +225,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.ShutdownTimeout <= 0 {
 		o.ShutdownTimeout = 10 * time.Second
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -343,6 +351,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	w := queue.NewWorker(d.q, d.log, queue.WorkerOptions{ShutdownTimeout: d.o.ShutdownTimeout})
 	if err := w.Handle(Queue, queue.HandlerFunc(d.handle), queue.HandlerOptions{
 		Concurrency: d.o.Workers,
+		Lease:       d.o.Lease,
 		// Jobs end with RetryAt; a plain error (the store failing)
 		// is retried soon.
 		Backoff: func(attempt int) time.Duration { return min(time.Duration(attempt)*5*time.Second, time.Minute) },

@@ -204,9 +204,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		// Notification side work: test-key simulation, callbacks,
 		// and the sweeper that restores their jobs from the store.
 		w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
-		w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16})
+		w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
 		w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{}),
-			queue.HandlerOptions{Concurrency: 16, Backoff: webhook.Backoff})
+			queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
 		r.goRun("notify worker", func() error { return w.Run(runCtx) })
 		sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
 			Queues: []string{notify.QueueTest, webhook.Queue},
