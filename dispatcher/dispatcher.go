@@ -758,16 +758,25 @@ func (d *Dispatcher) isLocal(ctx context.Context, domain string) (bool, error) {
 const domainCacheTTL = 5 * time.Second
 
 type cachedDomain struct {
-	d  *store.Domain // nil: not local
-	at time.Time
+	d   *store.Domain // nil: not local
+	key *dkim.Key     // parsed signing key; nil without one
+	at  time.Time
 }
 
 // domain returns the local domain name, or nil when it is not local.
 func (d *Dispatcher) domain(ctx context.Context, name string) (*store.Domain, error) {
+	c, err := d.cachedDomain(ctx, name)
+	return c.d, err
+}
+
+// cachedDomain returns what the dispatcher remembers of a domain, reading
+// it from the store (and parsing its DKIM key once) when it is older than
+// domainCacheTTL.
+func (d *Dispatcher) cachedDomain(ctx context.Context, name string) (cachedDomain, error) {
 	if v, ok := d.domains.Load(name); ok {
 		c := v.(cachedDomain)
 		if time.Since(c.at) < domainCacheTTL {
-			return c.d, nil
+			return c, nil
 		}
 	}
 	dm, err := d.st.Domain(ctx, name)
@@ -775,10 +784,16 @@ func (d *Dispatcher) domain(ctx context.Context, name string) (*store.Domain, er
 		dm, err = nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return cachedDomain{}, err
 	}
-	d.domains.Store(name, cachedDomain{dm, time.Now()})
-	return dm, nil
+	c := cachedDomain{d: dm, at: time.Now()}
+	if dm != nil && dm.DKIMSelector != "" && len(dm.DKIMPrivateKey) > 0 {
+		if c.key, err = dkim.NewKey(dm.Name, dm.DKIMSelector, dm.DKIMPrivateKey); err != nil {
+			d.log.Error("dispatcher: bad DKIM key; mail from the domain goes unsigned", "domain", dm.Name, "err", err)
+		}
+	}
+	d.domains.Store(name, c)
+	return c, nil
 }
 
 // deliverLocal puts the message into the INBOX of recipients whose domain
@@ -825,15 +840,15 @@ func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string
 		candidates = append(candidates, dom)
 	}
 	for _, dom := range candidates {
-		dm, err := d.domain(ctx, dom)
+		c, err := d.cachedDomain(ctx, dom)
 		if err != nil {
 			log.Warn("dispatcher: cannot read domain for DKIM", "domain", dom, "err", err)
 			continue
 		}
-		if dm == nil || dm.DKIMSelector == "" || len(dm.DKIMPrivateKey) == 0 {
+		if c.key == nil {
 			continue
 		}
-		sig, err := dkim.Sign(msg, dm.Name, dm.DKIMSelector, dm.DKIMPrivateKey)
+		sig, err := c.key.Sign(msg)
 		if err != nil {
 			log.Error("dispatcher: DKIM signing failed; sending unsigned", "domain", dom, "err", err)
 			return msg

@@ -4,7 +4,6 @@
 package dkim
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -14,7 +13,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -90,18 +88,31 @@ var signedHeaders = []string{
 	"Content-Type", "Content-Transfer-Encoding",
 }
 
-// Sign returns the DKIM-Signature header field (with its CRLF) for msg,
-// signed for domain with selector and the PEM key, relaxed/relaxed. Prepend
-// it to the message.
-func Sign(msg []byte, domain, selector string, keyPEM []byte) ([]byte, error) {
+// Key is a parsed signing key for one domain and selector. Parse a
+// domain's key once with NewKey and sign many messages with it: parsing
+// an RSA key costs about a third of a signature.
+type Key struct {
+	Domain, Selector string
+	signer           crypto.Signer
+}
+
+// NewKey parses a PKCS#8 PEM private key for signing as domain/selector.
+func NewKey(domain, selector string, keyPEM []byte) (*Key, error) {
 	k, err := ParseKey(keyPEM)
 	if err != nil {
 		return nil, err
 	}
+	return &Key{Domain: domain, Selector: selector, signer: k}, nil
+}
+
+// Sign returns the DKIM-Signature header field (with its CRLF) for msg,
+// relaxed/relaxed, SHA-256 (RFC 6376 section 3.4, RFC 8301). Prepend it to
+// the message.
+func (k *Key) Sign(msg []byte) ([]byte, error) {
 	s, err := msgdkim.NewSigner(&msgdkim.SignOptions{
-		Domain:                 domain,
-		Selector:               selector,
-		Signer:                 k,
+		Domain:                 k.Domain,
+		Selector:               k.Selector,
+		Signer:                 k.signer,
 		Hash:                   crypto.SHA256,
 		HeaderCanonicalization: msgdkim.CanonicalizationRelaxed,
 		BodyCanonicalization:   msgdkim.CanonicalizationRelaxed,
@@ -110,7 +121,7 @@ func Sign(msg []byte, domain, selector string, keyPEM []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dkim: %w", err)
 	}
-	if _, err := io.Copy(s, bytes.NewReader(msg)); err != nil {
+	if _, err := s.Write(msg); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("dkim: %w", err)
 	}
@@ -118,6 +129,16 @@ func Sign(msg []byte, domain, selector string, keyPEM []byte) ([]byte, error) {
 		return nil, fmt.Errorf("dkim: %w", err)
 	}
 	return []byte(s.Signature()), nil
+}
+
+// Sign parses keyPEM and signs msg for domain/selector: NewKey then
+// Key.Sign, for one-off use.
+func Sign(msg []byte, domain, selector string, keyPEM []byte) ([]byte, error) {
+	k, err := NewKey(domain, selector, keyPEM)
+	if err != nil {
+		return nil, err
+	}
+	return k.Sign(msg)
 }
 
 // Record is one DNS record an operator publishes, with a note on why.
