@@ -49,7 +49,57 @@ type Config struct {
 	IMAP     IMAP     `toml:"imap"`
 	Auth     Auth     `toml:"auth"`
 	Delivery Delivery `toml:"delivery"`
+	API      API      `toml:"api"`
+	SMS      SMS      `toml:"sms"`
 	Log      Log      `toml:"log"`
+}
+
+// API configures the REST API for back-office systems.
+type API struct {
+	// RateLimit is how many notifications one API key may create per
+	// minute (a token bucket in Redis).
+	RateLimit int `toml:"rate_limit" env:"CONGTHU_API_RATE_LIMIT"`
+	// SenderDomain is the domain of notification mail's default From
+	// (noreply@...) and bounce addresses. Empty: the host name.
+	SenderDomain string `toml:"sender_domain" env:"CONGTHU_API_SENDER_DOMAIN"`
+}
+
+// SMS configures the SMS channel: an SMPP 3.4 SMSC and/or an HTTP
+// brandname API, and the sending policy.
+type SMS struct {
+	// SMPPAddr, host:port, is the SMSC. Empty: no SMPP provider.
+	SMPPAddr       string `toml:"smpp_addr" env:"CONGTHU_SMPP_ADDR"`
+	SMPPSystemID   string `toml:"smpp_system_id" env:"CONGTHU_SMPP_SYSTEM_ID"`
+	SMPPPassword   string `toml:"smpp_password" env:"CONGTHU_SMPP_PASSWORD"`
+	SMPPSystemType string `toml:"smpp_system_type" env:"CONGTHU_SMPP_SYSTEM_TYPE"`
+	// SMPPWindow is how many submit_sm may await their response at once.
+	SMPPWindow int `toml:"smpp_window" env:"CONGTHU_SMPP_WINDOW"`
+	// SMPPRate caps messages (parts) per second on the bind; 0: no cap.
+	SMPPRate int `toml:"smpp_rate" env:"CONGTHU_SMPP_RATE"`
+	// Sender is the brandname (alphanumeric, e.g. UBND-HN) or number
+	// messages are sent from.
+	Sender string `toml:"sender" env:"CONGTHU_SMS_SENDER"`
+	// HTTPURL is an SMS brandname API taking JSON over HTTPS. Empty: no
+	// HTTP provider.
+	HTTPURL string `toml:"http_url" env:"CONGTHU_SMS_HTTP_URL"`
+	// HTTPAuthHeader is sent with each request, "Name: value".
+	HTTPAuthHeader string `toml:"http_auth_header" env:"CONGTHU_SMS_HTTP_AUTH_HEADER"`
+	// HTTPReceiptSecret authenticates the provider's receipt webhook
+	// (POST /v1/sms/receipts, header X-Webhook-Secret).
+	HTTPReceiptSecret string `toml:"http_receipt_secret" env:"CONGTHU_SMS_HTTP_RECEIPT_SECRET"`
+	// Primary is the preferred provider when both are configured:
+	// "smpp" or "http". The other takes over when it keeps failing.
+	Primary string `toml:"primary" env:"CONGTHU_SMS_PRIMARY"`
+	// QuietHours holds non-urgent SMS until the end of the window, local
+	// time (Asia/Ho_Chi_Minh): "21:00-07:00", or "off".
+	QuietHours string `toml:"quiet_hours" env:"CONGTHU_SMS_QUIET_HOURS"`
+	// MaxParts is the most parts one SMS may have (the API answers 422
+	// beyond it).
+	MaxParts int `toml:"max_parts" env:"CONGTHU_SMS_MAX_PARTS"`
+	// MaxPerHour is the most SMS sent to one number in an hour.
+	MaxPerHour int `toml:"max_per_hour" env:"CONGTHU_SMS_MAX_PER_HOUR"`
+	// DuplicateWindow: identical text to one number within it is sent once.
+	DuplicateWindow Duration `toml:"duplicate_window" env:"CONGTHU_SMS_DUPLICATE_WINDOW"`
 }
 
 // Delivery configures outbound delivery of mail for other domains.
@@ -201,6 +251,16 @@ func Default() *Config {
 			DelayNotice:             Duration(4 * time.Hour),
 			MaxConnectionsPerDomain: 10,
 			Workers:                 32,
+		},
+		API: API{RateLimit: 3000},
+		SMS: SMS{
+			SMPPWindow:      10,
+			SMPPRate:        100,
+			Primary:         "smpp",
+			QuietHours:      "21:00-07:00",
+			MaxParts:        4,
+			MaxPerHour:      5,
+			DuplicateWindow: Duration(10 * time.Minute),
 		},
 		Log: Log{Level: "info", Format: "text"},
 	}
@@ -410,6 +470,50 @@ func (c *Config) Validate() error {
 			bad(p.key, p.env, "must be greater than zero")
 		}
 	}
+	if c.API.RateLimit <= 0 {
+		bad("api.rate_limit", "CONGTHU_API_RATE_LIMIT", "must be greater than zero")
+	}
+	if a := c.SMS.SMPPAddr; a != "" {
+		if _, p, err := net.SplitHostPort(a); err != nil || p == "" {
+			bad("sms.smpp_addr", "CONGTHU_SMPP_ADDR", "%q is not host:port", a)
+		}
+		if c.SMS.SMPPSystemID == "" {
+			bad("sms.smpp_system_id", "CONGTHU_SMPP_SYSTEM_ID", "required with an SMPP address")
+		}
+	}
+	if u := c.SMS.HTTPURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "https" && pu.Scheme != "http") || pu.Host == "" {
+			bad("sms.http_url", "CONGTHU_SMS_HTTP_URL", "%q is not an http(s) URL", redactURL(u))
+		}
+	}
+	if h := c.SMS.HTTPAuthHeader; h != "" && !strings.Contains(h, ":") {
+		bad("sms.http_auth_header", "CONGTHU_SMS_HTTP_AUTH_HEADER", "want \"Name: value\"")
+	}
+	if (c.SMS.SMPPAddr != "" || c.SMS.HTTPURL != "") && c.SMS.Sender == "" {
+		bad("sms.sender", "CONGTHU_SMS_SENDER", "required when an SMS provider is configured (the brandname or number)")
+	}
+	if c.SMS.Primary != "smpp" && c.SMS.Primary != "http" {
+		bad("sms.primary", "CONGTHU_SMS_PRIMARY", "%q: want smpp or http", c.SMS.Primary)
+	}
+	if !validQuietHours(c.SMS.QuietHours) {
+		bad("sms.quiet_hours", "CONGTHU_SMS_QUIET_HOURS", "%q: want HH:MM-HH:MM (e.g. 21:00-07:00) or off", c.SMS.QuietHours)
+	}
+	for _, p := range []struct {
+		key, env string
+		v        int64
+	}{
+		{"sms.smpp_window", "CONGTHU_SMPP_WINDOW", int64(c.SMS.SMPPWindow)},
+		{"sms.max_parts", "CONGTHU_SMS_MAX_PARTS", int64(c.SMS.MaxParts)},
+		{"sms.max_per_hour", "CONGTHU_SMS_MAX_PER_HOUR", int64(c.SMS.MaxPerHour)},
+		{"sms.duplicate_window", "CONGTHU_SMS_DUPLICATE_WINDOW", int64(c.SMS.DuplicateWindow)},
+	} {
+		if p.v <= 0 {
+			bad(p.key, p.env, "must be greater than zero")
+		}
+	}
+	if c.SMS.SMPPRate < 0 {
+		bad("sms.smpp_rate", "CONGTHU_SMPP_RATE", "must not be negative (0: no cap)")
+	}
 	if c.Auth.CacheTTL < 0 {
 		bad("auth.cache_ttl", "CONGTHU_AUTH_CACHE_TTL", "must not be negative")
 	}
@@ -427,6 +531,20 @@ func (c *Config) Validate() error {
 		bad("log.format", "CONGTHU_LOG_FORMAT", "%q: want text or json", c.Log.Format)
 	}
 	return errors.Join(errs...)
+}
+
+// validQuietHours accepts "off" or "HH:MM-HH:MM" with a non-empty window.
+func validQuietHours(s string) bool {
+	if s == "off" {
+		return true
+	}
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return false
+	}
+	ta, err1 := time.Parse("15:04", strings.TrimSpace(a))
+	tb, err2 := time.Parse("15:04", strings.TrimSpace(b))
+	return err1 == nil && err2 == nil && !ta.Equal(tb)
 }
 
 // Enabled reports whether a listener address is set and not "off".

@@ -64,6 +64,10 @@ func TestEnvOverridesFile(t *testing.T) {
 		"CONGTHU_REQUIRE_TLS_DOMAINS":      "bocongan.gov.vn, hcm.gov.vn",
 		"CONGTHU_SMARTHOST":                "relay.hanoi.gov.vn:587",
 		"CONGTHU_MAX_QUEUE_AGE":            "72h",
+		"CONGTHU_SMS_QUIET_HOURS":          "off",
+		"CONGTHU_SMPP_ADDR":                "127.0.0.1:2775",
+		"CONGTHU_SMPP_SYSTEM_ID":           "ubndhn",
+		"CONGTHU_SMS_SENDER":               "UBND-HN",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -85,6 +89,8 @@ func TestEnvOverridesFile(t *testing.T) {
 		{"require tls", []string(c.Delivery.RequireTLS), []string{"bocongan.gov.vn", "hcm.gov.vn"}},
 		{"smarthost", c.Delivery.Smarthost, "relay.hanoi.gov.vn:587"},
 		{"max queue age", c.Delivery.MaxQueueAge.D(), 72 * time.Hour},
+		{"quiet hours", c.SMS.QuietHours, "off"},
+		{"smpp", c.SMS.SMPPAddr + " " + c.SMS.SMPPSystemID + " " + c.SMS.Sender, "127.0.0.1:2775 ubndhn UBND-HN"},
 	}
 	for _, ck := range checks {
 		if !reflect.DeepEqual(ck.got, ck.want) {
@@ -152,6 +158,12 @@ func TestValidate(t *testing.T) {
 		{"resolver", func(c *Config) { c.Delivery.DNSResolver = "dns.example:53" }, "delivery.dns_resolver (CONGTHU_DNS_RESOLVER)"},
 		{"empty schedule", func(c *Config) { c.Delivery.RetrySchedule = nil }, "delivery.retry_schedule"},
 		{"half smarthost auth", func(c *Config) { c.Delivery.SmarthostUsername = "u" }, "set both or neither"},
+		{"quiet hours", func(c *Config) { c.SMS.QuietHours = "9pm-7am" }, "sms.quiet_hours (CONGTHU_SMS_QUIET_HOURS)"},
+		{"smpp addr", func(c *Config) { c.SMS.SMPPAddr = "smsc"; c.SMS.Sender = "UBND-HN" }, "sms.smpp_addr (CONGTHU_SMPP_ADDR)"},
+		{"smpp system id", func(c *Config) { c.SMS.SMPPAddr = "smsc:2775"; c.SMS.Sender = "UBND-HN" }, "sms.smpp_system_id"},
+		{"sms sender", func(c *Config) { c.SMS.HTTPURL = "https://sms.example/send" }, "sms.sender (CONGTHU_SMS_SENDER)"},
+		{"sms primary", func(c *Config) { c.SMS.Primary = "pigeon" }, "sms.primary"},
+		{"api rate", func(c *Config) { c.API.RateLimit = 0 }, "api.rate_limit"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

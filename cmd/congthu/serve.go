@@ -220,7 +220,8 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		}
 		api = httpapi.New(httpapi.Options{
 			Log:          log.With("service", "http"),
-			SenderDomain: cfg.Hostname,
+			SenderDomain: senderDomain(cfg),
+			RateLimit:    cfg.API.RateLimit,
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
 		defer api.Close()
@@ -349,4 +350,13 @@ func resolver(addr string) *net.Resolver {
 			return d.DialContext(ctx, network, addr)
 		},
 	}
+}
+
+// senderDomain is the domain of notification mail's From and bounce
+// addresses.
+func senderDomain(cfg *config.Config) string {
+	if cfg.API.SenderDomain != "" {
+		return cfg.API.SenderDomain
+	}
+	return cfg.Hostname
 }
