@@ -31,7 +31,7 @@ type spfOutcome struct {
 
 // checkSPF evaluates SPF for the client (RFC 7208 section 2.4: the MAIL
 // FROM identity; for the null reverse-path, postmaster@<HELO domain>).
-func checkSPF(ctx context.Context, res *net.Resolver, ip netip.Addr, helo, from string) spfOutcome {
+func checkSPF(ctx context.Context, res resolver, ip netip.Addr, helo, from string) spfOutcome {
 	var o spfOutcome
 	if at := strings.LastIndexByte(from, '@'); at >= 0 {
 		o.domain = strings.ToLower(from[at+1:])
@@ -72,7 +72,7 @@ const maxDKIMSignatures = 5
 
 // verifyDKIM verifies every DKIM signature of msg (at most
 // maxDKIMSignatures).
-func verifyDKIM(ctx context.Context, res *net.Resolver, msg []byte) []dkimOutcome {
+func verifyDKIM(ctx context.Context, res resolver, msg []byte) []dkimOutcome {
 	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msg), &msgdkim.VerifyOptions{
 		LookupTXT:        lookupTXT(ctx, res),
 		MaxVerifications: maxDKIMSignatures,
@@ -100,7 +100,7 @@ func verifyDKIM(ctx context.Context, res *net.Resolver, msg []byte) []dkimOutcom
 
 // lookupTXT adapts the resolver for go-msgauth, which classifies errors by
 // asserting net.Error on them (so they are returned unwrapped).
-func lookupTXT(ctx context.Context, res *net.Resolver) func(string) ([]string, error) {
+func lookupTXT(ctx context.Context, res resolver) func(string) ([]string, error) {
 	return func(name string) ([]string, error) {
 		return res.LookupTXT(ctx, name)
 	}
@@ -142,7 +142,7 @@ type dmarcRecord struct {
 
 // lookupDMARC discovers the DMARC policy of a From: domain (RFC 7489
 // section 6.6.3): _dmarc.<domain>, then _dmarc.<organizational domain>.
-func lookupDMARC(ctx context.Context, res *net.Resolver, domain string) dmarcRecord {
+func lookupDMARC(ctx context.Context, res resolver, domain string) dmarcRecord {
 	d := dmarcAt(ctx, res, domain)
 	if d.result == authres.ResultNone {
 		if org := orgDomain(domain); org != domain {
@@ -152,7 +152,7 @@ func lookupDMARC(ctx context.Context, res *net.Resolver, domain string) dmarcRec
 	return d
 }
 
-func dmarcAt(ctx context.Context, res *net.Resolver, domain string) dmarcRecord {
+func dmarcAt(ctx context.Context, res resolver, domain string) dmarcRecord {
 	d := dmarcRecord{domain: domain}
 	txts, err := res.LookupTXT(ctx, "_dmarc."+domain)
 	if err != nil {

@@ -77,6 +77,11 @@ type MXOptions struct {
 	// net.DefaultResolver). The integrator builds it from
 	// CONGTHU_DNS_RESOLVER.
 	Resolver *net.Resolver
+	// DNSCacheTTL is how long TXT answers (SPF, DMARC, DKIM keys; also
+	// "no such name") are reused, net.Resolver reporting no TTLs
+	// (default 1 minute; negative: no cache). Temporary errors are not
+	// cached.
+	DNSCacheTTL time.Duration
 	// QuarantineToInbox delivers mail that DMARC says to quarantine to
 	// the INBOX with an X-Congthu-Quarantine: header field. Default
 	// false: it goes to the recipient's Junk mailbox, flagged $Junk.
@@ -138,6 +143,9 @@ func (o MXOptions) withDefaults() MXOptions {
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
 	}
+	if o.DNSCacheTTL == 0 {
+		o.DNSCacheTTL = time.Minute
+	}
 	if o.MaxReceived <= 0 {
 		o.MaxReceived = 50
 	}
@@ -153,6 +161,8 @@ type MXServer struct {
 	log  *slog.Logger
 	smtp *smtp.Server
 	rate *ipRate // nil: no message rate limit
+	res  resolver
+	dir  *dirCache
 
 	// ctx is the parent of every session's context; cancelled by Close
 	// and at the end of Shutdown.
@@ -172,6 +182,11 @@ func NewMX(opts MXOptions, st MXStore, log *slog.Logger) *MXServer {
 		perIP = 0
 	}
 	s.conns = newConnSet(log, opts.MaxConnections, perIP, s.exempt)
+	s.dir = newDirCache(10000)
+	s.res = resolver{Resolver: opts.Resolver}
+	if opts.DNSCacheTTL > 0 {
+		s.res.txt = newTXTCache(opts.Resolver, opts.DNSCacheTTL, 10000)
+	}
 	if opts.MaxMessagesPerIPPerMinute > 0 {
 		s.rate = newIPRate(opts.MaxMessagesPerIPPerMinute)
 	}

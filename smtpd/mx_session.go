@@ -84,9 +84,8 @@ type mxSession struct {
 	tls     *tls.ConnectionState
 	tracked *trackedConn
 
-	// Per-session answers of the store.
-	isLocal  map[string]bool
-	resolved map[string]int64
+	// Per-session answers of the store (see also MXServer.dir).
+	isLocal map[string]bool
 
 	mu      sync.Mutex
 	tx      *mxTx
@@ -148,7 +147,7 @@ func (s *mxSession) Mail(from string, opts *smtp.MailOptions) error {
 				tx.spf <- spfOutcome{result: "temperror", err: fmt.Errorf("panic: %v", r)}
 			}
 		}()
-		tx.spf <- checkSPF(ctx, s.srv.opts.Resolver, ip, helo, from)
+		tx.spf <- checkSPF(ctx, s.srv.res, ip, helo, from)
 	}(tx.checkCtx, s.ip, s.helo)
 	return nil
 }
@@ -186,7 +185,7 @@ func (s *mxSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 		return errBadRecipient
 	}
 	addr := strings.ToLower(to)
-	local, err := s.localDomain(addr[at+1:])
+	local, err := s.localDomain(addr[at+1:], true)
 	if err != nil {
 		tx.rejected++
 		s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
@@ -197,13 +196,14 @@ func (s *mxSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "relay denied")
 		return errRelayDenied
 	}
-	id, ok := s.resolved[addr]
+	now := time.Now()
+	id, ok := s.srv.dir.recipient(addr, now)
 	if !ok {
 		var acct *store.Account
 		acct, err = s.srv.st.ResolveRecipient(s.ctx, addr)
 		if err == nil {
 			id = acct.ID
-			s.resolved = remember(s.resolved, addr, id)
+			s.srv.dir.setRecipient(addr, id, now)
 		}
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -228,17 +228,24 @@ func (s *mxSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 	return nil
 }
 
-// localDomain asks the store (once per session and domain) whether d is
-// local.
-func (s *mxSession) localDomain(d string) (bool, error) {
+// localDomain asks the store whether d is local: once per session, and
+// once per dirCacheTTL for all sessions. forRcpt: an answer "not local"
+// is not taken from the shared cache (a domain just added must receive
+// mail at once).
+func (s *mxSession) localDomain(d string, forRcpt bool) (bool, error) {
 	d = strings.ToLower(d)
 	if local, ok := s.isLocal[d]; ok {
+		return local, nil
+	}
+	now := time.Now()
+	if local, ok := s.srv.dir.localDomain(d, now); ok && (local || !forRcpt) {
 		return local, nil
 	}
 	local, err := s.srv.st.IsLocalDomain(s.ctx, d)
 	if err != nil {
 		return false, err
 	}
+	s.srv.dir.setLocalDomain(d, local, now)
 	s.isLocal = remember(s.isLocal, d, local)
 	return local, nil
 }
@@ -348,7 +355,7 @@ func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *
 
 	// DKIM in the background while DMARC policies are looked up.
 	ctx := tx.checkCtx
-	res := s.srv.opts.Resolver
+	res := s.srv.res
 	var dk []dkimOutcome
 	dkDone := make(chan struct{})
 	if len(h["Dkim-Signature"]) > 0 {
@@ -369,7 +376,7 @@ func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *
 	locals := make([]bool, len(fromDomains))
 	for i, d := range fromDomains {
 		recs[i] = lookupDMARC(ctx, res, d)
-		if locals[i], err = s.localDomain(d); err != nil {
+		if locals[i], err = s.localDomain(d, false); err != nil {
 			<-dkDone
 			l.detail = "is local domain: " + err.Error()
 			return nil, nil, errTemporary
