@@ -1,5 +1,6 @@
 // Package smtpd is congthu's SMTP submission server (RFC 6409) for civil
-// servants' mail clients, on github.com/emersion/go-smtp.
+// servants' mail clients, and its inbound MX server for mail from other
+// servers (see "Inbound MX" below), on github.com/emersion/go-smtp.
 //
 // One Server serves two kinds of listeners: Serve for the STARTTLS port
 // (587, RFC 3207) and ServeTLS for the implicit-TLS port (465, RFC 8314
@@ -36,4 +37,53 @@
 // The reply texts are generic; the details go to the log, one line per
 // login attempt and one per mail transaction. Passwords and message bodies
 // are never logged.
+//
+// # Inbound MX
+//
+// MXServer (NewMX) receives mail from other servers (RFC 5321, port 25)
+// for local recipients only: it never relays and offers no AUTH. Any
+// reverse-path is accepted, the null one included. Each message is checked
+// with SPF (RFC 7208, blitiri.com.ar/go/spf, started at MAIL), DKIM (RFC
+// 6376, every signature, go-msgauth) and DMARC (RFC 7489: policy at
+// _dmarc.<From domain>, else at its organizational domain from the public
+// suffix list; relaxed or strict alignment per aspf/adkim; sp and pct
+// honoured), all through the injected resolver. The results are recorded
+// in one Authentication-Results field (RFC 8601) prepended above a
+// Received: field; Authentication-Results fields already carrying our
+// authserv-id are removed (RFC 8601 section 5).
+//
+// DMARC handling: p=reject refuses the message at the end of DATA;
+// p=quarantine delivers it to the recipients' Junk mailbox with the $Junk
+// keyword; p=none, no record or an invalid one deliver to the INBOX. A
+// message whose From: is one of our own domains but that has neither an
+// aligned SPF pass nor an aligned DKIM pass is refused as if our domain
+// published p=reject, whatever it publishes (MXOptions.AllowLocalSpoofing
+// turns this off). When the outcome would be a refusal or quarantine but a
+// temporary DNS error kept an aligned identifier or the policy from being
+// checked, the message is deferred with 451 instead; temporary errors
+// that cannot change the outcome are only recorded (temperror). SPF alone
+// never refuses a message: DMARC decides.
+//
+// MX replies:
+//
+//	too many connections                 421 4.7.0 Too many connections, try again later
+//	too many connections from the IP     421 4.7.0 Too many connections from your address, try again later
+//	too many messages from the IP        451 4.7.1 Too many messages from your address, try again later
+//	non-ASCII address (no SMTPUTF8)      553 5.6.7 Non-ASCII addresses are not supported
+//	recipient in another domain          550 5.7.1 Relaying not permitted
+//	unknown local recipient              550 5.1.1 No such user here
+//	too many recipients                  452 4.5.3 Too many recipients (go-smtp)
+//	message too big                      552 5.3.4 Maximum message size exceeded (go-smtp)
+//	bare CR or LF in DATA                554 5.6.0 Message contains a bare CR or LF
+//	malformed header / not one From:     554 5.6.0 ...
+//	more than MaxReceived Received:      554 5.4.6 Too many hops, mail loop suspected
+//	DMARC reject, local domain spoofed   550 5.7.1 Rejected by DMARC policy of <domain>
+//	DMARC outcome pending on DNS         451 4.7.0 Temporary authentication failure, try again later
+//	store or other temporary failure     451 4.3.0 Temporary failure, try again later
+//	server shutting down                 421 4.3.2 Service shutting down
+//	accepted and committed               250 2.0.0 OK <transaction id>
+//
+// Each transaction is logged on one line: client IP, HELO, MAIL FROM,
+// recipients, SPF/DKIM/DMARC results, the action taken and why, size and
+// duration.
 package smtpd

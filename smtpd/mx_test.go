@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"congthu/internal/testdns"
 	"congthu/store"
 )
 
@@ -771,5 +772,65 @@ func TestAuthResultsFormat(t *testing.T) {
 	want := "Authentication-Results: mx.test;\r\n\tspf=pass smtp.mailfrom=a@example.org;\r\n\tdkim=pass header.d=example.org header.i=@example.org;\r\n\tdkim=fail header.d=x.org;\r\n\tdmarc=pass header.from=example.org\r\n"
 	if got != want {
 		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestTXTCache(t *testing.T) {
+	dns := testdns.Start(t)
+	c := newTXTCache(dns.Resolver(), time.Minute, 2)
+	ctx := context.Background()
+	dns.SetTXT("a.test", "one")
+	if got, err := c.LookupTXT(ctx, "a.test"); err != nil || len(got) != 1 || got[0] != "one" {
+		t.Fatalf("got %q, %v", got, err)
+	}
+	dns.SetTXT("a.test", "two")
+	if got, _ := c.LookupTXT(ctx, "A.test."); got[0] != "one" {
+		t.Errorf("got %q, want the cached answer", got)
+	}
+	// No such name is cached, as the same *net.DNSError.
+	_, err := c.LookupTXT(ctx, "none.test")
+	var de *net.DNSError
+	if !errors.As(err, &de) || !de.IsNotFound {
+		t.Fatalf("got %v, want not found", err)
+	}
+	dns.SetTXT("none.test", "now")
+	if _, err := c.LookupTXT(ctx, "none.test"); !errors.As(err, &de) || !de.IsNotFound {
+		t.Errorf("got %v, want the cached not found", err)
+	}
+	// Temporary errors are not.
+	dns.SetFail("flaky.test", true)
+	if _, err := c.LookupTXT(ctx, "flaky.test"); !errors.As(err, &de) || !de.Temporary() {
+		t.Fatalf("got %v, want a temporary error", err)
+	}
+	dns.SetFail("flaky.test", false)
+	dns.SetTXT("flaky.test", "ok")
+	if got, err := c.LookupTXT(ctx, "flaky.test"); err != nil || got[0] != "ok" {
+		t.Errorf("got %q, %v after the failure cleared", got, err)
+	}
+	if n := len(c.entries); n > 2 {
+		t.Errorf("%d entries, max 2", n)
+	}
+}
+
+func TestDirCache(t *testing.T) {
+	c := newDirCache(10)
+	now := time.Now()
+	c.setLocalDomain("a.test", true, now)
+	c.setLocalDomain("b.test", false, now)
+	if l, ok := c.localDomain("a.test", now); !ok || !l {
+		t.Error("a.test not remembered as local")
+	}
+	if l, ok := c.localDomain("b.test", now); !ok || l {
+		t.Error("b.test not remembered as not local")
+	}
+	if _, ok := c.localDomain("a.test", now.Add(dirCacheTTL)); ok {
+		t.Error("answer used after its TTL")
+	}
+	c.setRecipient("x@a.test", 7, now)
+	if id, ok := c.recipient("x@a.test", now); !ok || id != 7 {
+		t.Error("recipient not remembered")
+	}
+	if _, ok := c.recipient("x@a.test", now.Add(dirCacheTTL)); ok {
+		t.Error("recipient used after its TTL")
 	}
 }
