@@ -103,6 +103,7 @@ type Notification struct {
 	SMSText         string // SMS text as sent
 	SMSEncoding     string // "GSM-7" or "UCS-2"
 	SMSParts        int
+	Urgent          bool // SMS: bypasses quiet hours
 	Status          string
 	StatusDetail    string
 	OutboxID        int64 // live email: the outbox entry carrying it
@@ -144,6 +145,9 @@ type NewNotification struct {
 	Notification
 	Raw      []byte
 	MailFrom string
+	// Fallback, on a dossier event's email, is the event's SMS variant,
+	// sent if the email fails permanently (see store/sms.go).
+	Fallback *SMSFallback
 }
 
 // NotificationRequest is one API request that creates notifications: all
@@ -520,11 +524,16 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
-			status, outbox_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			urgent, status, outbox_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
-			NotificationCreated, outboxID, micro(at), micro(at)); err != nil {
+			boolInt(n.Urgent), NotificationCreated, outboxID, micro(at), micro(at)); err != nil {
 			return res, fmt.Errorf("store: insert notification: %w", err)
+		}
+		if n.Fallback != nil {
+			if err := insertFallback(ctx, tx, n.ID, n.Fallback, now); err != nil {
+				return res, err
+			}
 		}
 		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
 			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
@@ -673,20 +682,20 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 }
 
 const notificationColumns = `id, service, test, channel, template_id, template_version, recipient, reference, dossier_code,
-	event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, status, status_detail,
+	event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, urgent, status, status_detail,
 	outbox_id, created_at, updated_at, sent_at, completed_at`
 
 func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error) {
 	var n Notification
-	var test int
+	var test, urgent int
 	var outbox sql.NullInt64
 	var c, u, sent, done int64
 	if err := sc.Scan(&n.ID, &n.Service, &test, &n.Channel, &n.TemplateID, &n.TemplateVersion, &n.Recipient, &n.Reference,
 		&n.DossierCode, &n.EventID, &n.DossierStatus, &n.Subject, &n.Text, &n.HTML, &n.SMSText, &n.SMSEncoding, &n.SMSParts,
-		&n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done); err != nil {
+		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done); err != nil {
 		return nil, err
 	}
-	n.Test, n.OutboxID = test != 0, outbox.Int64
+	n.Test, n.Urgent, n.OutboxID = test != 0, urgent != 0, outbox.Int64
 	n.CreatedAt, n.UpdatedAt, n.SentAt, n.CompletedAt = fromMicro(c), fromMicro(u), fromMicro(sent), fromMicro(done)
 	return &n, nil
 }

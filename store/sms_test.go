@@ -1,0 +1,124 @@
+package store
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+var (
+	timeZero time.Time
+	timeFar  = time.Now().Add(time.Hour)
+)
+
+func TestSMSSendsAndReceipts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		n := newNote("s1", "sms", "+84912345678")
+		n.Urgent = true
+		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: []NewNotification{n, newNote("s2", "sms", "+84912345679")}}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Notification(ctx, "s1")
+		if err != nil || !got.Urgent {
+			t.Fatalf("urgent not stored: %+v %v", got, err)
+		}
+		if _, err := s.SMSSend(ctx, "s1"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("SMSSend before any: got %v, want ErrNotFound", err)
+		}
+		if err := s.BeginSMSSend(ctx, "s1", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetSMSSendState(ctx, "s1", SMSUnknown, "smpp", "no answer"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.BeginSMSSend(ctx, "s1", true); err != nil {
+			t.Fatal(err)
+		}
+		st, err := s.SMSSend(ctx, "s1")
+		if err != nil || st.State != SMSSubmitting || st.Attempts != 2 || st.Resends != 1 {
+			t.Errorf("SMSSend: got %+v, %v; want submitting, 2 attempts, 1 resend", st, err)
+		}
+
+		// A receipt before the ids are recorded is kept and applied.
+		if id, _, err := s.RecordSMSReceipt(ctx, "smpp", []string{"1a2b3c01", "439041025"}, NotificationDelivered, "DELIVRD"); err != nil || id != "" {
+			t.Fatalf("early receipt: got %q, %v", id, err)
+		}
+		out, err := s.RecordSMSAccepted(ctx, "s1", SMSAccepted, "smpp", []string{"1a2b3c01", "1a2b3c02"})
+		if err != nil || out.Parts != 2 || out.Delivered != 1 || out.Status != "" {
+			t.Fatalf("RecordSMSAccepted: got %+v, %v; want 2 parts, 1 delivered, pending", out, err)
+		}
+		// The second part's receipt, spelled in decimal.
+		id, out, err := s.RecordSMSReceipt(ctx, "smpp", []string{"439041026", "1a2b3c02"}, NotificationDelivered, "DELIVRD")
+		if err != nil || id != "s1" || out.Status != NotificationDelivered {
+			t.Fatalf("receipt: got %q %+v %v; want s1 delivered", id, out, err)
+		}
+		// A later failure does not undo a final part.
+		if _, out, _ := s.RecordSMSReceipt(ctx, "smpp", []string{"1a2b3c02"}, NotificationPermanentFailure, "UNDELIV"); out.Status != NotificationDelivered {
+			t.Errorf("final part changed: %+v", out)
+		}
+		// Same id from another provider is another message.
+		if id, _, _ := s.RecordSMSReceipt(ctx, "http", []string{"1a2b3c02"}, NotificationDelivered, "DELIVERED"); id != "" {
+			t.Errorf("provider ignored: got %q", id)
+		}
+
+		if _, err := s.RecordSMSAccepted(ctx, "s2", SMSAccepted, "smpp", []string{"77"}); err != nil {
+			t.Fatal(err)
+		}
+		if _, out, _ := s.RecordSMSReceipt(ctx, "smpp", []string{"77"}, NotificationPermanentFailure, "UNDELIV err:001"); out.Status != NotificationPermanentFailure || out.Detail != "delivery receipt: UNDELIV err:001" {
+			t.Errorf("undeliverable: got %+v", out)
+		}
+
+		// Notes: shown as detail and in the timeline, once.
+		for range 2 {
+			if _, err := s.NoteNotification(ctx, "s2", "held for quiet hours until 07:00", timeZero); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs, _ := s.NotificationEvents(ctx, "s2")
+		if len(evs) != 2 || evs[1].Status != NotificationCreated || evs[1].Detail != "held for quiet hours until 07:00" {
+			t.Errorf("note events: got %+v", evs)
+		}
+	})
+}
+
+func TestSMSFallback(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		e := newNote("e1", "email", "an@example.com")
+		e.EventID = "ev-1"
+		e.Fallback = &SMSFallback{Phone: "+84912345678", TemplateID: "dossier-received-sms", TemplateVersion: 1, Text: "Hồ sơ", SMSText: "Ho so", SMSEncoding: "GSM-7", SMSParts: 1}
+		e2 := newNote("e2", "email", "binh@example.com")
+		e2.EventID = "ev-2"
+		e2.Fallback = e.Fallback
+		sms2 := newNote("s2", "sms", "+84912345678")
+		sms2.EventID = "ev-2"
+		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: []NewNotification{e, e2, sms2}}}); err != nil {
+			t.Fatal(err)
+		}
+		if n, _, err := s.CreateSMSFallback(ctx, "e1", "f1"); err != nil || n != nil {
+			t.Fatalf("fallback before the email failed: got %+v, %v", n, err)
+		}
+		s.SetNotificationStatus(ctx, "e1", NotificationPermanentFailure, "550 no such user", timeZero)
+		n, created, err := s.CreateSMSFallback(ctx, "e1", "f1")
+		if err != nil || !created || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-1" || n.SMSText != "Ho so" {
+			t.Fatalf("fallback: got %+v %v %v", n, created, err)
+		}
+		n, created, err = s.CreateSMSFallback(ctx, "e1", "f2")
+		if err != nil || created || n == nil || n.ID != "f1" {
+			t.Errorf("fallback again: got %+v %v %v; want f1, not created", n, created, err)
+		}
+		if ids, _ := s.PendingNotifications(ctx, false, "sms", timeFar, "", 10); len(ids) != 2 {
+			t.Errorf("pending sms: got %v, want s2 and f1", ids)
+		}
+		// An SMS of the event exists: no fallback.
+		s.SetNotificationStatus(ctx, "e2", NotificationPermanentFailure, "550", timeZero)
+		if n, _, err := s.CreateSMSFallback(ctx, "e2", "f3"); err != nil || n != nil {
+			t.Errorf("fallback with an SMS of the event: got %+v, %v", n, err)
+		}
+	})
+}
