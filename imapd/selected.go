@@ -220,7 +220,7 @@ func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string)
 	}
 	refs := sel.resolveLocked(numSet)
 	changed := map[uint32]bool{}
-	if len(refs) > 0 && (len(flags) > 0 || op == store.FlagsSet) {
+	if len(refs) > 0 && (len(flags) > 0 || op == store.FlagsSet) && mb.flagsWouldChange(refs, op, flags) {
 		ups, err := s.srv.st.SetFlags(s.ctx, mb.id, uidsOf(refs), op, flags, 0)
 		if err != nil {
 			return nil, nil, nil, err
@@ -241,6 +241,37 @@ func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string)
 		}
 	}
 	return refs, now, changed, nil
+}
+
+// flagsWouldChange says whether adding or removing system flags changes
+// any of the messages as the (just synced) shared view has them, so that
+// a STORE or a FETCH BODY[] that changes nothing (the common \Seen on an
+// already read message) costs no write transaction. It answers true
+// when unsure: for FlagsSet, keywords (the store validates them) and
+// messages not in the view. mb.mu must be held.
+func (mb *mailboxState) flagsWouldChange(refs []msgRef, op store.StoreOp, flags []string) bool {
+	if op != store.FlagsAdd && op != store.FlagsRemove {
+		return true
+	}
+	for _, f := range flags {
+		switch f {
+		case store.FlagSeen, store.FlagAnswered, store.FlagFlagged, store.FlagDeleted, store.FlagDraft:
+		default:
+			return true
+		}
+	}
+	for _, r := range refs {
+		i, ok := mb.index(r.uid)
+		if !ok {
+			return true
+		}
+		for _, f := range flags {
+			if slices.Contains(mb.msgs[i].flags, f) != (op == store.FlagsAdd) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Store implements STORE (RFC 9051 section 6.4.6). Without .SILENT it

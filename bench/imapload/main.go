@@ -34,6 +34,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -205,6 +206,7 @@ func load(ctx context.Context, c *config) error {
 	all := make([]*stats, c.clients)
 	var sessions atomic.Int64
 	var wg sync.WaitGroup
+	cpu0, ownCPU0 := procCPU(c.pid), selfCPU()
 	t0 := time.Now()
 	for i := range c.clients {
 		st := &stats{}
@@ -229,6 +231,11 @@ func load(ctx context.Context, c *config) error {
 	wg.Wait()
 	elapsed := time.Since(t0)
 	report(c, all, elapsed, sessions.Load())
+	fmt.Printf("CPU: imapload %.1fs", (selfCPU() - ownCPU0).Seconds())
+	if c.pid > 0 {
+		fmt.Printf(", server %.1fs", (procCPU(c.pid) - cpu0).Seconds())
+	}
+	fmt.Printf(" in %.1fs\n", elapsed.Seconds())
 	return nil
 }
 
@@ -470,6 +477,39 @@ func idle(ctx context.Context, c *config) error {
 		}
 	}
 	return nil
+}
+
+// procCPU returns the user and system CPU time of a process so far (0
+// if unknown).
+func procCPU(pid int) time.Duration {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may contain spaces): state is
+	// field 3, utime and stime are fields 14 and 15, in clock ticks
+	// (USER_HZ, 100 on Linux).
+	_, rest, ok := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if !ok || len(f) < 13 {
+		return 0
+	}
+	var ut, st int64
+	fmt.Sscan(f[11], &ut)
+	fmt.Sscan(f[12], &st)
+	return time.Duration(ut+st) * 10 * time.Millisecond
+}
+
+// selfCPU returns this process's CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // printMem prints VmRSS, VmHWM and Threads of a process.
