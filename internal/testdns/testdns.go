@@ -39,14 +39,26 @@ type Server struct {
 // Start starts a server on a free port, stopped at the end of the test.
 func Start(t testing.TB) *Server {
 	t.Helper()
-	udp, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := udp.LocalAddr().(*net.UDPAddr).Port
-	tcp, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
-	if err != nil {
+	var (
+		udp *net.UDPConn
+		tcp net.Listener
+		err error
+	)
+	// The UDP port's TCP twin may be taken by another test's connection:
+	// try other ports.
+	for range 20 {
+		udp, err = net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := udp.LocalAddr().(*net.UDPAddr).Port
+		tcp, err = net.Listen("tcp", net.JoinHostPort("127.0.0.1", itoa(port)))
+		if err == nil {
+			break
+		}
 		udp.Close()
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	s := &Server{udp: udp, tcp: tcp, a: map[string][]netip.Addr{}, mx: map[string][]MX{}, txt: map[string][]string{}, fail: map[string]bool{}}
