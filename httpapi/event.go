@@ -44,6 +44,8 @@ type DossierEvent struct {
 	Channels            []string  `json:"channels,omitempty"`
 	HandlingUnit        string    `json:"handling_unit,omitempty"`
 	Reference           string    `json:"reference,omitempty"`
+	// Urgent SMS bypass quiet hours (21:00-07:00 by default).
+	Urgent bool `json:"urgent,omitempty"`
 }
 
 // Applicant is who the dossier belongs to.

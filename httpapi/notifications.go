@@ -263,6 +263,7 @@ type message struct {
 	code         string
 	eventID      string
 	status       string
+	urgent       bool // SMS: bypass quiet hours
 }
 
 // render renders m into a notification (composing the email for the
@@ -291,7 +292,7 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 			}
 			return n, []fieldError{{Field: m.recipientFld, Message: "the SMS text cannot be encoded: " + err.Error()}}, nil
 		}
-		n.SMSText, n.SMSEncoding, n.SMSParts = r.SMSText, enc, parts
+		n.SMSText, n.SMSEncoding, n.SMSParts, n.Urgent = r.SMSText, enc, parts, m.urgent
 		return n, nil, nil
 	}
 	from := s.sender(m.c.service)
@@ -359,7 +360,7 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 					continue
 				}
 				m := message{t: t, data: data, c: c, toName: ev.Applicant.Name, agency: ev.Agency, replyTo: ev.HandlingUnit,
-					reference: ev.Reference, code: code, eventID: ev.EventID, status: ev.Status}
+					reference: ev.Reference, code: code, eventID: ev.EventID, status: ev.Status, urgent: ev.Urgent}
 				if ch == templates.Email {
 					m.recipient, m.recipientFld = ev.Applicant.Email, "applicant.email"
 				} else {
@@ -380,6 +381,7 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 			if len(all) > 0 {
 				return nil, all, nil
 			}
+			s.addSMSFallback(notes, ev, data)
 			return notes, nil, nil
 		},
 		response: func(notes []store.NewNotification) any {
@@ -396,6 +398,8 @@ type templateRequest struct {
 	Personalisation map[string]any `json:"personalisation,omitempty"`
 	Reference       string         `json:"reference,omitempty"`
 	ReplyTo         string         `json:"reply_to,omitempty"`
+	// Urgent SMS bypass quiet hours.
+	Urgent bool `json:"urgent,omitempty"`
 }
 
 func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
@@ -476,6 +480,10 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 		if req.EmailAddress != "" || req.ReplyTo != "" {
 			errs = append(errs, fieldError{Field: "email_address", Message: "not allowed for sms"})
 		}
+		m.urgent = req.Urgent
+	}
+	if channel == templates.Email && req.Urgent {
+		errs = append(errs, fieldError{Field: "urgent", Message: "only for sms"})
 	}
 	if len(errs) > 0 {
 		writeErrors(w, http.StatusUnprocessableEntity, errs...)

@@ -59,6 +59,10 @@ type Options struct {
 	KeyCacheTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// SMSReceipts, if set, serves POST /v1/sms/receipts, the HTTP SMS
+	// provider's delivery-report webhook (it checks its own shared
+	// secret: no API key).
+	SMSReceipts http.Handler
 }
 
 // Deps are the Server's collaborators. Store, Queue and Templates are
@@ -150,6 +154,9 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/templates", auth(s.listTemplates))
 	m.Handle("GET /v1/templates/{id}", auth(s.getTemplate))
 	m.Handle("POST /v1/templates/{id}/preview", auth(s.previewTemplate))
+	if s.opts.SMSReceipts != nil {
+		m.Handle("POST /v1/sms/receipts", s.opts.SMSReceipts)
+	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, fieldError{Message: "no such endpoint: " + r.Method + " " + r.URL.Path})
 	})

@@ -80,6 +80,15 @@ func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at t
 	if err != nil {
 		return false, err
 	}
+	if status == store.NotificationPermanentFailure {
+		// Channel fallback (fallback.go), also when unchanged: the
+		// caller may be retrying after a crash.
+		defer func() {
+			if _, ferr := t.Fallback(ctx, id); ferr != nil && err == nil {
+				err = ferr
+			}
+		}()
+	}
 	if ev == nil {
 		return false, nil
 	}
@@ -159,6 +168,10 @@ func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
 		return queue.Permanent(fmt.Errorf("notify: notification %s is live, not a test", id))
 	}
 	if store.NotificationStatusFinal(n.Status) {
+		if n.Status == store.NotificationPermanentFailure {
+			_, err := t.Fallback(ctx, id) // a crash may have come before it
+			return err
+		}
 		return nil
 	}
 	if _, err := t.SetStatus(ctx, id, store.NotificationSending, "", t.Now()); err != nil {

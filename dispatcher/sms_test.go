@@ -1,0 +1,770 @@
+package dispatcher
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"congthu/httpapi"
+	"congthu/internal/testenv"
+	"congthu/notify"
+	"congthu/queue"
+	"congthu/sms/httpsms"
+	"congthu/sms/policy"
+	"congthu/sms/route"
+	"congthu/sms/smpp"
+	"congthu/store"
+	"congthu/templates"
+	"congthu/webhook"
+)
+
+// ---- the Perl SMSC (sms/smpp/testdata/smsc.pl, Net::SMPP) ----
+
+type perlSMSC struct {
+	addr  string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	mu    sync.Mutex
+	lines []string
+}
+
+func startSMSC(t testing.TB, flags ...string) *perlSMSC {
+	t.Helper()
+	if err := exec.Command("perl", "-MNet::SMPP", "-e1").Run(); err != nil {
+		t.Fatalf("perl with Net::SMPP missing (apt-get install libnet-smpp-perl): %v", err)
+	}
+	cmd := exec.Command("perl", append([]string{"../sms/smpp/testdata/smsc.pl"}, flags...)...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &perlSMSC{cmd: cmd, done: make(chan struct{})}
+	listening := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(out)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			line := sc.Text()
+			if port, ok := strings.CutPrefix(line, "LISTENING port="); ok {
+				listening <- port
+			}
+			s.mu.Lock()
+			s.lines = append(s.lines, line)
+			s.mu.Unlock()
+		}
+		io.Copy(io.Discard, out)
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+		<-s.done
+		if t.Failed() {
+			s.mu.Lock()
+			l := s.lines
+			if len(l) > 40 {
+				l = l[len(l)-40:]
+			}
+			t.Logf("SMSC log tail:\n%s", strings.Join(l, "\n"))
+			s.mu.Unlock()
+		}
+	})
+	select {
+	case port := <-listening:
+		s.addr = "127.0.0.1:" + port
+	case <-time.After(10 * time.Second):
+		t.Fatal("the SMSC did not start")
+	}
+	return s
+}
+
+// field returns the value of key=value in an SMSC log line.
+func field(line, key string) string {
+	for _, f := range strings.Fields(line) {
+		if v, ok := strings.CutPrefix(f, key+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// count returns how many lines start with kind.
+func (s *perlSMSC) count(kind string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, l := range s.lines {
+		if strings.HasPrefix(l, kind+" ") {
+			n++
+		}
+	}
+	return n
+}
+
+// acked counts the SMSC's acknowledgements per short_message (hex).
+func (s *perlSMSC) acked() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := map[string]int{}
+	for _, l := range s.lines {
+		if strings.HasPrefix(l, "ACK ") {
+			m[field(l, "sm")]++
+		}
+	}
+	return m
+}
+
+// ---- the SMS side of the gateway, in process ----
+
+type smsEnv struct {
+	t       testing.TB
+	st      *store.Store
+	dataDir string
+	rdb     *redis.Client
+	q       *queue.Client
+	tr      *notify.Tracker
+	api     *httpapi.Server
+	ts      *httptest.Server
+	live    string // API keys
+	test    string
+	h       atomic.Pointer[SMS]
+	client  *smpp.Client
+	clock   *smsClock
+	cb      *callbacks
+	secret  string
+}
+
+type smsClock struct {
+	mu sync.Mutex
+	t  time.Time // zero: real time
+}
+
+func (c *smsClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.t.IsZero() {
+		return time.Now()
+	}
+	return c.t
+}
+
+func (c *smsClock) set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
+
+// callbacks is the back office's callback endpoint: it verifies every
+// signature and keeps the payloads.
+type callbacks struct {
+	t      testing.TB
+	secret string
+	mu     sync.Mutex
+	got    []webhook.Payload
+	bad    int
+}
+
+func (c *callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	if err := webhook.Verify(c.secret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get("X-Congthu-Signature"), body, time.Now(), 5*time.Minute); err != nil {
+		c.mu.Lock()
+		c.bad++
+		c.mu.Unlock()
+		http.Error(w, "bad signature", http.StatusUnauthorized)
+		return
+	}
+	var p webhook.Payload
+	json.Unmarshal(body, &p)
+	c.mu.Lock()
+	c.got = append(c.got, p)
+	c.mu.Unlock()
+}
+
+func (c *callbacks) status(id string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []string
+	for _, p := range c.got {
+		if p.ID == id {
+			out = append(out, p.Status)
+		}
+	}
+	return out
+}
+
+type smsEnvOpts struct {
+	smsc    string        // SMPP address; "" for no SMPP provider
+	sender  SMSSender     // instead of SMPP
+	window  int           // SMPP window (default 10)
+	rate    float64       // SMPP rate cap (0: none)
+	limits  *policy.Limits // nil: no limits
+	quiet   string        // quiet hours (default off)
+	mod     func(*SMSOptions)
+	noWork  bool // no workers: tests call Handle
+	dataDir string
+	receipt http.Handler // mounted at /v1/sms/receipts
+}
+
+func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
+	t.Helper()
+	ctx := context.Background()
+	e := &smsEnv{t: t, clock: &smsClock{}, secret: "cb-secret", dataDir: o.dataDir}
+	if e.dataDir == "" {
+		e.dataDir = t.TempDir()
+	}
+	st, err := store.Open(ctx, store.Options{DataDir: e.dataDir}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e.st = st
+	ro, err := redis.ParseURL(testenv.Redis(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ro.PoolSize = 100
+	e.rdb = redis.NewClient(ro)
+	t.Cleanup(func() { e.rdb.Close() })
+	e.q = queue.NewClient(e.rdb)
+	e.tr = notify.NewTracker(st, e.q, testLogger(t))
+
+	e.cb = &callbacks{t: t, secret: e.secret}
+	cbSrv := httptest.NewServer(e.cb)
+	t.Cleanup(cbSrv.Close)
+
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: o.receipt},
+		httpapi.Deps{Store: st, Queue: e.q, Templates: set, Tracker: e.tr})
+	e.ts = httptest.NewServer(e.api.Handler())
+	t.Cleanup(func() { e.ts.Close(); e.api.Close() })
+	e.live = e.addKey(false)
+	e.test = e.addKey(true)
+	if err := st.SetServiceCallback(ctx, "motcua", cbSrv.URL, e.secret); err != nil {
+		t.Fatal(err)
+	}
+
+	so := SMSOptions{Sender: o.sender, Now: e.clock.Now, Logger: testLogger(t), UnknownOutcomeWait: time.Second,
+		Backoff: func(int) time.Duration { return 100 * time.Millisecond }}
+	if o.smsc != "" {
+		w := o.window
+		if w == 0 {
+			w = 10
+		}
+		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		c, err := smpp.Dial(dctx, smpp.Options{Addr: o.smsc, SystemID: "congthu", Password: "secret", Source: "UBND-HN",
+			Window: w, Rate: o.rate, ResponseTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
+			Logger: testLogger(t),
+			OnReceipt: func(ctx context.Context, r smpp.Receipt) error {
+				h := e.h.Load()
+				if h == nil {
+					return errors.New("not ready")
+				}
+				return h.Receipt(ctx, route.SMPPReceipt("smpp", r))
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			c.Close(ctx)
+		})
+		e.client = c
+		so.Sender = route.New(route.NewSMPP("smpp", c), nil, route.Options{})
+	}
+	if o.limits != nil {
+		so.Limiter, so.Limits = policy.NewLimiter(e.rdb, *o.limits), *o.limits
+	}
+	if o.quiet != "" {
+		qh, err := policy.ParseQuietHours(o.quiet)
+		if err != nil {
+			t.Fatal(err)
+		}
+		so.QuietHours = qh
+	}
+	if o.mod != nil {
+		o.mod(&so)
+	}
+	e.h.Store(NewSMS(st, e.tr, so))
+
+	w := queue.NewWorker(e.q, testLogger(t), queue.WorkerOptions{Block: 100 * time.Millisecond})
+	if !o.noWork {
+		w.Handle(notify.QueueSMS, queue.HandlerFunc(e.h.Load().Handle), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
+	}
+	w.Handle(notify.QueueTest, queue.HandlerFunc(e.tr.HandleTest), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond})
+	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
+		Backoff: func(int) time.Duration { return 100 * time.Millisecond }})
+	wctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); w.Run(wctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return e
+}
+
+func (e *smsEnv) addKey(test bool) string {
+	key, hash, hint := httpapi.NewAPIKey(test)
+	if _, err := e.st.AddAPIKey(context.Background(), "motcua", hash, hint, test); err != nil {
+		e.t.Fatal(err)
+	}
+	return key
+}
+
+func smsEvent(id, code, phone string, channels ...string) map[string]any {
+	m := map[string]any{
+		"event_id": id,
+		"status":   "received",
+		"applicant": map[string]any{
+			"name": "Nguyễn Văn An", "email": "an.nguyen@example.com", "phone": phone,
+		},
+		"procedure":      "Cấp giấy phép xây dựng nhà ở riêng lẻ",
+		"agency":         "Ủy ban nhân dân quận Hoàn Kiếm",
+		"agency_short":   "UBND Q.Hoàn Kiếm",
+		"received_at":    "2026-03-15T09:00:00+07:00",
+		"appointment_at": "2026-03-29T16:00:00+07:00",
+		"handling_unit":  "motcua.hoankiem@hanoi.gov.vn",
+	}
+	if len(channels) > 0 {
+		m["channels"] = channels
+	}
+	return m
+}
+
+type created struct {
+	Notifications []struct {
+		ID      string `json:"id"`
+		Channel string `json:"channel"`
+	} `json:"notifications"`
+}
+
+// post sends a dossier event and returns the ids of its notifications by
+// channel.
+func (e *smsEnv) post(key, code string, ev map[string]any) map[string]string {
+	e.t.Helper()
+	b, _ := json.Marshal(ev)
+	req, _ := http.NewRequest("POST", e.ts.URL+"/v1/dossiers/"+code+"/events", bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.ts.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		e.t.Fatalf("POST event: %d %s", resp.StatusCode, body)
+	}
+	var c created
+	json.Unmarshal(body, &c)
+	out := map[string]string{}
+	for _, n := range c.Notifications {
+		out[n.Channel] = n.ID
+	}
+	return out
+}
+
+func (e *smsEnv) note(id string) *store.Notification {
+	e.t.Helper()
+	n, err := e.st.Notification(context.Background(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return n
+}
+
+// waitFinal waits until notification id is final and returns it.
+func (e *smsEnv) waitFinal(id string, timeout time.Duration) *store.Notification {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		n := e.note(id)
+		if store.NotificationStatusFinal(n.Status) {
+			return n
+		}
+		if time.Now().After(deadline) {
+			send, _ := e.st.SMSSend(context.Background(), id)
+			out, _ := e.st.SMSOutcome(context.Background(), id)
+			e.t.Fatalf("notification %s not final after %s: %s %q; send %+v; parts %+v", id, timeout, n.Status, n.StatusDetail, send, out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func waitUntil(t testing.TB, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// handle runs the SMS job of id once, as the worker would.
+func (e *smsEnv) handle(id string) error {
+	return e.h.Load().Handle(context.Background(), &queue.Job{ID: notify.JobID(id), Queue: notify.QueueSMS})
+}
+
+// ---- tests ----
+
+// TestSMSEndToEnd: API → store → queue → handler → SMPP (Net::SMPP SMSC)
+// → receipt → status, and the signed callbacks of each step.
+func TestSMSEndToEnd(t *testing.T) {
+	for _, tc := range []struct {
+		dlr, want, detail string
+	}{
+		{"delivered", store.NotificationDelivered, "delivery receipt: DELIVRD"},
+		{"undeliverable", store.NotificationPermanentFailure, "delivery receipt: UNDELIV"},
+	} {
+		t.Run(tc.dlr, func(t *testing.T) {
+			s := startSMSC(t, "--dlr", tc.dlr)
+			e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
+			ids := e.post(e.live, "000.00.12.H26-260315-0001", smsEvent("ev-1", "000.00.12.H26-260315-0001", "0912 345 678", "sms"))
+			n := e.waitFinal(ids["sms"], 10*time.Second)
+			if n.Status != tc.want || !strings.HasPrefix(n.StatusDetail, tc.detail) {
+				t.Errorf("status: got %s %q, want %s %q", n.Status, n.StatusDetail, tc.want, tc.detail)
+			}
+			if got := s.count("SUBMIT"); got != n.SMSParts {
+				t.Errorf("SMSC got %d submit_sm, want %d (parts)", got, n.SMSParts)
+			}
+			waitUntil(t, "callbacks", 10*time.Second, func() bool { return len(e.cb.status(n.ID)) == 2 })
+			if got := e.cb.status(n.ID); got[0] != store.NotificationSending || got[1] != tc.want {
+				t.Errorf("callbacks: got %v, want [sending %s]", got, tc.want)
+			}
+			if e.cb.bad != 0 {
+				t.Errorf("%d callbacks with a bad signature", e.cb.bad)
+			}
+		})
+	}
+}
+
+// TestSMSQuietHours: a non-urgent SMS at 22:00 is held (created, with a
+// clear detail and a timeline entry) until 07:00; urgent goes at once.
+func TestSMSQuietHours(t *testing.T) {
+	s := startSMSC(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, quiet: "21:00-07:00", noWork: true})
+	night := time.Date(2026, 11, 28, 22, 0, 0, 0, policy.Vietnam)
+	e.clock.set(night)
+
+	held := e.post(e.live, "000.01", smsEvent("ev-held", "000.01", "0912345678", "sms"))["sms"]
+	err := e.handle(held)
+	var re *queue.RetryError
+	if !errors.As(err, &re) {
+		t.Fatalf("held: got %v, want a RetryError", err)
+	}
+	if d := time.Until(re.At); d < 8*time.Hour || d > 10*time.Hour {
+		t.Errorf("held until %s from now, want 9h (07:00)", d)
+	}
+	n := e.note(held)
+	if n.Status != store.NotificationCreated || n.StatusDetail != "held for quiet hours (21:00-07:00) until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)" {
+		t.Errorf("held: got %s %q", n.Status, n.StatusDetail)
+	}
+	if s.count("SUBMIT") != 0 {
+		t.Error("a held SMS was submitted")
+	}
+	e.handle(held) // the sweeper may run it again: no second entry
+	evs, _ := e.st.NotificationEvents(context.Background(), held)
+	if len(evs) != 2 || evs[1].Detail != n.StatusDetail {
+		t.Errorf("timeline: got %+v, want created + one held entry", evs)
+	}
+
+	ev := smsEvent("ev-urgent", "000.02", "0912345678", "sms")
+	ev["urgent"] = true
+	urgent := e.post(e.live, "000.02", ev)["sms"]
+	if !e.note(urgent).Urgent {
+		t.Fatal("urgent not stored")
+	}
+	if err := e.handle(urgent); err != nil {
+		t.Fatalf("urgent: %v", err)
+	}
+	if n := e.waitFinal(urgent, 10*time.Second); n.Status != store.NotificationDelivered {
+		t.Errorf("urgent: got %s %q", n.Status, n.StatusDetail)
+	}
+
+	e.clock.set(time.Date(2026, 11, 29, 7, 0, 0, 0, policy.Vietnam))
+	if err := e.handle(held); err != nil {
+		t.Fatalf("morning: %v", err)
+	}
+	if n := e.waitFinal(held, 10*time.Second); n.Status != store.NotificationDelivered {
+		t.Errorf("morning: got %s %q", n.Status, n.StatusDetail)
+	}
+}
+
+// TestSMSLimits: per-number rate limit and duplicates give clear statuses.
+func TestSMSLimits(t *testing.T) {
+	s := startSMSC(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, noWork: true, limits: &policy.Limits{Max: 2, Window: time.Hour, DuplicateWindow: 10 * time.Minute}})
+	e.clock.set(time.Date(2026, 11, 28, 10, 0, 0, 0, policy.Vietnam))
+	var ids []string
+	for i, code := range []string{"000.11", "000.12", "000.13"} {
+		ids = append(ids, e.post(e.live, code, smsEvent(fmt.Sprint("ev-", i), code, "0912345678", "sms"))["sms"])
+	}
+	for _, id := range ids[:2] {
+		if err := e.handle(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := e.handle(ids[2])
+	var re *queue.RetryError
+	if !errors.As(err, &re) {
+		t.Fatalf("third SMS in the hour: got %v, want a RetryError", err)
+	}
+	n := e.note(ids[2])
+	if n.Status != store.NotificationCreated || !strings.HasPrefix(n.StatusDetail, "rate-limited: this number already got 2 SMS in the last 1h0m0s; will be sent at 11:00 28/11/2026") {
+		t.Errorf("rate-limited: got %s %q", n.Status, n.StatusDetail)
+	}
+
+	// The same event text again (another event of dossier 000.11) to the
+	// same number within 10 minutes.
+	e.clock.set(time.Date(2026, 11, 28, 11, 1, 0, 0, policy.Vietnam))
+	dup := e.post(e.live, "000.11", smsEvent("ev-again", "000.11", "0912345678", "sms"))["sms"]
+	e.clock.set(time.Date(2026, 11, 28, 10, 5, 0, 0, policy.Vietnam))
+	if err := e.handle(dup); err != nil {
+		t.Fatal(err)
+	}
+	n = e.note(dup)
+	if n.Status != store.NotificationPermanentFailure || n.StatusDetail != "duplicate: the same text went to this number less than 10m0s ago; sent once, not again" {
+		t.Errorf("duplicate: got %s %q", n.Status, n.StatusDetail)
+	}
+	// After the hour the rate-limited one goes.
+	e.clock.set(time.Date(2026, 11, 28, 11, 0, 1, 0, policy.Vietnam))
+	if err := e.handle(ids[2]); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.waitFinal(ids[2], 10*time.Second); n.Status != store.NotificationDelivered {
+		t.Errorf("after the hour: got %s %q", n.Status, n.StatusDetail)
+	}
+	if got := s.count("ACK"); got != 3 {
+		t.Errorf("SMSC acknowledged %d submits, want 3", got)
+	}
+}
+
+// TestSMSDropMidWindow: the SMSC drops the connection with submits in
+// flight. Every notification ends final, and nothing the SMSC acknowledged
+// is sent twice (counted on the SMSC's log).
+func TestSMSDropMidWindow(t *testing.T) {
+	s := startSMSC(t, "--dlr", "delivered", "--drop-after", "5")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
+	ids := make([]string, 40)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Go(func() {
+			code := fmt.Sprintf("000.%03d", i)
+			ids[i] = e.post(e.live, code, smsEvent("ev-"+code, code, "0912345678", "sms"))["sms"]
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if n := e.waitFinal(id, 30*time.Second); n.Status != store.NotificationDelivered {
+			t.Errorf("%s: got %s %q", id, n.Status, n.StatusDetail)
+		}
+	}
+	if s.count("DROP") != 1 {
+		t.Fatalf("the SMSC did not drop the connection")
+	}
+	acked := s.acked()
+	if len(acked) != len(ids) {
+		t.Errorf("the SMSC acknowledged %d distinct messages, want %d", len(acked), len(ids))
+	}
+	for sm, n := range acked {
+		if n > 1 {
+			t.Errorf("message %s acknowledged %d times", sm, n)
+		}
+	}
+	t.Logf("submits %d, acknowledged %d, discarded after the drop %d", s.count("SUBMIT"), s.count("ACK"), s.count("DISCARD"))
+}
+
+// TestSMSUnknownOutcome: a provider that took the message but whose answer
+// was lost: no resend before UnknownOutcomeWait; a receipt in the meantime
+// settles it; otherwise one resend, and a second unknown outcome is a
+// technical-failure.
+func TestSMSUnknownOutcome(t *testing.T) {
+	var calls atomic.Int32
+	sender := senderFunc(func(ctx context.Context, m route.Message) (route.Result, error) {
+		calls.Add(1)
+		return route.Result{}, &route.SendError{Provider: "smpp", Temporary: true, UnknownOutcome: true, Err: smpp.ErrUnknownOutcome}
+	})
+	e := newSMSEnv(t, smsEnvOpts{sender: sender, noWork: true, mod: func(o *SMSOptions) { o.UnknownOutcomeWait = 300 * time.Millisecond }})
+	id := e.post(e.live, "000.31", smsEvent("ev-u", "000.31", "0912345678", "sms"))["sms"]
+	var re *queue.RetryError
+	if err := e.handle(id); !errors.As(err, &re) {
+		t.Fatalf("unknown outcome: got %v, want a RetryError", err)
+	}
+	if n := e.note(id); n.Status != store.NotificationSending || !strings.HasPrefix(n.StatusDetail, "outcome unknown") {
+		t.Errorf("got %s %q", n.Status, n.StatusDetail)
+	}
+	e.handle(id) // too early: no resend
+	if calls.Load() != 1 {
+		t.Fatalf("sent %d times before the wait was over", calls.Load())
+	}
+	time.Sleep(350 * time.Millisecond)
+	e.handle(id)
+	if calls.Load() != 2 {
+		t.Fatalf("sent %d times after the wait, want 2", calls.Load())
+	}
+	if n := e.note(id); n.Status != store.NotificationTechnicalFailure {
+		t.Errorf("second unknown outcome: got %s %q", n.Status, n.StatusDetail)
+	}
+	time.Sleep(350 * time.Millisecond)
+	e.handle(id)
+	if calls.Load() != 2 {
+		t.Errorf("sent a third time")
+	}
+}
+
+type senderFunc func(ctx context.Context, m route.Message) (route.Result, error)
+
+func (f senderFunc) Send(ctx context.Context, m route.Message) (route.Result, error) { return f(ctx, m) }
+
+// TestSMSNoProvider: with no provider configured a live SMS fails at once
+// with a clear technical-failure.
+func TestSMSNoProvider(t *testing.T) {
+	e := newSMSEnv(t, smsEnvOpts{})
+	id := e.post(e.live, "000.41", smsEvent("ev-n", "000.41", "0912345678", "sms"))["sms"]
+	if n := e.waitFinal(id, 10*time.Second); n.Status != store.NotificationTechnicalFailure || n.StatusDetail != "no SMS provider configured" {
+		t.Errorf("got %s %q", n.Status, n.StatusDetail)
+	}
+}
+
+// TestSMSReceiptAfterRestart: the SMS goes out over the HTTP provider; the
+// gateway restarts (new store, handler and API); the provider's receipt,
+// posted to /v1/sms/receipts, still lands.
+func TestSMSReceiptAfterRestart(t *testing.T) {
+	var n atomic.Int32
+	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, `{"id":"MSG-%d"}`, n.Add(1))
+	}))
+	t.Cleanup(api.Close)
+	newProvider := func() *httpsms.Provider {
+		p, err := httpsms.New(httpsms.Options{URL: api.URL, Sender: "UBND-HN", ReceiptSecret: "rs"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	dir := t.TempDir()
+	p1 := newProvider()
+	e1 := newSMSEnv(t, smsEnvOpts{dataDir: dir, sender: route.New(route.NewHTTP("http", p1), nil, route.Options{})})
+	id := e1.post(e1.live, "000.51", smsEvent("ev-r", "000.51", "0912345678", "sms"))["sms"]
+	waitUntil(t, "accepted", 10*time.Second, func() bool {
+		s, err := e1.st.SMSSend(context.Background(), id)
+		return err == nil && s.State == store.SMSAccepted
+	})
+	e1.ts.Close()
+	e1.api.Close()
+	e1.st.Close()
+
+	// "Restart": a new store on the same data, a new handler and API.
+	p2 := newProvider()
+	var h2 atomic.Pointer[SMS]
+	receipts := p2.ReceiptHandler(func(ctx context.Context, r httpsms.Receipt) error {
+		return h2.Load().Receipt(ctx, route.HTTPReceipt("http", r))
+	})
+	e2 := newSMSEnv(t, smsEnvOpts{dataDir: dir, sender: route.New(route.NewHTTP("http", p2), nil, route.Options{}), receipt: receipts})
+	h2.Store(e2.h.Load())
+	req, _ := http.NewRequest("POST", e2.ts.URL+"/v1/sms/receipts", strings.NewReader(`{"id":"MSG-1","status":"DELIVERED","error_code":"000"}`))
+	req.Header.Set(httpsms.DefaultReceiptHeader, "rs")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("receipt: %d", resp.StatusCode)
+	}
+	if got := e2.waitFinal(id, 5*time.Second); got.Status != store.NotificationDelivered {
+		t.Errorf("after restart: got %s %q", got.Status, got.StatusDetail)
+	}
+	// A wrong secret is refused.
+	req, _ = http.NewRequest("POST", e2.ts.URL+"/v1/sms/receipts", strings.NewReader(`{"id":"MSG-1","status":"DELIVERED"}`))
+	req.Header.Set(httpsms.DefaultReceiptHeader, "nope")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("wrong secret: got %v %v, want 401", resp.StatusCode, err)
+	}
+}
+
+// TestSMSFallbackTestKey: with a test key, an event for email only whose
+// address is the simulator's perm-fail address falls back to SMS, which
+// the simulator delivers.
+func TestSMSFallbackTestKey(t *testing.T) {
+	e := newSMSEnv(t, smsEnvOpts{})
+	ev := smsEvent("ev-f", "000.61", "0912345678", "email")
+	ev["applicant"].(map[string]any)["email"] = notify.SimPermFailEmail
+	email := e.post(e.test, "000.61", ev)["email"]
+	if n := e.waitFinal(email, 10*time.Second); n.Status != store.NotificationPermanentFailure {
+		t.Fatalf("email: got %s", n.Status)
+	}
+	var smsID string
+	waitUntil(t, "fallback SMS", 10*time.Second, func() bool {
+		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
+		return smsID != ""
+	})
+	n := e.waitFinal(smsID, 10*time.Second)
+	if n.Status != store.NotificationDelivered || !n.Test || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-f" || n.SMSText == "" {
+		t.Errorf("fallback SMS: got %+v", n)
+	}
+	evs, _ := e.st.NotificationEvents(context.Background(), smsID)
+	if len(evs) == 0 || evs[0].Detail != "fallback for email "+email+" (permanent-failure)" {
+		t.Errorf("fallback timeline: %+v", evs)
+	}
+	// An event sent on both channels gets no fallback.
+	both := e.post(e.test, "000.62", func() map[string]any {
+		ev := smsEvent("ev-g", "000.62", "0912345678")
+		ev["applicant"].(map[string]any)["email"] = notify.SimPermFailEmail
+		return ev
+	}())
+	e.waitFinal(both["email"], 10*time.Second)
+	if _, _, err := e.st.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("fallback stored although the SMS was sent: %v", err)
+	}
+}
+
+// TestSMSFallbackLive: a live email the remote MX refuses with 550 falls
+// back to SMS, sent over SMPP and delivered.
+func TestSMSFallbackLive(t *testing.T) {
+	s := startSMSC(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
+	ev := smsEvent("ev-l", "000.71", "0912345678", "email")
+	email := e.post(e.live, "000.71", ev)["email"]
+	// The dispatcher's hook, as it is called for a 550.
+	n := e.note(email)
+	if n.OutboxID == 0 {
+		t.Fatal("live email without outbox entry")
+	}
+	if err := e.tr.OutboxDone(context.Background(), n.OutboxID, store.OutboxFailed, "550 5.1.1 no such user"); err != nil {
+		t.Fatal(err)
+	}
+	_, smsID, err := e.st.SMSFallbackOf(context.Background(), email)
+	if err != nil || smsID == "" {
+		t.Fatalf("no fallback SMS: %v", err)
+	}
+	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered {
+		t.Errorf("fallback SMS: got %s %q", got.Status, got.StatusDetail)
+	}
+	// OutboxDone again (at least once): no second SMS.
+	e.tr.OutboxDone(context.Background(), n.OutboxID, store.OutboxFailed, "550 5.1.1 no such user")
+	time.Sleep(200 * time.Millisecond)
+	if s.count("ACK") != 1 {
+		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
+	}
+}

@@ -1,0 +1,59 @@
+package notify
+
+import (
+	"context"
+	"errors"
+
+	"github.com/google/uuid"
+
+	"congthu/queue"
+	"congthu/store"
+)
+
+// Channel fallback (issue 5, item 6). A dossier event's email that may
+// fall back carries the event's SMS variant, rendered by the API when the
+// event was accepted (store.SMSFallback: the applicant gave a phone number
+// but the event's channels did not include sms). When that email ends in
+// permanent-failure (a 5xx, a bounce, or the test-key simulator's
+// perm-fail address) and no SMS of the event exists, Fallback creates the
+// SMS notification (status created, detail "fallback for email <id>
+// (permanent-failure)") and queues it: on QueueSMS for live keys, on
+// QueueTest for test keys, where it is simulated like any test SMS.
+//
+// SetStatus calls Fallback whenever it is asked for permanent-failure,
+// changed or not, so a hook that is called again after a crash (the
+// dispatcher's OutboxDone is at least once) still creates it; creation is
+// idempotent in the store, and a lost enqueue is restored by the sweeper.
+
+// Fallback creates and queues the SMS fallback of email notification id,
+// if it has one that is due. It returns the SMS notification's id, or ""
+// when there is none.
+func (t *Tracker) Fallback(ctx context.Context, id string) (string, error) {
+	if _, _, err := t.st.SMSFallbackOf(ctx, id); errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	smsID, err := uuid.NewV7()
+	if err != nil {
+		return "", err
+	}
+	n, created, err := t.st.CreateSMSFallback(ctx, id, smsID.String())
+	if err != nil || n == nil {
+		return "", err
+	}
+	if store.NotificationStatusFinal(n.Status) {
+		return n.ID, nil
+	}
+	q := QueueSMS
+	if n.Test {
+		q = QueueTest
+	}
+	if _, err := t.q.Enqueue(ctx, queue.Job{ID: JobID(n.ID), Queue: q}); err != nil {
+		t.log.Warn("notify: enqueue fallback SMS failed; the sweeper will retry", "notification", n.ID, "err", err)
+	}
+	if created {
+		t.log.Info("notify: email failed permanently; SMS fallback queued", "email", id, "sms", n.ID)
+	}
+	return n.ID, nil
+}
