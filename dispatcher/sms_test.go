@@ -208,12 +208,12 @@ func (c *callbacks) status(id string) []string {
 }
 
 type smsEnvOpts struct {
-	smsc    string        // SMPP address; "" for no SMPP provider
-	sender  SMSSender     // instead of SMPP
-	window  int           // SMPP window (default 10)
-	rate    float64       // SMPP rate cap (0: none)
+	smsc    string         // SMPP address; "" for no SMPP provider
+	sender  SMSSender      // instead of SMPP
+	window  int            // SMPP window (default 10)
+	rate    float64        // SMPP rate cap (0: none)
 	limits  *policy.Limits // nil: no limits
-	quiet   string        // quiet hours (default off)
+	quiet   string         // quiet hours (default off)
 	mod     func(*SMSOptions)
 	noWork  bool // no workers: tests call Handle
 	dataDir string
@@ -633,7 +633,9 @@ func TestSMSUnknownOutcome(t *testing.T) {
 
 type senderFunc func(ctx context.Context, m route.Message) (route.Result, error)
 
-func (f senderFunc) Send(ctx context.Context, m route.Message) (route.Result, error) { return f(ctx, m) }
+func (f senderFunc) Send(ctx context.Context, m route.Message) (route.Result, error) {
+	return f(ctx, m)
+}
 
 // TestSMSNoProvider: with no provider configured a live SMS fails at once
 // with a clear technical-failure.
