@@ -374,15 +374,19 @@ func TestAuthenticateTiming(t *testing.T) {
 	b := newBackend(t, "sqlite")
 	s := b.open(t, func(o *Options) { o.AuthCacheTTL = -1 })
 	setup(t, s, "an")
-	measure := func(addr string) time.Duration {
+	once := func(addr string) time.Duration {
 		start := time.Now()
-		for range 3 {
-			s.Authenticate(ctx, addr, "wrong")
-		}
+		s.Authenticate(ctx, addr, "wrong")
 		return time.Since(start)
 	}
-	measure("nobody@example.gov.vn") // warm up the dummy hash
-	known, unknown := measure("an@example.gov.vn"), measure("nobody@example.gov.vn")
+	once("nobody@example.gov.vn") // warm up the dummy hash
+	// Interleaved, keeping the fastest of each: the minimum is what the
+	// work costs, without the noise of a busy machine.
+	known, unknown := time.Hour, time.Hour
+	for range 9 {
+		known = min(known, once("an@example.gov.vn"))
+		unknown = min(unknown, once("nobody@example.gov.vn"))
+	}
 	if unknown < known/3 {
 		t.Errorf("unknown user took %v, known %v: want comparable", unknown, known)
 	}
