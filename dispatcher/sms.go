@@ -365,6 +365,11 @@ func (h *SMS) Receipt(ctx context.Context, r route.Receipt) error {
 	if r.ErrorCode != "" {
 		words += " err:" + r.ErrorCode
 	}
+	// Not bounded by the provider's deadline: an SMSC that gave up on our
+	// answer sends the receipt again, which is harmless, while one that
+	// never does (some don't) would lose it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	id, out, err := h.st.RecordSMSReceipt(ctx, r.Provider, forms, state, words)
 	if err != nil {
 		return err
@@ -380,6 +385,8 @@ func (h *SMS) Receipt(ctx context.Context, r route.Receipt) error {
 	if at.IsZero() || at.After(time.Now()) {
 		at = time.Now()
 	}
+	// A failure here, after the receipt was committed, is repaired by
+	// the sweeper, which runs the job of every SMS still sending.
 	_, err = h.tr.SetStatus(ctx, id, out.Status, out.Detail, at)
 	return err
 }

@@ -81,8 +81,8 @@ func startSMSC(t testing.TB, flags ...string) *perlSMSC {
 		if t.Failed() {
 			s.mu.Lock()
 			l := s.lines
-			if len(l) > 40 {
-				l = l[len(l)-40:]
+			if len(l) > 400 {
+				l = l[len(l)-400:]
 			}
 			t.Logf("SMSC log tail:\n%s", strings.Join(l, "\n"))
 			s.mu.Unlock()
@@ -316,7 +316,17 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(wctx) }()
-	t.Cleanup(func() { cancel(); <-done })
+	// The sweeper, as in serve: it restores jobs Redis does not hold,
+	// and repairs an SMS whose receipt was recorded but its status not.
+	sw := queue.NewSweeper(e.q, e.tr.Source(), testLogger(t), queue.SweeperOptions{
+		Queues: []string{notify.QueueSMS, notify.QueueTest, webhook.Queue}, Interval: time.Second, Grace: 500 * time.Millisecond})
+	swDone := make(chan struct{})
+	if !o.noWork {
+		go func() { defer close(swDone); sw.Run(wctx) }()
+	} else {
+		close(swDone)
+	}
+	t.Cleanup(func() { cancel(); <-done; <-swDone })
 	return e
 }
 
