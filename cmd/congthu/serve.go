@@ -22,6 +22,10 @@ import (
 	"congthu/loginlimit"
 	"congthu/notify"
 	"congthu/queue"
+	"congthu/sms/httpsms"
+	"congthu/sms/policy"
+	"congthu/sms/route"
+	"congthu/sms/smpp"
 	"congthu/smtpd"
 	"congthu/store"
 	"congthu/templates"
@@ -208,8 +212,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{}),
 			queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
 		r.goRun("notify worker", func() error { return w.Run(runCtx) })
+		smsReceipts, err := startSMS(runCtx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
+		if err != nil {
+			return err
+		}
 		sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
-			Queues: []string{notify.QueueTest, webhook.Queue},
+			Queues: []string{notify.QueueTest, notify.QueueSMS, webhook.Queue},
 		})
 		r.goRun("notify sweeper", func() error { return sw.Run(runCtx) })
 		r.goRun("notify expiry", func() error { return tracker.RunExpiry(runCtx, time.Minute) })
@@ -223,6 +231,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			SenderDomain: senderDomain(cfg),
 			RateLimit:    cfg.API.RateLimit,
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
+			SMSReceipts:  smsReceipts,
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
 		defer api.Close()
 	}
@@ -359,4 +368,152 @@ func senderDomain(cfg *config.Config) string {
 		return cfg.API.SenderDomain
 	}
 	return cfg.Hostname
+}
+
+// ---- SMS channel (issue 6): startSMS and what only it uses ----
+
+// startSMS wires the live SMS channel: the SMPP and/or HTTP provider of
+// cfg.SMS behind a route.Router (CONGTHU_SMS_PRIMARY first), per-number
+// limits in Redis, quiet hours, and the dispatcher's SMS handler on queue
+// notify.QueueSMS (lease 30 s). The SMSC is bound in the background, with
+// retries, so a down SMSC does not stop the server: until the first bind
+// SMS are "not sent, provider unavailable" and retried with back-off. With
+// no provider configured, live SMS become technical-failure "no SMS
+// provider configured" (dispatcher.SMS). It returns the HTTP provider's
+// receipt webhook for POST /v1/sms/receipts, nil without one.
+func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client, rdb *redis.Client,
+	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
+	c := cfg.SMS
+	quiet, err := policy.ParseQuietHours(c.QuietHours)
+	if err != nil {
+		return nil, fmt.Errorf("sms quiet hours: %w", err)
+	}
+	limits := policy.Limits{Max: c.MaxPerHour, Window: time.Hour, DuplicateWindow: c.DuplicateWindow.D()}
+	var h late[*dispatcher.SMS]
+	onReceipt := func(ctx context.Context, rc route.Receipt) error {
+		if s := h.get(); s != nil {
+			return s.Receipt(ctx, rc)
+		}
+		return errors.New("sms: not ready")
+	}
+
+	var smppSender, httpSender route.Sender
+	var receipts http.Handler
+	var smsc *lazySMPP
+	if c.SMPPAddr != "" {
+		smsc = newLazySMPP()
+		opts := smpp.Options{
+			Addr: c.SMPPAddr, SystemID: c.SMPPSystemID, Password: c.SMPPPassword, SystemType: c.SMPPSystemType,
+			Source: c.Sender, Window: c.SMPPWindow, Rate: float64(c.SMPPRate), MaxParts: c.MaxParts,
+			OnReceipt: func(ctx context.Context, rc smpp.Receipt) error { return onReceipt(ctx, route.SMPPReceipt("smpp", rc)) },
+			Logger:    log.With("provider", "smpp"),
+		}
+		r.goRun("smpp bind", func() error { smsc.dial(ctx, opts, log); return nil })
+		smppSender = route.NewSMPP("smpp", smsc)
+	}
+	if c.HTTPURL != "" {
+		p, err := httpsms.New(httpsms.Options{URL: c.HTTPURL, AuthHeader: c.HTTPAuthHeader, Sender: c.Sender, MaxParts: c.MaxParts,
+			ReceiptSecret: c.HTTPReceiptSecret, Logger: log.With("provider", "http")})
+		if err != nil {
+			return nil, fmt.Errorf("sms http provider: %w", err)
+		}
+		httpSender = route.NewHTTP("http", p)
+		receipts = p.ReceiptHandler(func(ctx context.Context, rc httpsms.Receipt) error {
+			return onReceipt(ctx, route.HTTPReceipt("http", rc))
+		})
+	}
+	primary, secondary := smppSender, httpSender
+	if c.Primary == "http" || primary == nil {
+		primary, secondary = httpSender, smppSender
+	}
+	so := dispatcher.SMSOptions{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, Logger: log}
+	if primary != nil {
+		so.Sender = route.New(primary, secondary, route.Options{Logger: log})
+	} else {
+		log.Warn("no SMS provider configured (CONGTHU_SMPP_ADDR, CONGTHU_SMS_HTTP_URL): live SMS notifications fail with technical-failure")
+	}
+	h.set(dispatcher.NewSMS(st, tracker, so))
+
+	w := queue.NewWorker(qc, log.With("component", "sms-worker"), queue.WorkerOptions{})
+	w.Handle(notify.QueueSMS, queue.HandlerFunc(h.get().Handle), queue.HandlerOptions{Concurrency: max(32, 3*c.SMPPWindow), Lease: 30 * time.Second})
+	r.goRun("sms worker", func() error {
+		err := w.Run(ctx)
+		if smsc != nil {
+			// After the worker: no submit is cut off by the unbind.
+			cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			smsc.close(cctx)
+		}
+		return err
+	})
+	return receipts, nil
+}
+
+// errSMSCNotBound: the first bind has not succeeded yet; nothing was sent.
+var errSMSCNotBound = errors.New("smpp: not bound to the SMSC yet")
+
+// lazySMPP is an SMPP client bound in the background: Submit fails with
+// errSMSCNotBound (a temporary provider fault, nothing sent) until the
+// first bind; after it the smpp.Client reconnects by itself.
+type lazySMPP struct {
+	mu     sync.Mutex
+	c      *smpp.Client
+	closed bool
+	bound  chan struct{} // closed at the first bind
+}
+
+func newLazySMPP() *lazySMPP { return &lazySMPP{bound: make(chan struct{})} }
+
+// Submit waits up to 5 s for the first bind (an SMSC restarting with us),
+// then fails with errSMSCNotBound.
+func (l *lazySMPP) Submit(ctx context.Context, m smpp.Message) (smpp.SubmitResult, error) {
+	select {
+	case <-l.bound:
+	case <-ctx.Done():
+		return smpp.SubmitResult{}, errSMSCNotBound
+	case <-time.After(5 * time.Second):
+		return smpp.SubmitResult{}, errSMSCNotBound
+	}
+	l.mu.Lock()
+	c := l.c
+	l.mu.Unlock()
+	return c.Submit(ctx, m)
+}
+
+// dial binds until it succeeds or ctx ends, backing off up to a minute.
+func (l *lazySMPP) dial(ctx context.Context, opts smpp.Options, log *slog.Logger) {
+	for wait := time.Second; ; wait = min(2*wait, time.Minute) {
+		dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		c, err := smpp.Dial(dctx, opts)
+		cancel()
+		if err == nil {
+			l.mu.Lock()
+			if l.closed {
+				l.mu.Unlock()
+				c.Close(context.Background())
+				return
+			}
+			l.c = c
+			close(l.bound)
+			l.mu.Unlock()
+			log.Info("bound to the SMSC", "addr", opts.Addr)
+			return
+		}
+		log.Warn("SMSC bind failed; retrying", "addr", opts.Addr, "in", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (l *lazySMPP) close(ctx context.Context) {
+	l.mu.Lock()
+	c := l.c
+	l.closed = true
+	l.mu.Unlock()
+	if c != nil {
+		c.Close(ctx)
+	}
 }
