@@ -19,7 +19,7 @@ package dispatcher
 //     technical-failure "no SMS provider configured" at once: the back
 //     office hears of it (and may use another channel) instead of waiting
 //     72 hours for the expiry.
-//  4. sending, then store.BeginSMSSend (committed), then the provider.
+//  4. store.BeginSMSSend (sending, committed), then the provider.
 //     Accepted: the parts' ids go to the store (store.RecordSMSAccepted)
 //     and the SMS stays sending until receipts make it delivered or a
 //     failure. Refused for good: permanent-failure. Provably not taken
@@ -76,6 +76,9 @@ type SMSLimiter interface {
 // satisfies it.
 type SMSTracker interface {
 	SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error)
+	// EnqueueCallbacks queues the callbacks of events the store made
+	// (store.BeginSMSSend's "sending").
+	EnqueueCallbacks(ctx context.Context, evs []store.NotificationEvent)
 }
 
 // SMSOptions configure the SMS handler.
@@ -233,11 +236,14 @@ func (h *SMS) Handle(ctx context.Context, j *queue.Job) error {
 		return err
 	}
 
-	if _, err := h.tr.SetStatus(ctx, id, store.NotificationSending, "", time.Time{}); err != nil {
+	ev, err := h.st.BeginSMSSend(ctx, id, resend)
+	if errors.Is(err, store.ErrFinal) {
+		return nil
+	} else if err != nil {
 		return err
 	}
-	if err := h.st.BeginSMSSend(ctx, id, resend); err != nil {
-		return err
+	if ev != nil {
+		h.tr.EnqueueCallbacks(ctx, []store.NotificationEvent{*ev})
 	}
 	res, err := h.o.Sender.Send(ctx, route.Message{To: n.Recipient, Text: n.SMSText, Reference: id})
 	if err == nil {

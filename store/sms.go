@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -93,21 +94,41 @@ func (s *Store) SMSSend(ctx context.Context, id string) (*SMSSend, error) {
 	return &v, nil
 }
 
+// ErrFinal: the notification already has a final status.
+var ErrFinal = errors.New("store: notification is final")
+
 // BeginSMSSend records that a submission of notification id is about to
-// start (state SMSSubmitting, one more attempt; resend counts it as a
-// resend after an unknown outcome). Commit it before asking the provider.
-func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) error {
-	now := micro(time.Now())
-	_, err := dbtx{s, s.wdb}.exec(ctx, `INSERT INTO sms_sends (notification_id, state, attempts, resends, updated_at) VALUES (?, ?, 1, ?, ?)
-		ON CONFLICT (notification_id) DO UPDATE SET state = excluded.state, attempts = sms_sends.attempts + 1,
-		resends = sms_sends.resends + excluded.resends, updated_at = excluded.updated_at`,
-		id, SMSSubmitting, boolInt(resend), now)
-	if isForeignKeyViolation(err) {
-		return fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
-	} else if err != nil {
-		return fmt.Errorf("store: begin sms send %s: %w", id, err)
-	}
-	return nil
+// start: the notification becomes sending (the event is returned, nil
+// when it already was; enqueue its callback when ev.Callback is set), the
+// sending state SMSSubmitting with one more attempt (resend counts it as a
+// resend after an unknown outcome). It is committed before it returns:
+// call it before asking the provider. ErrFinal, ErrNotFound.
+func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*NotificationEvent, error) {
+	var ev *NotificationEvent
+	err := s.smsWrite(ctx, func(tx dbtx) error {
+		ev = nil
+		var cur string
+		err := tx.row(ctx, "SELECT status FROM notifications WHERE id = ?", id).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("store: notification %s: %w", id, err)
+		}
+		if NotificationStatusFinal(cur) {
+			return fmt.Errorf("store: sms %s: %w", id, ErrFinal)
+		}
+		if ev, err = s.setStatus(ctx, tx, id, NotificationSending, "", time.Time{}); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `INSERT INTO sms_sends (notification_id, state, attempts, resends, updated_at) VALUES (?, ?, 1, ?, ?)
+			ON CONFLICT (notification_id) DO UPDATE SET state = excluded.state, attempts = sms_sends.attempts + 1,
+			resends = sms_sends.resends + excluded.resends, updated_at = excluded.updated_at`,
+			id, SMSSubmitting, boolInt(resend), micro(time.Now())); err != nil {
+			return fmt.Errorf("store: begin sms send %s: %w", id, err)
+		}
+		return nil
+	})
+	return ev, err
 }
 
 // SetSMSSendState records the outcome of a submission that was not
@@ -144,10 +165,8 @@ func truncate(s string, n int) string {
 // now names this notification.
 func (s *Store) RecordSMSAccepted(ctx context.Context, id, state, provider string, messageIDs []string) (SMSOutcome, error) {
 	var out SMSOutcome
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		if err := s.lockEvents(ctx, tx); err != nil {
-			return err
-		}
+	err := s.smsWrite(ctx, func(tx dbtx) error {
+		out = SMSOutcome{}
 		now := micro(time.Now())
 		for i, mid := range messageIDs {
 			if mid == "" {
@@ -200,11 +219,8 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 		return "", out, fmt.Errorf("store: receipt without id: %w", ErrInvalid)
 	}
 	receiptStatus = strings.ToValidUTF8(truncate(receiptStatus, 200), "?")
-	err = s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err = s.smsWrite(ctx, func(tx dbtx) error {
 		notificationID, out = "", SMSOutcome{}
-		if err := s.lockEvents(ctx, tx); err != nil {
-			return err
-		}
 		now := micro(time.Now())
 		var mid string
 		for _, f := range forms {
@@ -441,4 +457,109 @@ func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n
 		return nil
 	})
 	return n, created, err
+}
+
+// Group commit. The SMS dispatcher writes a few rows per message, three
+// times per message, from many goroutines; one transaction (one fsync)
+// each would cap it at a few hundred messages a second. smsWrite puts the
+// writes that arrive while a transaction is running into the next one,
+// each in a savepoint of its own so that one failing does not undo the
+// others. The first caller leads one batch, then hands the lead to the
+// first waiter, so no caller waits for more than two batches.
+
+// smsBatcher is the write queue of one Store.
+type smsBatcher struct {
+	mu      sync.Mutex
+	pending []*smsOp
+	leading bool
+}
+
+type smsOp struct {
+	fn   func(tx dbtx) error
+	err  error
+	lead bool
+	wake chan struct{}
+}
+
+var smsBatchers sync.Map // *Store → *smsBatcher
+
+func (s *Store) smsWrite(ctx context.Context, fn func(tx dbtx) error) error {
+	v, _ := smsBatchers.LoadOrStore(s, &smsBatcher{})
+	b := v.(*smsBatcher)
+	op := &smsOp{fn: fn, wake: make(chan struct{}, 1)}
+	b.mu.Lock()
+	b.pending = append(b.pending, op)
+	if b.leading {
+		b.mu.Unlock()
+		<-op.wake
+		if !op.lead {
+			return op.err
+		}
+		b.mu.Lock()
+	}
+	b.leading = true
+	batch := b.pending
+	b.pending = nil
+	b.mu.Unlock()
+
+	s.runSMSBatch(ctx, batch)
+
+	b.mu.Lock()
+	if len(b.pending) > 0 {
+		next := b.pending[0]
+		next.lead = true
+		next.wake <- struct{}{}
+	} else {
+		b.leading = false
+	}
+	b.mu.Unlock()
+	return op.err
+}
+
+// runSMSBatch runs the operations in one transaction and wakes their
+// callers (except the caller of the one that led, which returns itself).
+func (s *Store) runSMSBatch(ctx context.Context, batch []*smsOp) {
+	// The batch is everyone's: the leader's deadline does not bound it.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		// The same few statements for every operation: prepare each
+		// once per batch (as CreateNotifications does).
+		if sqlTx, ok := tx.q.(*sql.Tx); ok {
+			sc := &stmtCache{tx: sqlTx, m: map[string]*sql.Stmt{}}
+			defer sc.close()
+			tx = dbtx{s, sc}
+		}
+		if err := s.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+		for _, op := range batch {
+			op.err = nil
+			if _, err := tx.exec(ctx, "SAVEPOINT sms"); err != nil {
+				return fmt.Errorf("store: savepoint: %w", err)
+			}
+			if err := op.fn(tx); err != nil {
+				if isTransient(err) {
+					return err // the whole batch is tried again
+				}
+				if _, rerr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT sms"); rerr != nil {
+					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
+				}
+				op.err = err
+			}
+			if _, err := tx.exec(ctx, "RELEASE SAVEPOINT sms"); err != nil {
+				return fmt.Errorf("store: release savepoint: %w", err)
+			}
+		}
+		return nil
+	})
+	for _, op := range batch {
+		if err != nil {
+			op.err = err
+		}
+		select {
+		case op.wake <- struct{}{}:
+		default:
+		}
+	}
 }

@@ -28,13 +28,13 @@ func TestSMSSendsAndReceipts(t *testing.T) {
 		if _, err := s.SMSSend(ctx, "s1"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("SMSSend before any: got %v, want ErrNotFound", err)
 		}
-		if err := s.BeginSMSSend(ctx, "s1", false); err != nil {
+		if _, err := s.BeginSMSSend(ctx, "s1", false); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.SetSMSSendState(ctx, "s1", SMSUnknown, "smpp", "no answer"); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.BeginSMSSend(ctx, "s1", true); err != nil {
+		if _, err := s.BeginSMSSend(ctx, "s1", true); err != nil {
 			t.Fatal(err)
 		}
 		st, err := s.SMSSend(ctx, "s1")
