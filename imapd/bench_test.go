@@ -1,13 +1,18 @@
 package imapd
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -168,5 +173,80 @@ func BenchmarkSearchSubject10k(b *testing.B) {
 		if err != nil || len(d.AllUIDs()) != 10 {
 			b.Fatalf("SEARCH = %v, %v", d, err)
 		}
+	}
+}
+
+// BenchmarkIdleConnMemory reports the server's memory per IMAP connection
+// that is logged in, has INBOX selected and is in IDLE (heap and
+// goroutine stacks, after a GC), over plain TCP and implicit TLS. The
+// clients are bare sockets that send the commands and read nothing more
+// than needed, so nearly all of the growth is the server's.
+func BenchmarkIdleConnMemory(b *testing.B) {
+	for _, tlsOn := range []bool{false, true} {
+		name := "plain"
+		if tlsOn {
+			name = "tls"
+		}
+		b.Run(name, func(b *testing.B) {
+			const n = 500
+			e := newEnv(b, envOptions{opts: Options{AllowInsecureAuth: true}})
+			e.deliver("INBOX", message("Thông báo", "Một cửa <motcua@hanoi.gov.vn>", "x"))
+			addr := e.addr
+			if tlsOn {
+				addr = e.tlsAddr
+			}
+			dial := func() (net.Conn, *bufio.Reader) {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if tlsOn {
+					c = tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+				}
+				br := bufio.NewReaderSize(c, 512)
+				expect := func(prefix string) {
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							b.Fatalf("waiting for %q: %v", prefix, err)
+						}
+						if strings.HasPrefix(line, prefix) {
+							return
+						}
+					}
+				}
+				expect("* OK")
+				fmt.Fprintf(c, "a LOGIN %s \"%s\"\r\n", testUser, testPass)
+				expect("a OK")
+				fmt.Fprintf(c, "b SELECT INBOX\r\n")
+				expect("b OK")
+				fmt.Fprintf(c, "c IDLE\r\n")
+				expect("+")
+				return c, br
+			}
+			c, _ := dial() // warm up (auth cache, mailbox state)
+			defer c.Close()
+			mem := func() (heap, stack uint64) {
+				var ms runtime.MemStats
+				runtime.GC()
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				return ms.HeapInuse, ms.StackInuse
+			}
+			for b.Loop() {
+				heap0, stack0 := mem()
+				conns := make([]net.Conn, n)
+				for i := range conns {
+					conns[i], _ = dial()
+				}
+				time.Sleep(100 * time.Millisecond)
+				heap1, stack1 := mem()
+				b.ReportMetric(float64(heap1+stack1-heap0-stack0)/n, "B/conn")
+				b.ReportMetric(float64(stack1-stack0)/n, "stackB/conn")
+				for _, c := range conns {
+					c.Close()
+				}
+			}
+		})
 	}
 }

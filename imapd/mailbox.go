@@ -30,13 +30,16 @@ type mailboxState struct {
 	refs      int       // sessions holding it; guarded by srv.mu
 	idleSince time.Time // when refs dropped to 0; guarded by srv.mu
 
-	sigMu   sync.Mutex
-	changed chan struct{} // closed (and replaced) when there may be news
+	sigMu    sync.Mutex
+	changed  chan struct{} // closed (and replaced) when there may be news
+	notified int64         // highest modseq announced by a signal
+	dirty    bool          // a signal without a modseq came since the last sync
 
 	mu      sync.Mutex // guards the fields below; held across a sync
 	tracker *imapserver.MailboxTracker
 	msgs    []msgEntry // UID order
 	modseq  int64      // msgs reflects every change up to modseq
+	synced  time.Time  // when the change log was last read
 	flags   map[string]struct{}
 	gone    bool
 }
@@ -130,13 +133,20 @@ func (mb *mailboxState) loadLocked(ctx context.Context) error {
 		}
 	}
 	mb.modseq = st.HighestModSeq
+	mb.synced = time.Now()
 	mb.tracker = imapserver.NewMailboxTracker(uint32(len(mb.msgs)))
 	return nil
 }
 
-// signal wakes every session waiting on the mailbox (IDLE).
-func (mb *mailboxState) signal(int64) {
+// signal wakes every session waiting on the mailbox (IDLE): the mailbox
+// changed up to modseq (0 if unknown).
+func (mb *mailboxState) signal(modseq int64) {
 	mb.sigMu.Lock()
+	if modseq > 0 {
+		mb.notified = max(mb.notified, modseq)
+	} else {
+		mb.dirty = true
+	}
 	close(mb.changed)
 	mb.changed = make(chan struct{})
 	mb.sigMu.Unlock()
@@ -147,6 +157,16 @@ func (mb *mailboxState) waitChan() <-chan struct{} {
 	mb.sigMu.Lock()
 	defer mb.sigMu.Unlock()
 	return mb.changed
+}
+
+// currentLocked says whether an IDLE session may skip reading the change
+// log: another session read it less than maxAge ago and no signal has
+// announced a change since. (IDLE reads the log periodically only to make
+// up for a lost notice; commands always read it.) mb.mu must be held.
+func (mb *mailboxState) currentLocked(maxAge time.Duration) bool {
+	mb.sigMu.Lock()
+	defer mb.sigMu.Unlock()
+	return !mb.dirty && mb.notified <= mb.modseq && time.Since(mb.synced) < maxAge
 }
 
 // sync reads the change log and queues the updates for every session.
@@ -168,14 +188,24 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 	if mb.gone {
 		return errMailboxGone
 	}
+	mb.sigMu.Lock()
+	dirty := mb.dirty
+	mb.dirty = false // a signal from now on is after this read
+	mb.sigMu.Unlock()
 	ch, err := mb.srv.st.ChangesSince(ctx, mb.id, mb.modseq)
 	if errors.Is(err, store.ErrNotFound) {
 		mb.gone = true
 		return errMailboxGone
 	}
 	if err != nil {
+		if dirty {
+			mb.sigMu.Lock()
+			mb.dirty = true
+			mb.sigMu.Unlock()
+		}
 		return fmt.Errorf("imapd: changes of mailbox %d: %w", mb.id, err)
 	}
+	mb.synced = time.Now()
 	if ch.HighestModSeq <= mb.modseq && len(ch.Changed) == 0 && len(ch.Expunged) == 0 {
 		return nil
 	}

@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"time"
 
@@ -482,6 +483,15 @@ func (s *session) catchUp() error {
 // this process reports a change, and re-reads the change log every
 // Options.IdlePoll in case a notice was lost.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	s.idleMu.Lock()
+	if s.closing {
+		s.idleMu.Unlock()
+		return nil
+	}
+	done := make(chan struct{})
+	s.idleDone = done
+	s.idleMu.Unlock()
+	defer close(done)
 	s.count()
 	if s.sel == nil {
 		select {
@@ -490,11 +500,12 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		}
 		return nil
 	}
-	t := time.NewTimer(s.srv.opts.idlePoll())
+	poll := s.srv.opts.idlePoll()
+	t := time.NewTimer(poll)
 	defer t.Stop()
 	for {
 		ch := s.sel.mb.waitChan()
-		if err := s.Poll(w, true); err != nil {
+		if err := s.idlePoll(w, poll/2); err != nil {
 			return err
 		}
 		select {
@@ -504,7 +515,41 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 			return nil
 		case <-ch:
 		case <-t.C:
-			t.Reset(s.srv.opts.idlePoll())
+			t.Reset(poll)
 		}
 	}
+}
+
+// idlePoll is Poll for IDLE: it skips reading the change log when the
+// shared view is current (see mailboxState.currentLocked), which is the
+// rule when IDLE starts right after a command and when a sibling session
+// has just read the log for a change that woke them all. The store work
+// runs on a goroutine of its own, so the long-lived IDLE goroutine keeps
+// a small stack (the SQLite driver's frames are large).
+func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) error {
+	sel := s.sel
+	mb := sel.mb
+	mb.mu.Lock()
+	current := mb.currentLocked(maxAge) && !(!sel.readOnly && mb.lastUID() >= sel.recentNext && mb.lastUID() > 0)
+	mb.mu.Unlock()
+	if current {
+		return sel.tracker.Poll(w, true)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				s.srv.log.Error("imapd: panic in IDLE poll", "panic", v)
+				done <- fmt.Errorf("imapd: panic in IDLE poll: %v", v)
+			}
+		}()
+		done <- s.catchUp()
+	}()
+	if err := <-done; err != nil {
+		if errors.Is(err, errMailboxGone) {
+			s.conn.Bye("Selected mailbox was deleted")
+		}
+		return s.fail("poll", err)
+	}
+	return sel.tracker.Poll(w, true)
 }

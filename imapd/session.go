@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,12 @@ type session struct {
 
 	acct *store.Account
 	sel  *selection
+
+	// imapserver runs Idle in a goroutine and, when the connection drops
+	// during IDLE, calls Close without waiting for it; Close waits.
+	idleMu   sync.Mutex
+	closing  bool
+	idleDone chan struct{}
 }
 
 var (
@@ -52,10 +59,17 @@ func (s *session) count() { s.cmds.Add(1) }
 
 // Close ends the session: it leaves the selected mailbox and logs one line.
 func (s *session) Close() error {
+	s.idleMu.Lock()
+	s.closing = true
+	idle := s.idleDone
+	s.idleMu.Unlock()
+	s.cancel()
+	if idle != nil {
+		<-idle
+	}
 	if s.sel != nil {
 		s.unselect()
 	}
-	s.cancel()
 	user := ""
 	if s.acct != nil {
 		user = s.acct.Address
@@ -108,7 +122,7 @@ func (s *session) Login(username, password string) error {
 			sleep(s.ctx, wait)
 		}
 	}
-	acct, err := s.srv.st.Authenticate(s.ctx, account, password)
+	acct, err := s.authenticate(account, password)
 	if err != nil {
 		if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrDisabled) {
 			if s.srv.lim != nil {
@@ -130,6 +144,18 @@ func (s *session) Login(username, password string) error {
 	s.acct = acct
 	s.srv.log.Info("imap login", "user", acct.Address, "ip", s.ip, "ok", true)
 	return nil
+}
+
+// authenticate checks a password through the store, at most maxAuth at
+// a time in the server.
+func (s *session) authenticate(account, password string) (*store.Account, error) {
+	select {
+	case s.srv.auth <- struct{}{}:
+	case <-s.ctx.Done():
+		return nil, s.ctx.Err()
+	}
+	defer func() { <-s.srv.auth }()
+	return s.srv.st.Authenticate(s.ctx, account, password)
 }
 
 // AppendLimit is announced as APPENDLIMIT=n (RFC 7889) and enforced by

@@ -387,7 +387,13 @@ func pct(l []time.Duration, p int) string {
 func idle(ctx context.Context, c *config) error {
 	fmt.Printf("idle: %d connections over %d users on %s\n", c.idle, c.users, c.addr)
 	if c.pid > 0 {
-		fmt.Print("before: ")
+		// Logins before (seeding) leave garbage (argon2id's 19 MiB per
+		// verification) that the Go runtime returns to the system over
+		// time; let it settle first.
+		fmt.Print("now: ")
+		printMem(c.pid)
+		sleep(ctx, c.settle)
+		fmt.Printf("after %s, before connecting: ", c.settle)
 		printMem(c.pid)
 	}
 	type conn struct {
@@ -453,10 +459,12 @@ func idle(ctx context.Context, c *config) error {
 		return firstErr
 	}
 	fmt.Printf("%d connections logged in, INBOX selected, in IDLE after %s; waiting %s\n", c.idle, time.Since(t0).Round(time.Millisecond), c.settle)
-	select {
-	case <-ctx.Done():
+	if c.pid > 0 {
+		fmt.Print("now: ")
+		printMem(c.pid)
+	}
+	if !sleep(ctx, c.settle) {
 		return ctx.Err()
-	case <-time.After(c.settle):
 	}
 	for i, cn := range conns {
 		select {
@@ -466,7 +474,7 @@ func idle(ctx context.Context, c *config) error {
 		}
 	}
 	if c.pid > 0 {
-		fmt.Printf("with %d IDLE connections: ", c.idle)
+		fmt.Printf("after %s with %d IDLE connections: ", c.settle, c.idle)
 		printMem(c.pid)
 	}
 	if c.hold > 0 {
@@ -477,6 +485,16 @@ func idle(ctx context.Context, c *config) error {
 		}
 	}
 	return nil
+}
+
+// sleep waits d or until ctx is done, and says whether it waited d.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // procCPU returns the user and system CPU time of a process so far (0
