@@ -237,8 +237,8 @@ func (h *SMS) Handle(ctx context.Context, j *queue.Job) error {
 	}
 
 	ev, err := h.st.BeginSMSSend(ctx, id, resend)
-	if errors.Is(err, store.ErrFinal) {
-		return nil
+	if errors.Is(err, store.ErrFinal) || errors.Is(err, store.ErrAccepted) {
+		return nil // a concurrent run got there first
 	} else if err != nil {
 		return err
 	}

@@ -22,4 +22,10 @@
 //	tech-fail@simulator.congthu.test   technical-failure
 //	+84900000001 (0900 000 001)        temporary-failure
 //	+84900000002 (0900 000 002)        permanent-failure
+//
+// Channel fallback (Tracker.Fallback, fallback.go): a dossier event's email
+// that fails permanently is followed by the event's SMS variant when the
+// applicant gave a phone number and no SMS of the event exists; with a
+// test key it is simulated like any test SMS (perm-fail@ above → SMS
+// delivered).
 package notify

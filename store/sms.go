@@ -97,6 +97,10 @@ func (s *Store) SMSSend(ctx context.Context, id string) (*SMSSend, error) {
 // ErrFinal: the notification already has a final status.
 var ErrFinal = errors.New("store: notification is final")
 
+// ErrAccepted: the provider already accepted the SMS (SMSAccepted); it
+// must not be submitted again.
+var ErrAccepted = errors.New("store: sms already accepted")
+
 // BeginSMSSend records that a submission of notification id is about to
 // start: the notification becomes sending (the event is returned, nil
 // when it already was; enqueue its callback when ev.Callback is set), the
@@ -117,6 +121,13 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 		if NotificationStatusFinal(cur) {
 			return fmt.Errorf("store: sms %s: %w", id, ErrFinal)
 		}
+		var state string
+		err = tx.row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&state)
+		if err == nil && state == SMSAccepted {
+			return fmt.Errorf("store: sms %s: %w", id, ErrAccepted)
+		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: sms send %s: %w", id, err)
+		}
 		if ev, err = s.setStatus(ctx, tx, id, NotificationSending, "", time.Time{}); err != nil {
 			return err
 		}
@@ -133,21 +144,32 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 
 // SetSMSSendState records the outcome of a submission that was not
 // accepted (SMSNotSent, SMSUnknown) with the provider tried and a detail.
+// A state SMSAccepted is never overwritten (a concurrent run recorded the
+// acceptance): that is not an error.
 func (s *Store) SetSMSSendState(ctx context.Context, id, state, provider, detail string) error {
 	switch state {
 	case SMSSubmitting, SMSNotSent, SMSUnknown, SMSAccepted:
 	default:
 		return fmt.Errorf("store: sms send state %q: %w", state, ErrInvalid)
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = ?, updated_at = ? WHERE notification_id = ?",
-		state, provider, strings.ToValidUTF8(truncate(detail, 1000), "?"), micro(time.Now()), id)
-	if err != nil {
-		return fmt.Errorf("store: sms send %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
-	}
-	return nil
+	detail = strings.ToValidUTF8(truncate(detail, 1000), "?")
+	return s.smsWrite(ctx, func(tx dbtx) error {
+		var cur string
+		err := tx.row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
+		} else if err != nil {
+			return fmt.Errorf("store: sms send %s: %w", id, err)
+		}
+		if cur == SMSAccepted {
+			return nil
+		}
+		if _, err := tx.exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = ?, updated_at = ? WHERE notification_id = ?",
+			state, provider, detail, micro(time.Now()), id); err != nil {
+			return fmt.Errorf("store: sms send %s: %w", id, err)
+		}
+		return nil
+	})
 }
 
 func truncate(s string, n int) string {

@@ -50,6 +50,16 @@ func TestSMSSendsAndReceipts(t *testing.T) {
 		if err != nil || out.Parts != 2 || out.Delivered != 1 || out.Status != "" {
 			t.Fatalf("RecordSMSAccepted: got %+v, %v; want 2 parts, 1 delivered, pending", out, err)
 		}
+		// Accepted is never undone, nor submitted again.
+		if err := s.SetSMSSendState(ctx, "s1", SMSUnknown, "smpp", "late"); err != nil {
+			t.Fatal(err)
+		}
+		if st, _ := s.SMSSend(ctx, "s1"); st.State != SMSAccepted {
+			t.Errorf("accepted overwritten: %+v", st)
+		}
+		if _, err := s.BeginSMSSend(ctx, "s1", true); !errors.Is(err, ErrAccepted) {
+			t.Errorf("BeginSMSSend after accepted: got %v, want ErrAccepted", err)
+		}
 		// The second part's receipt, spelled in decimal.
 		id, out, err := s.RecordSMSReceipt(ctx, "smpp", []string{"439041026", "1a2b3c02"}, NotificationDelivered, "DELIVRD")
 		if err != nil || id != "s1" || out.Status != NotificationDelivered {
@@ -70,14 +80,23 @@ func TestSMSSendsAndReceipts(t *testing.T) {
 		if _, out, _ := s.RecordSMSReceipt(ctx, "smpp", []string{"77"}, NotificationPermanentFailure, "UNDELIV err:001"); out.Status != NotificationPermanentFailure || out.Detail != "delivery receipt: UNDELIV err:001" {
 			t.Errorf("undeliverable: got %+v", out)
 		}
+		// A final notification is not submitted.
+		s.SetNotificationStatus(ctx, "s2", NotificationPermanentFailure, "", timeZero)
+		if _, err := s.BeginSMSSend(ctx, "s2", false); !errors.Is(err, ErrFinal) {
+			t.Errorf("BeginSMSSend of a final notification: got %v, want ErrFinal", err)
+		}
+		s3 := newNote("s3", "sms", "+84912345670")
+		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: []NewNotification{s3}}}); err != nil {
+			t.Fatal(err)
+		}
 
 		// Notes: shown as detail and in the timeline, once.
 		for range 2 {
-			if _, err := s.NoteNotification(ctx, "s2", "held for quiet hours until 07:00", timeZero); err != nil {
+			if _, err := s.NoteNotification(ctx, "s3", "held for quiet hours until 07:00", timeZero); err != nil {
 				t.Fatal(err)
 			}
 		}
-		evs, _ := s.NotificationEvents(ctx, "s2")
+		evs, _ := s.NotificationEvents(ctx, "s3")
 		if len(evs) != 2 || evs[1].Status != NotificationCreated || evs[1].Detail != "held for quiet hours until 07:00" {
 			t.Errorf("note events: got %+v", evs)
 		}
