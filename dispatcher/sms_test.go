@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/httpapi"
+	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/notify"
 	"congthu/queue"
@@ -242,6 +244,10 @@ type smsEnvOpts struct {
 	sweep   time.Duration
 	dataDir string
 	receipt http.Handler // mounted at /v1/sms/receipts
+	// st and rdb, when set, are used instead of a new store and Redis
+	// database (to share them with a dispatcher env).
+	st  *store.Store
+	rdb *redis.Client
 }
 
 func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
@@ -251,19 +257,24 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if e.dataDir == "" {
 		e.dataDir = t.TempDir()
 	}
-	st, err := store.Open(ctx, store.Options{DataDir: e.dataDir}, testLogger(t))
-	if err != nil {
-		t.Fatal(err)
+	st := o.st
+	if st == nil {
+		var err error
+		if st, err = store.Open(ctx, store.Options{DataDir: e.dataDir}, testLogger(t)); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
 	}
-	t.Cleanup(func() { st.Close() })
 	e.st = st
-	ro, err := redis.ParseURL(testenv.Redis(t))
-	if err != nil {
-		t.Fatal(err)
+	if e.rdb = o.rdb; e.rdb == nil {
+		ro, err := redis.ParseURL(testenv.Redis(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ro.PoolSize = 100
+		e.rdb = redis.NewClient(ro)
+		t.Cleanup(func() { e.rdb.Close() })
 	}
-	ro.PoolSize = 100
-	e.rdb = redis.NewClient(ro)
-	t.Cleanup(func() { e.rdb.Close() })
 	e.q = queue.NewClient(e.rdb)
 	e.tr = notify.NewTracker(st, e.q, testLogger(t))
 
@@ -814,6 +825,56 @@ func TestSMSFallbackLive(t *testing.T) {
 	// OutboxDone again (at least once): no second SMS.
 	e.tr.OutboxDone(context.Background(), n.OutboxID, store.OutboxFailed, "550 5.1.1 no such user")
 	time.Sleep(200 * time.Millisecond)
+	if s.count("ACK") != 1 {
+		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
+	}
+}
+
+// lateTracker hands the dispatcher's hooks to a tracker made after it.
+type lateTracker struct {
+	p atomic.Pointer[notify.Tracker]
+}
+
+func (l *lateTracker) OutboxAttempt(ctx context.Context, id int64) error {
+	return l.p.Load().OutboxAttempt(ctx, id)
+}
+
+func (l *lateTracker) OutboxDone(ctx context.Context, id int64, status, detail string) error {
+	return l.p.Load().OutboxDone(ctx, id, status, detail)
+}
+
+// TestSMSFallbackLive550: the whole live path. A dossier event for email
+// only; the dispatcher delivers it to the applicant's MX (a local sink),
+// which answers 550 5.1.1; the email becomes permanent-failure, the SMS
+// variant is created, sent over SMPP and delivered.
+func TestSMSFallbackLive550(t *testing.T) {
+	sk := startSink(t, sinkOpts{rcpt: func(string) error { return smtpErr(550, [3]int{5, 1, 1}, "no such user") }})
+	lt := &lateTracker{}
+	de := newEnv(t, envOpts{opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.Tracker = lt }})
+	de.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	de.dns.SetA("mx.example.org", "127.0.0.1")
+	s := startSMSC(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, st: de.st, rdb: de.rdb})
+	lt.p.Store(e.tr)
+
+	ev := smsEvent("ev-550", "000.81", "0912345678", "email")
+	ev["applicant"].(map[string]any)["email"] = "an.nguyen@example.org"
+	email := e.post(e.live, "000.81", ev)["email"]
+	n := e.waitFinal(email, 20*time.Second)
+	if n.Status != store.NotificationPermanentFailure || !strings.Contains(n.StatusDetail, "550") {
+		t.Fatalf("email: got %s %q, want permanent-failure with the 550", n.Status, n.StatusDetail)
+	}
+	var smsID string
+	waitUntil(t, "fallback SMS", 10*time.Second, func() bool {
+		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
+		return smsID != ""
+	})
+	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered || got.Recipient != "+84912345678" {
+		t.Errorf("fallback SMS: got %s %q to %s", got.Status, got.StatusDetail, got.Recipient)
+	}
+	waitUntil(t, "callbacks", 10*time.Second, func() bool {
+		return slices.Contains(e.cb.status(email), store.NotificationPermanentFailure) && slices.Contains(e.cb.status(smsID), store.NotificationDelivered)
+	})
 	if s.count("ACK") != 1 {
 		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
 	}
