@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"runtime"
 	"sync"
 	"time"
 
@@ -162,15 +161,7 @@ type Server struct {
 
 	pub chan notice // to the Redis publisher; nil without Redis
 
-	// auth bounds the password checks running at once (see Login).
-	auth chan struct{}
 }
-
-// maxAuth is how many password checks run at once. A check that misses
-// the store's cache is an argon2id hash: CPU-bound, one thread, 19 MiB of
-// memory. More at once than there are CPUs only adds memory (a reconnect
-// storm of 1,000 clients would otherwise want 19 GB); the rest wait.
-func maxAuth() int { return max(2, runtime.GOMAXPROCS(0)) }
 
 // New returns a Server for the store st. lim may be nil (no throttling);
 // log must not be nil. If opts.Redis is set, New starts the pub/sub bridge,
@@ -194,7 +185,6 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		mailboxes: make(map[int64]*mailboxState),
-		auth:      make(chan struct{}, maxAuth()),
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,

@@ -146,15 +146,9 @@ func (s *session) Login(username, password string) error {
 	return nil
 }
 
-// authenticate checks a password through the store, at most maxAuth at
-// a time in the server.
+// authenticate checks a password through the store (which bounds the
+// argon2id verifications running at once, for SMTP and IMAP alike).
 func (s *session) authenticate(account, password string) (*store.Account, error) {
-	select {
-	case s.srv.auth <- struct{}{}:
-	case <-s.ctx.Done():
-		return nil, s.ctx.Err()
-	}
-	defer func() { <-s.srv.auth }()
 	return s.srv.st.Authenticate(s.ctx, account, password)
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"time"
 )
 
@@ -376,19 +377,23 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 func (s *Store) Authenticate(ctx context.Context, address, password string) (*Account, error) {
 	addr, err := NormalizeAddress(address)
 	if err != nil {
-		VerifyPassword(dummyHash(), password)
+		s.verify(ctx, dummyHash(), password)
 		return nil, ErrAuthFailed
 	}
 	acc, err := s.Account(ctx, addr)
 	if errors.Is(err, ErrNotFound) {
-		VerifyPassword(dummyHash(), password)
+		s.verify(ctx, dummyHash(), password)
 		return nil, ErrAuthFailed
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !s.auth.hit(addr, acc.PasswordHash, password) {
-		if !VerifyPassword(acc.PasswordHash, password) {
+		ok, err := s.verify(ctx, acc.PasswordHash, password)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
 			return nil, ErrAuthFailed
 		}
 		s.auth.put(addr, acc.PasswordHash, password)
@@ -397,6 +402,22 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (*Ac
 		return nil, ErrDisabled
 	}
 	return acc, nil
+}
+
+// verifySlots bounds concurrent password verifications: argon2id takes
+// 19 MiB and a core each, so a reconnect storm of a thousand clients must
+// queue rather than ask for gigabytes at once.
+var verifySlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+
+// verify checks a password against a hash, waiting for a slot.
+func (s *Store) verify(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case verifySlots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-verifySlots }()
+	return VerifyPassword(hash, password), nil
 }
 
 // --- aliases
