@@ -585,3 +585,15 @@ func (s *Store) runSMSBatch(ctx context.Context, batch []*smsOp) {
 		}
 	}
 }
+
+// PurgeSMSEarlyReceipts deletes receipts kept for ids never recorded
+// (their submit's outcome stayed unknown, or another gateway sent them)
+// that arrived before before, and returns how many.
+func (s *Store) PurgeSMSEarlyReceipts(ctx context.Context, before time.Time) (int64, error) {
+	res, err := dbtx{s, s.wdb}.exec(ctx, "DELETE FROM sms_early_receipts WHERE created_at < ?", micro(before))
+	if err != nil {
+		return 0, fmt.Errorf("store: purge early sms receipts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

@@ -90,6 +90,14 @@ func TestSMSSendsAndReceipts(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// Receipts for ids never recorded are kept, then purged: this
+		// one, the http one above, and the decimal form of the early
+		// receipt (its hex form was applied).
+		s.RecordSMSReceipt(ctx, "smpp", []string{"dead"}, NotificationDelivered, "DELIVRD")
+		if n, err := s.PurgeSMSEarlyReceipts(ctx, time.Now().Add(time.Second)); err != nil || n != 3 {
+			t.Errorf("PurgeSMSEarlyReceipts: got %d, %v; want 3", n, err)
+		}
+
 		// Notes: shown as detail and in the timeline, once.
 		for range 2 {
 			if _, err := s.NoteNotification(ctx, "s3", "held for quiet hours until 07:00", timeZero); err != nil {

@@ -433,6 +433,23 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Stor
 		log.Warn("no SMS provider configured (CONGTHU_SMPP_ADDR, CONGTHU_SMS_HTTP_URL): live SMS notifications fail with technical-failure")
 	}
 	h.set(dispatcher.NewSMS(st, tracker, so))
+	r.goRun("sms janitor", func() error {
+		// Receipts kept for ids never recorded: a week is plenty.
+		tick := time.NewTicker(time.Hour)
+		defer tick.Stop()
+		for {
+			if n, err := st.PurgeSMSEarlyReceipts(ctx, time.Now().Add(-7*24*time.Hour)); err != nil {
+				log.Warn("sms: purge early receipts failed", "err", err)
+			} else if n > 0 {
+				log.Info("sms: early receipts purged", "count", n)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+	})
 
 	w := queue.NewWorker(qc, log.With("component", "sms-worker"), queue.WorkerOptions{})
 	w.Handle(notify.QueueSMS, queue.HandlerFunc(h.get().Handle), queue.HandlerOptions{Concurrency: max(32, 3*c.SMPPWindow), Lease: 30 * time.Second})
