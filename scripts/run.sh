@@ -47,6 +47,8 @@ cat <<TXT
    Account:   $user   password: $(cat "$pwfile")   (alias motcua@$domain)
    IMAP:      localhost port 1143 STARTTLS, or 1993 SSL/TLS
    SMTP:      localhost port 1587 STARTTLS, or 1465 SSL/TLS, normal password
+   MX:        localhost port 2525 (mail from other servers)
+   API:       http://localhost:8080/v1/  (key: ./congthu apikey create --service NAME [--test])
    The certificate is self-signed: accept it in the mail client.
    More accounts: ./congthu user add canbo2@$domain  (data in $CONGTHU_DATA_DIR)
 
