@@ -54,7 +54,7 @@ func (s *syncBuffer) String() string {
 
 // newNode prepares a node with its own data dir and ports; extra
 // environment (database, redis) is added by the caller.
-func newNode(t *testing.T, extra ...string) *node {
+func newNode(t testing.TB, extra ...string) *node {
 	t.Helper()
 	n := &node{bin: testenv.GoBinary(t), addr: map[string]string{}}
 	dir := t.TempDir()
@@ -78,7 +78,7 @@ func newNode(t *testing.T, extra ...string) *node {
 }
 
 // admin runs an admin subcommand of the binary and fails the test on error.
-func (n *node) admin(t *testing.T, stdin string, args ...string) string {
+func (n *node) admin(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(n.bin, args...)
 	cmd.Env = n.env
@@ -91,7 +91,7 @@ func (n *node) admin(t *testing.T, stdin string, args ...string) string {
 }
 
 // start runs `congthu serve` and waits until every listener accepts.
-func (n *node) start(t *testing.T) {
+func (n *node) start(t testing.TB) {
 	t.Helper()
 	n.logs = &syncBuffer{}
 	n.cmd = exec.Command(n.bin, "serve")
@@ -131,7 +131,7 @@ func (n *node) start(t *testing.T) {
 }
 
 // stop sends SIGTERM and requires a clean exit (status 0) within 15 s.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	t.Helper()
 	n.cmd.Process.Signal(syscall.SIGTERM)
 	select {
