@@ -250,7 +250,7 @@ func Default() *Config {
 			MaxQueueAge:             Duration(120 * time.Hour),
 			DelayNotice:             Duration(4 * time.Hour),
 			MaxConnectionsPerDomain: 10,
-			Workers:                 32,
+			Workers:                 256,
 		},
 		API: API{RateLimit: 3000},
 		SMS: SMS{

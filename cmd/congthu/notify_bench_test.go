@@ -84,7 +84,7 @@ func BenchmarkE2ENotify(b *testing.B) {
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
 	n := newNode(b, "CONGTHU_REDIS_URL="+testenv.Redis(b), "CONGTHU_SMARTHOST="+ln.Addr().String(),
 		"CONGTHU_API_SENDER_DOMAIN=hanoi.gov.vn", "CONGTHU_HTTP_ADDR="+httpAddr, "CONGTHU_API_RATE_LIMIT=1000000",
-		"CONGTHU_LOG_LEVEL=warn")
+		"CONGTHU_LOG_LEVEL=warn", "CONGTHU_DELIVERY_WORKERS="+os.Getenv("CONGTHU_DELIVERY_WORKERS"))
 	n.admin(b, "", "domain", "add", "hanoi.gov.vn")
 	key := strings.TrimSpace(n.admin(b, "", "apikey", "create", "--service", "bench"))
 	n.start(b)
