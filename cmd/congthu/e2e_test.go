@@ -65,11 +65,27 @@ func newNode(t testing.TB, extra ...string) *node {
 		"CONGTHU_MX_ADDR=off",
 		"CONGTHU_HTTP_ADDR=off",
 	)
-	for _, l := range []struct{ name, env string }{
+	// Ports distinct from each other and from any the caller already
+	// chose (an HTTP or SMSC address in extra).
+	taken := strings.Join(extra, " ") + " "
+	var ports []int
+	for {
+		ports = testenv.FreePorts(t, 4)
+		clash := false
+		for _, p := range ports {
+			if strings.Contains(taken, fmt.Sprintf(":%d ", p)) || strings.Contains(taken, fmt.Sprintf(":%d/", p)) {
+				clash = true
+			}
+		}
+		if !clash {
+			break
+		}
+	}
+	for i, l := range []struct{ name, env string }{
 		{"submission", "CONGTHU_SUBMISSION_ADDR"}, {"submissions", "CONGTHU_SUBMISSIONS_ADDR"},
 		{"imap", "CONGTHU_IMAP_ADDR"}, {"imaps", "CONGTHU_IMAPS_ADDR"},
 	} {
-		a := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		a := fmt.Sprintf("127.0.0.1:%d", ports[i])
 		n.addr[l.name] = a
 		n.env = append(n.env, l.env+"="+a)
 	}

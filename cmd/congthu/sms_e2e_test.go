@@ -22,8 +22,9 @@ func TestE2ESMSWiring(t *testing.T) {
 	if err := exec.Command("perl", "-MNet::SMPP", "-e1").Run(); err != nil {
 		t.Fatalf("perl with Net::SMPP missing (apt-get install libnet-smpp-perl): %v", err)
 	}
-	smscPort := testenv.FreePort(t)
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	ports := testenv.FreePorts(t, 2)
+	smscPort := ports[0]
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	n := newNode(t, "CONGTHU_REDIS_URL="+testenv.Redis(t), "CONGTHU_HTTP_ADDR="+httpAddr,
 		fmt.Sprintf("CONGTHU_SMPP_ADDR=127.0.0.1:%d", smscPort), "CONGTHU_SMPP_SYSTEM_ID=congthu", "CONGTHU_SMPP_PASSWORD=secret",
 		"CONGTHU_SMS_SENDER=UBND-HN", "CONGTHU_SMS_QUIET_HOURS=off")

@@ -332,3 +332,25 @@ func moduleRoot() (string, error) {
 	}
 	return filepath.Dir(gomod), nil
 }
+
+// FreePorts returns n distinct TCP ports on 127.0.0.1 that were free a
+// moment ago (all n listeners are open at once, so no port repeats).
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	defer func() {
+		for _, ln := range lns {
+			ln.Close()
+		}
+	}()
+	ports := make([]int, 0, n)
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports
+}
