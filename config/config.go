@@ -430,6 +430,15 @@ func (c *Config) Validate() error {
 		{"auth.max_failures_per_ip", "CONGTHU_AUTH_MAX_FAILURES_PER_IP", int64(c.Auth.MaxFailuresPerIP)},
 		{"auth.failure_window", "CONGTHU_AUTH_FAILURE_WINDOW", int64(c.Auth.FailureWindow)},
 		{"auth.lockout", "CONGTHU_AUTH_LOCKOUT", int64(c.Auth.Lockout)},
+		{"delivery.max_queue_age", "CONGTHU_MAX_QUEUE_AGE", int64(c.Delivery.MaxQueueAge)},
+		{"delivery.delay_notice", "CONGTHU_DELAY_NOTICE", int64(c.Delivery.DelayNotice)},
+		{"delivery.max_connections_per_domain", "CONGTHU_MAX_CONNECTIONS_PER_DOMAIN", int64(c.Delivery.MaxConnectionsPerDomain)},
+		{"delivery.workers", "CONGTHU_DELIVERY_WORKERS", int64(c.Delivery.Workers)},
+		{"api.rate_limit", "CONGTHU_API_RATE_LIMIT", int64(c.API.RateLimit)},
+		{"sms.smpp_window", "CONGTHU_SMPP_WINDOW", int64(c.SMS.SMPPWindow)},
+		{"sms.max_parts", "CONGTHU_SMS_MAX_PARTS", int64(c.SMS.MaxParts)},
+		{"sms.max_per_hour", "CONGTHU_SMS_MAX_PER_HOUR", int64(c.SMS.MaxPerHour)},
+		{"sms.duplicate_window", "CONGTHU_SMS_DUPLICATE_WINDOW", int64(c.SMS.DuplicateWindow)},
 	}
 	for _, p := range positive {
 		if p.v <= 0 {
@@ -457,22 +466,6 @@ func (c *Config) Validate() error {
 			bad("delivery.retry_schedule", "CONGTHU_RETRY_SCHEDULE", "delays must be greater than zero, got %s", d)
 		}
 	}
-	for _, p := range []struct {
-		key, env string
-		v        int64
-	}{
-		{"delivery.max_queue_age", "CONGTHU_MAX_QUEUE_AGE", int64(c.Delivery.MaxQueueAge)},
-		{"delivery.delay_notice", "CONGTHU_DELAY_NOTICE", int64(c.Delivery.DelayNotice)},
-		{"delivery.max_connections_per_domain", "CONGTHU_MAX_CONNECTIONS_PER_DOMAIN", int64(c.Delivery.MaxConnectionsPerDomain)},
-		{"delivery.workers", "CONGTHU_DELIVERY_WORKERS", int64(c.Delivery.Workers)},
-	} {
-		if p.v <= 0 {
-			bad(p.key, p.env, "must be greater than zero")
-		}
-	}
-	if c.API.RateLimit <= 0 {
-		bad("api.rate_limit", "CONGTHU_API_RATE_LIMIT", "must be greater than zero")
-	}
 	if a := c.SMS.SMPPAddr; a != "" {
 		if _, p, err := net.SplitHostPort(a); err != nil || p == "" {
 			bad("sms.smpp_addr", "CONGTHU_SMPP_ADDR", "%q is not host:port", a)
@@ -497,19 +490,6 @@ func (c *Config) Validate() error {
 	}
 	if !validQuietHours(c.SMS.QuietHours) {
 		bad("sms.quiet_hours", "CONGTHU_SMS_QUIET_HOURS", "%q: want HH:MM-HH:MM (e.g. 21:00-07:00) or off", c.SMS.QuietHours)
-	}
-	for _, p := range []struct {
-		key, env string
-		v        int64
-	}{
-		{"sms.smpp_window", "CONGTHU_SMPP_WINDOW", int64(c.SMS.SMPPWindow)},
-		{"sms.max_parts", "CONGTHU_SMS_MAX_PARTS", int64(c.SMS.MaxParts)},
-		{"sms.max_per_hour", "CONGTHU_SMS_MAX_PER_HOUR", int64(c.SMS.MaxPerHour)},
-		{"sms.duplicate_window", "CONGTHU_SMS_DUPLICATE_WINDOW", int64(c.SMS.DuplicateWindow)},
-	} {
-		if p.v <= 0 {
-			bad(p.key, p.env, "must be greater than zero")
-		}
 	}
 	if c.SMS.SMPPRate < 0 {
 		bad("sms.smpp_rate", "CONGTHU_SMPP_RATE", "must not be negative (0: no cap)")

@@ -228,32 +228,8 @@ func userCommand() *command {
 					return nil
 				}),
 			},
-			{
-				name: "disable", args: "ADDRESS", summary: "block logins and delivery (mail is kept)",
-				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
-					if err := one("disable", args); err != nil {
-						return err
-					}
-					if err := st.SetDisabled(ctx, args[0], true); err != nil {
-						return describe(err, "account", args[0])
-					}
-					fmt.Fprintf(c.stdout, "account %s disabled\n", strings.ToLower(args[0]))
-					return nil
-				}),
-			},
-			{
-				name: "enable", args: "ADDRESS", summary: "re-enable a disabled account",
-				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
-					if err := one("enable", args); err != nil {
-						return err
-					}
-					if err := st.SetDisabled(ctx, args[0], false); err != nil {
-						return describe(err, "account", args[0])
-					}
-					fmt.Fprintf(c.stdout, "account %s enabled\n", strings.ToLower(args[0]))
-					return nil
-				}),
-			},
+			setDisabledCommand("disable", "block logins and delivery (mail is kept)", true, withStore),
+			setDisabledCommand("enable", "re-enable a disabled account", false, withStore),
 			{
 				name: "remove", args: "ADDRESS", summary: "delete an account with all its mail and aliases",
 				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
@@ -316,6 +292,24 @@ func userCommand() *command {
 				},
 			},
 		},
+	}
+}
+
+// setDisabledCommand is "user disable" or "user enable".
+func setDisabledCommand(name, summary string, disabled bool,
+	withStore func(func(context.Context, *cli, *store.Store, []string) error) func(context.Context, *cli, *flag.FlagSet, []string) error) *command {
+	return &command{
+		name: name, args: "ADDRESS", summary: summary,
+		run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+			if len(args) != 1 {
+				return usagef("user %s: want exactly one ADDRESS", name)
+			}
+			if err := st.SetDisabled(ctx, args[0], disabled); err != nil {
+				return describe(err, "account", args[0])
+			}
+			fmt.Fprintf(c.stdout, "account %s %sd\n", strings.ToLower(args[0]), name)
+			return nil
+		}),
 	}
 }
 
