@@ -17,6 +17,44 @@ import (
 	"congthu/loginlimit"
 )
 
+// sessionConn is what a session (submission or MX) knows of its
+// connection, as of the EHLO (after STARTTLS, the TLS connection).
+type sessionConn struct {
+	ctx     context.Context
+	cancel  context.CancelFunc
+	netConn net.Conn
+	ip      netip.Addr
+	helo    string
+	tls     *tls.ConnectionState // nil without TLS
+	tracked *trackedConn
+}
+
+// newSessionConn describes c, with a context derived from parent.
+func newSessionConn(parent context.Context, c *smtp.Conn) sessionConn {
+	nc := c.Conn()
+	ctx, cancel := context.WithCancel(parent)
+	sc := sessionConn{
+		ctx:     ctx,
+		cancel:  cancel,
+		netConn: nc,
+		ip:      loginlimit.AddrOf(nc.RemoteAddr()),
+		helo:    c.Hostname(),
+		tracked: trackedOf(nc),
+	}
+	if st, ok := c.TLSConnectionState(); ok {
+		sc.tls = &st
+	}
+	return sc
+}
+
+// tlsVersion names the TLS version, "" without TLS.
+func (sc *sessionConn) tlsVersion() string {
+	if sc.tls == nil {
+		return ""
+	}
+	return tls.VersionName(sc.tls.Version)
+}
+
 // connSet tracks the open connections of one server (submission or MX):
 // it caps them, in total and per client address, and closes them during
 // Shutdown and Close.

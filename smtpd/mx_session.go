@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/emersion/go-smtp"
 
-	"congthu/loginlimit"
 	"congthu/store"
 )
 
@@ -50,20 +48,7 @@ func (b mxBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if srv.conns.isDraining() {
 		return nil, errShuttingDown
 	}
-	nc := c.Conn()
-	ctx, cancel := context.WithCancel(srv.ctx)
-	s := &mxSession{
-		srv:     srv,
-		ctx:     ctx,
-		cancel:  cancel,
-		netConn: nc,
-		ip:      loginlimit.AddrOf(nc.RemoteAddr()),
-		helo:    c.Hostname(),
-		tracked: trackedOf(nc),
-	}
-	if st, ok := c.TLSConnectionState(); ok {
-		s.tls = &st
-	}
+	s := &mxSession{srv: srv, sessionConn: newSessionConn(srv.ctx, c)}
 	if s.tracked != nil {
 		s.tracked.setSession(s)
 	}
@@ -75,14 +60,8 @@ func (b mxBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // of its own for BDAT, after the last RCPT); mu guards what Shutdown
 // looks at.
 type mxSession struct {
-	srv     *MXServer
-	ctx     context.Context
-	cancel  context.CancelFunc
-	netConn net.Conn
-	ip      netip.Addr
-	helo    string
-	tls     *tls.ConnectionState
-	tracked *trackedConn
+	srv *MXServer
+	sessionConn
 
 	// Per-session answers of the store (see also MXServer.dir).
 	isLocal map[string]bool
@@ -110,13 +89,6 @@ type mxTx struct {
 	spfResult   *spfOutcome
 
 	logged atomic.Bool
-}
-
-func (s *mxSession) tlsVersion() string {
-	if s.tls == nil {
-		return ""
-	}
-	return tls.VersionName(s.tls.Version)
 }
 
 // Mail implements smtp.Session: MAIL FROM (RFC 5321 section 4.1.1.2). Any

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -16,7 +15,6 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
-	"congthu/loginlimit"
 	"congthu/store"
 )
 
@@ -47,20 +45,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if srv.isDraining() {
 		return nil, errShuttingDown
 	}
-	nc := c.Conn()
-	ctx, cancel := context.WithCancel(srv.ctx)
-	s := &session{
-		srv:     srv,
-		ctx:     ctx,
-		cancel:  cancel,
-		netConn: nc,
-		ip:      loginlimit.AddrOf(nc.RemoteAddr()),
-		helo:    c.Hostname(),
-		tracked: trackedOf(nc),
-	}
-	if st, ok := c.TLSConnectionState(); ok {
-		s.tls = &st
-	}
+	s := &session{srv: srv, sessionConn: newSessionConn(srv.ctx, c)}
 	if s.tracked != nil {
 		s.tracked.setSession(s)
 	}
@@ -71,14 +56,8 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 // go-smtp calls its methods from the connection's goroutine; mu guards
 // what Shutdown looks at from its own goroutine.
 type session struct {
-	srv     *Server
-	ctx     context.Context
-	cancel  context.CancelFunc
-	netConn net.Conn // as of the EHLO: the TLS conn after STARTTLS
-	ip      netip.Addr
-	helo    string
-	tls     *tls.ConnectionState // nil without TLS
-	tracked *trackedConn
+	srv *Server
+	sessionConn
 
 	account *store.Account // set by a successful AUTH
 
@@ -114,13 +93,6 @@ type transaction struct {
 // authAllowed: over TLS, or from loopback when AllowInsecureAuth is set.
 func (s *session) authAllowed() bool {
 	return s.tls != nil || (s.srv.opts.AllowInsecureAuth && s.ip.IsLoopback())
-}
-
-func (s *session) tlsVersion() string {
-	if s.tls == nil {
-		return ""
-	}
-	return tls.VersionName(s.tls.Version)
 }
 
 func (s *session) user() string {

@@ -420,7 +420,7 @@ func TestAuthWithoutTLS(t *testing.T) {
 			{"192.0.2.1", true, false, true},
 		}
 		for _, tt := range tests {
-			s := &session{srv: &Server{opts: Options{AllowInsecureAuth: tt.insecure}}, ip: netip.MustParseAddr(tt.ip)}
+			s := &session{srv: &Server{opts: Options{AllowInsecureAuth: tt.insecure}}, sessionConn: sessionConn{ip: netip.MustParseAddr(tt.ip)}}
 			if tt.tls {
 				s.tls = &tls.ConnectionState{}
 			}
