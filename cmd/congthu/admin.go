@@ -22,6 +22,22 @@ import (
 // minPasswordLen is the shortest password accepted for an account.
 const minPasswordLen = 10
 
+// storeRun is the run function of an admin command that works on the
+// store: it opens the configured store for f and closes it after.
+type storeRun func(ctx context.Context, c *cli, st *store.Store, args []string) error
+
+// withStore adapts f to a command's run function.
+func withStore(f storeRun) func(context.Context, *cli, *flag.FlagSet, []string) error {
+	return func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+		st, _, err := c.openStore(ctx)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		return f(ctx, c, st, args)
+	}
+}
+
 func domainCommand() *command {
 	return &command{
 		name:    "domain",
@@ -29,15 +45,10 @@ func domainCommand() *command {
 		subs: []*command{
 			{
 				name: "add", args: "DOMAIN", summary: "serve a new mail domain",
-				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("domain add: want exactly one DOMAIN")
 					}
-					st, _, err := c.openStore(ctx)
-					if err != nil {
-						return err
-					}
-					defer st.Close()
 					d, err := st.AddDomain(ctx, args[0])
 					if err != nil {
 						return describe(err, "domain", args[0])
@@ -52,19 +63,14 @@ func domainCommand() *command {
 					}
 					fmt.Fprintf(c.stdout, "domain %s added (DKIM selector %s); publish its DNS records: congthu domain dns %s\n", d.Name, sel, d.Name)
 					return nil
-				},
+				}),
 			},
 			{
 				name: "list", summary: "list the domains",
-				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
 					if len(args) != 0 {
 						return usagef("domain list takes no arguments")
 					}
-					st, _, err := c.openStore(ctx)
-					if err != nil {
-						return err
-					}
-					defer st.Close()
 					ds, err := st.Domains(ctx)
 					if err != nil {
 						return err
@@ -73,7 +79,7 @@ func domainCommand() *command {
 						fmt.Fprintln(c.stdout, d.Name)
 					}
 					return nil
-				},
+				}),
 			},
 			{
 				name: "dns", args: "DOMAIN", summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC)",
@@ -112,21 +118,16 @@ func domainCommand() *command {
 			},
 			{
 				name: "remove", args: "DOMAIN", summary: "stop serving a domain (it must have no accounts or aliases left)",
-				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("domain remove: want exactly one DOMAIN")
 					}
-					st, _, err := c.openStore(ctx)
-					if err != nil {
-						return err
-					}
-					defer st.Close()
 					if err := st.RemoveDomain(ctx, args[0]); err != nil {
 						return describe(err, "domain", args[0])
 					}
 					fmt.Fprintf(c.stdout, "domain %s removed\n", strings.ToLower(args[0]))
 					return nil
-				},
+				}),
 			},
 		},
 	}
@@ -136,16 +137,6 @@ func userCommand() *command {
 	var passwordStdin bool
 	pwFlag := func(fs *flag.FlagSet) {
 		fs.BoolVar(&passwordStdin, "password-stdin", false, "read the password from the first line of standard input instead of prompting")
-	}
-	withStore := func(f func(ctx context.Context, c *cli, st *store.Store, args []string) error) func(context.Context, *cli, *flag.FlagSet, []string) error {
-		return func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
-			st, _, err := c.openStore(ctx)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			return f(ctx, c, st, args)
-		}
 	}
 	one := func(name string, args []string) error {
 		if len(args) != 1 {
@@ -228,8 +219,8 @@ func userCommand() *command {
 					return nil
 				}),
 			},
-			setDisabledCommand("disable", "block logins and delivery (mail is kept)", true, withStore),
-			setDisabledCommand("enable", "re-enable a disabled account", false, withStore),
+			setDisabledCommand("disable", "block logins and delivery (mail is kept)", true),
+			setDisabledCommand("enable", "re-enable a disabled account", false),
 			{
 				name: "remove", args: "ADDRESS", summary: "delete an account with all its mail and aliases",
 				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
@@ -296,8 +287,7 @@ func userCommand() *command {
 }
 
 // setDisabledCommand is "user disable" or "user enable".
-func setDisabledCommand(name, summary string, disabled bool,
-	withStore func(func(context.Context, *cli, *store.Store, []string) error) func(context.Context, *cli, *flag.FlagSet, []string) error) *command {
+func setDisabledCommand(name, summary string, disabled bool) *command {
 	return &command{
 		name: name, args: "ADDRESS", summary: summary,
 		run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
