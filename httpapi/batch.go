@@ -15,8 +15,8 @@ import (
 
 // batcher is the API's group commit: concurrent requests are stored by
 // one store.CreateNotifications call (one transaction, one fsync). The
-// goroutine takes every request waiting, up to maxBatch; while it commits,
-// the next batch forms, so batches grow with the load without a timer.
+// loop takes every request waiting, up to maxBatch; while a batch commits,
+// the next forms, so batches grow with the load without a timer.
 type batcher struct {
 	st   *store.Store
 	log  *slog.Logger
@@ -82,9 +82,23 @@ func (b *batcher) close() {
 	<-b.done
 }
 
+// inFlight is how many batches run at once: while one waits for its
+// commit to reach the disk, the next one executes (the store serializes
+// the transactions themselves).
+const inFlight = 2
+
 func (b *batcher) loop() {
-	defer close(b.done)
+	sem := make(chan struct{}, inFlight)
+	defer func() {
+		for range inFlight {
+			sem <- struct{}{}
+		}
+		close(b.done)
+	}()
 	for first := range b.reqs {
+		// Wait for a slot before taking the rest: what arrives
+		// meanwhile joins this batch.
+		sem <- struct{}{}
 		batch := []*batchItem{first}
 	drain:
 		for len(batch) < maxBatch {
@@ -98,7 +112,10 @@ func (b *batcher) loop() {
 				break drain
 			}
 		}
-		b.run(batch)
+		go func() {
+			defer func() { <-sem }()
+			b.run(batch)
+		}()
 	}
 }
 

@@ -18,7 +18,7 @@ func (s *Store) AddDomain(ctx context.Context, name string) (*Domain, error) {
 		return nil, err
 	}
 	now := time.Now()
-	res, err := dbtx{s, s.wdb}.exec(ctx, "INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", d, micro(now))
+	res, err := s.w().exec(ctx, "INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", d, micro(now))
 	if err != nil {
 		return nil, fmt.Errorf("store: add domain %s: %w", d, err)
 	}
@@ -119,7 +119,7 @@ func (s *Store) SetDomainDKIM(ctx context.Context, name, selector string, key []
 	if err != nil {
 		return fmt.Errorf("store: domain %q: %w", name, ErrNotFound)
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE domains SET dkim_selector = ?, dkim_private_key = ? WHERE name = ?", selector, key, d)
+	res, err := s.w().exec(ctx, "UPDATE domains SET dkim_selector = ?, dkim_private_key = ? WHERE name = ?", selector, key, d)
 	if err != nil {
 		return fmt.Errorf("store: set DKIM of %s: %w", d, err)
 	}
@@ -287,7 +287,7 @@ func (s *Store) SetPasswordHash(ctx context.Context, address, hash string) error
 	if err != nil {
 		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE address = ?", hash, micro(time.Now()), addr)
+	res, err := s.w().exec(ctx, "UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE address = ?", hash, micro(time.Now()), addr)
 	if err != nil {
 		return fmt.Errorf("store: set password of %s: %w", addr, err)
 	}
@@ -304,7 +304,7 @@ func (s *Store) SetDisplayName(ctx context.Context, address, name string) error 
 	if err != nil {
 		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE accounts SET display_name = ? WHERE address = ?", name, addr)
+	res, err := s.w().exec(ctx, "UPDATE accounts SET display_name = ? WHERE address = ?", name, addr)
 	if err != nil {
 		return fmt.Errorf("store: set display name of %s: %w", addr, err)
 	}
@@ -325,7 +325,7 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 	if disabled {
 		v = 1
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE accounts SET disabled = ? WHERE address = ?", v, addr)
+	res, err := s.w().exec(ctx, "UPDATE accounts SET disabled = ? WHERE address = ?", v, addr)
 	if err != nil {
 		return fmt.Errorf("store: set disabled of %s: %w", addr, err)
 	}
@@ -472,7 +472,7 @@ func (s *Store) RemoveAlias(ctx context.Context, alias string) error {
 	if err != nil {
 		return fmt.Errorf("store: alias %q: %w", alias, ErrNotFound)
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, "DELETE FROM aliases WHERE address = ?", a)
+	res, err := s.w().exec(ctx, "DELETE FROM aliases WHERE address = ?", a)
 	if err != nil {
 		return fmt.Errorf("store: remove alias %s: %w", a, err)
 	}

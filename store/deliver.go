@@ -72,7 +72,7 @@ type deliverRes struct {
 // row per local target (UIDs allocated from each mailbox's UIDNEXT, O(1) in
 // the mailbox's size) and an outbox entry for remote recipients, all in one
 // transaction. It returns after the commit is durable (SQLite WAL with
-// synchronous=FULL; PostgreSQL commit). Concurrent calls are batched into
+// WAL synced after the commit, see walsync.go; PostgreSQL commit). Concurrent calls are batched into
 // shared transactions (group commit) without weakening durability; one bad
 // delivery in a batch does not fail the others.
 func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, error) {
@@ -250,19 +250,18 @@ func (s *Store) runBatch(batch []*deliverReq) {
 		ch, err = s.commitBatch(live)
 		s.log.Debug("store: group commit", "requests", len(live), "duration", time.Since(t0), "err", err)
 		if err == nil {
-			s.notify(ch)
-			for _, r := range live {
-				if r.err == nil && r.result.outboxID != 0 {
-					s.outboxAdded(r.result.outboxID)
-				}
+			if s.wal == nil {
+				s.finishBatch(live, ch, nil)
+				return
 			}
-			for _, r := range live {
-				if r.err != nil {
-					r.res <- deliverRes{err: r.err}
-				} else {
-					r.res <- r.result
-				}
-			}
+			// The next batch runs while this one's WAL sync is in
+			// flight; its callers are answered once it is durable.
+			seq := s.wal.commit()
+			s.finishing.Add(1)
+			go func() {
+				defer s.finishing.Done()
+				s.finishBatch(live, ch, s.wal.wait(seq))
+			}()
 			return
 		}
 		if len(live) > 1 {
@@ -279,6 +278,31 @@ func (s *Store) runBatch(batch []*deliverReq) {
 		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
 	}
 	live[0].res <- deliverRes{err: err}
+}
+
+// finishBatch answers a committed batch once it is durable (syncErr nil),
+// after telling the hooks.
+func (s *Store) finishBatch(live []*deliverReq, ch changes, syncErr error) {
+	if syncErr != nil {
+		s.log.Error("store: WAL sync failed after a group commit", "requests", len(live), "err", syncErr)
+		for _, r := range live {
+			r.res <- deliverRes{err: syncErr}
+		}
+		return
+	}
+	s.notify(ch)
+	for _, r := range live {
+		if r.err == nil && r.result.outboxID != 0 {
+			s.outboxAdded(r.result.outboxID)
+		}
+	}
+	for _, r := range live {
+		if r.err != nil {
+			r.res <- deliverRes{err: r.err}
+		} else {
+			r.res <- r.result
+		}
+	}
 }
 
 // outboxAdded calls Options.OutboxAdded for a committed outbox entry.
@@ -310,8 +334,9 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: begin: %w", err)
 	}
+	defer s.wstmts.afterTx()
 	defer sqlTx.Rollback()
-	tx := dbtx{s, sqlTx}
+	tx := dbtx{s, txQuerier(sqlTx, s.wstmts)}
 	ch = changes{}
 
 	// 1. Resolve mailboxes.

@@ -448,7 +448,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	if err != nil {
 		return err
 	}
-	w := dbtx{s, s.wdb}
+	w := s.w()
 	if subscribed {
 		_, err = w.exec(ctx, "INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", accountID, n)
 		if isForeignKeyViolation(err) {

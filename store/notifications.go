@@ -271,7 +271,7 @@ func (s *Store) APIKeys(ctx context.Context, service string) ([]APIKey, error) {
 // RevokeAPIKey revokes a key for good. Revoking a revoked key is a no-op.
 // ErrNotFound.
 func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
-	res, err := dbtx{s, s.wdb}.exec(ctx, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
+	res, err := s.w().exec(ctx, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
 		micro(time.Now()), id)
 	if err != nil {
 		return fmt.Errorf("store: revoke api key %d: %w", id, err)
@@ -363,7 +363,7 @@ func (s *Store) Idempotency(ctx context.Context, service, key string) (requestHa
 // PurgeIdempotency deletes idempotency records created before t (keys may
 // then be reused) and returns how many.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
-	res, err := dbtx{s, s.wdb}.exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?", micro(before))
+	res, err := s.w().exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?", micro(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
 	}
@@ -383,14 +383,6 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
 	var results []NotificationResult
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		// Every request runs the same dozen statements: prepare each
-		// once per transaction instead of once per execution (SQL
-		// parsing was a quarter of the writer's time).
-		if sqlTx, ok := tx.q.(*sql.Tx); ok {
-			sc := &stmtCache{tx: sqlTx, m: map[string]*sql.Stmt{}}
-			defer sc.close()
-			tx = dbtx{s, sc}
-		}
 		results = make([]NotificationResult, len(reqs))
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
@@ -902,7 +894,7 @@ func (s *Store) UpdateCallback(ctx context.Context, eventID int64, state string,
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, `UPDATE notification_callbacks SET state = ?, next_attempt_at = ?, last_error = ?,
+	res, err := s.w().exec(ctx, `UPDATE notification_callbacks SET state = ?, next_attempt_at = ?, last_error = ?,
 		attempts = attempts + 1, updated_at = ? WHERE event_id = ?`, state, micro(next), strings.ToValidUTF8(lastError, "?"), micro(time.Now()), eventID)
 	if err != nil {
 		return fmt.Errorf("store: update callback %d: %w", eventID, err)
@@ -960,55 +952,4 @@ func (s *Store) NotificationCounts(ctx context.Context) ([]NotificationCount, er
 		out = append(out, c)
 	}
 	return out, rows.Err()
-}
-
-// stmtCache is a querier that prepares each distinct statement once in a
-// transaction.
-type stmtCache struct {
-	tx *sql.Tx
-	m  map[string]*sql.Stmt
-}
-
-func (c *stmtCache) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
-	if st, ok := c.m[query]; ok {
-		return st, nil
-	}
-	st, err := c.tx.PrepareContext(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	c.m[query] = st
-	return st, nil
-}
-
-func (c *stmtCache) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	st, err := c.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.ExecContext(ctx, args...)
-}
-
-func (c *stmtCache) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	st, err := c.stmt(ctx, query)
-	if err != nil {
-		return nil, err
-	}
-	return st.QueryContext(ctx, args...)
-}
-
-func (c *stmtCache) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	st, err := c.stmt(ctx, query)
-	if err != nil {
-		// A Row carrying the error: QueryRowContext on the
-		// transaction reports it again on Scan.
-		return c.tx.QueryRowContext(ctx, query, args...)
-	}
-	return st.QueryRowContext(ctx, args...)
-}
-
-func (c *stmtCache) close() {
-	for _, st := range c.m {
-		st.Close()
-	}
 }

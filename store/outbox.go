@@ -98,7 +98,7 @@ func (s *Store) UpdateOutboxRecipient(ctx context.Context, id int64, address, st
 	default:
 		return fmt.Errorf("store: outbox status %q: %w", status, ErrInvalid)
 	}
-	res, err := dbtx{s, s.wdb}.exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, next_attempt_at = ?,
+	res, err := s.w().exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, next_attempt_at = ?,
 		attempts = attempts + 1, updated_at = ? WHERE outbox_id = ? AND address = ?`,
 		status, lastError, micro(next), micro(time.Now()), id, address)
 	if err != nil {

@@ -545,13 +545,6 @@ func (s *Store) runSMSBatch(ctx context.Context, batch []*smsOp) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		// The same few statements for every operation: prepare each
-		// once per batch (as CreateNotifications does).
-		if sqlTx, ok := tx.q.(*sql.Tx); ok {
-			sc := &stmtCache{tx: sqlTx, m: map[string]*sql.Stmt{}}
-			defer sc.close()
-			tx = dbtx{s, sc}
-		}
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
@@ -590,7 +583,7 @@ func (s *Store) runSMSBatch(ctx context.Context, batch []*smsOp) {
 // (their submit's outcome stayed unknown, or another gateway sent them)
 // that arrived before before, and returns how many.
 func (s *Store) PurgeSMSEarlyReceipts(ctx context.Context, before time.Time) (int64, error) {
-	res, err := dbtx{s, s.wdb}.exec(ctx, "DELETE FROM sms_early_receipts WHERE created_at < ?", micro(before))
+	res, err := s.w().exec(ctx, "DELETE FROM sms_early_receipts WHERE created_at < ?", micro(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge early sms receipts: %w", err)
 	}

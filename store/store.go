@@ -3,8 +3,8 @@
 // other domains.
 //
 // It runs on SQLite (the embedded default: one file under the data
-// directory, WAL, synchronous=FULL) or on PostgreSQL when several nodes
-// share one database. Both backends share one set of SQL statements; the
+// directory, WAL, every acknowledged commit fsynced: see walsync.go) or on
+// PostgreSQL when several nodes share one database. Both backends share one set of SQL statements; the
 // small differences (placeholders, column types, row locks) live in dialect.
 //
 // Writes that every SMTP and IMAP session makes (Deliver, Append) go
@@ -17,6 +17,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -57,6 +58,14 @@ type Store struct {
 	commitDone chan struct{}
 
 	queryCache sync.Map // query text with ? -> dialect's text
+
+	// wal syncs SQLite's WAL after commits (nil on PostgreSQL).
+	wal       *walSync
+	finishing sync.WaitGroup // group commits waiting for their WAL sync
+
+	// Prepared statements of the read and write pools (SQLite; nil on
+	// PostgreSQL), see stmtcache.go.
+	rstmts, wstmts *stmtCache
 }
 
 // Open opens (creating if needed) the store and applies migrations.
@@ -135,8 +144,15 @@ func (s *Store) openSQLite(path string) error {
 	if strings.ContainsAny(path, "?#") {
 		return fmt.Errorf("store: SQLite path %q must not contain ? or #: %w", path, ErrInvalid)
 	}
-	common := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)"
-	wdb, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_txlock=immediate")
+	if err := createSQLite(path); err != nil {
+		return err
+	}
+	// temp_store(MEMORY): savepoints' statement journals stay in memory
+	// instead of a temporary file written page by page. The writer runs
+	// synchronous(NORMAL) and syncs the WAL itself after each commit,
+	// outside the write lock (see walsync.go); readers never write.
+	common := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
+	wdb, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(NORMAL)&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -150,7 +166,7 @@ func (s *Store) openSQLite(path string) error {
 		return fmt.Errorf("store: open %s: %w", path, err)
 	}
 	os.Chmod(path, 0o600)
-	db, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(FULL)&_pragma=query_only(1)")
 	if err != nil {
 		wdb.Close()
 		return fmt.Errorf("store: open %s: %w", path, err)
@@ -159,6 +175,36 @@ func (s *Store) openSQLite(path string) error {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	s.db, s.wdb, s.dialect = db, wdb, sqliteDialect
+	s.wal = newWALSync(path)
+	s.rstmts, s.wstmts = newStmtCache(db), newStmtCache(wdb)
+	return nil
+}
+
+// sqlitePageSize is the page size of new SQLite databases. Each page a
+// transaction changes is one write (two syscalls) into the WAL at commit;
+// with 4 KB pages a stored message or notification spills into overflow
+// pages and a commit writes several times more of them. Existing databases
+// keep the size they were created with.
+const sqlitePageSize = 16384
+
+// createSQLite creates a new database file with its page size and WAL
+// mode (the page size cannot change once the file is in WAL mode, and the
+// driver applies DSN pragmas in its own order).
+func createSQLite(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	db, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, p := range []string{"PRAGMA page_size = " + strconv.Itoa(sqlitePageSize), "PRAGMA journal_mode = WAL"} {
+		if _, err := db.Exec(p); err != nil {
+			return fmt.Errorf("store: create %s: %s: %w", path, p, err)
+		}
+	}
 	return nil
 }
 
@@ -189,10 +235,16 @@ func (s *Store) Close() error {
 	close(s.reqs)
 	s.commitMu.Unlock()
 	<-s.commitDone
+	s.finishing.Wait()
 	return s.closeDBs()
 }
 
 func (s *Store) closeDBs() error {
+	for _, c := range []*stmtCache{s.rstmts, s.wstmts} {
+		if c != nil {
+			c.close()
+		}
+	}
 	err := s.wdb.Close()
 	if s.db != s.wdb {
 		if e := s.db.Close(); err == nil {
@@ -281,7 +333,12 @@ func (t dbtx) row(ctx context.Context, query string, args ...any) *sql.Row {
 }
 
 // r returns the read side of the store.
-func (s *Store) r() dbtx { return dbtx{s, s.db} }
+func (s *Store) r() dbtx {
+	if s.rstmts != nil {
+		return dbtx{s, cachedDB{s.db, s.rstmts}}
+	}
+	return dbtx{s, s.db}
+}
 
 // change is one mailbox changed by a committed transaction.
 type change struct{ accountID, mailboxID, modseq int64 }
@@ -339,14 +396,15 @@ func (s *Store) writeTxOnce(ctx context.Context, fn func(tx dbtx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	if err := fn(dbtx{s, tx}); err != nil {
+	defer s.wstmts.afterTx()
+	if err := fn(dbtx{s, txQuerier(tx, s.wstmts)}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	return nil
+	return s.durable()
 }
 
 // readTx runs fn in a read-only transaction that sees one snapshot.
@@ -359,8 +417,9 @@ func (s *Store) readTx(ctx context.Context, fn func(tx dbtx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	defer s.rstmts.afterTx()
 	defer tx.Rollback()
-	return fn(dbtx{s, tx})
+	return fn(dbtx{s, txQuerier(tx, s.rstmts)})
 }
 
 // isTransient reports whether err is a conflict worth retrying.

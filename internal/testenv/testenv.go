@@ -24,6 +24,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -144,9 +145,11 @@ func sharedRedis() (string, error) {
 		r := &RedisServer{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, port: port}
 		sharedRedisErr = r.start()
 		sharedRedisAddr = r.Addr
-		// The process exits at the end of the package's tests; the
-		// server is left to die with its parent's cleanup in
-		// scripts/test.sh or when the machine is reset.
+		// The test process exits without cleanups for package-wide
+		// servers: a watchdog stops this one after it.
+		if sharedRedisErr == nil {
+			reapAfterExit(fmt.Sprintf("kill -9 %d; rm -rf %s", r.cmd.Process.Pid, dir))
+		}
 	})
 	return sharedRedisAddr, sharedRedisErr
 }
@@ -251,6 +254,11 @@ func sharedPostgres() (string, error) {
 		port := ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 		sharedPGURL, sharedPGErr = StartPostgresCluster(dir, port)
+		stop := fmt.Sprintf("%s/pg_ctl -D %s/data -m immediate stop", pgBin, dir)
+		if os.Geteuid() == 0 {
+			stop = "runuser -u postgres -- " + stop
+		}
+		reapAfterExit(stop + " >/dev/null 2>&1; rm -rf " + dir)
 	})
 	return sharedPGURL, sharedPGErr
 }
@@ -353,4 +361,18 @@ func FreePorts(t testing.TB, n int) []int {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports
+}
+
+// reapAfterExit runs the shell command cmd once this test process has
+// exited: package-wide servers (one redis-server, one PostgreSQL cluster
+// per test binary) outlive the tests otherwise, since TestMain-less
+// packages have no hook at exit. The watchdog is a detached sh polling
+// this process's PID.
+func reapAfterExit(cmd string) {
+	script := fmt.Sprintf("while kill -0 %d 2>/dev/null; do sleep 1; done; %s", os.Getpid(), cmd)
+	c := exec.Command("sh", "-c", script)
+	c.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := c.Start(); err == nil {
+		go c.Wait()
+	}
 }
