@@ -109,42 +109,25 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 	}
 	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		now := micro(time.Now())
-		// One prepared statement per kind for the whole batch: parsing
-		// the SQL again for each row costs more than running it.
-		prep, ok := tx.q.(interface {
-			PrepareContext(ctx context.Context, query string) (*sql.Stmt, error)
-		})
-		if !ok {
-			return fmt.Errorf("store: record attempts: not in a transaction")
-		}
-		attempted, err := prep.PrepareContext(ctx, s.q(`UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
+		// The statements are prepared once per store (stmtcache.go).
+		const attempted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
 			attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
-			WHERE outbox_id = ? AND address = ? AND status = 'queued'`))
-		if err != nil {
-			return fmt.Errorf("store: record attempts: %w", err)
-		}
-		defer attempted.Close()
-		var noted *sql.Stmt
+			WHERE outbox_id = ? AND address = ? AND status = 'queued'`
+		const noted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
+			delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+			WHERE outbox_id = ? AND address = ? AND status = 'queued'`
 		var ids []int64
 		seen := map[int64]bool{}
+		var err error
 		for _, a := range attempts {
 			notified := 0
 			if a.DelayNotified {
 				notified = 1
 			}
 			if a.NotAttempted {
-				if noted == nil {
-					noted, err = prep.PrepareContext(ctx, s.q(`UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
-						delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
-						WHERE outbox_id = ? AND address = ? AND status = 'queued'`))
-					if err != nil {
-						return fmt.Errorf("store: record attempts: %w", err)
-					}
-					defer noted.Close()
-				}
-				_, err = noted.ExecContext(ctx, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+				_, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
 			} else {
-				_, err = attempted.ExecContext(ctx, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+				_, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
 			}
 			if err != nil {
 				return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
