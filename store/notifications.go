@@ -561,17 +561,37 @@ func (s *Store) SetNotificationStatusEvent(ctx context.Context, id, status, deta
 		detail = detail[:1000]
 	}
 	detail = strings.ToValidUTF8(detail, "?")
-	var ev *NotificationEvent
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		ev = nil
-		if err := s.lockEvents(ctx, tx); err != nil {
-			return err
+	// Concurrent changes (every worker of the dispatcher and the SMS
+	// channel reports sending and a final status) share transactions.
+	return s.statusBatch.do(ctx, statusReq{id, status, detail, at})
+}
+
+type statusReq struct {
+	id, status, detail string
+	at                 time.Time
+}
+
+// setStatuses is the statusBatch's transaction: each change in turn, as
+// SetNotificationStatusEvent alone would make it. A missing notification
+// fails alone (setStatus has written nothing when it says so).
+func (s *Store) setStatuses(ctx context.Context, tx dbtx, reqs []statusReq) ([]*NotificationEvent, []error, error) {
+	if err := s.lockEvents(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	evs := make([]*NotificationEvent, len(reqs))
+	errs := make([]error, len(reqs))
+	for i, r := range reqs {
+		ev, err := s.setStatus(ctx, tx, r.id, r.status, r.detail, r.at)
+		if errors.Is(err, ErrNotFound) {
+			errs[i] = err
+			continue
 		}
-		var err error
-		ev, err = s.setStatus(ctx, tx, id, status, detail, at)
-		return err
-	})
-	return ev, err
+		if err != nil {
+			return nil, nil, err
+		}
+		evs[i] = ev
+	}
+	return evs, errs, nil
 }
 
 func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail string, at time.Time) (*NotificationEvent, error) {

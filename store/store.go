@@ -66,6 +66,9 @@ type Store struct {
 	// Prepared statements of the read and write pools (SQLite; nil on
 	// PostgreSQL), see stmtcache.go.
 	rstmts, wstmts *stmtCache
+
+	// statusBatch groups notification status changes (notifications.go).
+	statusBatch *txBatcher[statusReq, *NotificationEvent]
 }
 
 // Open opens (creating if needed) the store and applies migrations.
@@ -103,6 +106,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	s.statusBatch = newTxBatcher(s, s.setStatuses)
 	s.reqs = make(chan *deliverReq, 4*maxBatch)
 	s.commitDone = make(chan struct{})
 	// SQLite has one writer, so one committer. PostgreSQL commits
@@ -234,6 +238,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.reqs)
 	s.commitMu.Unlock()
+	s.statusBatch.close()
 	<-s.commitDone
 	s.finishing.Wait()
 	return s.closeDBs()
