@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"reflect"
@@ -46,6 +47,7 @@ type Config struct {
 	Listen   Listen   `toml:"listen"`
 	TLS      TLS      `toml:"tls"`
 	SMTP     SMTP     `toml:"smtp"`
+	MX       MX       `toml:"mx"`
 	IMAP     IMAP     `toml:"imap"`
 	Auth     Auth     `toml:"auth"`
 	Delivery Delivery `toml:"delivery"`
@@ -168,11 +170,80 @@ type SMTP struct {
 	CommandTimeout Duration `toml:"command_timeout" env:"CONGTHU_SMTP_COMMAND_TIMEOUT"`
 	// DataTimeout bounds the whole DATA transfer.
 	DataTimeout Duration `toml:"data_timeout" env:"CONGTHU_SMTP_DATA_TIMEOUT"`
-	// MaxConnections caps concurrent SMTP connections per listener.
+	// MaxConnections caps concurrent SMTP connections per submission
+	// listener (the MX has its own, [MX.MaxConnections]).
 	MaxConnections int `toml:"max_connections" env:"CONGTHU_SMTP_MAX_CONNECTIONS"`
 	// AllowInsecureAuth allows AUTH without TLS from loopback clients
 	// only, for development. Off by default.
 	AllowInsecureAuth bool `toml:"allow_insecure_auth" env:"CONGTHU_SMTP_ALLOW_INSECURE_AUTH"`
+}
+
+// DMARC handling choices for MX.DMARCReject and MX.DMARCQuarantine.
+const (
+	// DMARCReject refuses mail failing a p=reject policy with 550 5.7.1
+	// at the end of DATA (RFC 7489 section 6.7).
+	DMARCReject = "reject"
+	// DMARCQuarantine handles mail failing a p=reject policy as if the
+	// policy were p=quarantine.
+	DMARCQuarantine = "quarantine"
+	// DMARCJunk delivers quarantined mail to the recipient's Junk
+	// mailbox, flagged $Junk.
+	DMARCJunk = "junk"
+	// DMARCInbox delivers quarantined mail to the INBOX, marked by an
+	// X-Congthu-Quarantine: header field.
+	DMARCInbox = "inbox"
+)
+
+// MX holds the connection limits and DMARC handling of the inbound MX.
+// Its message size, recipient and timeout limits are those of [SMTP].
+type MX struct {
+	// MaxConnections caps concurrent connections to the MX listener.
+	MaxConnections int `toml:"max_connections" env:"CONGTHU_MX_MAX_CONNECTIONS"`
+	// MaxConnectionsPerIP caps concurrent connections from one client
+	// address (IPv6 per /64); negative: no cap.
+	MaxConnectionsPerIP int `toml:"max_connections_per_ip" env:"CONGTHU_MX_MAX_CONNECTIONS_PER_IP"`
+	// MaxMessagesPerIPPerMinute caps mail transactions per client
+	// address and minute (past it MAIL gets 451 4.7.1); negative: no cap.
+	MaxMessagesPerIPPerMinute int `toml:"max_messages_per_ip_per_minute" env:"CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE"`
+	// LimitExempt lists client networks (CIDR prefixes, or single
+	// addresses) the two per-IP limits do not apply to, such as a
+	// trusted relay in front of congthu. Loopback clients are always
+	// exempt.
+	LimitExempt StringList `toml:"limit_exempt" env:"CONGTHU_MX_LIMIT_EXEMPT"`
+	// DMARCReject is what happens to mail failing a DMARC p=reject
+	// policy: "reject" (550 at the end of DATA) or "quarantine" (handled
+	// as DMARCQuarantine says).
+	DMARCReject string `toml:"dmarc_reject" env:"CONGTHU_MX_DMARC_REJECT"`
+	// DMARCQuarantine is where mail failing a DMARC p=quarantine policy
+	// goes: "junk" (the Junk mailbox) or "inbox" (the INBOX, with an
+	// X-Congthu-Quarantine: header field beside Authentication-Results:).
+	DMARCQuarantine string `toml:"dmarc_quarantine" env:"CONGTHU_MX_DMARC_QUARANTINE"`
+}
+
+// LimitExemptPrefixes returns LimitExempt parsed, a single address as a
+// one-address prefix. Call it on a validated configuration: entries that
+// do not parse are left out.
+func (m MX) LimitExemptPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range m.LimitExempt {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix parses a CIDR prefix ("192.0.2.0/24", "2001:db8::/32") or a
+// single address.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil || a.Zone() != "" {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR prefix or an IP address", s)
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // IMAP holds the limits of IMAP sessions.
@@ -230,6 +301,13 @@ func Default() *Config {
 			CommandTimeout:  Duration(5 * time.Minute),
 			DataTimeout:     Duration(10 * time.Minute),
 			MaxConnections:  1000,
+		},
+		MX: MX{
+			MaxConnections:            1000,
+			MaxConnectionsPerIP:       20,
+			MaxMessagesPerIPPerMinute: 120,
+			DMARCReject:               DMARCReject,
+			DMARCQuarantine:           DMARCJunk,
 		},
 		IMAP: IMAP{
 			AppendLimit: 25 << 20,
@@ -424,6 +502,7 @@ func (c *Config) Validate() error {
 		{"smtp.command_timeout", "CONGTHU_SMTP_COMMAND_TIMEOUT", int64(c.SMTP.CommandTimeout)},
 		{"smtp.data_timeout", "CONGTHU_SMTP_DATA_TIMEOUT", int64(c.SMTP.DataTimeout)},
 		{"smtp.max_connections", "CONGTHU_SMTP_MAX_CONNECTIONS", int64(c.SMTP.MaxConnections)},
+		{"mx.max_connections", "CONGTHU_MX_MAX_CONNECTIONS", int64(c.MX.MaxConnections)},
 		{"imap.append_limit", "CONGTHU_IMAP_APPEND_LIMIT", c.IMAP.AppendLimit},
 		{"imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", int64(c.IMAP.IdleTimeout)},
 		{"auth.max_failures_per_account", "CONGTHU_AUTH_MAX_FAILURES_PER_ACCOUNT", int64(c.Auth.MaxFailuresPerAccount)},
@@ -493,6 +572,23 @@ func (c *Config) Validate() error {
 	}
 	if c.SMS.SMPPRate < 0 {
 		bad("sms.smpp_rate", "CONGTHU_SMPP_RATE", "must not be negative (0: no cap)")
+	}
+	if c.MX.MaxConnectionsPerIP == 0 {
+		bad("mx.max_connections_per_ip", "CONGTHU_MX_MAX_CONNECTIONS_PER_IP", "must not be zero (a negative number: no cap)")
+	}
+	if c.MX.MaxMessagesPerIPPerMinute == 0 {
+		bad("mx.max_messages_per_ip_per_minute", "CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE", "must not be zero (a negative number: no cap)")
+	}
+	for _, s := range c.MX.LimitExempt {
+		if _, err := parsePrefix(s); err != nil {
+			bad("mx.limit_exempt", "CONGTHU_MX_LIMIT_EXEMPT", "%v", err)
+		}
+	}
+	if v := c.MX.DMARCReject; v != DMARCReject && v != DMARCQuarantine {
+		bad("mx.dmarc_reject", "CONGTHU_MX_DMARC_REJECT", "%q: want %s or %s", v, DMARCReject, DMARCQuarantine)
+	}
+	if v := c.MX.DMARCQuarantine; v != DMARCJunk && v != DMARCInbox {
+		bad("mx.dmarc_quarantine", "CONGTHU_MX_DMARC_QUARANTINE", "%q: want %s or %s", v, DMARCJunk, DMARCInbox)
 	}
 	if c.Auth.CacheTTL < 0 {
 		bad("auth.cache_ttl", "CONGTHU_AUTH_CACHE_TTL", "must not be negative")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -123,6 +124,9 @@ func TestLoadErrors(t *testing.T) {
 		{"bad env duration", "", map[string]string{"CONGTHU_AUTH_LOCKOUT": "15"}, "CONGTHU_AUTH_LOCKOUT=\"15\": not a duration"},
 		{"bad env bool", "", map[string]string{"CONGTHU_SMTP_ALLOW_INSECURE_AUTH": "yes please"}, "not a boolean"},
 		{"bad retry schedule", "", map[string]string{"CONGTHU_RETRY_SCHEDULE": "1m,soon"}, "CONGTHU_RETRY_SCHEDULE"},
+		{"bad mx toml type", "[mx]\nmax_connections_per_ip = \"many\"\n", nil, "max_connections_per_ip"},
+		{"unknown mx key", "[mx]\ndmarc = \"reject\"\n", nil, "unknown setting(s): mx.dmarc"},
+		{"bad mx env int", "", map[string]string{"CONGTHU_MX_MAX_CONNECTIONS_PER_IP": "unlimited"}, "CONGTHU_MX_MAX_CONNECTIONS_PER_IP=\"unlimited\": not an integer"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -164,6 +168,13 @@ func TestValidate(t *testing.T) {
 		{"sms sender", func(c *Config) { c.SMS.HTTPURL = "https://sms.example/send" }, "sms.sender (CONGTHU_SMS_SENDER)"},
 		{"sms primary", func(c *Config) { c.SMS.Primary = "pigeon" }, "sms.primary"},
 		{"api rate", func(c *Config) { c.API.RateLimit = 0 }, "api.rate_limit"},
+		{"mx connections", func(c *Config) { c.MX.MaxConnections = -1 }, "mx.max_connections (CONGTHU_MX_MAX_CONNECTIONS): must be greater than zero"},
+		{"mx per ip zero", func(c *Config) { c.MX.MaxConnectionsPerIP = 0 }, "mx.max_connections_per_ip (CONGTHU_MX_MAX_CONNECTIONS_PER_IP): must not be zero"},
+		{"mx rate zero", func(c *Config) { c.MX.MaxMessagesPerIPPerMinute = 0 }, "mx.max_messages_per_ip_per_minute (CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE): must not be zero"},
+		{"mx exempt cidr", func(c *Config) { c.MX.LimitExempt = StringList{"10.0.0.0/8", "10.1.0.0/33"} }, "mx.limit_exempt (CONGTHU_MX_LIMIT_EXEMPT): \"10.1.0.0/33\" is not a CIDR prefix"},
+		{"mx exempt name", func(c *Config) { c.MX.LimitExempt = StringList{"relay.hanoi.gov.vn"} }, "mx.limit_exempt (CONGTHU_MX_LIMIT_EXEMPT)"},
+		{"mx dmarc reject", func(c *Config) { c.MX.DMARCReject = "junk" }, "mx.dmarc_reject (CONGTHU_MX_DMARC_REJECT): \"junk\": want reject or quarantine"},
+		{"mx dmarc quarantine", func(c *Config) { c.MX.DMARCQuarantine = "Inbox" }, "mx.dmarc_quarantine (CONGTHU_MX_DMARC_QUARANTINE): \"Inbox\": want junk or inbox"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,5 +197,62 @@ func TestValidate(t *testing.T) {
 	c.Listen.IMAP, c.SMTP.MaxRecipients = "bad", 0
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "listen.imap") || !strings.Contains(err.Error(), "smtp.max_recipients") {
 		t.Errorf("want both problems, got %v", err)
+	}
+}
+
+// The [mx] section: the file, then the environment over it, and the
+// exempt networks as prefixes.
+func TestMXSettings(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.toml")
+	os.WriteFile(p, []byte(`[mx]
+max_connections = 300
+max_connections_per_ip = -1
+limit_exempt = "192.0.2.0/24, 2001:db8::/32"
+dmarc_reject = "quarantine"
+`), 0o600)
+	c, err := Load(p, env(map[string]string{
+		"CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE": "-5",
+		"CONGTHU_MX_DMARC_QUARANTINE":               "inbox",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	want := MX{
+		MaxConnections:            300,
+		MaxConnectionsPerIP:       -1,
+		MaxMessagesPerIPPerMinute: -5,
+		LimitExempt:               StringList{"192.0.2.0/24", "2001:db8::/32"},
+		DMARCReject:               DMARCQuarantine,
+		DMARCQuarantine:           DMARCInbox,
+	}
+	if !reflect.DeepEqual(c.MX, want) {
+		t.Errorf("got %+v, want %+v", c.MX, want)
+	}
+
+	c, err = Load(p, env(map[string]string{
+		"CONGTHU_MX_MAX_CONNECTIONS":        "50",
+		"CONGTHU_MX_MAX_CONNECTIONS_PER_IP": "4",
+		"CONGTHU_MX_LIMIT_EXEMPT":           "10.1.2.3/8,198.51.100.7, ::1",
+		"CONGTHU_MX_DMARC_REJECT":           "reject",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("validate: %v", err)
+	}
+	if c.MX.MaxConnections != 50 || c.MX.MaxConnectionsPerIP != 4 || c.MX.DMARCReject != DMARCReject || c.MX.DMARCQuarantine != DMARCJunk {
+		t.Errorf("env over file: got %+v", c.MX)
+	}
+	got := c.MX.LimitExemptPrefixes()
+	wantP := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("198.51.100.7/32"), netip.MustParsePrefix("::1/128")}
+	if !reflect.DeepEqual(got, wantP) {
+		t.Errorf("prefixes: got %v, want %v", got, wantP)
+	}
+	if got := Default().MX.LimitExemptPrefixes(); got != nil {
+		t.Errorf("default prefixes: got %v, want none", got)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"net/textproto"
 	"strings"
 	"testing"
@@ -287,6 +288,18 @@ func testMXDMARCOptions(t *testing.T, fx *mxFixture) {
 			e.dns.SetTXT("_dmarc.noreject.test", "v=DMARC1; p=reject")
 		}, mailFrom: "a@list.test", from: "a@noreject.test", where: "Junk", ar: []string{"dmarc=fail", "policy.dmarc=quarantine"}})
 	})
+	t.Run("no DMARC reject, quarantine to inbox", func(t *testing.T) {
+		// Both switches (mx.dmarc_reject = "quarantine", mx.dmarc_quarantine
+		// = "inbox"): a p=reject failure is delivered to the INBOX, marked.
+		e := newMX(t, fx, MXOptions{NoDMARCReject: true, QuarantineToInbox: true})
+		c := e.dial(t, "mta.example.org")
+		m := runDMARC(t, e, c, dmarcCase{name: "rejinbox", dns: func(e *mxEnv) {
+			e.dns.SetTXT("_dmarc.rejinbox.test", "v=DMARC1; p=reject")
+		}, mailFrom: "a@list.test", from: "a@rejinbox.test", where: "INBOX", ar: []string{"dmarc=fail", "policy.dmarc=quarantine"}})
+		if got := header(t, m.Raw).Get("X-Congthu-Quarantine"); got != "DMARC policy of rejinbox.test" {
+			t.Errorf("X-Congthu-Quarantine: got %q, want %q", got, "DMARC policy of rejinbox.test")
+		}
+	})
 	t.Run("pct 0", func(t *testing.T) {
 		e := newMX(t, fx, MXOptions{})
 		c := e.dial(t, "mta.example.org")
@@ -462,6 +475,16 @@ func testMXRateLimit(t *testing.T, fx *mxFixture) {
 			t.Fatalf("exempt loopback limited: %v", err)
 		}
 		c3.Reset()
+	}
+
+	// LimitExempt spares a network even with loopback limited.
+	e3 := newMX(t, fx, MXOptions{MaxMessagesPerIPPerMinute: 1, LimitLoopback: true, LimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	c4 := e3.dial(t, "mta.example.org")
+	for i := 0; i < 3; i++ {
+		if err := c4.Mail("sender@example.org", nil); err != nil {
+			t.Fatalf("exempt network limited: %v", err)
+		}
+		c4.Reset()
 	}
 
 	// The bucket refills.

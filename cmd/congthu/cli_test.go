@@ -53,6 +53,10 @@ func TestCheckconfig(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "listen.imap (CONGTHU_IMAP_ADDR)") || !strings.Contains(errs, "smtp.max_recipients") {
 		t.Errorf("invalid: exit %d, stderr %q", code, errs)
 	}
+	code, _, errs = runCLI(t, map[string]string{"CONGTHU_MX_LIMIT_EXEMPT": "10.0.0.0/8,relay", "CONGTHU_MX_DMARC_REJECT": "bounce"}, "", "checkconfig")
+	if code != 1 || !strings.Contains(errs, "mx.limit_exempt (CONGTHU_MX_LIMIT_EXEMPT)") || !strings.Contains(errs, "mx.dmarc_reject (CONGTHU_MX_DMARC_REJECT)") {
+		t.Errorf("invalid mx: exit %d, stderr %q", code, errs)
+	}
 	p := filepath.Join(dir, "c.toml")
 	os.WriteFile(p, []byte("[listen]\nimpa = \":1\"\n"), 0o600)
 	code, _, errs = runCLI(t, nil, "", "--config", p, "checkconfig")

@@ -268,16 +268,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		}
 	})
 
-	mxSrv := smtpd.NewMX(smtpd.MXOptions{
-		Hostname:        cfg.Hostname,
-		TLSConfig:       tlsConfig,
-		MaxMessageBytes: cfg.SMTP.MaxMessageBytes,
-		MaxRecipients:   cfg.SMTP.MaxRecipients,
-		ReadTimeout:     cfg.SMTP.CommandTimeout.D(),
-		DataTimeout:     cfg.SMTP.DataTimeout.D(),
-		MaxConnections:  cfg.SMTP.MaxConnections,
-		Resolver:        resolver(cfg.Delivery.DNSResolver),
-	}, st, log.With("service", "mx"))
+	mxSrv := smtpd.NewMX(mxOptions(cfg, tlsConfig), st, log.With("service", "mx"))
 	r.stop = append(r.stop, func(ctx context.Context) {
 		if err := mxSrv.Shutdown(ctx); err != nil {
 			log.Warn("mx shutdown", "err", err)
@@ -344,6 +335,26 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	r.wg.Wait()
 	log.Info("stopped")
 	return runErr
+}
+
+// mxOptions is the inbound MX's configuration: the [smtp] message limits
+// and timeouts, the [mx] connection limits and DMARC handling.
+func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
+	return smtpd.MXOptions{
+		Hostname:                  cfg.Hostname,
+		TLSConfig:                 tlsConfig,
+		MaxMessageBytes:           cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:             cfg.SMTP.MaxRecipients,
+		ReadTimeout:               cfg.SMTP.CommandTimeout.D(),
+		DataTimeout:               cfg.SMTP.DataTimeout.D(),
+		MaxConnections:            cfg.MX.MaxConnections,
+		MaxConnectionsPerIP:       cfg.MX.MaxConnectionsPerIP,
+		MaxMessagesPerIPPerMinute: cfg.MX.MaxMessagesPerIPPerMinute,
+		LimitExempt:               cfg.MX.LimitExemptPrefixes(),
+		NoDMARCReject:             cfg.MX.DMARCReject == config.DMARCQuarantine,
+		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
+		Resolver:                  resolver(cfg.Delivery.DNSResolver),
+	}
 }
 
 // resolver returns the DNS resolver for MX, SPF, DKIM and DMARC lookups:
