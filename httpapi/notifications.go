@@ -203,30 +203,29 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	writeRaw(w, http.StatusCreated, body)
 }
 
-// enqueue queues the work of committed notifications. A failure is only
-// logged: the store holds the work and the sweeper restores the job.
+// enqueue queues the work of committed notifications, in one round trip
+// to Redis. A failure is only logged: the store holds the work and the
+// sweeper restores the job.
 func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification, outboxIDs []int64) {
+	jobs := make([]queue.Job, 0, len(notes)+len(outboxIDs))
 	for _, n := range notes {
-		var j queue.Job
 		switch {
 		case n.Test:
-			j = queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueTest}
+			jobs = append(jobs, queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueTest})
 		case n.Channel == templates.SMS:
-			j = queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueSMS}
-		default:
-			continue
-		}
-		if _, err := s.q.Enqueue(ctx, j); err != nil {
-			s.log.Warn("httpapi: enqueue failed; the sweeper will restore the job", "job", j.ID, "err", err)
+			jobs = append(jobs, queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueSMS})
 		}
 	}
 	if s.opts.OutboxQueue != "-" {
 		for _, id := range outboxIDs {
-			j := queue.Job{ID: "outbox:" + strconv.FormatInt(id, 10), Queue: s.opts.OutboxQueue}
-			if _, err := s.q.Enqueue(ctx, j); err != nil {
-				s.log.Warn("httpapi: enqueue failed; the sweeper will restore the job", "job", j.ID, "err", err)
-			}
+			jobs = append(jobs, queue.Job{ID: "outbox:" + strconv.FormatInt(id, 10), Queue: s.opts.OutboxQueue})
 		}
+	}
+	if len(jobs) == 0 {
+		return
+	}
+	if err := s.q.EnqueueMany(ctx, jobs); err != nil {
+		s.log.Warn("httpapi: enqueue failed; the sweeper will restore the jobs", "jobs", len(jobs), "err", err)
 	}
 }
 

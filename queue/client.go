@@ -102,6 +102,64 @@ func (c *Client) EnqueueAt(ctx context.Context, j Job, t time.Time) (bool, error
 	return n > 0, nil
 }
 
+// EnqueueMany enqueues jobs (of any queues) as Enqueue would, in one round
+// trip to Redis. It returns the first error; jobs before and after it may
+// have been enqueued (enqueueing is idempotent: retry them all).
+func (c *Client) EnqueueMany(ctx context.Context, jobs []Job) error {
+	if len(jobs) == 1 {
+		_, err := c.Enqueue(ctx, jobs[0])
+		return err
+	}
+	type call struct {
+		j    Job
+		k    keys
+		blob string
+	}
+	now := time.Now()
+	calls := make([]call, 0, len(jobs))
+	for _, j := range jobs {
+		if j.ID == "" {
+			return errors.New("queue: enqueue: job without ID")
+		}
+		if len(j.Payload) > MaxPayload {
+			return fmt.Errorf("queue: enqueue %s: payload of %d bytes, more than %d: keep it in the store", j.ID, len(j.Payload), MaxPayload)
+		}
+		k, err := keysOf(j.Queue)
+		if err != nil {
+			return err
+		}
+		if j.EnqueuedAt.IsZero() {
+			j.EnqueuedAt = now
+		}
+		blob, err := encodeJob(&j)
+		if err != nil {
+			return err
+		}
+		calls = append(calls, call{j, k, blob})
+	}
+	pipe := c.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(calls))
+	for i, cl := range calls {
+		cmds[i] = scriptEnqueue.EvalSha(ctx, pipe, cl.k, cl.j.ID, cl.blob, 0, now.UnixMilli())
+	}
+	_, err := pipe.Exec(ctx)
+	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+		// Redis lost its scripts (a restart): one by one, loading it.
+		for _, j := range jobs {
+			if _, err := c.Enqueue(ctx, j); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for i, cmd := range cmds {
+		if err := cmd.Err(); err != nil {
+			return fmt.Errorf("queue: enqueue %s to %s: %w", calls[i].j.ID, calls[i].j.Queue, err)
+		}
+	}
+	return nil
+}
+
 // restore makes ready every job of jobs (all of one queue) that Redis holds
 // neither live nor dead, and returns how many.
 func (c *Client) restore(ctx context.Context, queue string, jobs []Job) (int, error) {
