@@ -373,7 +373,8 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 
 // CreateNotifications records the notifications of several independent
 // requests in one transaction (one commit, one fsync: the caller batches
-// concurrent API requests). For each request, in a savepoint of its own:
+// concurrent API requests). For each request (in a savepoint of its own
+// when one of them fails):
 // the idempotency record (a key already used makes the result Replayed and
 // writes nothing), the notifications with status created, their first
 // status event, and for live emails a blob and an outbox entry linked to
@@ -382,7 +383,12 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 // commit Options.OutboxAdded is called for each new outbox entry.
 func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
 	var results []NotificationResult
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	// Requests almost never fail alone, and a savepoint per request costs
+	// two statements and a copy of every page it touches: the batch runs
+	// without them first, and only if a request fails alone is the
+	// transaction rolled back and run again with a savepoint per request.
+	savepoints := false
+	create := func(tx dbtx, _ changes) error {
 		results = make([]NotificationResult, len(reqs))
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
@@ -390,15 +396,24 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 		now := time.Now()
 		services := map[string]bool{} // name -> has callback
 		for i, r := range reqs {
-			if _, err := tx.exec(ctx, "SAVEPOINT n"); err != nil {
-				return fmt.Errorf("store: savepoint: %w", err)
+			if savepoints {
+				if _, err := tx.exec(ctx, "SAVEPOINT n"); err != nil {
+					return fmt.Errorf("store: savepoint: %w", err)
+				}
 			}
 			res, err := s.createOne(ctx, tx, r, now, services)
 			if err != nil {
+				failsAlone := !isTransient(err) && ctx.Err() == nil && (isUniqueViolation(err) || isForeignKeyViolation(err) || errors.Is(err, ErrInvalid))
+				if !savepoints {
+					if failsAlone {
+						return errWithSavepoints
+					}
+					return err
+				}
 				if _, rerr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT n"); rerr != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
 				}
-				if !isTransient(err) && ctx.Err() == nil && (isUniqueViolation(err) || isForeignKeyViolation(err) || errors.Is(err, ErrInvalid)) {
+				if failsAlone {
 					res = NotificationResult{Err: err}
 					// A concurrent request with the same key
 					// committed first: replay it.
@@ -415,13 +430,20 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 					return err
 				}
 			}
-			if _, err := tx.exec(ctx, "RELEASE SAVEPOINT n"); err != nil {
-				return fmt.Errorf("store: release savepoint: %w", err)
+			if savepoints {
+				if _, err := tx.exec(ctx, "RELEASE SAVEPOINT n"); err != nil {
+					return fmt.Errorf("store: release savepoint: %w", err)
+				}
 			}
 			results[i] = res
 		}
 		return nil
-	})
+	}
+	err := s.writeTx(ctx, create)
+	if errors.Is(err, errWithSavepoints) {
+		savepoints = true
+		err = s.writeTx(ctx, create)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -441,6 +463,10 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 	}
 	return results, nil
 }
+
+// errWithSavepoints aborts CreateNotifications's first, savepoint-free
+// run of a batch in which a request fails alone.
+var errWithSavepoints = errors.New("store: a request failed alone: run the batch again with savepoints")
 
 func (s *Store) lockEvents(ctx context.Context, tx dbtx) error {
 	if !s.dialect.dollar {
