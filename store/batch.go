@@ -141,6 +141,9 @@ func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 		reqs[i] = it.req
 	}
 	rs, errs, err := b.exec(reqs)
+	if err == nil && (len(rs) != len(live) || len(errs) != len(live)) {
+		err = fmt.Errorf("store: internal error: batched transaction returned %d results and %d errors for %d requests", len(rs), len(errs), len(live))
+	}
 	if err != nil && len(live) > 1 {
 		b.s.log.Warn("store: batched transaction failed, retrying its requests one by one", "requests", len(live), "err", err)
 		for _, it := range live {

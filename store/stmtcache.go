@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"sync"
+	"time"
 )
 
 // Prepared statements, kept for the life of the store (SQLite).
@@ -63,9 +64,9 @@ func (c *stmtCache) get(ctx context.Context, query string) *sql.Stmt {
 	}
 	// Prepared without the lock held: preparing waits for a
 	// connection, and a transaction holding one may be looking up
-	// another statement. A context that ends with one request must not
-	// close the statement.
-	st, err := c.db.PrepareContext(context.WithoutCancel(ctx), query)
+	// another statement. (ctx bounds the preparation only, not the
+	// statement's life.)
+	st, err := c.db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil
 	}
@@ -100,8 +101,11 @@ func (c *stmtCache) prepareWanted() {
 	w := c.wanted
 	c.wanted = nil
 	c.mu.Unlock()
+	// Bounded: preparing waits for a connection of the pool.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	for q := range w {
-		c.get(context.Background(), q)
+		c.get(ctx, q)
 	}
 }
 

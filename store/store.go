@@ -179,7 +179,29 @@ func (s *Store) openSQLite(path string) error {
 	db.SetMaxOpenConns(n)
 	db.SetMaxIdleConns(n)
 	s.db, s.wdb, s.dialect = db, wdb, sqliteDialect
-	s.wal = newWALSync(path)
+	// The WAL's name as SQLite sees the database (symlinks resolved,
+	// URI decoding applied), and its directory entry made durable once:
+	// SQLite would sync the directory with the WAL's first sync, which
+	// under synchronous=NORMAL waits for a checkpoint.
+	var seq int
+	var name, file string
+	if _, err := wdb.Exec("SELECT count(*) FROM sqlite_schema"); err != nil { // opens the WAL
+		s.closeDBs()
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if err := wdb.QueryRow("PRAGMA database_list").Scan(&seq, &name, &file); err != nil || file == "" {
+		s.closeDBs()
+		return fmt.Errorf("store: open %s: locate the database file: %v", path, err)
+	}
+	if _, err := os.Stat(file + "-wal"); err != nil {
+		s.closeDBs()
+		return fmt.Errorf("store: open %s: WAL file: %w", path, err)
+	}
+	if err := syncDir(filepath.Dir(file)); err != nil {
+		s.closeDBs()
+		return fmt.Errorf("store: open %s: %w", path, err)
+	}
+	s.wal = newWALSync(file)
 	s.rstmts, s.wstmts = newStmtCache(db), newStmtCache(wdb)
 	return nil
 }
@@ -401,9 +423,11 @@ func (s *Store) writeTxOnce(ctx context.Context, fn func(tx dbtx) error) error {
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
+	// Rollback (a no-op after Commit) runs before afterTx, also when fn
+	// panics: afterTx may need the writer's only connection.
 	defer s.wstmts.afterTx()
+	defer tx.Rollback()
 	if err := fn(dbtx{s, txQuerier(tx, s.wstmts)}); err != nil {
-		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
@@ -498,4 +522,17 @@ func isForeignKeyViolation(err error) bool {
 		return sqErr.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 	}
 	return false
+}
+
+// syncDir fsyncs a directory, making the names created in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("sync directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync directory %s: %w", dir, err)
+	}
+	return nil
 }

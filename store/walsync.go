@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"sync"
 )
@@ -42,8 +41,16 @@ type walSync struct {
 	committed uint64 // commits made
 	synced    uint64 // commits covered by a finished fdatasync
 	syncing   bool
+	// failed is the first failed sync. It sticks: Linux reports a lost
+	// writeback once, so a later fdatasync could succeed although pages
+	// of earlier commits never reached the disk. Every later write fails
+	// until the process restarts and SQLite recovers from what is on
+	// disk (PostgreSQL panics for the same reason).
+	failed error
 }
 
+// newWALSync returns the syncer of the WAL of the database file dbPath
+// (the name SQLite itself uses: PRAGMA database_list).
 func newWALSync(dbPath string) *walSync {
 	w := &walSync{path: dbPath + "-wal"}
 	w.sync = w.fdatasync
@@ -66,6 +73,9 @@ func (w *walSync) wait(seq uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	for w.synced < seq {
+		if w.failed != nil {
+			return w.failed
+		}
 		if w.syncing {
 			w.cond.Wait()
 			continue
@@ -78,22 +88,20 @@ func (w *walSync) wait(seq uint64) error {
 		w.syncing = false
 		w.cond.Broadcast()
 		if err != nil {
-			return err
+			w.failed = fmt.Errorf("%w (the store accepts no more writes; restart the process)", err)
+			return w.failed
 		}
 		w.synced = max(w.synced, target)
 	}
 	return nil
 }
 
-// fdatasync syncs the WAL file, opened by name each time so that a WAL
-// deleted and recreated (when every connection closed) is never missed.
-// A missing file means every connection closed and SQLite checkpointed
-// it into the (synced) database file.
+// fdatasync syncs the WAL file. It is opened by name each time; SQLite
+// does not delete it while a connection is open (every connection holds a
+// shared lock), and its path is the one SQLite reports (see newWALSync's
+// caller), so a missing file is an error, not a reason to skip the sync.
 func (w *walSync) fdatasync() error {
 	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
 	if err != nil {
 		return fmt.Errorf("store: open WAL for sync: %w", err)
 	}

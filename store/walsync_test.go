@@ -49,9 +49,9 @@ func TestWALSyncCoversCommitsBeforeIt(t *testing.T) {
 	}
 }
 
-// A failed sync is reported to the waiters it was for, and the next
-// waiter tries again.
-func TestWALSyncError(t *testing.T) {
+// A failed sync fails every waiter from then on, even if a later
+// fdatasync would succeed: Linux reports a lost writeback only once.
+func TestWALSyncErrorSticks(t *testing.T) {
 	w := newWALSync(filepath.Join(t.TempDir(), "x.db"))
 	fail := errors.New("EIO")
 	w.sync = func() error { return fail }
@@ -59,8 +59,30 @@ func TestWALSyncError(t *testing.T) {
 		t.Fatalf("wait = %v, want %v", err, fail)
 	}
 	w.sync = func() error { return nil }
-	if err := w.wait(w.commit()); err != nil {
+	if err := w.wait(w.commit()); !errors.Is(err, fail) {
+		t.Fatalf("after a failed sync: wait = %v, want %v", err, fail)
+	}
+}
+
+// The WAL path is SQLite's own: a data directory reached through a
+// symlink still syncs the real file, and a missing WAL is an error.
+func TestWALSyncPath(t *testing.T) {
+	real := t.TempDir()
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(real, link); err != nil {
 		t.Fatal(err)
+	}
+	s, err := Open(context.Background(), Options{DataDir: link}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if want := filepath.Join(real, "congthu.db-wal"); s.wal.path != want {
+		t.Fatalf("WAL path %q, want %q", s.wal.path, want)
+	}
+	w := newWALSync(filepath.Join(t.TempDir(), "missing.db"))
+	if err := w.wait(w.commit()); err == nil {
+		t.Fatal("sync of a missing WAL succeeded")
 	}
 }
 
