@@ -680,10 +680,13 @@ func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *store.Ou
 	}
 	sort.Strings(domains)
 
+	// Mail is signed when it is accepted (submission, the API: see
+	// Sign); what reaches the queue unsigned by us (queued before that,
+	// or by a path that does not sign) is signed here.
 	var signed []byte
 	var signOnce sync.Once
 	sign := func() []byte {
-		signOnce.Do(func() { signed = d.sign(ctx, log, st.MailFrom, raw) })
+		signOnce.Do(func() { signed = d.signUnlessSigned(ctx, log, st.MailFrom, raw) })
 		return signed
 	}
 
@@ -828,10 +831,30 @@ func (d *Dispatcher) deliverLocal(ctx context.Context, rcpts []string, raw []byt
 	return out
 }
 
-// sign returns msg with a DKIM-Signature (RFC 6376) prepended when the
+// Sign returns msg with a DKIM-Signature (RFC 6376) prepended when the
 // From: domain (else the envelope sender's) is local and has a key; msg
-// itself otherwise. The bytes of msg are not changed.
-func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
+// itself otherwise. The bytes of msg are not changed. Submission and the
+// API call it when they accept a message for remote recipients, so that
+// the queue holds signed messages (as with OpenDKIM in front of Postfix,
+// or mox and maddy): delivery and every retry then send the stored bytes.
+func (d *Dispatcher) Sign(ctx context.Context, mailFrom string, msg []byte) []byte {
+	return d.sign(ctx, d.log, mailFrom, msg)
+}
+
+// signUnlessSigned is sign, except for a message that already carries a
+// DKIM-Signature of the domain sign would use.
+func (d *Dispatcher) signUnlessSigned(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
+	for _, dom := range signingCandidates(mailFrom, msg) {
+		if hasSignatureOf(msg, dom) {
+			return msg
+		}
+	}
+	return d.sign(ctx, log, mailFrom, msg)
+}
+
+// signingCandidates returns the domains whose key may sign msg, in order:
+// the From: header's, then the envelope sender's.
+func signingCandidates(mailFrom string, msg []byte) []string {
 	var candidates []string
 	if from := headerFromDomain(msg); from != "" {
 		candidates = append(candidates, from)
@@ -839,6 +862,26 @@ func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string
 	if dom := domainOf(mailFrom); dom != "" && (len(candidates) == 0 || candidates[0] != dom) {
 		candidates = append(candidates, dom)
 	}
+	return candidates
+}
+
+// hasSignatureOf reports whether msg's header has a DKIM-Signature field
+// with d= dom.
+func hasSignatureOf(msg []byte, dom string) bool {
+	for _, v := range parseHeader(msg[:headerEnd(msg)]).Values("Dkim-Signature") {
+		for tag := range strings.SplitSeq(v, ";") {
+			k, val, ok := strings.Cut(tag, "=")
+			if ok && strings.TrimSpace(k) == "d" && strings.EqualFold(strings.Join(strings.Fields(val), ""), dom) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sign is Sign with the caller's logger.
+func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
+	candidates := signingCandidates(mailFrom, msg)
 	for _, dom := range candidates {
 		c, err := d.cachedDomain(ctx, dom)
 		if err != nil {

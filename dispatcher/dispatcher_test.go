@@ -600,3 +600,44 @@ func TestDialPlainIPLiteral(t *testing.T) {
 	e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
 	_ = net.IPv4len
 }
+
+// A message signed when it was accepted (Sign, as submission and the API
+// do) is delivered as stored: one signature, which verifies; the
+// dispatcher does not sign it again.
+func TestSignedAtAcceptanceNotSignedAgain(t *testing.T) {
+	sk := startSink(t, sinkOpts{})
+	e := newEnv(t, envOpts{opts: func(o *Options) { o.Port = portOf(t, sk.addr) }})
+	e.mx("remote.test", testdns.MX{Pref: 10, Host: "mx.remote.test"})
+	e.dns.SetA("mx.remote.test", "127.0.0.1")
+
+	raw := message("alice@local.test", "bob@remote.test", "Công văn đã ký", 4<<10)
+	signed := e.d.Sign(e.ctx, "alice@local.test", raw)
+	if !hasPrefix(signed, "DKIM-Signature:") || !bytes.HasSuffix(signed, raw) {
+		t.Fatalf("Sign: got %.80q", signed)
+	}
+	if !hasSignatureOf(signed, "local.test") || hasSignatureOf(signed, "remote.test") || hasSignatureOf(raw, "local.test") {
+		t.Fatal("hasSignatureOf misreads the DKIM-Signature d= tag")
+	}
+	// A domain without a key is not signed.
+	if out := e.d.Sign(e.ctx, "x@elsewhere.test", message("x@elsewhere.test", "bob@remote.test", "x", 100)); hasPrefix(out, "DKIM-Signature:") {
+		t.Fatal("signed mail from a domain that is not ours")
+	}
+	id := e.submit("alice@local.test", []string{"bob@remote.test"}, signed)
+	e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+	msgs := sk.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("sink got %d messages, want 1", len(msgs))
+	}
+	if !bytes.Equal(msgs[0].data, signed) {
+		t.Fatalf("delivered bytes differ from the stored signed message (%d vs %d bytes)", len(msgs[0].data), len(signed))
+	}
+	if n := bytes.Count(msgs[0].data, []byte("DKIM-Signature:")); n != 1 {
+		t.Fatalf("%d DKIM-Signature fields, want 1", n)
+	}
+	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msgs[0].data), &msgdkim.VerifyOptions{
+		LookupTXT: func(domain string) ([]string, error) { return e.dns.Resolver().LookupTXT(context.Background(), domain) },
+	})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil {
+		t.Fatalf("dkim verify: %+v, %v", vs, err)
+	}
+}

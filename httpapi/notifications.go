@@ -306,6 +306,9 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 		return n, nil, err
 	}
 	if !m.c.test {
+		if s.opts.Sign != nil {
+			raw = s.opts.Sign(context.Background(), envFrom, raw)
+		}
 		n.Raw, n.MailFrom = raw, envFrom
 	}
 	return n, nil, nil

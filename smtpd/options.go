@@ -1,6 +1,7 @@
 package smtpd
 
 import (
+	"context"
 	"crypto/tls"
 	"os"
 	"time"
@@ -18,6 +19,10 @@ type Options struct {
 	// MaxMessageBytes is the largest message accepted, advertised with
 	// SIZE (RFC 1870) (default 25 MiB).
 	MaxMessageBytes int64
+	// Sign, if set, DKIM-signs a message with remote recipients before
+	// it is stored (see dispatcher.Dispatcher.Sign): the queue then holds
+	// the signed bytes. It returns msg unchanged when it does not sign.
+	Sign func(ctx context.Context, mailFrom string, msg []byte) []byte
 	// MaxRecipients is the most RCPT TO per message (default 100; RFC
 	// 5321 section 4.5.3.1.8 requires at least 100).
 	MaxRecipients int

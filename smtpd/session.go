@@ -373,6 +373,9 @@ func (s *session) Data(r io.Reader) error {
 
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
 	defer cancel()
+	if len(tx.remote) > 0 && s.srv.opts.Sign != nil {
+		raw = s.srv.opts.Sign(ctx, tx.from, raw)
+	}
 	res, err := s.srv.st.Deliver(ctx, &store.Delivery{
 		Raw:          raw,
 		InternalDate: now,

@@ -15,6 +15,7 @@ import (
 	"net/textproto"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -648,5 +649,45 @@ func TestConcurrentSessions(t *testing.T) {
 	wg.Wait()
 	if n := len(e.inbox(t, e.bob)); n != 40 {
 		t.Errorf("bob has %d messages, want 40", n)
+	}
+}
+
+// With Options.Sign, a message with remote recipients is stored as Sign
+// returned it (the outbox holds the signed bytes); a message only for
+// local recipients is not passed to Sign.
+func TestSubmissionSignsRemoteMail(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	var gotFrom atomic.Value
+	e := newEnv(t, envConfig{opts: Options{Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
+		calls.Add(1)
+		gotFrom.Store(mailFrom)
+		return append([]byte("DKIM-Signature: v=1; d="+domain+"; b=test\r\n"), msg...)
+	}}})
+	c := e.login(t, "alice@"+domain, alicePass)
+	msg := testMessage(msgOpts{from: "alice@" + domain, to: "bob@" + domain, date: true, msgID: true})
+	if _, err := send(c, "alice@"+domain, []string{"bob@" + domain}, msg); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("Sign called %d times for local-only mail", n)
+	}
+	if _, err := send(c, "alice@"+domain, []string{"citizen@example.org"}, msg); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 1 || gotFrom.Load() != "alice@"+domain {
+		t.Fatalf("Sign called %d times with %v, want once with alice@", n, gotFrom.Load())
+	}
+	ctx := context.Background()
+	ids, err := e.st.OutboxDue(ctx, time.Now().Add(time.Hour), 10)
+	if err != nil || len(ids) != 1 {
+		t.Fatalf("outbox due: %v, %v; want one", ids, err)
+	}
+	raw, err := e.st.OutboxRaw(ctx, ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(raw, []byte("DKIM-Signature: v=1; d="+domain+"; b=test\r\nReceived:")) || !bytes.HasSuffix(raw, msg) {
+		t.Fatalf("outbox bytes are not the signed message: %.120q", raw)
 	}
 }

@@ -232,6 +232,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			RateLimit:    cfg.API.RateLimit,
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 			SMSReceipts:  smsReceipts,
+			Sign:         d.Sign,
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
 		defer api.Close()
 	}
@@ -245,6 +246,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		DataTimeout:       cfg.SMTP.DataTimeout.D(),
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
 		MaxConnections:    cfg.SMTP.MaxConnections,
+		Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
+			// Without Redis there is no dispatcher: the message is
+			// signed when a dispatcher delivers it.
+			if d := disp.get(); d != nil {
+				return d.Sign(ctx, mailFrom, msg)
+			}
+			return msg
+		},
 	}, st, lim, log.With("service", "smtp"))
 	r.stop = append(r.stop, func(ctx context.Context) {
 		if err := smtpSrv.Shutdown(ctx); err != nil {
