@@ -680,9 +680,9 @@ func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *store.Ou
 	}
 	sort.Strings(domains)
 
-	// Mail is signed when it is accepted (submission, the API: see
-	// Sign); what reaches the queue unsigned by us (queued before that,
-	// or by a path that does not sign) is signed here.
+	// Submitted mail was signed when accepted (see Sign); what reaches
+	// the queue without our signature (API notifications, DSNs, mail
+	// queued before an upgrade) is signed here, once per message.
 	var signed []byte
 	var signOnce sync.Once
 	sign := func() []byte {
@@ -833,10 +833,12 @@ func (d *Dispatcher) deliverLocal(ctx context.Context, rcpts []string, raw []byt
 
 // Sign returns msg with a DKIM-Signature (RFC 6376) prepended when the
 // From: domain (else the envelope sender's) is local and has a key; msg
-// itself otherwise. The bytes of msg are not changed. Submission and the
-// API call it when they accept a message for remote recipients, so that
-// the queue holds signed messages (as with OpenDKIM in front of Postfix,
-// or mox and maddy): delivery and every retry then send the stored bytes.
+// itself otherwise. The bytes of msg are not changed. SMTP submission
+// calls it when it accepts a message for remote recipients, so that the
+// queue holds the signed message (as with OpenDKIM in front of Postfix,
+// or mox and maddy): delivery and every retry send the stored bytes.
+// Notification emails from the API are signed by the delivery workers
+// instead (see signUnlessSigned), keeping the API's acceptance path short.
 func (d *Dispatcher) Sign(ctx context.Context, mailFrom string, msg []byte) []byte {
 	return d.sign(ctx, d.log, mailFrom, msg)
 }

@@ -2,13 +2,11 @@ package httpapi
 
 import (
 	"bytes"
-	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"congthu/store"
@@ -309,46 +307,5 @@ func TestOpenAPIFileIdentical(t *testing.T) {
 	}
 	if !bytes.Equal(b, OpenAPI) {
 		t.Errorf("api/openapi.json and httpapi/openapi.json differ: copy one onto the other")
-	}
-}
-
-// With Options.Sign, a live email is stored signed (the outbox holds what
-// Sign returned, given the envelope sender); a test key's email is not
-// composed for sending and not signed.
-func TestEventEmailSignedAtAcceptance(t *testing.T) {
-	var calls atomic.Int32
-	e := newEnv(t, "sqlite", func(o *Options) {
-		o.Sign = func(ctx context.Context, mailFrom string, msg []byte) []byte {
-			calls.Add(1)
-			return append([]byte("DKIM-Signature: v=1; d=hanoi.gov.vn; s="+mailFrom+"\r\n"), msg...)
-		}
-	})
-	var created struct {
-		Notifications []struct{ ID, Channel string } `json:"notifications"`
-	}
-	r := e.do("POST", "/v1/dossiers/000.00.12.H26-260315-0009/events", e.live, event("ev-signed"))
-	if r.code != http.StatusCreated {
-		t.Fatalf("live: %d %s", r.code, r.body)
-	}
-	r.json(t, &created)
-	var emailID string
-	for _, n := range created.Notifications {
-		if n.Channel == "email" {
-			emailID = n.ID
-		}
-	}
-	n, err := e.st.Notification(ctx, emailID)
-	if err != nil || n.OutboxID == 0 {
-		t.Fatalf("stored email: %+v %v", n, err)
-	}
-	raw, err := e.st.OutboxRaw(ctx, n.OutboxID)
-	if err != nil || !bytes.HasPrefix(raw, []byte("DKIM-Signature: v=1; d=hanoi.gov.vn; s=bounce+"+emailID+"@hanoi.gov.vn\r\n")) {
-		t.Fatalf("outbox message not signed at acceptance: %v %.120q", err, raw)
-	}
-	if r := e.do("POST", "/v1/dossiers/000.00.12.H26-260315-0010/events", e.test, event("ev-test-key")); r.code != http.StatusCreated {
-		t.Fatalf("test key: %d %s", r.code, r.body)
-	}
-	if c := calls.Load(); c != 1 {
-		t.Fatalf("Sign called %d times, want 1 (the live email only)", c)
 	}
 }

@@ -306,9 +306,10 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 		return n, nil, err
 	}
 	if !m.c.test {
-		if s.opts.Sign != nil {
-			raw = s.opts.Sign(context.Background(), envFrom, raw)
-		}
+		// Not DKIM-signed here: the delivery workers sign it
+		// (dispatcher), keeping the API's acceptance path to
+		// validation, rendering and the commit, as GOV.UK Notify's
+		// API leaves sending to its workers.
 		n.Raw, n.MailFrom = raw, envFrom
 	}
 	return n, nil, nil

@@ -50,10 +50,6 @@ type Options struct {
 	Senders map[string]string
 	// SenderName is the From display name when an event names no agency.
 	SenderName string
-	// Sign, if set, DKIM-signs a composed email before it is stored (see
-	// dispatcher.Dispatcher.Sign); it returns msg unchanged when it does
-	// not sign.
-	Sign func(ctx context.Context, mailFrom string, msg []byte) []byte
 	// OutboxQueue is the queue that delivers outbox entries; the API
 	// enqueues job "outbox:<id>" there after commit. Default "outbox";
 	// "-" leaves it to store.Options.OutboxAdded.

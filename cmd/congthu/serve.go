@@ -232,7 +232,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			RateLimit:    cfg.API.RateLimit,
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 			SMSReceipts:  smsReceipts,
-			Sign:         d.Sign,
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
 		defer api.Close()
 	}
