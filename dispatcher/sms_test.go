@@ -289,7 +289,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: o.receipt},
 		httpapi.Deps{Store: st, Queue: e.q, Templates: set, Tracker: e.tr})
 	e.ts = httptest.NewServer(e.api.Handler())
-	t.Cleanup(func() { e.ts.Close(); e.api.Close() })
+	t.Cleanup(e.ts.Close)
 	e.live = e.addKey(false)
 	e.test = e.addKey(true)
 	if !o.noCB {
@@ -732,7 +732,6 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 		return err == nil && s.State == store.SMSAccepted
 	})
 	e1.ts.Close()
-	e1.api.Close()
 	e1.st.Close()
 
 	// "Restart": a new store on the same data, a new handler and API.

@@ -76,7 +76,7 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	q := queue.NewClient(rdb)
 	srv := New(opts, Deps{Store: st, Queue: q, Templates: set})
 	ts := httptest.NewServer(srv.Handler())
-	t.Cleanup(func() { ts.Close(); srv.Close() })
+	t.Cleanup(ts.Close)
 	e := &env{t: t, st: st, q: q, srv: srv, ts: ts, tracker: srv.Tracker()}
 	e.live = e.addKey("motcua", false)
 	e.test = e.addKey("motcua", true)

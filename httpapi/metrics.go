@@ -160,8 +160,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "congthu_notification_final_total{channel=\"%s\",status=\"%s\"} %d\n", esc(k[0]), esc(k[1]), m.finals[k])
 	}
 	m.mu.Unlock()
-	fmt.Fprintf(&b, "# HELP congthu_api_commits_total Group commits of API requests.\n# TYPE congthu_api_commits_total counter\ncongthu_api_commits_total %d\n", s.batch.batches.Load())
-	fmt.Fprintf(&b, "# HELP congthu_api_committed_requests_total API requests stored by group commits.\n# TYPE congthu_api_committed_requests_total counter\ncongthu_api_committed_requests_total %d\n", s.batch.items.Load())
+	commits, committed := s.st.CreateBatches()
+	fmt.Fprintf(&b, "# HELP congthu_api_commits_total Group commits of API requests.\n# TYPE congthu_api_commits_total counter\ncongthu_api_commits_total %d\n", commits)
+	fmt.Fprintf(&b, "# HELP congthu_api_committed_requests_total API requests stored by group commits.\n# TYPE congthu_api_committed_requests_total counter\ncongthu_api_committed_requests_total %d\n", committed)
 
 	// Store and queue figures (cached 15 s: counting reads the table).
 	m.countsMu.Lock()

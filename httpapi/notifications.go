@@ -185,7 +185,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		s.internal(w, "encode response", err)
 		return
 	}
-	res, err := s.batch.submit(ctx, &store.NotificationRequest{Service: cr.c.service, IdempotencyKey: cr.idemKey,
+	res, err := s.st.CreateNotification(ctx, &store.NotificationRequest{Service: cr.c.service, IdempotencyKey: cr.idemKey,
 		RequestHash: cr.hash, Status: http.StatusCreated, Response: body, Notifications: notes})
 	if err != nil {
 		s.unavailable(w, "store notifications", err)

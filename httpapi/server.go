@@ -12,8 +12,9 @@
 // Durability: a 201 is written only after the notifications, their first
 // status events, the idempotency record and (for live email) the composed
 // message in the outbox are committed in one transaction; then the jobs
-// are enqueued. Concurrent requests share transactions (group commit, see
-// batcher). A lost enqueue is restored by the queue sweeper from the store.
+// are enqueued. Concurrent requests share transactions (the store's group
+// commit: store.CreateNotification). A lost enqueue is restored by the
+// queue sweeper from the store.
 package httpapi
 
 import (
@@ -22,7 +23,6 @@ import (
 	"net/http"
 	"runtime/debug"
 	"strings"
-	"sync"
 	"time"
 
 	"congthu/notify"
@@ -87,8 +87,6 @@ type Server struct {
 	metrics *metrics
 	keys    *keyCache
 	limiter *limiter
-	batch   *batcher
-	closeMu sync.Once
 }
 
 // New returns a Server. Call Close when done (it stops the group commit).
@@ -120,7 +118,6 @@ func New(opts Options, d Deps) *Server {
 	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker,
 		metrics: newMetrics(), keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), perMinute: opts.RateLimit}}
 	s.tracker.Observe = s.metrics.observeDelivery
-	s.batch = newBatcher(d.Store, opts.Log)
 	s.routes()
 	return s
 }
@@ -130,12 +127,6 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Tracker returns the tracker the server records status changes with.
 func (s *Server) Tracker() *notify.Tracker { return s.tracker }
-
-// Close stops the group commit after the requests already submitted.
-func (s *Server) Close() error {
-	s.closeMu.Do(s.batch.close)
-	return nil
-}
 
 func (s *Server) routes() {
 	m := http.NewServeMux()

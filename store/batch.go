@@ -17,11 +17,10 @@ import (
 // of its own, so one bad call fails alone.
 type txBatcher[Q, R any] struct {
 	s *Store
-	// run executes the requests in tx and returns one result and one
-	// error per request. A per-request error must leave the transaction
-	// usable (the request wrote nothing); an error returned as the third
-	// value aborts the whole transaction.
-	run func(ctx context.Context, tx dbtx, reqs []Q) ([]R, []error, error)
+	// run stores the requests in one transaction, durably, and returns
+	// one result and one error per request (a request that failed alone
+	// wrote nothing), or an error of the transaction as a whole.
+	run func(ctx context.Context, reqs []Q) ([]R, []error, error)
 
 	mu     sync.RWMutex
 	closed bool
@@ -47,7 +46,7 @@ const (
 	txBatchInFlight = 2
 )
 
-func newTxBatcher[Q, R any](s *Store, run func(ctx context.Context, tx dbtx, reqs []Q) ([]R, []error, error)) *txBatcher[Q, R] {
+func newTxBatcher[Q, R any](s *Store, run func(ctx context.Context, reqs []Q) ([]R, []error, error)) *txBatcher[Q, R] {
 	b := &txBatcher[Q, R]{s: s, run: run, reqs: make(chan *txItem[Q, R], txBatchMax), done: make(chan struct{})}
 	go b.loop()
 	return b
@@ -163,8 +162,7 @@ func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 	}
 }
 
-// exec runs one transaction (with writeTx's retries of transient
-// conflicts) and returns once it is durable.
+// exec runs one batch, recovering a panic.
 func (b *txBatcher[Q, R]) exec(reqs []Q) (rs []R, errs []error, err error) {
 	defer func() {
 		if p := recover(); p != nil {
@@ -174,12 +172,7 @@ func (b *txBatcher[Q, R]) exec(reqs []Q) (rs []R, errs []error, err error) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), txBatchTimeout)
 	defer cancel()
-	err = b.s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		var err error
-		rs, errs, err = b.run(ctx, tx, reqs)
-		return err
-	})
-	return rs, errs, err
+	return b.run(ctx, reqs)
 }
 
 const txBatchTimeout = 2 * time.Minute // as the delivery group commit

@@ -67,3 +67,50 @@ func TestStatusChangesGroupCommitted(t *testing.T) {
 		}
 	})
 }
+
+// Concurrent CreateNotification calls are group-committed; two with the
+// same idempotency key, even in one batch, create once and replay once.
+func TestCreateNotificationGroupCommitted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		const n = 40
+		var wg sync.WaitGroup
+		res := make([]NotificationResult, n+2)
+		errs := make([]error, n+2)
+		for i := range n {
+			wg.Go(func() {
+				res[i], errs[i] = s.CreateNotification(ctx, &NotificationRequest{Service: "motcua", IdempotencyKey: fmt.Sprintf("ev-%d", i),
+					RequestHash: "h", Status: 201, Response: []byte(`{}`), Notifications: []NewNotification{newNote(fmt.Sprintf("c%03d", i), "sms", "+84912345678")}})
+			})
+		}
+		for k := range 2 {
+			wg.Go(func() {
+				res[n+k], errs[n+k] = s.CreateNotification(ctx, &NotificationRequest{Service: "motcua", IdempotencyKey: "same",
+					RequestHash: fmt.Sprintf("h%d", k), Status: 201, Response: []byte(fmt.Sprintf(`{"k":%d}`, k)),
+					Notifications: []NewNotification{newNote(fmt.Sprintf("s%d", k), "sms", "+84912345678")}})
+			})
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil || res[i].Err != nil || res[i].Replayed || len(res[i].Events) != 1 {
+				t.Fatalf("request %d: %+v, %v", i, res[i], errs[i])
+			}
+		}
+		a, b := res[n], res[n+1]
+		if errs[n] != nil || errs[n+1] != nil || a.Replayed == b.Replayed {
+			t.Fatalf("same key twice: %+v / %+v (%v, %v): want one created, one replayed", a, b, errs[n], errs[n+1])
+		}
+		won, replay := a, b
+		if a.Replayed {
+			won, replay = b, a
+		}
+		if replay.RequestHash != won.RequestHash || string(replay.Response) != string(won.Response) {
+			t.Fatalf("replay %+v does not repeat the first %+v", replay, won)
+		}
+		if batches, items := s.CreateBatches(); items != n+2 || batches >= n+2 {
+			t.Errorf("%d requests in %d group commits: not grouped", items, batches)
+		}
+	})
+}

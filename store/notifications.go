@@ -600,24 +600,50 @@ type statusReq struct {
 // setStatuses is the statusBatch's transaction: each change in turn, as
 // SetNotificationStatusEvent alone would make it. A missing notification
 // fails alone (setStatus has written nothing when it says so).
-func (s *Store) setStatuses(ctx context.Context, tx dbtx, reqs []statusReq) ([]*NotificationEvent, []error, error) {
-	if err := s.lockEvents(ctx, tx); err != nil {
+func (s *Store) setStatuses(ctx context.Context, reqs []statusReq) ([]*NotificationEvent, []error, error) {
+	var evs []*NotificationEvent
+	var errs []error
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		if err := s.lockEvents(ctx, tx); err != nil {
+			return err
+		}
+		evs = make([]*NotificationEvent, len(reqs))
+		errs = make([]error, len(reqs))
+		for i, r := range reqs {
+			ev, err := s.setStatus(ctx, tx, r.id, r.status, r.detail, r.at)
+			if errors.Is(err, ErrNotFound) {
+				errs[i] = err
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			evs[i] = ev
+		}
+		return nil
+	})
+	return evs, errs, err
+}
+
+// CreateNotification is CreateNotifications for one request, group
+// committed with the concurrent calls of other goroutines (the API's
+// requests): one transaction and one WAL sync for all of them.
+func (s *Store) CreateNotification(ctx context.Context, req *NotificationRequest) (NotificationResult, error) {
+	return s.createBatch.do(ctx, req)
+}
+
+// CreateBatches returns how many group commits CreateNotification made
+// and how many requests they stored (for metrics).
+func (s *Store) CreateBatches() (batches, requests int64) {
+	return s.createBatch.batches.Load(), s.createBatch.items.Load()
+}
+
+func (s *Store) createNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, []error, error) {
+	res, err := s.CreateNotifications(ctx, reqs)
+	if err != nil {
 		return nil, nil, err
 	}
-	evs := make([]*NotificationEvent, len(reqs))
-	errs := make([]error, len(reqs))
-	for i, r := range reqs {
-		ev, err := s.setStatus(ctx, tx, r.id, r.status, r.detail, r.at)
-		if errors.Is(err, ErrNotFound) {
-			errs[i] = err
-			continue
-		}
-		if err != nil {
-			return nil, nil, err
-		}
-		evs[i] = ev
-	}
-	return evs, errs, nil
+	return res, make([]error, len(reqs)), nil
 }
 
 func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail string, at time.Time) (*NotificationEvent, error) {

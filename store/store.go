@@ -67,8 +67,10 @@ type Store struct {
 	// PostgreSQL), see stmtcache.go.
 	rstmts, wstmts *stmtCache
 
-	// statusBatch groups notification status changes (notifications.go).
+	// statusBatch groups notification status changes, createBatch
+	// CreateNotification's requests (notifications.go).
 	statusBatch *txBatcher[statusReq, *NotificationEvent]
+	createBatch *txBatcher[*NotificationRequest, NotificationResult]
 }
 
 // Open opens (creating if needed) the store and applies migrations.
@@ -107,6 +109,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s.statusBatch = newTxBatcher(s, s.setStatuses)
+	s.createBatch = newTxBatcher(s, s.createNotifications)
 	s.reqs = make(chan *deliverReq, 4*maxBatch)
 	s.commitDone = make(chan struct{})
 	// SQLite has one writer, so one committer. PostgreSQL commits
@@ -260,6 +263,7 @@ func (s *Store) Close() error {
 	s.closed = true
 	close(s.reqs)
 	s.commitMu.Unlock()
+	s.createBatch.close()
 	s.statusBatch.close()
 	<-s.commitDone
 	s.finishing.Wait()

@@ -233,7 +233,6 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 			SMSReceipts:  smsReceipts,
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
-		defer api.Close()
 	}
 
 	smtpSrv := smtpd.New(smtpd.Options{
