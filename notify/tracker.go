@@ -115,13 +115,13 @@ func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.Notification
 // outbox entry: a notification it carries becomes sending. Ordinary mail
 // (no notification) is ignored.
 func (t *Tracker) OutboxAttempt(ctx context.Context, outboxID int64) error {
-	n, err := t.st.NotificationByOutbox(ctx, outboxID)
+	id, err := t.st.NotificationIDByOutbox(ctx, outboxID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	_, err = t.SetStatus(ctx, n.ID, store.NotificationSending, "", t.Now())
+	_, err = t.SetStatus(ctx, id, store.NotificationSending, "", t.Now())
 	return err
 }
 
@@ -141,13 +141,13 @@ func (t *Tracker) OutboxDone(ctx context.Context, outboxID int64, outboxStatus, 
 	default:
 		return fmt.Errorf("notify: outbox status %q is not final: %w", outboxStatus, store.ErrInvalid)
 	}
-	n, err := t.st.NotificationByOutbox(ctx, outboxID)
+	id, err := t.st.NotificationIDByOutbox(ctx, outboxID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	_, err = t.SetStatus(ctx, n.ID, status, detail, t.Now())
+	_, err = t.SetStatus(ctx, id, status, detail, t.Now())
 	return err
 }
 

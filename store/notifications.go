@@ -776,18 +776,19 @@ func (s *Store) Notification(ctx context.Context, id string) (*Notification, err
 	return n, nil
 }
 
-// NotificationByOutbox returns the notification an outbox entry carries
-// (for the dispatcher: a final state of the entry's recipient becomes the
-// notification's status). ErrNotFound when the entry is ordinary mail.
-func (s *Store) NotificationByOutbox(ctx context.Context, outboxID int64) (*Notification, error) {
-	n, err := scanNotification(s.r().row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE outbox_id = ?", outboxID))
+// NotificationIDByOutbox returns the ID of the notification an outbox
+// entry carries (the dispatcher's hooks need only that, twice per email);
+// ErrNotFound for ordinary mail.
+func (s *Store) NotificationIDByOutbox(ctx context.Context, outboxID int64) (string, error) {
+	var id string
+	err := s.r().row(ctx, "SELECT id FROM notifications WHERE outbox_id = ?", outboxID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
+		return "", fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, err)
+		return "", fmt.Errorf("store: notification of outbox %d: %w", outboxID, err)
 	}
-	return n, nil
+	return id, nil
 }
 
 // NotificationFilter selects notifications of one service.

@@ -103,9 +103,16 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Errorf("OutboxAdded: got %v, want %v", added, res[0].OutboxIDs)
 		}
 		mu.Unlock()
-		n, err := s.NotificationByOutbox(ctx, res[0].OutboxIDs[0])
-		if err != nil || n.ID != "0001" || n.Status != NotificationCreated {
-			t.Fatalf("NotificationByOutbox: %+v %v", n, err)
+		nid, err := s.NotificationIDByOutbox(ctx, res[0].OutboxIDs[0])
+		if err != nil || nid != "0001" {
+			t.Fatalf("NotificationIDByOutbox: %q %v", nid, err)
+		}
+		if _, err := s.NotificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("NotificationIDByOutbox of ordinary mail: %v, want ErrNotFound", err)
+		}
+		n, err := s.Notification(ctx, nid)
+		if err != nil || n.Status != NotificationCreated || n.OutboxID != res[0].OutboxIDs[0] {
+			t.Fatalf("Notification: %+v %v", n, err)
 		}
 		if raw, err := s.OutboxRaw(ctx, n.OutboxID); err != nil || string(raw) != string(email.Raw) {
 			t.Errorf("OutboxRaw: %q %v", raw, err)

@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 
@@ -112,6 +114,22 @@ func (r *runner) goRun(name string, fn func() error) {
 
 // serve runs the server until ctx is cancelled.
 func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
+	// CONGTHU_CPUPROFILE: write a CPU profile of the whole run to this
+	// file, for measuring the running server under load (see bench/).
+	if path := os.Getenv("CONGTHU_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			return fmt.Errorf("CONGTHU_CPUPROFILE: %w", err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			f.Close()
+			return fmt.Errorf("CONGTHU_CPUPROFILE: %w", err)
+		}
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	tlsConfig, selfSigned, err := certs.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.Hostname, cfg.DataDir)
 	if err != nil {
 		return err
