@@ -840,18 +840,19 @@ func (d *Dispatcher) deliverLocal(ctx context.Context, rcpts []string, raw []byt
 // Notification emails from the API are signed by the delivery workers
 // instead (see signUnlessSigned), keeping the API's acceptance path short.
 func (d *Dispatcher) Sign(ctx context.Context, mailFrom string, msg []byte) []byte {
-	return d.sign(ctx, d.log, mailFrom, msg)
+	return d.sign(ctx, d.log, signingCandidates(mailFrom, msg), msg)
 }
 
 // signUnlessSigned is sign, except for a message that already carries a
 // DKIM-Signature of the domain sign would use.
 func (d *Dispatcher) signUnlessSigned(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
-	for _, dom := range signingCandidates(mailFrom, msg) {
+	candidates := signingCandidates(mailFrom, msg)
+	for _, dom := range candidates {
 		if hasSignatureOf(msg, dom) {
 			return msg
 		}
 	}
-	return d.sign(ctx, log, mailFrom, msg)
+	return d.sign(ctx, log, candidates, msg)
 }
 
 // signingCandidates returns the domains whose key may sign msg, in order:
@@ -881,9 +882,9 @@ func hasSignatureOf(msg []byte, dom string) bool {
 	return false
 }
 
-// sign is Sign with the caller's logger.
-func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
-	candidates := signingCandidates(mailFrom, msg)
+// sign signs msg with the key of the first of candidates (see
+// signingCandidates) that has one.
+func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, candidates []string, msg []byte) []byte {
 	for _, dom := range candidates {
 		c, err := d.cachedDomain(ctx, dom)
 		if err != nil {
