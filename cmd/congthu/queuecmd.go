@@ -5,13 +5,18 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"slices"
 	"sort"
+	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"congthu/dispatcher"
 	"congthu/queue"
+	"congthu/store"
 )
 
 // knownQueues are listed by `queue stats` even before they hold a job.
@@ -62,6 +67,7 @@ func queueCommand() *command {
 	var dead bool
 	var all bool
 	var name string
+	var reason string
 	withQueue := func(f func(ctx context.Context, c *cli, q *queue.Client, args []string) error) func(context.Context, *cli, *flag.FlagSet, []string) error {
 		return func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
 			q, done, err := c.queueClient(ctx)
@@ -196,8 +202,22 @@ func queueCommand() *command {
 				}),
 			},
 			{
-				name: "drop", args: "[--queue NAME] ID", summary: "remove a job from Redis wherever it is (the store still decides whether it is due)",
-				flags: queueFlag,
+				name: "drop", args: "[--queue NAME] [--reason TEXT] ID",
+				summary: "remove a job from Redis wherever it is; an outbound job (outbox:N) is cancelled in the store too, so it stays dropped",
+				help: `Removes the job from Redis (ready, in flight, delayed or dead).
+
+For an outbound mail job, outbox:N, the store is the system of record: drop
+also marks every recipient of outbox entry N still queued as failed
+("cancelled by operator: REASON"), like Postfix's postsuper -d, so the queue
+sweeper does not bring the job back. No bounce (DSN) is sent; a notification
+the email carries becomes permanent-failure and its service is called back.
+
+For the jobs of other queues the store still decides whether they are due:
+the sweeper may enqueue them again.`,
+				flags: func(fs *flag.FlagSet) {
+					queueFlag(fs)
+					fs.StringVar(&reason, "reason", "congthu queue drop", "why, stored with each cancelled outbound recipient")
+				},
 				run: withQueue(func(ctx context.Context, c *cli, q *queue.Client, args []string) error {
 					if len(args) != 1 {
 						return usagef("queue drop: give one job ID")
@@ -205,6 +225,26 @@ func queueCommand() *command {
 					names, err := queuesFor(ctx, q)
 					if err != nil {
 						return err
+					}
+					// Cancel in the store first: the sweeper cannot
+					// restore the job between the two steps.
+					cancelled := false
+					if id, ok := outboxJobID(args[0]); ok && slices.Contains(names, dispatcher.Queue) {
+						st, _, err := c.openStore(ctx)
+						if err != nil {
+							return err
+						}
+						defer st.Close()
+						n, err := st.CancelOutbox(ctx, id, reason)
+						switch {
+						case errors.Is(err, store.ErrNotFound):
+							fmt.Fprintf(c.stdout, "outbox %d is not in the store\n", id)
+						case err != nil:
+							return err
+						default:
+							cancelled = true
+							fmt.Fprintf(c.stdout, "cancelled %d recipients of outbox %d\n", n, id)
+						}
 					}
 					dropped := false
 					for _, n := range names {
@@ -214,13 +254,28 @@ func queueCommand() *command {
 						}
 						dropped = dropped || ok
 					}
-					if !dropped {
+					switch {
+					case dropped:
+						fmt.Fprintf(c.stdout, "job %s dropped\n", args[0])
+					case cancelled:
+						fmt.Fprintf(c.stdout, "job %s was not in the queues\n", args[0])
+					default:
 						return fmt.Errorf("no job %s in the queues", args[0])
 					}
-					fmt.Fprintf(c.stdout, "job %s dropped\n", args[0])
 					return nil
 				}),
 			},
 		},
 	}
+}
+
+// outboxJobID returns the outbox entry an outbound job ID (outbox:N,
+// dispatcher.JobID) names.
+func outboxJobID(jobID string) (int64, bool) {
+	n, ok := strings.CutPrefix(jobID, "outbox:")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(n, 10, 64)
+	return id, err == nil && id > 0
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,16 +14,32 @@ import (
 
 	"congthu/internal/testenv"
 	"congthu/queue"
+	"congthu/store"
 )
 
 func TestQueueCLI(t *testing.T) {
 	url := testenv.Redis(t)
-	env := map[string]string{"CONGTHU_REDIS_URL": url, "CONGTHU_DATA_DIR": t.TempDir()}
+	dir := t.TempDir()
+	env := map[string]string{"CONGTHU_REDIS_URL": url, "CONGTHU_DATA_DIR": dir}
 	opt, _ := redis.ParseURL(url)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	q := queue.NewClient(rdb)
 	ctx := context.Background()
+
+	// The store holds outbox entries 1 and 2 (the system of record of
+	// the outbound jobs below).
+	st, err := store.Open(ctx, store.Options{DataDir: dir}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for want := int64(1); want <= 2; want++ {
+		res, err := st.Deliver(ctx, &store.Delivery{Raw: []byte("Subject: x\r\n\r\nbody\r\n"), MailFrom: "an@example.gov.vn", Remote: []string{"a@other.vn"}})
+		if err != nil || res.OutboxID != want {
+			t.Fatalf("Deliver: got outbox %d, %v, want %d", res.OutboxID, err, want)
+		}
+	}
 
 	// Three jobs: one ready, one delayed, one that dies.
 	for _, j := range []struct {
@@ -87,11 +104,27 @@ func TestQueueCLI(t *testing.T) {
 	if s, _ := q.Stats(ctx, "outbound"); s.Dead != 0 || s.Ready != 1 {
 		t.Errorf("after retry: %+v, want 0 dead, 1 ready", s)
 	}
-	if code, out, errs := runCLI(t, env, "", "queue", "drop", "outbox:2"); code != 0 || !strings.Contains(out, "dropped") {
+	if code, out, errs := runCLI(t, env, "", "queue", "drop", "--reason", "wrong dossier", "outbox:2"); code != 0 ||
+		!strings.Contains(out, "cancelled 1 recipients of outbox 2") || !strings.Contains(out, "dropped") {
 		t.Errorf("drop: exit %d, %q %q", code, out, errs)
 	}
 	if s, _ := q.Stats(ctx, "outbound"); s.Delayed != 1 {
 		t.Errorf("after drop: %+v, want 1 delayed", s)
+	}
+	// The drop sticks: the store no longer has entry 2 due, so the
+	// sweeper does not bring the job back; entry 1 is still due.
+	if due, err := st.OutboxDue(ctx, time.Now().Add(time.Hour), 10); err != nil || !slices.Equal(due, []int64{1}) {
+		t.Errorf("OutboxDue after drop: got %v, %v, want [1]", due, err)
+	}
+	if ob, err := st.Outbox(ctx, 2); err != nil || ob.Recipients[0].Status != store.OutboxFailed || ob.Recipients[0].LastError != "cancelled by operator: wrong dossier" {
+		t.Errorf("outbox 2 after drop: got %+v, %v", ob, err)
+	}
+	// Again: nothing left to cancel, nothing in Redis.
+	if code, out, errs := runCLI(t, env, "", "queue", "drop", "outbox:2"); code != 0 || !strings.Contains(out, "cancelled 0 recipients") || !strings.Contains(out, "not in the queues") {
+		t.Errorf("second drop: exit %d, %q %q", code, out, errs)
+	}
+	if code, out, errs := runCLI(t, env, "", "queue", "drop", "outbox:9"); code != 1 || !strings.Contains(out, "outbox 9 is not in the store") || !strings.Contains(errs, "no job outbox:9") {
+		t.Errorf("drop of an unknown job: exit %d, %q %q", code, out, errs)
 	}
 	if code, _, errs := runCLI(t, env, "", "queue", "retry"); code != 2 || !strings.Contains(errs, "one job ID or --all-dead") {
 		t.Errorf("retry without args: exit %d, %q", code, errs)
