@@ -27,6 +27,34 @@ type sessionConn struct {
 	helo    string
 	tls     *tls.ConnectionState // nil without TLS
 	tracked *trackedConn
+	// closing: Shutdown closes this session. Guarded by the embedding
+	// session's mutex, which also guards its open transaction.
+	closing bool
+}
+
+// closeIdle is closeIfIdle's work, called with the session's mutex held:
+// inside a mail transaction (inTx) the session is left to finish and false
+// returned; otherwise it is marked closing, told 421 once (RFC 5321
+// section 3.8), and true says the caller may close the connection.
+func (c *sessionConn) closeIdle(inTx bool) bool {
+	if inTx {
+		return false
+	}
+	if !c.closing {
+		c.closing = true
+		c.netConn.SetWriteDeadline(time.Now().Add(time.Second))
+		io.WriteString(c.netConn, "421 4.3.2 Service shutting down\r\n")
+	}
+	return true
+}
+
+// end is Logout's work after the session's Reset: the session's context
+// ends and the tracked connection forgets it (unless STARTTLS replaced it).
+func (c *sessionConn) end(s idleCloser) {
+	c.cancel()
+	if c.tracked != nil {
+		c.tracked.clearSession(s)
+	}
 }
 
 // newSessionConn describes c, with a context derived from parent.

@@ -66,9 +66,8 @@ type mxSession struct {
 	// Per-session answers of the store (see also MXServer.dir).
 	isLocal map[string]bool
 
-	mu      sync.Mutex
-	tx      *mxTx
-	closing bool
+	mu sync.Mutex // guards tx and sessionConn.closing
+	tx *mxTx
 }
 
 // mxTx is one MAIL/RCPT/DATA exchange.
@@ -579,10 +578,7 @@ func (s *mxSession) endTx() {
 // Logout implements smtp.Session: the connection closed or STARTTLS.
 func (s *mxSession) Logout() error {
 	s.Reset()
-	s.cancel()
-	if s.tracked != nil {
-		s.tracked.clearSession(s)
-	}
+	s.end(s)
 	return nil
 }
 
@@ -590,13 +586,5 @@ func (s *mxSession) Logout() error {
 func (s *mxSession) closeIfIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tx != nil {
-		return false
-	}
-	if !s.closing {
-		s.closing = true
-		s.netConn.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(s.netConn, "421 4.3.2 Service shutting down\r\n")
-	}
-	return true
+	return s.closeIdle(s.tx != nil)
 }

@@ -70,9 +70,8 @@ type session struct {
 	isLocal  map[string]bool
 	resolved map[string]int64 // local address -> account ID
 
-	mu      sync.Mutex
-	tx      *transaction // from MAIL until the transaction ends
-	closing bool         // Shutdown closes this session
+	mu sync.Mutex   // guards tx and sessionConn.closing
+	tx *transaction // from MAIL until the transaction ends
 }
 
 // transaction is one MAIL/RCPT/DATA exchange. Mail and Rcpt fill it in on
@@ -523,10 +522,7 @@ func (s *session) endTx() {
 // Logout implements smtp.Session: the connection closed or STARTTLS.
 func (s *session) Logout() error {
 	s.Reset()
-	s.cancel()
-	if s.tracked != nil {
-		s.tracked.clearSession(s)
-	}
+	s.end(s)
 	return nil
 }
 
@@ -536,15 +532,7 @@ func (s *session) Logout() error {
 func (s *session) closeIfIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.tx != nil {
-		return false
-	}
-	if !s.closing {
-		s.closing = true
-		s.netConn.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(s.netConn, "421 4.3.2 Service shutting down\r\n")
-	}
-	return true
+	return s.closeIdle(s.tx != nil)
 }
 
 // deadlineReader extends the connection's read deadline while message data
