@@ -49,9 +49,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
+	"congthu/notify"
 	"congthu/queue"
 	"congthu/sms/policy"
 	"congthu/sms/route"
@@ -150,16 +150,11 @@ func localTime(t time.Time) string { return t.In(policy.Vietnam).Format("15:04 0
 
 // Handle is the queue.Handler of queue "sms". It is idempotent.
 func (h *SMS) Handle(ctx context.Context, j *queue.Job) error {
-	id, ok := strings.CutPrefix(j.ID, "notification:")
-	if !ok {
-		return queue.Permanent(fmt.Errorf("sms: bad job ID %q", j.ID))
-	}
-	n, err := h.st.Notification(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return queue.Permanent(err)
-	} else if err != nil {
+	n, err := notify.JobNotification(ctx, h.st, j)
+	if err != nil {
 		return err
 	}
+	id := n.ID
 	if n.Channel != "sms" || n.Test {
 		return queue.Permanent(fmt.Errorf("sms: notification %s is not a live SMS", id))
 	}

@@ -37,6 +37,21 @@ const MaxSending = 72 * time.Hour
 // JobID is the job ID of a notification on QueueTest and QueueSMS.
 func JobID(notificationID string) string { return "notification:" + notificationID }
 
+// JobNotification reads the notification of a job named by JobID. A bad
+// job ID or a notification that does not exist is a queue.Permanent
+// error (retrying cannot help); a store error is returned as is.
+func JobNotification(ctx context.Context, st *store.Store, j *queue.Job) (*store.Notification, error) {
+	id, ok := strings.CutPrefix(j.ID, "notification:")
+	if !ok {
+		return nil, queue.Permanent(fmt.Errorf("notify: bad job ID %q", j.ID))
+	}
+	n, err := st.Notification(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, queue.Permanent(err)
+	}
+	return n, err
+}
+
 // SimulatedStatus is the final status a test-key notification to recipient
 // ends in.
 func SimulatedStatus(recipient string) (status, detail string) {
@@ -154,16 +169,11 @@ func (t *Tracker) OutboxDone(ctx context.Context, outboxID int64, outboxStatus, 
 // HandleTest is the queue.Handler of QueueTest: it plays a test-key
 // notification through sending to its simulated final status. Idempotent.
 func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
-	id, ok := strings.CutPrefix(j.ID, "notification:")
-	if !ok {
-		return queue.Permanent(fmt.Errorf("notify: bad job ID %q", j.ID))
-	}
-	n, err := t.st.Notification(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return queue.Permanent(err)
-	} else if err != nil {
+	n, err := JobNotification(ctx, t.st, j)
+	if err != nil {
 		return err
 	}
+	id := n.ID
 	if !n.Test {
 		return queue.Permanent(fmt.Errorf("notify: notification %s is live, not a test", id))
 	}
