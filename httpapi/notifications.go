@@ -185,9 +185,18 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		s.internal(w, "encode response", err)
 		return
 	}
-	res, err := s.st.CreateNotification(ctx, &store.NotificationRequest{Service: cr.c.service, IdempotencyKey: cr.idemKey,
+	res, durable, err := s.st.CreateNotificationCommitted(ctx, &store.NotificationRequest{Service: cr.c.service, IdempotencyKey: cr.idemKey,
 		RequestHash: cr.hash, Status: http.StatusCreated, Response: body, Notifications: notes})
 	if err != nil {
+		s.unavailable(w, "store notifications", err)
+		return
+	}
+	// The jobs name committed rows, so they are queued while the WAL sync
+	// runs; the answer waits for both.
+	if !res.Replayed && res.Err == nil {
+		s.enqueue(ctx, notes, res.OutboxIDs)
+	}
+	if err := durable(); err != nil {
 		s.unavailable(w, "store notifications", err)
 		return
 	}
@@ -199,7 +208,6 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		s.internal(w, "store notifications", res.Err)
 		return
 	}
-	s.enqueue(ctx, notes, res.OutboxIDs)
 	writeRaw(w, http.StatusCreated, body)
 }
 

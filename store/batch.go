@@ -11,16 +11,28 @@ import (
 
 // txBatcher is a group commit for small writes that many goroutines make
 // at once (a notification's status changes, say): concurrent calls are run
-// in one transaction, with one commit and one WAL sync. Up to inFlight
-// batches run at once, so one executes while another waits for its sync.
-// If the shared transaction fails, each call is retried in a transaction
-// of its own, so one bad call fails alone.
+// in one transaction, with one commit and one WAL sync. If the shared
+// transaction fails, each call is retried in a transaction of its own, so
+// one bad call fails alone.
+//
+// On SQLite the batches run one after another on the only writer, and the
+// wait for a batch's WAL sync happens outside it: the next batch (made of
+// what arrived meanwhile) executes while the previous one's fdatasync is
+// in flight. Callers get their result at the commit, with a function that
+// waits for the sync covering it (begun at the commit), so they can do
+// other work (queue jobs) meanwhile; do waits at once. On PostgreSQL,
+// whose COMMIT returns once durable, up to txBatchInFlight batches run at
+// once on their own connections.
 type txBatcher[Q, R any] struct {
 	s *Store
-	// run stores the requests in one transaction, durably, and returns
-	// one result and one error per request (a request that failed alone
-	// wrote nothing), or an error of the transaction as a whole.
+	// run stores the requests in one transaction (writeTxNoSync: the
+	// batcher's callers wait for durability) and returns one result and
+	// one error per request (a request that failed alone wrote nothing),
+	// or an error of the transaction as a whole.
 	run func(ctx context.Context, reqs []Q) ([]R, []error, error)
+	// after, if set, is called with a request's result once it is
+	// durable, before its caller has it.
+	after func(R)
 
 	mu     sync.RWMutex
 	closed bool
@@ -38,43 +50,81 @@ type txItem[Q, R any] struct {
 
 type txResult[R any] struct {
 	r   R
+	seq uint64 // the commit's number (SQLite)
 	err error
 }
 
 const (
 	txBatchMax      = 256
-	txBatchInFlight = 2
+	txBatchInFlight = 2 // PostgreSQL
 )
 
-func newTxBatcher[Q, R any](s *Store, run func(ctx context.Context, reqs []Q) ([]R, []error, error)) *txBatcher[Q, R] {
-	b := &txBatcher[Q, R]{s: s, run: run, reqs: make(chan *txItem[Q, R], txBatchMax), done: make(chan struct{})}
+func newTxBatcher[Q, R any](s *Store, run func(ctx context.Context, reqs []Q) ([]R, []error, error), after func(R)) *txBatcher[Q, R] {
+	b := &txBatcher[Q, R]{s: s, run: run, after: after, reqs: make(chan *txItem[Q, R], txBatchMax), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
 
 // do runs req in the next batch and returns its result once durable.
 func (b *txBatcher[Q, R]) do(ctx context.Context, req Q) (R, error) {
+	r, durable, err := b.doCommitted(ctx, req)
+	if err != nil {
+		return r, err
+	}
+	if err := durable(); err != nil {
+		var zero R
+		return zero, err
+	}
+	return r, nil
+}
+
+// doCommitted runs req in the next batch and returns its result once
+// committed, with a function that returns once the commit is durable (or
+// the sync failed): nothing may be acknowledged before it returned nil.
+func (b *txBatcher[Q, R]) doCommitted(ctx context.Context, req Q) (R, func() error, error) {
 	var zero R
 	it := &txItem[Q, R]{ctx: ctx, req: req, res: make(chan txResult[R], 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return zero, errClosed
+		return zero, nil, errClosed
 	}
 	select {
 	case b.reqs <- it:
 	case <-ctx.Done():
 		b.mu.RUnlock()
-		return zero, ctx.Err()
+		return zero, nil, ctx.Err()
 	}
 	b.mu.RUnlock()
+	var res txResult[R]
 	select {
-	case r := <-it.res:
-		return r.r, r.err
+	case res = <-it.res:
 	case <-ctx.Done():
 		// It may still commit: status changes are idempotent.
-		return zero, ctx.Err()
+		return zero, nil, ctx.Err()
 	}
+	if res.err != nil {
+		// A request that failed alone wrote nothing, but its error may
+		// come from what another one of the batch wrote: it is said
+		// once that is durable.
+		if res.seq != 0 {
+			if err := b.s.wal.wait(res.seq); err != nil {
+				return zero, nil, err
+			}
+		}
+		return zero, nil, res.err
+	}
+	return res.r, func() error {
+		if b.s.wal != nil {
+			if err := b.s.wal.wait(res.seq); err != nil {
+				return err
+			}
+		}
+		if b.after != nil {
+			b.after(res.r)
+		}
+		return nil
+	}, nil
 }
 
 // close runs what was submitted and stops.
@@ -91,9 +141,13 @@ func (b *txBatcher[Q, R]) close() {
 }
 
 func (b *txBatcher[Q, R]) loop() {
-	sem := make(chan struct{}, txBatchInFlight)
+	inFlight := 1 // SQLite's one writer
+	if b.s.wal == nil {
+		inFlight = txBatchInFlight
+	}
+	sem := make(chan struct{}, inFlight)
 	defer func() {
-		for range txBatchInFlight {
+		for range inFlight {
 			sem <- struct{}{}
 		}
 		close(b.done)
@@ -121,6 +175,8 @@ func (b *txBatcher[Q, R]) loop() {
 	}
 }
 
+// runBatch executes a batch, starts the WAL sync that covers it and hands
+// out the results.
 func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 	live := batch[:0]
 	for _, it := range batch {
@@ -150,14 +206,19 @@ func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 		}
 		return
 	}
+	var seq uint64
+	if err == nil && b.s.wal != nil {
+		seq = b.s.wal.commit() // taken after the commit returned
+		go b.s.wal.wait(seq)   // start the sync now; callers wait for it
+	}
 	for i, it := range live {
 		switch {
 		case err != nil:
 			it.res <- txResult[R]{err: err}
 		case errs[i] != nil:
-			it.res <- txResult[R]{err: errs[i]}
+			it.res <- txResult[R]{err: errs[i], seq: seq}
 		default:
-			it.res <- txResult[R]{r: rs[i]}
+			it.res <- txResult[R]{r: rs[i], seq: seq}
 		}
 	}
 }

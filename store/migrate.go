@@ -62,7 +62,7 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return s.writeTxOnce(ctx, func(tx dbtx) error {
+	err = s.writeTxOnce(ctx, func(tx dbtx) error {
 		if s.dialect.dollar {
 			if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(migrationLockKey)); err != nil {
 				return fmt.Errorf("store: migration lock: %w", err)
@@ -100,6 +100,10 @@ func (s *Store) migrate(ctx context.Context) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return s.durable()
 }
 
 // splitSQL splits a migration into statements at semicolons that end a

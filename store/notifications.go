@@ -382,6 +382,24 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, 
 // nothing; an error of the transaction as a whole is returned. After the
 // commit Options.OutboxAdded is called for each new outbox entry.
 func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
+	results, err := s.createNotificationsNoSync(ctx, reqs)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.durable(); err != nil {
+		return nil, err
+	}
+	for _, r := range results {
+		for _, id := range r.OutboxIDs {
+			s.outboxAdded(id)
+		}
+	}
+	return results, nil
+}
+
+// createNotificationsNoSync is CreateNotifications up to the commit: it
+// neither waits for the WAL sync nor calls OutboxAdded.
+func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
 	var results []NotificationResult
 	// Requests almost never fail alone, and a savepoint per request costs
 	// two statements and a copy of every page it touches: the batch runs
@@ -439,27 +457,13 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 		}
 		return nil
 	}
-	err := s.writeTx(ctx, create)
+	err := s.writeTxNoSync(ctx, create)
 	if errors.Is(err, errWithSavepoints) {
 		savepoints = true
-		err = s.writeTx(ctx, create)
+		err = s.writeTxNoSync(ctx, create)
 	}
 	if err != nil {
 		return nil, err
-	}
-	if s.opts.OutboxAdded != nil {
-		for _, r := range results {
-			for _, id := range r.OutboxIDs {
-				func() {
-					defer func() {
-						if p := recover(); p != nil {
-							s.log.Error("store: OutboxAdded hook panicked", "panic", p, "outbox", id)
-						}
-					}()
-					s.opts.OutboxAdded(id)
-				}()
-			}
-		}
 	}
 	return results, nil
 }
@@ -603,7 +607,7 @@ type statusReq struct {
 func (s *Store) setStatuses(ctx context.Context, reqs []statusReq) ([]*NotificationEvent, []error, error) {
 	var evs []*NotificationEvent
 	var errs []error
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTxNoSync(ctx, func(tx dbtx, _ changes) error {
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
@@ -632,14 +636,24 @@ func (s *Store) CreateNotification(ctx context.Context, req *NotificationRequest
 	return s.createBatch.do(ctx, req)
 }
 
+// CreateNotificationCommitted is CreateNotification returning at the
+// commit, with a function that returns once the commit is durable (and
+// OutboxAdded was called): the caller may queue jobs for the committed
+// rows meanwhile, but acknowledges nothing before durable returned nil.
+func (s *Store) CreateNotificationCommitted(ctx context.Context, req *NotificationRequest) (res NotificationResult, durable func() error, err error) {
+	return s.createBatch.doCommitted(ctx, req)
+}
+
 // CreateBatches returns how many group commits CreateNotification made
 // and how many requests they stored (for metrics).
 func (s *Store) CreateBatches() (batches, requests int64) {
 	return s.createBatch.batches.Load(), s.createBatch.items.Load()
 }
 
+// createNotifications is the createBatch's transaction (the batcher waits
+// for durability and calls OutboxAdded).
 func (s *Store) createNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, []error, error) {
-	res, err := s.CreateNotifications(ctx, reqs)
+	res, err := s.createNotificationsNoSync(ctx, reqs)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -61,6 +61,7 @@ type Store struct {
 
 	// wal syncs SQLite's WAL after commits (nil on PostgreSQL).
 	wal       *walSync
+	ckpt      *checkpointer  // SQLite
 	finishing sync.WaitGroup // group commits waiting for their WAL sync
 
 	// Prepared statements of the read and write pools (SQLite; nil on
@@ -108,8 +109,12 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	s.statusBatch = newTxBatcher(s, s.setStatuses)
-	s.createBatch = newTxBatcher(s, s.createNotifications)
+	s.statusBatch = newTxBatcher(s, s.setStatuses, nil)
+	s.createBatch = newTxBatcher(s, s.createNotifications, func(r NotificationResult) {
+		for _, id := range r.OutboxIDs {
+			s.outboxAdded(id)
+		}
+	})
 	s.reqs = make(chan *deliverReq, 4*maxBatch)
 	s.commitDone = make(chan struct{})
 	// SQLite has one writer, so one committer. PostgreSQL commits
@@ -159,7 +164,13 @@ func (s *Store) openSQLite(path string) error {
 	// synchronous(NORMAL) and syncs the WAL itself after each commit,
 	// outside the write lock (see walsync.go); readers never write.
 	common := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
-	wdb, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(NORMAL)&_txlock=immediate")
+	// The writer checkpoints only when the background checkpointer
+	// (checkpoint.go) falls far behind.
+	frames, err := walAutocheckpointFrames(path)
+	if err != nil {
+		return err
+	}
+	wdb, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint("+strconv.Itoa(frames)+")&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", path, err)
 	}
@@ -205,6 +216,11 @@ func (s *Store) openSQLite(path string) error {
 		return fmt.Errorf("store: open %s: %w", path, err)
 	}
 	s.wal = newWALSync(file)
+	if s.ckpt, err = newCheckpointer(file, s.log); err != nil {
+		s.closeDBs()
+		return err
+	}
+	s.wal.onCommit = s.ckpt.poke
 	s.rstmts, s.wstmts = newStmtCache(db), newStmtCache(wdb)
 	return nil
 }
@@ -271,6 +287,9 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
+	if s.ckpt != nil {
+		s.ckpt.close()
+	}
 	for _, c := range []*stmtCache{s.rstmts, s.wstmts} {
 		if c != nil {
 			c.close()
@@ -281,6 +300,9 @@ func (s *Store) closeDBs() error {
 		if e := s.db.Close(); err == nil {
 			err = e
 		}
+	}
+	if s.wal != nil {
+		s.wal.close()
 	}
 	return err
 }
@@ -404,19 +426,42 @@ func (s *Store) notify(c changes) {
 
 // writeTx runs fn in a write transaction, retrying a few times when the
 // database reports a transient conflict (PostgreSQL deadlock or
-// serialization failure, SQLite busy). After a successful commit it
-// reports the changed mailboxes.
+// serialization failure, SQLite busy), and returns once the commit is
+// durable. Then it reports the changed mailboxes.
 func (s *Store) writeTx(ctx context.Context, fn func(tx dbtx, ch changes) error) error {
-	var err error
+	ch, err := s.writeTxRetry(ctx, fn)
+	if err != nil {
+		return err
+	}
+	if err := s.durable(); err != nil {
+		return err
+	}
+	s.notify(ch)
+	return nil
+}
+
+// writeTxNoSync is writeTx without the wait for durability, for a group
+// commit that waits outside the writer (txBatcher): the caller must not
+// answer anyone before s.wal.wait of a commit number taken after it
+// returned. Changed mailboxes are reported at once.
+func (s *Store) writeTxNoSync(ctx context.Context, fn func(tx dbtx, ch changes) error) error {
+	ch, err := s.writeTxRetry(ctx, fn)
+	if err != nil {
+		return err
+	}
+	s.notify(ch)
+	return nil
+}
+
+func (s *Store) writeTxRetry(ctx context.Context, fn func(tx dbtx, ch changes) error) (changes, error) {
 	for attempt := 0; ; attempt++ {
 		ch := changes{}
-		err = s.writeTxOnce(ctx, func(tx dbtx) error { return fn(tx, ch) })
+		err := s.writeTxOnce(ctx, func(tx dbtx) error { return fn(tx, ch) })
 		if err == nil {
-			s.notify(ch)
-			return nil
+			return ch, nil
 		}
 		if attempt >= 4 || !isTransient(err) || ctx.Err() != nil {
-			return err
+			return nil, err
 		}
 		time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
 	}
@@ -437,7 +482,7 @@ func (s *Store) writeTxOnce(ctx context.Context, fn func(tx dbtx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
-	return s.durable()
+	return nil
 }
 
 // readTx runs fn in a read-only transaction that sees one snapshot.

@@ -35,19 +35,32 @@ type walSync struct {
 
 	// sync is fdatasync of the WAL file (replaced in tests).
 	sync func() error
+	// onCommit, if set, is called after each commit (the checkpointer).
+	onCommit func()
 
 	mu        sync.Mutex
 	cond      *sync.Cond
 	committed uint64 // commits made
 	synced    uint64 // commits covered by a finished fdatasync
-	syncing   bool
+	started   uint64 // commits covered by the latest fdatasync begun
+	inflight  int    // fdatasyncs running
 	// failed is the first failed sync. It sticks: Linux reports a lost
 	// writeback once, so a later fdatasync could succeed although pages
 	// of earlier commits never reached the disk. Every later write fails
 	// until the process restarts and SQLite recovers from what is on
 	// disk (PostgreSQL panics for the same reason).
 	failed error
+
+	fmu sync.Mutex
+	f   *os.File // the WAL, opened at the first sync and kept
 }
+
+// walSyncsInFlight is how many fdatasyncs may run at once. A commit made
+// while one is in flight starts a second at once instead of waiting for
+// the first to return: its waiters wait for about one sync, not up to
+// two. Each covers what was written before it began, whichever returns
+// first.
+const walSyncsInFlight = 2
 
 // newWALSync returns the syncer of the WAL of the database file dbPath
 // (the name SQLite itself uses: PRAGMA database_list).
@@ -61,14 +74,18 @@ func newWALSync(dbPath string) *walSync {
 // commit records a commit that just returned and returns its number.
 func (w *walSync) commit() uint64 {
 	w.mu.Lock()
-	defer w.mu.Unlock()
 	w.committed++
-	return w.committed
+	seq := w.committed
+	w.mu.Unlock()
+	if w.onCommit != nil {
+		w.onCommit()
+	}
+	return seq
 }
 
-// wait returns once commit seq is on disk. The first waiter with nothing
-// in flight runs the fdatasync for everything committed so far; the
-// others wait for it.
+// wait returns once commit seq is on disk. A waiter whose commit no
+// running sync covers starts one for everything committed so far (if
+// fewer than walSyncsInFlight run); the others wait for theirs.
 func (w *walSync) wait(seq uint64) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -76,40 +93,69 @@ func (w *walSync) wait(seq uint64) error {
 		if w.failed != nil {
 			return w.failed
 		}
-		if w.syncing {
+		if w.started >= seq || w.inflight >= walSyncsInFlight {
 			w.cond.Wait()
 			continue
 		}
-		w.syncing = true
+		w.inflight++
 		target := w.committed
+		w.started = target
 		w.mu.Unlock()
 		err := w.sync()
 		w.mu.Lock()
-		w.syncing = false
+		w.inflight--
 		w.cond.Broadcast()
 		if err != nil {
-			w.failed = fmt.Errorf("%w (the store accepts no more writes; restart the process)", err)
+			if w.failed == nil {
+				w.failed = fmt.Errorf("%w (the store accepts no more writes; restart the process)", err)
+			}
 			return w.failed
 		}
+		// fdatasync makes durable what was written before it began,
+		// so a sync that returns before an older one still covers
+		// everything up to its own target.
 		w.synced = max(w.synced, target)
 	}
 	return nil
 }
 
-// fdatasync syncs the WAL file. It is opened by name each time; SQLite
-// does not delete it while a connection is open (every connection holds a
-// shared lock), and its path is the one SQLite reports (see newWALSync's
-// caller), so a missing file is an error, not a reason to skip the sync.
+// fdatasync syncs the WAL file. It is opened by name at the first sync and
+// kept open, so it sees every writeback error from then on (an fd opened
+// later would not see an earlier one). SQLite does not delete the WAL
+// while a connection is open (every connection holds a shared lock), and
+// its path is the one SQLite reports (see newWALSync's caller), so a
+// missing file is an error, not a reason to skip the sync.
 func (w *walSync) fdatasync() error {
-	f, err := os.OpenFile(w.path, os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("store: open WAL for sync: %w", err)
+	w.fmu.Lock()
+	if w.f == nil {
+		f, err := os.OpenFile(w.path, os.O_RDWR, 0)
+		if err != nil {
+			w.fmu.Unlock()
+			return fmt.Errorf("store: open WAL for sync: %w", err)
+		}
+		w.f = f
 	}
-	defer f.Close()
+	f := w.f
+	w.fmu.Unlock()
 	if err := fdatasync(f); err != nil {
 		return fmt.Errorf("store: sync WAL: %w", err)
 	}
 	return nil
+}
+
+// close closes the WAL file, once no sync runs.
+func (w *walSync) close() {
+	w.mu.Lock()
+	for w.inflight > 0 {
+		w.cond.Wait()
+	}
+	w.mu.Unlock()
+	w.fmu.Lock()
+	defer w.fmu.Unlock()
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
 }
 
 // durable waits until the writes committed so far are on disk (SQLite;

@@ -130,3 +130,149 @@ func TestStoreSyncsWALAfterWrites(t *testing.T) {
 		t.Fatalf("page size %d (%v), want %d", ps, err, sqlitePageSize)
 	}
 }
+
+// Two syncs may run at once: a commit made while one is in flight starts
+// a second without waiting for the first, and a sync that returns first
+// covers its own commits even though the older one is still running.
+func TestWALSyncSecondSyncOverlaps(t *testing.T) {
+	w := newWALSync(filepath.Join(t.TempDir(), "x.db"))
+	release := make(chan struct{}) // the first sync's return
+	var n atomic.Int64
+	started := make(chan struct{}, 4)
+	w.sync = func() error {
+		if n.Add(1) == 1 {
+			started <- struct{}{}
+			<-release
+			return nil
+		}
+		started <- struct{}{}
+		return nil
+	}
+	first := make(chan error, 1)
+	seq1 := w.commit()
+	go func() { first <- w.wait(seq1) }()
+	<-started
+	seq2 := w.commit()
+	done := make(chan error, 1)
+	go func() { done <- w.wait(seq2) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the second commit waited for the first sync to return")
+	}
+	select {
+	case <-first:
+		t.Fatal("the first commit was answered before its sync returned")
+	default:
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if w.synced != 2 || n.Load() != 2 {
+		t.Fatalf("synced %d after %d syncs, want 2 and 2", w.synced, n.Load())
+	}
+	// A third waiter joins a sync in flight rather than starting a third.
+	w.sync = func() error { n.Add(1); time.Sleep(20 * time.Millisecond); return nil }
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() { defer wg.Done(); w.wait(w.commit()) }()
+	}
+	wg.Wait()
+	if got := n.Load() - 2; got > 10 || got < 1 {
+		t.Fatalf("%d syncs for 10 concurrent commits", got)
+	}
+}
+
+// CreateNotificationCommitted answers at the commit; its durable function
+// returns only once the WAL sync covering the commit returned, and the
+// OutboxAdded hook runs only then.
+func TestCreateNotificationCommittedWaitsForSync(t *testing.T) {
+	var added atomic.Int64
+	s := newBackend(t, "sqlite").open(t, func(o *Options) { o.OutboxAdded = func(int64) { added.Add(1) } })
+	if _, err := s.AddAPIKey(ctx, "motcua", "hash-c", "ct_live_c", false); err != nil {
+		t.Fatal(err)
+	}
+	real := s.wal.sync
+	release := make(chan struct{})
+	s.wal.sync = func() error { <-release; return real() }
+	req := eventRequest(1)
+	res, durable, err := s.CreateNotificationCommitted(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.OutboxIDs) != 1 {
+		t.Fatalf("outbox ids %v", res.OutboxIDs)
+	}
+	// Committed: a reader sees it already.
+	if n, err := s.Notification(ctx, req.Notifications[0].ID); err != nil || n.Status != NotificationCreated {
+		t.Fatalf("notification after commit: %+v, %v", n, err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- durable() }()
+	select {
+	case err := <-done:
+		t.Fatalf("durable returned (%v) before the WAL sync did", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	if added.Load() != 0 {
+		t.Fatal("OutboxAdded ran before the commit was durable")
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if added.Load() != 1 {
+		t.Fatalf("OutboxAdded ran %d times, want 1", added.Load())
+	}
+}
+
+// The background checkpointer copies committed pages into the database
+// file without the writer's own checkpoint (which waits for 64 MB of WAL).
+func TestBackgroundCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(ctx, Options{DataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	before, err := os.Stat(filepath.Join(dir, "congthu.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AddAPIKey(ctx, "motcua", "hash-k", "ct_live_k", false); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{eventRequest(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var busy, logFrames, copied int
+		// A checkpoint of nothing: reports what the background one did.
+		if err := s.ckpt.db.QueryRow("PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &logFrames, &copied); err != nil {
+			t.Fatal(err)
+		}
+		after, err := os.Stat(filepath.Join(dir, "congthu.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if logFrames > 0 && copied == logFrames && after.Size() > before.Size() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("WAL frames %d, checkpointed %d; database file %d bytes (was %d)", logFrames, copied, after.Size(), before.Size())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	frames, err := walAutocheckpointFrames(filepath.Join(dir, "congthu.db"))
+	if err != nil || frames != walAutocheckpointBytes/sqlitePageSize {
+		t.Fatalf("writer checkpoint threshold %d (%v), want %d", frames, err, walAutocheckpointBytes/sqlitePageSize)
+	}
+}
