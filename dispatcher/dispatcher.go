@@ -141,16 +141,16 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Tracker follows the outbox entries that carry notifications. Both
-// methods ignore entries that are ordinary mail.
+// Tracker follows the outbox entries that carry notifications
+// (OutboxState.NotificationID set); it is called for those only.
 type Tracker interface {
 	// OutboxAttempt is called before the first attempt of an entry.
-	OutboxAttempt(ctx context.Context, outboxID int64) error
+	OutboxAttempt(ctx context.Context, st *store.OutboxState) error
 	// OutboxDone is called when a recipient reached a final outbox
 	// state (store.OutboxDelivered, OutboxFailed, OutboxExpired), with
 	// the reply as detail, before the state is recorded (so at least
 	// once).
-	OutboxDone(ctx context.Context, outboxID int64, outboxStatus, detail string) error
+	OutboxDone(ctx context.Context, st *store.OutboxState, outboxStatus, detail string) error
 }
 
 // Store is what the dispatcher needs from the system of record.
@@ -562,8 +562,9 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	}
 	raw := st.Raw
 	log := d.log.With("outbox", id)
-	if d.o.Tracker != nil && due[0].Attempts == 0 {
-		if err := d.o.Tracker.OutboxAttempt(ctx, id); err != nil {
+	tracked := d.o.Tracker != nil && st.NotificationID != ""
+	if tracked && due[0].Attempts == 0 {
+		if err := d.o.Tracker.OutboxAttempt(ctx, st); err != nil {
 			log.Warn("dispatcher: tracker: cannot mark the notification sending", "err", err)
 		}
 	}
@@ -616,12 +617,12 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	if len(delayed) > 0 {
 		d.report(ctx, log, st, hdr, delayed, now)
 	}
-	if d.o.Tracker != nil {
+	if tracked {
 		for _, a := range attempts {
 			if a.Status == store.OutboxQueued {
 				continue
 			}
-			if err := d.o.Tracker.OutboxDone(ctx, id, a.Status, a.LastError); err != nil {
+			if err := d.o.Tracker.OutboxDone(ctx, st, a.Status, a.LastError); err != nil {
 				log.Error("dispatcher: tracker: cannot record the notification's final status", "rcpt", a.Address, "status", a.Status, "err", err)
 			}
 		}

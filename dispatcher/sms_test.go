@@ -811,7 +811,7 @@ func TestSMSFallbackLive(t *testing.T) {
 	if n.OutboxID == 0 {
 		t.Fatal("live email without outbox entry")
 	}
-	if err := e.tr.OutboxDone(context.Background(), n.OutboxID, store.OutboxFailed, "550 5.1.1 no such user"); err != nil {
+	if err := e.tr.OutboxDone(context.Background(), &store.OutboxState{ID: n.OutboxID, NotificationID: n.ID}, store.OutboxFailed, "550 5.1.1 no such user"); err != nil {
 		t.Fatal(err)
 	}
 	_, smsID, err := e.st.SMSFallbackOf(context.Background(), email)
@@ -822,7 +822,7 @@ func TestSMSFallbackLive(t *testing.T) {
 		t.Errorf("fallback SMS: got %s %q", got.Status, got.StatusDetail)
 	}
 	// OutboxDone again (at least once): no second SMS.
-	e.tr.OutboxDone(context.Background(), n.OutboxID, store.OutboxFailed, "550 5.1.1 no such user")
+	e.tr.OutboxDone(context.Background(), &store.OutboxState{ID: n.OutboxID, NotificationID: n.ID}, store.OutboxFailed, "550 5.1.1 no such user")
 	time.Sleep(200 * time.Millisecond)
 	if s.count("ACK") != 1 {
 		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
@@ -834,12 +834,12 @@ type lateTracker struct {
 	p atomic.Pointer[notify.Tracker]
 }
 
-func (l *lateTracker) OutboxAttempt(ctx context.Context, id int64) error {
-	return l.p.Load().OutboxAttempt(ctx, id)
+func (l *lateTracker) OutboxAttempt(ctx context.Context, st *store.OutboxState) error {
+	return l.p.Load().OutboxAttempt(ctx, st)
 }
 
-func (l *lateTracker) OutboxDone(ctx context.Context, id int64, status, detail string) error {
-	return l.p.Load().OutboxDone(ctx, id, status, detail)
+func (l *lateTracker) OutboxDone(ctx context.Context, st *store.OutboxState, status, detail string) error {
+	return l.p.Load().OutboxDone(ctx, st, status, detail)
 }
 
 // TestSMSFallbackLive550: the whole live path. A dossier event for email

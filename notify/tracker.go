@@ -129,14 +129,11 @@ func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.Notification
 // OutboxAttempt is the dispatcher's hook when it starts delivering an
 // outbox entry: a notification it carries becomes sending. Ordinary mail
 // (no notification) is ignored.
-func (t *Tracker) OutboxAttempt(ctx context.Context, outboxID int64) error {
-	id, err := t.st.NotificationIDByOutbox(ctx, outboxID)
-	if errors.Is(err, store.ErrNotFound) {
+func (t *Tracker) OutboxAttempt(ctx context.Context, st *store.OutboxState) error {
+	if st.NotificationID == "" {
 		return nil
-	} else if err != nil {
-		return err
 	}
-	_, err = t.SetStatus(ctx, id, store.NotificationSending, "", t.Now())
+	_, err := t.SetStatus(ctx, st.NotificationID, store.NotificationSending, "", t.Now())
 	return err
 }
 
@@ -144,7 +141,7 @@ func (t *Tracker) OutboxAttempt(ctx context.Context, outboxID int64) error {
 // reached a final outbox state (store.OutboxDelivered, OutboxFailed: a 5xx
 // or a bounce, OutboxExpired), with the SMTP reply or DSN text as detail.
 // Call it before RemoveOutbox. Ordinary mail is ignored.
-func (t *Tracker) OutboxDone(ctx context.Context, outboxID int64, outboxStatus, detail string) error {
+func (t *Tracker) OutboxDone(ctx context.Context, st *store.OutboxState, outboxStatus, detail string) error {
 	var status string
 	switch outboxStatus {
 	case store.OutboxDelivered:
@@ -156,13 +153,10 @@ func (t *Tracker) OutboxDone(ctx context.Context, outboxID int64, outboxStatus, 
 	default:
 		return fmt.Errorf("notify: outbox status %q is not final: %w", outboxStatus, store.ErrInvalid)
 	}
-	id, err := t.st.NotificationIDByOutbox(ctx, outboxID)
-	if errors.Is(err, store.ErrNotFound) {
+	if st.NotificationID == "" {
 		return nil
-	} else if err != nil {
-		return err
 	}
-	_, err = t.SetStatus(ctx, id, status, detail, t.Now())
+	_, err := t.SetStatus(ctx, st.NotificationID, status, detail, t.Now())
 	return err
 }
 

@@ -18,6 +18,7 @@ command -v smtp-source >/dev/null || need+=(postfix)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 perl -MNet::SMPP -e1 2>/dev/null || need+=(libnet-smpp-perl)
 command -v curl >/dev/null || need+=(curl)
+command -v wrk >/dev/null || need+=(wrk) # the API benchmark's client (BenchmarkDossierEventsWrk)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "== installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

@@ -107,6 +107,9 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if err != nil || nid != "0001" {
 			t.Fatalf("NotificationIDByOutbox: %q %v", nid, err)
 		}
+		if st, err := s.OutboxState(ctx, res[0].OutboxIDs[0]); err != nil || st.NotificationID != "0001" {
+			t.Fatalf("OutboxState of a notification: %+v, %v", st, err)
+		}
 		if _, err := s.NotificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("NotificationIDByOutbox of ordinary mail: %v, want ErrNotFound", err)
 		}

@@ -21,6 +21,9 @@ type OutboxState struct {
 	CreatedAt  time.Time
 	Recipients []OutboxRecipientState
 	Raw        []byte // the message, exactly as accepted
+	// NotificationID is the notification the entry carries ("" for
+	// ordinary mail).
+	NotificationID string
 }
 
 // OutboxRecipientState is one recipient's delivery state, with whether the
@@ -59,8 +62,9 @@ type OutboxAttempt struct {
 func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
 	var m OutboxState
 	var created int64
-	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw FROM outbox o JOIN blobs b ON b.id = o.blob_id
-		WHERE o.id = ?`, id).Scan(&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw)
+	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw,
+		COALESCE((SELECT n.id FROM notifications n WHERE n.outbox_id = o.id), '')
+		FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?`, id).Scan(&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw, &m.NotificationID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
 	} else if err != nil {
