@@ -64,6 +64,10 @@ type API struct {
 	// SenderDomain is the domain of notification mail's default From
 	// (noreply@...) and bounce addresses. Empty: the host name.
 	SenderDomain string `toml:"sender_domain" env:"CONGTHU_API_SENDER_DOMAIN"`
+	// IdempotencyRetention is how long a request's idempotency record
+	// (the dossier event_id or Idempotency-Key, with the first response)
+	// is kept; a replay after it is a new request. 0: for ever.
+	IdempotencyRetention Duration `toml:"idempotency_retention" env:"CONGTHU_API_IDEMPOTENCY_RETENTION"`
 }
 
 // SMS configures the SMS channel: an SMPP 3.4 SMSC and/or an HTTP
@@ -330,7 +334,7 @@ func Default() *Config {
 			MaxConnectionsPerDomain: 10,
 			Workers:                 256,
 		},
-		API: API{RateLimit: 3000},
+		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour)},
 		SMS: SMS{
 			SMPPWindow:      10,
 			SMPPRate:        100,
@@ -592,6 +596,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Auth.CacheTTL < 0 {
 		bad("auth.cache_ttl", "CONGTHU_AUTH_CACHE_TTL", "must not be negative")
+	}
+	if r := c.API.IdempotencyRetention; r < 0 || (r > 0 && r.D() < 24*time.Hour) {
+		bad("api.idempotency_retention", "CONGTHU_API_IDEMPOTENCY_RETENTION", "%s: want 0 (keep for ever) or at least 24h, so a back office's retries within a day are still recognised", r)
 	}
 	if c.IMAP.IdleTimeout > 0 && c.IMAP.IdleTimeout.D() < 30*time.Minute {
 		bad("imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", "%s is shorter than the 30 minutes RFC 9051 section 5.4 requires", c.IMAP.IdleTimeout)

@@ -168,6 +168,8 @@ func TestValidate(t *testing.T) {
 		{"sms sender", func(c *Config) { c.SMS.HTTPURL = "https://sms.example/send" }, "sms.sender (CONGTHU_SMS_SENDER)"},
 		{"sms primary", func(c *Config) { c.SMS.Primary = "pigeon" }, "sms.primary"},
 		{"api rate", func(c *Config) { c.API.RateLimit = 0 }, "api.rate_limit"},
+		{"short idempotency retention", func(c *Config) { c.API.IdempotencyRetention = Duration(time.Hour) }, "api.idempotency_retention (CONGTHU_API_IDEMPOTENCY_RETENTION): 1h0m0s: want 0"},
+		{"negative idempotency retention", func(c *Config) { c.API.IdempotencyRetention = Duration(-time.Hour) }, "api.idempotency_retention"},
 		{"mx connections", func(c *Config) { c.MX.MaxConnections = -1 }, "mx.max_connections (CONGTHU_MX_MAX_CONNECTIONS): must be greater than zero"},
 		{"mx per ip zero", func(c *Config) { c.MX.MaxConnectionsPerIP = 0 }, "mx.max_connections_per_ip (CONGTHU_MX_MAX_CONNECTIONS_PER_IP): must not be zero"},
 		{"mx rate zero", func(c *Config) { c.MX.MaxMessagesPerIPPerMinute = 0 }, "mx.max_messages_per_ip_per_minute (CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE): must not be zero"},

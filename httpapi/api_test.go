@@ -2,12 +2,14 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net/http"
 	"os"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"congthu/store"
 )
@@ -307,5 +309,42 @@ func TestOpenAPIFileIdentical(t *testing.T) {
 	}
 	if !bytes.Equal(b, OpenAPI) {
 		t.Errorf("api/openapi.json and httpapi/openapi.json differ: copy one onto the other")
+	}
+}
+
+// After api.idempotency_retention an event_id is forgotten: the purge
+// (run by the tracker's sweep) deletes the record, and the same event is a
+// new request with new notifications. Within the retention it replays.
+func TestIdempotencyRetention(t *testing.T) {
+	e := newEnv(t, "sqlite")
+	ctx := context.Background()
+	post := func() resp {
+		r := e.do("POST", "/v1/dossiers/HS-RET-1/events", e.live, event("ev-ret"))
+		if r.code != http.StatusCreated && r.code != http.StatusOK {
+			t.Fatalf("POST: %d %s", r.code, r.body)
+		}
+		return r
+	}
+	first := post()
+	if n, err := e.tracker.PurgeIdempotency(ctx, 30*24*time.Hour); err != nil || n != 0 {
+		t.Fatalf("purge within the retention: %d, %v", n, err)
+	}
+	if r := post(); r.code != http.StatusOK || !bytes.Equal(r.body, first.body) {
+		t.Fatalf("replay within the retention: %d %s", r.code, r.body)
+	}
+	// 31 days later.
+	e.tracker.Now = func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }
+	if n, err := e.tracker.PurgeIdempotency(ctx, 30*24*time.Hour); err != nil || n != 1 {
+		t.Fatalf("purge after the retention: %d, %v, want 1", n, err)
+	}
+	if n, err := e.tracker.PurgeIdempotency(ctx, 0); err != nil || n != 0 {
+		t.Fatalf("retention 0 purges nothing: %d, %v", n, err)
+	}
+	again := post()
+	if again.code != http.StatusCreated || bytes.Equal(again.body, first.body) {
+		t.Fatalf("after the purge: %d %s, want a new 201", again.code, again.body)
+	}
+	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua", DossierCode: "HS-RET-1"}); len(ns) != 4 {
+		t.Fatalf("notifications of the dossier: %d, want 4", len(ns))
 	}
 }

@@ -77,6 +77,9 @@ type Tracker struct {
 	// status, with the time from its creation (for latency metrics). It
 	// must not block.
 	Observe func(channel, status string, latency time.Duration)
+	// IdempotencyRetention is how long RunExpiry keeps the API's
+	// idempotency records (0: for ever).
+	IdempotencyRetention time.Duration
 }
 
 // NewTracker returns a Tracker over the store and the queues.
@@ -186,6 +189,24 @@ func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
 	return err
 }
 
+// PurgeIdempotency deletes the API's idempotency records older than
+// retention (0: keeps them), in chunks, and returns how many.
+func (t *Tracker) PurgeIdempotency(ctx context.Context, retention time.Duration) (int64, error) {
+	if retention <= 0 {
+		return 0, nil
+	}
+	const chunk = 1000
+	var total int64
+	before := t.Now().Add(-retention)
+	for {
+		n, err := t.st.PurgeIdempotency(ctx, before, chunk)
+		total += n
+		if err != nil || n < chunk || ctx.Err() != nil {
+			return total, err
+		}
+	}
+}
+
 // ExpireStale turns notifications created or sending for more than
 // MaxSending into temporary-failure and queues their callbacks. It returns
 // how many changed.
@@ -217,6 +238,11 @@ func (t *Tracker) RunExpiry(ctx context.Context, interval time.Duration) error {
 				t.log.Warn("notify: expiry sweep failed", "err", err)
 			} else if n > 0 {
 				t.log.Info("notify: notifications expired", "count", n)
+			}
+			if n, err := t.PurgeIdempotency(ctx, t.IdempotencyRetention); err != nil {
+				t.log.Warn("notify: idempotency purge failed", "err", err)
+			} else if n > 0 {
+				t.log.Info("notify: idempotency records purged", "count", n, "retention", t.IdempotencyRetention)
 			}
 		}()
 		select {

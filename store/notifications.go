@@ -360,10 +360,17 @@ func (s *Store) Idempotency(ctx context.Context, service, key string) (requestHa
 	return requestHash, status, response, nil
 }
 
-// PurgeIdempotency deletes idempotency records created before t (keys may
-// then be reused) and returns how many.
-func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w().exec(ctx, "DELETE FROM idempotency_keys WHERE created_at < ?", micro(before))
+// PurgeIdempotency deletes up to limit of the oldest idempotency records
+// created before t (their keys may then be used again for a new request)
+// and returns how many it deleted. Callers repeat it while it deletes
+// limit: each call is one short transaction, so API requests are not held
+// up behind a large purge.
+func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error) {
+	if limit <= 0 {
+		return 0, fmt.Errorf("store: purge idempotency keys: limit %d: %w", limit, ErrInvalid)
+	}
+	res, err := s.w().exec(ctx, `DELETE FROM idempotency_keys WHERE (service, idem_key) IN
+		(SELECT service, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micro(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
 	}

@@ -276,3 +276,57 @@ func TestEventCursorMonotonic(t *testing.T) {
 		}
 	})
 }
+
+// PurgeIdempotency deletes the oldest records first, at most limit per
+// call, only those older than the cutoff; a purged key is a new request.
+func TestPurgeIdempotency(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "hash-p", "ct_live_p", false); err != nil {
+			t.Fatal(err)
+		}
+		base := time.Now().Add(-48 * time.Hour)
+		for i := range 5 {
+			n := newNote(fmt.Sprintf("p%d", i), "sms", "+84912345678")
+			n.CreatedAt = base.Add(time.Duration(i) * time.Hour)
+			req := &NotificationRequest{Service: "motcua", IdempotencyKey: fmt.Sprintf("ev-%d", i), RequestHash: "h", Status: 201,
+				Response: []byte("{}"), Notifications: []NewNotification{n}}
+			if _, err := s.CreateNotifications(ctx, []*NotificationRequest{req}); err != nil {
+				t.Fatal(err)
+			}
+			// created_at of the record is the commit time: age it.
+			if _, err := s.w().exec(ctx, "UPDATE idempotency_keys SET created_at = ? WHERE idem_key = ?", micro(n.CreatedAt), req.IdempotencyKey); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := s.PurgeIdempotency(ctx, time.Now(), 0); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("limit 0: %v, want ErrInvalid", err)
+		}
+		// Older than base+2h30: ev-0, ev-1, ev-2; two per call.
+		cut := base.Add(150 * time.Minute)
+		if n, err := s.PurgeIdempotency(ctx, cut, 2); err != nil || n != 2 {
+			t.Fatalf("first purge: %d, %v, want 2", n, err)
+		}
+		for i, want := range []bool{false, false, true, true, true} {
+			_, _, _, err := s.Idempotency(ctx, "motcua", fmt.Sprintf("ev-%d", i))
+			if got := err == nil; got != want {
+				t.Fatalf("after the first purge ev-%d kept = %v (%v), want %v", i, got, err, want)
+			}
+		}
+		if n, err := s.PurgeIdempotency(ctx, cut, 2); err != nil || n != 1 {
+			t.Fatalf("second purge: %d, %v, want 1", n, err)
+		}
+		if n, err := s.PurgeIdempotency(ctx, cut, 2); err != nil || n != 0 {
+			t.Fatalf("third purge: %d, %v, want 0", n, err)
+		}
+		if _, _, _, err := s.Idempotency(ctx, "motcua", "ev-3"); err != nil {
+			t.Fatalf("ev-3 (younger than the cutoff) purged: %v", err)
+		}
+		// The purged key makes a new request again.
+		n := newNote("p0-again", "sms", "+84912345678")
+		res, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", IdempotencyKey: "ev-0", RequestHash: "h2", Status: 201,
+			Response: []byte("{}"), Notifications: []NewNotification{n}}})
+		if err != nil || res[0].Replayed || res[0].Err != nil {
+			t.Fatalf("reused key after purge: %+v, %v", res, err)
+		}
+	})
+}

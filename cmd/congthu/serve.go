@@ -203,6 +203,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			log.Warn("redis: " + w)
 		}
 		tracker := notify.NewTracker(st, qc, log.With("component", "notify"))
+		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
 		d, err := dispatcher.New(dispatcher.Options{
 			Hostname:          cfg.Hostname,
 			Smarthost:         cfg.Delivery.Smarthost,
