@@ -51,8 +51,9 @@ type walSync struct {
 	// disk (PostgreSQL panics for the same reason).
 	failed error
 
-	fmu sync.Mutex
-	f   *os.File // the WAL, opened at the first sync and kept
+	fmu    sync.Mutex
+	f      *os.File // the WAL, opened at the first sync and kept
+	closed bool     // by close: no more syncs (the store is closed)
 }
 
 // walSyncsInFlight is how many fdatasyncs may run at once. A commit made
@@ -127,6 +128,10 @@ func (w *walSync) wait(seq uint64) error {
 // missing file is an error, not a reason to skip the sync.
 func (w *walSync) fdatasync() error {
 	w.fmu.Lock()
+	if w.closed {
+		w.fmu.Unlock()
+		return errClosed
+	}
 	if w.f == nil {
 		f, err := os.OpenFile(w.path, os.O_RDWR, 0)
 		if err != nil {
@@ -143,7 +148,7 @@ func (w *walSync) fdatasync() error {
 	return nil
 }
 
-// close closes the WAL file, once no sync runs.
+// close closes the WAL file, once no sync runs; later syncs fail.
 func (w *walSync) close() {
 	w.mu.Lock()
 	for w.inflight > 0 {
@@ -152,6 +157,7 @@ func (w *walSync) close() {
 	w.mu.Unlock()
 	w.fmu.Lock()
 	defer w.fmu.Unlock()
+	w.closed = true
 	if w.f != nil {
 		w.f.Close()
 		w.f = nil
