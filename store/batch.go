@@ -170,37 +170,7 @@ func (b *txBatcher[Q, R]) loop() {
 		if inFlight == 1 && last > 1 {
 			want = min(last, txBatchGatherMax)
 		}
-		var gather *time.Timer
-	drain:
-		for len(batch) < txBatchMax {
-			select {
-			case it, ok := <-b.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, it)
-				continue
-			default:
-			}
-			if len(batch) >= want {
-				break
-			}
-			if gather == nil {
-				gather = time.NewTimer(txBatchGather)
-			}
-			select {
-			case it, ok := <-b.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, it)
-			case <-gather.C:
-				break drain
-			}
-		}
-		if gather != nil {
-			gather.Stop()
-		}
+		batch = gatherBatch(b.reqs, batch, txBatchMax, want, txBatchGather)
 		last = len(batch)
 		if inFlight == 1 {
 			// On the loop's own goroutine: no goroutine to start (and
@@ -214,6 +184,45 @@ func (b *txBatcher[Q, R]) loop() {
 			b.runBatch(batch)
 		}()
 	}
+}
+
+// gatherBatch appends to batch what ch holds, up to max items; while the
+// batch is smaller than want it waits for more, at most wait in all. It
+// returns early when ch is closed.
+func gatherBatch[T any](ch <-chan T, batch []T, max, want int, wait time.Duration) []T {
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for len(batch) < max {
+		select {
+		case it, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, it)
+			continue
+		default:
+		}
+		if len(batch) >= want {
+			return batch
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case it, ok := <-ch:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, it)
+		case <-timer.C:
+			return batch
+		}
+	}
+	return batch
 }
 
 // runBatch executes a batch, starts the WAL sync that covers it and hands

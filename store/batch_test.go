@@ -114,3 +114,33 @@ func TestCreateNotificationGroupCommitted(t *testing.T) {
 		}
 	})
 }
+
+// gatherBatch takes what is there, waits for more only below want and only
+// up to the wait, and stops at max or when the channel closes.
+func TestGatherBatch(t *testing.T) {
+	ch := make(chan int, 10)
+	ch <- 2
+	ch <- 3
+	if got := gatherBatch(ch, []int{1}, 10, 0, time.Hour); len(got) != 3 {
+		t.Fatalf("want 0: %v, want [1 2 3] at once", got)
+	}
+	ch <- 2
+	go func() { time.Sleep(20 * time.Millisecond); ch <- 3 }()
+	if got := gatherBatch(ch, []int{1}, 10, 3, 5*time.Second); len(got) != 3 {
+		t.Fatalf("want 3: %v", got)
+	}
+	start := time.Now()
+	if got := gatherBatch(ch, []int{1}, 10, 5, 30*time.Millisecond); len(got) != 1 || time.Since(start) < 30*time.Millisecond {
+		t.Fatalf("nothing more within the wait: %v after %v", got, time.Since(start))
+	}
+	for i := range 5 {
+		ch <- i
+	}
+	if got := gatherBatch(ch, []int{1}, 3, 0, 0); len(got) != 3 || len(ch) != 3 {
+		t.Fatalf("max 3: %v, %d left", got, len(ch))
+	}
+	close(ch)
+	if got := gatherBatch(ch, nil, 10, 10, time.Hour); len(got) != 3 {
+		t.Fatalf("closed channel: %v, want the 3 left", got)
+	}
+}

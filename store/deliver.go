@@ -210,20 +210,7 @@ func (s *Store) submit(ctx context.Context, req *deliverReq) (deliverRes, error)
 // committer batches requests into transactions until Close.
 func (s *Store) committer() {
 	for first := range s.reqs {
-		batch := []*deliverReq{first}
-	drain:
-		for len(batch) < maxBatch {
-			select {
-			case r, ok := <-s.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-			default:
-				break drain
-			}
-		}
-		s.runBatch(batch)
+		s.runBatch(gatherBatch(s.reqs, []*deliverReq{first}, maxBatch, 0, 0))
 	}
 }
 
