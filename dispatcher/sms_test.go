@@ -288,6 +288,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	}
 	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: o.receipt},
 		httpapi.Deps{Store: st, Queue: e.q, Templates: set, Tracker: e.tr})
+	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.ts.Close)
 	e.live = e.addKey(false)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"congthu/notify"
 	"congthu/store"
 )
 
@@ -299,6 +300,35 @@ func TestRateLimit(t *testing.T) {
 	}
 	if r := e.do("POST", "/v1/dossiers/000.12/events", e.test, event("rl-3")); r.code != 201 {
 		t.Errorf("other key: %d %s", r.code, r.body)
+	}
+}
+
+// Redis restarted and lost its scripts: the rate limit and the jobs of the
+// next request (sent in a pipeline shared with other requests) load them
+// again, and the request succeeds with its jobs queued.
+func TestRedisScriptsLost(t *testing.T) {
+	e := newEnv(t, "sqlite", func(o *Options) { o.RateLimit = 5 })
+	if r := e.do("POST", "/v1/dossiers/HS-NS-1/events", e.live, event("ns-1")); r.code != 201 {
+		t.Fatalf("first: %d %s", r.code, r.body)
+	}
+	if err := e.q.Redis().ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.do("POST", "/v1/dossiers/HS-NS-1/events", e.live, event("ns-2")); r.code != 201 {
+		t.Fatalf("after SCRIPT FLUSH: %d %s", r.code, r.body)
+	}
+	for _, q := range []string{"outbox", notify.QueueSMS} {
+		st, err := e.q.Stats(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Ready != 2 {
+			t.Errorf("queue %s: %d ready jobs, want 2 (one per event)", q, st.Ready)
+		}
+	}
+	// The limit still counts: 4 of 5 tokens are gone.
+	if r := e.do("POST", "/v1/dossiers/HS-NS-1/events", e.live, event("ns-3")); r.code != 429 {
+		t.Fatalf("third: %d %s, want 429", r.code, r.body)
 	}
 }
 

@@ -75,6 +75,7 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	}
 	q := queue.NewClient(rdb)
 	srv := New(opts, Deps{Store: st, Queue: q, Templates: set})
+	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
 	e := &env{t: t, st: st, q: q, srv: srv, ts: ts, tracker: srv.Tracker()}

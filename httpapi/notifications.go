@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"congthu/notify"
 	"congthu/queue"
@@ -211,9 +212,9 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	writeRaw(w, http.StatusCreated, body)
 }
 
-// enqueue queues the work of committed notifications, in one round trip
-// to Redis. A failure is only logged: the store holds the work and the
-// sweeper restores the job.
+// enqueue queues the work of committed notifications, in a Redis pipeline
+// shared with concurrent requests (their jobs and rate limits). A failure
+// is only logged: the store holds the work and the sweeper restores the job.
 func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification, outboxIDs []int64) {
 	jobs := make([]queue.Job, 0, len(notes)+len(outboxIDs))
 	for _, n := range notes {
@@ -232,7 +233,17 @@ func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification, out
 	if len(jobs) == 0 {
 		return
 	}
-	if err := s.q.EnqueueMany(ctx, jobs); err != nil {
+	var check func(context.Context) error
+	err := s.redis.Do(ctx, func(p redis.Pipeliner) {
+		var err error
+		if check, err = s.q.QueueMany(ctx, p, jobs); err != nil {
+			check = func(context.Context) error { return err }
+		}
+	})
+	if err == nil {
+		err = check(ctx)
+	}
+	if err != nil {
 		s.log.Warn("httpapi: enqueue failed; the sweeper will restore the jobs", "jobs", len(jobs), "err", err)
 	}
 }

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"congthu/internal/redisbatch"
 )
 
 // limiter is a token bucket per API key in Redis, shared by every node:
@@ -16,6 +18,7 @@ import (
 // atomically. The key holds one hash tag, so it is Cluster-safe.
 type limiter struct {
 	rdb       redis.UniversalClient
+	batch     *redisbatch.Batcher // shares round trips with concurrent requests (nil: a round trip per take)
 	perMinute int
 }
 
@@ -58,7 +61,22 @@ func (l *limiter) take(ctx context.Context, keyID int64, cost int) (ok bool, ret
 	}
 	cost = min(cost, l.perMinute)
 	k := "congthu:ratelimit:{key" + strconv.FormatInt(keyID, 10) + "}"
-	r, err := scriptBucket.Run(ctx, l.rdb, []string{k}, l.perMinute, cost).Int64Slice()
+	var cmd *redis.Cmd
+	if l.batch == nil {
+		cmd = scriptBucket.EvalSha(ctx, l.rdb, []string{k}, l.perMinute, cost)
+	} else {
+		err = l.batch.Do(ctx, func(p redis.Pipeliner) { cmd = scriptBucket.EvalSha(ctx, p, []string{k}, l.perMinute, cost) })
+	}
+	if err == nil {
+		err = cmd.Err()
+	}
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		cmd, err = scriptBucket.Run(ctx, l.rdb, []string{k}, l.perMinute, cost), nil // loads the script
+	}
+	if err != nil {
+		return false, 0, fmt.Errorf("rate limit: %w", err)
+	}
+	r, err := cmd.Int64Slice()
 	if err != nil {
 		return false, 0, fmt.Errorf("rate limit: %w", err)
 	}

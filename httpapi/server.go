@@ -25,6 +25,7 @@ import (
 	"strings"
 	"time"
 
+	"congthu/internal/redisbatch"
 	"congthu/notify"
 	"congthu/queue"
 	"congthu/store"
@@ -87,9 +88,10 @@ type Server struct {
 	metrics *metrics
 	keys    *keyCache
 	limiter *limiter
+	redis   *redisbatch.Batcher
 }
 
-// New returns a Server. Call Close when done (it stops the group commit).
+// New returns a Server. Call Close when done.
 func New(opts Options, d Deps) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -115,12 +117,17 @@ func New(opts Options, d Deps) *Server {
 	if d.Tracker == nil {
 		d.Tracker = notify.NewTracker(d.Store, d.Queue, opts.Log)
 	}
-	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker,
-		metrics: newMetrics(), keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), perMinute: opts.RateLimit}}
+	rb := redisbatch.New(d.Queue.Redis())
+	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker, redis: rb,
+		metrics: newMetrics(), keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.tracker.Observe = s.metrics.observeDelivery
 	s.routes()
 	return s
 }
+
+// Close stops what the Server runs in the background (after the HTTP
+// server serving it has shut down).
+func (s *Server) Close() { s.redis.Close() }
 
 // Handler returns the HTTP handler serving the API.
 func (s *Server) Handler() http.Handler { return s.handler }

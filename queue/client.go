@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -110,54 +111,66 @@ func (c *Client) EnqueueMany(ctx context.Context, jobs []Job) error {
 		_, err := c.Enqueue(ctx, jobs[0])
 		return err
 	}
-	type call struct {
-		j    Job
-		k    keys
-		blob string
+	pipe := c.rdb.Pipeline()
+	check, err := c.QueueMany(ctx, pipe, jobs)
+	if err != nil {
+		return err
 	}
+	pipe.Exec(ctx) // each command holds its own error, which check reads
+	return check(ctx)
+}
+
+// QueueMany adds to p what EnqueueMany sends for jobs, so that a caller can
+// share one pipeline among several requests (see internal/redisbatch).
+// Once p has run, check returns what EnqueueMany would have: it enqueues
+// the jobs again one by one when Redis had lost its scripts (a restart).
+func (c *Client) QueueMany(ctx context.Context, p redis.Pipeliner, jobs []Job) (check func(context.Context) error, err error) {
 	now := time.Now()
-	calls := make([]call, 0, len(jobs))
-	for _, j := range jobs {
+	jobs = slices.Clone(jobs) // EnqueuedAt is set on the copies
+	blobs := make([]string, len(jobs))
+	ks := make([]keys, len(jobs))
+	for i, j := range jobs {
 		if j.ID == "" {
-			return errors.New("queue: enqueue: job without ID")
+			return nil, errors.New("queue: enqueue: job without ID")
 		}
 		if len(j.Payload) > MaxPayload {
-			return fmt.Errorf("queue: enqueue %s: payload of %d bytes, more than %d: keep it in the store", j.ID, len(j.Payload), MaxPayload)
+			return nil, fmt.Errorf("queue: enqueue %s: payload of %d bytes, more than %d: keep it in the store", j.ID, len(j.Payload), MaxPayload)
 		}
-		k, err := keysOf(j.Queue)
-		if err != nil {
-			return err
+		if ks[i], err = keysOf(j.Queue); err != nil {
+			return nil, err
 		}
 		if j.EnqueuedAt.IsZero() {
 			j.EnqueuedAt = now
 		}
-		blob, err := encodeJob(&j)
-		if err != nil {
-			return err
+		if blobs[i], err = encodeJob(&j); err != nil {
+			return nil, err
 		}
-		calls = append(calls, call{j, k, blob})
+		jobs[i] = j
 	}
-	pipe := c.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(calls))
-	for i, cl := range calls {
-		cmds[i] = scriptEnqueue.EvalSha(ctx, pipe, cl.k, cl.j.ID, cl.blob, 0, now.UnixMilli())
+	cmds := make([]*redis.Cmd, len(jobs))
+	for i, j := range jobs {
+		cmds[i] = scriptEnqueue.EvalSha(ctx, p, ks[i], j.ID, blobs[i], 0, now.UnixMilli())
 	}
-	_, err := pipe.Exec(ctx)
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// Redis lost its scripts (a restart): one by one, loading it.
-		for _, j := range jobs {
-			if _, err := c.Enqueue(ctx, j); err != nil {
-				return err
+	return func(ctx context.Context) error {
+		for _, cmd := range cmds {
+			if err := cmd.Err(); redis.HasErrorPrefix(err, "NOSCRIPT") {
+				// Redis lost its scripts (a restart): one by one,
+				// loading it.
+				for _, j := range jobs {
+					if _, err := c.Enqueue(ctx, j); err != nil {
+						return err
+					}
+				}
+				return nil
+			}
+		}
+		for i, cmd := range cmds {
+			if err := cmd.Err(); err != nil {
+				return fmt.Errorf("queue: enqueue %s to %s: %w", jobs[i].ID, jobs[i].Queue, err)
 			}
 		}
 		return nil
-	}
-	for i, cmd := range cmds {
-		if err := cmd.Err(); err != nil {
-			return fmt.Errorf("queue: enqueue %s to %s: %w", calls[i].j.ID, calls[i].j.Queue, err)
-		}
-	}
-	return nil
+	}, nil
 }
 
 // restore makes ready every job of jobs (all of one queue) that Redis holds

@@ -252,6 +252,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 			SMSReceipts:  smsReceipts,
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
+		defer api.Close() // after the HTTP server's shutdown
 	}
 
 	smtpSrv := smtpd.New(smtpd.Options{

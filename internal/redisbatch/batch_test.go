@@ -1,0 +1,193 @@
+package redisbatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"congthu/internal/testenv"
+)
+
+func client(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+// Concurrent calls each get their own replies, and under load they share
+// pipelines: fewer pipelines than calls.
+func TestConcurrentCallsShareRoundTrips(t *testing.T) {
+	rdb := client(t, testenv.Redis(t))
+	ctx := context.Background()
+	prefix := testenv.Name("rb")
+	var pipelines atomic.Int64
+	rdb.AddHook(countPipelines{&pipelines})
+	b := New(rdb)
+	defer b.Close()
+
+	const goroutines, calls = 20, 200
+	var wg sync.WaitGroup
+	errs := make(chan error, goroutines)
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			key := fmt.Sprintf("%s:%d", prefix, g)
+			for i := 1; i <= calls; i++ {
+				var incr *redis.IntCmd
+				var get *redis.StringCmd
+				if err := b.Do(ctx, func(p redis.Pipeliner) {
+					incr = p.Incr(ctx, key)
+					get = p.Get(ctx, key)
+				}); err != nil {
+					errs <- err
+					return
+				}
+				if n, err := incr.Result(); err != nil || n != int64(i) {
+					errs <- fmt.Errorf("goroutine %d call %d: INCR = %d, %v; want %d", g, i, n, err, i)
+					return
+				}
+				if v, err := get.Result(); err != nil || v != fmt.Sprint(i) {
+					errs <- fmt.Errorf("goroutine %d call %d: GET = %q, %v; want %d", g, i, v, err, i)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	total := int64(goroutines * calls)
+	if p := pipelines.Load(); p == 0 || p >= total {
+		t.Fatalf("%d calls ran in %d pipelines; want fewer pipelines than calls", total, p)
+	} else {
+		t.Logf("%d calls in %d pipelines (%.1f per pipeline)", total, p, float64(total)/float64(p))
+	}
+}
+
+// A command error is the calling request's alone; a lost connection fails
+// every command of the pipeline, and the Batcher goes on once Redis is back.
+func TestErrorsReachTheirCommands(t *testing.T) {
+	srv := testenv.StartRedis(t)
+	rdb := client(t, srv.URL(0))
+	ctx := context.Background()
+	b := New(rdb)
+	defer b.Close()
+
+	var bad *redis.Cmd
+	var good *redis.StringCmd
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		b.Do(ctx, func(p redis.Pipeliner) { bad = p.Do(ctx, "NOSUCHCOMMAND") })
+	}()
+	go func() {
+		defer wg.Done()
+		b.Do(ctx, func(p redis.Pipeliner) { good = p.Echo(ctx, "xin chào") })
+	}()
+	wg.Wait()
+	if bad.Err() == nil {
+		t.Fatal("unknown command: no error")
+	}
+	if v, err := good.Result(); err != nil || v != "xin chào" {
+		t.Fatalf("ECHO = %q, %v", v, err)
+	}
+
+	srv.Stop()
+	var ping *redis.StatusCmd
+	if err := b.Do(ctx, func(p redis.Pipeliner) { ping = p.Ping(ctx) }); err != nil {
+		t.Fatal(err)
+	}
+	if ping.Err() == nil {
+		t.Fatal("PING with Redis down: no error")
+	}
+	srv.Start(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		b.Do(ctx, func(p redis.Pipeliner) { ping = p.Ping(ctx) })
+		if ping.Err() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("PING after restart: %v", ping.Err())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Do gives up with the caller's context; after Close it refuses, and Close
+// runs what was already given.
+func TestContextAndClose(t *testing.T) {
+	rdb := client(t, testenv.Redis(t))
+	b := New(rdb)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := b.Do(ctx, func(p redis.Pipeliner) { p.Ping(ctx) }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do with a cancelled context = %v, want context.Canceled", err)
+	}
+
+	// Calls racing with Close either run (their commands answered) or
+	// are refused with ErrClosed (their commands never queued).
+	bg := context.Background()
+	type result struct {
+		ping *redis.StatusCmd
+		err  error
+	}
+	results := make(chan result, 50)
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var ping *redis.StatusCmd
+			err := b.Do(bg, func(p redis.Pipeliner) { ping = p.Ping(bg) })
+			results <- result{ping, err}
+		}()
+		if i == 25 {
+			go b.Close()
+		}
+	}
+	wg.Wait()
+	b.Close() // twice is fine
+	close(results)
+	for r := range results {
+		switch {
+		case errors.Is(r.err, ErrClosed):
+			if r.ping != nil {
+				t.Fatal("a refused call's commands were queued")
+			}
+		case r.err != nil:
+			t.Fatal(r.err)
+		case r.ping == nil || r.ping.Err() != nil:
+			t.Fatalf("a call that ran has no reply: %v", r.ping)
+		}
+	}
+	if err := b.Do(bg, func(p redis.Pipeliner) { p.Ping(bg) }); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Do after Close = %v, want ErrClosed", err)
+	}
+}
+
+type countPipelines struct{ n *atomic.Int64 }
+
+func (countPipelines) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (countPipelines) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h countPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h.n.Add(1)
+		return next(ctx, cmds)
+	}
+}
