@@ -132,6 +132,11 @@ type Delivery struct {
 	// RequireTLS lists destination domains that must be reached over
 	// TLS: no fallback to plaintext when STARTTLS fails.
 	RequireTLS StringList `toml:"require_tls" env:"CONGTHU_REQUIRE_TLS_DOMAINS"`
+	// MTASTS applies destination domains' MTA-STS policies (RFC 8461):
+	// under "enforce", mail goes only to the MX hosts a policy names,
+	// over TLS with a valid certificate. Off: TLS to MX hosts is only
+	// opportunistic.
+	MTASTS bool `toml:"mta_sts" env:"CONGTHU_MTA_STS"`
 	// MaxConnectionsPerDomain caps concurrent connections to one
 	// destination domain.
 	MaxConnectionsPerDomain int `toml:"max_connections_per_domain" env:"CONGTHU_MAX_CONNECTIONS_PER_DOMAIN"`
@@ -333,6 +338,7 @@ func Default() *Config {
 			DelayNotice:             Duration(4 * time.Hour),
 			MaxConnectionsPerDomain: 10,
 			Workers:                 256,
+			MTASTS:                  true,
 		},
 		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour)},
 		SMS: SMS{

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"congthu/dkim"
+	"congthu/mtasts"
 	"congthu/queue"
 	"congthu/store"
 )
@@ -43,6 +44,13 @@ const (
 	SmarthostImplicitTLS = "tls"
 )
 
+// PolicyLookup finds the MTA-STS policy of a destination domain: nil when
+// it has none. A policy returned with an error still applies (a cached
+// one); the error is logged.
+type PolicyLookup interface {
+	Lookup(ctx context.Context, domain string) (*mtasts.Policy, error)
+}
+
 // Options configure a Dispatcher. The zero value is usable: defaults are
 // noted on each field.
 type Options struct {
@@ -60,9 +68,11 @@ type Options struct {
 	// SmarthostTLS is one of the SmarthostTLS* modes.
 	SmarthostTLS string
 	// SmarthostInsecureSkipVerify accepts any certificate from the
-	// smarthost (MX hosts are never verified: opportunistic TLS).
+	// smarthost (MX hosts are verified only under an MTA-STS policy:
+	// otherwise TLS to them is opportunistic).
 	SmarthostInsecureSkipVerify bool
-	// RootCAs verify the smarthost's certificate. Default: the system's.
+	// RootCAs verify the smarthost's certificate, and MX hosts' under an
+	// MTA-STS policy. Default: the system's.
 	RootCAs *x509.CertPool
 
 	// Resolver looks up MX and A/AAAA records. Default net.DefaultResolver.
@@ -77,6 +87,14 @@ type Options struct {
 	// if STARTTLS is not offered or its handshake fails, delivery is
 	// retried later instead of going on in clear.
 	RequireTLS []string
+	// MTASTS, if set, finds the MTA-STS policy (RFC 8461) of each
+	// destination domain when mail goes to its MX hosts (not through a
+	// smarthost). Under a policy in enforce mode, mail goes only to MX
+	// hosts the policy names, over TLS with a certificate valid for the
+	// host (verified against RootCAs); otherwise the delivery is retried
+	// later. In testing mode what enforce would refuse is logged.
+	// mtasts.Fetcher implements it.
+	MTASTS PolicyLookup
 
 	// RetrySchedule are the delays after the 1st, 2nd, ... failed attempt;
 	// the last repeats. Default 1m, 5m, 15m, 30m, 1h, 2h, 4h.

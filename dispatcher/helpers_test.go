@@ -53,7 +53,10 @@ type sinkOpts struct {
 	// rcpt, if set, answers RCPT TO (nil accepts).
 	rcpt func(rcpt string) error
 	// data, if set, answers the end of DATA (nil accepts).
-	data      func() error
+	data func() error
+	// cert, if set, is the certificate offered with STARTTLS (default:
+	// a self-signed one for sink.test).
+	cert      *tls.Certificate
 	dataDelay time.Duration
 }
 
@@ -127,6 +130,9 @@ func startSink(t testing.TB, o sinkOpts) *sink {
 	srv.WriteTimeout = 30 * time.Second
 	srv.ErrorLog = nopLogger{}
 	cert := selfSigned(t)
+	if o.cert != nil {
+		cert = *o.cert
+	}
 	switch {
 	case o.brokenTLS:
 		// Offers STARTTLS, but speaks only TLS 1.1, which our

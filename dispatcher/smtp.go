@@ -22,6 +22,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"congthu/mtasts"
 )
 
 // Resolver is the DNS a Dispatcher needs: MX records and host addresses.
@@ -65,6 +67,7 @@ type session struct {
 	addr     string // ip:port
 	host     string // the name we connected to (MX host or smarthost)
 	tls      bool
+	verified bool // the certificate is valid for host
 	utf8     bool
 	msgs     int
 	created  time.Time
@@ -127,6 +130,14 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 		fill(derr)
 		return out
 	}
+	pol, derr := t.policy(ctx, domain, hosts)
+	if derr != nil {
+		fill(derr)
+		return out
+	}
+	if pol != nil && pol.Mode == mtasts.Enforce {
+		hosts = slices.DeleteFunc(hosts, func(h host) bool { return !pol.Matches(h.name) })
+	}
 	limitKey := domain
 	if t.o.Smarthost != "" {
 		limitKey = "smarthost " + t.o.Smarthost
@@ -137,7 +148,13 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 		return out
 	}
 	defer release()
-	requireTLS := t.requireTLS[domain]
+	tp := tlsPolicy{require: t.requireTLS[domain]}
+	if pol != nil {
+		tp.domain, tp.mode = domain, pol.Mode
+		if pol.Mode == mtasts.Enforce {
+			tp.require, tp.verify = true, true
+		}
+	}
 	var last *DeliveryError
 	for _, h := range hosts {
 		addrs := h.addrs
@@ -150,7 +167,7 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 			}
 		}
 		for _, addr := range addrs {
-			res, hostErr := t.deliverHost(ctx, h.name, addr, domain, requireTLS, mailFrom, rcpts, msg)
+			res, hostErr := t.deliverHost(ctx, h.name, addr, domain, tp, mailFrom, rcpts, msg)
 			if hostErr == nil {
 				return res
 			}
@@ -169,6 +186,49 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 	// the reply of the last one tried is reported.
 	fill(last)
 	return out
+}
+
+// tlsPolicy is what TLS a delivery needs.
+type tlsPolicy struct {
+	require bool   // no delivery in clear (Options.RequireTLS, MTA-STS enforce)
+	verify  bool   // the certificate must be valid for the MX host's name (MTA-STS enforce)
+	mode    string // the domain's MTA-STS mode, "" without a policy
+	domain  string
+}
+
+// policy finds the MTA-STS policy of domain (RFC 8461) when mail goes to
+// its MX hosts. Under enforce, delivery waits (a temporary failure) when
+// no MX host matches the policy; under testing that is only logged.
+func (t *transport) policy(ctx context.Context, domain string, hosts []host) (*mtasts.Policy, *DeliveryError) {
+	if t.o.Smarthost != "" || t.o.MTASTS == nil {
+		return nil, nil
+	}
+	pol, err := t.o.MTASTS.Lookup(ctx, domain)
+	if err != nil {
+		t.log.Warn("dispatcher: MTA-STS policy not refreshed", "domain", domain, "applies", policyMode(pol), "err", err)
+	}
+	if pol == nil {
+		return nil, nil
+	}
+	matching := 0
+	for _, h := range hosts {
+		if pol.Matches(h.name) {
+			matching++
+		} else {
+			t.log.Warn("dispatcher: MX host not in the MTA-STS policy", "domain", domain, "host", h.name, "mode", pol.Mode, "policy_mx", strings.Join(pol.MX, " "))
+		}
+	}
+	if matching == 0 && pol.Mode == mtasts.Enforce {
+		return nil, temporary("4.7.5", "no MX host of %s matches its MTA-STS policy (mx: %s)", domain, strings.Join(pol.MX, ", "))
+	}
+	return pol, nil
+}
+
+func policyMode(p *mtasts.Policy) string {
+	if p == nil {
+		return "none"
+	}
+	return p.Mode
 }
 
 // hosts returns where to deliver mail for domain: the smarthost, or the
@@ -264,12 +324,12 @@ func (t *transport) lookupAddrs(ctx context.Context, name, port string) ([]strin
 // when the host could not take the transaction (no connection, greeting or
 // EHLO refused, MAIL FROM deferred): the caller tries the next host.
 // Otherwise res has every recipient's outcome.
-func (t *transport) deliverHost(ctx context.Context, name, addr, domain string, requireTLS bool, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError) {
+func (t *transport) deliverHost(ctx context.Context, name, addr, domain string, tp tlsPolicy, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError) {
 	for try := 0; ; try++ {
-		s, reused := t.get(addr)
+		s, reused := t.get(addr, name, tp.verify)
 		if s == nil {
 			var err error
-			s, err = t.dial(ctx, name, addr, requireTLS)
+			s, err = t.dial(ctx, name, addr, tp)
 			if err != nil {
 				return nil, classify(err, name)
 			}
@@ -398,22 +458,24 @@ func isASCII(s string) bool {
 	return true
 }
 
-// get takes the most recently used idle session to addr, if any.
-func (t *transport) get(addr string) (*session, bool) {
+// get takes the most recently used idle session to addr, if any; with
+// verified, only one whose certificate was verified for name.
+func (t *transport) get(addr, name string, verified bool) (*session, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	for {
-		l := t.idle[addr]
-		if len(l) == 0 {
-			return nil, false
+	l := t.idle[addr]
+	for i := len(l) - 1; i >= 0; i-- {
+		s := l[i]
+		if time.Since(s.lastUsed) >= t.o.IdleTimeout {
+			continue // expire closes it
 		}
-		s := l[len(l)-1]
-		t.idle[addr] = l[:len(l)-1]
-		if time.Since(s.lastUsed) < t.o.IdleTimeout {
-			return s, true
+		if verified && (!s.verified || !strings.EqualFold(s.host, name)) {
+			continue
 		}
-		go s.quit()
+		t.idle[addr] = slices.Delete(l, i, i+1)
+		return s, true
 	}
+	return nil, false
 }
 
 // put returns a session to the idle pool, or closes it when it has served
@@ -485,11 +547,14 @@ func (t *transport) closeAll() {
 // offered (RFC 3207), EHLO again, AUTH for the smarthost. When the TLS
 // handshake fails, the host is tried once more without TLS, unless TLS is
 // required for the domain.
-func (t *transport) dial(ctx context.Context, name, addr string, requireTLS bool) (*session, error) {
-	s, err := t.dialOnce(ctx, name, addr, requireTLS, false)
-	if err != nil && errors.Is(err, errTLSHandshake) && !requireTLS && !t.implicitTLS() && !t.smarthostNeedsTLS() {
+func (t *transport) dial(ctx context.Context, name, addr string, tp tlsPolicy) (*session, error) {
+	s, err := t.dialOnce(ctx, name, addr, tp, false)
+	if err != nil && errors.Is(err, errTLSHandshake) && !tp.require && !t.implicitTLS() && !t.smarthostNeedsTLS() {
 		t.log.Warn("dispatcher: TLS handshake failed, retrying without TLS", "host", name, "addr", addr, "err", err)
-		return t.dialOnce(ctx, name, addr, requireTLS, true)
+		if tp.mode == mtasts.Testing {
+			t.log.Warn("dispatcher: MTA-STS testing: enforce would defer this delivery", "domain", tp.domain, "host", name, "err", err)
+		}
+		return t.dialOnce(ctx, name, addr, tp, true)
 	}
 	return s, err
 }
@@ -504,20 +569,26 @@ func (t *transport) smarthostNeedsTLS() bool {
 
 // tlsConfig is the client TLS configuration for name. Opportunistic TLS
 // to MX hosts does not insist on a valid certificate (RFC 7435: any
-// encryption beats none; a failed check is logged); the smarthost's
-// certificate is verified unless SmarthostInsecureSkipVerify.
-func (t *transport) tlsConfig(name string) *tls.Config {
-	verify := t.o.Smarthost != "" && !t.o.SmarthostInsecureSkipVerify
+// encryption beats none; a failed check is logged), unless the domain's
+// MTA-STS policy enforces it; the smarthost's certificate is verified
+// unless SmarthostInsecureSkipVerify. *verified is set when the
+// certificate is valid for name.
+func (t *transport) tlsConfig(name string, tp tlsPolicy, verified *bool) *tls.Config {
+	verify := tp.verify || (t.o.Smarthost != "" && !t.o.SmarthostInsecureSkipVerify)
 	cfg := &tls.Config{
 		ServerName:         name,
 		MinVersion:         tls.VersionTLS12,
 		InsecureSkipVerify: true, // verified below, by hand
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			err := verifyChain(cs, name, t.o.RootCAs)
-			if err != nil {
-				if verify {
-					return err
-				}
+			*verified = err == nil
+			switch {
+			case err == nil:
+			case verify:
+				return err
+			case tp.mode == mtasts.Testing:
+				t.log.Warn("dispatcher: MTA-STS testing: enforce would refuse this certificate", "domain", tp.domain, "host", name, "err", err)
+			default:
 				t.log.Debug("dispatcher: unverified TLS certificate (opportunistic TLS goes on)", "host", name, "err", err)
 			}
 			return nil
@@ -538,7 +609,7 @@ func verifyChain(cs tls.ConnectionState, name string, roots *x509.CertPool) erro
 	return err
 }
 
-func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS, noTLS bool) (*session, error) {
+func (t *transport) dialOnce(ctx context.Context, name, addr string, tp tlsPolicy, noTLS bool) (*session, error) {
 	d := net.Dialer{Timeout: t.o.ConnectTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -557,7 +628,7 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 	greeting := "" // the greeting, when we read it ourselves
 	var tlsConn *tls.Conn
 	if t.implicitTLS() {
-		tlsConn = tls.Client(conn, t.tlsConfig(name))
+		tlsConn = tls.Client(conn, t.tlsConfig(name, tp, &s.verified))
 		hctx, cancel := context.WithTimeout(ctx, t.o.CommandTimeout)
 		err := tlsConn.HandshakeContext(hctx)
 		cancel()
@@ -574,8 +645,8 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 		conn.SetDeadline(time.Now().Add(t.o.CommandTimeout))
 		// The server sends nothing unasked after a reply, so the
 		// reader's buffer never holds bytes of the TLS handshake.
-		tp := textproto.NewReader(bufio.NewReader(conn))
-		code, msg, err := tp.ReadResponse(220)
+		rd := textproto.NewReader(bufio.NewReader(conn))
+		code, msg, err := rd.ReadResponse(220)
 		if err != nil {
 			return nil, replyError(err, code, msg)
 		}
@@ -583,7 +654,7 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 		if _, err := fmt.Fprintf(conn, "EHLO %s\r\n", t.o.Hostname); err != nil {
 			return nil, err
 		}
-		code, msg, err = tp.ReadResponse(250)
+		code, msg, err = rd.ReadResponse(250)
 		starttls := false
 		if err == nil {
 			for _, l := range strings.Split(msg, "\n")[1:] {
@@ -598,7 +669,7 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 			if _, err := io.WriteString(conn, "STARTTLS\r\n"); err != nil {
 				return nil, err
 			}
-			code, msg, err := tp.ReadResponse(220)
+			code, msg, err := rd.ReadResponse(220)
 			if err != nil {
 				if code == 0 {
 					return nil, err
@@ -606,7 +677,7 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 				// RFC 3207 4: 454 TLS not available: go on in clear.
 				t.log.Info("dispatcher: STARTTLS refused", "host", name, "reply", fmt.Sprintf("%d %s", code, msg))
 			} else {
-				tlsConn = tls.Client(conn, t.tlsConfig(name))
+				tlsConn = tls.Client(conn, t.tlsConfig(name, tp, &s.verified))
 				hctx, cancel := context.WithTimeout(ctx, t.o.CommandTimeout)
 				err := tlsConn.HandshakeContext(hctx)
 				cancel()
@@ -619,8 +690,14 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, requireTLS,
 		conn.SetDeadline(time.Time{})
 	}
 	s.tls = tlsConn != nil
-	if !s.tls && (requireTLS || t.smarthostNeedsTLS() || (t.o.Smarthost != "" && t.o.SmarthostTLS == SmarthostStartTLS)) {
+	if !s.tls && (tp.require || t.smarthostNeedsTLS() || (t.o.Smarthost != "" && t.o.SmarthostTLS == SmarthostStartTLS)) {
+		if tp.verify {
+			return nil, temporary("4.7.10", "%s does not offer TLS, which the MTA-STS policy of %s requires", name, tp.domain)
+		}
 		return nil, temporary("4.7.10", "%s does not offer TLS, which is required for this destination", name)
+	}
+	if !s.tls && tp.mode == mtasts.Testing {
+		t.log.Warn("dispatcher: MTA-STS testing: enforce would refuse delivery without TLS", "domain", tp.domain, "host", name)
 	}
 	s.conn = conn
 	c := smtp.NewClient(&replayConn{Conn: conn, pending: greeting})

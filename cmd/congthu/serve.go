@@ -22,6 +22,7 @@ import (
 	"congthu/httpapi"
 	"congthu/imapd"
 	"congthu/loginlimit"
+	"congthu/mtasts"
 	"congthu/notify"
 	"congthu/queue"
 	"congthu/sms/httpsms"
@@ -204,6 +205,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		}
 		tracker := notify.NewTracker(st, qc, log.With("component", "notify"))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
+		var sts dispatcher.PolicyLookup
+		if cfg.Delivery.MTASTS {
+			sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsCache{st},
+				Log: log.With("component", "mta-sts")})
+		}
 		d, err := dispatcher.New(dispatcher.Options{
 			Hostname:          cfg.Hostname,
 			Smarthost:         cfg.Delivery.Smarthost,
@@ -211,6 +217,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			SmarthostPassword: cfg.Delivery.SmarthostPassword,
 			Resolver:          resolver(cfg.Delivery.DNSResolver),
 			RequireTLS:        cfg.Delivery.RequireTLS,
+			MTASTS:            sts,
 			RetrySchedule:     cfg.Delivery.RetrySchedule.Durations(),
 			MaxQueueAge:       cfg.Delivery.MaxQueueAge.D(),
 			DelayNotice:       cfg.Delivery.DelayNotice.D(),
@@ -382,6 +389,18 @@ func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
 		Resolver:                  resolver(cfg.Delivery.DNSResolver),
 	}
+}
+
+// stsCache keeps MTA-STS policies in the store.
+type stsCache struct{ st *store.Store }
+
+func (c stsCache) LoadPolicy(ctx context.Context, domain string) (mtasts.Cached, bool, error) {
+	id, body, at, ok, err := c.st.MTASTSPolicy(ctx, domain)
+	return mtasts.Cached{ID: id, Body: body, FetchedAt: at}, ok, err
+}
+
+func (c stsCache) SavePolicy(ctx context.Context, domain string, p mtasts.Cached) error {
+	return c.st.SaveMTASTSPolicy(ctx, domain, p.ID, p.Body, p.FetchedAt)
 }
 
 // resolver returns the DNS resolver for MX, SPF, DKIM and DMARC lookups:

@@ -1,0 +1,147 @@
+package dispatcher
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"congthu/internal/testcert"
+	"congthu/internal/testdns"
+	"congthu/mtasts"
+	"congthu/store"
+)
+
+// policyServer serves remote.test's MTA-STS policy over HTTPS.
+type policyServer struct {
+	port int
+	mu   sync.Mutex
+	body string
+}
+
+func startPolicyServer(t *testing.T, cert tls.Certificate, body string) *policyServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := &policyServer{port: ln.Addr().(*net.TCPAddr).Port, body: body}
+	srv := &http.Server{
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ps.mu.Lock()
+			defer ps.mu.Unlock()
+			w.Header().Set("Content-Type", "text/plain")
+			w.Write([]byte(ps.body))
+		}),
+		ErrorLog: nil,
+	}
+	go srv.ServeTLS(ln, "", "")
+	t.Cleanup(func() { srv.Close() })
+	return ps
+}
+
+// Deliveries to a domain with an MTA-STS policy (RFC 8461): under enforce
+// only to the MX hosts it names, over TLS with a certificate valid for the
+// host; otherwise the mail waits and is retried. Under testing, and
+// without a policy, TLS stays opportunistic.
+func TestMTASTS(t *testing.T) {
+	ca := testcert.NewCA(t)
+	good := ca.Server(t, "mx1.remote.test")
+	wrongName := ca.Server(t, "mail.elsewhere.test")
+	const enforce = "version: STSv1\r\nmode: enforce\r\nmx: mx1.remote.test\r\nmax_age: 86400\r\n"
+	for _, tc := range []struct {
+		name      string
+		policy    string // "" publishes none
+		sink      sinkOpts
+		delivered bool
+		verified  bool   // the sink saw TLS
+		reason    string // in the last error when not delivered
+	}{
+		{"enforce, valid certificate", enforce, sinkOpts{tls: true, cert: &good}, true, true, ""},
+		{"enforce, certificate for another name", enforce, sinkOpts{tls: true, cert: &wrongName}, false, false, "certificate"},
+		{"enforce, self-signed certificate", enforce, sinkOpts{tls: true}, false, false, "certificate"},
+		{"enforce, no STARTTLS", enforce, sinkOpts{}, false, false, "MTA-STS"},
+		{"enforce, MX host not in the policy", "version: STSv1\r\nmode: enforce\r\nmx: *.mx.remote.test\r\nmax_age: 86400\r\n",
+			sinkOpts{tls: true, cert: &good}, false, false, "matches its MTA-STS policy"},
+		{"testing, certificate for another name", strings.Replace(enforce, "enforce", "testing", 1), sinkOpts{tls: true, cert: &wrongName}, true, true, ""},
+		{"testing, MX host not in the policy", "version: STSv1\r\nmode: testing\r\nmx: other.remote.test\r\nmax_age: 86400\r\n", sinkOpts{}, true, false, ""},
+		{"no policy, certificate for another name", "", sinkOpts{tls: true, cert: &wrongName}, true, true, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			sk := startSink(t, tc.sink)
+			ps := startPolicyServer(t, ca.Server(t, "mta-sts.remote.test"), tc.policy)
+			var dns *testdns.Server
+			e := newEnv(t, envOpts{opts: func(o *Options) {
+				o.Port = portOf(t, sk.addr)
+				o.RootCAs = ca.Pool
+				o.MTASTS = policyLookupFunc(func() PolicyLookup {
+					return mtasts.NewFetcher(mtasts.Options{Resolver: dns.Resolver(), RootCAs: ca.Pool, Port: ps.port})
+				})
+			}})
+			dns = e.dns
+			e.mx("remote.test", testdns.MX{Pref: 10, Host: "mx1.remote.test"})
+			e.dns.SetA("mx1.remote.test", "127.0.0.1")
+			e.dns.SetA("mta-sts.remote.test", "127.0.0.1")
+			if tc.policy != "" {
+				e.dns.SetTXT("_mta-sts.remote.test", "v=STSv1; id=1;")
+			}
+			id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "mta-sts", 100))
+			if tc.delivered {
+				e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+				if m := sk.messages(); len(m) != 1 || m[0].tls != tc.verified {
+					t.Errorf("sink: %d messages (tls %v), want 1 with tls %v", len(m), len(m) > 0 && m[0].tls, tc.verified)
+				}
+				return
+			}
+			waitFor(t, "two attempts", 10*time.Second, func() bool { return e.state(id)["bob@remote.test"].Attempts >= 2 })
+			r := e.state(id)["bob@remote.test"]
+			if r.Status != store.OutboxQueued || sk.count() != 0 {
+				t.Errorf("status %q, %d messages at the sink; want queued (to retry) and none", r.Status, sk.count())
+			}
+			if !strings.Contains(r.LastError, tc.reason) {
+				t.Errorf("last error %q, want one mentioning %q", r.LastError, tc.reason)
+			}
+		})
+	}
+}
+
+// policyLookupFunc builds the lookup on first use (the test's DNS server
+// exists only once newEnv has started it).
+func policyLookupFunc(mk func() PolicyLookup) PolicyLookup { return &lazyLookup{mk: mk} }
+
+type lazyLookup struct {
+	once sync.Once
+	mk   func() PolicyLookup
+	l    PolicyLookup
+}
+
+func (l *lazyLookup) Lookup(ctx context.Context, domain string) (*mtasts.Policy, error) {
+	l.once.Do(func() { l.l = l.mk() })
+	return l.l.Lookup(ctx, domain)
+}
+
+// A pooled connection whose certificate was not verified for the host is
+// not reused for a delivery that needs a verified one.
+func TestPoolKeepsUnverifiedApart(t *testing.T) {
+	tr := newTransport(&Options{IdleTimeout: time.Minute, MaxPerDomain: 10, MaxMessagesPerConn: 100}, testLogger(t))
+	plain := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, lastUsed: time.Now()}
+	verified := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, verified: true, lastUsed: time.Now()}
+	tr.idle["192.0.2.1:25"] = []*session{verified, plain}
+	if s, _ := tr.get("192.0.2.1:25", "mx2.remote.test", true); s != nil {
+		t.Fatal("a session verified for mx1 was handed out for mx2")
+	}
+	if s, _ := tr.get("192.0.2.1:25", "MX1.remote.test", true); s != verified {
+		t.Fatalf("got %+v, want the verified session", s)
+	}
+	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", true); s != nil {
+		t.Fatal("the unverified session was handed out for a verified delivery")
+	}
+	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", false); s != plain {
+		t.Fatalf("got %+v, want the unverified session for an opportunistic delivery", s)
+	}
+}
