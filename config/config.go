@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"congthu/mtasts"
 )
 
 // Off disables a listener when given as its address.
@@ -227,6 +229,36 @@ type MX struct {
 	// goes: "junk" (the Junk mailbox) or "inbox" (the INBOX, with an
 	// X-Congthu-Quarantine: header field beside Authentication-Results:).
 	DMARCQuarantine string `toml:"dmarc_quarantine" env:"CONGTHU_MX_DMARC_QUARANTINE"`
+	// MTASTSMode is the MTA-STS policy (RFC 8461) published for our
+	// domains: "off" (none served), "testing", "enforce", or "none" (a
+	// policy withdrawing an earlier one). The HTTP listener serves it
+	// at https://mta-sts.<domain>/.well-known/mta-sts.txt; `congthu
+	// domain dns` prints the TXT record to publish.
+	MTASTSMode string `toml:"mta_sts_mode" env:"CONGTHU_MX_MTA_STS_MODE"`
+	// MTASTSMX lists the MX host names (or "*.domain" patterns) the
+	// published policy names. Empty: the host name.
+	MTASTSMX StringList `toml:"mta_sts_mx" env:"CONGTHU_MX_MTA_STS_MX"`
+}
+
+// MTASTSPolicyMaxAge is the max_age of the published MTA-STS policy: a
+// week (RFC 8461 section 3.2 recommends weeks).
+const MTASTSPolicyMaxAge = 7 * 24 * 3600
+
+// MTASTSPolicy returns the MTA-STS policy to publish for our domains as it
+// is served, "" when MTASTSMode is off.
+func (c *Config) MTASTSPolicy() string {
+	if c.MX.MTASTSMode == "" || c.MX.MTASTSMode == Off {
+		return ""
+	}
+	mx := []string(c.MX.MTASTSMX)
+	if len(mx) == 0 {
+		mx = []string{strings.ToLower(c.Hostname)}
+	}
+	if c.MX.MTASTSMode == mtasts.None {
+		mx = nil
+	}
+	p := &mtasts.Policy{Mode: c.MX.MTASTSMode, MX: mx, MaxAge: MTASTSPolicyMaxAge}
+	return p.String()
 }
 
 // LimitExemptPrefixes returns LimitExempt parsed, a single address as a
@@ -316,6 +348,7 @@ func Default() *Config {
 			MaxConnectionsPerIP:       20,
 			MaxMessagesPerIPPerMinute: 120,
 			DMARCReject:               DMARCReject,
+			MTASTSMode:                Off,
 			DMARCQuarantine:           DMARCJunk,
 		},
 		IMAP: IMAP{
@@ -593,6 +626,14 @@ func (c *Config) Validate() error {
 		if _, err := parsePrefix(s); err != nil {
 			bad("mx.limit_exempt", "CONGTHU_MX_LIMIT_EXEMPT", "%v", err)
 		}
+	}
+	switch c.MX.MTASTSMode {
+	case Off, mtasts.Testing, mtasts.Enforce, mtasts.None:
+		if _, err := mtasts.Parse(c.MTASTSPolicy()); c.MX.MTASTSMode != Off && err != nil {
+			bad("mx.mta_sts_mx", "CONGTHU_MX_MTA_STS_MX", "%v (want host names of two labels or more, or *.domain)", err)
+		}
+	default:
+		bad("mx.mta_sts_mode", "CONGTHU_MX_MTA_STS_MODE", "%q: want off, testing, enforce or none", c.MX.MTASTSMode)
 	}
 	if v := c.MX.DMARCReject; v != DMARCReject && v != DMARCQuarantine {
 		bad("mx.dmarc_reject", "CONGTHU_MX_DMARC_REJECT", "%q: want %s or %s", v, DMARCReject, DMARCQuarantine)

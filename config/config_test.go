@@ -64,6 +64,8 @@ func TestEnvOverridesFile(t *testing.T) {
 		"CONGTHU_RETRY_SCHEDULE":           "1m, 5m,15m,1h,4h",
 		"CONGTHU_REQUIRE_TLS_DOMAINS":      "bocongan.gov.vn, hcm.gov.vn",
 		"CONGTHU_MTA_STS":                  "false",
+		"CONGTHU_MX_MTA_STS_MODE":          "enforce",
+		"CONGTHU_MX_MTA_STS_MX":            "mx1.hanoi.gov.vn, *.mx.hanoi.gov.vn",
 		"CONGTHU_SMARTHOST":                "relay.hanoi.gov.vn:587",
 		"CONGTHU_MAX_QUEUE_AGE":            "72h",
 		"CONGTHU_SMS_QUIET_HOURS":          "off",
@@ -90,6 +92,7 @@ func TestEnvOverridesFile(t *testing.T) {
 		{"retry schedule", c.Delivery.RetrySchedule.Durations(), []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, time.Hour, 4 * time.Hour}},
 		{"require tls", []string(c.Delivery.RequireTLS), []string{"bocongan.gov.vn", "hcm.gov.vn"}},
 		{"mta-sts off", c.Delivery.MTASTS, false},
+		{"published mta-sts policy", c.MTASTSPolicy(), "version: STSv1\r\nmode: enforce\r\nmx: mx1.hanoi.gov.vn\r\nmx: *.mx.hanoi.gov.vn\r\nmax_age: 604800\r\n"},
 		{"smarthost", c.Delivery.Smarthost, "relay.hanoi.gov.vn:587"},
 		{"max queue age", c.Delivery.MaxQueueAge.D(), 72 * time.Hour},
 		{"quiet hours", c.SMS.QuietHours, "off"},
@@ -179,6 +182,9 @@ func TestValidate(t *testing.T) {
 		{"mx exempt name", func(c *Config) { c.MX.LimitExempt = StringList{"relay.hanoi.gov.vn"} }, "mx.limit_exempt (CONGTHU_MX_LIMIT_EXEMPT)"},
 		{"mx dmarc reject", func(c *Config) { c.MX.DMARCReject = "junk" }, "mx.dmarc_reject (CONGTHU_MX_DMARC_REJECT): \"junk\": want reject or quarantine"},
 		{"mx dmarc quarantine", func(c *Config) { c.MX.DMARCQuarantine = "Inbox" }, "mx.dmarc_quarantine (CONGTHU_MX_DMARC_QUARANTINE): \"Inbox\": want junk or inbox"},
+		{"mta-sts mode", func(c *Config) { c.MX.MTASTSMode = "strict" }, "mx.mta_sts_mode (CONGTHU_MX_MTA_STS_MODE): \"strict\": want off, testing, enforce or none"},
+		{"mta-sts mx", func(c *Config) { c.MX.MTASTSMode, c.MX.MTASTSMX = "enforce", StringList{"mail_1.hanoi.gov.vn"} }, "mx.mta_sts_mx (CONGTHU_MX_MTA_STS_MX)"},
+		{"mta-sts single-label host", func(c *Config) { c.Hostname, c.MX.MTASTSMode = "localhost", "testing" }, "mx.mta_sts_mx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -231,6 +237,7 @@ dmarc_reject = "quarantine"
 		LimitExempt:               StringList{"192.0.2.0/24", "2001:db8::/32"},
 		DMARCReject:               DMARCQuarantine,
 		DMARCQuarantine:           DMARCInbox,
+		MTASTSMode:                Off,
 	}
 	if !reflect.DeepEqual(c.MX, want) {
 		t.Errorf("got %+v, want %+v", c.MX, want)

@@ -19,7 +19,9 @@ package httpapi
 
 import (
 	"context"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"strings"
@@ -64,6 +66,10 @@ type Options struct {
 	// provider's delivery-report webhook (it checks its own shared
 	// secret: no API key).
 	SMSReceipts http.Handler
+	// MTASTSPolicy, if set, is the MTA-STS policy (RFC 8461) of our own
+	// domains, served at https://mta-sts.<domain>/.well-known/mta-sts.txt
+	// for every local domain (the Host header says which).
+	MTASTSPolicy string
 }
 
 // Deps are the Server's collaborators. Store, Queue and Templates are
@@ -142,6 +148,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /readyz", s.readyz)
 	m.HandleFunc("GET /metrics", s.serveMetrics)
 	m.HandleFunc("GET /v1/openapi.json", serveOpenAPI)
+	m.HandleFunc("GET /.well-known/mta-sts.txt", s.mtaSTSPolicy)
 	m.Handle("POST /v1/dossiers/{code}/events", auth(s.postDossierEvent))
 	m.Handle("GET /v1/dossiers/{code}/notifications", auth(s.listDossierNotifications))
 	m.Handle("POST /v1/notifications/email", auth(s.postEmail))
@@ -211,6 +218,32 @@ func (s *Server) instrument(h http.Handler) http.Handler {
 		}()
 		h.ServeHTTP(sw, r)
 	})
+}
+
+// mtaSTSPolicy serves our MTA-STS policy to the sending servers of other
+// domains when the request is for mta-sts.<one of our domains>.
+func (s *Server) mtaSTSPolicy(w http.ResponseWriter, r *http.Request) {
+	host := strings.ToLower(r.Host)
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	domain, ok := strings.CutPrefix(strings.TrimSuffix(host, "."), "mta-sts.")
+	if s.opts.MTASTSPolicy == "" || !ok {
+		http.NotFound(w, r)
+		return
+	}
+	local, err := s.st.IsLocalDomain(r.Context(), domain)
+	if err != nil {
+		s.unavailable(w, "local domain lookup", err)
+		return
+	}
+	if !local {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "max-age=300")
+	io.WriteString(w, s.opts.MTASTSPolicy)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,8 @@
 package mtasts
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -176,3 +178,26 @@ func ParseRecord(txt string) (id string, err error) {
 	}
 	return id, nil
 }
+
+// String is the policy as served (RFC 8461 section 3.2), CRLF-terminated
+// lines.
+func (p *Policy) String() string {
+	var b strings.Builder
+	b.WriteString("version: STSv1\r\nmode: " + p.Mode + "\r\n")
+	for _, mx := range p.MX {
+		b.WriteString("mx: " + mx + "\r\n")
+	}
+	b.WriteString("max_age: " + strconv.Itoa(p.MaxAge) + "\r\n")
+	return b.String()
+}
+
+// ID is a policy id for the TXT record of a policy body: the same body
+// gives the same id on every node, and a changed body a new one.
+func ID(body string) string {
+	sum := sha256.Sum256([]byte(body))
+	return hex.EncodeToString(sum[:10])
+}
+
+// Record is the TXT record to publish at _mta-sts.<domain> for a policy
+// body.
+func Record(body string) string { return "v=STSv1; id=" + ID(body) + ";" }

@@ -91,3 +91,20 @@ func TestParseRecord(t *testing.T) {
 		}
 	}
 }
+
+// A policy written out parses back to itself, and its record to its id.
+func TestStringRoundTrip(t *testing.T) {
+	p := &Policy{Mode: Enforce, MX: []string{"mail.hanoi.gov.vn", "*.mx.hanoi.gov.vn"}, MaxAge: 604800}
+	body := p.String()
+	q, err := Parse(body)
+	if err != nil || q.Mode != p.Mode || q.MaxAge != p.MaxAge || !slices.Equal(q.MX, p.MX) {
+		t.Fatalf("round trip: %+v, %v from %q", q, err, body)
+	}
+	id, err := ParseRecord(Record(body))
+	if err != nil || id != ID(body) {
+		t.Fatalf("record %q: id %q, %v", Record(body), id, err)
+	}
+	if ID(body) == ID(strings.Replace(body, "enforce", "testing", 1)) {
+		t.Fatal("a changed policy kept its id")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"congthu/dkim"
+	"congthu/mtasts"
 	"congthu/store"
 )
 
@@ -82,7 +83,7 @@ func domainCommand() *command {
 				}),
 			},
 			{
-				name: "dns", args: "DOMAIN", summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC)",
+				name: "dns", args: "DOMAIN", summary: "print the DNS records to publish for a domain (MX, SPF, DKIM, DMARC, MTA-STS)",
 				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
 					if len(args) != 1 {
 						return usagef("domain dns: want exactly one DOMAIN")
@@ -110,6 +111,12 @@ func domainCommand() *command {
 						}
 						if len(d.DKIMPrivateKey) == 0 {
 							fmt.Fprintf(c.stdout, "; no DKIM key: the domain was added before keys were generated\n")
+						}
+						if pol := cfg.MTASTSPolicy(); pol != "" {
+							fmt.Fprintf(c.stdout, "; MTA-STS (RFC 8461, mx.mta_sts_mode %s): the policy id changes with the policy.\n"+
+								"; Point mta-sts.%s at this host's HTTP listener (CONGTHU_HTTP_ADDR) behind HTTPS\n"+
+								"; with a certificate for that name; it serves /.well-known/mta-sts.txt.\n"+
+								"_mta-sts.%s.\tIN\tTXT\t%s\n\n", cfg.MX.MTASTSMode, d.Name, d.Name, quoteTXT("TXT", mtasts.Record(pol)))
 						}
 						return nil
 					}

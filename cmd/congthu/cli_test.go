@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"congthu/internal/testenv"
+	"congthu/mtasts"
 )
 
 // runCLI runs congthu in-process with the given environment and stdin.
@@ -92,6 +94,19 @@ func testAdmin(t *testing.T, env map[string]string) {
 		if !strings.Contains(dns, want) {
 			t.Errorf("domain dns: missing %q in\n%s", want, dns)
 		}
+	}
+	if strings.Contains(dns, "_mta-sts") {
+		t.Errorf("domain dns: an MTA-STS record without a published policy:\n%s", dns)
+	}
+	stsEnv := maps.Clone(env)
+	if stsEnv == nil {
+		stsEnv = map[string]string{}
+	}
+	stsEnv["CONGTHU_MX_MTA_STS_MODE"] = "enforce"
+	stsEnv["CONGTHU_HOSTNAME"] = "mail.hanoi.gov.vn"
+	if code, out, errs := runCLI(t, stsEnv, "", "domain", "dns", "hanoi.gov.vn"); code != 0 ||
+		!strings.Contains(out, "_mta-sts.hanoi.gov.vn.\tIN\tTXT\t\"v=STSv1; id="+mtasts.ID("version: STSv1\r\nmode: enforce\r\nmx: mail.hanoi.gov.vn\r\nmax_age: 604800\r\n")+";\"") {
+		t.Errorf("domain dns with an MTA-STS policy: exit %d, stderr %q, stdout\n%s", code, errs, out)
 	}
 	fail(1, "no such domain", "", "domain", "dns", "other.example")
 	ok("mat-khau-rat-dai-1\n", "user", "add", "--password-stdin", "NVA.stp@hanoi.gov.vn")

@@ -258,6 +258,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			RateLimit:    cfg.API.RateLimit,
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 			SMSReceipts:  smsReceipts,
+			MTASTSPolicy: cfg.MTASTSPolicy(),
 		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
 		defer api.Close() // after the HTTP server's shutdown
 	}
