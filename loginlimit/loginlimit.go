@@ -20,11 +20,11 @@
 // IPv6 clients are counted per /64 (Options.IPv6Prefix), since one host
 // usually has a whole /64 to pick addresses from.
 //
-// State is in memory, per process: with several nodes behind a load balancer
-// an attacker gets each node's allowance. That is accepted for now (the limits
-// are about slowing guessing, not making it impossible); a shared Redis
-// counter can replace it behind the same API. Memory is bounded by
-// Options.MaxEntries: when full, expired entries are dropped first, then
+// With Options.Redis the counts and lockouts live in Redis, shared by every
+// node, so an attacker spreading guesses over several nodes behind a load
+// balancer gets one allowance, not one per node (redis.go). Without it, or
+// while Redis does not answer, the state is in memory, per process, bounded
+// by Options.MaxEntries: when full, expired entries are dropped first, then
 // unlocked ones at random.
 //
 // Locking out an account also locks out its owner (an attacker can keep a
@@ -38,6 +38,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Options configures a Limiter. Zero fields take the defaults shown.
@@ -67,6 +69,12 @@ type Options struct {
 	IPv6Prefix int
 	// Now is the clock (default time.Now); tests inject their own.
 	Now func() time.Time
+	// Redis, if set, holds the counts and lockouts for every node
+	// (Cluster-safe keys under congthu:login:). When a Redis call fails,
+	// that call falls back to this process's memory.
+	Redis redis.UniversalClient
+	// RedisTimeout bounds each Redis round trip (default 500ms).
+	RedisTimeout time.Duration
 }
 
 func (o Options) withDefaults() Options {
@@ -99,6 +107,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.RedisTimeout <= 0 {
+		o.RedisTimeout = 500 * time.Millisecond
 	}
 	return o
 }
@@ -185,6 +196,15 @@ func (l *Limiter) prune(e *entry, now time.Time) {
 func (l *Limiter) Check(ip netip.Addr, account string) (wait time.Duration, locked bool) {
 	ipKey, acctKey := l.keys(ip, account)
 	now := l.opts.Now()
+	if l.opts.Redis != nil {
+		n, locked, err := l.redisCheck(now, ipKey, acctKey)
+		if err == nil {
+			if locked {
+				return 0, true
+			}
+			return l.delay(n), false
+		}
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	n := 0
@@ -224,6 +244,9 @@ func (l *Limiter) delay(n int) time.Duration {
 func (l *Limiter) Fail(ip netip.Addr, account string) {
 	ipKey, acctKey := l.keys(ip, account)
 	now := l.opts.Now()
+	if l.opts.Redis != nil && l.redisFail(now, ipKey, acctKey) == nil {
+		return
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.fail(ipKey, l.opts.IPFailures, now)
@@ -290,6 +313,9 @@ func (l *Limiter) Succeed(ip netip.Addr, account string) {
 	_, acctKey := l.keys(ip, account)
 	if acctKey == "" {
 		return
+	}
+	if l.opts.Redis != nil {
+		l.redisSucceed(acctKey) // and the memory, in case it was used meanwhile
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()

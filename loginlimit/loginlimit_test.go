@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 type clock struct {
@@ -21,9 +23,14 @@ func (c *clock) add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// testRedis, when set, makes newTest's limiters keep their state in
+// Redis (TestSharedInRedis runs the behaviour tests that way).
+var testRedis redis.UniversalClient
+
 func newTest(opts Options) (*Limiter, *clock) {
 	c := &clock{t: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)}
 	opts.Now = c.now
+	opts.Redis = testRedis
 	return New(opts), c
 }
 

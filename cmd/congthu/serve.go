@@ -181,12 +181,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 
-	lim := loginlimit.New(loginlimit.Options{
+	limOpts := loginlimit.Options{
 		AccountFailures: cfg.Auth.MaxFailuresPerAccount,
 		IPFailures:      cfg.Auth.MaxFailuresPerIP,
 		Window:          cfg.Auth.FailureWindow.D(),
 		Lockout:         cfg.Auth.Lockout.D(),
-	})
+	}
+	if rdb != nil {
+		limOpts.Redis = rdb // one allowance across all nodes
+	}
+	lim := loginlimit.New(limOpts)
 
 	// Delivery and the API need Redis.
 	var api *httpapi.Server
