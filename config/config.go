@@ -229,6 +229,12 @@ type MX struct {
 	// goes: "junk" (the Junk mailbox) or "inbox" (the INBOX, with an
 	// X-Congthu-Quarantine: header field beside Authentication-Results:).
 	DMARCQuarantine string `toml:"dmarc_quarantine" env:"CONGTHU_MX_DMARC_QUARANTINE"`
+	// AllowLocalSpoofing accepts mail that claims one of our own domains
+	// in From: while passing neither SPF nor DKIM (handled then by the
+	// domain's published DMARC policy alone). Default false: it is
+	// refused like a DMARC reject, since our domains' mail never
+	// legitimately enters through the MX unsigned and from elsewhere.
+	AllowLocalSpoofing bool `toml:"allow_local_spoofing" env:"CONGTHU_MX_ALLOW_LOCAL_SPOOFING"`
 	// MTASTSMode is the MTA-STS policy (RFC 8461) published for our
 	// domains: "off" (none served), "testing", "enforce", or "none" (a
 	// policy withdrawing an earlier one). The HTTP listener serves it

@@ -392,6 +392,7 @@ func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 		LimitExempt:               cfg.MX.LimitExemptPrefixes(),
 		NoDMARCReject:             cfg.MX.DMARCReject == config.DMARCQuarantine,
 		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
+		AllowLocalSpoofing:        cfg.MX.AllowLocalSpoofing,
 		Resolver:                  resolver(cfg.Delivery.DNSResolver),
 	}
 }

@@ -13,7 +13,7 @@ func TestMXOptions(t *testing.T) {
 	cfg := config.Default()
 	o := mxOptions(cfg, nil)
 	if o.MaxConnections != 1000 || o.MaxConnectionsPerIP != 20 || o.MaxMessagesPerIPPerMinute != 120 ||
-		o.LimitExempt != nil || o.NoDMARCReject || o.QuarantineToInbox {
+		o.LimitExempt != nil || o.NoDMARCReject || o.QuarantineToInbox || o.AllowLocalSpoofing {
 		t.Errorf("defaults: got %+v", o)
 	}
 
@@ -24,9 +24,10 @@ func TestMXOptions(t *testing.T) {
 		LimitExempt:               config.StringList{"192.0.2.0/24"},
 		DMARCReject:               config.DMARCQuarantine,
 		DMARCQuarantine:           config.DMARCInbox,
+		AllowLocalSpoofing:        true,
 	}
 	o = mxOptions(cfg, nil)
-	if o.MaxConnections != 300 || o.MaxConnectionsPerIP != -1 || o.MaxMessagesPerIPPerMinute != 30 || !o.NoDMARCReject || !o.QuarantineToInbox {
+	if o.MaxConnections != 300 || o.MaxConnectionsPerIP != -1 || o.MaxMessagesPerIPPerMinute != 30 || !o.NoDMARCReject || !o.QuarantineToInbox || !o.AllowLocalSpoofing {
 		t.Errorf("configured: got %+v", o)
 	}
 	if want := []netip.Prefix{netip.MustParsePrefix("192.0.2.0/24")}; !reflect.DeepEqual(o.LimitExempt, want) {
