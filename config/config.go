@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -256,9 +257,12 @@ func (c *Config) MTASTSPolicy() string {
 	if c.MX.MTASTSMode == "" || c.MX.MTASTSMode == Off {
 		return ""
 	}
-	mx := []string(c.MX.MTASTSMX)
-	if len(mx) == 0 {
-		mx = []string{strings.ToLower(c.Hostname)}
+	mx := []string{c.Hostname}
+	if len(c.MX.MTASTSMX) > 0 {
+		mx = slices.Clone(c.MX.MTASTSMX)
+	}
+	for i, m := range mx {
+		mx[i] = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(m), "."))
 	}
 	if c.MX.MTASTSMode == mtasts.None {
 		mx = nil

@@ -65,7 +65,7 @@ func TestEnvOverridesFile(t *testing.T) {
 		"CONGTHU_REQUIRE_TLS_DOMAINS":      "bocongan.gov.vn, hcm.gov.vn",
 		"CONGTHU_MTA_STS":                  "false",
 		"CONGTHU_MX_MTA_STS_MODE":          "enforce",
-		"CONGTHU_MX_MTA_STS_MX":            "mx1.hanoi.gov.vn, *.mx.hanoi.gov.vn",
+		"CONGTHU_MX_MTA_STS_MX":            "MX1.Hanoi.gov.vn., *.mx.hanoi.gov.vn",
 		"CONGTHU_SMARTHOST":                "relay.hanoi.gov.vn:587",
 		"CONGTHU_MAX_QUEUE_AGE":            "72h",
 		"CONGTHU_SMS_QUIET_HOURS":          "off",

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,12 +77,13 @@ func TestMTASTS(t *testing.T) {
 			sk := startSink(t, tc.sink)
 			ps := startPolicyServer(t, ca.Server(t, "mta-sts.remote.test"), tc.policy)
 			var dns *testdns.Server
+			var seen atomic.Value // the mode of the last policy looked up ("" none)
 			e := newEnv(t, envOpts{opts: func(o *Options) {
 				o.Port = portOf(t, sk.addr)
 				o.RootCAs = ca.Pool
 				o.MTASTS = policyLookupFunc(func() PolicyLookup {
 					return mtasts.NewFetcher(mtasts.Options{Resolver: dns.Resolver(), RootCAs: ca.Pool, Port: ps.port})
-				})
+				}, &seen)
 			}})
 			dns = e.dns
 			e.mx("remote.test", testdns.MX{Pref: 10, Host: "mx1.remote.test"})
@@ -91,6 +93,15 @@ func TestMTASTS(t *testing.T) {
 				e.dns.SetTXT("_mta-sts.remote.test", "v=STSv1; id=1;")
 			}
 			id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "mta-sts", 100))
+			defer func() {
+				want := ""
+				if p, err := mtasts.Parse(tc.policy); err == nil {
+					want = p.Mode
+				}
+				if got, _ := seen.Load().(string); got != want {
+					t.Errorf("the delivery saw policy mode %q, want %q", got, want)
+				}
+			}()
 			if tc.delivered {
 				e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
 				if m := sk.messages(); len(m) != 1 || m[0].tls != tc.verified {
@@ -111,37 +122,57 @@ func TestMTASTS(t *testing.T) {
 }
 
 // policyLookupFunc builds the lookup on first use (the test's DNS server
-// exists only once newEnv has started it).
-func policyLookupFunc(mk func() PolicyLookup) PolicyLookup { return &lazyLookup{mk: mk} }
+// exists only once newEnv has started it) and stores the mode of each
+// policy it returns in seen.
+func policyLookupFunc(mk func() PolicyLookup, seen *atomic.Value) PolicyLookup {
+	return &lazyLookup{mk: mk, seen: seen}
+}
 
 type lazyLookup struct {
 	once sync.Once
 	mk   func() PolicyLookup
 	l    PolicyLookup
+	seen *atomic.Value
 }
 
 func (l *lazyLookup) Lookup(ctx context.Context, domain string) (*mtasts.Policy, error) {
 	l.once.Do(func() { l.l = l.mk() })
-	return l.l.Lookup(ctx, domain)
+	p, err := l.l.Lookup(ctx, domain)
+	mode := ""
+	if p != nil {
+		mode = p.Mode
+	}
+	l.seen.Store(mode)
+	return p, err
 }
 
 // A pooled connection whose certificate was not verified for the host is
 // not reused for a delivery that needs a verified one.
 func TestPoolKeepsUnverifiedApart(t *testing.T) {
 	tr := newTransport(&Options{IdleTimeout: time.Minute, MaxPerDomain: 10, MaxMessagesPerConn: 100}, testLogger(t))
+	cleartext := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", lastUsed: time.Now()}
 	plain := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, lastUsed: time.Now()}
 	verified := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, verified: true, lastUsed: time.Now()}
-	tr.idle["192.0.2.1:25"] = []*session{verified, plain}
-	if s, _ := tr.get("192.0.2.1:25", "mx2.remote.test", true); s != nil {
+	tr.idle["192.0.2.1:25"] = []*session{verified, plain, cleartext}
+	enforce := tlsPolicy{require: true, verify: true}
+	if s, _ := tr.get("192.0.2.1:25", "mx2.remote.test", enforce); s != nil {
 		t.Fatal("a session verified for mx1 was handed out for mx2")
 	}
-	if s, _ := tr.get("192.0.2.1:25", "MX1.remote.test", true); s != verified {
+	if s, _ := tr.get("192.0.2.1:25", "MX1.remote.test", enforce); s != verified {
 		t.Fatalf("got %+v, want the verified session", s)
 	}
-	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", true); s != nil {
-		t.Fatal("the unverified session was handed out for a verified delivery")
+	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", enforce); s != nil {
+		t.Fatal("an unverified session was handed out for a verified delivery")
 	}
-	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", false); s != plain {
-		t.Fatalf("got %+v, want the unverified session for an opportunistic delivery", s)
+	// TLS required (CONGTHU_REQUIRE_TLS_DOMAINS): never the session
+	// that fell back to clear text.
+	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", tlsPolicy{require: true}); s != plain {
+		t.Fatalf("got %+v, want the TLS session for a delivery requiring TLS", s)
+	}
+	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", tlsPolicy{require: true}); s != nil {
+		t.Fatal("a clear-text session was handed out for a delivery requiring TLS")
+	}
+	if s, _ := tr.get("192.0.2.1:25", "mx1.remote.test", tlsPolicy{}); s != cleartext {
+		t.Fatalf("got %+v, want the clear-text session for an opportunistic delivery", s)
 	}
 }

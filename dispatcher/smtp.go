@@ -326,7 +326,7 @@ func (t *transport) lookupAddrs(ctx context.Context, name, port string) ([]strin
 // Otherwise res has every recipient's outcome.
 func (t *transport) deliverHost(ctx context.Context, name, addr, domain string, tp tlsPolicy, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError) {
 	for try := 0; ; try++ {
-		s, reused := t.get(addr, name, tp.verify)
+		s, reused := t.get(addr, name, tp)
 		if s == nil {
 			var err error
 			s, err = t.dial(ctx, name, addr, tp)
@@ -458,9 +458,10 @@ func isASCII(s string) bool {
 	return true
 }
 
-// get takes the most recently used idle session to addr, if any; with
-// verified, only one whose certificate was verified for name.
-func (t *transport) get(addr, name string, verified bool) (*session, bool) {
+// get takes the most recently used idle session to addr that meets tp, if
+// any: over TLS when TLS is required, and with a certificate verified for
+// name when that is required.
+func (t *transport) get(addr, name string, tp tlsPolicy) (*session, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[addr]
@@ -469,7 +470,7 @@ func (t *transport) get(addr, name string, verified bool) (*session, bool) {
 		if time.Since(s.lastUsed) >= t.o.IdleTimeout {
 			continue // expire closes it
 		}
-		if verified && (!s.verified || !strings.EqualFold(s.host, name)) {
+		if (tp.require && !s.tls) || (tp.verify && (!s.verified || !strings.EqualFold(s.host, name))) {
 			continue
 		}
 		t.idle[addr] = slices.Delete(l, i, i+1)

@@ -33,10 +33,12 @@
 package loginlimit
 
 import (
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -75,6 +77,9 @@ type Options struct {
 	Redis redis.UniversalClient
 	// RedisTimeout bounds each Redis round trip (default 500ms).
 	RedisTimeout time.Duration
+	// Log, if set, is told (at most once a minute) when Redis does not
+	// answer and this process counts on its own.
+	Log *slog.Logger
 }
 
 func (o Options) withDefaults() Options {
@@ -121,6 +126,8 @@ const maxAccountLen = 256
 // Limiter counts failed logins. It is safe for concurrent use.
 type Limiter struct {
 	opts Options
+
+	lastTrouble atomic.Int64 // unix seconds of the last Redis warning
 
 	mu      sync.Mutex
 	entries map[string]*entry
@@ -196,18 +203,18 @@ func (l *Limiter) prune(e *entry, now time.Time) {
 func (l *Limiter) Check(ip netip.Addr, account string) (wait time.Duration, locked bool) {
 	ipKey, acctKey := l.keys(ip, account)
 	now := l.opts.Now()
+	n := 0
 	if l.opts.Redis != nil {
-		n, locked, err := l.redisCheck(now, ipKey, acctKey)
-		if err == nil {
-			if locked {
-				return 0, true
-			}
-			return l.delay(n), false
+		// Redis and this process's memory (which holds what was
+		// counted while Redis did not answer) together.
+		rn, rlocked, err := l.redisCheck(now, ipKey, acctKey)
+		if err != nil {
+			l.redisTrouble("check", err)
 		}
+		n, locked = rn, rlocked
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	n := 0
 	for _, k := range []string{ipKey, acctKey} {
 		if k == "" {
 			continue
@@ -244,8 +251,12 @@ func (l *Limiter) delay(n int) time.Duration {
 func (l *Limiter) Fail(ip netip.Addr, account string) {
 	ipKey, acctKey := l.keys(ip, account)
 	now := l.opts.Now()
-	if l.opts.Redis != nil && l.redisFail(now, ipKey, acctKey) == nil {
-		return
+	if l.opts.Redis != nil {
+		// The keys Redis could not count are counted in memory.
+		ipKey, acctKey = l.redisFail(now, ipKey, acctKey)
+		if ipKey == "" && acctKey == "" {
+			return
+		}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -308,7 +319,9 @@ func (l *Limiter) evict(now time.Time) {
 }
 
 // Succeed records a successful login: the account's failures (not the
-// address's) are forgotten. Call it only after Check said not locked.
+// address's) are forgotten. A lockout that began since Check stays: an
+// attacker's failures during the owner's login are not undone by it. Call
+// it only after Check said not locked.
 func (l *Limiter) Succeed(ip netip.Addr, account string) {
 	_, acctKey := l.keys(ip, account)
 	if acctKey == "" {
@@ -319,7 +332,13 @@ func (l *Limiter) Succeed(ip netip.Addr, account string) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	delete(l.entries, acctKey)
+	if e := l.entries[acctKey]; e != nil {
+		if l.opts.Now().Before(e.lockedUntil) {
+			e.fails = nil
+		} else {
+			delete(l.entries, acctKey)
+		}
+	}
 }
 
 // Len returns the number of keys remembered (for metrics and tests).

@@ -117,6 +117,22 @@ func TestWindowAndSuccess(t *testing.T) {
 	}
 }
 
+// A success does not lift a lockout that began after its Check (an
+// attacker's failures while the owner's login was in flight).
+func TestSucceedKeepsLockout(t *testing.T) {
+	l, _ := newTest(Options{AccountFailures: 3, DelayAfter: -1})
+	if _, locked := l.Check(ip1, "a@x.vn"); locked {
+		t.Fatal("locked before any failure")
+	}
+	for range 3 {
+		l.Fail(ip2, "a@x.vn")
+	}
+	l.Succeed(ip1, "a@x.vn")
+	if _, locked := l.Check(ip1, "a@x.vn"); !locked {
+		t.Fatal("a success lifted the lockout")
+	}
+}
+
 func TestDelay(t *testing.T) {
 	l, _ := newTest(Options{AccountFailures: 100, IPFailures: 100, DelayAfter: 2, BaseDelay: time.Second, MaxDelay: 5 * time.Second})
 	tests := []struct {
@@ -172,7 +188,14 @@ func TestAddrOf(t *testing.T) {
 }
 
 func TestConcurrent(t *testing.T) {
-	l := New(Options{})
+	l, _ := newTest(Options{})
+	if testRedis != nil {
+		defer func() {
+			if l.Len() != 0 {
+				t.Errorf("%d keys in memory while Redis answered", l.Len())
+			}
+		}()
+	}
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)

@@ -79,56 +79,70 @@ func (l *Limiter) redisCheck(now time.Time, keys ...string) (n int, locked bool,
 		} else if err != nil && err != redis.Nil {
 			return 0, false, err
 		}
-		n = max(n, int(c.count.Val()))
+		count, err := c.count.Result()
+		if err != nil {
+			return 0, false, err
+		}
+		n = max(n, int(count))
 	}
 	return n, locked, nil
 }
 
-func (l *Limiter) redisFail(now time.Time, ipKey, acctKey string) error {
+// redisFail records a failure of each key in Redis and returns the keys
+// it could not record ("" for those it did, or that were empty).
+func (l *Limiter) redisFail(now time.Time, ipKey, acctKey string) (ipLeft, acctLeft string) {
 	ctx, cancel := l.ctx()
 	defer cancel()
 	ms := strconv.FormatInt(now.UnixMilli(), 10)
 	var b [8]byte
 	rand.Read(b[:])
 	member := ms + "-" + hex.EncodeToString(b[:]) // two failures in one ms both count
-	type keyLimit struct {
-		key   string
-		limit int
-	}
-	var todo []keyLimit
-	for _, k := range []keyLimit{{ipKey, l.opts.IPFailures}, {acctKey, l.opts.AccountFailures}} {
-		if k.key != "" {
-			todo = append(todo, k)
-		}
-	}
-	run := func(c redis.Scripter, k keyLimit) *redis.Cmd {
-		return scriptFail.EvalSha(ctx, c, redisKeys(k.key), ms, l.opts.Window.Milliseconds(), k.limit, l.opts.Lockout.Milliseconds(), member)
-	}
+	keys := []string{ipKey, acctKey}
+	limits := []int{l.opts.IPFailures, l.opts.AccountFailures}
+	cmds := make([]*redis.Cmd, len(keys))
 	pipe := l.opts.Redis.Pipeline()
-	cmds := make([]*redis.Cmd, len(todo))
-	for i, k := range todo {
-		cmds[i] = run(pipe, k)
-	}
-	if len(cmds) == 0 {
-		return nil
+	for i, k := range keys {
+		if k != "" {
+			cmds[i] = scriptFail.EvalSha(ctx, pipe, redisKeys(k), ms, l.opts.Window.Milliseconds(), limits[i], l.opts.Lockout.Milliseconds(), member)
+		}
 	}
 	pipe.Exec(ctx) // each command holds its own error
+	left := make([]string, len(keys))
 	for i, c := range cmds {
+		if c == nil {
+			continue
+		}
 		err := c.Err()
 		if redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Redis lost its scripts (a restart): load it.
-			err = scriptFail.Run(ctx, l.opts.Redis, redisKeys(todo[i].key), ms, l.opts.Window.Milliseconds(),
-				todo[i].limit, l.opts.Lockout.Milliseconds(), member).Err()
+			// Redis lost its scripts (a restart): Run loads it.
+			err = scriptFail.Run(ctx, l.opts.Redis, redisKeys(keys[i]), ms, l.opts.Window.Milliseconds(),
+				limits[i], l.opts.Lockout.Milliseconds(), member).Err()
 		}
 		if err != nil {
-			return err
+			l.redisTrouble("fail", err)
+			left[i] = keys[i]
 		}
 	}
-	return nil
+	return left[0], left[1]
+}
+
+// redisTrouble logs, at most once a minute, that Redis did not answer.
+func (l *Limiter) redisTrouble(op string, err error) {
+	if l.opts.Log == nil {
+		return
+	}
+	now := time.Now().Unix()
+	last := l.lastTrouble.Load()
+	if now-last < 60 || !l.lastTrouble.CompareAndSwap(last, now) {
+		return
+	}
+	l.opts.Log.Warn("loginlimit: Redis did not answer; counting failed logins on this node only", "op", op, "err", err)
 }
 
 func (l *Limiter) redisSucceed(acctKey string) {
 	ctx, cancel := l.ctx()
 	defer cancel()
-	l.opts.Redis.Del(ctx, redisKeys(acctKey)[0])
+	if err := l.opts.Redis.Del(ctx, redisKeys(acctKey)[0]).Err(); err != nil {
+		l.redisTrouble("succeed", err)
+	}
 }

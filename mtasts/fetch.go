@@ -53,7 +53,7 @@ type Options struct {
 	// Port is the HTTPS port of policy hosts. Default 443 (another is
 	// for tests).
 	Port int
-	// Timeout bounds a policy fetch. Default 10 s.
+	// Timeout bounds a policy fetch, and the TXT lookup. Default 10 s.
 	Timeout time.Duration
 	// Recheck is how long the answer of a domain's TXT record is used
 	// before asking the DNS again. Default 1 min.
@@ -77,7 +77,7 @@ type Fetcher struct {
 
 	mu       sync.Mutex
 	mem      map[string]*state
-	inflight map[string]chan struct{}
+	inflight map[string]*flight
 }
 
 // maxMemEntries bounds what the Fetcher keeps in memory; when full it is
@@ -104,7 +104,7 @@ func NewFetcher(o Options) *Fetcher {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	f := &Fetcher{o: o, mem: map[string]*state{}, inflight: map[string]chan struct{}{}}
+	f := &Fetcher{o: o, mem: map[string]*state{}, inflight: map[string]*flight{}}
 	tr := &http.Transport{
 		Proxy:               nil, // policy hosts are reached directly
 		DialContext:         f.dial,
@@ -149,45 +149,54 @@ func (f *Fetcher) dial(ctx context.Context, network, addr string) (net.Conn, err
 // policy could not be had (DNS, the fetch, a bad policy); the policy
 // returned alongside is still the one to apply: a cached one or nil.
 //
-// The TXT record is checked at most once per Recheck; a failed fetch is
-// tried again after the next check, not on every delivery.
+// The TXT record is checked at most once per Recheck, whatever the
+// outcome (a DNS failure or a failed fetch is tried again after Recheck,
+// not on every delivery); concurrent lookups of a domain share one check.
 func (f *Fetcher) Lookup(ctx context.Context, domain string) (*Policy, error) {
 	domain = strings.ToLower(strings.TrimSuffix(domain, "."))
 	now := f.o.Now()
-	for {
-		f.mu.Lock()
-		wait, busy := f.inflight[domain]
-		if st := f.mem[domain]; !busy && st != nil && now.Sub(st.checked) < f.o.Recheck {
-			p := st.current(now)
-			f.mu.Unlock()
-			return p, nil
-		}
-		if !busy {
-			done := make(chan struct{})
-			f.inflight[domain] = done
-			st := f.mem[domain]
-			if st == nil {
-				if len(f.mem) >= maxMemEntries {
-					clear(f.mem)
-				}
-				st = &state{}
-				f.mem[domain] = st
-			}
-			f.mu.Unlock()
-			p, err := f.refresh(ctx, domain, st, now)
-			f.mu.Lock()
-			delete(f.inflight, domain)
-			f.mu.Unlock()
-			close(done)
-			return p, err
-		}
+	f.mu.Lock()
+	st := f.mem[domain]
+	if fl, busy := f.inflight[domain]; busy {
 		f.mu.Unlock()
 		select {
-		case <-wait:
+		case <-fl.done:
+			return fl.p, fl.err
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			return st.current(now), ctx.Err()
 		}
 	}
+	if st != nil && now.Sub(st.checked) < f.o.Recheck && (st.pol == nil || now.Before(st.pol.expires)) {
+		p := st.current(now)
+		f.mu.Unlock()
+		return p, nil
+	}
+	fl := &flight{done: make(chan struct{})}
+	f.inflight[domain] = fl
+	if st == nil {
+		if len(f.mem) >= maxMemEntries {
+			clear(f.mem)
+		}
+		st = &state{}
+		f.mem[domain] = st
+	}
+	f.mu.Unlock()
+	fl.p, fl.err = f.refresh(ctx, domain, st, now)
+	f.mu.Lock()
+	delete(f.inflight, domain)
+	f.mu.Unlock()
+	close(fl.done)
+	return fl.p, fl.err
+}
+
+// flight is a refresh in progress; the lookups that wait for it take its
+// result.
+type flight struct {
+	done chan struct{}
+	p    *Policy
+	err  error
 }
 
 // state is what the Fetcher knows of a domain. Only the goroutine that
@@ -205,9 +214,9 @@ type entry struct {
 	expires time.Time
 }
 
-// current is the policy to apply at now.
+// current is the policy to apply at now (st may be nil).
 func (st *state) current(now time.Time) *Policy {
-	if st.pol == nil || !now.Before(st.pol.expires) {
+	if st == nil || st.pol == nil || !now.Before(st.pol.expires) {
 		return nil
 	}
 	return applicable(st.pol.p)
@@ -233,13 +242,17 @@ func (f *Fetcher) refresh(ctx context.Context, domain string, st *state, now tim
 		return st.current(now), err
 	}
 	id, err := f.recordID(ctx, domain)
-	if err != nil {
-		return keep(err) // DNS trouble: asked again next time
-	}
 	f.mu.Lock()
-	st.checked = now
-	same := st.pol != nil && st.pol.c.ID == id && now.Before(st.pol.expires)
+	st.checked = now // whatever the outcome: asked again after Recheck
+	// The same id, and at least a quarter of max_age left: nothing to
+	// fetch. Within the last quarter the policy is fetched again, so
+	// that it does not lapse while the domain keeps publishing it (RFC
+	// 8461 section 10.2); until then the old one applies.
+	same := st.pol != nil && st.pol.c.ID == id && now.Before(st.pol.expires.Add(-time.Duration(st.pol.p.MaxAge)*time.Second/4))
 	f.mu.Unlock()
+	if err != nil {
+		return keep(err)
+	}
 	if id == "" || same {
 		return keep(nil)
 	}
@@ -290,6 +303,8 @@ func applicable(p *Policy) *Policy {
 // publishes none (no record, several, or an invalid one: RFC 8461 section
 // 3.1 treats them all as no record).
 func (f *Fetcher) recordID(ctx context.Context, domain string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, f.o.Timeout)
+	defer cancel()
 	txts, err := f.o.Resolver.LookupTXT(ctx, "_mta-sts."+domain)
 	if err != nil {
 		var de *net.DNSError

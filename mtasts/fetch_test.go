@@ -312,3 +312,99 @@ func TestConcurrentLookupsFetchOnce(t *testing.T) {
 }
 
 var errMissing = errors.New("no enforce policy")
+
+// slowResolver answers TXT questions slowly, and with an error while fail
+// is set, counting them; addresses come from the test DNS server.
+type slowResolver struct {
+	Resolver
+	delay time.Duration
+	fail  atomic.Bool
+	txts  atomic.Int64
+}
+
+func (r *slowResolver) LookupTXT(ctx context.Context, name string) ([]string, error) {
+	r.txts.Add(1)
+	select {
+	case <-time.After(r.delay):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.fail.Load() {
+		return nil, &net.DNSError{Err: "server misbehaving", Name: name, IsTemporary: true}
+	}
+	return r.Resolver.LookupTXT(ctx, name)
+}
+
+// A domain whose DNS is slow and failing costs one TXT lookup per recheck
+// interval, shared by all the deliveries waiting for it, and they keep the
+// cached policy meanwhile.
+func TestSlowFailingDNSIsAskedOnce(t *testing.T) {
+	e := newEnv(t)
+	r := &slowResolver{Resolver: e.dns.Resolver(), delay: 100 * time.Millisecond}
+	f := NewFetcher(Options{Resolver: r, Cache: e.cache, RootCAs: e.ca.Pool, Port: e.host.port, Now: func() time.Time { return e.now }})
+	p, err := f.Lookup(ctx, "bocongan.test")
+	mustEnforce(t, p, err)
+
+	r.fail.Store(true)
+	e.later()
+	r.txts.Store(0)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if p, _ := f.Lookup(ctx, "bocongan.test"); p == nil || p.Mode != Enforce {
+				t.Error("a lookup lost the cached policy while DNS failed")
+			}
+		}()
+	}
+	wg.Wait()
+	if n := r.txts.Load(); n != 1 {
+		t.Fatalf("%d TXT lookups for 10 concurrent deliveries, want 1", n)
+	}
+	if el := time.Since(start); el > time.Second {
+		t.Fatalf("10 concurrent lookups took %v", el)
+	}
+	// Within the recheck interval the failure is not asked again.
+	if p, _ := f.Lookup(ctx, "bocongan.test"); p == nil || r.txts.Load() != 1 {
+		t.Fatalf("policy %+v, %d TXT lookups after a failure, want the cached policy and still 1", p, r.txts.Load())
+	}
+}
+
+// A policy is fetched again in the last quarter of its max_age while the
+// domain keeps its id, and the old one applies until it expires if that
+// fetch fails; an expired policy is never applied, even within a recheck
+// interval.
+func TestPolicyRefreshedBeforeExpiry(t *testing.T) {
+	e := newEnv(t)
+	e.host.set(200, "text/plain", strings.Replace(enforcePolicy, "86400", "600", 1))
+	p, err := e.f.Lookup(ctx, "bocongan.test")
+	mustEnforce(t, p, err)
+
+	e.now = e.now.Add(300 * time.Second) // half of max_age left: no fetch
+	p, err = e.f.Lookup(ctx, "bocongan.test")
+	mustEnforce(t, p, err)
+	if n := e.host.hits.Load(); n != 1 {
+		t.Fatalf("%d fetches with half of max_age left, want 1", n)
+	}
+
+	e.now = e.now.Add(170 * time.Second) // 130 s left
+	e.host.set(http.StatusServiceUnavailable, "text/plain", "")
+	p, err = e.f.Lookup(ctx, "bocongan.test")
+	if e.host.hits.Load() != 2 || err == nil {
+		t.Fatalf("%d fetches, error %v in the last quarter of max_age; want a second (failed) fetch", e.host.hits.Load(), err)
+	}
+	if p == nil || p.Mode != Enforce {
+		t.Fatal("the policy was dropped before it expired")
+	}
+
+	e.now = e.now.Add(131 * time.Second) // expired, 61 s after the last check
+	if p, _ := e.f.Lookup(ctx, "bocongan.test"); p != nil {
+		t.Fatalf("an expired policy applies: %+v", p)
+	}
+	e.host.set(200, "text/plain", enforcePolicy)
+	e.now = e.now.Add(10 * time.Second) // within the recheck interval, but nothing valid is kept
+	p, err = e.f.Lookup(ctx, "bocongan.test")
+	mustEnforce(t, p, err)
+}

@@ -50,10 +50,14 @@ var ErrInvalid = errors.New("mtasts: invalid")
 
 // Parse reads a policy body (RFC 8461 section 3.2): "key: value" lines
 // ending in CRLF (or LF), with version STSv1, a mode, max_age and, unless
-// the mode is none, at least one mx. Unknown keys are ignored.
+// the mode is none, at least one mx. Unknown keys are ignored. Leniently,
+// so that a publisher's slip does not leave its domain unprotected: of a
+// key other than mx given twice the first counts, and an mx value that is
+// not a host name or pattern is skipped (at least one must remain).
 func Parse(body string) (*Policy, error) {
 	p := &Policy{MaxAge: -1}
 	version := ""
+	var badMX []string
 	for line := range strings.SplitSeq(body, "\n") {
 		line = strings.TrimSuffix(line, "\r")
 		if strings.TrimSpace(line) == "" {
@@ -66,13 +70,12 @@ func Parse(body string) (*Policy, error) {
 		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 		switch k {
 		case "version":
-			if version != "" {
-				return nil, fmt.Errorf("%w policy: version given twice", ErrInvalid)
+			if version == "" {
+				version = v
 			}
-			version = v
 		case "mode":
 			if p.Mode != "" {
-				return nil, fmt.Errorf("%w policy: mode given twice", ErrInvalid)
+				continue
 			}
 			if v != Enforce && v != Testing && v != None {
 				return nil, fmt.Errorf("%w policy: mode %q (want enforce, testing or none)", ErrInvalid, v)
@@ -80,7 +83,7 @@ func Parse(body string) (*Policy, error) {
 			p.Mode = v
 		case "max_age":
 			if p.MaxAge >= 0 {
-				return nil, fmt.Errorf("%w policy: max_age given twice", ErrInvalid)
+				continue
 			}
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 || len(v) > 10 || strings.TrimLeft(v, "0123456789") != "" {
@@ -90,7 +93,8 @@ func Parse(body string) (*Policy, error) {
 		case "mx":
 			pat := strings.ToLower(strings.TrimSuffix(v, "."))
 			if !validPattern(pat) {
-				return nil, fmt.Errorf("%w policy: mx %q", ErrInvalid, v)
+				badMX = append(badMX, v)
+				continue
 			}
 			p.MX = append(p.MX, pat)
 		}
@@ -103,6 +107,9 @@ func Parse(body string) (*Policy, error) {
 	case p.MaxAge < 0:
 		return nil, fmt.Errorf("%w policy: no max_age", ErrInvalid)
 	case len(p.MX) == 0 && p.Mode != None:
+		if len(badMX) > 0 {
+			return nil, fmt.Errorf("%w policy: no valid mx (%q)", ErrInvalid, strings.Join(badMX, ", "))
+		}
 		return nil, fmt.Errorf("%w policy: no mx", ErrInvalid)
 	}
 	return p, nil
@@ -165,7 +172,7 @@ func ParseRecord(txt string) (id string, err error) {
 		}
 		if k == "id" {
 			if id != "" {
-				return "", fmt.Errorf("%w record: id given twice", ErrInvalid)
+				continue // the first counts
 			}
 			if len(v) < 1 || len(v) > 32 || strings.TrimLeft(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") != "" {
 				return "", fmt.Errorf("%w record: id %q (want 1 to 32 letters and digits)", ErrInvalid, v)

@@ -186,6 +186,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		IPFailures:      cfg.Auth.MaxFailuresPerIP,
 		Window:          cfg.Auth.FailureWindow.D(),
 		Lockout:         cfg.Auth.Lockout.D(),
+		Log:             log.With("component", "loginlimit"),
 	}
 	if rdb != nil {
 		limOpts.Redis = rdb // one allowance across all nodes

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -87,19 +88,27 @@ func TestErrorsReachTheirCommands(t *testing.T) {
 	b := New(rdb)
 	defer b.Close()
 
+	// Two calls in one pipeline (run directly: concurrent Do calls share
+	// one only under load).
+	var shared atomic.Int64 // pipelines that carried both calls' commands
+	rdb.AddHook(pipelineHook(func(cmds []redis.Cmder) {
+		names := ""
+		for _, c := range cmds {
+			names += c.Name() + " "
+		}
+		if strings.Contains(names, "nosuchcommand") && strings.Contains(names, "echo") {
+			shared.Add(1)
+		}
+	}))
 	var bad *redis.Cmd
 	var good *redis.StringCmd
-	var wg sync.WaitGroup
-	wg.Add(2)
-	go func() {
-		defer wg.Done()
-		b.Do(ctx, func(p redis.Pipeliner) { bad = p.Do(ctx, "NOSUCHCOMMAND") })
-	}()
-	go func() {
-		defer wg.Done()
-		b.Do(ctx, func(p redis.Pipeliner) { good = p.Echo(ctx, "xin chào") })
-	}()
-	wg.Wait()
+	b.run([]*call{
+		{queue: func(p redis.Pipeliner) { bad = p.Do(ctx, "NOSUCHCOMMAND") }, done: make(chan struct{})},
+		{queue: func(p redis.Pipeliner) { good = p.Echo(ctx, "xin chào") }, done: make(chan struct{})},
+	})
+	if n := shared.Load(); n != 1 {
+		t.Fatalf("the two calls' commands went out together in %d pipelines, want 1", n)
+	}
 	if bad.Err() == nil {
 		t.Fatal("unknown command: no error")
 	}
@@ -178,6 +187,18 @@ func TestContextAndClose(t *testing.T) {
 	}
 	if err := b.Do(bg, func(p redis.Pipeliner) { p.Ping(bg) }); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Do after Close = %v, want ErrClosed", err)
+	}
+}
+
+// pipelineHook calls fn with the commands of every pipeline.
+type pipelineHook func(cmds []redis.Cmder)
+
+func (pipelineHook) DialHook(next redis.DialHook) redis.DialHook          { return next }
+func (pipelineHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook { return next }
+func (h pipelineHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		h(cmds)
+		return next(ctx, cmds)
 	}
 }
 
