@@ -165,7 +165,7 @@ func TestDossierEventAndReads(t *testing.T) {
 		}
 		r = e.do("GET", "/metrics", "", nil)
 		for _, want := range []string{`congthu_http_requests_total{route="POST /v1/dossiers/{code}/events",code="201"} 1`,
-			`congthu_notifications{channel="email",status="created"} 1`, `congthu_queue_jobs{queue="sms",state="ready"} 1`,
+			`congthu_notifications_pending{channel="email",status="created"} 1`, `congthu_queue_jobs{queue="sms",state="ready"} 1`,
 			`congthu_http_request_duration_seconds_bucket{route="POST /v1/dossiers/{code}/events",le="+Inf"}`} {
 			if !strings.Contains(string(r.body), want) {
 				t.Errorf("metrics: missing %q in\n%s", want, r.body)

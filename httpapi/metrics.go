@@ -164,10 +164,12 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	fmt.Fprintf(&b, "# HELP congthu_api_commits_total Group commits of API requests.\n# TYPE congthu_api_commits_total counter\ncongthu_api_commits_total %d\n", commits)
 	fmt.Fprintf(&b, "# HELP congthu_api_committed_requests_total API requests stored by group commits.\n# TYPE congthu_api_committed_requests_total counter\ncongthu_api_committed_requests_total %d\n", committed)
 
-	// Store and queue figures (cached 15 s: counting reads the table).
+	// Store and queue figures (cached 15 s). Final statuses are the
+	// counters above: counting them in the store would read the whole
+	// table.
 	m.countsMu.Lock()
 	if time.Since(m.countsAt) > 15*time.Second {
-		if c, err := s.st.NotificationCounts(ctx); err == nil {
+		if c, err := s.st.PendingNotificationCounts(ctx); err == nil {
 			m.counts, m.countsAt = c, time.Now()
 		} else {
 			s.log.Warn("httpapi: metrics: notification counts", "err", err)
@@ -175,9 +177,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	}
 	counts := m.counts
 	m.countsMu.Unlock()
-	b.WriteString("# HELP congthu_notifications Notifications in the store by channel and status.\n# TYPE congthu_notifications gauge\n")
+	b.WriteString("# HELP congthu_notifications_pending Notifications in the store not yet in a final status, by channel and status.\n# TYPE congthu_notifications_pending gauge\n")
 	for _, c := range counts {
-		fmt.Fprintf(&b, "congthu_notifications{channel=\"%s\",status=\"%s\"} %d\n", esc(c.Channel), esc(c.Status), c.Count)
+		fmt.Fprintf(&b, "congthu_notifications_pending{channel=\"%s\",status=\"%s\"} %d\n", esc(c.Channel), esc(c.Status), c.Count)
 	}
 	b.WriteString("# HELP congthu_queue_jobs Jobs in the notification queues by state.\n# TYPE congthu_queue_jobs gauge\n")
 	qs := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue}

@@ -1029,10 +1029,21 @@ type NotificationCount struct {
 	Count           int64
 }
 
-// NotificationCounts counts notifications by channel and status (for
-// metrics; it reads the whole table, so callers cache it).
+// PendingNotificationCounts counts the notifications not yet in a final
+// status (created, sending) by channel and status, for metrics. It reads
+// only the notifications_pending index's rows, however large the table.
+func (s *Store) PendingNotificationCounts(ctx context.Context) ([]NotificationCount, error) {
+	return s.notificationCounts(ctx, "SELECT channel, status, COUNT(*) FROM notifications WHERE status IN ('created', 'sending') GROUP BY channel, status ORDER BY channel, status")
+}
+
+// NotificationCounts counts all notifications by channel and status. It
+// reads the whole table: for tests and tools, not for every scrape.
 func (s *Store) NotificationCounts(ctx context.Context) ([]NotificationCount, error) {
-	rows, err := s.r().query(ctx, "SELECT channel, status, COUNT(*) FROM notifications GROUP BY channel, status ORDER BY channel, status")
+	return s.notificationCounts(ctx, "SELECT channel, status, COUNT(*) FROM notifications GROUP BY channel, status ORDER BY channel, status")
+}
+
+func (s *Store) notificationCounts(ctx context.Context, query string) ([]NotificationCount, error) {
+	rows, err := s.r().query(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("store: notification counts: %w", err)
 	}

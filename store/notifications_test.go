@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -327,6 +328,62 @@ func TestPurgeIdempotency(t *testing.T) {
 			Response: []byte("{}"), Notifications: []NewNotification{n}}})
 		if err != nil || res[0].Replayed || res[0].Err != nil {
 			t.Fatalf("reused key after purge: %+v, %v", res, err)
+		}
+	})
+}
+
+// The pending counts (for metrics) see created and sending notifications
+// only, and on SQLite read them through the partial index, not the table.
+func TestPendingNotificationCounts(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		var notes []NewNotification
+		for i := range 5 {
+			notes = append(notes, newNote(fmt.Sprintf("p%04d", i), "email", "an@example.com"))
+		}
+		notes = append(notes, newNote("p0100", "sms", "+84912345678"))
+		if _, err := s.CreateNotification(ctx, &NotificationRequest{Service: "motcua", Notifications: notes}); err != nil {
+			t.Fatal(err)
+		}
+		for id, st := range map[string]string{"p0000": NotificationSending, "p0001": NotificationSending, "p0002": NotificationDelivered} {
+			if id == "p0002" {
+				if _, err := s.SetNotificationStatus(ctx, id, NotificationSending, "", time.Time{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := s.SetNotificationStatus(ctx, id, st, "", time.Time{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.PendingNotificationCounts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []NotificationCount{{"email", NotificationCreated, 2}, {"email", NotificationSending, 2}, {"sms", NotificationCreated, 1}}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("pending counts %v, want %v", got, want)
+		}
+		if b.name != "sqlite" {
+			return
+		}
+		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT channel, status, COUNT(*) FROM notifications WHERE status IN ('created', 'sending') GROUP BY channel, status ORDER BY channel, status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		plan := ""
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan += detail + "; "
+		}
+		if !strings.Contains(plan, "notifications_pending") {
+			t.Errorf("the pending counts do not use the partial index: %s", plan)
 		}
 	})
 }
