@@ -22,7 +22,7 @@ func BenchmarkLimiterTake(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			e := newEnv(b, "sqlite")
 			rdb := e.q.Redis()
-			l := &limiter{rdb: rdb, perMinute: 1 << 30, batch: redisbatch.New(rdb)}
+			l := &limiter{rdb: rdb, perMinute: 1 << 30, batch: redisbatch.New(rdb, nil)}
 			defer l.batch.Close()
 			if mode == "alone" {
 				l.batch = nil

@@ -123,7 +123,7 @@ func New(opts Options, d Deps) *Server {
 	if d.Tracker == nil {
 		d.Tracker = notify.NewTracker(d.Store, d.Queue, opts.Log)
 	}
-	rb := redisbatch.New(d.Queue.Redis())
+	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
 	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker, redis: rb,
 		metrics: newMetrics(), keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.tracker.Observe = s.metrics.observeDelivery

@@ -9,6 +9,8 @@ package redisbatch
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"runtime/debug"
 	"sync"
 
 	"github.com/redis/go-redis/v9"
@@ -29,6 +31,7 @@ var ErrClosed = errors.New("redisbatch: closed")
 // concurrent use.
 type Batcher struct {
 	rdb   redis.UniversalClient
+	log   *slog.Logger
 	calls chan *call
 	mu    sync.RWMutex
 	done  chan struct{}
@@ -40,9 +43,13 @@ type call struct {
 	done  chan struct{}
 }
 
-// New starts a Batcher over rdb. Close stops it.
-func New(rdb redis.UniversalClient) *Batcher {
-	b := &Batcher{rdb: rdb, calls: make(chan *call, maxCalls), done: make(chan struct{})}
+// New starts a Batcher over rdb. Close stops it. log hears of a queue
+// function that panicked.
+func New(rdb redis.UniversalClient, log *slog.Logger) *Batcher {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Batcher{rdb: rdb, log: log, calls: make(chan *call, maxCalls), done: make(chan struct{})}
 	go b.loop()
 	return b
 }
@@ -124,7 +131,7 @@ func (b *Batcher) loop() {
 func (b *Batcher) run(batch []*call) {
 	pipe := b.rdb.Pipeline()
 	for _, c := range batch {
-		c.queue(pipe)
+		b.queue(c, pipe)
 	}
 	// The commands' own contexts (the callers') only reach hooks; the
 	// pipeline as a whole belongs to no single caller.
@@ -132,4 +139,16 @@ func (b *Batcher) run(batch []*call) {
 	for _, c := range batch {
 		close(c.done)
 	}
+}
+
+// queue runs one call's queue function; a panic in it is logged, and the
+// other calls of the pipeline go on (the caller finds its commands
+// missing or unanswered).
+func (b *Batcher) queue(c *call, pipe redis.Pipeliner) {
+	defer func() {
+		if r := recover(); r != nil {
+			b.log.Error("redisbatch: a queue function panicked", "panic", r, "stack", string(debug.Stack()))
+		}
+	}()
+	c.queue(pipe)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,7 +35,7 @@ func TestConcurrentCallsShareRoundTrips(t *testing.T) {
 	prefix := testenv.Name("rb")
 	var pipelines atomic.Int64
 	rdb.AddHook(countPipelines{&pipelines})
-	b := New(rdb)
+	b := New(rdb, nil)
 	defer b.Close()
 
 	const goroutines, calls = 20, 200
@@ -85,7 +86,7 @@ func TestErrorsReachTheirCommands(t *testing.T) {
 	srv := testenv.StartRedis(t)
 	rdb := client(t, srv.URL(0))
 	ctx := context.Background()
-	b := New(rdb)
+	b := New(rdb, nil)
 	defer b.Close()
 
 	// Two calls in one pipeline (run directly: concurrent Do calls share
@@ -142,7 +143,7 @@ func TestErrorsReachTheirCommands(t *testing.T) {
 // runs what was already given.
 func TestContextAndClose(t *testing.T) {
 	rdb := client(t, testenv.Redis(t))
-	b := New(rdb)
+	b := New(rdb, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := b.Do(ctx, func(p redis.Pipeliner) { p.Ping(ctx) }); !errors.Is(err, context.Canceled) {
@@ -210,5 +211,34 @@ func (h countPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		h.n.Add(1)
 		return next(ctx, cmds)
+	}
+}
+
+// A queue function that panics is logged; the other calls of its pipeline
+// get their replies and every caller is released.
+func TestPanickingQueueFunction(t *testing.T) {
+	rdb := client(t, testenv.Redis(t))
+	ctx := context.Background()
+	var logged strings.Builder
+	b := New(rdb, slog.New(slog.NewTextHandler(&logged, nil)))
+	defer b.Close()
+	var good *redis.StringCmd
+	calls := []*call{
+		{queue: func(p redis.Pipeliner) { var m map[string]int; m["x"]++ }, done: make(chan struct{})},
+		{queue: func(p redis.Pipeliner) { good = p.Echo(ctx, "vẫn chạy") }, done: make(chan struct{})},
+	}
+	b.run(calls)
+	for i, c := range calls {
+		select {
+		case <-c.done:
+		default:
+			t.Fatalf("call %d not released", i)
+		}
+	}
+	if v, err := good.Result(); err != nil || v != "vẫn chạy" {
+		t.Fatalf("ECHO after a panicking neighbour = %q, %v", v, err)
+	}
+	if !strings.Contains(logged.String(), "panicked") {
+		t.Fatalf("the panic was not logged: %q", logged.String())
 	}
 }
