@@ -3,7 +3,6 @@ package httpapi
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"net/http"
 	"os"
 	"slices"
@@ -47,9 +46,9 @@ func TestDossierEventAndReads(t *testing.T) {
 		}
 
 		// Replay: same body (other key order, other whitespace) → 200, same body, nothing new.
-		j := fmt.Sprintf(`{"status":"received",  "event_id":"ev-1","applicant":{"phone":"0912 345 678","email":"an.nguyen@example.com","name":"Nguyễn Văn An"},
+		j := `{"status":"received",  "event_id":"ev-1","applicant":{"phone":"0912 345 678","email":"an.nguyen@example.com","name":"Nguyễn Văn An"},
 			"procedure":"Cấp giấy phép xây dựng nhà ở riêng lẻ","agency":"Ủy ban nhân dân quận Hoàn Kiếm","agency_short":"UBND Q.Hoàn Kiếm",
-			"received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00","handling_unit":"motcua.hoankiem@hanoi.gov.vn","reference":"BO-2026-0001"}`)
+			"received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00","handling_unit":"motcua.hoankiem@hanoi.gov.vn","reference":"BO-2026-0001"}`
 		r2 := e.do("POST", "/v1/dossiers/000.00.12.H26-260315-0001/events", e.live, j)
 		if r2.code != http.StatusOK || !bytes.Equal(r2.body, r.body) || r2.header.Get("Idempotent-Replayed") != "true" {
 			t.Errorf("replay: %d %s (want 200 and the first body)", r2.code, r2.body)

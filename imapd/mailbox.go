@@ -169,13 +169,6 @@ func (mb *mailboxState) currentLocked(maxAge time.Duration) bool {
 	return !mb.dirty && mb.notified <= mb.modseq && time.Since(mb.synced) < maxAge
 }
 
-// sync reads the change log and queues the updates for every session.
-func (mb *mailboxState) sync(ctx context.Context) error {
-	mb.mu.Lock()
-	defer mb.mu.Unlock()
-	return mb.syncLocked(ctx, nil, nil)
-}
-
 // syncLocked brings msgs up to the store's highest modseq and queues the
 // differences on the tracker: FLAGS when new keywords appear (RFC 9051
 // section 7.3.5), EXPUNGE (highest first, so each number is valid when

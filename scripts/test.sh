@@ -2,7 +2,7 @@
 # Runs the whole congthu test suite on a fresh Debian machine:
 # installs what the tests need when missing, starts a redis-server and a
 # PostgreSQL cluster of the run's own on free ports and temp dirs, runs
-# go vet and go test -race, and stops them again.
+# go vet, staticcheck and go test -race, and stops them again.
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh ./store/...     # only some packages (extra args go to go test)
@@ -65,6 +65,14 @@ echo "== redis on $redis_port, postgres on $pg_port"
 
 echo "== go vet"
 go vet ./...
+echo "== staticcheck"
+# Installed from the Go module proxy once, into GOPATH/bin under a versioned name.
+sc="$(go env GOPATH)/bin/staticcheck-v0.8.2"
+if [ ! -x "$sc" ]; then
+	GOFLAGS= GOBIN="$tmp/scbin" go install honnef.co/go/tools/cmd/staticcheck@v0.8.2
+	mkdir -p "$(dirname "$sc")" && mv "$tmp/scbin/staticcheck" "$sc"
+fi
+"$sc" ./...
 echo "== go test -race"
 if [ $# -gt 0 ]; then
 	go test -race -timeout 15m "$@"

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -54,7 +53,7 @@ func BenchmarkMXIngest(b *testing.B) {
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 			if b.N >= 100 && !e.logs.Contains("spf=none") {
-				b.Error(fmt.Sprint("no SPF none in the log"))
+				b.Error("no SPF none in the log")
 			}
 		})
 	}

@@ -728,10 +728,10 @@ func TestDeliver(t *testing.T) {
 }
 
 func TestMessages(t *testing.T) {
-	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+	forEachBackend(t, func(t *testing.T, b backend, _ *Store) {
 		var mu sync.Mutex
 		var notes []int64
-		s = b.open(t, func(o *Options) {
+		s := b.open(t, func(o *Options) {
 			o.Changed = func(acc, mb, modseq int64) {
 				mu.Lock()
 				notes = append(notes, mb)
