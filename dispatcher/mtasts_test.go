@@ -2,9 +2,6 @@ package dispatcher
 
 import (
 	"context"
-	"crypto/tls"
-	"net"
-	"net/http"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,37 +11,9 @@ import (
 	"congthu/internal/testcert"
 	"congthu/internal/testdns"
 	"congthu/mtasts"
+	"congthu/mtasts/ststest"
 	"congthu/store"
 )
-
-// policyServer serves remote.test's MTA-STS policy over HTTPS.
-type policyServer struct {
-	port int
-	mu   sync.Mutex
-	body string
-}
-
-func startPolicyServer(t *testing.T, cert tls.Certificate, body string) *policyServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps := &policyServer{port: ln.Addr().(*net.TCPAddr).Port, body: body}
-	srv := &http.Server{
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ps.mu.Lock()
-			defer ps.mu.Unlock()
-			w.Header().Set("Content-Type", "text/plain")
-			w.Write([]byte(ps.body))
-		}),
-		ErrorLog: nil,
-	}
-	go srv.ServeTLS(ln, "", "")
-	t.Cleanup(func() { srv.Close() })
-	return ps
-}
 
 // Deliveries to a domain with an MTA-STS policy (RFC 8461): under enforce
 // only to the MX hosts it names, over TLS with a certificate valid for the
@@ -75,14 +44,14 @@ func TestMTASTS(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sk := startSink(t, tc.sink)
-			ps := startPolicyServer(t, ca.Server(t, "mta-sts.remote.test"), tc.policy)
+			ps := ststest.Start(t, ca.Server(t, "mta-sts.remote.test"), tc.policy)
 			var dns *testdns.Server
 			var seen atomic.Value // the mode of the last policy looked up ("" none)
 			e := newEnv(t, envOpts{opts: func(o *Options) {
 				o.Port = portOf(t, sk.addr)
 				o.RootCAs = ca.Pool
 				o.MTASTS = policyLookupFunc(func() PolicyLookup {
-					return mtasts.NewFetcher(mtasts.Options{Resolver: dns.Resolver(), RootCAs: ca.Pool, Port: ps.port})
+					return mtasts.NewFetcher(mtasts.Options{Resolver: dns.Resolver(), RootCAs: ca.Pool, Port: ps.Port})
 				}, &seen)
 			}})
 			dns = e.dns

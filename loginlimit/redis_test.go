@@ -5,25 +5,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"congthu/internal/testenv"
 )
 
-func redisClient(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 // The behaviour tests again, with the state in Redis.
 func TestSharedInRedis(t *testing.T) {
-	rdb := redisClient(t, testenv.Redis(t))
+	rdb := testenv.RedisClient(t, testenv.Redis(t))
 	testRedis = rdb
 	defer func() { testRedis = nil }()
 	for _, tc := range []struct {
@@ -52,7 +39,7 @@ func TestSharedInRedis(t *testing.T) {
 // failures on both count together, the lockout holds on both, and the
 // keys expire once they no longer matter.
 func TestNodesShareCounts(t *testing.T) {
-	rdb := redisClient(t, testenv.Redis(t))
+	rdb := testenv.RedisClient(t, testenv.Redis(t))
 	opts := Options{AccountFailures: 6, IPFailures: 100, DelayAfter: -1, Redis: rdb}
 	a, b := New(opts), New(opts)
 	for i := range 3 {
@@ -79,7 +66,7 @@ func TestNodesShareCounts(t *testing.T) {
 // Redis lost its scripts it loads them again.
 func TestRedisDownFallsBackToMemory(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	rdb := redisClient(t, srv.URL(0))
+	rdb := testenv.RedisClient(t, srv.URL(0))
 	l := New(Options{AccountFailures: 3, IPFailures: 100, DelayAfter: -1, Redis: rdb, RedisTimeout: 200 * time.Millisecond})
 	l.Fail(ip1, "a@x.vn") // loads the script
 	if err := rdb.ScriptFlush(context.Background()).Err(); err != nil {

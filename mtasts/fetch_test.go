@@ -2,7 +2,6 @@ package mtasts
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"net"
 	"net/http"
@@ -14,66 +13,17 @@ import (
 
 	"congthu/internal/testcert"
 	"congthu/internal/testdns"
+	"congthu/mtasts/ststest"
 )
 
 var ctx = context.Background()
 
 const enforcePolicy = "version: STSv1\r\nmode: enforce\r\nmx: mx1.bocongan.test\r\nmx: *.mx.bocongan.test\r\nmax_age: 86400\r\n"
 
-// policyHost is an HTTPS server on 127.0.0.1 answering
-// /.well-known/mta-sts.txt as the test sets.
-type policyHost struct {
-	port  int
-	hits  atomic.Int64
-	mu    sync.Mutex
-	body  string
-	ctype string
-	code  int
-	srv   *http.Server
-}
-
-func startPolicyHost(t *testing.T, cert tls.Certificate, body string) *policyHost {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &policyHost{port: ln.Addr().(*net.TCPAddr).Port, body: body, ctype: "text/plain; charset=utf-8", code: 200}
-	h.srv = &http.Server{
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}},
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			h.hits.Add(1)
-			if r.URL.Path != "/.well-known/mta-sts.txt" {
-				http.NotFound(w, r)
-				return
-			}
-			h.mu.Lock()
-			body, ctype, code := h.body, h.ctype, h.code
-			h.mu.Unlock()
-			if code == http.StatusFound {
-				http.Redirect(w, r, "https://elsewhere.test/policy", code)
-				return
-			}
-			w.Header().Set("Content-Type", ctype)
-			w.WriteHeader(code)
-			w.Write([]byte(body))
-		}),
-	}
-	go h.srv.ServeTLS(ln, "", "")
-	t.Cleanup(func() { h.srv.Close() })
-	return h
-}
-
-func (h *policyHost) set(code int, ctype, body string) {
-	h.mu.Lock()
-	h.code, h.ctype, h.body = code, ctype, body
-	h.mu.Unlock()
-}
-
 type env struct {
 	dns   *testdns.Server
 	ca    *testcert.CA
-	host  *policyHost
+	host  *ststest.Server
 	cache *memCache
 	now   time.Time
 	f     *Fetcher
@@ -81,7 +31,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	e := &env{dns: testdns.Start(t), ca: testcert.NewCA(t), cache: &memCache{m: map[string]Cached{}}, now: time.Now()}
-	e.host = startPolicyHost(t, e.ca.Server(t, "mta-sts.bocongan.test"), enforcePolicy)
+	e.host = ststest.Start(t, e.ca.Server(t, "mta-sts.bocongan.test"), enforcePolicy)
 	e.dns.SetA("mta-sts.bocongan.test", "127.0.0.1")
 	e.dns.SetTXT("_mta-sts.bocongan.test", "v=STSv1; id=20261128;")
 	e.f = e.fetcher()
@@ -92,7 +42,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) later() { e.now = e.now.Add(2 * time.Minute) }
 
 func (e *env) fetcher() *Fetcher {
-	return NewFetcher(Options{Resolver: e.dns.Resolver(), Cache: e.cache, RootCAs: e.ca.Pool, Port: e.host.port,
+	return NewFetcher(Options{Resolver: e.dns.Resolver(), Cache: e.cache, RootCAs: e.ca.Pool, Port: e.host.Port,
 		Timeout: 5 * time.Second, Now: func() time.Time { return e.now }})
 }
 
@@ -137,14 +87,14 @@ func TestFetchAndKeep(t *testing.T) {
 		p, err = e.f.Lookup(ctx, "bocongan.test")
 		mustEnforce(t, p, err)
 	}
-	if n := e.host.hits.Load(); n != 1 {
+	if n := e.host.Hits(); n != 1 {
 		t.Fatalf("%d fetches for one id, want 1", n)
 	}
 	if c, ok := e.cache.m["bocongan.test"]; !ok || c.ID != "20261128" || c.Body != enforcePolicy {
 		t.Fatalf("cache holds %+v, %v", c, ok)
 	}
 
-	e.host.set(200, "text/plain", "version: STSv1\nmode: testing\nmx: mx1.bocongan.test\nmax_age: 600\n")
+	e.host.Set(200, "text/plain", "version: STSv1\nmode: testing\nmx: mx1.bocongan.test\nmax_age: 600\n")
 	e.dns.SetTXT("_mta-sts.bocongan.test", "v=STSv1; id=20261129;")
 	// The TXT record is looked at again only after the recheck interval.
 	p, err = e.f.Lookup(ctx, "bocongan.test")
@@ -153,12 +103,12 @@ func TestFetchAndKeep(t *testing.T) {
 	if p, err := e.f.Lookup(ctx, "bocongan.test"); err != nil || p == nil || p.Mode != Testing || p.MaxAge != 600 {
 		t.Fatalf("after a new id: %+v, %v; want the testing policy", p, err)
 	}
-	if n := e.host.hits.Load(); n != 2 {
+	if n := e.host.Hits(); n != 2 {
 		t.Fatalf("%d fetches after a new id, want 2", n)
 	}
 
 	// mode none withdraws the policy.
-	e.host.set(200, "text/plain", "version: STSv1\nmode: none\nmax_age: 600\n")
+	e.host.Set(200, "text/plain", "version: STSv1\nmode: none\nmax_age: 600\n")
 	e.dns.SetTXT("_mta-sts.bocongan.test", "v=STSv1; id=3;")
 	e.later()
 	if p, err := e.f.Lookup(ctx, "bocongan.test"); err != nil || p != nil {
@@ -190,7 +140,7 @@ func TestNoPolicy(t *testing.T) {
 	if p, err := e.f.Lookup(ctx, "hanoi.test"); p != nil || err != nil {
 		t.Fatalf("bad record: %+v, %v", p, err)
 	}
-	if n := e.host.hits.Load(); n != 0 {
+	if n := e.host.Hits(); n != 0 {
 		t.Fatalf("%d fetches without a valid record", n)
 	}
 }
@@ -209,7 +159,7 @@ func TestCachedPolicyHolds(t *testing.T) {
 	mustEnforce(t, p, err)
 
 	e.dns.SetTXT("_mta-sts.bocongan.test", "v=STSv1; id=new;")
-	e.host.set(http.StatusNotFound, "text/plain", "")
+	e.host.Set(http.StatusNotFound, "text/plain", "")
 	e.later()
 	p, err = e.f.Lookup(ctx, "bocongan.test")
 	if err == nil || !strings.Contains(err.Error(), "404") {
@@ -219,15 +169,15 @@ func TestCachedPolicyHolds(t *testing.T) {
 		t.Fatalf("the cached policy no longer applies after a failed fetch: %+v", p)
 	}
 	// The failed fetch is not repeated on every delivery.
-	hits := e.host.hits.Load()
+	hits := e.host.Hits()
 	p, err = e.f.Lookup(ctx, "bocongan.test")
 	mustEnforce(t, p, err)
-	if e.host.hits.Load() != hits {
+	if e.host.Hits() != hits {
 		t.Fatal("a failed fetch was retried within the recheck interval")
 	}
 
 	// A restart: a new Fetcher over the same Cache, the policy host down.
-	e.host.srv.Close()
+	e.host.Close()
 	e.dns.SetTXT("_mta-sts.bocongan.test")
 	f2 := e.fetcher()
 	p, err = f2.Lookup(ctx, "bocongan.test")
@@ -254,16 +204,16 @@ func TestFetchRefusals(t *testing.T) {
 		want string
 	}{
 		{"certificate for another name", func(e *env) {
-			other := startPolicyHost(t, e.ca.Server(t, "www.bocongan.test"), enforcePolicy)
+			other := ststest.Start(t, e.ca.Server(t, "www.bocongan.test"), enforcePolicy)
 			e.host = other
 			e.f = e.fetcher()
 		}, "certificate"},
-		{"redirect", func(e *env) { e.host.set(http.StatusFound, "", "") }, "302"},
-		{"media type", func(e *env) { e.host.set(200, "text/html", enforcePolicy) }, "text/html"},
+		{"redirect", func(e *env) { e.host.Set(http.StatusFound, "", "") }, "302"},
+		{"media type", func(e *env) { e.host.Set(200, "text/html", enforcePolicy) }, "text/html"},
 		{"too large", func(e *env) {
-			e.host.set(200, "text/plain", enforcePolicy+strings.Repeat("x: y\n", MaxPolicyBytes/5+1))
+			e.host.Set(200, "text/plain", enforcePolicy+strings.Repeat("x: y\n", MaxPolicyBytes/5+1))
 		}, "larger"},
-		{"not a policy", func(e *env) { e.host.set(200, "text/plain", "<html>hello</html>") }, "invalid"},
+		{"not a policy", func(e *env) { e.host.Set(200, "text/plain", "<html>hello</html>") }, "invalid"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -306,7 +256,7 @@ func TestConcurrentLookupsFetchOnce(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if n := e.host.hits.Load(); n != 1 {
+	if n := e.host.Hits(); n != 1 {
 		t.Fatalf("%d fetches for 20 concurrent lookups, want 1", n)
 	}
 }
@@ -341,7 +291,7 @@ func (r *slowResolver) LookupTXT(ctx context.Context, name string) ([]string, er
 func TestSlowFailingDNSIsAskedOnce(t *testing.T) {
 	e := newEnv(t)
 	r := &slowResolver{Resolver: e.dns.Resolver(), delay: 100 * time.Millisecond}
-	f := NewFetcher(Options{Resolver: r, Cache: e.cache, RootCAs: e.ca.Pool, Port: e.host.port, Now: func() time.Time { return e.now }})
+	f := NewFetcher(Options{Resolver: r, Cache: e.cache, RootCAs: e.ca.Pool, Port: e.host.Port, Now: func() time.Time { return e.now }})
 	p, err := f.Lookup(ctx, "bocongan.test")
 	mustEnforce(t, p, err)
 
@@ -378,22 +328,22 @@ func TestSlowFailingDNSIsAskedOnce(t *testing.T) {
 // interval.
 func TestPolicyRefreshedBeforeExpiry(t *testing.T) {
 	e := newEnv(t)
-	e.host.set(200, "text/plain", strings.Replace(enforcePolicy, "86400", "600", 1))
+	e.host.Set(200, "text/plain", strings.Replace(enforcePolicy, "86400", "600", 1))
 	p, err := e.f.Lookup(ctx, "bocongan.test")
 	mustEnforce(t, p, err)
 
 	e.now = e.now.Add(300 * time.Second) // half of max_age left: no fetch
 	p, err = e.f.Lookup(ctx, "bocongan.test")
 	mustEnforce(t, p, err)
-	if n := e.host.hits.Load(); n != 1 {
+	if n := e.host.Hits(); n != 1 {
 		t.Fatalf("%d fetches with half of max_age left, want 1", n)
 	}
 
 	e.now = e.now.Add(170 * time.Second) // 130 s left
-	e.host.set(http.StatusServiceUnavailable, "text/plain", "")
+	e.host.Set(http.StatusServiceUnavailable, "text/plain", "")
 	p, err = e.f.Lookup(ctx, "bocongan.test")
-	if e.host.hits.Load() != 2 || err == nil {
-		t.Fatalf("%d fetches, error %v in the last quarter of max_age; want a second (failed) fetch", e.host.hits.Load(), err)
+	if e.host.Hits() != 2 || err == nil {
+		t.Fatalf("%d fetches, error %v in the last quarter of max_age; want a second (failed) fetch", e.host.Hits(), err)
 	}
 	if p == nil || p.Mode != Enforce {
 		t.Fatal("the policy was dropped before it expired")
@@ -403,7 +353,7 @@ func TestPolicyRefreshedBeforeExpiry(t *testing.T) {
 	if p, _ := e.f.Lookup(ctx, "bocongan.test"); p != nil {
 		t.Fatalf("an expired policy applies: %+v", p)
 	}
-	e.host.set(200, "text/plain", enforcePolicy)
+	e.host.Set(200, "text/plain", enforcePolicy)
 	e.now = e.now.Add(10 * time.Second) // within the recheck interval, but nothing valid is kept
 	p, err = e.f.Lookup(ctx, "bocongan.test")
 	mustEnforce(t, p, err)

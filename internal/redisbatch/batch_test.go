@@ -16,21 +16,10 @@ import (
 	"congthu/internal/testenv"
 )
 
-func client(t *testing.T, url string) *redis.Client {
-	t.Helper()
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rdb := redis.NewClient(opt)
-	t.Cleanup(func() { rdb.Close() })
-	return rdb
-}
-
 // Concurrent calls each get their own replies, and under load they share
 // pipelines: fewer pipelines than calls.
 func TestConcurrentCallsShareRoundTrips(t *testing.T) {
-	rdb := client(t, testenv.Redis(t))
+	rdb := testenv.RedisClient(t, testenv.Redis(t))
 	ctx := context.Background()
 	prefix := testenv.Name("rb")
 	var pipelines atomic.Int64
@@ -84,7 +73,7 @@ func TestConcurrentCallsShareRoundTrips(t *testing.T) {
 // every command of the pipeline, and the Batcher goes on once Redis is back.
 func TestErrorsReachTheirCommands(t *testing.T) {
 	srv := testenv.StartRedis(t)
-	rdb := client(t, srv.URL(0))
+	rdb := testenv.RedisClient(t, srv.URL(0))
 	ctx := context.Background()
 	b := New(rdb, nil)
 	defer b.Close()
@@ -142,7 +131,7 @@ func TestErrorsReachTheirCommands(t *testing.T) {
 // Do gives up with the caller's context; after Close it refuses, and Close
 // runs what was already given.
 func TestContextAndClose(t *testing.T) {
-	rdb := client(t, testenv.Redis(t))
+	rdb := testenv.RedisClient(t, testenv.Redis(t))
 	b := New(rdb, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -217,7 +206,7 @@ func (h countPipelines) ProcessPipelineHook(next redis.ProcessPipelineHook) redi
 // A queue function that panics is logged; the other calls of its pipeline
 // get their replies and every caller is released.
 func TestPanickingQueueFunction(t *testing.T) {
-	rdb := client(t, testenv.Redis(t))
+	rdb := testenv.RedisClient(t, testenv.Redis(t))
 	ctx := context.Background()
 	var logged strings.Builder
 	b := New(rdb, slog.New(slog.NewTextHandler(&logged, nil)))

@@ -180,6 +180,19 @@ func Redis(t testing.TB) string {
 	return fmt.Sprintf("redis://%s/%d", addr, db)
 }
 
+// RedisClient returns a client of the Redis database at url (from Redis
+// or RedisServer.URL), closed at the end of the test.
+func RedisClient(t testing.TB, url string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
 // Name returns a short random name with the given prefix, for databases,
 // channels and keys that must not collide between tests.
 func Name(prefix string) string {
