@@ -169,6 +169,12 @@ type Tracker interface {
 	// the reply as detail, before the state is recorded (so at least
 	// once).
 	OutboxDone(ctx context.Context, st *store.OutboxState, outboxStatus, detail string) error
+	// Compose returns the message of an entry stored without its
+	// bytes (a notification email, composed when delivered: see
+	// store.NewNotification). An error wrapping store.ErrInvalid or
+	// store.ErrNotFound fails the recipients permanently; any other is
+	// retried with the job.
+	Compose(ctx context.Context, st *store.OutboxState) ([]byte, error)
 }
 
 // Store is what the dispatcher needs from the system of record.
@@ -587,7 +593,33 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 		}
 	}
 
-	outcomes := d.attempt(ctx, log, st, raw, due)
+	var outcomes []*DeliveryError
+	if len(raw) == 0 {
+		// Composed when delivered (a notification email), or, without
+		// a tracker to compose it, nothing that could be sent.
+		var cerr error
+		if tracked {
+			raw, cerr = d.o.Tracker.Compose(ctx, st)
+			if cerr == nil && len(raw) == 0 {
+				cerr = fmt.Errorf("the composed message is empty: %w", store.ErrInvalid)
+			}
+		} else {
+			cerr = fmt.Errorf("the entry holds no message, and no notification tracker is set to compose one: %w", store.ErrInvalid)
+		}
+		if cerr != nil {
+			if !errors.Is(cerr, store.ErrInvalid) && !errors.Is(cerr, store.ErrNotFound) {
+				return time.Time{}, fmt.Errorf("dispatcher: compose outbox %d: %w", id, cerr)
+			}
+			log.Error("dispatcher: cannot compose the message", "err", cerr)
+			outcomes = make([]*DeliveryError, len(due))
+			for i := range due {
+				outcomes[i] = permanent("5.3.0", "cannot compose the message: %v", cerr)
+			}
+		}
+	}
+	if outcomes == nil {
+		outcomes = d.attempt(ctx, log, st, raw, due)
+	}
 	if ctx.Err() != nil {
 		// Shutting down: record nothing, the job stays pending and
 		// the recipients are tried again.

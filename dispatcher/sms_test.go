@@ -843,6 +843,10 @@ func (l *lateTracker) OutboxDone(ctx context.Context, st *store.OutboxState, sta
 	return l.p.Load().OutboxDone(ctx, st, status, detail)
 }
 
+func (l *lateTracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
+	return l.p.Load().Compose(ctx, st)
+}
+
 // TestSMSFallbackLive550: the whole live path. A dossier event for email
 // only; the dispatcher delivers it to the applicant's MX (a local sink),
 // which answers 550 5.1.1; the email becomes permanent-failure, the SMS

@@ -64,14 +64,20 @@ func TestDossierEventAndReads(t *testing.T) {
 			t.Errorf("notifications stored: %d, want 2", len(ns))
 		}
 
-		// The live email is in the outbox, composed.
+		// The live email is in the outbox, to be composed when
+		// delivered from what the notification holds.
 		n, err := e.st.Notification(ctx, em.ID)
 		if err != nil || n.OutboxID == 0 {
 			t.Fatalf("stored email: %+v %v", n, err)
 		}
-		raw, err := e.st.OutboxRaw(ctx, n.OutboxID)
-		if err != nil || !bytes.Contains(raw, []byte("Reply-To: <motcua.hoankiem@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("multipart/alternative")) {
-			t.Errorf("outbox message: %v\n%s", err, raw)
+		if raw, err := e.st.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
+			t.Errorf("outbox message before delivery: %v\n%s", err, raw)
+		}
+		raw, err := e.tracker.Compose(ctx, &store.OutboxState{ID: n.OutboxID, NotificationID: n.ID})
+		if err != nil || !bytes.Contains(raw, []byte("Reply-To: <motcua.hoankiem@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("multipart/alternative")) ||
+			!bytes.Contains(raw, []byte("Message-Id: <"+em.ID+"@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("From: =?utf-8?q?=E1=BB=A6y_ban")) ||
+			!bytes.Contains(raw, []byte("To: =?utf-8?q?Nguy=E1=BB=85n_V=C4=83n_An?= <an.nguyen@example.com>")) {
+			t.Errorf("composed message: %v\n%s", err, raw)
 		}
 		ob, _ := e.st.Outbox(ctx, n.OutboxID)
 		if ob.MailFrom != "bounce+"+em.ID+"@hanoi.gov.vn" {

@@ -10,7 +10,6 @@ import (
 	"io"
 	"math"
 	"net/http"
-	"net/mail"
 	"net/url"
 	"strconv"
 	"time"
@@ -318,18 +317,17 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 	if name == "" {
 		name = s.opts.SenderName
 	}
-	raw, envFrom, err := notify.Compose(notify.Email{NotificationID: n.ID, From: mail.Address{Name: name, Address: from},
-		To: m.recipient, ToName: m.toName, ReplyTo: m.replyTo, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
-		DossierCode: m.code, Date: now})
+	n.FromAddress, n.FromName, n.ToName, n.ReplyTo = from, name, m.toName, m.replyTo
+	// Checked here, composed and DKIM-signed by the delivery workers
+	// (notify.Tracker.Compose, dispatcher): the acceptance path is
+	// validation, rendering and the commit, as GOV.UK Notify's API
+	// leaves building and sending the message to its workers.
+	domain, err := notify.NotificationEmail(&n.Notification).Check()
 	if err != nil {
 		return n, nil, err
 	}
 	if !m.c.test {
-		// Not DKIM-signed here: the delivery workers sign it
-		// (dispatcher), keeping the API's acceptance path to
-		// validation, rendering and the commit, as GOV.UK Notify's
-		// API leaves sending to its workers.
-		n.Raw, n.MailFrom = raw, envFrom
+		n.MailFrom = notify.EnvelopeSender(n.ID, domain)
 	}
 	return n, nil, nil
 }

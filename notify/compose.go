@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/jordan-wright/email"
+
+	"congthu/store"
 )
 
 // Email is a notification email to compose.
@@ -30,6 +32,15 @@ type Email struct {
 	DossierCode string
 	// Date is the Date header (zero: now).
 	Date time.Time
+}
+
+// NotificationEmail is the Email of a stored notification: its rendered
+// content and the sender fields the API recorded, dated when it was
+// created (so every attempt carries the same Date and Message-ID).
+func NotificationEmail(n *store.Notification) Email {
+	return Email{NotificationID: n.ID, From: mail.Address{Name: n.FromName, Address: n.FromAddress},
+		To: n.Recipient, ToName: n.ToName, ReplyTo: n.ReplyTo, Subject: n.Subject, Text: n.Text, HTML: n.HTML,
+		DossierCode: n.DossierCode, Date: n.CreatedAt}
 }
 
 // EnvelopeSender returns the per-notification envelope sender
@@ -64,17 +75,9 @@ func NotificationFromBounce(rcpt string) (string, bool) {
 // Message-ID is <id@domain> instead of the library's host-based one, and
 // Auto-Submitted: auto-generated (RFC 3834) keeps vacation responders quiet.
 func Compose(m Email) (raw []byte, envelopeFrom string, err error) {
-	_, domain, ok := strings.Cut(m.From.Address, "@")
-	if !ok || domain == "" {
-		return nil, "", fmt.Errorf("notify: compose: sender %q has no domain", m.From.Address)
-	}
-	if m.NotificationID == "" || m.To == "" {
-		return nil, "", errors.New("notify: compose: no notification ID or recipient")
-	}
-	for _, v := range []string{m.From.Address, m.From.Name, m.To, m.ToName, m.ReplyTo, m.Subject, m.NotificationID} {
-		if strings.ContainsAny(v, "\r\n") {
-			return nil, "", errors.New("notify: compose: line break in a header value")
-		}
+	domain, err := m.Check()
+	if err != nil {
+		return nil, "", err
 	}
 	subject := m.Subject
 	if m.DossierCode != "" && !strings.Contains(subject, m.DossierCode) {
@@ -102,6 +105,26 @@ func Compose(m Email) (raw []byte, envelopeFrom string, err error) {
 		return nil, "", fmt.Errorf("notify: compose: %w", err)
 	}
 	return foldHeader(b), EnvelopeSender(m.NotificationID, domain), nil
+}
+
+// Check reports whether m can be composed (a sender with a domain, a
+// notification ID and a recipient, no line break in a header value), and
+// returns the sender's domain. The API checks a notification email when
+// it accepts it; the dispatcher composes it later (see Tracker.Compose).
+func (m Email) Check() (domain string, err error) {
+	_, domain, ok := strings.Cut(m.From.Address, "@")
+	if !ok || domain == "" {
+		return "", fmt.Errorf("notify: compose: sender %q has no domain", m.From.Address)
+	}
+	if m.NotificationID == "" || m.To == "" {
+		return "", errors.New("notify: compose: no notification ID or recipient")
+	}
+	for _, v := range []string{m.From.Address, m.From.Name, m.To, m.ToName, m.ReplyTo, m.Subject, m.NotificationID} {
+		if strings.ContainsAny(v, "\r\n") {
+			return "", errors.New("notify: compose: line break in a header value")
+		}
+	}
+	return domain, nil
 }
 
 // foldHeader folds header lines longer than 78 characters at spaces

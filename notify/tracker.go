@@ -163,6 +163,23 @@ func (t *Tracker) OutboxDone(ctx context.Context, st *store.OutboxState, outboxS
 	return err
 }
 
+// Compose is the dispatcher's hook for an outbox entry stored without its
+// message: it composes the notification's email from the rendered content
+// and sender fields the API stored (see NotificationEmail). A notification
+// that is gone, or that cannot be composed, wraps store.ErrNotFound or
+// store.ErrInvalid (the dispatcher fails the recipient permanently).
+func (t *Tracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
+	n, err := t.st.Notification(ctx, st.NotificationID)
+	if err != nil {
+		return nil, err
+	}
+	raw, _, err := Compose(NotificationEmail(n))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", err, store.ErrInvalid)
+	}
+	return raw, nil
+}
+
 // HandleTest is the queue.Handler of QueueTest: it plays a test-key
 // notification through sending to its simulated final status. Idempotent.
 func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {

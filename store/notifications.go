@@ -107,6 +107,12 @@ type Notification struct {
 	Status          string
 	StatusDetail    string
 	OutboxID        int64 // live email: the outbox entry carrying it
+	// Email: what the message is composed from besides the rendered
+	// template, when it is delivered (see NewNotification).
+	FromAddress string // the sender, on one of our domains
+	FromName    string // the sender's display name (the agency)
+	ToName      string // the recipient's display name
+	ReplyTo     string // the handling unit's mailbox ("" for none)
 	CreatedAt       time.Time
 	UpdatedAt       time.Time
 	SentAt          time.Time // when it became sending (zero before)
@@ -141,9 +147,15 @@ type NotificationEvent struct {
 // NewNotification is a notification to create. For a live (not test)
 // email, Raw is the composed message and MailFrom its envelope sender: an
 // outbox entry is created for it in the same transaction.
+//
+// A live email (not Test) with a MailFrom gets an outbox entry, whose
+// message is composed when the dispatcher delivers it (from the rendered
+// content and the From/To/Reply-To fields; see dispatcher.Tracker), as
+// GOV.UK Notify's workers do: the request stores the content once, and
+// every attempt is composed and DKIM-signed afresh. MailFrom is the
+// envelope sender, per notification so that a bounce maps back to it.
 type NewNotification struct {
 	Notification
-	Raw      []byte
 	MailFrom string
 	// Fallback, on a dossier event's email, is the event's SMS variant,
 	// sent if the email fails permanently (see store/sms.go).
@@ -535,14 +547,17 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			at = now
 		}
 		var outboxID sql.NullInt64
-		if len(n.Raw) > 0 && !n.Test {
+		if n.Channel == "email" && n.MailFrom != "" && !n.Test {
+			// The message is composed when delivered: its blob is
+			// empty (outbox.blob_id is required, and the blob goes
+			// with the entry when it is removed).
 			var blobID int64
-			if err := tx.row(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-				n.Raw, int64(len(n.Raw)), headerLen(n.Raw), "", micro(now)).Scan(&blobID); err != nil {
+			if err := tx.row(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
+				[]byte{}, micro(now)).Scan(&blobID); err != nil {
 				return res, fmt.Errorf("store: insert notification message: %w", err)
 			}
-			if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-				blobID, n.MailFrom, int64(len(n.Raw)), micro(now)).Scan(&outboxID); err != nil {
+			if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
+				blobID, n.MailFrom, micro(now)).Scan(&outboxID); err != nil {
 				return res, fmt.Errorf("store: insert notification outbox: %w", err)
 			}
 			if _, err := tx.exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -553,10 +568,11 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 		if _, err := tx.exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
-			urgent, status, outbox_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			urgent, status, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
-			boolInt(n.Urgent), NotificationCreated, outboxID, micro(at), micro(at)); err != nil {
+			boolInt(n.Urgent), NotificationCreated, outboxID, micro(at), micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo); err != nil {
 			return res, fmt.Errorf("store: insert notification: %w", err)
 		}
 		if n.Fallback != nil {
@@ -768,7 +784,7 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 
 const notificationColumns = `id, service, test, channel, template_id, template_version, recipient, reference, dossier_code,
 	event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, urgent, status, status_detail,
-	outbox_id, created_at, updated_at, sent_at, completed_at`
+	outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to`
 
 func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error) {
 	var n Notification
@@ -777,7 +793,7 @@ func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error)
 	var c, u, sent, done int64
 	if err := sc.Scan(&n.ID, &n.Service, &test, &n.Channel, &n.TemplateID, &n.TemplateVersion, &n.Recipient, &n.Reference,
 		&n.DossierCode, &n.EventID, &n.DossierStatus, &n.Subject, &n.Text, &n.HTML, &n.SMSText, &n.SMSEncoding, &n.SMSParts,
-		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done); err != nil {
+		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo); err != nil {
 		return nil, err
 	}
 	n.Test, n.Urgent, n.OutboxID = test != 0, urgent != 0, outbox.Int64

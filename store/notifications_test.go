@@ -73,8 +73,8 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Fatal(err)
 		}
 		email := newNote("0001", "email", "an@example.com")
-		email.Raw = []byte("Subject: x\r\n\r\nbody\r\n")
 		email.MailFrom = "bounce+0001@hanoi.gov.vn"
+		email.FromAddress, email.FromName, email.ToName, email.ReplyTo = "noreply@hanoi.gov.vn", "Sở Tư pháp", "Nguyễn Văn An", "motcua@hanoi.gov.vn"
 		req := &NotificationRequest{Service: "motcua", IdempotencyKey: "ev-1", RequestHash: "h1", Status: 201, Response: []byte(`{"ok":1}`),
 			Notifications: []NewNotification{email, newNote("0002", "sms", "+84912345678")}}
 		bad := &NotificationRequest{Service: "ghost", Notifications: []NewNotification{newNote("0003", "sms", "+84912345678")}}
@@ -118,8 +118,12 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if err != nil || n.Status != NotificationCreated || n.OutboxID != res[0].OutboxIDs[0] {
 			t.Fatalf("Notification: %+v %v", n, err)
 		}
-		if raw, err := s.OutboxRaw(ctx, n.OutboxID); err != nil || string(raw) != string(email.Raw) {
-			t.Errorf("OutboxRaw: %q %v", raw, err)
+		if n.FromAddress != email.FromAddress || n.FromName != email.FromName || n.ToName != email.ToName || n.ReplyTo != email.ReplyTo {
+			t.Errorf("sender fields: got %q %q %q %q", n.FromAddress, n.FromName, n.ToName, n.ReplyTo)
+		}
+		// Composed when delivered: the entry holds no bytes yet.
+		if raw, err := s.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
+			t.Errorf("OutboxRaw: %q %v, want empty", raw, err)
 		}
 		ob, err := s.Outbox(ctx, n.OutboxID)
 		if err != nil || ob.MailFrom != "bounce+0001@hanoi.gov.vn" || len(ob.Recipients) != 1 || ob.Recipients[0].Address != "an@example.com" {

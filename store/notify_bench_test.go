@@ -9,16 +9,16 @@ import (
 )
 
 // eventRequest is what the API stores for a dossier event with email and
-// SMS: an idempotency record with a 2 KB response, a composed 6.5 KB email
-// in the outbox, the email notification with its 4 KB of rendered
-// content, the SMS notification, and their first events.
+// SMS: an idempotency record with a 2 KB response, an outbox entry (its
+// email is composed when delivered), the email notification with its 4 KB
+// of rendered content, the SMS notification, and their first events.
 func eventRequest(i int) *NotificationRequest {
 	html := strings.Repeat("<p>Kính gửi ông/bà Nguyễn Văn An, hồ sơ đã được tiếp nhận.</p>\n", 45)
 	text := strings.Repeat("Kính gửi ông/bà Nguyễn Văn An, hồ sơ đã được tiếp nhận.\n", 15)
 	code := fmt.Sprintf("HS-%d", rand.IntN(1000))
 	email := newNote(fmt.Sprintf("%016x-e-%d", time.Now().UnixNano(), i), "email", "an.nguyen@example.com")
 	email.DossierCode, email.Reference, email.Subject, email.HTML, email.Text = code, "BO-2026-0001", "Hồ sơ "+code+" đã được tiếp nhận", html, text
-	email.Raw = message10K(i)[:6500]
+	email.FromAddress, email.FromName, email.ToName, email.ReplyTo = "noreply@hanoi.gov.vn", "Sở Tư pháp Hà Nội", "Nguyễn Văn An", "motcua@hanoi.gov.vn"
 	email.MailFrom = fmt.Sprintf("bounce+%d@hanoi.gov.vn", i)
 	sms := newNote(fmt.Sprintf("%016x-s-%d", time.Now().UnixNano(), i), "sms", "+84912345678")
 	sms.DossierCode, sms.Reference, sms.Text, sms.SMSText, sms.SMSEncoding, sms.SMSParts = code, "BO-2026-0001", text[:122], text[:96], "gsm7", 1

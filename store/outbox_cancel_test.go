@@ -63,7 +63,6 @@ func TestCancelOutboxNotification(t *testing.T) {
 			t.Fatal(err)
 		}
 		email := newNote("0001", "email", "an@example.com")
-		email.Raw = []byte("Subject: x\r\n\r\nbody\r\n")
 		email.MailFrom = "bounce+0001@hanoi.gov.vn"
 		res, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: []NewNotification{email}}})
 		if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 1 {

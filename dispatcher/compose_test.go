@@ -1,0 +1,166 @@
+package dispatcher
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	msgdkim "github.com/emersion/go-msgauth/dkim"
+
+	"congthu/internal/testdns"
+	"congthu/notify"
+	"congthu/store"
+)
+
+// composeTracker is a Tracker whose Compose returns err when set, and
+// otherwise composes the notification as notify.Tracker does; it records
+// the final statuses it is told.
+type composeTracker struct {
+	st    *store.Store
+	mu    sync.Mutex
+	err   error
+	calls int
+	done  []string
+}
+
+func (c *composeTracker) OutboxAttempt(context.Context, *store.OutboxState) error { return nil }
+
+func (c *composeTracker) OutboxDone(_ context.Context, st *store.OutboxState, status, detail string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.done = append(c.done, st.NotificationID+" "+status+" "+detail)
+	return nil
+}
+
+func (c *composeTracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
+	c.mu.Lock()
+	err := c.err
+	c.calls++
+	c.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	n, err := c.st.Notification(ctx, st.NotificationID)
+	if err != nil {
+		return nil, err
+	}
+	raw, _, err := notify.Compose(notify.NotificationEmail(n))
+	return raw, err
+}
+
+// notificationEmail stores a live notification email from local.test to
+// rcpt, as the API does, and returns its outbox entry.
+func (e *env) notificationEmail(id, rcpt string) int64 {
+	e.t.Helper()
+	if _, err := e.st.AddAPIKey(e.ctx, "motcua", "hash-"+id, "h", false); err != nil {
+		e.t.Fatal(err)
+	}
+	n := store.NewNotification{Notification: store.Notification{ID: id, Channel: "email", Recipient: rcpt,
+		TemplateID: "dossier-received-email", TemplateVersion: 1, DossierCode: "000.00.12.H26-260315-0001",
+		Subject: "Hồ sơ đã được tiếp nhận", Text: "Kính gửi ông Nguyễn Văn An,\n\nHồ sơ đã được tiếp nhận.\n",
+		HTML:        "<p>Kính gửi ông Nguyễn Văn An,</p><p>Hồ sơ đã được tiếp nhận.</p>",
+		FromAddress: "noreply@local.test", FromName: "UBND quận Hoàn Kiếm", ToName: "Nguyễn Văn An", ReplyTo: "motcua@local.test"},
+		MailFrom: notify.EnvelopeSender(id, "local.test")}
+	res, err := e.st.CreateNotifications(e.ctx, []*store.NotificationRequest{{Service: "motcua", Notifications: []store.NewNotification{n}}})
+	if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 1 {
+		e.t.Fatalf("CreateNotifications: %+v %v", res, err)
+	}
+	return res[0].OutboxIDs[0]
+}
+
+// TestComposeAtDelivery: a notification email is stored without its
+// bytes and composed by the tracker when delivered, then DKIM-signed. A
+// failing Compose is retried with the job unless the error says the
+// message can never be built, which fails the recipient permanently.
+func TestComposeAtDelivery(t *testing.T) {
+	sk := startSink(t, sinkOpts{})
+	ct := &composeTracker{}
+	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.Tracker = ct }})
+	ct.st = e.st
+	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	e.dns.SetA("mx.example.org", "127.0.0.1")
+
+	id := e.notificationEmail("n-1", "an@example.org")
+	if st, err := e.st.OutboxState(e.ctx, id); err != nil || len(st.Raw) != 0 || st.NotificationID != "n-1" {
+		t.Fatalf("stored entry: %+v %v, want no bytes and the notification", st, err)
+	}
+
+	// The store is briefly unreachable: nothing is sent or recorded,
+	// and the job is tried again.
+	ct.err = errors.New("store: connection refused")
+	if _, err := e.d.DeliverNow(e.ctx, id); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("DeliverNow with a failing Compose: %v, want the error", err)
+	}
+	if r := e.state(id)["an@example.org"]; r.Status != store.OutboxQueued || r.Attempts != 0 || sk.count() != 0 {
+		t.Fatalf("after a transient compose failure: %+v, sink %d", r, sk.count())
+	}
+
+	ct.err = nil
+	if _, err := e.d.DeliverNow(e.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	msgs := sk.messages()
+	if len(msgs) != 1 {
+		t.Fatalf("sink got %d messages, want 1", len(msgs))
+	}
+	m := msgs[0]
+	if m.from != "bounce+n-1@local.test" || len(m.rcpts) != 1 || m.rcpts[0] != "an@example.org" {
+		t.Errorf("envelope: %q -> %q", m.from, m.rcpts)
+	}
+	unfolded := bytes.ReplaceAll(m.data, []byte("\r\n "), []byte(" "))
+	for _, want := range []string{"Message-Id: <n-1@local.test>", "Reply-To: <motcua@local.test>", "multipart/alternative",
+		"X-Congthu-Notification: n-1", "From: =?utf-8?q?UBND_qu=E1=BA=ADn_Ho=C3=A0n_Ki=E1=BA=BFm?= <noreply@local.test>",
+		"To: =?utf-8?q?Nguy=E1=BB=85n_V=C4=83n_An?= <an@example.org>", "Subject: =?UTF-8?b?"} {
+		if !bytes.Contains(unfolded, []byte(want)) {
+			t.Errorf("composed message lacks %q:\n%s", want, m.data)
+		}
+	}
+	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(m.data), &msgdkim.VerifyOptions{
+		LookupTXT: func(domain string) ([]string, error) { return e.dns.Resolver().LookupTXT(context.Background(), domain) },
+	})
+	if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "local.test" {
+		t.Fatalf("dkim: %+v %v", vs, err)
+	}
+
+	// A notification that cannot be composed fails at once.
+	id2 := e.notificationEmail("n-2", "binh@example.org")
+	ct.err = fmt.Errorf("notify: compose: sender %q has no domain: %w", "noreply", store.ErrInvalid)
+	if _, err := e.d.DeliverNow(e.ctx, id2); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.state(id2)["binh@example.org"]; r.Status != store.OutboxFailed || !strings.Contains(r.LastError, "cannot compose") {
+		t.Errorf("uncomposable entry: %+v", r)
+	}
+	if sk.count() != 1 {
+		t.Errorf("sink got %d messages, want still 1", sk.count())
+	}
+	ct.mu.Lock()
+	done := strings.Join(ct.done, "\n")
+	ct.mu.Unlock()
+	if !strings.Contains(done, "n-1 delivered") || !strings.Contains(done, "n-2 failed") {
+		t.Errorf("tracker told: %q", done)
+	}
+}
+
+// TestComposeWithoutTracker: an entry without bytes and no tracker to
+// compose it is failed, not sent empty.
+func TestComposeWithoutTracker(t *testing.T) {
+	sk := startSink(t, sinkOpts{})
+	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr) }})
+	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	e.dns.SetA("mx.example.org", "127.0.0.1")
+	id := e.notificationEmail("n-3", "an@example.org")
+	if _, err := e.d.DeliverNow(e.ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.state(id)["an@example.org"]; r.Status != store.OutboxFailed || !strings.Contains(r.LastError, "no notification tracker") {
+		t.Errorf("entry: %+v", r)
+	}
+	if sk.count() != 0 {
+		t.Errorf("sink got %d messages, want 0", sk.count())
+	}
+}
