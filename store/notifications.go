@@ -113,10 +113,10 @@ type Notification struct {
 	FromName    string // the sender's display name (the agency)
 	ToName      string // the recipient's display name
 	ReplyTo     string // the handling unit's mailbox ("" for none)
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-	SentAt          time.Time // when it became sending (zero before)
-	CompletedAt     time.Time // when it reached a final status
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+	SentAt      time.Time // when it became sending (zero before)
+	CompletedAt time.Time // when it reached a final status
 }
 
 // NotificationEvent is one status a notification took. ID is the monotonic
