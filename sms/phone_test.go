@@ -2,6 +2,8 @@ package sms
 
 import (
 	"errors"
+	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -89,6 +91,16 @@ func FuzzParsePhone(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		got, err := ParsePhone(s)
+		// The remembered prefixes answer as the library does for the
+		// number's canonical form.
+		trimmed := strings.TrimSpace(s)
+		plain := trimmed != "" && len(trimmed) <= maxPhoneInput && strings.Trim(trimmed, "0123456789 .-()+/") == ""
+		if nsn, ok := mobileForm(trimmed); ok && plain {
+			want, werr := parsePhone("+84" + nsn)
+			if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+				t.Fatalf("ParsePhone(%q) = %q, %v; the library says %q, %v for +84%s", s, got, err, want, werr, nsn)
+			}
+		}
 		if err != nil {
 			var pe *PhoneError
 			if !errors.As(err, &pe) {
@@ -113,4 +125,80 @@ func FuzzParsePhone(f *testing.F) {
 			t.Fatalf("Mask(%q) = %q shows the middle", got, m)
 		}
 	})
+}
+
+// TestParsePhonePrefixVerdict checks what ParsePhone's prefix memory
+// rests on: for 9 digits after +84, the phone number library's verdict
+// depends only on the first five. Every 3-digit prefix of a mobile network
+// digit is tried with several endings, and a sample of 5-digit prefixes
+// with two; each must get the same answer from the library.
+func TestParsePhonePrefixVerdict(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	verdict := func(nsn string) string {
+		e, err := parsePhone("+84" + nsn)
+		if err != nil {
+			return err.Error()
+		}
+		if e != "+84"+nsn {
+			t.Fatalf("library: +84%s -> %s", nsn, e)
+		}
+		return "ok"
+	}
+	valid := 0
+	for _, first := range "35789" {
+		for p := range 100 {
+			prefix := fmt.Sprintf("%c%02d", first, p)
+			want := verdict(prefix + "000000")
+			if want == "ok" {
+				valid++
+			}
+			for range 4 {
+				nsn := fmt.Sprintf("%s%06d", prefix, rng.IntN(1000000))
+				if got := verdict(nsn); got != want {
+					t.Errorf("+84%s: %s, but +84%s000000: %s", nsn, got, prefix, want)
+				}
+			}
+		}
+	}
+	if valid < 50 {
+		t.Fatalf("only %d valid 3-digit mobile prefixes: the library's data looks wrong", valid)
+	}
+	for range 1500 {
+		prefix := fmt.Sprintf("%c%04d", "35789"[rng.IntN(5)], rng.IntN(10000))
+		a, b := fmt.Sprintf("%s%04d", prefix, rng.IntN(10000)), fmt.Sprintf("%s%04d", prefix, rng.IntN(10000))
+		if va, vb := verdict(a), verdict(b); va != vb {
+			t.Errorf("+84%s: %s, +84%s: %s", a, va, b, vb)
+		}
+	}
+}
+
+// TestParsePhoneMemory: the remembered verdicts give the library's answer,
+// whatever the separators, for valid and refused prefixes alike.
+func TestParsePhoneMemory(t *testing.T) {
+	for _, in := range []string{"0912 345 678", "0912.345.679", "+84 912-345-670", "84912345671", "(091) 234 5672",
+		"0199 123 456", "0599 123 456", "+84 599 123 457", "0399999999", "03 9999 9998"} {
+		for range 2 { // the second call is answered from memory
+			got, err := ParsePhone(in)
+			want, werr := parsePhone(in)
+			if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
+				t.Errorf("ParsePhone(%q) = %q, %v; the library says %q, %v", in, got, err, want, werr)
+			}
+		}
+	}
+}
+
+func BenchmarkParsePhone(b *testing.B) {
+	for range b.N {
+		if _, err := ParsePhone("0912 345 678"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParsePhoneLibrary(b *testing.B) {
+	for range b.N {
+		if _, err := parsePhone("0912 345 678"); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
