@@ -308,6 +308,38 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
+// A replay is found by the commit, not by a lookup before it: the tokens
+// it took are given back, and a reused key whose new body fails rendering
+// still gets its 409 rather than the 422.
+func TestReplayCostsNothing(t *testing.T) {
+	e := newEnv(t, "sqlite", func(o *Options) { o.RateLimit = 4 })
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("rp-1")); r.code != 201 {
+		t.Fatalf("first: %d %s", r.code, r.body)
+	}
+	for i := range 3 {
+		if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("rp-1")); r.code != 200 || r.header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("replay %d: %d %s", i, r.code, r.body)
+		}
+	}
+	// Each event costs 2 of the 4 tokens: the replays gave theirs back.
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("rp-2")); r.code != 201 {
+		t.Fatalf("a new event after the replays: %d %s", r.code, r.body)
+	}
+
+	fee := event("rp-3")
+	fee["status"] = "fee_due" // without the amount its templates need
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.test, fee); r.code != 422 || !slices.Contains(r.errFields(t), "amount") {
+		t.Fatalf("fee_due without amount: %d %s, want 422 naming amount", r.code, r.body)
+	}
+	fee["event_id"] = "rp-1"
+	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, fee); r.code != 409 || !slices.Equal(r.errFields(t), []string{"event_id"}) {
+		t.Errorf("reused event_id with a body that fails rendering: %d %s, want 409", r.code, r.body)
+	}
+	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 4 {
+		t.Errorf("notifications stored: %d, want 4 (two events)", len(ns))
+	}
+}
+
 // Redis restarted and lost its scripts: the rate limit and the jobs of the
 // next request (sent in a pipeline shared with other requests) load them
 // again, and the request succeeds with its jobs queued.

@@ -148,24 +148,25 @@ type creation struct {
 	response func(notes []store.NewNotification) any
 }
 
+//
+// The idempotency key is not looked up first: the commit inserts it or
+// finds it taken (and then replays the first response or answers 409), so
+// a new request, by far the common case, costs no extra read. A replay is
+// rendered again before the commit finds it, and the rate-limit tokens it
+// took are given back. Where a request stops before the commit (rate
+// limited, or a rendering problem), the key is looked up then, so a reused
+// key still gets its replay or its 409.
 func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	ctx := r.Context()
-	if cr.idemKey != "" {
-		h, _, body, err := s.st.Idempotency(ctx, cr.c.service, cr.idemKey)
-		if err == nil {
-			replay(w, cr.idemFld, cr.hash, h, body)
-			return
-		} else if !errors.Is(err, store.ErrNotFound) {
-			s.unavailable(w, "idempotency lookup", err)
-			return
-		}
-	}
 	ok, wait, err := s.limiter.take(ctx, cr.c.keyID, cr.cost)
 	if err != nil {
 		s.unavailable(w, "rate limit", err)
 		return
 	}
 	if !ok {
+		if s.replayStored(ctx, w, cr) {
+			return
+		}
 		secs := int(math.Ceil(wait.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		writeErrors(w, http.StatusTooManyRequests, fieldError{Message: fmt.Sprintf("rate limit of %d messages per minute exceeded; retry after %d s", s.limiter.perMinute, max(secs, 1))})
@@ -177,6 +178,10 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		return
 	}
 	if len(ferrs) > 0 {
+		if s.replayStored(ctx, w, cr) {
+			s.refund(ctx, cr)
+			return
+		}
 		writeErrors(w, http.StatusUnprocessableEntity, ferrs...)
 		return
 	}
@@ -201,6 +206,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		return
 	}
 	if res.Replayed {
+		s.refund(ctx, cr)
 		replay(w, cr.idemFld, cr.hash, res.RequestHash, res.Response)
 		return
 	}
@@ -209,6 +215,32 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		return
 	}
 	writeRaw(w, http.StatusCreated, body)
+}
+
+// replayStored answers a request whose idempotency key is already stored
+// (its first response, or 409) and reports whether it did; a failed lookup
+// is answered 503.
+func (s *Server) replayStored(ctx context.Context, w http.ResponseWriter, cr creation) bool {
+	if cr.idemKey == "" {
+		return false
+	}
+	h, _, body, err := s.st.Idempotency(ctx, cr.c.service, cr.idemKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return false
+	}
+	if err != nil {
+		s.unavailable(w, "idempotency lookup", err)
+		return true
+	}
+	replay(w, cr.idemFld, cr.hash, h, body)
+	return true
+}
+
+// refund gives a replay's rate-limit tokens back; a failure is logged.
+func (s *Server) refund(ctx context.Context, cr creation) {
+	if err := s.limiter.refund(ctx, cr.c.keyID, cr.cost); err != nil {
+		s.log.Warn("httpapi: rate limit refund failed", "err", err)
+	}
 }
 
 // enqueue queues the work of committed notifications, in a Redis pipeline

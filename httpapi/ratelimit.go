@@ -23,7 +23,8 @@ type limiter struct {
 }
 
 // scriptBucket: KEYS[1] bucket; ARGV[1] capacity (per minute), ARGV[2]
-// cost. Returns {allowed (0/1), wait in ms until the cost is available}.
+// cost (negative: a refund, never above the capacity). Returns {allowed
+// (0/1), wait in ms until the cost is available}.
 var scriptBucket = redis.NewScript(`
 local cap = tonumber(ARGV[1])
 local cost = tonumber(ARGV[2])
@@ -43,7 +44,7 @@ end
 local allowed = 0
 local wait = 0
 if tokens >= cost then
-	tokens = tokens - cost
+	tokens = math.min(cap, tokens - cost)
 	allowed = 1
 else
 	wait = math.ceil((cost - tokens) / rate)
@@ -59,7 +60,20 @@ func (l *limiter) take(ctx context.Context, keyID int64, cost int) (ok bool, ret
 	if l.perMinute < 0 || cost <= 0 {
 		return true, 0, nil
 	}
-	cost = min(cost, l.perMinute)
+	return l.eval(ctx, keyID, min(cost, l.perMinute))
+}
+
+// refund gives back the tokens a request took when it turned out to be a
+// replay (which costs nothing).
+func (l *limiter) refund(ctx context.Context, keyID int64, cost int) error {
+	if l.perMinute < 0 || cost <= 0 {
+		return nil
+	}
+	_, _, err := l.eval(ctx, keyID, -min(cost, l.perMinute))
+	return err
+}
+
+func (l *limiter) eval(ctx context.Context, keyID int64, cost int) (ok bool, retryAfter time.Duration, err error) {
 	k := "congthu:ratelimit:{key" + strconv.FormatInt(keyID, 10) + "}"
 	var cmd *redis.Cmd
 	if l.batch == nil {
