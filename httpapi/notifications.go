@@ -148,12 +148,11 @@ type creation struct {
 	response func(notes []store.NewNotification) any
 }
 
-//
-// The idempotency key is not looked up first: the commit inserts it or
-// finds it taken (and then replays the first response or answers 409), so
-// a new request, by far the common case, costs no extra read. A replay is
-// rendered again before the commit finds it, and the rate-limit tokens it
-// took are given back. Where a request stops before the commit (rate
+// create serves a creation request. The idempotency key is not looked up
+// first: the commit inserts it or finds it taken (and then replays the
+// first response or answers 409), so a new request, by far the common
+// case, costs no extra read. A replay is rendered again before the commit
+// finds it, and the rate-limit tokens it took are given back. Where a request stops before the commit (rate
 // limited, or a rendering problem), the key is looked up then, so a reused
 // key still gets its replay or its 409.
 func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
