@@ -160,9 +160,9 @@ func (s *Store) openSQLite(path string) error {
 		return err
 	}
 	// temp_store(MEMORY): savepoints' statement journals stay in memory
-	// instead of a temporary file written page by page. The writer runs
-	// synchronous(NORMAL) and syncs the WAL itself after each commit,
-	// outside the write lock (see walsync.go); readers never write.
+	// instead of a temporary file written page by page. The writer syncs
+	// the WAL itself after each commit, outside the write lock (see
+	// walsync.go and walvfs.go); readers never write.
 	common := "_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=temp_store(MEMORY)"
 	// The writer checkpoints only when the background checkpointer
 	// (checkpoint.go) falls far behind.
@@ -170,7 +170,13 @@ func (s *Store) openSQLite(path string) error {
 	if err != nil {
 		return err
 	}
-	wdb, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint("+strconv.Itoa(frames)+")&_txlock=immediate")
+	// The writer writes the WAL through walVFSName, which gathers a
+	// commit's frames into one write when SQLite syncs the WAL at the end
+	// of the commit (synchronous FULL), and leaves the fsync to walsync.go.
+	if err := registerWALVFS(); err != nil {
+		return err
+	}
+	wdb, err := sql.Open("sqlite", "file:"+path+"?vfs="+walVFSName+"&"+common+"&_pragma=synchronous(FULL)&_pragma=wal_autocheckpoint("+strconv.Itoa(frames)+")&_txlock=immediate")
 	if err != nil {
 		return fmt.Errorf("store: open %s: %w", path, err)
 	}
