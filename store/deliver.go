@@ -490,9 +490,9 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 		if len(r.remote) == 0 {
 			continue
 		}
-		var outboxID int64
-		if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-			blobIDs[i], r.mailFrom, int64(len(r.raw)), now).Scan(&outboxID); err != nil {
+		outboxID, err := tx.insertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+			blobIDs[i], r.mailFrom, int64(len(r.raw)), now)
+		if err != nil {
 			return nil, fmt.Errorf("store: insert outbox message: %w", err)
 		}
 		args := make([]any, 0, 4*len(r.remote))

@@ -551,13 +551,14 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			// The message is composed when delivered: its blob is
 			// empty (outbox.blob_id is required, and the blob goes
 			// with the entry when it is removed).
-			var blobID int64
-			if err := tx.row(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
-				[]byte{}, micro(now)).Scan(&blobID); err != nil {
+			blobID, err := tx.insertID(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
+				[]byte{}, micro(now))
+			if err != nil {
 				return res, fmt.Errorf("store: insert notification message: %w", err)
 			}
-			if err := tx.row(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
-				blobID, n.MailFrom, micro(now)).Scan(&outboxID); err != nil {
+			outboxID.Valid = true
+			if outboxID.Int64, err = tx.insertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
+				blobID, n.MailFrom, micro(now)); err != nil {
 				return res, fmt.Errorf("store: insert notification outbox: %w", err)
 			}
 			if _, err := tx.exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
@@ -582,8 +583,9 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
 			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
-		if err := tx.row(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
-			n.ID, r.Service, NotificationCreated, micro(at), micro(now)).Scan(&ev.ID); err != nil {
+		var err error
+		if ev.ID, err = tx.insertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
+			n.ID, r.Service, NotificationCreated, micro(at), micro(now)); err != nil {
 			return res, fmt.Errorf("store: insert notification event: %w", err)
 		}
 		res.Events = append(res.Events, ev)
@@ -717,8 +719,8 @@ func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail strin
 	}
 	ev.NotificationID, ev.Status, ev.Detail, ev.At, ev.CreatedAt, ev.Test = id, status, detail, at, now, test != 0
 	ev.NotificationCreatedAt = fromMicro(created)
-	if err := tx.row(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-		id, ev.Service, status, detail, micro(at), micro(now)).Scan(&ev.ID); err != nil {
+	if ev.ID, err = tx.insertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		id, ev.Service, status, detail, micro(at), micro(now)); err != nil {
 		return nil, fmt.Errorf("store: insert notification event: %w", err)
 	}
 	if url != "" {
