@@ -132,3 +132,32 @@ func TestOneLine(t *testing.T) {
 		})
 	}
 }
+
+// TestFoldTable: fold's table gives what the full algorithm gives, for
+// every letter in it, for Vietnamese text, and for text the table cannot
+// take (combining marks, other scripts).
+func TestFoldTable(t *testing.T) {
+	if len(foldTable) < 200 {
+		t.Fatalf("foldTable has %d letters: Vietnamese alone has 134 with diacritics", len(foldTable))
+	}
+	for r, c := range foldTable {
+		if got, want := fold(string(r)), foldSlow(string(r)); got != want || got != string(c) {
+			t.Errorf("%q: fold %q, full algorithm %q, table %q", r, got, want, c)
+		}
+	}
+	for _, s := range []string{
+		"", "ASCII only 123", "Kính gửi Ông/Bà Nguyễn Văn An, hồ sơ 000.12 đã được tiếp nhận ngày 15/03/2026.",
+		"ĐÀ NẴNG – Ủy ban nhân dân", "e\u0301 combining", "Tiếng Việt và 中文", "tab\tand\nnewline ắ", "Ỹỹ ỵ Ỷ",
+	} {
+		if got, want := fold(s), foldSlow(s); got != want {
+			t.Errorf("fold(%q) = %q, full algorithm %q", s, got, want)
+		}
+	}
+}
+
+func BenchmarkFold(b *testing.B) {
+	s := "Kinh gui Ong/Ba Nguyễn Văn An, hồ sơ 000.00.12.H26-260315-0001 đã được tiếp nhận; hẹn trả kết quả ngày 29/03/2026 tại Bộ phận một cửa UBND quận Hoàn Kiếm."
+	for range b.N {
+		fold(s)
+	}
+}

@@ -364,8 +364,9 @@ const (
 )
 
 // bodyHTML renders blocks as the inner HTML of the message.
-func bodyHTML(blocks []block) string {
+func bodyHTML(blocks []block, sizeHint int) string {
 	var b strings.Builder
+	b.Grow(sizeHint)
 	lines := func(ls [][]inline) {
 		for i, l := range ls {
 			if i > 0 {
@@ -520,8 +521,9 @@ func htmlDocument(subject, body string) string {
 // Plain-text rendering.
 
 // bodyText renders blocks as the text/plain alternative.
-func bodyText(blocks []block) string {
+func bodyText(blocks []block, sizeHint int) string {
 	var b strings.Builder
+	b.Grow(sizeHint)
 	for i, bl := range blocks {
 		if i > 0 {
 			b.WriteString("\n\n")

@@ -72,9 +72,10 @@ type Template struct {
 	Declared       []string // extra field names from the "fields" header
 	File           string   // file it was loaded from, "" if parsed from bytes
 
-	subject []node
-	body    []node
-	sample  map[string]any
+	subject  []node
+	body     []node
+	bodySize int // a guess at the evaluated body's length, for its buffer
+	sample   map[string]any
 }
 
 // Rendered is a template rendered for one message.
@@ -120,14 +121,18 @@ func (t *Template) Render(data map[string]any) (*Rendered, error) {
 		r.Subject = oneLine(s)
 
 		body := &evaluator{data: data, mode: modeMarkdown}
+		body.b.Grow(t.bodySize)
 		body.run(t.body)
 		md, err := body.result()
 		collect(err)
 		if missing == nil && firstErr == nil {
 			blocks := parseBlocks(md)
 			parseInlines(blocks, body.values)
-			r.HTML = htmlDocument(r.Subject, bodyHTML(blocks))
-			r.Text = bodyText(blocks)
+			// The output's sizes from the Markdown's: an HTML body
+			// is about half as long again (tags), the text about
+			// as long.
+			r.HTML = htmlDocument(r.Subject, bodyHTML(blocks, len(md)+len(md)/2))
+			r.Text = bodyText(blocks, len(md)+len(md)/8)
 		}
 	} else {
 		ev := &evaluator{data: data, mode: modePlain}
@@ -426,6 +431,7 @@ func Parse(src []byte) (*Template, error) {
 	}
 	trimmed := strings.TrimLeft(body, "\n")
 	bodyLine += len(body) - len(trimmed)
+	t.bodySize = 2 * len(trimmed) // the source with its values
 	if t.body, err = parseText(strings.TrimRight(trimmed, "\n"), "body", bodyLine); err != nil {
 		return nil, err
 	}
