@@ -139,6 +139,11 @@ func walFileOf(pFile uintptr) *walFile {
 	return v.(*walFile)
 }
 
+// write calls the wrapped xWrite.
+func (w *walFile) write(tls *libc.TLS, pFile, buf uintptr, n int32, off int64) int32 {
+	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.orig.FxWrite})))(tls, pFile, buf, n, off)
+}
+
 // flush writes the buffer with the wrapped xWrite.
 func (w *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 	if w.n == 0 {
@@ -148,7 +153,7 @@ func (w *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 	w.n = 0
 	for done := 0; done < n; {
 		k := min(n-done, walVFSWriteMax)
-		rc := (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.orig.FxWrite})))(tls, pFile, w.buf+uintptr(done), int32(k), w.off+int64(done))
+		rc := w.write(tls, pFile, w.buf+uintptr(done), int32(k), w.off+int64(done))
 		if rc != sqlite3.SQLITE_OK {
 			return rc
 		}
@@ -165,7 +170,7 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 		}
 	}
 	if int(iAmt) > walVFSWriteMax {
-		return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.orig.FxWrite})))(tls, pFile, zBuf, iAmt, iOfst)
+		return w.write(tls, pFile, zBuf, iAmt, iOfst)
 	}
 	if need := w.n + int(iAmt); need > w.cap {
 		c := max(need, 2*w.cap, 64<<10)
@@ -176,7 +181,7 @@ func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32
 			if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 				return rc
 			}
-			return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.orig.FxWrite})))(tls, pFile, zBuf, iAmt, iOfst)
+			return w.write(tls, pFile, zBuf, iAmt, iOfst)
 		}
 		w.buf, w.cap = nb, c
 	}
