@@ -4,14 +4,19 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"congthu/notify"
+	"congthu/queue"
 	"congthu/store"
+	"congthu/templates"
 )
 
 func backends(t *testing.T, fn func(t *testing.T, backend string)) {
@@ -337,6 +342,35 @@ func TestReplayCostsNothing(t *testing.T) {
 	}
 	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 4 {
 		t.Errorf("notifications stored: %d, want 4 (two events)", len(ns))
+	}
+}
+
+// With Redis unreachable the rate limit cannot be taken: a new request is
+// a 503, but a client retrying a request that was answered still gets the
+// first answer (the store has it).
+func TestReplayWithoutRedis(t *testing.T) {
+	e := newEnv(t, "sqlite", func(o *Options) { o.RateLimit = 100 })
+	first := e.do("POST", "/v1/dossiers/000.12/events", e.live, event("nr-1"))
+	if first.code != 201 {
+		t.Fatalf("first: %d %s", first.code, first.body)
+	}
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: 200 * time.Millisecond})
+	t.Cleanup(func() { dead.Close() })
+	set, err := templates.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := New(Options{Log: testLog(), SenderDomain: "hanoi.gov.vn", RateLimit: 100}, Deps{Store: e.st, Queue: queue.NewClient(dead), Templates: set})
+	t.Cleanup(srv.Close)
+	ts := httptest.NewServer(srv.Handler())
+	t.Cleanup(ts.Close)
+	down := *e
+	down.ts = ts
+	if r := down.do("POST", "/v1/dossiers/000.12/events", e.live, event("nr-1")); r.code != 200 || !bytes.Equal(r.body, first.body) {
+		t.Errorf("replay without Redis: %d %s, want 200 and the first body", r.code, r.body)
+	}
+	if r := down.do("POST", "/v1/dossiers/000.12/events", e.live, event("nr-2")); r.code != http.StatusServiceUnavailable {
+		t.Errorf("new event without Redis: %d %s, want 503", r.code, r.body)
 	}
 }
 

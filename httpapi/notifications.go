@@ -152,14 +152,19 @@ type creation struct {
 // first: the commit inserts it or finds it taken (and then replays the
 // first response or answers 409), so a new request, by far the common
 // case, costs no extra read. A replay is rendered again before the commit
-// finds it, and the rate-limit tokens it took are given back. Where a request stops before the commit (rate
-// limited, or a rendering problem), the key is looked up then, so a reused
-// key still gets its replay or its 409.
+// finds it, and the rate-limit tokens it took are given back. Where a
+// request stops before the commit (rate limited, the rate limiter
+// unreachable, a rendering problem), the key is looked up then, so a
+// reused key still gets its replay or its 409.
 func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	ctx := r.Context()
 	ok, wait, err := s.limiter.take(ctx, cr.c.keyID, cr.cost)
 	if err != nil {
-		s.unavailable(w, "rate limit", err)
+		// Redis is unreachable: a client retrying a request that
+		// was answered still gets its answer.
+		if !s.replayStored(ctx, w, cr) {
+			s.unavailable(w, "rate limit", err)
+		}
 		return
 	}
 	if !ok {
@@ -173,7 +178,11 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	}
 	notes, ferrs, err := cr.build()
 	if err != nil {
-		s.internal(w, "render", err)
+		if s.replayStored(ctx, w, cr) {
+			s.refund(ctx, cr)
+		} else {
+			s.internal(w, "render", err)
+		}
 		return
 	}
 	if len(ferrs) > 0 {

@@ -14,10 +14,12 @@ import (
 // With synchronous=FULL SQLite fsyncs the WAL inside COMMIT, while it holds
 // the database's only write lock: the next transaction cannot start until
 // the disk has answered, so a writer alternates between CPU work and a
-// 1-2 ms wait. Instead the writer connection runs synchronous=NORMAL (the
-// WAL is not synced at commit; checkpoints still sync the WAL before and
-// the database file after copying, so checkpointed data stays durable) and
-// every write path calls walSync.wait after its commit: the caller gets its
+// 1-2 ms wait. Instead the writer connection's WAL goes through
+// walvfs.go, which turns the commit's sync into the write of its frames
+// (the WAL is not synced at commit; checkpoints and WAL restarts still
+// sync the WAL, and checkpoints the database file after copying, so
+// checkpointed data stays durable), and every write path calls
+// walSync.wait after its commit: the caller gets its
 // answer (a 250, a 201) only once an fdatasync of the WAL file that began
 // after its commit has returned. One fdatasync covers every commit before
 // it, so concurrent commits share one, and the next transaction runs while

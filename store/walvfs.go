@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"modernc.org/libc"
@@ -22,13 +23,16 @@ import (
 // that it does, and the store's own WAL sync (walsync.go) still makes the
 // commit durable before anything is acknowledged. What the buffer changes:
 //
-//   - xSync with frames in the buffer is a commit's sync: the frames are
-//     written, and the fdatasync is left to walsync.go (outside the write
-//     lock, as under synchronous=NORMAL before). Other frames are visible
-//     to other connections only once SQLite has updated the WAL index,
-//     which it does after this sync.
-//   - xSync with an empty buffer (a checkpoint syncing the WAL before it
-//     copies frames into the database file) is a real fsync.
+//   - xSync with frames in the buffer that end with a commit frame is a
+//     commit's sync: the frames are written, and the fdatasync is left to
+//     walsync.go (outside the write lock, as under synchronous=NORMAL
+//     before). The frames are visible to other connections only once
+//     SQLite has updated the WAL index, which it does after this sync.
+//   - Any other xSync writes the buffer and is a real fsync: a checkpoint
+//     syncing the WAL before it copies frames into the database file, and
+//     the sync of a new WAL header when the WAL restarts (SQLite's fix for
+//     its ticket ff5be73dee: the header must be durable before frames of
+//     the new cycle).
 //   - Every other call on the file (read, size, truncate, file control,
 //     close) writes the buffer first, so SQLite sees the file it wrote.
 //   - A write that does not follow the buffered ones writes the buffer
@@ -63,7 +67,20 @@ type walFile struct {
 	cap  int
 	n    int   // bytes buffered
 	off  int64 // file offset of buf[0]
+	// commit: the last frame header written says the frame ends a
+	// transaction (its commit field, bytes 4-7, is not zero).
+	commit bool
 }
+
+// walVFSSyncs counts the WAL syncs walSyncFile passes on (for tests).
+var walVFSSyncs atomic.Int64
+
+// walHeader and walFrameHeader are the sizes of the WAL file's header and
+// of a frame's.
+const (
+	walHeader      = 32
+	walFrameHeader = 24
+)
 
 // registerWALVFS registers walVFSName once.
 func registerWALVFS() error {
@@ -164,6 +181,13 @@ func (w *walFile) flush(tls *libc.TLS, pFile uintptr) int32 {
 
 func walWrite(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 {
 	w := walFileOf(pFile)
+	switch {
+	case iAmt == walFrameHeader:
+		h := unsafe.Slice((*byte)(cptr(zBuf)), walFrameHeader)
+		w.commit = h[4]|h[5]|h[6]|h[7] != 0
+	case iOfst < walHeader:
+		w.commit = false // the WAL's header: the WAL restarts
+	}
 	if w.n > 0 && (w.off+int64(w.n) != iOfst || w.n+int(iAmt) > walVFSBufferMax) {
 		if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK {
 			return rc
@@ -201,13 +225,20 @@ func walRead(tls *libc.TLS, pFile, zBuf uintptr, iAmt int32, iOfst int64) int32 
 	return (*(*func(*libc.TLS, uintptr, uintptr, int32, int64) int32)(unsafe.Pointer(&struct{ uintptr }{w.orig.FxRead})))(tls, pFile, zBuf, iAmt, iOfst)
 }
 
-// walSyncFile: see walVFSName for why a sync with frames buffered only
-// writes them.
+// walSyncFile: see walVFSName for why a sync of buffered frames that end
+// with a commit frame only writes them. Any other sync writes what is
+// buffered and syncs: a checkpoint's (nothing buffered), the one SQLite
+// makes after writing a new WAL header when the WAL restarts (the header
+// must be on disk before frames of the new cycle can be, or recovery could
+// replay the old cycle's frames over the database), and one after frames
+// of a transaction that did not commit.
 func walSyncFile(tls *libc.TLS, pFile uintptr, flags int32) int32 {
 	w := walFileOf(pFile)
-	if w.n > 0 {
-		return w.flush(tls, pFile)
+	commit := w.n > 0 && w.commit
+	if rc := w.flush(tls, pFile); rc != sqlite3.SQLITE_OK || commit {
+		return rc
 	}
+	walVFSSyncs.Add(1)
 	return (*(*func(*libc.TLS, uintptr, int32) int32)(unsafe.Pointer(&struct{ uintptr }{w.orig.FxSync})))(tls, pFile, flags)
 }
 

@@ -151,3 +151,46 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestWALVFSRestartSyncs: a commit's sync only writes its frames, but when
+// the WAL restarts after a complete checkpoint, the new WAL header is
+// synced before frames of the new cycle are written (SQLite's ticket
+// ff5be73dee), as it was without the VFS.
+func TestWALVFSRestartSyncs(t *testing.T) {
+	s, err := Open(ctx, Options{DataDir: t.TempDir()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.AddAPIKey(ctx, "motcua", "hash-k", "ct_live_k", false); err != nil {
+		t.Fatal(err)
+	}
+	s.wal.onCommit = func() {} // no background checkpoint restarts the WAL meanwhile
+	time.Sleep(2 * checkpointInterval)
+	commit := func(i int) {
+		t.Helper()
+		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{eventRequest(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	commit(0)
+	before := walVFSSyncs.Load()
+	for i := 1; i <= 5; i++ {
+		commit(i)
+	}
+	if n := walVFSSyncs.Load() - before; n != 0 {
+		t.Errorf("%d WAL syncs in the writer for 5 commits, want 0 (walsync.go syncs)", n)
+	}
+	var busy, frames, copied int
+	if err := s.ckpt.db.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied); err != nil || busy != 0 || copied != frames {
+		t.Fatalf("checkpoint: busy %d, %d of %d frames, %v", busy, copied, frames, err)
+	}
+	before = walVFSSyncs.Load()
+	commit(6)
+	if n := walVFSSyncs.Load() - before; n != 1 {
+		t.Errorf("%d WAL syncs in the writer for the first commit after a restart, want 1 (the new header)", n)
+	}
+	if got := walFrames(t, s); got == 0 || got > frames {
+		t.Errorf("WAL has %d frames after the restart (%d before): it did not restart", got, frames)
+	}
+}
