@@ -10,9 +10,10 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
-// walVFSName is the SQLite VFS the store opens its databases with: the
-// default "unix" VFS, except that a connection's writes to a WAL file are
-// gathered and handed to the kernel in one pwrite per commit.
+// walVFSName is the SQLite VFS the store's writer connection opens the
+// database with: the default "unix" VFS, except that the connection's
+// writes to the WAL file are gathered and handed to the kernel in one
+// pwrite per commit (readers and the checkpointer use "unix" itself).
 //
 // SQLite writes every WAL frame with two pwrite calls, its 24-byte header
 // and its page: a group commit of API requests is about a hundred system
