@@ -169,9 +169,12 @@ func (t *Tracker) OutboxDone(ctx context.Context, st *store.OutboxState, outboxS
 // that is gone, or that cannot be composed, wraps store.ErrNotFound or
 // store.ErrInvalid (the dispatcher fails the recipient permanently).
 func (t *Tracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
-	n, err := t.st.Notification(ctx, st.NotificationID)
-	if err != nil {
-		return nil, err
+	n := st.Notification // read with the entry
+	if n == nil || n.ID != st.NotificationID {
+		var err error
+		if n, err = t.st.Notification(ctx, st.NotificationID); err != nil {
+			return nil, err
+		}
 	}
 	raw, _, err := Compose(NotificationEmail(n))
 	if err != nil {

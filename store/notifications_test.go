@@ -108,8 +108,15 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if err != nil || nid != "0001" {
 			t.Fatalf("NotificationIDByOutbox: %q %v", nid, err)
 		}
-		if st, err := s.OutboxState(ctx, res[0].OutboxIDs[0]); err != nil || st.NotificationID != "0001" {
+		st, err := s.OutboxState(ctx, res[0].OutboxIDs[0])
+		if err != nil || st.NotificationID != "0001" {
 			t.Fatalf("OutboxState of a notification: %+v, %v", st, err)
+		}
+		// Composed when delivered: the entry brings what to compose it from.
+		if sn := st.Notification; len(st.Raw) != 0 || sn == nil || sn.ID != "0001" || sn.Recipient != "an@example.com" ||
+			sn.FromAddress != email.FromAddress || sn.FromName != email.FromName || sn.ToName != email.ToName ||
+			sn.ReplyTo != email.ReplyTo || sn.DossierCode != "000.12" || sn.CreatedAt.IsZero() {
+			t.Errorf("OutboxState's notification: raw %q, %+v", st.Raw, sn)
 		}
 		if _, err := s.NotificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("NotificationIDByOutbox of ordinary mail: %v, want ErrNotFound", err)

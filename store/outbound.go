@@ -20,10 +20,15 @@ type OutboxState struct {
 	Size       int64
 	CreatedAt  time.Time
 	Recipients []OutboxRecipientState
-	Raw        []byte // the message, exactly as accepted
+	Raw        []byte // the message, exactly as accepted ("" for a notification email composed when delivered)
 	// NotificationID is the notification the entry carries ("" for
 	// ordinary mail).
 	NotificationID string
+	// Notification, when Raw is empty, is what the message is composed
+	// from: the notification's recipient, rendered content, dossier code,
+	// sender fields and creation time (read with the entry, so composing
+	// needs no second read).
+	Notification *Notification
 }
 
 // OutboxRecipientState is one recipient's delivery state, with whether the
@@ -61,16 +66,25 @@ type OutboxAttempt struct {
 // harmless because RecordOutboxAttempts only changes queued recipients.
 func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
 	var m OutboxState
-	var created int64
-	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw,
-		COALESCE((SELECT n.id FROM notifications n WHERE n.outbox_id = o.id), '')
-		FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?`, id).Scan(&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw, &m.NotificationID)
+	var created, nCreated int64
+	var n Notification
+	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw, COALESCE(n.id, ''),
+		COALESCE(n.recipient, ''), COALESCE(n.subject, ''), COALESCE(n.body_text, ''), COALESCE(n.body_html, ''),
+		COALESCE(n.dossier_code, ''), COALESCE(n.created_at, 0), COALESCE(n.email_from, ''), COALESCE(n.email_from_name, ''),
+		COALESCE(n.to_name, ''), COALESCE(n.reply_to, '')
+		FROM outbox o JOIN blobs b ON b.id = o.blob_id LEFT JOIN notifications n ON n.outbox_id = o.id WHERE o.id = ? LIMIT 1`, id).Scan(
+		&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw, &m.NotificationID,
+		&n.Recipient, &n.Subject, &n.Text, &n.HTML, &n.DossierCode, &nCreated, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
 	}
 	m.CreatedAt = fromMicro(created)
+	if len(m.Raw) == 0 && m.NotificationID != "" {
+		n.ID, n.Channel, n.CreatedAt = m.NotificationID, "email", fromMicro(nCreated)
+		m.Notification = &n
+	}
 	rows, err := s.r().query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
 		FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
 	if err != nil {
