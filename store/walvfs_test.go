@@ -44,21 +44,30 @@ func walFrames(t *testing.T, s *Store) int {
 	return frames
 }
 
-// TestWALVFSOneWritePerCommit: the writer's WAL frames reach the kernel in
-// one write per commit, not two per frame as SQLite issues them.
-func TestWALVFSOneWritePerCommit(t *testing.T) {
+// storeWithoutCheckpoints opens a store with service "motcua" whose
+// background checkpointer is no longer told of commits (and has finished
+// what it was told before).
+func storeWithoutCheckpoints(t *testing.T) *Store {
+	t.Helper()
 	s, err := Open(ctx, Options{DataDir: t.TempDir()}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
 	if _, err := s.AddAPIKey(ctx, "motcua", "hash-k", "ct_live_k", false); err != nil {
 		t.Fatal(err)
 	}
-	// No background checkpoints while counting: they write pages of
-	// the database file, one call each.
 	s.wal.onCommit = func() {}
 	time.Sleep(2 * checkpointInterval)
+	return s
+}
+
+// TestWALVFSOneWritePerCommit: the writer's WAL frames reach the kernel in
+// one write per commit, not two per frame as SQLite issues them.
+func TestWALVFSOneWritePerCommit(t *testing.T) {
+	// No background checkpoints while counting: they write pages of
+	// the database file, one call each.
+	s := storeWithoutCheckpoints(t)
 	const commits = 20
 	f0, w0 := walFrames(t, s), writeSyscalls(t)
 	for i := range commits {
@@ -157,16 +166,7 @@ func copyFile(t *testing.T, from, to string) {
 // synced before frames of the new cycle are written (SQLite's ticket
 // ff5be73dee), as it was without the VFS.
 func TestWALVFSRestartSyncs(t *testing.T) {
-	s, err := Open(ctx, Options{DataDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.AddAPIKey(ctx, "motcua", "hash-k", "ct_live_k", false); err != nil {
-		t.Fatal(err)
-	}
-	s.wal.onCommit = func() {} // no background checkpoint restarts the WAL meanwhile
-	time.Sleep(2 * checkpointInterval)
+	s := storeWithoutCheckpoints(t) // none restarts the WAL meanwhile
 	commit := func(i int) {
 		t.Helper()
 		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{eventRequest(i)}); err != nil {
