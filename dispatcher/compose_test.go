@@ -9,8 +9,6 @@ import (
 	"sync"
 	"testing"
 
-	msgdkim "github.com/emersion/go-msgauth/dkim"
-
 	"congthu/internal/testdns"
 	"congthu/notify"
 	"congthu/store"
@@ -119,9 +117,7 @@ func TestComposeAtDelivery(t *testing.T) {
 			t.Errorf("composed message lacks %q:\n%s", want, m.data)
 		}
 	}
-	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(m.data), &msgdkim.VerifyOptions{
-		LookupTXT: func(domain string) ([]string, error) { return e.dns.Resolver().LookupTXT(context.Background(), domain) },
-	})
+	vs, err := e.verifyDKIM(m.data)
 	if err != nil || len(vs) != 1 || vs[0].Err != nil || vs[0].Domain != "local.test" {
 		t.Fatalf("dkim: %+v %v", vs, err)
 	}

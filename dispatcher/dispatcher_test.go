@@ -15,8 +15,6 @@ import (
 	"testing"
 	"time"
 
-	msgdkim "github.com/emersion/go-msgauth/dkim"
-
 	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/store"
@@ -50,9 +48,7 @@ func TestDelivered(t *testing.T) {
 			if !bytes.HasSuffix(m.data, raw) {
 				t.Errorf("message bytes changed: got %d bytes ending %q, want the original %d bytes after the signature", len(m.data), m.data[max(0, len(m.data)-40):], len(raw))
 			}
-			vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(m.data), &msgdkim.VerifyOptions{
-				LookupTXT: func(domain string) ([]string, error) { return e.dns.Resolver().LookupTXT(context.Background(), domain) },
-			})
+			vs, err := e.verifyDKIM(m.data)
 			if err != nil {
 				t.Fatalf("dkim verify: %v", err)
 			}
@@ -634,9 +630,7 @@ func TestSignedAtAcceptanceNotSignedAgain(t *testing.T) {
 	if n := bytes.Count(msgs[0].data, []byte("DKIM-Signature:")); n != 1 {
 		t.Fatalf("%d DKIM-Signature fields, want 1", n)
 	}
-	vs, err := msgdkim.VerifyWithOptions(bytes.NewReader(msgs[0].data), &msgdkim.VerifyOptions{
-		LookupTXT: func(domain string) ([]string, error) { return e.dns.Resolver().LookupTXT(context.Background(), domain) },
-	})
+	vs, err := e.verifyDKIM(msgs[0].data)
 	if err != nil || len(vs) != 1 || vs[0].Err != nil {
 		t.Fatalf("dkim verify: %+v, %v", vs, err)
 	}

@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	msgdkim "github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 	"github.com/redis/go-redis/v9"
@@ -463,6 +464,13 @@ func (e *env) waitStatus(id int64, rcpt, status string, timeout time.Duration) s
 	}
 	e.t.Fatalf("outbox %d %s: status %q (attempts %d, last error %q), want %q", id, rcpt, last.Status, last.Attempts, last.LastError, status)
 	return last
+}
+
+// verifyDKIM verifies the DKIM signatures of msg against the test DNS.
+func (e *env) verifyDKIM(msg []byte) ([]*msgdkim.Verification, error) {
+	return msgdkim.VerifyWithOptions(bytes.NewReader(msg), &msgdkim.VerifyOptions{
+		LookupTXT: func(domain string) ([]string, error) { return e.dns.Resolver().LookupTXT(context.Background(), domain) },
+	})
 }
 
 // inbox returns the raw messages in alice's INBOX.
