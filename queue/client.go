@@ -92,7 +92,12 @@ func (c *Client) EnqueueAt(ctx context.Context, j Job, t time.Time) (bool, error
 	if err != nil {
 		return false, err
 	}
+	// Due times are kept in milliseconds, rounded up: a job never runs
+	// before its time (truncating let one start up to 1 ms early).
 	due := t.UnixMilli()
+	if t.After(time.UnixMilli(due)) {
+		due++
+	}
 	if t.IsZero() {
 		due = 0
 	}
