@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"congthu/internal/testdns"
 	"congthu/notify"
@@ -16,7 +17,7 @@ import (
 
 // composeTracker is a Tracker whose Compose returns err when set, and
 // otherwise composes the notification as notify.Tracker does; it records
-// the final statuses it is told.
+// the status events it is told of.
 type composeTracker struct {
 	st    *store.Store
 	mu    sync.Mutex
@@ -25,13 +26,20 @@ type composeTracker struct {
 	done  []string
 }
 
-func (c *composeTracker) OutboxAttempt(context.Context, *store.OutboxState) error { return nil }
+func (c *composeTracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
+	c.mu.Lock()
+	c.done = append(c.done, st.NotificationID+" marked sending")
+	c.mu.Unlock()
+	_, err := c.st.SetNotificationStatus(ctx, st.NotificationID, store.NotificationSending, "", at)
+	return err
+}
 
-func (c *composeTracker) OutboxDone(_ context.Context, st *store.OutboxState, status, detail string) error {
+func (c *composeTracker) OutboxRecorded(_ context.Context, rec *store.OutboxRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.done = append(c.done, st.NotificationID+" "+status+" "+detail)
-	return nil
+	for _, ev := range rec.Events {
+		c.done = append(c.done, ev.NotificationID+" "+ev.Status+" "+ev.Detail)
+	}
 }
 
 func (c *composeTracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
@@ -137,8 +145,22 @@ func TestComposeAtDelivery(t *testing.T) {
 	ct.mu.Lock()
 	done := strings.Join(ct.done, "\n")
 	ct.mu.Unlock()
-	if !strings.Contains(done, "n-1 delivered") || !strings.Contains(done, "n-2 failed") {
+	if !strings.Contains(done, "n-1 sending") || !strings.Contains(done, "n-1 delivered") ||
+		!strings.Contains(done, "n-2 permanent-failure cannot compose the message") {
 		t.Errorf("tracker told: %q", done)
+	}
+	// The outcome and the notification's status were recorded together:
+	// sending as of the attempt's start, then delivered.
+	evs, err := e.st.NotificationEvents(e.ctx, "n-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Status)
+	}
+	if strings.Join(got, " ") != "created sending delivered" || evs[1].At.After(evs[2].At) {
+		t.Errorf("n-1 timeline: %+v", evs)
 	}
 }
 
@@ -158,5 +180,67 @@ func TestComposeWithoutTracker(t *testing.T) {
 	}
 	if sk.count() != 0 {
 		t.Errorf("sink got %d messages, want 0", sk.count())
+	}
+}
+
+// TestSendingMarkDuringSlowAttempt: a first attempt that outlasts
+// SendingAfter marks its notification sending while it runs, as of its
+// start; one that ends sooner records sending with the outcome (above).
+func TestSendingMarkDuringSlowAttempt(t *testing.T) {
+	sk := startSink(t, sinkOpts{dataDelay: 1500 * time.Millisecond})
+	ct := &composeTracker{}
+	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) {
+		o.Port = portOf(t, sk.addr)
+		o.Tracker = ct
+		o.SendingAfter = 200 * time.Millisecond
+	}})
+	ct.st = e.st
+	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	e.dns.SetA("mx.example.org", "127.0.0.1")
+	id := e.notificationEmail("n-slow", "an@example.org")
+
+	begun := time.Now()
+	done := make(chan error, 1)
+	go func() {
+		_, err := e.d.DeliverNow(e.ctx, id)
+		done <- err
+	}()
+	var during string
+	for time.Since(begun) < 1200*time.Millisecond {
+		n, err := e.st.Notification(e.ctx, "n-slow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if during = n.Status; during == store.NotificationSending {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if during != store.NotificationSending {
+		t.Errorf("status while the attempt ran: %q, want sending", during)
+	}
+	evs, err := e.st.NotificationEvents(e.ctx, "n-slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Status)
+	}
+	if strings.Join(got, " ") != "created sending delivered" {
+		t.Fatalf("timeline: %+v", evs)
+	}
+	// Sending is dated when the attempt began, not when it was marked.
+	if at := evs[1].At; at.Before(begun) || at.Sub(begun) > 150*time.Millisecond || evs[1].CreatedAt.Sub(at) < 150*time.Millisecond {
+		t.Errorf("sending at %v, recorded %v; the attempt began %v", at, evs[1].CreatedAt, begun)
+	}
+	ct.mu.Lock()
+	marks := strings.Count(strings.Join(ct.done, "\n"), "marked sending")
+	ct.mu.Unlock()
+	if marks != 1 {
+		t.Errorf("marked sending %d times, want 1", marks)
 	}
 }

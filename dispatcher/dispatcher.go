@@ -142,10 +142,17 @@ type Options struct {
 	// long a crash delays the jobs that were in flight. Default 30 s.
 	Lease time.Duration
 
-	// Tracker, if set, is told when delivery of an outbox entry starts
-	// and when a recipient reaches a final state, so that a notification
-	// the entry carries gets its status (notify.Tracker implements it).
+	// Tracker, if set, follows the notifications that outbox entries
+	// carry (notify.Tracker implements it). Their status is recorded
+	// with the attempt's outcome, in one transaction (see
+	// store.RecordOutboxAttempts); the tracker is told what changed.
 	Tracker Tracker
+	// SendingAfter is how long the first attempt of an entry carrying a
+	// notification may run before the notification is marked sending on
+	// its own (Tracker.OutboxSending); an attempt that ends sooner
+	// records sending, with the time it began, together with its outcome.
+	// Default 1 s.
+	SendingAfter time.Duration
 
 	// OnFinal, if set, is called after a recipient of an outbox entry
 	// reached a final state ("delivered", "failed", "expired") and the
@@ -162,13 +169,15 @@ type Options struct {
 // Tracker follows the outbox entries that carry notifications
 // (OutboxState.NotificationID set); it is called for those only.
 type Tracker interface {
-	// OutboxAttempt is called before the first attempt of an entry.
-	OutboxAttempt(ctx context.Context, st *store.OutboxState) error
-	// OutboxDone is called when a recipient reached a final outbox
-	// state (store.OutboxDelivered, OutboxFailed, OutboxExpired), with
-	// the reply as detail, before the state is recorded (so at least
-	// once).
-	OutboxDone(ctx context.Context, st *store.OutboxState, outboxStatus, detail string) error
+	// OutboxSending is called when the first attempt of an entry began
+	// at and is still running after Options.SendingAfter: the
+	// notification is sending.
+	OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error
+	// OutboxRecorded is called with what recording outcomes changed
+	// (status events, SMS fallbacks), once that is durable: their
+	// callbacks and jobs are to be queued (a lost one is restored by
+	// the sweeper from the store).
+	OutboxRecorded(ctx context.Context, rec *store.OutboxRecord)
 	// Compose returns the message of an entry stored without its
 	// bytes (a notification email, composed when delivered: see
 	// store.NewNotification). An error wrapping store.ErrInvalid or
@@ -182,7 +191,7 @@ type Tracker interface {
 type Store interface {
 	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
 	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
-	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) error
+	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) (*store.OutboxRecord, error)
 	Domain(ctx context.Context, name string) (*store.Domain, error)
 	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
 	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
@@ -204,6 +213,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.Resolver == nil {
 		o.Resolver = net.DefaultResolver
+	}
+	if o.SendingAfter <= 0 {
+		o.SendingAfter = time.Second
 	}
 	if o.DNSCacheTTL == 0 {
 		o.DNSCacheTTL = 30 * time.Second
@@ -461,7 +473,7 @@ func (d *Dispatcher) recordLoop(ctx context.Context) {
 			for {
 				select {
 				case r := <-d.rec:
-					r.done <- d.st.RecordOutboxAttempts(context.Background(), r.attempts, !d.o.KeepFinished)
+					r.done <- d.recordNow(context.Background(), r.attempts)
 				default:
 					return
 				}
@@ -485,12 +497,12 @@ func (d *Dispatcher) recordLoop(ctx context.Context) {
 			all = append(all, r.attempts...)
 		}
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := d.st.RecordOutboxAttempts(wctx, all, !d.o.KeepFinished)
+		err := d.recordNow(wctx, all)
 		cancel()
 		if err != nil && len(batch) > 1 {
 			for _, r := range batch {
 				wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				r.done <- d.st.RecordOutboxAttempts(wctx, r.attempts, !d.o.KeepFinished)
+				r.done <- d.recordNow(wctx, r.attempts)
 				cancel()
 			}
 			continue
@@ -508,7 +520,7 @@ func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt)
 		return nil
 	}
 	if !d.recording.Load() {
-		return d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
+		return d.recordNow(ctx, attempts)
 	}
 	r := &recordReq{attempts: attempts, done: make(chan error, 1)}
 	select {
@@ -518,6 +530,19 @@ func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt)
 	}
 	// Wait even if ctx ends: the outcome is being written.
 	return <-r.done
+}
+
+// recordNow stores outcomes in one transaction and tells the tracker
+// what changed for the notifications they carry.
+func (d *Dispatcher) recordNow(ctx context.Context, attempts []store.OutboxAttempt) error {
+	rec, err := d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
+	if err != nil {
+		return err
+	}
+	if d.o.Tracker != nil && (len(rec.Events) > 0 || len(rec.Fallbacks) > 0) {
+		d.o.Tracker.OutboxRecorded(ctx, rec)
+	}
+	return nil
 }
 
 // retryDelay is the delay after the n-th failed attempt (n >= 1).
@@ -587,10 +612,12 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	raw := st.Raw
 	log := d.log.With("outbox", id)
 	tracked := d.o.Tracker != nil && st.NotificationID != ""
+	var started time.Time // the first attempt of a notification's entry
+	stopMark := func() {}
 	if tracked && due[0].Attempts == 0 {
-		if err := d.o.Tracker.OutboxAttempt(ctx, st); err != nil {
-			log.Warn("dispatcher: tracker: cannot mark the notification sending", "err", err)
-		}
+		started = time.Now()
+		stopMark = d.markSendingAfter(ctx, log, st, started)
+		defer stopMark()
 	}
 
 	var outcomes []*DeliveryError
@@ -620,6 +647,7 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	if outcomes == nil {
 		outcomes = d.attempt(ctx, log, st, raw, due)
 	}
+	stopMark()
 	if ctx.Err() != nil {
 		// Shutting down: record nothing, the job stays pending and
 		// the recipients are tried again.
@@ -634,6 +662,9 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	for i, r := range due {
 		e := outcomes[i]
 		a := store.OutboxAttempt{OutboxID: id, Address: r.Address}
+		if tracked {
+			a.Notification, a.Started = st.NotificationID, started
+		}
 		switch {
 		case e == nil:
 			a.Status = store.OutboxDelivered
@@ -667,16 +698,6 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	if len(delayed) > 0 {
 		d.report(ctx, log, st, hdr, delayed, now)
 	}
-	if tracked {
-		for _, a := range attempts {
-			if a.Status == store.OutboxQueued {
-				continue
-			}
-			if err := d.o.Tracker.OutboxDone(ctx, st, a.Status, a.LastError); err != nil {
-				log.Error("dispatcher: tracker: cannot record the notification's final status", "rcpt", a.Address, "status", a.Status, "err", err)
-			}
-		}
-	}
 	if err := d.record(ctx, attempts); err != nil {
 		return time.Time{}, fmt.Errorf("dispatcher: record outcomes of outbox %d: %w", id, err)
 	}
@@ -694,6 +715,27 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 		}
 	}
 	return later, nil
+}
+
+// markSendingAfter marks the notification of entry st sending, as of
+// started, if the attempt is still running after Options.SendingAfter. The
+// returned stop cancels the mark, or waits for one under way: the mark is
+// then recorded before the outcome. Calling stop again does nothing.
+func (d *Dispatcher) markSendingAfter(ctx context.Context, log *slog.Logger, st *store.OutboxState, started time.Time) (stop func()) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	t := time.AfterFunc(d.o.SendingAfter, func() {
+		defer wg.Done()
+		if err := d.o.Tracker.OutboxSending(ctx, st, started); err != nil {
+			log.Warn("dispatcher: tracker: cannot mark the notification sending", "err", err)
+		}
+	})
+	return func() {
+		if t.Stop() {
+			wg.Done()
+		}
+		wg.Wait()
+	}
 }
 
 func (d *Dispatcher) callOnFinal(id int64, a store.OutboxAttempt) {

@@ -807,23 +807,38 @@ func TestSMSFallbackLive(t *testing.T) {
 	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
 	ev := smsEvent("ev-l", "000.71", "0912345678", "email")
 	email := e.post(e.live, "000.71", ev)["email"]
-	// The dispatcher's hook, as it is called for a 550.
+	// The dispatcher's record of a 550, and its hook.
 	n := e.note(email)
 	if n.OutboxID == 0 {
 		t.Fatal("live email without outbox entry")
 	}
-	if err := e.tr.OutboxDone(context.Background(), &store.OutboxState{ID: n.OutboxID, NotificationID: n.ID}, store.OutboxFailed, "550 5.1.1 no such user"); err != nil {
-		t.Fatal(err)
+	record550 := func() *store.OutboxRecord {
+		t.Helper()
+		rec, err := e.st.RecordOutboxAttempts(context.Background(), []store.OutboxAttempt{{OutboxID: n.OutboxID,
+			Address: n.Recipient, Status: store.OutboxFailed, LastError: "550 5.1.1 no such user", Notification: n.ID}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.tr.OutboxRecorded(context.Background(), rec)
+		return rec
 	}
+	rec := record550()
 	_, smsID, err := e.st.SMSFallbackOf(context.Background(), email)
 	if err != nil || smsID == "" {
 		t.Fatalf("no fallback SMS: %v", err)
 	}
+	// The email's failure and the SMS were made in one transaction.
+	if len(rec.Events) != 1 || rec.Events[0].Status != store.NotificationPermanentFailure ||
+		len(rec.Fallbacks) != 1 || rec.Fallbacks[0].ID != smsID {
+		t.Errorf("record: %+v, fallbacks %+v", rec.Events, rec.Fallbacks)
+	}
 	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered {
 		t.Errorf("fallback SMS: got %s %q", got.Status, got.StatusDetail)
 	}
-	// OutboxDone again (at least once): no second SMS.
-	e.tr.OutboxDone(context.Background(), &store.OutboxState{ID: n.OutboxID, NotificationID: n.ID}, store.OutboxFailed, "550 5.1.1 no such user")
+	// Recorded again (a job that ran twice): nothing changes, no second SMS.
+	if rec := record550(); len(rec.Events) != 0 || len(rec.Fallbacks) != 0 {
+		t.Errorf("second record changed %+v, fallbacks %+v", rec.Events, rec.Fallbacks)
+	}
 	time.Sleep(200 * time.Millisecond)
 	if s.count("ACK") != 1 {
 		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
@@ -835,12 +850,12 @@ type lateTracker struct {
 	p atomic.Pointer[notify.Tracker]
 }
 
-func (l *lateTracker) OutboxAttempt(ctx context.Context, st *store.OutboxState) error {
-	return l.p.Load().OutboxAttempt(ctx, st)
+func (l *lateTracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
+	return l.p.Load().OutboxSending(ctx, st, at)
 }
 
-func (l *lateTracker) OutboxDone(ctx context.Context, st *store.OutboxState, status, detail string) error {
-	return l.p.Load().OutboxDone(ctx, st, status, detail)
+func (l *lateTracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
+	l.p.Load().OutboxRecorded(ctx, rec)
 }
 
 func (l *lateTracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {

@@ -20,10 +20,13 @@ import (
 // (permanent-failure)") and queues it: on QueueSMS for live keys, on
 // QueueTest for test keys, where it is simulated like any test SMS.
 //
-// SetStatus calls Fallback whenever it is asked for permanent-failure,
-// changed or not, so a hook that is called again after a crash (the
-// dispatcher's OutboxDone is at least once) still creates it; creation is
-// idempotent in the store, and a lost enqueue is restored by the sweeper.
+// The dispatcher's outcomes create the fallback in the transaction that
+// records the email's permanent failure (store.RecordOutboxAttempts), so
+// no crash comes between them. SetStatus (the test-key simulator, the
+// other callers) calls Fallback whenever it is asked for permanent-failure,
+// changed or not, so a caller that runs again after a crash still creates
+// it; creation is idempotent in the store, and a lost enqueue is restored
+// by the sweeper.
 
 // Fallback creates and queues the SMS fallback of email notification id,
 // if it has one that is due. It returns the SMS notification's id, or ""
@@ -42,9 +45,15 @@ func (t *Tracker) Fallback(ctx context.Context, id string) (string, error) {
 	if err != nil || n == nil {
 		return "", err
 	}
-	if store.NotificationStatusFinal(n.Status) {
-		return n.ID, nil
+	if !store.NotificationStatusFinal(n.Status) {
+		t.enqueueFallback(ctx, n, created)
 	}
+	return n.ID, nil
+}
+
+// enqueueFallback queues fallback SMS n: on QueueSMS, or QueueTest for a
+// test key.
+func (t *Tracker) enqueueFallback(ctx context.Context, n *store.Notification, created bool) {
 	q := QueueSMS
 	if n.Test {
 		q = QueueTest
@@ -53,7 +62,6 @@ func (t *Tracker) Fallback(ctx context.Context, id string) (string, error) {
 		t.log.Warn("notify: enqueue fallback SMS failed; the sweeper will retry", "notification", n.ID, "err", err)
 	}
 	if created {
-		t.log.Info("notify: email failed permanently; SMS fallback queued", "email", id, "sms", n.ID)
+		t.log.Info("notify: email failed permanently; SMS fallback queued", "sms", n.ID, "detail", n.StatusDetail)
 	}
-	return n.ID, nil
 }

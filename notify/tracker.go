@@ -129,38 +129,35 @@ func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.Notification
 	}
 }
 
-// OutboxAttempt is the dispatcher's hook when it starts delivering an
-// outbox entry: a notification it carries becomes sending. Ordinary mail
-// (no notification) is ignored.
-func (t *Tracker) OutboxAttempt(ctx context.Context, st *store.OutboxState) error {
+// OutboxSending is the dispatcher's hook when the first attempt of an
+// outbox entry carrying a notification, begun at, is taking a while: the
+// notification becomes sending (an attempt that ends sooner records it
+// with its outcome). Ordinary mail is ignored.
+func (t *Tracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
 	if st.NotificationID == "" {
 		return nil
 	}
-	_, err := t.SetStatus(ctx, st.NotificationID, store.NotificationSending, "", t.Now())
+	_, err := t.SetStatus(ctx, st.NotificationID, store.NotificationSending, "", at)
 	return err
 }
 
-// OutboxDone is the dispatcher's hook when the recipient of an outbox entry
-// reached a final outbox state (store.OutboxDelivered, OutboxFailed: a 5xx
-// or a bounce, OutboxExpired), with the SMTP reply or DSN text as detail.
-// Call it before RemoveOutbox. Ordinary mail is ignored.
-func (t *Tracker) OutboxDone(ctx context.Context, st *store.OutboxState, outboxStatus, detail string) error {
-	var status string
-	switch outboxStatus {
-	case store.OutboxDelivered:
-		status = store.NotificationDelivered
-	case store.OutboxFailed:
-		status = store.NotificationPermanentFailure
-	case store.OutboxExpired:
-		status = store.NotificationTemporaryFailure
-	default:
-		return fmt.Errorf("notify: outbox status %q is not final: %w", outboxStatus, store.ErrInvalid)
+// OutboxRecorded is the dispatcher's hook after it recorded delivery
+// outcomes (store.RecordOutboxAttempts), with the notifications' status
+// events and SMS fallbacks they made in the same transaction: it observes
+// the final statuses, enqueues the events' callbacks and the fallbacks'
+// jobs. A lost enqueue is restored by the sweeper.
+func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
+	if t.Observe != nil {
+		for _, ev := range rec.Events {
+			if store.NotificationStatusFinal(ev.Status) {
+				t.Observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
+			}
+		}
 	}
-	if st.NotificationID == "" {
-		return nil
+	t.EnqueueCallbacks(ctx, rec.Events)
+	for _, n := range rec.Fallbacks {
+		t.enqueueFallback(ctx, n, true)
 	}
-	_, err := t.SetStatus(ctx, st.NotificationID, status, detail, t.Now())
-	return err
 }
 
 // Compose is the dispatcher's hook for an outbox entry stored without its

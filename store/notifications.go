@@ -612,13 +612,19 @@ func (s *Store) SetNotificationStatusEvent(ctx context.Context, id, status, deta
 	if !validNotificationStatus(status) {
 		return nil, fmt.Errorf("store: notification status %q: %w", status, ErrInvalid)
 	}
-	if len(detail) > 1000 {
-		detail = detail[:1000]
-	}
-	detail = strings.ToValidUTF8(detail, "?")
+	detail = statusDetail(detail)
 	// Concurrent changes (every worker of the dispatcher and the SMS
 	// channel reports sending and a final status) share transactions.
 	return s.statusBatch.do(ctx, statusReq{id, status, detail, at})
+}
+
+// statusDetail is detail as a status event stores it: at most 1,000 bytes,
+// valid UTF-8.
+func statusDetail(detail string) string {
+	if len(detail) > 1000 {
+		detail = detail[:1000]
+	}
+	return strings.ToValidUTF8(detail, "?")
 }
 
 type statusReq struct {

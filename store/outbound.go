@@ -56,6 +56,39 @@ type OutboxAttempt struct {
 	// NotAttempted records only DelayNotified (and Status/NextAttempt)
 	// without counting an attempt or changing LastError.
 	NotAttempted bool
+
+	// Notification is the notification the entry carries (its
+	// OutboxState.NotificationID; "" for ordinary mail). Its status is
+	// recorded in the same transaction: sending at Started, when set and
+	// the notification is still created, then the status that a final
+	// outbox state means (NotificationStatusOfOutbox).
+	Notification string
+	Started      time.Time
+}
+
+// OutboxRecord is what RecordOutboxAttempts changed besides the outbox:
+// the notifications' status events (their callbacks are to be enqueued
+// when Callback is set) and the SMS fallbacks created for emails that
+// failed permanently (to be queued).
+type OutboxRecord struct {
+	Events    []NotificationEvent
+	Fallbacks []*Notification
+}
+
+// NotificationStatusOfOutbox is the notification status that a final
+// outbox state means: delivered, permanent-failure for a 5xx or a bounce
+// (OutboxFailed), temporary-failure for a message that expired in the
+// queue. It is "" for OutboxQueued.
+func NotificationStatusOfOutbox(outboxStatus string) string {
+	switch outboxStatus {
+	case OutboxDelivered:
+		return NotificationDelivered
+	case OutboxFailed:
+		return NotificationPermanentFailure
+	case OutboxExpired:
+		return NotificationTemporaryFailure
+	}
+	return ""
 }
 
 // OutboxState returns an outbox entry with its recipients (ordered by
@@ -114,18 +147,34 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 // without a queued recipient is deleted, with its bytes unless a mailbox
 // still holds them. Attempts naming a missing entry or recipient are
 // ignored (the entry was removed by an earlier run).
-func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) error {
+//
+// The status of the notification an attempt carries (OutboxAttempt.
+// Notification) changes in the same transaction, so the notification's
+// final status and the outbox's outcome are never seen apart, and an email
+// that failed permanently gets its SMS fallback (CreateSMSFallback) in it
+// too: a crash cannot lose the fallback after the failure is recorded.
+// The returned record lists what changed.
+func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) (*OutboxRecord, error) {
+	tracked := false
 	for _, a := range attempts {
 		switch a.Status {
 		case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
 		default:
-			return fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
+			return nil, fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
 		}
+		tracked = tracked || a.Notification != ""
 	}
+	rec := &OutboxRecord{}
 	if len(attempts) == 0 {
-		return nil
+		return rec, nil
 	}
-	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		*rec = OutboxRecord{}
+		if tracked {
+			if err := s.recordNotifications(ctx, tx, attempts, rec); err != nil {
+				return err
+			}
+		}
 		now := micro(time.Now())
 		// The statements are prepared once per store (stmtcache.go).
 		const attempted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
@@ -188,6 +237,56 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 		}
 		return s.gcBlobs(ctx, tx, blobs)
 	})
+	if err != nil {
+		return nil, err
+	}
+	return rec, nil
+}
+
+// recordNotifications is RecordOutboxAttempts's part for the notifications
+// the attempts carry. A job that ran twice changes nothing: the first run
+// made the notification final with the recipient.
+func (s *Store) recordNotifications(ctx context.Context, tx dbtx, attempts []OutboxAttempt, rec *OutboxRecord) error {
+	if err := s.lockEvents(ctx, tx); err != nil {
+		return err
+	}
+	for _, a := range attempts {
+		if a.Notification == "" {
+			continue
+		}
+		if !a.Started.IsZero() && !a.NotAttempted {
+			ev, err := s.setStatus(ctx, tx, a.Notification, NotificationSending, "", a.Started)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if ev != nil {
+				rec.Events = append(rec.Events, *ev)
+			}
+		}
+		status := NotificationStatusOfOutbox(a.Status)
+		if status == "" {
+			continue
+		}
+		ev, err := s.setStatus(ctx, tx, a.Notification, status, statusDetail(a.LastError), time.Time{})
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted by retention: nothing to tell
+		} else if err != nil {
+			return err
+		}
+		if ev != nil {
+			rec.Events = append(rec.Events, *ev)
+		}
+		if status == NotificationPermanentFailure {
+			n, created, err := s.createSMSFallback(ctx, tx, a.Notification, "")
+			if err != nil {
+				return err
+			}
+			if created {
+				rec.Fallbacks = append(rec.Fallbacks, n)
+			}
+		}
+	}
+	return nil
 }
 
 // OutboxDuePage lists, in ascending ID order, the IDs greater than after of

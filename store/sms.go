@@ -28,6 +28,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // SMS sending states (sms_sends.state).
@@ -416,10 +418,19 @@ func (s *Store) SMSFallbackOf(ctx context.Context, emailID string) (*SMSFallback
 // or an SMS of the event already there).
 func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n *Notification, created bool, err error) {
 	err = s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		n, created = nil, false
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
+		n, created, err = s.createSMSFallback(ctx, tx, emailID, smsID)
+		return err
+	})
+	return n, created, err
+}
+
+// createSMSFallback is CreateSMSFallback in tx (which holds the events
+// lock). An empty smsID gets a new UUIDv7 when the SMS is made.
+func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID string) (n *Notification, created bool, err error) {
+	err = func() error {
 		var f SMSFallback
 		var made string
 		err := tx.row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
@@ -452,6 +463,13 @@ func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n
 		} else if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: sms of event %s: %w", e.EventID, err)
 		}
+		if smsID == "" {
+			id, err := uuid.NewV7()
+			if err != nil {
+				return err
+			}
+			smsID = id.String()
+		}
 		now := time.Now()
 		v := Notification{ID: smsID, Service: e.Service, Test: e.Test, Channel: "sms", TemplateID: f.TemplateID,
 			TemplateVersion: f.TemplateVersion, Recipient: f.Phone, Reference: e.Reference, DossierCode: e.DossierCode,
@@ -477,7 +495,7 @@ func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n
 		v.CreatedAt, v.UpdatedAt = fromMicro(micro(now)), fromMicro(micro(now))
 		n, created = &v, true
 		return nil
-	})
+	}()
 	return n, created, err
 }
 

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 )
@@ -146,6 +147,85 @@ func TestSMSFallback(t *testing.T) {
 		s.SetNotificationStatus(ctx, "e2", NotificationPermanentFailure, "550", timeZero)
 		if n, _, err := s.CreateSMSFallback(ctx, "e2", "f3"); err != nil || n != nil {
 			t.Errorf("fallback with an SMS of the event: got %+v, %v", n, err)
+		}
+	})
+}
+
+// TestRecordOutboxAttemptsNotification: the outcome of an attempt and the
+// status of the notification it carries are recorded in one transaction:
+// sending as of the attempt's start, the final status, and for a permanent
+// failure the SMS fallback; a record made twice changes nothing.
+func TestRecordOutboxAttemptsNotification(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetServiceCallback(ctx, "motcua", "http://cb.test/", "k"); err != nil {
+			t.Fatal(err)
+		}
+		ok := newNote("ok", "email", "an@example.com")
+		ok.MailFrom = "bounce+ok@hanoi.gov.vn"
+		bad := newNote("bad", "email", "binh@example.com")
+		bad.MailFrom, bad.EventID = "bounce+bad@hanoi.gov.vn", "ev-bad"
+		bad.Fallback = &SMSFallback{Phone: "+84912345678", TemplateID: "dossier-received-sms", TemplateVersion: 1, Text: "Hồ sơ", SMSText: "Ho so", SMSEncoding: "GSM-7", SMSParts: 1}
+		slow := newNote("slow", "email", "chi@example.com")
+		slow.MailFrom = "bounce+slow@hanoi.gov.vn"
+		res, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: []NewNotification{ok, bad, slow}}})
+		if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 3 {
+			t.Fatalf("CreateNotifications: %+v %v", res, err)
+		}
+		ids := res[0].OutboxIDs
+		started := time.Now().Add(-time.Second).Truncate(time.Microsecond)
+		attempts := []OutboxAttempt{
+			{OutboxID: ids[0], Address: "an@example.com", Status: OutboxDelivered, Notification: "ok", Started: started},
+			{OutboxID: ids[1], Address: "binh@example.com", Status: OutboxFailed, LastError: "550 5.1.1 no such user", Notification: "bad", Started: started},
+			{OutboxID: ids[2], Address: "chi@example.com", Status: OutboxQueued, LastError: "451 try later",
+				NextAttempt: time.Now().Add(time.Minute), Notification: "slow", Started: started},
+		}
+		rec, err := s.RecordOutboxAttempts(ctx, attempts, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ev := range rec.Events {
+			got = append(got, ev.NotificationID+":"+ev.Status)
+			if !ev.Callback {
+				t.Errorf("event %+v without its callback", ev)
+			}
+		}
+		want := "ok:sending ok:delivered bad:sending bad:permanent-failure slow:sending"
+		if strings.Join(got, " ") != want {
+			t.Errorf("events: got %q, want %q", got, want)
+		}
+		if len(rec.Fallbacks) != 1 || rec.Fallbacks[0].Recipient != "+84912345678" || rec.Fallbacks[0].Status != NotificationCreated {
+			t.Fatalf("fallbacks: %+v", rec.Fallbacks)
+		}
+		if _, smsID, err := s.SMSFallbackOf(ctx, "bad"); err != nil || smsID != rec.Fallbacks[0].ID {
+			t.Errorf("fallback of bad: %q %v, want %s", smsID, err, rec.Fallbacks[0].ID)
+		}
+		for id, status := range map[string]string{"ok": NotificationDelivered, "bad": NotificationPermanentFailure, "slow": NotificationSending} {
+			n, err := s.Notification(ctx, id)
+			if err != nil || n.Status != status {
+				t.Errorf("%s: got %+v %v, want %s", id, n, err, status)
+			}
+		}
+		evs, _ := s.NotificationEvents(ctx, "ok")
+		if len(evs) != 3 || !evs[1].At.Equal(started) || evs[2].Status != NotificationDelivered {
+			t.Errorf("timeline of ok: %+v, want sending at %v", evs, started)
+		}
+		if _, err := s.OutboxState(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("delivered entry kept: %v", err)
+		}
+		// The same outcomes again (a job that ran twice): nothing changes.
+		rec, err = s.RecordOutboxAttempts(ctx, attempts[:2], true)
+		if err != nil || len(rec.Events) != 0 || len(rec.Fallbacks) != 0 {
+			t.Errorf("recorded twice: %+v %v", rec, err)
+		}
+		// An attempt naming a notification that is gone fails nothing.
+		rec, err = s.RecordOutboxAttempts(ctx, []OutboxAttempt{{OutboxID: ids[2], Address: "chi@example.com",
+			Status: OutboxDelivered, Notification: "gone"}}, true)
+		if err != nil || len(rec.Events) != 0 {
+			t.Errorf("missing notification: %+v %v", rec, err)
 		}
 	})
 }
