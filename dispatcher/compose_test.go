@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,6 +77,20 @@ func (e *env) notificationEmail(id, rcpt string) int64 {
 		e.t.Fatalf("CreateNotifications: %+v %v", res, err)
 	}
 	return res[0].OutboxIDs[0]
+}
+
+// timeline returns notification id's events and their statuses, spaced.
+func (e *env) timeline(id string) ([]store.NotificationEvent, string) {
+	e.t.Helper()
+	evs, err := e.st.NotificationEvents(e.ctx, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Status)
+	}
+	return evs, strings.Join(got, " ")
 }
 
 // TestComposeAtDelivery: a notification email is stored without its
@@ -151,15 +166,8 @@ func TestComposeAtDelivery(t *testing.T) {
 	}
 	// The outcome and the notification's status were recorded together:
 	// sending as of the attempt's start, then delivered.
-	evs, err := e.st.NotificationEvents(e.ctx, "n-1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, ev := range evs {
-		got = append(got, ev.Status)
-	}
-	if strings.Join(got, " ") != "created sending delivered" || evs[1].At.After(evs[2].At) {
+	evs, got := e.timeline("n-1")
+	if got != "created sending delivered" || evs[1].At.After(evs[2].At) {
 		t.Errorf("n-1 timeline: %+v", evs)
 	}
 }
@@ -222,15 +230,8 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	if during != store.NotificationSending {
 		t.Errorf("status while the attempt ran: %q, want sending", during)
 	}
-	evs, err := e.st.NotificationEvents(e.ctx, "n-slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []string
-	for _, ev := range evs {
-		got = append(got, ev.Status)
-	}
-	if strings.Join(got, " ") != "created sending delivered" {
+	evs, got := e.timeline("n-slow")
+	if got != "created sending delivered" {
 		t.Fatalf("timeline: %+v", evs)
 	}
 	// Sending is dated when the attempt began, not when it was marked.
@@ -242,5 +243,66 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	ct.mu.Unlock()
 	if marks != 1 {
 		t.Errorf("marked sending %d times, want 1", marks)
+	}
+}
+
+// panicTracker is a composeTracker whose hooks panic on their first call.
+type panicTracker struct {
+	composeTracker
+	recorded, sending atomic.Int32
+}
+
+func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
+	if p.recorded.Add(1) == 1 {
+		panic("tracker hook panicked")
+	}
+	p.composeTracker.OutboxRecorded(ctx, rec)
+}
+
+func (p *panicTracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
+	if p.sending.Add(1) == 1 {
+		panic("sending hook panicked")
+	}
+	return p.composeTracker.OutboxSending(ctx, st, at)
+}
+
+// TestTrackerHookPanics: a tracker hook that panics fails one job at most
+// (the outcome is already recorded, so nothing is sent twice); the
+// recorder goes on recording, and a panic in the sending mark's timer does
+// not bring the process down.
+func TestTrackerHookPanics(t *testing.T) {
+	sk := startSink(t, sinkOpts{dataDelay: 400 * time.Millisecond})
+	pt := &panicTracker{}
+	e := newEnv(t, envOpts{opts: func(o *Options) {
+		o.Port = portOf(t, sk.addr)
+		o.Tracker = pt
+		o.SendingAfter = 100 * time.Millisecond
+	}})
+	pt.st = e.st
+	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	e.dns.SetA("mx.example.org", "127.0.0.1")
+	for _, id := range []string{"n-1", "n-2"} {
+		e.notificationEmail(id, id+"@example.org")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			n, err := e.st.Notification(e.ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.Status == store.NotificationDelivered {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %s after 10 s (sink got %d)", id, n.Status, sk.count())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if _, got := e.timeline(id); got != "created sending delivered" {
+			t.Errorf("%s timeline: %s", id, got)
+		}
+	}
+	time.Sleep(300 * time.Millisecond) // a retried job would send again now
+	if sk.count() != 2 || pt.recorded.Load() < 2 || pt.sending.Load() < 2 {
+		t.Errorf("sink got %d messages, want 2; hooks called %d and %d times", sk.count(), pt.recorded.Load(), pt.sending.Load())
 	}
 }

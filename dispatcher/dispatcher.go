@@ -459,7 +459,12 @@ func (d *Dispatcher) janitor(ctx context.Context) {
 // recordReq is one job's outcomes waiting for the recorder.
 type recordReq struct {
 	attempts []store.OutboxAttempt
-	done     chan error
+	done     chan recordRes
+}
+
+type recordRes struct {
+	rec *store.OutboxRecord // this job's part
+	err error
 }
 
 // recordLoop writes the outcomes of concurrent jobs in shared
@@ -473,7 +478,8 @@ func (d *Dispatcher) recordLoop(ctx context.Context) {
 			for {
 				select {
 				case r := <-d.rec:
-					r.done <- d.recordNow(context.Background(), r.attempts)
+					rec, err := d.st.RecordOutboxAttempts(context.Background(), r.attempts, !d.o.KeepFinished)
+					r.done <- recordRes{rec, err}
 				default:
 					return
 				}
@@ -497,50 +503,78 @@ func (d *Dispatcher) recordLoop(ctx context.Context) {
 			all = append(all, r.attempts...)
 		}
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := d.recordNow(wctx, all)
+		rec, err := d.st.RecordOutboxAttempts(wctx, all, !d.o.KeepFinished)
 		cancel()
 		if err != nil && len(batch) > 1 {
 			for _, r := range batch {
 				wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				r.done <- d.recordNow(wctx, r.attempts)
+				rec, err := d.st.RecordOutboxAttempts(wctx, r.attempts, !d.o.KeepFinished)
 				cancel()
+				r.done <- recordRes{rec, err}
 			}
 			continue
 		}
-		for _, r := range batch {
-			r.done <- err
+		if err != nil {
+			first.done <- recordRes{err: err}
+			continue
+		}
+		for i, part := range splitRecord(rec, batch) {
+			batch[i].done <- recordRes{part, nil}
 		}
 	}
 }
 
+// splitRecord gives each request of a batch its part of the batch's
+// record, by the notifications its attempts carry.
+func splitRecord(rec *store.OutboxRecord, batch []*recordReq) []*store.OutboxRecord {
+	parts := make([]*store.OutboxRecord, len(batch))
+	of := map[string]int{}
+	for i, r := range batch {
+		parts[i] = &store.OutboxRecord{}
+		for _, a := range r.attempts {
+			if a.Notification != "" {
+				of[a.Notification] = i
+			}
+		}
+	}
+	for _, ev := range rec.Events {
+		if i, ok := of[ev.NotificationID]; ok {
+			parts[i].Events = append(parts[i].Events, ev)
+		}
+	}
+	for _, f := range rec.Fallbacks {
+		if i, ok := of[f.Email]; ok {
+			parts[i].Fallbacks = append(parts[i].Fallbacks, f)
+		}
+	}
+	return parts
+}
+
 // record stores a job's outcomes, through the recorder when Run is
-// running.
+// running, and tells the tracker what changed for the notifications they
+// carry (in the job's goroutine, under its recover).
 func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt) error {
 	if len(attempts) == 0 {
 		return nil
 	}
+	var res recordRes
 	if !d.recording.Load() {
-		return d.recordNow(ctx, attempts)
+		res.rec, res.err = d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
+	} else {
+		r := &recordReq{attempts: attempts, done: make(chan recordRes, 1)}
+		select {
+		case d.rec <- r:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		// Wait even if ctx ends: the outcome is being written.
+		res = <-r.done
 	}
-	r := &recordReq{attempts: attempts, done: make(chan error, 1)}
-	select {
-	case d.rec <- r:
-	case <-ctx.Done():
-		return ctx.Err()
+	if res.err != nil {
+		return res.err
 	}
-	// Wait even if ctx ends: the outcome is being written.
-	return <-r.done
-}
-
-// recordNow stores outcomes in one transaction and tells the tracker
-// what changed for the notifications they carry.
-func (d *Dispatcher) recordNow(ctx context.Context, attempts []store.OutboxAttempt) error {
-	rec, err := d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
-	if err != nil {
-		return err
-	}
-	if d.o.Tracker != nil && (len(rec.Events) > 0 || len(rec.Fallbacks) > 0) {
-		d.o.Tracker.OutboxRecorded(ctx, rec)
+	if d.o.Tracker != nil && (len(res.rec.Events) > 0 || len(res.rec.Fallbacks) > 0) {
+		d.o.Tracker.OutboxRecorded(ctx, res.rec)
 	}
 	return nil
 }
@@ -726,6 +760,11 @@ func (d *Dispatcher) markSendingAfter(ctx context.Context, log *slog.Logger, st 
 	wg.Add(1)
 	t := time.AfterFunc(d.o.SendingAfter, func() {
 		defer wg.Done()
+		defer func() {
+			if p := recover(); p != nil {
+				log.Error("dispatcher: tracker: OutboxSending panicked", "panic", p, "stack", string(debug.Stack()))
+			}
+		}()
 		if err := d.o.Tracker.OutboxSending(ctx, st, started); err != nil {
 			log.Warn("dispatcher: tracker: cannot mark the notification sending", "err", err)
 		}

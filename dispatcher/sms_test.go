@@ -829,7 +829,7 @@ func TestSMSFallbackLive(t *testing.T) {
 	}
 	// The email's failure and the SMS were made in one transaction.
 	if len(rec.Events) != 1 || rec.Events[0].Status != store.NotificationPermanentFailure ||
-		len(rec.Fallbacks) != 1 || rec.Fallbacks[0].ID != smsID {
+		len(rec.Fallbacks) != 1 || rec.Fallbacks[0].SMS.ID != smsID || rec.Fallbacks[0].Email != email {
 		t.Errorf("record: %+v, fallbacks %+v", rec.Events, rec.Fallbacks)
 	}
 	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered {

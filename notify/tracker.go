@@ -155,8 +155,8 @@ func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
 		}
 	}
 	t.EnqueueCallbacks(ctx, rec.Events)
-	for _, n := range rec.Fallbacks {
-		t.enqueueFallback(ctx, n, true)
+	for _, f := range rec.Fallbacks {
+		t.enqueueFallback(ctx, f.SMS, true)
 	}
 }
 

@@ -72,7 +72,13 @@ type OutboxAttempt struct {
 // failed permanently (to be queued).
 type OutboxRecord struct {
 	Events    []NotificationEvent
-	Fallbacks []*Notification
+	Fallbacks []Fallback
+}
+
+// Fallback is an SMS fallback created for an email notification.
+type Fallback struct {
+	Email string // the email notification's ID
+	SMS   *Notification
 }
 
 // NotificationStatusOfOutbox is the notification status that a final
@@ -149,8 +155,9 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 // ignored (the entry was removed by an earlier run).
 //
 // The status of the notification an attempt carries (OutboxAttempt.
-// Notification) changes in the same transaction, so the notification's
-// final status and the outbox's outcome are never seen apart, and an email
+// Notification) changes in the same transaction, when the attempt changed
+// its queued recipient, so the notification's status and the outbox's
+// outcome are never seen apart, and an email
 // that failed permanently gets its SMS fallback (CreateSMSFallback) in it
 // too: a crash cannot lose the fallback after the failure is recorded.
 // The returned record lists what changed.
@@ -171,7 +178,8 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		*rec = OutboxRecord{}
 		if tracked {
-			if err := s.recordNotifications(ctx, tx, attempts, rec); err != nil {
+			// Before any row lock (see CreateNotifications).
+			if err := s.lockEvents(ctx, tx); err != nil {
 				return err
 			}
 		}
@@ -185,24 +193,36 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 			WHERE outbox_id = ? AND address = ? AND status = 'queued'`
 		var ids []int64
 		seen := map[int64]bool{}
-		var err error
+		var changed []OutboxAttempt // carrying a notification, recipient was queued
 		for _, a := range attempts {
 			notified := 0
 			if a.DelayNotified {
 				notified = 1
 			}
+			var res sql.Result
+			var err error
 			if a.NotAttempted {
-				_, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+				res, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
 			} else {
-				_, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+				res, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
 			}
 			if err != nil {
 				return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+			}
+			if a.Notification != "" {
+				if n, err := res.RowsAffected(); err != nil {
+					return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+				} else if n > 0 {
+					changed = append(changed, a)
+				}
 			}
 			if !seen[a.OutboxID] {
 				seen[a.OutboxID] = true
 				ids = append(ids, a.OutboxID)
 			}
+		}
+		if err := s.recordNotifications(ctx, tx, changed, rec); err != nil {
+			return err
 		}
 		if !remove {
 			return nil
@@ -244,12 +264,10 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 }
 
 // recordNotifications is RecordOutboxAttempts's part for the notifications
-// the attempts carry. A job that ran twice changes nothing: the first run
-// made the notification final with the recipient.
+// that attempts carry, in its transaction (holding the events lock): only
+// for attempts that changed a queued recipient, so a job that ran twice,
+// or one whose recipient an operator cancelled meanwhile, changes nothing.
 func (s *Store) recordNotifications(ctx context.Context, tx dbtx, attempts []OutboxAttempt, rec *OutboxRecord) error {
-	if err := s.lockEvents(ctx, tx); err != nil {
-		return err
-	}
 	for _, a := range attempts {
 		if a.Notification == "" {
 			continue
@@ -282,7 +300,7 @@ func (s *Store) recordNotifications(ctx context.Context, tx dbtx, attempts []Out
 				return err
 			}
 			if created {
-				rec.Fallbacks = append(rec.Fallbacks, n)
+				rec.Fallbacks = append(rec.Fallbacks, Fallback{Email: a.Notification, SMS: n})
 			}
 		}
 	}

@@ -197,11 +197,12 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 		if strings.Join(got, " ") != want {
 			t.Errorf("events: got %q, want %q", got, want)
 		}
-		if len(rec.Fallbacks) != 1 || rec.Fallbacks[0].Recipient != "+84912345678" || rec.Fallbacks[0].Status != NotificationCreated {
+		if len(rec.Fallbacks) != 1 || rec.Fallbacks[0].Email != "bad" || rec.Fallbacks[0].SMS.Recipient != "+84912345678" ||
+			rec.Fallbacks[0].SMS.Status != NotificationCreated {
 			t.Fatalf("fallbacks: %+v", rec.Fallbacks)
 		}
-		if _, smsID, err := s.SMSFallbackOf(ctx, "bad"); err != nil || smsID != rec.Fallbacks[0].ID {
-			t.Errorf("fallback of bad: %q %v, want %s", smsID, err, rec.Fallbacks[0].ID)
+		if _, smsID, err := s.SMSFallbackOf(ctx, "bad"); err != nil || smsID != rec.Fallbacks[0].SMS.ID {
+			t.Errorf("fallback of bad: %q %v, want %s", smsID, err, rec.Fallbacks[0].SMS.ID)
 		}
 		for id, status := range map[string]string{"ok": NotificationDelivered, "bad": NotificationPermanentFailure, "slow": NotificationSending} {
 			n, err := s.Notification(ctx, id)
@@ -226,6 +227,63 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 			Status: OutboxDelivered, Notification: "gone"}}, true)
 		if err != nil || len(rec.Events) != 0 {
 			t.Errorf("missing notification: %+v %v", rec, err)
+		}
+	})
+}
+
+// TestRecordOutboxAttemptsAtomic: when the outbox part of a record fails,
+// the notification part rolls back with it; and an attempt whose recipient
+// is no longer queued (an operator cancelled it meanwhile) leaves the
+// notification alone.
+func TestRecordOutboxAttemptsAtomic(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		bad := newNote("bad", "email", "binh@example.com")
+		bad.MailFrom, bad.EventID = "bounce+bad@hanoi.gov.vn", "ev-bad"
+		bad.Fallback = &SMSFallback{Phone: "+84912345678", TemplateID: "dossier-received-sms", TemplateVersion: 1, Text: "t", SMSText: "t", SMSEncoding: "GSM-7", SMSParts: 1}
+		cancelled := newNote("cancelled", "email", "an@example.com")
+		cancelled.MailFrom = "bounce+cancelled@hanoi.gov.vn"
+		res, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: []NewNotification{bad, cancelled}}})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res)
+		}
+		ids := res[0].OutboxIDs
+
+		// CancelOutbox's first transaction; its status change comes after.
+		if _, err := s.wdb.Exec(s.q(`UPDATE outbox_recipients SET status = 'failed', last_error = 'cancelled by operator' WHERE outbox_id = ?`), ids[1]); err != nil {
+			t.Fatal(err)
+		}
+		rec, err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
+			Status: OutboxDelivered, Notification: "cancelled", Started: time.Now()}}, true)
+		if err != nil || len(rec.Events) != 0 {
+			t.Errorf("record after cancel: %+v %v", rec, err)
+		}
+		if n, _ := s.Notification(ctx, "cancelled"); n.Status != NotificationCreated {
+			t.Errorf("the cancelled recipient's notification became %s", n.Status)
+		}
+
+		if b.name == "sqlite" {
+			_, err = s.wdb.Exec(`CREATE TRIGGER boom BEFORE DELETE ON outbox BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+		} else {
+			_, err = s.wdb.Exec(`CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql;
+				CREATE TRIGGER boom BEFORE DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION boom()`)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{{OutboxID: ids[0], Address: "binh@example.com",
+			Status: OutboxFailed, LastError: "550", Notification: "bad", Started: time.Now()}}, true); err == nil {
+			t.Fatal("record did not fail")
+		}
+		n, _ := s.Notification(ctx, "bad")
+		_, sms, _ := s.SMSFallbackOf(ctx, "bad")
+		if n.Status != NotificationCreated || sms != "" {
+			t.Errorf("the outbox part failed, but the notification is %s, fallback %q", n.Status, sms)
+		}
+		if st, err := s.OutboxState(ctx, ids[0]); err != nil || st.Recipients[0].Status != OutboxQueued {
+			t.Errorf("outbox after the failed record: %+v %v", st, err)
 		}
 	})
 }
