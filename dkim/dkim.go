@@ -102,6 +102,11 @@ func NewKey(domain, selector string, keyPEM []byte) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
+	if rk, ok := k.(*rsa.PrivateKey); ok {
+		if k, err = fastSigner(rk); err != nil {
+			return nil, err
+		}
+	}
 	return &Key{Domain: domain, Selector: selector, signer: k}, nil
 }
 

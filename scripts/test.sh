@@ -18,6 +18,8 @@ command -v smtp-source >/dev/null || need+=(postfix)
 command -v docker-compose >/dev/null || need+=(docker-compose)
 perl -MNet::SMPP -e1 2>/dev/null || need+=(libnet-smpp-perl)
 command -v curl >/dev/null || need+=(curl)
+command -v gcc >/dev/null || need+=(gcc)                    # cgo: -race, and the openssl build
+[ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)     # the openssl build (dkim/openssl.go)
 command -v wrk >/dev/null || need+=(wrk) # the API benchmark's client (BenchmarkDossierEventsWrk)
 if [ ${#need[@]} -gt 0 ]; then
 	echo "== installing ${need[*]}"
@@ -78,4 +80,10 @@ if [ $# -gt 0 ]; then
 	go test -race -timeout 15m "$@"
 else
 	go test -race -timeout 15m ./...
+	# The openssl build's RSA signer (dkim/openssl.go): its own test, and
+	# signatures that verify end to end, through the dispatcher and a node.
+	echo "== go test -tags openssl"
+	go test -race -tags openssl -timeout 10m ./dkim
+	go test -race -tags openssl -timeout 10m -run 'TestDelivered$|TestComposeAtDelivery|TestSignedAtAcceptance' ./dispatcher
+	go test -race -tags openssl -timeout 10m -run 'TestE2EDossierEventEmail' ./cmd/congthu
 fi

@@ -168,10 +168,25 @@ func BenchmarkE2ENotify(b *testing.B) {
 	}
 	var lat []time.Duration
 	missing := 0
+	// CONGTHU_BENCH_TRACE=FILE writes each email's 201 time (ms since
+	// the start) and latency (ms), to see when the slow ones were.
+	var trace *bufio.Writer
+	if path := os.Getenv("CONGTHU_BENCH_TRACE"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		trace = bufio.NewWriter(f)
+		defer trace.Flush()
+	}
 	sink.mu.Lock()
 	for id, c := range created {
 		if a, ok := sink.arrived[id]; ok {
 			lat = append(lat, a.Sub(c))
+			if trace != nil {
+				fmt.Fprintf(trace, "%d %d\n", c.Sub(start).Milliseconds(), a.Sub(c).Milliseconds())
+			}
 		} else {
 			missing++
 		}

@@ -19,6 +19,7 @@ import (
 	"congthu/certs"
 	"congthu/config"
 	"congthu/dispatcher"
+	"congthu/dkim"
 	"congthu/httpapi"
 	"congthu/imapd"
 	"congthu/loginlimit"
@@ -173,7 +174,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		return err
 	}
 	defer st.Close()
-	log.Info("store open", "backend", st.Backend())
+	log.Info("store open", "backend", st.Backend(), "dkim_rsa", dkim.RSABackend)
 
 	r := &runner{log: log, errc: make(chan error, 16)}
 	// runCtx stops background workers; listeners stop through their

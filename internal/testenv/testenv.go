@@ -324,7 +324,7 @@ func GoBinary(t testing.TB) string {
 			return
 		}
 		binPath = filepath.Join(dir, "congthu")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/congthu")
+		cmd := exec.Command("go", "build", "-tags", buildTags, "-o", binPath, "./cmd/congthu")
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			binErr = fmt.Errorf("go build: %v: %s", err, out)

@@ -1,0 +1,7 @@
+//go:build !openssl
+
+package testenv
+
+// buildTags are the tags GoBinary builds the binary with (see
+// tags_openssl.go).
+const buildTags = ""
