@@ -143,6 +143,9 @@ type Delivery struct {
 	// MaxConnectionsPerDomain caps concurrent connections to one
 	// destination domain.
 	MaxConnectionsPerDomain int `toml:"max_connections_per_domain" env:"CONGTHU_MAX_CONNECTIONS_PER_DOMAIN"`
+	// SmarthostMaxConnections caps concurrent connections to the
+	// smarthost, which carries every domain's mail.
+	SmarthostMaxConnections int `toml:"smarthost_max_connections" env:"CONGTHU_SMARTHOST_MAX_CONNECTIONS"`
 	// Workers is how many deliveries run at once on this node.
 	Workers int `toml:"workers" env:"CONGTHU_DELIVERY_WORKERS"`
 }
@@ -380,6 +383,7 @@ func Default() *Config {
 			MaxQueueAge:             Duration(120 * time.Hour),
 			DelayNotice:             Duration(4 * time.Hour),
 			MaxConnectionsPerDomain: 10,
+			SmarthostMaxConnections: 50,
 			Workers:                 256,
 			MTASTS:                  true,
 		},
@@ -565,6 +569,7 @@ func (c *Config) Validate() error {
 		{"delivery.max_queue_age", "CONGTHU_MAX_QUEUE_AGE", int64(c.Delivery.MaxQueueAge)},
 		{"delivery.delay_notice", "CONGTHU_DELAY_NOTICE", int64(c.Delivery.DelayNotice)},
 		{"delivery.max_connections_per_domain", "CONGTHU_MAX_CONNECTIONS_PER_DOMAIN", int64(c.Delivery.MaxConnectionsPerDomain)},
+		{"delivery.smarthost_max_connections", "CONGTHU_SMARTHOST_MAX_CONNECTIONS", int64(c.Delivery.SmarthostMaxConnections)},
 		{"delivery.workers", "CONGTHU_DELIVERY_WORKERS", int64(c.Delivery.Workers)},
 		{"api.rate_limit", "CONGTHU_API_RATE_LIMIT", int64(c.API.RateLimit)},
 		{"sms.smpp_window", "CONGTHU_SMPP_WINDOW", int64(c.SMS.SMPPWindow)},

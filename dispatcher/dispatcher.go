@@ -109,6 +109,12 @@ type Options struct {
 	// MaxPerDomain is the most simultaneous connections to one
 	// destination domain (or to the smarthost). Default 10.
 	MaxPerDomain int
+	// SmarthostMaxConnections is the most simultaneous connections to
+	// the smarthost, which carries every domain's mail: one SMTP
+	// transaction without pipelining is four round trips, so ten
+	// connections cap a loaded node at a few hundred messages a second.
+	// Default 50.
+	SmarthostMaxConnections int
 	// Workers is how many delivery jobs run at once (most of them wait:
 	// on a connection slot, the network, the store). Default 256.
 	Workers int
@@ -237,6 +243,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.MaxPerDomain <= 0 {
 		o.MaxPerDomain = 10
+	}
+	if o.SmarthostMaxConnections <= 0 {
+		o.SmarthostMaxConnections = 50
 	}
 	if o.Workers <= 0 {
 		o.Workers = 256
@@ -574,7 +583,10 @@ func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt)
 		return res.err
 	}
 	if d.o.Tracker != nil && (len(res.rec.Events) > 0 || len(res.rec.Fallbacks) > 0) {
-		d.o.Tracker.OutboxRecorded(ctx, res.rec)
+		// What is recorded is told, also when shutting down.
+		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		d.o.Tracker.OutboxRecorded(hctx, res.rec)
+		cancel()
 	}
 	return nil
 }

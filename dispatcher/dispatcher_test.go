@@ -378,6 +378,26 @@ func TestConcurrencyLimitAndReuse(t *testing.T) {
 	e.waitStatus(ids[n-1], fmt.Sprintf("r%d@remote.test", n-1), store.OutboxDelivered, 5*time.Second)
 }
 
+// TestSmarthostConcurrency: the smarthost, which carries every domain's
+// mail, gets SmarthostMaxConnections sessions, not MaxPerDomain.
+func TestSmarthostConcurrency(t *testing.T) {
+	sk := startSink(t, sinkOpts{dataDelay: 50 * time.Millisecond})
+	const limit, n = 6, 60
+	e := newEnv(t, envOpts{opts: func(o *Options) {
+		o.Smarthost = sk.addr
+		o.MaxPerDomain = 1
+		o.SmarthostMaxConnections = limit
+		o.Workers = 32
+	}})
+	for i := range n {
+		e.submit("alice@local.test", []string{fmt.Sprintf("r%d@d%d.test", i, i%3)}, message("alice@local.test", "x@remote.test", "load", 500))
+	}
+	waitFor(t, "all delivered", 30*time.Second, func() bool { return sk.count() == n })
+	if m := sk.maxActive.Load(); m > limit || m <= 2 {
+		t.Errorf("at most %d sessions at once to the smarthost, want between 3 and %d", m, limit)
+	}
+}
+
 func TestDelayNoticeAndExpiry(t *testing.T) {
 	sk := startSink(t, sinkOpts{rcpt: func(string) error { return smtpErr(421, [3]int{4, 4, 5}, "too busy") }})
 	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) {

@@ -22,7 +22,8 @@
 //     valid certificate (opportunistic TLS, RFC 7435); when the handshake
 //     fails the host is tried again in clear, unless the domain is in
 //     Options.RequireTLS;
-//   - at most Options.MaxPerDomain connections per destination domain,
+//   - at most Options.MaxPerDomain connections per destination domain
+//     (Options.SmarthostMaxConnections to the smarthost),
 //     connections kept idle for a few seconds and reused for the next
 //     messages to the same host.
 //

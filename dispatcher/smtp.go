@@ -90,13 +90,22 @@ func (s *session) quit() {
 	}
 }
 
+// maxConns is the most sessions open at once to one destination: the
+// smarthost's limit when there is one, else MaxPerDomain.
+func (t *transport) maxConns() int {
+	if t.o.Smarthost != "" {
+		return t.o.SmarthostMaxConnections
+	}
+	return t.o.MaxPerDomain
+}
+
 // slot takes a connection slot for domain, waiting while the domain has
-// MaxPerDomain sessions open. It returns the function that gives it back.
+// maxConns sessions open. It returns the function that gives it back.
 func (t *transport) slot(ctx context.Context, domain string) (func(), error) {
 	t.mu.Lock()
 	ch := t.limits[domain]
 	if ch == nil {
-		ch = make(chan struct{}, t.o.MaxPerDomain)
+		ch = make(chan struct{}, t.maxConns())
 		t.limits[domain] = ch
 	}
 	t.mu.Unlock()
@@ -494,7 +503,7 @@ func (t *transport) put(s *session) {
 	}
 	l := append(t.idle[s.addr], s)
 	var drop *session
-	if len(l) > t.o.MaxPerDomain {
+	if len(l) > t.maxConns() {
 		drop, l = l[0], l[1:]
 	}
 	t.idle[s.addr] = l

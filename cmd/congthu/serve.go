@@ -217,19 +217,20 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 				Log: log.With("component", "mta-sts")})
 		}
 		d, err := dispatcher.New(dispatcher.Options{
-			Hostname:          cfg.Hostname,
-			Smarthost:         cfg.Delivery.Smarthost,
-			SmarthostUsername: cfg.Delivery.SmarthostUsername,
-			SmarthostPassword: cfg.Delivery.SmarthostPassword,
-			Resolver:          resolver(cfg.Delivery.DNSResolver),
-			RequireTLS:        cfg.Delivery.RequireTLS,
-			MTASTS:            sts,
-			RetrySchedule:     cfg.Delivery.RetrySchedule.Durations(),
-			MaxQueueAge:       cfg.Delivery.MaxQueueAge.D(),
-			DelayNotice:       cfg.Delivery.DelayNotice.D(),
-			MaxPerDomain:      cfg.Delivery.MaxConnectionsPerDomain,
-			Workers:           cfg.Delivery.Workers,
-			Tracker:           tracker,
+			Hostname:                cfg.Hostname,
+			Smarthost:               cfg.Delivery.Smarthost,
+			SmarthostUsername:       cfg.Delivery.SmarthostUsername,
+			SmarthostPassword:       cfg.Delivery.SmarthostPassword,
+			Resolver:                resolver(cfg.Delivery.DNSResolver),
+			RequireTLS:              cfg.Delivery.RequireTLS,
+			MTASTS:                  sts,
+			RetrySchedule:           cfg.Delivery.RetrySchedule.Durations(),
+			MaxQueueAge:             cfg.Delivery.MaxQueueAge.D(),
+			DelayNotice:             cfg.Delivery.DelayNotice.D(),
+			MaxPerDomain:            cfg.Delivery.MaxConnectionsPerDomain,
+			SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
+			Workers:                 cfg.Delivery.Workers,
+			Tracker:                 tracker,
 		}, st, qc, log)
 		if err != nil {
 			return err
