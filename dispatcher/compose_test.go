@@ -164,8 +164,9 @@ func TestComposeAtDelivery(t *testing.T) {
 		!strings.Contains(done, "n-2 permanent-failure cannot compose the message") {
 		t.Errorf("tracker told: %q", done)
 	}
-	// The outcome and the notification's status were recorded together:
-	// sending as of the attempt's start, then delivered.
+	// The notification's timeline: sending as of the attempt's start,
+	// then delivered (store.TestRecordOutboxAttemptsAtomic checks that
+	// they are written with the outcome, in one transaction).
 	evs, got := e.timeline("n-1")
 	if got != "created sending delivered" || evs[1].At.After(evs[2].At) {
 		t.Errorf("n-1 timeline: %+v", evs)

@@ -157,10 +157,10 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 // The status of the notification an attempt carries (OutboxAttempt.
 // Notification) changes in the same transaction, when the attempt changed
 // its queued recipient, so the notification's status and the outbox's
-// outcome are never seen apart, and an email
-// that failed permanently gets its SMS fallback (CreateSMSFallback) in it
-// too: a crash cannot lose the fallback after the failure is recorded.
-// The returned record lists what changed.
+// outcome are never seen apart. An email that failed permanently gets its
+// SMS fallback (CreateSMSFallback) in it too: a crash cannot lose the
+// fallback after the failure is recorded. The returned record lists what
+// changed.
 func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) (*OutboxRecord, error) {
 	tracked := false
 	for _, a := range attempts {
