@@ -79,6 +79,22 @@ func (e *env) notificationEmail(id, rcpt string) int64 {
 	return res[0].OutboxIDs[0]
 }
 
+// exampleOrgMX points example.org's MX at 127.0.0.1 (the sink's port is
+// Options.Port).
+func (e *env) exampleOrgMX() {
+	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	e.dns.SetA("mx.example.org", "127.0.0.1")
+}
+
+// wantFailed checks that rcpt of outbox entry id failed for good, with a
+// reason containing reason.
+func (e *env) wantFailed(id int64, rcpt, reason string) {
+	e.t.Helper()
+	if r := e.state(id)[rcpt]; r.Status != store.OutboxFailed || !strings.Contains(r.LastError, reason) {
+		e.t.Errorf("entry %d, %s: %+v, want failed with %q", id, rcpt, r, reason)
+	}
+}
+
 // timeline returns notification id's events and their statuses, spaced.
 func (e *env) timeline(id string) ([]store.NotificationEvent, string) {
 	e.t.Helper()
@@ -102,8 +118,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	ct := &composeTracker{}
 	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.Tracker = ct }})
 	ct.st = e.st
-	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
-	e.dns.SetA("mx.example.org", "127.0.0.1")
+	e.exampleOrgMX()
 
 	id := e.notificationEmail("n-1", "an@example.org")
 	if st, err := e.st.OutboxState(e.ctx, id); err != nil || len(st.Raw) != 0 || st.NotificationID != "n-1" {
@@ -151,9 +166,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	if _, err := e.d.DeliverNow(e.ctx, id2); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.state(id2)["binh@example.org"]; r.Status != store.OutboxFailed || !strings.Contains(r.LastError, "cannot compose") {
-		t.Errorf("uncomposable entry: %+v", r)
-	}
+	e.wantFailed(id2, "binh@example.org", "cannot compose")
 	if sk.count() != 1 {
 		t.Errorf("sink got %d messages, want still 1", sk.count())
 	}
@@ -178,15 +191,12 @@ func TestComposeAtDelivery(t *testing.T) {
 func TestComposeWithoutTracker(t *testing.T) {
 	sk := startSink(t, sinkOpts{})
 	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr) }})
-	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
-	e.dns.SetA("mx.example.org", "127.0.0.1")
+	e.exampleOrgMX()
 	id := e.notificationEmail("n-3", "an@example.org")
 	if _, err := e.d.DeliverNow(e.ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if r := e.state(id)["an@example.org"]; r.Status != store.OutboxFailed || !strings.Contains(r.LastError, "no notification tracker") {
-		t.Errorf("entry: %+v", r)
-	}
+	e.wantFailed(id, "an@example.org", "no notification tracker")
 	if sk.count() != 0 {
 		t.Errorf("sink got %d messages, want 0", sk.count())
 	}
@@ -204,8 +214,7 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 		o.SendingAfter = 200 * time.Millisecond
 	}})
 	ct.st = e.st
-	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
-	e.dns.SetA("mx.example.org", "127.0.0.1")
+	e.exampleOrgMX()
 	id := e.notificationEmail("n-slow", "an@example.org")
 
 	begun := time.Now()
@@ -280,8 +289,7 @@ func TestTrackerHookPanics(t *testing.T) {
 		o.SendingAfter = 100 * time.Millisecond
 	}})
 	pt.st = e.st
-	e.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
-	e.dns.SetA("mx.example.org", "127.0.0.1")
+	e.exampleOrgMX()
 	for _, id := range []string{"n-1", "n-2"} {
 		e.notificationEmail(id, id+"@example.org")
 		deadline := time.Now().Add(10 * time.Second)

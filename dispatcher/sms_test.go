@@ -25,7 +25,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/httpapi"
-	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/notify"
 	"congthu/queue"
@@ -870,8 +869,7 @@ func TestSMSFallbackLive550(t *testing.T) {
 	sk := startSink(t, sinkOpts{rcpt: func(string) error { return smtpErr(550, [3]int{5, 1, 1}, "no such user") }})
 	lt := &lateTracker{}
 	de := newEnv(t, envOpts{opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.Tracker = lt }})
-	de.mx("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
-	de.dns.SetA("mx.example.org", "127.0.0.1")
+	de.exampleOrgMX()
 	s := startSMSC(t, "--dlr", "delivered")
 	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, st: de.st, rdb: de.rdb})
 	lt.p.Store(e.tr)
