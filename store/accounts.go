@@ -517,6 +517,9 @@ func (s *Store) ResolveRecipient(ctx context.Context, address string) (*Account,
 	}
 	a, err := scanAccount(s.r().row(ctx, "SELECT "+accountColumns+` FROM accounts WHERE address = ?
 		UNION ALL SELECT `+accountColumnsA+` FROM aliases al JOIN accounts a ON a.id = al.account_id WHERE al.address = ?`, addr, addr))
+	if errors.Is(err, sql.ErrNoRows) && IsRoleAddress(addr) {
+		return s.resolveRole(ctx, addr) // postmaster.go
+	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: recipient %s: %w", addr, ErrNotFound)
 	}

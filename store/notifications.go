@@ -28,7 +28,9 @@ import (
 
 // Notification statuses, as in GOV.UK Notify. created → sending →
 // delivered | permanent-failure | temporary-failure | technical-failure;
-// the last four are final and never change.
+// the last four are final and never change, except that a bounce arriving
+// after the remote server's 250 turns delivered into permanent-failure
+// (RecordBounce).
 const (
 	NotificationCreated          = "created"
 	NotificationSending          = "sending"
@@ -692,6 +694,13 @@ func (s *Store) createNotifications(ctx context.Context, reqs []*NotificationReq
 }
 
 func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail string, at time.Time) (*NotificationEvent, error) {
+	return s.setStatusAfter(ctx, tx, id, status, detail, at, false)
+}
+
+// setStatusAfter is setStatus; afterDelivery also lets a delivered
+// notification become permanent-failure (a bounce after the remote 250,
+// store/bounce.go).
+func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail string, at time.Time, afterDelivery bool) (*NotificationEvent, error) {
 	now := time.Now()
 	if at.IsZero() {
 		at = now
@@ -708,7 +717,8 @@ func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail strin
 	} else if err != nil {
 		return nil, fmt.Errorf("store: notification %s: %w", id, err)
 	}
-	if cur == status || NotificationStatusFinal(cur) || status == NotificationCreated {
+	bounced := afterDelivery && cur == NotificationDelivered && status == NotificationPermanentFailure
+	if cur == status || (NotificationStatusFinal(cur) && !bounced) || status == NotificationCreated {
 		return nil, nil
 	}
 	set := "status = ?, status_detail = ?, updated_at = ?"

@@ -183,84 +183,94 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 				return err
 			}
 		}
-		now := micro(time.Now())
-		// The statements are prepared once per store (stmtcache.go).
-		const attempted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
-			attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
-			WHERE outbox_id = ? AND address = ? AND status = 'queued'`
-		const noted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
-			delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
-			WHERE outbox_id = ? AND address = ? AND status = 'queued'`
-		var ids []int64
-		seen := map[int64]bool{}
-		var changed []OutboxAttempt // carrying a notification, recipient was queued
-		for _, a := range attempts {
-			notified := 0
-			if a.DelayNotified {
-				notified = 1
-			}
-			var res sql.Result
-			var err error
-			if a.NotAttempted {
-				res, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
-			} else {
-				res, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
-			}
-			if err != nil {
-				return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
-			}
-			if a.Notification != "" {
-				if n, err := res.RowsAffected(); err != nil {
-					return fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
-				} else if n > 0 {
-					changed = append(changed, a)
-				}
-			}
-			if !seen[a.OutboxID] {
-				seen[a.OutboxID] = true
-				ids = append(ids, a.OutboxID)
-			}
-		}
-		if err := s.recordNotifications(ctx, tx, changed, rec); err != nil {
-			return err
-		}
-		if !remove {
-			return nil
-		}
-		var blobs []int64
-		for len(ids) > 0 {
-			n := min(len(ids), chunkSize)
-			args := make([]any, n)
-			for i, id := range ids[:n] {
-				args[i] = id
-			}
-			ids = ids[n:]
-			rows, err := tx.query(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(n)+`) AND NOT EXISTS
-				(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = outbox.id AND r.status = 'queued') RETURNING blob_id`, args...)
-			if err != nil {
-				return fmt.Errorf("store: remove finished outbox entries: %w", err)
-			}
-			for rows.Next() {
-				var b int64
-				if err := rows.Scan(&b); err != nil {
-					rows.Close()
-					return fmt.Errorf("store: remove finished outbox entries: %w", err)
-				}
-				blobs = append(blobs, b)
-			}
-			if err := rows.Close(); err != nil {
-				return fmt.Errorf("store: remove finished outbox entries: %w", err)
-			}
-			if err := rows.Err(); err != nil {
-				return fmt.Errorf("store: remove finished outbox entries: %w", err)
-			}
-		}
-		return s.gcBlobs(ctx, tx, blobs)
+		_, err := s.recordAttempts(ctx, tx, attempts, remove, rec)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	return rec, nil
+}
+
+// recordAttempts is RecordOutboxAttempts in tx (which holds the events
+// lock when an attempt carries a notification). It reports how many
+// attempts changed a queued recipient.
+func (s *Store) recordAttempts(ctx context.Context, tx dbtx, attempts []OutboxAttempt, remove bool, rec *OutboxRecord) (int, error) {
+	now := micro(time.Now())
+	// The statements are prepared once per store (stmtcache.go).
+	const attempted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
+		attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+		WHERE outbox_id = ? AND address = ? AND status = 'queued'`
+	const noted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?,
+		delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
+		WHERE outbox_id = ? AND address = ? AND status = 'queued'`
+	var ids []int64
+	seen := map[int64]bool{}
+	var changed []OutboxAttempt // carrying a notification, recipient was queued
+	total := 0
+	for _, a := range attempts {
+		notified := 0
+		if a.DelayNotified {
+			notified = 1
+		}
+		var res sql.Result
+		var err error
+		if a.NotAttempted {
+			res, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+		} else {
+			res, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+		}
+		if err != nil {
+			return total, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return total, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+		}
+		total += int(n)
+		if a.Notification != "" && n > 0 {
+			changed = append(changed, a)
+		}
+		if !seen[a.OutboxID] {
+			seen[a.OutboxID] = true
+			ids = append(ids, a.OutboxID)
+		}
+	}
+	if err := s.recordNotifications(ctx, tx, changed, rec); err != nil {
+		return total, err
+	}
+	if !remove {
+		return total, nil
+	}
+	var blobs []int64
+	for len(ids) > 0 {
+		n := min(len(ids), chunkSize)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rows, err := tx.query(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(n)+`) AND NOT EXISTS
+			(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = outbox.id AND r.status = 'queued') RETURNING blob_id`, args...)
+		if err != nil {
+			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+		}
+		for rows.Next() {
+			var b int64
+			if err := rows.Scan(&b); err != nil {
+				rows.Close()
+				return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+			}
+			blobs = append(blobs, b)
+		}
+		if err := rows.Close(); err != nil {
+			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+		}
+	}
+	return total, s.gcBlobs(ctx, tx, blobs)
 }
 
 // recordNotifications is RecordOutboxAttempts's part for the notifications

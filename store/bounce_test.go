@@ -1,0 +1,179 @@
+package store
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRecordBounce: a bounce turns a delivered email and one still queued
+// into permanent-failure with its callback and SMS fallback, as a 5xx
+// during delivery does; a second bounce, or one for a notification already
+// failed, changes nothing; unknown and test notifications are not found.
+func TestRecordBounce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetServiceCallback(ctx, "motcua", "http://cb.test/", "k"); err != nil {
+			t.Fatal(err)
+		}
+		fallback := &SMSFallback{Phone: "+84912345678", TemplateID: "dossier-received-sms", TemplateVersion: 1, Text: "Hồ sơ", SMSText: "Ho so", SMSEncoding: "GSM-7", SMSParts: 1}
+		var notes []NewNotification
+		for _, id := range []string{"done", "queued", "expired"} {
+			n := newNote(id, "email", id+"@example.com")
+			n.MailFrom, n.EventID, n.Fallback = "bounce+"+id+"@hanoi.gov.vn", "ev-"+id, fallback
+			notes = append(notes, n)
+		}
+		test := newNote("test", "email", "t@example.com")
+		test.Test = true
+		res, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: append(notes, test)}})
+		if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 3 {
+			t.Fatalf("CreateNotifications: %+v %v", res, err)
+		}
+		ids := res[0].OutboxIDs
+		if _, err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{
+			{OutboxID: ids[0], Address: "done@example.com", Status: OutboxDelivered, Notification: "done", Started: time.Now()},
+			{OutboxID: ids[1], Address: "queued@example.com", Status: OutboxQueued, LastError: "451 later", NextAttempt: time.Now().Add(time.Hour), Notification: "queued", Started: time.Now()},
+		}, true); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.SetNotificationStatus(ctx, "expired", NotificationTemporaryFailure, "still not delivered", timeZero); err != nil {
+			t.Fatal(err)
+		}
+
+		const detail = "bounced by mx.example.com: 5.1.1 550 5.1.1 User unknown"
+		for _, id := range []string{"done", "queued"} {
+			rec, err := s.RecordBounce(ctx, id, detail, time.Now())
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			if len(rec.Events) != 1 || rec.Events[0].Status != NotificationPermanentFailure || rec.Events[0].Detail != detail || !rec.Events[0].Callback {
+				t.Errorf("%s: events %+v, want one permanent-failure with the detail and a callback", id, rec.Events)
+			}
+			if len(rec.Fallbacks) != 1 || rec.Fallbacks[0].SMS.Recipient != "+84912345678" {
+				t.Errorf("%s: fallbacks %+v, want the SMS", id, rec.Fallbacks)
+			}
+			n, err := s.Notification(ctx, id)
+			if err != nil || n.Status != NotificationPermanentFailure || n.StatusDetail != detail {
+				t.Errorf("%s: got %+v %v", id, n, err)
+			}
+			evs, _ := s.NotificationEvents(ctx, id)
+			var got []string
+			for _, e := range evs {
+				got = append(got, e.Status)
+			}
+			if last := got[len(got)-1]; last != NotificationPermanentFailure {
+				t.Errorf("%s: timeline %v", id, got)
+			}
+			if id == "done" && strings.Join(got, " ") != "created sending delivered permanent-failure" {
+				t.Errorf("done: timeline %v, want delivered then permanent-failure", got)
+			}
+			// Twice: nothing more.
+			if rec, err := s.RecordBounce(ctx, id, detail, time.Now()); err != nil || len(rec.Events)+len(rec.Fallbacks) != 0 {
+				t.Errorf("%s again: %+v %v", id, rec, err)
+			}
+		}
+		// The queued recipient failed with the bounce and its entry went,
+		// so the dispatcher does not try again.
+		if _, err := s.OutboxState(ctx, ids[1]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("queued entry kept after the bounce: %v", err)
+		}
+		if rec, err := s.RecordBounce(ctx, "expired", detail, time.Now()); err != nil || len(rec.Events) != 0 {
+			t.Errorf("expired: %+v %v, want no change", rec, err)
+		}
+		if n, _ := s.Notification(ctx, "expired"); n.Status != NotificationTemporaryFailure {
+			t.Errorf("expired became %s", n.Status)
+		}
+		for _, id := range []string{"nope", "test"} {
+			if _, err := s.RecordBounce(ctx, id, detail, time.Now()); !errors.Is(err, ErrNotFound) {
+				t.Errorf("%s: got %v, want ErrNotFound", id, err)
+			}
+			if err := s.BounceTarget(ctx, id); !errors.Is(err, ErrNotFound) {
+				t.Errorf("BounceTarget(%s): got %v, want ErrNotFound", id, err)
+			}
+		}
+		if err := s.BounceTarget(ctx, "done"); err != nil {
+			t.Errorf("BounceTarget(done): %v", err)
+		}
+		// Other status changes out of delivered stay refused.
+		if ch, err := s.SetNotificationStatus(ctx, "expired", NotificationDelivered, "", timeZero); err != nil || ch {
+			t.Errorf("temporary-failure → delivered: %v %v", ch, err)
+		}
+	})
+}
+
+// TestPostmaster: postmaster@ and abuse@ of a served domain reach its first
+// enabled account, or the one named, or an account of that address; a
+// domain without accounts says so; others are unknown.
+func TestPostmaster(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
+		if _, err := s.AddDomain(ctx, "empty.gov.vn"); err != nil {
+			t.Fatal(err)
+		}
+		accs := setup(t, s, "vanthu", "giamdoc")
+		for _, a := range []string{"postmaster@example.gov.vn", "Abuse@Example.gov.vn"} {
+			if got, err := s.ResolveRecipient(ctx, a); err != nil || got.ID != accs[0].ID {
+				t.Errorf("%s: got %+v %v, want the first account", a, got, err)
+			}
+		}
+		if _, err := s.ResolveRecipient(ctx, "postmaster@empty.gov.vn"); !errors.Is(err, ErrNoPostmaster) || !errors.Is(err, ErrNotFound) {
+			t.Errorf("domain without accounts: got %v, want ErrNoPostmaster", err)
+		}
+		if _, err := s.ResolveRecipient(ctx, "postmaster@elsewhere.example"); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrNoPostmaster) {
+			t.Errorf("other domain: got %v, want ErrNotFound", err)
+		}
+		if _, err := s.ResolveRecipient(ctx, "webmaster@example.gov.vn"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("webmaster: got %v", err)
+		}
+
+		if err := s.SetDomainPostmaster(ctx, "example.gov.vn", "giamdoc@example.gov.vn"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetDomainPostmaster(ctx, "empty.gov.vn", "GiamDoc@example.gov.vn"); err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []string{"postmaster@example.gov.vn", "abuse@empty.gov.vn"} {
+			if got, err := s.ResolveRecipient(ctx, a); err != nil || got.ID != accs[1].ID {
+				t.Errorf("%s after domain postmaster: got %+v %v, want giamdoc", a, got, err)
+			}
+		}
+		named, acc, err := s.DomainPostmaster(ctx, "empty.gov.vn")
+		if err != nil || named != "giamdoc@example.gov.vn" || acc.ID != accs[1].ID {
+			t.Errorf("DomainPostmaster: %q %+v %v", named, acc, err)
+		}
+		for _, bad := range []string{"nobody@example.gov.vn", "x@elsewhere.example"} {
+			if err := s.SetDomainPostmaster(ctx, "example.gov.vn", bad); !errors.Is(err, ErrNotFound) {
+				t.Errorf("postmaster %s: got %v, want ErrNotFound", bad, err)
+			}
+		}
+		if err := s.SetDomainPostmaster(ctx, "example.gov.vn", "abuse@example.gov.vn"); !errors.Is(err, ErrInvalid) {
+			t.Errorf("role address as postmaster: got %v, want ErrInvalid", err)
+		}
+		if err := s.SetDomainPostmaster(ctx, "nope.gov.vn", "giamdoc@example.gov.vn"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("unknown domain: got %v", err)
+		}
+		// The named account disabled: back to the first enabled one.
+		if err := s.SetDisabled(ctx, "giamdoc@example.gov.vn", true); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ResolveRecipient(ctx, "postmaster@example.gov.vn"); err != nil || got.ID != accs[0].ID {
+			t.Errorf("named account disabled: got %+v %v, want the first account", got, err)
+		}
+		// An account of that name wins.
+		pm, err := s.AddAccount(ctx, "postmaster@example.gov.vn", "pw-postmaster")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ResolveRecipient(ctx, "postmaster@example.gov.vn"); err != nil || got.ID != pm.ID {
+			t.Errorf("postmaster account: got %+v %v", got, err)
+		}
+		if err := s.SetDomainPostmaster(ctx, "example.gov.vn", ""); err != nil {
+			t.Fatal(err)
+		}
+		if d, err := s.FirstDomain(ctx); err != nil || d.Name != "empty.gov.vn" {
+			t.Errorf("FirstDomain: %+v %v, want the first added", d, err)
+		}
+	})
+}
