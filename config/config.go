@@ -65,7 +65,9 @@ type API struct {
 	// minute (a token bucket in Redis).
 	RateLimit int `toml:"rate_limit" env:"CONGTHU_API_RATE_LIMIT"`
 	// SenderDomain is the domain of notification mail's default From
-	// (noreply@...) and bounce addresses. Empty: the host name.
+	// (noreply@...) and return path (bounce+<id>@...). Empty: the first
+	// served domain. It must be served here and have a DKIM key
+	// (checked by serve and checkconfig when the API is on).
 	SenderDomain string `toml:"sender_domain" env:"CONGTHU_API_SENDER_DOMAIN"`
 	// IdempotencyRetention is how long a request's idempotency record
 	// (the dossier event_id or Idempotency-Key, with the first response)

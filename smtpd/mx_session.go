@@ -79,6 +79,7 @@ type mxTx struct {
 	rcptList  []string // accepted, for the log and Received: "for"
 	rcpts     int
 	rejected  int
+	bounces   []string // notifications whose return path is a recipient (mx_roles.go)
 
 	// The SPF check runs from MAIL on; checkCtx bounds it and the
 	// other checks, and ends with the transaction.
@@ -167,6 +168,9 @@ func (s *mxSession) Rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "relay denied")
 		return errRelayDenied
 	}
+	if done, err := s.roleRcpt(tx, to, addr); done {
+		return err
+	}
 	now := time.Now()
 	id, ok := s.srv.dir.recipient(addr, now)
 	if !ok {
@@ -225,7 +229,7 @@ func (s *mxSession) localDomain(d string, forRcpt bool) (bool, error) {
 // checked, authenticated and committed before the reply.
 func (s *mxSession) Data(r io.Reader) error {
 	tx := s.transaction()
-	if tx == nil || len(tx.local) == 0 {
+	if tx == nil || (len(tx.local) == 0 && len(tx.bounces) == 0) {
 		return errNoRcpt
 	}
 	buf, err := readAll(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout}, make([]byte, headroom, headroom+16<<10))
@@ -255,6 +259,9 @@ func (s *mxSession) Data(r io.Reader) error {
 		}
 		s.logTx(tx, l)
 		return e
+	}
+	if reply := s.takeBounces(tx, data, id, &l); reply != nil {
+		return reply
 	}
 	data, changed := removeOwnAuthResults(data, s.srv.opts.Hostname)
 	var raw []byte

@@ -123,6 +123,7 @@ func domainCommand() *command {
 					return describe(store.ErrNotFound, "domain", args[0])
 				},
 			},
+			domainPostmasterCommand(),
 			{
 				name: "remove", args: "DOMAIN", summary: "stop serving a domain (it must have no accounts or aliases left)",
 				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {

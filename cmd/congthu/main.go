@@ -271,6 +271,10 @@ configuration is invalid.`,
 			if err != nil {
 				return err
 			}
+			sender, err := checkSenderDomain(ctx, c, cfg)
+			if err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", indent(err))
+			}
 			src := "built-in defaults"
 			if c.configPath != "" {
 				src = c.configPath
@@ -287,6 +291,9 @@ configuration is invalid.`,
 				{"mx", cfg.Listen.MX}, {"http", cfg.Listen.HTTP},
 			} {
 				fmt.Fprintf(c.stdout, "  %-12s %s\n", l.name, l.addr)
+			}
+			if sender != "" {
+				fmt.Fprintf(c.stdout, "  sender       %s (notification mail, DKIM-signed)\n", sender)
 			}
 			return nil
 		},

@@ -196,6 +196,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 
 	// Delivery and the API need Redis.
 	var api *httpapi.Server
+	var tracker *notify.Tracker
 	if rdb != nil {
 		qc := queue.NewClient(rdb)
 		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -209,7 +210,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		for _, w := range warnings {
 			log.Warn("redis: " + w)
 		}
-		tracker := notify.NewTracker(st, qc, log.With("component", "notify"))
+		tracker = notify.NewTracker(st, qc, log.With("component", "notify"))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
 		var sts dispatcher.PolicyLookup
 		if cfg.Delivery.MTASTS {
@@ -259,9 +260,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		if err != nil {
 			return fmt.Errorf("templates: %w", err)
 		}
+		sender := cfg.API.SenderDomain
+		if config.Enabled(cfg.Listen.HTTP) {
+			if sender, err = senderDomain(ctx, cfg, st); err != nil {
+				return err
+			}
+			log.Info("notification mail", "sender_domain", sender)
+		}
 		api = httpapi.New(httpapi.Options{
 			Log:          log.With("service", "http"),
-			SenderDomain: senderDomain(cfg),
+			SenderDomain: sender,
 			RateLimit:    cfg.API.RateLimit,
 			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
 			SMSReceipts:  smsReceipts,
@@ -310,7 +318,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		}
 	})
 
-	mxSrv := smtpd.NewMX(mxOptions(cfg, tlsConfig), st, log.With("service", "mx"))
+	mxOpts := mxOptions(cfg, tlsConfig)
+	mxOpts.Bounces = notify.NewBounces(st, tracker, log.With("component", "bounces"))
+	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
 	r.stop = append(r.stop, func(ctx context.Context) {
 		if err := mxSrv.Shutdown(ctx); err != nil {
 			log.Warn("mx shutdown", "err", err)
@@ -425,15 +435,6 @@ func resolver(addr string) *net.Resolver {
 			return d.DialContext(ctx, network, addr)
 		},
 	}
-}
-
-// senderDomain is the domain of notification mail's From and bounce
-// addresses.
-func senderDomain(cfg *config.Config) string {
-	if cfg.API.SenderDomain != "" {
-		return cfg.API.SenderDomain
-	}
-	return cfg.Hostname
 }
 
 // ---- SMS channel (issue 6): startSMS and what only it uses ----
