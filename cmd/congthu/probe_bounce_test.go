@@ -33,7 +33,9 @@ type envelopeSink struct {
 	msgs map[string][]byte
 }
 
-func (s *envelopeSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &envelopeSession{s: s}, nil }
+func (s *envelopeSink) NewSession(*smtp.Conn) (smtp.Session, error) {
+	return &envelopeSession{s: s}, nil
+}
 
 type envelopeSession struct {
 	s     *envelopeSink
