@@ -144,3 +144,39 @@ func FuzzTemplateEmailHeaders(f *testing.F) {
 		checkComposed(t, []store.NewNotification{n}, m.toName, m.agency)
 	})
 }
+
+// FuzzEventFieldHeaders is FuzzEventHeaders with the text of the fields
+// that reach headers and the subject fuzzed inside a valid event: the event
+// is refused with a 422, or it composes within the limits.
+func FuzzEventFieldHeaders(f *testing.F) {
+	f.Add("Nguyễn Văn An", "Ủy ban nhân dân quận Hoàn Kiếm", "Cấp giấy phép xây dựng", "lý do")
+	f.Add(strings.Repeat("A", 1999), strings.Repeat("=?utf-8?b?", 150), "p\r\nq", "a\nb")
+	f.Add("An\u202e", `"x" <a@b>, (c)`, "\x00", "\t")
+	s := fuzzServer(f)
+	c := &caller{service: "motcua", test: true}
+	f.Fuzz(func(t *testing.T, name, agency, procedure, reason string) {
+		ev := event("ev-f")
+		ev["status"] = "refused"
+		ev["applicant"].(map[string]any)["name"] = name
+		ev["agency"], ev["procedure"], ev["reason"] = agency, procedure, reason
+		body, err := json.Marshal(ev)
+		if err != nil {
+			return
+		}
+		pe, errs, err := ParseDossierEvent("HS-1", body)
+		if err != nil {
+			t.Fatalf("a JSON object is malformed: %v", err)
+		}
+		if len(errs) > 0 {
+			return
+		}
+		notes, fe, err := s.buildEvent(c, "HS-1", pe)
+		if err != nil {
+			t.Fatalf("an accepted event fails to render (a 500): %v", err)
+		}
+		if len(fe) > 0 {
+			return
+		}
+		checkComposed(t, notes, pe.Applicant.Name, pe.Agency)
+	})
+}
