@@ -73,6 +73,25 @@ type API struct {
 	// (the dossier event_id or Idempotency-Key, with the first response)
 	// is kept; a replay after it is a new request. 0: for ever.
 	IdempotencyRetention Duration `toml:"idempotency_retention" env:"CONGTHU_API_IDEMPOTENCY_RETENTION"`
+	// CallbackAllow lists networks (CIDR prefixes, or single addresses)
+	// status callbacks may reach besides public addresses, such as a
+	// back office inside the agency's network. Empty: callbacks go to
+	// public addresses only (never loopback, link-local, private,
+	// multicast or other special-purpose addresses).
+	CallbackAllow StringList `toml:"callback_allow" env:"CONGTHU_API_CALLBACK_ALLOW"`
+}
+
+// CallbackAllowPrefixes returns CallbackAllow parsed, a single address as
+// a one-address prefix. Call it on a validated configuration: entries
+// that do not parse are left out.
+func (a API) CallbackAllowPrefixes() []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range a.CallbackAllow {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // SMS configures the SMS channel: an SMPP 3.4 SMSC and/or an HTTP
@@ -663,6 +682,11 @@ func (c *Config) Validate() error {
 	}
 	if r := c.API.IdempotencyRetention; r < 0 || (r > 0 && r.D() < 24*time.Hour) {
 		bad("api.idempotency_retention", "CONGTHU_API_IDEMPOTENCY_RETENTION", "%s: want 0 (keep for ever) or at least 24h, so a back office's retries within a day are still recognised", r)
+	}
+	for _, s := range c.API.CallbackAllow {
+		if _, err := parsePrefix(s); err != nil {
+			bad("api.callback_allow", "CONGTHU_API_CALLBACK_ALLOW", "%v", err)
+		}
 	}
 	if c.IMAP.IdleTimeout > 0 && c.IMAP.IdleTimeout.D() < 30*time.Minute {
 		bad("imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", "%s is shorter than the 30 minutes RFC 9051 section 5.4 requires", c.IMAP.IdleTimeout)

@@ -175,6 +175,7 @@ func TestValidate(t *testing.T) {
 		{"api rate", func(c *Config) { c.API.RateLimit = 0 }, "api.rate_limit"},
 		{"short idempotency retention", func(c *Config) { c.API.IdempotencyRetention = Duration(time.Hour) }, "api.idempotency_retention (CONGTHU_API_IDEMPOTENCY_RETENTION): 1h0m0s: want 0"},
 		{"negative idempotency retention", func(c *Config) { c.API.IdempotencyRetention = Duration(-time.Hour) }, "api.idempotency_retention"},
+		{"callback allow", func(c *Config) { c.API.CallbackAllow = StringList{"10.0.0.0/8", "backoffice.local"} }, "api.callback_allow (CONGTHU_API_CALLBACK_ALLOW): \"backoffice.local\" is not a CIDR prefix"},
 		{"mx connections", func(c *Config) { c.MX.MaxConnections = -1 }, "mx.max_connections (CONGTHU_MX_MAX_CONNECTIONS): must be greater than zero"},
 		{"mx per ip zero", func(c *Config) { c.MX.MaxConnectionsPerIP = 0 }, "mx.max_connections_per_ip (CONGTHU_MX_MAX_CONNECTIONS_PER_IP): must not be zero"},
 		{"mx rate zero", func(c *Config) { c.MX.MaxMessagesPerIPPerMinute = 0 }, "mx.max_messages_per_ip_per_minute (CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE): must not be zero"},

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"os/exec"
 	"runtime/debug"
@@ -348,7 +349,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		w.Handle(notify.QueueSMS, queue.HandlerFunc(e.h.Load().Handle), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
 	}
 	w.Handle(notify.QueueTest, queue.HandlerFunc(e.tr.HandleTest), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond})
-	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
+	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
 		Backoff: func(int) time.Duration { return 100 * time.Millisecond }})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})

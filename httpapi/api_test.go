@@ -105,7 +105,7 @@ func TestDossierEventAndReads(t *testing.T) {
 		if r := e.do("GET", "/v1/notifications/"+em.ID, e.other, nil); r.code != http.StatusForbidden {
 			t.Errorf("other service: %d", r.code)
 		}
-		if r := e.do("GET", "/v1/notifications/"+em.ID, e.test, nil); r.code != http.StatusForbidden {
+		if r := e.do("GET", "/v1/notifications/"+em.ID, e.test, nil); r.code != http.StatusNotFound {
 			t.Errorf("test key on a live notification: %d", r.code)
 		}
 		if r := e.do("GET", "/v1/notifications/0195a9b0-0000-7000-8000-000000000000", e.live, nil); r.code != http.StatusNotFound {

@@ -124,7 +124,7 @@ func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, e
 	switch {
 	case strings.TrimSpace(ev.EventID) == "":
 		bad("event_id", "required")
-	case len(ev.EventID) > 128 || !printable(ev.EventID):
+	case len(ev.EventID) > 128 || !printable(ev.EventID) || textProblem(ev.EventID, oneLine) != "":
 		bad("event_id", "at most 128 printable characters")
 	}
 	if !slices.Contains(templates.Statuses(), ev.Status) {
@@ -136,8 +136,12 @@ func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, e
 		{"unit_name", ev.UnitName}, {"collect_place", ev.CollectPlace}, {"delivery_note", ev.DeliveryNote}, {"reference", ev.Reference},
 		{"lookup_url", ev.LookupURL},
 	} {
-		if !utf8.ValidString(f.v) {
-			bad(f.name, "must be valid UTF-8")
+		kind := oneLine
+		if multiLineFields[f.name] {
+			kind = multiLine
+		}
+		if p := textProblem(f.v, kind); p != "" {
+			bad(f.name, p)
 		} else if utf8.RuneCountInString(f.v) > 2000 {
 			bad(f.name, "at most 2000 characters")
 		}
@@ -160,7 +164,9 @@ func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, e
 		bad("missing_documents", "at most 100 items")
 	}
 	for i, d := range ev.MissingDocuments {
-		if strings.TrimSpace(d) == "" || !utf8.ValidString(d) || utf8.RuneCountInString(d) > 500 {
+		if p := textProblem(d, oneLine); p != "" {
+			bad(fmt.Sprintf("missing_documents[%d]", i), p)
+		} else if strings.TrimSpace(d) == "" || utf8.RuneCountInString(d) > 500 {
 			bad(fmt.Sprintf("missing_documents[%d]", i), "must be a non-empty text of at most 500 characters")
 		}
 	}

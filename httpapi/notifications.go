@@ -198,7 +198,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		s.internal(w, "encode response", err)
 		return
 	}
-	res, durable, err := s.st.CreateNotificationCommitted(ctx, &store.NotificationRequest{Service: cr.c.service, IdempotencyKey: cr.idemKey,
+	res, durable, err := s.st.CreateNotificationCommitted(ctx, &store.NotificationRequest{Service: cr.c.service, Test: cr.c.test, IdempotencyKey: cr.idemKey,
 		RequestHash: cr.hash, Status: http.StatusCreated, Response: body, Notifications: notes})
 	if err != nil {
 		s.unavailable(w, "store notifications", err)
@@ -232,7 +232,7 @@ func (s *Server) replayStored(ctx context.Context, w http.ResponseWriter, cr cre
 	if cr.idemKey == "" {
 		return false
 	}
-	h, _, body, err := s.st.Idempotency(ctx, cr.c.service, cr.idemKey)
+	h, _, body, err := s.st.Idempotency(ctx, cr.c.service, cr.c.test, cr.idemKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return false
 	}
@@ -314,7 +314,9 @@ type message struct {
 	recipient    string // email or E.164
 	recipientFld string
 	toName       string
+	toNameFld    string // the field toName comes from, for 422
 	agency       string
+	agencyFld    string // the field agency comes from, for 422
 	replyTo      string
 	reference    string
 	code         string
@@ -351,6 +353,13 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 		}
 		n.SMSText, n.SMSEncoding, n.SMSParts, n.Urgent = r.SMSText, enc, parts, m.urgent
 		return n, nil, nil
+	}
+	// The display names become header fields: checked here too, so that
+	// a value that slipped past the request's validation is a 422 too.
+	for _, f := range []struct{ name, v string }{{m.agencyFld, m.agency}, {m.toNameFld, m.toName}} {
+		if p := textProblem(f.v, oneLine); p != "" {
+			return n, []fieldError{{Field: f.name, Message: p}}, nil
+		}
 	}
 	from := s.sender(m.c.service)
 	name := m.agency
@@ -408,46 +417,51 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.create(w, r, creation{
 		c: c, idemKey: "event:" + ev.EventID, idemFld: "event_id", hash: requestHash("event "+code, ev), cost: len(ev.Channels),
-		build: func() ([]store.NewNotification, []fieldError, error) {
-			data := ev.templateData(code)
-			var notes []store.NewNotification
-			var all []fieldError
-			seen := map[string]bool{}
-			for _, ch := range ev.Channels {
-				t, ok := s.set.ForStatus(ev.Status, ch)
-				if !ok {
-					all = append(all, fieldError{Field: "channels", Message: fmt.Sprintf("no %s template for status %s", ch, ev.Status)})
-					continue
-				}
-				m := message{t: t, data: data, c: c, toName: ev.Applicant.Name, agency: ev.Agency, replyTo: ev.HandlingUnit,
-					reference: ev.Reference, code: code, eventID: ev.EventID, status: ev.Status, urgent: ev.Urgent}
-				if ch == templates.Email {
-					m.recipient, m.recipientFld = ev.Applicant.Email, "applicant.email"
-				} else {
-					m.recipient, m.recipientFld = ev.Applicant.Phone, "applicant.phone"
-				}
-				n, fe, err := s.render(m)
-				if err != nil {
-					return nil, nil, err
-				}
-				for _, f := range fe {
-					if !seen[f.Field] {
-						seen[f.Field] = true
-						all = append(all, f)
-					}
-				}
-				notes = append(notes, n)
-			}
-			if len(all) > 0 {
-				return nil, all, nil
-			}
-			s.addSMSFallback(notes, ev, data)
-			return notes, nil, nil
-		},
+		build: func() ([]store.NewNotification, []fieldError, error) { return s.buildEvent(c, code, ev) },
 		response: func(notes []store.NewNotification) any {
 			return createdView{DossierCode: code, EventID: ev.EventID, Status: ev.Status, Notifications: views(notes)}
 		},
 	})
+}
+
+// buildEvent renders a validated dossier event into its notifications
+// (one per channel, the email with its SMS fallback), or the problems
+// found (422).
+func (s *Server) buildEvent(c *caller, code string, ev *DossierEvent) ([]store.NewNotification, []fieldError, error) {
+	data := ev.templateData(code)
+	var notes []store.NewNotification
+	var all []fieldError
+	seen := map[string]bool{}
+	for _, ch := range ev.Channels {
+		t, ok := s.set.ForStatus(ev.Status, ch)
+		if !ok {
+			all = append(all, fieldError{Field: "channels", Message: fmt.Sprintf("no %s template for status %s", ch, ev.Status)})
+			continue
+		}
+		m := message{t: t, data: data, c: c, toName: ev.Applicant.Name, toNameFld: "applicant.name", agency: ev.Agency, agencyFld: "agency", replyTo: ev.HandlingUnit,
+			reference: ev.Reference, code: code, eventID: ev.EventID, status: ev.Status, urgent: ev.Urgent}
+		if ch == templates.Email {
+			m.recipient, m.recipientFld = ev.Applicant.Email, "applicant.email"
+		} else {
+			m.recipient, m.recipientFld = ev.Applicant.Phone, "applicant.phone"
+		}
+		n, fe, err := s.render(m)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, f := range fe {
+			if !seen[f.Field] {
+				seen[f.Field] = true
+				all = append(all, f)
+			}
+		}
+		notes = append(notes, n)
+	}
+	if len(all) > 0 {
+		return nil, all, nil
+	}
+	s.addSMSFallback(notes, ev, data)
+	return notes, nil, nil
 }
 
 // templateRequest is the body of POST /v1/notifications/email and /sms.
@@ -473,17 +487,46 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 	if !ok {
 		return
 	}
-	var req templateRequest
-	fe, err := decodeStrict(body, &req)
+	key := r.Header.Get("Idempotency-Key")
+	req, m, errs, err := s.parseTemplateRequest(c, channel, body, key)
 	if err != nil {
 		writeErrors(w, http.StatusBadRequest, fieldError{Message: err.Error()})
 		return
 	}
-	if fe != nil {
-		writeErrors(w, http.StatusUnprocessableEntity, *fe)
+	if len(errs) > 0 {
+		writeErrors(w, http.StatusUnprocessableEntity, errs...)
 		return
 	}
-	key := r.Header.Get("Idempotency-Key")
+	idem := ""
+	if key != "" {
+		idem = "header:" + key
+	}
+	s.create(w, r, creation{
+		c: c, idemKey: idem, idemFld: "Idempotency-Key", hash: requestHash(channel, req), cost: 1,
+		build: func() ([]store.NewNotification, []fieldError, error) {
+			n, fe, err := s.render(m)
+			if err != nil || len(fe) > 0 {
+				return nil, fe, err
+			}
+			return []store.NewNotification{n}, nil, nil
+		},
+		response: func(notes []store.NewNotification) any { return views(notes)[0] },
+	})
+}
+
+// parseTemplateRequest decodes and validates the body of POST
+// /v1/notifications/email or /sms (with its Idempotency-Key header) into
+// the message to render, or the problems found (422), or errMalformed
+// (400).
+func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, key string) (templateRequest, message, []fieldError, error) {
+	var req templateRequest
+	fe, err := decodeStrict(body, &req)
+	if err != nil {
+		return req, message{}, nil, err
+	}
+	if fe != nil {
+		return req, message{}, []fieldError{*fe}, nil
+	}
 	var errs []fieldError
 	if len(key) > 255 || !printable(key) {
 		errs = append(errs, fieldError{Field: "Idempotency-Key", Message: "at most 255 printable characters"})
@@ -497,10 +540,12 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 	case t.Channel != channel:
 		errs = append(errs, fieldError{Field: "template_id", Message: fmt.Sprintf("template is for %s, not %s", t.Channel, channel)})
 	}
-	if len(req.Reference) > 1000 || !printable(req.Reference) {
+	if len(req.Reference) > 1000 || !printable(req.Reference) || textProblem(req.Reference, oneLine) != "" {
 		errs = append(errs, fieldError{Field: "reference", Message: "at most 1000 printable characters"})
 	}
-	m := message{t: t, data: req.Personalisation, fieldPrefix: "personalisation.", c: c, reference: req.Reference}
+	errs = append(errs, checkPersonalisation(req.Personalisation)...)
+	m := message{t: t, data: req.Personalisation, fieldPrefix: "personalisation.", c: c, reference: req.Reference,
+		agencyFld: "personalisation.agency", toNameFld: "personalisation.applicant.name"}
 	if m.data == nil {
 		m.data = map[string]any{}
 	}
@@ -545,25 +590,7 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 	if channel == templates.Email && req.Urgent {
 		errs = append(errs, fieldError{Field: "urgent", Message: "only for sms"})
 	}
-	if len(errs) > 0 {
-		writeErrors(w, http.StatusUnprocessableEntity, errs...)
-		return
-	}
-	idem := ""
-	if key != "" {
-		idem = "header:" + key
-	}
-	s.create(w, r, creation{
-		c: c, idemKey: idem, idemFld: "Idempotency-Key", hash: requestHash(channel, req), cost: 1,
-		build: func() ([]store.NewNotification, []fieldError, error) {
-			n, fe, err := s.render(m)
-			if err != nil || len(fe) > 0 {
-				return nil, fe, err
-			}
-			return []store.NewNotification{n}, nil, nil
-		},
-		response: func(notes []store.NewNotification) any { return views(notes)[0] },
-	})
+	return req, m, errs, nil
 }
 
 // getNotification: the notification with its content and timeline.
@@ -587,7 +614,10 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.test && !n.Test {
-		writeErrors(w, http.StatusForbidden, fieldError{Field: "Authorization", Message: "a test key cannot read live notifications"})
+		// Test keys live in a world of their own: a live notification
+		// (the citizen's address, the rendered body) does not exist
+		// for them.
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no such notification"})
 		return
 	}
 	evs, err := s.st.NotificationEvents(r.Context(), id)
@@ -635,7 +665,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, dossier, path stri
 	c := callerOf(r.Context())
 	q := r.URL.Query()
 	f := store.NotificationFilter{Service: c.service, Reference: q.Get("reference"), Status: q.Get("status"),
-		DossierCode: dossier, OlderThan: q.Get("older_than"), TestOnly: c.test}
+		DossierCode: dossier, OlderThan: q.Get("older_than"), TestOnly: c.test, LiveOnly: !c.test}
 	var errs []fieldError
 	if f.Status != "" {
 		switch f.Status {
@@ -715,7 +745,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusUnprocessableEntity, errs...)
 		return
 	}
-	evs, err := s.st.EventsAfter(r.Context(), c.service, after, limit)
+	evs, err := s.st.EventsAfterFor(r.Context(), c.service, c.test, after, limit)
 	if err != nil {
 		s.unavailable(w, "list events", err)
 		return
@@ -723,9 +753,6 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 	out := eventsView{Events: []webhook.Payload{}, NextCursor: after}
 	for _, e := range evs {
 		out.NextCursor = e.ID
-		if c.test && !e.Test {
-			continue
-		}
 		out.Events = append(out.Events, webhook.PayloadOf(e))
 	}
 	writeJSON(w, http.StatusOK, out)

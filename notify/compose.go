@@ -2,12 +2,14 @@ package notify
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"mime"
 	"net/mail"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jordan-wright/email"
 
@@ -72,6 +74,9 @@ func NotificationFromBounce(rcpt string) (string, bool) {
 // characters, display names go through net/mail (RFC 2047 Q), and the
 // header section is then folded at spaces so that no line exceeds 78
 // characters (RFC 5322 §2.1.1; the library writes one line per header).
+// ASCII text that would not fold (a word longer than a line, which RFC
+// 5322 §2.1.1 caps at 998 octets, or text that looks like an encoded
+// word) is B-encoded too, in words short enough to fold between them.
 // Message-ID is <id@domain> instead of the library's host-based one, and
 // Auto-Submitted: auto-generated (RFC 3834) keeps vacation responders quiet.
 func Compose(m Email) (raw []byte, envelopeFrom string, err error) {
@@ -88,12 +93,13 @@ func Compose(m Email) (raw []byte, envelopeFrom string, err error) {
 		date = time.Now()
 	}
 	e := email.NewEmail()
-	e.Headers.Set("From", m.From.String())
-	e.Headers.Set("To", (&mail.Address{Name: m.ToName, Address: m.To}).String())
+	from, to := formatAddress(m.From.Name, m.From.Address), formatAddress(m.ToName, m.To)
+	e.Headers.Set("From", from)
+	e.Headers.Set("To", to)
 	if m.ReplyTo != "" {
 		e.Headers.Set("Reply-To", (&mail.Address{Address: m.ReplyTo}).String())
 	}
-	e.Headers.Set("Subject", mime.BEncoding.Encode("UTF-8", subject))
+	e.Headers.Set("Subject", encodeText(subject))
 	e.Headers.Set("Date", date.Format(time.RFC1123Z))
 	e.Headers.Set("Message-Id", "<"+m.NotificationID+"@"+domain+">")
 	e.Headers.Set("Auto-Submitted", "auto-generated")
@@ -104,7 +110,31 @@ func Compose(m Email) (raw []byte, envelopeFrom string, err error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("notify: compose: %w", err)
 	}
+	// The library parses From and To again and writes net/mail's form,
+	// which keeps a long ASCII name as one quoted word: put ours back.
+	b = setHeaderLines(b, map[string]string{"From": from, "To": to})
 	return foldHeader(b), EnvelopeSender(m.NotificationID, domain), nil
+}
+
+// setHeaderLines replaces the value of the (unfolded, one-line) header
+// fields named in values, in the header section of b only.
+func setHeaderLines(b []byte, values map[string]string) []byte {
+	end := bytes.Index(b, []byte("\r\n\r\n"))
+	if end < 0 {
+		return b
+	}
+	lines := strings.Split(string(b[:end]), "\r\n")
+	for i, line := range lines {
+		name, _, ok := strings.Cut(line, ": ")
+		if v, set := values[name]; ok && set {
+			lines[i] = name + ": " + v
+		}
+	}
+	var out bytes.Buffer
+	out.Grow(len(b) + 64)
+	out.WriteString(strings.Join(lines, "\r\n"))
+	out.Write(b[end:])
+	return out.Bytes()
 }
 
 // Check reports whether m can be composed (a sender with a domain, a
@@ -125,6 +155,87 @@ func (m Email) Check() (domain string, err error) {
 		}
 	}
 	return domain, nil
+}
+
+// maxPlainWord is the longest word of ASCII text a header keeps as it is:
+// longer ones could not be folded onto lines of 78 characters.
+const maxPlainWord = 60
+
+// plainASCII reports whether s can stay unencoded in a header: printable
+// ASCII (and spaces), no word longer than maxPlainWord, nothing an RFC 2047
+// decoder would take for an encoded word.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	for _, w := range strings.Split(s, " ") {
+		if len(w) > maxPlainWord {
+			return false
+		}
+	}
+	return !strings.Contains(s, "=?")
+}
+
+// encodeWords B-encodes s (RFC 2047) in encoded words of at most 72
+// characters (45 bytes of UTF-8 each, never splitting a character),
+// separated by spaces, which decoders drop between encoded words
+// (RFC 2047 §6.2): the header can fold between them, and s comes back
+// exactly.
+func encodeWords(s string) string {
+	var b strings.Builder
+	for len(s) > 0 {
+		n := 0
+		for n < len(s) {
+			_, size := utf8.DecodeRuneInString(s[n:])
+			if n+size > 45 {
+				break
+			}
+			n += size
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString("=?UTF-8?B?")
+		b.WriteString(base64.StdEncoding.EncodeToString([]byte(s[:n])))
+		b.WriteString("?=")
+		s = s[n:]
+	}
+	return b.String()
+}
+
+// encodeText is an unstructured header value (the subject): B-encoded in
+// words of at most 75 characters unless plain ASCII does.
+func encodeText(s string) string {
+	if plainASCII(s) {
+		return s
+	}
+	if isASCII(s) {
+		// mime leaves ASCII alone whatever its length.
+		return encodeWords(s)
+	}
+	return mime.BEncoding.Encode("UTF-8", s)
+}
+
+// formatAddress is "display name <address>" for From and To: the name as
+// net/mail writes it (a quoted string, or RFC 2047 Q or B encoded words
+// of at most 75 characters), or, for ASCII that would not fold, encoded
+// words of encodeWords.
+func formatAddress(name, addr string) string {
+	if name != "" && isASCII(name) && !plainASCII(name) {
+		return encodeWords(name) + " " + (&mail.Address{Address: addr}).String()
+	}
+	return (&mail.Address{Name: name, Address: addr}).String()
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // foldHeader folds header lines longer than 78 characters at spaces

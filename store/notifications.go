@@ -169,9 +169,15 @@ type NewNotification struct {
 // together or not at all.
 type NotificationRequest struct {
 	Service string
-	// IdempotencyKey, when set, makes the request idempotent per service:
-	// RequestHash identifies the request body, Status and Response are
-	// the response to replay.
+	// Test: the request was made with a test key. Its notifications must
+	// all be Test, and its idempotency key is in the service's test
+	// scope: test and live keys of a service never see each other's
+	// records (a live request is never a replay of a test one, nor the
+	// other way round).
+	Test bool
+	// IdempotencyKey, when set, makes the request idempotent per service
+	// and scope (test or live): RequestHash identifies the request body,
+	// Status and Response are the response to replay.
 	IdempotencyKey string
 	RequestHash    string
 	Status         int
@@ -361,10 +367,11 @@ func (s *Store) APIServices(ctx context.Context) ([]APIService, error) {
 	return out, rows.Err()
 }
 
-// Idempotency returns the stored response for (service, key). ErrNotFound.
-func (s *Store) Idempotency(ctx context.Context, service, key string) (requestHash string, status int, response []byte, err error) {
-	err = s.r().row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
-		service, key).Scan(&requestHash, &status, &response)
+// Idempotency returns the stored response for (service, key) in the
+// service's test or live scope. ErrNotFound.
+func (s *Store) Idempotency(ctx context.Context, service string, test bool, key string) (requestHash string, status int, response []byte, err error) {
+	err = s.r().row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
+		service, boolInt(test), key).Scan(&requestHash, &status, &response)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, nil, fmt.Errorf("store: idempotency key: %w", ErrNotFound)
 	}
@@ -383,8 +390,8 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 	if limit <= 0 {
 		return 0, fmt.Errorf("store: purge idempotency keys: limit %d: %w", limit, ErrInvalid)
 	}
-	res, err := s.w().exec(ctx, `DELETE FROM idempotency_keys WHERE (service, idem_key) IN
-		(SELECT service, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micro(before), limit)
+	res, err := s.w().exec(ctx, `DELETE FROM idempotency_keys WHERE (service, test, idem_key) IN
+		(SELECT service, test, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micro(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
 	}
@@ -460,8 +467,8 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 						var h string
 						var st int
 						var body []byte
-						if e := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
-							r.Service, r.IdempotencyKey).Scan(&h, &st, &body); e == nil {
+						if e := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
+							r.Service, boolInt(r.Test), r.IdempotencyKey).Scan(&h, &st, &body); e == nil {
 							res = NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}
 						}
 					}
@@ -508,10 +515,15 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 	if r.Service == "" {
 		return res, fmt.Errorf("store: notification without service: %w", ErrInvalid)
 	}
+	for i := range r.Notifications {
+		if r.Notifications[i].Test != r.Test {
+			return res, fmt.Errorf("store: notification %q: test %v in a request with test %v: %w", r.Notifications[i].ID, r.Notifications[i].Test, r.Test, ErrInvalid)
+		}
+	}
 	if r.IdempotencyKey != "" {
-		ins, err := tx.exec(ctx, `INSERT INTO idempotency_keys (service, idem_key, request_hash, status_code, response, created_at)
-			VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (service, idem_key) DO NOTHING`,
-			r.Service, r.IdempotencyKey, r.RequestHash, r.Status, r.Response, micro(now))
+		ins, err := tx.exec(ctx, `INSERT INTO idempotency_keys (service, test, idem_key, request_hash, status_code, response, created_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, test, idem_key) DO NOTHING`,
+			r.Service, boolInt(r.Test), r.IdempotencyKey, r.RequestHash, r.Status, r.Response, micro(now))
 		if err != nil {
 			return res, fmt.Errorf("store: idempotency key: %w", err)
 		}
@@ -519,8 +531,8 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			var h string
 			var st int
 			var body []byte
-			if err := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND idem_key = ?",
-				r.Service, r.IdempotencyKey).Scan(&h, &st, &body); err != nil {
+			if err := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
+				r.Service, boolInt(r.Test), r.IdempotencyKey).Scan(&h, &st, &body); err != nil {
 				return res, fmt.Errorf("store: idempotency key: %w", err)
 			}
 			return NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}, nil
@@ -854,6 +866,7 @@ type NotificationFilter struct {
 	DossierCode string
 	OlderThan   string // a notification ID: only older ones (the page cursor)
 	TestOnly    bool   // only notifications made with test keys
+	LiveOnly    bool   // only notifications made with live keys
 	Limit       int    // default 50, at most 250
 }
 
@@ -878,6 +891,9 @@ func (s *Store) Notifications(ctx context.Context, f NotificationFilter) ([]Noti
 	}
 	if f.TestOnly {
 		q += " AND test = 1"
+	}
+	if f.LiveOnly {
+		q += " AND test = 0"
 	}
 	if f.OlderThan != "" {
 		q += " AND id < ?"
@@ -927,6 +943,24 @@ func (s *Store) NotificationEvents(ctx context.Context, id string) ([]Notificati
 	evs, err := scanEvents(rows)
 	if err != nil {
 		return nil, fmt.Errorf("store: notification events: %w", err)
+	}
+	return evs, nil
+}
+
+// EventsAfterFor is EventsAfter for the notifications of a service's
+// test keys (test true) or live keys only.
+func (s *Store) EventsAfterFor(ctx context.Context, service string, test bool, after int64, limit int) ([]NotificationEvent, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? AND n.test = ? ORDER BY e.id LIMIT ?",
+		service, after, boolInt(test), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
+	}
+	evs, err := scanEvents(rows)
+	if err != nil {
+		return nil, fmt.Errorf("store: events: %w", err)
 	}
 	return evs, nil
 }

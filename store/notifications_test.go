@@ -96,7 +96,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if _, err := s.Notification(ctx, "0004"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("replayed request created a notification: %v", err)
 		}
-		if h, st, body, err := s.Idempotency(ctx, "motcua", "ev-1"); err != nil || h != "h1" || st != 201 || string(body) != `{"ok":1}` {
+		if h, st, body, err := s.Idempotency(ctx, "motcua", false, "ev-1"); err != nil || h != "h1" || st != 201 || string(body) != `{"ok":1}` {
 			t.Errorf("Idempotency: %q %d %q %v", h, st, body, err)
 		}
 		mu.Lock()
@@ -319,7 +319,7 @@ func TestPurgeIdempotency(t *testing.T) {
 			t.Fatalf("first purge: %d, %v, want 2", n, err)
 		}
 		for i, want := range []bool{false, false, true, true, true} {
-			_, _, _, err := s.Idempotency(ctx, "motcua", fmt.Sprintf("ev-%d", i))
+			_, _, _, err := s.Idempotency(ctx, "motcua", false, fmt.Sprintf("ev-%d", i))
 			if got := err == nil; got != want {
 				t.Fatalf("after the first purge ev-%d kept = %v (%v), want %v", i, got, err, want)
 			}
@@ -330,7 +330,7 @@ func TestPurgeIdempotency(t *testing.T) {
 		if n, err := s.PurgeIdempotency(ctx, cut, 2); err != nil || n != 0 {
 			t.Fatalf("third purge: %d, %v, want 0", n, err)
 		}
-		if _, _, _, err := s.Idempotency(ctx, "motcua", "ev-3"); err != nil {
+		if _, _, _, err := s.Idempotency(ctx, "motcua", false, "ev-3"); err != nil {
 			t.Fatalf("ev-3 (younger than the cutoff) purged: %v", err)
 		}
 		// The purged key makes a new request again.

@@ -17,6 +17,9 @@
 // (JobID), handled by Handler; the store's pending callbacks are the
 // sweeper's source (notify.Tracker.Source). Deliveries are at least once:
 // receivers deduplicate on cursor.
+//
+// A callback goes only to public addresses, or to networks the operator
+// allows, and never follows a redirect (see CheckURL and NewClient).
 package webhook
 
 import (
@@ -32,6 +35,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -119,8 +123,13 @@ func Backoff(attempt int) time.Duration {
 
 // Options configure a Handler.
 type Options struct {
-	// Client makes the requests; default a client with a 10 s timeout.
+	// Client makes the requests; default NewClient(10 s, Allow): public
+	// addresses and Allow only, no redirects. A Client given here is
+	// used as it is.
 	Client *http.Client
+	// Allow lists the networks callbacks may reach besides public
+	// addresses (CONGTHU_API_CALLBACK_ALLOW), for the default Client.
+	Allow []netip.Prefix
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Backoff; default Backoff.
@@ -142,7 +151,7 @@ func NewHandler(st *store.Store, log *slog.Logger, opts Options) *Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	if opts.Client == nil {
-		opts.Client = &http.Client{Timeout: 10 * time.Second}
+		opts.Client = NewClient(10*time.Second, opts.Allow)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 
 	"congthu/httpapi"
 	"congthu/sms"
 	"congthu/templates"
+	"congthu/webhook"
 )
 
 // apikeyCommand manages API keys of calling services.
@@ -140,11 +145,16 @@ func serviceCommand() *command {
 			{
 				name: "callback", summary: "set a service's callback URL and signing secret",
 				subs: []*command{{
-					name: "set", args: "NAME --url URL --secret SECRET", summary: "register the callback (an empty --url removes it)",
-					help: "Every status change is POSTed to URL, signed with X-Congthu-Signature: sha256=HMAC-SHA256(SECRET, timestamp + \".\" + body).",
+					name: "set", args: "NAME --url URL --secret-stdin", summary: "register the callback (an empty --url removes it)",
+					help: "Every status change is POSTed to URL, signed with X-Congthu-Signature: sha256=HMAC-SHA256(SECRET, timestamp + \".\" + body).\n" +
+						"The secret is read from the first line of standard input (--secret-stdin). URL must be http(s) and reach a public address:\n" +
+						"loopback, link-local (169.254.0.0/16, fe80::/10), private (RFC 1918, fc00::/7), multicast and other special addresses\n" +
+						"are refused unless CONGTHU_API_CALLBACK_ALLOW lists their network (they are checked again at each delivery).\n" +
+						"--secret SECRET still works but is deprecated: the secret would be seen in the process list and shell history.",
 					flags: func(fs *flag.FlagSet) {
 						fs.String("url", "", "callback URL (https://…)")
-						fs.String("secret", "", "signing secret (at least 16 characters)")
+						fs.Bool("secret-stdin", false, "read the signing secret (at least 16 characters) from the first line of standard input")
+						fs.String("secret", "", "deprecated: the signing secret on the command line (use --secret-stdin)")
 					},
 					run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
 						args, err := flagsAfterArgs(fs, args)
@@ -155,20 +165,46 @@ func serviceCommand() *command {
 							return usagef("service callback set: want exactly one service NAME")
 						}
 						u, secret := fs.Lookup("url").Value.String(), fs.Lookup("secret").Value.String()
+						fromStdin := fs.Lookup("secret-stdin").Value.String() == "true"
 						if u != "" {
 							p, err := url.Parse(u)
 							if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 								return usagef("service callback set: --url %q is not an http(s) URL", u)
 							}
+							switch {
+							case fromStdin && secret != "":
+								return usagef("service callback set: give --secret-stdin or --secret, not both")
+							case fromStdin:
+								if secret, err = readSecret(c); err != nil {
+									return err
+								}
+							case secret != "":
+								fmt.Fprintln(c.stderr, "congthu: warning: --secret is deprecated (the secret shows in the process list and shell history); use --secret-stdin")
+							default:
+								return usagef("service callback set: want --secret-stdin (the secret on standard input)")
+							}
 							if len(secret) < 16 {
-								return usagef("service callback set: --secret must have at least 16 characters")
+								return usagef("service callback set: the secret must have at least 16 characters")
 							}
 						}
-						st, _, err := c.openStore(ctx)
+						st, cfg, err := c.openStore(ctx)
 						if err != nil {
 							return err
 						}
 						defer st.Close()
+						if u != "" {
+							err := webhook.CheckURL(ctx, u, cfg.API.CallbackAllowPrefixes(), nil)
+							var ue *webhook.UnresolvedError
+							switch {
+							case errors.As(err, &ue):
+								fmt.Fprintf(c.stderr, "congthu: warning: %v; set anyway (the address is checked at each delivery)\n", err)
+							case errors.Is(err, webhook.ErrRefusedAddress):
+								return fmt.Errorf("service callback set: --url %q refused: %s; callbacks go to public addresses only, unless CONGTHU_API_CALLBACK_ALLOW (api.callback_allow) lists the network",
+									u, strings.TrimPrefix(err.Error(), webhook.ErrRefusedAddress.Error()+": "))
+							case err != nil:
+								return usagef("service callback set: --url %q: %v", u, err)
+							}
+						}
 						if err := st.SetServiceCallback(ctx, args[0], u, secret); err != nil {
 							return describe(err, "service", args[0])
 						}
@@ -281,6 +317,16 @@ func loadTemplates(dir string) (*templates.Set, error) {
 		return templates.Load()
 	}
 	return templates.LoadDir(os.DirFS(dir))
+}
+
+// readSecret reads a callback signing secret from the first line of
+// standard input, as readPassword does with --password-stdin.
+func readSecret(c *cli) (string, error) {
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read the secret from stdin: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // flagsAfterArgs lets flags follow positional arguments (NAME --url URL):

@@ -243,7 +243,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		// and the sweeper that restores their jobs from the store.
 		w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
 		w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
-		w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{}),
+		w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{Allow: cfg.API.CallbackAllowPrefixes()}),
 			queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
 		r.goRun("notify worker", func() error { return w.Run(runCtx) })
 		smsReceipts, err := startSMS(runCtx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
