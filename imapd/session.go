@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/accountname"
 	"congthu/loginlimit"
 	"congthu/store"
 )
@@ -111,7 +112,9 @@ func (s *session) fail(op string, err error) error {
 // for LOGIN and for AUTHENTICATE PLAIN (RFC 4616).
 func (s *session) Login(username, password string) error {
 	s.count()
-	account := strings.ToLower(strings.TrimSpace(username))
+	// The limiter counts the canonical name; the store refuses names
+	// that are not canonical (accountname).
+	account := accountname.Key(username)
 	if s.srv.lim != nil {
 		wait, locked := s.srv.lim.Check(s.addr, account)
 		if locked {
@@ -122,7 +125,7 @@ func (s *session) Login(username, password string) error {
 			sleep(s.ctx, wait)
 		}
 	}
-	acct, err := s.authenticate(account, password)
+	acct, err := s.authenticate(username, password)
 	if err != nil {
 		if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrDisabled) {
 			if s.srv.lim != nil {

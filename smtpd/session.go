@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"congthu/accountname"
 	"congthu/store"
 )
 
@@ -136,12 +137,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-// login verifies a password through the limiter and the store.
+// login verifies a password through the limiter and the store. The
+// limiter counts the canonical name (accountname.Key), the store refuses
+// any name that is not canonical after trimming and lowering its case.
 func (s *session) login(mech, username, password string) error {
 	log := s.srv.log.With("remote", s.ip.String(), "user", logUser(username), "mech", mech, "tls", s.tlsVersion())
+	key := accountname.Key(username)
 	lim := s.srv.lim
 	if lim != nil {
-		wait, locked := lim.Check(s.ip, username)
+		wait, locked := lim.Check(s.ip, key)
 		if locked {
 			log.Warn("smtpd: login", "result", "locked")
 			return errAuthLocked
@@ -160,14 +164,14 @@ func (s *session) login(mech, username, password string) error {
 	switch {
 	case err == nil:
 		if lim != nil {
-			lim.Succeed(s.ip, username)
+			lim.Succeed(s.ip, key)
 		}
 		s.account = acct
 		log.Info("smtpd: login", "result", "ok")
 		return nil
 	case errors.Is(err, store.ErrAuthFailed), errors.Is(err, store.ErrDisabled):
 		if lim != nil {
-			lim.Fail(s.ip, username)
+			lim.Fail(s.ip, key)
 		}
 		log.Info("smtpd: login", "result", "fail", "reason", err.Error())
 		return errAuthInvalid
