@@ -37,6 +37,8 @@ type session struct {
 
 	acct *store.Account
 	sel  *selection
+	// unregister leaves Options.Sessions (revoke.go).
+	unregister func()
 
 	// imapserver runs Idle in a goroutine and, when the connection drops
 	// during IDLE, calls Close without waiting for it; Close waits.
@@ -65,6 +67,9 @@ func (s *session) Close() error {
 	idle := s.idleDone
 	s.idleMu.Unlock()
 	s.cancel()
+	if s.unregister != nil {
+		s.unregister()
+	}
 	if idle != nil {
 		<-idle
 	}
@@ -145,6 +150,7 @@ func (s *session) Login(username, password string) error {
 		s.srv.lim.Succeed(s.addr, account)
 	}
 	s.acct = acct
+	s.register(acct)
 	s.srv.log.Info("imap login", "user", acct.Address, "ip", s.ip, "ok", true)
 	return nil
 }

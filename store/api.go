@@ -65,6 +65,9 @@ type Account struct {
 	PasswordHash      string // PHC string: $argon2id$... or a bcrypt $2a$/$2b$ hash
 	Disabled          bool
 	CreatedAt         time.Time
+	// PasswordChangedAt moves forward (by at least a microsecond) with
+	// every password change and every disable: sessions that logged in
+	// before it end (see CredentialStamp).
 	PasswordChangedAt time.Time
 }
 
