@@ -39,7 +39,7 @@ func TestNormalize(t *testing.T) {
 		{"canbo@-demo.gov.vn", ""},
 		{"canbo@demo_x.gov.vn", ""},
 		{"canbo@xn--zz.gov.vn", ""}, // bad punycode
-		{"canbo@demo。gov。vn。", ""}, // ideographic full stops, trailing
+		{"canbo@demo。gov。vn。", ""},  // ideographic full stops, trailing
 		{strings.Repeat("a", 65) + "@demo.gov.vn", ""},
 		{"canbo@" + strings.Repeat("a.", 127) + "vn", ""},
 		{"can\xffbo@demo.gov.vn", ""},
