@@ -100,6 +100,9 @@ type Options struct {
 	// Channel is the Redis pub/sub channel; "" means DefaultChannel.
 	// Tests set their own.
 	Channel string
+	// Sessions, if set, ends logged-in sessions whose account's
+	// credentials are revoked (see SessionRegistry).
+	Sessions SessionRegistry
 }
 
 func (o *Options) appendLimit() uint32 {

@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/accountname"
 	"congthu/loginlimit"
 	"congthu/store"
 )
@@ -36,6 +37,8 @@ type session struct {
 
 	acct *store.Account
 	sel  *selection
+	// unregister leaves Options.Sessions (revoke.go).
+	unregister func()
 
 	// imapserver runs Idle in a goroutine and, when the connection drops
 	// during IDLE, calls Close without waiting for it; Close waits.
@@ -64,6 +67,9 @@ func (s *session) Close() error {
 	idle := s.idleDone
 	s.idleMu.Unlock()
 	s.cancel()
+	if s.unregister != nil {
+		s.unregister()
+	}
 	if idle != nil {
 		<-idle
 	}
@@ -111,7 +117,9 @@ func (s *session) fail(op string, err error) error {
 // for LOGIN and for AUTHENTICATE PLAIN (RFC 4616).
 func (s *session) Login(username, password string) error {
 	s.count()
-	account := strings.ToLower(strings.TrimSpace(username))
+	// The limiter counts the canonical name; the store refuses names
+	// that are not canonical (accountname).
+	account := accountname.Key(username)
 	if s.srv.lim != nil {
 		wait, locked := s.srv.lim.Check(s.addr, account)
 		if locked {
@@ -122,7 +130,7 @@ func (s *session) Login(username, password string) error {
 			sleep(s.ctx, wait)
 		}
 	}
-	acct, err := s.authenticate(account, password)
+	acct, err := s.authenticate(username, password)
 	if err != nil {
 		if errors.Is(err, store.ErrAuthFailed) || errors.Is(err, store.ErrDisabled) {
 			if s.srv.lim != nil {
@@ -142,6 +150,7 @@ func (s *session) Login(username, password string) error {
 		s.srv.lim.Succeed(s.addr, account)
 	}
 	s.acct = acct
+	s.register(acct)
 	s.srv.log.Info("imap login", "user", acct.Address, "ip", s.ip, "ok", true)
 	return nil
 }

@@ -17,6 +17,11 @@
 // password is verified at all. A success resets the account's count, not the
 // address's (so one valid account cannot launder an attacker's address).
 //
+// Account names are counted by their canonical form (accountname.Key), the
+// one the store looks accounts up by: every spelling of a name that the
+// store would take for an account, and every invalid spelling of it, counts
+// against that account.
+//
 // IPv6 clients are counted per /64 (Options.IPv6Prefix), since one host
 // usually has a whole /64 to pick addresses from.
 //
@@ -36,12 +41,13 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"congthu/accountname"
 )
 
 // Options configures a Limiter. Zero fields take the defaults shown.
@@ -119,10 +125,6 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// maxAccountLen bounds the account names kept as keys (longer names are
-// cut; no real account is that long).
-const maxAccountLen = 256
-
 // Limiter counts failed logins. It is safe for concurrent use.
 type Limiter struct {
 	opts Options
@@ -173,10 +175,10 @@ func (l *Limiter) keys(ip netip.Addr, account string) (ipKey, acctKey string) {
 			ipKey = "ip:" + ip.String()
 		}
 	}
-	account = strings.ToLower(strings.TrimSpace(account))
-	if len(account) > maxAccountLen {
-		account = account[:maxAccountLen]
-	}
+	// Every spelling of a name counts against the account it stands
+	// for ("canbo@ demo.gov.vn" and "canbo@demo.gov.vn." against
+	// canbo@demo.gov.vn), so variants cannot bypass a lockout.
+	account = accountname.Key(account)
 	if account != "" {
 		acctKey = "acct:" + account
 	}

@@ -44,6 +44,9 @@ type Options struct {
 	// MaxConnections caps concurrent connections over all listeners of
 	// the server (default 1000); more are answered with 421 and closed.
 	MaxConnections int
+	// Sessions, if set, ends logged-in sessions whose account's
+	// credentials are revoked (see SessionRegistry).
+	Sessions SessionRegistry
 }
 
 func (o Options) withDefaults() Options {

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"congthu/accountname"
 	"congthu/store"
 )
 
@@ -70,8 +71,15 @@ type session struct {
 	isLocal  map[string]bool
 	resolved map[string]int64 // local address -> account ID
 
-	mu sync.Mutex   // guards tx and sessionConn.closing
+	mu sync.Mutex   // guards tx, sessionConn.closing, revoked and committing
 	tx *transaction // from MAIL until the transaction ends
+
+	// Revocation (revoke.go): unregister leaves Options.Sessions;
+	// revoked is set when the account's credentials were revoked;
+	// committing while Data commits a message.
+	unregister func()
+	revoked    bool
+	committing bool
 }
 
 // transaction is one MAIL/RCPT/DATA exchange. Mail and Rcpt fill it in on
@@ -136,12 +144,15 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 	return nil, smtp.ErrAuthUnknownMechanism
 }
 
-// login verifies a password through the limiter and the store.
+// login verifies a password through the limiter and the store. The
+// limiter counts the canonical name (accountname.Key), the store refuses
+// any name that is not canonical after trimming and lowering its case.
 func (s *session) login(mech, username, password string) error {
 	log := s.srv.log.With("remote", s.ip.String(), "user", logUser(username), "mech", mech, "tls", s.tlsVersion())
+	key := accountname.Key(username)
 	lim := s.srv.lim
 	if lim != nil {
-		wait, locked := lim.Check(s.ip, username)
+		wait, locked := lim.Check(s.ip, key)
 		if locked {
 			log.Warn("smtpd: login", "result", "locked")
 			return errAuthLocked
@@ -160,14 +171,15 @@ func (s *session) login(mech, username, password string) error {
 	switch {
 	case err == nil:
 		if lim != nil {
-			lim.Succeed(s.ip, username)
+			lim.Succeed(s.ip, key)
 		}
 		s.account = acct
+		s.register(acct)
 		log.Info("smtpd: login", "result", "ok")
 		return nil
 	case errors.Is(err, store.ErrAuthFailed), errors.Is(err, store.ErrDisabled):
 		if lim != nil {
-			lim.Fail(s.ip, username)
+			lim.Fail(s.ip, key)
 		}
 		log.Info("smtpd: login", "result", "fail", "reason", err.Error())
 		return errAuthInvalid
@@ -370,6 +382,11 @@ func (s *session) Data(r io.Reader) error {
 		raw = append(prefix, data...)
 	}
 
+	if !s.beginCommit() {
+		s.logTx(tx, "rejected", errRevoked, "credentials revoked", len(raw), id)
+		return errRevoked
+	}
+	defer s.endCommit()
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
 	defer cancel()
 	if len(tx.remote) > 0 && s.srv.opts.Sign != nil {
@@ -511,6 +528,7 @@ func (s *session) logTx(tx *transaction, result string, e *smtp.SMTPError, detai
 func (s *session) Reset() {
 	s.logTx(s.transaction(), "aborted", &smtp.SMTPError{}, "reset before end of DATA", 0, "")
 	s.endTx()
+	s.closeIfRevoked()
 }
 
 func (s *session) endTx() {
@@ -521,6 +539,9 @@ func (s *session) endTx() {
 
 // Logout implements smtp.Session: the connection closed or STARTTLS.
 func (s *session) Logout() error {
+	if s.unregister != nil {
+		s.unregister()
+	}
 	s.Reset()
 	s.end(s)
 	return nil

@@ -287,7 +287,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, address, hash string) error
 	if err != nil {
 		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	res, err := s.w().exec(ctx, "UPDATE accounts SET password_hash = ?, password_changed_at = ? WHERE address = ?", hash, micro(time.Now()), addr)
+	now := micro(time.Now())
+	res, err := s.w().exec(ctx, "UPDATE accounts SET password_hash = ?, password_changed_at = "+bumpStamp+" WHERE address = ?", hash, now, now, addr)
 	if err != nil {
 		return fmt.Errorf("store: set password of %s: %w", addr, err)
 	}
@@ -325,7 +326,15 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 	if disabled {
 		v = 1
 	}
-	res, err := s.w().exec(ctx, "UPDATE accounts SET disabled = ? WHERE address = ?", v, addr)
+	query := "UPDATE accounts SET disabled = ? WHERE address = ?"
+	args := []any{v, addr}
+	if disabled {
+		// Ends the sessions opened before (CredentialStamps).
+		now := micro(time.Now())
+		query = "UPDATE accounts SET disabled = ?, password_changed_at = " + bumpStamp + " WHERE address = ?"
+		args = []any{v, now, now, addr}
+	}
+	res, err := s.w().exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: set disabled of %s: %w", addr, err)
 	}

@@ -58,13 +58,16 @@ type Domain struct {
 
 // Account is a mailbox owner: a civil servant or a unit.
 type Account struct {
-	ID                int64
-	Address           string // lower case local@domain
-	Domain            string
-	DisplayName       string
-	PasswordHash      string // PHC string: $argon2id$... or a bcrypt $2a$/$2b$ hash
-	Disabled          bool
-	CreatedAt         time.Time
+	ID           int64
+	Address      string // lower case local@domain
+	Domain       string
+	DisplayName  string
+	PasswordHash string // PHC string: $argon2id$... or a bcrypt $2a$/$2b$ hash
+	Disabled     bool
+	CreatedAt    time.Time
+	// PasswordChangedAt moves forward (by at least a microsecond) with
+	// every password change and every disable: sessions that logged in
+	// before it end (see CredentialStamp).
 	PasswordChangedAt time.Time
 }
 

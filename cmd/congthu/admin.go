@@ -17,6 +17,7 @@ import (
 
 	"congthu/dkim"
 	"congthu/mtasts"
+	"congthu/revoke"
 	"congthu/store"
 )
 
@@ -223,6 +224,7 @@ func userCommand() *command {
 					if err := st.SetPassword(ctx, args[0], pw); err != nil {
 						return describe(err, "account", args[0])
 					}
+					revokeSessions(ctx, c, st, args[0])
 					fmt.Fprintf(c.stdout, "password of %s changed\n", strings.ToLower(args[0]))
 					return nil
 				}),
@@ -235,8 +237,12 @@ func userCommand() *command {
 					if err := one("remove", args); err != nil {
 						return err
 					}
+					acct, _ := st.Account(ctx, args[0])
 					if err := st.RemoveAccount(ctx, args[0]); err != nil {
 						return describe(err, "account", args[0])
+					}
+					if acct != nil {
+						announceRevocation(ctx, c, revoke.Notice{AccountID: acct.ID, Stamp: revoke.Removed})
 					}
 					fmt.Fprintf(c.stdout, "account %s removed\n", strings.ToLower(args[0]))
 					return nil
@@ -304,6 +310,9 @@ func setDisabledCommand(name, summary string, disabled bool) *command {
 			}
 			if err := st.SetDisabled(ctx, args[0], disabled); err != nil {
 				return describe(err, "account", args[0])
+			}
+			if disabled {
+				revokeSessions(ctx, c, st, args[0])
 			}
 			fmt.Fprintf(c.stdout, "account %s %sd\n", strings.ToLower(args[0]), name)
 			return nil

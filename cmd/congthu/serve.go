@@ -26,6 +26,7 @@ import (
 	"congthu/mtasts"
 	"congthu/notify"
 	"congthu/queue"
+	"congthu/revoke"
 	"congthu/sms/httpsms"
 	"congthu/sms/policy"
 	"congthu/sms/route"
@@ -194,6 +195,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	}
 	lim := loginlimit.New(limOpts)
 
+	// Logged-in SMTP and IMAP sessions end when "user passwd", "user
+	// disable" or "user remove" revokes their account, on every node.
+	revOpts := revoke.Options{Store: st, Log: log.With("component", "revoke")}
+	if rdb != nil {
+		revOpts.Redis, revOpts.Channel = rdb, revoke.ChannelFor(rdb.Options().DB)
+	}
+	sessions := revoke.New(revOpts)
+	r.goRun("revoke", func() error { return sessions.Run(runCtx) })
+
 	// Delivery and the API need Redis.
 	var api *httpapi.Server
 	var tracker *notify.Tracker
@@ -287,6 +297,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		DataTimeout:       cfg.SMTP.DataTimeout.D(),
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
 		MaxConnections:    cfg.SMTP.MaxConnections,
+		Sessions:          sessions,
 		Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
 			// Without Redis there is no dispatcher: the message is
 			// signed when a dispatcher delivers it.
@@ -306,6 +317,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		TLSConfig:         tlsConfig,
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
 		AppendLimit:       cfg.IMAP.AppendLimit,
+		Sessions:          sessions,
 	}
 	if rdb != nil {
 		iopts.Redis = rdb
