@@ -10,6 +10,15 @@
 // account address or an alias) as MAIL FROM and in the From:/Sender: header
 // fields.
 //
+// Both servers read the header section with mailhdr, the one reading every
+// check shares with IMAP's ENVELOPE: a field name must be followed directly
+// by its colon ("From :" is refused, not read as a field that no check
+// looks at), and there must be exactly one From: with an address and at
+// most one Sender:. Incoming X-Congthu-* fields, whatever their case, and
+// Authentication-Results fields carrying our host name as authserv-id,
+// however it is spelled (case, trailing dot, comments, folding, quoted),
+// are removed before the message is stored, on submission as on the MX.
+//
 // Accepted messages get a Received: trace field (RFC 5321 section 4.4, "with
 // ESMTPSA" per RFC 3848) and, when the client left them out, Date: and
 // Message-ID: (RFC 6409 sections 8.2 and 8.3), and are stored with one
@@ -29,7 +38,14 @@
 //	too many recipients                 452 4.5.3 Too many recipients (go-smtp)
 //	message too big                     552 5.3.4 Maximum message size exceeded (go-smtp)
 //	bare CR or LF in DATA               554 5.6.0 Message contains a bare CR or LF (RFC 5321 section 2.3.8)
-//	no or malformed header, no From:    554 5.6.0 ...
+//	whitespace before a field's colon   554 5.6.0 Header field name followed by whitespace before the colon (RFC 5322 section 4.5)
+//	other malformed field name          554 5.6.0 Malformed header field name (RFC 5322 section 3.6.8)
+//	no header, line without a colon     554 5.6.0 Malformed message header
+//	no From:                            554 5.6.0 Message needs exactly one valid From header field
+//	more than one From:                 554 5.6.0 More than one From header field (RFC 5322 section 3.6)
+//	From: without a valid address       554 5.6.0 From header field without a valid address
+//	more than one Sender:               554 5.6.0 More than one Sender header field
+//	Sender: not one valid address       554 5.6.0 Sender header field is not one valid address
 //	store or other temporary failure    451 4.3.0 Temporary failure, try again later
 //	server shutting down                421 4.3.2 Service shutting down
 //	accepted                            250 2.0.0 OK <transaction id>
@@ -50,7 +66,8 @@
 // honoured), all through the injected resolver. The results are recorded
 // in one Authentication-Results field (RFC 8601) prepended above a
 // Received: field; Authentication-Results fields already carrying our
-// authserv-id are removed (RFC 8601 section 5).
+// authserv-id are removed (RFC 8601 section 5), and so are X-Congthu-*
+// fields (see above).
 //
 // DMARC handling: p=reject refuses the message at the end of DATA;
 // p=quarantine delivers it to the recipients' Junk mailbox with the $Junk
@@ -75,7 +92,7 @@
 //	too many recipients                  452 4.5.3 Too many recipients (go-smtp)
 //	message too big                      552 5.3.4 Maximum message size exceeded (go-smtp)
 //	bare CR or LF in DATA                554 5.6.0 Message contains a bare CR or LF
-//	malformed header / not one From:     554 5.6.0 ...
+//	header field name, From:, Sender:    554 5.6.0 as on submission (the same texts)
 //	more than MaxReceived Received:      554 5.4.6 Too many hops, mail loop suspected
 //	DMARC reject, local domain spoofed   550 5.7.1 Rejected by DMARC policy of <domain>
 //	DMARC outcome pending on DNS         451 4.7.0 Temporary authentication failure, try again later

@@ -1,20 +1,17 @@
 package smtpd
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/mail"
 	"net/netip"
-	"net/textproto"
 	"strings"
 
 	"github.com/emersion/go-smtp"
+
+	"congthu/mailhdr"
 )
 
 var (
@@ -46,68 +43,61 @@ func checkLineEndings(data []byte) error {
 	return nil
 }
 
-// maxHeaderBytes bounds the header section we parse.
-const maxHeaderBytes = 1 << 20
+// Replies to a header section the header model (mailhdr) refuses. RFC
+// 5322 section 3.6: exactly one From, at most one Sender; section 4.5's
+// obsolete whitespace before the colon is refused, not guessed at.
+var (
+	errSpaceBeforeColon = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Header field name followed by whitespace before the colon"}
+	errBadFieldName     = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Malformed header field name"}
+	errManyFrom         = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "More than one From header field"}
+	errFromAddress      = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "From header field without a valid address"}
+	errManySender       = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "More than one Sender header field"}
+	errSenderAddress    = &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 6, 0}, Message: "Sender header field is not one valid address"}
+)
 
-// parseHeader parses the header section of a message whose lines end in
-// CRLF (RFC 5322 section 2.2).
-func parseHeader(data []byte) (textproto.MIMEHeader, error) {
-	if bytes.HasPrefix(data, []byte("\r\n")) {
-		return nil, errors.New("empty header section")
+// headerReply is the reply refusing a message for an error of mailhdr's
+// Parse or Senders.
+func headerReply(err error) *smtp.SMTPError {
+	switch {
+	case errors.Is(err, mailhdr.ErrSpaceBeforeColon):
+		return errSpaceBeforeColon
+	case errors.Is(err, mailhdr.ErrFieldName):
+		return errBadFieldName
+	case errors.Is(err, mailhdr.ErrNoFrom):
+		return errBadFrom
+	case errors.Is(err, mailhdr.ErrManyFrom):
+		return errManyFrom
+	case errors.Is(err, mailhdr.ErrFromAddress):
+		return errFromAddress
+	case errors.Is(err, mailhdr.ErrManySender):
+		return errManySender
+	case errors.Is(err, mailhdr.ErrSenderAddress):
+		return errSenderAddress
 	}
-	hdr := data
-	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
-		hdr = data[:i+4]
-	} else {
-		// Header only, no body.
-		hdr = append(bytes.Clone(data), "\r\n"...)
-	}
-	if len(hdr) > maxHeaderBytes {
-		return nil, errors.New("header section too large")
-	}
-	h, err := textproto.NewReader(bufio.NewReader(bytes.NewReader(hdr))).ReadMIMEHeader()
-	if err != nil {
-		return nil, fmt.Errorf("parse header: %w", err)
-	}
-	return h, nil
+	return errBadHeader
 }
 
-// addressParser decodes RFC 2047 display names in any charset well enough
-// to get at the addresses, which are all we look at.
-var addressParser = mail.AddressParser{WordDecoder: &mime.WordDecoder{
-	CharsetReader: func(charset string, r io.Reader) (io.Reader, error) { return r, nil },
-}}
-
-// headerSenders returns the addresses of the From: field (exactly one
-// field, RFC 5322 section 3.6) and of the Sender: field if present.
-func headerSenders(h textproto.MIMEHeader) ([]string, error) {
-	froms := h.Values("From")
-	if len(froms) != 1 {
-		return nil, fmt.Errorf("%d From header fields", len(froms))
-	}
-	list, err := addressParser.ParseList(froms[0])
+// readHeader reads the header section and who the message says sent it,
+// as every check (and IMAP's ENVELOPE) reads them, or returns the reply
+// refusing the message and the detail for the log.
+func readHeader(data []byte) (*mailhdr.Header, mailhdr.Senders, *smtp.SMTPError, string) {
+	h, err := mailhdr.Parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("parse From: %w", err)
+		return nil, mailhdr.Senders{}, headerReply(err), err.Error()
 	}
-	if len(list) == 0 {
-		return nil, errors.New("empty From")
+	snd, err := h.Senders()
+	if err != nil {
+		return nil, mailhdr.Senders{}, headerReply(err), err.Error()
 	}
-	senders := h.Values("Sender")
-	if len(senders) > 1 {
-		return nil, fmt.Errorf("%d Sender header fields", len(senders))
-	}
-	if len(senders) == 1 {
-		a, err := addressParser.Parse(senders[0])
-		if err != nil {
-			return nil, fmt.Errorf("parse Sender: %w", err)
-		}
-		list = append(list, a)
-	}
-	addrs := make([]string, len(list))
-	for i, a := range list {
-		addrs[i] = a.Address
-	}
-	return addrs, nil
+	return h, snd, nil, ""
+}
+
+// removeTrustFields drops the Authentication-Results fields carrying our
+// authserv-id and every X-Congthu-* field from a message about to be
+// stored (see mailhdr.TrustField). data is returned unchanged, not
+// copied, when there is none (changed false).
+func removeTrustFields(data []byte, hostname string) (_ []byte, changed bool) {
+	return mailhdr.Remove(data, mailhdr.NewTrustField(hostname).Drop)
 }
 
 // sanitizeDomain keeps what may appear in a domain or address literal of

@@ -1,7 +1,6 @@
 package smtpd
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"congthu/mailhdr"
 	"congthu/store"
 )
 
@@ -263,7 +263,7 @@ func (s *mxSession) Data(r io.Reader) error {
 	if reply := s.takeBounces(tx, data, id, &l); reply != nil {
 		return reply
 	}
-	data, changed := removeOwnAuthResults(data, s.srv.opts.Hostname)
+	data, changed := removeTrustFields(data, s.srv.opts.Hostname)
 	var raw []byte
 	if len(prefix) <= headroom && !changed {
 		raw = buf[headroom-len(prefix):]
@@ -293,31 +293,27 @@ func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *
 		l.detail = err.Error()
 		return nil, nil, errBareNewline
 	}
-	h, err := parseHeader(data)
+	h, err := mailhdr.Parse(data)
 	if err != nil {
 		l.detail = err.Error()
-		return nil, nil, errBadHeader
+		return nil, nil, headerReply(err)
 	}
-	if n := len(h["Received"]); n > s.srv.opts.MaxReceived {
+	if n := h.Count("Received"); n > s.srv.opts.MaxReceived {
 		l.detail = fmt.Sprintf("%d Received fields", n)
 		return nil, nil, errMailLoop
 	}
 	// RFC 5322 section 3.6 and RFC 7489 section 6.6.1: exactly one From
-	// field; DMARC applies to each of its domains.
-	froms := h.Values("From")
-	if len(froms) != 1 {
-		l.detail = fmt.Sprintf("%d From fields", len(froms))
-		return nil, nil, errBadFrom
-	}
-	list, err := addressParser.ParseList(froms[0])
-	if err != nil || len(list) == 0 {
-		l.detail = fmt.Sprintf("parse From: %v", err)
-		return nil, nil, errBadFrom
+	// field; DMARC applies to each of its domains. Read as IMAP's
+	// ENVELOPE reads it.
+	senders, err := h.Senders()
+	if err != nil {
+		l.detail = err.Error()
+		return nil, nil, headerReply(err)
 	}
 	var fromDomains []string
-	for _, a := range list {
-		at := strings.LastIndexByte(a.Address, '@')
-		d := strings.ToLower(a.Address[at+1:])
+	for _, a := range senders.From {
+		at := strings.LastIndexByte(a, '@')
+		d := strings.ToLower(a[at+1:])
 		if at < 0 || d == "" {
 			l.detail = "From address without domain"
 			return nil, nil, errBadFrom
@@ -336,7 +332,7 @@ func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *
 	res := s.srv.res
 	var dk []dkimOutcome
 	dkDone := make(chan struct{})
-	if len(h["Dkim-Signature"]) > 0 {
+	if h.Has("Dkim-Signature") {
 		go func() {
 			defer close(dkDone)
 			defer func() {
@@ -464,60 +460,6 @@ func (s *mxSession) received(tx *mxTx, id string, now time.Time) string {
 	b.WriteString(now.Format(time.RFC1123Z))
 	b.WriteString("\r\n")
 	return b.String()
-}
-
-// removeOwnAuthResults drops Authentication-Results fields that claim to
-// come from us (RFC 8601 section 5: a border MTA MUST remove or rename
-// fields carrying its own authserv-id). data is returned unchanged, not
-// copied, when there is none (changed false).
-func removeOwnAuthResults(data []byte, hostname string) (_ []byte, changed bool) {
-	end := bytes.Index(data, []byte("\r\n\r\n"))
-	if end < 0 {
-		end = len(data)
-	} else {
-		end += 2
-	}
-	var out []byte
-	last := 0 // data[last:i] is kept but not yet copied
-	for i := 0; i < end; {
-		// A field is its first line and the continuation lines
-		// starting with WSP.
-		j := i
-		for {
-			k := bytes.Index(data[j:end], []byte("\r\n"))
-			if k < 0 {
-				j = end
-				break
-			}
-			j += k + 2
-			if j >= end || (data[j] != ' ' && data[j] != '\t') {
-				break
-			}
-		}
-		if isOwnAuthResults(data[i:j], hostname) {
-			out = append(out, data[last:i]...)
-			last = j
-		}
-		i = j
-	}
-	if out == nil && last == 0 {
-		return data, false
-	}
-	return append(out, data[last:]...), true
-}
-
-func isOwnAuthResults(field []byte, hostname string) bool {
-	const name = "authentication-results:"
-	if len(field) < len(name) || !strings.EqualFold(string(field[:len(name)]), name) {
-		return false
-	}
-	v := strings.TrimLeft(string(field[len(name):]), " \t\r\n")
-	// authserv-id is the first token, up to ";" or whitespace (comments
-	// before it are rare; they are not handled).
-	if k := strings.IndexAny(v, "; \t\r\n("); k >= 0 {
-		v = v[:k]
-	}
-	return strings.EqualFold(v, hostname)
 }
 
 // txLog is what the log line of a transaction reports.

@@ -696,18 +696,24 @@ func testMXShutdown(t *testing.T, fx *mxFixture) {
 	}
 }
 
-func TestRemoveOwnAuthResults(t *testing.T) {
+func TestRemoveTrustFields(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"From: a\r\n\r\nAuthentication-Results: mx.test; x\r\n", "From: a\r\n\r\nAuthentication-Results: mx.test; x\r\n"},
 		{"Authentication-Results: mx.test; spf=pass\r\nFrom: a\r\n\r\nb\r\n", "From: a\r\n\r\nb\r\n"},
 		{"From: a\r\nauthentication-results:MX.TEST;\r\n\tdkim=pass\r\n (comment)\r\nTo: b\r\n\r\n", "From: a\r\nTo: b\r\n\r\n"},
 		{"Authentication-Results: mx.test.evil; spf=pass\r\nAuthentication-Results: mx.test\r\n", "Authentication-Results: mx.test.evil; spf=pass\r\n"},
 		{"X-Authentication-Results: mx.test; a\r\n\r\n", "X-Authentication-Results: mx.test; a\r\n\r\n"},
+		// Spellings the first version let through.
+		{"Authentication-Results: (x) mx.test; dmarc=pass\r\nFrom: a\r\n\r\n", "From: a\r\n\r\n"},
+		{"Authentication-Results: mx.test.; dmarc=pass\r\nFrom: a\r\n\r\n", "From: a\r\n\r\n"},
+		{"Authentication-Results:\r\n (a (nested) comment)\r\n\tMx.Test. ; dmarc=pass\r\nFrom: a\r\n\r\n", "From: a\r\n\r\n"},
+		{"Authentication-Results: \"mx.test\"; dmarc=pass\r\nFrom: a\r\n\r\n", "From: a\r\n\r\n"},
+		{"X-Congthu-Quarantine: no\r\nx-congthu-anything: 1\r\nX-CONGTHU: 2\r\nFrom: a\r\nX-Congthuy: 3\r\n\r\nX-Congthu-Body: 4\r\n", "From: a\r\nX-Congthuy: 3\r\n\r\nX-Congthu-Body: 4\r\n"},
 	}
 	for _, tt := range tests {
-		got, changed := removeOwnAuthResults([]byte(tt.in), "mx.test")
+		got, changed := removeTrustFields([]byte(tt.in), "mx.test")
 		if string(got) != tt.want || changed != (tt.in != tt.want) {
-			t.Errorf("removeOwnAuthResults(%q) = %q, %v; want %q", tt.in, got, changed, tt.want)
+			t.Errorf("removeTrustFields(%q) = %q, %v; want %q", tt.in, got, changed, tt.want)
 		}
 	}
 }

@@ -374,8 +374,9 @@ func (s *session) Data(r io.Reader) error {
 		s.logTx(tx, "rejected", e, detail, len(data), id)
 		return e
 	}
+	data, changed := removeTrustFields(data, s.srv.opts.Hostname)
 	var raw []byte
-	if len(prefix) <= headroom {
+	if len(prefix) <= headroom && !changed {
 		raw = buf[headroom-len(prefix):]
 		copy(raw, prefix)
 	} else {
@@ -435,15 +436,11 @@ func (s *session) checkMessage(data []byte, id string, now time.Time) (prefix []
 	if err := checkLineEndings(data); err != nil {
 		return nil, errBareNewline, err.Error()
 	}
-	h, err := parseHeader(data)
-	if err != nil {
-		return nil, errBadHeader, err.Error()
+	h, senders, e, detail := readHeader(data)
+	if e != nil {
+		return nil, e, detail
 	}
-	senders, err := headerSenders(h)
-	if err != nil {
-		return nil, errBadFrom, err.Error()
-	}
-	for _, a := range senders {
+	for _, a := range senders.All() {
 		ok, err := s.canSendAs(s.ctx, a)
 		if err != nil {
 			return nil, errTemporary, "can send as: " + err.Error()
@@ -456,10 +453,10 @@ func (s *session) checkMessage(data []byte, id string, now time.Time) (prefix []
 	b = append(b, s.received(id, now)...)
 	// RFC 6409 sections 8.2 and 8.3: an MSA may add a missing Date and
 	// Message-ID.
-	if h.Get("Date") == "" {
+	if v, _ := h.Value("Date"); v == "" {
 		b = append(b, "Date: "+now.Format(time.RFC1123Z)+"\r\n"...)
 	}
-	if h.Get("Message-Id") == "" {
+	if v, _ := h.Value("Message-Id"); v == "" {
 		b = append(b, "Message-ID: <"+newMessageID()+"@"+s.srv.opts.Hostname+">\r\n"...)
 	}
 	return b, nil, ""
