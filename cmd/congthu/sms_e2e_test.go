@@ -29,8 +29,8 @@ func TestE2ESMSWiring(t *testing.T) {
 		fmt.Sprintf("CONGTHU_SMPP_ADDR=127.0.0.1:%d", smscPort), "CONGTHU_SMPP_SYSTEM_ID=congthu", "CONGTHU_SMPP_PASSWORD=secret",
 		"CONGTHU_SMS_SENDER=UBND-HN", "CONGTHU_SMS_QUIET_HOURS=off")
 	n.addr["http"] = httpAddr
+	n.start(t) // creates the store
 	key := strings.TrimSpace(n.admin(t, "", "apikey", "create", "--service", "motcua"))
-	n.start(t)
 	defer n.stop(t)
 
 	body := `{"event_id":"sms-1","status":"received","channels":["sms"],
