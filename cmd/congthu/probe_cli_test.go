@@ -88,7 +88,7 @@ func TestProbeFileModes(t *testing.T) {
 	n.start(t)
 	defer n.stop(t)
 	n.admin(t, "", "domain", "add", "hanoi.gov.vn")
-	n.admin(t, "mat-khau-rat-dai-1\n", "user", "add", "nva.stp@hanoi.gov.vn", "--password-stdin")
+	n.admin(t, "mat-khau-rat-dai-1\n", "user", "add", "--password-stdin", "nva.stp@hanoi.gov.vn")
 
 	bad, files := dataDirModes(t, dir)
 	if len(bad) > 0 {
