@@ -6,13 +6,18 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"congthu/internal/testenv"
 )
@@ -263,6 +268,222 @@ outer:
 			}
 		}
 		out = append(out, e)
+	}
+	return out
+}
+
+// runScript is one scripts/run.sh, started from a temp copy of the script
+// with its own data dir and listeners.
+type runScript struct {
+	cmd   *exec.Cmd
+	out   *syncBuffer
+	done  chan error
+	data  string
+	addrs map[string]string // env var -> 127.0.0.1:port
+}
+
+func startRunScript(t *testing.T, script, bin, data string, ports []int) *runScript {
+	t.Helper()
+	r := &runScript{out: &syncBuffer{}, done: make(chan error, 1), data: data, addrs: map[string]string{}}
+	env := append(withoutEnvPrefix(os.Environ(), "CONGTHU_"), "CONGTHU_BIN="+bin, "CONGTHU_DATA_DIR="+data)
+	for i, k := range []string{"CONGTHU_SUBMISSION_ADDR", "CONGTHU_SUBMISSIONS_ADDR", "CONGTHU_IMAP_ADDR", "CONGTHU_IMAPS_ADDR", "CONGTHU_MX_ADDR", "CONGTHU_HTTP_ADDR"} {
+		r.addrs[k] = fmt.Sprintf("127.0.0.1:%d", ports[i])
+		env = append(env, k+"="+r.addrs[k])
+	}
+	r.cmd = exec.Command("bash", script)
+	r.cmd.Env = env
+	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { r.done <- r.cmd.Wait() }()
+	t.Cleanup(func() {
+		if r.cmd.ProcessState == nil {
+			r.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-r.done:
+			case <-time.After(40 * time.Second):
+				r.cmd.Process.Kill()
+			}
+		}
+	})
+	return r
+}
+
+// waitUp waits until every listener of r accepts.
+func (r *runScript) waitUp(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for _, a := range r.addrs {
+		for {
+			c, err := net.DialTimeout("tcp", a, time.Second)
+			if err == nil {
+				c.Close()
+				break
+			}
+			select {
+			case err := <-r.done:
+				t.Fatalf("run.sh exited early: %v\n%s", err, r.out)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not up after 60s\n%s", a, r.out)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+}
+
+// children returns the processes whose parent is pid, by command name.
+func children(t *testing.T, pid int) map[string]int {
+	t.Helper()
+	kids := map[string]int{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...
+		s := string(b)
+		i, j := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if i < 0 || j < i {
+			continue
+		}
+		f := strings.Fields(s[j+1:])
+		if len(f) < 2 || f[1] != strconv.Itoa(pid) {
+			continue
+		}
+		n, _ := strconv.Atoi(e.Name())
+		kids[s[i+1:j]] = n
+	}
+	return kids
+}
+
+// alive reports whether pid is a running (not zombie) process.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(f) > 0 && f[0] != "Z"
+}
+
+// TestProbeRunScript: scripts/run.sh prints the listeners actually
+// configured, runs a redis-server of its own inside the data dir (two
+// instances on two data dirs share nothing; the old script started both
+// on port 6390, so the second instance's congthu used the first one's
+// Redis), refuses a second instance on the same data dir, and SIGTERM or
+// Ctrl-C (SIGINT) stops congthu serve and its redis-server (the old script
+// left congthu serve running).
+func TestProbeRunScript(t *testing.T) {
+	bin := testenv.GoBinary(t)
+	src, err := os.ReadFile("../../scripts/run.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	script := filepath.Join(root, "scripts", "run.sh")
+	os.MkdirAll(filepath.Dir(script), 0o700)
+	if err := os.WriteFile(script, src, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	ports := testenv.FreePorts(t, 12)
+	a := startRunScript(t, script, bin, filepath.Join(root, "a"), ports[:6])
+	a.waitUp(t)
+	b := startRunScript(t, script, bin, filepath.Join(root, "b"), ports[6:])
+	b.waitUp(t)
+
+	for _, r := range []*runScript{a, b} {
+		out := r.out.String()
+		for _, l := range []struct{ env, words string }{
+			{"CONGTHU_IMAP_ADDR", "IMAP:      127.0.0.1 port %s STARTTLS"}, {"CONGTHU_IMAPS_ADDR", "127.0.0.1 port %s SSL/TLS"},
+			{"CONGTHU_SUBMISSION_ADDR", "SMTP:      127.0.0.1 port %s STARTTLS"}, {"CONGTHU_SUBMISSIONS_ADDR", "127.0.0.1 port %s SSL/TLS, normal password"},
+			{"CONGTHU_MX_ADDR", "MX:        127.0.0.1 port %s (mail"}, {"CONGTHU_HTTP_ADDR", "API:       http://127.0.0.1:%s/v1/"},
+		} {
+			_, port, _ := net.SplitHostPort(r.addrs[l.env])
+			if want := fmt.Sprintf(l.words, port); !strings.Contains(out, want) {
+				t.Errorf("banner lacks %q (%s=%s):\n%s", want, l.env, r.addrs[l.env], out)
+			}
+		}
+		for _, def := range []string{"port 1143", "port 1587", "port 2525", ":8080"} {
+			if strings.Contains(out, def) {
+				t.Errorf("banner shows the default %q though another is configured:\n%s", def, out)
+			}
+		}
+	}
+
+	ka, kb := children(t, a.cmd.Process.Pid), children(t, b.cmd.Process.Pid)
+	for _, k := range []struct {
+		name string
+		kids map[string]int
+		r    *runScript
+	}{{"a", ka, a}, {"b", kb, b}} {
+		if k.kids["redis-server"] == 0 || k.kids["congthu"] == 0 {
+			t.Fatalf("run.sh %s: children %v, want a redis-server and congthu", k.name, k.kids)
+		}
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", k.kids["redis-server"]))
+		if !strings.Contains(string(cmdline), filepath.Join(k.r.data, "redis", "redis.sock")) {
+			t.Errorf("run.sh %s: redis-server %q does not listen inside its data dir", k.name, cmdline)
+		}
+		environ, _ := os.ReadFile(fmt.Sprintf("/proc/%d/environ", k.kids["congthu"]))
+		if !strings.Contains(string(environ), "CONGTHU_REDIS_URL=unix://"+filepath.Join(k.r.data, "redis", "redis.sock")+"\x00") {
+			t.Errorf("run.sh %s: congthu serve does not use its own redis-server", k.name)
+		}
+	}
+	if ka["redis-server"] == kb["redis-server"] {
+		t.Errorf("both instances run on redis-server %d", ka["redis-server"])
+	}
+
+	// A second run.sh on a's data dir refuses and touches nothing.
+	c := startRunScript(t, script, bin, a.data, testenv.FreePorts(t, 6))
+	select {
+	case err := <-c.done:
+		want := fmt.Sprintf("another scripts/run.sh (pid %d) is running on %s", a.cmd.Process.Pid, a.data)
+		if err == nil || !strings.Contains(c.out.String(), want) {
+			t.Errorf("second run.sh on the same data dir: %v, output %q; want exit 1 and %q", err, c.out, want)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("second run.sh on the same data dir still running:\n%s", c.out)
+	}
+	if !alive(ka["congthu"]) || !alive(ka["redis-server"]) {
+		t.Errorf("the refused run.sh stopped the first one's processes")
+	}
+
+	// SIGTERM stops a, and only a; SIGINT (Ctrl-C) stops b.
+	for _, s := range []struct {
+		r    *runScript
+		kids map[string]int
+		sig  syscall.Signal
+	}{{a, ka, syscall.SIGTERM}, {b, kb, syscall.SIGINT}} {
+		s.r.cmd.Process.Signal(s.sig)
+		select {
+		case <-s.r.done:
+		case <-time.After(45 * time.Second):
+			t.Fatalf("run.sh still running 45s after %v\n%s", s.sig, s.r.out)
+		}
+		for name, pid := range s.kids {
+			if alive(pid) {
+				t.Errorf("%s (pid %d) still running after run.sh got %v", name, pid, s.sig)
+			}
+		}
+		if !strings.Contains(s.r.out.String(), "level=INFO msg=stopped") {
+			t.Errorf("congthu serve did not shut down cleanly after run.sh got %v:\n%s", s.sig, s.r.out)
+		}
+		if s.r == a && (!alive(kb["congthu"]) || !alive(kb["redis-server"])) {
+			t.Errorf("stopping one run.sh stopped the other's processes")
+		}
+	}
+}
+
+func withoutEnvPrefix(env []string, prefix string) []string {
+	var out []string
+	for _, e := range env {
+		if !strings.HasPrefix(e, prefix) {
+			out = append(out, e)
+		}
 	}
 	return out
 }
