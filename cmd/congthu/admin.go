@@ -40,14 +40,22 @@ func withStore(f storeRun) func(context.Context, *cli, *flag.FlagSet, []string) 
 	}
 }
 
+// mayCreateStore lets run create a new store when there is none yet.
+func mayCreateStore(run func(context.Context, *cli, *flag.FlagSet, []string) error) func(context.Context, *cli, *flag.FlagSet, []string) error {
+	return func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
+		c.createStore = true
+		return run(ctx, c, fs, args)
+	}
+}
+
 func domainCommand() *command {
 	return &command{
 		name:    "domain",
 		summary: "add, list and remove the mail domains served here",
 		subs: []*command{
 			{
-				name: "add", args: "DOMAIN", summary: "serve a new mail domain",
-				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+				name: "add", args: "DOMAIN", summary: "serve a new mail domain (the first one creates the store)",
+				run: mayCreateStore(withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
 					if len(args) != 1 {
 						return usagef("domain add: want exactly one DOMAIN")
 					}
@@ -65,7 +73,7 @@ func domainCommand() *command {
 					}
 					fmt.Fprintf(c.stdout, "domain %s added (DKIM selector %s); publish its DNS records: congthu domain dns %s\n", d.Name, sel, d.Name)
 					return nil
-				}),
+				})),
 			},
 			{
 				name: "list", summary: "list the domains",

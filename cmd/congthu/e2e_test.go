@@ -93,15 +93,18 @@ func newNode(t testing.TB, extra ...string) *node {
 	return n
 }
 
-// admin runs an admin subcommand of the binary and fails the test on error.
+// admin runs an admin subcommand of the binary, fails the test on error
+// and returns its standard output (stderr names the store it opened).
 func (n *node) admin(t testing.TB, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(n.bin, args...)
 	cmd.Env = n.env
 	cmd.Stdin = strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("congthu %v: %v: %s", args, err, out)
+		t.Fatalf("congthu %v: %v: %s%s", args, err, out, stderr.Bytes())
 	}
 	return string(out)
 }

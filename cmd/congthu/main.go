@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -24,6 +25,7 @@ import (
 )
 
 func main() {
+	privateUmask()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], &cli{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, getenv: os.Getenv})
 	stop()
@@ -37,6 +39,10 @@ type cli struct {
 	stdout, stderr io.Writer
 	getenv         func(string) string
 	configPath     string
+	// createStore lets openStore create a new SQLite store (domain add);
+	// other admin commands refuse to, so that one run from the wrong
+	// directory does not silently work on an empty store.
+	createStore bool
 }
 
 // usageError is a mistake in the command line: exit status 2.
@@ -169,7 +175,12 @@ func dispatch(ctx context.Context, c *cli, cmds []*command, args []string, path 
 	if cmd.flags != nil {
 		cmd.flags(fs)
 	}
-	if err := fs.Parse(args[1:]); err != nil {
+	if fs.Lookup("config") == nil {
+		// The global flag, also after the command (user list --config FILE).
+		fs.StringVar(&c.configPath, "config", c.configPath, "configuration file (default: $CONGTHU_CONFIG)")
+	}
+	pos, err := parseFlags(fs, args[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintf(c.stdout, "Usage: %s %s\n\n%s\n", full, cmd.args, cmd.summary)
 			if cmd.help != "" {
@@ -186,7 +197,7 @@ func dispatch(ctx context.Context, c *cli, cmds []*command, args []string, path 
 		}
 		return usagef("%s: %v (see --help)", full, err)
 	}
-	return cmd.run(ctx, c, fs, fs.Args())
+	return cmd.run(ctx, c, fs, pos)
 }
 
 // loadConfig loads and validates the configuration.
@@ -220,7 +231,9 @@ func (c *cli) logger(cfg *config.Config) *slog.Logger {
 	return slog.New(slog.NewTextHandler(c.stderr, opts))
 }
 
-// openStore opens the store the configuration names, for admin commands.
+// openStore opens the store the configuration names, for admin commands,
+// and says on stderr which one. It refuses to create a new SQLite store
+// unless c.createStore is set.
 func (c *cli) openStore(ctx context.Context) (*store.Store, *config.Config, error) {
 	cfg, err := c.loadConfig()
 	if err != nil {
@@ -228,6 +241,19 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *config.Config, erro
 	}
 	// Admin commands only log problems.
 	log := slog.New(slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	desc, path := storeTarget(cfg)
+	if path != "" {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if !c.createStore {
+				return nil, nil, c.noStore(cfg, path)
+			}
+			desc += " (new)"
+		}
+	}
+	fmt.Fprintf(c.stderr, "congthu: store %s\n", desc)
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return nil, nil, err
+	}
 	st, err := openStore(ctx, cfg, store.Options{}, log)
 	if err != nil {
 		return nil, nil, err

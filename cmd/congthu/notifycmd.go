@@ -157,10 +157,6 @@ func serviceCommand() *command {
 						fs.String("secret", "", "deprecated: the signing secret on the command line (use --secret-stdin)")
 					},
 					run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
-						args, err := flagsAfterArgs(fs, args)
-						if err != nil {
-							return usagef("service callback set: %v", err)
-						}
 						if len(args) != 1 {
 							return usagef("service callback set: want exactly one service NAME")
 						}
@@ -253,10 +249,6 @@ func templateCommand() *command {
 					fs.String("dir", "", "template folder (default: the templates built in)")
 				},
 				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
-					args, err := flagsAfterArgs(fs, args)
-					if err != nil {
-						return usagef("template preview: %v", err)
-					}
 					if len(args) != 1 {
 						return usagef("template preview: want exactly one template ID")
 					}
@@ -329,16 +321,3 @@ func readSecret(c *cli) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-// flagsAfterArgs lets flags follow positional arguments (NAME --url URL):
-// the flag package stops at the first non-flag, so parse the rest again.
-func flagsAfterArgs(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for len(args) > 0 {
-		pos = append(pos, args[0])
-		if err := fs.Parse(args[1:]); err != nil {
-			return nil, err
-		}
-		args = fs.Args()
-	}
-	return pos, nil
-}

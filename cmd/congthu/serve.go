@@ -133,6 +133,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			f.Close()
 		}()
 	}
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return err
+	}
 	tlsConfig, selfSigned, err := certs.Load(cfg.TLS.Cert, cfg.TLS.Key, cfg.Hostname, cfg.DataDir)
 	if err != nil {
 		return err
