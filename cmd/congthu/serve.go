@@ -270,6 +270,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		defer api.Close() // after the HTTP server's shutdown
 	}
 
+	smtpRes, err := smtpResources(cfg, log)
+	if err != nil {
+		return err
+	}
 	smtpSrv := smtpd.New(smtpd.Options{
 		Hostname:          cfg.Hostname,
 		TLSConfig:         tlsConfig,
@@ -279,6 +283,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		DataTimeout:       cfg.SMTP.DataTimeout.D(),
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
 		MaxConnections:    cfg.SMTP.MaxConnections,
+		// [limits]: see limits.go.
+		MaxConnectionsPerIP: cfg.Limits.SubmissionConnectionsPerIP,
+		LimitExempt:         cfg.LimitExemptPrefixes(),
+		LimitLoopback:       !cfg.Limits.ExemptLoopback,
+		Resources:           smtpRes,
 		Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
 			// Without Redis there is no dispatcher: the message is
 			// signed when a dispatcher delivers it.
@@ -299,6 +308,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
 		AppendLimit:       cfg.IMAP.AppendLimit,
 	}
+	imapLimits(cfg, &iopts)
 	if rdb != nil {
 		iopts.Redis = rdb
 	}
@@ -310,7 +320,9 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		}
 	})
 
-	mxSrv := smtpd.NewMX(mxOptions(cfg, tlsConfig), st, log.With("service", "mx"))
+	mxOpts := mxOptions(cfg, tlsConfig)
+	mxOpts.Resources = smtpRes
+	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
 	r.stop = append(r.stop, func(ctx context.Context) {
 		if err := mxSrv.Shutdown(ctx); err != nil {
 			log.Warn("mx shutdown", "err", err)
@@ -333,12 +345,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			}
 		}
 		if api != nil {
-			hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-			serveHTTP := hs.Serve
+			hs := &http.Server{Handler: api.Handler()}
 			if cfg.TLS.Cert != "" {
 				// TLS when the operator configured a certificate.
 				hs.TLSConfig = tlsConfig.Clone()
-				serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }
+			}
+			limit := httpLimits(cfg, hs, log.With("service", "http"))
+			serveHTTP := func(ln net.Listener) error { return hs.Serve(limit(ln)) }
+			if hs.TLSConfig != nil {
+				serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(limit(ln), hs.TLSConfig)) }
 			}
 			if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
 				return err
@@ -392,7 +407,8 @@ func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 		MaxConnections:            cfg.MX.MaxConnections,
 		MaxConnectionsPerIP:       cfg.MX.MaxConnectionsPerIP,
 		MaxMessagesPerIPPerMinute: cfg.MX.MaxMessagesPerIPPerMinute,
-		LimitExempt:               cfg.MX.LimitExemptPrefixes(),
+		LimitExempt:               cfg.LimitExemptPrefixes(),
+		LimitLoopback:             !cfg.Limits.ExemptLoopback,
 		NoDMARCReject:             cfg.MX.DMARCReject == config.DMARCQuarantine,
 		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
 		AllowLocalSpoofing:        cfg.MX.AllowLocalSpoofing,
