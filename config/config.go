@@ -57,6 +57,7 @@ type Config struct {
 	API      API      `toml:"api"`
 	SMS      SMS      `toml:"sms"`
 	Log      Log      `toml:"log"`
+	Limits   Limits   `toml:"limits"`
 }
 
 // API configures the REST API for back-office systems.
@@ -241,10 +242,8 @@ type MX struct {
 	// MaxMessagesPerIPPerMinute caps mail transactions per client
 	// address and minute (past it MAIL gets 451 4.7.1); negative: no cap.
 	MaxMessagesPerIPPerMinute int `toml:"max_messages_per_ip_per_minute" env:"CONGTHU_MX_MAX_MESSAGES_PER_IP_PER_MINUTE"`
-	// LimitExempt lists client networks (CIDR prefixes, or single
-	// addresses) the two per-IP limits do not apply to, such as a
-	// trusted relay in front of congthu. Loopback clients are always
-	// exempt.
+	// LimitExempt is the older name of Limits.Exempt: its networks are
+	// added to that list.
 	LimitExempt StringList `toml:"limit_exempt" env:"CONGTHU_MX_LIMIT_EXEMPT"`
 	// DMARCReject is what happens to mail failing a DMARC p=reject
 	// policy: "reject" (550 at the end of DATA) or "quarantine" (handled
@@ -418,7 +417,8 @@ func Default() *Config {
 			MaxPerHour:      5,
 			DuplicateWindow: Duration(10 * time.Minute),
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:    Log{Level: "info", Format: "text"},
+		Limits: defaultLimits(),
 	}
 }
 
@@ -691,6 +691,7 @@ func (c *Config) Validate() error {
 	if c.IMAP.IdleTimeout > 0 && c.IMAP.IdleTimeout.D() < 30*time.Minute {
 		bad("imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", "%s is shorter than the 30 minutes RFC 9051 section 5.4 requires", c.IMAP.IdleTimeout)
 	}
+	c.Limits.validate(bad)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

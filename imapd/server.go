@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/redis/go-redis/v9"
 
+	"congthu/connlimit"
 	"congthu/loginlimit"
 	"congthu/store"
 )
@@ -103,6 +104,22 @@ type Options struct {
 	// Sessions, if set, ends logged-in sessions whose account's
 	// credentials are revoked (see SessionRegistry).
 	Sessions SessionRegistry
+	// MaxConnections caps concurrent connections over all listeners
+	// (0: DefaultMaxConnections; negative: no cap). More are told BYE
+	// and closed.
+	MaxConnections int
+	// MaxConnectionsPerIP caps concurrent connections from one client
+	// address, IPv6 per /64 (0: DefaultMaxConnectionsPerIP; negative:
+	// no cap).
+	MaxConnectionsPerIP int
+	// LimitExempt lists client networks the per-IP cap spares.
+	LimitExempt []netip.Prefix
+	// LimitLoopback applies the per-IP cap to loopback clients too.
+	// Default false: loopback clients are exempt.
+	LimitLoopback bool
+	// LoginTimeout is how long a connection may stay without logging in
+	// (0: DefaultLoginTimeout; negative: no bound).
+	LoginTimeout time.Duration
 }
 
 func (o *Options) appendLimit() uint32 {
@@ -164,6 +181,7 @@ type Server struct {
 
 	pub chan notice // to the Redis publisher; nil without Redis
 
+	conns *connlimit.Limiter
 }
 
 // New returns a Server for the store st. lim may be nil (no throttling);
@@ -188,6 +206,7 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		mailboxes: make(map[int64]*mailboxState),
+		conns:     opts.limiter(),
 	}
 	s.imap = imapserver.New(&imapserver.Options{
 		NewSession:   s.newSession,
@@ -206,7 +225,7 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 // Serve accepts plain connections on ln (port 143 style: STARTTLS is
 // offered when Options.TLSConfig is set). It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(corkListener{ln})
+	return s.serve(corkListener{s.limitListener(ln, nil)})
 }
 
 func (s *Server) serve(ln net.Listener) error {
@@ -225,7 +244,7 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	}
 	// imapserver recognises implicit TLS by the *tls.Conn it is given,
 	// so the cork goes under TLS.
-	return s.serve(tls.NewListener(corkListener{ln}, s.opts.TLSConfig))
+	return s.serve(tls.NewListener(corkListener{s.limitListener(ln, s.opts.TLSConfig)}, s.opts.TLSConfig))
 }
 
 func (s *Server) isClosed() bool {

@@ -34,6 +34,7 @@ type session struct {
 	cancel  context.CancelFunc
 	started time.Time
 	cmds    atomic.Int64
+	authed  atomic.Bool // logged in (see startLoginTimer)
 
 	acct *store.Account
 	sel  *selection
@@ -55,7 +56,9 @@ var (
 func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
 	addr := loginlimit.AddrOf(c.NetConn().RemoteAddr())
 	ctx, cancel := context.WithCancel(s.ctx)
-	return &session{srv: s, conn: c, ip: addr.String(), addr: addr, ctx: ctx, cancel: cancel, started: time.Now()}, nil, nil
+	sess := &session{srv: s, conn: c, ip: addr.String(), addr: addr, ctx: ctx, cancel: cancel, started: time.Now()}
+	sess.startLoginTimer()
+	return sess, nil, nil
 }
 
 func (s *session) count() { s.cmds.Add(1) }
@@ -151,6 +154,7 @@ func (s *session) Login(username, password string) error {
 	}
 	s.acct = acct
 	s.register(acct)
+	s.authed.Store(true)
 	s.srv.log.Info("imap login", "user", acct.Address, "ip", s.ip, "ok", true)
 	return nil
 }

@@ -10,10 +10,12 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-smtp"
 
+	"congthu/connlimit"
 	"congthu/loginlimit"
 )
 
@@ -43,7 +45,7 @@ func (c *sessionConn) closeIdle(inTx bool) bool {
 	if !c.closing {
 		c.closing = true
 		c.netConn.SetWriteDeadline(time.Now().Add(time.Second))
-		io.WriteString(c.netConn, "421 4.3.2 Service shutting down\r\n")
+		io.WriteString(c.netConn, c.closingReply())
 	}
 	return true
 }
@@ -84,25 +86,26 @@ func (sc *sessionConn) tlsVersion() string {
 }
 
 // connSet tracks the open connections of one server (submission or MX):
-// it caps them, in total and per client address, and closes them during
-// Shutdown and Close.
+// it caps them, in total and per client address (through lim), and
+// closes them during Shutdown and Close.
 type connSet struct {
 	log *slog.Logger
-	max int
-	// maxPerIP caps connections per client (limitKey of its address);
-	// 0: no cap. exempt, if set, names clients the cap does not apply to.
-	maxPerIP int
-	exempt   func(netip.Addr) bool
+	lim *connlimit.Limiter
+
+	// lifetime and hardLifetime bound each connection (see
+	// setLifetime); 0: no bound.
+	lifetime, hardLifetime time.Duration
 
 	mu       sync.Mutex
 	conns    map[*trackedConn]struct{}
-	perIP    map[netip.Addr]int
 	draining bool
 	closed   bool
 }
 
+// newConnSet caps connections at max in total and maxPerIP per client
+// (0: no cap), sparing the clients exempt names the per-client cap.
 func newConnSet(log *slog.Logger, max, maxPerIP int, exempt func(netip.Addr) bool) *connSet {
-	return &connSet{log: log, max: max, maxPerIP: maxPerIP, exempt: exempt, conns: map[*trackedConn]struct{}{}, perIP: map[netip.Addr]int{}}
+	return &connSet{log: log, lim: connlimit.New(max, maxPerIP, exempt), conns: map[*trackedConn]struct{}{}}
 }
 
 // idleCloser is a session Shutdown can ask to end if it is idle.
@@ -129,33 +132,24 @@ func (cs *connSet) track(c net.Conn) (*trackedConn, string) {
 	if cs.draining || cs.closed {
 		return nil, replyServiceNotRunning
 	}
-	if len(cs.conns) >= cs.max {
+	slot, why := cs.lim.Acquire(ip)
+	switch why {
+	case connlimit.TooMany:
 		return nil, replyTooManyConns
+	case connlimit.TooManyFromClient:
+		return nil, replyTooManyConnsFrom
 	}
-	tc := &trackedConn{Conn: c, set: cs}
-	if cs.maxPerIP > 0 && (cs.exempt == nil || !cs.exempt(ip)) {
-		k := limitKey(ip)
-		if cs.perIP[k] >= cs.maxPerIP {
-			return nil, replyTooManyConnsFrom
-		}
-		cs.perIP[k]++
-		tc.ipKey, tc.counted = k, true
-	}
+	tc := &trackedConn{Conn: c, set: cs, slot: slot}
 	cs.conns[tc] = struct{}{}
+	tc.startLifetime(time.Now())
 	return tc, ""
 }
 
 func (cs *connSet) untrack(c *trackedConn) {
 	cs.mu.Lock()
 	delete(cs.conns, c)
-	if c.counted {
-		if n := cs.perIP[c.ipKey] - 1; n > 0 {
-			cs.perIP[c.ipKey] = n
-		} else {
-			delete(cs.perIP, c.ipKey)
-		}
-	}
 	cs.mu.Unlock()
+	cs.lim.Release(c.slot)
 }
 
 func (cs *connSet) isDraining() bool {
@@ -248,17 +242,8 @@ func (cs *connSet) close(ss *smtp.Server, cancel context.CancelFunc) error {
 	return err
 }
 
-// limitKey is what per-client limits count by: the address, or for IPv6
-// its /64 (one host usually has a whole /64).
-func limitKey(ip netip.Addr) netip.Addr {
-	if ip.Is6() {
-		p, err := ip.Prefix(64)
-		if err == nil {
-			return p.Addr()
-		}
-	}
-	return ip
-}
+// limitKey is what per-client limits count by (see connlimit.Key).
+func limitKey(ip netip.Addr) netip.Addr { return connlimit.Key(ip) }
 
 // listener wraps the caller's listener to count and track connections and,
 // for implicit TLS, to wrap them in a TLS server.
@@ -298,12 +283,19 @@ func (l *listener) Accept() (net.Conn, error) {
 // from and close during Shutdown.
 type trackedConn struct {
 	net.Conn
-	set     *connSet
-	ipKey   netip.Addr
-	counted bool // against set.perIP
+	set  *connSet
+	slot connlimit.Slot
 
-	mu   sync.Mutex
-	sess idleCloser
+	// overLifetime: the session lifetime has passed; closed: a reply
+	// said the connection closes (reads end it); rcptErrors: refused
+	// RCPTs over the connection (see limitRcpt).
+	overLifetime atomic.Bool
+	closed       atomic.Bool
+	rcptErrors   atomic.Int32
+
+	mu    sync.Mutex
+	sess  idleCloser
+	timer *time.Timer // the lifetime's
 
 	closeOnce sync.Once
 	closeErr  error
@@ -333,6 +325,7 @@ func (c *trackedConn) clearSession(s idleCloser) {
 
 func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() {
+		c.stopLifetime()
 		c.set.untrack(c)
 		c.closeErr = c.Conn.Close()
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"congthu/connlimit"
 	"congthu/store"
 )
 
@@ -97,6 +98,10 @@ type MXOptions struct {
 	// domains' mail never legitimately enters through the MX without
 	// our DKIM signature or an SPF pass).
 	AllowLocalSpoofing bool
+	// Resources bounds what one client can hold (session time, DATA
+	// rate, RCPT errors, memory). Its per-IP connection cap and its
+	// exemptions are MaxConnectionsPerIP, LimitExempt and LimitLoopback.
+	Resources Resources
 	// MaxReceived is the most Received: fields an incoming message may
 	// have before it is taken for a mail loop (default 50; RFC 5321
 	// section 6.3). Past it: 554 5.4.6.
@@ -153,6 +158,7 @@ func (o MXOptions) withDefaults() MXOptions {
 	if o.MaxReceived <= 0 {
 		o.MaxReceived = 50
 	}
+	o.Resources = o.Resources.withDefaults()
 	return o
 }
 
@@ -173,7 +179,9 @@ type MXServer struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	conns *connSet
+	conns    *connSet
+	exemptFn func(netip.Addr) bool
+	spool    *spooler
 }
 
 // NewMX returns an MX server delivering into st.
@@ -181,11 +189,14 @@ func NewMX(opts MXOptions, st MXStore, log *slog.Logger) *MXServer {
 	opts = opts.withDefaults()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &MXServer{opts: opts, st: st, log: log, ctx: ctx, cancel: cancel}
+	s.exemptFn = connlimit.Exempt(opts.LimitExempt, !opts.LimitLoopback)
+	s.spool = newSpooler(opts.Resources)
 	perIP := opts.MaxConnectionsPerIP
 	if perIP < 0 {
 		perIP = 0
 	}
 	s.conns = newConnSet(log, opts.MaxConnections, perIP, s.exempt)
+	s.conns.setLifetime(opts.Resources, opts.DataTimeout, opts.MaxMessageBytes)
 	s.dir = newDirCache(10000)
 	s.res = resolver{Resolver: opts.Resolver}
 	if opts.DNSCacheTTL > 0 {
@@ -237,15 +248,7 @@ func (s *MXServer) Close() error {
 
 // exempt reports whether the per-IP limits spare ip.
 func (s *MXServer) exempt(ip netip.Addr) bool {
-	if ip.IsLoopback() && !s.opts.LimitLoopback {
-		return true
-	}
-	for _, p := range s.opts.LimitExempt {
-		if p.Contains(ip) {
-			return true
-		}
-	}
-	return false
+	return s.exemptFn(ip)
 }
 
 // ipRate is a token bucket per client address (limitKey): perMin tokens,

@@ -136,9 +136,9 @@ func (s *mxSession) transaction() *mxTx {
 	return s.tx
 }
 
-// Rcpt implements smtp.Session: RCPT TO (RFC 5321 section 4.1.1.3). Only
+// rcpt is Rcpt's checks (RFC 5321 section 4.1.1.3). Only
 // existing local recipients are accepted; an MX never relays.
-func (s *mxSession) Rcpt(to string, opts *smtp.RcptOptions) error {
+func (s *mxSession) rcpt(to string, opts *smtp.RcptOptions) error {
 	tx := s.transaction()
 	if tx == nil {
 		return errNoRcpt
@@ -232,22 +232,33 @@ func (s *mxSession) Data(r io.Reader) error {
 	if tx == nil || (len(tx.local) == 0 && len(tx.bounces) == 0) {
 		return errNoRcpt
 	}
-	buf, err := readAll(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout}, make([]byte, headroom, headroom+16<<10))
-	data := buf[headroom:]
+	// Spooled (spool.go), then read back with room in front for the
+	// fields we prepend.
+	sp, err := s.srv.spool.receive(newDataReader(r, s.netConn, s.srv.opts.DataTimeout, s.srv.opts.Resources.MinDataRate))
+	defer sp.Close()
 	if err != nil {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se): // too large
-			s.logTx(tx, txLog{result: "rejected", reply: se, detail: "message too large", size: len(data)})
+			s.logTx(tx, txLog{result: "rejected", reply: se, detail: "message too large", size: int(sp.n)})
 			return se
 		case errors.Is(err, smtp.ErrTooLongLine):
-			s.logTx(tx, txLog{result: "rejected", reply: errLineTooLong, detail: "line too long", size: len(data)})
+			s.logTx(tx, txLog{result: "rejected", reply: errLineTooLong, detail: "line too long", size: int(sp.n)})
 			return errLineTooLong
 		default:
-			s.logTx(tx, txLog{result: "aborted", reply: errTemporary, detail: "read data: " + err.Error(), size: len(data)})
+			s.logTx(tx, txLog{result: "aborted", reply: errTemporary, detail: "read data: " + err.Error(), size: int(sp.n)})
 			return errTemporary
 		}
 	}
+	lctx, lcancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
+	buf, release, err := sp.load(lctx)
+	lcancel()
+	if err != nil {
+		s.logTx(tx, txLog{result: "failed", reply: errTemporary, detail: err.Error(), size: int(sp.n)})
+		return errTemporary
+	}
+	defer release()
+	data := buf[headroom:]
 	id := newID()
 	now := time.Now()
 	l := txLog{size: len(data), id: id}

@@ -3,6 +3,7 @@ package smtpd
 import (
 	"context"
 	"crypto/tls"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -47,6 +48,18 @@ type Options struct {
 	// Sessions, if set, ends logged-in sessions whose account's
 	// credentials are revoked (see SessionRegistry).
 	Sessions SessionRegistry
+	// MaxConnectionsPerIP caps concurrent connections from one client
+	// address, IPv6 counted per /64 (default 20; negative: no cap).
+	MaxConnectionsPerIP int
+	// LimitExempt lists client networks the per-IP cap spares (an
+	// office network behind one NAT address, say).
+	LimitExempt []netip.Prefix
+	// LimitLoopback applies the per-IP cap to loopback clients too.
+	// Default false: loopback clients (a local webmail) are exempt.
+	LimitLoopback bool
+	// Resources bounds what one client can hold (connections per
+	// address, session time, DATA rate, RCPT errors, memory).
+	Resources Resources
 }
 
 func (o Options) withDefaults() Options {
@@ -77,5 +90,9 @@ func (o Options) withDefaults() Options {
 	if o.MaxConnections <= 0 {
 		o.MaxConnections = 1000
 	}
+	if o.MaxConnectionsPerIP == 0 {
+		o.MaxConnectionsPerIP = 20
+	}
+	o.Resources = o.Resources.withDefaults()
 	return o
 }

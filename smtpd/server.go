@@ -10,6 +10,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"congthu/connlimit"
 	"congthu/loginlimit"
 	"congthu/store"
 )
@@ -41,6 +42,7 @@ type Server struct {
 	cancel context.CancelFunc
 
 	conns *connSet
+	spool *spooler
 }
 
 // New returns a submission server over st. lim may be nil (no login
@@ -55,8 +57,10 @@ func New(opts Options, st Store, lim *loginlimit.Limiter, log *slog.Logger) *Ser
 		log:    log,
 		ctx:    ctx,
 		cancel: cancel,
-		conns:  newConnSet(log, opts.MaxConnections, 0, nil),
 	}
+	s.conns = newConnSet(log, opts.MaxConnections, max(opts.MaxConnectionsPerIP, 0), connlimit.Exempt(opts.LimitExempt, !opts.LimitLoopback))
+	s.conns.setLifetime(opts.Resources, opts.DataTimeout, opts.MaxMessageBytes)
+	s.spool = newSpooler(opts.Resources)
 	ss := smtp.NewServer(backend{s})
 	ss.Domain = opts.Hostname
 	ss.TLSConfig = opts.TLSConfig

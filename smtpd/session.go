@@ -6,7 +6,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -242,8 +241,8 @@ func (s *session) transaction() *transaction {
 	return s.tx
 }
 
-// Rcpt implements smtp.Session: RCPT TO (RFC 5321 section 4.1.1.3).
-func (s *session) Rcpt(to string, opts *smtp.RcptOptions) error {
+// rcpt is Rcpt's checks (RFC 5321 section 4.1.1.3).
+func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 	tx := s.transaction()
 	if s.account == nil || tx == nil {
 		return errAuthRequired
@@ -350,23 +349,33 @@ func (s *session) Data(r io.Reader) error {
 	if s.account == nil || tx == nil {
 		return errAuthRequired
 	}
-	// Read into a buffer with room in front for the fields we prepend.
-	buf, err := readAll(&deadlineReader{r: r, c: s.netConn, d: s.srv.opts.DataTimeout}, make([]byte, headroom, headroom+16<<10))
-	data := buf[headroom:]
+	// Spooled (spool.go), then read back with room in front for the
+	// fields we prepend.
+	sp, err := s.srv.spool.receive(newDataReader(r, s.netConn, s.srv.opts.DataTimeout, s.srv.opts.Resources.MinDataRate))
+	defer sp.Close()
 	if err != nil {
 		var se *smtp.SMTPError
 		switch {
 		case errors.As(err, &se): // too large
-			s.logTx(tx, "rejected", se, "message too large", len(data), "")
+			s.logTx(tx, "rejected", se, "message too large", int(sp.n), "")
 			return se
 		case errors.Is(err, smtp.ErrTooLongLine):
-			s.logTx(tx, "rejected", errLineTooLong, "line too long", len(data), "")
+			s.logTx(tx, "rejected", errLineTooLong, "line too long", int(sp.n), "")
 			return errLineTooLong
 		default:
-			s.logTx(tx, "aborted", errTemporary, "read data: "+err.Error(), len(data), "")
+			s.logTx(tx, "aborted", errTemporary, "read data: "+err.Error(), int(sp.n), "")
 			return errTemporary
 		}
 	}
+	lctx, lcancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
+	buf, release, err := sp.load(lctx)
+	lcancel()
+	if err != nil {
+		s.logTx(tx, "failed", errTemporary, err.Error(), int(sp.n), "")
+		return errTemporary
+	}
+	defer release()
+	data := buf[headroom:]
 	id := newID()
 	now := time.Now()
 	prefix, e, detail := s.checkMessage(data, id, now)
@@ -412,23 +421,6 @@ func (s *session) Data(r io.Reader) error {
 // headroom is the space reserved in front of the message for the fields
 // we prepend (Received:, Date:, Message-ID: take about 400 bytes).
 const headroom = 1024
-
-// readAll is io.ReadAll into b, keeping what b holds.
-func readAll(r io.Reader, b []byte) ([]byte, error) {
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err != nil {
-			if err == io.EOF {
-				err = nil
-			}
-			return b, err
-		}
-	}
-}
 
 // checkMessage applies the submission policy to the message and returns the
 // header fields to prepend, or the reply refusing it.
@@ -551,23 +543,6 @@ func (s *session) closeIfIdle() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closeIdle(s.tx != nil)
-}
-
-// deadlineReader extends the connection's read deadline while message data
-// keeps arriving: DataTimeout is the longest pause allowed.
-type deadlineReader struct {
-	r    io.Reader
-	c    net.Conn
-	d    time.Duration
-	last time.Time
-}
-
-func (r *deadlineReader) Read(p []byte) (int, error) {
-	if now := time.Now(); now.Sub(r.last) > r.d/16 {
-		r.c.SetReadDeadline(now.Add(r.d))
-		r.last = now
-	}
-	return r.r.Read(p)
 }
 
 // loginServer is the server side of the LOGIN SASL mechanism

@@ -291,6 +291,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		defer api.Close() // after the HTTP server's shutdown
 	}
 
+	smtpRes, err := smtpResources(cfg, log)
+	if err != nil {
+		return err
+	}
 	smtpSrv := smtpd.New(smtpd.Options{
 		Hostname:          cfg.Hostname,
 		TLSConfig:         tlsConfig,
@@ -301,6 +305,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
 		MaxConnections:    cfg.SMTP.MaxConnections,
 		Sessions:          sessions,
+		// [limits]: see limits.go.
+		MaxConnectionsPerIP: cfg.Limits.SubmissionConnectionsPerIP,
+		LimitExempt:         cfg.LimitExemptPrefixes(),
+		LimitLoopback:       !cfg.Limits.ExemptLoopback,
+		Resources:           smtpRes,
 		Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
 			// Without Redis there is no dispatcher: the message is
 			// signed when a dispatcher delivers it.
@@ -322,6 +331,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		AppendLimit:       cfg.IMAP.AppendLimit,
 		Sessions:          sessions,
 	}
+	imapLimits(cfg, &iopts)
 	if rdb != nil {
 		iopts.Redis = rdb
 	}
@@ -335,6 +345,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 
 	mxOpts := mxOptions(cfg, tlsConfig)
 	mxOpts.Bounces = notify.NewBounces(st, tracker, log.With("component", "bounces"))
+	mxOpts.Resources = smtpRes
 	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
 	r.stop = append(r.stop, func(ctx context.Context) {
 		if err := mxSrv.Shutdown(ctx); err != nil {
@@ -358,12 +369,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			}
 		}
 		if api != nil {
-			hs := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
-			serveHTTP := hs.Serve
+			hs := &http.Server{Handler: api.Handler()}
 			if cfg.TLS.Cert != "" {
 				// TLS when the operator configured a certificate.
 				hs.TLSConfig = tlsConfig.Clone()
-				serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }
+			}
+			limit := httpLimits(cfg, hs, log.With("service", "http"))
+			serveHTTP := func(ln net.Listener) error { return hs.Serve(limit(ln)) }
+			if hs.TLSConfig != nil {
+				serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(limit(ln), hs.TLSConfig)) }
 			}
 			if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
 				return err
@@ -417,7 +431,8 @@ func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 		MaxConnections:            cfg.MX.MaxConnections,
 		MaxConnectionsPerIP:       cfg.MX.MaxConnectionsPerIP,
 		MaxMessagesPerIPPerMinute: cfg.MX.MaxMessagesPerIPPerMinute,
-		LimitExempt:               cfg.MX.LimitExemptPrefixes(),
+		LimitExempt:               cfg.LimitExemptPrefixes(),
+		LimitLoopback:             !cfg.Limits.ExemptLoopback,
 		NoDMARCReject:             cfg.MX.DMARCReject == config.DMARCQuarantine,
 		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
 		AllowLocalSpoofing:        cfg.MX.AllowLocalSpoofing,
