@@ -352,6 +352,7 @@ func (s *session) Data(r io.Reader) error {
 	// Spooled (spool.go), then read back with room in front for the
 	// fields we prepend.
 	sp, err := s.srv.spool.receive(newDataReader(r, s.netConn, s.srv.opts.DataTimeout, s.srv.opts.Resources.MinDataRate))
+	//lint:ignore SA5001 receive returns the spool, with the bytes read so far, even on error
 	defer sp.Close()
 	if err != nil {
 		var se *smtp.SMTPError
