@@ -28,8 +28,13 @@ func TestRecordBounce(t *testing.T) {
 		}
 		test := newNote("test", "email", "t@example.com")
 		test.Test = true
-		res, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: append(notes, test)}})
-		if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 3 {
+		// Test and live notifications are created by separate requests
+		// (their keys have separate idempotency scopes).
+		res, err := s.CreateNotifications(ctx, []*NotificationRequest{
+			{Service: "motcua", Notifications: notes},
+			{Service: "motcua", Test: true, Notifications: []NewNotification{test}},
+		})
+		if err != nil || res[0].Err != nil || res[1].Err != nil || len(res[0].OutboxIDs) != 3 {
 			t.Fatalf("CreateNotifications: %+v %v", res, err)
 		}
 		ids := res[0].OutboxIDs

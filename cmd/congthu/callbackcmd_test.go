@@ -9,6 +9,9 @@ import (
 // callbacks inside refused unless the operator allows their network.
 func TestServiceCallbackSet(t *testing.T) {
 	env := map[string]string{"CONGTHU_DATA_DIR": t.TempDir()}
+	if code, _, errs := runCLI(t, env, "", "domain", "add", "hanoi.gov.vn"); code != 0 { // creates the store
+		t.Fatalf("domain add: exit %d: %s", code, errs)
+	}
 	const secret = "0123456789abcdef-bi-mat"
 	run := func(env map[string]string, stdin string, args ...string) (int, string, string) {
 		t.Helper()

@@ -258,6 +258,7 @@ func TestProbeAPIControlCharacters(t *testing.T) {
 // schemes; an operator allows a network with CONGTHU_API_CALLBACK_ALLOW.
 func TestProbeAPICallbackSet(t *testing.T) {
 	n := newNode(t)
+	n.admin(t, "", "domain", "add", "hanoi.gov.vn") // creates the store
 	const secret = "bi-mat-cua-mot-cua-hoan-kiem"
 	set := func(env []string, stdin string, args ...string) (int, string) {
 		cmd := exec.Command(n.bin, append([]string{"service", "callback", "set", "motcua"}, args...)...)
