@@ -320,4 +320,3 @@ func readSecret(c *cli) (string, error) {
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
-
