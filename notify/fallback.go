@@ -10,7 +10,7 @@ import (
 	"congthu/store"
 )
 
-// Channel fallback (issue 5, item 6). A dossier event's email that may
+// Channel fallback. A dossier event's email that may
 // fall back carries the event's SMS variant, rendered by the API when the
 // event was accepted (store.SMSFallback: the applicant gave a phone number
 // but the event's channels did not include sms). When that email ends in

@@ -1,6 +1,6 @@
 package store
 
-// Notifications (issue 5): API services and keys, notifications with their
+// Notifications: API services and keys, notifications with their
 // rendered content, status events with a monotonic cursor, callbacks still
 // to deliver and idempotency records. The HTTP API (package httpapi) writes
 // them; the dispatcher reports delivery results with SetNotificationStatus.

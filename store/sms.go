@@ -1,6 +1,6 @@
 package store
 
-// The live SMS channel (issue 6) and the email → SMS fallback of dossier
+// The live SMS channel and the email → SMS fallback of dossier
 // events (issue 5, item 6). Migration 0005 has the tables.
 //
 // Sending state. A notification's status says what the back office sees;
