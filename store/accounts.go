@@ -386,26 +386,36 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 func (s *Store) Authenticate(ctx context.Context, address, password string) (*Account, error) {
 	addr, err := NormalizeAddress(address)
 	if err != nil {
-		s.verify(ctx, dummyHash(), password)
+		s.inSlot(ctx, func() bool { return VerifyPassword(dummyHash(), password) })
 		return nil, ErrAuthFailed
 	}
 	acc, err := s.Account(ctx, addr)
 	if errors.Is(err, ErrNotFound) {
-		s.verify(ctx, dummyHash(), password)
+		s.inSlot(ctx, func() bool { return VerifyPassword(dummyHash(), password) })
 		return nil, ErrAuthFailed
 	}
 	if err != nil {
 		return nil, err
 	}
 	if !s.auth.hit(addr, acc.PasswordHash, password) {
-		ok, err := s.verify(ctx, acc.PasswordHash, password)
+		// A storm of logins with the same credentials queues for a
+		// slot; the first one through fills the cache for the rest.
+		ok, err := s.inSlot(ctx, func() bool {
+			if s.auth.hit(addr, acc.PasswordHash, password) {
+				return true
+			}
+			if !VerifyPassword(acc.PasswordHash, password) {
+				return false
+			}
+			s.auth.put(addr, acc.PasswordHash, password)
+			return true
+		})
 		if err != nil {
 			return nil, err
 		}
 		if !ok {
 			return nil, ErrAuthFailed
 		}
-		s.auth.put(addr, acc.PasswordHash, password)
 	}
 	if acc.Disabled {
 		return nil, ErrDisabled
@@ -418,15 +428,15 @@ func (s *Store) Authenticate(ctx context.Context, address, password string) (*Ac
 // queue rather than ask for gigabytes at once.
 var verifySlots = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
-// verify checks a password against a hash, waiting for a slot.
-func (s *Store) verify(ctx context.Context, hash, password string) (bool, error) {
+// inSlot runs a password verification once a slot is free.
+func (s *Store) inSlot(ctx context.Context, verify func() bool) (bool, error) {
 	select {
 	case verifySlots <- struct{}{}:
 	case <-ctx.Done():
 		return false, ctx.Err()
 	}
 	defer func() { <-verifySlots }()
-	return VerifyPassword(hash, password), nil
+	return verify(), nil
 }
 
 // --- aliases

@@ -370,6 +370,36 @@ func TestAuthenticate(t *testing.T) {
 	})
 }
 
+// TestAuthenticateStorm: many logins with the same cold credentials at
+// once cost one password hash per verification slot, not one each: the
+// waiters find the cache filled when their turn comes.
+func TestAuthenticateStorm(t *testing.T) {
+	b := newBackend(t, "sqlite")
+	s := b.open(t)
+	setup(t, s, "an")
+	const n = 24
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.Authenticate(ctx, "an@example.gov.vn", "pw-an")
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if hashes := n - int(s.auth.hits.Load()); hashes > cap(verifySlots) {
+		t.Errorf("%d logins computed %d hashes, want at most %d (one per slot)", n, hashes, cap(verifySlots))
+	}
+}
+
 func TestAuthenticateTiming(t *testing.T) {
 	b := newBackend(t, "sqlite")
 	s := b.open(t, func(o *Options) { o.AuthCacheTTL = -1 })

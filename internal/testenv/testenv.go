@@ -313,6 +313,12 @@ func Postgres(t testing.TB) string {
 func GoBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
+		if p := os.Getenv("CONGTHU_TEST_BIN"); p != "" {
+			// Run the tests against another build, e.g. an older
+			// commit, to show which probes it fails.
+			binPath = p
+			return
+		}
 		dir, err := os.MkdirTemp("", "congthu-bin-")
 		if err != nil {
 			binErr = err
