@@ -99,9 +99,12 @@ func (a API) CallbackAllowPrefixes() []netip.Prefix {
 // brandname API, and the sending policy.
 type SMS struct {
 	// SMPPAddr, host:port, is the SMSC. Empty: no SMPP provider.
-	SMPPAddr       string `toml:"smpp_addr" env:"CONGTHU_SMPP_ADDR"`
-	SMPPSystemID   string `toml:"smpp_system_id" env:"CONGTHU_SMPP_SYSTEM_ID"`
-	SMPPPassword   string `toml:"smpp_password" env:"CONGTHU_SMPP_PASSWORD"`
+	SMPPAddr string `toml:"smpp_addr" env:"CONGTHU_SMPP_ADDR"`
+	// SMPPSystemID is the system_id the bind identifies itself with.
+	SMPPSystemID string `toml:"smpp_system_id" env:"CONGTHU_SMPP_SYSTEM_ID"`
+	// SMPPPassword is the password of the bind.
+	SMPPPassword string `toml:"smpp_password" env:"CONGTHU_SMPP_PASSWORD"`
+	// SMPPSystemType is the system_type of the bind, if the SMSC wants one.
 	SMPPSystemType string `toml:"smpp_system_type" env:"CONGTHU_SMPP_SYSTEM_TYPE"`
 	// SMPPWindow is how many submit_sm may await their response at once.
 	SMPPWindow int `toml:"smpp_window" env:"CONGTHU_SMPP_WINDOW"`
@@ -142,6 +145,7 @@ type Delivery struct {
 	// SmarthostUsername and SmarthostPassword authenticate to the
 	// smarthost (AUTH PLAIN, only over TLS).
 	SmarthostUsername string `toml:"smarthost_username" env:"CONGTHU_SMARTHOST_USERNAME"`
+	// SmarthostPassword is the password for SmarthostUsername.
 	SmarthostPassword string `toml:"smarthost_password" env:"CONGTHU_SMARTHOST_PASSWORD"`
 	// DNSResolver, ip:port, is the DNS server for MX, SPF, DKIM and DMARC
 	// lookups. Empty: the system's resolver.
@@ -182,11 +186,10 @@ type Listen struct {
 	IMAP string `toml:"imap" env:"CONGTHU_IMAP_ADDR"`
 	// IMAPS is IMAP with implicit TLS (993).
 	IMAPS string `toml:"imaps" env:"CONGTHU_IMAPS_ADDR"`
-	// MX receives mail from the internet (25). Not opened until inbound
-	// MX is built.
+	// MX receives mail from the internet (25).
 	MX string `toml:"mx" env:"CONGTHU_MX_ADDR"`
-	// HTTP serves the REST API, health and metrics. Not opened until the
-	// API is built.
+	// HTTP serves the REST API, health, metrics and the MTA-STS policy.
+	// Opened only when RedisURL is set (the API's queues need Redis).
 	HTTP string `toml:"http" env:"CONGTHU_HTTP_ADDR"`
 }
 
@@ -328,7 +331,8 @@ type IMAP struct {
 	// only, for development. Off by default.
 	AllowInsecureAuth bool `toml:"allow_insecure_auth" env:"CONGTHU_IMAP_ALLOW_INSECURE_AUTH"`
 	// IdleTimeout closes connections idle longer than this (RFC 9051
-	// requires at least 30 minutes).
+	// requires at least 30 minutes). Validated, but serve does not pass
+	// it to the IMAP server yet.
 	IdleTimeout Duration `toml:"idle_timeout" env:"CONGTHU_IMAP_IDLE_TIMEOUT"`
 }
 
@@ -342,9 +346,11 @@ type Auth struct {
 	MaxFailuresPerAccount int `toml:"max_failures_per_account" env:"CONGTHU_AUTH_MAX_FAILURES_PER_ACCOUNT"`
 	// MaxFailuresPerIP failed logins from one client IP within
 	// FailureWindow lock that IP out for Lockout.
-	MaxFailuresPerIP int      `toml:"max_failures_per_ip" env:"CONGTHU_AUTH_MAX_FAILURES_PER_IP"`
-	FailureWindow    Duration `toml:"failure_window" env:"CONGTHU_AUTH_FAILURE_WINDOW"`
-	Lockout          Duration `toml:"lockout" env:"CONGTHU_AUTH_LOCKOUT"`
+	MaxFailuresPerIP int `toml:"max_failures_per_ip" env:"CONGTHU_AUTH_MAX_FAILURES_PER_IP"`
+	// FailureWindow is the window in which failed logins are counted.
+	FailureWindow Duration `toml:"failure_window" env:"CONGTHU_AUTH_FAILURE_WINDOW"`
+	// Lockout is how long a locked-out account or IP is refused.
+	Lockout Duration `toml:"lockout" env:"CONGTHU_AUTH_LOCKOUT"`
 }
 
 // Log configures logging.

@@ -31,10 +31,10 @@ type Limits struct {
 	HTTPConnections int `toml:"http_connections" env:"CONGTHU_LIMIT_HTTP_CONNECTIONS"`
 	// HTTPConnectionsPerIP caps them per client. Negative: no cap.
 	HTTPConnectionsPerIP int `toml:"http_connections_per_ip" env:"CONGTHU_LIMIT_HTTP_CONNECTIONS_PER_IP"`
-	// HTTPReadHeaderTimeout bounds the reading of a request's header,
-	// HTTPReadTimeout of the whole request, body included.
+	// HTTPReadHeaderTimeout bounds the reading of a request's header.
 	HTTPReadHeaderTimeout Duration `toml:"http_read_header_timeout" env:"CONGTHU_LIMIT_HTTP_READ_HEADER_TIMEOUT"`
-	HTTPReadTimeout       Duration `toml:"http_read_timeout" env:"CONGTHU_LIMIT_HTTP_READ_TIMEOUT"`
+	// HTTPReadTimeout bounds the reading of a whole request, body included.
+	HTTPReadTimeout Duration `toml:"http_read_timeout" env:"CONGTHU_LIMIT_HTTP_READ_TIMEOUT"`
 	// HTTPIdleTimeout closes a kept-alive connection idle this long.
 	HTTPIdleTimeout Duration `toml:"http_idle_timeout" env:"CONGTHU_LIMIT_HTTP_IDLE_TIMEOUT"`
 	// SMTPSessionLifetime bounds an SMTP connection (submission and MX):
