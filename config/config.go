@@ -35,8 +35,8 @@ type Config struct {
 	// Hostname is the server's public name: SMTP greeting, Received:
 	// headers, Message-ID, the self-signed certificate.
 	Hostname string `toml:"hostname" env:"CONGTHU_HOSTNAME"`
-	// DataDir holds the SQLite database, the generated certificate and
-	// other local state.
+	// DataDir holds the SQLite database (congthu.db), the generated
+	// certificate and other local state.
 	DataDir string `toml:"data_dir" env:"CONGTHU_DATA_DIR"`
 	// DatabaseURL selects the store: empty for SQLite in DataDir,
 	// postgres://... for PostgreSQL (needed when several nodes share one
@@ -44,7 +44,8 @@ type Config struct {
 	DatabaseURL string `toml:"database_url" env:"CONGTHU_DATABASE_URL"`
 	// RedisURL is the Redis used for queues and IMAP change notification
 	// across nodes (redis://[user:pass@]host:port/db). Empty: none, a
-	// single node with in-process notification only.
+	// single node with in-process notification only, and no outbound
+	// delivery, API or callbacks (remote mail waits in the outbox).
 	RedisURL string `toml:"redis_url" env:"CONGTHU_REDIS_URL"`
 
 	Listen   Listen   `toml:"listen"`
@@ -72,7 +73,8 @@ type API struct {
 	SenderDomain string `toml:"sender_domain" env:"CONGTHU_API_SENDER_DOMAIN"`
 	// IdempotencyRetention is how long a request's idempotency record
 	// (the dossier event_id or Idempotency-Key, with the first response)
-	// is kept; a replay after it is a new request. 0: for ever.
+	// is kept; a replay after it is a new request. 0: for ever; otherwise
+	// at least 24h. Older records are purged every minute, oldest first.
 	IdempotencyRetention Duration `toml:"idempotency_retention" env:"CONGTHU_API_IDEMPOTENCY_RETENTION"`
 	// CallbackAllow lists networks (CIDR prefixes, or single addresses)
 	// status callbacks may reach besides public addresses, such as a
@@ -170,7 +172,9 @@ type Delivery struct {
 	// destination domain.
 	MaxConnectionsPerDomain int `toml:"max_connections_per_domain" env:"CONGTHU_MAX_CONNECTIONS_PER_DOMAIN"`
 	// SmarthostMaxConnections caps concurrent connections to the
-	// smarthost, which carries every domain's mail.
+	// smarthost, which carries every domain's mail (an SMTP transaction
+	// is four round trips: ten connections cap a loaded node at a few
+	// hundred messages a second).
 	SmarthostMaxConnections int `toml:"smarthost_max_connections" env:"CONGTHU_SMARTHOST_MAX_CONNECTIONS"`
 	// Workers is how many deliveries run at once on this node.
 	Workers int `toml:"workers" env:"CONGTHU_DELIVERY_WORKERS"`
@@ -208,7 +212,8 @@ type SMTP struct {
 	MaxRecipients int `toml:"max_recipients" env:"CONGTHU_SMTP_MAX_RECIPIENTS"`
 	// CommandTimeout bounds the wait for each command.
 	CommandTimeout Duration `toml:"command_timeout" env:"CONGTHU_SMTP_COMMAND_TIMEOUT"`
-	// DataTimeout bounds the whole DATA transfer.
+	// DataTimeout bounds each pause in the message data, and is the grace
+	// before limits.smtp_min_data_rate applies.
 	DataTimeout Duration `toml:"data_timeout" env:"CONGTHU_SMTP_DATA_TIMEOUT"`
 	// MaxConnections caps concurrent SMTP connections per submission
 	// listener (the MX has its own, [MX.MaxConnections]).
@@ -357,7 +362,7 @@ type Auth struct {
 type Log struct {
 	// Level is debug, info, warn or error.
 	Level string `toml:"level" env:"CONGTHU_LOG_LEVEL"`
-	// Format is text or json.
+	// Format is text or json (log/slog, to stderr).
 	Format string `toml:"format" env:"CONGTHU_LOG_FORMAT"`
 }
 

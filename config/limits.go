@@ -20,14 +20,16 @@ type Limits struct {
 	// SubmissionConnectionsPerIP caps concurrent submission connections
 	// from one client (IPv6 per /64); past it 421 4.7.0. Negative: no cap.
 	SubmissionConnectionsPerIP int `toml:"submission_connections_per_ip" env:"CONGTHU_LIMIT_SUBMISSION_CONNECTIONS_PER_IP"`
-	// IMAPConnections caps concurrent IMAP connections; past it BYE.
+	// IMAPConnections caps concurrent IMAP connections; past it
+	// "* BYE [UNAVAILABLE]" and the connection is closed.
 	IMAPConnections int `toml:"imap_connections" env:"CONGTHU_LIMIT_IMAP_CONNECTIONS"`
 	// IMAPConnectionsPerIP caps them per client. Negative: no cap.
 	IMAPConnectionsPerIP int `toml:"imap_connections_per_ip" env:"CONGTHU_LIMIT_IMAP_CONNECTIONS_PER_IP"`
 	// IMAPLoginTimeout is how long an IMAP connection may stay without
 	// logging in ("0s": no bound).
 	IMAPLoginTimeout Duration `toml:"imap_login_timeout" env:"CONGTHU_LIMIT_IMAP_LOGIN_TIMEOUT"`
-	// HTTPConnections caps concurrent HTTP connections; past it 503.
+	// HTTPConnections caps concurrent HTTP connections; past it 503 with
+	// Retry-After and the connection is closed.
 	HTTPConnections int `toml:"http_connections" env:"CONGTHU_LIMIT_HTTP_CONNECTIONS"`
 	// HTTPConnectionsPerIP caps them per client. Negative: no cap.
 	HTTPConnectionsPerIP int `toml:"http_connections_per_ip" env:"CONGTHU_LIMIT_HTTP_CONNECTIONS_PER_IP"`
