@@ -7,7 +7,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
-	"congthu/imapd/envelope"
+	"congthu/envelope"
 	"congthu/store"
 )
 

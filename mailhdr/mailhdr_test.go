@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"congthu/imapd/envelope"
+	"congthu/envelope"
 	"congthu/mailhdr"
 )
 
@@ -248,7 +248,7 @@ func subset(a, b []string) bool {
 }
 
 // FuzzSenders: for any message the header model accepts, IMAP's ENVELOPE
-// (imapd/envelope, go-message) shows the From and Sender addresses that
+// (envelope, go-message) shows the From and Sender addresses that
 // the checks saw.
 func FuzzSenders(f *testing.F) {
 	for _, seed := range []string{

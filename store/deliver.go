@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"congthu/imapd/envelope"
+	"congthu/envelope"
 	"congthu/mailtext"
 )
 
@@ -42,7 +42,7 @@ type deliverReq struct {
 	raw       []byte
 	headerLen int
 	body      string
-	envelope  []byte // IMAP ENVELOPE, see congthu/imapd/envelope
+	envelope  []byte // IMAP ENVELOPE, see congthu/envelope
 	date      int64
 	targets   []target
 	mailFrom  string

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"congthu/imapd/envelope"
+	"congthu/envelope"
 )
 
 // TestEnvelopes: envelopes are stored at delivery and append, read back

@@ -10,7 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	"congthu/imapd/envelope"
+	"congthu/envelope"
 )
 
 // lockedMailbox is a mailbox row read with its lock held.
@@ -235,7 +235,7 @@ func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, uids []uint3
 }
 
 // MessageEnvelope is a message's metadata with its IMAP ENVELOPE in the
-// encoding of congthu/imapd/envelope.
+// encoding of congthu/envelope.
 type MessageEnvelope struct {
 	MessageMeta
 	Envelope []byte // nil unless asked for
