@@ -9,14 +9,15 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/internal/vntime"
 	"congthu/mailtext"
 	"congthu/store"
 )
 
 // searchZone is where SEARCH SINCE/BEFORE/ON take the date of an internal
 // date (RFC 9051 section 6.4.4 ignores time and zone; our users live in
-// Asia/Ho_Chi_Minh, UTC+7 without DST).
-var searchZone = time.FixedZone("ICT", 7*3600)
+// Asia/Ho_Chi_Minh).
+var searchZone = vntime.Zone
 
 // searchNeeds says which data a criteria tree looks at.
 type searchNeeds struct {

@@ -1,6 +1,7 @@
 package templates
 
 import (
+	"congthu/internal/vntime"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,9 +15,8 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// ict is Asia/Ho_Chi_Minh: UTC+7 all year, no daylight saving time. A fixed
-// zone keeps rendering independent of the host's tzdata.
-var ict = time.FixedZone("ICT", 7*3600)
+// ict is Asia/Ho_Chi_Minh, the zone dates and times are rendered in.
+var ict = vntime.Zone
 
 // errNotTime, errNotInteger and errNotList are the causes carried by a
 // ValueError when a value does not suit its filter.

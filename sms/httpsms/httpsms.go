@@ -52,6 +52,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"congthu/internal/vntime"
 	"congthu/sms"
 )
 
@@ -164,7 +165,7 @@ func New(opts Options) (*Provider, error) {
 		p.opts.ReceiptHeader = DefaultReceiptHeader
 	}
 	if p.opts.Location == nil {
-		p.opts.Location = time.FixedZone("ICT", 7*3600)
+		p.opts.Location = vntime.Zone
 	}
 	if p.client == nil {
 		p.client = &http.Client{}

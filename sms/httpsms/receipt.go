@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"congthu/internal/vntime"
 	"congthu/sms/smpp"
 )
 
@@ -72,7 +73,7 @@ var ErrBadReceipt = errors.New("httpsms: malformed receipt")
 // Times without a zone are read in loc (nil means UTC+7).
 func ParseReceipts(body []byte, loc *time.Location) ([]Receipt, error) {
 	if loc == nil {
-		loc = time.FixedZone("ICT", 7*3600)
+		loc = vntime.Zone
 	}
 	body = bytes.TrimSpace(body)
 	var ws []wireReceipt

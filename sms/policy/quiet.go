@@ -9,15 +9,16 @@
 package policy
 
 import (
+	"congthu/internal/vntime"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 )
 
-// Vietnam is Asia/Ho_Chi_Minh: UTC+7 all year (no DST since 1975), so a
-// fixed zone is exact and needs no tzdata.
-var Vietnam = time.FixedZone("ICT", 7*3600)
+// Vietnam is Asia/Ho_Chi_Minh, the zone quiet hours are read in; it is
+// vntime.Zone.
+var Vietnam = vntime.Zone
 
 // DefaultQuietHours is the window the issue asks for.
 const DefaultQuietHours = "21:00-07:00"

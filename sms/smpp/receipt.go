@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"congthu/internal/vntime"
 	"errors"
 	"strconv"
 	"strings"
@@ -93,7 +94,7 @@ func ParseReceipt(sm *ShortMessage, loc *time.Location) (Receipt, error) {
 		return Receipt{}, ErrNotReceipt
 	}
 	if loc == nil {
-		loc = vietnam
+		loc = vntime.Zone
 	}
 	r := Receipt{Source: sm.Source, Dest: sm.Dest}
 	text := string(sm.Message)
@@ -121,8 +122,6 @@ func ParseReceipt(sm *ShortMessage, loc *time.Location) (Receipt, error) {
 	}
 	return r, nil
 }
-
-var vietnam = time.FixedZone("ICT", 7*3600)
 
 // receiptKeys are the text format's keys, longest first where one is a
 // suffix of another ("submit date" before "date").

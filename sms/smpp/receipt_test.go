@@ -1,6 +1,7 @@
 package smpp
 
 import (
+	"congthu/internal/vntime"
 	"errors"
 	"reflect"
 	"testing"
@@ -36,7 +37,7 @@ func TestParseReceipt(t *testing.T) {
 		})
 	}
 	r, _ := ParseReceipt(&tests[0].sm, nil)
-	want := time.Date(2026, 3, 15, 8, 31, 0, 0, vietnam)
+	want := time.Date(2026, 3, 15, 8, 31, 0, 0, vntime.Zone)
 	if !r.Done.Equal(want) {
 		t.Errorf("got done %v, want %v", r.Done, want)
 	}
