@@ -1,15 +1,14 @@
 package httpapi
 
 import (
+	"congthu/dossier"
 	"encoding/json"
 	"net/http"
 )
 
-// fieldError is one entry of an error response.
-type fieldError struct {
-	Field   string `json:"field,omitempty"`
-	Message string `json:"message"`
-}
+// fieldError is one entry of an error response; the model's validation
+// problems are answered as they are.
+type fieldError = dossier.FieldError
 
 // errorBody is every error response: {"errors":[{"field":…,"message":…}]}.
 type errorBody struct {

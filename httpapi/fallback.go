@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"congthu/dossier"
 	"congthu/sms"
 	"congthu/store"
 	"congthu/templates"
@@ -11,7 +12,7 @@ import (
 // if the email fails permanently, package notify sends the SMS instead
 // (issue 5, item 6). A variant that does not render or fit is left out
 // silently: the email was asked for, and it stands alone.
-func (s *Server) addSMSFallback(notes []store.NewNotification, ev *DossierEvent, data map[string]any) {
+func (s *Server) addSMSFallback(notes []store.NewNotification, ev *dossier.Event, data map[string]any) {
 	if ev.Applicant.Phone == "" {
 		return
 	}

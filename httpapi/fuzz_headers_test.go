@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"congthu/dossier"
 	"congthu/notify"
 	"congthu/store"
 	"congthu/templates"
@@ -106,7 +107,7 @@ func FuzzEventHeaders(f *testing.F) {
 	s := fuzzServer(f)
 	c := &caller{service: "motcua"}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, errs, err := ParseDossierEvent("HS-1", body)
+		ev, errs, err := dossier.ParseEvent("HS-1", body)
 		if err != nil || len(errs) > 0 {
 			return
 		}
@@ -163,7 +164,7 @@ func FuzzEventFieldHeaders(f *testing.F) {
 		if err != nil {
 			return
 		}
-		pe, errs, err := ParseDossierEvent("HS-1", body)
+		pe, errs, err := dossier.ParseEvent("HS-1", body)
 		if err != nil {
 			t.Fatalf("a JSON object is malformed: %v", err)
 		}

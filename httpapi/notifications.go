@@ -17,6 +17,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
+	"congthu/dossier"
 	"congthu/notify"
 	"congthu/queue"
 	"congthu/sms"
@@ -357,7 +358,7 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 	// The display names become header fields: checked here too, so that
 	// a value that slipped past the request's validation is a 422 too.
 	for _, f := range []struct{ name, v string }{{m.agencyFld, m.agency}, {m.toNameFld, m.toName}} {
-		if p := textProblem(f.v, oneLine); p != "" {
+		if p := dossier.TextProblem(f.v, dossier.OneLine); p != "" {
 			return n, []fieldError{{Field: f.name, Message: p}}, nil
 		}
 	}
@@ -406,7 +407,7 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ev, ferrs, err := ParseDossierEvent(code, body)
+	ev, ferrs, err := dossier.ParseEvent(code, body)
 	if err != nil {
 		writeErrors(w, http.StatusBadRequest, fieldError{Message: err.Error()})
 		return
@@ -427,8 +428,8 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 // buildEvent renders a validated dossier event into its notifications
 // (one per channel, the email with its SMS fallback), or the problems
 // found (422).
-func (s *Server) buildEvent(c *caller, code string, ev *DossierEvent) ([]store.NewNotification, []fieldError, error) {
-	data := ev.templateData(code)
+func (s *Server) buildEvent(c *caller, code string, ev *dossier.Event) ([]store.NewNotification, []fieldError, error) {
+	data := ev.TemplateData(code)
 	var notes []store.NewNotification
 	var all []fieldError
 	seen := map[string]bool{}
@@ -516,11 +517,11 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 
 // parseTemplateRequest decodes and validates the body of POST
 // /v1/notifications/email or /sms (with its Idempotency-Key header) into
-// the message to render, or the problems found (422), or errMalformed
+// the message to render, or the problems found (422), or dossier.ErrMalformed
 // (400).
 func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, key string) (templateRequest, message, []fieldError, error) {
 	var req templateRequest
-	fe, err := decodeStrict(body, &req)
+	fe, err := dossier.DecodeStrict(body, &req)
 	if err != nil {
 		return req, message{}, nil, err
 	}
@@ -528,7 +529,7 @@ func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, ke
 		return req, message{}, []fieldError{*fe}, nil
 	}
 	var errs []fieldError
-	if len(key) > 255 || !printable(key) {
+	if len(key) > 255 || !dossier.Printable(key) {
 		errs = append(errs, fieldError{Field: "Idempotency-Key", Message: "at most 255 printable characters"})
 	}
 	t, ok := s.set.Get(req.TemplateID)
@@ -540,16 +541,16 @@ func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, ke
 	case t.Channel != channel:
 		errs = append(errs, fieldError{Field: "template_id", Message: fmt.Sprintf("template is for %s, not %s", t.Channel, channel)})
 	}
-	if len(req.Reference) > 1000 || !printable(req.Reference) || textProblem(req.Reference, oneLine) != "" {
+	if len(req.Reference) > 1000 || !dossier.Printable(req.Reference) || dossier.TextProblem(req.Reference, dossier.OneLine) != "" {
 		errs = append(errs, fieldError{Field: "reference", Message: "at most 1000 printable characters"})
 	}
-	errs = append(errs, checkPersonalisation(req.Personalisation)...)
+	errs = append(errs, dossier.CheckPersonalisation(req.Personalisation)...)
 	m := message{t: t, data: req.Personalisation, fieldPrefix: "personalisation.", c: c, reference: req.Reference,
 		agencyFld: "personalisation.agency", toNameFld: "personalisation.applicant.name"}
 	if m.data == nil {
 		m.data = map[string]any{}
 	}
-	if v, ok := m.data["dossier_code"].(string); ok && ValidDossierCode(v) {
+	if v, ok := m.data["dossier_code"].(string); ok && dossier.ValidCode(v) {
 		m.code = v
 	}
 	if v, ok := m.data["agency"].(string); ok {
@@ -557,7 +558,7 @@ func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, ke
 	}
 	if channel == templates.Email {
 		m.recipientFld = "email_address"
-		if a, ok := parseEmail(req.EmailAddress); ok {
+		if a, ok := dossier.ParseEmail(req.EmailAddress); ok {
 			m.recipient = a
 		} else {
 			errs = append(errs, fieldError{Field: "email_address", Message: "not a valid email address"})
@@ -566,7 +567,7 @@ func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, ke
 			errs = append(errs, fieldError{Field: "phone_number", Message: "not allowed for email"})
 		}
 		if req.ReplyTo != "" {
-			if a, ok := parseEmail(req.ReplyTo); ok {
+			if a, ok := dossier.ParseEmail(req.ReplyTo); ok {
 				m.replyTo = a
 			} else {
 				errs = append(errs, fieldError{Field: "reply_to", Message: "not a valid email address"})
@@ -654,7 +655,7 @@ func (s *Server) listNotifications(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listDossierNotifications(w http.ResponseWriter, r *http.Request) {
 	code := r.PathValue("code")
-	if !ValidDossierCode(code) {
+	if !dossier.ValidCode(code) {
 		writeErrors(w, http.StatusUnprocessableEntity, fieldError{Field: "code", Message: "dossier code must be 1 to 64 letters, digits, '.' or '-'"})
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 
+	"congthu/dossier"
 	"congthu/sms"
 	"congthu/templates"
 )
@@ -80,7 +81,7 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 		Personalisation map[string]any `json:"personalisation"`
 	}
 	if len(body) > 0 {
-		fe, err := decodeStrict(body, &req)
+		fe, err := dossier.DecodeStrict(body, &req)
 		if err != nil {
 			writeErrors(w, http.StatusBadRequest, fieldError{Message: err.Error()})
 			return

@@ -1,11 +1,7 @@
-package httpapi
+package dossier
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -17,9 +13,9 @@ import (
 	"congthu/templates"
 )
 
-// DossierEvent is the body of POST /v1/dossiers/{code}/events. Field names
-// are the contract with back-office integrators.
-type DossierEvent struct {
+// Event is a dossier event: the body of POST /v1/dossiers/{code}/events.
+// Field names are the contract with back-office integrators.
+type Event struct {
 	EventID             string    `json:"event_id"`
 	Status              string    `json:"status"`
 	Applicant           Applicant `json:"applicant"`
@@ -55,76 +51,35 @@ type Applicant struct {
 	Phone string `json:"phone,omitempty"`
 }
 
-var dossierCode = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
+var codeRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
 
-// ValidDossierCode reports whether code is a dossier code: letters,
+// ValidCode reports whether code is a dossier code: letters,
 // digits, '.' and '-', at most 64 characters (DOMAIN.md).
-func ValidDossierCode(code string) bool { return dossierCode.MatchString(code) }
+func ValidCode(code string) bool { return codeRE.MatchString(code) }
 
-// errMalformed is a body that is not JSON of the right shape: 400.
-var errMalformed = errors.New("malformed JSON")
-
-// decodeStrict decodes one JSON object into v, refusing unknown fields and
-// trailing data. A syntax error is errMalformed (400); a value of the wrong
-// type or an unknown field is a fieldError (422).
-func decodeStrict(body []byte, v any) (*fieldError, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	if err == nil {
-		if _, err := dec.Token(); err != io.EOF {
-			return nil, fmt.Errorf("%w: data after the JSON object", errMalformed)
-		}
-		return nil, nil
-	}
-	var te *json.UnmarshalTypeError
-	if errors.As(err, &te) {
-		if te.Field == "" {
-			return nil, fmt.Errorf("%w: want a JSON object", errMalformed)
-		}
-		return &fieldError{Field: te.Field, Message: "must be " + jsonKind(te.Type.Kind().String())}, nil
-	}
-	if f, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return &fieldError{Field: strings.Trim(f, `"`), Message: "unknown field"}, nil
-	}
-	return nil, fmt.Errorf("%w: %v", errMalformed, err)
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "int64", "int":
-		return "an integer"
-	case "string":
-		return "a string"
-	case "slice":
-		return "an array"
-	case "struct", "map":
-		return "an object"
-	}
-	return "of another type"
-}
-
-// ParseDossierEvent decodes and validates an event for dossier code. It
-// returns the event with the applicant's phone in E.164 and the channels
-// filled in, or the problems found (422), or errMalformed (400).
-func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, error) {
-	var ev DossierEvent
-	fe, err := decodeStrict(body, &ev)
+// ParseEvent decodes and validates an event for dossier code. It returns
+// the event with the applicant's phone in E.164, the email domains in lower
+// case and the channels filled in; or the problems found, each naming its
+// field (the API answers them 422); or an error wrapping ErrMalformed when
+// the body is not a JSON object (400).
+func ParseEvent(code string, body []byte) (*Event, []FieldError, error) {
+	var ev Event
+	fe, err := DecodeStrict(body, &ev)
 	if err != nil {
 		return nil, nil, err
 	}
 	if fe != nil {
-		return nil, []fieldError{*fe}, nil
+		return nil, []FieldError{*fe}, nil
 	}
-	var errs []fieldError
-	bad := func(field, msg string) { errs = append(errs, fieldError{Field: field, Message: msg}) }
-	if !ValidDossierCode(code) {
+	var errs []FieldError
+	bad := func(field, msg string) { errs = append(errs, FieldError{Field: field, Message: msg}) }
+	if !ValidCode(code) {
 		bad("code", "dossier code must be 1 to 64 letters, digits, '.' or '-'")
 	}
 	switch {
 	case strings.TrimSpace(ev.EventID) == "":
 		bad("event_id", "required")
-	case len(ev.EventID) > 128 || !printable(ev.EventID) || textProblem(ev.EventID, oneLine) != "":
+	case len(ev.EventID) > 128 || !Printable(ev.EventID) || TextProblem(ev.EventID, OneLine) != "":
 		bad("event_id", "at most 128 printable characters")
 	}
 	if !slices.Contains(templates.Statuses(), ev.Status) {
@@ -136,11 +91,11 @@ func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, e
 		{"unit_name", ev.UnitName}, {"collect_place", ev.CollectPlace}, {"delivery_note", ev.DeliveryNote}, {"reference", ev.Reference},
 		{"lookup_url", ev.LookupURL},
 	} {
-		kind := oneLine
+		kind := OneLine
 		if multiLineFields[f.name] {
-			kind = multiLine
+			kind = MultiLine
 		}
-		if p := textProblem(f.v, kind); p != "" {
+		if p := TextProblem(f.v, kind); p != "" {
 			bad(f.name, p)
 		} else if utf8.RuneCountInString(f.v) > 2000 {
 			bad(f.name, "at most 2000 characters")
@@ -164,21 +119,21 @@ func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, e
 		bad("missing_documents", "at most 100 items")
 	}
 	for i, d := range ev.MissingDocuments {
-		if p := textProblem(d, oneLine); p != "" {
+		if p := TextProblem(d, OneLine); p != "" {
 			bad(fmt.Sprintf("missing_documents[%d]", i), p)
 		} else if strings.TrimSpace(d) == "" || utf8.RuneCountInString(d) > 500 {
 			bad(fmt.Sprintf("missing_documents[%d]", i), "must be a non-empty text of at most 500 characters")
 		}
 	}
 	if ev.Applicant.Email != "" {
-		if a, ok := parseEmail(ev.Applicant.Email); ok {
+		if a, ok := ParseEmail(ev.Applicant.Email); ok {
 			ev.Applicant.Email = a
 		} else {
 			bad("applicant.email", "not a valid email address")
 		}
 	}
 	if ev.HandlingUnit != "" {
-		if a, ok := parseEmail(ev.HandlingUnit); ok {
+		if a, ok := ParseEmail(ev.HandlingUnit); ok {
 			ev.HandlingUnit = a
 		} else {
 			bad("handling_unit", "not a valid email address")
@@ -226,7 +181,7 @@ func ParseDossierEvent(code string, body []byte) (*DossierEvent, []fieldError, e
 	return &ev, nil, nil
 }
 
-func hasField(errs []fieldError, f string) bool {
+func hasField(errs []FieldError, f string) bool {
 	for _, e := range errs {
 		if e.Field == f {
 			return true
@@ -235,7 +190,8 @@ func hasField(errs []fieldError, f string) bool {
 	return false
 }
 
-func printable(s string) bool {
+// Printable reports whether s is valid UTF-8 without C0 controls or DEL.
+func Printable(s string) bool {
 	for _, c := range s {
 		if c < 0x20 || c == 0x7f {
 			return false
@@ -244,9 +200,9 @@ func printable(s string) bool {
 	return utf8.ValidString(s)
 }
 
-// parseEmail accepts a bare address (no display name, no comments) of at
+// ParseEmail accepts a bare address (no display name, no comments) of at
 // most 254 characters and returns it with the domain in lower case.
-func parseEmail(s string) (string, bool) {
+func ParseEmail(s string) (string, bool) {
 	if len(s) > 254 || strings.ContainsAny(s, "<>\r\n\t ,;") {
 		return "", false
 	}
@@ -261,8 +217,9 @@ func parseEmail(s string) (string, bool) {
 	return s[:at+1] + strings.ToLower(s[at+1:]), true
 }
 
-// templateData is the event as template data (DossierFields names).
-func (ev *DossierEvent) templateData(code string) map[string]any {
+// TemplateData is the event of dossier code as template data, under the
+// names of templates.DossierFields.
+func (ev *Event) TemplateData(code string) map[string]any {
 	d := map[string]any{"dossier_code": code}
 	app := map[string]any{}
 	if ev.Applicant.Name != "" {

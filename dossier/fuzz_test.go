@@ -1,7 +1,8 @@
-package httpapi
+package dossier
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func FuzzDossierEvent(f *testing.F) {
 	f.Add("x", []byte(`[`))
 	f.Add("x", []byte(`{"missing_documents":["", "\u0000"],"received_at":"2026-13-40T99:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, code string, body []byte) {
-		ev, errs, err := ParseDossierEvent(code, body)
+		ev, errs, err := ParseEvent(code, body)
 		if err != nil {
 			if ev != nil || errs != nil {
 				t.Fatal("both an error and a result")
@@ -40,7 +41,7 @@ func FuzzDossierEvent(f *testing.F) {
 			}
 			return
 		}
-		if !ValidDossierCode(code) || !slices.Contains(templates.Statuses(), ev.Status) || ev.EventID == "" || len(ev.Channels) == 0 {
+		if !ValidCode(code) || !slices.Contains(templates.Statuses(), ev.Status) || ev.EventID == "" || len(ev.Channels) == 0 {
 			t.Fatalf("accepted a bad event: %q %+v", code, ev)
 		}
 		for _, c := range ev.Channels {
@@ -61,8 +62,10 @@ func FuzzDossierEvent(f *testing.F) {
 		set, _ := templates.Load()
 		for _, c := range ev.Channels {
 			tm, _ := set.ForStatus(ev.Status, c)
-			if _, err := tm.Render(ev.templateData(code)); err != nil {
-				if _, ierr := renderErrors(err, ""); ierr != nil {
+			if _, err := tm.Render(ev.TemplateData(code)); err != nil {
+				var me *templates.MissingError
+				var ve *templates.ValueError
+				if !errors.As(err, &me) && !errors.As(err, &ve) {
 					t.Fatalf("render error not a field error: %v", err)
 				}
 			}

@@ -1,4 +1,4 @@
-package httpapi
+package dossier
 
 import (
 	"fmt"
@@ -25,16 +25,16 @@ import (
 //     hold line breaks (LF or CR LF: the templates keep a line break inside
 //     a paragraph) and TAB, and nothing else of the above.
 
-// textKind says what characters a text field may hold.
-type textKind int
+// TextKind says what characters a text field may hold.
+type TextKind int
 
 const (
-	oneLine   textKind = iota // no control characters
-	multiLine                 // LF, CR LF and TAB allowed
+	OneLine   TextKind = iota // no control characters
+	MultiLine                 // LF, CR LF and TAB allowed
 )
 
-// textProblem returns why v is not acceptable text of kind k, or "".
-func textProblem(v string, k textKind) string {
+// TextProblem returns why v is not acceptable text of kind k, or "".
+func TextProblem(v string, k TextKind) string {
 	if !utf8.ValidString(v) {
 		return "must be valid UTF-8"
 	}
@@ -42,9 +42,9 @@ func textProblem(v string, k textKind) string {
 		ok := true
 		switch {
 		case r == '\n' || r == '\t':
-			ok = k == multiLine
+			ok = k == MultiLine
 		case r == '\r':
-			ok = k == multiLine && i+1 < len(v) && v[i+1] == '\n'
+			ok = k == MultiLine && i+1 < len(v) && v[i+1] == '\n'
 		case r < 0x20, r == 0x7f, r >= 0x80 && r <= 0x9f:
 			ok = false
 		case r == '\u2028', r == '\u2029':
@@ -55,7 +55,7 @@ func textProblem(v string, k textKind) string {
 		if ok {
 			continue
 		}
-		if k == oneLine {
+		if k == OneLine {
 			return fmt.Sprintf("must be one line of text, without line breaks or control characters (found %U at byte %d)", r, i)
 		}
 		return fmt.Sprintf("must be text without control characters other than line breaks (LF or CR LF) and tabs (found %U at byte %d)", r, i)
@@ -74,31 +74,31 @@ var multiLineFields = map[string]bool{
 // A name the dossier events define keeps its kind there, "subject" is
 // one line (it becomes the Subject header), list items are one line (a
 // bullet each), and any other value may span lines (e.g. "body").
-func personalisationKind(path string) textKind {
+func personalisationKind(path string) TextKind {
 	if strings.HasSuffix(path, "]") {
-		return oneLine
+		return OneLine
 	}
 	if multiLineFields[path] {
-		return multiLine
+		return MultiLine
 	}
 	switch path {
 	case "subject", "applicant.name", "applicant.email", "applicant.phone", "procedure", "agency", "agency_short",
 		"fee_name", "unit_name", "collect_place", "lookup_url", "reference", "dossier_code", "event_id", "handling_unit":
-		return oneLine
+		return OneLine
 	}
-	return multiLine
+	return MultiLine
 }
 
-// checkPersonalisation checks every text in a personalisation object (keys
+// CheckPersonalisation checks every text in a personalisation object (keys
 // too, which name fields in errors), in a stable order.
-func checkPersonalisation(data map[string]any) []fieldError {
-	var errs []fieldError
+func CheckPersonalisation(data map[string]any) []FieldError {
+	var errs []FieldError
 	var walk func(path string, v any)
 	walk = func(path string, v any) {
 		switch v := v.(type) {
 		case string:
-			if p := textProblem(v, personalisationKind(path)); p != "" {
-				errs = append(errs, fieldError{Field: "personalisation." + path, Message: p})
+			if p := TextProblem(v, personalisationKind(path)); p != "" {
+				errs = append(errs, FieldError{Field: "personalisation." + path, Message: p})
 			}
 		case []any:
 			for i, x := range v {
@@ -115,8 +115,8 @@ func checkPersonalisation(data map[string]any) []fieldError {
 				if path != "" {
 					name = path + "." + k
 				}
-				if p := textProblem(k, oneLine); p != "" {
-					errs = append(errs, fieldError{Field: "personalisation", Message: fmt.Sprintf("key %q: %s", k, p)})
+				if p := TextProblem(k, OneLine); p != "" {
+					errs = append(errs, FieldError{Field: "personalisation", Message: fmt.Sprintf("key %q: %s", k, p)})
 					continue
 				}
 				walk(name, v[k])
