@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"congthu/internal/testenv"
+	"congthu/sms/smpp/smpptest"
 )
 
 // TestE2ESMSWiring runs `congthu serve` with an SMSC that is down at
@@ -60,25 +60,7 @@ func TestE2ESMSWiring(t *testing.T) {
 	id := created.Notifications[0].ID
 
 	// The SMSC comes up now.
-	cmd := exec.Command("perl", "../../sms/smpp/testdata/smsc.pl", "--port", fmt.Sprint(smscPort), "--dlr", "delivered")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			select {
-			case lines <- sc.Text():
-			default:
-			}
-		}
-	}()
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	smsc := smpptest.Start(t, "--port", fmt.Sprint(smscPort), "--dlr", "delivered")
 
 	deadline := time.Now().Add(60 * time.Second)
 	var status, detail string
@@ -100,10 +82,6 @@ func TestE2ESMSWiring(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	if status != "delivered" {
-		var seen []string
-		for len(lines) > 0 {
-			seen = append(seen, <-lines)
-		}
-		t.Fatalf("SMS status %s %q, want delivered\nSMSC:\n%s\nserve:\n%s", status, detail, strings.Join(seen, "\n"), n.logs)
+		t.Fatalf("SMS status %s %q, want delivered\nSMSC:\n%s\nserve:\n%s", status, detail, smsc.Log(), n.logs)
 	}
 }

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
-	"io"
-	"os"
-	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"congthu/sms/smpp/smpptest"
 )
 
 // runSMS runs "congthu sms ARGS..." (the command is registered by main's
@@ -85,51 +81,9 @@ func TestSMSParts(t *testing.T) {
 	}
 }
 
-// startTestSMSC runs sms/smpp/testdata/smsc.pl (Net::SMPP) and returns its
-// address and a function that returns what it printed so far.
-func startTestSMSC(t *testing.T, flags ...string) (addr string, log func() string) {
-	t.Helper()
-	if err := exec.Command("perl", "-MNet::SMPP", "-e1").Run(); err != nil {
-		t.Fatalf("perl with Net::SMPP missing (apt-get install libnet-smpp-perl): %v", err)
-	}
-	cmd := exec.Command("perl", append([]string{"../../sms/smpp/testdata/smsc.pl"}, flags...)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var b strings.Builder
-	port := make(chan string, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if p, ok := strings.CutPrefix(sc.Text(), "LISTENING port="); ok {
-				port <- p
-			}
-			mu.Lock()
-			b.WriteString(sc.Text() + "\n")
-			mu.Unlock()
-		}
-		io.Copy(io.Discard, out)
-	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); <-done })
-	select {
-	case p := <-port:
-		addr = "127.0.0.1:" + p
-	case <-time.After(10 * time.Second):
-		t.Fatal("the SMSC did not start")
-	}
-	return addr, func() string { mu.Lock(); defer mu.Unlock(); return b.String() }
-}
-
 func TestSMSSend(t *testing.T) {
-	addr, smscLog := startTestSMSC(t, "--dlr", "delivered")
+	smsc := smpptest.Start(t, "--dlr", "delivered")
+	addr, smscLog := smsc.Addr, smsc.Log
 	env := map[string]string{
 		"CONGTHU_SMPP_ADDR": addr, "CONGTHU_SMPP_SYSTEM_ID": "congthu", "CONGTHU_SMPP_PASSWORD": "secret",
 		"CONGTHU_SMPP_SYSTEM_TYPE": "VMA", "CONGTHU_SMS_SENDER": "UBND-HN",
@@ -154,7 +108,7 @@ func TestSMSSend(t *testing.T) {
 
 	// --smpp-addr overrides the environment; a receipt saying undeliverable
 	// is reported and fails the command.
-	bad, _ := startTestSMSC(t, "--dlr", "undeliverable")
+	bad := smpptest.Start(t, "--dlr", "undeliverable").Addr
 	code, out, _ = runSMS(t, env, "send", "--smpp-addr", bad, "--to", "+84912345678", "--text", "Ho so", "--wait", "10s")
 	if code != 1 || !strings.Contains(out, "status: permanent-failure") {
 		t.Errorf("undeliverable: exit %d, want 1 with permanent-failure:\n%s", code, out)

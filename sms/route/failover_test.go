@@ -1,7 +1,6 @@
 package route
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -9,98 +8,15 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"congthu/sms/httpsms"
 	"congthu/sms/smpp"
+	"congthu/sms/smpp/smpptest"
 )
-
-// perlSMSC runs ../smpp/testdata/smsc.pl (Net::SMPP), a third-party SMSC,
-// and counts the events it prints (a trimmed copy of the sms/smpp helper).
-type perlSMSC struct {
-	addr  string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	mu    sync.Mutex
-	lines []string
-}
-
-func startSMSC(t *testing.T, flags ...string) *perlSMSC {
-	t.Helper()
-	if err := exec.Command("perl", "-MNet::SMPP", "-e1").Run(); err != nil {
-		t.Fatalf("perl with Net::SMPP missing (apt-get install libnet-smpp-perl): %v", err)
-	}
-	cmd := exec.Command("perl", append([]string{"../smpp/testdata/smsc.pl"}, flags...)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &perlSMSC{cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			line := sc.Text()
-			if port, ok := strings.CutPrefix(line, "LISTENING port="); ok {
-				listening <- port
-			}
-			s.mu.Lock()
-			s.lines = append(s.lines, line)
-			s.mu.Unlock()
-		}
-		io.Copy(io.Discard, out)
-	}()
-	t.Cleanup(s.stop)
-	select {
-	case port := <-listening:
-		s.addr = "127.0.0.1:" + port
-	case <-time.After(10 * time.Second):
-		t.Fatal("the SMSC did not start")
-	}
-	return s
-}
-
-func (s *perlSMSC) stop() {
-	s.cmd.Process.Kill()
-	s.cmd.Wait()
-	<-s.done
-}
-
-// count returns how many lines start with kind.
-func (s *perlSMSC) count(kind string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, l := range s.lines {
-		if strings.HasPrefix(l, kind+" ") {
-			n++
-		}
-	}
-	return n
-}
-
-// settled waits until at least n lines start with kind (the SMSC prints
-// after it answers, so a line may trail the answer), then a moment more
-// for any extra line, and returns the count.
-func (s *perlSMSC) settled(kind string, n int) int {
-	deadline := time.Now().Add(5 * time.Second)
-	for s.count(kind) < n && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	time.Sleep(50 * time.Millisecond)
-	return s.count(kind)
-}
 
 func dialSMSC(t *testing.T, addr string, onReceipt func(context.Context, smpp.Receipt) error) *smpp.Client {
 	t.Helper()
@@ -141,9 +57,9 @@ func brandnameAPI(t *testing.T) (*httpsms.Provider, *atomic.Int32) {
 // TestFailoverSMPPToHTTP: an SMSC that answers every submit with
 // ESME_RSYSERR as primary, the HTTP API as secondary.
 func TestFailoverSMPPToHTTP(t *testing.T) {
-	sick := startSMSC(t, "--status", "0x08")
+	sick := smpptest.Start(t, "--status", "0x08")
 	receipts := make(chan smpp.Receipt, 10)
-	client := dialSMSC(t, sick.addr, func(ctx context.Context, r smpp.Receipt) error {
+	client := dialSMSC(t, sick.Addr, func(ctx context.Context, r smpp.Receipt) error {
 		receipts <- r
 		return nil
 	})
@@ -161,7 +77,7 @@ func TestFailoverSMPPToHTTP(t *testing.T) {
 		if err != nil || res.Provider != "api" || res.ProviderID != fmt.Sprintf("api-%d", i) {
 			t.Fatalf("message %d: got %+v, %v, want sent through api", i, res, err)
 		}
-		if n := sick.settled("NACK", i); n != i {
+		if n := sick.Settled("NACK", i); n != i {
 			t.Fatalf("message %d: SMSC answered %d submits, want %d", i, n, i)
 		}
 	}
@@ -171,17 +87,17 @@ func TestFailoverSMPPToHTTP(t *testing.T) {
 			t.Fatalf("message %d: got %+v, %v", i, res, err)
 		}
 	}
-	if n := sick.settled("SUBMIT", 3); n != 3 {
+	if n := sick.Settled("SUBMIT", 3); n != 3 {
 		t.Fatalf("SMSC got %d submits while the circuit was open, want 3", n)
 	}
 	// After the cooldown one message probes the SMSC, fails, and goes
 	// through the API; the next one does not probe.
 	clk.add(time.Minute)
-	if res, err := r.Send(ctx, msg); err != nil || res.Provider != "api" || sick.settled("SUBMIT", 4) != 4 {
-		t.Fatalf("probe: got %+v, %v, SMSC submits %d, want 4", res, err, sick.count("SUBMIT"))
+	if res, err := r.Send(ctx, msg); err != nil || res.Provider != "api" || sick.Settled("SUBMIT", 4) != 4 {
+		t.Fatalf("probe: got %+v, %v, SMSC submits %d, want 4", res, err, sick.Count("SUBMIT"))
 	}
 	r.Send(ctx, msg)
-	if n := sick.settled("SUBMIT", 4); n != 4 {
+	if n := sick.Settled("SUBMIT", 4); n != 4 {
 		t.Fatalf("SMSC got %d submits, want 4 (probed twice in one cooldown)", n)
 	}
 	if got := apiCalls.Load(); got != 8 {
@@ -190,9 +106,9 @@ func TestFailoverSMPPToHTTP(t *testing.T) {
 
 	// The SMSC comes back healthy on the same port; the client rebinds by
 	// itself, and the next probe after the cooldown closes the circuit.
-	sick.stop()
-	port := strings.TrimPrefix(sick.addr, "127.0.0.1:")
-	healthy := startSMSC(t, "--port", port, "--dlr", "delivered")
+	sick.Stop()
+	port := strings.TrimPrefix(sick.Addr, "127.0.0.1:")
+	healthy := smpptest.Start(t, "--port", port, "--dlr", "delivered")
 	clk.add(time.Minute)
 	probe, err := r.Send(ctx, msg)
 	if err != nil || probe.Provider != "smsc" || probe.ProviderID == "" || len(probe.MessageIDs) != 1 {
@@ -205,7 +121,7 @@ func TestFailoverSMPPToHTTP(t *testing.T) {
 	if err != nil || next.Provider != "smsc" {
 		t.Fatalf("after recovery: got %+v, %v", next, err)
 	}
-	if n := healthy.settled("ACK", 2); n != 2 {
+	if n := healthy.Settled("ACK", 2); n != 2 {
 		t.Fatalf("healthy SMSC acknowledged %d submits, want 2", n)
 	}
 	// Receipts map back to the messages by provider and id (the SMSC
@@ -227,8 +143,8 @@ func TestFailoverSMPPToHTTP(t *testing.T) {
 // TestBadNumberDoesNotSwitch: an SMSC that answers ESME_RINVDSTADR is
 // working; the message fails for good and the API is never used.
 func TestBadNumberDoesNotSwitch(t *testing.T) {
-	smsc := startSMSC(t, "--status", "0x0B")
-	client := dialSMSC(t, smsc.addr, nil)
+	smsc := smpptest.Start(t, "--status", "0x0B")
+	client := dialSMSC(t, smsc.Addr, nil)
 	api, apiCalls := brandnameAPI(t)
 	r := New(NewSMPP("smsc", client), NewHTTP("api", api), Options{FailuresToSwitch: 3, Cooldown: time.Minute})
 	for i := 1; i <= 5; i++ {
@@ -243,7 +159,7 @@ func TestBadNumberDoesNotSwitch(t *testing.T) {
 	if n := apiCalls.Load(); n != 0 {
 		t.Fatalf("API got %d messages, want 0", n)
 	}
-	if n := smsc.settled("NACK", 5); n != 5 {
+	if n := smsc.Settled("NACK", 5); n != 5 {
 		t.Fatalf("SMSC answered %d, want 5", n)
 	}
 	if h := r.Health(); h[0].State != "closed" || h[0].Failures != 0 {
@@ -254,8 +170,8 @@ func TestBadNumberDoesNotSwitch(t *testing.T) {
 // TestFailoverHTTPToSMPP: the other way round, an API answering 503 as
 // primary and the SMSC as secondary; 400 from the API is a message fault.
 func TestFailoverHTTPToSMPP(t *testing.T) {
-	smsc := startSMSC(t)
-	client := dialSMSC(t, smsc.addr, nil)
+	smsc := smpptest.Start(t)
+	client := dialSMSC(t, smsc.Addr, nil)
 	var status atomic.Int32
 	status.Store(503)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -286,7 +202,7 @@ func TestFailoverHTTPToSMPP(t *testing.T) {
 	if !errors.As(err, &se) || se.Fault != FaultMessage || se.Temporary || se.Provider != "api" {
 		t.Fatalf("400: got %v, want a permanent message fault from api", err)
 	}
-	if n := smsc.settled("SUBMIT", 3); n != 3 {
+	if n := smsc.Settled("SUBMIT", 3); n != 3 {
 		t.Fatalf("SMSC got %d submits, want 3", n)
 	}
 }

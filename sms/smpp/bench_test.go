@@ -2,6 +2,7 @@ package smpp
 
 import (
 	"bufio"
+	"congthu/sms/smpp/smpptest"
 	"errors"
 	"fmt"
 	"net"
@@ -103,8 +104,8 @@ func benchSubmits(b *testing.B, addr string) {
 // BenchmarkSubmitPerl measures submits/s against the Net::SMPP SMSC, which
 // answers at once. The Perl process is likely the bottleneck.
 func BenchmarkSubmitPerl(b *testing.B) {
-	s := startPerlSMSC(b)
-	benchSubmits(b, s.addr)
+	s := smpptest.Start(b)
+	benchSubmits(b, s.Addr)
 }
 
 // BenchmarkSubmitGo measures the same against the minimal Go SMSC.

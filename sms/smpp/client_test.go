@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"congthu/sms"
+	"congthu/sms/smpp/smpptest"
 )
 
 const to = "+84912345678"
@@ -30,9 +31,9 @@ func TestBindAndGSM7Submit(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startPerlSMSC(t, "--password", "secret")
-			c := dial(t, s.addr, func(o *Options) { o.Source = tt.source })
-			s.waitEvent(t, 5*time.Second, "BIND", event{"cmd": "bind_transceiver", "system_id": "congthu", "password": "secret", "system_type": "VMA", "version": "34", "status": "0x00"})
+			s := smpptest.Start(t, "--password", "secret")
+			c := dial(t, s.Addr, func(o *Options) { o.Source = tt.source })
+			s.WaitEvent(t, 5*time.Second, "BIND", smpptest.Event{"cmd": "bind_transceiver", "system_id": "congthu", "password": "secret", "system_type": "VMA", "version": "34", "status": "0x00"})
 
 			const text = "Ho so 000.12 da duoc tiep nhan {OK} 100€"
 			res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: text})
@@ -40,15 +41,15 @@ func TestBindAndGSM7Submit(t *testing.T) {
 				t.Fatal(err)
 			}
 			want, _ := sms.EncodeGSM7(text)
-			ev := s.waitEvent(t, 5*time.Second, "SUBMIT", nil)
-			wantEv := event{"src": tt.src, "ton": tt.ton, "npi": tt.npi, "dest": "84912345678", "dest_ton": "1", "dest_npi": "1",
+			ev := s.WaitEvent(t, 5*time.Second, "SUBMIT", nil)
+			wantEv := smpptest.Event{"src": tt.src, "ton": tt.ton, "npi": tt.npi, "dest": "84912345678", "dest_ton": "1", "dest_npi": "1",
 				"dcs": "0x00", "esm": "0x00", "rd": "1", "sm": hex.EncodeToString(want)}
 			for k, v := range wantEv {
 				if ev[k] != v {
 					t.Errorf("SMSC got %s=%s, want %s", k, ev[k], v)
 				}
 			}
-			ack := s.waitEvent(t, 5*time.Second, "ACK", nil)
+			ack := s.WaitEvent(t, 5*time.Second, "ACK", nil)
 			if len(res.MessageIDs) != 1 || res.MessageIDs[0] != ack["id"] || res.Encoding != sms.GSM7 {
 				t.Errorf("got %+v, want one GSM-7 part with id %s", res, ack["id"])
 			}
@@ -60,8 +61,8 @@ func TestUCS2MultipartSubmit(t *testing.T) {
 	text := strings.Repeat("Hồ sơ của ông/bà đã được tiếp nhận. ", 4) // 144 UTF-16 units: 3 parts
 	for _, ref16 := range []bool{false, true} {
 		t.Run(fmt.Sprintf("ref16=%v", ref16), func(t *testing.T) {
-			s := startPerlSMSC(t)
-			c := dial(t, s.addr, func(o *Options) { o.Ref16 = ref16 })
+			s := smpptest.Start(t)
+			c := dial(t, s.Addr, func(o *Options) { o.Ref16 = ref16 })
 			res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: text})
 			if err != nil {
 				t.Fatal(err)
@@ -69,8 +70,8 @@ func TestUCS2MultipartSubmit(t *testing.T) {
 			if res.Encoding != sms.UCS2 || res.Parts != 3 || len(res.MessageIDs) != 3 {
 				t.Fatalf("got %+v, want 3 UCS-2 parts", res)
 			}
-			subs := s.waitEvents(t, 5*time.Second, "SUBMIT", nil, 3)
-			acks := s.waitEvents(t, 5*time.Second, "ACK", nil, 3)
+			subs := s.WaitEvents(t, 5*time.Second, "SUBMIT", nil, 3)
+			acks := s.WaitEvents(t, 5*time.Second, "ACK", nil, 3)
 			var joined strings.Builder
 			var ref string
 			for i, ev := range subs {
@@ -129,15 +130,15 @@ func TestDeliveryReceipts(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := startPerlSMSC(t, tt.flags...)
+			s := smpptest.Start(t, tt.flags...)
 			got := make(chan Receipt, 1)
-			c := dial(t, s.addr, func(o *Options) {
+			c := dial(t, s.Addr, func(o *Options) {
 				o.Mode = tt.mode
 				o.OnReceipt = func(ctx context.Context, r Receipt) error { got <- r; return nil }
 			})
 			if tt.mode == TransmitterReceiver {
-				s.waitEvent(t, 5*time.Second, "BIND", event{"cmd": "bind_transmitter"})
-				s.waitEvent(t, 5*time.Second, "BIND", event{"cmd": "bind_receiver"})
+				s.WaitEvent(t, 5*time.Second, "BIND", smpptest.Event{"cmd": "bind_transmitter"})
+				s.WaitEvent(t, 5*time.Second, "BIND", smpptest.Event{"cmd": "bind_receiver"})
 			}
 			res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "Ho so da duoc tiep nhan"})
 			if err != nil {
@@ -155,26 +156,26 @@ func TestDeliveryReceipts(t *testing.T) {
 			if r.Stat != tt.stat || r.Outcome() != tt.outcome || r.Source != "84912345678" {
 				t.Errorf("got stat %s outcome %v source %s, want %s %v 84912345678", r.Stat, r.Outcome(), r.Source, tt.stat, tt.outcome)
 			}
-			dlr := s.waitEvent(t, 5*time.Second, "DLR", nil)
-			s.waitEvent(t, 5*time.Second, "DLR_RESP", event{"conn": dlr["conn"], "status": "0x00"})
+			dlr := s.WaitEvent(t, 5*time.Second, "DLR", nil)
+			s.WaitEvent(t, 5*time.Second, "DLR_RESP", smpptest.Event{"conn": dlr["conn"], "status": "0x00"})
 		})
 	}
 }
 
 func TestReceiptRefusedIsRedeliverable(t *testing.T) {
-	s := startPerlSMSC(t, "--dlr", "delivered")
-	c := dial(t, s.addr, func(o *Options) {
+	s := smpptest.Start(t, "--dlr", "delivered")
+	c := dial(t, s.Addr, func(o *Options) {
 		o.OnReceipt = func(ctx context.Context, r Receipt) error { return errors.New("store down") }
 	})
 	if _, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"}); err != nil {
 		t.Fatal(err)
 	}
-	s.waitEvent(t, 5*time.Second, "DLR_RESP", event{"status": "0x64"})
+	s.WaitEvent(t, 5*time.Second, "DLR_RESP", smpptest.Event{"status": "0x64"})
 }
 
 func TestThrottled(t *testing.T) {
-	s := startPerlSMSC(t, "--throttle-above", "5")
-	c := dial(t, s.addr, func(o *Options) { o.Rate = 100; o.MaxAttempts = 20 })
+	s := smpptest.Start(t, "--throttle-above", "5")
+	c := dial(t, s.Addr, func(o *Options) { o.Rate = 100; o.MaxAttempts = 20 })
 	const n = 15
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -191,8 +192,8 @@ func TestThrottled(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	s.waitEvents(t, 5*time.Second, "ACK", nil, n)
-	if len(s.events("NACK", event{"status": "0x58"})) == 0 {
+	s.WaitEvents(t, 5*time.Second, "ACK", nil, n)
+	if len(s.Events("NACK", smpptest.Event{"status": "0x58"})) == 0 {
 		t.Fatal("SMSC never throttled; the test proves nothing")
 	}
 	if r := c.Rate(); r > 50 || r < 100.0/16 {
@@ -200,7 +201,7 @@ func TestThrottled(t *testing.T) {
 	}
 	for i := range n {
 		sm := hex.EncodeToString([]byte(fmt.Sprintf("msg %02d", i)))
-		if acks := s.events("ACK", event{"sm": sm}); len(acks) != 1 {
+		if acks := s.Events("ACK", smpptest.Event{"sm": sm}); len(acks) != 1 {
 			t.Errorf("msg %02d acknowledged %d times, want 1", i, len(acks))
 		}
 	}
@@ -208,41 +209,41 @@ func TestThrottled(t *testing.T) {
 
 func TestTemporaryAndPermanentStatus(t *testing.T) {
 	t.Run("queue full then ok", func(t *testing.T) {
-		s := startPerlSMSC(t, "--msgqfull-first", "2")
-		c := dial(t, s.addr, nil)
+		s := smpptest.Start(t, "--msgqfull-first", "2")
+		c := dial(t, s.Addr, nil)
 		res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 		if err != nil || len(res.MessageIDs) != 1 {
 			t.Fatalf("got %+v, %v; want success after retries", res, err)
 		}
-		s.waitEvent(t, 5*time.Second, "ACK", nil) // the SMSC prints after it answers
-		if n := len(s.events("NACK", event{"status": "0x14"})); n != 2 {
+		s.WaitEvent(t, 5*time.Second, "ACK", nil) // the SMSC prints after it answers
+		if n := len(s.Events("NACK", smpptest.Event{"status": "0x14"})); n != 2 {
 			t.Errorf("got %d ESME_RMSGQFUL answers, want 2", n)
 		}
 	})
 	t.Run("queue full beyond MaxAttempts", func(t *testing.T) {
-		s := startPerlSMSC(t, "--status", "0x14")
-		c := dial(t, s.addr, func(o *Options) { o.MaxAttempts = 3 })
+		s := smpptest.Start(t, "--status", "0x14")
+		c := dial(t, s.Addr, func(o *Options) { o.MaxAttempts = 3 })
 		_, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 		var se *StatusError
 		if !errors.As(err, &se) || se.Status != StatusMsgQFul || !se.Temporary() || errors.Is(err, ErrPermanent) {
 			t.Fatalf("got %v, want temporary ESME_RMSGQFUL", err)
 		}
-		s.waitEvents(t, 5*time.Second, "NACK", nil, 3)
-		if n := len(s.events("SUBMIT", nil)); n != 3 {
+		s.WaitEvents(t, 5*time.Second, "NACK", nil, 3)
+		if n := len(s.Events("SUBMIT", nil)); n != 3 {
 			t.Errorf("SMSC got %d submits, want 3", n)
 		}
 	})
 	for _, st := range []string{"0x0B", "0x0A", "0x01", "0x04"} {
 		t.Run("permanent "+st, func(t *testing.T) {
-			s := startPerlSMSC(t, "--status", st)
-			c := dial(t, s.addr, nil)
+			s := smpptest.Start(t, "--status", st)
+			c := dial(t, s.Addr, nil)
 			_, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 			var se *StatusError
 			if !errors.Is(err, ErrPermanent) || !errors.As(err, &se) || fmt.Sprintf("0x%02X", uint32(se.Status)) != st {
 				t.Fatalf("got %v, want permanent %s", err, st)
 			}
-			s.waitEvent(t, 5*time.Second, "NACK", nil)
-			if n := len(s.events("SUBMIT", nil)); n != 1 {
+			s.WaitEvent(t, 5*time.Second, "NACK", nil)
+			if n := len(s.Events("SUBMIT", nil)); n != 1 {
 				t.Errorf("SMSC got %d submits, want 1 (no retry)", n)
 			}
 		})
@@ -250,8 +251,8 @@ func TestTemporaryAndPermanentStatus(t *testing.T) {
 }
 
 func TestEmptySubmitResp(t *testing.T) {
-	s := startPerlSMSC(t, "--empty-resp")
-	c := dial(t, s.addr, nil)
+	s := smpptest.Start(t, "--empty-resp")
+	c := dial(t, s.Addr, nil)
 	res, err := c.Submit(ctxT(t, 10*time.Second), Message{To: to, Text: "x"})
 	if err != nil || len(res.MessageIDs) != 1 || res.MessageIDs[0] != "" {
 		t.Fatalf("got %+v, %v; want one empty id", res, err)
@@ -263,8 +264,8 @@ func TestEmptySubmitResp(t *testing.T) {
 // the ones whose outcome is unknown), and none may reach the SMSC again
 // once it was acknowledged.
 func TestDropMidWindow(t *testing.T) {
-	s := startPerlSMSC(t, "--drop-after", "5")
-	c := dial(t, s.addr, nil)
+	s := smpptest.Start(t, "--drop-after", "5")
+	c := dial(t, s.Addr, nil)
 	const n = 30
 	type outcome struct {
 		ids      []string
@@ -291,9 +292,9 @@ func TestDropMidWindow(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	s.waitEvent(t, 5*time.Second, "DROP", nil)
-	s.waitEvents(t, 5*time.Second, "ACK", nil, n)
-	if binds := s.events("BIND", nil); len(binds) < 2 {
+	s.WaitEvent(t, 5*time.Second, "DROP", nil)
+	s.WaitEvents(t, 5*time.Second, "ACK", nil, n)
+	if binds := s.Events("BIND", nil); len(binds) < 2 {
 		t.Errorf("got %d binds, want a re-bind after the drop", len(binds))
 	}
 	unknown := 0
@@ -301,7 +302,7 @@ func TestDropMidWindow(t *testing.T) {
 	for i, r := range results {
 		unknown += r.unknowns
 		sm := hex.EncodeToString([]byte(fmt.Sprintf("drop %02d", i)))
-		acks := s.events("ACK", event{"sm": sm})
+		acks := s.Events("ACK", smpptest.Event{"sm": sm})
 		if len(acks) != 1 {
 			t.Errorf("msg %d acknowledged by the SMSC %d times, want exactly 1", i, len(acks))
 			continue
@@ -312,7 +313,7 @@ func TestDropMidWindow(t *testing.T) {
 		seen[acks[0]["id"]]++
 		// Sent again only after an unknown outcome; a copy the SMSC
 		// read after the drop is logged as DISCARD.
-		reached := len(s.events("SUBMIT", event{"sm": sm})) + len(s.events("DISCARD", event{"sm": sm}))
+		reached := len(s.Events("SUBMIT", smpptest.Event{"sm": sm})) + len(s.Events("DISCARD", smpptest.Event{"sm": sm}))
 		if reached < 1 || reached > 1+r.unknowns {
 			t.Errorf("msg %d reached the SMSC %d times with %d unknown outcomes", i, reached, r.unknowns)
 		}
@@ -329,52 +330,52 @@ func TestDropMidWindow(t *testing.T) {
 }
 
 func TestEnquireLinkBothWays(t *testing.T) {
-	s := startPerlSMSC(t, "--enquire-interval", "0.2")
-	dial(t, s.addr, func(o *Options) { o.EnquireLinkInterval = 150 * time.Millisecond })
-	s.waitEvents(t, 5*time.Second, "ENQUIRE_LINK", event{"conn": "1"}, 2)      // ours, answered
-	s.waitEvents(t, 5*time.Second, "ENQUIRE_LINK_RESP", event{"conn": "1"}, 2) // the SMSC's, answered by us
-	if n := len(s.events("BIND", nil)); n != 1 {
+	s := smpptest.Start(t, "--enquire-interval", "0.2")
+	dial(t, s.Addr, func(o *Options) { o.EnquireLinkInterval = 150 * time.Millisecond })
+	s.WaitEvents(t, 5*time.Second, "ENQUIRE_LINK", smpptest.Event{"conn": "1"}, 2)      // ours, answered
+	s.WaitEvents(t, 5*time.Second, "ENQUIRE_LINK_RESP", smpptest.Event{"conn": "1"}, 2) // the SMSC's, answered by us
+	if n := len(s.Events("BIND", nil)); n != 1 {
 		t.Errorf("got %d binds, want 1: answered enquire_links must keep the bind", n)
 	}
 }
 
 func TestEnquireLinkUnansweredDropsBind(t *testing.T) {
-	s := startPerlSMSC(t, "--no-enquire-resp")
-	c := dial(t, s.addr, func(o *Options) {
+	s := smpptest.Start(t, "--no-enquire-resp")
+	c := dial(t, s.Addr, func(o *Options) {
 		o.EnquireLinkInterval = 100 * time.Millisecond
 		o.ResponseTimeout = 300 * time.Millisecond
 	})
-	s.waitEvent(t, 5*time.Second, "CLOSED", event{"conn": "1"})
-	s.waitEvent(t, 5*time.Second, "BIND", event{"conn": "2"})
+	s.WaitEvent(t, 5*time.Second, "CLOSED", smpptest.Event{"conn": "1"})
+	s.WaitEvent(t, 5*time.Second, "BIND", smpptest.Event{"conn": "2"})
 	if _, err := c.Submit(ctxT(t, 5*time.Second), Message{To: to, Text: "after rebind"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestGarbageGetsGenericNack(t *testing.T) {
-	s := startPerlSMSC(t, "--garbage-after-bind")
-	c := dial(t, s.addr, nil)
-	s.waitEvent(t, 5*time.Second, "GENERIC_NACK", event{"seq": "999", "status": "0x03"})
+	s := smpptest.Start(t, "--garbage-after-bind")
+	c := dial(t, s.Addr, nil)
+	s.WaitEvent(t, 5*time.Second, "GENERIC_NACK", smpptest.Event{"seq": "999", "status": "0x03"})
 	if _, err := c.Submit(ctxT(t, 5*time.Second), Message{To: to, Text: "still bound"}); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func TestCloseUnbinds(t *testing.T) {
-	s := startPerlSMSC(t)
-	c := dial(t, s.addr, nil)
+	s := smpptest.Start(t)
+	c := dial(t, s.Addr, nil)
 	if err := c.Close(ctxT(t, 5*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
-	s.waitEvent(t, 5*time.Second, "UNBIND", event{"conn": "1"})
+	s.WaitEvent(t, 5*time.Second, "UNBIND", smpptest.Event{"conn": "1"})
 	if _, err := c.Submit(ctxT(t, time.Second), Message{To: to, Text: "x"}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close: got %v, want ErrClosed", err)
 	}
 }
 
 func TestBindRefused(t *testing.T) {
-	s := startPerlSMSC(t, "--password", "other")
-	_, err := Dial(ctxT(t, 5*time.Second), Options{Addr: s.addr, SystemID: "congthu", Password: "secret", Source: "UBND-HN"})
+	s := smpptest.Start(t, "--password", "other")
+	_, err := Dial(ctxT(t, 5*time.Second), Options{Addr: s.Addr, SystemID: "congthu", Password: "secret", Source: "UBND-HN"})
 	var se *StatusError
 	if !errors.As(err, &se) || se.Status != StatusInvPaswd {
 		t.Fatalf("got %v, want ESME_RINVPASWD", err)
@@ -382,14 +383,14 @@ func TestBindRefused(t *testing.T) {
 }
 
 func TestSubmitRejectsBadInput(t *testing.T) {
-	s := startPerlSMSC(t)
-	c := dial(t, s.addr, nil)
+	s := smpptest.Start(t)
+	c := dial(t, s.Addr, nil)
 	for _, m := range []Message{{To: "0912345678", Text: "x"}, {To: "+84abc", Text: "x"}, {To: to, Text: ""}, {To: to, Text: strings.Repeat("ư", 500)}} {
 		if _, err := c.Submit(ctxT(t, time.Second), m); err == nil {
 			t.Errorf("Submit(%q, %d chars): got no error", m.To, len(m.Text))
 		}
 	}
-	if n := len(s.events("SUBMIT", nil)); n != 0 {
+	if n := len(s.Events("SUBMIT", nil)); n != 0 {
 		t.Errorf("SMSC got %d submits, want 0", n)
 	}
 }
@@ -419,8 +420,8 @@ func TestSourceAddr(t *testing.T) {
 // TestRateCap: 12 submits from 12 goroutines at a cap of 20/s take at
 // least 11 intervals of 50ms, and the SMSC sees them spaced out.
 func TestRateCap(t *testing.T) {
-	s := startPerlSMSC(t)
-	c := dial(t, s.addr, func(o *Options) { o.Rate = 20 })
+	s := smpptest.Start(t)
+	c := dial(t, s.Addr, func(o *Options) { o.Rate = 20 })
 	const n = 12
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -435,7 +436,7 @@ func TestRateCap(t *testing.T) {
 	if d := time.Since(start); d < 11*50*time.Millisecond {
 		t.Errorf("%d submits at 20/s took %v, want at least 550ms", n, d)
 	}
-	if got := len(s.waitEvents(t, 5*time.Second, "ACK", nil, n)); got != n {
+	if got := len(s.WaitEvents(t, 5*time.Second, "ACK", nil, n)); got != n {
 		t.Errorf("got %d acks, want %d", got, n)
 	}
 }
