@@ -1,5 +1,5 @@
-// Package dossier is the model of dossier events, the notices a back-office
-// system (một cửa) sends when an administrative dossier changes status:
+// Package dossier is the model of dossier events, what a back-office system
+// (một cửa) sends when an administrative dossier changes status:
 // parsing an event from its JSON body, validating it field by field, and
 // turning it into the data the templates render (see DOMAIN.md for the
 // words).
