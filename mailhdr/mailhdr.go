@@ -5,7 +5,7 @@
 // (Authentication-Results, X-Congthu-*).
 //
 // Its reading of From and Sender is the one IMAP's ENVELOPE shows
-// (envelope, built on go-message): the same field boundaries, the
+// (package envelope, built on go-message): the same field boundaries, the
 // same unfolding of the value, the same address parser. Where readers of
 // mail disagree it refuses instead of guessing: a field name must be
 // 1*ftext (RFC 5322 section 3.6.8: printable US-ASCII except ":") followed
