@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/mail"
 	"net/textproto"
 	"os"
 	"runtime/debug"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"congthu/dkim"
+	"congthu/internal/safego"
 	"congthu/mtasts"
 	"congthu/queue"
 	"congthu/store"
@@ -28,7 +28,7 @@ import (
 
 // Queue is the name of the queue of outbound delivery jobs. A job's ID is
 // "outbox:<outbox entry ID>" (see JobID); it carries no payload.
-const Queue = "outbound"
+const Queue = store.OutboxJobQueue
 
 // JobID returns the ID of the delivery job of an outbox entry.
 func JobID(outboxID int64) string { return "outbox:" + strconv.FormatInt(outboxID, 10) }
@@ -54,6 +54,11 @@ type PolicyLookup interface {
 // Options configure a Dispatcher. The zero value is usable: defaults are
 // noted on each field.
 type Options struct {
+	// Signer DKIM-signs what was queued unsigned (notification mail;
+	// submission signs when it accepts). Default: a Signer over the
+	// store's keys.
+	Signer *dkim.Signer
+
 	// Hostname is the name said in EHLO and reported as Reporting-MTA
 	// in DSNs. Default: os.Hostname().
 	Hostname string
@@ -201,6 +206,7 @@ type Store interface {
 	Domain(ctx context.Context, name string) (*store.Domain, error)
 	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
 	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
+	dkim.KeySource
 }
 
 // DefaultRetrySchedule is the retry schedule when Options.RetrySchedule is
@@ -294,11 +300,8 @@ type Dispatcher struct {
 	log *slog.Logger
 	t   *transport
 
-	enq chan int64 // outbox IDs to enqueue, from Enqueue
-
 	recording atomic.Bool
 	rec       chan *recordReq
-	dropped   atomic.Int64 // Enqueue calls dropped because the channel was full
 
 	domains sync.Map // name -> cachedDomain
 }
@@ -328,28 +331,16 @@ func New(opts Options, st Store, q *queue.Client, log *slog.Logger) (*Dispatcher
 		}
 	}
 	log = log.With("component", "dispatcher")
+	if opts.Signer == nil {
+		opts.Signer = dkim.NewSigner(st, log)
+	}
 	d := &Dispatcher{
 		o: opts, st: st, q: q, log: log,
 		t:   newTransport(&opts, log),
-		enq: make(chan int64, 8192),
 		rec: make(chan *recordReq, 1024),
 	}
 	d.t.o = &d.o
 	return d, nil
-}
-
-// Enqueue asks for the delivery of an outbox entry at once. It never
-// blocks: the job is handed to Run's enqueuer; if that is behind (Redis
-// down), the sweeper finds the entry later. Wire it to store
-// Options.OutboxAdded.
-func (d *Dispatcher) Enqueue(outboxID int64) {
-	select {
-	case d.enq <- outboxID:
-	default:
-		if d.dropped.Add(1)%1000 == 1 {
-			d.log.Warn("dispatcher: enqueue backlog full; the sweeper will pick the entries up", "outbox", outboxID)
-		}
-	}
 }
 
 // Source returns the sweeper's view of the store: outbox entries due for
@@ -387,7 +378,7 @@ func (s source) Due(ctx context.Context, q string, before time.Time, cursor stri
 }
 
 // Run delivers until ctx is done: it takes jobs from the outbound queue
-// with Workers workers, enqueues what Enqueue hands it, sweeps the store
+// with Workers workers, sweeps the store
 // for entries Redis forgot, and closes idle connections. On shutdown it
 // stops taking jobs, lets running deliveries finish for ShutdownTimeout
 // (the rest stay pending in Redis and are reclaimed after the lease) and
@@ -405,7 +396,6 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
-	goSafe(&wg, d.log, "enqueuer", func() { d.enqueueLoop(ctx) })
 	goSafe(&wg, d.log, "janitor", func() { d.janitor(ctx) })
 	if d.o.SweepInterval > 0 {
 		sw := queue.NewSweeper(d.q, d.Source(), d.log, queue.SweeperOptions{Queues: []string{Queue}, Interval: d.o.SweepInterval, Grace: time.Second})
@@ -427,29 +417,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 
 // goSafe runs fn in a goroutine counted by wg, logging a panic.
 func goSafe(wg *sync.WaitGroup, log *slog.Logger, what string, fn func()) {
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				log.Error("dispatcher: panic in "+what, "panic", p, "stack", string(debug.Stack()))
-			}
-		}()
-		fn()
-	}()
-}
-
-func (d *Dispatcher) enqueueLoop(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case id := <-d.enq:
-			if _, err := d.q.Enqueue(ctx, queue.Job{ID: JobID(id), Queue: Queue}); err != nil && ctx.Err() == nil {
-				d.log.Warn("dispatcher: cannot enqueue; the sweeper will", "outbox", id, "err", err)
-			}
-		}
-	}
+	safego.Go(wg, log, "dispatcher "+what, fn, nil)
 }
 
 func (d *Dispatcher) janitor(ctx context.Context) {
@@ -830,7 +798,7 @@ func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *store.Ou
 	var signed []byte
 	var signOnce sync.Once
 	sign := func() []byte {
-		signOnce.Do(func() { signed = d.signUnlessSigned(ctx, log, st.MailFrom, raw) })
+		signOnce.Do(func() { signed = d.o.Signer.SignUnlessSigned(ctx, log, st.MailFrom, raw) })
 		return signed
 	}
 
@@ -900,14 +868,12 @@ func (d *Dispatcher) isLocal(ctx context.Context, domain string) (bool, error) {
 }
 
 // domainCacheTTL is how long the dispatcher remembers a domain (local or
-// not, and its DKIM key): a domain that became local, or a new key, is
-// used within this time.
+// not): a domain that became local is used within this time.
 const domainCacheTTL = 5 * time.Second
 
 type cachedDomain struct {
-	d   *store.Domain // nil: not local
-	key *dkim.Key     // parsed signing key; nil without one
-	at  time.Time
+	d  *store.Domain // nil: not local
+	at time.Time
 }
 
 // domain returns the local domain name, or nil when it is not local.
@@ -934,11 +900,6 @@ func (d *Dispatcher) cachedDomain(ctx context.Context, name string) (cachedDomai
 		return cachedDomain{}, err
 	}
 	c := cachedDomain{d: dm, at: time.Now()}
-	if dm != nil && dm.DKIMSelector != "" && len(dm.DKIMPrivateKey) > 0 {
-		if c.key, err = dkim.NewKey(dm.Name, dm.DKIMSelector, dm.DKIMPrivateKey); err != nil {
-			d.log.Error("dispatcher: bad DKIM key; mail from the domain goes unsigned", "domain", dm.Name, "err", err)
-		}
-	}
 	d.domains.Store(name, c)
 	return c, nil
 }
@@ -973,99 +934,6 @@ func (d *Dispatcher) deliverLocal(ctx context.Context, rcpts []string, raw []byt
 		}
 	}
 	return out
-}
-
-// Sign returns msg with a DKIM-Signature (RFC 6376) prepended when the
-// From: domain (else the envelope sender's) is local and has a key; msg
-// itself otherwise. The bytes of msg are not changed. SMTP submission
-// calls it when it accepts a message for remote recipients, so that the
-// queue holds the signed message (as with OpenDKIM in front of Postfix,
-// or mox and maddy): delivery and every retry send the stored bytes.
-// Notification emails from the API are signed by the delivery workers
-// instead (see signUnlessSigned), keeping the API's acceptance path short.
-func (d *Dispatcher) Sign(ctx context.Context, mailFrom string, msg []byte) []byte {
-	return d.sign(ctx, d.log, signingCandidates(mailFrom, msg), msg)
-}
-
-// signUnlessSigned is sign, except for a message that already carries a
-// DKIM-Signature of the domain sign would use.
-func (d *Dispatcher) signUnlessSigned(ctx context.Context, log *slog.Logger, mailFrom string, msg []byte) []byte {
-	candidates := signingCandidates(mailFrom, msg)
-	for _, dom := range candidates {
-		if hasSignatureOf(msg, dom) {
-			return msg
-		}
-	}
-	return d.sign(ctx, log, candidates, msg)
-}
-
-// signingCandidates returns the domains whose key may sign msg, in order:
-// the From: header's, then the envelope sender's.
-func signingCandidates(mailFrom string, msg []byte) []string {
-	var candidates []string
-	if from := headerFromDomain(msg); from != "" {
-		candidates = append(candidates, from)
-	}
-	if dom := domainOf(mailFrom); dom != "" && (len(candidates) == 0 || candidates[0] != dom) {
-		candidates = append(candidates, dom)
-	}
-	return candidates
-}
-
-// hasSignatureOf reports whether msg's header has a DKIM-Signature field
-// with d= dom.
-func hasSignatureOf(msg []byte, dom string) bool {
-	for _, v := range parseHeader(msg[:headerEnd(msg)]).Values("Dkim-Signature") {
-		for tag := range strings.SplitSeq(v, ";") {
-			k, val, ok := strings.Cut(tag, "=")
-			if ok && strings.TrimSpace(k) == "d" && strings.EqualFold(strings.Join(strings.Fields(val), ""), dom) {
-				return true
-			}
-		}
-	}
-	return false
-}
-
-// sign signs msg with the key of the first of candidates (see
-// signingCandidates) that has one.
-func (d *Dispatcher) sign(ctx context.Context, log *slog.Logger, candidates []string, msg []byte) []byte {
-	for _, dom := range candidates {
-		c, err := d.cachedDomain(ctx, dom)
-		if err != nil {
-			log.Warn("dispatcher: cannot read domain for DKIM", "domain", dom, "err", err)
-			continue
-		}
-		if c.key == nil {
-			continue
-		}
-		sig, err := c.key.Sign(msg)
-		if err != nil {
-			log.Error("dispatcher: DKIM signing failed; sending unsigned", "domain", dom, "err", err)
-			return msg
-		}
-		out := make([]byte, 0, len(sig)+len(msg))
-		return append(append(out, sig...), msg...)
-	}
-	return msg
-}
-
-// headerFromDomain returns the domain of the first address in the From:
-// header field, lower case, or "".
-func headerFromDomain(msg []byte) string {
-	v := parseHeader(msg[:headerEnd(msg)]).Get("From")
-	if v == "" {
-		return ""
-	}
-	addrs, err := mail.ParseAddressList(v)
-	if err != nil || len(addrs) == 0 {
-		// A From: we cannot parse: look for the last @ before '>'.
-		v = strings.TrimSpace(v)
-		if i := strings.LastIndexByte(v, '>'); i > 0 {
-			v = v[:i]
-		}
-		return domainOf(v)
-	}
-	return domainOf(addrs[0].Address)
 }
 
 // headerEnd returns the length of the header section including the blank

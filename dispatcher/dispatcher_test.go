@@ -627,15 +627,12 @@ func TestSignedAtAcceptanceNotSignedAgain(t *testing.T) {
 	e.dns.SetA("mx.remote.test", "127.0.0.1")
 
 	raw := message("alice@local.test", "bob@remote.test", "Công văn đã ký", 4<<10)
-	signed := e.d.Sign(e.ctx, "alice@local.test", raw)
+	signed := e.d.o.Signer.Sign(e.ctx, "alice@local.test", raw)
 	if !hasPrefix(signed, "DKIM-Signature:") || !bytes.HasSuffix(signed, raw) {
 		t.Fatalf("Sign: got %.80q", signed)
 	}
-	if !hasSignatureOf(signed, "local.test") || hasSignatureOf(signed, "remote.test") || hasSignatureOf(raw, "local.test") {
-		t.Fatal("hasSignatureOf misreads the DKIM-Signature d= tag")
-	}
 	// A domain without a key is not signed.
-	if out := e.d.Sign(e.ctx, "x@elsewhere.test", message("x@elsewhere.test", "bob@remote.test", "x", 100)); hasPrefix(out, "DKIM-Signature:") {
+	if out := e.d.o.Signer.Sign(e.ctx, "x@elsewhere.test", message("x@elsewhere.test", "bob@remote.test", "x", 100)); hasPrefix(out, "DKIM-Signature:") {
 		t.Fatal("signed mail from a domain that is not ours")
 	}
 	id := e.submit("alice@local.test", []string{"bob@remote.test"}, signed)

@@ -266,6 +266,7 @@ func (c *fakeClock) Now() time.Time          { return time.Now().Add(time.Durati
 func (c *fakeClock) Advance(d time.Duration) { c.off.Add(int64(d)) }
 
 type env struct {
+	enq   *Enqueuer
 	t     testing.TB
 	ctx   context.Context
 	st    *store.Store
@@ -318,10 +319,10 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	if eo.postgres {
 		so.URL = testenv.Postgres(t)
 	}
-	var dp atomic.Pointer[Dispatcher]
+	var ep atomic.Pointer[Enqueuer] // made once the queue client is
 	so.OutboxAdded = func(id int64) {
-		if d := dp.Load(); d != nil {
-			d.Enqueue(id)
+		if en := ep.Load(); en != nil {
+			en.Add(id)
 		}
 	}
 	st, err := store.Open(ctx, so, testLogger(t))
@@ -352,6 +353,9 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	e.rdb = redis.NewClient(ro)
 	t.Cleanup(func() { e.rdb.Close() })
 	e.q = queue.NewClient(e.rdb)
+	enq := NewEnqueuer(e.q, testLogger(t))
+	e.enq = enq
+	ep.Store(enq)
 	e.dns = startDNS(t)
 	txt, err := dkim.TXTRecord(e.key)
 	if err != nil {
@@ -378,10 +382,10 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		t.Fatal(err)
 	}
 	e.d = d
-	dp.Store(d)
 	if !eo.noRun {
 		rctx, cancel := context.WithCancel(ctx)
 		done := make(chan error, 1)
+		go enq.Run(rctx)
 		go func() { done <- d.Run(rctx) }()
 		e.stop = func() {
 			cancel()
@@ -429,7 +433,7 @@ func (e *env) submit(from string, rcpts []string, raw []byte) int64 {
 	if err != nil {
 		e.t.Fatalf("deliver: %v", err)
 	}
-	e.d.Enqueue(res.OutboxID)
+	e.enq.Add(res.OutboxID)
 	return res.OutboxID
 }
 

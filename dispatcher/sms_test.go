@@ -276,7 +276,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		t.Cleanup(func() { e.rdb.Close() })
 	}
 	e.q = queue.NewClient(e.rdb)
-	e.tr = notify.NewTracker(st, e.q, testLogger(t))
+	e.tr = notify.NewTracker(st, e.q, testLogger(t), nil)
 
 	e.cb = &callbacks{t: t, secret: e.secret}
 	cbSrv := httptest.NewServer(e.cb)

@@ -67,21 +67,6 @@ func TestRetryDelay(t *testing.T) {
 	}
 }
 
-func TestHeaderFromDomain(t *testing.T) {
-	for _, tc := range []struct{ msg, want string }{
-		{"From: Alice <alice@Local.Test>\r\n\r\nbody", "local.test"},
-		{"From: =?utf-8?q?Nguy=E1=BB=85n?= <a@so.gov.vn>\r\nTo: x@y\r\n\r\n", "so.gov.vn"},
-		{"To: x@y\r\n\r\nFrom: b@c.d\r\n", ""},
-		{"From: a@b.c, d@e.f\n\nbody", "b.c"},
-		{"From: broken <<a@bad.test>\r\n\r\n", "bad.test"},
-		{"no header at all", ""},
-	} {
-		if got := headerFromDomain([]byte(tc.msg)); got != tc.want {
-			t.Errorf("headerFromDomain(%q): got %q, want %q", tc.msg, got, tc.want)
-		}
-	}
-}
-
 // checkDSN parses a DSN and fails unless it is a well-formed
 // multipart/report whose status part has the expected recipients.
 func checkDSN(t *testing.T, raw []byte, rcpts int) {
@@ -147,17 +132,5 @@ func FuzzDSN(f *testing.F) {
 		// A header section with a line that is a boundary is the one
 		// thing we do not guard against: the boundary is random.
 		checkDSN(t, raw, 1)
-	})
-}
-
-// FuzzHeaderFromDomain: any bytes, no panic, a lower-case result.
-func FuzzHeaderFromDomain(f *testing.F) {
-	f.Add([]byte("From: Alice <alice@Local.Test>\r\n\r\n"))
-	f.Add([]byte("From: \"a@b\" <@>\r\n\r\n"))
-	f.Fuzz(func(t *testing.T, msg []byte) {
-		d := headerFromDomain(msg)
-		if d != strings.ToLower(d) {
-			t.Errorf("not lower case: %q", d)
-		}
 	})
 }

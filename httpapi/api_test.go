@@ -88,7 +88,7 @@ func TestDossierEventAndReads(t *testing.T) {
 		if ob.MailFrom != "bounce+"+em.ID+"@hanoi.gov.vn" {
 			t.Errorf("envelope sender %q", ob.MailFrom)
 		}
-		if st, _ := e.q.Stats(ctx, "outbox"); st.Ready != 1 {
+		if st, _ := e.q.Stats(ctx, store.OutboxJobQueue); st.Ready != 1 {
 			t.Errorf("outbox queue: %+v", st)
 		}
 		if st, _ := e.q.Stats(ctx, "sms"); st.Ready != 1 {
@@ -388,7 +388,7 @@ func TestRedisScriptsLost(t *testing.T) {
 	if r := e.do("POST", "/v1/dossiers/HS-NS-1/events", e.live, event("ns-2")); r.code != 201 {
 		t.Fatalf("after SCRIPT FLUSH: %d %s", r.code, r.body)
 	}
-	for _, q := range []string{"outbox", notify.QueueSMS} {
+	for _, q := range []string{store.OutboxJobQueue, notify.QueueSMS} {
 		st, err := e.q.Stats(ctx, q)
 		if err != nil {
 			t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -42,11 +43,18 @@ type env struct {
 	tracker *notify.Tracker
 }
 
-func openStore(t testing.TB, backend string) *store.Store {
+// openStore opens a store whose new outbox entries are enqueued on q at
+// once, as serve's outbox enqueuer does soon after.
+func openStore(t testing.TB, backend string, q *queue.Client) *store.Store {
 	t.Helper()
 	opts := store.Options{DataDir: t.TempDir()}
 	if backend == "postgres" {
 		opts = store.Options{URL: testenv.Postgres(t)}
+	}
+	opts.OutboxAdded = func(id int64) {
+		if _, err := q.Enqueue(ctx, queue.Job{ID: "outbox:" + strconv.FormatInt(id, 10), Queue: store.OutboxJobQueue}); err != nil {
+			t.Errorf("enqueue outbox %d: %v", id, err)
+		}
 	}
 	st, err := store.Open(ctx, opts, testLog())
 	if err != nil {
@@ -58,13 +66,14 @@ func openStore(t testing.TB, backend string) *store.Store {
 
 func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	t.Helper()
-	st := openStore(t, backend)
 	ropt, err := redis.ParseURL(testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rdb := redis.NewClient(ropt)
 	t.Cleanup(func() { rdb.Close() })
+	q := queue.NewClient(rdb)
+	st := openStore(t, backend, q)
 	set, err := templates.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +82,6 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	for _, m := range mod {
 		m(&opts)
 	}
-	q := queue.NewClient(rdb)
 	srv := New(opts, Deps{Store: st, Queue: q, Templates: set})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())

@@ -40,7 +40,7 @@ func TestTestAndLiveKeysKeptApart(t *testing.T) {
 		if lv.Notifications[0].ID == tv.Notifications[0].ID {
 			t.Fatal("the live response is the test one")
 		}
-		if st, _ := e.q.Stats(ctx, "outbox"); st.Ready != 1 {
+		if st, _ := e.q.Stats(ctx, "outbound"); st.Ready != 1 {
 			t.Errorf("outbox queue after the live post: %+v, want 1 job", st)
 		}
 		// Each key replays its own response.

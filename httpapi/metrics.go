@@ -63,7 +63,7 @@ type routeCode struct {
 	code  int
 }
 
-type metrics struct {
+type Metrics struct {
 	mu       sync.Mutex
 	requests map[routeCode]uint64
 	latency  map[string]*histogram // by route
@@ -75,12 +75,14 @@ type metrics struct {
 	countsAt time.Time
 }
 
-func newMetrics() *metrics {
-	return &metrics{requests: map[routeCode]uint64{}, latency: map[string]*histogram{},
+// NewMetrics returns the API's metrics. Build them before the workers
+// whose Tracker reports to ObserveDelivery.
+func NewMetrics() *Metrics {
+	return &Metrics{requests: map[routeCode]uint64{}, latency: map[string]*histogram{},
 		delivery: map[string]*histogram{}, finals: map[[2]string]uint64{}}
 }
 
-func (m *metrics) observeRequest(route string, code int, d time.Duration) {
+func (m *Metrics) observeRequest(route string, code int, d time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.requests[routeCode{route, code}]++
@@ -92,8 +94,9 @@ func (m *metrics) observeRequest(route string, code int, d time.Duration) {
 	h.observe(d.Seconds())
 }
 
-// observeDelivery is the tracker's Observe hook.
-func (m *metrics) observeDelivery(channel, status string, latency time.Duration) {
+// ObserveDelivery is the observer to give notify.NewTracker: it counts a
+// notification's final status and its latency.
+func (m *Metrics) ObserveDelivery(channel, status string, latency time.Duration) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.finals[[2]string{channel, status}]++
@@ -182,10 +185,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "congthu_notifications_pending{channel=\"%s\",status=\"%s\"} %d\n", esc(c.Channel), esc(c.Status), c.Count)
 	}
 	b.WriteString("# HELP congthu_queue_jobs Jobs in the notification queues by state.\n# TYPE congthu_queue_jobs gauge\n")
-	qs := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue}
-	if s.opts.OutboxQueue != "-" {
-		qs = append(qs, s.opts.OutboxQueue)
-	}
+	qs := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue, store.OutboxJobQueue}
 	sort.Strings(qs)
 	for _, q := range qs {
 		st, err := s.q.Stats(ctx, q)

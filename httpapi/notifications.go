@@ -208,7 +208,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	// The jobs name committed rows, so they are queued while the WAL sync
 	// runs; the answer waits for both.
 	if !res.Replayed && res.Err == nil {
-		s.enqueue(ctx, notes, res.OutboxIDs)
+		s.enqueue(ctx, notes)
 	}
 	if err := durable(); err != nil {
 		s.unavailable(w, "store notifications", err)
@@ -253,21 +253,17 @@ func (s *Server) refund(ctx context.Context, cr creation) {
 }
 
 // enqueue queues the work of committed notifications, in a Redis pipeline
-// shared with concurrent requests (their jobs and rate limits). A failure
+// shared with concurrent requests (their jobs and rate limits). Email goes
+// through the outbox: the store's OutboxAdded hook enqueues its jobs. A failure
 // is only logged: the store holds the work and the sweeper restores the job.
-func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification, outboxIDs []int64) {
-	jobs := make([]queue.Job, 0, len(notes)+len(outboxIDs))
+func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification) {
+	jobs := make([]queue.Job, 0, len(notes))
 	for _, n := range notes {
 		switch {
 		case n.Test:
 			jobs = append(jobs, queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueTest})
 		case n.Channel == templates.SMS:
 			jobs = append(jobs, queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueSMS})
-		}
-	}
-	if s.opts.OutboxQueue != "-" {
-		for _, id := range outboxIDs {
-			jobs = append(jobs, queue.Job{ID: "outbox:" + strconv.FormatInt(id, 10), Queue: s.opts.OutboxQueue})
 		}
 	}
 	if len(jobs) == 0 {

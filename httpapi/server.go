@@ -53,10 +53,6 @@ type Options struct {
 	Senders map[string]string
 	// SenderName is the From display name when an event names no agency.
 	SenderName string
-	// OutboxQueue is the queue that delivers outbox entries; the API
-	// enqueues job "outbox:<id>" there after commit. Default "outbox";
-	// "-" leaves it to store.Options.OutboxAdded.
-	OutboxQueue string
 	// KeyCacheTTL is how long a looked-up API key is trusted before the
 	// store is asked again (revocation takes up to this long); default 5 s.
 	KeyCacheTTL time.Duration
@@ -78,7 +74,11 @@ type Deps struct {
 	Store     *store.Store
 	Queue     *queue.Client
 	Templates *templates.Set
-	Tracker   *notify.Tracker
+	// Tracker and Metrics: when Tracker is set, Metrics must be the
+	// metrics its observer reports to (see NewMetrics); when both are
+	// nil, New makes them.
+	Tracker *notify.Tracker
+	Metrics *Metrics
 }
 
 // Server is the HTTP API.
@@ -91,7 +91,7 @@ type Server struct {
 	tracker *notify.Tracker
 	mux     *http.ServeMux
 	handler http.Handler
-	metrics *metrics
+	metrics *Metrics
 	keys    *keyCache
 	limiter *limiter
 	redis   *redisbatch.Batcher
@@ -111,22 +111,21 @@ func New(opts Options, d Deps) *Server {
 	if opts.SenderDomain == "" {
 		opts.SenderDomain = "localhost"
 	}
-	if opts.OutboxQueue == "" {
-		opts.OutboxQueue = "outbox"
-	}
 	if opts.KeyCacheTTL <= 0 {
 		opts.KeyCacheTTL = 5 * time.Second
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if d.Metrics == nil {
+		d.Metrics = NewMetrics()
+	}
 	if d.Tracker == nil {
-		d.Tracker = notify.NewTracker(d.Store, d.Queue, opts.Log)
+		d.Tracker = notify.NewTracker(d.Store, d.Queue, opts.Log, d.Metrics.ObserveDelivery)
 	}
 	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
 	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker, redis: rb,
-		metrics: newMetrics(), keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
-	s.tracker.Observe = s.metrics.observeDelivery
+		metrics: d.Metrics, keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.routes()
 	return s
 }

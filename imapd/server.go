@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/redis/go-redis/v9"
 
+	"congthu/changebus"
 	"congthu/connlimit"
 	"congthu/loginlimit"
 	"congthu/store"
@@ -101,6 +102,9 @@ type Options struct {
 	// Channel is the Redis pub/sub channel; "" means DefaultChannel.
 	// Tests set their own.
 	Channel string
+	// Changes, if set, is subscribed to by New: the store's mailbox
+	// changes reach Notify through it.
+	Changes *changebus.Bus
 	// Sessions, if set, ends logged-in sessions whose account's
 	// credentials are revoked (see SessionRegistry).
 	Sessions SessionRegistry
@@ -218,6 +222,9 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 	if opts.Redis != nil {
 		s.pub = make(chan notice, 1024)
 		s.startBridge()
+	}
+	if opts.Changes != nil {
+		opts.Changes.Subscribe(s.Notify)
 	}
 	return s
 }

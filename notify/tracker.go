@@ -73,21 +73,22 @@ type Tracker struct {
 	log *slog.Logger
 	// Now is the clock (tests set it); default time.Now.
 	Now func() time.Time
-	// Observe, if set, is called when a notification reaches a final
-	// status, with the time from its creation (for latency metrics). It
-	// must not block.
-	Observe func(channel, status string, latency time.Duration)
+	// observe, if set, is called when a notification reaches a final
+	// status (see NewTracker).
+	observe func(channel, status string, latency time.Duration)
 	// IdempotencyRetention is how long RunExpiry keeps the API's
 	// idempotency records (0: for ever).
 	IdempotencyRetention time.Duration
 }
 
-// NewTracker returns a Tracker over the store and the queues.
-func NewTracker(st *store.Store, q *queue.Client, log *slog.Logger) *Tracker {
+// NewTracker returns a Tracker over the store and the queues. observe, if
+// not nil, is called when a notification reaches a final status, with the
+// time from its creation (for latency metrics); it must not block.
+func NewTracker(st *store.Store, q *queue.Client, log *slog.Logger, observe func(channel, status string, latency time.Duration)) *Tracker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tracker{st: st, q: q, log: log, Now: time.Now}
+	return &Tracker{st: st, q: q, log: log, Now: time.Now, observe: observe}
 }
 
 // SetStatus records a status change (see store.SetNotificationStatus) and
@@ -110,8 +111,8 @@ func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at t
 	if ev == nil {
 		return false, nil
 	}
-	if t.Observe != nil && store.NotificationStatusFinal(ev.Status) {
-		t.Observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
+	if t.observe != nil && store.NotificationStatusFinal(ev.Status) {
+		t.observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
 	}
 	t.EnqueueCallbacks(ctx, []store.NotificationEvent{*ev})
 	return true, nil
@@ -147,10 +148,10 @@ func (t *Tracker) OutboxSending(ctx context.Context, st *store.OutboxState, at t
 // the final statuses, enqueues the events' callbacks and the fallbacks'
 // jobs. A lost enqueue is restored by the sweeper.
 func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
-	if t.Observe != nil {
+	if t.observe != nil {
 		for _, ev := range rec.Events {
 			if store.NotificationStatusFinal(ev.Status) {
-				t.Observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
+				t.observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
 			}
 		}
 	}

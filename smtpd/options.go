@@ -20,10 +20,10 @@ type Options struct {
 	// MaxMessageBytes is the largest message accepted, advertised with
 	// SIZE (RFC 1870) (default 25 MiB).
 	MaxMessageBytes int64
-	// Sign, if set, DKIM-signs a message with remote recipients before
-	// it is stored (see dispatcher.Dispatcher.Sign): the queue then holds
-	// the signed bytes. It returns msg unchanged when it does not sign.
-	Sign func(ctx context.Context, mailFrom string, msg []byte) []byte
+	// Signer, if set, DKIM-signs a message with remote recipients before
+	// it is stored (a *dkim.Signer): the queue then holds the signed
+	// bytes.
+	Signer Signer
 	// MaxRecipients is the most RCPT TO per message (default 100; RFC
 	// 5321 section 4.5.3.1.8 requires at least 100).
 	MaxRecipients int
@@ -95,4 +95,18 @@ func (o Options) withDefaults() Options {
 	}
 	o.Resources = o.Resources.withDefaults()
 	return o
+}
+
+// Signer DKIM-signs outgoing mail: Sign returns msg with a signature
+// prepended, or msg unchanged when it does not sign.
+type Signer interface {
+	Sign(ctx context.Context, mailFrom string, msg []byte) []byte
+}
+
+// SignerFunc is a Signer from a function.
+type SignerFunc func(ctx context.Context, mailFrom string, msg []byte) []byte
+
+// Sign calls f.
+func (f SignerFunc) Sign(ctx context.Context, mailFrom string, msg []byte) []byte {
+	return f(ctx, mailFrom, msg)
 }

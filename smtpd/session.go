@@ -400,8 +400,8 @@ func (s *session) Data(r io.Reader) error {
 	defer s.endCommit()
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
 	defer cancel()
-	if len(tx.remote) > 0 && s.srv.opts.Sign != nil {
-		raw = s.srv.opts.Sign(ctx, tx.from, raw)
+	if len(tx.remote) > 0 && s.srv.opts.Signer != nil {
+		raw = s.srv.opts.Signer.Sign(ctx, tx.from, raw)
 	}
 	res, err := s.srv.st.Deliver(ctx, &store.Delivery{
 		Raw:          raw,

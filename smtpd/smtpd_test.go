@@ -659,11 +659,11 @@ func TestSubmissionSignsRemoteMail(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int32
 	var gotFrom atomic.Value
-	e := newEnv(t, envConfig{opts: Options{Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
+	e := newEnv(t, envConfig{opts: Options{Signer: SignerFunc(func(ctx context.Context, mailFrom string, msg []byte) []byte {
 		calls.Add(1)
 		gotFrom.Store(mailFrom)
 		return append([]byte("DKIM-Signature: v=1; d="+domain+"; b=test\r\n"), msg...)
-	}}})
+	})}})
 	c := e.login(t, "alice@"+domain, alicePass)
 	msg := testMessage(msgOpts{from: "alice@" + domain, to: "bob@" + domain, date: true, msgID: true})
 	if _, err := send(c, "alice@"+domain, []string{"bob@" + domain}, msg); err != nil {

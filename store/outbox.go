@@ -8,6 +8,11 @@ import (
 	"time"
 )
 
+// OutboxJobQueue is the queue that delivers outbox entries: job
+// "outbox:<id>" per entry, taken by the dispatcher (dispatcher.Queue) and
+// shown in the API's metrics.
+const OutboxJobQueue = "outbound"
+
 // Outbox recipient states.
 const (
 	OutboxQueued    = "queued"

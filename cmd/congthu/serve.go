@@ -17,11 +17,13 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/certs"
+	"congthu/changebus"
 	"congthu/config"
 	"congthu/dispatcher"
 	"congthu/dkim"
 	"congthu/httpapi"
 	"congthu/imapd"
+	"congthu/internal/safego"
 	"congthu/loginlimit"
 	"congthu/mtasts"
 	"congthu/notify"
@@ -64,7 +66,8 @@ transactions and deliveries finish (up to 30 s) and exits 0.`,
 	}
 }
 
-// late holds a value set after the store is open, for the store's hooks.
+// late holds a value set after its users are built (startSMS's receipt
+// handler).
 type late[T any] struct {
 	mu sync.RWMutex
 	v  T
@@ -80,7 +83,7 @@ type runner struct {
 	errc chan error
 	wg   sync.WaitGroup
 	lns  []net.Listener
-	stop []func(ctx context.Context) // called in reverse order at shutdown
+	stop []func(ctx context.Context) // called at shutdown, together
 }
 
 // listen opens addr (unless "off") and serves it with serve.
@@ -98,41 +101,75 @@ func (r *runner) listen(name, addr string, serve func(net.Listener) error) error
 	return nil
 }
 
-// goRun runs fn in a goroutine; an error from it stops the server.
+// goRun runs fn in a goroutine; an error or a panic in it stops the
+// server.
 func (r *runner) goRun(name string, fn func() error) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		defer func() {
-			if p := recover(); p != nil {
-				r.log.Error("panic", "in", name, "panic", p)
-				r.errc <- fmt.Errorf("%s: panic: %v", name, p)
-			}
-		}()
+	safego.Go(&r.wg, r.log, name, func() {
 		if err := fn(); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, http.ErrServerClosed) {
 			r.errc <- fmt.Errorf("%s: %w", name, err)
 		}
-	}()
+	}, func(err error) { r.errc <- err })
 }
 
-// serve runs the server until ctx is cancelled.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
-	// CONGTHU_CPUPROFILE: write a CPU profile of the whole run to this
-	// file, for measuring the running server under load (see bench/).
-	if path := os.Getenv("CONGTHU_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return fmt.Errorf("CONGTHU_CPUPROFILE: %w", err)
+// onStop adds a server's graceful shutdown to the shutdown.
+func (r *runner) onStop(name string, shutdown func(context.Context) error) {
+	r.stop = append(r.stop, func(ctx context.Context) {
+		if err := shutdown(ctx); err != nil {
+			r.log.Warn(name+" shutdown", "err", err)
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			f.Close()
-			return fmt.Errorf("CONGTHU_CPUPROFILE: %w", err)
+	})
+}
+
+// wait runs until ctx is done or a component fails, then shuts down: the
+// servers stop accepting and finish what they have (up to
+// shutdownGrace), the listeners close, cancelRun stops the background
+// workers, and wait returns when every goroutine has.
+func (r *runner) wait(ctx context.Context, startErr error, cancelRun context.CancelFunc) error {
+	runErr := startErr
+	if runErr == nil {
+		select {
+		case <-ctx.Done():
+			r.log.Info("shutting down")
+		case runErr = <-r.errc:
+			r.log.Error("stopping after an error", "err", runErr)
 		}
-		defer func() {
-			pprof.StopCPUProfile()
-			f.Close()
-		}()
 	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer cancel()
+	var sw sync.WaitGroup
+	for _, stop := range r.stop {
+		sw.Add(1)
+		go func() { defer sw.Done(); stop(sctx) }()
+	}
+	sw.Wait()
+	for _, ln := range r.lns {
+		ln.Close()
+	}
+	cancelRun()
+	r.wg.Wait()
+	r.log.Info("stopped")
+	return runErr
+}
+
+// serve runs the server until ctx is cancelled. Components are built in
+// dependency order, each given everything it needs:
+//
+//  1. Redis, the queue client and the outbox enqueuer (with Redis);
+//  2. the change bus and the store, which publishes to both;
+//  3. the DKIM signer over the store's keys, login limits, revocation;
+//  4. with Redis: the dispatcher, the notification workers (SMS
+//     included) and the REST API, sharing one tracker and its metrics;
+//  5. SMTP submission, IMAP and the MX;
+//  6. the listeners.
+//
+// Shutdown runs the other way: listeners and servers, then workers, then
+// the store and Redis.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error) {
+	stopProfile, err := startCPUProfile()
+	if err != nil {
+		return err
+	}
+	defer stopProfile()
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
@@ -144,41 +181,31 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		log.Warn("using a self-signed certificate; set CONGTHU_TLS_CERT and CONGTHU_TLS_KEY for production", "hostname", cfg.Hostname)
 	}
 
-	var rdb *redis.Client
-	if cfg.RedisURL != "" {
-		opt, err := redis.ParseURL(cfg.RedisURL)
-		if err != nil {
-			return fmt.Errorf("redis_url: %w", err)
-		}
-		// Delivery workers, API requests and the IMAP bridge share it.
-		opt.PoolSize = max(opt.PoolSize, cfg.Delivery.Workers+64)
-		rdb = redis.NewClient(opt)
+	rdb, err := openRedis(cfg, log)
+	if err != nil {
+		return err
+	}
+	var qc *queue.Client
+	var enq *dispatcher.Enqueuer
+	if rdb != nil {
 		defer rdb.Close()
-	} else {
-		log.Warn("no redis_url: outbound delivery, the API and callbacks are off (remote mail waits in the outbox); IMAP change notification is in-process only")
+		qc = queue.NewClient(rdb)
+		checkRedis(ctx, qc, log)
+		enq = dispatcher.NewEnqueuer(qc, log.With("component", "outbox-enqueuer"))
 	}
 
-	// The store's hooks wake IMAP sessions and enqueue outbound
-	// deliveries; those are built after the store.
-	var imapSrv late[*imapd.Server]
-	var disp late[*dispatcher.Dispatcher]
-	st, err := openStore(ctx, cfg, store.Options{
-		Changed: func(accountID, mailboxID, modseq int64) {
-			if s := imapSrv.get(); s != nil {
-				s.Notify(accountID, mailboxID, modseq)
-			}
-		},
-		OutboxAdded: func(id int64) {
-			if d := disp.get(); d != nil {
-				d.Enqueue(id)
-			}
-		},
-	}, log)
+	changes := changebus.New()
+	stOpts := store.Options{Changed: changes.Publish}
+	if enq != nil {
+		stOpts.OutboxAdded = enq.Add
+	}
+	st, err := openStore(ctx, cfg, stOpts, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	log.Info("store open", "backend", st.Backend(), "dkim_rsa", dkim.RSABackend)
+	signer := dkim.NewSigner(st, log.With("component", "dkim"))
 
 	r := &runner{log: log, errc: make(chan error, 16)}
 	// runCtx stops background workers; listeners stop through their
@@ -186,108 +213,26 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 
-	limOpts := loginlimit.Options{
-		AccountFailures: cfg.Auth.MaxFailuresPerAccount,
-		IPFailures:      cfg.Auth.MaxFailuresPerIP,
-		Window:          cfg.Auth.FailureWindow.D(),
-		Lockout:         cfg.Auth.Lockout.D(),
-		Log:             log.With("component", "loginlimit"),
-	}
-	if rdb != nil {
-		limOpts.Redis = rdb // one allowance across all nodes
-	}
-	lim := loginlimit.New(limOpts)
+	lim := newLoginLimiter(cfg, rdb, log)
+	sessions := startRevoke(runCtx, r, st, rdb, log)
 
-	// Logged-in SMTP and IMAP sessions end when "user passwd", "user
-	// disable" or "user remove" revokes their account, on every node.
-	revOpts := revoke.Options{Store: st, Log: log.With("component", "revoke")}
-	if rdb != nil {
-		revOpts.Redis, revOpts.Channel = rdb, revoke.ChannelFor(rdb.Options().DB)
-	}
-	sessions := revoke.New(revOpts)
-	r.goRun("revoke", func() error { return sessions.Run(runCtx) })
-
-	// Delivery and the API need Redis.
 	var api *httpapi.Server
 	var tracker *notify.Tracker
-	if rdb != nil {
-		qc := queue.NewClient(rdb)
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		warnings, err := qc.CheckRedis(pctx)
-		cancel()
-		if err != nil {
-			// The workers reconnect on their own; the sweeper
-			// re-enqueues from the store once Redis is back.
-			log.Warn("redis not usable at start; workers will retry", "err", err)
-		}
-		for _, w := range warnings {
-			log.Warn("redis: " + w)
-		}
-		tracker = notify.NewTracker(st, qc, log.With("component", "notify"))
+	if qc != nil {
+		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
+		metrics := httpapi.NewMetrics()
+		tracker = notify.NewTracker(st, qc, log.With("component", "notify"), metrics.ObserveDelivery)
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
-		var sts dispatcher.PolicyLookup
-		if cfg.Delivery.MTASTS {
-			sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsCache{st},
-				Log: log.With("component", "mta-sts")})
+		if err := startDispatcher(runCtx, r, cfg, st, qc, tracker, signer, log); err != nil {
+			return err
 		}
-		d, err := dispatcher.New(dispatcher.Options{
-			Hostname:                cfg.Hostname,
-			Smarthost:               cfg.Delivery.Smarthost,
-			SmarthostUsername:       cfg.Delivery.SmarthostUsername,
-			SmarthostPassword:       cfg.Delivery.SmarthostPassword,
-			Resolver:                resolver(cfg.Delivery.DNSResolver),
-			RequireTLS:              cfg.Delivery.RequireTLS,
-			MTASTS:                  sts,
-			RetrySchedule:           cfg.Delivery.RetrySchedule.Durations(),
-			MaxQueueAge:             cfg.Delivery.MaxQueueAge.D(),
-			DelayNotice:             cfg.Delivery.DelayNotice.D(),
-			MaxPerDomain:            cfg.Delivery.MaxConnectionsPerDomain,
-			SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
-			Workers:                 cfg.Delivery.Workers,
-			Tracker:                 tracker,
-		}, st, qc, log)
+		smsReceipts, err := startNotifyWorkers(runCtx, r, cfg, st, qc, rdb, tracker, log)
 		if err != nil {
 			return err
 		}
-		disp.set(d)
-		r.goRun("dispatcher", func() error { return d.Run(runCtx) })
-
-		// Notification side work: test-key simulation, callbacks,
-		// and the sweeper that restores their jobs from the store.
-		w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
-		w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
-		w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{Allow: cfg.API.CallbackAllowPrefixes()}),
-			queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
-		r.goRun("notify worker", func() error { return w.Run(runCtx) })
-		smsReceipts, err := startSMS(runCtx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
-		if err != nil {
+		if api, err = newAPI(ctx, cfg, st, qc, tracker, metrics, smsReceipts, log); err != nil {
 			return err
 		}
-		sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
-			Queues: []string{notify.QueueTest, notify.QueueSMS, webhook.Queue},
-		})
-		r.goRun("notify sweeper", func() error { return sw.Run(runCtx) })
-		r.goRun("notify expiry", func() error { return tracker.RunExpiry(runCtx, time.Minute) })
-
-		set, err := templates.Load()
-		if err != nil {
-			return fmt.Errorf("templates: %w", err)
-		}
-		sender := cfg.API.SenderDomain
-		if config.Enabled(cfg.Listen.HTTP) {
-			if sender, err = senderDomain(ctx, cfg, st); err != nil {
-				return err
-			}
-			log.Info("notification mail", "sender_domain", sender)
-		}
-		api = httpapi.New(httpapi.Options{
-			Log:          log.With("service", "http"),
-			SenderDomain: sender,
-			RateLimit:    cfg.API.RateLimit,
-			OutboxQueue:  "-", // store.Options.OutboxAdded enqueues
-			SMSReceipts:  smsReceipts,
-			MTASTSPolicy: cfg.MTASTSPolicy(),
-		}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker})
 		defer api.Close() // after the HTTP server's shutdown
 	}
 
@@ -295,63 +240,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	if err != nil {
 		return err
 	}
-	smtpSrv := smtpd.New(smtpd.Options{
-		Hostname:          cfg.Hostname,
-		TLSConfig:         tlsConfig,
-		MaxMessageBytes:   cfg.SMTP.MaxMessageBytes,
-		MaxRecipients:     cfg.SMTP.MaxRecipients,
-		ReadTimeout:       cfg.SMTP.CommandTimeout.D(),
-		DataTimeout:       cfg.SMTP.DataTimeout.D(),
-		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
-		MaxConnections:    cfg.SMTP.MaxConnections,
-		Sessions:          sessions,
-		// [limits]: see limits.go.
-		MaxConnectionsPerIP: cfg.Limits.SubmissionConnectionsPerIP,
-		LimitExempt:         cfg.LimitExemptPrefixes(),
-		LimitLoopback:       !cfg.Limits.ExemptLoopback,
-		Resources:           smtpRes,
-		Sign: func(ctx context.Context, mailFrom string, msg []byte) []byte {
-			// Without Redis there is no dispatcher: the message is
-			// signed when a dispatcher delivers it.
-			if d := disp.get(); d != nil {
-				return d.Sign(ctx, mailFrom, msg)
-			}
-			return msg
-		},
-	}, st, lim, log.With("service", "smtp"))
-	r.stop = append(r.stop, func(ctx context.Context) {
-		if err := smtpSrv.Shutdown(ctx); err != nil {
-			log.Warn("smtp shutdown", "err", err)
-		}
-	})
-
-	iopts := imapd.Options{
-		TLSConfig:         tlsConfig,
-		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
-		AppendLimit:       cfg.IMAP.AppendLimit,
-		Sessions:          sessions,
-	}
-	imapLimits(cfg, &iopts)
-	if rdb != nil {
-		iopts.Redis = rdb
-	}
-	is := imapd.New(iopts, st, lim, log.With("service", "imap"))
-	imapSrv.set(is)
-	r.stop = append(r.stop, func(ctx context.Context) {
-		if err := is.Shutdown(ctx); err != nil {
-			log.Warn("imap shutdown", "err", err)
-		}
-	})
-
+	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, log)
+	r.onStop("smtp", smtpSrv.Shutdown)
+	is := newIMAP(cfg, tlsConfig, st, lim, sessions, rdb, changes, log)
+	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
 	mxOpts.Bounces = notify.NewBounces(st, tracker, log.With("component", "bounces"))
 	mxOpts.Resources = smtpRes
 	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
-	r.stop = append(r.stop, func(ctx context.Context) {
-		if err := mxSrv.Shutdown(ctx); err != nil {
-			log.Warn("mx shutdown", "err", err)
-		}
-	})
+	r.onStop("mx", mxSrv.Shutdown)
 
 	listenErr := func() error {
 		for _, l := range []struct {
@@ -368,54 +265,234 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 				return err
 			}
 		}
-		if api != nil {
-			hs := &http.Server{Handler: api.Handler()}
-			if cfg.TLS.Cert != "" {
-				// TLS when the operator configured a certificate.
-				hs.TLSConfig = tlsConfig.Clone()
-			}
-			limit := httpLimits(cfg, hs, log.With("service", "http"))
-			serveHTTP := func(ln net.Listener) error { return hs.Serve(limit(ln)) }
-			if hs.TLSConfig != nil {
-				serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(limit(ln), hs.TLSConfig)) }
-			}
-			if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
-				return err
-			}
-			r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
-		} else if config.Enabled(cfg.Listen.HTTP) {
+		return listenHTTP(r, cfg, tlsConfig, api, log)
+	}()
+	return r.wait(ctx, listenErr, cancelRun)
+}
+
+// startCPUProfile starts a CPU profile of the whole run when
+// CONGTHU_CPUPROFILE names a file, for measuring the running server under
+// load (see bench/). The returned func stops it.
+func startCPUProfile() (stop func(), err error) {
+	path := os.Getenv("CONGTHU_CPUPROFILE")
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("CONGTHU_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CONGTHU_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
+}
+
+// openRedis returns the Redis client of cfg.RedisURL, nil without one.
+func openRedis(cfg *config.Config, log *slog.Logger) (*redis.Client, error) {
+	if cfg.RedisURL == "" {
+		log.Warn("no redis_url: outbound delivery, the API and callbacks are off (remote mail waits in the outbox); IMAP change notification is in-process only")
+		return nil, nil
+	}
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis_url: %w", err)
+	}
+	// Delivery workers, API requests and the IMAP bridge share it.
+	opt.PoolSize = max(opt.PoolSize, cfg.Delivery.Workers+64)
+	return redis.NewClient(opt), nil
+}
+
+// checkRedis logs what is wrong with Redis at start. The workers
+// reconnect on their own; the sweepers re-enqueue from the store once
+// Redis is back.
+func checkRedis(ctx context.Context, qc *queue.Client, log *slog.Logger) {
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	warnings, err := qc.CheckRedis(pctx)
+	cancel()
+	if err != nil {
+		log.Warn("redis not usable at start; workers will retry", "err", err)
+	}
+	for _, w := range warnings {
+		log.Warn("redis: " + w)
+	}
+}
+
+// newLoginLimiter returns the failed-login limits, kept in Redis (one
+// allowance across all nodes) when there is one.
+func newLoginLimiter(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *loginlimit.Limiter {
+	opts := loginlimit.Options{
+		AccountFailures: cfg.Auth.MaxFailuresPerAccount,
+		IPFailures:      cfg.Auth.MaxFailuresPerIP,
+		Window:          cfg.Auth.FailureWindow.D(),
+		Lockout:         cfg.Auth.Lockout.D(),
+		Log:             log.With("component", "loginlimit"),
+	}
+	if rdb != nil {
+		opts.Redis = rdb
+	}
+	return loginlimit.New(opts)
+}
+
+// startRevoke starts the registry that ends logged-in SMTP and IMAP
+// sessions when "user passwd", "user disable" or "user remove" revokes
+// their account, on every node.
+func startRevoke(ctx context.Context, r *runner, st *store.Store, rdb *redis.Client, log *slog.Logger) *revoke.Registry {
+	opts := revoke.Options{Store: st, Log: log.With("component", "revoke")}
+	if rdb != nil {
+		opts.Redis, opts.Channel = rdb, revoke.ChannelFor(rdb.Options().DB)
+	}
+	sessions := revoke.New(opts)
+	r.goRun("revoke", func() error { return sessions.Run(ctx) })
+	return sessions
+}
+
+// startDispatcher starts the delivery of the outbox to remote MX hosts.
+func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client,
+	tracker *notify.Tracker, signer *dkim.Signer, log *slog.Logger) error {
+	var sts dispatcher.PolicyLookup
+	if cfg.Delivery.MTASTS {
+		sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsCache{st},
+			Log: log.With("component", "mta-sts")})
+	}
+	d, err := dispatcher.New(dispatcher.Options{
+		Signer:                  signer,
+		Hostname:                cfg.Hostname,
+		Smarthost:               cfg.Delivery.Smarthost,
+		SmarthostUsername:       cfg.Delivery.SmarthostUsername,
+		SmarthostPassword:       cfg.Delivery.SmarthostPassword,
+		Resolver:                resolver(cfg.Delivery.DNSResolver),
+		RequireTLS:              cfg.Delivery.RequireTLS,
+		MTASTS:                  sts,
+		RetrySchedule:           cfg.Delivery.RetrySchedule.Durations(),
+		MaxQueueAge:             cfg.Delivery.MaxQueueAge.D(),
+		DelayNotice:             cfg.Delivery.DelayNotice.D(),
+		MaxPerDomain:            cfg.Delivery.MaxConnectionsPerDomain,
+		SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
+		Workers:                 cfg.Delivery.Workers,
+		Tracker:                 tracker,
+	}, st, qc, log)
+	if err != nil {
+		return err
+	}
+	r.goRun("dispatcher", func() error { return d.Run(ctx) })
+	return nil
+}
+
+// startNotifyWorkers starts the notification side work: test-key
+// simulation, callbacks, the SMS channel, and the sweeper that restores
+// their jobs from the store. It returns the SMS receipt webhook (nil
+// without an HTTP SMS provider).
+func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client, rdb *redis.Client,
+	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
+	w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
+	w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
+	w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{Allow: cfg.API.CallbackAllowPrefixes()}),
+		queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
+	r.goRun("notify worker", func() error { return w.Run(ctx) })
+	smsReceipts, err := startSMS(ctx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
+	if err != nil {
+		return nil, err
+	}
+	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
+		Queues: []string{notify.QueueTest, notify.QueueSMS, webhook.Queue},
+	})
+	r.goRun("notify sweeper", func() error { return sw.Run(ctx) })
+	r.goRun("notify expiry", func() error { return tracker.RunExpiry(ctx, time.Minute) })
+	return smsReceipts, nil
+}
+
+// newAPI returns the REST API. Close it after the HTTP server's shutdown.
+func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, qc *queue.Client, tracker *notify.Tracker,
+	metrics *httpapi.Metrics, smsReceipts http.Handler, log *slog.Logger) (*httpapi.Server, error) {
+	set, err := templates.Load()
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	sender := cfg.API.SenderDomain
+	if config.Enabled(cfg.Listen.HTTP) {
+		if sender, err = senderDomain(ctx, cfg, st); err != nil {
+			return nil, err
+		}
+		log.Info("notification mail", "sender_domain", sender)
+	}
+	return httpapi.New(httpapi.Options{
+		Log:          log.With("service", "http"),
+		SenderDomain: sender,
+		RateLimit:    cfg.API.RateLimit,
+		SMSReceipts:  smsReceipts,
+		MTASTSPolicy: cfg.MTASTSPolicy(),
+	}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker, Metrics: metrics}), nil
+}
+
+// newSubmission returns SMTP submission; it DKIM-signs what it accepts
+// for remote recipients.
+func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
+	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, log *slog.Logger) *smtpd.Server {
+	return smtpd.New(smtpd.Options{
+		Hostname:          cfg.Hostname,
+		TLSConfig:         tlsConfig,
+		MaxMessageBytes:   cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:     cfg.SMTP.MaxRecipients,
+		ReadTimeout:       cfg.SMTP.CommandTimeout.D(),
+		DataTimeout:       cfg.SMTP.DataTimeout.D(),
+		AllowInsecureAuth: cfg.SMTP.AllowInsecureAuth,
+		MaxConnections:    cfg.SMTP.MaxConnections,
+		Sessions:          sessions,
+		// [limits]: see limits.go.
+		MaxConnectionsPerIP: cfg.Limits.SubmissionConnectionsPerIP,
+		LimitExempt:         cfg.LimitExemptPrefixes(),
+		LimitLoopback:       !cfg.Limits.ExemptLoopback,
+		Resources:           res,
+		Signer:              signer,
+	}, st, lim, log.With("service", "smtp"))
+}
+
+// newIMAP returns the IMAP server, woken by the store's mailbox changes
+// (through the change bus) and, with Redis, by other nodes'.
+func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
+	sessions *revoke.Registry, rdb *redis.Client, changes *changebus.Bus, log *slog.Logger) *imapd.Server {
+	opts := imapd.Options{
+		TLSConfig:         tlsConfig,
+		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
+		AppendLimit:       cfg.IMAP.AppendLimit,
+		Sessions:          sessions,
+		Changes:           changes,
+	}
+	imapLimits(cfg, &opts)
+	if rdb != nil {
+		opts.Redis = rdb
+	}
+	return imapd.New(opts, st, lim, log.With("service", "imap"))
+}
+
+// listenHTTP serves the REST API (over TLS when the operator configured a
+// certificate).
+func listenHTTP(r *runner, cfg *config.Config, tlsConfig *tls.Config, api *httpapi.Server, log *slog.Logger) error {
+	if api == nil {
+		if config.Enabled(cfg.Listen.HTTP) {
 			log.Warn("the REST API needs Redis (CONGTHU_REDIS_URL); http listener not opened", "addr", cfg.Listen.HTTP)
 		}
 		return nil
-	}()
-
-	var runErr error
-	if listenErr != nil {
-		runErr = listenErr
-	} else {
-		select {
-		case <-ctx.Done():
-			log.Info("shutting down")
-		case runErr = <-r.errc:
-			log.Error("stopping after an error", "err", runErr)
-		}
 	}
-
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-	defer cancel()
-	var sw sync.WaitGroup
-	for _, stop := range r.stop {
-		sw.Add(1)
-		go func() { defer sw.Done(); stop(sctx) }()
+	hs := &http.Server{Handler: api.Handler()}
+	if cfg.TLS.Cert != "" {
+		hs.TLSConfig = tlsConfig.Clone()
 	}
-	sw.Wait()
-	for _, ln := range r.lns {
-		ln.Close()
+	limit := httpLimits(cfg, hs, log.With("service", "http"))
+	serveHTTP := func(ln net.Listener) error { return hs.Serve(limit(ln)) }
+	if hs.TLSConfig != nil {
+		serveHTTP = func(ln net.Listener) error { return hs.Serve(tls.NewListener(limit(ln), hs.TLSConfig)) }
 	}
-	cancelRun()
-	r.wg.Wait()
-	log.Info("stopped")
-	return runErr
+	if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
+		return err
+	}
+	r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
+	return nil
 }
 
 // mxOptions is the inbound MX's configuration: the [smtp] message limits

@@ -1,0 +1,54 @@
+package dispatcher
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+
+	"congthu/queue"
+)
+
+// Enqueuer queues outbox entries for delivery as jobs of Queue. It is made
+// from the queue client before the store opens, so that its Add can be
+// the store's Options.OutboxAdded hook; Run does the enqueueing.
+type Enqueuer struct {
+	q       *queue.Client
+	log     *slog.Logger
+	ch      chan int64   // outbox IDs to enqueue, from Add
+	dropped atomic.Int64 // Add calls dropped because ch was full
+}
+
+// NewEnqueuer returns an Enqueuer over q.
+func NewEnqueuer(q *queue.Client, log *slog.Logger) *Enqueuer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Enqueuer{q: q, log: log, ch: make(chan int64, 8192)}
+}
+
+// Add asks for the delivery of an outbox entry at once. It never blocks:
+// the job is handed to Run; if that is behind (Redis down), the sweeper
+// finds the entry later.
+func (e *Enqueuer) Add(outboxID int64) {
+	select {
+	case e.ch <- outboxID:
+	default:
+		if e.dropped.Add(1)%1000 == 1 {
+			e.log.Warn("dispatcher: enqueue backlog full; the sweeper will pick the entries up", "outbox", outboxID)
+		}
+	}
+}
+
+// Run enqueues what Add is given until ctx is done.
+func (e *Enqueuer) Run(ctx context.Context) error {
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case id := <-e.ch:
+			if _, err := e.q.Enqueue(ctx, queue.Job{ID: JobID(id), Queue: Queue}); err != nil && ctx.Err() == nil {
+				e.log.Warn("dispatcher: cannot enqueue; the sweeper will", "outbox", id, "err", err)
+			}
+		}
+	}
+}
