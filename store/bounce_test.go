@@ -38,9 +38,9 @@ func TestRecordBounce(t *testing.T) {
 			t.Fatalf("CreateNotifications: %+v %v", res, err)
 		}
 		ids := res[0].OutboxIDs
-		if _, err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{
-			{OutboxID: ids[0], Address: "done@example.com", Status: OutboxDelivered, Notification: "done", Started: time.Now()},
-			{OutboxID: ids[1], Address: "queued@example.com", Status: OutboxQueued, LastError: "451 later", NextAttempt: time.Now().Add(time.Hour), Notification: "queued", Started: time.Now()},
+		if err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{
+			{OutboxID: ids[0], Address: "done@example.com", Status: OutboxDelivered, Started: time.Now()},
+			{OutboxID: ids[1], Address: "queued@example.com", Status: OutboxQueued, LastError: "451 later", NextAttempt: time.Now().Add(time.Hour), Started: time.Now()},
 		}, true); err != nil {
 			t.Fatal(err)
 		}

@@ -68,6 +68,9 @@ type Store struct {
 	// PostgreSQL), see stmtcache.go.
 	rstmts, wstmts *stmtCache
 
+	// outboxHooks subscribe to recorded delivery outcomes (outbound.go).
+	outboxHooks []OutboxHook
+
 	// statusBatch groups notification status changes, createBatch
 	// CreateNotification's requests (notifications.go).
 	statusBatch *txBatcher[statusReq, *NotificationEvent]

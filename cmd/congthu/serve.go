@@ -244,7 +244,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 			MaxPerDomain:            cfg.Delivery.MaxConnectionsPerDomain,
 			SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
 			Workers:                 cfg.Delivery.Workers,
-			Tracker:                 tracker,
+			Compose:                 tracker.ComposeOutbox,
 		}, st, qc, log)
 		if err != nil {
 			return err
