@@ -10,6 +10,9 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -105,7 +108,20 @@ type OutboxHook interface {
 // AddOutboxHook subscribes h to the outcomes that RecordOutboxAttempts and
 // RecordOutboxInProgress record. Hooks are added when the process is put
 // together, before anything records.
-func (s *Store) AddOutboxHook(h OutboxHook) { s.outboxHooks = append(s.outboxHooks, h) }
+func (s *Store) AddOutboxHook(h OutboxHook) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	hooks := append(slices.Clone(s.hooks()), h)
+	s.outboxHooks.Store(&hooks)
+}
+
+// hooks returns the outbox hooks.
+func (s *Store) hooks() []OutboxHook {
+	if p := s.outboxHooks.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
 
 // OutboxState returns an outbox entry with its recipients (ordered by
 // address), their bookkeeping and the message's bytes. ErrNotFound.
@@ -172,13 +188,13 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 	var otx *OutboxTx
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		otx = &OutboxTx{tx: tx}
-		_, err := s.recordAttempts(ctx, otx, attempts, remove, s.outboxHooks)
+		_, err := s.recordAttempts(ctx, otx, attempts, remove, s.hooks())
 		return err
 	})
 	if err != nil {
 		return err
 	}
-	otx.committed(ctx)
+	otx.committed(ctx, s.log)
 	return nil
 }
 
@@ -186,7 +202,7 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 // id, begun at started, is still running (OutboxOutcome.InProgress for
 // each of recipients). The outbox itself does not change.
 func (s *Store) RecordOutboxInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error {
-	if len(s.outboxHooks) == 0 {
+	if len(s.hooks()) == 0 {
 		return nil
 	}
 	var otx *OutboxTx
@@ -196,18 +212,27 @@ func (s *Store) RecordOutboxInProgress(ctx context.Context, id int64, recipients
 		for i, r := range recipients {
 			outcomes[i] = OutboxOutcome{OutboxID: id, Recipient: r, Status: OutboxQueued, Started: started, InProgress: true}
 		}
-		return runOutboxHooks(ctx, otx, s.outboxHooks, []int64{id}, func() ([]OutboxOutcome, error) { return outcomes, nil })
+		return runOutboxHooks(ctx, otx, s.hooks(), []int64{id}, func() ([]OutboxOutcome, error) { return outcomes, nil })
 	})
 	if err != nil {
 		return err
 	}
-	otx.committed(ctx)
+	otx.committed(ctx, s.log)
 	return nil
 }
 
-func (t *OutboxTx) committed(ctx context.Context) {
+// committed runs the AfterCommit functions; one that panics is logged and
+// does not stop the others (the outcomes are already durable).
+func (t *OutboxTx) committed(ctx context.Context, log *slog.Logger) {
 	for _, f := range t.after {
-		f(context.WithoutCancel(ctx))
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("store: outbox hook panicked after commit", "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			f(context.WithoutCancel(ctx))
+		}()
 	}
 }
 

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,8 +69,10 @@ type Store struct {
 	// PostgreSQL), see stmtcache.go.
 	rstmts, wstmts *stmtCache
 
-	// outboxHooks subscribe to recorded delivery outcomes (outbound.go).
-	outboxHooks []OutboxHook
+	// outboxHooks subscribe to recorded delivery outcomes (outbound.go);
+	// hooksMu serializes AddOutboxHook.
+	outboxHooks atomic.Pointer[[]OutboxHook]
+	hooksMu     sync.Mutex
 
 	// statusBatch groups notification status changes, createBatch
 	// CreateNotification's requests (notifications.go).
