@@ -51,10 +51,9 @@ func BenchmarkOutbound(b *testing.B) {
 
 func benchEnv(b *testing.B, workers int) (*env, *sink) {
 	sk := startSink(b, sinkOpts{})
-	e := newEnv(b, envOpts{noRun: true, opts: func(o *Options) {
+	e := newEnv(b, envOpts{noRun: true, noFinal: true, opts: func(o *Options) {
 		o.Port = portOf(b, sk.addr)
 		o.KeepFinished = false
-		o.OnFinal = nil
 		o.Workers = workers
 		o.IdleTimeout = 10 * time.Second
 	}})

@@ -16,9 +16,8 @@ import (
 	"congthu/store"
 )
 
-// composeTracker is a Tracker whose Compose returns err when set, and
-// otherwise composes the notification as notify.Tracker does; it records
-// the status events it is told of.
+// composeTracker composes as notify.Tracker does, unless err is set, and
+// records the status events the notification hook reports.
 type composeTracker struct {
 	st    *store.Store
 	mu    sync.Mutex
@@ -27,15 +26,17 @@ type composeTracker struct {
 	done  []string
 }
 
-func (c *composeTracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
-	c.mu.Lock()
-	c.done = append(c.done, st.NotificationID+" marked sending")
-	c.mu.Unlock()
-	_, err := c.st.SetNotificationStatus(ctx, st.NotificationID, store.NotificationSending, "", at)
-	return err
+// attach makes ct compose e's entries and subscribes it, through the
+// store's notification hook, to their outcomes.
+func (c *composeTracker) attach(e *env, recorded func(context.Context, *store.NotificationRecord)) {
+	c.st = e.st
+	if recorded == nil {
+		recorded = c.OutboxRecorded
+	}
+	e.st.AddOutboxHook(e.st.NotificationHook(recorded))
 }
 
-func (c *composeTracker) OutboxRecorded(_ context.Context, rec *store.OutboxRecord) {
+func (c *composeTracker) OutboxRecorded(_ context.Context, rec *store.NotificationRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range rec.Events {
@@ -43,7 +44,7 @@ func (c *composeTracker) OutboxRecorded(_ context.Context, rec *store.OutboxReco
 	}
 }
 
-func (c *composeTracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
+func (c *composeTracker) Compose(ctx context.Context, id int64) ([]byte, error) {
 	c.mu.Lock()
 	err := c.err
 	c.calls++
@@ -51,7 +52,7 @@ func (c *composeTracker) Compose(ctx context.Context, st *store.OutboxState) ([]
 	if err != nil {
 		return nil, err
 	}
-	n, err := c.st.Notification(ctx, st.NotificationID)
+	n, err := c.st.NotificationByOutbox(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -116,12 +117,12 @@ func (e *env) timeline(id string) ([]store.NotificationEvent, string) {
 func TestComposeAtDelivery(t *testing.T) {
 	sk := startSink(t, sinkOpts{})
 	ct := &composeTracker{}
-	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.Tracker = ct }})
-	ct.st = e.st
+	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.Compose = ct.Compose }})
+	ct.attach(e, nil)
 	e.exampleOrgMX()
 
 	id := e.notificationEmail("n-1", "an@example.org")
-	if st, err := e.st.OutboxState(e.ctx, id); err != nil || len(st.Raw) != 0 || st.NotificationID != "n-1" {
+	if st, err := e.st.OutboxState(e.ctx, id); err != nil || len(st.Raw) != 0 {
 		t.Fatalf("stored entry: %+v %v, want no bytes and the notification", st, err)
 	}
 
@@ -196,7 +197,7 @@ func TestComposeWithoutTracker(t *testing.T) {
 	if _, err := e.d.DeliverNow(e.ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	e.wantFailed(id, "an@example.org", "no notification tracker")
+	e.wantFailed(id, "an@example.org", "nothing is set to compose")
 	if sk.count() != 0 {
 		t.Errorf("sink got %d messages, want 0", sk.count())
 	}
@@ -210,10 +211,10 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	ct := &composeTracker{}
 	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) {
 		o.Port = portOf(t, sk.addr)
-		o.Tracker = ct
+		o.Compose = ct.Compose
 		o.SendingAfter = 200 * time.Millisecond
 	}})
-	ct.st = e.st
+	ct.attach(e, nil)
 	e.exampleOrgMX()
 	id := e.notificationEmail("n-slow", "an@example.org")
 
@@ -249,31 +250,28 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 		t.Errorf("sending at %v, recorded %v; the attempt began %v", at, evs[1].CreatedAt, begun)
 	}
 	ct.mu.Lock()
-	marks := strings.Count(strings.Join(ct.done, "\n"), "marked sending")
+	marks := strings.Count(strings.Join(ct.done, "\n"), "n-slow sending")
 	ct.mu.Unlock()
 	if marks != 1 {
 		t.Errorf("marked sending %d times, want 1", marks)
 	}
 }
 
-// panicTracker is a composeTracker whose hooks panic on their first call.
+// panicTracker is a composeTracker whose recorded hook panics on its
+// first call, and on the first report of an attempt in progress.
 type panicTracker struct {
 	composeTracker
 	recorded, sending atomic.Int32
 }
 
-func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
+func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *store.NotificationRecord) {
+	if len(rec.Events) == 1 && rec.Events[0].Status == store.NotificationSending && p.sending.Add(1) == 1 {
+		panic("sending hook panicked")
+	}
 	if p.recorded.Add(1) == 1 {
 		panic("tracker hook panicked")
 	}
 	p.composeTracker.OutboxRecorded(ctx, rec)
-}
-
-func (p *panicTracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
-	if p.sending.Add(1) == 1 {
-		panic("sending hook panicked")
-	}
-	return p.composeTracker.OutboxSending(ctx, st, at)
 }
 
 // TestTrackerHookPanics: a tracker hook that panics fails one job at most
@@ -285,10 +283,10 @@ func TestTrackerHookPanics(t *testing.T) {
 	pt := &panicTracker{}
 	e := newEnv(t, envOpts{opts: func(o *Options) {
 		o.Port = portOf(t, sk.addr)
-		o.Tracker = pt
+		o.Compose = pt.Compose
 		o.SendingAfter = 100 * time.Millisecond
 	}})
-	pt.st = e.st
+	pt.attach(e, pt.OutboxRecorded)
 	e.exampleOrgMX()
 	for _, id := range []string{"n-1", "n-2"} {
 		e.notificationEmail(id, id+"@example.org")

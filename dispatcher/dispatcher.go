@@ -153,48 +153,22 @@ type Options struct {
 	// long a crash delays the jobs that were in flight. Default 30 s.
 	Lease time.Duration
 
-	// Tracker, if set, follows the notifications that outbox entries
-	// carry (notify.Tracker implements it). Their status is recorded
-	// with the attempt's outcome, in one transaction (see
-	// store.RecordOutboxAttempts); the tracker is told what changed.
-	Tracker Tracker
-	// SendingAfter is how long the first attempt of an entry carrying a
-	// notification may run before the notification is marked sending on
-	// its own (Tracker.OutboxSending); an attempt that ends sooner
-	// records sending, with the time it began, together with its outcome.
+	// Compose, if set, returns the message of an entry stored without
+	// its bytes (one composed when it is delivered, such as a
+	// notification email). An error wrapping store.ErrInvalid or
+	// store.ErrNotFound fails the recipients permanently; any other is
+	// retried with the job. Without Compose such an entry fails.
+	Compose func(ctx context.Context, outboxID int64) ([]byte, error)
+	// SendingAfter is how long the first attempt of an entry may run
+	// before the store's outbox hooks are told it is in progress
+	// (store.RecordOutboxInProgress); an attempt that ends sooner passes
+	// the time it began with its outcome (store.OutboxAttempt.Started).
 	// Default 1 s.
 	SendingAfter time.Duration
-
-	// OnFinal, if set, is called after a recipient of an outbox entry
-	// reached a final state ("delivered", "failed", "expired") and the
-	// state was committed, with the reply or reason ("" when delivered).
-	// The integrator wires it to the notifications' status. It must not
-	// block for long.
-	OnFinal func(outboxID int64, rcpt, status, detail string)
 
 	// Now is the clock for retry schedules, expiry and delay notices.
 	// Default time.Now.
 	Now func() time.Time
-}
-
-// Tracker follows the outbox entries that carry notifications
-// (OutboxState.NotificationID set); it is called for those only.
-type Tracker interface {
-	// OutboxSending is called when the first attempt of an entry began
-	// at and is still running after Options.SendingAfter: the
-	// notification is sending.
-	OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error
-	// OutboxRecorded is called with what recording outcomes changed
-	// (status events, SMS fallbacks), once that is durable: their
-	// callbacks and jobs are to be queued (a lost one is restored by
-	// the sweeper from the store).
-	OutboxRecorded(ctx context.Context, rec *store.OutboxRecord)
-	// Compose returns the message of an entry stored without its
-	// bytes (a notification email, composed when delivered: see
-	// store.NewNotification). An error wrapping store.ErrInvalid or
-	// store.ErrNotFound fails the recipients permanently; any other is
-	// retried with the job.
-	Compose(ctx context.Context, st *store.OutboxState) ([]byte, error)
 }
 
 // Store is what the dispatcher needs from the system of record.
@@ -202,7 +176,8 @@ type Tracker interface {
 type Store interface {
 	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
 	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
-	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) (*store.OutboxRecord, error)
+	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) error
+	RecordOutboxInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error
 	Domain(ctx context.Context, name string) (*store.Domain, error)
 	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
 	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
@@ -436,12 +411,7 @@ func (d *Dispatcher) janitor(ctx context.Context) {
 // recordReq is one job's outcomes waiting for the recorder.
 type recordReq struct {
 	attempts []store.OutboxAttempt
-	done     chan recordRes
-}
-
-type recordRes struct {
-	rec *store.OutboxRecord // this job's part
-	err error
+	done     chan error
 }
 
 // recordLoop writes the outcomes of concurrent jobs in shared
@@ -455,8 +425,7 @@ func (d *Dispatcher) recordLoop(ctx context.Context) {
 			for {
 				select {
 				case r := <-d.rec:
-					rec, err := d.st.RecordOutboxAttempts(context.Background(), r.attempts, !d.o.KeepFinished)
-					r.done <- recordRes{rec, err}
+					r.done <- d.st.RecordOutboxAttempts(context.Background(), r.attempts, !d.o.KeepFinished)
 				default:
 					return
 				}
@@ -480,83 +449,39 @@ func (d *Dispatcher) recordLoop(ctx context.Context) {
 			all = append(all, r.attempts...)
 		}
 		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		rec, err := d.st.RecordOutboxAttempts(wctx, all, !d.o.KeepFinished)
+		err := d.st.RecordOutboxAttempts(wctx, all, !d.o.KeepFinished)
 		cancel()
 		if err != nil && len(batch) > 1 {
 			for _, r := range batch {
 				wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				rec, err := d.st.RecordOutboxAttempts(wctx, r.attempts, !d.o.KeepFinished)
+				r.done <- d.st.RecordOutboxAttempts(wctx, r.attempts, !d.o.KeepFinished)
 				cancel()
-				r.done <- recordRes{rec, err}
 			}
 			continue
 		}
-		if err != nil {
-			first.done <- recordRes{err: err}
-			continue
-		}
-		for i, part := range splitRecord(rec, batch) {
-			batch[i].done <- recordRes{part, nil}
+		for _, r := range batch {
+			r.done <- err
 		}
 	}
-}
-
-// splitRecord gives each request of a batch its part of the batch's
-// record, by the notifications its attempts carry.
-func splitRecord(rec *store.OutboxRecord, batch []*recordReq) []*store.OutboxRecord {
-	parts := make([]*store.OutboxRecord, len(batch))
-	of := map[string]int{}
-	for i, r := range batch {
-		parts[i] = &store.OutboxRecord{}
-		for _, a := range r.attempts {
-			if a.Notification != "" {
-				of[a.Notification] = i
-			}
-		}
-	}
-	for _, ev := range rec.Events {
-		if i, ok := of[ev.NotificationID]; ok {
-			parts[i].Events = append(parts[i].Events, ev)
-		}
-	}
-	for _, f := range rec.Fallbacks {
-		if i, ok := of[f.Email]; ok {
-			parts[i].Fallbacks = append(parts[i].Fallbacks, f)
-		}
-	}
-	return parts
 }
 
 // record stores a job's outcomes, through the recorder when Run is
-// running, and tells the tracker what changed for the notifications they
-// carry (in the job's goroutine, under its recover).
+// running.
 func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt) error {
 	if len(attempts) == 0 {
 		return nil
 	}
-	var res recordRes
 	if !d.recording.Load() {
-		res.rec, res.err = d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
-	} else {
-		r := &recordReq{attempts: attempts, done: make(chan recordRes, 1)}
-		select {
-		case d.rec <- r:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		// Wait even if ctx ends: the outcome is being written.
-		res = <-r.done
+		return d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
 	}
-	if res.err != nil {
-		return res.err
+	r := &recordReq{attempts: attempts, done: make(chan error, 1)}
+	select {
+	case d.rec <- r:
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	if d.o.Tracker != nil && (len(res.rec.Events) > 0 || len(res.rec.Fallbacks) > 0) {
-		// What is recorded is told, also when shutting down.
-		hctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		d.o.Tracker.OutboxRecorded(hctx, res.rec)
-		cancel()
-	}
-	return nil
+	// Wait even if ctx ends: the outcome is being written.
+	return <-r.done
 }
 
 // retryDelay is the delay after the n-th failed attempt (n >= 1).
@@ -625,27 +550,26 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	}
 	raw := st.Raw
 	log := d.log.With("outbox", id)
-	tracked := d.o.Tracker != nil && st.NotificationID != ""
-	var started time.Time // the first attempt of a notification's entry
+	var started time.Time // the entry's first attempt
 	stopMark := func() {}
-	if tracked && due[0].Attempts == 0 {
+	if due[0].Attempts == 0 {
 		started = time.Now()
-		stopMark = d.markSendingAfter(ctx, log, st, started)
+		stopMark = d.markInProgressAfter(ctx, log, id, due, started)
 		defer stopMark()
 	}
 
 	var outcomes []*DeliveryError
 	if len(raw) == 0 {
-		// Composed when delivered (a notification email), or, without
-		// a tracker to compose it, nothing that could be sent.
+		// Composed when delivered, or, without Options.Compose,
+		// nothing that could be sent.
 		var cerr error
-		if tracked {
-			raw, cerr = d.o.Tracker.Compose(ctx, st)
+		if d.o.Compose != nil {
+			raw, cerr = d.o.Compose(ctx, id)
 			if cerr == nil && len(raw) == 0 {
 				cerr = fmt.Errorf("the composed message is empty: %w", store.ErrInvalid)
 			}
 		} else {
-			cerr = fmt.Errorf("the entry holds no message, and no notification tracker is set to compose one: %w", store.ErrInvalid)
+			cerr = fmt.Errorf("the entry holds no message, and nothing is set to compose one: %w", store.ErrInvalid)
 		}
 		if cerr != nil {
 			if !errors.Is(cerr, store.ErrInvalid) && !errors.Is(cerr, store.ErrNotFound) {
@@ -675,10 +599,7 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	var failed, delayed []dsnRecipient
 	for i, r := range due {
 		e := outcomes[i]
-		a := store.OutboxAttempt{OutboxID: id, Address: r.Address}
-		if tracked {
-			a.Notification, a.Started = st.NotificationID, started
-		}
+		a := store.OutboxAttempt{OutboxID: id, Address: r.Address, Started: started}
 		switch {
 		case e == nil:
 			a.Status = store.OutboxDelivered
@@ -724,29 +645,31 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 		default:
 			log.Info("dispatcher: deferred", "rcpt", a.Address, "next", a.NextAttempt, "err", a.LastError)
 		}
-		if a.Status != store.OutboxQueued && d.o.OnFinal != nil {
-			d.callOnFinal(id, a)
-		}
 	}
 	return later, nil
 }
 
-// markSendingAfter marks the notification of entry st sending, as of
-// started, if the attempt is still running after Options.SendingAfter. The
-// returned stop cancels the mark, or waits for one under way: the mark is
-// then recorded before the outcome. Calling stop again does nothing.
-func (d *Dispatcher) markSendingAfter(ctx context.Context, log *slog.Logger, st *store.OutboxState, started time.Time) (stop func()) {
+// markInProgressAfter tells the outbox hooks that the first attempt of
+// entry id, begun at started, is in progress, if it is still running after
+// Options.SendingAfter. The returned stop cancels that, or waits for one
+// under way: it is then recorded before the outcome. Calling stop again
+// does nothing.
+func (d *Dispatcher) markInProgressAfter(ctx context.Context, log *slog.Logger, id int64, due []store.OutboxRecipientState, started time.Time) (stop func()) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	t := time.AfterFunc(d.o.SendingAfter, func() {
 		defer wg.Done()
 		defer func() {
 			if p := recover(); p != nil {
-				log.Error("dispatcher: tracker: OutboxSending panicked", "panic", p, "stack", string(debug.Stack()))
+				log.Error("dispatcher: recording the attempt in progress panicked", "panic", p, "stack", string(debug.Stack()))
 			}
 		}()
-		if err := d.o.Tracker.OutboxSending(ctx, st, started); err != nil {
-			log.Warn("dispatcher: tracker: cannot mark the notification sending", "err", err)
+		rcpts := make([]string, len(due))
+		for i, r := range due {
+			rcpts[i] = r.Address
+		}
+		if err := d.st.RecordOutboxInProgress(ctx, id, rcpts, started); err != nil {
+			log.Warn("dispatcher: cannot record the attempt in progress", "err", err)
 		}
 	})
 	return func() {
@@ -755,15 +678,6 @@ func (d *Dispatcher) markSendingAfter(ctx context.Context, log *slog.Logger, st 
 		}
 		wg.Wait()
 	}
-}
-
-func (d *Dispatcher) callOnFinal(id int64, a store.OutboxAttempt) {
-	defer func() {
-		if p := recover(); p != nil {
-			d.log.Error("dispatcher: OnFinal panicked", "panic", p, "outbox", id)
-		}
-	}()
-	d.o.OnFinal(id, a.Address, a.Status, a.LastError)
 }
 
 func earliest(a, b time.Time) time.Time {

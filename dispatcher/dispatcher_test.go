@@ -58,10 +58,10 @@ func TestDelivered(t *testing.T) {
 			select {
 			case f := <-e.final:
 				if f != "bob@remote.test delivered" {
-					t.Errorf("OnFinal: got %q", f)
+					t.Errorf("final outcome: got %q", f)
 				}
 			case <-time.After(5 * time.Second):
-				t.Error("OnFinal not called")
+				t.Error("the outbox hook was not told the final outcome")
 			}
 			if in := e.inbox(); len(in) != 0 {
 				t.Errorf("INBOX has %d messages after a delivery, want no DSN", len(in))

@@ -39,5 +39,7 @@
 // header section, put into the sender's INBOX when the sender is a local
 // account. After Options.DelayNotice the sender is told once per recipient
 // that delivery is delayed (Action: delayed). No DSN ever goes to the null
-// sender. OnFinal reports every final state (for notifications).
+// sender. The outcomes reach whoever subscribed to the outbox
+// (store.AddOutboxHook) inside the transaction that records them; the
+// dispatcher knows nothing of who that is.
 package dispatcher

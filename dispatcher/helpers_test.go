@@ -277,7 +277,7 @@ type env struct {
 	clock *fakeClock
 	alice *store.Account
 	key   []byte
-	final chan string // "rcpt status" from OnFinal
+	final chan string // "rcpt status" from finalHook
 	stop  func()
 }
 
@@ -285,6 +285,7 @@ type envOpts struct {
 	postgres bool
 	redisURL string // default testenv.Redis
 	noRun    bool   // do not start Run (tests call DeliverNow)
+	noFinal  bool   // do not subscribe finalHook (benchmarks)
 	opts     func(*Options)
 }
 
@@ -370,9 +371,9 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		KeepFinished:  true,
 		Now:           e.clock.Now,
 		IdleTimeout:   2 * time.Second,
-		OnFinal: func(id int64, rcpt, status, detail string) {
-			e.final <- rcpt + " " + status
-		},
+	}
+	if !eo.noFinal {
+		st.AddOutboxHook(finalHook{e.final})
 	}
 	if eo.opts != nil {
 		eo.opts(&o)
@@ -579,3 +580,19 @@ type fatalTB struct{ testing.TB }
 
 func (f fatalTB) Fatal(args ...any)                 { panic(fatal(fmt.Sprint(args...))) }
 func (f fatalTB) Fatalf(format string, args ...any) { panic(fatal(fmt.Sprintf(format, args...))) }
+
+// finalHook is an outbox hook that sends "rcpt status" on final for every
+// recipient that reached a final state, once that is durable.
+type finalHook struct{ final chan string }
+
+func (h finalHook) OutboxRecording(context.Context, *store.OutboxTx, []int64) (func(context.Context, *store.OutboxTx, []store.OutboxOutcome) error, error) {
+	return func(_ context.Context, tx *store.OutboxTx, outcomes []store.OutboxOutcome) error {
+		for _, o := range outcomes {
+			if o.Final {
+				s := o.Recipient + " " + o.Status
+				tx.AfterCommit(func(context.Context) { h.final <- s })
+			}
+		}
+		return nil
+	}, nil
+}

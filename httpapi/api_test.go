@@ -78,7 +78,7 @@ func TestDossierEventAndReads(t *testing.T) {
 		if raw, err := e.st.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
 			t.Errorf("outbox message before delivery: %v\n%s", err, raw)
 		}
-		raw, err := e.tracker.Compose(ctx, &store.OutboxState{ID: n.OutboxID, NotificationID: n.ID})
+		raw, err := e.tracker.ComposeOutbox(ctx, n.OutboxID)
 		if err != nil || !bytes.Contains(raw, []byte("Reply-To: <motcua.hoankiem@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("multipart/alternative")) ||
 			!bytes.Contains(raw, []byte("Message-Id: <"+em.ID+"@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("From: =?utf-8?q?=E1=BB=A6y_ban")) ||
 			!bytes.Contains(raw, []byte("To: =?utf-8?q?Nguy=E1=BB=85n_V=C4=83n_An?= <an.nguyen@example.com>")) {

@@ -365,7 +365,7 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 	}
 	n.FromAddress, n.FromName, n.ToName, n.ReplyTo = from, name, m.toName, m.replyTo
 	// Checked here, composed and DKIM-signed by the delivery workers
-	// (notify.Tracker.Compose, dispatcher): the acceptance path is
+	// (notify.Tracker.ComposeOutbox, dispatcher): the acceptance path is
 	// validation, rendering and the commit, as GOV.UK Notify's API
 	// leaves building and sending the message to its workers.
 	domain, err := notify.NotificationEmail(&n.Notification).Check()

@@ -16,7 +16,7 @@ import (
 // Bounces takes the bounces that come back to notification mail's return
 // path bounce+<id>@<domain> through the MX (smtpd.MXOptions.Bounces): a
 // permanent failure makes the notification permanent-failure through the
-// dispatcher's own path (store.RecordBounce, then Tracker.OutboxRecorded
+// dispatcher's own path (store.RecordBounce, the notification hook's recording, then Tracker.OutboxRecorded
 // for the callback and the SMS fallback); delays, successes and messages
 // that say nothing readable change nothing and are logged.
 type Bounces struct {

@@ -140,7 +140,7 @@ func setHeaderLines(b []byte, values map[string]string) []byte {
 // Check reports whether m can be composed (a sender with a domain, a
 // notification ID and a recipient, no line break in a header value), and
 // returns the sender's domain. The API checks a notification email when
-// it accepts it; the dispatcher composes it later (see Tracker.Compose).
+// it accepts it; the dispatcher composes it later (see Tracker.ComposeOutbox).
 func (m Email) Check() (domain string, err error) {
 	_, domain, ok := strings.Cut(m.From.Address, "@")
 	if !ok || domain == "" {

@@ -1,7 +1,9 @@
 // Package notify carries notifications after the API has committed them:
 // email composition (Compose), status changes with their callbacks
-// (Tracker.SetStatus and the dispatcher hooks Tracker.OutboxSending and
-// Tracker.OutboxRecorded), the test-key simulator (Tracker.HandleTest on
+// (Tracker.SetStatus, and for email the outbox's recorded outcomes,
+// which NewTracker subscribes to with store.NotificationHook and
+// Tracker.OutboxRecorded), composing notification email at delivery
+// (Tracker.ComposeOutbox, the dispatcher's Options.Compose), the test-key simulator (Tracker.HandleTest on
 // QueueTest), the 72-hour expiry sweep (Tracker.ExpireStale, RunExpiry) and
 // the queue sweeper's Source for its queues.
 //

@@ -20,8 +20,8 @@ import (
 // (permanent-failure)") and queues it: on QueueSMS for live keys, on
 // QueueTest for test keys, where it is simulated like any test SMS.
 //
-// The dispatcher's outcomes create the fallback in the transaction that
-// records the email's permanent failure (store.RecordOutboxAttempts), so
+// The notification hook (store.NotificationHook) creates the fallback in
+// the transaction that records the email's permanent failure, so
 // no crash comes between them. SetStatus (the test-key simulator, the
 // other callers) calls Fallback whenever it is asked for permanent-failure,
 // changed or not, so a caller that runs again after a crash still creates

@@ -83,12 +83,17 @@ type Tracker struct {
 
 // NewTracker returns a Tracker over the store and the queues. observe, if
 // not nil, is called when a notification reaches a final status, with the
-// time from its creation (for latency metrics); it must not block.
+// time from its creation (for latency metrics); it must not block. It
+// subscribes the email notifications to the outbox's recorded outcomes
+// (store.NotificationHook, reported to OutboxRecorded): make one Tracker
+// per store, before anything is delivered.
 func NewTracker(st *store.Store, q *queue.Client, log *slog.Logger, observe func(channel, status string, latency time.Duration)) *Tracker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Tracker{st: st, q: q, log: log, Now: time.Now, observe: observe}
+	t := &Tracker{st: st, q: q, log: log, Now: time.Now, observe: observe}
+	st.AddOutboxHook(st.NotificationHook(t.OutboxRecorded))
+	return t
 }
 
 // SetStatus records a status change (see store.SetNotificationStatus) and
@@ -130,24 +135,13 @@ func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.Notification
 	}
 }
 
-// OutboxSending is the dispatcher's hook when the first attempt of an
-// outbox entry carrying a notification, begun at, is taking a while: the
-// notification becomes sending (an attempt that ends sooner records it
-// with its outcome). Ordinary mail is ignored.
-func (t *Tracker) OutboxSending(ctx context.Context, st *store.OutboxState, at time.Time) error {
-	if st.NotificationID == "" {
-		return nil
-	}
-	_, err := t.SetStatus(ctx, st.NotificationID, store.NotificationSending, "", at)
-	return err
-}
-
-// OutboxRecorded is the dispatcher's hook after it recorded delivery
-// outcomes (store.RecordOutboxAttempts), with the notifications' status
-// events and SMS fallbacks they made in the same transaction: it observes
+// OutboxRecorded is called once recorded delivery outcomes are durable
+// (store.NotificationHook, which NewTracker subscribes to the outbox),
+// with the notifications' status events and SMS fallbacks they made in
+// the same transaction; also with what store.RecordBounce made. It observes
 // the final statuses, enqueues the events' callbacks and the fallbacks'
 // jobs. A lost enqueue is restored by the sweeper.
-func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
+func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.NotificationRecord) {
 	if t.observe != nil {
 		for _, ev := range rec.Events {
 			if store.NotificationStatusFinal(ev.Status) {
@@ -161,18 +155,17 @@ func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.OutboxRecord) {
 	}
 }
 
-// Compose is the dispatcher's hook for an outbox entry stored without its
-// message: it composes the notification's email from the rendered content
-// and sender fields the API stored (see NotificationEmail). A notification
-// that is gone, or that cannot be composed, wraps store.ErrNotFound or
-// store.ErrInvalid (the dispatcher fails the recipient permanently).
-func (t *Tracker) Compose(ctx context.Context, st *store.OutboxState) ([]byte, error) {
-	n := st.Notification // read with the entry
-	if n == nil || n.ID != st.NotificationID {
-		var err error
-		if n, err = t.st.Notification(ctx, st.NotificationID); err != nil {
-			return nil, err
-		}
+// ComposeOutbox composes the message of an outbox entry that an email
+// notification owns and that was stored without its bytes (the
+// dispatcher's Options.Compose): the notification's email from the
+// rendered content and sender fields the API stored (see
+// NotificationEmail). A notification that is gone, or that cannot be
+// composed, wraps store.ErrNotFound or store.ErrInvalid (the dispatcher
+// fails the recipient permanently).
+func (t *Tracker) ComposeOutbox(ctx context.Context, outboxID int64) ([]byte, error) {
+	n, err := t.st.NotificationByOutbox(ctx, outboxID)
+	if err != nil {
+		return nil, err
 	}
 	raw, _, err := Compose(NotificationEmail(n))
 	if err != nil {

@@ -38,13 +38,13 @@ func (s *Store) BounceTarget(ctx context.Context, id string) error {
 // already in a failure status changes nothing (the bounce arrived twice,
 // or after the 72-hour expiry): the record is empty. The caller passes
 // the record to the same hook as the dispatcher does
-// (notify.Tracker.OutboxRecorded), which queues the callbacks and the SMS.
+// (the recorded function of NotificationHook), which queues the callbacks and the SMS.
 // ErrNotFound when id is not a live email notification.
-func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Time) (*OutboxRecord, error) {
+func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Time) (*NotificationRecord, error) {
 	detail = statusDetail(detail)
-	rec := &OutboxRecord{}
+	rec := &NotificationRecord{}
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		*rec = OutboxRecord{}
+		*rec = NotificationRecord{}
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
@@ -64,8 +64,10 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		}
 		if outbox.Valid {
 			// Still queued: the dispatcher's own path for a 5xx.
-			n, err := s.recordAttempts(ctx, tx, []OutboxAttempt{{OutboxID: outbox.Int64, Address: recipient,
-				Status: OutboxFailed, LastError: detail, Notification: id}}, true, rec)
+			// The notification hook records into rec (other hooks
+			// are not told: the caller passes rec on).
+			n, err := s.recordAttempts(ctx, &OutboxTx{tx: tx}, []OutboxAttempt{{OutboxID: outbox.Int64, Address: recipient,
+				Status: OutboxFailed, LastError: detail}}, true, []OutboxHook{&notificationHook{s: s, into: rec}})
 			if err != nil || n > 0 {
 				return err
 			}
@@ -93,4 +95,154 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		return nil, err
 	}
 	return rec, nil
+}
+
+// NotificationRecord is what recording the outcome of email notifications
+// changed: the notifications' status events (their callbacks are to be
+// enqueued when Callback is set) and the SMS fallbacks created for emails
+// that failed permanently (to be queued).
+type NotificationRecord struct {
+	Events    []NotificationEvent
+	Fallbacks []Fallback
+}
+
+// Fallback is an SMS fallback created for an email notification.
+type Fallback struct {
+	Email string // the email notification's ID
+	SMS   *Notification
+}
+
+// NotificationStatusOfOutbox is the notification status that a final
+// outbox state means: delivered, permanent-failure for a 5xx or a bounce
+// (OutboxFailed), temporary-failure for a message that expired in the
+// queue. It is "" for OutboxQueued.
+func NotificationStatusOfOutbox(outboxStatus string) string {
+	switch outboxStatus {
+	case OutboxDelivered:
+		return NotificationDelivered
+	case OutboxFailed:
+		return NotificationPermanentFailure
+	case OutboxExpired:
+		return NotificationTemporaryFailure
+	}
+	return ""
+}
+
+// NotificationHook returns the outbox hook (AddOutboxHook) of email
+// notifications: in the transaction that records an outcome of the entry
+// an email notification owns, the notification becomes sending (as of the
+// first attempt's start), then takes the status its outbox state means
+// (NotificationStatusOfOutbox); a permanent failure creates the SMS
+// fallback (CreateSMSFallback), so a crash cannot lose the fallback after
+// the failure is recorded. Only outcomes that changed a queued recipient
+// reach the hook, so a job that ran twice, or one whose recipient an
+// operator cancelled meanwhile, changes nothing. Once the transaction is
+// durable, recorded (if not nil) is called with what changed.
+func (s *Store) NotificationHook(recorded func(ctx context.Context, rec *NotificationRecord)) OutboxHook {
+	return &notificationHook{s: s, recorded: recorded}
+}
+
+type notificationHook struct {
+	s        *Store
+	recorded func(context.Context, *NotificationRecord)
+	into     *NotificationRecord // instead of recorded (RecordBounce)
+}
+
+// OutboxRecording finds the notifications the entries carry and, when
+// there are any, takes the events lock (before any row lock, see
+// CreateNotifications).
+func (h *notificationHook) OutboxRecording(ctx context.Context, otx *OutboxTx, ids []int64) (func(context.Context, *OutboxTx, []OutboxOutcome) error, error) {
+	of := map[int64]string{}
+	for len(ids) > 0 {
+		n := min(len(ids), chunkSize)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		ids = ids[n:]
+		rows, err := otx.tx.query(ctx, "SELECT outbox_id, id FROM notifications WHERE outbox_id IN ("+placeholders(n)+")", args...)
+		if err != nil {
+			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+		}
+		for rows.Next() {
+			var o int64
+			var id string
+			if err := rows.Scan(&o, &id); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+			}
+			of[o] = id
+		}
+		if err := rows.Close(); err != nil {
+			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+		}
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+		}
+	}
+	if len(of) == 0 {
+		return nil, nil
+	}
+	if err := h.s.lockEvents(ctx, otx.tx); err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, otx *OutboxTx, outcomes []OutboxOutcome) error {
+		rec := h.into
+		if rec == nil {
+			rec = &NotificationRecord{}
+		}
+		if err := h.s.recordEmailOutcomes(ctx, otx.tx, of, outcomes, rec); err != nil {
+			return err
+		}
+		if h.into == nil && h.recorded != nil && (len(rec.Events) > 0 || len(rec.Fallbacks) > 0) {
+			otx.AfterCommit(func(ctx context.Context) { h.recorded(ctx, rec) })
+		}
+		return nil
+	}, nil
+}
+
+// recordEmailOutcomes records, in tx, the outcomes of the outbox entries
+// that email notifications own (of: outbox entry → notification).
+func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]string, outcomes []OutboxOutcome, rec *NotificationRecord) error {
+	for _, o := range outcomes {
+		id := of[o.OutboxID]
+		if id == "" {
+			continue
+		}
+		if !o.Started.IsZero() && !o.NotAttempted {
+			ev, err := s.setStatus(ctx, tx, id, NotificationSending, "", o.Started)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if ev != nil {
+				rec.Events = append(rec.Events, *ev)
+			}
+		}
+		if o.InProgress {
+			continue
+		}
+		status := NotificationStatusOfOutbox(o.Status)
+		if status == "" {
+			continue
+		}
+		ev, err := s.setStatus(ctx, tx, id, status, statusDetail(o.Reply), time.Time{})
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted by retention: nothing to tell
+		} else if err != nil {
+			return err
+		}
+		if ev != nil {
+			rec.Events = append(rec.Events, *ev)
+		}
+		if status == NotificationPermanentFailure {
+			n, created, err := s.createSMSFallback(ctx, tx, id, "")
+			if err != nil {
+				return err
+			}
+			if created {
+				rec.Fallbacks = append(rec.Fallbacks, Fallback{Email: id, SMS: n})
+			}
+		}
+	}
+	return nil
 }

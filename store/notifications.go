@@ -843,6 +843,19 @@ func (s *Store) Notification(ctx context.Context, id string) (*Notification, err
 	return n, nil
 }
 
+// NotificationByOutbox returns the notification that owns an outbox entry
+// (an email notification's). ErrNotFound for ordinary mail.
+func (s *Store) NotificationByOutbox(ctx context.Context, outboxID int64) (*Notification, error) {
+	n, err := scanNotification(s.r().row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE outbox_id = ?", outboxID))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, err)
+	}
+	return n, nil
+}
+
 // NotificationIDByOutbox returns the ID of the notification an outbox
 // entry carries (the dispatcher's hooks need only that, twice per email);
 // ErrNotFound for ordinary mail.

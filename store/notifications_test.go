@@ -108,15 +108,20 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if err != nil || nid != "0001" {
 			t.Fatalf("NotificationIDByOutbox: %q %v", nid, err)
 		}
+		// Composed when delivered: the entry holds no bytes, its
+		// notification what to compose it from.
 		st, err := s.OutboxState(ctx, res[0].OutboxIDs[0])
-		if err != nil || st.NotificationID != "0001" {
+		if err != nil || len(st.Raw) != 0 {
 			t.Fatalf("OutboxState of a notification: %+v, %v", st, err)
 		}
-		// Composed when delivered: the entry brings what to compose it from.
-		if sn := st.Notification; len(st.Raw) != 0 || sn == nil || sn.ID != "0001" || sn.Recipient != "an@example.com" ||
+		sn, err := s.NotificationByOutbox(ctx, res[0].OutboxIDs[0])
+		if err != nil || sn.ID != "0001" || sn.Recipient != "an@example.com" ||
 			sn.FromAddress != email.FromAddress || sn.FromName != email.FromName || sn.ToName != email.ToName ||
 			sn.ReplyTo != email.ReplyTo || sn.DossierCode != "000.12" || sn.CreatedAt.IsZero() {
-			t.Errorf("OutboxState's notification: raw %q, %+v", st.Raw, sn)
+			t.Errorf("NotificationByOutbox: %+v %v", sn, err)
+		}
+		if _, err := s.NotificationByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
+			t.Errorf("NotificationByOutbox of ordinary mail: %v, want ErrNotFound", err)
 		}
 		if _, err := s.NotificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("NotificationIDByOutbox of ordinary mail: %v, want ErrNotFound", err)

@@ -1,14 +1,18 @@
 package store
 
-// The dispatcher's side of the outbox (issue 4): reading an entry with the
+// The dispatcher's side of the outbox: reading an entry with the
 // dispatcher's bookkeeping, recording the outcomes of delivery attempts in
-// one transaction, and paging through due entries for the queue sweeper.
+// one transaction (with the hooks that subscribe to them), and paging
+// through due entries for the queue sweeper.
 
 import (
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
+	"runtime/debug"
+	"slices"
 	"time"
 )
 
@@ -20,15 +24,10 @@ type OutboxState struct {
 	Size       int64
 	CreatedAt  time.Time
 	Recipients []OutboxRecipientState
-	Raw        []byte // the message, exactly as accepted ("" for a notification email composed when delivered)
-	// NotificationID is the notification the entry carries ("" for
-	// ordinary mail).
-	NotificationID string
-	// Notification, when Raw is empty, is what the message is composed
-	// from: the notification's recipient, rendered content, dossier code,
-	// sender fields and creation time (read with the entry, so composing
-	// needs no second read).
-	Notification *Notification
+	// Raw is the message, exactly as accepted. It is empty for an entry
+	// whose message is composed when it is delivered (see the
+	// dispatcher's Options.Compose).
+	Raw []byte
 }
 
 // OutboxRecipientState is one recipient's delivery state, with whether the
@@ -56,45 +55,72 @@ type OutboxAttempt struct {
 	// NotAttempted records only DelayNotified (and Status/NextAttempt)
 	// without counting an attempt or changing LastError.
 	NotAttempted bool
-
-	// Notification is the notification the entry carries (its
-	// OutboxState.NotificationID; "" for ordinary mail). Its status is
-	// recorded in the same transaction: sending at Started, when set and
-	// the notification is still created, then the status that a final
-	// outbox state means (NotificationStatusOfOutbox).
-	Notification string
-	Started      time.Time
+	// Started is when the entry's first attempt began (zero for later
+	// attempts); it is passed to the hooks (OutboxOutcome.Started).
+	Started time.Time
 }
 
-// OutboxRecord is what RecordOutboxAttempts changed besides the outbox:
-// the notifications' status events (their callbacks are to be enqueued
-// when Callback is set) and the SMS fallbacks created for emails that
-// failed permanently (to be queued).
-type OutboxRecord struct {
-	Events    []NotificationEvent
-	Fallbacks []Fallback
+// OutboxOutcome is one recipient's recorded outcome, as the outbox hooks
+// see it.
+type OutboxOutcome struct {
+	OutboxID  int64
+	Recipient string
+	// Status is the recipient's outbox state: OutboxQueued, or one of
+	// the final OutboxDelivered, OutboxFailed, OutboxExpired.
+	Status string
+	// Final is whether Status is final (no further attempt).
+	Final bool
+	// Reply is the remote reply or the local reason ("" when delivered).
+	Reply string
+	// Started is when the entry's first attempt began, set on the
+	// outcome of that attempt and on InProgress outcomes.
+	Started time.Time
+	// NotAttempted: only the recipient's bookkeeping changed (a delay
+	// notice), no attempt was made.
+	NotAttempted bool
+	// InProgress: an attempt that began at Started is still running
+	// (RecordOutboxInProgress); nothing about the recipient changed.
+	InProgress bool
 }
 
-// Fallback is an SMS fallback created for an email notification.
-type Fallback struct {
-	Email string // the email notification's ID
-	SMS   *Notification
+// OutboxTx is the recording transaction as an OutboxHook uses it.
+type OutboxTx struct {
+	tx    dbtx
+	after []func(context.Context)
 }
 
-// NotificationStatusOfOutbox is the notification status that a final
-// outbox state means: delivered, permanent-failure for a 5xx or a bounce
-// (OutboxFailed), temporary-failure for a message that expired in the
-// queue. It is "" for OutboxQueued.
-func NotificationStatusOfOutbox(outboxStatus string) string {
-	switch outboxStatus {
-	case OutboxDelivered:
-		return NotificationDelivered
-	case OutboxFailed:
-		return NotificationPermanentFailure
-	case OutboxExpired:
-		return NotificationTemporaryFailure
+// AfterCommit has f called once the transaction is durable (not when it
+// fails or is tried again), in the goroutine that recorded, with a context
+// that is not cancelled by the recorder's.
+func (t *OutboxTx) AfterCommit(f func(context.Context)) { t.after = append(t.after, f) }
+
+// OutboxHook subscribes to the outcomes of delivery attempts. Both methods
+// run inside the recording transaction: what a hook writes commits or
+// fails with the outcomes.
+type OutboxHook interface {
+	// OutboxRecording is called first in the transaction, before any
+	// outbox row changes, with the entries about to be recorded (a hook
+	// that takes locks takes them here). It returns what to call with
+	// the outcomes, or nil when none of the entries concerns it.
+	OutboxRecording(ctx context.Context, tx *OutboxTx, ids []int64) (func(ctx context.Context, tx *OutboxTx, outcomes []OutboxOutcome) error, error)
+}
+
+// AddOutboxHook subscribes h to the outcomes that RecordOutboxAttempts and
+// RecordOutboxInProgress record. Hooks are added when the process is put
+// together, before anything records.
+func (s *Store) AddOutboxHook(h OutboxHook) {
+	s.hooksMu.Lock()
+	defer s.hooksMu.Unlock()
+	hooks := append(slices.Clone(s.hooks()), h)
+	s.outboxHooks.Store(&hooks)
+}
+
+// hooks returns the outbox hooks.
+func (s *Store) hooks() []OutboxHook {
+	if p := s.outboxHooks.Load(); p != nil {
+		return *p
 	}
-	return ""
+	return nil
 }
 
 // OutboxState returns an outbox entry with its recipients (ordered by
@@ -105,25 +131,16 @@ func NotificationStatusOfOutbox(outboxStatus string) string {
 // harmless because RecordOutboxAttempts only changes queued recipients.
 func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
 	var m OutboxState
-	var created, nCreated int64
-	var n Notification
-	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw, COALESCE(n.id, ''),
-		COALESCE(n.recipient, ''), COALESCE(n.subject, ''), COALESCE(n.body_text, ''), COALESCE(n.body_html, ''),
-		COALESCE(n.dossier_code, ''), COALESCE(n.created_at, 0), COALESCE(n.email_from, ''), COALESCE(n.email_from_name, ''),
-		COALESCE(n.to_name, ''), COALESCE(n.reply_to, '')
-		FROM outbox o JOIN blobs b ON b.id = o.blob_id LEFT JOIN notifications n ON n.outbox_id = o.id WHERE o.id = ? LIMIT 1`, id).Scan(
-		&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw, &m.NotificationID,
-		&n.Recipient, &n.Subject, &n.Text, &n.HTML, &n.DossierCode, &nCreated, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo)
+	var created int64
+	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw
+		FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?`, id).Scan(
+		&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
 	}
 	m.CreatedAt = fromMicro(created)
-	if len(m.Raw) == 0 && m.NotificationID != "" {
-		n.ID, n.Channel, n.CreatedAt = m.NotificationID, "email", fromMicro(nCreated)
-		m.Notification = &n
-	}
 	rows, err := s.r().query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
 		FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
 	if err != nil {
@@ -154,48 +171,103 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 // still holds them. Attempts naming a missing entry or recipient are
 // ignored (the entry was removed by an earlier run).
 //
-// The status of the notification an attempt carries (OutboxAttempt.
-// Notification) changes in the same transaction, when the attempt changed
-// its queued recipient, so the notification's status and the outbox's
-// outcome are never seen apart. An email that failed permanently gets its
-// SMS fallback (CreateSMSFallback) in it too: a crash cannot lose the
-// fallback after the failure is recorded. The returned record lists what
-// changed.
-func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) (*OutboxRecord, error) {
-	tracked := false
+// The hooks (AddOutboxHook) see, in the same transaction, the outcomes
+// that changed a queued recipient, so what they record and the outbox's
+// outcome are never seen apart.
+func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) error {
 	for _, a := range attempts {
 		switch a.Status {
 		case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
 		default:
-			return nil, fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
+			return fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
 		}
-		tracked = tracked || a.Notification != ""
 	}
-	rec := &OutboxRecord{}
 	if len(attempts) == 0 {
-		return rec, nil
+		return nil
 	}
+	var otx *OutboxTx
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		*rec = OutboxRecord{}
-		if tracked {
-			// Before any row lock (see CreateNotifications).
-			if err := s.lockEvents(ctx, tx); err != nil {
-				return err
-			}
-		}
-		_, err := s.recordAttempts(ctx, tx, attempts, remove, rec)
+		otx = &OutboxTx{tx: tx}
+		_, err := s.recordAttempts(ctx, otx, attempts, remove, s.hooks())
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	return rec, nil
+	otx.committed(ctx, s.log)
+	return nil
 }
 
-// recordAttempts is RecordOutboxAttempts in tx (which holds the events
-// lock when an attempt carries a notification). It reports how many
-// attempts changed a queued recipient.
-func (s *Store) recordAttempts(ctx context.Context, tx dbtx, attempts []OutboxAttempt, remove bool, rec *OutboxRecord) (int, error) {
+// RecordOutboxInProgress tells the hooks that the first attempt of entry
+// id, begun at started, is still running (OutboxOutcome.InProgress for
+// each of recipients). The outbox itself does not change.
+func (s *Store) RecordOutboxInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error {
+	if len(s.hooks()) == 0 {
+		return nil
+	}
+	var otx *OutboxTx
+	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+		otx = &OutboxTx{tx: tx}
+		outcomes := make([]OutboxOutcome, len(recipients))
+		for i, r := range recipients {
+			outcomes[i] = OutboxOutcome{OutboxID: id, Recipient: r, Status: OutboxQueued, Started: started, InProgress: true}
+		}
+		return runOutboxHooks(ctx, otx, s.hooks(), []int64{id}, func() ([]OutboxOutcome, error) { return outcomes, nil })
+	})
+	if err != nil {
+		return err
+	}
+	otx.committed(ctx, s.log)
+	return nil
+}
+
+// committed runs the AfterCommit functions; one that panics is logged and
+// does not stop the others (the outcomes are already durable).
+func (t *OutboxTx) committed(ctx context.Context, log *slog.Logger) {
+	for _, f := range t.after {
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					log.Error("store: outbox hook panicked after commit", "panic", p, "stack", string(debug.Stack()))
+				}
+			}()
+			f(context.WithoutCancel(ctx))
+		}()
+	}
+}
+
+// runOutboxHooks calls hooks' OutboxRecording for ids, then record, then
+// the hooks that asked for them with the outcomes record returned.
+func runOutboxHooks(ctx context.Context, tx *OutboxTx, hooks []OutboxHook, ids []int64, record func() ([]OutboxOutcome, error)) error {
+	var fns []func(context.Context, *OutboxTx, []OutboxOutcome) error
+	for _, h := range hooks {
+		fn, err := h.OutboxRecording(ctx, tx, ids)
+		if err != nil {
+			return err
+		}
+		if fn != nil {
+			fns = append(fns, fn)
+		}
+	}
+	outcomes, err := record()
+	if err != nil {
+		return err
+	}
+	if len(outcomes) == 0 {
+		return nil
+	}
+	for _, fn := range fns {
+		if err := fn(ctx, tx, outcomes); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// recordAttempts is RecordOutboxAttempts in tx, with hooks. It reports how
+// many attempts changed a queued recipient.
+func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []OutboxAttempt, remove bool, hooks []OutboxHook) (int, error) {
+	tx := otx.tx
 	now := micro(time.Now())
 	// The statements are prepared once per store (stmtcache.go).
 	const attempted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
@@ -206,41 +278,44 @@ func (s *Store) recordAttempts(ctx context.Context, tx dbtx, attempts []OutboxAt
 		WHERE outbox_id = ? AND address = ? AND status = 'queued'`
 	var ids []int64
 	seen := map[int64]bool{}
-	var changed []OutboxAttempt // carrying a notification, recipient was queued
-	total := 0
 	for _, a := range attempts {
-		notified := 0
-		if a.DelayNotified {
-			notified = 1
-		}
-		var res sql.Result
-		var err error
-		if a.NotAttempted {
-			res, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
-		} else {
-			res, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
-		}
-		if err != nil {
-			return total, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return total, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
-		}
-		total += int(n)
-		if a.Notification != "" && n > 0 {
-			changed = append(changed, a)
-		}
 		if !seen[a.OutboxID] {
 			seen[a.OutboxID] = true
 			ids = append(ids, a.OutboxID)
 		}
 	}
-	if err := s.recordNotifications(ctx, tx, changed, rec); err != nil {
+	total := 0
+	err := runOutboxHooks(ctx, otx, hooks, ids, func() ([]OutboxOutcome, error) {
+		var changed []OutboxOutcome // the recipient was queued
+		for _, a := range attempts {
+			notified := 0
+			if a.DelayNotified {
+				notified = 1
+			}
+			var res sql.Result
+			var err error
+			if a.NotAttempted {
+				res, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+			} else {
+				res, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+			}
+			n, err := res.RowsAffected()
+			if err != nil {
+				return nil, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+			}
+			total += int(n)
+			if n > 0 && len(hooks) > 0 {
+				changed = append(changed, OutboxOutcome{OutboxID: a.OutboxID, Recipient: a.Address, Status: a.Status,
+					Final: a.Status != OutboxQueued, Reply: a.LastError, Started: a.Started, NotAttempted: a.NotAttempted})
+			}
+		}
+		return changed, nil
+	})
+	if err != nil || !remove {
 		return total, err
-	}
-	if !remove {
-		return total, nil
 	}
 	var blobs []int64
 	for len(ids) > 0 {
@@ -271,50 +346,6 @@ func (s *Store) recordAttempts(ctx context.Context, tx dbtx, attempts []OutboxAt
 		}
 	}
 	return total, s.gcBlobs(ctx, tx, blobs)
-}
-
-// recordNotifications is RecordOutboxAttempts's part for the notifications
-// that attempts carry, in its transaction (holding the events lock): only
-// for attempts that changed a queued recipient, so a job that ran twice,
-// or one whose recipient an operator cancelled meanwhile, changes nothing.
-func (s *Store) recordNotifications(ctx context.Context, tx dbtx, attempts []OutboxAttempt, rec *OutboxRecord) error {
-	for _, a := range attempts {
-		if a.Notification == "" {
-			continue
-		}
-		if !a.Started.IsZero() && !a.NotAttempted {
-			ev, err := s.setStatus(ctx, tx, a.Notification, NotificationSending, "", a.Started)
-			if err != nil && !errors.Is(err, ErrNotFound) {
-				return err
-			}
-			if ev != nil {
-				rec.Events = append(rec.Events, *ev)
-			}
-		}
-		status := NotificationStatusOfOutbox(a.Status)
-		if status == "" {
-			continue
-		}
-		ev, err := s.setStatus(ctx, tx, a.Notification, status, statusDetail(a.LastError), time.Time{})
-		if errors.Is(err, ErrNotFound) {
-			continue // deleted by retention: nothing to tell
-		} else if err != nil {
-			return err
-		}
-		if ev != nil {
-			rec.Events = append(rec.Events, *ev)
-		}
-		if status == NotificationPermanentFailure {
-			n, created, err := s.createSMSFallback(ctx, tx, a.Notification, "")
-			if err != nil {
-				return err
-			}
-			if created {
-				rec.Fallbacks = append(rec.Fallbacks, Fallback{Email: a.Notification, SMS: n})
-			}
-		}
-	}
-	return nil
 }
 
 // OutboxDuePage lists, in ascending ID order, the IDs greater than after of

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -175,14 +176,15 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 			t.Fatalf("CreateNotifications: %+v %v", res, err)
 		}
 		ids := res[0].OutboxIDs
+		record := hookRecorder(s)
 		started := time.Now().Add(-time.Second).Truncate(time.Microsecond)
 		attempts := []OutboxAttempt{
-			{OutboxID: ids[0], Address: "an@example.com", Status: OutboxDelivered, Notification: "ok", Started: started},
-			{OutboxID: ids[1], Address: "binh@example.com", Status: OutboxFailed, LastError: "550 5.1.1 no such user", Notification: "bad", Started: started},
+			{OutboxID: ids[0], Address: "an@example.com", Status: OutboxDelivered, Started: started},
+			{OutboxID: ids[1], Address: "binh@example.com", Status: OutboxFailed, LastError: "550 5.1.1 no such user", Started: started},
 			{OutboxID: ids[2], Address: "chi@example.com", Status: OutboxQueued, LastError: "451 try later",
-				NextAttempt: time.Now().Add(time.Minute), Notification: "slow", Started: started},
+				NextAttempt: time.Now().Add(time.Minute), Started: started},
 		}
-		rec, err := s.RecordOutboxAttempts(ctx, attempts, true)
+		rec, err := record(attempts)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,15 +220,18 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 			t.Errorf("delivered entry kept: %v", err)
 		}
 		// The same outcomes again (a job that ran twice): nothing changes.
-		rec, err = s.RecordOutboxAttempts(ctx, attempts[:2], true)
+		rec, err = record(attempts[:2])
 		if err != nil || len(rec.Events) != 0 || len(rec.Fallbacks) != 0 {
 			t.Errorf("recorded twice: %+v %v", rec, err)
 		}
-		// An attempt naming a notification that is gone fails nothing.
-		rec, err = s.RecordOutboxAttempts(ctx, []OutboxAttempt{{OutboxID: ids[2], Address: "chi@example.com",
-			Status: OutboxDelivered, Notification: "gone"}}, true)
+		// Ordinary mail recorded with them tells the hook nothing.
+		plain, err := s.Deliver(ctx, &Delivery{Raw: []byte("Subject: x\r\n\r\nx\r\n"), MailFrom: "plain@hanoi.gov.vn", Remote: []string{"x@other.vn"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec, err = record([]OutboxAttempt{{OutboxID: plain.OutboxID, Address: "x@other.vn", Status: OutboxDelivered, Started: started}})
 		if err != nil || len(rec.Events) != 0 {
-			t.Errorf("missing notification: %+v %v", rec, err)
+			t.Errorf("ordinary mail: %+v %v", rec, err)
 		}
 	})
 }
@@ -250,13 +255,14 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 			t.Fatal(err, res)
 		}
 		ids := res[0].OutboxIDs
+		record := hookRecorder(s)
 
 		// CancelOutbox's first transaction; its status change comes after.
 		if _, err := s.wdb.Exec(s.q(`UPDATE outbox_recipients SET status = 'failed', last_error = 'cancelled by operator' WHERE outbox_id = ?`), ids[1]); err != nil {
 			t.Fatal(err)
 		}
-		rec, err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
-			Status: OutboxDelivered, Notification: "cancelled", Started: time.Now()}}, true)
+		rec, err := record([]OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
+			Status: OutboxDelivered, Started: time.Now()}})
 		if err != nil || len(rec.Events) != 0 {
 			t.Errorf("record after cancel: %+v %v", rec, err)
 		}
@@ -273,9 +279,9 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.RecordOutboxAttempts(ctx, []OutboxAttempt{{OutboxID: ids[0], Address: "binh@example.com",
-			Status: OutboxFailed, LastError: "550", Notification: "bad", Started: time.Now()}}, true); err == nil {
-			t.Fatal("record did not fail")
+		if rec, err := record([]OutboxAttempt{{OutboxID: ids[0], Address: "binh@example.com",
+			Status: OutboxFailed, LastError: "550", Started: time.Now()}}); err == nil || len(rec.Events) != 0 {
+			t.Fatalf("record did not fail, or told the hook: %+v %v", rec, err)
 		}
 		n, _ := s.Notification(ctx, "bad")
 		_, sms, _ := s.SMSFallbackOf(ctx, "bad")
@@ -286,4 +292,21 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 			t.Errorf("outbox after the failed record: %+v %v", st, err)
 		}
 	})
+}
+
+// hookRecorder subscribes the notification hook to s and returns a
+// function that records attempts (removing finished entries) and returns
+// what the hook reported once they were durable (empty when nothing, or
+// when the record failed).
+func hookRecorder(s *Store) func([]OutboxAttempt) (*NotificationRecord, error) {
+	var got *NotificationRecord
+	s.AddOutboxHook(s.NotificationHook(func(_ context.Context, rec *NotificationRecord) { got = rec }))
+	return func(attempts []OutboxAttempt) (*NotificationRecord, error) {
+		got = nil
+		err := s.RecordOutboxAttempts(ctx, attempts, true)
+		if got == nil {
+			return &NotificationRecord{}, err
+		}
+		return got, err
+	}
 }

@@ -26,6 +26,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,6 +68,11 @@ type Store struct {
 	// Prepared statements of the read and write pools (SQLite; nil on
 	// PostgreSQL), see stmtcache.go.
 	rstmts, wstmts *stmtCache
+
+	// outboxHooks subscribe to recorded delivery outcomes (outbound.go);
+	// hooksMu serializes AddOutboxHook.
+	outboxHooks atomic.Pointer[[]OutboxHook]
+	hooksMu     sync.Mutex
 
 	// statusBatch groups notification status changes, createBatch
 	// CreateNotification's requests (notifications.go).

@@ -374,7 +374,7 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 		MaxPerDomain:            cfg.Delivery.MaxConnectionsPerDomain,
 		SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
 		Workers:                 cfg.Delivery.Workers,
-		Tracker:                 tracker,
+		Compose:                 tracker.ComposeOutbox,
 	}, st, qc, log)
 	if err != nil {
 		return err
