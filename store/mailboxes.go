@@ -94,18 +94,6 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (*Mai
 	return m, nil
 }
 
-// MailboxByID returns one mailbox by ID. ErrNotFound.
-func (s *Store) MailboxByID(ctx context.Context, id int64) (*Mailbox, error) {
-	m, err := scanMailbox(s.r().row(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: mailbox %d: %w", id, err)
-	}
-	return m, nil
-}
-
 // validSpecialUse reports whether v is "" or one of the Special* values.
 func validSpecialUse(v string) bool {
 	switch v {

@@ -574,28 +574,6 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op
 	return out, nil
 }
 
-// Keywords lists the keywords in use in a mailbox (for the FLAGS
-// response): every keyword a message in it has carried, sorted.
-func (s *Store) Keywords(ctx context.Context, mailboxID int64) ([]string, error) {
-	rows, err := s.r().query(ctx, "SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY keyword", mailboxID)
-	if err != nil {
-		return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
-	}
-	return out, nil
-}
-
 // Expunge removes messages flagged \Deleted; when uids is non-nil, only
 // those among them (UID EXPUNGE). Returns the expunged UIDs, ascending.
 func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error) {
