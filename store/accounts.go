@@ -324,7 +324,7 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 	}
 	err = s.writeTx(ctx, func(tx dbtx, ch changes) error {
 		var id int64
-		err := tx.row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.forUpdate, addr).Scan(&id)
+		err := tx.row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.ForUpdate, addr).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: account %s: %w", addr, ErrNotFound)
 		} else if err != nil {

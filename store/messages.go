@@ -22,7 +22,7 @@ type lockedMailbox struct {
 // transaction. Callers locking several lock them in ascending ID order.
 func (s *Store) lockMailbox(ctx context.Context, tx dbtx, id int64) (*lockedMailbox, error) {
 	m := lockedMailbox{id: id}
-	err := tx.row(ctx, "SELECT account_id, uidvalidity, uidnext, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?"+s.dialect.forUpdate, id).
+	err := tx.row(ctx, "SELECT account_id, uidvalidity, uidnext, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?"+s.dialect.ForUpdate, id).
 		Scan(&m.accountID, &m.uidvalidity, &m.uidnext, &m.modseq, &m.firstRecent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)

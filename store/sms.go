@@ -354,7 +354,7 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 			return err
 		}
 		var cur, curDetail, service string
-		err := tx.row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.forUpdate, id).Scan(&cur, &curDetail, &service)
+		err := tx.row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).Scan(&cur, &curDetail, &service)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
@@ -434,7 +434,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 		var f SMSFallback
 		var made string
 		err := tx.row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
-			FROM sms_fallbacks WHERE notification_id = ?`+s.dialect.forUpdate, emailID).
+			FROM sms_fallbacks WHERE notification_id = ?`+s.dialect.ForUpdate, emailID).
 			Scan(&f.Phone, &f.TemplateID, &f.TemplateVersion, &f.Text, &f.SMSText, &f.SMSEncoding, &f.SMSParts, &made)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
