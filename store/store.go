@@ -78,6 +78,8 @@ type Store struct {
 	// CreateNotification's requests (notifications.go).
 	statusBatch *txBatcher[statusReq, *NotificationEvent]
 	createBatch *txBatcher[*NotificationRequest, NotificationResult]
+	// smsBatch groups the SMS dispatcher's writes (sms.go).
+	smsBatch *txBatcher[func(tx dbtx) error, struct{}]
 }
 
 // Open opens (creating if needed) the store and applies migrations.
@@ -121,6 +123,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 			s.outboxAdded(id)
 		}
 	})
+	s.smsBatch = newTxBatcher(s, s.runSMSBatch, nil)
 	s.reqs = make(chan *deliverReq, 4*maxBatch)
 	s.commitDone = make(chan struct{})
 	// SQLite has one writer, so one committer. PostgreSQL commits
@@ -298,6 +301,7 @@ func (s *Store) Close() error {
 	s.commitMu.Unlock()
 	s.createBatch.close()
 	s.statusBatch.close()
+	s.smsBatch.close()
 	<-s.commitDone
 	s.finishing.Wait()
 	return s.closeDBs()
