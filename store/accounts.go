@@ -221,18 +221,6 @@ func (s *Store) Account(ctx context.Context, address string) (*Account, error) {
 	return a, nil
 }
 
-// AccountByID returns an account by ID. ErrNotFound.
-func (s *Store) AccountByID(ctx context.Context, id int64) (*Account, error) {
-	a, err := scanAccount(s.r().row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: account %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: account %d: %w", id, err)
-	}
-	return a, nil
-}
-
 // Accounts lists accounts, of one domain when domain != "".
 func (s *Store) Accounts(ctx context.Context, domain string) ([]Account, error) {
 	query := "SELECT " + accountColumns + " FROM accounts"
@@ -299,22 +287,6 @@ func (s *Store) SetPasswordHash(ctx context.Context, address, hash string) error
 	return nil
 }
 
-// SetDisplayName sets the account's display name.
-func (s *Store) SetDisplayName(ctx context.Context, address, name string) error {
-	addr, err := NormalizeAddress(address)
-	if err != nil {
-		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
-	}
-	res, err := s.w().exec(ctx, "UPDATE accounts SET display_name = ? WHERE address = ?", name, addr)
-	if err != nil {
-		return fmt.Errorf("store: set display name of %s: %w", addr, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: account %s: %w", addr, ErrNotFound)
-	}
-	return nil
-}
-
 // SetDisabled disables or enables an account. A disabled account cannot log
 // in and receives no mail (its address answers as unknown).
 func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) error {
@@ -352,7 +324,7 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 	}
 	err = s.writeTx(ctx, func(tx dbtx, ch changes) error {
 		var id int64
-		err := tx.row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.forUpdate, addr).Scan(&id)
+		err := tx.row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.ForUpdate, addr).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: account %s: %w", addr, ErrNotFound)
 		} else if err != nil {

@@ -144,3 +144,55 @@ func TestGatherBatch(t *testing.T) {
 		t.Fatalf("closed channel: %v, want the 3 left", got)
 	}
 }
+
+// The SMS dispatcher's concurrent writes share transactions of the store's
+// one batcher, a write that fails fails alone, and Close stops the batcher
+// (nothing of the store is left behind it).
+func TestSMSWritesGroupCommitted(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, _ backend, s *Store) {
+		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
+			t.Fatal(err)
+		}
+		const n = 60
+		var notes []NewNotification
+		for i := range n {
+			notes = append(notes, newNote(fmt.Sprintf("s%03d", i), "sms", "+84912345678"))
+		}
+		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: notes}}); err != nil {
+			t.Fatal(err)
+		}
+		batches0, items0 := s.smsBatch.batches.Load(), s.smsBatch.items.Load()
+		var wg sync.WaitGroup
+		evs := make([]*NotificationEvent, n)
+		errs := make([]error, n)
+		var ghostErr error
+		for i := range n {
+			wg.Go(func() { evs[i], errs[i] = s.BeginSMSSend(ctx, fmt.Sprintf("s%03d", i), false) })
+		}
+		wg.Go(func() { _, ghostErr = s.BeginSMSSend(ctx, "ghost", false) })
+		wg.Wait()
+		if !errors.Is(ghostErr, ErrNotFound) {
+			t.Fatalf("missing notification: err %v, want ErrNotFound", ghostErr)
+		}
+		for i := range n {
+			if errs[i] != nil || evs[i] == nil || evs[i].Status != NotificationSending {
+				t.Fatalf("send %d: %+v, %v", i, evs[i], errs[i])
+			}
+		}
+		if items := s.smsBatch.items.Load() - items0; items < n+1 {
+			t.Errorf("batcher ran %d writes, want at least %d", items, n+1)
+		}
+		if tx := s.smsBatch.batches.Load() - batches0; tx >= n {
+			t.Errorf("%d concurrent writes took %d transactions: not grouped", n+1, tx)
+		}
+		s.Close()
+		select {
+		case <-s.smsBatch.done:
+		default:
+			t.Error("SMS batcher still running after Close")
+		}
+		if _, err := s.BeginSMSSend(ctx, "s000", false); !errors.Is(err, errClosed) {
+			t.Errorf("write after Close: %v, want errClosed", err)
+		}
+	})
+}

@@ -51,7 +51,7 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		var status, channel, recipient string
 		var test int
 		var outbox sql.NullInt64
-		err := tx.row(ctx, "SELECT status, channel, test, recipient, outbox_id FROM notifications WHERE id = ?"+s.dialect.forUpdate, id).
+		err := tx.row(ctx, "SELECT status, channel, test, recipient, outbox_id FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).
 			Scan(&status, &channel, &test, &recipient, &outbox)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (channel != "email" || test != 0)) {
 			return fmt.Errorf("store: bounce for notification %s: %w", id, ErrNotFound)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // A service's test and live keys have separate idempotency scopes: the same
@@ -80,13 +82,10 @@ func TestIdempotencyScopes(t *testing.T) {
 // that made them, read from the stored response.
 func TestMigrationIdempotencyScopes(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
-		var m10 *migration
-		ms, err := migrations()
-		if err != nil {
-			t.Fatal(err)
-		}
+		var m10 *sqldb.Migration
+		ms := sqldb.Migrations()
 		for i := range ms {
-			if ms[i].version == 10 {
+			if ms[i].Version == 10 {
 				m10 = &ms[i]
 			}
 		}
@@ -97,7 +96,7 @@ func TestMigrationIdempotencyScopes(t *testing.T) {
 		for _, q := range []string{
 			"DROP TABLE idempotency_keys",
 			`CREATE TABLE idempotency_keys (service TEXT NOT NULL, idem_key TEXT NOT NULL, request_hash TEXT NOT NULL,
-				status_code INTEGER NOT NULL, response ` + s.dialect.blob + ` NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (service, idem_key))`,
+				status_code INTEGER NOT NULL, response ` + s.dialect.Blob + ` NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (service, idem_key))`,
 			"CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at)",
 		} {
 			if _, err := s.wdb.ExecContext(ctx, q); err != nil {
@@ -120,12 +119,12 @@ func TestMigrationIdempotencyScopes(t *testing.T) {
 			}
 		}
 		// Applied as migrate does: every statement in one transaction.
-		text := strings.NewReplacer("{{ID}}", s.dialect.id, "{{BLOB}}", s.dialect.blob).Replace(m10.sql)
+		text := strings.NewReplacer("{{ID}}", s.dialect.ID, "{{BLOB}}", s.dialect.Blob).Replace(m10.SQL)
 		tx, err := s.wdb.BeginTx(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, stmt := range splitSQL(text) {
+		for _, stmt := range sqldb.SplitSQL(text) {
 			if _, err := tx.ExecContext(ctx, stmt); err != nil {
 				tx.Rollback()
 				t.Fatalf("migration 10: %v in %q", err, stmt)

@@ -94,18 +94,6 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (*Mai
 	return m, nil
 }
 
-// MailboxByID returns one mailbox by ID. ErrNotFound.
-func (s *Store) MailboxByID(ctx context.Context, id int64) (*Mailbox, error) {
-	m, err := scanMailbox(s.r().row(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.id = ?", id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store: mailbox %d: %w", id, err)
-	}
-	return m, nil
-}
-
 // validSpecialUse reports whether v is "" or one of the Special* values.
 func validSpecialUse(v string) bool {
 	switch v {
@@ -207,7 +195,7 @@ func (s *Store) createMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 // lockAccountMailboxes locks all of an account's mailbox rows in ascending
 // ID order (the order every writer locks mailboxes in) and returns the IDs.
 func (s *Store) lockAccountMailboxes(ctx context.Context, tx dbtx, accountID int64) ([]int64, error) {
-	rows, err := tx.query(ctx, "SELECT id FROM mailboxes WHERE account_id = ? ORDER BY id"+s.dialect.forUpdate, accountID)
+	rows, err := tx.query(ctx, "SELECT id FROM mailboxes WHERE account_id = ? ORDER BY id"+s.dialect.ForUpdate, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock mailboxes: %w", err)
 	}
@@ -311,7 +299,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	}
 	return s.writeTx(ctx, func(tx dbtx, ch changes) error {
 		var id int64
-		err := tx.row(ctx, "SELECT id FROM mailboxes WHERE account_id = ? AND name = ?"+s.dialect.forUpdate, accountID, n).Scan(&id)
+		err := tx.row(ctx, "SELECT id FROM mailboxes WHERE account_id = ? AND name = ?"+s.dialect.ForUpdate, accountID, n).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: mailbox %q: %w", n, ErrNotFound)
 		} else if err != nil {

@@ -22,7 +22,7 @@ type lockedMailbox struct {
 // transaction. Callers locking several lock them in ascending ID order.
 func (s *Store) lockMailbox(ctx context.Context, tx dbtx, id int64) (*lockedMailbox, error) {
 	m := lockedMailbox{id: id}
-	err := tx.row(ctx, "SELECT account_id, uidvalidity, uidnext, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?"+s.dialect.forUpdate, id).
+	err := tx.row(ctx, "SELECT account_id, uidvalidity, uidnext, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?"+s.dialect.ForUpdate, id).
 		Scan(&m.accountID, &m.uidvalidity, &m.uidnext, &m.modseq, &m.firstRecent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)
@@ -570,28 +570,6 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op
 	})
 	if err != nil {
 		return nil, err
-	}
-	return out, nil
-}
-
-// Keywords lists the keywords in use in a mailbox (for the FLAGS
-// response): every keyword a message in it has carried, sorted.
-func (s *Store) Keywords(ctx context.Context, mailboxID int64) ([]string, error) {
-	rows, err := s.r().query(ctx, "SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY keyword", mailboxID)
-	if err != nil {
-		return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var k string
-		if err := rows.Scan(&k); err != nil {
-			return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
-		}
-		out = append(out, k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
 	}
 	return out, nil
 }

@@ -501,7 +501,7 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 var errWithSavepoints = errors.New("store: a request failed alone: run the batch again with savepoints")
 
 func (s *Store) lockEvents(ctx context.Context, tx dbtx) error {
-	if !s.dialect.dollar {
+	if !s.dialect.Dollar {
 		return nil
 	}
 	if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(eventsLockKey)); err != nil {
@@ -722,7 +722,7 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 	var test int
 	var created int64
 	err := tx.row(ctx, `SELECT n.status, n.service, n.channel, n.reference, n.dossier_code, n.test, n.created_at, s.callback_url
-		FROM notifications n JOIN api_services s ON s.name = n.service WHERE n.id = ?`+s.dialect.forUpdateOf("n"), id).
+		FROM notifications n JOIN api_services s ON s.name = n.service WHERE n.id = ?`+s.dialect.ForUpdateOf("n"), id).
 		Scan(&cur, &ev.Service, &ev.Channel, &ev.Reference, &ev.DossierCode, &test, &created, &url)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
@@ -759,14 +759,6 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 		ev.Callback = true
 	}
 	return &ev, nil
-}
-
-// forUpdateOf returns the row-lock clause for table alias a.
-func (d dialect) forUpdateOf(a string) string {
-	if d.forUpdate == "" {
-		return ""
-	}
-	return d.forUpdate + " OF " + a
 }
 
 // ExpireNotifications gives up on notifications still created or sending

@@ -93,39 +93,3 @@ func (s *Store) OutboxDue(ctx context.Context, t time.Time, limit int) ([]int64,
 	}
 	return out, nil
 }
-
-// UpdateOutboxRecipient records a delivery attempt to one recipient of an
-// outbox message: its new status (OutboxQueued to retry at next, or one of
-// the final states), the error text, and one more attempt. ErrNotFound.
-func (s *Store) UpdateOutboxRecipient(ctx context.Context, id int64, address, status, lastError string, next time.Time) error {
-	switch status {
-	case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
-	default:
-		return fmt.Errorf("store: outbox status %q: %w", status, ErrInvalid)
-	}
-	res, err := s.w().exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, next_attempt_at = ?,
-		attempts = attempts + 1, updated_at = ? WHERE outbox_id = ? AND address = ?`,
-		status, lastError, micro(next), micro(time.Now()), id, address)
-	if err != nil {
-		return fmt.Errorf("store: update outbox %d: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: outbox %d recipient %s: %w", id, address, ErrNotFound)
-	}
-	return nil
-}
-
-// RemoveOutbox deletes an outbox message (when every recipient reached a
-// final state), and its bytes unless a mailbox still holds them.
-func (s *Store) RemoveOutbox(ctx context.Context, id int64) error {
-	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		var blob int64
-		err := tx.row(ctx, "DELETE FROM outbox WHERE id = ? RETURNING blob_id", id).Scan(&blob)
-		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
-		} else if err != nil {
-			return fmt.Errorf("store: remove outbox %d: %w", id, err)
-		}
-		return s.gcBlobs(ctx, tx, []int64{blob})
-	})
-}

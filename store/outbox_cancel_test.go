@@ -19,7 +19,7 @@ func TestCancelOutbox(t *testing.T) {
 			t.Fatalf("OutboxState of ordinary mail: %+v, %v", st, err)
 		}
 		// One recipient already delivered: cancel leaves it alone.
-		if err := s.UpdateOutboxRecipient(ctx, id, "a@other.vn", OutboxDelivered, "", time.Time{}); err != nil {
+		if err := s.updateOutboxRecipient(ctx, id, "a@other.vn", OutboxDelivered, "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		n, err := s.CancelOutbox(ctx, id, "spam run")

@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -354,7 +353,7 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 			return err
 		}
 		var cur, curDetail, service string
-		err := tx.row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.forUpdate, id).Scan(&cur, &curDetail, &service)
+		err := tx.row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).Scan(&cur, &curDetail, &service)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
@@ -434,7 +433,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 		var f SMSFallback
 		var made string
 		err := tx.row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
-			FROM sms_fallbacks WHERE notification_id = ?`+s.dialect.forUpdate, emailID).
+			FROM sms_fallbacks WHERE notification_id = ?`+s.dialect.ForUpdate, emailID).
 			Scan(&f.Phone, &f.TemplateID, &f.TemplateVersion, &f.Text, &f.SMSText, &f.SMSEncoding, &f.SMSParts, &made)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
@@ -502,83 +501,39 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 // Group commit. The SMS dispatcher writes a few rows per message, three
 // times per message, from many goroutines; one transaction (one fsync)
 // each would cap it at a few hundred messages a second. smsWrite puts the
-// writes that arrive while a transaction is running into the next one,
-// each in a savepoint of its own so that one failing does not undo the
-// others. The first caller leads one batch, then hands the lead to the
-// first waiter, so no caller waits for more than two batches.
+// writes that arrive while a transaction is running into the next one
+// (the store's smsBatch), each in a savepoint of its own so that one
+// failing does not undo the others.
 
-// smsBatcher is the write queue of one Store.
-type smsBatcher struct {
-	mu      sync.Mutex
-	pending []*smsOp
-	leading bool
-}
-
-type smsOp struct {
-	fn   func(tx dbtx) error
-	err  error
-	lead bool
-	wake chan struct{}
-}
-
-var smsBatchers sync.Map // *Store → *smsBatcher
-
+// smsWrite runs fn in the next SMS batch and returns once it is durable.
+// The caller's cancellation does not stop it: the batch is everyone's.
 func (s *Store) smsWrite(ctx context.Context, fn func(tx dbtx) error) error {
-	v, _ := smsBatchers.LoadOrStore(s, &smsBatcher{})
-	b := v.(*smsBatcher)
-	op := &smsOp{fn: fn, wake: make(chan struct{}, 1)}
-	b.mu.Lock()
-	b.pending = append(b.pending, op)
-	if b.leading {
-		b.mu.Unlock()
-		<-op.wake
-		if !op.lead {
-			return op.err
-		}
-		b.mu.Lock()
-	}
-	b.leading = true
-	batch := b.pending
-	b.pending = nil
-	b.mu.Unlock()
-
-	s.runSMSBatch(ctx, batch)
-
-	b.mu.Lock()
-	if len(b.pending) > 0 {
-		next := b.pending[0]
-		next.lead = true
-		next.wake <- struct{}{}
-	} else {
-		b.leading = false
-	}
-	b.mu.Unlock()
-	return op.err
+	_, err := s.smsBatch.do(context.WithoutCancel(ctx), fn)
+	return err
 }
 
-// runSMSBatch runs the operations in one transaction and wakes their
-// callers (except the caller of the one that led, which returns itself).
-func (s *Store) runSMSBatch(ctx context.Context, batch []*smsOp) {
-	// The batch is everyone's: the leader's deadline does not bound it.
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer cancel()
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+// runSMSBatch runs the operations of one batch in one transaction, each in
+// a savepoint: an operation that fails alone wrote nothing and has its
+// error, and a transient error makes the whole transaction run again.
+func (s *Store) runSMSBatch(ctx context.Context, ops []func(tx dbtx) error) ([]struct{}, []error, error) {
+	errs := make([]error, len(ops))
+	err := s.writeTxNoSync(ctx, func(tx dbtx, _ changes) error {
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
-		for _, op := range batch {
-			op.err = nil
+		for i, fn := range ops {
+			errs[i] = nil
 			if _, err := tx.exec(ctx, "SAVEPOINT sms"); err != nil {
 				return fmt.Errorf("store: savepoint: %w", err)
 			}
-			if err := op.fn(tx); err != nil {
+			if err := fn(tx); err != nil {
 				if isTransient(err) {
 					return err // the whole batch is tried again
 				}
 				if _, rerr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT sms"); rerr != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
 				}
-				op.err = err
+				errs[i] = err
 			}
 			if _, err := tx.exec(ctx, "RELEASE SAVEPOINT sms"); err != nil {
 				return fmt.Errorf("store: release savepoint: %w", err)
@@ -586,15 +541,10 @@ func (s *Store) runSMSBatch(ctx context.Context, batch []*smsOp) {
 		}
 		return nil
 	})
-	for _, op := range batch {
-		if err != nil {
-			op.err = err
-		}
-		select {
-		case op.wake <- struct{}{}:
-		default:
-		}
+	if err != nil {
+		return nil, nil, err
 	}
+	return make([]struct{}, len(ops)), errs, nil
 }
 
 // PurgeSMSEarlyReceipts deletes receipts kept for ids never recorded

@@ -17,6 +17,8 @@ import (
 	"congthu/internal/testenv"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"congthu/internal/sqldb"
 )
 
 // backend opens stores on one database of one backend.
@@ -233,10 +235,10 @@ func TestAccounts(t *testing.T) {
 		if err != nil || got.ID != an.ID {
 			t.Fatalf("Account: got %+v, %v", got, err)
 		}
-		if got, err := s.AccountByID(ctx, an.ID); err != nil || got.Address != an.Address {
+		if got, err := s.accountByID(ctx, an.ID); err != nil || got.Address != an.Address {
 			t.Errorf("AccountByID: got %+v, %v", got, err)
 		}
-		if _, err := s.AccountByID(ctx, 99999); !errors.Is(err, ErrNotFound) {
+		if _, err := s.accountByID(ctx, 99999); !errors.Is(err, ErrNotFound) {
 			t.Errorf("AccountByID(unknown): got %v, want ErrNotFound", err)
 		}
 		mbs, err := s.Mailboxes(ctx, an.ID)
@@ -262,7 +264,7 @@ func TestAccounts(t *testing.T) {
 		if as, err := s.Accounts(ctx, ""); err != nil || len(as) != 2 {
 			t.Errorf("Accounts(all): got %d, %v, want 2", len(as), err)
 		}
-		if err := s.SetDisplayName(ctx, an.Address, "Nguyễn Văn An"); err != nil {
+		if err := s.setDisplayName(ctx, an.Address, "Nguyễn Văn An"); err != nil {
 			t.Fatal(err)
 		}
 		if got, _ := s.Account(ctx, an.Address); got.DisplayName != "Nguyễn Văn An" {
@@ -283,7 +285,7 @@ func TestAccounts(t *testing.T) {
 		if _, err := s.ResolveRecipient(ctx, "vanthu@example.gov.vn"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("alias after remove: got %v, want ErrNotFound", err)
 		}
-		if _, err := s.MailboxByID(ctx, res.Local[0].MailboxID); !errors.Is(err, ErrNotFound) {
+		if _, err := s.mailboxByID(ctx, res.Local[0].MailboxID); !errors.Is(err, ErrNotFound) {
 			t.Errorf("mailbox after remove: got %v, want ErrNotFound", err)
 		}
 		var blobs int
@@ -712,10 +714,10 @@ func TestDeliver(t *testing.T) {
 		if err != nil || !slices.Equal(due, []int64{res.OutboxID}) {
 			t.Errorf("OutboxDue: got %v, %v", due, err)
 		}
-		if err := s.UpdateOutboxRecipient(ctx, res.OutboxID, "x@other.vn", OutboxDelivered, "", time.Time{}); err != nil {
+		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "x@other.vn", OutboxDelivered, "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.UpdateOutboxRecipient(ctx, res.OutboxID, "Someone@other.vn", OutboxQueued, "451 later", time.Now().Add(time.Hour)); err != nil {
+		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "Someone@other.vn", OutboxQueued, "451 later", time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if due, _ := s.OutboxDue(ctx, time.Now(), 10); len(due) != 0 {
@@ -833,7 +835,7 @@ func TestMessages(t *testing.T) {
 		if _, err := s.SetFlags(ctx, in.ID, []uint32{1}, FlagsAdd, []string{"bad kw"}, 0); !errors.Is(err, ErrInvalid) {
 			t.Errorf("bad keyword: got %v, want ErrInvalid", err)
 		}
-		kws, _ := s.Keywords(ctx, in.ID)
+		kws, _ := s.keywords(ctx, in.ID)
 		if !slices.Equal(kws, []string{"$Important", "$Junk", "Du_an"}) {
 			t.Errorf("Keywords: got %v", kws)
 		}
@@ -925,7 +927,7 @@ func TestMessages(t *testing.T) {
 		if !bytes.Equal(src.Raw, dst.Raw) || !slices.Equal(src.Flags, dst.Flags) || !src.InternalDate.Equal(dst.InternalDate) {
 			t.Errorf("copy differs: %+v vs %+v", src.MessageMeta, dst.MessageMeta)
 		}
-		if kws, _ := s.Keywords(ctx, arch.ID); !slices.Contains(kws, "$Label") {
+		if kws, _ := s.keywords(ctx, arch.ID); !slices.Contains(kws, "$Label") {
 			t.Errorf("Keywords after copy: got %v", kws)
 		}
 		before, _ := s.Status(ctx, in.ID)
@@ -1103,8 +1105,8 @@ func TestDurability(t *testing.T) {
 			}
 			var version int
 			s.db.QueryRow("SELECT MAX(version) FROM schema_migrations").Scan(&version)
-			if want, _ := migrations(); version != len(want) {
-				t.Errorf("schema version: got %d, want %d", version, len(want))
+			if ms := sqldb.Migrations(); version != ms[len(ms)-1].Version {
+				t.Errorf("schema version: got %d, want %d", version, ms[len(ms)-1].Version)
 			}
 		})
 	}

@@ -26,6 +26,7 @@ import (
 	"congthu/internal/safego"
 	"congthu/loginlimit"
 	"congthu/mtasts"
+	"congthu/mtasts/stsdb"
 	"congthu/notify"
 	"congthu/queue"
 	"congthu/revoke"
@@ -356,7 +357,7 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 	tracker *notify.Tracker, signer *dkim.Signer, log *slog.Logger) error {
 	var sts dispatcher.PolicyLookup
 	if cfg.Delivery.MTASTS {
-		sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsCache{st},
+		sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsdb.New(st.Conn()),
 			Log: log.With("component", "mta-sts")})
 	}
 	d, err := dispatcher.New(dispatcher.Options{
@@ -515,18 +516,6 @@ func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 		AllowLocalSpoofing:        cfg.MX.AllowLocalSpoofing,
 		Resolver:                  resolver(cfg.Delivery.DNSResolver),
 	}
-}
-
-// stsCache keeps MTA-STS policies in the store.
-type stsCache struct{ st *store.Store }
-
-func (c stsCache) LoadPolicy(ctx context.Context, domain string) (mtasts.Cached, bool, error) {
-	id, body, at, ok, err := c.st.MTASTSPolicy(ctx, domain)
-	return mtasts.Cached{ID: id, Body: body, FetchedAt: at}, ok, err
-}
-
-func (c stsCache) SavePolicy(ctx context.Context, domain string, p mtasts.Cached) error {
-	return c.st.SaveMTASTSPolicy(ctx, domain, p.ID, p.Body, p.FetchedAt)
 }
 
 // resolver returns the DNS resolver for MX, SPF, DKIM and DMARC lookups:
