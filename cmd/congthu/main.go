@@ -88,7 +88,7 @@ Global flags:
   --config FILE   configuration file (default: $CONGTHU_CONFIG; none: built-in defaults)
 
 Every setting can also be given as a CONGTHU_* environment variable (see
-README.md). Run "congthu COMMAND --help" for a command's own help.
+docs/config.md). Run "congthu COMMAND --help" for a command's own help.
 `
 
 func run(ctx context.Context, args []string, c *cli) int {
