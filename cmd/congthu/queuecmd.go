@@ -20,7 +20,7 @@ import (
 )
 
 // knownQueues are listed by `queue stats` even before they hold a job.
-var knownQueues = []string{"outbound"}
+var knownQueues = []string{store.OutboxJobQueue}
 
 // queueClient connects to the configured Redis for the queue commands.
 func (c *cli) queueClient(ctx context.Context) (*queue.Client, func(), error) {
