@@ -2,26 +2,25 @@ package httpapi
 
 import (
 	"congthu/dossier"
+	"congthu/notify"
 	"congthu/sms"
 	"congthu/store"
 	"congthu/templates"
 )
 
-// addSMSFallback attaches the event's SMS variant to its email when the
-// applicant gave a phone number but the event's channels leave SMS out:
-// if the email fails permanently, package notify sends the SMS instead
-// (issue 5, item 6). A variant that does not render or fit is left out
-// silently: the email was asked for, and it stands alone.
+// addSMSFallback attaches the event's SMS variant to its email when
+// notify.FallbackFor says the email may fall back to SMS: if the email
+// fails permanently, package notify sends the SMS instead. A variant that
+// does not render or fit is left out silently: the email was asked for,
+// and it stands alone.
 func (s *Server) addSMSFallback(notes []store.NewNotification, ev *dossier.Event, data map[string]any) {
-	if ev.Applicant.Phone == "" {
+	from, to, ok := notify.FallbackFor(ev.Channels, ev.Applicant.Phone)
+	if !ok || to != notify.ChannelSMS {
 		return
 	}
 	var email *store.NewNotification
 	for i := range notes {
-		switch notes[i].Channel {
-		case templates.SMS:
-			return // an SMS of the event is sent anyway
-		case templates.Email:
+		if notes[i].Channel == from {
 			email = &notes[i]
 		}
 	}

@@ -259,11 +259,8 @@ func (s *Server) refund(ctx context.Context, cr creation) {
 func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification) {
 	jobs := make([]queue.Job, 0, len(notes))
 	for _, n := range notes {
-		switch {
-		case n.Test:
-			jobs = append(jobs, queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueTest})
-		case n.Channel == templates.SMS:
-			jobs = append(jobs, queue.Job{ID: notify.JobID(n.ID), Queue: notify.QueueSMS})
+		if j, ok := notify.JobOf(n.ID, n.Channel, n.Test); ok {
+			jobs = append(jobs, j)
 		}
 	}
 	if len(jobs) == 0 {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/google/uuid"
 
-	"congthu/queue"
 	"congthu/store"
 )
 
@@ -27,6 +26,29 @@ import (
 // changed or not, so a caller that runs again after a crash still creates
 // it; creation is idempotent in the store, and a lost enqueue is restored
 // by the sweeper.
+
+// FallbackFor is the rule that decides, when an event is accepted, which
+// of its notifications may fall back to which channel: the email, to
+// SMS, when the applicant gave a phone number and the event's channels
+// leave SMS out (an SMS of the event is sent anyway otherwise). The
+// caller renders the to channel's variant and attaches it to the from
+// notification (store.NewNotification.Fallback); it does nothing when ok
+// is false.
+func FallbackFor(channels []string, phone string) (from, to string, ok bool) {
+	if phone == "" {
+		return "", "", false
+	}
+	hasEmail := false
+	for _, c := range channels {
+		switch c {
+		case ChannelSMS:
+			return "", "", false
+		case ChannelEmail:
+			hasEmail = true
+		}
+	}
+	return ChannelEmail, ChannelSMS, hasEmail
+}
 
 // Fallback creates and queues the SMS fallback of email notification id,
 // if it has one that is due. It returns the SMS notification's id, or ""
@@ -51,17 +73,16 @@ func (t *Tracker) Fallback(ctx context.Context, id string) (string, error) {
 	return n.ID, nil
 }
 
-// enqueueFallback queues fallback SMS n: on QueueSMS, or QueueTest for a
-// test key.
+// enqueueFallback queues fallback n on its channel's queue (JobOf).
 func (t *Tracker) enqueueFallback(ctx context.Context, n *store.Notification, created bool) {
-	q := QueueSMS
-	if n.Test {
-		q = QueueTest
+	j, ok := JobOf(n.ID, n.Channel, n.Test)
+	if !ok {
+		return
 	}
-	if _, err := t.q.Enqueue(ctx, queue.Job{ID: JobID(n.ID), Queue: q}); err != nil {
+	if _, err := t.q.Enqueue(ctx, j); err != nil {
 		t.log.Warn("notify: enqueue fallback SMS failed; the sweeper will retry", "notification", n.ID, "err", err)
 	}
 	if created {
-		t.log.Info("notify: email failed permanently; SMS fallback queued", "sms", n.ID, "detail", n.StatusDetail)
+		t.log.Info("notify: email failed permanently; fallback queued", "channel", n.Channel, "notification", n.ID, "detail", n.StatusDetail)
 	}
 }

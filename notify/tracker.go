@@ -264,18 +264,20 @@ func (t *Tracker) RunExpiry(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// Source is the queue.Source for QueueTest, QueueSMS and webhook.Queue:
-// what the store says is due.
+// Source is the queue.Source for QueueTest, the channels' queues (QueueOf)
+// and webhook.Queue: what the store says is due. Any queue other than
+// QueueTest and webhook.Queue is read as the live notifications of the
+// channel of its name.
 func (t *Tracker) Source() queue.Source { return source{t.st} }
 
 type source struct{ st *store.Store }
 
 func (s source) Due(ctx context.Context, q string, before time.Time, cursor string, limit int) ([]queue.Job, string, error) {
 	switch q {
-	case QueueTest, QueueSMS:
-		test, channel := q == QueueTest, ""
-		if !test {
-			channel = "sms"
+	default:
+		test, channel := q == QueueTest, q
+		if test {
+			channel = ""
 		}
 		ids, err := s.st.PendingNotifications(ctx, test, channel, before, cursor, limit)
 		if err != nil || len(ids) == 0 {
@@ -309,5 +311,4 @@ func (s source) Due(ctx context.Context, q string, before time.Time, cursor stri
 		}
 		return jobs, next, nil
 	}
-	return nil, "", nil
 }

@@ -1,0 +1,142 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"congthu/internal/testenv"
+	"congthu/queue"
+	"congthu/store"
+)
+
+func TestJobOf(t *testing.T) {
+	for _, c := range []struct {
+		channel string
+		test    bool
+		queue   string
+	}{
+		{ChannelEmail, false, ""},
+		{ChannelEmail, true, QueueTest},
+		{ChannelSMS, false, "sms"},
+		{ChannelSMS, true, QueueTest},
+		{"zalo", false, "zalo"},
+	} {
+		j, ok := JobOf("n1", c.channel, c.test)
+		if ok != (c.queue != "") || j.Queue != c.queue || (ok && j.ID != "notification:n1") {
+			t.Errorf("JobOf(%s, test=%v) = %+v, %v; want queue %q", c.channel, c.test, j, ok, c.queue)
+		}
+	}
+}
+
+func TestFallbackFor(t *testing.T) {
+	for _, c := range []struct {
+		channels []string
+		phone    string
+		ok       bool
+	}{
+		{[]string{"email"}, "+84912345678", true},
+		{[]string{"email"}, "", false},
+		{[]string{"email", "sms"}, "+84912345678", false},
+		{[]string{"sms"}, "+84912345678", false},
+		{nil, "+84912345678", false},
+	} {
+		from, to, ok := FallbackFor(c.channels, c.phone)
+		if ok != c.ok || (ok && (from != ChannelEmail || to != ChannelSMS)) {
+			t.Errorf("FallbackFor(%v, %q) = %q, %q, %v; want ok=%v", c.channels, c.phone, from, to, ok, c.ok)
+		}
+	}
+}
+
+// recordingChannel is a Channel that records what it was asked to send.
+type recordingChannel struct {
+	name string
+	sent []string
+	err  error
+}
+
+func (c *recordingChannel) Name() string { return c.name }
+func (c *recordingChannel) Send(_ context.Context, n *store.Notification, attempt int) error {
+	c.sent = append(c.sent, n.ID)
+	return c.err
+}
+
+// TestChannelHandler runs Tracker.Handler over a real store and queue:
+// only live, not final notifications of the channel reach Send, and the
+// sweeper's Source finds them on the channel's queue.
+func TestChannelHandler(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, store.Options{DataDir: t.TempDir()}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	q := queue.NewClient(testenv.RedisClient(t, testenv.Redis(t)))
+	tr := NewTracker(st, q, nil, nil)
+	if _, err := st.AddAPIKey(ctx, "motcua", "hash1", "ct_live_abc", false); err != nil {
+		t.Fatal(err)
+	}
+
+	note := func(id, channel, recipient string, test bool) store.NewNotification {
+		return store.NewNotification{Notification: store.Notification{ID: id, Channel: channel, Recipient: recipient, Test: test,
+			TemplateID: "dossier-received-" + channel, TemplateVersion: 1, DossierCode: "000.12", Reference: "ref-" + id}}
+	}
+	if res, err := st.CreateNotification(ctx, &store.NotificationRequest{Service: "motcua", Notifications: []store.NewNotification{
+		note("live-sms", "sms", "+84912345678", false),
+		note("done-sms", "sms", "+84912345679", false),
+		note("live-email", "email", "a@example.vn", false),
+	}}); err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	if res, err := st.CreateNotification(ctx, &store.NotificationRequest{Service: "motcua", Test: true, Notifications: []store.NewNotification{
+		note("test-sms", "sms", "+84912345678", true),
+	}}); err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	if _, err := tr.SetStatus(ctx, "done-sms", store.NotificationDelivered, "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	ch := &recordingChannel{name: "sms", err: queue.RetryAt(time.Now().Add(time.Minute), errors.New("later"))}
+	h := tr.Handler(ch)
+	run := func(id string) error { return h.Handle(ctx, &queue.Job{ID: JobID(id), Queue: "sms", Attempt: 2}) }
+
+	if err := run("live-sms"); err == nil || errors.Is(err, queue.ErrPermanent) {
+		t.Errorf("live sms: got %v, want Send's retry", err)
+	}
+	if err := run("done-sms"); err != nil {
+		t.Errorf("delivered sms: got %v, want nil", err)
+	}
+	for _, id := range []string{"test-sms", "live-email", "no-such"} {
+		if err := run(id); !errors.Is(err, queue.ErrPermanent) {
+			t.Errorf("%s: got %v, want a permanent job error", id, err)
+		}
+	}
+	if !slices.Equal(ch.sent, []string{"live-sms"}) {
+		t.Errorf("Send got %v, want [live-sms]", ch.sent)
+	}
+
+	due := func(queueName string) []string {
+		jobs, _, err := tr.Source().Due(ctx, queueName, time.Now().Add(time.Minute), "", 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, j := range jobs {
+			if j.Queue != queueName {
+				t.Errorf("job %s on queue %q, want %q", j.ID, j.Queue, queueName)
+			}
+			ids = append(ids, j.ID)
+		}
+		return ids
+	}
+	if got := due("sms"); !slices.Equal(got, []string{"notification:live-sms"}) {
+		t.Errorf("due on sms = %v", got)
+	}
+	if got := due(QueueTest); !slices.Equal(got, []string{"notification:test-sms"}) {
+		t.Errorf("due on %s = %v", QueueTest, got)
+	}
+}
