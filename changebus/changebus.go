@@ -3,8 +3,9 @@
 // which wakes IDLE sessions), as maddy's updatepipe does. The bus exists
 // before either side, so neither needs the other to be built first.
 //
-// The bus is in-process; the IMAP server relays notices between nodes
-// through Redis pub/sub.
+// The bus is in-process; a Relay (StartRelay) carries the changes between
+// the nodes that share one database through Redis pub/sub, so that a
+// subscriber sees every node's changes.
 package changebus
 
 import (
@@ -19,30 +20,49 @@ type Func func(accountID, mailboxID, modseq int64)
 // Bus fans mailbox changes out to its subscribers. The zero value is
 // ready to use.
 type Bus struct {
-	mu   sync.Mutex // serializes Subscribe
-	subs atomic.Pointer[[]Func]
+	mu    sync.Mutex // serializes Subscribe
+	subs  atomic.Pointer[[]Func]
+	local atomic.Pointer[[]Func] // this node's changes only (the Relay)
 }
 
 // New returns an empty Bus.
 func New() *Bus { return &Bus{} }
 
-// Subscribe adds fn; it receives every change published after it returns.
-func (b *Bus) Subscribe(fn Func) {
+// Subscribe adds fn; it receives every change published after it
+// returns, this node's and (through a Relay) the other nodes'.
+func (b *Bus) Subscribe(fn Func) { b.add(&b.subs, fn) }
+
+// subscribeLocal adds fn for the changes of this node only.
+func (b *Bus) subscribeLocal(fn Func) { b.add(&b.local, fn) }
+
+func (b *Bus) add(list *atomic.Pointer[[]Func], fn Func) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var next []Func
-	if cur := b.subs.Load(); cur != nil {
+	if cur := list.Load(); cur != nil {
 		next = append(next, *cur...)
 	}
 	next = append(next, fn)
-	b.subs.Store(&next)
+	list.Store(&next)
 }
 
-// Publish hands a change to every subscriber. With none it is dropped:
+// Publish hands a change made on this node (the store's, after its
+// commit) to every subscriber and to the Relay. With none it is dropped:
 // nobody is waiting for it.
 func (b *Bus) Publish(accountID, mailboxID, modseq int64) {
-	if cur := b.subs.Load(); cur != nil {
-		for _, fn := range *cur {
+	call(b.subs.Load(), accountID, mailboxID, modseq)
+	call(b.local.Load(), accountID, mailboxID, modseq)
+}
+
+// PublishRemote hands a change made on another node to the subscribers;
+// accountID is 0 when the notice did not carry it.
+func (b *Bus) PublishRemote(accountID, mailboxID, modseq int64) {
+	call(b.subs.Load(), accountID, mailboxID, modseq)
+}
+
+func call(fns *[]Func, accountID, mailboxID, modseq int64) {
+	if fns != nil {
+		for _, fn := range *fns {
 			fn(accountID, mailboxID, modseq)
 		}
 	}

@@ -1,15 +1,12 @@
 package dispatcher
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
-	"net/textproto"
 	"os"
 	"runtime/debug"
 	"sort"
@@ -21,6 +18,7 @@ import (
 
 	"congthu/dkim"
 	"congthu/internal/safego"
+	"congthu/mailhdr"
 	"congthu/mtasts"
 	"congthu/queue"
 	"congthu/store"
@@ -626,7 +624,7 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 
 	// Reports first, then the record: a crash in between repeats the
 	// report (at least once) rather than losing it.
-	hdr := raw[:headerEnd(raw)]
+	hdr := raw[:mailhdr.SectionLen(raw)]
 	if len(failed) > 0 {
 		d.report(ctx, log, st, hdr, failed, now)
 	}
@@ -848,30 +846,4 @@ func (d *Dispatcher) deliverLocal(ctx context.Context, rcpts []string, raw []byt
 		}
 	}
 	return out
-}
-
-// headerEnd returns the length of the header section including the blank
-// line that ends it (all of msg when there is none).
-func headerEnd(msg []byte) int {
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		if j := bytes.Index(msg, []byte("\n\n")); j >= 0 && j < i {
-			return j + 2
-		}
-		return i + 4
-	}
-	if j := bytes.Index(msg, []byte("\n\n")); j >= 0 {
-		return j + 2
-	}
-	return len(msg)
-}
-
-// parseHeader parses a header section leniently (what it could read before
-// an error).
-func parseHeader(hdr []byte) textproto.MIMEHeader {
-	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(hdr)))
-	h, _ := r.ReadMIMEHeader()
-	if h == nil {
-		h = textproto.MIMEHeader{}
-	}
-	return h
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"congthu/mailhdr"
 	"congthu/store"
 )
 
@@ -86,9 +87,9 @@ func buildDSN(in dsnInfo) []byte {
 		}
 	}
 	origSubject, origMessageID := "", ""
-	if h := parseHeader(in.header); h != nil {
-		origSubject = h.Get("Subject")
-		origMessageID = h.Get("Message-Id")
+	if h, err := mailhdr.Parse(in.header); err == nil {
+		origSubject, _ = h.Value("Subject")
+		origMessageID, _ = h.Value("Message-ID")
 		if dec, err := new(mime.WordDecoder).DecodeHeader(origSubject); err == nil {
 			origSubject = dec
 		}

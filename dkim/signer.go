@@ -1,15 +1,13 @@
 package dkim
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"log/slog"
-	"net/mail"
-	"net/textproto"
 	"strings"
 	"sync"
 	"time"
+
+	"congthu/mailhdr"
 )
 
 // KeySource looks up the DKIM signing key of a domain. The store
@@ -133,7 +131,11 @@ func candidates(mailFrom string, msg []byte) []string {
 // hasSignatureOf reports whether msg's header has a DKIM-Signature field
 // with d= dom.
 func hasSignatureOf(msg []byte, dom string) bool {
-	for _, v := range parseHeader(msg[:headerEnd(msg)]).Values("Dkim-Signature") {
+	h, err := mailhdr.Parse(msg)
+	if err != nil {
+		return false
+	}
+	for _, v := range h.Values("DKIM-Signature") {
 		for tag := range strings.SplitSeq(v, ";") {
 			k, val, ok := strings.Cut(tag, "=")
 			if ok && strings.TrimSpace(k) == "d" && strings.EqualFold(strings.Join(strings.Fields(val), ""), dom) {
@@ -145,48 +147,20 @@ func hasSignatureOf(msg []byte, dom string) bool {
 }
 
 // headerFromDomain returns the domain of the first address in the From:
-// header field, lower case, or "".
+// header field, lower case, or "": read as mailhdr reads it, which is how
+// submission checked that the sender may use it and how the receiver's
+// DMARC check reads it. A header section mailhdr refuses has no From
+// domain here (the envelope sender's key may still sign).
 func headerFromDomain(msg []byte) string {
-	v := parseHeader(msg[:headerEnd(msg)]).Get("From")
-	if v == "" {
+	h, err := mailhdr.Parse(msg)
+	if err != nil {
 		return ""
 	}
-	addrs, err := mail.ParseAddressList(v)
-	if err != nil || len(addrs) == 0 {
-		// A From: we cannot parse: look for the last @ before '>'.
-		v = strings.TrimSpace(v)
-		if i := strings.LastIndexByte(v, '>'); i > 0 {
-			v = v[:i]
-		}
-		return domainOf(v)
+	s, err := h.Senders()
+	if err != nil || len(s.From) == 0 {
+		return ""
 	}
-	return domainOf(addrs[0].Address)
-}
-
-// headerEnd returns the length of the header section including the blank
-// line that ends it (all of msg when there is none).
-func headerEnd(msg []byte) int {
-	if i := bytes.Index(msg, []byte("\r\n\r\n")); i >= 0 {
-		if j := bytes.Index(msg, []byte("\n\n")); j >= 0 && j < i {
-			return j + 2
-		}
-		return i + 4
-	}
-	if j := bytes.Index(msg, []byte("\n\n")); j >= 0 {
-		return j + 2
-	}
-	return len(msg)
-}
-
-// parseHeader parses a header section leniently (what it could read before
-// an error).
-func parseHeader(hdr []byte) textproto.MIMEHeader {
-	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(hdr)))
-	h, _ := r.ReadMIMEHeader()
-	if h == nil {
-		h = textproto.MIMEHeader{}
-	}
-	return h
+	return domainOf(s.From[0])
 }
 
 func domainOf(addr string) string {

@@ -64,7 +64,11 @@ func TestHeaderFromDomain(t *testing.T) {
 		{"From: =?utf-8?q?Nguy=E1=BB=85n?= <a@so.gov.vn>\r\nTo: x@y\r\n\r\n", "so.gov.vn"},
 		{"To: x@y\r\n\r\nFrom: b@c.d\r\n", ""},
 		{"From: a@b.c, d@e.f\n\nbody", "b.c"},
-		{"From: broken <<a@bad.test>\r\n\r\n", "bad.test"},
+		// What mailhdr (submission's sender check) cannot read has no From
+		// domain: the envelope sender's key signs, if any.
+		{"From: broken <<a@bad.test>\r\n\r\n", ""},
+		{"From : spaced@before.colon\r\n\r\n", ""},
+		{"From: a@one.test\r\nFrom: b@two.test\r\n\r\n", ""},
 		{"no header at all", ""},
 	} {
 		if got := headerFromDomain([]byte(tc.msg)); got != tc.want {

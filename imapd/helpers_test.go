@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/redis/go-redis/v9"
 
+	"congthu/changebus"
 	"congthu/store"
 )
 
@@ -102,15 +103,13 @@ func newEnv(t testing.TB, eo envOptions) *env {
 	ctx := context.Background()
 	e := &env{t: t, log: &logBuf{}}
 	log := slog.New(slog.NewTextHandler(e.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	var srvp atomic.Pointer[Server]
+	bus := changebus.New()
 	st, err := store.Open(ctx, store.Options{
 		URL:     eo.url,
 		DataDir: t.TempDir(),
 		Changed: func(a, m, s int64) {
 			e.notified.Add(1)
-			if p := srvp.Load(); p != nil {
-				p.Notify(a, m, s)
-			}
+			bus.Publish(a, m, s)
 		},
 	}, log)
 	if err != nil {
@@ -139,11 +138,11 @@ func newEnv(t testing.TB, eo envOptions) *env {
 		}
 		rc := redis.NewClient(ro)
 		t.Cleanup(func() { rc.Close() })
-		opts.Redis = rc
-		opts.Channel = eo.ch
+		relay := changebus.StartRelay(bus, rc, eo.ch, log)
+		t.Cleanup(relay.Close)
 	}
+	opts.Changes = bus
 	e.srv = New(opts, st, nil, log)
-	srvp.Store(e.srv)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,7 @@ package imapd
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"iter"
@@ -16,7 +14,6 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/redis/go-redis/v9"
 
 	"congthu/changebus"
 	"congthu/connlimit"
@@ -72,7 +69,6 @@ var _ LoginLimiter = (*loginlimit.Limiter)(nil)
 const (
 	DefaultAppendLimit = 25 << 20
 	DefaultIdlePoll    = 15 * time.Second
-	DefaultChannel     = "congthu:mailbox-changes"
 	// maxAppendLimit is what APPENDLIMIT can say (a 32-bit number, RFC 7889).
 	maxAppendLimit = 1<<32 - 1
 )
@@ -95,15 +91,9 @@ type Options struct {
 	// log when nothing woke it (a lost pub/sub message is then only a
 	// delay); 0 means DefaultIdlePoll.
 	IdlePoll time.Duration
-	// Redis, if set, carries mailbox-change notices between the nodes
-	// that share one database: Notify publishes, every node subscribes
-	// and wakes its IDLE sessions. Nil means in-process only (one node).
-	Redis redis.UniversalClient
-	// Channel is the Redis pub/sub channel; "" means DefaultChannel.
-	// Tests set their own.
-	Channel string
 	// Changes, if set, is subscribed to by New: the store's mailbox
-	// changes reach Notify through it.
+	// changes, and with a changebus.Relay the other nodes', reach Notify
+	// through it.
 	Changes *changebus.Bus
 	// Sessions, if set, ends logged-in sessions whose account's
 	// credentials are revoked (see SessionRegistry).
@@ -173,40 +163,28 @@ type Server struct {
 	lim    LoginLimiter
 	log    *slog.Logger
 	imap   *imapserver.Server
-	nodeID string
-
-	ctx    context.Context // cancelled by Close: sessions and the bridge
+	ctx    context.Context // cancelled by Close: sessions
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // background goroutines (the Redis bridge)
 
 	mu        sync.Mutex
 	mailboxes map[int64]*mailboxState // open in some session of this process
 	closed    bool
 
-	pub chan notice // to the Redis publisher; nil without Redis
-
 	conns *connlimit.Limiter
 }
 
 // New returns a Server for the store st. lim may be nil (no throttling);
-// log must not be nil. If opts.Redis is set, New starts the pub/sub bridge,
-// which runs until Close.
+// log must not be nil.
 func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if opts.Channel == "" {
-		opts.Channel = DefaultChannel
-	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b := make([]byte, 8)
-	rand.Read(b)
 	s := &Server{
 		opts:      opts,
 		st:        st,
 		lim:       lim,
 		log:       log,
-		nodeID:    hex.EncodeToString(b),
 		ctx:       ctx,
 		cancel:    cancel,
 		mailboxes: make(map[int64]*mailboxState),
@@ -219,10 +197,6 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 		TLSConfig:    opts.TLSConfig,
 		InsecureAuth: opts.AllowInsecureAuth,
 	})
-	if opts.Redis != nil {
-		s.pub = make(chan notice, 1024)
-		s.startBridge()
-	}
 	if opts.Changes != nil {
 		opts.Changes.Subscribe(s.Notify)
 	}
@@ -260,8 +234,7 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-// Close closes the listeners and every connection at once and stops the
-// Redis bridge.
+// Close closes the listeners and every connection at once.
 func (s *Server) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -272,7 +245,6 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	err := s.imap.Close()
 	s.cancel()
-	s.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("imapd: close: %w", err)
 	}
@@ -301,24 +273,10 @@ func (s *Server) Shutdown(ctx context.Context) error {
 }
 
 // Notify tells the server that a mailbox changed (new message, flags,
-// expunge) and now has highest modseq modseq. It has the signature of
-// store.Options.Changed and never blocks: it wakes this process's IDLE
-// sessions on the mailbox and queues a notice for the other nodes through
-// Redis.
-func (s *Server) Notify(accountID, mailboxID, modseq int64) {
-	s.wake(mailboxID, modseq)
-	if s.pub != nil {
-		select {
-		case s.pub <- notice{mailboxID: mailboxID, modseq: modseq}:
-		default:
-			// The publisher is behind (Redis down?); the other nodes'
-			// IDLE poll picks the change up.
-		}
-	}
-}
-
-// wake wakes the sessions of this process that have mailboxID open.
-func (s *Server) wake(mailboxID, modseq int64) {
+// expunge) and now has highest modseq modseq: it wakes this process's
+// sessions that have the mailbox open. It is a changebus.Func (accountID
+// is not used) and never blocks.
+func (s *Server) Notify(_, mailboxID, modseq int64) {
 	s.mu.Lock()
 	mb := s.mailboxes[mailboxID]
 	s.mu.Unlock()
@@ -334,4 +292,14 @@ type libLogger struct{ log *slog.Logger }
 
 func (l libLogger) Printf(format string, args ...any) {
 	l.log.Warn("imapd: " + fmt.Sprintf(format, args...))
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }

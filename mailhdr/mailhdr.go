@@ -112,6 +112,19 @@ func Parse(msg []byte) (*Header, error) {
 	return h, nil
 }
 
+// SectionLen returns the length of msg's header section including the
+// empty line that ends it (all of msg when there is none): where Parse
+// stops, for messages Parse may refuse. A line ends in LF, with or without
+// a CR before it.
+func SectionLen(msg []byte) int {
+	for i := 0; i < len(msg); i = lineEnd(msg, i) {
+		if n := blankLine(msg, i); n > 0 {
+			return i + n
+		}
+	}
+	return len(msg)
+}
+
 // blankLine returns the length of the empty line at msg[i:] (1 for LF, 2
 // for CRLF), or 0.
 func blankLine(msg []byte, i int) int {

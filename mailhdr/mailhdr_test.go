@@ -292,3 +292,26 @@ func FuzzSenders(f *testing.F) {
 		}
 	})
 }
+
+func TestSectionLen(t *testing.T) {
+	for _, tc := range []struct {
+		msg  string
+		want int
+	}{
+		{"A: b\r\n\r\nbody", 8},
+		{"A: b\n\nbody", 6},
+		{"A: b\n\r\nbody", 7},
+		{"A: b\r\n c\r\n\r\n", 12},
+		{"\r\nbody", 2},
+		{"\nbody", 1},
+		{"A: b\r\nno blank line", 19},
+		{"", 0},
+	} {
+		if got := mailhdr.SectionLen([]byte(tc.msg)); got != tc.want {
+			t.Errorf("SectionLen(%q) = %d, want %d", tc.msg, got, tc.want)
+		}
+		if h, err := mailhdr.Parse([]byte(tc.msg)); err == nil && h.Len() != mailhdr.SectionLen([]byte(tc.msg)) {
+			t.Errorf("Parse(%q).Len() = %d, SectionLen %d", tc.msg, h.Len(), mailhdr.SectionLen([]byte(tc.msg)))
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"congthu/envelope"
+	"congthu/mailhdr"
 	"congthu/mailtext"
 )
 
@@ -148,7 +148,7 @@ func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
 	if date.IsZero() {
 		date = time.Now()
 	}
-	hl := headerLen(raw)
+	hl := mailhdr.SectionLen(raw)
 	return &deliverReq{
 		ctx:       ctx,
 		raw:       raw,
@@ -158,29 +158,6 @@ func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
 		date:      micro(date),
 		res:       make(chan deliverRes, 1),
 	}
-}
-
-// headerLen returns the length of the header section including the blank
-// line that ends it (all of raw when there is no blank line).
-func headerLen(raw []byte) int {
-	if bytes.HasPrefix(raw, []byte("\r\n")) {
-		return 2
-	}
-	if bytes.HasPrefix(raw, []byte("\n")) {
-		return 1
-	}
-	for i := 0; i < len(raw); i++ {
-		if raw[i] != '\n' {
-			continue
-		}
-		if bytes.HasPrefix(raw[i+1:], []byte("\r\n")) {
-			return i + 3
-		}
-		if bytes.HasPrefix(raw[i+1:], []byte("\n")) {
-			return i + 2
-		}
-	}
-	return len(raw)
 }
 
 // submit hands req to the committer and waits for its result.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"congthu/envelope"
+	"congthu/mailhdr"
 )
 
 // TestEnvelopes: envelopes are stored at delivery and append, read back
@@ -47,7 +48,7 @@ func TestEnvelopes(t *testing.T) {
 					continue
 				}
 				raw := raws[m.UID]
-				if want := envelope.FromHeader(raw[:headerLen(raw)]); string(m.Envelope) != string(want) {
+				if want := envelope.FromHeader(raw[:mailhdr.SectionLen(raw)]); string(m.Envelope) != string(want) {
 					t.Fatalf("UID %d: envelope got %q, want %q", m.UID, m.Envelope, want)
 				}
 				if m.Size != int64(len(raw)) || (m.UID%2 == 0) != slices.Contains(m.Flags, FlagSeen) {

@@ -195,7 +195,13 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		enq = dispatcher.NewEnqueuer(qc, log.With("component", "outbox-enqueuer"))
 	}
 
+	// Mailbox changes: the store publishes, IMAP subscribes; with Redis
+	// the relay carries them to and from the other nodes.
 	changes := changebus.New()
+	if rdb != nil {
+		relay := changebus.StartRelay(changes, rdb, changebus.DefaultChannel, log.With("component", "changebus"))
+		defer relay.Close()
+	}
 	stOpts := store.Options{Changed: changes.Publish}
 	if enq != nil {
 		stOpts.OutboxAdded = enq.Add
@@ -243,7 +249,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	}
 	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, log)
 	r.onStop("smtp", smtpSrv.Shutdown)
-	is := newIMAP(cfg, tlsConfig, st, lim, sessions, rdb, changes, log)
+	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
 	mxOpts.Bounces = notify.NewBounces(st, tracker, log.With("component", "bounces"))
@@ -453,10 +459,10 @@ func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, l
 	}, st, lim, log.With("service", "smtp"))
 }
 
-// newIMAP returns the IMAP server, woken by the store's mailbox changes
-// (through the change bus) and, with Redis, by other nodes'.
+// newIMAP returns the IMAP server, woken by the mailbox changes on the
+// change bus (the store's and, through the relay, other nodes').
 func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
-	sessions *revoke.Registry, rdb *redis.Client, changes *changebus.Bus, log *slog.Logger) *imapd.Server {
+	sessions *revoke.Registry, changes *changebus.Bus, log *slog.Logger) *imapd.Server {
 	opts := imapd.Options{
 		TLSConfig:         tlsConfig,
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
@@ -465,9 +471,6 @@ func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *lo
 		Changes:           changes,
 	}
 	imapLimits(cfg, &opts)
-	if rdb != nil {
-		opts.Redis = rdb
-	}
 	return imapd.New(opts, st, lim, log.With("service", "imap"))
 }
 
