@@ -1,5 +1,6 @@
 // Package notify carries notifications after the API has committed them:
-// email composition (Compose), status changes with their callbacks
+// the channel model (Channel, Tracker.Handler, JobOf: channel.go), email
+// composition (Compose), status changes with their callbacks
 // (Tracker.SetStatus, and for email the outbox's recorded outcomes,
 // which NewTracker subscribes to with store.NotificationHook and
 // Tracker.OutboxRecorded), composing notification email at delivery
@@ -10,7 +11,7 @@
 // Queues and job IDs:
 //
 //	notify-test   notification:<id>  test-key notifications, simulated here
-//	sms           notification:<id>  live SMS, for the SMS dispatcher
+//	sms           notification:<id>  live SMS (notify/smschan)
 //	callback      callback:<event>   signed status callbacks (package webhook)
 //
 // Live email goes through the outbox like all mail (job outbox:<id> on the
