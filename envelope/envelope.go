@@ -3,14 +3,18 @@
 // form, so that FETCH ENVELOPE over a large mailbox does not parse every
 // header again.
 //
-// The envelope is exactly the one go-imap's imapserver.ExtractEnvelope
-// builds from the header section (the same date, subject decoding and
-// address parsing), so a stored envelope and one built on the fly give the
-// same FETCH response.
+// The date, subject and message ids are read as go-imap's
+// imapserver.ExtractEnvelope reads them (go-message's mail.Header); the
+// address fields by ParseAddressList, which keeps RFC 5322 groups (as the
+// start and end markers of RFC 9051), drops obsolete routes and skips
+// comments inside an address, where go-imap's reading loses such fields
+// whole. Every envelope FETCH shows, stored or computed on the fly, comes
+// from Extract.
 //
-// Encoding (version 1), all integers as encoding/binary varints:
+// Encoding (version 2; version 1 was go-imap's reading and is computed
+// again when read), all integers as encoding/binary varints:
 //
-//	version byte (1)
+//	version byte (2)
 //	hasDate byte; if 1: unix seconds (signed), nanoseconds, zone offset
 //	  in seconds (signed)
 //	subject string
@@ -30,26 +34,48 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-message"
+	"github.com/emersion/go-message/mail"
 	"github.com/emersion/go-message/textproto"
 )
 
 // Version is the first byte of an encoded envelope. Readers treat an
 // envelope of another version as missing and compute it again.
-const Version = 1
+const Version = 2
 
 // ErrInvalid is returned by Decode for bytes that are not a valid
 // envelope of this Version.
 var ErrInvalid = errors.New("envelope: invalid encoding")
 
-// Extract builds the ENVELOPE of a message from its header section, as
-// imapserver does.
+// Extract builds the ENVELOPE of a message from its header section.
 func Extract(header []byte) *imap.Envelope {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
 	if err != nil && h.Len() == 0 {
 		return &imap.Envelope{}
 	}
-	return imapserver.ExtractEnvelope(h)
+	mh := mail.Header{Header: message.Header{Header: h}}
+	date, _ := mh.Date()
+	subject, _ := mh.Subject()
+	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
+	messageID, _ := mh.MessageID()
+	addrs := func(k string) []imap.Address {
+		if !h.Has(k) {
+			return nil
+		}
+		return ParseAddressList(h.Get(k))
+	}
+	return &imap.Envelope{
+		Date:      date,
+		Subject:   subject,
+		From:      addrs("From"),
+		Sender:    addrs("Sender"),
+		ReplyTo:   addrs("Reply-To"),
+		To:        addrs("To"),
+		Cc:        addrs("Cc"),
+		Bcc:       addrs("Bcc"),
+		InReplyTo: inReplyTo,
+		MessageID: messageID,
+	}
 }
 
 // FromHeader extracts the envelope of a header section and encodes it.

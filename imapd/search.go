@@ -9,6 +9,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/envelope"
 	"congthu/internal/vntime"
 	"congthu/mailtext"
 	"congthu/store"
@@ -266,7 +267,11 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 }
 
 // headerMatch: a field named key whose decoded value contains the folded
-// value; an empty value asks only that the field be present.
+// value; an empty value asks only that the field be present. An address
+// field (From, To, ...) also matches through its addresses as ENVELOPE
+// reads them (envelope.ParseAddressList): "name <mailbox@host>" without
+// the comments, obsolete routes and quoting of the raw field, so that
+// SEARCH FROM user@host finds "user(unit)@host".
 func headerMatch(raw []byte, key, foldedValue string) bool {
 	values := headerFields(raw, key)
 	if foldedValue == "" {
@@ -276,6 +281,29 @@ func headerMatch(raw []byte, key, foldedValue string) bool {
 		if foldedMatch(fold(decodeHeader(v)), foldedValue) {
 			return true
 		}
+	}
+	if !addressField(key) {
+		return false
+	}
+	for _, v := range values {
+		for _, a := range envelope.ParseAddressList(v) {
+			if a.Host == "" {
+				continue // a group marker
+			}
+			if foldedMatch(fold(a.Name+" <"+a.Mailbox+"@"+a.Host+">"), foldedValue) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// addressField reports whether key names a header field that holds
+// addresses.
+func addressField(key string) bool {
+	switch strings.ToLower(key) {
+	case "from", "sender", "reply-to", "to", "cc", "bcc":
+		return true
 	}
 	return false
 }

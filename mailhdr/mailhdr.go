@@ -4,9 +4,12 @@
 // local-domain anti-spoofing rule, and the removal of trust fields
 // (Authentication-Results, X-Congthu-*).
 //
-// Its reading of From and Sender is the one IMAP's ENVELOPE shows
-// (package envelope, built on go-message): the same field boundaries, the
-// same unfolding of the value, the same address parser. Where readers of
+// Its reading of From and Sender agrees with what IMAP's ENVELOPE shows
+// (package envelope): the same field boundaries and unfolding, and
+// go-message's address parser, which reads a field exactly when it reads
+// it as envelope.ParseAddressList does (a fuzz test compares them). The
+// forms only ENVELOPE reads (comments inside an address, obsolete routes)
+// are refused here, so no checked sender is read two ways. Where readers of
 // mail disagree it refuses instead of guessing: a field name must be
 // 1*ftext (RFC 5322 section 3.6.8: printable US-ASCII except ":") followed
 // directly by the colon. The obsolete syntax of section 4.5 allows

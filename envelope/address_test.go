@@ -1,0 +1,90 @@
+package envelope
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-message/mail"
+)
+
+func TestParseAddressList(t *testing.T) {
+	a := func(name, mbox, host string) imap.Address { return imap.Address{Name: name, Mailbox: mbox, Host: host} }
+	for _, tc := range []struct {
+		in   string
+		want []imap.Address
+	}{
+		{"a@b.vn", []imap.Address{a("", "a", "b.vn")}},
+		{`"Nguyễn Văn A" <a@b.vn>, c@d.vn`, []imap.Address{a("Nguyễn Văn A", "a", "b.vn"), a("", "c", "d.vn")}},
+		{"=?utf-8?q?Nguy=E1=BB=85n?= =?utf-8?q?_V=C4=83n?= <a@b.vn>", []imap.Address{a("Nguyễn Văn", "a", "b.vn")}},
+		{"=?windows-1258?q?Nguy=D2n?= <a@b.vn>", []imap.Address{a("Nguy\u0309n", "a", "b.vn")}},
+		{"John Q. Public <jq@x.vn>", []imap.Address{a("John Q. Public", "jq", "x.vn")}},
+		{"a@b.vn (Phòng Tư pháp)", []imap.Address{a("Phòng Tư pháp", "a", "b.vn")}},
+		{"user(phong ban)@hanoi(tp).gov.vn", []imap.Address{a("", "user", "hanoi.gov.vn")}},
+		{"<@relay1.vn,@relay2.vn:user@hanoi.gov.vn>", []imap.Address{a("", "user", "hanoi.gov.vn")}},
+		{"Tên <@relay.vn:user@hanoi.gov.vn>", []imap.Address{a("Tên", "user", "hanoi.gov.vn")}},
+		{"Nhóm: a@x.vn, B <b@y.vn>;, c@z.vn", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), a("B", "b", "y.vn"), {}, a("", "c", "z.vn")}},
+		{"undisclosed-recipients:;", []imap.Address{a("", "undisclosed-recipients", ""), {}}},
+		{"Nhóm: a@x.vn", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), {}}},
+		{"Nhóm: bad, a@x.vn;", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), {}}},
+		{`"a b"@x.vn`, []imap.Address{a("", "a b", "x.vn")}},
+		{"a.b@[10.0.0.1]", []imap.Address{a("", "a.b", "[10.0.0.1]")}},
+		{"Bob, <>, ok@x.vn, , ", []imap.Address{a("", "ok", "x.vn")}},
+		{`"unclosed <a@b.vn>`, nil},
+		{"(unclosed comment a@b.vn", nil},
+		{"a@", nil},
+		{"", nil},
+	} {
+		if got := ParseAddressList(tc.in); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("ParseAddressList(%q)\n got %#v\nwant %#v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzParseAddressList: any value, no panic and a well-formed list
+// (balanced group markers, every address with a host); and where
+// go-message reads the field and none of its addresses needs quoting,
+// the same addresses and names, groups aside.
+func FuzzParseAddressList(f *testing.F) {
+	for _, s := range []string{"a@b.vn", "G: a@b.vn, c@d.vn;", "<@r:a@b>", "a(c)@b.vn (N)", `"q" <a@b>`, "=?utf-8?q?A?= <a@b>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := ParseAddressList(s)
+		open := false
+		for _, a := range got {
+			switch {
+			case a.Host != "":
+			case a == imap.Address{}:
+				if !open {
+					t.Fatalf("%q: end marker outside a group: %#v", s, got)
+				}
+				open = false
+			default:
+				if open || a.Mailbox == "" {
+					t.Fatalf("%q: bad group start: %#v", s, got)
+				}
+				open = true
+			}
+		}
+		if open {
+			t.Fatalf("%q: unclosed group: %#v", s, got)
+		}
+		lib, err := mail.ParseAddressList(s)
+		if err != nil || strings.ContainsAny(s, "\"\\(") {
+			return
+		}
+		var want []imap.Address
+		for _, l := range lib {
+			mbox, host, ok := strings.Cut(l.Address, "@")
+			if !ok {
+				return
+			}
+			want = append(want, imap.Address{Name: l.Name, Mailbox: mbox, Host: host})
+		}
+		if g := withoutMarkers(got); !reflect.DeepEqual(g, want) {
+			t.Errorf("%q: got %#v, go-message reads %#v", s, g, want)
+		}
+	})
+}
