@@ -6,10 +6,12 @@
 //
 // Its reading of From and Sender agrees with what IMAP's ENVELOPE shows
 // (package envelope): the same field boundaries and unfolding, and
-// go-message's address parser, which reads a field exactly when it reads
-// it as envelope.ParseAddressList does (a fuzz test compares them). The
-// forms only ENVELOPE reads (comments inside an address, obsolete routes)
-// are refused here, so no checked sender is read two ways. Where readers of
+// go-message's address parser, whose addresses envelope.ParseAddressList
+// reads the same wherever go-message reads the field
+// (envelope.FuzzParseAddressList compares them on fields without quotes
+// or comments). The forms only ENVELOPE reads (comments inside an
+// address, obsolete routes) are refused here, so no checked sender is
+// read two ways. Where readers of
 // mail disagree it refuses instead of guessing: a field name must be
 // 1*ftext (RFC 5322 section 3.6.8: printable US-ASCII except ":") followed
 // directly by the colon. The obsolete syntax of section 4.5 allows
