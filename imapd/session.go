@@ -93,6 +93,8 @@ var (
 	errTryLater  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary failure, try again later"}
 	errNoMailbox = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
 	errReadOnly  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only (EXAMINE)"}
+	// errListPatternTooLong refuses LIST and LSUB patterns over maxListPattern bytes.
+	errListPatternTooLong = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Mailbox pattern too long"}
 )
 
 // fail maps a store error to a reply; unexpected ones are logged.
@@ -270,6 +272,9 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		// RFC 9051 section 6.3.9: the hierarchy delimiter and root.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
 	}
+	if listPatternsTooLong(patterns) {
+		return errListPatternTooLong
+	}
 	mboxes, err := s.srv.st.Mailboxes(s.ctx, s.acct.ID)
 	if err != nil {
 		return s.fail("list", err)
@@ -322,11 +327,15 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		return names[i] < names[j]
 	})
 
+	compiled := make([]*listPattern, len(patterns))
+	for i, p := range patterns {
+		compiled[i] = compileListPattern(delim, ref, p)
+	}
 	for _, name := range names {
 		e := entries[name]
 		matched := false
-		for _, p := range patterns {
-			if imapserver.MatchList(name, delim, ref, p) {
+		for _, p := range compiled {
+			if p.match(name) {
 				matched = true
 				break
 			}
