@@ -145,7 +145,7 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 		mw.WriteEnvelope(env)
 	}
 	if options.BodyStructure != nil {
-		mw.WriteBodyStructure(imapserver.ExtractBodyStructure(bytes.NewReader(raw)))
+		mw.WriteBodyStructure(bodyStructure(raw))
 	}
 	for _, bs := range options.BodySection {
 		b := bodySection(raw, hdrLen, bs)
@@ -159,7 +159,10 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 		}
 	}
 	for _, bs := range options.BinarySection {
-		b := imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
+		var b []byte
+		if !sectionTooDeep(bs.Part) {
+			b = imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
+		}
 		wc := mw.WriteBinarySection(bs, int64(len(b)))
 		_, werr := wc.Write(b)
 		if cerr := wc.Close(); werr == nil {
@@ -170,7 +173,11 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 		}
 	}
 	for _, bs := range options.BinarySectionSize {
-		mw.WriteBinarySectionSize(bs, imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bs))
+		var n uint32
+		if !sectionTooDeep(bs.Part) {
+			n = imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bs)
+		}
+		mw.WriteBinarySectionSize(bs, n)
 	}
 	return mw.Close()
 }
@@ -189,6 +196,9 @@ func bodySection(raw []byte, hdrLen int, bs *imap.FetchItemBodySection) []byte {
 		case imap.PartSpecifierText:
 			return partial(raw[hdrLen:], bs.Partial)
 		}
+	}
+	if sectionTooDeep(bs.Part) {
+		return nil
 	}
 	return imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
 }
