@@ -218,8 +218,9 @@ func TestBrokenMIME(t *testing.T) {
 	})
 }
 
-// FuzzBodyStructure feeds raw message bytes to the structure walk and to
-// imapserver's writer: no input may panic or nest past the bound.
+// FuzzBodyStructure feeds raw message bytes to the structure walk: no
+// input may panic, nest past the bound, or give a structure imapserver's
+// writer would panic on (checkWritable).
 func FuzzBodyStructure(f *testing.F) {
 	for _, m := range []string{emptyMultipartMsg, unclosedMultipartMsg, closedOnlyMsg, multipartMsg, deepMultipart(5), deepRFC822(5),
 		"Content-Type: multipart/mixed; boundary=\"\"\r\n\r\n--\r\n\r\n----\r\n", "Content-Type: message/rfc822\r\n\r\n", ""} {
