@@ -53,6 +53,12 @@ func Extract(header []byte) *imap.Envelope {
 	if err != nil && h.Len() == 0 {
 		return &imap.Envelope{}
 	}
+	return ExtractHeader(h)
+}
+
+// ExtractHeader builds the ENVELOPE of a header already read (that of a
+// message/rfc822 part, for BODYSTRUCTURE).
+func ExtractHeader(h textproto.Header) *imap.Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
 	date, _ := mh.Date()
 	subject, _ := mh.Subject()

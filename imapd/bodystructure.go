@@ -7,9 +7,10 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 	gomessage "github.com/emersion/go-message"
 	"github.com/emersion/go-message/textproto"
+
+	"congthu/envelope"
 )
 
 // Bounds of the MIME walk behind BODYSTRUCTURE and body sections: a part
@@ -88,7 +89,7 @@ func (w *mimeWalk) part(rawHeader textproto.Header, r io.Reader, depth int) imap
 		cbr := bufio.NewReader(bytes.NewReader(body))
 		childHeader, _ := textproto.ReadHeader(cbr)
 		bs.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      imapserver.ExtractEnvelope(childHeader),
+			Envelope:      envelope.ExtractHeader(childHeader),
 			BodyStructure: w.part(childHeader, cbr, depth+1),
 			NumLines:      int64(bytes.Count(body, []byte("\n"))),
 		}
