@@ -29,12 +29,32 @@ import (
 // For a field net/mail reads, the addresses are the same, with the same
 // names; groups add their markers.
 func ParseAddressList(v string) []imap.Address {
+	out, _ := parseList(v)
+	return out
+}
+
+// Mailboxes reads v exactly as ParseAddressList does and returns the
+// addresses it shows, without group markers. complete is false when some
+// element of v is not an address and was left out: a check that must see
+// everything a reader sees refuses such a field.
+func Mailboxes(v string) (addrs []imap.Address, complete bool) {
+	list, skipped := parseList(v)
+	for _, a := range list {
+		if a.Host != "" {
+			addrs = append(addrs, a)
+		}
+	}
+	return addrs, !skipped
+}
+
+// parseList is ParseAddressList that also says whether an element was
+// skipped.
+func parseList(v string) (out []imap.Address, skipped bool) {
 	p := addrParser{s: v}
-	var out []imap.Address
 	for len(out) < maxAddresses {
 		p.skipSeparators()
 		if p.eof() {
-			return out
+			return out, p.skipped
 		}
 		start := p.i
 		l, ok := p.address()
@@ -43,9 +63,10 @@ func ParseAddressList(v string) []imap.Address {
 			continue
 		}
 		p.i = start
+		p.skipped = true
 		p.skipElement()
 	}
-	return out
+	return out, true
 }
 
 // maxAddresses bounds what one field yields; a header section is at most
@@ -60,6 +81,8 @@ type addrParser struct {
 	// comment is the text of the last comment skipped, for the
 	// "addr (Name)" form.
 	comment string
+	// skipped: an element or group member was not an address.
+	skipped bool
 }
 
 func (p *addrParser) eof() bool { return p.i >= len(p.s) }
@@ -388,6 +411,7 @@ func (p *addrParser) group(name string) ([]imap.Address, bool) {
 			continue
 		}
 		p.i = start
+		p.skipped = true
 		// Skip the bad member, but not past the group's end.
 		for !p.eof() && p.peek() != ',' && p.peek() != ';' {
 			switch p.peek() {

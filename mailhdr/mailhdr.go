@@ -4,14 +4,12 @@
 // local-domain anti-spoofing rule, and the removal of trust fields
 // (Authentication-Results, X-Congthu-*).
 //
-// Its reading of From and Sender agrees with what IMAP's ENVELOPE shows
-// (package envelope): the same field boundaries and unfolding, and
-// go-message's address parser, whose addresses envelope.ParseAddressList
-// reads the same wherever go-message reads the field
-// (envelope.FuzzParseAddressList compares them on fields without quotes
-// or comments). The forms only ENVELOPE reads (comments inside an
-// address, obsolete routes) are refused here, so no checked sender is
-// read two ways. Where readers of
+// Its reading of From and Sender is the one IMAP's ENVELOPE shows: the
+// same field boundaries and unfolding, and the same address-list reader
+// (envelope.Mailboxes, beside envelope.ParseAddressList), so no checked
+// sender is read two ways. A From or Sender with an element that reader
+// skips is refused, since a client would show less than was checked; the
+// members of a group count as its addresses. Where readers of
 // mail disagree it refuses instead of guessing: a field name must be
 // 1*ftext (RFC 5322 section 3.6.8: printable US-ASCII except ":") followed
 // directly by the colon. The obsolete syntax of section 4.5 allows
@@ -29,12 +27,9 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
-	"mime"
-	"net/mail"
 	"strings"
 
-	gomail "github.com/emersion/go-message/mail"
+	"congthu/envelope"
 )
 
 // MaxSize bounds the header section Parse reads.
@@ -306,11 +301,6 @@ type Senders struct {
 	From []string
 	// Sender is the address of the Sender field, "" without one.
 	Sender string
-	// Undecoded: a display name is in a charset go-message cannot
-	// decode, so its parser, and IMAP's ENVELOPE, see no address in From
-	// or Sender; the addresses above were found by reading that name as
-	// it is.
-	Undecoded bool
 }
 
 // All returns the From addresses and the Sender address, if any.
@@ -346,15 +336,17 @@ func (h *Header) Senders() (Senders, error) {
 		return s, ErrNoFrom
 	}
 	f := h.fields[from]
-	list, undecoded, err := parseAddressList(unfold(h.data[f.colon+1 : f.end]))
-	if err != nil || len(list) == 0 {
+	list, err := parseAddressList(unfold(h.data[f.colon+1 : f.end]))
+	if err == nil && len(list) == 0 {
+		err = errors.New("no address")
+	}
+	if err != nil {
 		return s, fmt.Errorf("%w: %v", ErrFromAddress, err)
 	}
 	s.From = list
-	s.Undecoded = undecoded
 	if sender >= 0 {
 		f := h.fields[sender]
-		list, undecoded, err := parseAddressList(unfold(h.data[f.colon+1 : f.end]))
+		list, err := parseAddressList(unfold(h.data[f.colon+1 : f.end]))
 		if err != nil || len(list) != 1 {
 			if err == nil {
 				err = fmt.Errorf("%d addresses", len(list))
@@ -362,37 +354,27 @@ func (h *Header) Senders() (Senders, error) {
 			return Senders{}, fmt.Errorf("%w: %v", ErrSenderAddress, err)
 		}
 		s.Sender = list[0]
-		s.Undecoded = s.Undecoded || undecoded
 	}
 	return s, nil
 }
 
-// lenient decodes RFC 2047 display names in any charset well enough to get
-// at the addresses.
-var lenient = mail.AddressParser{WordDecoder: &mime.WordDecoder{
-	CharsetReader: func(charset string, r io.Reader) (io.Reader, error) { return r, nil },
-}}
-
-// parseAddressList parses v with go-message's parser (the one behind
-// IMAP's ENVELOPE); when that fails only on a charset it cannot decode,
-// again leniently (undecoded true). Every address must have exactly one
-// "@": IMAP splits an address at its first "@", DMARC at its last.
-func parseAddressList(v string) (addrs []string, undecoded bool, err error) {
-	list, err := gomail.ParseAddressList(v)
-	if err != nil {
-		var err2 error
-		list, err2 = lenient.ParseList(v)
-		if err2 != nil {
-			return nil, false, err
-		}
-		undecoded = true
+// parseAddressList reads v with the reading behind IMAP's ENVELOPE
+// (envelope.Mailboxes), so the checks see the addresses a mail client
+// shows. A field with an element that is not an address is refused, as is
+// an address with more than one "@": IMAP splits an address at its first
+// "@", DMARC at its last.
+func parseAddressList(v string) ([]string, error) {
+	list, complete := envelope.Mailboxes(v)
+	if !complete {
+		return nil, errors.New("an element is not an address")
 	}
-	addrs = make([]string, len(list))
+	addrs := make([]string, len(list))
 	for i, a := range list {
-		if strings.Count(a.Address, "@") != 1 {
-			return nil, false, fmt.Errorf("address %q has more than one @", a.Address)
+		addr := a.Mailbox + "@" + a.Host
+		if strings.Count(addr, "@") != 1 {
+			return nil, fmt.Errorf("address %q has more than one @", addr)
 		}
-		addrs[i] = a.Address
+		addrs[i] = addr
 	}
-	return addrs, undecoded, nil
+	return addrs, nil
 }
