@@ -107,14 +107,22 @@ func (c *callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 }
 
+// status returns the statuses called back for notification id, in the
+// order of their cursors: callbacks are separate jobs, posted concurrently,
+// so they may arrive in another order (docs/api.md promises none).
 func (c *callbacks) status(id string) []string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
+	var got []webhook.Payload
 	for _, p := range c.got {
 		if p.ID == id {
-			out = append(out, p.Status)
+			got = append(got, p)
 		}
+	}
+	c.mu.Unlock()
+	slices.SortFunc(got, func(a, b webhook.Payload) int { return cmp.Compare(a.Cursor, b.Cursor) })
+	out := make([]string, len(got))
+	for i, p := range got {
+		out[i] = p.Status
 	}
 	return out
 }
