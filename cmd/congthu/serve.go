@@ -605,7 +605,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Stor
 	})
 
 	w := queue.NewWorker(qc, log.With("component", "sms-worker"), queue.WorkerOptions{})
-	w.Handle(notify.QueueSMS, queue.HandlerFunc(h.Handle), queue.HandlerOptions{Concurrency: max(32, 3*c.SMPPWindow), Lease: 30 * time.Second})
+	w.Handle(notify.QueueSMS, tracker.Handler(h), queue.HandlerOptions{Concurrency: max(32, 3*c.SMPPWindow), Lease: 30 * time.Second})
 	r.goRun("sms worker", func() error {
 		err := w.Run(ctx)
 		if smsc != nil {

@@ -1,6 +1,7 @@
-// Package smschan is the SMS channel of notifications: Handler.Handle is
-// the queue.Handler of queue "sms" (jobs "notification:<id>", see package
-// notify), Receipts.Apply takes the providers' delivery receipts.
+// Package smschan is the SMS channel of notifications: Handler is the
+// notify.Channel of queue "sms" (jobs "notification:<id>"; its queue.Handler
+// is notify.Tracker.Handler of it), Receipts.Apply takes the providers'
+// delivery receipts.
 //
 // The two are built apart so that nothing is bound late: Receipts needs
 // only the store and the tracker, so it exists before the providers (whose
@@ -152,19 +153,17 @@ func (h *Handler) later(t time.Time, err error) error {
 
 func localTime(t time.Time) string { return t.In(policy.Vietnam).Format("15:04 02/01/2006") }
 
-// Handle is the queue.Handler of queue "sms". It is idempotent.
-func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
-	n, err := notify.JobNotification(ctx, h.st, j)
-	if err != nil {
-		return err
-	}
+var _ notify.Channel = (*Handler)(nil)
+
+// Name is the channel's name, notify.ChannelSMS; its queue has that name.
+func (h *Handler) Name() string { return notify.ChannelSMS }
+
+// Send makes one attempt at live SMS n, which is not final; attempt counts
+// the earlier runs of its job. It is the notify.Channel of queue "sms":
+// notify.Tracker.Handler makes its queue.Handler, which reads the job's
+// notification and leaves final and test ones alone. It is idempotent.
+func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) error {
 	id := n.ID
-	if n.Channel != "sms" || n.Test {
-		return queue.Permanent(fmt.Errorf("sms: notification %s is not a live SMS", id))
-	}
-	if store.NotificationStatusFinal(n.Status) {
-		return nil
-	}
 	log := h.log.With("notification", id)
 	now := h.o.Now()
 
@@ -296,7 +295,7 @@ func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
 		if err := h.st.SetSMSSendState(ctx, id, store.SMSNotSent, se.Provider, se.Error()); err != nil {
 			return err
 		}
-		wait := max(h.o.Backoff(j.Attempt+1), se.RetryAfter)
+		wait := max(h.o.Backoff(attempt+1), se.RetryAfter)
 		log.Info("sms not sent; will retry", "provider", se.Provider, "in", wait, "err", se)
 		return queue.RetryAt(time.Now().Add(wait), se)
 	}

@@ -240,7 +240,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 
 	w := queue.NewWorker(e.q, testLogger(t), queue.WorkerOptions{Block: 100 * time.Millisecond})
 	if !o.noWork {
-		w.Handle(notify.QueueSMS, queue.HandlerFunc(e.h.Handle), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
+		w.Handle(notify.QueueSMS, e.tr.Handler(e.h), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
 	}
 	w.Handle(notify.QueueTest, queue.HandlerFunc(e.tr.HandleTest), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond})
 	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
@@ -375,7 +375,7 @@ func waitUntil(t testing.TB, what string, timeout time.Duration, cond func() boo
 
 // handle runs the SMS job of id once, as the worker would.
 func (e *smsEnv) handle(id string) error {
-	return e.h.Handle(context.Background(), &queue.Job{ID: notify.JobID(id), Queue: notify.QueueSMS})
+	return e.tr.Handler(e.h).Handle(context.Background(), &queue.Job{ID: notify.JobID(id), Queue: notify.QueueSMS})
 }
 
 // ---- tests ----
