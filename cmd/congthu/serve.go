@@ -28,6 +28,7 @@ import (
 	"congthu/mtasts"
 	"congthu/mtasts/stsdb"
 	"congthu/notify"
+	"congthu/notify/smschan"
 	"congthu/queue"
 	"congthu/revoke"
 	"congthu/sms/httpsms"
@@ -66,16 +67,6 @@ transactions and deliveries finish (up to 30 s) and exits 0.`,
 		},
 	}
 }
-
-// late holds a value set after its users are built (startSMS's receipt
-// handler).
-type late[T any] struct {
-	mu sync.RWMutex
-	v  T
-}
-
-func (l *late[T]) set(v T) { l.mu.Lock(); l.v = v; l.mu.Unlock() }
-func (l *late[T]) get() T  { l.mu.RLock(); defer l.mu.RUnlock(); return l.v }
 
 // runner runs the server's listeners and background workers and stops
 // them in order.
@@ -536,16 +527,18 @@ func resolver(addr string) *net.Resolver {
 	}
 }
 
-// ---- SMS channel (issue 6): startSMS and what only it uses ----
+// ---- SMS channel: startSMS and what only it uses ----
 
 // startSMS wires the live SMS channel: the SMPP and/or HTTP provider of
 // cfg.SMS behind a route.Router (CONGTHU_SMS_PRIMARY first), per-number
-// limits in Redis, quiet hours, and the dispatcher's SMS handler on queue
-// notify.QueueSMS (lease 30 s). The SMSC is bound in the background, with
+// limits in Redis, quiet hours, and the SMS channel's handler on queue
+// notify.QueueSMS (lease 30 s). Its receipt side (smschan.Receipts) is
+// built first and given to the providers, then the router, then the
+// handler. The SMSC is bound in the background, with
 // retries, so a down SMSC does not stop the server: until the first bind
 // SMS are "not sent, provider unavailable" and retried with back-off. With
 // no provider configured, live SMS become technical-failure "no SMS
-// provider configured" (dispatcher.SMS). It returns the HTTP provider's
+// provider configured" (smschan.Handler). It returns the HTTP provider's
 // receipt webhook for POST /v1/sms/receipts, nil without one.
 func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client, rdb *redis.Client,
 	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
@@ -555,13 +548,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Stor
 		return nil, fmt.Errorf("sms quiet hours: %w", err)
 	}
 	limits := policy.Limits{Max: c.MaxPerHour, Window: time.Hour, DuplicateWindow: c.DuplicateWindow.D()}
-	var h late[*dispatcher.SMS]
-	onReceipt := func(ctx context.Context, rc route.Receipt) error {
-		if s := h.get(); s != nil {
-			return s.Receipt(ctx, rc)
-		}
-		return errors.New("sms: not ready")
-	}
+	onReceipt := smschan.NewReceipts(st, tracker, log).Apply
 
 	var smppSender, httpSender route.Sender
 	var receipts http.Handler
@@ -592,13 +579,13 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Stor
 	if c.Primary == "http" || primary == nil {
 		primary, secondary = httpSender, smppSender
 	}
-	so := dispatcher.SMSOptions{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, Logger: log}
+	so := smschan.Options{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, Logger: log}
 	if primary != nil {
 		so.Sender = route.New(primary, secondary, route.Options{Logger: log})
 	} else {
 		log.Warn("no SMS provider configured (CONGTHU_SMPP_ADDR, CONGTHU_SMS_HTTP_URL): live SMS notifications fail with technical-failure")
 	}
-	h.set(dispatcher.NewSMS(st, tracker, so))
+	h := smschan.NewHandler(st, tracker, so)
 	r.goRun("sms janitor", func() error {
 		// Receipts kept for ids never recorded: a week is plenty.
 		tick := time.NewTicker(time.Hour)
@@ -618,7 +605,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Stor
 	})
 
 	w := queue.NewWorker(qc, log.With("component", "sms-worker"), queue.WorkerOptions{})
-	w.Handle(notify.QueueSMS, queue.HandlerFunc(h.get().Handle), queue.HandlerOptions{Concurrency: max(32, 3*c.SMPPWindow), Lease: 30 * time.Second})
+	w.Handle(notify.QueueSMS, tracker.Handler(h), queue.HandlerOptions{Concurrency: max(32, 3*c.SMPPWindow), Lease: 30 * time.Second})
 	r.goRun("sms worker", func() error {
 		err := w.Run(ctx)
 		if smsc != nil {

@@ -1,21 +1,25 @@
-package dispatcher
-
-// The live SMS channel: SMS.Handle is the queue.Handler of queue "sms"
-// (jobs "notification:<id>", see package notify), SMS.Receipt takes the
-// providers' delivery receipts.
+// Package smschan is the SMS channel of notifications: Handler is the
+// notify.Channel of queue "sms" (jobs "notification:<id>"; its queue.Handler
+// is notify.Tracker.Handler of it), Receipts.Apply takes the providers'
+// delivery receipts.
+//
+// The two are built apart so that nothing is bound late: Receipts needs
+// only the store and the tracker, so it exists before the providers (whose
+// OnReceipt is Receipts.Apply), and the Handler is built last, over the
+// router of those providers.
 //
 // One run of a job, for a notification that is not final yet:
 //
-//  1. Quiet hours (SMSOptions.QuietHours): a non-urgent SMS inside the
+//  1. Quiet hours (Options.QuietHours): a non-urgent SMS inside the
 //     window stays created, with the detail and a timeline entry "held for
 //     quiet hours until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)", and the job
 //     comes back at the window's end. Urgent SMS (API field "urgent")
 //     bypass quiet hours.
-//  2. Per-number limits (SMSOptions.Limiter): over the hourly rate the SMS
+//  2. Per-number limits (Options.Limiter): over the hourly rate the SMS
 //     stays created with detail "rate-limited: ..., will be sent at HH:MM"
 //     and the job comes back then; the same text to the same number within
 //     the duplicate window is final: permanent-failure "duplicate: ...".
-//  3. With no provider configured (SMSOptions.Sender nil) the SMS becomes
+//  3. With no provider configured (Options.Sender nil) the SMS becomes
 //     technical-failure "no SMS provider configured" at once: the back
 //     office hears of it (and may use another channel) instead of waiting
 //     72 hours for the expiry.
@@ -24,13 +28,13 @@ package dispatcher
 //     and the SMS stays sending until receipts make it delivered or a
 //     failure. Refused for good: permanent-failure. Provably not taken
 //     (provider down, throttled past its retries): tried again with
-//     SMSOptions.Backoff (or the provider's Retry-After).
+//     Options.Backoff (or the provider's Retry-After).
 //
 // Unknown outcome (the request was written but no answer read: connection
 // dropped mid-window, timeout, or a run that died mid-send and left
 // store.SMSSubmitting behind): the SMS is not sent again at once. It stays
 // sending with detail "outcome unknown ..." and the job comes back after
-// SMSOptions.UnknownOutcomeWait (default 30 min). If a receipt made it final
+// Options.UnknownOutcomeWait (default 30 min). If a receipt made it final
 // by then, nothing more is done. Otherwise it is sent once more (the SMSC
 // never acknowledged it, so it most likely never took it); a second unknown
 // outcome ends in technical-failure, never a third send. So nothing the
@@ -43,6 +47,7 @@ package dispatcher
 // temporary-failure as soon as one part's receipt says so. Ids match in
 // either spelling (smpp.MessageIDForms), and a receipt that comes before
 // its submit is recorded is kept and applied then (store/sms.go).
+package smschan
 
 import (
 	"context"
@@ -59,36 +64,36 @@ import (
 	"congthu/store"
 )
 
-// SMSSender sends one SMS through a provider; *route.Router satisfies it.
+// Sender sends one SMS through a provider; *route.Router satisfies it.
 // Errors should be *route.SendError (anything else counts as an unknown
 // outcome).
-type SMSSender interface {
+type Sender interface {
 	Send(ctx context.Context, m route.Message) (route.Result, error)
 }
 
-// SMSLimiter enforces per-number limits; *policy.Limiter satisfies it.
-type SMSLimiter interface {
+// Limiter enforces per-number limits; *policy.Limiter satisfies it.
+type Limiter interface {
 	Allow(ctx context.Context, id, e164, text string, now time.Time) (policy.Decision, error)
 	Forget(ctx context.Context, id, e164, text string) error
 }
 
-// SMSTracker records status changes and their callbacks; *notify.Tracker
+// Tracker records status changes and their callbacks; *notify.Tracker
 // satisfies it.
-type SMSTracker interface {
+type Tracker interface {
 	SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error)
 	// EnqueueCallbacks queues the callbacks of events the store made
 	// (store.BeginSMSSend's "sending").
 	EnqueueCallbacks(ctx context.Context, evs []store.NotificationEvent)
 }
 
-// SMSOptions configure the SMS handler.
-type SMSOptions struct {
+// Options configure the Handler.
+type Options struct {
 	// Sender sends the SMS; nil means no provider is configured (see the
 	// notes above).
-	Sender SMSSender
+	Sender Sender
 	// Limiter, if set, applies per-number limits; Limits describes them
 	// in status details.
-	Limiter SMSLimiter
+	Limiter Limiter
 	Limits  policy.Limits
 	// QuietHours holds non-urgent SMS (zero value: off).
 	QuietHours policy.QuietHours
@@ -105,16 +110,16 @@ type SMSOptions struct {
 	Logger *slog.Logger
 }
 
-// SMS sends live SMS notifications and applies their receipts.
-type SMS struct {
+// Handler sends live SMS notifications.
+type Handler struct {
 	st  *store.Store
-	tr  SMSTracker
-	o   SMSOptions
+	tr  Tracker
+	o   Options
 	log *slog.Logger
 }
 
-// NewSMS returns the SMS handler over the store and the tracker.
-func NewSMS(st *store.Store, tr SMSTracker, opts SMSOptions) *SMS {
+// NewHandler returns the SMS handler over the store and the tracker.
+func NewHandler(st *store.Store, tr Tracker, opts Options) *Handler {
 	if opts.UnknownOutcomeWait <= 0 {
 		opts.UnknownOutcomeWait = 30 * time.Minute
 	}
@@ -133,7 +138,7 @@ func NewSMS(st *store.Store, tr SMSTracker, opts SMSOptions) *SMS {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &SMS{st: st, tr: tr, o: opts, log: opts.Logger}
+	return &Handler{st: st, tr: tr, o: opts, log: opts.Logger}
 }
 
 var (
@@ -142,25 +147,23 @@ var (
 )
 
 // later asks the queue for another run at t on the Now clock.
-func (h *SMS) later(t time.Time, err error) error {
+func (h *Handler) later(t time.Time, err error) error {
 	return queue.RetryAt(time.Now().Add(t.Sub(h.o.Now())), err)
 }
 
 func localTime(t time.Time) string { return t.In(policy.Vietnam).Format("15:04 02/01/2006") }
 
-// Handle is the queue.Handler of queue "sms". It is idempotent.
-func (h *SMS) Handle(ctx context.Context, j *queue.Job) error {
-	n, err := notify.JobNotification(ctx, h.st, j)
-	if err != nil {
-		return err
-	}
+var _ notify.Channel = (*Handler)(nil)
+
+// Name is the channel's name, notify.ChannelSMS; its queue has that name.
+func (h *Handler) Name() string { return notify.ChannelSMS }
+
+// Send makes one attempt at live SMS n, which is not final; attempt counts
+// the earlier runs of its job. It is the notify.Channel of queue "sms":
+// notify.Tracker.Handler makes its queue.Handler, which reads the job's
+// notification and leaves final and test ones alone. It is idempotent.
+func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) error {
 	id := n.ID
-	if n.Channel != "sms" || n.Test {
-		return queue.Permanent(fmt.Errorf("sms: notification %s is not a live SMS", id))
-	}
-	if store.NotificationStatusFinal(n.Status) {
-		return nil
-	}
 	log := h.log.With("notification", id)
 	now := h.o.Now()
 
@@ -292,24 +295,24 @@ func (h *SMS) Handle(ctx context.Context, j *queue.Job) error {
 		if err := h.st.SetSMSSendState(ctx, id, store.SMSNotSent, se.Provider, se.Error()); err != nil {
 			return err
 		}
-		wait := max(h.o.Backoff(j.Attempt+1), se.RetryAfter)
+		wait := max(h.o.Backoff(attempt+1), se.RetryAfter)
 		log.Info("sms not sent; will retry", "provider", se.Provider, "in", wait, "err", se)
 		return queue.RetryAt(time.Now().Add(wait), se)
 	}
 }
 
-func (h *SMS) unknownDetail(d string) string {
+func (h *Handler) unknownDetail(d string) string {
 	return d + fmt.Sprintf("; waiting %s for a delivery receipt before sending once more", h.o.UnknownOutcomeWait)
 }
 
-func (h *SMS) dupWindow() time.Duration {
+func (h *Handler) dupWindow() time.Duration {
 	if h.o.Limits.DuplicateWindow > 0 {
 		return h.o.Limits.DuplicateWindow
 	}
 	return 10 * time.Minute
 }
 
-func (h *SMS) rateText() string {
+func (h *Handler) rateText() string {
 	max, w := h.o.Limits.Max, h.o.Limits.Window
 	if max <= 0 {
 		max = 5
@@ -323,7 +326,7 @@ func (h *SMS) rateText() string {
 // recordAccepted stores the parts' ids, retrying for up to a minute: the
 // provider has them, so giving up here would make the next run see an
 // unknown outcome.
-func (h *SMS) recordAccepted(ctx context.Context, id, state, provider string, ids []string) (store.SMSOutcome, error) {
+func (h *Handler) recordAccepted(ctx context.Context, id, state, provider string, ids []string) (store.SMSOutcome, error) {
 	norm := make([]string, len(ids))
 	for i, m := range ids {
 		norm[i] = smpp.NormalizeMessageID(m)
@@ -343,10 +346,26 @@ func (h *SMS) recordAccepted(ctx context.Context, id, state, provider string, id
 	}
 }
 
-// Receipt applies a delivery receipt from either provider (see
+// Receipts applies the providers' delivery receipts.
+type Receipts struct {
+	st  *store.Store
+	tr  Tracker
+	log *slog.Logger
+}
+
+// NewReceipts returns the receipt side of the channel over the store and
+// the tracker; log may be nil.
+func NewReceipts(st *store.Store, tr Tracker, log *slog.Logger) *Receipts {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Receipts{st: st, tr: tr, log: log}
+}
+
+// Apply applies a delivery receipt from either provider (see
 // route.SMPPReceipt and route.HTTPReceipt). An error means it was not
 // recorded: the provider should deliver it again.
-func (h *SMS) Receipt(ctx context.Context, r route.Receipt) error {
+func (h *Receipts) Apply(ctx context.Context, r route.Receipt) error {
 	var state string
 	switch r.Outcome {
 	case smpp.Delivered:

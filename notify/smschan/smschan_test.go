@@ -1,4 +1,4 @@
-package dispatcher
+package smschan_test
 
 import (
 	"bufio"
@@ -9,14 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"os"
-	"os/exec"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,135 +26,22 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"congthu/dispatcher"
 	"congthu/httpapi"
+	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/notify"
+	"congthu/notify/smschan"
 	"congthu/queue"
 	"congthu/sms/httpsms"
 	"congthu/sms/policy"
 	"congthu/sms/route"
 	"congthu/sms/smpp"
+	"congthu/sms/smpp/smpptest"
 	"congthu/store"
 	"congthu/templates"
 	"congthu/webhook"
 )
-
-// ---- the Perl SMSC (sms/smpp/testdata/smsc.pl, Net::SMPP) ----
-
-type perlSMSC struct {
-	addr  string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	mu    sync.Mutex
-	lines []string
-	times []time.Time // when each line was read
-}
-
-func startSMSC(t testing.TB, flags ...string) *perlSMSC {
-	t.Helper()
-	if err := exec.Command("perl", "-MNet::SMPP", "-e1").Run(); err != nil {
-		t.Fatalf("perl with Net::SMPP missing (apt-get install libnet-smpp-perl): %v", err)
-	}
-	cmd := exec.Command("perl", append([]string{"../sms/smpp/testdata/smsc.pl"}, flags...)...)
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &perlSMSC{cmd: cmd, done: make(chan struct{})}
-	listening := make(chan string, 1)
-	go func() {
-		defer close(s.done)
-		sc := bufio.NewScanner(out)
-		sc.Buffer(make([]byte, 64*1024), 1024*1024)
-		for sc.Scan() {
-			line := sc.Text()
-			if port, ok := strings.CutPrefix(line, "LISTENING port="); ok {
-				listening <- port
-			}
-			s.mu.Lock()
-			s.lines = append(s.lines, line)
-			s.times = append(s.times, time.Now())
-			s.mu.Unlock()
-		}
-		io.Copy(io.Discard, out)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-		<-s.done
-		if t.Failed() {
-			s.mu.Lock()
-			l := s.lines
-			if len(l) > 400 {
-				l = l[len(l)-400:]
-			}
-			t.Logf("SMSC log tail:\n%s", strings.Join(l, "\n"))
-			s.mu.Unlock()
-		}
-	})
-	select {
-	case port := <-listening:
-		s.addr = "127.0.0.1:" + port
-	case <-time.After(10 * time.Second):
-		t.Fatal("the SMSC did not start")
-	}
-	return s
-}
-
-// field returns the value of key=value in an SMSC log line.
-func field(line, key string) string {
-	for _, f := range strings.Fields(line) {
-		if v, ok := strings.CutPrefix(f, key+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// count returns how many lines start with kind.
-func (s *perlSMSC) count(kind string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	n := 0
-	for _, l := range s.lines {
-		if strings.HasPrefix(l, kind+" ") {
-			n++
-		}
-	}
-	return n
-}
-
-// ackSpan returns when the first and the last ACK were read.
-func (s *perlSMSC) ackSpan() (first, last time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, l := range s.lines {
-		if strings.HasPrefix(l, "ACK ") {
-			if first.IsZero() {
-				first = s.times[i]
-			}
-			last = s.times[i]
-		}
-	}
-	return first, last
-}
-
-// acked counts the SMSC's acknowledgements per short_message (hex).
-func (s *perlSMSC) acked() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	m := map[string]int{}
-	for _, l := range s.lines {
-		if strings.HasPrefix(l, "ACK ") {
-			m[field(l, "sm")]++
-		}
-	}
-	return m
-}
 
 // ---- the SMS side of the gateway, in process ----
 
@@ -168,7 +56,8 @@ type smsEnv struct {
 	ts      *httptest.Server
 	live    string // API keys
 	test    string
-	h       atomic.Pointer[SMS]
+	rc      *smschan.Receipts
+	h       *smschan.Handler
 	client  *smpp.Client
 	clock   *smsClock
 	cb      *callbacks
@@ -218,36 +107,45 @@ func (c *callbacks) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Unlock()
 }
 
+// status returns the statuses called back for notification id, in the
+// order of their cursors: callbacks are separate jobs, posted concurrently,
+// so they may arrive in another order (docs/api.md promises none).
 func (c *callbacks) status(id string) []string {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	var out []string
+	var got []webhook.Payload
 	for _, p := range c.got {
 		if p.ID == id {
-			out = append(out, p.Status)
+			got = append(got, p)
 		}
+	}
+	c.mu.Unlock()
+	slices.SortFunc(got, func(a, b webhook.Payload) int { return cmp.Compare(a.Cursor, b.Cursor) })
+	out := make([]string, len(got))
+	for i, p := range got {
+		out[i] = p.Status
 	}
 	return out
 }
 
 type smsEnvOpts struct {
 	smsc    string         // SMPP address; "" for no SMPP provider
-	sender  SMSSender      // instead of SMPP
+	sender  smschan.Sender // instead of SMPP
 	window  int            // SMPP window (default 10)
 	rate    float64        // SMPP rate cap (0: none)
 	limits  *policy.Limits // nil: no limits
 	quiet   string         // quiet hours (default off)
-	mod     func(*SMSOptions)
+	mod     func(*smschan.Options)
 	noWork  bool // no workers: tests call Handle
 	noCB    bool // no callback URL
 	paused  bool // workers start at e.start()
 	sweep   time.Duration
 	dataDir string
-	receipt http.Handler // mounted at /v1/sms/receipts
-	// st and rdb, when set, are used instead of a new store and Redis
-	// database (to share them with a dispatcher env).
-	st  *store.Store
-	rdb *redis.Client
+	// receipt, if set, makes the handler mounted at /v1/sms/receipts
+	// from the env's receipts.
+	receipt func(*smschan.Receipts) http.Handler
+	// outboxAdded is the store's Options.OutboxAdded (for a dispatcher
+	// over the env's store).
+	outboxAdded func(int64)
 }
 
 func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
@@ -257,26 +155,22 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if e.dataDir == "" {
 		e.dataDir = t.TempDir()
 	}
-	st := o.st
-	if st == nil {
-		var err error
-		if st, err = store.Open(ctx, store.Options{DataDir: e.dataDir}, testLogger(t)); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
+	st, err := store.Open(ctx, store.Options{DataDir: e.dataDir, OutboxAdded: o.outboxAdded}, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() })
 	e.st = st
-	if e.rdb = o.rdb; e.rdb == nil {
-		ro, err := redis.ParseURL(testenv.Redis(t))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ro.PoolSize = 100
-		e.rdb = redis.NewClient(ro)
-		t.Cleanup(func() { e.rdb.Close() })
+	ro, err := redis.ParseURL(testenv.Redis(t))
+	if err != nil {
+		t.Fatal(err)
 	}
+	ro.PoolSize = 100
+	e.rdb = redis.NewClient(ro)
+	t.Cleanup(func() { e.rdb.Close() })
 	e.q = queue.NewClient(e.rdb)
 	e.tr = notify.NewTracker(st, e.q, testLogger(t), nil)
+	e.rc = smschan.NewReceipts(st, e.tr, testLogger(t))
 
 	e.cb = &callbacks{t: t, secret: e.secret}
 	cbSrv := httptest.NewServer(e.cb)
@@ -286,7 +180,11 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: o.receipt},
+	var receipts http.Handler
+	if o.receipt != nil {
+		receipts = o.receipt(e.rc)
+	}
+	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: receipts},
 		httpapi.Deps{Store: st, Queue: e.q, Templates: set, Tracker: e.tr})
 	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
@@ -299,7 +197,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		}
 	}
 
-	so := SMSOptions{Sender: o.sender, Now: e.clock.Now, Logger: testLogger(t), UnknownOutcomeWait: time.Second,
+	so := smschan.Options{Sender: o.sender, Now: e.clock.Now, Logger: testLogger(t), UnknownOutcomeWait: time.Second,
 		Backoff: func(int) time.Duration { return 100 * time.Millisecond }}
 	if o.smsc != "" {
 		w := o.window
@@ -312,11 +210,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 			Window: w, Rate: o.rate, ResponseTimeout: 3 * time.Second, ReconnectMin: 50 * time.Millisecond, ReconnectMax: 200 * time.Millisecond,
 			Logger: testLogger(t),
 			OnReceipt: func(ctx context.Context, r smpp.Receipt) error {
-				h := e.h.Load()
-				if h == nil {
-					return errors.New("not ready")
-				}
-				return h.Receipt(ctx, route.SMPPReceipt("smpp", r))
+				return e.rc.Apply(ctx, route.SMPPReceipt("smpp", r))
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -342,11 +236,11 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if o.mod != nil {
 		o.mod(&so)
 	}
-	e.h.Store(NewSMS(st, e.tr, so))
+	e.h = smschan.NewHandler(st, e.tr, so)
 
 	w := queue.NewWorker(e.q, testLogger(t), queue.WorkerOptions{Block: 100 * time.Millisecond})
 	if !o.noWork {
-		w.Handle(notify.QueueSMS, queue.HandlerFunc(e.h.Load().Handle), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
+		w.Handle(notify.QueueSMS, e.tr.Handler(e.h), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
 	}
 	w.Handle(notify.QueueTest, queue.HandlerFunc(e.tr.HandleTest), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond})
 	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
@@ -481,7 +375,7 @@ func waitUntil(t testing.TB, what string, timeout time.Duration, cond func() boo
 
 // handle runs the SMS job of id once, as the worker would.
 func (e *smsEnv) handle(id string) error {
-	return e.h.Load().Handle(context.Background(), &queue.Job{ID: notify.JobID(id), Queue: notify.QueueSMS})
+	return e.tr.Handler(e.h).Handle(context.Background(), &queue.Job{ID: notify.JobID(id), Queue: notify.QueueSMS})
 }
 
 // ---- tests ----
@@ -496,14 +390,14 @@ func TestSMSEndToEnd(t *testing.T) {
 		{"undeliverable", store.NotificationPermanentFailure, "delivery receipt: UNDELIV"},
 	} {
 		t.Run(tc.dlr, func(t *testing.T) {
-			s := startSMSC(t, "--dlr", tc.dlr)
-			e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
+			s := smpptest.Start(t, "--dlr", tc.dlr)
+			e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr})
 			ids := e.post(e.live, "000.00.12.H26-260315-0001", smsEvent("ev-1", "000.00.12.H26-260315-0001", "0912 345 678", "sms"))
 			n := e.waitFinal(ids["sms"], 10*time.Second)
 			if n.Status != tc.want || !strings.HasPrefix(n.StatusDetail, tc.detail) {
 				t.Errorf("status: got %s %q, want %s %q", n.Status, n.StatusDetail, tc.want, tc.detail)
 			}
-			if got := s.count("SUBMIT"); got != n.SMSParts {
+			if got := s.Count("SUBMIT"); got != n.SMSParts {
 				t.Errorf("SMSC got %d submit_sm, want %d (parts)", got, n.SMSParts)
 			}
 			waitUntil(t, "callbacks", 10*time.Second, func() bool { return len(e.cb.status(n.ID)) == 2 })
@@ -520,8 +414,8 @@ func TestSMSEndToEnd(t *testing.T) {
 // TestSMSQuietHours: a non-urgent SMS at 22:00 is held (created, with a
 // clear detail and a timeline entry) until 07:00; urgent goes at once.
 func TestSMSQuietHours(t *testing.T) {
-	s := startSMSC(t, "--dlr", "delivered")
-	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, quiet: "21:00-07:00", noWork: true})
+	s := smpptest.Start(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr, quiet: "21:00-07:00", noWork: true})
 	night := time.Date(2026, 11, 28, 22, 0, 0, 0, policy.Vietnam)
 	e.clock.set(night)
 
@@ -538,7 +432,7 @@ func TestSMSQuietHours(t *testing.T) {
 	if n.Status != store.NotificationCreated || n.StatusDetail != "held for quiet hours (21:00-07:00) until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)" {
 		t.Errorf("held: got %s %q", n.Status, n.StatusDetail)
 	}
-	if s.count("SUBMIT") != 0 {
+	if s.Count("SUBMIT") != 0 {
 		t.Error("a held SMS was submitted")
 	}
 	e.handle(held) // the sweeper may run it again: no second entry
@@ -571,8 +465,8 @@ func TestSMSQuietHours(t *testing.T) {
 
 // TestSMSLimits: per-number rate limit and duplicates give clear statuses.
 func TestSMSLimits(t *testing.T) {
-	s := startSMSC(t, "--dlr", "delivered")
-	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, noWork: true, limits: &policy.Limits{Max: 2, Window: time.Hour, DuplicateWindow: 10 * time.Minute}})
+	s := smpptest.Start(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr, noWork: true, limits: &policy.Limits{Max: 2, Window: time.Hour, DuplicateWindow: 10 * time.Minute}})
 	e.clock.set(time.Date(2026, 11, 28, 10, 0, 0, 0, policy.Vietnam))
 	var ids []string
 	for i, code := range []string{"000.11", "000.12", "000.13"} {
@@ -613,7 +507,7 @@ func TestSMSLimits(t *testing.T) {
 	if n := e.waitFinal(ids[2], 10*time.Second); n.Status != store.NotificationDelivered {
 		t.Errorf("after the hour: got %s %q", n.Status, n.StatusDetail)
 	}
-	if got := s.count("ACK"); got != 3 {
+	if got := s.Count("ACK"); got != 3 {
 		t.Errorf("SMSC acknowledged %d submits, want 3", got)
 	}
 }
@@ -622,8 +516,8 @@ func TestSMSLimits(t *testing.T) {
 // flight. Every notification ends final, and nothing the SMSC acknowledged
 // is sent twice (counted on the SMSC's log).
 func TestSMSDropMidWindow(t *testing.T) {
-	s := startSMSC(t, "--dlr", "delivered", "--drop-after", "5")
-	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
+	s := smpptest.Start(t, "--dlr", "delivered", "--drop-after", "5")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr})
 	ids := make([]string, 40)
 	var wg sync.WaitGroup
 	for i := range ids {
@@ -638,10 +532,10 @@ func TestSMSDropMidWindow(t *testing.T) {
 			t.Errorf("%s: got %s %q", id, n.Status, n.StatusDetail)
 		}
 	}
-	if s.count("DROP") != 1 {
+	if s.Count("DROP") != 1 {
 		t.Fatalf("the SMSC did not drop the connection")
 	}
-	acked := s.acked()
+	acked := ackedByText(s)
 	if len(acked) != len(ids) {
 		t.Errorf("the SMSC acknowledged %d distinct messages, want %d", len(acked), len(ids))
 	}
@@ -650,7 +544,7 @@ func TestSMSDropMidWindow(t *testing.T) {
 			t.Errorf("message %s acknowledged %d times", sm, n)
 		}
 	}
-	t.Logf("submits %d, acknowledged %d, discarded after the drop %d", s.count("SUBMIT"), s.count("ACK"), s.count("DISCARD"))
+	t.Logf("submits %d, acknowledged %d, discarded after the drop %d", s.Count("SUBMIT"), s.Count("ACK"), s.Count("DISCARD"))
 }
 
 // TestSMSUnknownOutcome: a provider that took the message but whose answer
@@ -663,7 +557,7 @@ func TestSMSUnknownOutcome(t *testing.T) {
 		calls.Add(1)
 		return route.Result{}, &route.SendError{Provider: "smpp", Temporary: true, UnknownOutcome: true, Err: smpp.ErrUnknownOutcome}
 	})
-	e := newSMSEnv(t, smsEnvOpts{sender: sender, noWork: true, mod: func(o *SMSOptions) { o.UnknownOutcomeWait = 300 * time.Millisecond }})
+	e := newSMSEnv(t, smsEnvOpts{sender: sender, noWork: true, mod: func(o *smschan.Options) { o.UnknownOutcomeWait = 300 * time.Millisecond }})
 	id := e.post(e.live, "000.31", smsEvent("ev-u", "000.31", "0912345678", "sms"))["sms"]
 	var re *queue.RetryError
 	if err := e.handle(id); !errors.As(err, &re) {
@@ -737,12 +631,12 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 
 	// "Restart": a new store on the same data, a new handler and API.
 	p2 := newProvider()
-	var h2 atomic.Pointer[SMS]
-	receipts := p2.ReceiptHandler(func(ctx context.Context, r httpsms.Receipt) error {
-		return h2.Load().Receipt(ctx, route.HTTPReceipt("http", r))
-	})
+	receipts := func(rc *smschan.Receipts) http.Handler {
+		return p2.ReceiptHandler(func(ctx context.Context, r httpsms.Receipt) error {
+			return rc.Apply(ctx, route.HTTPReceipt("http", r))
+		})
+	}
 	e2 := newSMSEnv(t, smsEnvOpts{dataDir: dir, sender: route.New(route.NewHTTP("http", p2), nil, route.Options{}), receipt: receipts})
-	h2.Store(e2.h.Load())
 	req, _ := http.NewRequest("POST", e2.ts.URL+"/v1/sms/receipts", strings.NewReader(`{"id":"MSG-1","status":"DELIVERED","error_code":"000"}`))
 	req.Header.Set(httpsms.DefaultReceiptHeader, "rs")
 	resp, err := http.DefaultClient.Do(req)
@@ -803,8 +697,8 @@ func TestSMSFallbackTestKey(t *testing.T) {
 // TestSMSFallbackLive: a live email the remote MX refuses with 550 falls
 // back to SMS, sent over SMPP and delivered.
 func TestSMSFallbackLive(t *testing.T) {
-	s := startSMSC(t, "--dlr", "delivered")
-	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr})
+	s := smpptest.Start(t, "--dlr", "delivered")
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr})
 	ev := smsEvent("ev-l", "000.71", "0912345678", "email")
 	email := e.post(e.live, "000.71", ev)["email"]
 	// The dispatcher's record of a 550, and its hook.
@@ -854,8 +748,8 @@ func TestSMSFallbackLive(t *testing.T) {
 		t.Errorf("fallback after a second record: %s, want %s", again, smsID)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if s.count("ACK") != 1 {
-		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
+	if s.Count("ACK") != 1 {
+		t.Errorf("SMSC acknowledged %d messages, want 1", s.Count("ACK"))
 	}
 }
 
@@ -864,16 +758,14 @@ func TestSMSFallbackLive(t *testing.T) {
 // which answers 550 5.1.1; the email becomes permanent-failure, the SMS
 // variant is created, sent over SMPP and delivered.
 func TestSMSFallbackLive550(t *testing.T) {
-	sk := startSink(t, sinkOpts{rcpt: func(string) error { return smtpErr(550, [3]int{5, 1, 1}, "no such user") }})
-	var lt atomic.Pointer[notify.Tracker] // made after the dispatcher
-	de := newEnv(t, envOpts{opts: func(o *Options) {
-		o.Port = portOf(t, sk.addr)
-		o.Compose = func(ctx context.Context, id int64) ([]byte, error) { return lt.Load().ComposeOutbox(ctx, id) }
+	s := smpptest.Start(t, "--dlr", "delivered")
+	var enq atomic.Pointer[dispatcher.Enqueuer] // made over the env's queue
+	e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr, outboxAdded: func(id int64) {
+		if q := enq.Load(); q != nil {
+			q.Add(id)
+		}
 	}})
-	de.exampleOrgMX()
-	s := startSMSC(t, "--dlr", "delivered")
-	e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, st: de.st, rdb: de.rdb})
-	lt.Store(e.tr)
+	startDispatcher(t, e, start550MX(t), &enq)
 
 	ev := smsEvent("ev-550", "000.81", "0912345678", "email")
 	ev["applicant"].(map[string]any)["email"] = "an.nguyen@example.org"
@@ -893,22 +785,83 @@ func TestSMSFallbackLive550(t *testing.T) {
 	waitUntil(t, "callbacks", 10*time.Second, func() bool {
 		return slices.Contains(e.cb.status(email), store.NotificationPermanentFailure) && slices.Contains(e.cb.status(smsID), store.NotificationDelivered)
 	})
-	if s.count("ACK") != 1 {
-		t.Errorf("SMSC acknowledged %d messages, want 1", s.count("ACK"))
+	if s.Count("ACK") != 1 {
+		t.Errorf("SMSC acknowledged %d messages, want 1", s.Count("ACK"))
 	}
 }
 
-// ---- throughput ----
+// startDispatcher runs the mail dispatcher over e's store and queue,
+// composing with e's tracker, with example.org's MX on 127.0.0.1:port.
+// It stores the Enqueuer in enq (the store's OutboxAdded reads it).
+func startDispatcher(t *testing.T, e *smsEnv, port int, enq *atomic.Pointer[dispatcher.Enqueuer]) {
+	t.Helper()
+	dns := testdns.Start(t)
+	dns.SetMX("example.org", testdns.MX{Pref: 10, Host: "mx.example.org"})
+	dns.SetA("mx.example.org", "127.0.0.1")
+	en := dispatcher.NewEnqueuer(e.q, testLogger(t))
+	enq.Store(en)
+	d, err := dispatcher.New(dispatcher.Options{Hostname: "mta.local.test", Resolver: dns.Resolver(), Port: port,
+		RetrySchedule: []time.Duration{50 * time.Millisecond}, IdleTimeout: 2 * time.Second, Compose: e.tr.ComposeOutbox},
+		e.st, e.q, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go en.Run(ctx)
+	go func() { done <- d.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dispatcher Run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Errorf("dispatcher Run did not return")
+		}
+	})
+}
 
-// startGoSMSC is a minimal SMSC on our own codec that answers every
-// submit_sm at once (no receipts), to measure the gateway without the
-// Perl SMSC's own cost (a copy of the one in sms/smpp/bench_test.go).
-func startGoSMSC(t testing.TB) (addr string, acked *atomic.Int64) {
+// start550MX is the applicant's MX: it refuses every recipient with
+// 550 5.1.1. It returns its port.
+func start550MX(t testing.TB) int {
+	addr := serveTCP(t, func(conn net.Conn) {
+		conn.SetDeadline(time.Now().Add(30 * time.Second))
+		br := bufio.NewReader(conn)
+		fmt.Fprint(conn, "220 mx.example.org ESMTP\r\n")
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				return
+			}
+			switch cmd := strings.ToUpper(strings.TrimSpace(line)); {
+			case strings.HasPrefix(cmd, "EHLO"), strings.HasPrefix(cmd, "HELO"):
+				fmt.Fprint(conn, "250-mx.example.org\r\n250 ENHANCEDSTATUSCODES\r\n")
+			case strings.HasPrefix(cmd, "MAIL"), strings.HasPrefix(cmd, "RSET"), strings.HasPrefix(cmd, "NOOP"):
+				fmt.Fprint(conn, "250 2.0.0 OK\r\n")
+			case strings.HasPrefix(cmd, "RCPT"):
+				fmt.Fprint(conn, "550 5.1.1 no such user\r\n")
+			case strings.HasPrefix(cmd, "QUIT"):
+				fmt.Fprint(conn, "221 2.0.0 bye\r\n")
+				return
+			default:
+				fmt.Fprint(conn, "503 5.5.1 bad sequence\r\n")
+			}
+		}
+	})
+	_, port, _ := net.SplitHostPort(addr)
+	p, _ := strconv.Atoi(port)
+	return p
+}
+
+// serveTCP listens on 127.0.0.1 and runs serve on every connection (which
+// it closes after) until t ends. It returns the address.
+func serveTCP(t testing.TB, serve func(net.Conn)) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	acked = new(atomic.Int64)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
@@ -918,41 +871,54 @@ func startGoSMSC(t testing.TB) (addr string, acked *atomic.Int64) {
 			}
 			wg.Go(func() {
 				defer conn.Close()
-				br, bw := bufio.NewReader(conn), bufio.NewWriter(conn)
-				for {
-					f, err := smpp.ReadFrame(br)
-					if err != nil {
-						return
-					}
-					p, err := smpp.Decode(f)
-					if err != nil {
-						return
-					}
-					r := &smpp.PDU{ID: p.ID | 0x80000000, Seq: p.Seq}
-					switch p.ID {
-					case smpp.BindTransceiver, smpp.BindTransmitter, smpp.BindReceiver:
-						r.Body = &smpp.BindResp{SystemID: "gosmsc"}
-					case smpp.SubmitSM:
-						r.Body = &smpp.SMResp{MessageID: fmt.Sprintf("%X", acked.Add(1))}
-					case smpp.EnquireLink, smpp.Unbind:
-					default:
-						continue
-					}
-					b, _ := r.Marshal()
-					bw.Write(b)
-					if br.Buffered() == 0 && bw.Flush() != nil {
-						return
-					}
-					if p.ID == smpp.Unbind {
-						bw.Flush()
-						return
-					}
-				}
+				serve(conn)
 			})
 		}
 	})
 	t.Cleanup(func() { ln.Close(); wg.Wait() })
-	return ln.Addr().String(), acked
+	return ln.Addr().String()
+}
+
+// ---- throughput ----
+
+// startGoSMSC is a minimal SMSC on our own codec that answers every
+// submit_sm at once (no receipts), to measure the gateway without the
+// Perl SMSC's own cost (a copy of the one in sms/smpp/bench_test.go).
+func startGoSMSC(t testing.TB) (addr string, acked *atomic.Int64) {
+	acked = new(atomic.Int64)
+	addr = serveTCP(t, func(conn net.Conn) {
+		br, bw := bufio.NewReader(conn), bufio.NewWriter(conn)
+		for {
+			f, err := smpp.ReadFrame(br)
+			if err != nil {
+				return
+			}
+			p, err := smpp.Decode(f)
+			if err != nil {
+				return
+			}
+			r := &smpp.PDU{ID: p.ID | 0x80000000, Seq: p.Seq}
+			switch p.ID {
+			case smpp.BindTransceiver, smpp.BindTransmitter, smpp.BindReceiver:
+				r.Body = &smpp.BindResp{SystemID: "gosmsc"}
+			case smpp.SubmitSM:
+				r.Body = &smpp.SMResp{MessageID: fmt.Sprintf("%X", acked.Add(1))}
+			case smpp.EnquireLink, smpp.Unbind:
+			default:
+				continue
+			}
+			b, _ := r.Marshal()
+			bw.Write(b)
+			if br.Buffered() == 0 && bw.Flush() != nil {
+				return
+			}
+			if p.ID == smpp.Unbind {
+				bw.Flush()
+				return
+			}
+		}
+	})
+	return addr, acked
 }
 
 // pipeline posts n SMS events (distinct numbers, default limits on) from
@@ -999,8 +965,8 @@ func benchPipeline(b *testing.B, addr string, parts func() int64) {
 // BenchmarkSMSPipelinePerl: API → store → queue → handler → SMPP (window
 // 10) → the Net::SMPP SMSC answering at once (and sending receipts).
 func BenchmarkSMSPipelinePerl(b *testing.B) {
-	s := startSMSC(b, "--dlr", "delivered")
-	benchPipeline(b, s.addr, func() int64 { return int64(s.count("ACK")) })
+	s := smpptest.Start(b, "--dlr", "delivered")
+	benchPipeline(b, s.Addr, func() int64 { return int64(s.Count("ACK")) })
 }
 
 // BenchmarkSMSPipelineGo: the same against the minimal Go SMSC.
@@ -1031,8 +997,8 @@ func TestSMSThrottledSMSC(t *testing.T) {
 		{"uncapped", 0, 300, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := startSMSC(t, "--throttle-above", fmt.Sprint(allowed))
-			e := newSMSEnv(t, smsEnvOpts{smsc: s.addr, window: 10, rate: tc.rate, noCB: true, sweep: time.Minute, paused: true,
+			s := smpptest.Start(t, "--throttle-above", fmt.Sprint(allowed))
+			e := newSMSEnv(t, smsEnvOpts{smsc: s.Addr, window: 10, rate: tc.rate, noCB: true, sweep: time.Minute, paused: true,
 				limits: &policy.Limits{Max: 5, Window: time.Hour, DuplicateWindow: 10 * time.Minute}})
 			// The SMS are created first, so that the figure is the
 			// sending rate, not the API's under the race detector.
@@ -1054,19 +1020,19 @@ func TestSMSThrottledSMSC(t *testing.T) {
 			close(post)
 			wg.Wait()
 			e.start()
-			waitUntil(t, "every part acknowledged", 2*time.Minute, func() bool { return int64(s.count("ACK")) >= posted.Load() })
 			total := int(posted.Load())
-			first, last := s.ackSpan()
+			first := ackedAt(t, s, 1, 2*time.Minute)
+			last := ackedAt(t, s, total, 2*time.Minute)
 			perSec := float64(total-1) / last.Sub(first).Seconds()
 			t.Logf("%d parts acknowledged in %s: %.1f/s (SMSC allows %d/s); %d throttled (0x58) answers",
-				total, last.Sub(first).Round(time.Millisecond), perSec, allowed, s.count("NACK"))
+				total, last.Sub(first).Round(time.Millisecond), perSec, allowed, s.Count("NACK"))
 			// The figure needs the CPU: the race detector's slowdown
 			// bunches the paced submits into one calendar second now
 			// and then, and one 0x58 halves the rate for 30 s.
 			if perSec < tc.minRate && !raceEnabled() {
 				t.Errorf("sustained %.1f parts/s, want at least %.0f", perSec, tc.minRate)
 			}
-			acked := s.acked()
+			acked := ackedByText(s)
 			for sm, k := range acked {
 				if k != 1 {
 					t.Errorf("message %s acknowledged %d times", sm, k)
@@ -1077,6 +1043,44 @@ func TestSMSThrottledSMSC(t *testing.T) {
 			}
 		})
 	}
+}
+
+// ackedByText counts the SMSC's acknowledgements per short_message (hex).
+func ackedByText(s *smpptest.SMSC) map[string]int {
+	m := map[string]int{}
+	for _, ev := range s.Events("ACK", nil) {
+		m[ev["sm"]]++
+	}
+	return m
+}
+
+// ackedAt waits until the SMSC has acknowledged n submits and returns
+// when it saw the n-th (polled every 2 ms).
+func ackedAt(t testing.TB, s *smpptest.SMSC, n int, timeout time.Duration) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		k := 0
+		for _, l := range s.Lines() {
+			if strings.HasPrefix(l, "ACK ") {
+				k++
+			}
+		}
+		if k >= n {
+			return time.Now()
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d submits acknowledged", k, n)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func testLogger(t testing.TB) *slog.Logger {
+	if os.Getenv("CONGTHU_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.DiscardHandler)
 }
 
 // raceEnabled reports whether the test binary was built with -race.
