@@ -1,4 +1,4 @@
-package store
+package sqldb
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"time"
 )
 
-// txBatcher is a group commit for small writes that many goroutines make
+// Batcher is a group commit for small writes that many goroutines make
 // at once (a notification's status changes, say): concurrent calls are run
 // in one transaction, with one commit and one WAL sync. If the shared
 // transaction fails, each call is retried in a transaction of its own, so
@@ -20,12 +20,12 @@ import (
 // what arrived meanwhile) executes while the previous one's fdatasync is
 // in flight. Callers get their result at the commit, with a function that
 // waits for the sync covering it (begun at the commit), so they can do
-// other work (queue jobs) meanwhile; do waits at once. On PostgreSQL,
+// other work (queue jobs) meanwhile; Do waits at once. On PostgreSQL,
 // whose COMMIT returns once durable, up to txBatchInFlight batches run at
 // once on their own connections.
-type txBatcher[Q, R any] struct {
-	s *Store
-	// run stores the requests in one transaction (writeTxNoSync: the
+type Batcher[Q, R any] struct {
+	db *DB
+	// run stores the requests in one transaction (WriteTxNoSync: the
 	// batcher's callers wait for durability) and returns one result and
 	// one error per request (a request that failed alone wrote nothing),
 	// or an error of the transaction as a whole.
@@ -63,15 +63,30 @@ const (
 	txBatchGatherMax = 16
 )
 
-func newTxBatcher[Q, R any](s *Store, run func(ctx context.Context, reqs []Q) ([]R, []error, error), after func(R)) *txBatcher[Q, R] {
-	b := &txBatcher[Q, R]{s: s, run: run, after: after, reqs: make(chan *txItem[Q, R], txBatchMax), done: make(chan struct{})}
+// NewBatcher starts a group commit on db. run stores the requests it is
+// given in one transaction (WriteTxNoSync: the batcher's callers wait for
+// durability) and returns one result and one error per request (a request
+// that failed alone must have written nothing), or an error of the
+// transaction as a whole. after, if set, is called with a request's result
+// once it is durable, before its caller has it. db.Close stops the
+// batcher (as does Close).
+func NewBatcher[Q, R any](db *DB, run func(ctx context.Context, reqs []Q) ([]R, []error, error), after func(R)) *Batcher[Q, R] {
+	b := &Batcher[Q, R]{db: db, run: run, after: after, reqs: make(chan *txItem[Q, R], txBatchMax), done: make(chan struct{})}
+	db.mu.Lock()
+	if db.closed {
+		b.closed = true
+		close(b.reqs)
+	} else {
+		db.batchers = append(db.batchers, b)
+	}
+	db.mu.Unlock()
 	go b.loop()
 	return b
 }
 
-// do runs req in the next batch and returns its result once durable.
-func (b *txBatcher[Q, R]) do(ctx context.Context, req Q) (R, error) {
-	r, durable, err := b.doCommitted(ctx, req)
+// Do runs req in the next batch and returns its result once durable.
+func (b *Batcher[Q, R]) Do(ctx context.Context, req Q) (R, error) {
+	r, durable, err := b.DoCommitted(ctx, req)
 	if err != nil {
 		return r, err
 	}
@@ -82,16 +97,16 @@ func (b *txBatcher[Q, R]) do(ctx context.Context, req Q) (R, error) {
 	return r, nil
 }
 
-// doCommitted runs req in the next batch and returns its result once
+// DoCommitted runs req in the next batch and returns its result once
 // committed, with a function that returns once the commit is durable (or
 // the sync failed): nothing may be acknowledged before it returned nil.
-func (b *txBatcher[Q, R]) doCommitted(ctx context.Context, req Q) (R, func() error, error) {
+func (b *Batcher[Q, R]) DoCommitted(ctx context.Context, req Q) (R, func() error, error) {
 	var zero R
 	it := &txItem[Q, R]{ctx: ctx, req: req, res: make(chan txResult[R], 1)}
 	b.mu.RLock()
 	if b.closed {
 		b.mu.RUnlock()
-		return zero, nil, errClosed
+		return zero, nil, ErrClosed
 	}
 	select {
 	case b.reqs <- it:
@@ -111,18 +126,14 @@ func (b *txBatcher[Q, R]) doCommitted(ctx context.Context, req Q) (R, func() err
 		// A request that failed alone wrote nothing, but its error may
 		// come from what another one of the batch wrote: it is said
 		// once that is durable.
-		if res.seq != 0 {
-			if err := b.s.wal.wait(res.seq); err != nil {
-				return zero, nil, err
-			}
+		if err := b.db.WaitDurable(res.seq); err != nil {
+			return zero, nil, err
 		}
 		return zero, nil, res.err
 	}
 	return res.r, func() error {
-		if b.s.wal != nil {
-			if err := b.s.wal.wait(res.seq); err != nil {
-				return err
-			}
+		if err := b.db.WaitDurable(res.seq); err != nil {
+			return err
 		}
 		if b.after != nil {
 			b.after(res.r)
@@ -131,8 +142,8 @@ func (b *txBatcher[Q, R]) doCommitted(ctx context.Context, req Q) (R, func() err
 	}, nil
 }
 
-// close runs what was submitted and stops.
-func (b *txBatcher[Q, R]) close() {
+// Close runs what was submitted and stops.
+func (b *Batcher[Q, R]) Close() {
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
@@ -144,9 +155,9 @@ func (b *txBatcher[Q, R]) close() {
 	<-b.done
 }
 
-func (b *txBatcher[Q, R]) loop() {
+func (b *Batcher[Q, R]) loop() {
 	inFlight := 1 // SQLite's one writer
-	if b.s.wal == nil {
+	if !b.db.SyncsAfterCommit() {
 		inFlight = txBatchInFlight
 	}
 	sem := make(chan struct{}, inFlight)
@@ -170,7 +181,7 @@ func (b *txBatcher[Q, R]) loop() {
 		if inFlight == 1 && last > 1 {
 			want = min(last, txBatchGatherMax)
 		}
-		batch = gatherBatch(b.reqs, batch, txBatchMax, want, txBatchGather)
+		batch = GatherBatch(b.reqs, batch, txBatchMax, want, txBatchGather)
 		last = len(batch)
 		if inFlight == 1 {
 			// On the loop's own goroutine: no goroutine to start (and
@@ -186,10 +197,10 @@ func (b *txBatcher[Q, R]) loop() {
 	}
 }
 
-// gatherBatch appends to batch what ch holds, up to max items; while the
+// GatherBatch appends to batch what ch holds, up to max items; while the
 // batch is smaller than want it waits for more, at most wait in all. It
 // returns early when ch is closed.
-func gatherBatch[T any](ch <-chan T, batch []T, max, want int, wait time.Duration) []T {
+func GatherBatch[T any](ch <-chan T, batch []T, max, want int, wait time.Duration) []T {
 	var timer *time.Timer
 	defer func() {
 		if timer != nil {
@@ -227,7 +238,7 @@ func gatherBatch[T any](ch <-chan T, batch []T, max, want int, wait time.Duratio
 
 // runBatch executes a batch, starts the WAL sync that covers it and hands
 // out the results.
-func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
+func (b *Batcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 	live := batch[:0]
 	for _, it := range batch {
 		if err := it.ctx.Err(); err != nil {
@@ -250,16 +261,16 @@ func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 		err = fmt.Errorf("store: internal error: batched transaction returned %d results and %d errors for %d requests", len(rs), len(errs), len(live))
 	}
 	if err != nil && len(live) > 1 {
-		b.s.log.Warn("store: batched transaction failed, retrying its requests one by one", "requests", len(live), "err", err)
+		b.db.log.Warn("store: batched transaction failed, retrying its requests one by one", "requests", len(live), "err", err)
 		for _, it := range live {
 			b.runBatch([]*txItem[Q, R]{it})
 		}
 		return
 	}
 	var seq uint64
-	if err == nil && b.s.wal != nil {
-		seq = b.s.wal.commit() // taken after the commit returned
-		go b.s.wal.wait(seq)   // start the sync now; callers wait for it
+	if err == nil && b.db.SyncsAfterCommit() {
+		seq = b.db.Committed()   // taken after the commit returned
+		go b.db.WaitDurable(seq) // start the sync now; callers wait for it
 	}
 	for i, it := range live {
 		switch {
@@ -274,10 +285,10 @@ func (b *txBatcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 }
 
 // exec runs one batch, recovering a panic.
-func (b *txBatcher[Q, R]) exec(reqs []Q) (rs []R, errs []error, err error) {
+func (b *Batcher[Q, R]) exec(reqs []Q) (rs []R, errs []error, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			b.s.log.Error("store: panic in batched transaction", "panic", p, "stack", string(debug.Stack()))
+			b.db.log.Error("store: panic in batched transaction", "panic", p, "stack", string(debug.Stack()))
 			err = fmt.Errorf("store: internal error in batched transaction: %v", p)
 		}
 	}()
@@ -287,3 +298,12 @@ func (b *txBatcher[Q, R]) exec(reqs []Q) (rs []R, errs []error, err error) {
 }
 
 const txBatchTimeout = 2 * time.Minute // as the delivery group commit
+
+// Stats returns how many transactions the batcher ran and how many
+// requests they held.
+func (b *Batcher[Q, R]) Stats() (batches, requests int64) {
+	return b.batches.Load(), b.items.Load()
+}
+
+// Done is closed once the batcher has stopped (Close, DB.Close).
+func (b *Batcher[Q, R]) Done() <-chan struct{} { return b.done }
