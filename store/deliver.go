@@ -19,10 +19,11 @@ import (
 //
 // Deliver and Append build a deliverReq (parsing flags, extracting the
 // search text: the CPU work, done in the caller's goroutine) and hand it to
-// the committer goroutine. The committer takes every request waiting, up
-// to maxBatch, and stores them in one transaction: one commit, one fsync.
-// While it commits, new requests queue up and form the next batch, so the
-// batch size adapts to the load without a timer.
+// the delivery batcher (a sqldb.Batcher that answers once durable). It
+// takes every request waiting, up to maxBatch, and stores them in one
+// transaction: one commit, one fsync. While it commits, new requests queue
+// up and form the next batch, so the batch size adapts to the load without
+// a timer.
 //
 // In the transaction it first resolves every request's mailboxes (a
 // request whose mailbox is missing fails alone, before anything is
@@ -39,7 +40,6 @@ const maxBatch = 128
 var errClosed = sqldb.ErrClosed
 
 type deliverReq struct {
-	ctx       context.Context
 	raw       []byte
 	headerLen int
 	body      string
@@ -48,7 +48,6 @@ type deliverReq struct {
 	targets   []target
 	mailFrom  string
 	remote    []string
-	res       chan deliverRes
 
 	// Set while committing.
 	err    error
@@ -66,7 +65,9 @@ type target struct {
 type deliverRes struct {
 	local    []AppendResult
 	outboxID int64
-	err      error
+	// ch is the mailboxes the request's transaction changed (shared by
+	// the requests of one batch).
+	ch changes
 }
 
 // Deliver stores one accepted message durably: the bytes once, one message
@@ -83,7 +84,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, erro
 	if len(d.Local) == 0 && len(d.Remote) == 0 {
 		return nil, fmt.Errorf("store: deliver: no recipients: %w", ErrInvalid)
 	}
-	req := newReq(ctx, d.Raw, d.InternalDate)
+	req := newReq(d.Raw, d.InternalDate)
 	for _, lt := range d.Local {
 		name := "INBOX"
 		if lt.Mailbox != "" {
@@ -136,7 +137,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, raw []byte, flags [
 	if err != nil {
 		return nil, fmt.Errorf("store: append: %w", err)
 	}
-	req := newReq(ctx, raw, date)
+	req := newReq(raw, date)
 	req.targets = []target{{mailboxID: mailboxID, mask: mask, keywords: joinKeywords(kws)}}
 	res, err := s.submit(ctx, req)
 	if err != nil {
@@ -145,127 +146,64 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, raw []byte, flags [
 	return &res.local[0], nil
 }
 
-func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
+func newReq(raw []byte, date time.Time) *deliverReq {
 	if date.IsZero() {
 		date = time.Now()
 	}
 	hl := mailhdr.SectionLen(raw)
 	return &deliverReq{
-		ctx:       ctx,
 		raw:       raw,
 		headerLen: hl,
 		body:      bodyTextFor(raw),
 		envelope:  envelope.FromHeader(raw[:hl]),
 		date:      sqldb.Micro(date),
-		res:       make(chan deliverRes, 1),
 	}
 }
 
-// submit hands req to the committer and waits for its result.
+// submit hands req to the delivery batcher and waits for its result. If
+// ctx ends first, the message may still be committed; the caller reports a
+// temporary failure and the sender retries (at least once).
 func (s *Store) submit(ctx context.Context, req *deliverReq) (deliverRes, error) {
-	s.commitMu.RLock()
-	if s.closed {
-		s.commitMu.RUnlock()
-		return deliverRes{}, errClosed
-	}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		s.commitMu.RUnlock()
-		return deliverRes{}, ctx.Err()
-	}
-	s.commitMu.RUnlock()
-	select {
-	case res := <-req.res:
-		return res, res.err
-	case <-ctx.Done():
-		// The message may still be committed; the caller reports a
-		// temporary failure and the sender retries (at least once).
-		return deliverRes{}, ctx.Err()
-	}
+	return s.deliverBatch.Do(ctx, req)
 }
 
-// committer batches requests into transactions until Close.
-func (s *Store) committer() {
-	for first := range s.reqs {
-		s.runBatch(sqldb.GatherBatch(s.reqs, []*deliverReq{first}, maxBatch, 0, 0))
-	}
-}
-
-// runBatch commits a batch and answers its requests.
-func (s *Store) runBatch(batch []*deliverReq) {
-	live := batch[:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- deliverRes{err: err}
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		for _, r := range live {
+// commitDeliveries is the delivery batcher's transaction: requests that
+// fail on their own (missing mailbox) get their error and write nothing;
+// any other error aborts the whole transaction (the batcher then retries
+// each request alone).
+func (s *Store) commitDeliveries(ctx context.Context, batch []*deliverReq) ([]deliverRes, []error, error) {
+	var ch changes
+	t0 := time.Now()
+	err := s.db.WriteTxNoSync(ctx, func(tx dbtx) error {
+		ch = changes{}
+		for _, r := range batch {
 			r.err, r.result = nil, deliverRes{}
 		}
-		var ch changes
-		t0 := time.Now()
-		ch, err = s.commitBatch(live)
-		s.log.Debug("store: group commit", "requests", len(live), "duration", time.Since(t0), "err", err)
-		if err == nil {
-			if !s.db.SyncsAfterCommit() {
-				s.finishBatch(live, ch, nil)
-				return
-			}
-			// The next batch runs while this one's WAL sync is in
-			// flight; its callers are answered once it is durable.
-			seq := s.db.Committed()
-			s.finishing.Add(1)
-			go func() {
-				defer s.finishing.Done()
-				s.finishBatch(live, ch, s.db.WaitDurable(seq))
-			}()
-			return
-		}
-		if len(live) > 1 {
-			// Find the culprit: each request alone.
-			s.log.Warn("store: group commit failed, retrying requests one by one", "requests", len(live), "err", err)
-			for _, r := range live {
-				s.runBatch([]*deliverReq{r})
-			}
-			return
-		}
-		if attempt >= 3 || !sqldb.IsTransient(err) {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+		return s.storeBatch(ctx, tx, batch, ch)
+	})
+	s.log.Debug("store: group commit", "requests", len(batch), "duration", time.Since(t0), "err", err)
+	if err != nil {
+		return nil, nil, err
 	}
-	live[0].res <- deliverRes{err: err}
+	rs := make([]deliverRes, len(batch))
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		rs[i], errs[i] = r.result, r.err
+		rs[i].ch = ch
+	}
+	return rs, errs, nil
 }
 
-// finishBatch answers a committed batch once it is durable (syncErr nil),
-// after telling the hooks.
-func (s *Store) finishBatch(live []*deliverReq, ch changes, syncErr error) {
-	if syncErr != nil {
-		s.log.Error("store: WAL sync failed after a group commit", "requests", len(live), "err", syncErr)
-		for _, r := range live {
-			r.res <- deliverRes{err: syncErr}
-		}
-		return
+// delivered runs once a batch of deliveries is durable, before its callers
+// are answered: it reports the changed mailboxes and the new outbox
+// entries.
+func (s *Store) delivered(rs []deliverRes, errs []error) {
+	if len(rs) > 0 {
+		s.notify(rs[0].ch)
 	}
-	s.notify(ch)
-	for _, r := range live {
-		if r.err == nil && r.result.outboxID != 0 {
-			s.outboxAdded(r.result.outboxID)
-		}
-	}
-	for _, r := range live {
-		if r.err != nil {
-			r.res <- deliverRes{err: r.err}
-		} else {
-			r.res <- r.result
+	for i, r := range rs {
+		if errs[i] == nil && r.outboxID != 0 {
+			s.outboxAdded(r.outboxID)
 		}
 	}
 }
@@ -281,25 +219,6 @@ func (s *Store) outboxAdded(id int64) {
 		}
 	}()
 	s.opts.OutboxAdded(id)
-}
-
-// commitBatch stores the requests in one transaction. Requests that fail
-// on their own (missing mailbox) get r.err and write nothing; any other
-// error aborts the whole transaction.
-func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("store: panic in group commit", "panic", p)
-			err = fmt.Errorf("store: internal error in group commit: %v", p)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	ch = changes{}
-	if err := s.db.WriteTxOnce(ctx, func(tx dbtx) error { return s.storeBatch(ctx, tx, batch, ch) }); err != nil {
-		return nil, err
-	}
-	return ch, nil
 }
 
 // storeBatch writes the requests of a batch in transaction tx and

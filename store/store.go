@@ -37,12 +37,8 @@ type Store struct {
 
 	auth *authCache
 
-	// Group commit (see deliver.go).
-	commitMu   sync.RWMutex
-	closed     bool
-	reqs       chan *deliverReq
-	commitDone chan struct{}
-	finishing  sync.WaitGroup // group commits waiting for their WAL sync
+	// deliverBatch is the group commit of Deliver and Append (deliver.go).
+	deliverBatch *sqldb.Batcher[*deliverReq, deliverRes]
 
 	// outboxHooks subscribe to recorded delivery outcomes (outbound.go);
 	// hooksMu serializes AddOutboxHook.
@@ -74,56 +70,29 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{log: log, opts: opts, auth: newAuthCache(opts.AuthCacheTTL), db: db, dialect: db.Dialect()}
-	s.statusBatch = sqldb.NewBatcher(db, s.setStatuses, nil)
-	s.createBatch = sqldb.NewBatcher(db, s.createNotifications, func(r NotificationResult) {
+	s.statusBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.setStatuses, nil)
+	s.createBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.createNotifications, func(r NotificationResult) {
 		for _, id := range r.OutboxIDs {
 			s.outboxAdded(id)
 		}
 	})
-	s.smsBatch = sqldb.NewBatcher(db, s.runSMSBatch, nil)
-	s.reqs = make(chan *deliverReq, 4*maxBatch)
-	s.commitDone = make(chan struct{})
-	// SQLite has one writer, so one committer. PostgreSQL commits
-	// concurrent transactions in parallel: several committers overlap one
-	// batch's network round trips and writes with another's commit
+	s.smsBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.runSMSBatch, nil)
+	// SQLite has one writer, so one batch at a time. PostgreSQL commits
+	// concurrent transactions in parallel: several batches in flight
+	// overlap one's network round trips and writes with another's commit
 	// (they serialize only on the rows of the mailboxes they share).
-	n := 1
-	if s.dialect.Dollar {
-		n = pgCommitters
-	}
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			s.committer()
-		}()
-	}
-	go func() {
-		wg.Wait()
-		close(s.commitDone)
-	}()
+	s.deliverBatch = sqldb.NewDurableBatcher(db, sqldb.BatcherOptions{
+		Max: maxBatch, Queue: 4 * maxBatch, InFlight: pgCommitters, NoGather: true,
+	}, s.commitDeliveries, s.delivered)
 	return s, nil
 }
 
-// pgCommitters is the number of group-commit goroutines on PostgreSQL.
+// pgCommitters is the number of delivery batches in flight on PostgreSQL.
 const pgCommitters = 3
 
 // Close stops the group commits (finishing what was submitted) and closes
 // the database.
-func (s *Store) Close() error {
-	s.commitMu.Lock()
-	if s.closed {
-		s.commitMu.Unlock()
-		return nil
-	}
-	s.closed = true
-	close(s.reqs)
-	s.commitMu.Unlock()
-	<-s.commitDone
-	s.finishing.Wait()
-	return s.db.Close()
-}
+func (s *Store) Close() error { return s.db.Close() }
 
 // Ping checks the database is reachable (for /readyz).
 func (s *Store) Ping(ctx context.Context) error { return s.db.Ping(ctx) }

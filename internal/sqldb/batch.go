@@ -9,37 +9,63 @@ import (
 	"time"
 )
 
-// Batcher is a group commit for small writes that many goroutines make
-// at once (a notification's status changes, say): concurrent calls are run
-// in one transaction, with one commit and one WAL sync. If the shared
+// Batcher is the group commit, for writes that many goroutines make at
+// once (deliveries, a notification's status changes): concurrent calls are
+// run in one transaction, with one commit and one WAL sync. If the shared
 // transaction fails, each call is retried in a transaction of its own, so
 // one bad call fails alone.
 //
 // On SQLite the batches run one after another on the only writer, and the
 // wait for a batch's WAL sync happens outside it: the next batch (made of
 // what arrived meanwhile) executes while the previous one's fdatasync is
-// in flight. Callers get their result at the commit, with a function that
-// waits for the sync covering it (begun at the commit), so they can do
-// other work (queue jobs) meanwhile; Do waits at once. On PostgreSQL,
-// whose COMMIT returns once durable, up to txBatchInFlight batches run at
-// once on their own connections.
+// in flight. Callers of a NewBatcher get their result at the commit, with
+// a function that waits for the sync covering it (begun at the commit), so
+// they can do other work (queue jobs) meanwhile; Do waits at once. Callers
+// of a NewDurableBatcher get theirs once the batch is durable and its hook
+// has run. On PostgreSQL, whose COMMIT returns once durable, up to
+// BatcherOptions.InFlight batches run at once on their own connections.
 type Batcher[Q, R any] struct {
 	db *DB
 	// run stores the requests in one transaction (WriteTxNoSync: the
 	// batcher's callers wait for durability) and returns one result and
 	// one error per request (a request that failed alone wrote nothing),
 	// or an error of the transaction as a whole.
-	run func(ctx context.Context, reqs []Q) ([]R, []error, error)
+	run  func(ctx context.Context, reqs []Q) ([]R, []error, error)
+	opts BatcherOptions
 	// after, if set, is called with a request's result once it is
 	// durable, before its caller has it.
 	after func(R)
+	// durable, if set, is called with a batch's results once it is
+	// durable, before its callers have them (NewDurableBatcher).
+	durable func(rs []R, errs []error)
 
 	mu     sync.RWMutex
 	closed bool
 	reqs   chan *txItem[Q, R]
 	done   chan struct{}
 
+	// syncing counts the WAL syncs started for committed batches, which
+	// Close waits for: a commit's callers are told it is durable, not
+	// that the database closed under it.
+	syncing sync.WaitGroup
+
 	batches, items atomic.Int64 // transactions run and requests in them
+}
+
+// BatcherOptions tunes a Batcher; the zero value is the default of the
+// small writes (notifications, SMS).
+type BatcherOptions struct {
+	// Max is the most requests in one transaction (default 256).
+	Max int
+	// Queue is how many requests may wait for a batch (default 256).
+	Queue int
+	// InFlight is how many batches run at once on PostgreSQL (default 2;
+	// SQLite's one writer runs one).
+	InFlight int
+	// NoGather: a batch never waits for more requests; it takes what is
+	// waiting when the writer is free. Otherwise, on SQLite, a batch
+	// smaller than the previous one waits up to a millisecond to fill.
+	NoGather bool
 }
 
 type txItem[Q, R any] struct {
@@ -70,8 +96,32 @@ const (
 // transaction as a whole. after, if set, is called with a request's result
 // once it is durable, before its caller has it. db.Close stops the
 // batcher (as does Close).
-func NewBatcher[Q, R any](db *DB, run func(ctx context.Context, reqs []Q) ([]R, []error, error), after func(R)) *Batcher[Q, R] {
-	b := &Batcher[Q, R]{db: db, run: run, after: after, reqs: make(chan *txItem[Q, R], txBatchMax), done: make(chan struct{})}
+func NewBatcher[Q, R any](db *DB, opts BatcherOptions, run func(ctx context.Context, reqs []Q) ([]R, []error, error), after func(R)) *Batcher[Q, R] {
+	return newBatcher(db, opts, run, after, nil)
+}
+
+// NewDurableBatcher starts a group commit on db whose callers are answered
+// only once their batch is durable, as Deliver's callers are: a
+// committed batch waits for its WAL sync on a goroutine of its own (the
+// next batch runs meanwhile), then durable is called once with the
+// results and errors of all its requests (in run's order), whether or not
+// their callers are still waiting, and then the callers have their
+// results. DoCommitted's durable function has nothing left to wait for.
+func NewDurableBatcher[Q, R any](db *DB, opts BatcherOptions, run func(ctx context.Context, reqs []Q) ([]R, []error, error), durable func(rs []R, errs []error)) *Batcher[Q, R] {
+	return newBatcher(db, opts, run, nil, durable)
+}
+
+func newBatcher[Q, R any](db *DB, opts BatcherOptions, run func(ctx context.Context, reqs []Q) ([]R, []error, error), after func(R), durable func([]R, []error)) *Batcher[Q, R] {
+	if opts.Max <= 0 {
+		opts.Max = txBatchMax
+	}
+	if opts.Queue <= 0 {
+		opts.Queue = txBatchMax
+	}
+	if opts.InFlight <= 0 {
+		opts.InFlight = txBatchInFlight
+	}
+	b := &Batcher[Q, R]{db: db, run: run, opts: opts, after: after, durable: durable, reqs: make(chan *txItem[Q, R], opts.Queue), done: make(chan struct{})}
 	db.mu.Lock()
 	if db.closed {
 		b.closed = true
@@ -142,7 +192,8 @@ func (b *Batcher[Q, R]) DoCommitted(ctx context.Context, req Q) (R, func() error
 	}, nil
 }
 
-// Close runs what was submitted and stops.
+// Close runs what was submitted and stops, once the WAL syncs of its
+// commits have returned.
 func (b *Batcher[Q, R]) Close() {
 	b.mu.Lock()
 	if b.closed {
@@ -158,13 +209,14 @@ func (b *Batcher[Q, R]) Close() {
 func (b *Batcher[Q, R]) loop() {
 	inFlight := 1 // SQLite's one writer
 	if !b.db.SyncsAfterCommit() {
-		inFlight = txBatchInFlight
+		inFlight = b.opts.InFlight
 	}
 	sem := make(chan struct{}, inFlight)
 	defer func() {
 		for range inFlight {
 			sem <- struct{}{}
 		}
+		b.syncing.Wait()
 		close(b.done)
 	}()
 	last := 0 // size of the previous batch
@@ -178,10 +230,10 @@ func (b *Batcher[Q, R]) loop() {
 		// per batch (the pages it writes), so fewer, fuller batches do
 		// more per second. A lone request never waits.
 		want := 0
-		if inFlight == 1 && last > 1 {
+		if inFlight == 1 && last > 1 && !b.opts.NoGather {
 			want = min(last, txBatchGatherMax)
 		}
-		batch = GatherBatch(b.reqs, batch, txBatchMax, want, txBatchGather)
+		batch = GatherBatch(b.reqs, batch, b.opts.Max, want, txBatchGather)
 		last = len(batch)
 		if inFlight == 1 {
 			// On the loop's own goroutine: no goroutine to start (and
@@ -267,10 +319,19 @@ func (b *Batcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 		}
 		return
 	}
+	if err == nil && b.durable != nil {
+		b.finishDurable(live, rs, errs)
+		return
+	}
 	var seq uint64
 	if err == nil && b.db.SyncsAfterCommit() {
-		seq = b.db.Committed()   // taken after the commit returned
-		go b.db.WaitDurable(seq) // start the sync now; callers wait for it
+		seq = b.db.Committed() // taken after the commit returned
+		// Start the sync now; callers wait for it.
+		b.syncing.Add(1)
+		go func() {
+			defer b.syncing.Done()
+			b.db.WaitDurable(seq)
+		}()
 	}
 	for i, it := range live {
 		switch {
@@ -282,6 +343,40 @@ func (b *Batcher[Q, R]) runBatch(batch []*txItem[Q, R]) {
 			it.res <- txResult[R]{r: rs[i], seq: seq}
 		}
 	}
+}
+
+// finishDurable answers a committed batch of a batcher with a Durable
+// hook: once the commit is durable, the hook runs, then every caller has
+// its result. On SQLite this happens on a goroutine of its own, so the next
+// batch runs while this one's WAL sync is in flight.
+func (b *Batcher[Q, R]) finishDurable(live []*txItem[Q, R], rs []R, errs []error) {
+	finish := func(syncErr error) {
+		if syncErr != nil {
+			b.db.log.Error("store: WAL sync failed after a group commit", "requests", len(live), "err", syncErr)
+			for _, it := range live {
+				it.res <- txResult[R]{err: syncErr}
+			}
+			return
+		}
+		b.durable(rs, errs)
+		for i, it := range live {
+			if errs[i] != nil {
+				it.res <- txResult[R]{err: errs[i]}
+			} else {
+				it.res <- txResult[R]{r: rs[i]}
+			}
+		}
+	}
+	if !b.db.SyncsAfterCommit() {
+		finish(nil)
+		return
+	}
+	seq := b.db.Committed() // taken after the commit returned
+	b.syncing.Add(1)
+	go func() {
+		defer b.syncing.Done()
+		finish(b.db.WaitDurable(seq))
+	}()
 }
 
 // exec runs one batch, recovering a panic.

@@ -149,7 +149,7 @@ func busyError(t *testing.T, db *DB) error {
 func TestBatcher(t *testing.T) {
 	openBackends(t, func(t *testing.T, db *DB, table string) {
 		bad := errors.New("bad request")
-		b := NewBatcher(db, func(ctx context.Context, ks []int) ([]int64, []error, error) {
+		b := NewBatcher(db, BatcherOptions{}, func(ctx context.Context, ks []int) ([]int64, []error, error) {
 			ids := make([]int64, len(ks))
 			errs := make([]error, len(ks))
 			err := db.WriteTxNoSync(ctx, func(tx Tx) error {
@@ -177,8 +177,17 @@ func TestBatcher(t *testing.T) {
 		for i := range n {
 			wg.Go(func() { _, errs[i] = b.Do(ctx, i) })
 		}
+		wg.Wait()
+		batches, reqs := b.Stats()
+		if reqs != n || batches >= n {
+			t.Errorf("%d requests in %d transactions: not grouped", reqs, batches)
+		}
+		// A duplicate fails its batch, then alone.
+		for i := range 10 {
+			wg.Go(func() { b.Do(ctx, 100+i) })
+		}
 		wg.Go(func() { _, errs[n] = b.Do(ctx, -1) })
-		wg.Go(func() { _, errs[n+1] = b.Do(ctx, 1000) }) // a duplicate: fails its batch, then alone
+		wg.Go(func() { _, errs[n+1] = b.Do(ctx, 1000) })
 		wg.Wait()
 		for i := range n {
 			if errs[i] != nil {
@@ -192,12 +201,8 @@ func TestBatcher(t *testing.T) {
 			t.Errorf("duplicate: %v, want a unique violation", errs[n+1])
 		}
 		var rows int
-		if err := db.Read().Row(ctx, "SELECT COUNT(*) FROM "+table).Scan(&rows); err != nil || rows != n+1 {
-			t.Fatalf("%d rows (%v), want %d", rows, err, n+1)
-		}
-		batches, reqs := b.Stats()
-		if reqs < n+2 || batches >= n {
-			t.Errorf("%d requests in %d transactions: not grouped", reqs, batches)
+		if err := db.Read().Row(ctx, "SELECT COUNT(*) FROM "+table).Scan(&rows); err != nil || rows != n+11 {
+			t.Fatalf("%d rows (%v), want %d", rows, err, n+11)
 		}
 		db.Close()
 		select {
@@ -209,6 +214,71 @@ func TestBatcher(t *testing.T) {
 			t.Errorf("after Close: %v, want ErrClosed", err)
 		}
 	})
+}
+
+// A durable batcher answers its callers only once the batch is durable,
+// after its hook has run once for the batch; Close waits for a batch whose
+// WAL sync is in flight and its callers are told it is durable.
+func TestDurableBatcher(t *testing.T) {
+	db := openTestDB(t, t.TempDir())
+	syncing, release := make(chan struct{}, 16), make(chan struct{})
+	db.WrapWALSync(func(real func() error) func() error {
+		return func() error {
+			syncing <- struct{}{}
+			<-release
+			return real()
+		}
+	})
+	var hooks []int
+	var mu sync.Mutex
+	b := NewDurableBatcher(db, BatcherOptions{NoGather: true}, func(ctx context.Context, ks []int) ([]int, []error, error) {
+		err := db.WriteTxNoSync(ctx, func(tx Tx) error {
+			for _, k := range ks {
+				if _, err := tx.Exec(ctx, "INSERT INTO t (k) VALUES (?)", k); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		return ks, make([]error, len(ks)), err
+	}, func(rs []int, errs []error) {
+		mu.Lock()
+		defer mu.Unlock()
+		hooks = append(hooks, len(rs))
+	})
+	done := make(chan error, 1)
+	go func() {
+		k, err := b.Do(ctx, 1)
+		if err == nil && k != 1 {
+			err = fmt.Errorf("result %d, want 1", k)
+		}
+		done <- err
+	}()
+	<-syncing // committed, its sync held
+	closed := make(chan error, 1)
+	go func() { closed <- db.Close() }()
+	select {
+	case err := <-done:
+		t.Fatalf("answered (%v) before the WAL sync returned", err)
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a batch's sync was in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	mu.Lock()
+	if len(hooks) != 0 {
+		t.Fatal("hook ran before the WAL sync returned")
+	}
+	mu.Unlock()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("committed request: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if len(hooks) != 1 || hooks[0] != 1 {
+		t.Fatalf("hook calls %v, want one of 1 request", hooks)
+	}
 }
 
 // GatherBatch takes what is there, waits for more only below want and only

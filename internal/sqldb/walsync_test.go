@@ -114,7 +114,7 @@ func TestDBSyncsWALAfterWrites(t *testing.T) {
 	if syncs.Load() == before {
 		t.Fatal("WriteTx returned without a WAL sync")
 	}
-	b := NewBatcher(db, func(ctx context.Context, ks []int) ([]struct{}, []error, error) {
+	b := NewBatcher(db, BatcherOptions{}, func(ctx context.Context, ks []int) ([]struct{}, []error, error) {
 		err := db.WriteTxNoSync(ctx, func(tx Tx) error {
 			for _, k := range ks {
 				if _, err := tx.Exec(ctx, "INSERT INTO t (k) VALUES (?)", k); err != nil {
