@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,5 +66,18 @@ func TestCreateNotificationCommittedWaitsForSync(t *testing.T) {
 	}
 	if added.Load() != 1 {
 		t.Fatalf("OutboxAdded ran %d times, want 1", added.Load())
+	}
+}
+
+// Options the SQL layer cannot use are ErrInvalid, as any other invalid
+// argument of the store.
+func TestOpenInvalid(t *testing.T) {
+	for _, o := range []Options{{URL: "mysql://db/congthu"}, {}, {URL: "sqlite:/tmp/a?b"}} {
+		if s, err := Open(ctx, o, nil); !errors.Is(err, ErrInvalid) {
+			if s != nil {
+				s.Close()
+			}
+			t.Errorf("Open(%+v): %v, want ErrInvalid", o, err)
+		}
 	}
 }
