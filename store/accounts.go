@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"runtime"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // --- domains
@@ -18,19 +20,19 @@ func (s *Store) AddDomain(ctx context.Context, name string) (*Domain, error) {
 		return nil, err
 	}
 	now := time.Now()
-	res, err := s.w().exec(ctx, "INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", d, micro(now))
+	res, err := s.w().Exec(ctx, "INSERT INTO domains (name, created_at) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", d, sqldb.Micro(now))
 	if err != nil {
 		return nil, fmt.Errorf("store: add domain %s: %w", d, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return nil, fmt.Errorf("store: domain %s: %w", d, ErrExists)
 	}
-	return &Domain{Name: d, CreatedAt: fromMicro(micro(now))}, nil
+	return &Domain{Name: d, CreatedAt: sqldb.FromMicro(sqldb.Micro(now))}, nil
 }
 
 // Domains lists local domains by name.
 func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
-	rows, err := s.r().query(ctx, "SELECT name, created_at, dkim_selector, dkim_private_key FROM domains ORDER BY name")
+	rows, err := s.r().Query(ctx, "SELECT name, created_at, dkim_selector, dkim_private_key FROM domains ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("store: domains: %w", err)
 	}
@@ -42,7 +44,7 @@ func (s *Store) Domains(ctx context.Context) ([]Domain, error) {
 		if err := rows.Scan(&d.Name, &created, &d.DKIMSelector, &d.DKIMPrivateKey); err != nil {
 			return nil, fmt.Errorf("store: domains: %w", err)
 		}
-		d.CreatedAt = fromMicro(created)
+		d.CreatedAt = sqldb.FromMicro(created)
 		out = append(out, d)
 	}
 	if err := rows.Err(); err != nil {
@@ -59,7 +61,7 @@ func (s *Store) Domain(ctx context.Context, name string) (*Domain, error) {
 	}
 	var d Domain
 	var created int64
-	err = s.r().row(ctx, "SELECT name, created_at, dkim_selector, dkim_private_key FROM domains WHERE name = ?", n).
+	err = s.r().Row(ctx, "SELECT name, created_at, dkim_selector, dkim_private_key FROM domains WHERE name = ?", n).
 		Scan(&d.Name, &created, &d.DKIMSelector, &d.DKIMPrivateKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: domain %s: %w", n, ErrNotFound)
@@ -67,7 +69,7 @@ func (s *Store) Domain(ctx context.Context, name string) (*Domain, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: domain %s: %w", n, err)
 	}
-	d.CreatedAt = fromMicro(created)
+	d.CreatedAt = sqldb.FromMicro(created)
 	return &d, nil
 }
 
@@ -79,13 +81,13 @@ func (s *Store) RemoveDomain(ctx context.Context, name string) error {
 	}
 	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		var inUse int
-		if err := tx.row(ctx, `SELECT (SELECT COUNT(*) FROM accounts WHERE domain = ?) + (SELECT COUNT(*) FROM aliases WHERE domain = ?)`, d, d).Scan(&inUse); err != nil {
+		if err := tx.Row(ctx, `SELECT (SELECT COUNT(*) FROM accounts WHERE domain = ?) + (SELECT COUNT(*) FROM aliases WHERE domain = ?)`, d, d).Scan(&inUse); err != nil {
 			return fmt.Errorf("store: remove domain %s: %w", d, err)
 		}
 		if inUse > 0 {
 			return fmt.Errorf("store: domain %s has %d accounts or aliases: %w", d, inUse, ErrInUse)
 		}
-		res, err := tx.exec(ctx, "DELETE FROM domains WHERE name = ?", d)
+		res, err := tx.Exec(ctx, "DELETE FROM domains WHERE name = ?", d)
 		if err != nil {
 			return fmt.Errorf("store: remove domain %s: %w", d, err)
 		}
@@ -103,7 +105,7 @@ func (s *Store) IsLocalDomain(ctx context.Context, name string) (bool, error) {
 		return false, nil
 	}
 	var one int
-	err = s.r().row(ctx, "SELECT 1 FROM domains WHERE name = ?", d).Scan(&one)
+	err = s.r().Row(ctx, "SELECT 1 FROM domains WHERE name = ?", d).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -119,7 +121,7 @@ func (s *Store) SetDomainDKIM(ctx context.Context, name, selector string, key []
 	if err != nil {
 		return fmt.Errorf("store: domain %q: %w", name, ErrNotFound)
 	}
-	res, err := s.w().exec(ctx, "UPDATE domains SET dkim_selector = ?, dkim_private_key = ? WHERE name = ?", selector, key, d)
+	res, err := s.w().Exec(ctx, "UPDATE domains SET dkim_selector = ?, dkim_private_key = ? WHERE name = ?", selector, key, d)
 	if err != nil {
 		return fmt.Errorf("store: set DKIM of %s: %w", d, err)
 	}
@@ -144,7 +146,7 @@ func scanAccount(row interface{ Scan(...any) error }) (*Account, error) {
 		return nil, err
 	}
 	a.Disabled = disabled != 0
-	a.CreatedAt, a.PasswordChangedAt = fromMicro(created), fromMicro(changed)
+	a.CreatedAt, a.PasswordChangedAt = sqldb.FromMicro(created), sqldb.FromMicro(changed)
 	return &a, nil
 }
 
@@ -168,20 +170,20 @@ func (s *Store) AddAccount(ctx context.Context, address, password string) (*Acco
 	err = s.writeTx(ctx, func(tx dbtx, ch changes) error {
 		domain := domainOf(addr)
 		var one int
-		err := tx.row(ctx, "SELECT 1 FROM domains WHERE name = ?", domain).Scan(&one)
+		err := tx.Row(ctx, "SELECT 1 FROM domains WHERE name = ?", domain).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: domain %s is not local: %w", domain, ErrNotFound)
 		} else if err != nil {
 			return fmt.Errorf("store: add account %s: %w", addr, err)
 		}
-		err = tx.row(ctx, "SELECT 1 FROM aliases WHERE address = ?", addr).Scan(&one)
+		err = tx.Row(ctx, "SELECT 1 FROM aliases WHERE address = ?", addr).Scan(&one)
 		if err == nil {
 			return fmt.Errorf("store: %s is an alias: %w", addr, ErrExists)
 		} else if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: add account %s: %w", addr, err)
 		}
-		now := micro(time.Now())
-		acc, err = scanAccount(tx.row(ctx, `INSERT INTO accounts (address, domain, password_hash, created_at, password_changed_at)
+		now := sqldb.Micro(time.Now())
+		acc, err = scanAccount(tx.Row(ctx, `INSERT INTO accounts (address, domain, password_hash, created_at, password_changed_at)
 			VALUES (?, ?, ?, ?, ?) ON CONFLICT (address) DO NOTHING RETURNING `+accountColumns,
 			addr, domain, hash, now, now))
 		if errors.Is(err, sql.ErrNoRows) {
@@ -193,7 +195,7 @@ func (s *Store) AddAccount(ctx context.Context, address, password string) (*Acco
 			if _, err := s.createMailboxTx(ctx, tx, ch, acc.ID, m.Name, m.SpecialUse); err != nil {
 				return err
 			}
-			if _, err := tx.exec(ctx, "INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", acc.ID, m.Name); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", acc.ID, m.Name); err != nil {
 				return fmt.Errorf("store: subscribe %s: %w", m.Name, err)
 			}
 		}
@@ -211,7 +213,7 @@ func (s *Store) Account(ctx context.Context, address string) (*Account, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	a, err := scanAccount(s.r().row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE address = ?", addr))
+	a, err := scanAccount(s.r().Row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE address = ?", addr))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: account %s: %w", addr, ErrNotFound)
 	}
@@ -233,7 +235,7 @@ func (s *Store) Accounts(ctx context.Context, domain string) ([]Account, error) 
 		query += " WHERE domain = ?"
 		args = append(args, d)
 	}
-	rows, err := s.r().query(ctx, query+" ORDER BY address", args...)
+	rows, err := s.r().Query(ctx, query+" ORDER BY address", args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: accounts: %w", err)
 	}
@@ -275,8 +277,8 @@ func (s *Store) SetPasswordHash(ctx context.Context, address, hash string) error
 	if err != nil {
 		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	now := micro(time.Now())
-	res, err := s.w().exec(ctx, "UPDATE accounts SET password_hash = ?, password_changed_at = "+bumpStamp+" WHERE address = ?", hash, now, now, addr)
+	now := sqldb.Micro(time.Now())
+	res, err := s.w().Exec(ctx, "UPDATE accounts SET password_hash = ?, password_changed_at = "+bumpStamp+" WHERE address = ?", hash, now, now, addr)
 	if err != nil {
 		return fmt.Errorf("store: set password of %s: %w", addr, err)
 	}
@@ -302,11 +304,11 @@ func (s *Store) SetDisabled(ctx context.Context, address string, disabled bool) 
 	args := []any{v, addr}
 	if disabled {
 		// Ends the sessions opened before (CredentialStamps).
-		now := micro(time.Now())
+		now := sqldb.Micro(time.Now())
 		query = "UPDATE accounts SET disabled = ?, password_changed_at = " + bumpStamp + " WHERE address = ?"
 		args = []any{v, now, now, addr}
 	}
-	res, err := s.w().exec(ctx, query, args...)
+	res, err := s.w().Exec(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("store: set disabled of %s: %w", addr, err)
 	}
@@ -324,7 +326,7 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 	}
 	err = s.writeTx(ctx, func(tx dbtx, ch changes) error {
 		var id int64
-		err := tx.row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.ForUpdate, addr).Scan(&id)
+		err := tx.Row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.ForUpdate, addr).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: account %s: %w", addr, ErrNotFound)
 		} else if err != nil {
@@ -339,7 +341,7 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 				return err
 			}
 		}
-		if _, err := tx.exec(ctx, "DELETE FROM accounts WHERE id = ?", id); err != nil {
+		if _, err := tx.Exec(ctx, "DELETE FROM accounts WHERE id = ?", id); err != nil {
 			return fmt.Errorf("store: remove account %s: %w", addr, err)
 		}
 		return nil
@@ -426,27 +428,27 @@ func (s *Store) AddAlias(ctx context.Context, target, alias string) error {
 	}
 	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		var one int
-		err := tx.row(ctx, "SELECT 1 FROM domains WHERE name = ?", domainOf(a)).Scan(&one)
+		err := tx.Row(ctx, "SELECT 1 FROM domains WHERE name = ?", domainOf(a)).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: domain of alias %s is not local: %w", a, ErrNotFound)
 		} else if err != nil {
 			return fmt.Errorf("store: add alias %s: %w", a, err)
 		}
 		var accID int64
-		err = tx.row(ctx, "SELECT id FROM accounts WHERE address = ?", t).Scan(&accID)
+		err = tx.Row(ctx, "SELECT id FROM accounts WHERE address = ?", t).Scan(&accID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: alias target %s: %w", t, ErrNotFound)
 		} else if err != nil {
 			return fmt.Errorf("store: add alias %s: %w", a, err)
 		}
-		err = tx.row(ctx, "SELECT 1 FROM accounts WHERE address = ?", a).Scan(&one)
+		err = tx.Row(ctx, "SELECT 1 FROM accounts WHERE address = ?", a).Scan(&one)
 		if err == nil {
 			return fmt.Errorf("store: %s is an account: %w", a, ErrExists)
 		} else if !errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: add alias %s: %w", a, err)
 		}
-		res, err := tx.exec(ctx, "INSERT INTO aliases (address, domain, account_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (address) DO NOTHING",
-			a, domainOf(a), accID, micro(time.Now()))
+		res, err := tx.Exec(ctx, "INSERT INTO aliases (address, domain, account_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (address) DO NOTHING",
+			a, domainOf(a), accID, sqldb.Micro(time.Now()))
 		if err != nil {
 			return fmt.Errorf("store: add alias %s: %w", a, err)
 		}
@@ -463,7 +465,7 @@ func (s *Store) RemoveAlias(ctx context.Context, alias string) error {
 	if err != nil {
 		return fmt.Errorf("store: alias %q: %w", alias, ErrNotFound)
 	}
-	res, err := s.w().exec(ctx, "DELETE FROM aliases WHERE address = ?", a)
+	res, err := s.w().Exec(ctx, "DELETE FROM aliases WHERE address = ?", a)
 	if err != nil {
 		return fmt.Errorf("store: remove alias %s: %w", a, err)
 	}
@@ -479,7 +481,7 @@ func (s *Store) Aliases(ctx context.Context, address string) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	rows, err := s.r().query(ctx, `SELECT al.address FROM aliases al JOIN accounts a ON a.id = al.account_id
+	rows, err := s.r().Query(ctx, `SELECT al.address FROM aliases al JOIN accounts a ON a.id = al.account_id
 		WHERE a.address = ? ORDER BY al.address`, addr)
 	if err != nil {
 		return nil, fmt.Errorf("store: aliases of %s: %w", addr, err)
@@ -506,7 +508,7 @@ func (s *Store) ResolveRecipient(ctx context.Context, address string) (*Account,
 	if err != nil {
 		return nil, fmt.Errorf("store: recipient %q: %w", address, ErrNotFound)
 	}
-	a, err := scanAccount(s.r().row(ctx, "SELECT "+accountColumns+` FROM accounts WHERE address = ?
+	a, err := scanAccount(s.r().Row(ctx, "SELECT "+accountColumns+` FROM accounts WHERE address = ?
 		UNION ALL SELECT `+accountColumnsA+` FROM aliases al JOIN accounts a ON a.id = al.account_id WHERE al.address = ?`, addr, addr))
 	if errors.Is(err, sql.ErrNoRows) && IsRoleAddress(addr) {
 		return s.resolveRole(ctx, addr) // postmaster.go
@@ -531,7 +533,7 @@ func (s *Store) CanSendAs(ctx context.Context, accountID int64, address string) 
 		return false, nil
 	}
 	var one int
-	err = s.r().row(ctx, `SELECT 1 FROM accounts WHERE id = ? AND address = ?
+	err = s.r().Row(ctx, `SELECT 1 FROM accounts WHERE id = ? AND address = ?
 		UNION ALL SELECT 1 FROM aliases WHERE account_id = ? AND address = ?`, accountID, addr, accountID, addr).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil

@@ -8,6 +8,8 @@ package store
 import (
 	"errors"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // Errors returned by the store. Callers test them with errors.Is.
@@ -17,7 +19,7 @@ var (
 	ErrAuthFailed     = errors.New("store: authentication failed")
 	ErrDisabled       = errors.New("store: account disabled")
 	ErrInUse          = errors.New("store: still in use") // e.g. removing a domain that has accounts
-	ErrInvalid        = errors.New("store: invalid argument")
+	ErrInvalid        = sqldb.ErrInvalid                  // also for Open's options, checked by the SQL layer
 	ErrMailboxInvalid = errors.New("store: invalid mailbox name")
 	ErrNonExistent    = ErrNotFound
 )

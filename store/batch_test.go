@@ -26,7 +26,7 @@ func TestStatusChangesGroupCommitted(t *testing.T) {
 		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: notes}}); err != nil {
 			t.Fatal(err)
 		}
-		batches0 := s.statusBatch.batches.Load()
+		batches0 := statusBatches(s)
 		var wg sync.WaitGroup
 		evs := make([]*NotificationEvent, n)
 		errs := make([]error, n)
@@ -43,7 +43,7 @@ func TestStatusChangesGroupCommitted(t *testing.T) {
 		if !errors.Is(ghostErr, ErrNotFound) {
 			t.Fatalf("missing notification: err %v, want ErrNotFound", ghostErr)
 		}
-		if tx := s.statusBatch.batches.Load() - batches0; tx >= n {
+		if tx := statusBatches(s) - batches0; tx >= n {
 			t.Errorf("%d concurrent changes took %d transactions: not grouped", n+1, tx)
 		}
 		ids := map[int64]bool{}
@@ -115,36 +115,6 @@ func TestCreateNotificationGroupCommitted(t *testing.T) {
 	})
 }
 
-// gatherBatch takes what is there, waits for more only below want and only
-// up to the wait, and stops at max or when the channel closes.
-func TestGatherBatch(t *testing.T) {
-	ch := make(chan int, 10)
-	ch <- 2
-	ch <- 3
-	if got := gatherBatch(ch, []int{1}, 10, 0, time.Hour); len(got) != 3 {
-		t.Fatalf("want 0: %v, want [1 2 3] at once", got)
-	}
-	ch <- 2
-	go func() { time.Sleep(20 * time.Millisecond); ch <- 3 }()
-	if got := gatherBatch(ch, []int{1}, 10, 3, 5*time.Second); len(got) != 3 {
-		t.Fatalf("want 3: %v", got)
-	}
-	start := time.Now()
-	if got := gatherBatch(ch, []int{1}, 10, 5, 30*time.Millisecond); len(got) != 1 || time.Since(start) < 30*time.Millisecond {
-		t.Fatalf("nothing more within the wait: %v after %v", got, time.Since(start))
-	}
-	for i := range 5 {
-		ch <- i
-	}
-	if got := gatherBatch(ch, []int{1}, 3, 0, 0); len(got) != 3 || len(ch) != 3 {
-		t.Fatalf("max 3: %v, %d left", got, len(ch))
-	}
-	close(ch)
-	if got := gatherBatch(ch, nil, 10, 10, time.Hour); len(got) != 3 {
-		t.Fatalf("closed channel: %v, want the 3 left", got)
-	}
-}
-
 // The SMS dispatcher's concurrent writes share transactions of the store's
 // one batcher, a write that fails fails alone, and Close stops the batcher
 // (nothing of the store is left behind it).
@@ -161,7 +131,7 @@ func TestSMSWritesGroupCommitted(t *testing.T) {
 		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{{Service: "motcua", Notifications: notes}}); err != nil {
 			t.Fatal(err)
 		}
-		batches0, items0 := s.smsBatch.batches.Load(), s.smsBatch.items.Load()
+		batches0, items0 := s.smsBatch.Stats()
 		var wg sync.WaitGroup
 		evs := make([]*NotificationEvent, n)
 		errs := make([]error, n)
@@ -179,15 +149,15 @@ func TestSMSWritesGroupCommitted(t *testing.T) {
 				t.Fatalf("send %d: %+v, %v", i, evs[i], errs[i])
 			}
 		}
-		if items := s.smsBatch.items.Load() - items0; items < n+1 {
-			t.Errorf("batcher ran %d writes, want at least %d", items, n+1)
+		if _, items := s.smsBatch.Stats(); items-items0 < n+1 {
+			t.Errorf("batcher ran %d writes, want at least %d", items-items0, n+1)
 		}
-		if tx := s.smsBatch.batches.Load() - batches0; tx >= n {
-			t.Errorf("%d concurrent writes took %d transactions: not grouped", n+1, tx)
+		if batches, _ := s.smsBatch.Stats(); batches-batches0 >= n {
+			t.Errorf("%d concurrent writes took %d transactions: not grouped", n+1, batches-batches0)
 		}
 		s.Close()
 		select {
-		case <-s.smsBatch.done:
+		case <-s.smsBatch.Done():
 		default:
 			t.Error("SMS batcher still running after Close")
 		}
@@ -195,4 +165,10 @@ func TestSMSWritesGroupCommitted(t *testing.T) {
 			t.Errorf("write after Close: %v, want errClosed", err)
 		}
 	})
+}
+
+// statusBatches is how many transactions the status batcher ran.
+func statusBatches(s *Store) int64 {
+	b, _ := s.statusBatch.Stats()
+	return b
 }

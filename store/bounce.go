@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // BounceTarget reports whether id names a live email notification, the
@@ -17,7 +19,7 @@ import (
 func (s *Store) BounceTarget(ctx context.Context, id string) error {
 	var channel string
 	var test int
-	err := s.r().row(ctx, "SELECT channel, test FROM notifications WHERE id = ?", id).Scan(&channel, &test)
+	err := s.r().Row(ctx, "SELECT channel, test FROM notifications WHERE id = ?", id).Scan(&channel, &test)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (channel != "email" || test != 0)) {
 		return fmt.Errorf("store: bounce for notification %s: %w", id, ErrNotFound)
 	}
@@ -51,7 +53,7 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		var status, channel, recipient string
 		var test int
 		var outbox sql.NullInt64
-		err := tx.row(ctx, "SELECT status, channel, test, recipient, outbox_id FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).
+		err := tx.Row(ctx, "SELECT status, channel, test, recipient, outbox_id FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).
 			Scan(&status, &channel, &test, &recipient, &outbox)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (channel != "email" || test != 0)) {
 			return fmt.Errorf("store: bounce for notification %s: %w", id, ErrNotFound)
@@ -160,7 +162,7 @@ func (h *notificationHook) OutboxRecording(ctx context.Context, otx *OutboxTx, i
 			args[i] = id
 		}
 		ids = ids[n:]
-		rows, err := otx.tx.query(ctx, "SELECT outbox_id, id FROM notifications WHERE outbox_id IN ("+placeholders(n)+")", args...)
+		rows, err := otx.tx.Query(ctx, "SELECT outbox_id, id FROM notifications WHERE outbox_id IN ("+sqldb.Placeholders(n)+")", args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"congthu/envelope"
+	"congthu/internal/sqldb"
 	"congthu/mailhdr"
 	"congthu/mailtext"
 )
@@ -18,10 +19,11 @@ import (
 //
 // Deliver and Append build a deliverReq (parsing flags, extracting the
 // search text: the CPU work, done in the caller's goroutine) and hand it to
-// the committer goroutine. The committer takes every request waiting, up
-// to maxBatch, and stores them in one transaction: one commit, one fsync.
-// While it commits, new requests queue up and form the next batch, so the
-// batch size adapts to the load without a timer.
+// the delivery batcher (a sqldb.Batcher that answers once durable). It
+// takes every request waiting, up to maxBatch, and stores them in one
+// transaction: one commit, one fsync. While it commits, new requests queue
+// up and form the next batch, so the batch size adapts to the load without
+// a timer.
 //
 // In the transaction it first resolves every request's mailboxes (a
 // request whose mailbox is missing fails alone, before anything is
@@ -35,10 +37,9 @@ import (
 const maxBatch = 128
 
 // errClosed is returned by Deliver and Append after Close.
-var errClosed = errors.New("store: closed")
+var errClosed = sqldb.ErrClosed
 
 type deliverReq struct {
-	ctx       context.Context
 	raw       []byte
 	headerLen int
 	body      string
@@ -47,7 +48,6 @@ type deliverReq struct {
 	targets   []target
 	mailFrom  string
 	remote    []string
-	res       chan deliverRes
 
 	// Set while committing.
 	err    error
@@ -65,14 +65,16 @@ type target struct {
 type deliverRes struct {
 	local    []AppendResult
 	outboxID int64
-	err      error
+	// ch is the mailboxes the request's transaction changed (shared by
+	// the requests of one batch).
+	ch changes
 }
 
 // Deliver stores one accepted message durably: the bytes once, one message
 // row per local target (UIDs allocated from each mailbox's UIDNEXT, O(1) in
 // the mailbox's size) and an outbox entry for remote recipients, all in one
 // transaction. It returns after the commit is durable (SQLite WAL with
-// WAL synced after the commit, see walsync.go; PostgreSQL commit). Concurrent calls are batched into
+// WAL synced after the commit, see internal/sqldb; PostgreSQL commit). Concurrent calls are batched into
 // shared transactions (group commit) without weakening durability; one bad
 // delivery in a batch does not fail the others.
 func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, error) {
@@ -82,7 +84,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, erro
 	if len(d.Local) == 0 && len(d.Remote) == 0 {
 		return nil, fmt.Errorf("store: deliver: no recipients: %w", ErrInvalid)
 	}
-	req := newReq(ctx, d.Raw, d.InternalDate)
+	req := newReq(d.Raw, d.InternalDate)
 	for _, lt := range d.Local {
 		name := "INBOX"
 		if lt.Mailbox != "" {
@@ -135,7 +137,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, raw []byte, flags [
 	if err != nil {
 		return nil, fmt.Errorf("store: append: %w", err)
 	}
-	req := newReq(ctx, raw, date)
+	req := newReq(raw, date)
 	req.targets = []target{{mailboxID: mailboxID, mask: mask, keywords: joinKeywords(kws)}}
 	res, err := s.submit(ctx, req)
 	if err != nil {
@@ -144,127 +146,64 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, raw []byte, flags [
 	return &res.local[0], nil
 }
 
-func newReq(ctx context.Context, raw []byte, date time.Time) *deliverReq {
+func newReq(raw []byte, date time.Time) *deliverReq {
 	if date.IsZero() {
 		date = time.Now()
 	}
 	hl := mailhdr.SectionLen(raw)
 	return &deliverReq{
-		ctx:       ctx,
 		raw:       raw,
 		headerLen: hl,
 		body:      bodyTextFor(raw),
 		envelope:  envelope.FromHeader(raw[:hl]),
-		date:      micro(date),
-		res:       make(chan deliverRes, 1),
+		date:      sqldb.Micro(date),
 	}
 }
 
-// submit hands req to the committer and waits for its result.
+// submit hands req to the delivery batcher and waits for its result. If
+// ctx ends first, the message may still be committed; the caller reports a
+// temporary failure and the sender retries (at least once).
 func (s *Store) submit(ctx context.Context, req *deliverReq) (deliverRes, error) {
-	s.commitMu.RLock()
-	if s.closed {
-		s.commitMu.RUnlock()
-		return deliverRes{}, errClosed
-	}
-	select {
-	case s.reqs <- req:
-	case <-ctx.Done():
-		s.commitMu.RUnlock()
-		return deliverRes{}, ctx.Err()
-	}
-	s.commitMu.RUnlock()
-	select {
-	case res := <-req.res:
-		return res, res.err
-	case <-ctx.Done():
-		// The message may still be committed; the caller reports a
-		// temporary failure and the sender retries (at least once).
-		return deliverRes{}, ctx.Err()
-	}
+	return s.deliverBatch.Do(ctx, req)
 }
 
-// committer batches requests into transactions until Close.
-func (s *Store) committer() {
-	for first := range s.reqs {
-		s.runBatch(gatherBatch(s.reqs, []*deliverReq{first}, maxBatch, 0, 0))
-	}
-}
-
-// runBatch commits a batch and answers its requests.
-func (s *Store) runBatch(batch []*deliverReq) {
-	live := batch[:0]
-	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.res <- deliverRes{err: err}
-			continue
-		}
-		live = append(live, r)
-	}
-	if len(live) == 0 {
-		return
-	}
-	var err error
-	for attempt := 0; ; attempt++ {
-		for _, r := range live {
+// commitDeliveries is the delivery batcher's transaction: requests that
+// fail on their own (missing mailbox) get their error and write nothing;
+// any other error aborts the whole transaction (the batcher then retries
+// each request alone).
+func (s *Store) commitDeliveries(ctx context.Context, batch []*deliverReq) ([]deliverRes, []error, error) {
+	var ch changes
+	t0 := time.Now()
+	err := s.db.WriteTxNoSync(ctx, func(tx dbtx) error {
+		ch = changes{}
+		for _, r := range batch {
 			r.err, r.result = nil, deliverRes{}
 		}
-		var ch changes
-		t0 := time.Now()
-		ch, err = s.commitBatch(live)
-		s.log.Debug("store: group commit", "requests", len(live), "duration", time.Since(t0), "err", err)
-		if err == nil {
-			if s.wal == nil {
-				s.finishBatch(live, ch, nil)
-				return
-			}
-			// The next batch runs while this one's WAL sync is in
-			// flight; its callers are answered once it is durable.
-			seq := s.wal.commit()
-			s.finishing.Add(1)
-			go func() {
-				defer s.finishing.Done()
-				s.finishBatch(live, ch, s.wal.wait(seq))
-			}()
-			return
-		}
-		if len(live) > 1 {
-			// Find the culprit: each request alone.
-			s.log.Warn("store: group commit failed, retrying requests one by one", "requests", len(live), "err", err)
-			for _, r := range live {
-				s.runBatch([]*deliverReq{r})
-			}
-			return
-		}
-		if attempt >= 3 || !isTransient(err) {
-			break
-		}
-		time.Sleep(time.Duration(attempt+1) * 20 * time.Millisecond)
+		return s.storeBatch(ctx, tx, batch, ch)
+	})
+	s.log.Debug("store: group commit", "requests", len(batch), "duration", time.Since(t0), "err", err)
+	if err != nil {
+		return nil, nil, err
 	}
-	live[0].res <- deliverRes{err: err}
+	rs := make([]deliverRes, len(batch))
+	errs := make([]error, len(batch))
+	for i, r := range batch {
+		rs[i], errs[i] = r.result, r.err
+		rs[i].ch = ch
+	}
+	return rs, errs, nil
 }
 
-// finishBatch answers a committed batch once it is durable (syncErr nil),
-// after telling the hooks.
-func (s *Store) finishBatch(live []*deliverReq, ch changes, syncErr error) {
-	if syncErr != nil {
-		s.log.Error("store: WAL sync failed after a group commit", "requests", len(live), "err", syncErr)
-		for _, r := range live {
-			r.res <- deliverRes{err: syncErr}
-		}
-		return
+// delivered runs once a batch of deliveries is durable, before its callers
+// are answered: it reports the changed mailboxes and the new outbox
+// entries.
+func (s *Store) delivered(rs []deliverRes, errs []error) {
+	if len(rs) > 0 {
+		s.notify(rs[0].ch)
 	}
-	s.notify(ch)
-	for _, r := range live {
-		if r.err == nil && r.result.outboxID != 0 {
-			s.outboxAdded(r.result.outboxID)
-		}
-	}
-	for _, r := range live {
-		if r.err != nil {
-			r.res <- deliverRes{err: r.err}
-		} else {
-			r.res <- r.result
+	for i, r := range rs {
+		if errs[i] == nil && r.outboxID != 0 {
+			s.outboxAdded(r.outboxID)
 		}
 	}
 }
@@ -282,26 +221,9 @@ func (s *Store) outboxAdded(id int64) {
 	s.opts.OutboxAdded(id)
 }
 
-// commitBatch stores the requests in one transaction. Requests that fail
-// on their own (missing mailbox) get r.err and write nothing; any other
-// error aborts the whole transaction.
-func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("store: panic in group commit", "panic", p)
-			err = fmt.Errorf("store: internal error in group commit: %v", p)
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	sqlTx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("store: begin: %w", err)
-	}
-	defer s.wstmts.afterTx()
-	defer sqlTx.Rollback()
-	tx := dbtx{s, txQuerier(sqlTx, s.wstmts)}
-	ch = changes{}
+// storeBatch writes the requests of a batch in transaction tx and
+// collects the changed mailboxes in ch.
+func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch changes) error {
 
 	// 1. Resolve mailboxes.
 	type key struct {
@@ -318,12 +240,12 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 					continue
 				}
 				var acc int64
-				err := tx.row(ctx, "SELECT account_id FROM mailboxes WHERE id = ?", t.mailboxID).Scan(&acc)
+				err := tx.Row(ctx, "SELECT account_id FROM mailboxes WHERE id = ?", t.mailboxID).Scan(&acc)
 				if errors.Is(err, sql.ErrNoRows) {
 					r.err = fmt.Errorf("store: mailbox %d: %w", t.mailboxID, ErrNotFound)
 					break
 				} else if err != nil {
-					return nil, fmt.Errorf("store: resolve mailbox %d: %w", t.mailboxID, err)
+					return fmt.Errorf("store: resolve mailbox %d: %w", t.mailboxID, err)
 				}
 				accountOf[t.mailboxID] = acc
 				continue
@@ -338,7 +260,7 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 				r.err = fmt.Errorf("store: account %d has no INBOX: %w", t.accountID, ErrNotFound)
 				break
 			} else if err != nil {
-				return nil, fmt.Errorf("store: resolve mailbox %q of account %d: %w", t.name, t.accountID, err)
+				return fmt.Errorf("store: resolve mailbox %q of account %d: %w", t.name, t.accountID, err)
 			}
 			byName[k], accountOf[id], t.mailboxID = id, t.accountID, id
 		}
@@ -348,7 +270,7 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 	// statements per batch: each is a round trip on PostgreSQL), before
 	// any mailbox is locked, so that concurrent committers overlap this
 	// with each other's commits.
-	now := micro(time.Now())
+	now := sqldb.Micro(time.Now())
 	var pending []*deliverReq
 	for _, r := range batch {
 		if r.err == nil {
@@ -357,7 +279,7 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 	}
 	pendingBlobs, err := s.insertBlobs(ctx, tx, pending, now)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var blobIDs []int64
 
@@ -382,15 +304,15 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 	for _, id := range ids {
 		n := count[id]
 		var uidnext, modseq, uv int64
-		err := tx.row(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, highest_modseq = highest_modseq + ?
+		err := tx.Row(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, highest_modseq = highest_modseq + ?
 			WHERE id = ? RETURNING uidnext, highest_modseq, uidvalidity`, n, n, id).Scan(&uidnext, &modseq, &uv)
 		if errors.Is(err, sql.ErrNoRows) {
 			continue // deleted since step 1: its requests fail below
 		} else if err != nil {
-			return nil, fmt.Errorf("store: allocate UIDs in mailbox %d: %w", id, err)
+			return fmt.Errorf("store: allocate UIDs in mailbox %d: %w", id, err)
 		}
 		if uidnext-1 > 0xffffffff {
-			return nil, fmt.Errorf("store: mailbox %d ran out of UIDs", id)
+			return fmt.Errorf("store: mailbox %d ran out of UIDs", id)
 		}
 		next[id] = &alloc{uid: uidnext - n, modseq: modseq - n + 1, uidvalidity: uv}
 		ch.add(accountOf[id], id, modseq)
@@ -413,7 +335,7 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 		blobIDs = append(blobIDs, pendingBlobs[i])
 	}
 	if err := s.gcBlobs(ctx, tx, orphans); err != nil {
-		return nil, err
+		return err
 	}
 	var msgArgs []any
 	msgRows := 0
@@ -421,7 +343,7 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 		if msgRows == 0 {
 			return nil
 		}
-		_, err := tx.exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
+		_, err := tx.Exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
 			valuesList(msgRows, 8), msgArgs...)
 		msgArgs, msgRows = msgArgs[:0], 0
 		if err != nil {
@@ -445,7 +367,7 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 			msgArgs = append(msgArgs, t.mailboxID, uid, blobID, modseq, r.date, t.mask, t.keywords, int64(len(r.raw)))
 			if msgRows++; msgRows == 200 {
 				if err := flush(); err != nil {
-					return nil, err
+					return err
 				}
 			}
 			if t.keywords != "" {
@@ -456,43 +378,40 @@ func (s *Store) commitBatch(batch []*deliverReq) (ch changes, err error) {
 		r.result.local = local
 	}
 	if err := flush(); err != nil {
-		return nil, err
+		return err
 	}
 	for k := range kwSeen {
 		if err := addMailboxKeywords(ctx, tx, k.mailbox, k.keywords); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	for i, r := range ok {
 		if len(r.remote) == 0 {
 			continue
 		}
-		outboxID, err := tx.insertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
+		outboxID, err := tx.InsertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
 			blobIDs[i], r.mailFrom, int64(len(r.raw)), now)
 		if err != nil {
-			return nil, fmt.Errorf("store: insert outbox message: %w", err)
+			return fmt.Errorf("store: insert outbox message: %w", err)
 		}
 		args := make([]any, 0, 4*len(r.remote))
 		for _, rcpt := range r.remote {
 			args = append(args, outboxID, rcpt, now, now)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES "+
+		if _, err := tx.Exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES "+
 			valuesList(len(r.remote), 4), args...); err != nil {
-			return nil, fmt.Errorf("store: insert outbox recipients: %w", err)
+			return fmt.Errorf("store: insert outbox recipients: %w", err)
 		}
 		r.result.outboxID = outboxID
 	}
-	if err := sqlTx.Commit(); err != nil {
-		return nil, fmt.Errorf("store: commit: %w", err)
-	}
-	return ch, nil
+	return nil
 }
 
 // resolveTarget finds the mailbox a delivery goes to: the named one, or
 // INBOX when it does not exist.
 func resolveTarget(ctx context.Context, tx dbtx, accountID int64, name string) (int64, error) {
 	var id int64
-	err := tx.row(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name IN (?, 'INBOX')
+	err := tx.Row(ctx, `SELECT id FROM mailboxes WHERE account_id = ? AND name IN (?, 'INBOX')
 		ORDER BY CASE WHEN name = ? THEN 0 ELSE 1 END LIMIT 1`, accountID, name, name).Scan(&id)
 	return id, err
 }
@@ -500,7 +419,7 @@ func resolveTarget(ctx context.Context, tx dbtx, accountID int64, name string) (
 // addMailboxKeywords records keywords as used in a mailbox.
 func addMailboxKeywords(ctx context.Context, tx dbtx, mailboxID int64, keywords string) error {
 	for _, k := range splitKeywords(keywords) {
-		if _, err := tx.exec(ctx, "INSERT INTO mailbox_keywords (mailbox_id, keyword) VALUES (?, ?) ON CONFLICT DO NOTHING", mailboxID, k); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO mailbox_keywords (mailbox_id, keyword) VALUES (?, ?) ON CONFLICT DO NOTHING", mailboxID, k); err != nil {
 			return fmt.Errorf("store: record keyword: %w", err)
 		}
 	}
@@ -515,7 +434,7 @@ func bodyTextFor(raw []byte) string {
 
 // valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
 func valuesList(rows, cols int) string {
-	row := "(" + placeholders(cols) + ")"
+	row := "(" + sqldb.Placeholders(cols) + ")"
 	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
 }
 
@@ -543,7 +462,7 @@ func (s *Store) insertBlobs(ctx context.Context, tx dbtx, reqs []*deliverReq, no
 		for _, r := range part {
 			args = append(args, r.raw, int64(len(r.raw)), r.headerLen, r.body, r.envelope, now)
 		}
-		rows, err := tx.query(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, envelope, created_at) VALUES "+
+		rows, err := tx.Query(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, envelope, created_at) VALUES "+
 			valuesList(len(part), 6)+" RETURNING id", args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: insert message bytes: %w", err)

@@ -79,15 +79,15 @@ func TestEnvelopes(t *testing.T) {
 
 		// Rows from before the migration have no envelope; rows of an
 		// older encoding one the reader does not take.
-		if _, err := s.wdb.ExecContext(ctx, s.q("UPDATE blobs SET envelope = NULL WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 3 = 0)"), mb.ID); err != nil {
+		if _, err := s.w().Exec(ctx, "UPDATE blobs SET envelope = NULL WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 3 = 0)", mb.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.wdb.ExecContext(ctx, s.q("UPDATE blobs SET envelope = ? WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 3 = 1)"), []byte{0, 1, 2}, mb.ID); err != nil {
+		if _, err := s.w().Exec(ctx, "UPDATE blobs SET envelope = ? WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 3 = 1)", []byte{0, 1, 2}, mb.ID); err != nil {
 			t.Fatal(err)
 		}
 		t.Run("lazy fill", func(t *testing.T) { check(t, all, true) })
 		var stale int
-		if err := s.db.QueryRowContext(ctx, s.q("SELECT COUNT(*) FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE m.mailbox_id = ? AND (b.envelope IS NULL OR length(b.envelope) = 3)"), mb.ID).Scan(&stale); err != nil {
+		if err := s.r().Row(ctx, "SELECT COUNT(*) FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE m.mailbox_id = ? AND (b.envelope IS NULL OR length(b.envelope) = 3)", mb.ID).Scan(&stale); err != nil {
 			t.Fatal(err)
 		}
 		if stale != 0 {

@@ -2,6 +2,7 @@ package store
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -99,7 +100,7 @@ func TestMigrationIdempotencyScopes(t *testing.T) {
 				status_code INTEGER NOT NULL, response ` + s.dialect.Blob + ` NOT NULL, created_at BIGINT NOT NULL, PRIMARY KEY (service, idem_key))`,
 			"CREATE INDEX idempotency_keys_created ON idempotency_keys(created_at)",
 		} {
-			if _, err := s.wdb.ExecContext(ctx, q); err != nil {
+			if _, err := s.w().Exec(ctx, q); err != nil {
 				t.Fatalf("%s: %v", q, err)
 			}
 		}
@@ -113,24 +114,22 @@ func TestMigrationIdempotencyScopes(t *testing.T) {
 			{"header:l", `{"id":"d","channel":"sms","status":"created","test":false,"body":"x"}`, false},
 		}
 		for i, o := range old {
-			if _, err := s.w().exec(ctx, "INSERT INTO idempotency_keys (service, idem_key, request_hash, status_code, response, created_at) VALUES (?, ?, ?, 201, ?, ?)",
+			if _, err := s.w().Exec(ctx, "INSERT INTO idempotency_keys (service, idem_key, request_hash, status_code, response, created_at) VALUES (?, ?, ?, 201, ?, ?)",
 				"motcua", o.key, "h"+strconv.Itoa(i), []byte(o.body), i+1); err != nil {
 				t.Fatal(err)
 			}
 		}
 		// Applied as migrate does: every statement in one transaction.
 		text := strings.NewReplacer("{{ID}}", s.dialect.ID, "{{BLOB}}", s.dialect.Blob).Replace(m10.SQL)
-		tx, err := s.wdb.BeginTx(ctx, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, stmt := range sqldb.SplitSQL(text) {
-			if _, err := tx.ExecContext(ctx, stmt); err != nil {
-				tx.Rollback()
-				t.Fatalf("migration 10: %v in %q", err, stmt)
+		err := s.db.WriteTx(ctx, func(tx dbtx) error {
+			for _, stmt := range sqldb.SplitSQL(text) {
+				if _, err := tx.Exec(ctx, stmt); err != nil {
+					return fmt.Errorf("migration 10: %v in %q", err, stmt)
+				}
 			}
-		}
-		if err := tx.Commit(); err != nil {
+			return nil
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		for i, o := range old {

@@ -12,6 +12,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
+
+	"congthu/internal/sqldb"
 )
 
 // NormalizeMailboxName checks an IMAP mailbox name (UTF-8, "/" as the
@@ -59,7 +61,7 @@ func scanMailbox(row interface{ Scan(...any) error }) (*Mailbox, error) {
 
 // Mailboxes lists an account's mailboxes ordered by name.
 func (s *Store) Mailboxes(ctx context.Context, accountID int64) ([]Mailbox, error) {
-	rows, err := s.r().query(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.account_id = ? ORDER BY mb.name", accountID)
+	rows, err := s.r().Query(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.account_id = ? ORDER BY mb.name", accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: mailboxes: %w", err)
 	}
@@ -84,7 +86,7 @@ func (s *Store) Mailbox(ctx context.Context, accountID int64, name string) (*Mai
 	if err != nil {
 		return nil, fmt.Errorf("store: mailbox %q: %w", name, ErrNotFound)
 	}
-	m, err := scanMailbox(s.r().row(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.account_id = ? AND mb.name = ?", accountID, n))
+	m, err := scanMailbox(s.r().Row(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.account_id = ? AND mb.name = ?", accountID, n))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: mailbox %q: %w", n, ErrNotFound)
 	}
@@ -133,7 +135,7 @@ func (s *Store) createParents(ctx context.Context, tx dbtx, ch changes, accountI
 	for i := 1; i < len(parts); i++ {
 		parent := strings.Join(parts[:i], "/")
 		var one int
-		err := tx.row(ctx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, parent).Scan(&one)
+		err := tx.Row(ctx, "SELECT 1 FROM mailboxes WHERE account_id = ? AND name = ?", accountID, parent).Scan(&one)
 		if err == nil {
 			continue
 		}
@@ -152,7 +154,7 @@ func (s *Store) createParents(ctx context.Context, tx dbtx, ch changes, accountI
 func (s *Store) nextUIDValidity(ctx context.Context, tx dbtx) (uint32, error) {
 	now := time.Now().Unix()
 	var v int64
-	err := tx.row(ctx, `UPDATE counters SET value = CASE WHEN value + 1 > ? THEN value + 1 ELSE ? END
+	err := tx.Row(ctx, `UPDATE counters SET value = CASE WHEN value + 1 > ? THEN value + 1 ELSE ? END
 		WHERE name = 'uidvalidity' RETURNING value`, now, now).Scan(&v)
 	if err != nil {
 		return 0, fmt.Errorf("store: allocate UIDVALIDITY: %w", err)
@@ -171,20 +173,20 @@ func (s *Store) createMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 		return nil, err
 	}
 	var id int64
-	err = tx.row(ctx, `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, created_at)
+	err = tx.Row(ctx, `INSERT INTO mailboxes (account_id, name, special_use, uidvalidity, created_at)
 		VALUES (?, ?, ?, ?, ?) ON CONFLICT (account_id, name) DO NOTHING RETURNING id`,
-		accountID, name, specialUse, int64(uv), micro(time.Now())).Scan(&id)
+		accountID, name, specialUse, int64(uv), sqldb.Micro(time.Now())).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: mailbox %q: %w", name, ErrExists)
 	}
 	if err != nil {
-		if isForeignKeyViolation(err) {
+		if sqldb.IsForeignKeyViolation(err) {
 			return nil, fmt.Errorf("store: account %d: %w", accountID, ErrNotFound)
 		}
 		return nil, fmt.Errorf("store: create mailbox %q: %w", name, err)
 	}
 	var subscribed int
-	if err := tx.row(ctx, "SELECT COUNT(*) FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name).Scan(&subscribed); err != nil {
+	if err := tx.Row(ctx, "SELECT COUNT(*) FROM subscriptions WHERE account_id = ? AND name = ?", accountID, name).Scan(&subscribed); err != nil {
 		return nil, fmt.Errorf("store: create mailbox %q: %w", name, err)
 	}
 	ch.add(accountID, id, 1)
@@ -195,7 +197,7 @@ func (s *Store) createMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 // lockAccountMailboxes locks all of an account's mailbox rows in ascending
 // ID order (the order every writer locks mailboxes in) and returns the IDs.
 func (s *Store) lockAccountMailboxes(ctx context.Context, tx dbtx, accountID int64) ([]int64, error) {
-	rows, err := tx.query(ctx, "SELECT id FROM mailboxes WHERE account_id = ? ORDER BY id"+s.dialect.ForUpdate, accountID)
+	rows, err := tx.Query(ctx, "SELECT id FROM mailboxes WHERE account_id = ? ORDER BY id"+s.dialect.ForUpdate, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: lock mailboxes: %w", err)
 	}
@@ -217,7 +219,7 @@ func (s *Store) lockAccountMailboxes(ctx context.Context, tx dbtx, accountID int
 // deleteMailboxTx deletes a mailbox with its messages, and the bytes no
 // other mailbox or outbox entry uses.
 func (s *Store) deleteMailboxTx(ctx context.Context, tx dbtx, ch changes, accountID, mailboxID int64) error {
-	rows, err := tx.query(ctx, "DELETE FROM messages WHERE mailbox_id = ? RETURNING blob_id", mailboxID)
+	rows, err := tx.Query(ctx, "DELETE FROM messages WHERE mailbox_id = ? RETURNING blob_id", mailboxID)
 	if err != nil {
 		return fmt.Errorf("store: delete messages of mailbox %d: %w", mailboxID, err)
 	}
@@ -238,7 +240,7 @@ func (s *Store) deleteMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 		return err
 	}
 	var modseq int64
-	err = tx.row(ctx, "DELETE FROM mailboxes WHERE id = ? RETURNING highest_modseq", mailboxID).Scan(&modseq)
+	err = tx.Row(ctx, "DELETE FROM mailboxes WHERE id = ? RETURNING highest_modseq", mailboxID).Scan(&modseq)
 	if err != nil {
 		return fmt.Errorf("store: delete mailbox %d: %w", mailboxID, err)
 	}
@@ -260,7 +262,7 @@ func (s *Store) gcBlobs(ctx context.Context, tx dbtx, ids []int64) error {
 			args[i] = id
 		}
 		ids = ids[n:]
-		_, err := tx.exec(ctx, `DELETE FROM blobs WHERE id IN (`+placeholders(n)+`)
+		_, err := tx.Exec(ctx, `DELETE FROM blobs WHERE id IN (`+sqldb.Placeholders(n)+`)
 			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = blobs.id)
 			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = blobs.id)`, args...)
 		if err != nil {
@@ -299,7 +301,7 @@ func (s *Store) DeleteMailbox(ctx context.Context, accountID int64, name string)
 	}
 	return s.writeTx(ctx, func(tx dbtx, ch changes) error {
 		var id int64
-		err := tx.row(ctx, "SELECT id FROM mailboxes WHERE account_id = ? AND name = ?"+s.dialect.ForUpdate, accountID, n).Scan(&id)
+		err := tx.Row(ctx, "SELECT id FROM mailboxes WHERE account_id = ? AND name = ?"+s.dialect.ForUpdate, accountID, n).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: mailbox %q: %w", n, ErrNotFound)
 		} else if err != nil {
@@ -332,14 +334,14 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 			return err
 		}
 		var id, modseq, uidnext int64
-		err := tx.row(ctx, "SELECT id, highest_modseq, uidnext FROM mailboxes WHERE account_id = ? AND name = ?", accountID, f).Scan(&id, &modseq, &uidnext)
+		err := tx.Row(ctx, "SELECT id, highest_modseq, uidnext FROM mailboxes WHERE account_id = ? AND name = ?", accountID, f).Scan(&id, &modseq, &uidnext)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: mailbox %q: %w", f, ErrNotFound)
 		} else if err != nil {
 			return fmt.Errorf("store: rename mailbox %q: %w", f, err)
 		}
 		var taken int
-		if err := tx.row(ctx, "SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, t).Scan(&taken); err != nil {
+		if err := tx.Row(ctx, "SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, t).Scan(&taken); err != nil {
 			return fmt.Errorf("store: rename mailbox %q: %w", f, err)
 		}
 		if taken > 0 {
@@ -352,7 +354,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 			return s.renameInbox(ctx, tx, ch, accountID, id, modseq, uidnext, t)
 		}
 		// The mailbox and its children, each checked for a clash.
-		rows, err := tx.query(ctx, "SELECT id, name, highest_modseq FROM mailboxes WHERE account_id = ?", accountID)
+		rows, err := tx.Query(ctx, "SELECT id, name, highest_modseq FROM mailboxes WHERE account_id = ?", accountID)
 		if err != nil {
 			return fmt.Errorf("store: rename mailbox %q: %w", f, err)
 		}
@@ -378,7 +380,7 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 			return fmt.Errorf("store: rename mailbox %q: %w", f, err)
 		}
 		for _, r := range rs {
-			if err := tx.row(ctx, "SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, r.new).Scan(&taken); err != nil {
+			if err := tx.Row(ctx, "SELECT COUNT(*) FROM mailboxes WHERE account_id = ? AND name = ?", accountID, r.new).Scan(&taken); err != nil {
 				return fmt.Errorf("store: rename mailbox %q: %w", r.old, err)
 			}
 			if taken > 0 {
@@ -386,10 +388,10 @@ func (s *Store) RenameMailbox(ctx context.Context, accountID int64, from, to str
 			}
 		}
 		for _, r := range rs {
-			if _, err := tx.exec(ctx, "UPDATE mailboxes SET name = ? WHERE id = ?", r.new, r.id); err != nil {
+			if _, err := tx.Exec(ctx, "UPDATE mailboxes SET name = ? WHERE id = ?", r.new, r.id); err != nil {
 				return fmt.Errorf("store: rename mailbox %q: %w", r.old, err)
 			}
-			if _, err := tx.exec(ctx, `UPDATE subscriptions SET name = ? WHERE account_id = ? AND name = ?
+			if _, err := tx.Exec(ctx, `UPDATE subscriptions SET name = ? WHERE account_id = ? AND name = ?
 				AND NOT EXISTS (SELECT 1 FROM subscriptions s2 WHERE s2.account_id = ? AND s2.name = ?)`,
 				r.new, accountID, r.old, accountID, r.new); err != nil {
 				return fmt.Errorf("store: rename subscription %q: %w", r.old, err)
@@ -409,19 +411,19 @@ func (s *Store) renameInbox(ctx context.Context, tx dbtx, ch changes, accountID,
 		return err
 	}
 	newModseq := modseq + 1
-	if _, err := tx.exec(ctx, "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?", newModseq, inboxID); err != nil {
+	if _, err := tx.Exec(ctx, "INSERT INTO expunged (mailbox_id, uid, modseq) SELECT mailbox_id, uid, ? FROM messages WHERE mailbox_id = ?", newModseq, inboxID); err != nil {
 		return fmt.Errorf("store: rename INBOX: %w", err)
 	}
-	if _, err := tx.exec(ctx, "UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?", mb.ID, inboxID); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE messages SET mailbox_id = ? WHERE mailbox_id = ?", mb.ID, inboxID); err != nil {
 		return fmt.Errorf("store: rename INBOX: %w", err)
 	}
-	if _, err := tx.exec(ctx, "INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT ?, keyword FROM mailbox_keywords WHERE mailbox_id = ?", mb.ID, inboxID); err != nil {
+	if _, err := tx.Exec(ctx, "INSERT INTO mailbox_keywords (mailbox_id, keyword) SELECT ?, keyword FROM mailbox_keywords WHERE mailbox_id = ?", mb.ID, inboxID); err != nil {
 		return fmt.Errorf("store: rename INBOX: %w", err)
 	}
-	if _, err := tx.exec(ctx, "UPDATE mailboxes SET uidnext = ?, highest_modseq = ?, first_recent_uid = ? WHERE id = ?", uidnext, newModseq, uidnext, mb.ID); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE mailboxes SET uidnext = ?, highest_modseq = ?, first_recent_uid = ? WHERE id = ?", uidnext, newModseq, uidnext, mb.ID); err != nil {
 		return fmt.Errorf("store: rename INBOX: %w", err)
 	}
-	if _, err := tx.exec(ctx, "UPDATE mailboxes SET highest_modseq = ? WHERE id = ?", newModseq, inboxID); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE mailboxes SET highest_modseq = ? WHERE id = ?", newModseq, inboxID); err != nil {
 		return fmt.Errorf("store: rename INBOX: %w", err)
 	}
 	ch.add(accountID, inboxID, newModseq)
@@ -438,12 +440,12 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 	}
 	w := s.w()
 	if subscribed {
-		_, err = w.exec(ctx, "INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", accountID, n)
-		if isForeignKeyViolation(err) {
+		_, err = w.Exec(ctx, "INSERT INTO subscriptions (account_id, name) VALUES (?, ?) ON CONFLICT DO NOTHING", accountID, n)
+		if sqldb.IsForeignKeyViolation(err) {
 			return fmt.Errorf("store: account %d: %w", accountID, ErrNotFound)
 		}
 	} else {
-		_, err = w.exec(ctx, "DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, n)
+		_, err = w.Exec(ctx, "DELETE FROM subscriptions WHERE account_id = ? AND name = ?", accountID, n)
 	}
 	if err != nil {
 		return fmt.Errorf("store: subscribe %q: %w", n, err)
@@ -453,7 +455,7 @@ func (s *Store) SetSubscribed(ctx context.Context, accountID int64, name string,
 
 // Subscriptions lists subscribed names.
 func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, error) {
-	rows, err := s.r().query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID)
+	rows, err := s.r().Query(ctx, "SELECT name FROM subscriptions WHERE account_id = ? ORDER BY name", accountID)
 	if err != nil {
 		return nil, fmt.Errorf("store: subscriptions: %w", err)
 	}
@@ -477,7 +479,7 @@ func (s *Store) Subscriptions(ctx context.Context, accountID int64) ([]string, e
 func (s *Store) Status(ctx context.Context, mailboxID int64) (*MailboxStatus, error) {
 	var st MailboxStatus
 	var messages, unseen, deleted, recent, uidnext, uidvalidity int64
-	err := s.r().row(ctx, `SELECT mb.uidnext, mb.uidvalidity, mb.highest_modseq,
+	err := s.r().Row(ctx, `SELECT mb.uidnext, mb.uidvalidity, mb.highest_modseq,
 		COUNT(m.uid),
 		CAST(COALESCE(SUM(CASE WHEN (m.flags & 1) = 0 THEN 1 ELSE 0 END), 0) AS BIGINT),
 		CAST(COALESCE(SUM(CASE WHEN (m.flags & 8) <> 0 THEN 1 ELSE 0 END), 0) AS BIGINT),

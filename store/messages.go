@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"congthu/envelope"
+	"congthu/internal/sqldb"
 )
 
 // lockedMailbox is a mailbox row read with its lock held.
@@ -22,7 +23,7 @@ type lockedMailbox struct {
 // transaction. Callers locking several lock them in ascending ID order.
 func (s *Store) lockMailbox(ctx context.Context, tx dbtx, id int64) (*lockedMailbox, error) {
 	m := lockedMailbox{id: id}
-	err := tx.row(ctx, "SELECT account_id, uidvalidity, uidnext, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?"+s.dialect.ForUpdate, id).
+	err := tx.Row(ctx, "SELECT account_id, uidvalidity, uidnext, highest_modseq, first_recent_uid FROM mailboxes WHERE id = ?"+s.dialect.ForUpdate, id).
 		Scan(&m.accountID, &m.uidvalidity, &m.uidnext, &m.modseq, &m.firstRecent)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)
@@ -36,7 +37,7 @@ func (s *Store) lockMailbox(ctx context.Context, tx dbtx, id int64) (*lockedMail
 // bumpModseq gives a mailbox its next modseq and returns it.
 func bumpModseq(ctx context.Context, tx dbtx, id int64) (int64, error) {
 	var modseq int64
-	if err := tx.row(ctx, "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq", id).Scan(&modseq); err != nil {
+	if err := tx.Row(ctx, "UPDATE mailboxes SET highest_modseq = highest_modseq + 1 WHERE id = ? RETURNING highest_modseq", id).Scan(&modseq); err != nil {
 		return 0, fmt.Errorf("store: bump modseq of mailbox %d: %w", id, err)
 	}
 	return modseq, nil
@@ -45,7 +46,7 @@ func bumpModseq(ctx context.Context, tx dbtx, id int64) (int64, error) {
 // mailboxExists returns ErrNotFound unless the mailbox exists.
 func (s *Store) mailboxExists(ctx context.Context, q dbtx, id int64) error {
 	var one int
-	err := q.row(ctx, "SELECT 1 FROM mailboxes WHERE id = ?", id).Scan(&one)
+	err := q.Row(ctx, "SELECT 1 FROM mailboxes WHERE id = ?", id).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)
 	}
@@ -88,12 +89,12 @@ func scanMeta(rows interface{ Scan(...any) error }, extra ...any) (MessageMeta, 
 	if err := rows.Scan(append([]any{&uid, &mm.ModSeq, &mask, &kws, &date, &mm.Size}, extra...)...); err != nil {
 		return mm, err
 	}
-	mm.UID, mm.Flags, mm.InternalDate = uint32(uid), flagList(mask, kws), fromMicro(date)
+	mm.UID, mm.Flags, mm.InternalDate = uint32(uid), flagList(mask, kws), sqldb.FromMicro(date)
 	return mm, nil
 }
 
 func queryMetas(ctx context.Context, q dbtx, query string, args ...any) ([]MessageMeta, error) {
-	rows, err := q.query(ctx, query, args...)
+	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ func queryMetas(ctx context.Context, q dbtx, query string, args ...any) ([]Messa
 // Messages returns every message's metadata in UID order (for SELECT).
 func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]MessageMeta, error) {
 	var out []MessageMeta
-	err := s.readTx(ctx, func(tx dbtx) error {
+	err := s.db.ReadTx(ctx, func(tx dbtx) error {
 		if err := s.mailboxExists(ctx, tx, mailboxID); err != nil {
 			return err
 		}
@@ -130,9 +131,9 @@ func (s *Store) Messages(ctx context.Context, mailboxID int64) ([]MessageMeta, e
 // messages, flag changes, expunges), for IMAP updates and IDLE.
 func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq int64) (*Changes, error) {
 	var c Changes
-	err := s.readTx(ctx, func(tx dbtx) error {
+	err := s.db.ReadTx(ctx, func(tx dbtx) error {
 		var uidnext int64
-		err := tx.row(ctx, "SELECT highest_modseq, uidnext FROM mailboxes WHERE id = ?", mailboxID).Scan(&c.HighestModSeq, &uidnext)
+		err := tx.Row(ctx, "SELECT highest_modseq, uidnext FROM mailboxes WHERE id = ?", mailboxID).Scan(&c.HighestModSeq, &uidnext)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: mailbox %d: %w", mailboxID, ErrNotFound)
 		} else if err != nil {
@@ -146,7 +147,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq int64)
 		if err != nil {
 			return fmt.Errorf("store: changes of mailbox %d: %w", mailboxID, err)
 		}
-		rows, err := tx.query(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq)
+		rows, err := tx.Query(ctx, "SELECT uid FROM expunged WHERE mailbox_id = ? AND modseq > ? ORDER BY uid", mailboxID, modseq)
 		if err != nil {
 			return fmt.Errorf("store: expunges of mailbox %d: %w", mailboxID, err)
 		}
@@ -173,7 +174,7 @@ func (s *Store) ChangesSince(ctx context.Context, mailboxID int64, modseq int64)
 func (s *Store) Message(ctx context.Context, mailboxID int64, uid uint32) (*Message, error) {
 	var m Message
 	var raw []byte
-	mm, err := scanMeta(s.r().row(ctx, "SELECT "+metaColumns+", b.raw, b.header_len FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
+	mm, err := scanMeta(s.r().Row(ctx, "SELECT "+metaColumns+", b.raw, b.header_len FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid = ?",
 		mailboxID, int64(uid)), &raw, &m.HeaderLen)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: message %d in mailbox %d: %w", uid, mailboxID, ErrNotFound)
@@ -200,7 +201,7 @@ func (s *Store) MessagesByUID(ctx context.Context, mailboxID int64, uids []uint3
 		for _, chunk := range uidChunks(uids, fetchChunk) {
 			var msgs []*Message
 			err := func() error {
-				rows, err := s.r().query(ctx, "SELECT "+metaColumns+", "+rawExpr+", b.header_len FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid IN ("+placeholders(len(chunk))+") ORDER BY m.uid",
+				rows, err := s.r().Query(ctx, "SELECT "+metaColumns+", "+rawExpr+", b.header_len FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? AND m.uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY m.uid",
 					append([]any{mailboxID}, chunk...)...)
 				if err != nil {
 					return err
@@ -293,14 +294,14 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 				var rows *sql.Rows
 				var err error
 				if int(last-first) < 2*len(chunk) {
-					rows, err = s.r().query(ctx, cols+"m.uid >= ? AND m.uid <= ? ORDER BY m.uid", mailboxID, int64(first), int64(last))
+					rows, err = s.r().Query(ctx, cols+"m.uid >= ? AND m.uid <= ? ORDER BY m.uid", mailboxID, int64(first), int64(last))
 				} else {
 					args := make([]any, 0, len(chunk)+1)
 					args = append(args, mailboxID)
 					for _, x := range chunk {
 						args = append(args, int64(x))
 					}
-					rows, err = s.r().query(ctx, cols+"m.uid IN ("+placeholders(len(chunk))+") ORDER BY m.uid", args...)
+					rows, err = s.r().Query(ctx, cols+"m.uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY m.uid", args...)
 				}
 				if err != nil {
 					return err
@@ -329,7 +330,7 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 						flagsOf[k] = fl
 					}
 					msgs = append(msgs, MessageEnvelope{MessageMeta: MessageMeta{
-						UID: uint32(uid), ModSeq: modseq, Flags: fl, InternalDate: fromMicro(date), Size: size}})
+						UID: uint32(uid), ModSeq: modseq, Flags: fl, InternalDate: sqldb.FromMicro(date), Size: size}})
 					if withEnvelope {
 						if !envelope.Current(env) {
 							stale = append(stale, len(msgs)-1)
@@ -371,7 +372,7 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 func (s *Store) fillEnvelopes(ctx context.Context, msgs []MessageEnvelope, idx []int, blobs []int64) error {
 	computed := map[int64][]byte{}
 	for _, chunk := range idChunks(blobs, chunkSize) {
-		rows, err := s.r().query(ctx, "SELECT id, substr(raw, 1, header_len) FROM blobs WHERE id IN ("+placeholders(len(chunk))+")", chunk...)
+		rows, err := s.r().Query(ctx, "SELECT id, substr(raw, 1, header_len) FROM blobs WHERE id IN ("+sqldb.Placeholders(len(chunk))+")", chunk...)
 		if err != nil {
 			return err
 		}
@@ -392,9 +393,9 @@ func (s *Store) fillEnvelopes(ctx context.Context, msgs []MessageEnvelope, idx [
 	for i, j := range idx {
 		msgs[j].Envelope = computed[blobs[i]]
 	}
-	err := s.writeTxOnce(ctx, func(tx dbtx) error {
+	err := s.db.WriteTxOnce(ctx, func(tx dbtx) error {
 		for id, env := range computed {
-			if _, err := tx.exec(ctx, "UPDATE blobs SET envelope = ? WHERE id = ?", env, id); err != nil {
+			if _, err := tx.Exec(ctx, "UPDATE blobs SET envelope = ? WHERE id = ?", env, id); err != nil {
 				return err
 			}
 		}
@@ -437,7 +438,7 @@ func idChunks(ids []int64, size int) [][]any {
 func (s *Store) SearchTexts(ctx context.Context, mailboxID int64, uids []uint32) iter.Seq2[*SearchText, error] {
 	const cols = "SELECT m.uid, substr(b.raw, 1, b.header_len), b.body_text FROM messages m JOIN blobs b ON b.id = m.blob_id WHERE m.mailbox_id = ? "
 	read := func(query string, args ...any) ([]*SearchText, error) {
-		rows, err := s.r().query(ctx, query, args...)
+		rows, err := s.r().Query(ctx, query, args...)
 		if err != nil {
 			return nil, err
 		}
@@ -478,7 +479,7 @@ func (s *Store) SearchTexts(ctx context.Context, mailboxID int64, uids []uint32)
 			}
 		}
 		for _, chunk := range uidChunks(uids, fetchChunk) {
-			sts, err := read(cols+"AND m.uid IN ("+placeholders(len(chunk))+") ORDER BY m.uid", append([]any{mailboxID}, chunk...)...)
+			sts, err := read(cols+"AND m.uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY m.uid", append([]any{mailboxID}, chunk...)...)
 			if !emit(sts, err) {
 				return
 			}
@@ -512,7 +513,7 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op
 		}
 		groups := map[state][]any{}
 		for _, chunk := range uidChunks(uids, chunkSize) {
-			rows, err := tx.query(ctx, "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = ? AND uid IN ("+placeholders(len(chunk))+")",
+			rows, err := tx.Query(ctx, "SELECT uid, modseq, flags, keywords FROM messages WHERE mailbox_id = ? AND uid IN ("+sqldb.Placeholders(len(chunk))+")",
 				append([]any{mailboxID}, chunk...)...)
 			if err != nil {
 				return fmt.Errorf("store: set flags: %w", err)
@@ -553,7 +554,7 @@ func (s *Store) SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op
 				n := min(len(us), chunkSize)
 				args := append([]any{st.mask, st.kws, modseq, mailboxID}, us[:n]...)
 				us = us[n:]
-				if _, err := tx.exec(ctx, "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid IN ("+placeholders(n)+")", args...); err != nil {
+				if _, err := tx.Exec(ctx, "UPDATE messages SET flags = ?, keywords = ?, modseq = ? WHERE mailbox_id = ? AND uid IN ("+sqldb.Placeholders(n)+")", args...); err != nil {
 					return fmt.Errorf("store: set flags: %w", err)
 				}
 			}
@@ -586,7 +587,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 		}
 		var blobs []int64
 		del := func(query string, args ...any) error {
-			rows, err := tx.query(ctx, query, args...)
+			rows, err := tx.Query(ctx, query, args...)
 			if err != nil {
 				return fmt.Errorf("store: expunge: %w", err)
 			}
@@ -607,7 +608,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 			}
 		} else {
 			for _, chunk := range uidChunks(uids, chunkSize) {
-				if err := del("DELETE FROM messages WHERE mailbox_id = ? AND (flags & 8) <> 0 AND uid IN ("+placeholders(len(chunk))+") RETURNING uid, blob_id",
+				if err := del("DELETE FROM messages WHERE mailbox_id = ? AND (flags & 8) <> 0 AND uid IN ("+sqldb.Placeholders(len(chunk))+") RETURNING uid, blob_id",
 					append([]any{mailboxID}, chunk...)...); err != nil {
 					return err
 				}
@@ -646,7 +647,7 @@ func (s *Store) recordExpunged(ctx context.Context, tx dbtx, mailboxID int64, ui
 			args = append(args, mailboxID, int64(u), modseq)
 		}
 		uids = uids[n:]
-		if _, err := tx.exec(ctx, "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES "+strings.TrimSuffix(strings.Repeat("(?, ?, ?),", n), ","), args...); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO expunged (mailbox_id, uid, modseq) VALUES "+strings.TrimSuffix(strings.Repeat("(?, ?, ?),", n), ","), args...); err != nil {
 			return fmt.Errorf("store: record expunged: %w", err)
 		}
 	}
@@ -695,7 +696,7 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 		}
 		var msgs []msg
 		for _, chunk := range uidChunks(uids, chunkSize) {
-			rows, err := tx.query(ctx, "SELECT uid, blob_id, internal_date, size, flags, keywords FROM messages WHERE mailbox_id = ? AND uid IN ("+placeholders(len(chunk))+") ORDER BY uid",
+			rows, err := tx.Query(ctx, "SELECT uid, blob_id, internal_date, size, flags, keywords FROM messages WHERE mailbox_id = ? AND uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY uid",
 				append([]any{srcID}, chunk...)...)
 			if err != nil {
 				return fmt.Errorf("store: copy: %w", err)
@@ -718,7 +719,7 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 		}
 		n := int64(len(msgs))
 		var uidnext, modseq int64
-		if err := tx.row(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, highest_modseq = highest_modseq + ?
+		if err := tx.Row(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, highest_modseq = highest_modseq + ?
 			WHERE id = ? RETURNING uidnext, highest_modseq`, n, n, dstID).Scan(&uidnext, &modseq); err != nil {
 			return fmt.Errorf("store: copy: allocate UIDs: %w", err)
 		}
@@ -736,7 +737,7 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 				uid++
 				ms++
 			}
-			if _, err := tx.exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
+			if _, err := tx.Exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
 				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?),", len(part)), ","), args...); err != nil {
 				return fmt.Errorf("store: copy: %w", err)
 			}
@@ -751,7 +752,7 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 			return nil
 		}
 		for _, chunk := range uidChunks(res.SrcUIDs, chunkSize) {
-			if _, err := tx.exec(ctx, "DELETE FROM messages WHERE mailbox_id = ? AND uid IN ("+placeholders(len(chunk))+")",
+			if _, err := tx.Exec(ctx, "DELETE FROM messages WHERE mailbox_id = ? AND uid IN ("+sqldb.Placeholders(len(chunk))+")",
 				append([]any{srcID}, chunk...)...); err != nil {
 				return fmt.Errorf("store: move: %w", err)
 			}
@@ -787,7 +788,7 @@ func (s *Store) ClaimRecent(ctx context.Context, mailboxID int64) (from, to uint
 			from = to
 			return nil
 		}
-		if _, err := tx.exec(ctx, "UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?", mb.uidnext, mailboxID); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE mailboxes SET first_recent_uid = ? WHERE id = ?", mb.uidnext, mailboxID); err != nil {
 			return fmt.Errorf("store: claim recent: %w", err)
 		}
 		return nil

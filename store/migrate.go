@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"embed"
 	"io/fs"
 
@@ -19,16 +18,4 @@ func init() {
 		panic(err)
 	}
 	sqldb.Register("store", sub)
-}
-
-// migrate applies missing migrations (of every registered owner) in one
-// transaction.
-func (s *Store) migrate(ctx context.Context) error {
-	err := s.writeTxOnce(ctx, func(tx dbtx) error {
-		return sqldb.Migrate(ctx, tx.q, s.dialect, s.log)
-	})
-	if err != nil {
-		return err
-	}
-	return s.durable()
 }

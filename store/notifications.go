@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // Notification statuses, as in GOV.UK Notify. created → sending →
@@ -213,9 +215,9 @@ func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, te
 		if err := ensureService(ctx, tx, service, k.CreatedAt); err != nil {
 			return err
 		}
-		err := tx.row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-			service, keyHash, hint, boolInt(test), micro(k.CreatedAt)).Scan(&k.ID)
-		if isUniqueViolation(err) {
+		err := tx.Row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+			service, keyHash, hint, boolInt(test), sqldb.Micro(k.CreatedAt)).Scan(&k.ID)
+		if sqldb.IsUniqueViolation(err) {
 			return fmt.Errorf("store: api key: %w", ErrExists)
 		}
 		if err != nil {
@@ -230,8 +232,8 @@ func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, te
 }
 
 func ensureService(ctx context.Context, tx dbtx, name string, now time.Time) error {
-	if _, err := tx.exec(ctx, "INSERT INTO api_services (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
-		name, micro(now), micro(now)); err != nil {
+	if _, err := tx.Exec(ctx, "INSERT INTO api_services (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
+		name, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
 		return fmt.Errorf("store: add service %s: %w", name, err)
 	}
 	return nil
@@ -253,14 +255,14 @@ func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 	if err := sc.Scan(&k.ID, &k.Service, &k.KeyHash, &k.Hint, &test, &created, &revoked); err != nil {
 		return nil, err
 	}
-	k.Test, k.CreatedAt, k.RevokedAt = test != 0, fromMicro(created), fromMicro(revoked)
+	k.Test, k.CreatedAt, k.RevokedAt = test != 0, sqldb.FromMicro(created), sqldb.FromMicro(revoked)
 	return &k, nil
 }
 
 // APIKeyByHash finds a key by its SHA-256 hash (revoked keys included:
 // the caller tells 401 from 403). ErrNotFound.
 func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (*APIKey, error) {
-	k, err := scanAPIKey(s.r().row(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE key_hash = ?", keyHash))
+	k, err := scanAPIKey(s.r().Row(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE key_hash = ?", keyHash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: api key: %w", ErrNotFound)
 	}
@@ -272,7 +274,7 @@ func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (*APIKey, erro
 
 // APIKeys lists the keys of service ("" for every service) by ID.
 func (s *Store) APIKeys(ctx context.Context, service string) ([]APIKey, error) {
-	rows, err := s.r().query(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE ? = '' OR service = ? ORDER BY id", service, service)
+	rows, err := s.r().Query(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE ? = '' OR service = ? ORDER BY id", service, service)
 	if err != nil {
 		return nil, fmt.Errorf("store: api keys: %w", err)
 	}
@@ -291,8 +293,8 @@ func (s *Store) APIKeys(ctx context.Context, service string) ([]APIKey, error) {
 // RevokeAPIKey revokes a key for good. Revoking a revoked key is a no-op.
 // ErrNotFound.
 func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
-	res, err := s.w().exec(ctx, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
-		micro(time.Now()), id)
+	res, err := s.w().Exec(ctx, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
+		sqldb.Micro(time.Now()), id)
 	if err != nil {
 		return fmt.Errorf("store: revoke api key %d: %w", id, err)
 	}
@@ -317,8 +319,8 @@ func (s *Store) SetServiceCallback(ctx context.Context, name, url, secret string
 		if err := ensureService(ctx, tx, name, now); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, "UPDATE api_services SET callback_url = ?, callback_secret = ?, updated_at = ? WHERE name = ?",
-			url, secret, micro(now), name); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE api_services SET callback_url = ?, callback_secret = ?, updated_at = ? WHERE name = ?",
+			url, secret, sqldb.Micro(now), name); err != nil {
 			return fmt.Errorf("store: set callback of %s: %w", name, err)
 		}
 		return nil
@@ -333,13 +335,13 @@ func scanService(sc interface{ Scan(...any) error }) (*APIService, error) {
 	if err := sc.Scan(&v.Name, &v.CallbackURL, &v.CallbackSecret, &c, &u); err != nil {
 		return nil, err
 	}
-	v.CreatedAt, v.UpdatedAt = fromMicro(c), fromMicro(u)
+	v.CreatedAt, v.UpdatedAt = sqldb.FromMicro(c), sqldb.FromMicro(u)
 	return &v, nil
 }
 
 // APIService returns a service. ErrNotFound.
 func (s *Store) APIService(ctx context.Context, name string) (*APIService, error) {
-	v, err := scanService(s.r().row(ctx, "SELECT "+serviceColumns+" FROM api_services WHERE name = ?", name))
+	v, err := scanService(s.r().Row(ctx, "SELECT "+serviceColumns+" FROM api_services WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: service %s: %w", name, ErrNotFound)
 	}
@@ -351,7 +353,7 @@ func (s *Store) APIService(ctx context.Context, name string) (*APIService, error
 
 // APIServices lists the services by name.
 func (s *Store) APIServices(ctx context.Context) ([]APIService, error) {
-	rows, err := s.r().query(ctx, "SELECT "+serviceColumns+" FROM api_services ORDER BY name")
+	rows, err := s.r().Query(ctx, "SELECT "+serviceColumns+" FROM api_services ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("store: services: %w", err)
 	}
@@ -370,7 +372,7 @@ func (s *Store) APIServices(ctx context.Context) ([]APIService, error) {
 // Idempotency returns the stored response for (service, key) in the
 // service's test or live scope. ErrNotFound.
 func (s *Store) Idempotency(ctx context.Context, service string, test bool, key string) (requestHash string, status int, response []byte, err error) {
-	err = s.r().row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
+	err = s.r().Row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
 		service, boolInt(test), key).Scan(&requestHash, &status, &response)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", 0, nil, fmt.Errorf("store: idempotency key: %w", ErrNotFound)
@@ -390,8 +392,8 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 	if limit <= 0 {
 		return 0, fmt.Errorf("store: purge idempotency keys: limit %d: %w", limit, ErrInvalid)
 	}
-	res, err := s.w().exec(ctx, `DELETE FROM idempotency_keys WHERE (service, test, idem_key) IN
-		(SELECT service, test, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, micro(before), limit)
+	res, err := s.w().Exec(ctx, `DELETE FROM idempotency_keys WHERE (service, test, idem_key) IN
+		(SELECT service, test, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, sqldb.Micro(before), limit)
 	if err != nil {
 		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
 	}
@@ -414,7 +416,7 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 	if err != nil {
 		return nil, err
 	}
-	if err := s.durable(); err != nil {
+	if err := s.db.Durable(); err != nil {
 		return nil, err
 	}
 	for _, r := range results {
@@ -443,31 +445,31 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 		services := map[string]bool{} // name -> has callback
 		for i, r := range reqs {
 			if savepoints {
-				if _, err := tx.exec(ctx, "SAVEPOINT n"); err != nil {
+				if _, err := tx.Exec(ctx, "SAVEPOINT n"); err != nil {
 					return fmt.Errorf("store: savepoint: %w", err)
 				}
 			}
 			res, err := s.createOne(ctx, tx, r, now, services)
 			if err != nil {
-				failsAlone := !isTransient(err) && ctx.Err() == nil && (isUniqueViolation(err) || isForeignKeyViolation(err) || errors.Is(err, ErrInvalid))
+				failsAlone := !sqldb.IsTransient(err) && ctx.Err() == nil && (sqldb.IsUniqueViolation(err) || sqldb.IsForeignKeyViolation(err) || errors.Is(err, ErrInvalid))
 				if !savepoints {
 					if failsAlone {
 						return errWithSavepoints
 					}
 					return err
 				}
-				if _, rerr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT n"); rerr != nil {
+				if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT n"); rerr != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
 				}
 				if failsAlone {
 					res = NotificationResult{Err: err}
 					// A concurrent request with the same key
 					// committed first: replay it.
-					if r.IdempotencyKey != "" && isUniqueViolation(err) {
+					if r.IdempotencyKey != "" && sqldb.IsUniqueViolation(err) {
 						var h string
 						var st int
 						var body []byte
-						if e := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
+						if e := tx.Row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
 							r.Service, boolInt(r.Test), r.IdempotencyKey).Scan(&h, &st, &body); e == nil {
 							res = NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}
 						}
@@ -477,7 +479,7 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 				}
 			}
 			if savepoints {
-				if _, err := tx.exec(ctx, "RELEASE SAVEPOINT n"); err != nil {
+				if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT n"); err != nil {
 					return fmt.Errorf("store: release savepoint: %w", err)
 				}
 			}
@@ -504,7 +506,7 @@ func (s *Store) lockEvents(ctx context.Context, tx dbtx) error {
 	if !s.dialect.Dollar {
 		return nil
 	}
-	if _, err := tx.exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(eventsLockKey)); err != nil {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(eventsLockKey)); err != nil {
 		return fmt.Errorf("store: events lock: %w", err)
 	}
 	return nil
@@ -521,9 +523,9 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 	}
 	if r.IdempotencyKey != "" {
-		ins, err := tx.exec(ctx, `INSERT INTO idempotency_keys (service, test, idem_key, request_hash, status_code, response, created_at)
+		ins, err := tx.Exec(ctx, `INSERT INTO idempotency_keys (service, test, idem_key, request_hash, status_code, response, created_at)
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, test, idem_key) DO NOTHING`,
-			r.Service, boolInt(r.Test), r.IdempotencyKey, r.RequestHash, r.Status, r.Response, micro(now))
+			r.Service, boolInt(r.Test), r.IdempotencyKey, r.RequestHash, r.Status, r.Response, sqldb.Micro(now))
 		if err != nil {
 			return res, fmt.Errorf("store: idempotency key: %w", err)
 		}
@@ -531,7 +533,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			var h string
 			var st int
 			var body []byte
-			if err := tx.row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
+			if err := tx.Row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
 				r.Service, boolInt(r.Test), r.IdempotencyKey).Scan(&h, &st, &body); err != nil {
 				return res, fmt.Errorf("store: idempotency key: %w", err)
 			}
@@ -541,7 +543,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 	hasCallback, ok := services[r.Service]
 	if !ok {
 		var url string
-		err := tx.row(ctx, "SELECT callback_url FROM api_services WHERE name = ?", r.Service).Scan(&url)
+		err := tx.Row(ctx, "SELECT callback_url FROM api_services WHERE name = ?", r.Service).Scan(&url)
 		if errors.Is(err, sql.ErrNoRows) {
 			return res, fmt.Errorf("store: service %s: %w", r.Service, ErrInvalid)
 		} else if err != nil {
@@ -565,29 +567,29 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			// The message is composed when delivered: its blob is
 			// empty (outbox.blob_id is required, and the blob goes
 			// with the entry when it is removed).
-			blobID, err := tx.insertID(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
-				[]byte{}, micro(now))
+			blobID, err := tx.InsertID(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
+				[]byte{}, sqldb.Micro(now))
 			if err != nil {
 				return res, fmt.Errorf("store: insert notification message: %w", err)
 			}
 			outboxID.Valid = true
-			if outboxID.Int64, err = tx.insertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
-				blobID, n.MailFrom, micro(now)); err != nil {
+			if outboxID.Int64, err = tx.InsertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
+				blobID, n.MailFrom, sqldb.Micro(now)); err != nil {
 				return res, fmt.Errorf("store: insert notification outbox: %w", err)
 			}
-			if _, err := tx.exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
-				outboxID.Int64, n.Recipient, micro(now), micro(now)); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
+				outboxID.Int64, n.Recipient, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
 				return res, fmt.Errorf("store: insert notification outbox recipient: %w", err)
 			}
 			res.OutboxIDs = append(res.OutboxIDs, outboxID.Int64)
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
+		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
 			urgent, status, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
-			boolInt(n.Urgent), NotificationCreated, outboxID, micro(at), micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo); err != nil {
+			boolInt(n.Urgent), NotificationCreated, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo); err != nil {
 			return res, fmt.Errorf("store: insert notification: %w", err)
 		}
 		if n.Fallback != nil {
@@ -598,8 +600,8 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
 			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
 		var err error
-		if ev.ID, err = tx.insertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
-			n.ID, r.Service, NotificationCreated, micro(at), micro(now)); err != nil {
+		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
+			n.ID, r.Service, NotificationCreated, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
 			return res, fmt.Errorf("store: insert notification event: %w", err)
 		}
 		res.Events = append(res.Events, ev)
@@ -629,7 +631,7 @@ func (s *Store) SetNotificationStatusEvent(ctx context.Context, id, status, deta
 	detail = statusDetail(detail)
 	// Concurrent changes (every worker of the dispatcher and the SMS
 	// channel reports sending and a final status) share transactions.
-	return s.statusBatch.do(ctx, statusReq{id, status, detail, at})
+	return s.statusBatch.Do(ctx, statusReq{id, status, detail, at})
 }
 
 // statusDetail is detail as a status event stores it: at most 1,000 bytes,
@@ -678,7 +680,7 @@ func (s *Store) setStatuses(ctx context.Context, reqs []statusReq) ([]*Notificat
 // committed with the concurrent calls of other goroutines (the API's
 // requests): one transaction and one WAL sync for all of them.
 func (s *Store) CreateNotification(ctx context.Context, req *NotificationRequest) (NotificationResult, error) {
-	return s.createBatch.do(ctx, req)
+	return s.createBatch.Do(ctx, req)
 }
 
 // CreateNotificationCommitted is CreateNotification returning at the
@@ -686,13 +688,13 @@ func (s *Store) CreateNotification(ctx context.Context, req *NotificationRequest
 // OutboxAdded was called): the caller may queue jobs for the committed
 // rows meanwhile, but acknowledges nothing before durable returned nil.
 func (s *Store) CreateNotificationCommitted(ctx context.Context, req *NotificationRequest) (res NotificationResult, durable func() error, err error) {
-	return s.createBatch.doCommitted(ctx, req)
+	return s.createBatch.DoCommitted(ctx, req)
 }
 
 // CreateBatches returns how many group commits CreateNotification made
 // and how many requests they stored (for metrics).
 func (s *Store) CreateBatches() (batches, requests int64) {
-	return s.createBatch.batches.Load(), s.createBatch.items.Load()
+	return s.createBatch.Stats()
 }
 
 // createNotifications is the createBatch's transaction (the batcher waits
@@ -721,7 +723,7 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 	var cur, url string
 	var test int
 	var created int64
-	err := tx.row(ctx, `SELECT n.status, n.service, n.channel, n.reference, n.dossier_code, n.test, n.created_at, s.callback_url
+	err := tx.Row(ctx, `SELECT n.status, n.service, n.channel, n.reference, n.dossier_code, n.test, n.created_at, s.callback_url
 		FROM notifications n JOIN api_services s ON s.name = n.service WHERE n.id = ?`+s.dialect.ForUpdateOf("n"), id).
 		Scan(&cur, &ev.Service, &ev.Channel, &ev.Reference, &ev.DossierCode, &test, &created, &url)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -734,26 +736,26 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 		return nil, nil
 	}
 	set := "status = ?, status_detail = ?, updated_at = ?"
-	args := []any{status, detail, micro(now)}
+	args := []any{status, detail, sqldb.Micro(now)}
 	if status == NotificationSending {
 		set += ", sent_at = ?"
-		args = append(args, micro(at))
+		args = append(args, sqldb.Micro(at))
 	} else {
 		set += ", completed_at = ?, sent_at = CASE WHEN sent_at = 0 THEN ? ELSE sent_at END"
-		args = append(args, micro(at), micro(at))
+		args = append(args, sqldb.Micro(at), sqldb.Micro(at))
 	}
-	if _, err := tx.exec(ctx, "UPDATE notifications SET "+set+" WHERE id = ?", append(args, id)...); err != nil {
+	if _, err := tx.Exec(ctx, "UPDATE notifications SET "+set+" WHERE id = ?", append(args, id)...); err != nil {
 		return nil, fmt.Errorf("store: update notification %s: %w", id, err)
 	}
 	ev.NotificationID, ev.Status, ev.Detail, ev.At, ev.CreatedAt, ev.Test = id, status, detail, at, now, test != 0
-	ev.NotificationCreatedAt = fromMicro(created)
-	if ev.ID, err = tx.insertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-		id, ev.Service, status, detail, micro(at), micro(now)); err != nil {
+	ev.NotificationCreatedAt = sqldb.FromMicro(created)
+	if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+		id, ev.Service, status, detail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
 		return nil, fmt.Errorf("store: insert notification event: %w", err)
 	}
 	if url != "" {
-		if _, err := tx.exec(ctx, "INSERT INTO notification_callbacks (event_id, next_attempt_at, updated_at) VALUES (?, ?, ?)",
-			ev.ID, micro(now), micro(now)); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO notification_callbacks (event_id, next_attempt_at, updated_at) VALUES (?, ?, ?)",
+			ev.ID, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
 			return nil, fmt.Errorf("store: insert callback: %w", err)
 		}
 		ev.Callback = true
@@ -769,8 +771,8 @@ func (s *Store) ExpireNotifications(ctx context.Context, now time.Time, maxAge t
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.r().query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? ORDER BY created_at LIMIT ?",
-		micro(now.Add(-maxAge)), limit)
+	rows, err := s.r().Query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? ORDER BY created_at LIMIT ?",
+		sqldb.Micro(now.Add(-maxAge)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: expire notifications: %w", err)
 	}
@@ -819,13 +821,13 @@ func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error)
 		return nil, err
 	}
 	n.Test, n.Urgent, n.OutboxID = test != 0, urgent != 0, outbox.Int64
-	n.CreatedAt, n.UpdatedAt, n.SentAt, n.CompletedAt = fromMicro(c), fromMicro(u), fromMicro(sent), fromMicro(done)
+	n.CreatedAt, n.UpdatedAt, n.SentAt, n.CompletedAt = sqldb.FromMicro(c), sqldb.FromMicro(u), sqldb.FromMicro(sent), sqldb.FromMicro(done)
 	return &n, nil
 }
 
 // Notification returns a notification. ErrNotFound.
 func (s *Store) Notification(ctx context.Context, id string) (*Notification, error) {
-	n, err := scanNotification(s.r().row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", id))
+	n, err := scanNotification(s.r().Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
 	}
@@ -838,7 +840,7 @@ func (s *Store) Notification(ctx context.Context, id string) (*Notification, err
 // NotificationByOutbox returns the notification that owns an outbox entry
 // (an email notification's). ErrNotFound for ordinary mail.
 func (s *Store) NotificationByOutbox(ctx context.Context, outboxID int64) (*Notification, error) {
-	n, err := scanNotification(s.r().row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE outbox_id = ?", outboxID))
+	n, err := scanNotification(s.r().Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE outbox_id = ?", outboxID))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
 	}
@@ -853,7 +855,7 @@ func (s *Store) NotificationByOutbox(ctx context.Context, outboxID int64) (*Noti
 // ErrNotFound for ordinary mail.
 func (s *Store) NotificationIDByOutbox(ctx context.Context, outboxID int64) (string, error) {
 	var id string
-	err := s.r().row(ctx, "SELECT id FROM notifications WHERE outbox_id = ?", outboxID).Scan(&id)
+	err := s.r().Row(ctx, "SELECT id FROM notifications WHERE outbox_id = ?", outboxID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
 	}
@@ -905,7 +907,7 @@ func (s *Store) Notifications(ctx context.Context, f NotificationFilter) ([]Noti
 		args = append(args, f.OlderThan)
 	}
 	q += " ORDER BY id DESC LIMIT ?"
-	rows, err := s.r().query(ctx, q, append(args, f.Limit)...)
+	rows, err := s.r().Query(ctx, q, append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("store: notifications: %w", err)
 	}
@@ -933,7 +935,7 @@ func scanEvents(rows *sql.Rows) ([]NotificationEvent, error) {
 		if err := rows.Scan(&e.ID, &e.NotificationID, &e.Service, &e.Status, &e.Detail, &at, &c, &e.Channel, &e.Reference, &e.DossierCode, &test); err != nil {
 			return nil, err
 		}
-		e.At, e.CreatedAt, e.Test = fromMicro(at), fromMicro(c), test != 0
+		e.At, e.CreatedAt, e.Test = sqldb.FromMicro(at), sqldb.FromMicro(c), test != 0
 		out = append(out, e)
 	}
 	return out, rows.Err()
@@ -941,7 +943,7 @@ func scanEvents(rows *sql.Rows) ([]NotificationEvent, error) {
 
 // NotificationEvents returns a notification's status events, oldest first.
 func (s *Store) NotificationEvents(ctx context.Context, id string) ([]NotificationEvent, error) {
-	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.notification_id = ? ORDER BY e.id", id)
+	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.notification_id = ? ORDER BY e.id", id)
 	if err != nil {
 		return nil, fmt.Errorf("store: notification events: %w", err)
 	}
@@ -958,7 +960,7 @@ func (s *Store) EventsAfterFor(ctx context.Context, service string, test bool, a
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? AND n.test = ? ORDER BY e.id LIMIT ?",
+	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? AND n.test = ? ORDER BY e.id LIMIT ?",
 		service, after, boolInt(test), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
@@ -976,7 +978,7 @@ func (s *Store) EventsAfter(ctx context.Context, service string, after int64, li
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? ORDER BY e.id LIMIT ?",
+	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? ORDER BY e.id LIMIT ?",
 		service, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: events: %w", err)
@@ -990,7 +992,7 @@ func (s *Store) EventsAfter(ctx context.Context, service string, after int64, li
 
 // NotificationEvent returns one status event. ErrNotFound.
 func (s *Store) NotificationEvent(ctx context.Context, id int64) (*NotificationEvent, error) {
-	rows, err := s.r().query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.id = ?", id)
+	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.id = ?", id)
 	if err != nil {
 		return nil, fmt.Errorf("store: event %d: %w", id, err)
 	}
@@ -1012,9 +1014,9 @@ func (s *Store) PendingNotifications(ctx context.Context, test bool, channel str
 	if limit <= 0 {
 		limit = 500
 	}
-	rows, err := s.r().query(ctx, `SELECT id FROM notifications WHERE status IN ('created', 'sending') AND test = ?
+	rows, err := s.r().Query(ctx, `SELECT id FROM notifications WHERE status IN ('created', 'sending') AND test = ?
 		AND (? = '' OR channel = ?) AND created_at <= ? AND id > ? ORDER BY id LIMIT ?`,
-		boolInt(test), channel, channel, micro(before), after, limit)
+		boolInt(test), channel, channel, sqldb.Micro(before), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: pending notifications: %w", err)
 	}
@@ -1038,14 +1040,14 @@ type Callback struct {
 func (s *Store) Callback(ctx context.Context, eventID int64) (*Callback, error) {
 	c := Callback{EventID: eventID}
 	var next int64
-	err := s.r().row(ctx, "SELECT state, attempts, next_attempt_at, last_error FROM notification_callbacks WHERE event_id = ?", eventID).
+	err := s.r().Row(ctx, "SELECT state, attempts, next_attempt_at, last_error FROM notification_callbacks WHERE event_id = ?", eventID).
 		Scan(&c.State, &c.Attempts, &next, &c.LastError)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: callback %d: %w", eventID, ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: callback %d: %w", eventID, err)
 	}
-	c.NextAttempt = fromMicro(next)
+	c.NextAttempt = sqldb.FromMicro(next)
 	return &c, nil
 }
 
@@ -1061,8 +1063,8 @@ func (s *Store) UpdateCallback(ctx context.Context, eventID int64, state string,
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
 	}
-	res, err := s.w().exec(ctx, `UPDATE notification_callbacks SET state = ?, next_attempt_at = ?, last_error = ?,
-		attempts = attempts + 1, updated_at = ? WHERE event_id = ?`, state, micro(next), strings.ToValidUTF8(lastError, "?"), micro(time.Now()), eventID)
+	res, err := s.w().Exec(ctx, `UPDATE notification_callbacks SET state = ?, next_attempt_at = ?, last_error = ?,
+		attempts = attempts + 1, updated_at = ? WHERE event_id = ?`, state, sqldb.Micro(next), strings.ToValidUTF8(lastError, "?"), sqldb.Micro(time.Now()), eventID)
 	if err != nil {
 		return fmt.Errorf("store: update callback %d: %w", eventID, err)
 	}
@@ -1078,8 +1080,8 @@ func (s *Store) CallbacksDue(ctx context.Context, before time.Time, after int64,
 	if limit <= 0 {
 		limit = 500
 	}
-	rows, err := s.r().query(ctx, "SELECT event_id FROM notification_callbacks WHERE state = 'pending' AND next_attempt_at <= ? AND event_id > ? ORDER BY event_id LIMIT ?",
-		micro(before), after, limit)
+	rows, err := s.r().Query(ctx, "SELECT event_id FROM notification_callbacks WHERE state = 'pending' AND next_attempt_at <= ? AND event_id > ? ORDER BY event_id LIMIT ?",
+		sqldb.Micro(before), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: callbacks due: %w", err)
 	}
@@ -1116,7 +1118,7 @@ func (s *Store) NotificationCounts(ctx context.Context) ([]NotificationCount, er
 }
 
 func (s *Store) notificationCounts(ctx context.Context, query string) ([]NotificationCount, error) {
-	rows, err := s.r().query(ctx, query)
+	rows, err := s.r().Query(ctx, query)
 	if err != nil {
 		return nil, fmt.Errorf("store: notification counts: %w", err)
 	}

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 func newNote(id, channel, recipient string) NewNotification {
@@ -311,7 +313,7 @@ func TestPurgeIdempotency(t *testing.T) {
 				t.Fatal(err)
 			}
 			// created_at of the record is the commit time: age it.
-			if _, err := s.w().exec(ctx, "UPDATE idempotency_keys SET created_at = ? WHERE idem_key = ?", micro(n.CreatedAt), req.IdempotencyKey); err != nil {
+			if _, err := s.w().Exec(ctx, "UPDATE idempotency_keys SET created_at = ? WHERE idem_key = ?", sqldb.Micro(n.CreatedAt), req.IdempotencyKey); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -384,7 +386,7 @@ func TestPendingNotificationCounts(t *testing.T) {
 		if b.name != "sqlite" {
 			return
 		}
-		rows, err := s.db.QueryContext(ctx, "EXPLAIN QUERY PLAN SELECT channel, status, COUNT(*) FROM notifications WHERE status IN ('created', 'sending') GROUP BY channel, status ORDER BY channel, status")
+		rows, err := s.r().Query(ctx, "EXPLAIN QUERY PLAN SELECT channel, status, COUNT(*) FROM notifications WHERE status IN ('created', 'sending') GROUP BY channel, status ORDER BY channel, status")
 		if err != nil {
 			t.Fatal(err)
 		}

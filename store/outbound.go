@@ -14,6 +14,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // OutboxState is an outbox entry as the dispatcher sees it: the message's
@@ -132,7 +134,7 @@ func (s *Store) hooks() []OutboxHook {
 func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
 	var m OutboxState
 	var created int64
-	err := s.r().row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw
+	err := s.r().Row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw
 		FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?`, id).Scan(
 		&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -140,8 +142,8 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
 	}
-	m.CreatedAt = fromMicro(created)
-	rows, err := s.r().query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
+	m.CreatedAt = sqldb.FromMicro(created)
+	rows, err := s.r().Query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
 		FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
@@ -153,7 +155,7 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 		if err := rows.Scan(&r.Address, &r.Status, &r.Attempts, &next, &r.LastError, &notified); err != nil {
 			return nil, fmt.Errorf("store: outbox %d: %w", id, err)
 		}
-		r.NextAttempt = fromMicro(next)
+		r.NextAttempt = sqldb.FromMicro(next)
 		r.DelayNotified = notified != 0
 		m.Recipients = append(m.Recipients, r)
 	}
@@ -268,8 +270,8 @@ func runOutboxHooks(ctx context.Context, tx *OutboxTx, hooks []OutboxHook, ids [
 // many attempts changed a queued recipient.
 func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []OutboxAttempt, remove bool, hooks []OutboxHook) (int, error) {
 	tx := otx.tx
-	now := micro(time.Now())
-	// The statements are prepared once per store (stmtcache.go).
+	now := sqldb.Micro(time.Now())
+	// The statements are prepared once per store (sqldb's statement cache).
 	const attempted = `UPDATE outbox_recipients SET status = ?, next_attempt_at = ?, last_error = ?,
 		attempts = attempts + 1, delay_notified = CASE WHEN ? = 1 THEN 1 ELSE delay_notified END, updated_at = ?
 		WHERE outbox_id = ? AND address = ? AND status = 'queued'`
@@ -295,9 +297,9 @@ func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []Ou
 			var res sql.Result
 			var err error
 			if a.NotAttempted {
-				res, err = tx.exec(ctx, noted, a.Status, micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
+				res, err = tx.Exec(ctx, noted, a.Status, sqldb.Micro(a.NextAttempt), notified, now, a.OutboxID, a.Address)
 			} else {
-				res, err = tx.exec(ctx, attempted, a.Status, micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
+				res, err = tx.Exec(ctx, attempted, a.Status, sqldb.Micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
 			}
 			if err != nil {
 				return nil, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
@@ -325,7 +327,7 @@ func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []Ou
 			args[i] = id
 		}
 		ids = ids[n:]
-		rows, err := tx.query(ctx, `DELETE FROM outbox WHERE id IN (`+placeholders(n)+`) AND NOT EXISTS
+		rows, err := tx.Query(ctx, `DELETE FROM outbox WHERE id IN (`+sqldb.Placeholders(n)+`) AND NOT EXISTS
 			(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = outbox.id AND r.status = 'queued') RETURNING blob_id`, args...)
 		if err != nil {
 			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
@@ -355,8 +357,8 @@ func (s *Store) OutboxDuePage(ctx context.Context, t time.Time, after int64, lim
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.r().query(ctx, `SELECT DISTINCT outbox_id FROM outbox_recipients
-		WHERE status = 'queued' AND next_attempt_at <= ? AND outbox_id > ? ORDER BY outbox_id LIMIT ?`, micro(t), after, limit)
+	rows, err := s.r().Query(ctx, `SELECT DISTINCT outbox_id FROM outbox_recipients
+		WHERE status = 'queued' AND next_attempt_at <= ? AND outbox_id > ? ORDER BY outbox_id LIMIT ?`, sqldb.Micro(t), after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox due: %w", err)
 	}

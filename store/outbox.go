@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // OutboxJobQueue is the queue that delivers outbox entries: job
@@ -24,16 +26,16 @@ const (
 // Outbox returns an outbox message with its recipients. ErrNotFound.
 func (s *Store) Outbox(ctx context.Context, id int64) (*OutboxMessage, error) {
 	var m OutboxMessage
-	err := s.readTx(ctx, func(tx dbtx) error {
+	err := s.db.ReadTx(ctx, func(tx dbtx) error {
 		var created int64
-		err := tx.row(ctx, "SELECT id, mail_from, size, created_at FROM outbox WHERE id = ?", id).Scan(&m.ID, &m.MailFrom, &m.Size, &created)
+		err := tx.Row(ctx, "SELECT id, mail_from, size, created_at FROM outbox WHERE id = ?", id).Scan(&m.ID, &m.MailFrom, &m.Size, &created)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
 		} else if err != nil {
 			return fmt.Errorf("store: outbox %d: %w", id, err)
 		}
-		m.CreatedAt = fromMicro(created)
-		rows, err := tx.query(ctx, "SELECT address, status, attempts, next_attempt_at, last_error FROM outbox_recipients WHERE outbox_id = ? ORDER BY address", id)
+		m.CreatedAt = sqldb.FromMicro(created)
+		rows, err := tx.Query(ctx, "SELECT address, status, attempts, next_attempt_at, last_error FROM outbox_recipients WHERE outbox_id = ? ORDER BY address", id)
 		if err != nil {
 			return fmt.Errorf("store: outbox %d: %w", id, err)
 		}
@@ -44,7 +46,7 @@ func (s *Store) Outbox(ctx context.Context, id int64) (*OutboxMessage, error) {
 			if err := rows.Scan(&r.Address, &r.Status, &r.Attempts, &next, &r.LastError); err != nil {
 				return fmt.Errorf("store: outbox %d: %w", id, err)
 			}
-			r.NextAttempt = fromMicro(next)
+			r.NextAttempt = sqldb.FromMicro(next)
 			m.Recipients = append(m.Recipients, r)
 		}
 		return rows.Err()
@@ -58,7 +60,7 @@ func (s *Store) Outbox(ctx context.Context, id int64) (*OutboxMessage, error) {
 // OutboxRaw returns the bytes of an outbox message.
 func (s *Store) OutboxRaw(ctx context.Context, id int64) ([]byte, error) {
 	var raw []byte
-	err := s.r().row(ctx, "SELECT b.raw FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?", id).Scan(&raw)
+	err := s.r().Row(ctx, "SELECT b.raw FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?", id).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
 	}
@@ -74,8 +76,8 @@ func (s *Store) OutboxDue(ctx context.Context, t time.Time, limit int) ([]int64,
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.r().query(ctx, `SELECT outbox_id FROM outbox_recipients WHERE status = 'queued' AND next_attempt_at <= ?
-		GROUP BY outbox_id ORDER BY MIN(next_attempt_at), outbox_id LIMIT ?`, micro(t), limit)
+	rows, err := s.r().Query(ctx, `SELECT outbox_id FROM outbox_recipients WHERE status = 'queued' AND next_attempt_at <= ?
+		GROUP BY outbox_id ORDER BY MIN(next_attempt_at), outbox_id LIMIT ?`, sqldb.Micro(t), limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: outbox due: %w", err)
 	}

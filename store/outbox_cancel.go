@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // CancelOutbox is the operator's `congthu queue drop` of an outbound job,
@@ -24,15 +26,15 @@ func (s *Store) CancelOutbox(ctx context.Context, id int64, reason string) (int,
 	var n int
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		var one int
-		err := tx.row(ctx, "SELECT 1 FROM outbox WHERE id = ?", id).Scan(&one)
+		err := tx.Row(ctx, "SELECT 1 FROM outbox WHERE id = ?", id).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
 		} else if err != nil {
 			return fmt.Errorf("store: cancel outbox %d: %w", id, err)
 		}
-		res, err := tx.exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, updated_at = ?
+		res, err := tx.Exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, updated_at = ?
 			WHERE outbox_id = ? AND status = 'queued'`,
-			OutboxFailed, "cancelled by operator: "+reason, micro(time.Now()), id)
+			OutboxFailed, "cancelled by operator: "+reason, sqldb.Micro(time.Now()), id)
 		if err != nil {
 			return fmt.Errorf("store: cancel outbox %d: %w", id, err)
 		}

@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"congthu/internal/sqldb"
 )
 
 // RoleLocalParts are the local parts every served domain receives mail
@@ -44,7 +46,7 @@ var ErrNoPostmaster = fmt.Errorf("no account in the domain receives its postmast
 func (s *Store) resolveRole(ctx context.Context, addr string) (*Account, error) {
 	domain := domainOf(addr)
 	var named string
-	err := s.r().row(ctx, "SELECT postmaster FROM domains WHERE name = ?", domain).Scan(&named)
+	err := s.r().Row(ctx, "SELECT postmaster FROM domains WHERE name = ?", domain).Scan(&named)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: recipient %s: %w", addr, ErrNotFound)
 	} else if err != nil {
@@ -61,7 +63,7 @@ func (s *Store) resolveRole(ctx context.Context, addr string) (*Account, error) 
 		// The named account is gone or disabled: the first account
 		// rather than nobody.
 	}
-	a, err := scanAccount(s.r().row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE domain = ? AND disabled = 0 ORDER BY id LIMIT 1", domain))
+	a, err := scanAccount(s.r().Row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE domain = ? AND disabled = 0 ORDER BY id LIMIT 1", domain))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: recipient %s: %w", addr, ErrNoPostmaster)
 	} else if err != nil {
@@ -92,7 +94,7 @@ func (s *Store) SetDomainPostmaster(ctx context.Context, domain, address string)
 			return err
 		}
 	}
-	res, err := s.w().exec(ctx, "UPDATE domains SET postmaster = ? WHERE name = ?", addr, d)
+	res, err := s.w().Exec(ctx, "UPDATE domains SET postmaster = ? WHERE name = ?", addr, d)
 	if err != nil {
 		return fmt.Errorf("store: set postmaster of %s: %w", d, err)
 	}
@@ -110,7 +112,7 @@ func (s *Store) DomainPostmaster(ctx context.Context, domain string) (named stri
 	if err != nil {
 		return "", nil, fmt.Errorf("store: domain %q: %w", domain, ErrNotFound)
 	}
-	err = s.r().row(ctx, "SELECT postmaster FROM domains WHERE name = ?", d).Scan(&named)
+	err = s.r().Row(ctx, "SELECT postmaster FROM domains WHERE name = ?", d).Scan(&named)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", nil, fmt.Errorf("store: domain %s: %w", d, ErrNotFound)
 	} else if err != nil {
@@ -125,13 +127,13 @@ func (s *Store) DomainPostmaster(ctx context.Context, domain string) (named stri
 func (s *Store) FirstDomain(ctx context.Context) (*Domain, error) {
 	var d Domain
 	var created int64
-	err := s.r().row(ctx, "SELECT name, created_at, dkim_selector, dkim_private_key FROM domains ORDER BY created_at, name LIMIT 1").
+	err := s.r().Row(ctx, "SELECT name, created_at, dkim_selector, dkim_private_key FROM domains ORDER BY created_at, name LIMIT 1").
 		Scan(&d.Name, &created, &d.DKIMSelector, &d.DKIMPrivateKey)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: no domain is served: %w", ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: first domain: %w", err)
 	}
-	d.CreatedAt = fromMicro(created)
+	d.CreatedAt = sqldb.FromMicro(created)
 	return &d, nil
 }

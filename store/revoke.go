@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"congthu/internal/sqldb"
 )
 
 // bumpStamp is the new password_changed_at of an UPDATE that revokes an
@@ -17,7 +19,7 @@ const bumpStamp = "CASE WHEN ? > password_changed_at THEN ? ELSE password_change
 // SetPasswordHash, SetDisabled). A session that logged in with an
 // account read at stamp S must end once CredentialStamps shows a stamp
 // above S, or no longer shows the account.
-func (a *Account) CredentialStamp() int64 { return micro(a.PasswordChangedAt) }
+func (a *Account) CredentialStamp() int64 { return sqldb.Micro(a.PasswordChangedAt) }
 
 // maxStampBatch bounds the IDs of one CredentialStamps query.
 const maxStampBatch = 500
@@ -37,7 +39,7 @@ func (s *Store) CredentialStamps(ctx context.Context, ids []int64) (map[int64]in
 			args[i] = id
 		}
 		q := "SELECT id, password_changed_at FROM accounts WHERE disabled = 0 AND id IN (?" + strings.Repeat(", ?", n-1) + ")"
-		rows, err := s.r().query(ctx, q, args...)
+		rows, err := s.r().Query(ctx, q, args...)
 		if err != nil {
 			return nil, fmt.Errorf("store: credential stamps: %w", err)
 		}

@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	"congthu/internal/sqldb"
 )
 
 // SMS sending states (sms_sends.state).
@@ -84,14 +86,14 @@ type SMSFallback struct {
 func (s *Store) SMSSend(ctx context.Context, id string) (*SMSSend, error) {
 	v := SMSSend{NotificationID: id}
 	var u int64
-	err := s.r().row(ctx, "SELECT state, provider, attempts, resends, detail, updated_at FROM sms_sends WHERE notification_id = ?", id).
+	err := s.r().Row(ctx, "SELECT state, provider, attempts, resends, detail, updated_at FROM sms_sends WHERE notification_id = ?", id).
 		Scan(&v.State, &v.Provider, &v.Attempts, &v.Resends, &v.Detail, &u)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("store: sms send %s: %w", id, err)
 	}
-	v.UpdatedAt = fromMicro(u)
+	v.UpdatedAt = sqldb.FromMicro(u)
 	return &v, nil
 }
 
@@ -113,7 +115,7 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 	err := s.smsWrite(ctx, func(tx dbtx) error {
 		ev = nil
 		var cur string
-		err := tx.row(ctx, "SELECT status FROM notifications WHERE id = ?", id).Scan(&cur)
+		err := tx.Row(ctx, "SELECT status FROM notifications WHERE id = ?", id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
@@ -123,7 +125,7 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 			return fmt.Errorf("store: sms %s: %w", id, ErrFinal)
 		}
 		var state string
-		err = tx.row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&state)
+		err = tx.Row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&state)
 		if err == nil && state == SMSAccepted {
 			return fmt.Errorf("store: sms %s: %w", id, ErrAccepted)
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
@@ -132,10 +134,10 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 		if ev, err = s.setStatus(ctx, tx, id, NotificationSending, "", time.Time{}); err != nil {
 			return err
 		}
-		if _, err := tx.exec(ctx, `INSERT INTO sms_sends (notification_id, state, attempts, resends, updated_at) VALUES (?, ?, 1, ?, ?)
+		if _, err := tx.Exec(ctx, `INSERT INTO sms_sends (notification_id, state, attempts, resends, updated_at) VALUES (?, ?, 1, ?, ?)
 			ON CONFLICT (notification_id) DO UPDATE SET state = excluded.state, attempts = sms_sends.attempts + 1,
 			resends = sms_sends.resends + excluded.resends, updated_at = excluded.updated_at`,
-			id, SMSSubmitting, boolInt(resend), micro(time.Now())); err != nil {
+			id, SMSSubmitting, boolInt(resend), sqldb.Micro(time.Now())); err != nil {
 			return fmt.Errorf("store: begin sms send %s: %w", id, err)
 		}
 		return nil
@@ -156,7 +158,7 @@ func (s *Store) SetSMSSendState(ctx context.Context, id, state, provider, detail
 	detail = strings.ToValidUTF8(truncate(detail, 1000), "?")
 	return s.smsWrite(ctx, func(tx dbtx) error {
 		var cur string
-		err := tx.row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&cur)
+		err := tx.Row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
 		} else if err != nil {
@@ -165,8 +167,8 @@ func (s *Store) SetSMSSendState(ctx context.Context, id, state, provider, detail
 		if cur == SMSAccepted {
 			return nil
 		}
-		if _, err := tx.exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = ?, updated_at = ? WHERE notification_id = ?",
-			state, provider, detail, micro(time.Now()), id); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = ?, updated_at = ? WHERE notification_id = ?",
+			state, provider, detail, sqldb.Micro(time.Now()), id); err != nil {
 			return fmt.Errorf("store: sms send %s: %w", id, err)
 		}
 		return nil
@@ -190,31 +192,31 @@ func (s *Store) RecordSMSAccepted(ctx context.Context, id, state, provider strin
 	var out SMSOutcome
 	err := s.smsWrite(ctx, func(tx dbtx) error {
 		out = SMSOutcome{}
-		now := micro(time.Now())
+		now := sqldb.Micro(time.Now())
 		for i, mid := range messageIDs {
 			if mid == "" {
 				continue
 			}
 			partState, rs := SMSPartPending, ""
-			err := tx.row(ctx, "SELECT state, receipt_status FROM sms_early_receipts WHERE provider = ? AND message_id = ?", provider, mid).Scan(&partState, &rs)
+			err := tx.Row(ctx, "SELECT state, receipt_status FROM sms_early_receipts WHERE provider = ? AND message_id = ?", provider, mid).Scan(&partState, &rs)
 			if err == nil {
-				if _, err := tx.exec(ctx, "DELETE FROM sms_early_receipts WHERE provider = ? AND message_id = ?", provider, mid); err != nil {
+				if _, err := tx.Exec(ctx, "DELETE FROM sms_early_receipts WHERE provider = ? AND message_id = ?", provider, mid); err != nil {
 					return fmt.Errorf("store: early receipt: %w", err)
 				}
 			} else if !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("store: early receipt: %w", err)
 			}
-			if _, err := tx.exec(ctx, `INSERT INTO sms_message_ids (provider, message_id, notification_id, part, state, receipt_status, updated_at)
+			if _, err := tx.Exec(ctx, `INSERT INTO sms_message_ids (provider, message_id, notification_id, part, state, receipt_status, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, message_id) DO UPDATE SET notification_id = excluded.notification_id,
 				part = excluded.part, state = excluded.state, receipt_status = excluded.receipt_status, updated_at = excluded.updated_at`,
 				provider, mid, id, i+1, partState, rs, now); err != nil {
-				if isForeignKeyViolation(err) {
+				if sqldb.IsForeignKeyViolation(err) {
 					return fmt.Errorf("store: sms %s: %w", id, ErrNotFound)
 				}
 				return fmt.Errorf("store: record sms ids: %w", err)
 			}
 		}
-		if _, err := tx.exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = '', updated_at = ? WHERE notification_id = ?",
+		if _, err := tx.Exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = '', updated_at = ? WHERE notification_id = ?",
 			state, provider, now, id); err != nil {
 			return fmt.Errorf("store: sms send %s: %w", id, err)
 		}
@@ -244,10 +246,10 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 	receiptStatus = strings.ToValidUTF8(truncate(receiptStatus, 200), "?")
 	err = s.smsWrite(ctx, func(tx dbtx) error {
 		notificationID, out = "", SMSOutcome{}
-		now := micro(time.Now())
+		now := sqldb.Micro(time.Now())
 		var mid string
 		for _, f := range forms {
-			err := tx.row(ctx, "SELECT notification_id FROM sms_message_ids WHERE provider = ? AND message_id = ?", provider, f).Scan(&notificationID)
+			err := tx.Row(ctx, "SELECT notification_id FROM sms_message_ids WHERE provider = ? AND message_id = ?", provider, f).Scan(&notificationID)
 			if err == nil {
 				mid = f
 				break
@@ -260,7 +262,7 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 				return nil
 			}
 			for _, f := range forms {
-				if _, err := tx.exec(ctx, `INSERT INTO sms_early_receipts (provider, message_id, state, receipt_status, created_at) VALUES (?, ?, ?, ?, ?)
+				if _, err := tx.Exec(ctx, `INSERT INTO sms_early_receipts (provider, message_id, state, receipt_status, created_at) VALUES (?, ?, ?, ?, ?)
 					ON CONFLICT (provider, message_id) DO UPDATE SET state = excluded.state, receipt_status = excluded.receipt_status`,
 					provider, f, state, receiptStatus, now); err != nil {
 					return fmt.Errorf("store: early receipt: %w", err)
@@ -269,7 +271,7 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 			return nil
 		}
 		if state != SMSPartPending {
-			if _, err := tx.exec(ctx, "UPDATE sms_message_ids SET state = ?, receipt_status = ?, updated_at = ? WHERE provider = ? AND message_id = ? AND state = ?",
+			if _, err := tx.Exec(ctx, "UPDATE sms_message_ids SET state = ?, receipt_status = ?, updated_at = ? WHERE provider = ? AND message_id = ? AND state = ?",
 				state, receiptStatus, now, provider, mid, SMSPartPending); err != nil {
 				return fmt.Errorf("store: sms receipt: %w", err)
 			}
@@ -288,7 +290,7 @@ func (s *Store) SMSOutcome(ctx context.Context, id string) (SMSOutcome, error) {
 
 func smsOutcome(ctx context.Context, tx dbtx, id string) (SMSOutcome, error) {
 	var out SMSOutcome
-	rows, err := tx.query(ctx, "SELECT state, receipt_status FROM sms_message_ids WHERE notification_id = ? ORDER BY part", id)
+	rows, err := tx.Query(ctx, "SELECT state, receipt_status FROM sms_message_ids WHERE notification_id = ? ORDER BY part", id)
 	if err != nil {
 		return out, fmt.Errorf("store: sms outcome: %w", err)
 	}
@@ -353,7 +355,7 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 			return err
 		}
 		var cur, curDetail, service string
-		err := tx.row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).Scan(&cur, &curDetail, &service)
+		err := tx.Row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).Scan(&cur, &curDetail, &service)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
@@ -366,11 +368,11 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 		if at.IsZero() {
 			at = now
 		}
-		if _, err := tx.exec(ctx, "UPDATE notifications SET status_detail = ?, updated_at = ? WHERE id = ?", detail, micro(now), id); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE notifications SET status_detail = ?, updated_at = ? WHERE id = ?", detail, sqldb.Micro(now), id); err != nil {
 			return fmt.Errorf("store: note notification %s: %w", id, err)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			id, service, cur, detail, micro(at), micro(now)); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			id, service, cur, detail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
 			return fmt.Errorf("store: insert notification event: %w", err)
 		}
 		changed = true
@@ -383,9 +385,9 @@ func insertFallback(ctx context.Context, tx dbtx, id string, f *SMSFallback, now
 	if f.Phone == "" || f.SMSText == "" {
 		return fmt.Errorf("store: sms fallback without phone or text: %w", ErrInvalid)
 	}
-	if _, err := tx.exec(ctx, `INSERT INTO sms_fallbacks (notification_id, phone, template_id, template_version, body_text, sms_text,
+	if _, err := tx.Exec(ctx, `INSERT INTO sms_fallbacks (notification_id, phone, template_id, template_version, body_text, sms_text,
 		sms_encoding, sms_parts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		id, f.Phone, f.TemplateID, f.TemplateVersion, f.Text, f.SMSText, f.SMSEncoding, f.SMSParts, micro(now)); err != nil {
+		id, f.Phone, f.TemplateID, f.TemplateVersion, f.Text, f.SMSText, f.SMSEncoding, f.SMSParts, sqldb.Micro(now)); err != nil {
 		return fmt.Errorf("store: insert sms fallback: %w", err)
 	}
 	return nil
@@ -397,7 +399,7 @@ func insertFallback(ctx context.Context, tx dbtx, id string, f *SMSFallback, now
 func (s *Store) SMSFallbackOf(ctx context.Context, emailID string) (*SMSFallback, string, error) {
 	var f SMSFallback
 	var smsID string
-	err := s.r().row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
+	err := s.r().Row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
 		FROM sms_fallbacks WHERE notification_id = ?`, emailID).
 		Scan(&f.Phone, &f.TemplateID, &f.TemplateVersion, &f.Text, &f.SMSText, &f.SMSEncoding, &f.SMSParts, &smsID)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -432,7 +434,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 	err = func() error {
 		var f SMSFallback
 		var made string
-		err := tx.row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
+		err := tx.Row(ctx, `SELECT phone, template_id, template_version, body_text, sms_text, sms_encoding, sms_parts, sms_notification_id
 			FROM sms_fallbacks WHERE notification_id = ?`+s.dialect.ForUpdate, emailID).
 			Scan(&f.Phone, &f.TemplateID, &f.TemplateVersion, &f.Text, &f.SMSText, &f.SMSEncoding, &f.SMSParts, &made)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -441,13 +443,13 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 			return fmt.Errorf("store: sms fallback of %s: %w", emailID, err)
 		}
 		if made != "" {
-			n, err = scanNotification(tx.row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", made))
+			n, err = scanNotification(tx.Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", made))
 			if errors.Is(err, sql.ErrNoRows) {
 				n, err = nil, nil
 			}
 			return err
 		}
-		e, err := scanNotification(tx.row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", emailID))
+		e, err := scanNotification(tx.Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", emailID))
 		if err != nil {
 			return fmt.Errorf("store: notification %s: %w", emailID, err)
 		}
@@ -455,7 +457,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 			return nil
 		}
 		var other string
-		err = tx.row(ctx, "SELECT id FROM notifications WHERE service = ? AND dossier_code = ? AND event_id = ? AND channel = 'sms' LIMIT 1",
+		err = tx.Row(ctx, "SELECT id FROM notifications WHERE service = ? AND dossier_code = ? AND event_id = ? AND channel = 'sms' LIMIT 1",
 			e.Service, e.DossierCode, e.EventID).Scan(&other)
 		if err == nil {
 			return nil // an SMS of this event exists: nothing to fall back to
@@ -476,22 +478,22 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 			SMSParts: f.SMSParts, Urgent: e.Urgent, Status: NotificationCreated, CreatedAt: now, UpdatedAt: now}
 		detail := "fallback for email " + emailID + " (permanent-failure)"
 		v.StatusDetail = detail
-		if _, err := tx.exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
+		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
 			urgent, status, status_detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Service, boolInt(v.Test), v.Channel, v.TemplateID, v.TemplateVersion, v.Recipient, v.Reference, v.DossierCode,
 			v.EventID, v.DossierStatus, v.Text, v.SMSText, v.SMSEncoding, v.SMSParts, boolInt(v.Urgent), v.Status, detail,
-			micro(now), micro(now)); err != nil {
+			sqldb.Micro(now), sqldb.Micro(now)); err != nil {
 			return fmt.Errorf("store: insert fallback sms: %w", err)
 		}
-		if _, err := tx.exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-			v.ID, v.Service, NotificationCreated, detail, micro(now), micro(now)); err != nil {
+		if _, err := tx.Exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			v.ID, v.Service, NotificationCreated, detail, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
 			return fmt.Errorf("store: insert notification event: %w", err)
 		}
-		if _, err := tx.exec(ctx, "UPDATE sms_fallbacks SET sms_notification_id = ? WHERE notification_id = ?", v.ID, emailID); err != nil {
+		if _, err := tx.Exec(ctx, "UPDATE sms_fallbacks SET sms_notification_id = ? WHERE notification_id = ?", v.ID, emailID); err != nil {
 			return fmt.Errorf("store: sms fallback of %s: %w", emailID, err)
 		}
-		v.CreatedAt, v.UpdatedAt = fromMicro(micro(now)), fromMicro(micro(now))
+		v.CreatedAt, v.UpdatedAt = sqldb.FromMicro(sqldb.Micro(now)), sqldb.FromMicro(sqldb.Micro(now))
 		n, created = &v, true
 		return nil
 	}()
@@ -508,7 +510,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 // smsWrite runs fn in the next SMS batch and returns once it is durable.
 // The caller's cancellation does not stop it: the batch is everyone's.
 func (s *Store) smsWrite(ctx context.Context, fn func(tx dbtx) error) error {
-	_, err := s.smsBatch.do(context.WithoutCancel(ctx), fn)
+	_, err := s.smsBatch.Do(context.WithoutCancel(ctx), fn)
 	return err
 }
 
@@ -523,19 +525,19 @@ func (s *Store) runSMSBatch(ctx context.Context, ops []func(tx dbtx) error) ([]s
 		}
 		for i, fn := range ops {
 			errs[i] = nil
-			if _, err := tx.exec(ctx, "SAVEPOINT sms"); err != nil {
+			if _, err := tx.Exec(ctx, "SAVEPOINT sms"); err != nil {
 				return fmt.Errorf("store: savepoint: %w", err)
 			}
 			if err := fn(tx); err != nil {
-				if isTransient(err) {
+				if sqldb.IsTransient(err) {
 					return err // the whole batch is tried again
 				}
-				if _, rerr := tx.exec(ctx, "ROLLBACK TO SAVEPOINT sms"); rerr != nil {
+				if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sms"); rerr != nil {
 					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
 				}
 				errs[i] = err
 			}
-			if _, err := tx.exec(ctx, "RELEASE SAVEPOINT sms"); err != nil {
+			if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT sms"); err != nil {
 				return fmt.Errorf("store: release savepoint: %w", err)
 			}
 		}
@@ -551,7 +553,7 @@ func (s *Store) runSMSBatch(ctx context.Context, ops []func(tx dbtx) error) ([]s
 // (their submit's outcome stayed unknown, or another gateway sent them)
 // that arrived before before, and returns how many.
 func (s *Store) PurgeSMSEarlyReceipts(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w().exec(ctx, "DELETE FROM sms_early_receipts WHERE created_at < ?", micro(before))
+	res, err := s.w().Exec(ctx, "DELETE FROM sms_early_receipts WHERE created_at < ?", sqldb.Micro(before))
 	if err != nil {
 		return 0, fmt.Errorf("store: purge early sms receipts: %w", err)
 	}

@@ -258,7 +258,7 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		record := hookRecorder(s)
 
 		// CancelOutbox's first transaction; its status change comes after.
-		if _, err := s.wdb.Exec(s.q(`UPDATE outbox_recipients SET status = 'failed', last_error = 'cancelled by operator' WHERE outbox_id = ?`), ids[1]); err != nil {
+		if _, err := s.w().Exec(ctx, `UPDATE outbox_recipients SET status = 'failed', last_error = 'cancelled by operator' WHERE outbox_id = ?`, ids[1]); err != nil {
 			t.Fatal(err)
 		}
 		rec, err := record([]OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
@@ -271,9 +271,9 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		}
 
 		if b.name == "sqlite" {
-			_, err = s.wdb.Exec(`CREATE TRIGGER boom BEFORE DELETE ON outbox BEGIN SELECT RAISE(ABORT, 'boom'); END`)
+			_, err = s.w().Exec(ctx, `CREATE TRIGGER boom BEFORE DELETE ON outbox BEGIN SELECT RAISE(ABORT, 'boom'); END`)
 		} else {
-			_, err = s.wdb.Exec(`CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql;
+			_, err = s.w().Exec(ctx, `CREATE FUNCTION boom() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'boom'; END $$ LANGUAGE plpgsql;
 				CREATE TRIGGER boom BEFORE DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION boom()`)
 		}
 		if err != nil {

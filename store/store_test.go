@@ -289,7 +289,7 @@ func TestAccounts(t *testing.T) {
 			t.Errorf("mailbox after remove: got %v, want ErrNotFound", err)
 		}
 		var blobs int
-		s.db.QueryRow("SELECT COUNT(*) FROM blobs").Scan(&blobs)
+		s.r().Row(ctx, "SELECT COUNT(*) FROM blobs").Scan(&blobs)
 		if blobs != 0 {
 			t.Errorf("blobs after remove: got %d, want 0", blobs)
 		}
@@ -691,7 +691,7 @@ func TestDeliver(t *testing.T) {
 			t.Errorf("Sent flags: got %v", m.Flags)
 		}
 		var blobs int
-		s.db.QueryRow("SELECT COUNT(*) FROM blobs").Scan(&blobs)
+		s.r().Row(ctx, "SELECT COUNT(*) FROM blobs").Scan(&blobs)
 		if blobs != 1 {
 			t.Errorf("blobs: got %d, want 1 (shared)", blobs)
 		}
@@ -1104,7 +1104,7 @@ func TestDurability(t *testing.T) {
 				}
 			}
 			var version int
-			s.db.QueryRow("SELECT MAX(version) FROM schema_migrations").Scan(&version)
+			s.r().Row(ctx, "SELECT MAX(version) FROM schema_migrations").Scan(&version)
 			if ms := sqldb.Migrations(); version != ms[len(ms)-1].Version {
 				t.Errorf("schema version: got %d, want %d", version, ms[len(ms)-1].Version)
 			}

@@ -8,11 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"congthu/internal/sqldb"
 )
 
 // accountByID returns an account by ID. ErrNotFound.
 func (s *Store) accountByID(ctx context.Context, id int64) (*Account, error) {
-	a, err := scanAccount(s.r().row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?", id))
+	a, err := scanAccount(s.r().Row(ctx, "SELECT "+accountColumns+" FROM accounts WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: account %d: %w", id, ErrNotFound)
 	}
@@ -28,7 +30,7 @@ func (s *Store) setDisplayName(ctx context.Context, address, name string) error 
 	if err != nil {
 		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
-	res, err := s.w().exec(ctx, "UPDATE accounts SET display_name = ? WHERE address = ?", name, addr)
+	res, err := s.w().Exec(ctx, "UPDATE accounts SET display_name = ? WHERE address = ?", name, addr)
 	if err != nil {
 		return fmt.Errorf("store: set display name of %s: %w", addr, err)
 	}
@@ -40,7 +42,7 @@ func (s *Store) setDisplayName(ctx context.Context, address, name string) error 
 
 // mailboxByID returns one mailbox by ID. ErrNotFound.
 func (s *Store) mailboxByID(ctx context.Context, id int64) (*Mailbox, error) {
-	m, err := scanMailbox(s.r().row(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.id = ?", id))
+	m, err := scanMailbox(s.r().Row(ctx, "SELECT "+mailboxColumns+mailboxFrom+" WHERE mb.id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("store: mailbox %d: %w", id, ErrNotFound)
 	}
@@ -53,7 +55,7 @@ func (s *Store) mailboxByID(ctx context.Context, id int64) (*Mailbox, error) {
 // keywords lists the keywords in use in a mailbox (for the FLAGS
 // response): every keyword a message in it has carried, sorted.
 func (s *Store) keywords(ctx context.Context, mailboxID int64) ([]string, error) {
-	rows, err := s.r().query(ctx, "SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY keyword", mailboxID)
+	rows, err := s.r().Query(ctx, "SELECT keyword FROM mailbox_keywords WHERE mailbox_id = ? ORDER BY keyword", mailboxID)
 	if err != nil {
 		return nil, fmt.Errorf("store: keywords of mailbox %d: %w", mailboxID, err)
 	}
@@ -81,9 +83,9 @@ func (s *Store) updateOutboxRecipient(ctx context.Context, id int64, address, st
 	default:
 		return fmt.Errorf("store: outbox status %q: %w", status, ErrInvalid)
 	}
-	res, err := s.w().exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, next_attempt_at = ?,
+	res, err := s.w().Exec(ctx, `UPDATE outbox_recipients SET status = ?, last_error = ?, next_attempt_at = ?,
 		attempts = attempts + 1, updated_at = ? WHERE outbox_id = ? AND address = ?`,
-		status, lastError, micro(next), micro(time.Now()), id, address)
+		status, lastError, sqldb.Micro(next), sqldb.Micro(time.Now()), id, address)
 	if err != nil {
 		return fmt.Errorf("store: update outbox %d: %w", id, err)
 	}

@@ -1,4 +1,4 @@
-package store
+package sqldb
 
 import (
 	"context"
@@ -7,12 +7,12 @@ import (
 	"time"
 )
 
-// Prepared statements, kept for the life of the store (SQLite).
+// Prepared statements, kept for the life of the DB (SQLite).
 //
 // database/sql prepares, runs and finalizes a statement for every Exec or
 // Query with arguments; for SQLite the parsing and planning was about a
-// seventh of the server's CPU and a quarter of the writer's time. The store
-// runs a fixed set of queries, so each is prepared once per connection and
+// seventh of the server's CPU and a quarter of the writer's time. The stores
+// run a fixed set of queries, so each is prepared once per connection and
 // kept: a *sql.Stmt per query text on each pool, which database/sql
 // re-prepares on whichever connection runs it. Transactions bind it with
 // Tx.StmtContext; a query first seen inside a transaction runs unprepared
@@ -194,7 +194,7 @@ func (t *cachedTx) QueryRowContext(ctx context.Context, query string, args ...an
 // txQuerier returns the querier for a transaction on pool c (nil on
 // PostgreSQL: the transaction itself). Call c.prepareWanted (nil-safe)
 // after the transaction ends.
-func txQuerier(tx *sql.Tx, c *stmtCache) querier {
+func txQuerier(tx *sql.Tx, c *stmtCache) Querier {
 	if c == nil {
 		return tx
 	}

@@ -1,9 +1,6 @@
-package store
+package sqldb
 
 import (
-	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"os"
 	"sync"
@@ -132,7 +129,7 @@ func (w *walSync) fdatasync() error {
 	w.fmu.Lock()
 	if w.closed {
 		w.fmu.Unlock()
-		return errClosed
+		return ErrClosed
 	}
 	if w.f == nil {
 		f, err := os.OpenFile(w.path, os.O_RDWR, 0)
@@ -166,42 +163,44 @@ func (w *walSync) close() {
 	}
 }
 
-// durable waits until the writes committed so far are on disk (SQLite;
+// Durable waits until the writes committed so far are on disk (SQLite;
 // PostgreSQL's COMMIT already waited).
-func (s *Store) durable() error {
-	if s.wal == nil {
+func (db *DB) Durable() error {
+	if db.wal == nil {
 		return nil
 	}
-	return s.wal.wait(s.wal.commit())
+	return db.wal.wait(db.wal.commit())
 }
 
-// w returns the writer for single statements outside a transaction: each
-// Exec is its own transaction and returns once durable.
-func (s *Store) w() dbtx { return dbtx{s, durableExec{s}} }
-
-type durableExec struct{ s *Store }
-
-func (d durableExec) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	var res sql.Result
-	var err error
-	if d.s.wstmts != nil {
-		res, err = cachedDB{d.s.wdb, d.s.wstmts}.ExecContext(ctx, query, args...)
-	} else {
-		res, err = d.s.wdb.ExecContext(ctx, query, args...)
+// Committed records a write transaction that just committed outside
+// WriteTx (WriteTxOnce, WriteTxNoSync) and returns its number for
+// WaitDurable; 0 on PostgreSQL, whose commits are durable when they return.
+func (db *DB) Committed() uint64 {
+	if db.wal == nil {
+		return 0
 	}
-	if err != nil {
-		return nil, err
-	}
-	if err := d.s.durable(); err != nil {
-		return nil, err
-	}
-	return res, nil
+	return db.wal.commit()
 }
 
-func (d durableExec) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	return nil, errors.New("store: internal error: query on the autocommit writer")
+// WaitDurable returns once commit seq (from Committed) is on disk, or the
+// sync failed: nothing of that commit may be acknowledged before it
+// returned nil. On PostgreSQL (and for seq 0) it returns nil at once.
+func (db *DB) WaitDurable(seq uint64) error {
+	if db.wal == nil || seq == 0 {
+		return nil
+	}
+	return db.wal.wait(seq)
 }
 
-func (d durableExec) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
-	panic("store: internal error: query on the autocommit writer")
+// SyncsAfterCommit reports whether commits become durable only through
+// WaitDurable (SQLite), rather than when they return (PostgreSQL).
+func (db *DB) SyncsAfterCommit() bool { return db.wal != nil }
+
+// WrapWALSync replaces the fdatasync of SQLite's WAL with wrap(sync), for
+// tests that count or hold syncs. It must be called before the DB is
+// shared; on PostgreSQL it does nothing.
+func (db *DB) WrapWALSync(wrap func(sync func() error) func() error) {
+	if db.wal != nil {
+		db.wal.sync = wrap(db.wal.sync)
+	}
 }

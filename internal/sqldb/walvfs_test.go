@@ -1,4 +1,4 @@
-package store
+package sqldb
 
 import (
 	"bufio"
@@ -35,31 +35,24 @@ func writeSyscalls(t *testing.T) int64 {
 	return 0
 }
 
-func walFrames(t *testing.T, s *Store) int {
+func walFrames(t *testing.T, db *DB) int {
 	t.Helper()
 	var busy, frames, copied int
-	if err := s.ckpt.db.QueryRow("PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &frames, &copied); err != nil {
+	if err := db.ckpt.db.QueryRow("PRAGMA wal_checkpoint(NOOP)").Scan(&busy, &frames, &copied); err != nil {
 		t.Fatal(err)
 	}
 	return frames
 }
 
-// storeWithoutCheckpoints opens a store with service "motcua" whose
+// dbWithoutCheckpoints opens a database (with the test table) whose
 // background checkpointer is no longer told of commits (and has finished
 // what it was told before).
-func storeWithoutCheckpoints(t *testing.T) *Store {
+func dbWithoutCheckpoints(t *testing.T) *DB {
 	t.Helper()
-	s, err := Open(ctx, Options{DataDir: t.TempDir()}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
-	if _, err := s.AddAPIKey(ctx, "motcua", "hash-k", "ct_live_k", false); err != nil {
-		t.Fatal(err)
-	}
-	s.wal.onCommit = func() {}
+	db := openTestDB(t, t.TempDir())
+	db.wal.onCommit = func() {}
 	time.Sleep(2 * checkpointInterval)
-	return s
+	return db
 }
 
 // TestWALVFSOneWritePerCommit: the writer's WAL frames reach the kernel in
@@ -67,15 +60,13 @@ func storeWithoutCheckpoints(t *testing.T) *Store {
 func TestWALVFSOneWritePerCommit(t *testing.T) {
 	// No background checkpoints while counting: they write pages of
 	// the database file, one call each.
-	s := storeWithoutCheckpoints(t)
+	db := dbWithoutCheckpoints(t)
 	const commits = 20
-	f0, w0 := walFrames(t, s), writeSyscalls(t)
+	f0, w0 := walFrames(t, db), writeSyscalls(t)
 	for i := range commits {
-		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{eventRequest(2 * i), eventRequest(2*i + 1)}); err != nil {
-			t.Fatal(err)
-		}
+		insertRows(t, db, 3*i, 3, 30<<10) // about 12 pages
 	}
-	frames, writes := walFrames(t, s)-f0, writeSyscalls(t)-w0
+	frames, writes := walFrames(t, db)-f0, writeSyscalls(t)-w0
 	if frames < 5*commits {
 		t.Fatalf("%d WAL frames for %d commits: the WAL was reset midway?", frames, commits)
 	}
@@ -96,30 +87,15 @@ func TestWALVFSOneWritePerCommit(t *testing.T) {
 // including a commit of more than walVFSWriteMax bytes written in pieces.
 func TestWALVFSCrashCopyRecovers(t *testing.T) {
 	dir := t.TempDir()
-	s, err := Open(ctx, Options{DataDir: dir}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.AddAPIKey(ctx, "motcua", "hash-k", "ct_live_k", false); err != nil {
-		t.Fatal(err)
-	}
+	db := openTestDB(t, dir)
 	want := 0
 	for i := range 30 {
-		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{eventRequest(i)}); err != nil {
-			t.Fatal(err)
-		}
+		insertRows(t, db, 2*i, 2, 1000)
 		want += 2
 	}
-	big := make([]*NotificationRequest, 60) // about 600 KB of frames
-	for i := range big {
-		big[i] = eventRequest(1000 + i)
-	}
-	if _, err := s.CreateNotifications(ctx, big); err != nil {
-		t.Fatal(err)
-	}
-	want += 2 * len(big)
-	if walFrames(t, s) == 0 {
+	insertRows(t, db, 1000, 60, 10<<10) // about 600 KB of frames
+	want += 60
+	if walFrames(t, db) == 0 {
 		t.Fatal("the WAL is empty: nothing to recover")
 	}
 
@@ -127,17 +103,17 @@ func TestWALVFSCrashCopyRecovers(t *testing.T) {
 	for _, name := range []string{"congthu.db", "congthu.db-wal"} {
 		copyFile(t, filepath.Join(dir, name), filepath.Join(crash, name))
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(crash, "congthu.db"))
+	rec, err := sql.Open("sqlite", "file:"+filepath.Join(crash, "congthu.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer rec.Close()
 	var n int
-	if err := db.QueryRow("SELECT count(*) FROM notifications").Scan(&n); err != nil || n != want {
-		t.Fatalf("recovered %d notifications (%v), want %d", n, err, want)
+	if err := rec.QueryRow("SELECT count(*) FROM t").Scan(&n); err != nil || n != want {
+		t.Fatalf("recovered %d rows (%v), want %d", n, err, want)
 	}
 	var ok string
-	if err := db.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
+	if err := rec.QueryRow("PRAGMA integrity_check").Scan(&ok); err != nil || ok != "ok" {
 		t.Fatalf("integrity_check: %q %v", ok, err)
 	}
 }
@@ -166,12 +142,10 @@ func copyFile(t *testing.T, from, to string) {
 // synced before frames of the new cycle are written (SQLite's ticket
 // ff5be73dee), as it was without the VFS.
 func TestWALVFSRestartSyncs(t *testing.T) {
-	s := storeWithoutCheckpoints(t) // none restarts the WAL meanwhile
+	db := dbWithoutCheckpoints(t) // none restarts the WAL meanwhile
 	commit := func(i int) {
 		t.Helper()
-		if _, err := s.CreateNotifications(ctx, []*NotificationRequest{eventRequest(i)}); err != nil {
-			t.Fatal(err)
-		}
+		insertRows(t, db, i, 1, 2000)
 	}
 	commit(0)
 	before := walVFSSyncs.Load()
@@ -182,7 +156,7 @@ func TestWALVFSRestartSyncs(t *testing.T) {
 		t.Errorf("%d WAL syncs in the writer for 5 commits, want 0 (walsync.go syncs)", n)
 	}
 	var busy, frames, copied int
-	if err := s.ckpt.db.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied); err != nil || busy != 0 || copied != frames {
+	if err := db.ckpt.db.QueryRow("PRAGMA wal_checkpoint(RESTART)").Scan(&busy, &frames, &copied); err != nil || busy != 0 || copied != frames {
 		t.Fatalf("checkpoint: busy %d, %d of %d frames, %v", busy, copied, frames, err)
 	}
 	before = walVFSSyncs.Load()
@@ -190,7 +164,42 @@ func TestWALVFSRestartSyncs(t *testing.T) {
 	if n := walVFSSyncs.Load() - before; n != 1 {
 		t.Errorf("%d WAL syncs in the writer for the first commit after a restart, want 1 (the new header)", n)
 	}
-	if got := walFrames(t, s); got == 0 || got > frames {
+	if got := walFrames(t, db); got == 0 || got > frames {
 		t.Errorf("WAL has %d frames after the restart (%d before): it did not restart", got, frames)
+	}
+}
+
+// openTestDB opens an SQLite database in dir with a table t (k, v) and
+// closes it at the end of the test.
+func openTestDB(t *testing.T, dir string) *DB {
+	t.Helper()
+	db, err := Open(Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	err = db.WriteTx(ctx, func(tx Tx) error {
+		_, err := tx.Exec(ctx, "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER UNIQUE, v BLOB)")
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
+// insertRows commits n rows of size bytes, keys from k, in one transaction.
+func insertRows(t *testing.T, db *DB, k, n, size int) {
+	t.Helper()
+	err := db.WriteTx(ctx, func(tx Tx) error {
+		for i := range n {
+			if _, err := tx.Exec(ctx, "INSERT INTO t (k, v) VALUES (?, ?)", k+i, make([]byte, size)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
