@@ -236,7 +236,6 @@ func checkAgrees(t *testing.T, msg []byte, s mailhdr.Senders) {
 	}
 }
 
-
 // FuzzSenders: for any message the header model accepts, IMAP's ENVELOPE
 // (envelope, go-message) shows the From and Sender addresses that
 // the checks saw.
