@@ -282,7 +282,7 @@ func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *store.Notificati
 
 // TestTrackerHookPanics: a tracker hook that panics fails one job at most
 // (the outcome is already recorded, so nothing is sent twice); the
-// recorder goes on recording, and a panic in the sending mark's timer does
+// later outcomes are still recorded, and a panic in the sending mark's timer does
 // not bring the process down.
 func TestTrackerHookPanics(t *testing.T) {
 	sk := startSink(t, sinkOpts{dataDelay: 400 * time.Millisecond})

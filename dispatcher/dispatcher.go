@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"congthu/dkim"
@@ -273,9 +272,6 @@ type Dispatcher struct {
 	log *slog.Logger
 	t   *transport
 
-	recording atomic.Bool
-	rec       chan *recordReq
-
 	domains sync.Map // name -> cachedDomain
 }
 
@@ -309,8 +305,7 @@ func New(opts Options, st Store, q *queue.Client, log *slog.Logger) (*Dispatcher
 	}
 	d := &Dispatcher{
 		o: opts, st: st, q: q, log: log,
-		t:   newTransport(&opts, log),
-		rec: make(chan *recordReq, 1024),
+		t: newTransport(&opts, log),
 	}
 	d.t.o = &d.o
 	return d, nil
@@ -367,23 +362,15 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	goSafe(&wg, d.log, "janitor", func() { d.janitor(ctx) })
 	if d.o.SweepInterval > 0 {
 		sw := queue.NewSweeper(d.q, d.Source(), d.log, queue.SweeperOptions{Queues: []string{Queue}, Interval: d.o.SweepInterval, Grace: time.Second})
 		goSafe(&wg, d.log, "sweeper", func() { sw.Run(ctx) })
 	}
-	var rwg sync.WaitGroup
-	d.recording.Store(true)
-	goSafe(&rwg, d.log, "recorder", func() { d.recordLoop(bg) })
-
 	err := w.Run(ctx)
 
 	wg.Wait()
-	d.recording.Store(false)
-	stopBG()
-	rwg.Wait()
 	d.t.closeAll()
 	return err
 }
@@ -406,80 +393,11 @@ func (d *Dispatcher) janitor(ctx context.Context) {
 	}
 }
 
-// recordReq is one job's outcomes waiting for the recorder.
-type recordReq struct {
-	attempts []store.OutboxAttempt
-	done     chan error
-}
-
-// recordLoop writes the outcomes of concurrent jobs in shared
-// transactions (a group commit: one fsync for many deliveries).
-func (d *Dispatcher) recordLoop(ctx context.Context) {
-	for {
-		var first *recordReq
-		select {
-		case <-ctx.Done():
-			// Late requests: answer them directly.
-			for {
-				select {
-				case r := <-d.rec:
-					r.done <- d.st.RecordOutboxAttempts(context.Background(), r.attempts, !d.o.KeepFinished)
-				default:
-					return
-				}
-			}
-		case first = <-d.rec:
-		}
-		batch := []*recordReq{first}
-		n := len(first.attempts)
-	drain:
-		for len(batch) < 256 && n < 2000 {
-			select {
-			case r := <-d.rec:
-				batch = append(batch, r)
-				n += len(r.attempts)
-			default:
-				break drain
-			}
-		}
-		all := make([]store.OutboxAttempt, 0, n)
-		for _, r := range batch {
-			all = append(all, r.attempts...)
-		}
-		wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		err := d.st.RecordOutboxAttempts(wctx, all, !d.o.KeepFinished)
-		cancel()
-		if err != nil && len(batch) > 1 {
-			for _, r := range batch {
-				wctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-				r.done <- d.st.RecordOutboxAttempts(wctx, r.attempts, !d.o.KeepFinished)
-				cancel()
-			}
-			continue
-		}
-		for _, r := range batch {
-			r.done <- err
-		}
-	}
-}
-
-// record stores a job's outcomes, through the recorder when Run is
-// running.
+// record stores a job's outcomes (the store groups those of concurrent
+// jobs in one transaction). It waits even if ctx ends: the outcomes are
+// being written, and the job must not look unrecorded meanwhile.
 func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt) error {
-	if len(attempts) == 0 {
-		return nil
-	}
-	if !d.recording.Load() {
-		return d.st.RecordOutboxAttempts(ctx, attempts, !d.o.KeepFinished)
-	}
-	r := &recordReq{attempts: attempts, done: make(chan error, 1)}
-	select {
-	case d.rec <- r:
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	// Wait even if ctx ends: the outcome is being written.
-	return <-r.done
+	return d.st.RecordOutboxAttempts(context.WithoutCancel(ctx), attempts, !d.o.KeepFinished)
 }
 
 // retryDelay is the delay after the n-th failed attempt (n >= 1).

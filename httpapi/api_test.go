@@ -88,9 +88,11 @@ func TestDossierEventAndReads(t *testing.T) {
 		if ob.MailFrom != "bounce+"+em.ID+"@hanoi.gov.vn" {
 			t.Errorf("envelope sender %q", ob.MailFrom)
 		}
-		if st, _ := e.q.Stats(ctx, store.OutboxJobQueue); st.Ready != 1 {
-			t.Errorf("outbox queue: %+v", st)
-		}
+		// The outbox job is queued by the enqueuer, soon after the commit.
+		waitFor(t, "the outbox job", func() bool {
+			st, _ := e.q.Stats(ctx, store.OutboxJobQueue)
+			return st.Ready == 1
+		})
 		if st, _ := e.q.Stats(ctx, "sms"); st.Ready != 1 {
 			t.Errorf("sms queue: %+v", st)
 		}
@@ -388,6 +390,10 @@ func TestRedisScriptsLost(t *testing.T) {
 	if r := e.do("POST", "/v1/dossiers/HS-NS-1/events", e.live, event("ns-2")); r.code != 201 {
 		t.Fatalf("after SCRIPT FLUSH: %d %s", r.code, r.body)
 	}
+	waitFor(t, "the second outbox job", func() bool {
+		st, _ := e.q.Stats(ctx, store.OutboxJobQueue)
+		return st.Ready >= 2
+	})
 	for _, q := range []string{store.OutboxJobQueue, notify.QueueSMS} {
 		st, err := e.q.Stats(ctx, q)
 		if err != nil {

@@ -9,13 +9,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"congthu/dispatcher"
 	"congthu/internal/testenv"
 	"congthu/notify"
 	"congthu/queue"
@@ -43,19 +43,20 @@ type env struct {
 	tracker *notify.Tracker
 }
 
-// openStore opens a store whose new outbox entries are enqueued on q at
-// once, as serve's outbox enqueuer does soon after.
+// openStore opens a store whose new outbox entries are enqueued on q by
+// serve's enqueuer (dispatcher.Enqueuer: asynchronously, pipelined).
 func openStore(t testing.TB, backend string, q *queue.Client) *store.Store {
 	t.Helper()
 	opts := store.Options{DataDir: t.TempDir()}
 	if backend == "postgres" {
 		opts = store.Options{URL: testenv.Postgres(t)}
 	}
-	opts.OutboxAdded = func(id int64) {
-		if _, err := q.Enqueue(ctx, queue.Job{ID: "outbox:" + strconv.FormatInt(id, 10), Queue: store.OutboxJobQueue}); err != nil {
-			t.Errorf("enqueue outbox %d: %v", id, err)
-		}
-	}
+	enq := dispatcher.NewEnqueuer(q, testLog())
+	ectx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); enq.Run(ectx) }()
+	t.Cleanup(func() { stop(); <-done })
+	opts.OutboxAdded = enq.Add
 	st, err := store.Open(ctx, opts, testLog())
 	if err != nil {
 		t.Fatal(err)

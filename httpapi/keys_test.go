@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"congthu/store"
 )
 
 // A service's test and live keys are kept apart: the same event_id or
@@ -40,9 +42,10 @@ func TestTestAndLiveKeysKeptApart(t *testing.T) {
 		if lv.Notifications[0].ID == tv.Notifications[0].ID {
 			t.Fatal("the live response is the test one")
 		}
-		if st, _ := e.q.Stats(ctx, "outbound"); st.Ready != 1 {
-			t.Errorf("outbox queue after the live post: %+v, want 1 job", st)
-		}
+		waitFor(t, "the live post's outbox job", func() bool {
+			st, _ := e.q.Stats(ctx, store.OutboxJobQueue)
+			return st.Ready == 1
+		})
 		// Each key replays its own response.
 		if v, r := post(e.test, "ev-1"); r.code != http.StatusOK || v.Notifications[0].ID != tv.Notifications[0].ID {
 			t.Errorf("test replay: %d %s", r.code, r.body)

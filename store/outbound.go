@@ -166,7 +166,9 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 }
 
 // RecordOutboxAttempts stores the outcomes of delivery attempts, possibly
-// for several outbox entries, in one transaction. Only recipients still
+// for several outbox entries, in one transaction, which the outcomes of
+// concurrent calls share (a group commit: one WAL sync for many
+// deliveries); it returns once they are durable. Only recipients still
 // queued are changed: a final state is never overwritten (a job that ran
 // twice records its first outcome). When remove is true, an entry left
 // without a queued recipient is deleted, with its bytes unless a mailbox
@@ -187,17 +189,56 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 	if len(attempts) == 0 {
 		return nil
 	}
+	_, err := s.recordBatch.Do(ctx, recordReq{attempts: attempts, remove: remove})
+	return err
+}
+
+// recordReq is one RecordOutboxAttempts call waiting for the group commit
+// of outcomes (Store.recordBatch): the outcomes of concurrent deliveries
+// share one transaction and one WAL sync.
+type recordReq struct {
+	attempts []OutboxAttempt
+	remove   bool
+}
+
+// recordOutcomes is the transaction of the outcome group commit. The
+// attempts of consecutive requests alike in remove are recorded together,
+// so the hooks see them at once. Any error fails the whole transaction and
+// the batcher retries each request alone.
+func (s *Store) recordOutcomes(ctx context.Context, reqs []recordReq) ([]*OutboxTx, []error, error) {
 	var otx *OutboxTx
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err := s.db.WriteTxNoSync(ctx, func(tx dbtx) error {
 		otx = &OutboxTx{tx: tx}
-		_, err := s.recordAttempts(ctx, otx, attempts, remove, s.hooks())
-		return err
+		hooks := s.hooks()
+		for i := 0; i < len(reqs); {
+			all, j := reqs[i].attempts, i+1
+			for ; j < len(reqs) && reqs[j].remove == reqs[i].remove; j++ {
+				all = append(all[:len(all):len(all)], reqs[j].attempts...)
+			}
+			if _, err := s.recordAttempts(ctx, otx, all, reqs[i].remove, hooks); err != nil {
+				return err
+			}
+			i = j
+		}
+		return nil
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	otx.committed(ctx, s.log)
-	return nil
+	rs := make([]*OutboxTx, len(reqs))
+	for i := range rs {
+		rs[i] = otx
+	}
+	return rs, make([]error, len(reqs)), nil
+}
+
+// outcomesDurable runs the AfterCommit functions of a durable batch of
+// outcomes (all its requests share one OutboxTx), before the callers are
+// answered.
+func (s *Store) outcomesDurable(rs []*OutboxTx, _ []error) {
+	if len(rs) > 0 && rs[0] != nil {
+		rs[0].committed(context.Background(), s.log)
+	}
 }
 
 // RecordOutboxInProgress tells the hooks that the first attempt of entry

@@ -44,6 +44,9 @@ type Store struct {
 	// hooksMu serializes AddOutboxHook.
 	outboxHooks atomic.Pointer[[]OutboxHook]
 	hooksMu     sync.Mutex
+	// recordBatch groups the outcomes of concurrent deliveries
+	// (RecordOutboxAttempts).
+	recordBatch *sqldb.Batcher[recordReq, *OutboxTx]
 
 	// statusBatch groups notification status changes, createBatch
 	// CreateNotification's requests (notifications.go).
@@ -77,6 +80,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		}
 	})
 	s.smsBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.runSMSBatch, nil)
+	s.recordBatch = sqldb.NewDurableBatcher(db, sqldb.BatcherOptions{}, s.recordOutcomes, s.outcomesDurable)
 	// SQLite has one writer, so one batch at a time. PostgreSQL commits
 	// concurrent transactions in parallel: several batches in flight
 	// overlap one's network round trips and writes with another's commit
