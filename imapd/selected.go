@@ -401,7 +401,10 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 }
 
 // Move implements MOVE (RFC 6851): the untagged COPYUID first, then the
-// EXPUNGEs (through the tracker, by the poll before the tagged OK).
+// EXPUNGEs (through the tracker, by the poll before the tagged OK). A move
+// into the selected mailbox itself gives the messages new UIDs, as
+// Dovecot does: COPYUID, the EXPUNGEs of the old UIDs and the EXISTS of
+// the new ones.
 func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
 	s.count()
 	sel := s.sel
@@ -411,9 +414,6 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	dst, err := s.destination(dest)
 	if err != nil {
 		return err
-	}
-	if dst.ID == sel.mb.id {
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Source and destination are the same mailbox"}
 	}
 	mb := sel.mb
 	mb.mu.Lock()
