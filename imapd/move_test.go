@@ -44,3 +44,46 @@ func uidValidity(t *testing.T, e *env) string {
 	}
 	return fmt.Sprint(mb.UIDValidity)
 }
+
+// TestRecent: EXAMINE reports the \Recent messages without taking the
+// flag away (RFC 3501 section 6.3.2), the SELECT after it claims them,
+// and a message arriving in the selected mailbox is announced by EXISTS
+// and then RECENT.
+func TestRecent(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.deliver("", message("một", "vp@hanoi.gov.vn", "1"))
+	e.deliver("", message("hai", "vp@hanoi.gov.vn", "2"))
+	r := dialRaw(t, e)
+	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
+	r.expect("a1 OK")
+	r.send("a2 EXAMINE INBOX\r\n")
+	if got := r.expect("* 2 RECENT"); got != "* 2 RECENT\r\n" {
+		t.Errorf("EXAMINE: %q", got)
+	}
+	r.expect("a2 OK")
+	r.send("a3 FETCH 2 FLAGS\r\n")
+	if got := r.expect("* 2 FETCH"); !strings.Contains(got, `\Recent`) {
+		t.Errorf("EXAMINE hides \\Recent: %q", got)
+	}
+	r.expect("a3 OK")
+	r.send("a4 SELECT INBOX\r\n")
+	if got := r.expect("* 2 RECENT"); got != "* 2 RECENT\r\n" {
+		t.Errorf("SELECT after EXAMINE: %q (EXAMINE took \\Recent away?)", got)
+	}
+	r.expect("a4 OK")
+	e.deliver("", message("ba", "vp@hanoi.gov.vn", "3"))
+	r.send("a5 NOOP\r\n")
+	r.expect("* 3 EXISTS")
+	if got := r.expect("* "); got != "* 3 RECENT\r\n" {
+		t.Errorf("after EXISTS: %q, want * 3 RECENT", got)
+	}
+	r.expect("a5 OK")
+	// Another session's SELECT finds none recent: this one has them.
+	r2 := dialRaw(t, e)
+	r2.send(fmt.Sprintf("b1 LOGIN %s %s\r\n", testUser, testPass))
+	r2.expect("b1 OK")
+	r2.send("b2 SELECT INBOX\r\n")
+	if got := r2.expect("* 0 RECENT"); got != "* 0 RECENT\r\n" {
+		t.Errorf("second session: %q", got)
+	}
+}

@@ -81,6 +81,12 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		}
 		sel.addRecent(from, to)
 	}
+	if sel.readOnly && st.Recent > 0 && int(st.Recent) <= len(mb.msgs) {
+		// EXAMINE must not take \Recent away (RFC 3501 section 6.3.2),
+		// but shows it: the newest st.Recent messages are the ones at or
+		// above the mailbox's first recent UID.
+		sel.addRecent(mb.msgs[len(mb.msgs)-int(st.Recent)].uid, mb.lastUID()+1)
+	}
 	sel.recentNext = max(sel.recentNext, mb.lastUID()+1)
 	sel.tracker = mb.tracker.NewSession()
 	s.sel = sel
@@ -447,35 +453,60 @@ func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
 	if s.sel == nil {
 		return nil
 	}
-	if err := s.catchUp(); err != nil {
+	claimed, err := s.catchUp()
+	if err != nil {
 		if errors.Is(err, errMailboxGone) {
 			s.conn.Bye("Selected mailbox was deleted")
 		}
 		return s.fail("poll", err)
 	}
-	return s.sel.tracker.Poll(w, allowExpunge)
+	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
+		return err
+	}
+	return s.writeRecent(w, claimed)
 }
 
-// catchUp syncs the shared view and claims \Recent for new arrivals.
-func (s *session) catchUp() error {
+// writeRecent writes the untagged RECENT (IMAP4rev1 only; go-imap leaves
+// it out for IMAP4rev2) after the EXISTS of new arrivals this session
+// claimed as \Recent.
+func (s *session) writeRecent(w *imapserver.UpdateWriter, claimed bool) error {
+	if !claimed {
+		return nil
+	}
+	sel := s.sel
+	sel.mb.mu.Lock()
+	var n uint32
+	for _, m := range sel.mb.msgs {
+		if sel.isRecent(m.uid) {
+			n++
+		}
+	}
+	sel.mb.mu.Unlock()
+	return w.WriteNumRecent(n)
+}
+
+// catchUp syncs the shared view and claims \Recent for new arrivals;
+// claimed says whether it claimed any.
+func (s *session) catchUp() (claimed bool, err error) {
 	sel := s.sel
 	mb := sel.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
-		return err
+		return false, err
 	}
 	if !sel.readOnly && mb.lastUID() >= sel.recentNext && mb.lastUID() > 0 {
 		from, to, err := s.srv.st.ClaimRecent(s.ctx, mb.id)
 		if err != nil {
-			return err
+			return false, err
 		}
 		sel.addRecent(from, to)
+		claimed = to > from
 		if sel.recentNext <= mb.lastUID() {
 			sel.recentNext = mb.lastUID() + 1
 		}
 	}
-	return nil
+	return claimed, nil
 }
 
 // Idle implements IDLE (RFC 2177): it writes updates as soon as the store
@@ -536,6 +567,7 @@ func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) err
 		return sel.tracker.Poll(w, true)
 	}
 	done := make(chan error, 1)
+	var claimed bool
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -543,7 +575,9 @@ func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) err
 				done <- fmt.Errorf("imapd: panic in IDLE poll: %v", v)
 			}
 		}()
-		done <- s.catchUp()
+		var err error
+		claimed, err = s.catchUp()
+		done <- err
 	}()
 	if err := <-done; err != nil {
 		if errors.Is(err, errMailboxGone) {
@@ -551,5 +585,8 @@ func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) err
 		}
 		return s.fail("poll", err)
 	}
-	return sel.tracker.Poll(w, true)
+	if err := sel.tracker.Poll(w, true); err != nil {
+		return err
+	}
+	return s.writeRecent(w, claimed)
 }
