@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -86,4 +87,62 @@ func TestRecent(t *testing.T) {
 	if got := r2.expect("* 0 RECENT"); got != "* 0 RECENT\r\n" {
 		t.Errorf("second session: %q", got)
 	}
+}
+
+// TestSubscribedParents: LSUB with "%" returns the unsubscribed parent of
+// a subscribed child as \Noselect (RFC 3501 section 6.3.9), and LIST
+// (SUBSCRIBED RECURSIVEMATCH) gives CHILDINFO only to a parent whose
+// subscribed descendant the pattern does not match (RFC 5258 section 3.5
+// and its example 5.7).
+func TestSubscribedParents(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := dialRaw(t, e)
+	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
+	r.expect("a1 OK")
+	for i, c := range []string{"CREATE Fruit/Banana", "CREATE Vegetable/Broccoli", "SUBSCRIBE Fruit/Banana",
+		"SUBSCRIBE Vegetable", "SUBSCRIBE Vegetable/Broccoli"} {
+		r.send(fmt.Sprintf("c%d %s\r\n", i, c))
+		r.expect(fmt.Sprintf("c%d OK", i))
+	}
+	// results sends cmd and returns its untagged lines of kind about the
+	// mailboxes above (not the default ones), in order.
+	results := func(tag, cmd, kind string) []string {
+		t.Helper()
+		r.send(tag + " " + cmd + "\r\n")
+		var got []string
+		for {
+			line := r.expect("")
+			if strings.HasPrefix(line, tag+" ") {
+				if !strings.HasPrefix(line, tag+" OK") {
+					t.Fatalf("%s: %q", cmd, line)
+				}
+				return got
+			}
+			if strings.HasPrefix(line, "* "+kind+" ") && (strings.Contains(line, "Fruit") || strings.Contains(line, "Vegetable")) {
+				got = append(got, strings.TrimSpace(line))
+			}
+		}
+	}
+	check := func(tag, cmd, kind string, want ...string) {
+		t.Helper()
+		if got := results(tag, cmd, kind); !slices.Equal(got, want) {
+			t.Errorf("%s:\n got %q\nwant %q", cmd, got, want)
+		}
+	}
+	check("l1", `LSUB "" "%"`, "LSUB",
+		`* LSUB (\Noselect \HasChildren) "/" "Fruit"`,
+		`* LSUB (\HasChildren) "/" "Vegetable"`)
+	check("l2", `LSUB "" "*"`, "LSUB",
+		`* LSUB (\HasNoChildren) "/" "Fruit/Banana"`,
+		`* LSUB (\HasChildren) "/" "Vegetable"`,
+		`* LSUB (\HasNoChildren) "/" "Vegetable/Broccoli"`)
+	check("l3", `LIST (SUBSCRIBED RECURSIVEMATCH) "" "%"`, "LIST",
+		`* LIST (\HasChildren) "/" "Fruit" (CHILDINFO ("SUBSCRIBED"))`,
+		`* LIST (\HasChildren \Subscribed) "/" "Vegetable" (CHILDINFO ("SUBSCRIBED"))`)
+	check("l4", `LIST (SUBSCRIBED RECURSIVEMATCH) "" "*"`, "LIST",
+		`* LIST (\HasNoChildren \Subscribed) "/" "Fruit/Banana"`,
+		`* LIST (\HasChildren \Subscribed) "/" "Vegetable"`,
+		`* LIST (\HasNoChildren \Subscribed) "/" "Vegetable/Broccoli"`)
+	check("l5", `LIST (SUBSCRIBED) "" "%"`, "LIST",
+		`* LIST (\HasChildren \Subscribed) "/" "Vegetable"`)
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -256,11 +258,22 @@ func (s *session) Unsubscribe(name string) error {
 
 // listEntry is one name LIST may report.
 type listEntry struct {
-	name        string
-	mbox        *store.Mailbox // nil: not a mailbox (implied parent, or subscribed only)
-	children    bool
-	subscribed  bool
-	subChildren bool // has a subscribed descendant (RFC 5258 CHILDINFO)
+	name       string
+	mbox       *store.Mailbox // nil: not a mailbox (implied parent, or subscribed only)
+	children   bool
+	subscribed bool
+	// subOutside: has a subscribed descendant that the patterns do not
+	// match (RFC 5258 CHILDINFO, the \Noselect parents of LSUB).
+	subOutside bool
+}
+
+// isLSub reports whether w answers LSUB rather than LIST (SUBSCRIBED):
+// go-imap calls List for both with the same options and keeps the
+// difference in an unexported field, which is read here until congthu
+// parses IMAP commands itself.
+func isLSub(w *imapserver.ListWriter) bool {
+	f := reflect.ValueOf(w).Elem().FieldByName("lsub")
+	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
 }
 
 // List implements LIST and LSUB with the RFC 5258 selection and return
@@ -308,14 +321,37 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			if e.mbox != nil {
 				p.children = true
 			}
-			if e.subscribed {
-				p.subChildren = true
+		}
+	}
+	compiled := make([]*listPattern, len(patterns))
+	for i, p := range patterns {
+		compiled[i] = compileListPattern(delim, ref, p)
+	}
+	matches := func(name string) bool {
+		for _, p := range compiled {
+			if p.match(name) {
+				return true
+			}
+		}
+		return false
+	}
+	// A parent is reported for its subscribed descendants (LSUB's
+	// \Noselect parent, RFC 3501 section 6.3.9; RECURSIVEMATCH's
+	// CHILDINFO, RFC 5258 section 3.5) only when one of them is not a
+	// result itself, because the pattern does not match it.
+	if options.SelectSubscribed {
+		for name, e := range entries {
+			if !e.subscribed || matches(name) {
+				continue
+			}
+			for i := strings.LastIndexByte(name, delim); i > 0; i = strings.LastIndexByte(name[:i], delim) {
+				entries[name[:i]].subOutside = true
 			}
 		}
 	}
 	names := make([]string, 0, len(entries))
 	for n, e := range entries {
-		if e.mbox == nil && !e.children && !e.subscribed {
+		if e.mbox == nil && !e.children && !e.subscribed && !e.subOutside {
 			continue
 		}
 		names = append(names, n)
@@ -327,29 +363,25 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		return names[i] < names[j]
 	})
 
-	compiled := make([]*listPattern, len(patterns))
-	for i, p := range patterns {
-		compiled[i] = compileListPattern(delim, ref, p)
-	}
+	lsub := isLSub(w)
 	for _, name := range names {
 		e := entries[name]
-		matched := false
-		for _, p := range compiled {
-			if p.match(name) {
-				matched = true
-				break
-			}
-		}
-		if !matched {
+		if !matches(name) {
 			continue
 		}
 		data := &imap.ListData{Mailbox: name, Delim: delim}
-		if options.SelectSubscribed && !e.subscribed {
-			if !options.SelectRecursiveMatch || !e.subChildren {
+		switch {
+		case lsub && !e.subscribed:
+			if !e.subOutside {
+				continue
+			}
+			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
+		case options.SelectSubscribed && !e.subscribed:
+			if !options.SelectRecursiveMatch || !e.subOutside {
 				continue
 			}
 			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
-		} else if options.SelectRecursiveMatch && e.subChildren {
+		case options.SelectRecursiveMatch && e.subOutside:
 			data.ChildInfo = &imap.ListDataChildInfo{Subscribed: true}
 		}
 		if options.SelectSpecialUse && (e.mbox == nil || e.mbox.SpecialUse == "") {
@@ -359,9 +391,9 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 			continue // subscribed only: not a LIST result without SUBSCRIBED
 		}
 		switch {
-		case e.mbox == nil && e.children:
+		case e.mbox == nil && e.children && !slices.Contains(data.Attrs, imap.MailboxAttrNoSelect):
 			data.Attrs = append(data.Attrs, imap.MailboxAttrNoSelect)
-		case e.mbox == nil:
+		case e.mbox == nil && !e.children:
 			data.Attrs = append(data.Attrs, imap.MailboxAttrNonExistent)
 		}
 		if e.children {
@@ -369,7 +401,7 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		} else {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrHasNoChildren)
 		}
-		if e.subscribed && (options.SelectSubscribed || options.ReturnSubscribed) {
+		if e.subscribed && !lsub && (options.SelectSubscribed || options.ReturnSubscribed) {
 			data.Attrs = append(data.Attrs, imap.MailboxAttrSubscribed)
 		}
 		if e.mbox != nil && e.mbox.SpecialUse != "" {
