@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestMoveIntoSelected: MOVE into the selected mailbox renumbers the
@@ -145,4 +146,31 @@ func TestSubscribedParents(t *testing.T) {
 		`* LIST (\HasNoChildren \Subscribed) "/" "Vegetable/Broccoli"`)
 	check("l5", `LIST (SUBSCRIBED) "" "%"`, "LIST",
 		`* LIST (\HasChildren \Subscribed) "/" "Vegetable"`)
+}
+
+// TestIdleAutologout: an IDLE that lasts Options.IdleTimeout ends with
+// BYE and the connection closes; an IDLE ended in time does not.
+func TestIdleAutologout(t *testing.T) {
+	e := newEnv(t, envOptions{opts: Options{IdleTimeout: 700 * time.Millisecond}})
+	r := dialRaw(t, e)
+	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
+	r.expect("a1 OK")
+	r.send("a2 SELECT INBOX\r\n")
+	r.expect("a2 OK")
+	r.send("a3 IDLE\r\n")
+	r.expect("+ ")
+	r.send("DONE\r\n")
+	r.expect("a3 OK")
+	r.send("a4 IDLE\r\n")
+	r.expect("+ ")
+	start := time.Now()
+	if got := r.expect("* BYE"); !strings.Contains(got, "Autologout") {
+		t.Errorf("BYE: %q", got)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond {
+		t.Errorf("BYE after %v, before the timeout", d)
+	}
+	if !r.closed() {
+		t.Error("connection still open after BYE")
+	}
 }

@@ -512,7 +512,8 @@ func (s *session) catchUp() (claimed bool, err error) {
 // Idle implements IDLE (RFC 2177): it writes updates as soon as the store
 // (through Notify), another node (through Redis) or another session of
 // this process reports a change, and re-reads the change log every
-// Options.IdlePoll in case a notice was lost.
+// Options.IdlePoll in case a notice was lost. An IDLE that lasts
+// Options.IdleTimeout ends the connection with BYE.
 func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	s.idleMu.Lock()
 	if s.closing {
@@ -524,10 +525,14 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 	s.idleMu.Unlock()
 	defer close(done)
 	s.count()
+	autologout := time.NewTimer(s.srv.opts.idleTimeout())
+	defer autologout.Stop()
 	if s.sel == nil {
 		select {
 		case <-stop:
 		case <-s.ctx.Done():
+		case <-autologout.C:
+			s.conn.Bye("Autologout: idle for too long")
 		}
 		return nil
 	}
@@ -541,6 +546,9 @@ func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
 		}
 		select {
 		case <-stop:
+			return nil
+		case <-autologout.C:
+			s.conn.Bye("Autologout: idle for too long")
 			return nil
 		case <-s.ctx.Done():
 			return nil

@@ -69,6 +69,7 @@ var _ LoginLimiter = (*loginlimit.Limiter)(nil)
 const (
 	DefaultAppendLimit = 25 << 20
 	DefaultIdlePoll    = 15 * time.Second
+	DefaultIdleTimeout = 30 * time.Minute
 	// maxAppendLimit is what APPENDLIMIT can say (a 32-bit number, RFC 7889).
 	maxAppendLimit = 1<<32 - 1
 )
@@ -91,6 +92,12 @@ type Options struct {
 	// log when nothing woke it (a lost pub/sub message is then only a
 	// delay); 0 means DefaultIdlePoll.
 	IdlePoll time.Duration
+	// IdleTimeout ends an IDLE that lasted this long without DONE: the
+	// server says BYE and closes the connection (the autologout timer of
+	// RFC 9051 section 5.4); 0 means DefaultIdleTimeout. Between
+	// commands, go-imap's own read timeout of 35 minutes applies, so a
+	// longer IdleTimeout is cut there too.
+	IdleTimeout time.Duration
 	// Changes, if set, is subscribed to by New: the store's mailbox
 	// changes, and with a changebus.Relay the other nodes', reach Notify
 	// through it.
@@ -124,6 +131,13 @@ func (o *Options) appendLimit() uint32 {
 		return maxAppendLimit
 	}
 	return uint32(o.AppendLimit)
+}
+
+func (o *Options) idleTimeout() time.Duration {
+	if o.IdleTimeout <= 0 {
+		return DefaultIdleTimeout
+	}
+	return o.IdleTimeout
 }
 
 func (o *Options) idlePoll() time.Duration {

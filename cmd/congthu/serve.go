@@ -458,6 +458,7 @@ func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *lo
 		TLSConfig:         tlsConfig,
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
 		AppendLimit:       cfg.IMAP.AppendLimit,
+		IdleTimeout:       cfg.IMAP.IdleTimeout.D(),
 		Sessions:          sessions,
 		Changes:           changes,
 	}
