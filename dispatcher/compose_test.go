@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"congthu/internal/testdns"
+	"congthu/notify/notifydb"
 	"congthu/store"
 )
 
@@ -27,7 +28,7 @@ type composeTracker struct {
 
 // attach makes ct compose e's entries and subscribes it, through the
 // store's notification hook, to their outcomes.
-func (c *composeTracker) attach(e *env, recorded func(context.Context, *store.NotificationRecord)) {
+func (c *composeTracker) attach(e *env, recorded func(context.Context, *notifydb.NotificationRecord)) {
 	c.st = e.st
 	if recorded == nil {
 		recorded = c.OutboxRecorded
@@ -35,7 +36,7 @@ func (c *composeTracker) attach(e *env, recorded func(context.Context, *store.No
 	e.st.AddOutboxHook(e.st.NotificationHook(recorded))
 }
 
-func (c *composeTracker) OutboxRecorded(_ context.Context, rec *store.NotificationRecord) {
+func (c *composeTracker) OutboxRecorded(_ context.Context, rec *notifydb.NotificationRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range rec.Events {
@@ -61,7 +62,7 @@ func (c *composeTracker) Compose(ctx context.Context, id int64) ([]byte, error) 
 // composed is the message composeTracker makes of n. The dispatcher sends
 // what Compose returns as it is (with a DKIM signature on top); the real
 // composition is package notify's and is tested there.
-func composed(n *store.Notification) []byte {
+func composed(n *notifydb.Notification) []byte {
 	return []byte("From: <" + n.FromAddress + ">\r\nTo: <" + n.Recipient + ">\r\nSubject: notification " + n.ID +
 		"\r\nMessage-Id: <" + n.ID + "@local.test>\r\nX-Congthu-Notification: " + n.ID +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(n.Text, "\n", "\r\n"))
@@ -74,13 +75,13 @@ func (e *env) notificationEmail(id, rcpt string) int64 {
 	if _, err := e.st.AddAPIKey(e.ctx, "motcua", "hash-"+id, "h", false); err != nil {
 		e.t.Fatal(err)
 	}
-	n := store.NewNotification{Notification: store.Notification{ID: id, Channel: "email", Recipient: rcpt,
+	n := notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: "email", Recipient: rcpt,
 		TemplateID: "dossier-received-email", TemplateVersion: 1, DossierCode: "000.00.12.H26-260315-0001",
 		Subject: "Hồ sơ đã được tiếp nhận", Text: "Kính gửi ông Nguyễn Văn An,\n\nHồ sơ đã được tiếp nhận.\n",
 		HTML:        "<p>Kính gửi ông Nguyễn Văn An,</p><p>Hồ sơ đã được tiếp nhận.</p>",
 		FromAddress: "noreply@local.test", FromName: "UBND quận Hoàn Kiếm", ToName: "Nguyễn Văn An", ReplyTo: "motcua@local.test"},
 		MailFrom: "bounce+" + id + "@local.test"}
-	res, err := e.st.CreateNotifications(e.ctx, []*store.NotificationRequest{{Service: "motcua", Notifications: []store.NewNotification{n}}})
+	res, err := e.st.CreateNotifications(e.ctx, []*notifydb.NotificationRequest{{Service: "motcua", Notifications: []notifydb.NewNotification{n}}})
 	if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 1 {
 		e.t.Fatalf("CreateNotifications: %+v %v", res, err)
 	}
@@ -104,7 +105,7 @@ func (e *env) wantFailed(id int64, rcpt, reason string) {
 }
 
 // timeline returns notification id's events and their statuses, spaced.
-func (e *env) timeline(id string) ([]store.NotificationEvent, string) {
+func (e *env) timeline(id string) ([]notifydb.NotificationEvent, string) {
 	e.t.Helper()
 	evs, err := e.st.NotificationEvents(e.ctx, id)
 	if err != nil {
@@ -236,7 +237,7 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if during = n.Status; during == store.NotificationSending {
+		if during = n.Status; during == notifydb.NotificationSending {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -244,7 +245,7 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if during != store.NotificationSending {
+	if during != notifydb.NotificationSending {
 		t.Errorf("status while the attempt ran: %q, want sending", during)
 	}
 	evs, got := e.timeline("n-slow")
@@ -270,8 +271,8 @@ type panicTracker struct {
 	recorded, sending atomic.Int32
 }
 
-func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *store.NotificationRecord) {
-	if len(rec.Events) == 1 && rec.Events[0].Status == store.NotificationSending && p.sending.Add(1) == 1 {
+func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *notifydb.NotificationRecord) {
+	if len(rec.Events) == 1 && rec.Events[0].Status == notifydb.NotificationSending && p.sending.Add(1) == 1 {
 		panic("sending hook panicked")
 	}
 	if p.recorded.Add(1) == 1 {
@@ -302,7 +303,7 @@ func TestTrackerHookPanics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n.Status == store.NotificationDelivered {
+			if n.Status == notifydb.NotificationDelivered {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
@@ -65,7 +66,7 @@ func TestDossierEventAndReads(t *testing.T) {
 		if r3 := e.do("POST", "/v1/dossiers/OTHER-1/events", e.live, event("ev-1")); r3.code != http.StatusConflict {
 			t.Errorf("same event_id, other dossier: %d %s", r3.code, r3.body)
 		}
-		if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 2 {
+		if ns, _ := e.st.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"}); len(ns) != 2 {
 			t.Errorf("notifications stored: %d, want 2", len(ns))
 		}
 
@@ -291,7 +292,7 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 0 {
+	if ns, _ := e.st.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"}); len(ns) != 0 {
 		t.Errorf("failed requests created %d notifications", len(ns))
 	}
 }
@@ -342,7 +343,7 @@ func TestReplayCostsNothing(t *testing.T) {
 	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, fee); r.code != 409 || !slices.Equal(r.errFields(t), []string{"event_id"}) {
 		t.Errorf("reused event_id with a body that fails rendering: %d %s, want 409", r.code, r.body)
 	}
-	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 4 {
+	if ns, _ := e.st.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"}); len(ns) != 4 {
 		t.Errorf("notifications stored: %d, want 4 (two events)", len(ns))
 	}
 }
@@ -451,7 +452,7 @@ func TestIdempotencyRetention(t *testing.T) {
 	if again.code != http.StatusCreated || bytes.Equal(again.body, first.body) {
 		t.Fatalf("after the purge: %d %s, want a new 201", again.code, again.body)
 	}
-	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua", DossierCode: "HS-RET-1"}); len(ns) != 4 {
+	if ns, _ := e.st.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua", DossierCode: "HS-RET-1"}); len(ns) != 4 {
 		t.Fatalf("notifications of the dossier: %d, want 4", len(ns))
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"congthu/notify/notifydb"
 	"congthu/store"
 	"congthu/webhook"
 )
@@ -71,9 +72,9 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 			wantEmail    string
 			wantSMS      string
 		}{
-			{"an@example.com", "0912345678", store.NotificationDelivered, store.NotificationDelivered},
-			{"temp-fail@simulator.congthu.test", "+84900000001", store.NotificationTemporaryFailure, store.NotificationTemporaryFailure},
-			{"perm-fail@simulator.congthu.test", "0900000002", store.NotificationPermanentFailure, store.NotificationPermanentFailure},
+			{"an@example.com", "0912345678", notifydb.NotificationDelivered, notifydb.NotificationDelivered},
+			{"temp-fail@simulator.congthu.test", "+84900000001", notifydb.NotificationTemporaryFailure, notifydb.NotificationTemporaryFailure},
+			{"perm-fail@simulator.congthu.test", "0900000002", notifydb.NotificationPermanentFailure, notifydb.NotificationPermanentFailure},
 		}
 		var ids []string
 		for i, c := range cases {
@@ -201,14 +202,14 @@ func TestExpireStale(t *testing.T) {
 	if n, err := e.tracker.ExpireStale(ctx); err != nil || n != 2 {
 		t.Errorf("at 73 h: %d %v", n, err)
 	}
-	ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"})
+	ns, _ := e.st.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"})
 	for _, n := range ns {
-		if n.Status != store.NotificationTemporaryFailure {
+		if n.Status != notifydb.NotificationTemporaryFailure {
 			t.Errorf("%s: %s", n.ID, n.Status)
 		}
 	}
 	// Final statuses never change back.
-	if changed, err := e.tracker.SetStatus(ctx, ns[0].ID, store.NotificationDelivered, "", time.Time{}); changed || err != nil {
+	if changed, err := e.tracker.SetStatus(ctx, ns[0].ID, notifydb.NotificationDelivered, "", time.Time{}); changed || err != nil {
 		t.Errorf("changed a final status: %v %v", changed, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 
 	"congthu/dossier"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/store"
 	"congthu/templates"
 )
@@ -63,7 +64,7 @@ func fuzzServer(t testing.TB) *Server {
 
 // checkComposed composes the email notifications of an accepted request
 // and checks their header sections.
-func checkComposed(t *testing.T, notes []store.NewNotification, toName, agency string) {
+func checkComposed(t *testing.T, notes []notifydb.NewNotification, toName, agency string) {
 	t.Helper()
 	for _, n := range notes {
 		if n.Channel != templates.Email {
@@ -142,7 +143,7 @@ func FuzzTemplateEmailHeaders(f *testing.F) {
 		if len(fe) > 0 {
 			return
 		}
-		checkComposed(t, []store.NewNotification{n}, m.toName, m.agency)
+		checkComposed(t, []notifydb.NewNotification{n}, m.toName, m.agency)
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"congthu/internal/testenv"
 	"congthu/notify"
 	"congthu/queue"
+	"congthu/notify/notifydb"
 	"congthu/store"
 	"congthu/webhook"
 )
@@ -44,20 +45,20 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 	if _, err := st.AddAPIKey(ctx, "motcua", "hash", "ct_live_x", false); err != nil {
 		t.Fatal(err)
 	}
-	note := func(id string) store.NewNotification {
-		return store.NewNotification{Notification: store.Notification{ID: id, Channel: "email", Recipient: id + "@example.com",
+	note := func(id string) notifydb.NewNotification {
+		return notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: "email", Recipient: id + "@example.com",
 			TemplateID: "dossier-received-email", TemplateVersion: 1, DossierCode: "000.12", Reference: "ref-" + id,
 			Subject: "Hồ sơ", Text: "Hồ sơ đã tiếp nhận", FromAddress: "noreply@hanoi.gov.vn"}, MailFrom: "bounce+" + id + "@hanoi.gov.vn"}
 	}
-	var tests []store.NewNotification
+	var tests []notifydb.NewNotification
 	for i := range 20 {
 		n := note(fmt.Sprintf("test-%02d", i))
 		n.Test = true
 		tests = append(tests, n)
 	}
-	res, err := st.CreateNotifications(ctx, []*store.NotificationRequest{
+	res, err := st.CreateNotifications(ctx, []*notifydb.NotificationRequest{
 		{Service: "motcua", Test: true, Notifications: tests},
-		{Service: "motcua", Notifications: []store.NewNotification{note("live")}},
+		{Service: "motcua", Notifications: []notifydb.NewNotification{note("live")}},
 	})
 	if err != nil || res[0].Err != nil || res[1].Err != nil || len(res[1].OutboxIDs) != 1 {
 		t.Fatalf("CreateNotifications: %+v %v", res, err)
@@ -116,7 +117,7 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 	defer st.Close()
 	for _, n := range tests {
 		got, err := st.Notification(ctx, n.ID)
-		if err != nil || got.Status != store.NotificationDelivered {
+		if err != nil || got.Status != notifydb.NotificationDelivered {
 			t.Errorf("%s: %+v %v", n.ID, got, err)
 		}
 	}

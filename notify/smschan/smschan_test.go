@@ -31,6 +31,7 @@ import (
 	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
 	"congthu/queue"
 	"congthu/sms/httpsms"
@@ -335,7 +336,7 @@ func (e *smsEnv) postParts(key, code string, ev map[string]any) (map[string]stri
 	return out, parts
 }
 
-func (e *smsEnv) note(id string) *store.Notification {
+func (e *smsEnv) note(id string) *notifydb.Notification {
 	e.t.Helper()
 	n, err := e.st.Notification(context.Background(), id)
 	if err != nil {
@@ -345,12 +346,12 @@ func (e *smsEnv) note(id string) *store.Notification {
 }
 
 // waitFinal waits until notification id is final and returns it.
-func (e *smsEnv) waitFinal(id string, timeout time.Duration) *store.Notification {
+func (e *smsEnv) waitFinal(id string, timeout time.Duration) *notifydb.Notification {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		n := e.note(id)
-		if store.NotificationStatusFinal(n.Status) {
+		if notifydb.NotificationStatusFinal(n.Status) {
 			return n
 		}
 		if time.Now().After(deadline) {
@@ -386,8 +387,8 @@ func TestSMSEndToEnd(t *testing.T) {
 	for _, tc := range []struct {
 		dlr, want, detail string
 	}{
-		{"delivered", store.NotificationDelivered, "delivery receipt: DELIVRD"},
-		{"undeliverable", store.NotificationPermanentFailure, "delivery receipt: UNDELIV"},
+		{"delivered", notifydb.NotificationDelivered, "delivery receipt: DELIVRD"},
+		{"undeliverable", notifydb.NotificationPermanentFailure, "delivery receipt: UNDELIV"},
 	} {
 		t.Run(tc.dlr, func(t *testing.T) {
 			s := smpptest.Start(t, "--dlr", tc.dlr)
@@ -401,7 +402,7 @@ func TestSMSEndToEnd(t *testing.T) {
 				t.Errorf("SMSC got %d submit_sm, want %d (parts)", got, n.SMSParts)
 			}
 			waitUntil(t, "callbacks", 10*time.Second, func() bool { return len(e.cb.status(n.ID)) == 2 })
-			if got := e.cb.status(n.ID); got[0] != store.NotificationSending || got[1] != tc.want {
+			if got := e.cb.status(n.ID); got[0] != notifydb.NotificationSending || got[1] != tc.want {
 				t.Errorf("callbacks: got %v, want [sending %s]", got, tc.want)
 			}
 			if e.cb.bad != 0 {
@@ -429,7 +430,7 @@ func TestSMSQuietHours(t *testing.T) {
 		t.Errorf("held until %s from now, want 9h (07:00)", d)
 	}
 	n := e.note(held)
-	if n.Status != store.NotificationCreated || n.StatusDetail != "held for quiet hours (21:00-07:00) until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)" {
+	if n.Status != notifydb.NotificationCreated || n.StatusDetail != "held for quiet hours (21:00-07:00) until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)" {
 		t.Errorf("held: got %s %q", n.Status, n.StatusDetail)
 	}
 	if s.Count("SUBMIT") != 0 {
@@ -450,7 +451,7 @@ func TestSMSQuietHours(t *testing.T) {
 	if err := e.handle(urgent); err != nil {
 		t.Fatalf("urgent: %v", err)
 	}
-	if n := e.waitFinal(urgent, 10*time.Second); n.Status != store.NotificationDelivered {
+	if n := e.waitFinal(urgent, 10*time.Second); n.Status != notifydb.NotificationDelivered {
 		t.Errorf("urgent: got %s %q", n.Status, n.StatusDetail)
 	}
 
@@ -458,7 +459,7 @@ func TestSMSQuietHours(t *testing.T) {
 	if err := e.handle(held); err != nil {
 		t.Fatalf("morning: %v", err)
 	}
-	if n := e.waitFinal(held, 10*time.Second); n.Status != store.NotificationDelivered {
+	if n := e.waitFinal(held, 10*time.Second); n.Status != notifydb.NotificationDelivered {
 		t.Errorf("morning: got %s %q", n.Status, n.StatusDetail)
 	}
 }
@@ -483,7 +484,7 @@ func TestSMSLimits(t *testing.T) {
 		t.Fatalf("third SMS in the hour: got %v, want a RetryError", err)
 	}
 	n := e.note(ids[2])
-	if n.Status != store.NotificationCreated || !strings.HasPrefix(n.StatusDetail, "rate-limited: this number already got 2 SMS in the last 1h0m0s; will be sent at 11:00 28/11/2026") {
+	if n.Status != notifydb.NotificationCreated || !strings.HasPrefix(n.StatusDetail, "rate-limited: this number already got 2 SMS in the last 1h0m0s; will be sent at 11:00 28/11/2026") {
 		t.Errorf("rate-limited: got %s %q", n.Status, n.StatusDetail)
 	}
 
@@ -496,7 +497,7 @@ func TestSMSLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	n = e.note(dup)
-	if n.Status != store.NotificationPermanentFailure || n.StatusDetail != "duplicate: the same text went to this number less than 10m0s ago; sent once, not again" {
+	if n.Status != notifydb.NotificationPermanentFailure || n.StatusDetail != "duplicate: the same text went to this number less than 10m0s ago; sent once, not again" {
 		t.Errorf("duplicate: got %s %q", n.Status, n.StatusDetail)
 	}
 	// After the hour the rate-limited one goes.
@@ -504,7 +505,7 @@ func TestSMSLimits(t *testing.T) {
 	if err := e.handle(ids[2]); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.waitFinal(ids[2], 10*time.Second); n.Status != store.NotificationDelivered {
+	if n := e.waitFinal(ids[2], 10*time.Second); n.Status != notifydb.NotificationDelivered {
 		t.Errorf("after the hour: got %s %q", n.Status, n.StatusDetail)
 	}
 	if got := s.Count("ACK"); got != 3 {
@@ -528,7 +529,7 @@ func TestSMSDropMidWindow(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		if n := e.waitFinal(id, 30*time.Second); n.Status != store.NotificationDelivered {
+		if n := e.waitFinal(id, 30*time.Second); n.Status != notifydb.NotificationDelivered {
 			t.Errorf("%s: got %s %q", id, n.Status, n.StatusDetail)
 		}
 	}
@@ -563,7 +564,7 @@ func TestSMSUnknownOutcome(t *testing.T) {
 	if err := e.handle(id); !errors.As(err, &re) {
 		t.Fatalf("unknown outcome: got %v, want a RetryError", err)
 	}
-	if n := e.note(id); n.Status != store.NotificationSending || !strings.HasPrefix(n.StatusDetail, "outcome unknown") {
+	if n := e.note(id); n.Status != notifydb.NotificationSending || !strings.HasPrefix(n.StatusDetail, "outcome unknown") {
 		t.Errorf("got %s %q", n.Status, n.StatusDetail)
 	}
 	e.handle(id) // too early: no resend
@@ -575,7 +576,7 @@ func TestSMSUnknownOutcome(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Fatalf("sent %d times after the wait, want 2", calls.Load())
 	}
-	if n := e.note(id); n.Status != store.NotificationTechnicalFailure {
+	if n := e.note(id); n.Status != notifydb.NotificationTechnicalFailure {
 		t.Errorf("second unknown outcome: got %s %q", n.Status, n.StatusDetail)
 	}
 	time.Sleep(350 * time.Millisecond)
@@ -596,7 +597,7 @@ func (f senderFunc) Send(ctx context.Context, m route.Message) (route.Result, er
 func TestSMSNoProvider(t *testing.T) {
 	e := newSMSEnv(t, smsEnvOpts{})
 	id := e.post(e.live, "000.41", smsEvent("ev-n", "000.41", "0912345678", "sms"))["sms"]
-	if n := e.waitFinal(id, 10*time.Second); n.Status != store.NotificationTechnicalFailure || n.StatusDetail != "no SMS provider configured" {
+	if n := e.waitFinal(id, 10*time.Second); n.Status != notifydb.NotificationTechnicalFailure || n.StatusDetail != "no SMS provider configured" {
 		t.Errorf("got %s %q", n.Status, n.StatusDetail)
 	}
 }
@@ -624,7 +625,7 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 	id := e1.post(e1.live, "000.51", smsEvent("ev-r", "000.51", "0912345678", "sms"))["sms"]
 	waitUntil(t, "accepted", 10*time.Second, func() bool {
 		s, err := e1.st.SMSSend(context.Background(), id)
-		return err == nil && s.State == store.SMSAccepted
+		return err == nil && s.State == notifydb.SMSAccepted
 	})
 	e1.ts.Close()
 	e1.st.Close()
@@ -647,7 +648,7 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("receipt: %d", resp.StatusCode)
 	}
-	if got := e2.waitFinal(id, 5*time.Second); got.Status != store.NotificationDelivered {
+	if got := e2.waitFinal(id, 5*time.Second); got.Status != notifydb.NotificationDelivered {
 		t.Errorf("after restart: got %s %q", got.Status, got.StatusDetail)
 	}
 	// A wrong secret is refused.
@@ -666,7 +667,7 @@ func TestSMSFallbackTestKey(t *testing.T) {
 	ev := smsEvent("ev-f", "000.61", "0912345678", "email")
 	ev["applicant"].(map[string]any)["email"] = notify.SimPermFailEmail
 	email := e.post(e.test, "000.61", ev)["email"]
-	if n := e.waitFinal(email, 10*time.Second); n.Status != store.NotificationPermanentFailure {
+	if n := e.waitFinal(email, 10*time.Second); n.Status != notifydb.NotificationPermanentFailure {
 		t.Fatalf("email: got %s", n.Status)
 	}
 	var smsID string
@@ -675,7 +676,7 @@ func TestSMSFallbackTestKey(t *testing.T) {
 		return smsID != ""
 	})
 	n := e.waitFinal(smsID, 10*time.Second)
-	if n.Status != store.NotificationDelivered || !n.Test || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-f" || n.SMSText == "" {
+	if n.Status != notifydb.NotificationDelivered || !n.Test || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-f" || n.SMSText == "" {
 		t.Errorf("fallback SMS: got %+v", n)
 	}
 	evs, _ := e.st.NotificationEvents(context.Background(), smsID)
@@ -689,7 +690,7 @@ func TestSMSFallbackTestKey(t *testing.T) {
 		return ev
 	}())
 	e.waitFinal(both["email"], 10*time.Second)
-	if _, _, err := e.st.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := e.st.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, notifydb.ErrNotFound) {
 		t.Errorf("fallback stored although the SMS was sent: %v", err)
 	}
 }
@@ -721,7 +722,7 @@ func TestSMSFallbackLive(t *testing.T) {
 		}
 		k := 0
 		for _, ev := range evs {
-			if ev.Status == store.NotificationPermanentFailure {
+			if ev.Status == notifydb.NotificationPermanentFailure {
 				k++
 			}
 		}
@@ -736,7 +737,7 @@ func TestSMSFallbackLive(t *testing.T) {
 	if k := failures(); k != 1 {
 		t.Errorf("permanent-failure events: %d, want 1", k)
 	}
-	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered {
+	if got := e.waitFinal(smsID, 10*time.Second); got.Status != notifydb.NotificationDelivered {
 		t.Errorf("fallback SMS: got %s %q", got.Status, got.StatusDetail)
 	}
 	// Recorded again (a job that ran twice): nothing changes, no second SMS.
@@ -771,7 +772,7 @@ func TestSMSFallbackLive550(t *testing.T) {
 	ev["applicant"].(map[string]any)["email"] = "an.nguyen@example.org"
 	email := e.post(e.live, "000.81", ev)["email"]
 	n := e.waitFinal(email, 20*time.Second)
-	if n.Status != store.NotificationPermanentFailure || !strings.Contains(n.StatusDetail, "550") {
+	if n.Status != notifydb.NotificationPermanentFailure || !strings.Contains(n.StatusDetail, "550") {
 		t.Fatalf("email: got %s %q, want permanent-failure with the 550", n.Status, n.StatusDetail)
 	}
 	var smsID string
@@ -779,11 +780,11 @@ func TestSMSFallbackLive550(t *testing.T) {
 		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
 		return smsID != ""
 	})
-	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered || got.Recipient != "+84912345678" {
+	if got := e.waitFinal(smsID, 10*time.Second); got.Status != notifydb.NotificationDelivered || got.Recipient != "+84912345678" {
 		t.Errorf("fallback SMS: got %s %q to %s", got.Status, got.StatusDetail, got.Recipient)
 	}
 	waitUntil(t, "callbacks", 10*time.Second, func() bool {
-		return slices.Contains(e.cb.status(email), store.NotificationPermanentFailure) && slices.Contains(e.cb.status(smsID), store.NotificationDelivered)
+		return slices.Contains(e.cb.status(email), notifydb.NotificationPermanentFailure) && slices.Contains(e.cb.status(smsID), notifydb.NotificationDelivered)
 	})
 	if s.Count("ACK") != 1 {
 		t.Errorf("SMSC acknowledged %d messages, want 1", s.Count("ACK"))

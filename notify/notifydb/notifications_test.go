@@ -1,6 +1,7 @@
-package store
+package notifydb
 
 import (
+	"congthu/store"
 	"errors"
 	"fmt"
 	"sort"
@@ -65,7 +66,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, _ *Store) {
 		var added []int64
 		var mu sync.Mutex
-		s := b.open(t, func(o *Options) {
+		s := b.open(t, func(o *store.Options) {
 			o.OutboxAdded = func(id int64) { mu.Lock(); added = append(added, id); mu.Unlock() }
 		})
 		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
@@ -106,13 +107,13 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Errorf("OutboxAdded: got %v, want %v", added, res[0].OutboxIDs)
 		}
 		mu.Unlock()
-		nid, err := s.NotificationIDByOutbox(ctx, res[0].OutboxIDs[0])
+		nid, err := s.notificationIDByOutbox(ctx, res[0].OutboxIDs[0])
 		if err != nil || nid != "0001" {
 			t.Fatalf("NotificationIDByOutbox: %q %v", nid, err)
 		}
 		// Composed when delivered: the entry holds no bytes, its
 		// notification what to compose it from.
-		st, err := s.OutboxState(ctx, res[0].OutboxIDs[0])
+		st, err := s.mail.OutboxState(ctx, res[0].OutboxIDs[0])
 		if err != nil || len(st.Raw) != 0 {
 			t.Fatalf("OutboxState of a notification: %+v, %v", st, err)
 		}
@@ -125,7 +126,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if _, err := s.NotificationByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Errorf("NotificationByOutbox of ordinary mail: %v, want ErrNotFound", err)
 		}
-		if _, err := s.NotificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
+		if _, err := s.notificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("NotificationIDByOutbox of ordinary mail: %v, want ErrNotFound", err)
 		}
 		n, err := s.Notification(ctx, nid)
@@ -136,10 +137,10 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Errorf("sender fields: got %q %q %q %q", n.FromAddress, n.FromName, n.ToName, n.ReplyTo)
 		}
 		// Composed when delivered: the entry holds no bytes yet.
-		if raw, err := s.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
+		if raw, err := s.mail.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
 			t.Errorf("OutboxRaw: %q %v, want empty", raw, err)
 		}
-		ob, err := s.Outbox(ctx, n.OutboxID)
+		ob, err := s.mail.Outbox(ctx, n.OutboxID)
 		if err != nil || ob.MailFrom != "bounce+0001@hanoi.gov.vn" || len(ob.Recipients) != 1 || ob.Recipients[0].Address != "an@example.com" {
 			t.Errorf("Outbox: %+v %v", ob, err)
 		}
