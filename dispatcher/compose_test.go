@@ -19,7 +19,7 @@ import (
 // composeTracker composes notification email (composed), unless err is
 // set, and records the status events the notification hook reports.
 type composeTracker struct {
-	st    *store.Store
+	nst   *notifydb.Store
 	mu    sync.Mutex
 	err   error
 	calls int
@@ -29,11 +29,11 @@ type composeTracker struct {
 // attach makes ct compose e's entries and subscribes it, through the
 // store's notification hook, to their outcomes.
 func (c *composeTracker) attach(e *env, recorded func(context.Context, *notifydb.NotificationRecord)) {
-	c.st = e.st
+	c.nst = e.nst
 	if recorded == nil {
 		recorded = c.OutboxRecorded
 	}
-	e.st.AddOutboxHook(e.st.NotificationHook(recorded))
+	e.st.AddOutboxHook(e.nst.NotificationHook(recorded))
 }
 
 func (c *composeTracker) OutboxRecorded(_ context.Context, rec *notifydb.NotificationRecord) {
@@ -52,7 +52,7 @@ func (c *composeTracker) Compose(ctx context.Context, id int64) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	n, err := c.st.NotificationByOutbox(ctx, id)
+	n, err := c.nst.NotificationByOutbox(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func composed(n *notifydb.Notification) []byte {
 // rcpt, as the API does, and returns its outbox entry.
 func (e *env) notificationEmail(id, rcpt string) int64 {
 	e.t.Helper()
-	if _, err := e.st.AddAPIKey(e.ctx, "motcua", "hash-"+id, "h", false); err != nil {
+	if _, err := e.nst.AddAPIKey(e.ctx, "motcua", "hash-"+id, "h", false); err != nil {
 		e.t.Fatal(err)
 	}
 	n := notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: "email", Recipient: rcpt,
@@ -81,7 +81,7 @@ func (e *env) notificationEmail(id, rcpt string) int64 {
 		HTML:        "<p>Kính gửi ông Nguyễn Văn An,</p><p>Hồ sơ đã được tiếp nhận.</p>",
 		FromAddress: "noreply@local.test", FromName: "UBND quận Hoàn Kiếm", ToName: "Nguyễn Văn An", ReplyTo: "motcua@local.test"},
 		MailFrom: "bounce+" + id + "@local.test"}
-	res, err := e.st.CreateNotifications(e.ctx, []*notifydb.NotificationRequest{{Service: "motcua", Notifications: []notifydb.NewNotification{n}}})
+	res, err := e.nst.CreateNotifications(e.ctx, []*notifydb.NotificationRequest{{Service: "motcua", Notifications: []notifydb.NewNotification{n}}})
 	if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 1 {
 		e.t.Fatalf("CreateNotifications: %+v %v", res, err)
 	}
@@ -107,7 +107,7 @@ func (e *env) wantFailed(id int64, rcpt, reason string) {
 // timeline returns notification id's events and their statuses, spaced.
 func (e *env) timeline(id string) ([]notifydb.NotificationEvent, string) {
 	e.t.Helper()
-	evs, err := e.st.NotificationEvents(e.ctx, id)
+	evs, err := e.nst.NotificationEvents(e.ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -156,7 +156,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	if m.from != "bounce+n-1@local.test" || len(m.rcpts) != 1 || m.rcpts[0] != "an@example.org" {
 		t.Errorf("envelope: %q -> %q", m.from, m.rcpts)
 	}
-	n1, err := e.st.NotificationByOutbox(e.ctx, id)
+	n1, err := e.nst.NotificationByOutbox(e.ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	}()
 	var during string
 	for time.Since(begun) < 1200*time.Millisecond {
-		n, err := e.st.Notification(e.ctx, "n-slow")
+		n, err := e.nst.Notification(e.ctx, "n-slow")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -299,7 +299,7 @@ func TestTrackerHookPanics(t *testing.T) {
 		e.notificationEmail(id, id+"@example.org")
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			n, err := e.st.Notification(e.ctx, id)
+			n, err := e.nst.Notification(e.ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}

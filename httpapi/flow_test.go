@@ -61,11 +61,11 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 		rc := &receiver{secret: "bí-mật-chung", fail: 1}
 		cbSrv := httptest.NewServer(rc)
 		t.Cleanup(cbSrv.Close)
-		if err := e.st.SetServiceCallback(ctx, "motcua", cbSrv.URL, rc.secret); err != nil {
+		if err := e.nst.SetServiceCallback(ctx, "motcua", cbSrv.URL, rc.secret); err != nil {
 			t.Fatal(err)
 		}
 		fast := func(int) time.Duration { return 200 * time.Millisecond }
-		e.startWorker(t, webhook.NewHandler(e.st, testLog(), webhook.Options{Backoff: fast, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), fast)
+		e.startWorker(t, webhook.NewHandler(e.nst, testLog(), webhook.Options{Backoff: fast, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), fast)
 
 		cases := []struct {
 			email, phone string
@@ -99,10 +99,10 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 				want = cases[i/2].wantSMS
 			}
 			waitFor(t, "final status of "+id, func() bool {
-				n, err := e.st.Notification(ctx, id)
+				n, err := e.nst.Notification(ctx, id)
 				return err == nil && n.Status == want
 			})
-			n, _ := e.st.Notification(ctx, id)
+			n, _ := e.nst.Notification(ctx, id)
 			if n.OutboxID != 0 {
 				t.Errorf("test notification %s went to the outbox", id)
 			}
@@ -139,7 +139,7 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 			t.Errorf("final callbacks %d, want 6", finals)
 		}
 		waitFor(t, "callbacks marked done", func() bool {
-			due, _ := e.st.CallbacksDue(ctx, time.Now().Add(time.Hour), 0, 100)
+			due, _ := e.nst.CallbacksDue(ctx, time.Now().Add(time.Hour), 0, 100)
 			return len(due) == 0
 		})
 
@@ -202,7 +202,7 @@ func TestExpireStale(t *testing.T) {
 	if n, err := e.tracker.ExpireStale(ctx); err != nil || n != 2 {
 		t.Errorf("at 73 h: %d %v", n, err)
 	}
-	ns, _ := e.st.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"})
+	ns, _ := e.nst.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"})
 	for _, n := range ns {
 		if n.Status != notifydb.NotificationTemporaryFailure {
 			t.Errorf("%s: %s", n.ID, n.Status)

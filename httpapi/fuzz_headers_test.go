@@ -11,7 +11,6 @@ import (
 	"congthu/dossier"
 	"congthu/notify"
 	"congthu/notify/notifydb"
-	"congthu/store"
 	"congthu/templates"
 )
 
@@ -19,7 +18,7 @@ import (
 // workers do.
 func composeStored(t testing.TB, e *env, id string) []byte {
 	t.Helper()
-	n, err := e.st.Notification(ctx, id)
+	n, err := e.nst.Notification(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}

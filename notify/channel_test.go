@@ -75,9 +75,11 @@ func TestChannelHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	nst := notifydb.New(st)
 	q := queue.NewClient(testenv.RedisClient(t, testenv.Redis(t)))
-	tr := NewTracker(st, q, nil, nil)
-	if _, err := st.AddAPIKey(ctx, "motcua", "hash1", "ct_live_abc", false); err != nil {
+	tr := NewTracker(nst, q, nil, nil)
+	st.AddOutboxHook(nst.NotificationHook(tr.OutboxRecorded))
+	if _, err := nst.AddAPIKey(ctx, "motcua", "hash1", "ct_live_abc", false); err != nil {
 		t.Fatal(err)
 	}
 
@@ -85,14 +87,14 @@ func TestChannelHandler(t *testing.T) {
 		return notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: channel, Recipient: recipient, Test: test,
 			TemplateID: "dossier-received-" + channel, TemplateVersion: 1, DossierCode: "000.12", Reference: "ref-" + id}}
 	}
-	if res, err := st.CreateNotification(ctx, &notifydb.NotificationRequest{Service: "motcua", Notifications: []notifydb.NewNotification{
+	if res, err := nst.CreateNotification(ctx, &notifydb.NotificationRequest{Service: "motcua", Notifications: []notifydb.NewNotification{
 		note("live-sms", "sms", "+84912345678", false),
 		note("done-sms", "sms", "+84912345679", false),
 		note("live-email", "email", "a@example.vn", false),
 	}}); err != nil || res.Err != nil {
 		t.Fatal(err, res.Err)
 	}
-	if res, err := st.CreateNotification(ctx, &notifydb.NotificationRequest{Service: "motcua", Test: true, Notifications: []notifydb.NewNotification{
+	if res, err := nst.CreateNotification(ctx, &notifydb.NotificationRequest{Service: "motcua", Test: true, Notifications: []notifydb.NewNotification{
 		note("test-sms", "sms", "+84912345678", true),
 	}}); err != nil || res.Err != nil {
 		t.Fatal(err, res.Err)

@@ -39,10 +39,11 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nst := notifydb.New(st)
 	if _, err := st.AddDomain(ctx, "hanoi.gov.vn"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AddAPIKey(ctx, "motcua", "hash", "ct_live_x", false); err != nil {
+	if _, err := nst.AddAPIKey(ctx, "motcua", "hash", "ct_live_x", false); err != nil {
 		t.Fatal(err)
 	}
 	note := func(id string) notifydb.NewNotification {
@@ -56,7 +57,7 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 		n.Test = true
 		tests = append(tests, n)
 	}
-	res, err := st.CreateNotifications(ctx, []*notifydb.NotificationRequest{
+	res, err := nst.CreateNotifications(ctx, []*notifydb.NotificationRequest{
 		{Service: "motcua", Test: true, Notifications: tests},
 		{Service: "motcua", Notifications: []notifydb.NewNotification{note("live")}},
 	})
@@ -115,8 +116,9 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	nst = notifydb.New(st)
 	for _, n := range tests {
-		got, err := st.Notification(ctx, n.ID)
+		got, err := nst.Notification(ctx, n.ID)
 		if err != nil || got.Status != notifydb.NotificationDelivered {
 			t.Errorf("%s: %+v %v", n.ID, got, err)
 		}

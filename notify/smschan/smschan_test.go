@@ -49,6 +49,7 @@ import (
 type smsEnv struct {
 	t       testing.TB
 	st      *store.Store
+	nst     *notifydb.Store
 	dataDir string
 	rdb     *redis.Client
 	q       *queue.Client
@@ -162,6 +163,8 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.st = st
+	nst := notifydb.New(st)
+	e.nst = nst
 	ro, err := redis.ParseURL(testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
@@ -170,8 +173,9 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	e.rdb = redis.NewClient(ro)
 	t.Cleanup(func() { e.rdb.Close() })
 	e.q = queue.NewClient(e.rdb)
-	e.tr = notify.NewTracker(st, e.q, testLogger(t), nil)
-	e.rc = smschan.NewReceipts(st, e.tr, testLogger(t))
+	e.tr = notify.NewTracker(nst, e.q, testLogger(t), nil)
+	st.AddOutboxHook(nst.NotificationHook(e.tr.OutboxRecorded))
+	e.rc = smschan.NewReceipts(nst, e.tr, testLogger(t))
 
 	e.cb = &callbacks{t: t, secret: e.secret}
 	cbSrv := httptest.NewServer(e.cb)
@@ -186,14 +190,14 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		receipts = o.receipt(e.rc)
 	}
 	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: receipts},
-		httpapi.Deps{Store: st, Queue: e.q, Templates: set, Tracker: e.tr})
+		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr})
 	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.ts.Close)
 	e.live = e.addKey(false)
 	e.test = e.addKey(true)
 	if !o.noCB {
-		if err := st.SetServiceCallback(ctx, "motcua", cbSrv.URL, e.secret); err != nil {
+		if err := nst.SetServiceCallback(ctx, "motcua", cbSrv.URL, e.secret); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -237,14 +241,14 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if o.mod != nil {
 		o.mod(&so)
 	}
-	e.h = smschan.NewHandler(st, e.tr, so)
+	e.h = smschan.NewHandler(e.nst, e.tr, so)
 
 	w := queue.NewWorker(e.q, testLogger(t), queue.WorkerOptions{Block: 100 * time.Millisecond})
 	if !o.noWork {
 		w.Handle(notify.QueueSMS, e.tr.Handler(e.h), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
 	}
 	w.Handle(notify.QueueTest, queue.HandlerFunc(e.tr.HandleTest), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond})
-	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
+	w.Handle(webhook.Queue, webhook.NewHandler(e.nst, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
 		Backoff: func(int) time.Duration { return 100 * time.Millisecond }})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -269,7 +273,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 
 func (e *smsEnv) addKey(test bool) string {
 	key, hash, hint := httpapi.NewAPIKey(test)
-	if _, err := e.st.AddAPIKey(context.Background(), "motcua", hash, hint, test); err != nil {
+	if _, err := e.nst.AddAPIKey(context.Background(), "motcua", hash, hint, test); err != nil {
 		e.t.Fatal(err)
 	}
 	return key
@@ -338,7 +342,7 @@ func (e *smsEnv) postParts(key, code string, ev map[string]any) (map[string]stri
 
 func (e *smsEnv) note(id string) *notifydb.Notification {
 	e.t.Helper()
-	n, err := e.st.Notification(context.Background(), id)
+	n, err := e.nst.Notification(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -355,8 +359,8 @@ func (e *smsEnv) waitFinal(id string, timeout time.Duration) *notifydb.Notificat
 			return n
 		}
 		if time.Now().After(deadline) {
-			send, _ := e.st.SMSSend(context.Background(), id)
-			out, _ := e.st.SMSOutcome(context.Background(), id)
+			send, _ := e.nst.SMSSend(context.Background(), id)
+			out, _ := e.nst.SMSOutcome(context.Background(), id)
 			e.t.Fatalf("notification %s not final after %s: %s %q; send %+v; parts %+v", id, timeout, n.Status, n.StatusDetail, send, out)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -437,7 +441,7 @@ func TestSMSQuietHours(t *testing.T) {
 		t.Error("a held SMS was submitted")
 	}
 	e.handle(held) // the sweeper may run it again: no second entry
-	evs, _ := e.st.NotificationEvents(context.Background(), held)
+	evs, _ := e.nst.NotificationEvents(context.Background(), held)
 	if len(evs) != 2 || evs[1].Detail != n.StatusDetail {
 		t.Errorf("timeline: got %+v, want created + one held entry", evs)
 	}
@@ -624,7 +628,7 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 	e1 := newSMSEnv(t, smsEnvOpts{dataDir: dir, sender: route.New(route.NewHTTP("http", p1), nil, route.Options{})})
 	id := e1.post(e1.live, "000.51", smsEvent("ev-r", "000.51", "0912345678", "sms"))["sms"]
 	waitUntil(t, "accepted", 10*time.Second, func() bool {
-		s, err := e1.st.SMSSend(context.Background(), id)
+		s, err := e1.nst.SMSSend(context.Background(), id)
 		return err == nil && s.State == notifydb.SMSAccepted
 	})
 	e1.ts.Close()
@@ -672,14 +676,14 @@ func TestSMSFallbackTestKey(t *testing.T) {
 	}
 	var smsID string
 	waitUntil(t, "fallback SMS", 10*time.Second, func() bool {
-		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
+		_, smsID, _ = e.nst.SMSFallbackOf(context.Background(), email)
 		return smsID != ""
 	})
 	n := e.waitFinal(smsID, 10*time.Second)
 	if n.Status != notifydb.NotificationDelivered || !n.Test || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-f" || n.SMSText == "" {
 		t.Errorf("fallback SMS: got %+v", n)
 	}
-	evs, _ := e.st.NotificationEvents(context.Background(), smsID)
+	evs, _ := e.nst.NotificationEvents(context.Background(), smsID)
 	if len(evs) == 0 || evs[0].Detail != "fallback for email "+email+" (permanent-failure)" {
 		t.Errorf("fallback timeline: %+v", evs)
 	}
@@ -690,7 +694,7 @@ func TestSMSFallbackTestKey(t *testing.T) {
 		return ev
 	}())
 	e.waitFinal(both["email"], 10*time.Second)
-	if _, _, err := e.st.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, notifydb.ErrNotFound) {
+	if _, _, err := e.nst.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, notifydb.ErrNotFound) {
 		t.Errorf("fallback stored although the SMS was sent: %v", err)
 	}
 }
@@ -716,7 +720,7 @@ func TestSMSFallbackLive(t *testing.T) {
 		}
 	}
 	failures := func() int {
-		evs, err := e.st.NotificationEvents(context.Background(), email)
+		evs, err := e.nst.NotificationEvents(context.Background(), email)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -729,7 +733,7 @@ func TestSMSFallbackLive(t *testing.T) {
 		return k
 	}
 	record550()
-	_, smsID, err := e.st.SMSFallbackOf(context.Background(), email)
+	_, smsID, err := e.nst.SMSFallbackOf(context.Background(), email)
 	if err != nil || smsID == "" {
 		t.Fatalf("no fallback SMS: %v", err)
 	}
@@ -745,7 +749,7 @@ func TestSMSFallbackLive(t *testing.T) {
 	if k := failures(); k != 1 {
 		t.Errorf("permanent-failure events after a second record: %d, want 1", k)
 	}
-	if _, again, _ := e.st.SMSFallbackOf(context.Background(), email); again != smsID {
+	if _, again, _ := e.nst.SMSFallbackOf(context.Background(), email); again != smsID {
 		t.Errorf("fallback after a second record: %s, want %s", again, smsID)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -777,7 +781,7 @@ func TestSMSFallbackLive550(t *testing.T) {
 	}
 	var smsID string
 	waitUntil(t, "fallback SMS", 10*time.Second, func() bool {
-		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
+		_, smsID, _ = e.nst.SMSFallbackOf(context.Background(), email)
 		return smsID != ""
 	})
 	if got := e.waitFinal(smsID, 10*time.Second); got.Status != notifydb.NotificationDelivered || got.Recipient != "+84912345678" {
