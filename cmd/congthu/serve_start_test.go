@@ -13,8 +13,8 @@ import (
 	"congthu/dispatcher"
 	"congthu/internal/testenv"
 	"congthu/notify"
-	"congthu/queue"
 	"congthu/notify/notifydb"
+	"congthu/queue"
 	"congthu/store"
 	"congthu/webhook"
 )
