@@ -12,9 +12,9 @@
 // Durability: a 201 is written only after the notifications, their first
 // status events, the idempotency record and (for live email) the composed
 // message in the outbox are committed in one transaction; then the jobs
-// are enqueued. Concurrent requests share transactions (the store's group
-// commit: store.CreateNotification). A lost enqueue is restored by the
-// queue sweeper from the store.
+// are enqueued. Concurrent requests share transactions (the notification
+// store's group commit: notifydb.Store.CreateNotificationCommitted). A lost
+// enqueue is restored by the queue sweeper from the store.
 package httpapi
 
 import (

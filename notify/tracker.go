@@ -96,7 +96,7 @@ func NewTracker(st *notifydb.Store, q *queue.Client, log *slog.Logger, observe f
 	return t
 }
 
-// SetStatus records a status change (see notifydb.Store.SetNotificationStatus) and
+// SetStatus records a status change (see notifydb.Store.SetNotificationStatusEvent) and
 // enqueues its callback. A lost enqueue is logged: the sweeper restores it
 // from the store.
 func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error) {

@@ -115,11 +115,11 @@ type Fallback struct {
 	SMS   *Notification
 }
 
-// NotificationStatusOfOutbox is the notification status that a final
+// notificationStatusOfOutbox is the notification status that a final
 // outbox state means: delivered, permanent-failure for a 5xx or a bounce
 // (store.OutboxFailed), temporary-failure for a message that expired in the
 // queue. It is "" for store.OutboxQueued.
-func NotificationStatusOfOutbox(outboxStatus string) string {
+func notificationStatusOfOutbox(outboxStatus string) string {
 	switch outboxStatus {
 	case store.OutboxDelivered:
 		return NotificationDelivered
@@ -135,7 +135,7 @@ func NotificationStatusOfOutbox(outboxStatus string) string {
 // notifications: in the transaction that records an outcome of the entry
 // an email notification owns, the notification becomes sending (as of the
 // first attempt's start), then takes the status its outbox state means
-// (NotificationStatusOfOutbox); a permanent failure creates the SMS
+// (notificationStatusOfOutbox); a permanent failure creates the SMS
 // fallback (CreateSMSFallback), so a crash cannot lose the fallback after
 // the failure is recorded. Only outcomes that changed a queued recipient
 // reach the hook, so a job that ran twice, or one whose recipient an
@@ -224,7 +224,7 @@ func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]s
 		if o.InProgress {
 			continue
 		}
-		status := NotificationStatusOfOutbox(o.Status)
+		status := notificationStatusOfOutbox(o.Status)
 		if status == "" {
 			continue
 		}

@@ -46,7 +46,7 @@ func TestRecordBounce(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.SetNotificationStatus(ctx, "expired", NotificationTemporaryFailure, "still not delivered", timeZero); err != nil {
+		if _, err := s.setNotificationStatus(ctx, "expired", NotificationTemporaryFailure, "still not delivered", timeZero); err != nil {
 			t.Fatal(err)
 		}
 
@@ -105,7 +105,7 @@ func TestRecordBounce(t *testing.T) {
 			t.Errorf("BounceTarget(done): %v", err)
 		}
 		// Other status changes out of delivered stay refused.
-		if ch, err := s.SetNotificationStatus(ctx, "expired", NotificationDelivered, "", timeZero); err != nil || ch {
+		if ch, err := s.setNotificationStatus(ctx, "expired", NotificationDelivered, "", timeZero); err != nil || ch {
 			t.Errorf("temporary-failure → delivered: %v %v", ch, err)
 		}
 	})

@@ -3,7 +3,7 @@ package notifydb
 // Notifications: API services and keys, notifications with their
 // rendered content, status events with a monotonic cursor, callbacks still
 // to deliver and idempotency records. The HTTP API (package httpapi) writes
-// them; the dispatcher reports delivery results with SetNotificationStatus.
+// them; the dispatcher reports delivery results with SetNotificationStatusEvent.
 //
 // Cursor order. Every status event is a row of notification_events whose
 // id is the cursor of GET /v1/events and of callbacks. A reader that has
@@ -162,7 +162,7 @@ type NewNotification struct {
 	Notification
 	MailFrom string
 	// Fallback, on a dossier event's email, is the event's SMS variant,
-	// sent if the email fails permanently (see store/sms.go).
+	// sent if the email fails permanently (see sms.go).
 	Fallback *SMSFallback
 }
 
@@ -599,20 +599,14 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 	return res, nil
 }
 
-// SetNotificationStatus records a status change: the notification's
+// SetNotificationStatusEvent records a status change: the notification's
 // status, its timestamps, and a new status event (with a callback to
-// deliver when the service has a callback URL). It is idempotent: the same
-// status again, a change out of a final status, or back from sending to
-// created changes nothing and reports changed false. at is when the status
-// happened (zero: now). ErrNotFound; ErrInvalid for an unknown status.
-func (s *Store) SetNotificationStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error) {
-	ev, err := s.SetNotificationStatusEvent(ctx, id, status, detail, at)
-	return ev != nil, err
-}
-
-// SetNotificationStatusEvent is SetNotificationStatus returning the new
-// event (nil when nothing changed), so the caller can enqueue its callback
-// when ev.Callback is set.
+// deliver when the service has a callback URL), which it returns so the
+// caller can enqueue its callback when ev.Callback is set. It is
+// idempotent: the same status again, a change out of a final status, or
+// back from sending to created changes nothing and returns a nil event. at
+// is when the status happened (zero: now). ErrNotFound; ErrInvalid for an
+// unknown status.
 func (s *Store) SetNotificationStatusEvent(ctx context.Context, id, status, detail string, at time.Time) (*NotificationEvent, error) {
 	if !validNotificationStatus(status) {
 		return nil, fmt.Errorf("notifydb: notification status %q: %w", status, ErrInvalid)
@@ -702,7 +696,7 @@ func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail strin
 
 // setStatusAfter is setStatus; afterDelivery also lets a delivered
 // notification become permanent-failure (a bounce after the remote 250,
-// store/bounce.go).
+// bounce.go).
 func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail string, at time.Time, afterDelivery bool) (*NotificationEvent, error) {
 	now := time.Now()
 	if at.IsZero() {
@@ -942,32 +936,15 @@ func (s *Store) NotificationEvents(ctx context.Context, id string) ([]Notificati
 	return evs, nil
 }
 
-// EventsAfterFor is EventsAfter for the notifications of a service's
-// test keys (test true) or live keys only.
+// EventsAfterFor returns up to limit (default 100, at most 1000) status
+// events of the notifications of a service's test keys (test true) or live
+// keys with a cursor above after, in cursor order.
 func (s *Store) EventsAfterFor(ctx context.Context, service string, test bool, after int64, limit int) ([]NotificationEvent, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
 	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? AND n.test = ? ORDER BY e.id LIMIT ?",
 		service, after, boolInt(test), limit)
-	if err != nil {
-		return nil, fmt.Errorf("notifydb: events: %w", err)
-	}
-	evs, err := scanEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("notifydb: events: %w", err)
-	}
-	return evs, nil
-}
-
-// EventsAfter returns up to limit (default 100, at most 1000) status events
-// of a service with a cursor above after, in cursor order.
-func (s *Store) EventsAfter(ctx context.Context, service string, after int64, limit int) ([]NotificationEvent, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? ORDER BY e.id LIMIT ?",
-		service, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("notifydb: events: %w", err)
 	}

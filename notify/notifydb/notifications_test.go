@@ -159,15 +159,15 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			{NotificationSending, false},
 		}
 		for _, st := range steps {
-			changed, err := s.SetNotificationStatus(ctx, "0001", st.status, "detail", at)
+			changed, err := s.setNotificationStatus(ctx, "0001", st.status, "detail", at)
 			if err != nil || changed != st.changed {
 				t.Errorf("set %s: changed %v, %v; want %v", st.status, changed, err, st.changed)
 			}
 		}
-		if _, err := s.SetNotificationStatus(ctx, "0001", "bogus", "", at); !errors.Is(err, ErrInvalid) {
+		if _, err := s.setNotificationStatus(ctx, "0001", "bogus", "", at); !errors.Is(err, ErrInvalid) {
 			t.Errorf("bogus status: %v", err)
 		}
-		if _, err := s.SetNotificationStatus(ctx, "nope", NotificationSending, "", at); !errors.Is(err, ErrNotFound) {
+		if _, err := s.setNotificationStatus(ctx, "nope", NotificationSending, "", at); !errors.Is(err, ErrNotFound) {
 			t.Errorf("unknown notification: %v", err)
 		}
 		n, _ = s.Notification(ctx, "0001")
@@ -195,11 +195,11 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if due, _ := s.CallbacksDue(ctx, time.Now(), 0, 10); len(due) != 1 || due[0] != evs[1].ID {
 			t.Errorf("CallbacksDue after done: %v", due)
 		}
-		all, err := s.EventsAfter(ctx, "motcua", 0, 100)
+		all, err := s.eventsAfter(ctx, "motcua", 0, 100)
 		if err != nil || len(all) != 4 {
 			t.Fatalf("EventsAfter: %d %v", len(all), err)
 		}
-		if rest, _ := s.EventsAfter(ctx, "motcua", all[1].ID, 100); len(rest) != 2 || rest[0].ID != all[2].ID {
+		if rest, _ := s.eventsAfter(ctx, "motcua", all[1].ID, 100); len(rest) != 2 || rest[0].ID != all[2].ID {
 			t.Errorf("EventsAfter cursor: %+v", rest)
 		}
 		list, err := s.Notifications(ctx, NotificationFilter{Service: "motcua", DossierCode: "000.12"})
@@ -249,7 +249,7 @@ func TestEventCursorMonotonic(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					if _, err := s.SetNotificationStatus(ctx, id, NotificationDelivered, "", time.Time{}); err != nil {
+					if _, err := s.setNotificationStatus(ctx, id, NotificationDelivered, "", time.Time{}); err != nil {
 						t.Error(err)
 						return
 					}
@@ -259,7 +259,7 @@ func TestEventCursorMonotonic(t *testing.T) {
 		seen := map[int64]bool{}
 		var cursor int64
 		read := func() {
-			evs, err := s.EventsAfter(ctx, "svc", cursor, 1000)
+			evs, err := s.eventsAfter(ctx, "svc", cursor, 1000)
 			if err != nil {
 				t.Error(err)
 				return
@@ -277,7 +277,7 @@ func TestEventCursorMonotonic(t *testing.T) {
 			read()
 		}
 		read()
-		all, err := s.EventsAfter(ctx, "svc", 0, 1000)
+		all, err := s.eventsAfter(ctx, "svc", 0, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,11 +368,11 @@ func TestPendingNotificationCounts(t *testing.T) {
 		}
 		for id, st := range map[string]string{"p0000": NotificationSending, "p0001": NotificationSending, "p0002": NotificationDelivered} {
 			if id == "p0002" {
-				if _, err := s.SetNotificationStatus(ctx, id, NotificationSending, "", time.Time{}); err != nil {
+				if _, err := s.setNotificationStatus(ctx, id, NotificationSending, "", time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, err := s.SetNotificationStatus(ctx, id, st, "", time.Time{}); err != nil {
+			if _, err := s.setNotificationStatus(ctx, id, st, "", time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,7 +1,7 @@
 package notifydb
 
 // The live SMS channel and the email → SMS fallback of dossier
-// events (issue 5, item 6). Migration 0005 has the tables.
+// events. Migration 0005 has the tables.
 //
 // Sending state. A notification's status says what the back office sees;
 // sms_sends says what the SMS dispatcher did, so that a retry after a

@@ -84,7 +84,7 @@ func TestSMSSendsAndReceipts(t *testing.T) {
 			t.Errorf("undeliverable: got %+v", out)
 		}
 		// A final notification is not submitted.
-		s.SetNotificationStatus(ctx, "s2", NotificationPermanentFailure, "", timeZero)
+		s.setNotificationStatus(ctx, "s2", NotificationPermanentFailure, "", timeZero)
 		if _, err := s.BeginSMSSend(ctx, "s2", false); !errors.Is(err, ErrFinal) {
 			t.Errorf("BeginSMSSend of a final notification: got %v, want ErrFinal", err)
 		}
@@ -133,7 +133,7 @@ func TestSMSFallback(t *testing.T) {
 		if n, _, err := s.CreateSMSFallback(ctx, "e1", "f1"); err != nil || n != nil {
 			t.Fatalf("fallback before the email failed: got %+v, %v", n, err)
 		}
-		s.SetNotificationStatus(ctx, "e1", NotificationPermanentFailure, "550 no such user", timeZero)
+		s.setNotificationStatus(ctx, "e1", NotificationPermanentFailure, "550 no such user", timeZero)
 		n, created, err := s.CreateSMSFallback(ctx, "e1", "f1")
 		if err != nil || !created || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-1" || n.SMSText != "Ho so" {
 			t.Fatalf("fallback: got %+v %v %v", n, created, err)
@@ -146,7 +146,7 @@ func TestSMSFallback(t *testing.T) {
 			t.Errorf("pending sms: got %v, want s2 and f1", ids)
 		}
 		// An SMS of the event exists: no fallback.
-		s.SetNotificationStatus(ctx, "e2", NotificationPermanentFailure, "550", timeZero)
+		s.setNotificationStatus(ctx, "e2", NotificationPermanentFailure, "550", timeZero)
 		if n, _, err := s.CreateSMSFallback(ctx, "e2", "f3"); err != nil || n != nil {
 			t.Errorf("fallback with an SMS of the event: got %+v, %v", n, err)
 		}

@@ -23,8 +23,8 @@
 //     technical-failure "no SMS provider configured" at once: the back
 //     office hears of it (and may use another channel) instead of waiting
 //     72 hours for the expiry.
-//  4. store.BeginSMSSend (sending, committed), then the provider.
-//     Accepted: the parts' ids go to the store (store.RecordSMSAccepted)
+//  4. notifydb.Store.BeginSMSSend (sending, committed), then the provider.
+//     Accepted: the parts' ids go to the store (notifydb.Store.RecordSMSAccepted)
 //     and the SMS stays sending until receipts make it delivered or a
 //     failure. Refused for good: permanent-failure. Provably not taken
 //     (provider down, throttled past its retries): tried again with
@@ -82,7 +82,7 @@ type Limiter interface {
 type Tracker interface {
 	SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error)
 	// EnqueueCallbacks queues the callbacks of events the store made
-	// (store.BeginSMSSend's "sending").
+	// (notifydb.Store.BeginSMSSend's "sending").
 	EnqueueCallbacks(ctx context.Context, evs []notifydb.NotificationEvent)
 }
 
