@@ -34,16 +34,16 @@ func (s *Store) AddOutboxTx(ctx context.Context, tx sqldb.Tx, mailFrom, recipien
 	blobID, err := tx.InsertID(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
 		[]byte{}, sqldb.Micro(now))
 	if err != nil {
-		return 0, fmt.Errorf("store: insert notification message: %w", err)
+		return 0, fmt.Errorf("store: add outbox entry: blob: %w", err)
 	}
 	id, err := tx.InsertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
 		blobID, mailFrom, sqldb.Micro(now))
 	if err != nil {
-		return 0, fmt.Errorf("store: insert notification outbox: %w", err)
+		return 0, fmt.Errorf("store: add outbox entry: %w", err)
 	}
 	if _, err := tx.Exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
 		id, recipient, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
-		return 0, fmt.Errorf("store: insert notification outbox recipient: %w", err)
+		return 0, fmt.Errorf("store: add outbox entry: recipient: %w", err)
 	}
 	return id, nil
 }
