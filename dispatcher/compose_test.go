@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"congthu/internal/testdns"
+	"congthu/notify/notifydb"
 	"congthu/store"
 )
 
 // composeTracker composes notification email (composed), unless err is
 // set, and records the status events the notification hook reports.
 type composeTracker struct {
-	st    *store.Store
+	nst   *notifydb.Store
 	mu    sync.Mutex
 	err   error
 	calls int
@@ -27,15 +28,15 @@ type composeTracker struct {
 
 // attach makes ct compose e's entries and subscribes it, through the
 // store's notification hook, to their outcomes.
-func (c *composeTracker) attach(e *env, recorded func(context.Context, *store.NotificationRecord)) {
-	c.st = e.st
+func (c *composeTracker) attach(e *env, recorded func(context.Context, *notifydb.NotificationRecord)) {
+	c.nst = e.nst
 	if recorded == nil {
 		recorded = c.OutboxRecorded
 	}
-	e.st.AddOutboxHook(e.st.NotificationHook(recorded))
+	e.st.AddOutboxHook(e.nst.NotificationHook(recorded))
 }
 
-func (c *composeTracker) OutboxRecorded(_ context.Context, rec *store.NotificationRecord) {
+func (c *composeTracker) OutboxRecorded(_ context.Context, rec *notifydb.NotificationRecord) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, ev := range rec.Events {
@@ -51,7 +52,7 @@ func (c *composeTracker) Compose(ctx context.Context, id int64) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	n, err := c.st.NotificationByOutbox(ctx, id)
+	n, err := c.nst.NotificationByOutbox(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -61,7 +62,7 @@ func (c *composeTracker) Compose(ctx context.Context, id int64) ([]byte, error) 
 // composed is the message composeTracker makes of n. The dispatcher sends
 // what Compose returns as it is (with a DKIM signature on top); the real
 // composition is package notify's and is tested there.
-func composed(n *store.Notification) []byte {
+func composed(n *notifydb.Notification) []byte {
 	return []byte("From: <" + n.FromAddress + ">\r\nTo: <" + n.Recipient + ">\r\nSubject: notification " + n.ID +
 		"\r\nMessage-Id: <" + n.ID + "@local.test>\r\nX-Congthu-Notification: " + n.ID +
 		"\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n" + strings.ReplaceAll(n.Text, "\n", "\r\n"))
@@ -71,16 +72,16 @@ func composed(n *store.Notification) []byte {
 // rcpt, as the API does, and returns its outbox entry.
 func (e *env) notificationEmail(id, rcpt string) int64 {
 	e.t.Helper()
-	if _, err := e.st.AddAPIKey(e.ctx, "motcua", "hash-"+id, "h", false); err != nil {
+	if _, err := e.nst.AddAPIKey(e.ctx, "motcua", "hash-"+id, "h", false); err != nil {
 		e.t.Fatal(err)
 	}
-	n := store.NewNotification{Notification: store.Notification{ID: id, Channel: "email", Recipient: rcpt,
+	n := notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: "email", Recipient: rcpt,
 		TemplateID: "dossier-received-email", TemplateVersion: 1, DossierCode: "000.00.12.H26-260315-0001",
 		Subject: "Hồ sơ đã được tiếp nhận", Text: "Kính gửi ông Nguyễn Văn An,\n\nHồ sơ đã được tiếp nhận.\n",
 		HTML:        "<p>Kính gửi ông Nguyễn Văn An,</p><p>Hồ sơ đã được tiếp nhận.</p>",
 		FromAddress: "noreply@local.test", FromName: "UBND quận Hoàn Kiếm", ToName: "Nguyễn Văn An", ReplyTo: "motcua@local.test"},
 		MailFrom: "bounce+" + id + "@local.test"}
-	res, err := e.st.CreateNotifications(e.ctx, []*store.NotificationRequest{{Service: "motcua", Notifications: []store.NewNotification{n}}})
+	res, err := e.nst.CreateNotifications(e.ctx, []*notifydb.NotificationRequest{{Service: "motcua", Notifications: []notifydb.NewNotification{n}}})
 	if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 1 {
 		e.t.Fatalf("CreateNotifications: %+v %v", res, err)
 	}
@@ -104,9 +105,9 @@ func (e *env) wantFailed(id int64, rcpt, reason string) {
 }
 
 // timeline returns notification id's events and their statuses, spaced.
-func (e *env) timeline(id string) ([]store.NotificationEvent, string) {
+func (e *env) timeline(id string) ([]notifydb.NotificationEvent, string) {
 	e.t.Helper()
-	evs, err := e.st.NotificationEvents(e.ctx, id)
+	evs, err := e.nst.NotificationEvents(e.ctx, id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -155,7 +156,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	if m.from != "bounce+n-1@local.test" || len(m.rcpts) != 1 || m.rcpts[0] != "an@example.org" {
 		t.Errorf("envelope: %q -> %q", m.from, m.rcpts)
 	}
-	n1, err := e.st.NotificationByOutbox(e.ctx, id)
+	n1, err := e.nst.NotificationByOutbox(e.ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -232,11 +233,11 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	}()
 	var during string
 	for time.Since(begun) < 1200*time.Millisecond {
-		n, err := e.st.Notification(e.ctx, "n-slow")
+		n, err := e.nst.Notification(e.ctx, "n-slow")
 		if err != nil {
 			t.Fatal(err)
 		}
-		if during = n.Status; during == store.NotificationSending {
+		if during = n.Status; during == notifydb.NotificationSending {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -244,7 +245,7 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if during != store.NotificationSending {
+	if during != notifydb.NotificationSending {
 		t.Errorf("status while the attempt ran: %q, want sending", during)
 	}
 	evs, got := e.timeline("n-slow")
@@ -270,8 +271,8 @@ type panicTracker struct {
 	recorded, sending atomic.Int32
 }
 
-func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *store.NotificationRecord) {
-	if len(rec.Events) == 1 && rec.Events[0].Status == store.NotificationSending && p.sending.Add(1) == 1 {
+func (p *panicTracker) OutboxRecorded(ctx context.Context, rec *notifydb.NotificationRecord) {
+	if len(rec.Events) == 1 && rec.Events[0].Status == notifydb.NotificationSending && p.sending.Add(1) == 1 {
 		panic("sending hook panicked")
 	}
 	if p.recorded.Add(1) == 1 {
@@ -298,11 +299,11 @@ func TestTrackerHookPanics(t *testing.T) {
 		e.notificationEmail(id, id+"@example.org")
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			n, err := e.st.Notification(e.ctx, id)
+			n, err := e.nst.Notification(e.ctx, id)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if n.Status == store.NotificationDelivered {
+			if n.Status == notifydb.NotificationDelivered {
 				break
 			}
 			if time.Now().After(deadline) {

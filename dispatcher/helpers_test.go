@@ -30,6 +30,7 @@ import (
 	"congthu/dkim"
 	"congthu/internal/testdns"
 	"congthu/internal/testenv"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 )
@@ -270,6 +271,7 @@ type env struct {
 	t     testing.TB
 	ctx   context.Context
 	st    *store.Store
+	nst   *notifydb.Store // the notification store in st's database
 	rdb   *redis.Client
 	q     *queue.Client
 	dns   *testdns.Server
@@ -332,6 +334,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.st = st
+	e.nst = notifydb.New(st)
 	if _, err := st.AddDomain(ctx, "local.test"); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
@@ -65,13 +66,13 @@ func TestDossierEventAndReads(t *testing.T) {
 		if r3 := e.do("POST", "/v1/dossiers/OTHER-1/events", e.live, event("ev-1")); r3.code != http.StatusConflict {
 			t.Errorf("same event_id, other dossier: %d %s", r3.code, r3.body)
 		}
-		if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 2 {
+		if ns, _ := e.nst.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"}); len(ns) != 2 {
 			t.Errorf("notifications stored: %d, want 2", len(ns))
 		}
 
 		// The live email is in the outbox, to be composed when
 		// delivered from what the notification holds.
-		n, err := e.st.Notification(ctx, em.ID)
+		n, err := e.nst.Notification(ctx, em.ID)
 		if err != nil || n.OutboxID == 0 {
 			t.Fatalf("stored email: %+v %v", n, err)
 		}
@@ -209,7 +210,7 @@ func TestTemplateEndpoints(t *testing.T) {
 		"personalisation": map[string]any{"subject": "x", "body": "y"}}, "Idempotency-Key", "k-1"); r3.code != 409 {
 		t.Errorf("other body, same key: %d %s", r3.code, r3.body)
 	}
-	n, _ := e.st.Notification(ctx, v.ID)
+	n, _ := e.nst.Notification(ctx, v.ID)
 	if strings.Contains(n.HTML, "<script>") || !strings.Contains(n.HTML, "&lt;script&gt;") {
 		t.Errorf("value not escaped in HTML")
 	}
@@ -235,8 +236,8 @@ func TestErrors(t *testing.T) {
 	e := newEnv(t, "sqlite", func(o *Options) { o.MaxBodyBytes = 64 << 10 })
 	path := "/v1/dossiers/000.12/events"
 	revoked := e.addKey("motcua", false)
-	keys, _ := e.st.APIKeys(ctx, "motcua")
-	e.st.RevokeAPIKey(ctx, keys[len(keys)-1].ID)
+	keys, _ := e.nst.APIKeys(ctx, "motcua")
+	e.nst.RevokeAPIKey(ctx, keys[len(keys)-1].ID)
 	bad := func(mod func(m map[string]any)) map[string]any {
 		ev := event("ev-err")
 		mod(ev)
@@ -291,7 +292,7 @@ func TestErrors(t *testing.T) {
 			}
 		})
 	}
-	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 0 {
+	if ns, _ := e.nst.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"}); len(ns) != 0 {
 		t.Errorf("failed requests created %d notifications", len(ns))
 	}
 }
@@ -342,7 +343,7 @@ func TestReplayCostsNothing(t *testing.T) {
 	if r := e.do("POST", "/v1/dossiers/000.12/events", e.live, fee); r.code != 409 || !slices.Equal(r.errFields(t), []string{"event_id"}) {
 		t.Errorf("reused event_id with a body that fails rendering: %d %s, want 409", r.code, r.body)
 	}
-	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"}); len(ns) != 4 {
+	if ns, _ := e.nst.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"}); len(ns) != 4 {
 		t.Errorf("notifications stored: %d, want 4 (two events)", len(ns))
 	}
 }
@@ -362,7 +363,7 @@ func TestReplayWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Log: testLog(), SenderDomain: "hanoi.gov.vn", RateLimit: 100}, Deps{Store: e.st, Queue: queue.NewClient(dead), Templates: set})
+	srv := New(Options{Log: testLog(), SenderDomain: "hanoi.gov.vn", RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -451,7 +452,7 @@ func TestIdempotencyRetention(t *testing.T) {
 	if again.code != http.StatusCreated || bytes.Equal(again.body, first.body) {
 		t.Fatalf("after the purge: %d %s, want a new 201", again.code, again.body)
 	}
-	if ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua", DossierCode: "HS-RET-1"}); len(ns) != 4 {
+	if ns, _ := e.nst.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua", DossierCode: "HS-RET-1"}); len(ns) != 4 {
 		t.Fatalf("notifications of the dossier: %d, want 4", len(ns))
 	}
 }

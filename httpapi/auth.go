@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"congthu/notify/notifydb"
 	"congthu/store"
 )
 
@@ -65,13 +66,13 @@ type keyCache struct {
 }
 
 type keyEntry struct {
-	key *store.APIKey
+	key *notifydb.APIKey
 	exp time.Time
 }
 
 func newKeyCache(ttl time.Duration) *keyCache { return &keyCache{ttl: ttl, m: map[string]keyEntry{}} }
 
-func (c *keyCache) get(hash string, now time.Time) *store.APIKey {
+func (c *keyCache) get(hash string, now time.Time) *notifydb.APIKey {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[hash]
@@ -81,7 +82,7 @@ func (c *keyCache) get(hash string, now time.Time) *store.APIKey {
 	return e.key
 }
 
-func (c *keyCache) put(hash string, k *store.APIKey, now time.Time) {
+func (c *keyCache) put(hash string, k *notifydb.APIKey, now time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.m) > 10000 {
@@ -107,7 +108,7 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 		k := s.keys.get(hash, now)
 		if k == nil {
 			var err error
-			k, err = s.st.APIKeyByHash(r.Context(), hash)
+			k, err = s.nst.APIKeyByHash(r.Context(), hash)
 			if errors.Is(err, store.ErrNotFound) {
 				w.Header().Set("WWW-Authenticate", `Bearer realm="congthu", error="invalid_token"`)
 				writeErrors(w, http.StatusUnauthorized, fieldError{Field: "Authorization", Message: "invalid API key"})

@@ -81,7 +81,7 @@ func benchEvents(b *testing.B, backend string) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
-	commits, events := e.st.CreateBatches()
+	commits, events := e.nst.CreateBatches()
 	b.ReportMetric(float64(events)/float64(max(commits, 1)), "events/commit")
 	b.ReportMetric(0, "ns/op")
 }

@@ -104,7 +104,7 @@ func benchWrk(b *testing.B, wrk, backend string, secs int) {
 	// Every 201 is an event whose two notifications are committed (wrk
 	// may close connections with requests in flight at the end: those
 	// can commit without being counted, never the other way round).
-	counts, err := e.st.NotificationCounts(context.Background())
+	counts, err := e.nst.NotificationCounts(context.Background())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func benchWrk(b *testing.B, wrk, backend string, secs int) {
 	if stored < 2*requests || stored > 2*(requests+20) {
 		b.Fatalf("the store holds %d notifications for %d accepted events (want 2 each)", stored, requests)
 	}
-	commits, events := e.st.CreateBatches()
+	commits, events := e.nst.CreateBatches()
 	b.ReportMetric(float64(requests)/dur.Seconds(), "events/s")
 	b.ReportMetric(float64(v[5])/1000, "p50-ms")
 	b.ReportMetric(float64(v[6])/1000, "p90-ms")

@@ -3,8 +3,8 @@ package httpapi
 import (
 	"congthu/dossier"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/sms"
-	"congthu/store"
 	"congthu/templates"
 )
 
@@ -13,12 +13,12 @@ import (
 // fails permanently, package notify sends the SMS instead. A variant that
 // does not render or fit is left out silently: the email was asked for,
 // and it stands alone.
-func (s *Server) addSMSFallback(notes []store.NewNotification, ev *dossier.Event, data map[string]any) {
+func (s *Server) addSMSFallback(notes []notifydb.NewNotification, ev *dossier.Event, data map[string]any) {
 	from, to, ok := notify.FallbackFor(ev.Channels, ev.Applicant.Phone)
 	if !ok || to != notify.ChannelSMS {
 		return
 	}
-	var email *store.NewNotification
+	var email *notifydb.NewNotification
 	for i := range notes {
 		if notes[i].Channel == from {
 			email = &notes[i]
@@ -39,6 +39,6 @@ func (s *Server) addSMSFallback(notes []store.NewNotification, ev *dossier.Event
 	if err != nil {
 		return
 	}
-	email.Fallback = &store.SMSFallback{Phone: ev.Applicant.Phone, TemplateID: r.ID, TemplateVersion: r.Version,
+	email.Fallback = &notifydb.SMSFallback{Phone: ev.Applicant.Phone, TemplateID: r.ID, TemplateVersion: r.Version,
 		Text: r.Text, SMSText: r.SMSText, SMSEncoding: enc, SMSParts: parts}
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"congthu/notify/notifydb"
 	"congthu/store"
 	"congthu/webhook"
 )
@@ -60,20 +61,20 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 		rc := &receiver{secret: "bí-mật-chung", fail: 1}
 		cbSrv := httptest.NewServer(rc)
 		t.Cleanup(cbSrv.Close)
-		if err := e.st.SetServiceCallback(ctx, "motcua", cbSrv.URL, rc.secret); err != nil {
+		if err := e.nst.SetServiceCallback(ctx, "motcua", cbSrv.URL, rc.secret); err != nil {
 			t.Fatal(err)
 		}
 		fast := func(int) time.Duration { return 200 * time.Millisecond }
-		e.startWorker(t, webhook.NewHandler(e.st, testLog(), webhook.Options{Backoff: fast, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), fast)
+		e.startWorker(t, webhook.NewHandler(e.nst, testLog(), webhook.Options{Backoff: fast, Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), fast)
 
 		cases := []struct {
 			email, phone string
 			wantEmail    string
 			wantSMS      string
 		}{
-			{"an@example.com", "0912345678", store.NotificationDelivered, store.NotificationDelivered},
-			{"temp-fail@simulator.congthu.test", "+84900000001", store.NotificationTemporaryFailure, store.NotificationTemporaryFailure},
-			{"perm-fail@simulator.congthu.test", "0900000002", store.NotificationPermanentFailure, store.NotificationPermanentFailure},
+			{"an@example.com", "0912345678", notifydb.NotificationDelivered, notifydb.NotificationDelivered},
+			{"temp-fail@simulator.congthu.test", "+84900000001", notifydb.NotificationTemporaryFailure, notifydb.NotificationTemporaryFailure},
+			{"perm-fail@simulator.congthu.test", "0900000002", notifydb.NotificationPermanentFailure, notifydb.NotificationPermanentFailure},
 		}
 		var ids []string
 		for i, c := range cases {
@@ -98,10 +99,10 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 				want = cases[i/2].wantSMS
 			}
 			waitFor(t, "final status of "+id, func() bool {
-				n, err := e.st.Notification(ctx, id)
+				n, err := e.nst.Notification(ctx, id)
 				return err == nil && n.Status == want
 			})
-			n, _ := e.st.Notification(ctx, id)
+			n, _ := e.nst.Notification(ctx, id)
 			if n.OutboxID != 0 {
 				t.Errorf("test notification %s went to the outbox", id)
 			}
@@ -138,7 +139,7 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 			t.Errorf("final callbacks %d, want 6", finals)
 		}
 		waitFor(t, "callbacks marked done", func() bool {
-			due, _ := e.st.CallbacksDue(ctx, time.Now().Add(time.Hour), 0, 100)
+			due, _ := e.nst.CallbacksDue(ctx, time.Now().Add(time.Hour), 0, 100)
 			return len(due) == 0
 		})
 
@@ -201,14 +202,14 @@ func TestExpireStale(t *testing.T) {
 	if n, err := e.tracker.ExpireStale(ctx); err != nil || n != 2 {
 		t.Errorf("at 73 h: %d %v", n, err)
 	}
-	ns, _ := e.st.Notifications(ctx, store.NotificationFilter{Service: "motcua"})
+	ns, _ := e.nst.Notifications(ctx, notifydb.NotificationFilter{Service: "motcua"})
 	for _, n := range ns {
-		if n.Status != store.NotificationTemporaryFailure {
+		if n.Status != notifydb.NotificationTemporaryFailure {
 			t.Errorf("%s: %s", n.ID, n.Status)
 		}
 	}
 	// Final statuses never change back.
-	if changed, err := e.tracker.SetStatus(ctx, ns[0].ID, store.NotificationDelivered, "", time.Time{}); changed || err != nil {
+	if changed, err := e.tracker.SetStatus(ctx, ns[0].ID, notifydb.NotificationDelivered, "", time.Time{}); changed || err != nil {
 		t.Errorf("changed a final status: %v %v", changed, err)
 	}
 }

@@ -10,7 +10,7 @@ import (
 
 	"congthu/dossier"
 	"congthu/notify"
-	"congthu/store"
+	"congthu/notify/notifydb"
 	"congthu/templates"
 )
 
@@ -18,7 +18,7 @@ import (
 // workers do.
 func composeStored(t testing.TB, e *env, id string) []byte {
 	t.Helper()
-	n, err := e.st.Notification(ctx, id)
+	n, err := e.nst.Notification(ctx, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func fuzzServer(t testing.TB) *Server {
 
 // checkComposed composes the email notifications of an accepted request
 // and checks their header sections.
-func checkComposed(t *testing.T, notes []store.NewNotification, toName, agency string) {
+func checkComposed(t *testing.T, notes []notifydb.NewNotification, toName, agency string) {
 	t.Helper()
 	for _, n := range notes {
 		if n.Channel != templates.Email {
@@ -142,7 +142,7 @@ func FuzzTemplateEmailHeaders(f *testing.F) {
 		if len(fe) > 0 {
 			return
 		}
-		checkComposed(t, []store.NewNotification{n}, m.toName, m.agency)
+		checkComposed(t, []notifydb.NewNotification{n}, m.toName, m.agency)
 	})
 }
 

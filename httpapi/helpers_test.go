@@ -18,6 +18,7 @@ import (
 	"congthu/dispatcher"
 	"congthu/internal/testenv"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
@@ -34,6 +35,7 @@ func testLog() *slog.Logger {
 type env struct {
 	t       testing.TB
 	st      *store.Store
+	nst     *notifydb.Store
 	q       *queue.Client
 	srv     *Server
 	ts      *httptest.Server
@@ -87,7 +89,7 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
-	e := &env{t: t, st: st, q: q, srv: srv, ts: ts, tracker: srv.Tracker()}
+	e := &env{t: t, st: st, nst: srv.nst, q: q, srv: srv, ts: ts, tracker: srv.Tracker()}
 	e.live = e.addKey("motcua", false)
 	e.test = e.addKey("motcua", true)
 	e.other = e.addKey("other", false)
@@ -96,7 +98,7 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 
 func (e *env) addKey(service string, test bool) string {
 	key, hash, hint := NewAPIKey(test)
-	if _, err := e.st.AddAPIKey(ctx, service, hash, hint, test); err != nil {
+	if _, err := e.nst.AddAPIKey(ctx, service, hash, hint, test); err != nil {
 		e.t.Fatal(err)
 	}
 	return key

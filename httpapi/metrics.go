@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/store"
 	"congthu/webhook"
 )
@@ -71,7 +72,7 @@ type Metrics struct {
 	finals   map[[2]string]uint64  // channel, status
 
 	countsMu sync.Mutex
-	counts   []store.NotificationCount
+	counts   []notifydb.NotificationCount
 	countsAt time.Time
 }
 
@@ -100,7 +101,7 @@ func (m *Metrics) ObserveDelivery(channel, status string, latency time.Duration)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.finals[[2]string{channel, status}]++
-	if status != store.NotificationDelivered {
+	if status != notifydb.NotificationDelivered {
 		return
 	}
 	h := m.delivery[channel]
@@ -163,7 +164,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "congthu_notification_final_total{channel=\"%s\",status=\"%s\"} %d\n", esc(k[0]), esc(k[1]), m.finals[k])
 	}
 	m.mu.Unlock()
-	commits, committed := s.st.CreateBatches()
+	commits, committed := s.nst.CreateBatches()
 	fmt.Fprintf(&b, "# HELP congthu_api_commits_total Group commits of API requests.\n# TYPE congthu_api_commits_total counter\ncongthu_api_commits_total %d\n", commits)
 	fmt.Fprintf(&b, "# HELP congthu_api_committed_requests_total API requests stored by group commits.\n# TYPE congthu_api_committed_requests_total counter\ncongthu_api_committed_requests_total %d\n", committed)
 
@@ -172,7 +173,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	// table.
 	m.countsMu.Lock()
 	if time.Since(m.countsAt) > 15*time.Second {
-		if c, err := s.st.PendingNotificationCounts(ctx); err == nil {
+		if c, err := s.nst.PendingNotificationCounts(ctx); err == nil {
 			m.counts, m.countsAt = c, time.Now()
 		} else {
 			s.log.Warn("httpapi: metrics: notification counts", "err", err)

@@ -19,6 +19,7 @@ import (
 
 	"congthu/dossier"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/sms"
 	"congthu/store"
@@ -82,7 +83,7 @@ func optTime(t time.Time) *time.Time {
 	return &u
 }
 
-func viewOf(n *store.Notification, full bool) notificationView {
+func viewOf(n *notifydb.Notification, full bool) notificationView {
 	v := notificationView{ID: n.ID, Reference: n.Reference, DossierCode: n.DossierCode, EventID: n.EventID, Channel: n.Channel,
 		Status: n.Status, StatusDetail: n.StatusDetail, Test: n.Test, Template: templateRef{n.TemplateID, n.TemplateVersion},
 		Subject: n.Subject, Body: n.Text, SMSText: n.SMSText, SMSEncoding: n.SMSEncoding, SMSParts: n.SMSParts,
@@ -145,8 +146,8 @@ type creation struct {
 	idemFld  string // the field that carries the key, for 409
 	hash     string
 	cost     int
-	build    func() ([]store.NewNotification, []fieldError, error)
-	response func(notes []store.NewNotification) any
+	build    func() ([]notifydb.NewNotification, []fieldError, error)
+	response func(notes []notifydb.NewNotification) any
 }
 
 // create serves a creation request. The idempotency key is not looked up
@@ -199,7 +200,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		s.internal(w, "encode response", err)
 		return
 	}
-	res, durable, err := s.st.CreateNotificationCommitted(ctx, &store.NotificationRequest{Service: cr.c.service, Test: cr.c.test, IdempotencyKey: cr.idemKey,
+	res, durable, err := s.nst.CreateNotificationCommitted(ctx, &notifydb.NotificationRequest{Service: cr.c.service, Test: cr.c.test, IdempotencyKey: cr.idemKey,
 		RequestHash: cr.hash, Status: http.StatusCreated, Response: body, Notifications: notes})
 	if err != nil {
 		s.unavailable(w, "store notifications", err)
@@ -233,7 +234,7 @@ func (s *Server) replayStored(ctx context.Context, w http.ResponseWriter, cr cre
 	if cr.idemKey == "" {
 		return false
 	}
-	h, _, body, err := s.st.Idempotency(ctx, cr.c.service, cr.c.test, cr.idemKey)
+	h, _, body, err := s.nst.Idempotency(ctx, cr.c.service, cr.c.test, cr.idemKey)
 	if errors.Is(err, store.ErrNotFound) {
 		return false
 	}
@@ -256,7 +257,7 @@ func (s *Server) refund(ctx context.Context, cr creation) {
 // shared with concurrent requests (their jobs and rate limits). Email goes
 // through the outbox: the store's OutboxAdded hook enqueues its jobs. A failure
 // is only logged: the store holds the work and the sweeper restores the job.
-func (s *Server) enqueue(ctx context.Context, notes []store.NewNotification) {
+func (s *Server) enqueue(ctx context.Context, notes []notifydb.NewNotification) {
 	jobs := make([]queue.Job, 0, len(notes))
 	for _, n := range notes {
 		if j, ok := notify.JobOf(n.ID, n.Channel, n.Test); ok {
@@ -321,8 +322,8 @@ type message struct {
 
 // render renders m into a notification (composing the email for the
 // outbox), or returns 422 problems.
-func (s *Server) render(m message) (store.NewNotification, []fieldError, error) {
-	var n store.NewNotification
+func (s *Server) render(m message) (notifydb.NewNotification, []fieldError, error) {
+	var n notifydb.NewNotification
 	r, err := m.t.Render(m.data)
 	if err != nil {
 		fe, err := renderErrors(err, m.fieldPrefix)
@@ -333,7 +334,7 @@ func (s *Server) render(m message) (store.NewNotification, []fieldError, error) 
 		return n, nil, err
 	}
 	now := s.opts.Now()
-	n.Notification = store.Notification{ID: id.String(), Service: m.c.service, Test: m.c.test, Channel: m.t.Channel,
+	n.Notification = notifydb.Notification{ID: id.String(), Service: m.c.service, Test: m.c.test, Channel: m.t.Channel,
 		TemplateID: r.ID, TemplateVersion: r.Version, Recipient: m.recipient, Reference: m.reference,
 		DossierCode: m.code, EventID: m.eventID, DossierStatus: m.status, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
 		CreatedAt: now}
@@ -383,11 +384,11 @@ type createdView struct {
 	Notifications []notificationView `json:"notifications"`
 }
 
-func views(notes []store.NewNotification) []notificationView {
+func views(notes []notifydb.NewNotification) []notificationView {
 	out := make([]notificationView, len(notes))
 	for i := range notes {
 		n := notes[i].Notification
-		n.Status = store.NotificationCreated
+		n.Status = notifydb.NotificationCreated
 		out[i] = viewOf(&n, false)
 	}
 	return out
@@ -411,8 +412,8 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.create(w, r, creation{
 		c: c, idemKey: "event:" + ev.EventID, idemFld: "event_id", hash: requestHash("event "+code, ev), cost: len(ev.Channels),
-		build: func() ([]store.NewNotification, []fieldError, error) { return s.buildEvent(c, code, ev) },
-		response: func(notes []store.NewNotification) any {
+		build: func() ([]notifydb.NewNotification, []fieldError, error) { return s.buildEvent(c, code, ev) },
+		response: func(notes []notifydb.NewNotification) any {
 			return createdView{DossierCode: code, EventID: ev.EventID, Status: ev.Status, Notifications: views(notes)}
 		},
 	})
@@ -421,9 +422,9 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 // buildEvent renders a validated dossier event into its notifications
 // (one per channel, the email with its SMS fallback), or the problems
 // found (422).
-func (s *Server) buildEvent(c *caller, code string, ev *dossier.Event) ([]store.NewNotification, []fieldError, error) {
+func (s *Server) buildEvent(c *caller, code string, ev *dossier.Event) ([]notifydb.NewNotification, []fieldError, error) {
 	data := ev.TemplateData(code)
-	var notes []store.NewNotification
+	var notes []notifydb.NewNotification
 	var all []fieldError
 	seen := map[string]bool{}
 	for _, ch := range ev.Channels {
@@ -497,14 +498,14 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 	}
 	s.create(w, r, creation{
 		c: c, idemKey: idem, idemFld: "Idempotency-Key", hash: requestHash(channel, req), cost: 1,
-		build: func() ([]store.NewNotification, []fieldError, error) {
+		build: func() ([]notifydb.NewNotification, []fieldError, error) {
 			n, fe, err := s.render(m)
 			if err != nil || len(fe) > 0 {
 				return nil, fe, err
 			}
-			return []store.NewNotification{n}, nil, nil
+			return []notifydb.NewNotification{n}, nil, nil
 		},
-		response: func(notes []store.NewNotification) any { return views(notes)[0] },
+		response: func(notes []notifydb.NewNotification) any { return views(notes)[0] },
 	})
 }
 
@@ -595,7 +596,7 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no such notification"})
 		return
 	}
-	n, err := s.st.Notification(r.Context(), id)
+	n, err := s.nst.Notification(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no such notification"})
 		return
@@ -614,7 +615,7 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no such notification"})
 		return
 	}
-	evs, err := s.st.NotificationEvents(r.Context(), id)
+	evs, err := s.nst.NotificationEvents(r.Context(), id)
 	if err != nil {
 		s.unavailable(w, "read notification events", err)
 		return
@@ -658,13 +659,13 @@ func (s *Server) listDossierNotifications(w http.ResponseWriter, r *http.Request
 func (s *Server) list(w http.ResponseWriter, r *http.Request, dossier, path string) {
 	c := callerOf(r.Context())
 	q := r.URL.Query()
-	f := store.NotificationFilter{Service: c.service, Reference: q.Get("reference"), Status: q.Get("status"),
+	f := notifydb.NotificationFilter{Service: c.service, Reference: q.Get("reference"), Status: q.Get("status"),
 		DossierCode: dossier, OlderThan: q.Get("older_than"), TestOnly: c.test, LiveOnly: !c.test}
 	var errs []fieldError
 	if f.Status != "" {
 		switch f.Status {
-		case store.NotificationCreated, store.NotificationSending, store.NotificationDelivered, store.NotificationPermanentFailure,
-			store.NotificationTemporaryFailure, store.NotificationTechnicalFailure:
+		case notifydb.NotificationCreated, notifydb.NotificationSending, notifydb.NotificationDelivered, notifydb.NotificationPermanentFailure,
+			notifydb.NotificationTemporaryFailure, notifydb.NotificationTechnicalFailure:
 		default:
 			errs = append(errs, fieldError{Field: "status", Message: "unknown status"})
 		}
@@ -688,7 +689,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, dossier, path stri
 	if f.Limit == 0 {
 		f.Limit = 50
 	}
-	ns, err := s.st.Notifications(r.Context(), f)
+	ns, err := s.nst.Notifications(r.Context(), f)
 	if err != nil {
 		s.unavailable(w, "list notifications", err)
 		return
@@ -739,7 +740,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusUnprocessableEntity, errs...)
 		return
 	}
-	evs, err := s.st.EventsAfterFor(r.Context(), c.service, c.test, after, limit)
+	evs, err := s.nst.EventsAfterFor(r.Context(), c.service, c.test, after, limit)
 	if err != nil {
 		s.unavailable(w, "list events", err)
 		return

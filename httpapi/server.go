@@ -12,9 +12,9 @@
 // Durability: a 201 is written only after the notifications, their first
 // status events, the idempotency record and (for live email) the composed
 // message in the outbox are committed in one transaction; then the jobs
-// are enqueued. Concurrent requests share transactions (the store's group
-// commit: store.CreateNotification). A lost enqueue is restored by the
-// queue sweeper from the store.
+// are enqueued. Concurrent requests share transactions (the notification
+// store's group commit: notifydb.Store.CreateNotificationCommitted). A lost
+// enqueue is restored by the queue sweeper from the store.
 package httpapi
 
 import (
@@ -29,6 +29,7 @@ import (
 
 	"congthu/internal/redisbatch"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
@@ -69,11 +70,15 @@ type Options struct {
 }
 
 // Deps are the Server's collaborators. Store, Queue and Templates are
-// required; Tracker is optional (default notify.NewTracker).
+// required; Notifications and Tracker are optional (default
+// notifydb.New(Store) and notify.NewTracker, subscribed to Store's
+// outbox).
 type Deps struct {
-	Store     *store.Store
-	Queue     *queue.Client
-	Templates *templates.Set
+	Store *store.Store
+	// Notifications is the notification store in Store's database.
+	Notifications *notifydb.Store
+	Queue         *queue.Client
+	Templates     *templates.Set
 	// Tracker and Metrics: when Tracker is set, Metrics must be the
 	// metrics its observer reports to (see NewMetrics); when both are
 	// nil, New makes them.
@@ -86,6 +91,7 @@ type Server struct {
 	opts    Options
 	log     *slog.Logger
 	st      *store.Store
+	nst     *notifydb.Store
 	q       *queue.Client
 	set     *templates.Set
 	tracker *notify.Tracker
@@ -120,11 +126,15 @@ func New(opts Options, d Deps) *Server {
 	if d.Metrics == nil {
 		d.Metrics = NewMetrics()
 	}
+	if d.Notifications == nil {
+		d.Notifications = notifydb.New(d.Store)
+	}
 	if d.Tracker == nil {
-		d.Tracker = notify.NewTracker(d.Store, d.Queue, opts.Log, d.Metrics.ObserveDelivery)
+		d.Tracker = notify.NewTracker(d.Notifications, d.Queue, opts.Log, d.Metrics.ObserveDelivery)
+		d.Store.AddOutboxHook(d.Notifications.NotificationHook(d.Tracker.OutboxRecorded))
 	}
 	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
-	s := &Server{opts: opts, log: opts.Log, st: d.Store, q: d.Queue, set: d.Templates, tracker: d.Tracker, redis: rb,
+	s := &Server{opts: opts, log: opts.Log, st: d.Store, nst: d.Notifications, q: d.Queue, set: d.Templates, tracker: d.Tracker, redis: rb,
 		metrics: d.Metrics, keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.routes()
 	return s

@@ -10,23 +10,23 @@ import (
 	"github.com/google/uuid"
 
 	"congthu/bounce"
-	"congthu/store"
+	"congthu/notify/notifydb"
 )
 
 // Bounces takes the bounces that come back to notification mail's return
 // path bounce+<id>@<domain> through the MX (smtpd.MXOptions.Bounces): a
 // permanent failure makes the notification permanent-failure through the
-// dispatcher's own path (store.RecordBounce, the notification hook's recording, then Tracker.OutboxRecorded
+// dispatcher's own path (notifydb.Store.RecordBounce, the notification hook's recording, then Tracker.OutboxRecorded
 // for the callback and the SMS fallback); delays, successes and messages
 // that say nothing readable change nothing and are logged.
 type Bounces struct {
-	st  *store.Store
+	st  *notifydb.Store
 	t   *Tracker // nil without Redis: the sweeper queues the jobs later
 	log *slog.Logger
 }
 
 // NewBounces returns the bounce handler; t may be nil.
-func NewBounces(st *store.Store, t *Tracker, log *slog.Logger) *Bounces {
+func NewBounces(st *notifydb.Store, t *Tracker, log *slog.Logger) *Bounces {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -44,7 +44,7 @@ func (b *Bounces) ReturnPath(ctx context.Context, address string) (id string, is
 	if u, perr := uuid.Parse(id); perr != nil || u.String() != id {
 		return "", true, nil
 	}
-	if err := b.st.BounceTarget(ctx, id); errors.Is(err, store.ErrNotFound) {
+	if err := b.st.BounceTarget(ctx, id); errors.Is(err, notifydb.ErrNotFound) {
 		return "", true, nil
 	} else if err != nil {
 		return "", true, err

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 
+	"congthu/notify/notifydb"
 	"congthu/queue"
-	"congthu/store"
 )
 
 // Channels. Every notification has one channel, named in the API, the
@@ -39,7 +39,7 @@ type Channel interface {
 	// store, and returns what the queue should do next: nil when done or
 	// waiting for a receipt, a queue.RetryAt or an error to run again, a
 	// queue.Permanent error for a job that cannot succeed.
-	Send(ctx context.Context, n *store.Notification, attempt int) error
+	Send(ctx context.Context, n *notifydb.Notification, attempt int) error
 }
 
 // QueueOf returns the queue of channel's live notifications; "" for
@@ -79,8 +79,8 @@ func (t *Tracker) Handler(ch Channel) queue.Handler {
 		if n.Channel != name || n.Test {
 			return queue.Permanent(fmt.Errorf("notify: notification %s is not a live %s notification", n.ID, name))
 		}
-		if store.NotificationStatusFinal(n.Status) {
-			if n.Status == store.NotificationPermanentFailure {
+		if notifydb.NotificationStatusFinal(n.Status) {
+			if n.Status == notifydb.NotificationPermanentFailure {
 				_, err := t.Fallback(ctx, n.ID)
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"congthu/internal/testenv"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 )
@@ -59,7 +60,7 @@ type recordingChannel struct {
 }
 
 func (c *recordingChannel) Name() string { return c.name }
-func (c *recordingChannel) Send(_ context.Context, n *store.Notification, attempt int) error {
+func (c *recordingChannel) Send(_ context.Context, n *notifydb.Notification, attempt int) error {
 	c.sent = append(c.sent, n.ID)
 	return c.err
 }
@@ -74,29 +75,31 @@ func TestChannelHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	nst := notifydb.New(st)
 	q := queue.NewClient(testenv.RedisClient(t, testenv.Redis(t)))
-	tr := NewTracker(st, q, nil, nil)
-	if _, err := st.AddAPIKey(ctx, "motcua", "hash1", "ct_live_abc", false); err != nil {
+	tr := NewTracker(nst, q, nil, nil)
+	st.AddOutboxHook(nst.NotificationHook(tr.OutboxRecorded))
+	if _, err := nst.AddAPIKey(ctx, "motcua", "hash1", "ct_live_abc", false); err != nil {
 		t.Fatal(err)
 	}
 
-	note := func(id, channel, recipient string, test bool) store.NewNotification {
-		return store.NewNotification{Notification: store.Notification{ID: id, Channel: channel, Recipient: recipient, Test: test,
+	note := func(id, channel, recipient string, test bool) notifydb.NewNotification {
+		return notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: channel, Recipient: recipient, Test: test,
 			TemplateID: "dossier-received-" + channel, TemplateVersion: 1, DossierCode: "000.12", Reference: "ref-" + id}}
 	}
-	if res, err := st.CreateNotification(ctx, &store.NotificationRequest{Service: "motcua", Notifications: []store.NewNotification{
+	if res, err := nst.CreateNotification(ctx, &notifydb.NotificationRequest{Service: "motcua", Notifications: []notifydb.NewNotification{
 		note("live-sms", "sms", "+84912345678", false),
 		note("done-sms", "sms", "+84912345679", false),
 		note("live-email", "email", "a@example.vn", false),
 	}}); err != nil || res.Err != nil {
 		t.Fatal(err, res.Err)
 	}
-	if res, err := st.CreateNotification(ctx, &store.NotificationRequest{Service: "motcua", Test: true, Notifications: []store.NewNotification{
+	if res, err := nst.CreateNotification(ctx, &notifydb.NotificationRequest{Service: "motcua", Test: true, Notifications: []notifydb.NewNotification{
 		note("test-sms", "sms", "+84912345678", true),
 	}}); err != nil || res.Err != nil {
 		t.Fatal(err, res.Err)
 	}
-	if _, err := tr.SetStatus(ctx, "done-sms", store.NotificationDelivered, "", time.Now()); err != nil {
+	if _, err := tr.SetStatus(ctx, "done-sms", notifydb.NotificationDelivered, "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 

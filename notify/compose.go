@@ -13,7 +13,7 @@ import (
 
 	"github.com/jordan-wright/email"
 
-	"congthu/store"
+	"congthu/notify/notifydb"
 )
 
 // Email is a notification email to compose.
@@ -39,7 +39,7 @@ type Email struct {
 // NotificationEmail is the Email of a stored notification: its rendered
 // content and the sender fields the API recorded, dated when it was
 // created (so every attempt carries the same Date and Message-ID).
-func NotificationEmail(n *store.Notification) Email {
+func NotificationEmail(n *notifydb.Notification) Email {
 	return Email{NotificationID: n.ID, From: mail.Address{Name: n.FromName, Address: n.FromAddress},
 		To: n.Recipient, ToName: n.ToName, ReplyTo: n.ReplyTo, Subject: n.Subject, Text: n.Text, HTML: n.HTML,
 		DossierCode: n.DossierCode, Date: n.CreatedAt}

@@ -2,7 +2,7 @@
 // the channel model (Channel, Tracker.Handler, JobOf: channel.go), email
 // composition (Compose), status changes with their callbacks
 // (Tracker.SetStatus, and for email the outbox's recorded outcomes,
-// which NewTracker subscribes to with store.NotificationHook and
+// which the program subscribes with notifydb.Store.NotificationHook and
 // Tracker.OutboxRecorded), composing notification email at delivery
 // (Tracker.ComposeOutbox, the dispatcher's Options.Compose), the test-key simulator (Tracker.HandleTest on
 // QueueTest), the 72-hour expiry sweep (Tracker.ExpireStale, RunExpiry) and

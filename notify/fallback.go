@@ -6,12 +6,12 @@ import (
 
 	"github.com/google/uuid"
 
-	"congthu/store"
+	"congthu/notify/notifydb"
 )
 
 // Channel fallback. A dossier event's email that may
 // fall back carries the event's SMS variant, rendered by the API when the
-// event was accepted (store.SMSFallback: the applicant gave a phone number
+// event was accepted (notifydb.SMSFallback: the applicant gave a phone number
 // but the event's channels did not include sms). When that email ends in
 // permanent-failure (a 5xx, a bounce, or the test-key simulator's
 // perm-fail address) and no SMS of the event exists, Fallback creates the
@@ -19,7 +19,7 @@ import (
 // (permanent-failure)") and queues it: on QueueSMS for live keys, on
 // QueueTest for test keys, where it is simulated like any test SMS.
 //
-// The notification hook (store.NotificationHook) creates the fallback in
+// The notification hook (notifydb.Store.NotificationHook) creates the fallback in
 // the transaction that records the email's permanent failure, so
 // no crash comes between them. SetStatus (the test-key simulator, the
 // other callers) calls Fallback whenever it is asked for permanent-failure,
@@ -32,7 +32,7 @@ import (
 // SMS, when the applicant gave a phone number and the event's channels
 // leave SMS out (an SMS of the event is sent anyway otherwise). The
 // caller renders the to channel's variant and attaches it to the from
-// notification (store.NewNotification.Fallback); it does nothing when ok
+// notification (notifydb.NewNotification.Fallback); it does nothing when ok
 // is false.
 func FallbackFor(channels []string, phone string) (from, to string, ok bool) {
 	if phone == "" {
@@ -54,7 +54,7 @@ func FallbackFor(channels []string, phone string) (from, to string, ok bool) {
 // if it has one that is due. It returns the SMS notification's id, or ""
 // when there is none.
 func (t *Tracker) Fallback(ctx context.Context, id string) (string, error) {
-	if _, _, err := t.st.SMSFallbackOf(ctx, id); errors.Is(err, store.ErrNotFound) {
+	if _, _, err := t.st.SMSFallbackOf(ctx, id); errors.Is(err, notifydb.ErrNotFound) {
 		return "", nil
 	} else if err != nil {
 		return "", err
@@ -67,14 +67,14 @@ func (t *Tracker) Fallback(ctx context.Context, id string) (string, error) {
 	if err != nil || n == nil {
 		return "", err
 	}
-	if !store.NotificationStatusFinal(n.Status) {
+	if !notifydb.NotificationStatusFinal(n.Status) {
 		t.enqueueFallback(ctx, n, created)
 	}
 	return n.ID, nil
 }
 
 // enqueueFallback queues fallback n on its channel's queue (JobOf).
-func (t *Tracker) enqueueFallback(ctx context.Context, n *store.Notification, created bool) {
+func (t *Tracker) enqueueFallback(ctx context.Context, n *notifydb.Notification, created bool) {
 	j, ok := JobOf(n.ID, n.Channel, n.Test)
 	if !ok {
 		return

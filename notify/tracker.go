@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"congthu/notify/notifydb"
 	"congthu/queue"
-	"congthu/store"
 	"congthu/webhook"
 )
 
@@ -40,13 +40,13 @@ func JobID(notificationID string) string { return "notification:" + notification
 // JobNotification reads the notification of a job named by JobID. A bad
 // job ID or a notification that does not exist is a queue.Permanent
 // error (retrying cannot help); a store error is returned as is.
-func JobNotification(ctx context.Context, st *store.Store, j *queue.Job) (*store.Notification, error) {
+func JobNotification(ctx context.Context, st *notifydb.Store, j *queue.Job) (*notifydb.Notification, error) {
 	id, ok := strings.CutPrefix(j.ID, "notification:")
 	if !ok {
 		return nil, queue.Permanent(fmt.Errorf("notify: bad job ID %q", j.ID))
 	}
 	n, err := st.Notification(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, notifydb.ErrNotFound) {
 		return nil, queue.Permanent(err)
 	}
 	return n, err
@@ -57,18 +57,18 @@ func JobNotification(ctx context.Context, st *store.Store, j *queue.Job) (*store
 func SimulatedStatus(recipient string) (status, detail string) {
 	switch strings.ToLower(recipient) {
 	case SimTempFailEmail, SimTempFailPhone:
-		return store.NotificationTemporaryFailure, "simulated temporary failure (test key)"
+		return notifydb.NotificationTemporaryFailure, "simulated temporary failure (test key)"
 	case SimPermFailEmail, SimPermFailPhone:
-		return store.NotificationPermanentFailure, "simulated permanent failure (test key)"
+		return notifydb.NotificationPermanentFailure, "simulated permanent failure (test key)"
 	case SimTechFailEmail:
-		return store.NotificationTechnicalFailure, "simulated technical failure (test key)"
+		return notifydb.NotificationTechnicalFailure, "simulated technical failure (test key)"
 	}
-	return store.NotificationDelivered, "simulated delivery (test key)"
+	return notifydb.NotificationDelivered, "simulated delivery (test key)"
 }
 
 // Tracker records status changes and queues their callbacks.
 type Tracker struct {
-	st  *store.Store
+	st  *notifydb.Store
 	q   *queue.Client
 	log *slog.Logger
 	// Now is the clock (tests set it); default time.Now.
@@ -83,20 +83,20 @@ type Tracker struct {
 
 // NewTracker returns a Tracker over the store and the queues. observe, if
 // not nil, is called when a notification reaches a final status, with the
-// time from its creation (for latency metrics); it must not block. It
-// subscribes the email notifications to the outbox's recorded outcomes
-// (store.NotificationHook, reported to OutboxRecorded): make one Tracker
-// per store, before anything is delivered.
-func NewTracker(st *store.Store, q *queue.Client, log *slog.Logger, observe func(channel, status string, latency time.Duration)) *Tracker {
+// time from its creation (for latency metrics); it must not block. The
+// program subscribes the email notifications to the outbox's recorded
+// outcomes, reported to OutboxRecorded, before anything is delivered:
+// mail.AddOutboxHook(st.NotificationHook(t.OutboxRecorded)), once per
+// store.
+func NewTracker(st *notifydb.Store, q *queue.Client, log *slog.Logger, observe func(channel, status string, latency time.Duration)) *Tracker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	t := &Tracker{st: st, q: q, log: log, Now: time.Now, observe: observe}
-	st.AddOutboxHook(st.NotificationHook(t.OutboxRecorded))
 	return t
 }
 
-// SetStatus records a status change (see store.SetNotificationStatus) and
+// SetStatus records a status change (see notifydb.Store.SetNotificationStatusEvent) and
 // enqueues its callback. A lost enqueue is logged: the sweeper restores it
 // from the store.
 func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error) {
@@ -104,7 +104,7 @@ func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at t
 	if err != nil {
 		return false, err
 	}
-	if status == store.NotificationPermanentFailure {
+	if status == notifydb.NotificationPermanentFailure {
 		// Channel fallback (fallback.go), also when unchanged: the
 		// caller may be retrying after a crash.
 		defer func() {
@@ -116,15 +116,15 @@ func (t *Tracker) SetStatus(ctx context.Context, id, status, detail string, at t
 	if ev == nil {
 		return false, nil
 	}
-	if t.observe != nil && store.NotificationStatusFinal(ev.Status) {
+	if t.observe != nil && notifydb.NotificationStatusFinal(ev.Status) {
 		t.observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
 	}
-	t.EnqueueCallbacks(ctx, []store.NotificationEvent{*ev})
+	t.EnqueueCallbacks(ctx, []notifydb.NotificationEvent{*ev})
 	return true, nil
 }
 
 // EnqueueCallbacks enqueues the callback jobs of the events that have one.
-func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.NotificationEvent) {
+func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []notifydb.NotificationEvent) {
 	for _, ev := range evs {
 		if !ev.Callback {
 			continue
@@ -136,15 +136,15 @@ func (t *Tracker) EnqueueCallbacks(ctx context.Context, evs []store.Notification
 }
 
 // OutboxRecorded is called once recorded delivery outcomes are durable
-// (store.NotificationHook, which NewTracker subscribes to the outbox),
+// (notifydb.Store.NotificationHook, subscribed to the outbox),
 // with the notifications' status events and SMS fallbacks they made in
-// the same transaction; also with what store.RecordBounce made. It observes
+// the same transaction; also with what notifydb.Store.RecordBounce made. It observes
 // the final statuses, enqueues the events' callbacks and the fallbacks'
 // jobs. A lost enqueue is restored by the sweeper.
-func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.NotificationRecord) {
+func (t *Tracker) OutboxRecorded(ctx context.Context, rec *notifydb.NotificationRecord) {
 	if t.observe != nil {
 		for _, ev := range rec.Events {
-			if store.NotificationStatusFinal(ev.Status) {
+			if notifydb.NotificationStatusFinal(ev.Status) {
 				t.observe(ev.Channel, ev.Status, ev.At.Sub(ev.NotificationCreatedAt))
 			}
 		}
@@ -160,7 +160,7 @@ func (t *Tracker) OutboxRecorded(ctx context.Context, rec *store.NotificationRec
 // dispatcher's Options.Compose): the notification's email from the
 // rendered content and sender fields the API stored (see
 // NotificationEmail). A notification that is gone, or that cannot be
-// composed, wraps store.ErrNotFound or store.ErrInvalid (the dispatcher
+// composed, wraps notifydb.ErrNotFound or notifydb.ErrInvalid (the dispatcher
 // fails the recipient permanently).
 func (t *Tracker) ComposeOutbox(ctx context.Context, outboxID int64) ([]byte, error) {
 	n, err := t.st.NotificationByOutbox(ctx, outboxID)
@@ -169,7 +169,7 @@ func (t *Tracker) ComposeOutbox(ctx context.Context, outboxID int64) ([]byte, er
 	}
 	raw, _, err := Compose(NotificationEmail(n))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", err, store.ErrInvalid)
+		return nil, fmt.Errorf("%w: %w", err, notifydb.ErrInvalid)
 	}
 	return raw, nil
 }
@@ -185,14 +185,14 @@ func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
 	if !n.Test {
 		return queue.Permanent(fmt.Errorf("notify: notification %s is live, not a test", id))
 	}
-	if store.NotificationStatusFinal(n.Status) {
-		if n.Status == store.NotificationPermanentFailure {
+	if notifydb.NotificationStatusFinal(n.Status) {
+		if n.Status == notifydb.NotificationPermanentFailure {
 			_, err := t.Fallback(ctx, id) // a crash may have come before it
 			return err
 		}
 		return nil
 	}
-	if _, err := t.SetStatus(ctx, id, store.NotificationSending, "", t.Now()); err != nil {
+	if _, err := t.SetStatus(ctx, id, notifydb.NotificationSending, "", t.Now()); err != nil {
 		return err
 	}
 	status, detail := SimulatedStatus(n.Recipient)
@@ -270,7 +270,7 @@ func (t *Tracker) RunExpiry(ctx context.Context, interval time.Duration) error {
 // channel of its name.
 func (t *Tracker) Source() queue.Source { return source{t.st} }
 
-type source struct{ st *store.Store }
+type source struct{ st *notifydb.Store }
 
 func (s source) Due(ctx context.Context, q string, before time.Time, cursor string, limit int) ([]queue.Job, string, error) {
 	switch q {

@@ -203,13 +203,16 @@ func (s *Store) delivered(rs []deliverRes, errs []error) {
 	}
 	for i, r := range rs {
 		if errs[i] == nil && r.outboxID != 0 {
-			s.outboxAdded(r.outboxID)
+			s.OutboxAdded(r.outboxID)
 		}
 	}
 }
 
-// outboxAdded calls Options.OutboxAdded for a committed outbox entry.
-func (s *Store) outboxAdded(id int64) {
+// OutboxAdded calls Options.OutboxAdded for a committed outbox entry:
+// the store calls it for its own entries, and a store sharing the
+// database for an entry it added in its own transaction (AddOutboxTx),
+// once that transaction is durable.
+func (s *Store) OutboxAdded(id int64) {
 	if s.opts.OutboxAdded == nil {
 		return
 	}

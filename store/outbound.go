@@ -91,6 +91,9 @@ type OutboxTx struct {
 	after []func(context.Context)
 }
 
+// Tx returns the recording transaction, for the hook's own statements.
+func (t *OutboxTx) Tx() sqldb.Tx { return t.tx }
+
 // AfterCommit has f called once the transaction is durable (not when it
 // fails or is tried again), in the goroutine that recorded, with a context
 // that is not cancelled by the recorder's.
@@ -262,6 +265,23 @@ func (s *Store) RecordOutboxInProgress(ctx context.Context, id int64, recipients
 	}
 	otx.committed(ctx, s.log)
 	return nil
+}
+
+// RecordOutboxAttemptsTx is RecordOutboxAttempts in tx, a transaction of
+// another store on the same database, telling only hooks (not those of
+// AddOutboxHook): the caller records with the outcome what its hooks
+// report, in its own transaction. AfterCommit is not run: hooks given here
+// must not depend on it. It reports how many attempts changed a queued
+// recipient.
+func (s *Store) RecordOutboxAttemptsTx(ctx context.Context, tx sqldb.Tx, attempts []OutboxAttempt, remove bool, hooks ...OutboxHook) (int, error) {
+	for _, a := range attempts {
+		switch a.Status {
+		case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
+		default:
+			return 0, fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
+		}
+	}
+	return s.recordAttempts(ctx, &OutboxTx{tx: tx}, attempts, remove, hooks)
 }
 
 // committed runs the AfterCommit functions; one that panics is logged and

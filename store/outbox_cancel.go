@@ -15,13 +15,10 @@ import (
 // queued becomes OutboxFailed with last_error "cancelled by operator:
 // reason", so the entry is no longer due and the queue sweeper does not
 // restore its job (a job that still runs finds nothing queued and does
-// nothing). No DSN is sent. It returns how many recipients it cancelled
-// (0 when none was queued any more); ErrNotFound for an unknown entry.
-//
-// When it cancelled a recipient of an entry that carries a notification,
-// that notification becomes permanent-failure ("cancelled by operator")
-// after the outbox transaction, with a callback to the service as for any
-// final status (the notification sweeper enqueues it).
+// nothing). No DSN is sent, and the outbox hooks are not told. It returns
+// how many recipients it cancelled (0 when none was queued any more);
+// ErrNotFound for an unknown entry. The caller tells whoever owns the
+// entry (the notification store's OutboxCancelled).
 func (s *Store) CancelOutbox(ctx context.Context, id int64, reason string) (int, error) {
 	var n int
 	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
@@ -45,17 +42,5 @@ func (s *Store) CancelOutbox(ctx context.Context, id int64, reason string) (int,
 		n = int(k)
 		return nil
 	})
-	if err != nil || n == 0 {
-		return n, err
-	}
-	nid, err := s.NotificationIDByOutbox(ctx, id)
-	if errors.Is(err, ErrNotFound) {
-		return n, nil // ordinary mail
-	} else if err != nil {
-		return n, err
-	}
-	if _, err := s.SetNotificationStatusEvent(ctx, nid, NotificationPermanentFailure, "cancelled by operator", time.Time{}); err != nil {
-		return n, fmt.Errorf("store: cancel outbox %d: notification %s: %w", id, nid, err)
-	}
-	return n, nil
+	return n, err
 }

@@ -47,13 +47,6 @@ type Store struct {
 	// recordBatch groups the outcomes of concurrent deliveries
 	// (RecordOutboxAttempts).
 	recordBatch *sqldb.Batcher[recordReq, *OutboxTx]
-
-	// statusBatch groups notification status changes, createBatch
-	// CreateNotification's requests (notifications.go).
-	statusBatch *sqldb.Batcher[statusReq, *NotificationEvent]
-	createBatch *sqldb.Batcher[*NotificationRequest, NotificationResult]
-	// smsBatch groups the SMS dispatcher's writes (sms.go).
-	smsBatch *sqldb.Batcher[func(tx dbtx) error, struct{}]
 }
 
 // Open opens (creating if needed) the store and applies migrations.
@@ -73,13 +66,6 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{log: log, opts: opts, auth: newAuthCache(opts.AuthCacheTTL), db: db, dialect: db.Dialect()}
-	s.statusBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.setStatuses, nil)
-	s.createBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.createNotifications, func(r NotificationResult) {
-		for _, id := range r.OutboxIDs {
-			s.outboxAdded(id)
-		}
-	})
-	s.smsBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.runSMSBatch, nil)
 	s.recordBatch = sqldb.NewDurableBatcher(db, sqldb.BatcherOptions{}, s.recordOutcomes, s.outcomesDurable)
 	// SQLite has one writer, so one batch at a time. PostgreSQL commits
 	// concurrent transactions in parallel: several batches in flight
@@ -182,3 +168,8 @@ func (s *Store) writeTxNoSync(ctx context.Context, fn func(tx dbtx, ch changes) 
 // Conn returns the store's database for single statements, for the stores
 // that share it (see sqldb.Conn).
 func (s *Store) Conn() sqldb.Conn { return s.db }
+
+// DB returns the store's database, for the stores that share it with
+// transactions and group commits of their own (the notification store).
+// Close closes it.
+func (s *Store) DB() *sqldb.DB { return s.db }

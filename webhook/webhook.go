@@ -40,8 +40,8 @@ import (
 	"strings"
 	"time"
 
+	"congthu/notify/notifydb"
 	"congthu/queue"
-	"congthu/store"
 )
 
 // Queue is the queue of callback jobs.
@@ -75,9 +75,9 @@ type Payload struct {
 }
 
 // PayloadOf builds the payload of a status event.
-func PayloadOf(ev store.NotificationEvent) Payload {
+func PayloadOf(ev notifydb.NotificationEvent) Payload {
 	return Payload{ID: ev.NotificationID, Reference: ev.Reference, Dossier: ev.DossierCode, Channel: ev.Channel,
-		Status: ev.Status, Final: store.NotificationStatusFinal(ev.Status), StatusAt: ev.At.UTC(),
+		Status: ev.Status, Final: notifydb.NotificationStatusFinal(ev.Status), StatusAt: ev.At.UTC(),
 		Detail: ev.Detail, Cursor: ev.ID, Test: ev.Test, URI: "/v1/notifications/" + ev.NotificationID}
 }
 
@@ -140,13 +140,13 @@ type Options struct {
 
 // Handler is the queue.Handler of Queue.
 type Handler struct {
-	st   *store.Store
+	st   *notifydb.Store
 	log  *slog.Logger
 	opts Options
 }
 
 // NewHandler returns the callback handler.
-func NewHandler(st *store.Store, log *slog.Logger, opts Options) *Handler {
+func NewHandler(st *notifydb.Store, log *slog.Logger, opts Options) *Handler {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -174,12 +174,12 @@ func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
 		return queue.Permanent(fmt.Errorf("webhook: bad job ID %q", j.ID))
 	}
 	cb, err := h.st.Callback(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, notifydb.ErrNotFound) {
 		return nil
 	} else if err != nil {
 		return err
 	}
-	if cb.State != store.CallbackPending {
+	if cb.State != notifydb.CallbackPending {
 		return nil
 	}
 	ev, err := h.st.NotificationEvent(ctx, id)
@@ -192,7 +192,7 @@ func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
 	}
 	now := h.opts.Now()
 	if svc.CallbackURL == "" {
-		return h.st.UpdateCallback(ctx, id, store.CallbackDone, now, "no callback URL registered")
+		return h.st.UpdateCallback(ctx, id, notifydb.CallbackDone, now, "no callback URL registered")
 	}
 	body, err := json.Marshal(PayloadOf(*ev))
 	if err != nil {
@@ -200,25 +200,25 @@ func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
 	}
 	sendErr := h.post(ctx, svc, body, now)
 	if sendErr == nil {
-		return h.st.UpdateCallback(ctx, id, store.CallbackDone, now, "")
+		return h.st.UpdateCallback(ctx, id, notifydb.CallbackDone, now, "")
 	}
 	log := h.log.With("event", id, "service", svc.Name, "attempt", cb.Attempts+1)
 	if now.Sub(ev.CreatedAt) >= h.opts.MaxAge {
 		log.Warn("webhook: giving up on callback", "err", sendErr)
-		if err := h.st.UpdateCallback(ctx, id, store.CallbackFailed, now, sendErr.Error()); err != nil {
+		if err := h.st.UpdateCallback(ctx, id, notifydb.CallbackFailed, now, sendErr.Error()); err != nil {
 			return err
 		}
 		return queue.Permanent(sendErr)
 	}
 	next := now.Add(h.opts.Backoff(cb.Attempts + 1))
 	log.Info("webhook: callback failed; will retry", "err", sendErr, "next", next)
-	if err := h.st.UpdateCallback(ctx, id, store.CallbackPending, next, sendErr.Error()); err != nil {
+	if err := h.st.UpdateCallback(ctx, id, notifydb.CallbackPending, next, sendErr.Error()); err != nil {
 		return err
 	}
 	return queue.RetryAt(next, sendErr)
 }
 
-func (h *Handler) post(ctx context.Context, svc *store.APIService, body []byte, now time.Time) error {
+func (h *Handler) post(ctx context.Context, svc *notifydb.APIService, body []byte, now time.Time) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, svc.CallbackURL, bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("callback URL: %w", err)

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 
 	"congthu/httpapi"
+	"congthu/notify/notifydb"
 	"congthu/sms"
 	"congthu/templates"
 	"congthu/webhook"
@@ -45,7 +46,7 @@ func apikeyCommand() *command {
 					}
 					defer st.Close()
 					key, hash, hint := httpapi.NewAPIKey(test)
-					if _, err := st.AddAPIKey(ctx, service, hash, hint, test); err != nil {
+					if _, err := notifydb.New(st).AddAPIKey(ctx, service, hash, hint, test); err != nil {
 						return describe(err, "service", service)
 					}
 					fmt.Fprintln(c.stdout, key)
@@ -64,7 +65,7 @@ func apikeyCommand() *command {
 						return err
 					}
 					defer st.Close()
-					keys, err := st.APIKeys(ctx, fs.Lookup("service").Value.String())
+					keys, err := notifydb.New(st).APIKeys(ctx, fs.Lookup("service").Value.String())
 					if err != nil {
 						return err
 					}
@@ -98,7 +99,7 @@ func apikeyCommand() *command {
 						return err
 					}
 					defer st.Close()
-					if err := st.RevokeAPIKey(ctx, id); err != nil {
+					if err := notifydb.New(st).RevokeAPIKey(ctx, id); err != nil {
 						return describe(err, "API key", args[0])
 					}
 					fmt.Fprintf(c.stdout, "API key %d revoked\n", id)
@@ -126,7 +127,7 @@ func serviceCommand() *command {
 						return err
 					}
 					defer st.Close()
-					svcs, err := st.APIServices(ctx)
+					svcs, err := notifydb.New(st).APIServices(ctx)
 					if err != nil {
 						return err
 					}
@@ -201,7 +202,7 @@ func serviceCommand() *command {
 								return usagef("service callback set: --url %q: %v", u, err)
 							}
 						}
-						if err := st.SetServiceCallback(ctx, args[0], u, secret); err != nil {
+						if err := notifydb.New(st).SetServiceCallback(ctx, args[0], u, secret); err != nil {
 							return describe(err, "service", args[0])
 						}
 						fmt.Fprintf(c.stdout, "callback of %s set\n", args[0])

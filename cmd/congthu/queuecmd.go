@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/dispatcher"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 )
@@ -236,6 +237,11 @@ the sweeper may enqueue them again.`,
 						}
 						defer st.Close()
 						n, err := st.CancelOutbox(ctx, id, reason)
+						if err == nil && n > 0 {
+							// The notification the entry carries, if any,
+							// fails with it.
+							err = notifydb.New(st).OutboxCancelled(ctx, id)
+						}
 						switch {
 						case errors.Is(err, store.ErrNotFound):
 							fmt.Fprintf(c.stdout, "outbox %d is not in the store\n", id)

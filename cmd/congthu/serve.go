@@ -28,6 +28,7 @@ import (
 	"congthu/mtasts"
 	"congthu/mtasts/stsdb"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
 	"congthu/queue"
 	"congthu/revoke"
@@ -202,6 +203,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		return err
 	}
 	defer st.Close()
+	nst := notifydb.New(st)
 	log.Info("store open", "backend", st.Backend(), "dkim_rsa", dkim.RSABackend)
 	signer := dkim.NewSigner(st, log.With("component", "dkim"))
 
@@ -219,16 +221,17 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	if qc != nil {
 		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
 		metrics := httpapi.NewMetrics()
-		tracker = notify.NewTracker(st, qc, log.With("component", "notify"), metrics.ObserveDelivery)
+		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), metrics.ObserveDelivery)
+		st.AddOutboxHook(nst.NotificationHook(tracker.OutboxRecorded))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
 		if err := startDispatcher(runCtx, r, cfg, st, qc, tracker, signer, log); err != nil {
 			return err
 		}
-		smsReceipts, err := startNotifyWorkers(runCtx, r, cfg, st, qc, rdb, tracker, log)
+		smsReceipts, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
 		if err != nil {
 			return err
 		}
-		if api, err = newAPI(ctx, cfg, st, qc, tracker, metrics, smsReceipts, log); err != nil {
+		if api, err = newAPI(ctx, cfg, st, nst, qc, tracker, metrics, smsReceipts, log); err != nil {
 			return err
 		}
 		defer api.Close() // after the HTTP server's shutdown
@@ -243,7 +246,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
-	mxOpts.Bounces = notify.NewBounces(st, tracker, log.With("component", "bounces"))
+	mxOpts.Bounces = notify.NewBounces(nst, tracker, log.With("component", "bounces"))
 	mxOpts.Resources = smtpRes
 	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
 	r.onStop("mx", mxSrv.Shutdown)
@@ -385,7 +388,7 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 // simulation, callbacks, the SMS channel, and the sweeper that restores
 // their jobs from the store. It returns the SMS receipt webhook (nil
 // without an HTTP SMS provider).
-func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client, rdb *redis.Client,
+func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.Store, qc *queue.Client, rdb *redis.Client,
 	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
 	w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
 	w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
@@ -405,7 +408,7 @@ func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *
 }
 
 // newAPI returns the REST API. Close it after the HTTP server's shutdown.
-func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, qc *queue.Client, tracker *notify.Tracker,
+func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, nst *notifydb.Store, qc *queue.Client, tracker *notify.Tracker,
 	metrics *httpapi.Metrics, smsReceipts http.Handler, log *slog.Logger) (*httpapi.Server, error) {
 	set, err := templates.Load()
 	if err != nil {
@@ -424,7 +427,7 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, qc *queue.
 		RateLimit:    cfg.API.RateLimit,
 		SMSReceipts:  smsReceipts,
 		MTASTSPolicy: cfg.MTASTSPolicy(),
-	}, httpapi.Deps{Store: st, Queue: qc, Templates: set, Tracker: tracker, Metrics: metrics}), nil
+	}, httpapi.Deps{Store: st, Notifications: nst, Queue: qc, Templates: set, Tracker: tracker, Metrics: metrics}), nil
 }
 
 // newSubmission returns SMTP submission; it DKIM-signs what it accepts
@@ -541,7 +544,7 @@ func resolver(addr string) *net.Resolver {
 // no provider configured, live SMS become technical-failure "no SMS
 // provider configured" (smschan.Handler). It returns the HTTP provider's
 // receipt webhook for POST /v1/sms/receipts, nil without one.
-func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client, rdb *redis.Client,
+func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.Store, qc *queue.Client, rdb *redis.Client,
 	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
 	c := cfg.SMS
 	quiet, err := policy.ParseQuietHours(c.QuietHours)

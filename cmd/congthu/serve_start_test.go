@@ -13,6 +13,7 @@ import (
 	"congthu/dispatcher"
 	"congthu/internal/testenv"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/webhook"
@@ -38,26 +39,27 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	nst := notifydb.New(st)
 	if _, err := st.AddDomain(ctx, "hanoi.gov.vn"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.AddAPIKey(ctx, "motcua", "hash", "ct_live_x", false); err != nil {
+	if _, err := nst.AddAPIKey(ctx, "motcua", "hash", "ct_live_x", false); err != nil {
 		t.Fatal(err)
 	}
-	note := func(id string) store.NewNotification {
-		return store.NewNotification{Notification: store.Notification{ID: id, Channel: "email", Recipient: id + "@example.com",
+	note := func(id string) notifydb.NewNotification {
+		return notifydb.NewNotification{Notification: notifydb.Notification{ID: id, Channel: "email", Recipient: id + "@example.com",
 			TemplateID: "dossier-received-email", TemplateVersion: 1, DossierCode: "000.12", Reference: "ref-" + id,
 			Subject: "Hồ sơ", Text: "Hồ sơ đã tiếp nhận", FromAddress: "noreply@hanoi.gov.vn"}, MailFrom: "bounce+" + id + "@hanoi.gov.vn"}
 	}
-	var tests []store.NewNotification
+	var tests []notifydb.NewNotification
 	for i := range 20 {
 		n := note(fmt.Sprintf("test-%02d", i))
 		n.Test = true
 		tests = append(tests, n)
 	}
-	res, err := st.CreateNotifications(ctx, []*store.NotificationRequest{
+	res, err := nst.CreateNotifications(ctx, []*notifydb.NotificationRequest{
 		{Service: "motcua", Test: true, Notifications: tests},
-		{Service: "motcua", Notifications: []store.NewNotification{note("live")}},
+		{Service: "motcua", Notifications: []notifydb.NewNotification{note("live")}},
 	})
 	if err != nil || res[0].Err != nil || res[1].Err != nil || len(res[1].OutboxIDs) != 1 {
 		t.Fatalf("CreateNotifications: %+v %v", res, err)
@@ -114,9 +116,10 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	nst = notifydb.New(st)
 	for _, n := range tests {
-		got, err := st.Notification(ctx, n.ID)
-		if err != nil || got.Status != store.NotificationDelivered {
+		got, err := nst.Notification(ctx, n.ID)
+		if err != nil || got.Status != notifydb.NotificationDelivered {
 			t.Errorf("%s: %+v %v", n.ID, got, err)
 		}
 	}

@@ -23,8 +23,8 @@
 //     technical-failure "no SMS provider configured" at once: the back
 //     office hears of it (and may use another channel) instead of waiting
 //     72 hours for the expiry.
-//  4. store.BeginSMSSend (sending, committed), then the provider.
-//     Accepted: the parts' ids go to the store (store.RecordSMSAccepted)
+//  4. notifydb.Store.BeginSMSSend (sending, committed), then the provider.
+//     Accepted: the parts' ids go to the store (notifydb.Store.RecordSMSAccepted)
 //     and the SMS stays sending until receipts make it delivered or a
 //     failure. Refused for good: permanent-failure. Provably not taken
 //     (provider down, throttled past its retries): tried again with
@@ -32,7 +32,7 @@
 //
 // Unknown outcome (the request was written but no answer read: connection
 // dropped mid-window, timeout, or a run that died mid-send and left
-// store.SMSSubmitting behind): the SMS is not sent again at once. It stays
+// notifydb.SMSSubmitting behind): the SMS is not sent again at once. It stays
 // sending with detail "outcome unknown ..." and the job comes back after
 // Options.UnknownOutcomeWait (default 30 min). If a receipt made it final
 // by then, nothing more is done. Otherwise it is sent once more (the SMSC
@@ -57,11 +57,11 @@ import (
 	"time"
 
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/queue"
 	"congthu/sms/policy"
 	"congthu/sms/route"
 	"congthu/sms/smpp"
-	"congthu/store"
 )
 
 // Sender sends one SMS through a provider; *route.Router satisfies it.
@@ -82,8 +82,8 @@ type Limiter interface {
 type Tracker interface {
 	SetStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error)
 	// EnqueueCallbacks queues the callbacks of events the store made
-	// (store.BeginSMSSend's "sending").
-	EnqueueCallbacks(ctx context.Context, evs []store.NotificationEvent)
+	// (notifydb.Store.BeginSMSSend's "sending").
+	EnqueueCallbacks(ctx context.Context, evs []notifydb.NotificationEvent)
 }
 
 // Options configure the Handler.
@@ -112,14 +112,14 @@ type Options struct {
 
 // Handler sends live SMS notifications.
 type Handler struct {
-	st  *store.Store
+	st  *notifydb.Store
 	tr  Tracker
 	o   Options
 	log *slog.Logger
 }
 
 // NewHandler returns the SMS handler over the store and the tracker.
-func NewHandler(st *store.Store, tr Tracker, opts Options) *Handler {
+func NewHandler(st *notifydb.Store, tr Tracker, opts Options) *Handler {
 	if opts.UnknownOutcomeWait <= 0 {
 		opts.UnknownOutcomeWait = 30 * time.Minute
 	}
@@ -162,19 +162,19 @@ func (h *Handler) Name() string { return notify.ChannelSMS }
 // the earlier runs of its job. It is the notify.Channel of queue "sms":
 // notify.Tracker.Handler makes its queue.Handler, which reads the job's
 // notification and leaves final and test ones alone. It is idempotent.
-func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) error {
+func (h *Handler) Send(ctx context.Context, n *notifydb.Notification, attempt int) error {
 	id := n.ID
 	log := h.log.With("notification", id)
 	now := h.o.Now()
 
 	resend := false
 	send, err := h.st.SMSSend(ctx, id)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
+	if err != nil && !errors.Is(err, notifydb.ErrNotFound) {
 		return err
 	}
 	if send != nil {
 		switch send.State {
-		case store.SMSAccepted:
+		case notifydb.SMSAccepted:
 			// Waiting for receipts; a crash may have come between
 			// their record and the status.
 			out, err := h.st.SMSOutcome(ctx, id)
@@ -185,16 +185,16 @@ func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) 
 				_, err = h.tr.SetStatus(ctx, id, out.Status, out.Detail, time.Time{})
 			}
 			return err
-		case store.SMSSubmitting, store.SMSUnknown:
+		case notifydb.SMSSubmitting, notifydb.SMSUnknown:
 			if send.Resends > 0 {
-				_, err := h.tr.SetStatus(ctx, id, store.NotificationTechnicalFailure,
+				_, err := h.tr.SetStatus(ctx, id, notifydb.NotificationTechnicalFailure,
 					"outcome unknown twice (no answer from the provider); not sent again", time.Time{})
 				return err
 			}
-			if send.State == store.SMSSubmitting {
+			if send.State == notifydb.SMSSubmitting {
 				// The previous run died mid-send.
 				detail := "outcome unknown: the previous attempt stopped mid-send"
-				if err := h.st.SetSMSSendState(ctx, id, store.SMSUnknown, send.Provider, detail); err != nil {
+				if err := h.st.SetSMSSendState(ctx, id, notifydb.SMSUnknown, send.Provider, detail); err != nil {
 					return err
 				}
 				h.st.NoteNotification(ctx, id, h.unknownDetail(detail), time.Time{})
@@ -219,7 +219,7 @@ func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) 
 		if !d.Allowed {
 			switch d.Reason {
 			case policy.ReasonDuplicate:
-				_, err := h.tr.SetStatus(ctx, id, store.NotificationPermanentFailure,
+				_, err := h.tr.SetStatus(ctx, id, notifydb.NotificationPermanentFailure,
 					fmt.Sprintf("duplicate: the same text went to this number less than %s ago; sent once, not again", h.dupWindow()), time.Time{})
 				return err
 			default:
@@ -230,22 +230,22 @@ func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) 
 		}
 	}
 	if h.o.Sender == nil {
-		_, err := h.tr.SetStatus(ctx, id, store.NotificationTechnicalFailure, "no SMS provider configured", time.Time{})
+		_, err := h.tr.SetStatus(ctx, id, notifydb.NotificationTechnicalFailure, "no SMS provider configured", time.Time{})
 		return err
 	}
 
 	ev, err := h.st.BeginSMSSend(ctx, id, resend)
-	if errors.Is(err, store.ErrFinal) || errors.Is(err, store.ErrAccepted) {
+	if errors.Is(err, notifydb.ErrFinal) || errors.Is(err, notifydb.ErrAccepted) {
 		return nil // a concurrent run got there first
 	} else if err != nil {
 		return err
 	}
 	if ev != nil {
-		h.tr.EnqueueCallbacks(ctx, []store.NotificationEvent{*ev})
+		h.tr.EnqueueCallbacks(ctx, []notifydb.NotificationEvent{*ev})
 	}
 	res, err := h.o.Sender.Send(ctx, route.Message{To: n.Recipient, Text: n.SMSText, Reference: id})
 	if err == nil {
-		out, err := h.recordAccepted(ctx, id, store.SMSAccepted, res.Provider, res.MessageIDs)
+		out, err := h.recordAccepted(ctx, id, notifydb.SMSAccepted, res.Provider, res.MessageIDs)
 		if err != nil {
 			return err
 		}
@@ -264,24 +264,24 @@ func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) 
 	case se.UnknownOutcome || len(se.MessageIDs) > 0:
 		detail := "outcome unknown: " + se.Error()
 		if len(se.MessageIDs) > 0 {
-			if _, err := h.recordAccepted(ctx, id, store.SMSUnknown, se.Provider, se.MessageIDs); err != nil {
+			if _, err := h.recordAccepted(ctx, id, notifydb.SMSUnknown, se.Provider, se.MessageIDs); err != nil {
 				return err
 			}
 			detail = fmt.Sprintf("outcome unknown: %d part(s) accepted, then %s", len(se.MessageIDs), se.Error())
 		}
-		if err := h.st.SetSMSSendState(ctx, id, store.SMSUnknown, se.Provider, detail); err != nil {
+		if err := h.st.SetSMSSendState(ctx, id, notifydb.SMSUnknown, se.Provider, detail); err != nil {
 			return err
 		}
 		log.Warn("sms outcome unknown; waiting for a receipt", "provider", se.Provider, "err", err)
 		h.st.NoteNotification(ctx, id, h.unknownDetail(detail), time.Time{})
 		if resend {
-			_, err := h.tr.SetStatus(ctx, id, store.NotificationTechnicalFailure,
+			_, err := h.tr.SetStatus(ctx, id, notifydb.NotificationTechnicalFailure,
 				"outcome unknown twice (no answer from the provider); not sent again", time.Time{})
 			return err
 		}
 		return queue.RetryAt(time.Now().Add(h.o.UnknownOutcomeWait), se)
 	case !se.Temporary:
-		if err := h.st.SetSMSSendState(ctx, id, store.SMSNotSent, se.Provider, se.Error()); err != nil {
+		if err := h.st.SetSMSSendState(ctx, id, notifydb.SMSNotSent, se.Provider, se.Error()); err != nil {
 			return err
 		}
 		if h.o.Limiter != nil {
@@ -289,10 +289,10 @@ func (h *Handler) Send(ctx context.Context, n *store.Notification, attempt int) 
 				log.Warn("sms: forget in limits failed", "err", err)
 			}
 		}
-		_, err := h.tr.SetStatus(ctx, id, store.NotificationPermanentFailure, "refused: "+se.Error(), time.Time{})
+		_, err := h.tr.SetStatus(ctx, id, notifydb.NotificationPermanentFailure, "refused: "+se.Error(), time.Time{})
 		return err
 	default:
-		if err := h.st.SetSMSSendState(ctx, id, store.SMSNotSent, se.Provider, se.Error()); err != nil {
+		if err := h.st.SetSMSSendState(ctx, id, notifydb.SMSNotSent, se.Provider, se.Error()); err != nil {
 			return err
 		}
 		wait := max(h.o.Backoff(attempt+1), se.RetryAfter)
@@ -326,7 +326,7 @@ func (h *Handler) rateText() string {
 // recordAccepted stores the parts' ids, retrying for up to a minute: the
 // provider has them, so giving up here would make the next run see an
 // unknown outcome.
-func (h *Handler) recordAccepted(ctx context.Context, id, state, provider string, ids []string) (store.SMSOutcome, error) {
+func (h *Handler) recordAccepted(ctx context.Context, id, state, provider string, ids []string) (notifydb.SMSOutcome, error) {
 	norm := make([]string, len(ids))
 	for i, m := range ids {
 		norm[i] = smpp.NormalizeMessageID(m)
@@ -334,7 +334,7 @@ func (h *Handler) recordAccepted(ctx context.Context, id, state, provider string
 	deadline := time.Now().Add(time.Minute)
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		out, err := h.st.RecordSMSAccepted(ctx, id, state, provider, norm)
-		if err == nil || errors.Is(err, store.ErrNotFound) || time.Now().After(deadline) {
+		if err == nil || errors.Is(err, notifydb.ErrNotFound) || time.Now().After(deadline) {
 			return out, err
 		}
 		h.log.Warn("sms: record accepted ids failed; retrying", "notification", id, "err", err)
@@ -348,14 +348,14 @@ func (h *Handler) recordAccepted(ctx context.Context, id, state, provider string
 
 // Receipts applies the providers' delivery receipts.
 type Receipts struct {
-	st  *store.Store
+	st  *notifydb.Store
 	tr  Tracker
 	log *slog.Logger
 }
 
 // NewReceipts returns the receipt side of the channel over the store and
 // the tracker; log may be nil.
-func NewReceipts(st *store.Store, tr Tracker, log *slog.Logger) *Receipts {
+func NewReceipts(st *notifydb.Store, tr Tracker, log *slog.Logger) *Receipts {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -369,11 +369,11 @@ func (h *Receipts) Apply(ctx context.Context, r route.Receipt) error {
 	var state string
 	switch r.Outcome {
 	case smpp.Delivered:
-		state = store.NotificationDelivered
+		state = notifydb.NotificationDelivered
 	case smpp.PermanentFailure:
-		state = store.NotificationPermanentFailure
+		state = notifydb.NotificationPermanentFailure
 	case smpp.TemporaryFailure:
-		state = store.NotificationTemporaryFailure
+		state = notifydb.NotificationTemporaryFailure
 	default:
 		return nil // not final yet
 	}

@@ -31,6 +31,7 @@ import (
 	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
 	"congthu/queue"
 	"congthu/sms/httpsms"
@@ -48,6 +49,7 @@ import (
 type smsEnv struct {
 	t       testing.TB
 	st      *store.Store
+	nst     *notifydb.Store
 	dataDir string
 	rdb     *redis.Client
 	q       *queue.Client
@@ -161,6 +163,8 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	}
 	t.Cleanup(func() { st.Close() })
 	e.st = st
+	nst := notifydb.New(st)
+	e.nst = nst
 	ro, err := redis.ParseURL(testenv.Redis(t))
 	if err != nil {
 		t.Fatal(err)
@@ -169,8 +173,9 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	e.rdb = redis.NewClient(ro)
 	t.Cleanup(func() { e.rdb.Close() })
 	e.q = queue.NewClient(e.rdb)
-	e.tr = notify.NewTracker(st, e.q, testLogger(t), nil)
-	e.rc = smschan.NewReceipts(st, e.tr, testLogger(t))
+	e.tr = notify.NewTracker(nst, e.q, testLogger(t), nil)
+	st.AddOutboxHook(nst.NotificationHook(e.tr.OutboxRecorded))
+	e.rc = smschan.NewReceipts(nst, e.tr, testLogger(t))
 
 	e.cb = &callbacks{t: t, secret: e.secret}
 	cbSrv := httptest.NewServer(e.cb)
@@ -185,14 +190,14 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		receipts = o.receipt(e.rc)
 	}
 	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: receipts},
-		httpapi.Deps{Store: st, Queue: e.q, Templates: set, Tracker: e.tr})
+		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr})
 	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.ts.Close)
 	e.live = e.addKey(false)
 	e.test = e.addKey(true)
 	if !o.noCB {
-		if err := st.SetServiceCallback(ctx, "motcua", cbSrv.URL, e.secret); err != nil {
+		if err := nst.SetServiceCallback(ctx, "motcua", cbSrv.URL, e.secret); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -236,14 +241,14 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if o.mod != nil {
 		o.mod(&so)
 	}
-	e.h = smschan.NewHandler(st, e.tr, so)
+	e.h = smschan.NewHandler(e.nst, e.tr, so)
 
 	w := queue.NewWorker(e.q, testLogger(t), queue.WorkerOptions{Block: 100 * time.Millisecond})
 	if !o.noWork {
 		w.Handle(notify.QueueSMS, e.tr.Handler(e.h), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second, MoverInterval: 50 * time.Millisecond})
 	}
 	w.Handle(notify.QueueTest, queue.HandlerFunc(e.tr.HandleTest), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond})
-	w.Handle(webhook.Queue, webhook.NewHandler(st, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
+	w.Handle(webhook.Queue, webhook.NewHandler(e.nst, testLogger(t), webhook.Options{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}), queue.HandlerOptions{MoverInterval: 50 * time.Millisecond,
 		Backoff: func(int) time.Duration { return 100 * time.Millisecond }})
 	wctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
@@ -268,7 +273,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 
 func (e *smsEnv) addKey(test bool) string {
 	key, hash, hint := httpapi.NewAPIKey(test)
-	if _, err := e.st.AddAPIKey(context.Background(), "motcua", hash, hint, test); err != nil {
+	if _, err := e.nst.AddAPIKey(context.Background(), "motcua", hash, hint, test); err != nil {
 		e.t.Fatal(err)
 	}
 	return key
@@ -335,9 +340,9 @@ func (e *smsEnv) postParts(key, code string, ev map[string]any) (map[string]stri
 	return out, parts
 }
 
-func (e *smsEnv) note(id string) *store.Notification {
+func (e *smsEnv) note(id string) *notifydb.Notification {
 	e.t.Helper()
-	n, err := e.st.Notification(context.Background(), id)
+	n, err := e.nst.Notification(context.Background(), id)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -345,17 +350,17 @@ func (e *smsEnv) note(id string) *store.Notification {
 }
 
 // waitFinal waits until notification id is final and returns it.
-func (e *smsEnv) waitFinal(id string, timeout time.Duration) *store.Notification {
+func (e *smsEnv) waitFinal(id string, timeout time.Duration) *notifydb.Notification {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
 		n := e.note(id)
-		if store.NotificationStatusFinal(n.Status) {
+		if notifydb.NotificationStatusFinal(n.Status) {
 			return n
 		}
 		if time.Now().After(deadline) {
-			send, _ := e.st.SMSSend(context.Background(), id)
-			out, _ := e.st.SMSOutcome(context.Background(), id)
+			send, _ := e.nst.SMSSend(context.Background(), id)
+			out, _ := e.nst.SMSOutcome(context.Background(), id)
 			e.t.Fatalf("notification %s not final after %s: %s %q; send %+v; parts %+v", id, timeout, n.Status, n.StatusDetail, send, out)
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -386,8 +391,8 @@ func TestSMSEndToEnd(t *testing.T) {
 	for _, tc := range []struct {
 		dlr, want, detail string
 	}{
-		{"delivered", store.NotificationDelivered, "delivery receipt: DELIVRD"},
-		{"undeliverable", store.NotificationPermanentFailure, "delivery receipt: UNDELIV"},
+		{"delivered", notifydb.NotificationDelivered, "delivery receipt: DELIVRD"},
+		{"undeliverable", notifydb.NotificationPermanentFailure, "delivery receipt: UNDELIV"},
 	} {
 		t.Run(tc.dlr, func(t *testing.T) {
 			s := smpptest.Start(t, "--dlr", tc.dlr)
@@ -401,7 +406,7 @@ func TestSMSEndToEnd(t *testing.T) {
 				t.Errorf("SMSC got %d submit_sm, want %d (parts)", got, n.SMSParts)
 			}
 			waitUntil(t, "callbacks", 10*time.Second, func() bool { return len(e.cb.status(n.ID)) == 2 })
-			if got := e.cb.status(n.ID); got[0] != store.NotificationSending || got[1] != tc.want {
+			if got := e.cb.status(n.ID); got[0] != notifydb.NotificationSending || got[1] != tc.want {
 				t.Errorf("callbacks: got %v, want [sending %s]", got, tc.want)
 			}
 			if e.cb.bad != 0 {
@@ -429,14 +434,14 @@ func TestSMSQuietHours(t *testing.T) {
 		t.Errorf("held until %s from now, want 9h (07:00)", d)
 	}
 	n := e.note(held)
-	if n.Status != store.NotificationCreated || n.StatusDetail != "held for quiet hours (21:00-07:00) until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)" {
+	if n.Status != notifydb.NotificationCreated || n.StatusDetail != "held for quiet hours (21:00-07:00) until 07:00 29/11/2026 (Asia/Ho_Chi_Minh)" {
 		t.Errorf("held: got %s %q", n.Status, n.StatusDetail)
 	}
 	if s.Count("SUBMIT") != 0 {
 		t.Error("a held SMS was submitted")
 	}
 	e.handle(held) // the sweeper may run it again: no second entry
-	evs, _ := e.st.NotificationEvents(context.Background(), held)
+	evs, _ := e.nst.NotificationEvents(context.Background(), held)
 	if len(evs) != 2 || evs[1].Detail != n.StatusDetail {
 		t.Errorf("timeline: got %+v, want created + one held entry", evs)
 	}
@@ -450,7 +455,7 @@ func TestSMSQuietHours(t *testing.T) {
 	if err := e.handle(urgent); err != nil {
 		t.Fatalf("urgent: %v", err)
 	}
-	if n := e.waitFinal(urgent, 10*time.Second); n.Status != store.NotificationDelivered {
+	if n := e.waitFinal(urgent, 10*time.Second); n.Status != notifydb.NotificationDelivered {
 		t.Errorf("urgent: got %s %q", n.Status, n.StatusDetail)
 	}
 
@@ -458,7 +463,7 @@ func TestSMSQuietHours(t *testing.T) {
 	if err := e.handle(held); err != nil {
 		t.Fatalf("morning: %v", err)
 	}
-	if n := e.waitFinal(held, 10*time.Second); n.Status != store.NotificationDelivered {
+	if n := e.waitFinal(held, 10*time.Second); n.Status != notifydb.NotificationDelivered {
 		t.Errorf("morning: got %s %q", n.Status, n.StatusDetail)
 	}
 }
@@ -483,7 +488,7 @@ func TestSMSLimits(t *testing.T) {
 		t.Fatalf("third SMS in the hour: got %v, want a RetryError", err)
 	}
 	n := e.note(ids[2])
-	if n.Status != store.NotificationCreated || !strings.HasPrefix(n.StatusDetail, "rate-limited: this number already got 2 SMS in the last 1h0m0s; will be sent at 11:00 28/11/2026") {
+	if n.Status != notifydb.NotificationCreated || !strings.HasPrefix(n.StatusDetail, "rate-limited: this number already got 2 SMS in the last 1h0m0s; will be sent at 11:00 28/11/2026") {
 		t.Errorf("rate-limited: got %s %q", n.Status, n.StatusDetail)
 	}
 
@@ -496,7 +501,7 @@ func TestSMSLimits(t *testing.T) {
 		t.Fatal(err)
 	}
 	n = e.note(dup)
-	if n.Status != store.NotificationPermanentFailure || n.StatusDetail != "duplicate: the same text went to this number less than 10m0s ago; sent once, not again" {
+	if n.Status != notifydb.NotificationPermanentFailure || n.StatusDetail != "duplicate: the same text went to this number less than 10m0s ago; sent once, not again" {
 		t.Errorf("duplicate: got %s %q", n.Status, n.StatusDetail)
 	}
 	// After the hour the rate-limited one goes.
@@ -504,7 +509,7 @@ func TestSMSLimits(t *testing.T) {
 	if err := e.handle(ids[2]); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.waitFinal(ids[2], 10*time.Second); n.Status != store.NotificationDelivered {
+	if n := e.waitFinal(ids[2], 10*time.Second); n.Status != notifydb.NotificationDelivered {
 		t.Errorf("after the hour: got %s %q", n.Status, n.StatusDetail)
 	}
 	if got := s.Count("ACK"); got != 3 {
@@ -528,7 +533,7 @@ func TestSMSDropMidWindow(t *testing.T) {
 	}
 	wg.Wait()
 	for _, id := range ids {
-		if n := e.waitFinal(id, 30*time.Second); n.Status != store.NotificationDelivered {
+		if n := e.waitFinal(id, 30*time.Second); n.Status != notifydb.NotificationDelivered {
 			t.Errorf("%s: got %s %q", id, n.Status, n.StatusDetail)
 		}
 	}
@@ -563,7 +568,7 @@ func TestSMSUnknownOutcome(t *testing.T) {
 	if err := e.handle(id); !errors.As(err, &re) {
 		t.Fatalf("unknown outcome: got %v, want a RetryError", err)
 	}
-	if n := e.note(id); n.Status != store.NotificationSending || !strings.HasPrefix(n.StatusDetail, "outcome unknown") {
+	if n := e.note(id); n.Status != notifydb.NotificationSending || !strings.HasPrefix(n.StatusDetail, "outcome unknown") {
 		t.Errorf("got %s %q", n.Status, n.StatusDetail)
 	}
 	e.handle(id) // too early: no resend
@@ -575,7 +580,7 @@ func TestSMSUnknownOutcome(t *testing.T) {
 	if calls.Load() != 2 {
 		t.Fatalf("sent %d times after the wait, want 2", calls.Load())
 	}
-	if n := e.note(id); n.Status != store.NotificationTechnicalFailure {
+	if n := e.note(id); n.Status != notifydb.NotificationTechnicalFailure {
 		t.Errorf("second unknown outcome: got %s %q", n.Status, n.StatusDetail)
 	}
 	time.Sleep(350 * time.Millisecond)
@@ -596,7 +601,7 @@ func (f senderFunc) Send(ctx context.Context, m route.Message) (route.Result, er
 func TestSMSNoProvider(t *testing.T) {
 	e := newSMSEnv(t, smsEnvOpts{})
 	id := e.post(e.live, "000.41", smsEvent("ev-n", "000.41", "0912345678", "sms"))["sms"]
-	if n := e.waitFinal(id, 10*time.Second); n.Status != store.NotificationTechnicalFailure || n.StatusDetail != "no SMS provider configured" {
+	if n := e.waitFinal(id, 10*time.Second); n.Status != notifydb.NotificationTechnicalFailure || n.StatusDetail != "no SMS provider configured" {
 		t.Errorf("got %s %q", n.Status, n.StatusDetail)
 	}
 }
@@ -623,8 +628,8 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 	e1 := newSMSEnv(t, smsEnvOpts{dataDir: dir, sender: route.New(route.NewHTTP("http", p1), nil, route.Options{})})
 	id := e1.post(e1.live, "000.51", smsEvent("ev-r", "000.51", "0912345678", "sms"))["sms"]
 	waitUntil(t, "accepted", 10*time.Second, func() bool {
-		s, err := e1.st.SMSSend(context.Background(), id)
-		return err == nil && s.State == store.SMSAccepted
+		s, err := e1.nst.SMSSend(context.Background(), id)
+		return err == nil && s.State == notifydb.SMSAccepted
 	})
 	e1.ts.Close()
 	e1.st.Close()
@@ -647,7 +652,7 @@ func TestSMSReceiptAfterRestart(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("receipt: %d", resp.StatusCode)
 	}
-	if got := e2.waitFinal(id, 5*time.Second); got.Status != store.NotificationDelivered {
+	if got := e2.waitFinal(id, 5*time.Second); got.Status != notifydb.NotificationDelivered {
 		t.Errorf("after restart: got %s %q", got.Status, got.StatusDetail)
 	}
 	// A wrong secret is refused.
@@ -666,19 +671,19 @@ func TestSMSFallbackTestKey(t *testing.T) {
 	ev := smsEvent("ev-f", "000.61", "0912345678", "email")
 	ev["applicant"].(map[string]any)["email"] = notify.SimPermFailEmail
 	email := e.post(e.test, "000.61", ev)["email"]
-	if n := e.waitFinal(email, 10*time.Second); n.Status != store.NotificationPermanentFailure {
+	if n := e.waitFinal(email, 10*time.Second); n.Status != notifydb.NotificationPermanentFailure {
 		t.Fatalf("email: got %s", n.Status)
 	}
 	var smsID string
 	waitUntil(t, "fallback SMS", 10*time.Second, func() bool {
-		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
+		_, smsID, _ = e.nst.SMSFallbackOf(context.Background(), email)
 		return smsID != ""
 	})
 	n := e.waitFinal(smsID, 10*time.Second)
-	if n.Status != store.NotificationDelivered || !n.Test || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-f" || n.SMSText == "" {
+	if n.Status != notifydb.NotificationDelivered || !n.Test || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-f" || n.SMSText == "" {
 		t.Errorf("fallback SMS: got %+v", n)
 	}
-	evs, _ := e.st.NotificationEvents(context.Background(), smsID)
+	evs, _ := e.nst.NotificationEvents(context.Background(), smsID)
 	if len(evs) == 0 || evs[0].Detail != "fallback for email "+email+" (permanent-failure)" {
 		t.Errorf("fallback timeline: %+v", evs)
 	}
@@ -689,7 +694,7 @@ func TestSMSFallbackTestKey(t *testing.T) {
 		return ev
 	}())
 	e.waitFinal(both["email"], 10*time.Second)
-	if _, _, err := e.st.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, store.ErrNotFound) {
+	if _, _, err := e.nst.SMSFallbackOf(context.Background(), both["email"]); !errors.Is(err, notifydb.ErrNotFound) {
 		t.Errorf("fallback stored although the SMS was sent: %v", err)
 	}
 }
@@ -715,20 +720,20 @@ func TestSMSFallbackLive(t *testing.T) {
 		}
 	}
 	failures := func() int {
-		evs, err := e.st.NotificationEvents(context.Background(), email)
+		evs, err := e.nst.NotificationEvents(context.Background(), email)
 		if err != nil {
 			t.Fatal(err)
 		}
 		k := 0
 		for _, ev := range evs {
-			if ev.Status == store.NotificationPermanentFailure {
+			if ev.Status == notifydb.NotificationPermanentFailure {
 				k++
 			}
 		}
 		return k
 	}
 	record550()
-	_, smsID, err := e.st.SMSFallbackOf(context.Background(), email)
+	_, smsID, err := e.nst.SMSFallbackOf(context.Background(), email)
 	if err != nil || smsID == "" {
 		t.Fatalf("no fallback SMS: %v", err)
 	}
@@ -736,7 +741,7 @@ func TestSMSFallbackLive(t *testing.T) {
 	if k := failures(); k != 1 {
 		t.Errorf("permanent-failure events: %d, want 1", k)
 	}
-	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered {
+	if got := e.waitFinal(smsID, 10*time.Second); got.Status != notifydb.NotificationDelivered {
 		t.Errorf("fallback SMS: got %s %q", got.Status, got.StatusDetail)
 	}
 	// Recorded again (a job that ran twice): nothing changes, no second SMS.
@@ -744,7 +749,7 @@ func TestSMSFallbackLive(t *testing.T) {
 	if k := failures(); k != 1 {
 		t.Errorf("permanent-failure events after a second record: %d, want 1", k)
 	}
-	if _, again, _ := e.st.SMSFallbackOf(context.Background(), email); again != smsID {
+	if _, again, _ := e.nst.SMSFallbackOf(context.Background(), email); again != smsID {
 		t.Errorf("fallback after a second record: %s, want %s", again, smsID)
 	}
 	time.Sleep(200 * time.Millisecond)
@@ -771,19 +776,19 @@ func TestSMSFallbackLive550(t *testing.T) {
 	ev["applicant"].(map[string]any)["email"] = "an.nguyen@example.org"
 	email := e.post(e.live, "000.81", ev)["email"]
 	n := e.waitFinal(email, 20*time.Second)
-	if n.Status != store.NotificationPermanentFailure || !strings.Contains(n.StatusDetail, "550") {
+	if n.Status != notifydb.NotificationPermanentFailure || !strings.Contains(n.StatusDetail, "550") {
 		t.Fatalf("email: got %s %q, want permanent-failure with the 550", n.Status, n.StatusDetail)
 	}
 	var smsID string
 	waitUntil(t, "fallback SMS", 10*time.Second, func() bool {
-		_, smsID, _ = e.st.SMSFallbackOf(context.Background(), email)
+		_, smsID, _ = e.nst.SMSFallbackOf(context.Background(), email)
 		return smsID != ""
 	})
-	if got := e.waitFinal(smsID, 10*time.Second); got.Status != store.NotificationDelivered || got.Recipient != "+84912345678" {
+	if got := e.waitFinal(smsID, 10*time.Second); got.Status != notifydb.NotificationDelivered || got.Recipient != "+84912345678" {
 		t.Errorf("fallback SMS: got %s %q to %s", got.Status, got.StatusDetail, got.Recipient)
 	}
 	waitUntil(t, "callbacks", 10*time.Second, func() bool {
-		return slices.Contains(e.cb.status(email), store.NotificationPermanentFailure) && slices.Contains(e.cb.status(smsID), store.NotificationDelivered)
+		return slices.Contains(e.cb.status(email), notifydb.NotificationPermanentFailure) && slices.Contains(e.cb.status(smsID), notifydb.NotificationDelivered)
 	})
 	if s.Count("ACK") != 1 {
 		t.Errorf("SMSC acknowledged %d messages, want 1", s.Count("ACK"))

@@ -1,6 +1,7 @@
-package store
+package notifydb
 
 import (
+	"congthu/internal/sqldb"
 	"errors"
 	"fmt"
 	"sync"
@@ -155,13 +156,13 @@ func TestSMSWritesGroupCommitted(t *testing.T) {
 		if batches, _ := s.smsBatch.Stats(); batches-batches0 >= n {
 			t.Errorf("%d concurrent writes took %d transactions: not grouped", n+1, batches-batches0)
 		}
-		s.Close()
+		s.mail.Close()
 		select {
 		case <-s.smsBatch.Done():
 		default:
 			t.Error("SMS batcher still running after Close")
 		}
-		if _, err := s.BeginSMSSend(ctx, "s000", false); !errors.Is(err, errClosed) {
+		if _, err := s.BeginSMSSend(ctx, "s000", false); !errors.Is(err, sqldb.ErrClosed) {
 			t.Errorf("write after Close: %v, want errClosed", err)
 		}
 	})

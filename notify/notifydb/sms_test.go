@@ -1,6 +1,7 @@
-package store
+package notifydb
 
 import (
+	"congthu/store"
 	"context"
 	"errors"
 	"strings"
@@ -83,7 +84,7 @@ func TestSMSSendsAndReceipts(t *testing.T) {
 			t.Errorf("undeliverable: got %+v", out)
 		}
 		// A final notification is not submitted.
-		s.SetNotificationStatus(ctx, "s2", NotificationPermanentFailure, "", timeZero)
+		s.setNotificationStatus(ctx, "s2", NotificationPermanentFailure, "", timeZero)
 		if _, err := s.BeginSMSSend(ctx, "s2", false); !errors.Is(err, ErrFinal) {
 			t.Errorf("BeginSMSSend of a final notification: got %v, want ErrFinal", err)
 		}
@@ -132,7 +133,7 @@ func TestSMSFallback(t *testing.T) {
 		if n, _, err := s.CreateSMSFallback(ctx, "e1", "f1"); err != nil || n != nil {
 			t.Fatalf("fallback before the email failed: got %+v, %v", n, err)
 		}
-		s.SetNotificationStatus(ctx, "e1", NotificationPermanentFailure, "550 no such user", timeZero)
+		s.setNotificationStatus(ctx, "e1", NotificationPermanentFailure, "550 no such user", timeZero)
 		n, created, err := s.CreateSMSFallback(ctx, "e1", "f1")
 		if err != nil || !created || n.Channel != "sms" || n.Recipient != "+84912345678" || n.EventID != "ev-1" || n.SMSText != "Ho so" {
 			t.Fatalf("fallback: got %+v %v %v", n, created, err)
@@ -145,7 +146,7 @@ func TestSMSFallback(t *testing.T) {
 			t.Errorf("pending sms: got %v, want s2 and f1", ids)
 		}
 		// An SMS of the event exists: no fallback.
-		s.SetNotificationStatus(ctx, "e2", NotificationPermanentFailure, "550", timeZero)
+		s.setNotificationStatus(ctx, "e2", NotificationPermanentFailure, "550", timeZero)
 		if n, _, err := s.CreateSMSFallback(ctx, "e2", "f3"); err != nil || n != nil {
 			t.Errorf("fallback with an SMS of the event: got %+v, %v", n, err)
 		}
@@ -178,10 +179,10 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 		ids := res[0].OutboxIDs
 		record := hookRecorder(s)
 		started := time.Now().Add(-time.Second).Truncate(time.Microsecond)
-		attempts := []OutboxAttempt{
-			{OutboxID: ids[0], Address: "an@example.com", Status: OutboxDelivered, Started: started},
-			{OutboxID: ids[1], Address: "binh@example.com", Status: OutboxFailed, LastError: "550 5.1.1 no such user", Started: started},
-			{OutboxID: ids[2], Address: "chi@example.com", Status: OutboxQueued, LastError: "451 try later",
+		attempts := []store.OutboxAttempt{
+			{OutboxID: ids[0], Address: "an@example.com", Status: store.OutboxDelivered, Started: started},
+			{OutboxID: ids[1], Address: "binh@example.com", Status: store.OutboxFailed, LastError: "550 5.1.1 no such user", Started: started},
+			{OutboxID: ids[2], Address: "chi@example.com", Status: store.OutboxQueued, LastError: "451 try later",
 				NextAttempt: time.Now().Add(time.Minute), Started: started},
 		}
 		rec, err := record(attempts)
@@ -216,7 +217,7 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 		if len(evs) != 3 || !evs[1].At.Equal(started) || evs[2].Status != NotificationDelivered {
 			t.Errorf("timeline of ok: %+v, want sending at %v", evs, started)
 		}
-		if _, err := s.OutboxState(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
+		if _, err := s.mail.OutboxState(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
 			t.Errorf("delivered entry kept: %v", err)
 		}
 		// The same outcomes again (a job that ran twice): nothing changes.
@@ -225,11 +226,11 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 			t.Errorf("recorded twice: %+v %v", rec, err)
 		}
 		// Ordinary mail recorded with them tells the hook nothing.
-		plain, err := s.Deliver(ctx, &Delivery{Raw: []byte("Subject: x\r\n\r\nx\r\n"), MailFrom: "plain@hanoi.gov.vn", Remote: []string{"x@other.vn"}})
+		plain, err := s.mail.Deliver(ctx, &store.Delivery{Raw: []byte("Subject: x\r\n\r\nx\r\n"), MailFrom: "plain@hanoi.gov.vn", Remote: []string{"x@other.vn"}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err = record([]OutboxAttempt{{OutboxID: plain.OutboxID, Address: "x@other.vn", Status: OutboxDelivered, Started: started}})
+		rec, err = record([]store.OutboxAttempt{{OutboxID: plain.OutboxID, Address: "x@other.vn", Status: store.OutboxDelivered, Started: started}})
 		if err != nil || len(rec.Events) != 0 {
 			t.Errorf("ordinary mail: %+v %v", rec, err)
 		}
@@ -261,8 +262,8 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		if _, err := s.w().Exec(ctx, `UPDATE outbox_recipients SET status = 'failed', last_error = 'cancelled by operator' WHERE outbox_id = ?`, ids[1]); err != nil {
 			t.Fatal(err)
 		}
-		rec, err := record([]OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
-			Status: OutboxDelivered, Started: time.Now()}})
+		rec, err := record([]store.OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
+			Status: store.OutboxDelivered, Started: time.Now()}})
 		if err != nil || len(rec.Events) != 0 {
 			t.Errorf("record after cancel: %+v %v", rec, err)
 		}
@@ -279,8 +280,8 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec, err := record([]OutboxAttempt{{OutboxID: ids[0], Address: "binh@example.com",
-			Status: OutboxFailed, LastError: "550", Started: time.Now()}}); err == nil || len(rec.Events) != 0 {
+		if rec, err := record([]store.OutboxAttempt{{OutboxID: ids[0], Address: "binh@example.com",
+			Status: store.OutboxFailed, LastError: "550", Started: time.Now()}}); err == nil || len(rec.Events) != 0 {
 			t.Fatalf("record did not fail, or told the hook: %+v %v", rec, err)
 		}
 		n, _ := s.Notification(ctx, "bad")
@@ -288,7 +289,7 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		if n.Status != NotificationCreated || sms != "" {
 			t.Errorf("the outbox part failed, but the notification is %s, fallback %q", n.Status, sms)
 		}
-		if st, err := s.OutboxState(ctx, ids[0]); err != nil || st.Recipients[0].Status != OutboxQueued {
+		if st, err := s.mail.OutboxState(ctx, ids[0]); err != nil || st.Recipients[0].Status != store.OutboxQueued {
 			t.Errorf("outbox after the failed record: %+v %v", st, err)
 		}
 	})
@@ -298,12 +299,12 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 // function that records attempts (removing finished entries) and returns
 // what the hook reported once they were durable (empty when nothing, or
 // when the record failed).
-func hookRecorder(s *Store) func([]OutboxAttempt) (*NotificationRecord, error) {
+func hookRecorder(s *Store) func([]store.OutboxAttempt) (*NotificationRecord, error) {
 	var got *NotificationRecord
-	s.AddOutboxHook(s.NotificationHook(func(_ context.Context, rec *NotificationRecord) { got = rec }))
-	return func(attempts []OutboxAttempt) (*NotificationRecord, error) {
+	s.mail.AddOutboxHook(s.NotificationHook(func(_ context.Context, rec *NotificationRecord) { got = rec }))
+	return func(attempts []store.OutboxAttempt) (*NotificationRecord, error) {
 		got = nil
-		err := s.RecordOutboxAttempts(ctx, attempts, true)
+		err := s.mail.RecordOutboxAttempts(ctx, attempts, true)
 		if got == nil {
 			return &NotificationRecord{}, err
 		}

@@ -1,9 +1,9 @@
-package store
+package notifydb
 
 // Notifications: API services and keys, notifications with their
 // rendered content, status events with a monotonic cursor, callbacks still
 // to deliver and idempotency records. The HTTP API (package httpapi) writes
-// them; the dispatcher reports delivery results with SetNotificationStatus.
+// them; the dispatcher reports delivery results with SetNotificationStatusEvent.
 //
 // Cursor order. Every status event is a row of notification_events whose
 // id is the cursor of GET /v1/events and of callbacks. A reader that has
@@ -162,7 +162,7 @@ type NewNotification struct {
 	Notification
 	MailFrom string
 	// Fallback, on a dossier event's email, is the event's SMS variant,
-	// sent if the email fails permanently (see store/sms.go).
+	// sent if the email fails permanently (see sms.go).
 	Fallback *SMSFallback
 }
 
@@ -208,20 +208,20 @@ type NotificationResult struct {
 func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, test bool) (*APIKey, error) {
 	service = strings.TrimSpace(service)
 	if service == "" || len(service) > 100 || keyHash == "" {
-		return nil, fmt.Errorf("store: api key: empty service or hash: %w", ErrInvalid)
+		return nil, fmt.Errorf("notifydb: api key: empty service or hash: %w", ErrInvalid)
 	}
 	k := &APIKey{Service: service, KeyHash: keyHash, Hint: hint, Test: test, CreatedAt: time.Now()}
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTx(ctx, func(tx dbtx) error {
 		if err := ensureService(ctx, tx, service, k.CreatedAt); err != nil {
 			return err
 		}
 		err := tx.Row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
 			service, keyHash, hint, boolInt(test), sqldb.Micro(k.CreatedAt)).Scan(&k.ID)
 		if sqldb.IsUniqueViolation(err) {
-			return fmt.Errorf("store: api key: %w", ErrExists)
+			return fmt.Errorf("notifydb: api key: %w", ErrExists)
 		}
 		if err != nil {
-			return fmt.Errorf("store: add api key: %w", err)
+			return fmt.Errorf("notifydb: add api key: %w", err)
 		}
 		return nil
 	})
@@ -234,7 +234,7 @@ func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, te
 func ensureService(ctx context.Context, tx dbtx, name string, now time.Time) error {
 	if _, err := tx.Exec(ctx, "INSERT INTO api_services (name, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO NOTHING",
 		name, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
-		return fmt.Errorf("store: add service %s: %w", name, err)
+		return fmt.Errorf("notifydb: add service %s: %w", name, err)
 	}
 	return nil
 }
@@ -264,10 +264,10 @@ func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (*APIKey, error) {
 	k, err := scanAPIKey(s.r().Row(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE key_hash = ?", keyHash))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: api key: %w", ErrNotFound)
+		return nil, fmt.Errorf("notifydb: api key: %w", ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: api key: %w", err)
+		return nil, fmt.Errorf("notifydb: api key: %w", err)
 	}
 	return k, nil
 }
@@ -276,14 +276,14 @@ func (s *Store) APIKeyByHash(ctx context.Context, keyHash string) (*APIKey, erro
 func (s *Store) APIKeys(ctx context.Context, service string) ([]APIKey, error) {
 	rows, err := s.r().Query(ctx, "SELECT "+apiKeyColumns+" FROM api_keys WHERE ? = '' OR service = ? ORDER BY id", service, service)
 	if err != nil {
-		return nil, fmt.Errorf("store: api keys: %w", err)
+		return nil, fmt.Errorf("notifydb: api keys: %w", err)
 	}
 	defer rows.Close()
 	var out []APIKey
 	for rows.Next() {
 		k, err := scanAPIKey(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: api keys: %w", err)
+			return nil, fmt.Errorf("notifydb: api keys: %w", err)
 		}
 		out = append(out, *k)
 	}
@@ -296,10 +296,10 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
 	res, err := s.w().Exec(ctx, "UPDATE api_keys SET revoked_at = CASE WHEN revoked_at = 0 THEN ? ELSE revoked_at END WHERE id = ?",
 		sqldb.Micro(time.Now()), id)
 	if err != nil {
-		return fmt.Errorf("store: revoke api key %d: %w", id, err)
+		return fmt.Errorf("notifydb: revoke api key %d: %w", id, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: api key %d: %w", id, ErrNotFound)
+		return fmt.Errorf("notifydb: api key %d: %w", id, ErrNotFound)
 	}
 	return nil
 }
@@ -309,19 +309,19 @@ func (s *Store) RevokeAPIKey(ctx context.Context, id int64) error {
 func (s *Store) SetServiceCallback(ctx context.Context, name, url, secret string) error {
 	name = strings.TrimSpace(name)
 	if name == "" {
-		return fmt.Errorf("store: service: empty name: %w", ErrInvalid)
+		return fmt.Errorf("notifydb: service: empty name: %w", ErrInvalid)
 	}
 	if url == "" {
 		secret = ""
 	}
-	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	return s.writeTx(ctx, func(tx dbtx) error {
 		now := time.Now()
 		if err := ensureService(ctx, tx, name, now); err != nil {
 			return err
 		}
 		if _, err := tx.Exec(ctx, "UPDATE api_services SET callback_url = ?, callback_secret = ?, updated_at = ? WHERE name = ?",
 			url, secret, sqldb.Micro(now), name); err != nil {
-			return fmt.Errorf("store: set callback of %s: %w", name, err)
+			return fmt.Errorf("notifydb: set callback of %s: %w", name, err)
 		}
 		return nil
 	})
@@ -343,10 +343,10 @@ func scanService(sc interface{ Scan(...any) error }) (*APIService, error) {
 func (s *Store) APIService(ctx context.Context, name string) (*APIService, error) {
 	v, err := scanService(s.r().Row(ctx, "SELECT "+serviceColumns+" FROM api_services WHERE name = ?", name))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: service %s: %w", name, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: service %s: %w", name, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: service %s: %w", name, err)
+		return nil, fmt.Errorf("notifydb: service %s: %w", name, err)
 	}
 	return v, nil
 }
@@ -355,14 +355,14 @@ func (s *Store) APIService(ctx context.Context, name string) (*APIService, error
 func (s *Store) APIServices(ctx context.Context) ([]APIService, error) {
 	rows, err := s.r().Query(ctx, "SELECT "+serviceColumns+" FROM api_services ORDER BY name")
 	if err != nil {
-		return nil, fmt.Errorf("store: services: %w", err)
+		return nil, fmt.Errorf("notifydb: services: %w", err)
 	}
 	defer rows.Close()
 	var out []APIService
 	for rows.Next() {
 		v, err := scanService(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: services: %w", err)
+			return nil, fmt.Errorf("notifydb: services: %w", err)
 		}
 		out = append(out, *v)
 	}
@@ -375,10 +375,10 @@ func (s *Store) Idempotency(ctx context.Context, service string, test bool, key 
 	err = s.r().Row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
 		service, boolInt(test), key).Scan(&requestHash, &status, &response)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", 0, nil, fmt.Errorf("store: idempotency key: %w", ErrNotFound)
+		return "", 0, nil, fmt.Errorf("notifydb: idempotency key: %w", ErrNotFound)
 	}
 	if err != nil {
-		return "", 0, nil, fmt.Errorf("store: idempotency key: %w", err)
+		return "", 0, nil, fmt.Errorf("notifydb: idempotency key: %w", err)
 	}
 	return requestHash, status, response, nil
 }
@@ -390,12 +390,12 @@ func (s *Store) Idempotency(ctx context.Context, service string, test bool, key 
 // up behind a large purge.
 func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit int) (int64, error) {
 	if limit <= 0 {
-		return 0, fmt.Errorf("store: purge idempotency keys: limit %d: %w", limit, ErrInvalid)
+		return 0, fmt.Errorf("notifydb: purge idempotency keys: limit %d: %w", limit, ErrInvalid)
 	}
 	res, err := s.w().Exec(ctx, `DELETE FROM idempotency_keys WHERE (service, test, idem_key) IN
 		(SELECT service, test, idem_key FROM idempotency_keys WHERE created_at < ? ORDER BY created_at LIMIT ?)`, sqldb.Micro(before), limit)
 	if err != nil {
-		return 0, fmt.Errorf("store: purge idempotency keys: %w", err)
+		return 0, fmt.Errorf("notifydb: purge idempotency keys: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return n, nil
@@ -421,7 +421,7 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 	}
 	for _, r := range results {
 		for _, id := range r.OutboxIDs {
-			s.outboxAdded(id)
+			s.mail.OutboxAdded(id)
 		}
 	}
 	return results, nil
@@ -436,7 +436,7 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 	// without them first, and only if a request fails alone is the
 	// transaction rolled back and run again with a savepoint per request.
 	savepoints := false
-	create := func(tx dbtx, _ changes) error {
+	create := func(tx dbtx) error {
 		results = make([]NotificationResult, len(reqs))
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
@@ -446,7 +446,7 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 		for i, r := range reqs {
 			if savepoints {
 				if _, err := tx.Exec(ctx, "SAVEPOINT n"); err != nil {
-					return fmt.Errorf("store: savepoint: %w", err)
+					return fmt.Errorf("notifydb: savepoint: %w", err)
 				}
 			}
 			res, err := s.createOne(ctx, tx, r, now, services)
@@ -459,7 +459,7 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 					return err
 				}
 				if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT n"); rerr != nil {
-					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
+					return fmt.Errorf("notifydb: rollback to savepoint: %w (after %w)", rerr, err)
 				}
 				if failsAlone {
 					res = NotificationResult{Err: err}
@@ -480,7 +480,7 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 			}
 			if savepoints {
 				if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT n"); err != nil {
-					return fmt.Errorf("store: release savepoint: %w", err)
+					return fmt.Errorf("notifydb: release savepoint: %w", err)
 				}
 			}
 			results[i] = res
@@ -500,14 +500,14 @@ func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*Notificat
 
 // errWithSavepoints aborts CreateNotifications's first, savepoint-free
 // run of a batch in which a request fails alone.
-var errWithSavepoints = errors.New("store: a request failed alone: run the batch again with savepoints")
+var errWithSavepoints = errors.New("notifydb: a request failed alone: run the batch again with savepoints")
 
 func (s *Store) lockEvents(ctx context.Context, tx dbtx) error {
 	if !s.dialect.Dollar {
 		return nil
 	}
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(?)", int64(eventsLockKey)); err != nil {
-		return fmt.Errorf("store: events lock: %w", err)
+		return fmt.Errorf("notifydb: events lock: %w", err)
 	}
 	return nil
 }
@@ -515,11 +515,11 @@ func (s *Store) lockEvents(ctx context.Context, tx dbtx) error {
 func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, now time.Time, services map[string]bool) (NotificationResult, error) {
 	var res NotificationResult
 	if r.Service == "" {
-		return res, fmt.Errorf("store: notification without service: %w", ErrInvalid)
+		return res, fmt.Errorf("notifydb: notification without service: %w", ErrInvalid)
 	}
 	for i := range r.Notifications {
 		if r.Notifications[i].Test != r.Test {
-			return res, fmt.Errorf("store: notification %q: test %v in a request with test %v: %w", r.Notifications[i].ID, r.Notifications[i].Test, r.Test, ErrInvalid)
+			return res, fmt.Errorf("notifydb: notification %q: test %v in a request with test %v: %w", r.Notifications[i].ID, r.Notifications[i].Test, r.Test, ErrInvalid)
 		}
 	}
 	if r.IdempotencyKey != "" {
@@ -527,7 +527,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (service, test, idem_key) DO NOTHING`,
 			r.Service, boolInt(r.Test), r.IdempotencyKey, r.RequestHash, r.Status, r.Response, sqldb.Micro(now))
 		if err != nil {
-			return res, fmt.Errorf("store: idempotency key: %w", err)
+			return res, fmt.Errorf("notifydb: idempotency key: %w", err)
 		}
 		if n, _ := ins.RowsAffected(); n == 0 {
 			var h string
@@ -535,7 +535,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			var body []byte
 			if err := tx.Row(ctx, "SELECT request_hash, status_code, response FROM idempotency_keys WHERE service = ? AND test = ? AND idem_key = ?",
 				r.Service, boolInt(r.Test), r.IdempotencyKey).Scan(&h, &st, &body); err != nil {
-				return res, fmt.Errorf("store: idempotency key: %w", err)
+				return res, fmt.Errorf("notifydb: idempotency key: %w", err)
 			}
 			return NotificationResult{Replayed: true, RequestHash: h, Status: st, Response: body}, nil
 		}
@@ -545,9 +545,9 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		var url string
 		err := tx.Row(ctx, "SELECT callback_url FROM api_services WHERE name = ?", r.Service).Scan(&url)
 		if errors.Is(err, sql.ErrNoRows) {
-			return res, fmt.Errorf("store: service %s: %w", r.Service, ErrInvalid)
+			return res, fmt.Errorf("notifydb: service %s: %w", r.Service, ErrInvalid)
 		} else if err != nil {
-			return res, fmt.Errorf("store: service %s: %w", r.Service, err)
+			return res, fmt.Errorf("notifydb: service %s: %w", r.Service, err)
 		}
 		hasCallback = url != ""
 		services[r.Service] = hasCallback
@@ -556,7 +556,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 	for i := range r.Notifications {
 		n := &r.Notifications[i]
 		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms") || n.Recipient == "" {
-			return res, fmt.Errorf("store: notification %q: missing id, channel or recipient: %w", n.ID, ErrInvalid)
+			return res, fmt.Errorf("notifydb: notification %q: missing id, channel or recipient: %w", n.ID, ErrInvalid)
 		}
 		at := n.CreatedAt
 		if at.IsZero() {
@@ -564,22 +564,11 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 		var outboxID sql.NullInt64
 		if n.Channel == "email" && n.MailFrom != "" && !n.Test {
-			// The message is composed when delivered: its blob is
-			// empty (outbox.blob_id is required, and the blob goes
-			// with the entry when it is removed).
-			blobID, err := tx.InsertID(ctx, "INSERT INTO blobs (raw, size, header_len, body_text, created_at) VALUES (?, 0, 0, '', ?) RETURNING id",
-				[]byte{}, sqldb.Micro(now))
-			if err != nil {
-				return res, fmt.Errorf("store: insert notification message: %w", err)
-			}
+			// The message is composed when delivered.
+			var err error
 			outboxID.Valid = true
-			if outboxID.Int64, err = tx.InsertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, 0, ?) RETURNING id",
-				blobID, n.MailFrom, sqldb.Micro(now)); err != nil {
-				return res, fmt.Errorf("store: insert notification outbox: %w", err)
-			}
-			if _, err := tx.Exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES (?, ?, ?, ?)",
-				outboxID.Int64, n.Recipient, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
-				return res, fmt.Errorf("store: insert notification outbox recipient: %w", err)
+			if outboxID.Int64, err = s.mail.AddOutboxTx(ctx, tx, n.MailFrom, n.Recipient, now); err != nil {
+				return res, err
 			}
 			res.OutboxIDs = append(res.OutboxIDs, outboxID.Int64)
 		}
@@ -590,7 +579,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
 			boolInt(n.Urgent), NotificationCreated, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo); err != nil {
-			return res, fmt.Errorf("store: insert notification: %w", err)
+			return res, fmt.Errorf("notifydb: insert notification: %w", err)
 		}
 		if n.Fallback != nil {
 			if err := insertFallback(ctx, tx, n.ID, n.Fallback, now); err != nil {
@@ -602,7 +591,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		var err error
 		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
 			n.ID, r.Service, NotificationCreated, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
-			return res, fmt.Errorf("store: insert notification event: %w", err)
+			return res, fmt.Errorf("notifydb: insert notification event: %w", err)
 		}
 		res.Events = append(res.Events, ev)
 	}
@@ -610,23 +599,17 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 	return res, nil
 }
 
-// SetNotificationStatus records a status change: the notification's
+// SetNotificationStatusEvent records a status change: the notification's
 // status, its timestamps, and a new status event (with a callback to
-// deliver when the service has a callback URL). It is idempotent: the same
-// status again, a change out of a final status, or back from sending to
-// created changes nothing and reports changed false. at is when the status
-// happened (zero: now). ErrNotFound; ErrInvalid for an unknown status.
-func (s *Store) SetNotificationStatus(ctx context.Context, id, status, detail string, at time.Time) (changed bool, err error) {
-	ev, err := s.SetNotificationStatusEvent(ctx, id, status, detail, at)
-	return ev != nil, err
-}
-
-// SetNotificationStatusEvent is SetNotificationStatus returning the new
-// event (nil when nothing changed), so the caller can enqueue its callback
-// when ev.Callback is set.
+// deliver when the service has a callback URL), which it returns so the
+// caller can enqueue its callback when ev.Callback is set. It is
+// idempotent: the same status again, a change out of a final status, or
+// back from sending to created changes nothing and returns a nil event. at
+// is when the status happened (zero: now). ErrNotFound; ErrInvalid for an
+// unknown status.
 func (s *Store) SetNotificationStatusEvent(ctx context.Context, id, status, detail string, at time.Time) (*NotificationEvent, error) {
 	if !validNotificationStatus(status) {
-		return nil, fmt.Errorf("store: notification status %q: %w", status, ErrInvalid)
+		return nil, fmt.Errorf("notifydb: notification status %q: %w", status, ErrInvalid)
 	}
 	detail = statusDetail(detail)
 	// Concurrent changes (every worker of the dispatcher and the SMS
@@ -654,7 +637,7 @@ type statusReq struct {
 func (s *Store) setStatuses(ctx context.Context, reqs []statusReq) ([]*NotificationEvent, []error, error) {
 	var evs []*NotificationEvent
 	var errs []error
-	err := s.writeTxNoSync(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTxNoSync(ctx, func(tx dbtx) error {
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
@@ -713,7 +696,7 @@ func (s *Store) setStatus(ctx context.Context, tx dbtx, id, status, detail strin
 
 // setStatusAfter is setStatus; afterDelivery also lets a delivered
 // notification become permanent-failure (a bounce after the remote 250,
-// store/bounce.go).
+// bounce.go).
 func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail string, at time.Time, afterDelivery bool) (*NotificationEvent, error) {
 	now := time.Now()
 	if at.IsZero() {
@@ -727,9 +710,9 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 		FROM notifications n JOIN api_services s ON s.name = n.service WHERE n.id = ?`+s.dialect.ForUpdateOf("n"), id).
 		Scan(&cur, &ev.Service, &ev.Channel, &ev.Reference, &ev.DossierCode, &test, &created, &url)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: notification %s: %w", id, ErrNotFound)
 	} else if err != nil {
-		return nil, fmt.Errorf("store: notification %s: %w", id, err)
+		return nil, fmt.Errorf("notifydb: notification %s: %w", id, err)
 	}
 	bounced := afterDelivery && cur == NotificationDelivered && status == NotificationPermanentFailure
 	if cur == status || (NotificationStatusFinal(cur) && !bounced) || status == NotificationCreated {
@@ -745,18 +728,18 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 		args = append(args, sqldb.Micro(at), sqldb.Micro(at))
 	}
 	if _, err := tx.Exec(ctx, "UPDATE notifications SET "+set+" WHERE id = ?", append(args, id)...); err != nil {
-		return nil, fmt.Errorf("store: update notification %s: %w", id, err)
+		return nil, fmt.Errorf("notifydb: update notification %s: %w", id, err)
 	}
 	ev.NotificationID, ev.Status, ev.Detail, ev.At, ev.CreatedAt, ev.Test = id, status, detail, at, now, test != 0
 	ev.NotificationCreatedAt = sqldb.FromMicro(created)
 	if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
 		id, ev.Service, status, detail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
-		return nil, fmt.Errorf("store: insert notification event: %w", err)
+		return nil, fmt.Errorf("notifydb: insert notification event: %w", err)
 	}
 	if url != "" {
 		if _, err := tx.Exec(ctx, "INSERT INTO notification_callbacks (event_id, next_attempt_at, updated_at) VALUES (?, ?, ?)",
 			ev.ID, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
-			return nil, fmt.Errorf("store: insert callback: %w", err)
+			return nil, fmt.Errorf("notifydb: insert callback: %w", err)
 		}
 		ev.Callback = true
 	}
@@ -774,11 +757,11 @@ func (s *Store) ExpireNotifications(ctx context.Context, now time.Time, maxAge t
 	rows, err := s.r().Query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? ORDER BY created_at LIMIT ?",
 		sqldb.Micro(now.Add(-maxAge)), limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: expire notifications: %w", err)
+		return nil, fmt.Errorf("notifydb: expire notifications: %w", err)
 	}
 	ids, err := scanStrings(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: expire notifications: %w", err)
+		return nil, fmt.Errorf("notifydb: expire notifications: %w", err)
 	}
 	var out []NotificationEvent
 	for _, id := range ids {
@@ -829,10 +812,10 @@ func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error)
 func (s *Store) Notification(ctx context.Context, id string) (*Notification, error) {
 	n, err := scanNotification(s.r().Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: notification %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: notification %s: %w", id, err)
+		return nil, fmt.Errorf("notifydb: notification %s: %w", id, err)
 	}
 	return n, nil
 }
@@ -842,25 +825,24 @@ func (s *Store) Notification(ctx context.Context, id string) (*Notification, err
 func (s *Store) NotificationByOutbox(ctx context.Context, outboxID int64) (*Notification, error) {
 	n, err := scanNotification(s.r().Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE outbox_id = ?", outboxID))
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: notification of outbox %d: %w", outboxID, ErrNotFound)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("store: notification of outbox %d: %w", outboxID, err)
+		return nil, fmt.Errorf("notifydb: notification of outbox %d: %w", outboxID, err)
 	}
 	return n, nil
 }
 
-// NotificationIDByOutbox returns the ID of the notification an outbox
-// entry carries (the dispatcher's hooks need only that, twice per email);
-// ErrNotFound for ordinary mail.
-func (s *Store) NotificationIDByOutbox(ctx context.Context, outboxID int64) (string, error) {
+// notificationIDByOutbox returns the ID of the notification an outbox
+// entry carries; ErrNotFound for ordinary mail.
+func (s *Store) notificationIDByOutbox(ctx context.Context, outboxID int64) (string, error) {
 	var id string
 	err := s.r().Row(ctx, "SELECT id FROM notifications WHERE outbox_id = ?", outboxID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", fmt.Errorf("store: notification of outbox %d: %w", outboxID, ErrNotFound)
+		return "", fmt.Errorf("notifydb: notification of outbox %d: %w", outboxID, ErrNotFound)
 	}
 	if err != nil {
-		return "", fmt.Errorf("store: notification of outbox %d: %w", outboxID, err)
+		return "", fmt.Errorf("notifydb: notification of outbox %d: %w", outboxID, err)
 	}
 	return id, nil
 }
@@ -909,14 +891,14 @@ func (s *Store) Notifications(ctx context.Context, f NotificationFilter) ([]Noti
 	q += " ORDER BY id DESC LIMIT ?"
 	rows, err := s.r().Query(ctx, q, append(args, f.Limit)...)
 	if err != nil {
-		return nil, fmt.Errorf("store: notifications: %w", err)
+		return nil, fmt.Errorf("notifydb: notifications: %w", err)
 	}
 	defer rows.Close()
 	var out []Notification
 	for rows.Next() {
 		n, err := scanNotification(rows)
 		if err != nil {
-			return nil, fmt.Errorf("store: notifications: %w", err)
+			return nil, fmt.Errorf("notifydb: notifications: %w", err)
 		}
 		out = append(out, *n)
 	}
@@ -945,17 +927,18 @@ func scanEvents(rows *sql.Rows) ([]NotificationEvent, error) {
 func (s *Store) NotificationEvents(ctx context.Context, id string) ([]NotificationEvent, error) {
 	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.notification_id = ? ORDER BY e.id", id)
 	if err != nil {
-		return nil, fmt.Errorf("store: notification events: %w", err)
+		return nil, fmt.Errorf("notifydb: notification events: %w", err)
 	}
 	evs, err := scanEvents(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: notification events: %w", err)
+		return nil, fmt.Errorf("notifydb: notification events: %w", err)
 	}
 	return evs, nil
 }
 
-// EventsAfterFor is EventsAfter for the notifications of a service's
-// test keys (test true) or live keys only.
+// EventsAfterFor returns up to limit (default 100, at most 1000) status
+// events of the notifications of a service's test keys (test true) or live
+// keys with a cursor above after, in cursor order.
 func (s *Store) EventsAfterFor(ctx context.Context, service string, test bool, after int64, limit int) ([]NotificationEvent, error) {
 	if limit <= 0 || limit > 1000 {
 		limit = 100
@@ -963,29 +946,11 @@ func (s *Store) EventsAfterFor(ctx context.Context, service string, test bool, a
 	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? AND n.test = ? ORDER BY e.id LIMIT ?",
 		service, after, boolInt(test), limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: events: %w", err)
+		return nil, fmt.Errorf("notifydb: events: %w", err)
 	}
 	evs, err := scanEvents(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: events: %w", err)
-	}
-	return evs, nil
-}
-
-// EventsAfter returns up to limit (default 100, at most 1000) status events
-// of a service with a cursor above after, in cursor order.
-func (s *Store) EventsAfter(ctx context.Context, service string, after int64, limit int) ([]NotificationEvent, error) {
-	if limit <= 0 || limit > 1000 {
-		limit = 100
-	}
-	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.service = ? AND e.id > ? ORDER BY e.id LIMIT ?",
-		service, after, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: events: %w", err)
-	}
-	evs, err := scanEvents(rows)
-	if err != nil {
-		return nil, fmt.Errorf("store: events: %w", err)
+		return nil, fmt.Errorf("notifydb: events: %w", err)
 	}
 	return evs, nil
 }
@@ -994,14 +959,14 @@ func (s *Store) EventsAfter(ctx context.Context, service string, after int64, li
 func (s *Store) NotificationEvent(ctx context.Context, id int64) (*NotificationEvent, error) {
 	rows, err := s.r().Query(ctx, "SELECT "+eventColumns+" FROM notification_events e JOIN notifications n ON n.id = e.notification_id WHERE e.id = ?", id)
 	if err != nil {
-		return nil, fmt.Errorf("store: event %d: %w", id, err)
+		return nil, fmt.Errorf("notifydb: event %d: %w", id, err)
 	}
 	evs, err := scanEvents(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: event %d: %w", id, err)
+		return nil, fmt.Errorf("notifydb: event %d: %w", id, err)
 	}
 	if len(evs) == 0 {
-		return nil, fmt.Errorf("store: event %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: event %d: %w", id, ErrNotFound)
 	}
 	return &evs[0], nil
 }
@@ -1018,11 +983,11 @@ func (s *Store) PendingNotifications(ctx context.Context, test bool, channel str
 		AND (? = '' OR channel = ?) AND created_at <= ? AND id > ? ORDER BY id LIMIT ?`,
 		boolInt(test), channel, channel, sqldb.Micro(before), after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: pending notifications: %w", err)
+		return nil, fmt.Errorf("notifydb: pending notifications: %w", err)
 	}
 	ids, err := scanStrings(rows)
 	if err != nil {
-		return nil, fmt.Errorf("store: pending notifications: %w", err)
+		return nil, fmt.Errorf("notifydb: pending notifications: %w", err)
 	}
 	return ids, nil
 }
@@ -1043,9 +1008,9 @@ func (s *Store) Callback(ctx context.Context, eventID int64) (*Callback, error) 
 	err := s.r().Row(ctx, "SELECT state, attempts, next_attempt_at, last_error FROM notification_callbacks WHERE event_id = ?", eventID).
 		Scan(&c.State, &c.Attempts, &next, &c.LastError)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: callback %d: %w", eventID, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: callback %d: %w", eventID, ErrNotFound)
 	} else if err != nil {
-		return nil, fmt.Errorf("store: callback %d: %w", eventID, err)
+		return nil, fmt.Errorf("notifydb: callback %d: %w", eventID, err)
 	}
 	c.NextAttempt = sqldb.FromMicro(next)
 	return &c, nil
@@ -1058,7 +1023,7 @@ func (s *Store) UpdateCallback(ctx context.Context, eventID int64, state string,
 	switch state {
 	case CallbackPending, CallbackDone, CallbackFailed:
 	default:
-		return fmt.Errorf("store: callback state %q: %w", state, ErrInvalid)
+		return fmt.Errorf("notifydb: callback state %q: %w", state, ErrInvalid)
 	}
 	if len(lastError) > 1000 {
 		lastError = lastError[:1000]
@@ -1066,10 +1031,10 @@ func (s *Store) UpdateCallback(ctx context.Context, eventID int64, state string,
 	res, err := s.w().Exec(ctx, `UPDATE notification_callbacks SET state = ?, next_attempt_at = ?, last_error = ?,
 		attempts = attempts + 1, updated_at = ? WHERE event_id = ?`, state, sqldb.Micro(next), strings.ToValidUTF8(lastError, "?"), sqldb.Micro(time.Now()), eventID)
 	if err != nil {
-		return fmt.Errorf("store: update callback %d: %w", eventID, err)
+		return fmt.Errorf("notifydb: update callback %d: %w", eventID, err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("store: callback %d: %w", eventID, ErrNotFound)
+		return fmt.Errorf("notifydb: callback %d: %w", eventID, ErrNotFound)
 	}
 	return nil
 }
@@ -1083,14 +1048,14 @@ func (s *Store) CallbacksDue(ctx context.Context, before time.Time, after int64,
 	rows, err := s.r().Query(ctx, "SELECT event_id FROM notification_callbacks WHERE state = 'pending' AND next_attempt_at <= ? AND event_id > ? ORDER BY event_id LIMIT ?",
 		sqldb.Micro(before), after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: callbacks due: %w", err)
+		return nil, fmt.Errorf("notifydb: callbacks due: %w", err)
 	}
 	defer rows.Close()
 	var out []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: callbacks due: %w", err)
+			return nil, fmt.Errorf("notifydb: callbacks due: %w", err)
 		}
 		out = append(out, id)
 	}
@@ -1120,14 +1085,14 @@ func (s *Store) NotificationCounts(ctx context.Context) ([]NotificationCount, er
 func (s *Store) notificationCounts(ctx context.Context, query string) ([]NotificationCount, error) {
 	rows, err := s.r().Query(ctx, query)
 	if err != nil {
-		return nil, fmt.Errorf("store: notification counts: %w", err)
+		return nil, fmt.Errorf("notifydb: notification counts: %w", err)
 	}
 	defer rows.Close()
 	var out []NotificationCount
 	for rows.Next() {
 		var c NotificationCount
 		if err := rows.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
-			return nil, fmt.Errorf("store: notification counts: %w", err)
+			return nil, fmt.Errorf("notifydb: notification counts: %w", err)
 		}
 		out = append(out, c)
 	}

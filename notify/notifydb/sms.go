@@ -1,7 +1,7 @@
-package store
+package notifydb
 
 // The live SMS channel and the email → SMS fallback of dossier
-// events (issue 5, item 6). Migration 0005 has the tables.
+// events. Migration 0005 has the tables.
 //
 // Sending state. A notification's status says what the back office sees;
 // sms_sends says what the SMS dispatcher did, so that a retry after a
@@ -89,20 +89,20 @@ func (s *Store) SMSSend(ctx context.Context, id string) (*SMSSend, error) {
 	err := s.r().Row(ctx, "SELECT state, provider, attempts, resends, detail, updated_at FROM sms_sends WHERE notification_id = ?", id).
 		Scan(&v.State, &v.Provider, &v.Attempts, &v.Resends, &v.Detail, &u)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("notifydb: sms send %s: %w", id, ErrNotFound)
 	} else if err != nil {
-		return nil, fmt.Errorf("store: sms send %s: %w", id, err)
+		return nil, fmt.Errorf("notifydb: sms send %s: %w", id, err)
 	}
 	v.UpdatedAt = sqldb.FromMicro(u)
 	return &v, nil
 }
 
 // ErrFinal: the notification already has a final status.
-var ErrFinal = errors.New("store: notification is final")
+var ErrFinal = errors.New("notifydb: notification is final")
 
 // ErrAccepted: the provider already accepted the SMS (SMSAccepted); it
 // must not be submitted again.
-var ErrAccepted = errors.New("store: sms already accepted")
+var ErrAccepted = errors.New("notifydb: sms already accepted")
 
 // BeginSMSSend records that a submission of notification id is about to
 // start: the notification becomes sending (the event is returned, nil
@@ -117,19 +117,19 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 		var cur string
 		err := tx.Row(ctx, "SELECT status FROM notifications WHERE id = ?", id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+			return fmt.Errorf("notifydb: notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
-			return fmt.Errorf("store: notification %s: %w", id, err)
+			return fmt.Errorf("notifydb: notification %s: %w", id, err)
 		}
 		if NotificationStatusFinal(cur) {
-			return fmt.Errorf("store: sms %s: %w", id, ErrFinal)
+			return fmt.Errorf("notifydb: sms %s: %w", id, ErrFinal)
 		}
 		var state string
 		err = tx.Row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&state)
 		if err == nil && state == SMSAccepted {
-			return fmt.Errorf("store: sms %s: %w", id, ErrAccepted)
+			return fmt.Errorf("notifydb: sms %s: %w", id, ErrAccepted)
 		} else if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: sms send %s: %w", id, err)
+			return fmt.Errorf("notifydb: sms send %s: %w", id, err)
 		}
 		if ev, err = s.setStatus(ctx, tx, id, NotificationSending, "", time.Time{}); err != nil {
 			return err
@@ -138,7 +138,7 @@ func (s *Store) BeginSMSSend(ctx context.Context, id string, resend bool) (*Noti
 			ON CONFLICT (notification_id) DO UPDATE SET state = excluded.state, attempts = sms_sends.attempts + 1,
 			resends = sms_sends.resends + excluded.resends, updated_at = excluded.updated_at`,
 			id, SMSSubmitting, boolInt(resend), sqldb.Micro(time.Now())); err != nil {
-			return fmt.Errorf("store: begin sms send %s: %w", id, err)
+			return fmt.Errorf("notifydb: begin sms send %s: %w", id, err)
 		}
 		return nil
 	})
@@ -153,23 +153,23 @@ func (s *Store) SetSMSSendState(ctx context.Context, id, state, provider, detail
 	switch state {
 	case SMSSubmitting, SMSNotSent, SMSUnknown, SMSAccepted:
 	default:
-		return fmt.Errorf("store: sms send state %q: %w", state, ErrInvalid)
+		return fmt.Errorf("notifydb: sms send state %q: %w", state, ErrInvalid)
 	}
 	detail = strings.ToValidUTF8(truncate(detail, 1000), "?")
 	return s.smsWrite(ctx, func(tx dbtx) error {
 		var cur string
 		err := tx.Row(ctx, "SELECT state FROM sms_sends WHERE notification_id = ?", id).Scan(&cur)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: sms send %s: %w", id, ErrNotFound)
+			return fmt.Errorf("notifydb: sms send %s: %w", id, ErrNotFound)
 		} else if err != nil {
-			return fmt.Errorf("store: sms send %s: %w", id, err)
+			return fmt.Errorf("notifydb: sms send %s: %w", id, err)
 		}
 		if cur == SMSAccepted {
 			return nil
 		}
 		if _, err := tx.Exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = ?, updated_at = ? WHERE notification_id = ?",
 			state, provider, detail, sqldb.Micro(time.Now()), id); err != nil {
-			return fmt.Errorf("store: sms send %s: %w", id, err)
+			return fmt.Errorf("notifydb: sms send %s: %w", id, err)
 		}
 		return nil
 	})
@@ -201,24 +201,24 @@ func (s *Store) RecordSMSAccepted(ctx context.Context, id, state, provider strin
 			err := tx.Row(ctx, "SELECT state, receipt_status FROM sms_early_receipts WHERE provider = ? AND message_id = ?", provider, mid).Scan(&partState, &rs)
 			if err == nil {
 				if _, err := tx.Exec(ctx, "DELETE FROM sms_early_receipts WHERE provider = ? AND message_id = ?", provider, mid); err != nil {
-					return fmt.Errorf("store: early receipt: %w", err)
+					return fmt.Errorf("notifydb: early receipt: %w", err)
 				}
 			} else if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("store: early receipt: %w", err)
+				return fmt.Errorf("notifydb: early receipt: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO sms_message_ids (provider, message_id, notification_id, part, state, receipt_status, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (provider, message_id) DO UPDATE SET notification_id = excluded.notification_id,
 				part = excluded.part, state = excluded.state, receipt_status = excluded.receipt_status, updated_at = excluded.updated_at`,
 				provider, mid, id, i+1, partState, rs, now); err != nil {
 				if sqldb.IsForeignKeyViolation(err) {
-					return fmt.Errorf("store: sms %s: %w", id, ErrNotFound)
+					return fmt.Errorf("notifydb: sms %s: %w", id, ErrNotFound)
 				}
-				return fmt.Errorf("store: record sms ids: %w", err)
+				return fmt.Errorf("notifydb: record sms ids: %w", err)
 			}
 		}
 		if _, err := tx.Exec(ctx, "UPDATE sms_sends SET state = ?, provider = ?, detail = '', updated_at = ? WHERE notification_id = ?",
 			state, provider, now, id); err != nil {
-			return fmt.Errorf("store: sms send %s: %w", id, err)
+			return fmt.Errorf("notifydb: sms send %s: %w", id, err)
 		}
 		var err error
 		out, err = smsOutcome(ctx, tx, id)
@@ -238,10 +238,10 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 	switch state {
 	case SMSPartPending, NotificationDelivered, NotificationTemporaryFailure, NotificationPermanentFailure:
 	default:
-		return "", out, fmt.Errorf("store: sms part state %q: %w", state, ErrInvalid)
+		return "", out, fmt.Errorf("notifydb: sms part state %q: %w", state, ErrInvalid)
 	}
 	if len(forms) == 0 {
-		return "", out, fmt.Errorf("store: receipt without id: %w", ErrInvalid)
+		return "", out, fmt.Errorf("notifydb: receipt without id: %w", ErrInvalid)
 	}
 	receiptStatus = strings.ToValidUTF8(truncate(receiptStatus, 200), "?")
 	err = s.smsWrite(ctx, func(tx dbtx) error {
@@ -254,7 +254,7 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 				mid = f
 				break
 			} else if !errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("store: sms receipt: %w", err)
+				return fmt.Errorf("notifydb: sms receipt: %w", err)
 			}
 		}
 		if mid == "" {
@@ -265,7 +265,7 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 				if _, err := tx.Exec(ctx, `INSERT INTO sms_early_receipts (provider, message_id, state, receipt_status, created_at) VALUES (?, ?, ?, ?, ?)
 					ON CONFLICT (provider, message_id) DO UPDATE SET state = excluded.state, receipt_status = excluded.receipt_status`,
 					provider, f, state, receiptStatus, now); err != nil {
-					return fmt.Errorf("store: early receipt: %w", err)
+					return fmt.Errorf("notifydb: early receipt: %w", err)
 				}
 			}
 			return nil
@@ -273,7 +273,7 @@ func (s *Store) RecordSMSReceipt(ctx context.Context, provider string, forms []s
 		if state != SMSPartPending {
 			if _, err := tx.Exec(ctx, "UPDATE sms_message_ids SET state = ?, receipt_status = ?, updated_at = ? WHERE provider = ? AND message_id = ? AND state = ?",
 				state, receiptStatus, now, provider, mid, SMSPartPending); err != nil {
-				return fmt.Errorf("store: sms receipt: %w", err)
+				return fmt.Errorf("notifydb: sms receipt: %w", err)
 			}
 		}
 		var err error
@@ -292,14 +292,14 @@ func smsOutcome(ctx context.Context, tx dbtx, id string) (SMSOutcome, error) {
 	var out SMSOutcome
 	rows, err := tx.Query(ctx, "SELECT state, receipt_status FROM sms_message_ids WHERE notification_id = ? ORDER BY part", id)
 	if err != nil {
-		return out, fmt.Errorf("store: sms outcome: %w", err)
+		return out, fmt.Errorf("notifydb: sms outcome: %w", err)
 	}
 	defer rows.Close()
 	var failed, last string
 	for rows.Next() {
 		var st, rs string
 		if err := rows.Scan(&st, &rs); err != nil {
-			return out, fmt.Errorf("store: sms outcome: %w", err)
+			return out, fmt.Errorf("notifydb: sms outcome: %w", err)
 		}
 		out.Parts++
 		switch st {
@@ -317,7 +317,7 @@ func smsOutcome(ctx context.Context, tx dbtx, id string) (SMSOutcome, error) {
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return out, fmt.Errorf("store: sms outcome: %w", err)
+		return out, fmt.Errorf("notifydb: sms outcome: %w", err)
 	}
 	switch {
 	case out.PermanentFailed > 0:
@@ -349,7 +349,7 @@ func smsOutcome(ctx context.Context, tx dbtx, id string) (SMSOutcome, error) {
 func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time.Time) (bool, error) {
 	detail = strings.ToValidUTF8(truncate(detail, 1000), "?")
 	changed := false
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTx(ctx, func(tx dbtx) error {
 		changed = false
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
@@ -357,9 +357,9 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 		var cur, curDetail, service string
 		err := tx.Row(ctx, "SELECT status, status_detail, service FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).Scan(&cur, &curDetail, &service)
 		if errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: notification %s: %w", id, ErrNotFound)
+			return fmt.Errorf("notifydb: notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
-			return fmt.Errorf("store: notification %s: %w", id, err)
+			return fmt.Errorf("notifydb: notification %s: %w", id, err)
 		}
 		if NotificationStatusFinal(cur) || curDetail == detail {
 			return nil
@@ -369,11 +369,11 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 			at = now
 		}
 		if _, err := tx.Exec(ctx, "UPDATE notifications SET status_detail = ?, updated_at = ? WHERE id = ?", detail, sqldb.Micro(now), id); err != nil {
-			return fmt.Errorf("store: note notification %s: %w", id, err)
+			return fmt.Errorf("notifydb: note notification %s: %w", id, err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
 			id, service, cur, detail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
-			return fmt.Errorf("store: insert notification event: %w", err)
+			return fmt.Errorf("notifydb: insert notification event: %w", err)
 		}
 		changed = true
 		return nil
@@ -383,12 +383,12 @@ func (s *Store) NoteNotification(ctx context.Context, id, detail string, at time
 
 func insertFallback(ctx context.Context, tx dbtx, id string, f *SMSFallback, now time.Time) error {
 	if f.Phone == "" || f.SMSText == "" {
-		return fmt.Errorf("store: sms fallback without phone or text: %w", ErrInvalid)
+		return fmt.Errorf("notifydb: sms fallback without phone or text: %w", ErrInvalid)
 	}
 	if _, err := tx.Exec(ctx, `INSERT INTO sms_fallbacks (notification_id, phone, template_id, template_version, body_text, sms_text,
 		sms_encoding, sms_parts, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		id, f.Phone, f.TemplateID, f.TemplateVersion, f.Text, f.SMSText, f.SMSEncoding, f.SMSParts, sqldb.Micro(now)); err != nil {
-		return fmt.Errorf("store: insert sms fallback: %w", err)
+		return fmt.Errorf("notifydb: insert sms fallback: %w", err)
 	}
 	return nil
 }
@@ -403,9 +403,9 @@ func (s *Store) SMSFallbackOf(ctx context.Context, emailID string) (*SMSFallback
 		FROM sms_fallbacks WHERE notification_id = ?`, emailID).
 		Scan(&f.Phone, &f.TemplateID, &f.TemplateVersion, &f.Text, &f.SMSText, &f.SMSEncoding, &f.SMSParts, &smsID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, "", fmt.Errorf("store: sms fallback of %s: %w", emailID, ErrNotFound)
+		return nil, "", fmt.Errorf("notifydb: sms fallback of %s: %w", emailID, ErrNotFound)
 	} else if err != nil {
-		return nil, "", fmt.Errorf("store: sms fallback of %s: %w", emailID, err)
+		return nil, "", fmt.Errorf("notifydb: sms fallback of %s: %w", emailID, err)
 	}
 	return &f, smsID, nil
 }
@@ -418,7 +418,7 @@ func (s *Store) SMSFallbackOf(ctx context.Context, emailID string) (*SMSFallback
 // there is nothing to send (no variant, the email not failed permanently,
 // or an SMS of the event already there).
 func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n *Notification, created bool, err error) {
-	err = s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err = s.writeTx(ctx, func(tx dbtx) error {
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
@@ -440,7 +440,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
-			return fmt.Errorf("store: sms fallback of %s: %w", emailID, err)
+			return fmt.Errorf("notifydb: sms fallback of %s: %w", emailID, err)
 		}
 		if made != "" {
 			n, err = scanNotification(tx.Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", made))
@@ -451,7 +451,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 		}
 		e, err := scanNotification(tx.Row(ctx, "SELECT "+notificationColumns+" FROM notifications WHERE id = ?", emailID))
 		if err != nil {
-			return fmt.Errorf("store: notification %s: %w", emailID, err)
+			return fmt.Errorf("notifydb: notification %s: %w", emailID, err)
 		}
 		if e.Status != NotificationPermanentFailure {
 			return nil
@@ -462,7 +462,7 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 		if err == nil {
 			return nil // an SMS of this event exists: nothing to fall back to
 		} else if !errors.Is(err, sql.ErrNoRows) {
-			return fmt.Errorf("store: sms of event %s: %w", e.EventID, err)
+			return fmt.Errorf("notifydb: sms of event %s: %w", e.EventID, err)
 		}
 		if smsID == "" {
 			id, err := uuid.NewV7()
@@ -484,14 +484,14 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 			v.ID, v.Service, boolInt(v.Test), v.Channel, v.TemplateID, v.TemplateVersion, v.Recipient, v.Reference, v.DossierCode,
 			v.EventID, v.DossierStatus, v.Text, v.SMSText, v.SMSEncoding, v.SMSParts, boolInt(v.Urgent), v.Status, detail,
 			sqldb.Micro(now), sqldb.Micro(now)); err != nil {
-			return fmt.Errorf("store: insert fallback sms: %w", err)
+			return fmt.Errorf("notifydb: insert fallback sms: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",
 			v.ID, v.Service, NotificationCreated, detail, sqldb.Micro(now), sqldb.Micro(now)); err != nil {
-			return fmt.Errorf("store: insert notification event: %w", err)
+			return fmt.Errorf("notifydb: insert notification event: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "UPDATE sms_fallbacks SET sms_notification_id = ? WHERE notification_id = ?", v.ID, emailID); err != nil {
-			return fmt.Errorf("store: sms fallback of %s: %w", emailID, err)
+			return fmt.Errorf("notifydb: sms fallback of %s: %w", emailID, err)
 		}
 		v.CreatedAt, v.UpdatedAt = sqldb.FromMicro(sqldb.Micro(now)), sqldb.FromMicro(sqldb.Micro(now))
 		n, created = &v, true
@@ -519,26 +519,26 @@ func (s *Store) smsWrite(ctx context.Context, fn func(tx dbtx) error) error {
 // error, and a transient error makes the whole transaction run again.
 func (s *Store) runSMSBatch(ctx context.Context, ops []func(tx dbtx) error) ([]struct{}, []error, error) {
 	errs := make([]error, len(ops))
-	err := s.writeTxNoSync(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTxNoSync(ctx, func(tx dbtx) error {
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
 		for i, fn := range ops {
 			errs[i] = nil
 			if _, err := tx.Exec(ctx, "SAVEPOINT sms"); err != nil {
-				return fmt.Errorf("store: savepoint: %w", err)
+				return fmt.Errorf("notifydb: savepoint: %w", err)
 			}
 			if err := fn(tx); err != nil {
 				if sqldb.IsTransient(err) {
 					return err // the whole batch is tried again
 				}
 				if _, rerr := tx.Exec(ctx, "ROLLBACK TO SAVEPOINT sms"); rerr != nil {
-					return fmt.Errorf("store: rollback to savepoint: %w (after %w)", rerr, err)
+					return fmt.Errorf("notifydb: rollback to savepoint: %w (after %w)", rerr, err)
 				}
 				errs[i] = err
 			}
 			if _, err := tx.Exec(ctx, "RELEASE SAVEPOINT sms"); err != nil {
-				return fmt.Errorf("store: release savepoint: %w", err)
+				return fmt.Errorf("notifydb: release savepoint: %w", err)
 			}
 		}
 		return nil
@@ -555,7 +555,7 @@ func (s *Store) runSMSBatch(ctx context.Context, ops []func(tx dbtx) error) ([]s
 func (s *Store) PurgeSMSEarlyReceipts(ctx context.Context, before time.Time) (int64, error) {
 	res, err := s.w().Exec(ctx, "DELETE FROM sms_early_receipts WHERE created_at < ?", sqldb.Micro(before))
 	if err != nil {
-		return 0, fmt.Errorf("store: purge early sms receipts: %w", err)
+		return 0, fmt.Errorf("notifydb: purge early sms receipts: %w", err)
 	}
 	n, _ := res.RowsAffected()
 	return n, nil

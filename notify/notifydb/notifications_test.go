@@ -1,6 +1,7 @@
-package store
+package notifydb
 
 import (
+	"congthu/store"
 	"errors"
 	"fmt"
 	"sort"
@@ -65,7 +66,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, _ *Store) {
 		var added []int64
 		var mu sync.Mutex
-		s := b.open(t, func(o *Options) {
+		s := b.open(t, func(o *store.Options) {
 			o.OutboxAdded = func(id int64) { mu.Lock(); added = append(added, id); mu.Unlock() }
 		})
 		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
@@ -106,13 +107,13 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Errorf("OutboxAdded: got %v, want %v", added, res[0].OutboxIDs)
 		}
 		mu.Unlock()
-		nid, err := s.NotificationIDByOutbox(ctx, res[0].OutboxIDs[0])
+		nid, err := s.notificationIDByOutbox(ctx, res[0].OutboxIDs[0])
 		if err != nil || nid != "0001" {
 			t.Fatalf("NotificationIDByOutbox: %q %v", nid, err)
 		}
 		// Composed when delivered: the entry holds no bytes, its
 		// notification what to compose it from.
-		st, err := s.OutboxState(ctx, res[0].OutboxIDs[0])
+		st, err := s.mail.OutboxState(ctx, res[0].OutboxIDs[0])
 		if err != nil || len(st.Raw) != 0 {
 			t.Fatalf("OutboxState of a notification: %+v, %v", st, err)
 		}
@@ -125,7 +126,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if _, err := s.NotificationByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Errorf("NotificationByOutbox of ordinary mail: %v, want ErrNotFound", err)
 		}
-		if _, err := s.NotificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
+		if _, err := s.notificationIDByOutbox(ctx, 999999); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("NotificationIDByOutbox of ordinary mail: %v, want ErrNotFound", err)
 		}
 		n, err := s.Notification(ctx, nid)
@@ -136,10 +137,10 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Errorf("sender fields: got %q %q %q %q", n.FromAddress, n.FromName, n.ToName, n.ReplyTo)
 		}
 		// Composed when delivered: the entry holds no bytes yet.
-		if raw, err := s.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
+		if raw, err := s.mail.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
 			t.Errorf("OutboxRaw: %q %v, want empty", raw, err)
 		}
-		ob, err := s.Outbox(ctx, n.OutboxID)
+		ob, err := s.mail.Outbox(ctx, n.OutboxID)
 		if err != nil || ob.MailFrom != "bounce+0001@hanoi.gov.vn" || len(ob.Recipients) != 1 || ob.Recipients[0].Address != "an@example.com" {
 			t.Errorf("Outbox: %+v %v", ob, err)
 		}
@@ -158,15 +159,15 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			{NotificationSending, false},
 		}
 		for _, st := range steps {
-			changed, err := s.SetNotificationStatus(ctx, "0001", st.status, "detail", at)
+			changed, err := s.setNotificationStatus(ctx, "0001", st.status, "detail", at)
 			if err != nil || changed != st.changed {
 				t.Errorf("set %s: changed %v, %v; want %v", st.status, changed, err, st.changed)
 			}
 		}
-		if _, err := s.SetNotificationStatus(ctx, "0001", "bogus", "", at); !errors.Is(err, ErrInvalid) {
+		if _, err := s.setNotificationStatus(ctx, "0001", "bogus", "", at); !errors.Is(err, ErrInvalid) {
 			t.Errorf("bogus status: %v", err)
 		}
-		if _, err := s.SetNotificationStatus(ctx, "nope", NotificationSending, "", at); !errors.Is(err, ErrNotFound) {
+		if _, err := s.setNotificationStatus(ctx, "nope", NotificationSending, "", at); !errors.Is(err, ErrNotFound) {
 			t.Errorf("unknown notification: %v", err)
 		}
 		n, _ = s.Notification(ctx, "0001")
@@ -194,11 +195,11 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		if due, _ := s.CallbacksDue(ctx, time.Now(), 0, 10); len(due) != 1 || due[0] != evs[1].ID {
 			t.Errorf("CallbacksDue after done: %v", due)
 		}
-		all, err := s.EventsAfter(ctx, "motcua", 0, 100)
+		all, err := s.eventsAfter(ctx, "motcua", 0, 100)
 		if err != nil || len(all) != 4 {
 			t.Fatalf("EventsAfter: %d %v", len(all), err)
 		}
-		if rest, _ := s.EventsAfter(ctx, "motcua", all[1].ID, 100); len(rest) != 2 || rest[0].ID != all[2].ID {
+		if rest, _ := s.eventsAfter(ctx, "motcua", all[1].ID, 100); len(rest) != 2 || rest[0].ID != all[2].ID {
 			t.Errorf("EventsAfter cursor: %+v", rest)
 		}
 		list, err := s.Notifications(ctx, NotificationFilter{Service: "motcua", DossierCode: "000.12"})
@@ -248,7 +249,7 @@ func TestEventCursorMonotonic(t *testing.T) {
 						t.Error(err)
 						return
 					}
-					if _, err := s.SetNotificationStatus(ctx, id, NotificationDelivered, "", time.Time{}); err != nil {
+					if _, err := s.setNotificationStatus(ctx, id, NotificationDelivered, "", time.Time{}); err != nil {
 						t.Error(err)
 						return
 					}
@@ -258,7 +259,7 @@ func TestEventCursorMonotonic(t *testing.T) {
 		seen := map[int64]bool{}
 		var cursor int64
 		read := func() {
-			evs, err := s.EventsAfter(ctx, "svc", cursor, 1000)
+			evs, err := s.eventsAfter(ctx, "svc", cursor, 1000)
 			if err != nil {
 				t.Error(err)
 				return
@@ -276,7 +277,7 @@ func TestEventCursorMonotonic(t *testing.T) {
 			read()
 		}
 		read()
-		all, err := s.EventsAfter(ctx, "svc", 0, 1000)
+		all, err := s.eventsAfter(ctx, "svc", 0, 1000)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -367,11 +368,11 @@ func TestPendingNotificationCounts(t *testing.T) {
 		}
 		for id, st := range map[string]string{"p0000": NotificationSending, "p0001": NotificationSending, "p0002": NotificationDelivered} {
 			if id == "p0002" {
-				if _, err := s.SetNotificationStatus(ctx, id, NotificationSending, "", time.Time{}); err != nil {
+				if _, err := s.setNotificationStatus(ctx, id, NotificationSending, "", time.Time{}); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if _, err := s.SetNotificationStatus(ctx, id, st, "", time.Time{}); err != nil {
+			if _, err := s.setNotificationStatus(ctx, id, st, "", time.Time{}); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -1,4 +1,4 @@
-package store
+package notifydb
 
 // Bounces of notification email that come back after the remote server's
 // 250 (to bounce+<id>@..., see notify.EnvelopeSender): the MX records them
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"congthu/internal/sqldb"
+	"congthu/store"
 )
 
 // BounceTarget reports whether id names a live email notification, the
@@ -21,10 +22,10 @@ func (s *Store) BounceTarget(ctx context.Context, id string) error {
 	var test int
 	err := s.r().Row(ctx, "SELECT channel, test FROM notifications WHERE id = ?", id).Scan(&channel, &test)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && (channel != "email" || test != 0)) {
-		return fmt.Errorf("store: bounce for notification %s: %w", id, ErrNotFound)
+		return fmt.Errorf("notifydb: bounce for notification %s: %w", id, ErrNotFound)
 	}
 	if err != nil {
-		return fmt.Errorf("store: bounce for notification %s: %w", id, err)
+		return fmt.Errorf("notifydb: bounce for notification %s: %w", id, err)
 	}
 	return nil
 }
@@ -45,7 +46,7 @@ func (s *Store) BounceTarget(ctx context.Context, id string) error {
 func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Time) (*NotificationRecord, error) {
 	detail = statusDetail(detail)
 	rec := &NotificationRecord{}
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
+	err := s.writeTx(ctx, func(tx dbtx) error {
 		*rec = NotificationRecord{}
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
@@ -56,9 +57,9 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		err := tx.Row(ctx, "SELECT status, channel, test, recipient, outbox_id FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).
 			Scan(&status, &channel, &test, &recipient, &outbox)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (channel != "email" || test != 0)) {
-			return fmt.Errorf("store: bounce for notification %s: %w", id, ErrNotFound)
+			return fmt.Errorf("notifydb: bounce for notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
-			return fmt.Errorf("store: bounce for notification %s: %w", id, err)
+			return fmt.Errorf("notifydb: bounce for notification %s: %w", id, err)
 		}
 		switch status {
 		case NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure:
@@ -68,8 +69,8 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 			// Still queued: the dispatcher's own path for a 5xx.
 			// The notification hook records into rec (other hooks
 			// are not told: the caller passes rec on).
-			n, err := s.recordAttempts(ctx, &OutboxTx{tx: tx}, []OutboxAttempt{{OutboxID: outbox.Int64, Address: recipient,
-				Status: OutboxFailed, LastError: detail}}, true, []OutboxHook{&notificationHook{s: s, into: rec}})
+			n, err := s.mail.RecordOutboxAttemptsTx(ctx, tx, []store.OutboxAttempt{{OutboxID: outbox.Int64, Address: recipient,
+				Status: store.OutboxFailed, LastError: detail}}, true, &notificationHook{s: s, into: rec})
 			if err != nil || n > 0 {
 				return err
 			}
@@ -114,33 +115,33 @@ type Fallback struct {
 	SMS   *Notification
 }
 
-// NotificationStatusOfOutbox is the notification status that a final
+// notificationStatusOfOutbox is the notification status that a final
 // outbox state means: delivered, permanent-failure for a 5xx or a bounce
-// (OutboxFailed), temporary-failure for a message that expired in the
-// queue. It is "" for OutboxQueued.
-func NotificationStatusOfOutbox(outboxStatus string) string {
+// (store.OutboxFailed), temporary-failure for a message that expired in the
+// queue. It is "" for store.OutboxQueued.
+func notificationStatusOfOutbox(outboxStatus string) string {
 	switch outboxStatus {
-	case OutboxDelivered:
+	case store.OutboxDelivered:
 		return NotificationDelivered
-	case OutboxFailed:
+	case store.OutboxFailed:
 		return NotificationPermanentFailure
-	case OutboxExpired:
+	case store.OutboxExpired:
 		return NotificationTemporaryFailure
 	}
 	return ""
 }
 
-// NotificationHook returns the outbox hook (AddOutboxHook) of email
+// NotificationHook returns the outbox hook (store.AddOutboxHook) of email
 // notifications: in the transaction that records an outcome of the entry
 // an email notification owns, the notification becomes sending (as of the
 // first attempt's start), then takes the status its outbox state means
-// (NotificationStatusOfOutbox); a permanent failure creates the SMS
+// (notificationStatusOfOutbox); a permanent failure creates the SMS
 // fallback (CreateSMSFallback), so a crash cannot lose the fallback after
 // the failure is recorded. Only outcomes that changed a queued recipient
 // reach the hook, so a job that ran twice, or one whose recipient an
 // operator cancelled meanwhile, changes nothing. Once the transaction is
 // durable, recorded (if not nil) is called with what changed.
-func (s *Store) NotificationHook(recorded func(ctx context.Context, rec *NotificationRecord)) OutboxHook {
+func (s *Store) NotificationHook(recorded func(ctx context.Context, rec *NotificationRecord)) store.OutboxHook {
 	return &notificationHook{s: s, recorded: recorded}
 }
 
@@ -153,7 +154,7 @@ type notificationHook struct {
 // OutboxRecording finds the notifications the entries carry and, when
 // there are any, takes the events lock (before any row lock, see
 // CreateNotifications).
-func (h *notificationHook) OutboxRecording(ctx context.Context, otx *OutboxTx, ids []int64) (func(context.Context, *OutboxTx, []OutboxOutcome) error, error) {
+func (h *notificationHook) OutboxRecording(ctx context.Context, otx *store.OutboxTx, ids []int64) (func(context.Context, *store.OutboxTx, []store.OutboxOutcome) error, error) {
 	of := map[int64]string{}
 	for len(ids) > 0 {
 		n := min(len(ids), chunkSize)
@@ -162,38 +163,38 @@ func (h *notificationHook) OutboxRecording(ctx context.Context, otx *OutboxTx, i
 			args[i] = id
 		}
 		ids = ids[n:]
-		rows, err := otx.tx.Query(ctx, "SELECT outbox_id, id FROM notifications WHERE outbox_id IN ("+sqldb.Placeholders(n)+")", args...)
+		rows, err := otx.Tx().Query(ctx, "SELECT outbox_id, id FROM notifications WHERE outbox_id IN ("+sqldb.Placeholders(n)+")", args...)
 		if err != nil {
-			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+			return nil, fmt.Errorf("notifydb: notifications of outbox entries: %w", err)
 		}
 		for rows.Next() {
 			var o int64
 			var id string
 			if err := rows.Scan(&o, &id); err != nil {
 				rows.Close()
-				return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+				return nil, fmt.Errorf("notifydb: notifications of outbox entries: %w", err)
 			}
 			of[o] = id
 		}
 		if err := rows.Close(); err != nil {
-			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+			return nil, fmt.Errorf("notifydb: notifications of outbox entries: %w", err)
 		}
 		if err := rows.Err(); err != nil {
-			return nil, fmt.Errorf("store: notifications of outbox entries: %w", err)
+			return nil, fmt.Errorf("notifydb: notifications of outbox entries: %w", err)
 		}
 	}
 	if len(of) == 0 {
 		return nil, nil
 	}
-	if err := h.s.lockEvents(ctx, otx.tx); err != nil {
+	if err := h.s.lockEvents(ctx, otx.Tx()); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, otx *OutboxTx, outcomes []OutboxOutcome) error {
+	return func(ctx context.Context, otx *store.OutboxTx, outcomes []store.OutboxOutcome) error {
 		rec := h.into
 		if rec == nil {
 			rec = &NotificationRecord{}
 		}
-		if err := h.s.recordEmailOutcomes(ctx, otx.tx, of, outcomes, rec); err != nil {
+		if err := h.s.recordEmailOutcomes(ctx, otx.Tx(), of, outcomes, rec); err != nil {
 			return err
 		}
 		if h.into == nil && h.recorded != nil && (len(rec.Events) > 0 || len(rec.Fallbacks) > 0) {
@@ -205,7 +206,7 @@ func (h *notificationHook) OutboxRecording(ctx context.Context, otx *OutboxTx, i
 
 // recordEmailOutcomes records, in tx, the outcomes of the outbox entries
 // that email notifications own (of: outbox entry → notification).
-func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]string, outcomes []OutboxOutcome, rec *NotificationRecord) error {
+func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]string, outcomes []store.OutboxOutcome, rec *NotificationRecord) error {
 	for _, o := range outcomes {
 		id := of[o.OutboxID]
 		if id == "" {
@@ -223,7 +224,7 @@ func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]s
 		if o.InProgress {
 			continue
 		}
-		status := NotificationStatusOfOutbox(o.Status)
+		status := notificationStatusOfOutbox(o.Status)
 		if status == "" {
 			continue
 		}
@@ -245,6 +246,25 @@ func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]s
 				rec.Fallbacks = append(rec.Fallbacks, Fallback{Email: id, SMS: n})
 			}
 		}
+	}
+	return nil
+}
+
+// OutboxCancelled is what an operator's cancellation of outbox entry id
+// (store.Store.CancelOutbox, when it cancelled a recipient) means for the
+// notification the entry carries: it becomes permanent-failure
+// ("cancelled by operator"), with a callback to the service as for any
+// final status (the notification sweeper enqueues it). Ordinary mail
+// carries none: nothing changes.
+func (s *Store) OutboxCancelled(ctx context.Context, id int64) error {
+	nid, err := s.notificationIDByOutbox(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil // ordinary mail
+	} else if err != nil {
+		return err
+	}
+	if _, err := s.SetNotificationStatusEvent(ctx, nid, NotificationPermanentFailure, "cancelled by operator", time.Time{}); err != nil {
+		return fmt.Errorf("notifydb: cancel outbox %d: notification %s: %w", id, nid, err)
 	}
 	return nil
 }
