@@ -148,23 +148,6 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx dbtx, ch changes) error)
 	return nil
 }
 
-// writeTxNoSync is writeTx without the wait for durability, for a group
-// commit that waits outside the writer (sqldb.Batcher): the caller must
-// not answer anyone before the wait for a commit number taken after it
-// returned. Changed mailboxes are reported at once.
-func (s *Store) writeTxNoSync(ctx context.Context, fn func(tx dbtx, ch changes) error) error {
-	var ch changes
-	err := s.db.WriteTxNoSync(ctx, func(tx dbtx) error {
-		ch = changes{}
-		return fn(tx, ch)
-	})
-	if err != nil {
-		return err
-	}
-	s.notify(ch)
-	return nil
-}
-
 // Conn returns the store's database for single statements, for the stores
 // that share it (see sqldb.Conn).
 func (s *Store) Conn() sqldb.Conn { return s.db }
