@@ -36,9 +36,6 @@ import (
 // maxBatch is the most requests committed in one transaction.
 const maxBatch = 128
 
-// errClosed is returned by Deliver and Append after Close.
-var errClosed = sqldb.ErrClosed
-
 type deliverReq struct {
 	raw       []byte
 	headerLen int
