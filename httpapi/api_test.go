@@ -76,8 +76,8 @@ func TestDossierEventAndReads(t *testing.T) {
 		if err != nil || n.OutboxID == 0 {
 			t.Fatalf("stored email: %+v %v", n, err)
 		}
-		if raw, err := e.st.OutboxRaw(ctx, n.OutboxID); err != nil || len(raw) != 0 {
-			t.Errorf("outbox message before delivery: %v\n%s", err, raw)
+		if ob, err := e.st.OutboxState(ctx, n.OutboxID); err != nil || len(ob.Raw) != 0 {
+			t.Errorf("outbox message before delivery: %v\n%+v", err, ob)
 		}
 		raw, err := e.tracker.ComposeOutbox(ctx, n.OutboxID)
 		if err != nil || !bytes.Contains(raw, []byte("Reply-To: <motcua.hoankiem@hanoi.gov.vn>")) || !bytes.Contains(raw, []byte("multipart/alternative")) ||
@@ -85,7 +85,7 @@ func TestDossierEventAndReads(t *testing.T) {
 			!bytes.Contains(raw, []byte("To: =?utf-8?q?Nguy=E1=BB=85n_V=C4=83n_An?= <an.nguyen@example.com>")) {
 			t.Errorf("composed message: %v\n%s", err, raw)
 		}
-		ob, _ := e.st.Outbox(ctx, n.OutboxID)
+		ob, _ := e.st.OutboxState(ctx, n.OutboxID)
 		if ob.MailFrom != "bounce+"+em.ID+"@hanoi.gov.vn" {
 			t.Errorf("envelope sender %q", ob.MailFrom)
 		}

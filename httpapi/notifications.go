@@ -625,7 +625,7 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request) {
 		v.Events = append(v.Events, eventView{Cursor: e.ID, Status: e.Status, Detail: e.Detail, At: e.At.UTC()})
 	}
 	if n.OutboxID != 0 {
-		if ob, err := s.st.Outbox(r.Context(), n.OutboxID); err == nil && len(ob.Recipients) > 0 {
+		if ob, err := s.st.OutboxState(r.Context(), n.OutboxID); err == nil && len(ob.Recipients) > 0 {
 			rc := ob.Recipients[0]
 			a := &attempts{Count: rc.Attempts, LastError: rc.LastError}
 			if rc.Status == store.OutboxQueued {

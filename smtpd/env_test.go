@@ -40,9 +40,8 @@ type testStore interface {
 	Mailbox(ctx context.Context, accountID int64, name string) (*store.Mailbox, error)
 	Messages(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
 	Message(ctx context.Context, mailboxID int64, uid uint32) (*store.Message, error)
-	OutboxDue(ctx context.Context, t time.Time, limit int) ([]int64, error)
-	Outbox(ctx context.Context, id int64) (*store.OutboxMessage, error)
-	OutboxRaw(ctx context.Context, id int64) ([]byte, error)
+	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
+	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
 	Close() error
 }
 

@@ -133,22 +133,18 @@ func TestSubmission(t *testing.T) {
 			}
 
 			ctx := context.Background()
-			ids, err := e.st.OutboxDue(ctx, time.Now().Add(time.Hour), 10)
+			ids, err := e.st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10)
 			if err != nil || len(ids) != 1 {
 				t.Fatalf("outbox due: %v, %v; want one", ids, err)
 			}
-			ob, err := e.st.Outbox(ctx, ids[0])
+			ob, err := e.st.OutboxState(ctx, ids[0])
 			if err != nil {
 				t.Fatal(err)
 			}
 			if ob.MailFrom != "vanthu@"+domain || len(ob.Recipients) != 1 || ob.Recipients[0].Address != "citizen@example.org" {
 				t.Errorf("outbox %+v, want from vanthu@, to citizen@example.org", ob)
 			}
-			raw, err := e.st.OutboxRaw(ctx, ids[0])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(raw, inbox[0].Raw) {
+			if !bytes.Equal(ob.Raw, inbox[0].Raw) {
 				t.Error("outbox bytes differ from the inbox copy")
 			}
 			if err := c.Quit(); err != nil {
@@ -679,14 +675,15 @@ func TestSubmissionSignsRemoteMail(t *testing.T) {
 		t.Fatalf("Sign called %d times with %v, want once with alice@", n, gotFrom.Load())
 	}
 	ctx := context.Background()
-	ids, err := e.st.OutboxDue(ctx, time.Now().Add(time.Hour), 10)
+	ids, err := e.st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("outbox due: %v, %v; want one", ids, err)
 	}
-	raw, err := e.st.OutboxRaw(ctx, ids[0])
+	ob, err := e.st.OutboxState(ctx, ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}
+	raw := ob.Raw
 	if !bytes.HasPrefix(raw, []byte("DKIM-Signature: v=1; d="+domain+"; b=test\r\nReceived:")) || !bytes.HasSuffix(raw, msg) {
 		t.Fatalf("outbox bytes are not the signed message: %.120q", raw)
 	}

@@ -189,15 +189,6 @@ type AppendResult struct {
 	ModSeq      int64
 }
 
-// OutboxMessage is accepted mail bound for other domains.
-type OutboxMessage struct {
-	ID         int64
-	MailFrom   string
-	Recipients []OutboxRecipient
-	Size       int64
-	CreatedAt  time.Time
-}
-
 // OutboxRecipient is the delivery state of one remote recipient.
 type OutboxRecipient struct {
 	Address     string

@@ -26,7 +26,7 @@ func TestCancelOutbox(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("CancelOutbox: got %d, %v, want 1", n, err)
 		}
-		ob, err := s.Outbox(ctx, id)
+		ob, err := s.OutboxState(ctx, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -39,7 +39,7 @@ func TestCancelOutbox(t *testing.T) {
 				t.Errorf("recipient %s: got %s %q, want %s %q", r.Address, r.Status, r.LastError, want, wantErr)
 			}
 		}
-		if due, err := s.OutboxDue(ctx, time.Now().Add(time.Hour), 10); err != nil || slices.Contains(due, id) {
+		if due, err := s.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10); err != nil || slices.Contains(due, id) {
 			t.Errorf("OutboxDue after cancel: got %v, %v, want no %d", due, err, id)
 		}
 		if due, err := s.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10); err != nil || len(due) != 0 {

@@ -695,7 +695,7 @@ func TestDeliver(t *testing.T) {
 		if blobs != 1 {
 			t.Errorf("blobs: got %d, want 1 (shared)", blobs)
 		}
-		ob, err := s.Outbox(ctx, res.OutboxID)
+		ob, err := s.OutboxState(ctx, res.OutboxID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -707,10 +707,10 @@ func TestDeliver(t *testing.T) {
 				t.Errorf("recipient %+v: want queued", r)
 			}
 		}
-		if got, _ := s.OutboxRaw(ctx, res.OutboxID); !bytes.Equal(got, raw) {
+		if got, _ := s.OutboxState(ctx, res.OutboxID); got == nil || !bytes.Equal(got.Raw, raw) {
 			t.Errorf("OutboxRaw differs")
 		}
-		due, err := s.OutboxDue(ctx, time.Now().Add(time.Second), 10)
+		due, err := s.OutboxDuePage(ctx, time.Now().Add(time.Second), 0, 10)
 		if err != nil || !slices.Equal(due, []int64{res.OutboxID}) {
 			t.Errorf("OutboxDue: got %v, %v", due, err)
 		}
@@ -720,10 +720,10 @@ func TestDeliver(t *testing.T) {
 		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "Someone@other.vn", OutboxQueued, "451 later", time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if due, _ := s.OutboxDue(ctx, time.Now(), 10); len(due) != 0 {
+		if due, _ := s.OutboxDuePage(ctx, time.Now(), 0, 10); len(due) != 0 {
 			t.Errorf("OutboxDue after retry scheduled: got %v, want none", due)
 		}
-		if _, err := s.Outbox(ctx, 12345); !errors.Is(err, ErrNotFound) {
+		if _, err := s.OutboxState(ctx, 12345); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Outbox(unknown): got %v, want ErrNotFound", err)
 		}
 
