@@ -26,6 +26,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/net/idna"
+
+	"congthu/internal/mailaddr"
 )
 
 // ErrInvalid is wrapped by every error of Normalize and Domain.
@@ -98,7 +100,7 @@ func Domain(name string) (string, error) {
 		return "", fmt.Errorf("domain %q: trailing dot: %w", name, ErrInvalid)
 	}
 	d := strings.ToLower(name)
-	if !isASCII(d) || strings.Contains(d, "xn--") {
+	if !mailaddr.IsASCII(d) || strings.Contains(d, "xn--") {
 		a, err := profile.ToASCII(d)
 		if err != nil {
 			return "", fmt.Errorf("domain %q: not a valid internationalised name: %w", name, ErrInvalid)
@@ -159,12 +161,3 @@ func Key(name string) string {
 // dots are the label separators of IDNA (RFC 3490 section 3.1): a name
 // ending in one of them has a trailing dot.
 const dots = ".\u3002\uff0e\uff61"
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
-		}
-	}
-	return true
-}

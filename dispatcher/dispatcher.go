@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"congthu/dkim"
+	"congthu/internal/mailaddr"
 	"congthu/internal/safego"
 	"congthu/mailhdr"
 	"congthu/mtasts"
@@ -610,7 +611,7 @@ func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *store.Ou
 	byDomain := map[string][]int{}
 	var domains []string
 	for i, r := range due {
-		dom := domainOf(r.Address)
+		dom := mailaddr.Domain(r.Address)
 		if dom == "" {
 			out[i] = permanent("5.1.3", "bad recipient address %q", r.Address)
 			continue
@@ -682,14 +683,6 @@ func fill(n int, e *DeliveryError) []*DeliveryError {
 		out[i] = e
 	}
 	return out
-}
-
-func domainOf(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 || at == len(addr)-1 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
 }
 
 func (d *Dispatcher) isLocal(ctx context.Context, domain string) (bool, error) {

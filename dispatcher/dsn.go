@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"congthu/internal/mailaddr"
 	"congthu/mailhdr"
 	"congthu/store"
 )
@@ -80,9 +81,9 @@ type dsnInfo struct {
 func buildDSN(in dsnInfo) []byte {
 	boundary := "=_dsn_" + randomHex(12)
 	delayed := in.rcpts[0].action == "delayed"
-	intl := !isASCII(in.sender)
+	intl := !mailaddr.IsASCII(in.sender)
 	for _, r := range in.rcpts {
-		if !isASCII(r.addr) {
+		if !mailaddr.IsASCII(r.addr) {
 			intl = true
 		}
 	}
@@ -110,7 +111,7 @@ func buildDSN(in dsnInfo) []byte {
 	w("Subject: %s", mime.QEncoding.Encode("utf-8", subject))
 	w("Date: %s", in.now.Format(time.RFC1123Z))
 	w("Message-ID: <dsn.%d.%s@%s>", in.outboxID, randomHex(8), in.reportingMTA)
-	if origMessageID != "" && isASCII(origMessageID) && len(origMessageID) < 900 {
+	if origMessageID != "" && mailaddr.IsASCII(origMessageID) && len(origMessageID) < 900 {
 		w("In-Reply-To: %s", origMessageID)
 		w("References: %s", origMessageID)
 	}
@@ -185,7 +186,7 @@ func buildDSN(in dsnInfo) []byte {
 	} else {
 		w("Content-Type: text/rfc822-headers")
 	}
-	if !isASCII(string(in.header)) {
+	if !mailaddr.IsASCII(string(in.header)) {
 		w("Content-Transfer-Encoding: 8bit")
 	}
 	w("")

@@ -23,6 +23,7 @@ import (
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
 
+	"congthu/internal/mailaddr"
 	"congthu/mtasts"
 )
 
@@ -447,24 +448,15 @@ func (t *transport) reset(s *session) error {
 }
 
 func needsUTF8(from string, rcpts []string) bool {
-	if !isASCII(from) {
+	if !mailaddr.IsASCII(from) {
 		return true
 	}
 	for _, r := range rcpts {
-		if !isASCII(r) {
+		if !mailaddr.IsASCII(r) {
 			return true
 		}
 	}
 	return false
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // get takes the most recently used idle session to addr that meets tp, if

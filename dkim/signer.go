@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"congthu/internal/mailaddr"
 	"congthu/mailhdr"
 )
 
@@ -122,7 +123,7 @@ func candidates(mailFrom string, msg []byte) []string {
 	if from := headerFromDomain(msg); from != "" {
 		out = append(out, from)
 	}
-	if dom := domainOf(mailFrom); dom != "" && (len(out) == 0 || out[0] != dom) {
+	if dom := mailaddr.Domain(mailFrom); dom != "" && (len(out) == 0 || out[0] != dom) {
 		out = append(out, dom)
 	}
 	return out
@@ -160,13 +161,5 @@ func headerFromDomain(msg []byte) string {
 	if err != nil || len(s.From) == 0 {
 		return ""
 	}
-	return domainOf(s.From[0])
-}
-
-func domainOf(addr string) string {
-	at := strings.LastIndexByte(addr, '@')
-	if at < 0 || at == len(addr)-1 {
-		return ""
-	}
-	return strings.ToLower(strings.TrimSuffix(addr[at+1:], "."))
+	return mailaddr.Domain(s.From[0])
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/jordan-wright/email"
 
+	"congthu/internal/mailaddr"
 	"congthu/notify/notifydb"
 )
 
@@ -211,7 +212,7 @@ func encodeText(s string) string {
 	if plainASCII(s) {
 		return s
 	}
-	if isASCII(s) {
+	if mailaddr.IsASCII(s) {
 		// mime leaves ASCII alone whatever its length.
 		return encodeWords(s)
 	}
@@ -223,19 +224,10 @@ func encodeText(s string) string {
 // of at most 75 characters), or, for ASCII that would not fold, encoded
 // words of encodeWords.
 func formatAddress(name, addr string) string {
-	if name != "" && isASCII(name) && !plainASCII(name) {
+	if name != "" && mailaddr.IsASCII(name) && !plainASCII(name) {
 		return encodeWords(name) + " " + (&mail.Address{Address: addr}).String()
 	}
 	return (&mail.Address{Name: name, Address: addr}).String()
-}
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
 }
 
 // foldHeader folds header lines longer than 78 characters at spaces

@@ -157,12 +157,3 @@ func newMessageID() string {
 	rand.Read(b[:])
 	return idEncoding.EncodeToString(b[:])
 }
-
-func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return false
-		}
-	}
-	return true
-}

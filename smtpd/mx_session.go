@@ -16,6 +16,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"congthu/internal/mailaddr"
 	"congthu/mailhdr"
 	"congthu/store"
 )
@@ -107,7 +108,7 @@ func (s *mxSession) Mail(from string, opts *smtp.MailOptions) error {
 	if r := s.srv.rate; r != nil && !s.srv.exempt(s.ip) && !r.allow(s.ip, tx.start) {
 		return s.rejectMail(errRateLimited, "message rate limit")
 	}
-	if !isASCII(from) {
+	if !mailaddr.IsASCII(from) {
 		return s.rejectMail(errNonASCII, "non-ASCII MAIL FROM")
 	}
 	tx.checkCtx, tx.checkCancel = context.WithTimeout(s.ctx, s.srv.opts.CheckTimeout)
@@ -147,7 +148,7 @@ func (s *mxSession) rcpt(to string, opts *smtp.RcptOptions) error {
 		tx.rejected++
 		return errTooManyRcpts
 	}
-	if !isASCII(to) {
+	if !mailaddr.IsASCII(to) {
 		tx.rejected++
 		return errNonASCII
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"congthu/accountname"
+	"congthu/internal/mailaddr"
 	"congthu/store"
 )
 
@@ -211,7 +212,7 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	if s.account == nil {
 		return s.rejectMail(errAuthRequired, "not authenticated")
 	}
-	if !isASCII(from) {
+	if !mailaddr.IsASCII(from) {
 		return s.rejectMail(errNonASCII, "non-ASCII MAIL FROM")
 	}
 	if from == "" {
@@ -251,7 +252,7 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 		tx.rejected++
 		return errTooManyRcpts
 	}
-	if !isASCII(to) {
+	if !mailaddr.IsASCII(to) {
 		tx.rejected++
 		return errNonASCII
 	}
