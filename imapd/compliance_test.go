@@ -1,6 +1,8 @@
 package imapd
 
 import (
+	"bufio"
+	"crypto/tls"
 	"fmt"
 	"slices"
 	"strings"
@@ -172,5 +174,29 @@ func TestIdleAutologout(t *testing.T) {
 	}
 	if !r.closed() {
 		t.Error("connection still open after BYE")
+	}
+}
+
+// TestNoTLSResumption: the IMAP listeners issue no TLS session tickets, so
+// a client's second connection makes a full handshake (offlineimap failed
+// at random after STARTTLS with tickets on).
+func TestNoTLSResumption(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	cache := tls.NewLRUClientSessionCache(4)
+	for i := range 2 {
+		c, err := tls.Dial("tcp", e.tlsAddr, &tls.Config{InsecureSkipVerify: true, ClientSessionCache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		// Reading the greeting also reads a ticket sent after the handshake.
+		line, err := bufio.NewReader(c).ReadString('\n')
+		if err != nil || !strings.HasPrefix(line, "* OK") {
+			t.Fatalf("greeting %q: %v", line, err)
+		}
+		if c.ConnectionState().DidResume {
+			t.Errorf("connection %d resumed a TLS session", i+1)
+		}
+		c.Close()
 	}
 }
