@@ -200,3 +200,33 @@ func TestNoTLSResumption(t *testing.T) {
 		c.Close()
 	}
 }
+
+// TestBodyWithoutNUL: a part with NUL bytes (Content-Transfer-Encoding:
+// binary) is sent by BODY[] with each NUL as 0x80, as Dovecot does (a
+// plain literal must not hold NUL), and unchanged by BINARY[] (literal8).
+func TestBodyWithoutNUL(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.deliver("", "From: vp@hanoi.gov.vn\r\nSubject: nul\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"+
+		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nA\x00B\x00C\r\n--b--\r\n")
+	r := dialRaw(t, e)
+	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
+	r.expect("a1 OK")
+	r.send("a2 SELECT INBOX\r\n")
+	r.expect("a2 OK")
+	r.send("a3 FETCH 1 (BODY.PEEK[1])\r\n")
+	if got := r.expect("* 1 FETCH"); !strings.HasSuffix(got, "BODY[1] {5}\r\n") {
+		t.Fatalf("BODY[1]: %q", got)
+	}
+	if got := r.expect("A"); got != "A\x80B\x80C)\r\n" {
+		t.Errorf("BODY[1] bytes %q, want A\\x80B\\x80C", got)
+	}
+	r.expect("a3 OK")
+	r.send("a4 FETCH 1 (BINARY.PEEK[1])\r\n")
+	if got := r.expect("* 1 FETCH"); !strings.HasSuffix(got, "BINARY[1] ~{5}\r\n") {
+		t.Fatalf("BINARY[1]: %q", got)
+	}
+	if got := r.expect("A"); got != "A\x00B\x00C)\r\n" {
+		t.Errorf("BINARY[1] bytes %q, want the NULs", got)
+	}
+	r.expect("a4 OK")
+}

@@ -148,7 +148,7 @@ func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.Messag
 		mw.WriteBodyStructure(bodyStructure(raw))
 	}
 	for _, bs := range options.BodySection {
-		b := bodySection(raw, hdrLen, bs)
+		b := noNUL(bodySection(raw, hdrLen, bs))
 		wc := mw.WriteBodySection(bs, int64(len(b)))
 		_, werr := wc.Write(b)
 		if cerr := wc.Close(); werr == nil {
@@ -217,4 +217,23 @@ func partial(b []byte, p *imap.SectionPartial) []byte {
 		b = b[:p.Size]
 	}
 	return b
+}
+
+// noNUL returns b with each NUL byte replaced by 0x80, as Dovecot sends
+// BODY[] sections: a plain literal must not hold NUL (RFC 3501 section
+// 4.3; only BINARY's literal8 may), and the size stays the same, so
+// partial fetches and RFC822.SIZE still agree. b is copied only when it
+// has a NUL.
+func noNUL(b []byte) []byte {
+	i := bytes.IndexByte(b, 0)
+	if i < 0 {
+		return b
+	}
+	out := bytes.Clone(b)
+	for ; i < len(out); i++ {
+		if out[i] == 0 {
+			out[i] = 0x80
+		}
+	}
+	return out
 }
