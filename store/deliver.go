@@ -196,7 +196,7 @@ func (s *Store) commitDeliveries(ctx context.Context, batch []*deliverReq) ([]de
 // entries.
 func (s *Store) delivered(rs []deliverRes, errs []error) {
 	if len(rs) > 0 {
-		s.notify(rs[0].ch)
+		s.publishChanges(rs[0].ch)
 	}
 	for i, r := range rs {
 		if errs[i] == nil && r.outboxID != 0 {

@@ -115,8 +115,8 @@ func (c changes) add(accountID, mailboxID, modseq int64) {
 	c[mailboxID] = change{accountID, mailboxID, modseq}
 }
 
-// notify calls Options.Changed once per changed mailbox, after a commit.
-func (s *Store) notify(c changes) {
+// publishChanges calls Options.Changed once per changed mailbox, after a commit.
+func (s *Store) publishChanges(c changes) {
 	if s.opts.Changed == nil {
 		return
 	}
@@ -144,7 +144,7 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx dbtx, ch changes) error)
 	if err != nil {
 		return err
 	}
-	s.notify(ch)
+	s.publishChanges(ch)
 	return nil
 }
 
