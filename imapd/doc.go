@@ -4,7 +4,7 @@
 //
 // Besides the base protocol it implements, through imapserver:
 //
-//   - RFC 2177 IDLE, woken at once by (*Server).Notify (the store's Changed
+//   - RFC 2177 IDLE, woken at once by (*Server).MailboxChanged (the store's Changed
 //     hook) and, across nodes, by a Redis pub/sub bridge, with a slow poll
 //     as the fallback;
 //   - RFC 4315 UIDPLUS (APPENDUID, COPYUID, UID EXPUNGE);

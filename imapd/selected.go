@@ -510,7 +510,7 @@ func (s *session) catchUp() (claimed bool, err error) {
 }
 
 // Idle implements IDLE (RFC 2177): it writes updates as soon as the store
-// (through Notify), another node (through Redis) or another session of
+// (through MailboxChanged), another node (through Redis) or another session of
 // this process reports a change, and re-reads the change log every
 // Options.IdlePoll in case a notice was lost. An IDLE that lasts
 // Options.IdleTimeout ends the connection with BYE.

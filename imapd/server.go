@@ -100,7 +100,7 @@ type Options struct {
 	// longer IdleTimeout is cut there too.
 	IdleTimeout time.Duration
 	// Changes, if set, is subscribed to by New: the store's mailbox
-	// changes, and with a changebus.Relay the other nodes', reach Notify
+	// changes, and with a changebus.Relay the other nodes', reach MailboxChanged
 	// through it.
 	Changes *changebus.Bus
 	// Sessions, if set, ends logged-in sessions whose account's
@@ -170,7 +170,7 @@ var capabilities = imap.CapSet{
 }
 
 // Server is an IMAP server over the store. Create it with New, feed it
-// listeners with Serve and ServeTLS, wire its Notify to the store's Changed
+// listeners with Serve and ServeTLS, wire its MailboxChanged to the store's Changed
 // hook, and stop it with Close or Shutdown.
 type Server struct {
 	opts   Options
@@ -221,7 +221,7 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 		InsecureAuth: opts.AllowInsecureAuth,
 	})
 	if opts.Changes != nil {
-		opts.Changes.Subscribe(s.Notify)
+		opts.Changes.Subscribe(s.MailboxChanged)
 	}
 	return s
 }
@@ -295,11 +295,11 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 }
 
-// Notify tells the server that a mailbox changed (new message, flags,
+// MailboxChanged tells the server that a mailbox changed (new message, flags,
 // expunge) and now has highest modseq modseq: it wakes this process's
 // sessions that have the mailbox open. It is a changebus.Func (accountID
 // is not used) and never blocks.
-func (s *Server) Notify(_, mailboxID, modseq int64) {
+func (s *Server) MailboxChanged(_, mailboxID, modseq int64) {
 	s.mu.Lock()
 	mb := s.mailboxes[mailboxID]
 	s.mu.Unlock()
