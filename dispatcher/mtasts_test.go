@@ -119,10 +119,10 @@ func (l *lazyLookup) Lookup(ctx context.Context, domain string) (*mtasts.Policy,
 // not reused for a delivery that needs a verified one.
 func TestPoolKeepsUnverifiedApart(t *testing.T) {
 	tr := newTransport(&Options{IdleTimeout: time.Minute, MaxPerDomain: 10, MaxMessagesPerConn: 100}, testLogger(t))
-	cleartext := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", lastUsed: time.Now()}
-	plain := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, lastUsed: time.Now()}
-	verified := &session{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, verified: true, lastUsed: time.Now()}
-	tr.idle["192.0.2.1:25"] = []*session{verified, plain, cleartext}
+	cleartext := &remoteConn{addr: "192.0.2.1:25", host: "mx1.remote.test", lastUsed: time.Now()}
+	plain := &remoteConn{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, lastUsed: time.Now()}
+	verified := &remoteConn{addr: "192.0.2.1:25", host: "mx1.remote.test", tls: true, verified: true, lastUsed: time.Now()}
+	tr.idle["192.0.2.1:25"] = []*remoteConn{verified, plain, cleartext}
 	enforce := tlsPolicy{require: true, verify: true}
 	if s, _ := tr.get("192.0.2.1:25", "mx2.remote.test", enforce); s != nil {
 		t.Fatal("a session verified for mx1 was handed out for mx2")

@@ -49,20 +49,21 @@ type transport struct {
 
 	mu     sync.Mutex
 	limits map[string]chan struct{} // destination domain -> connection slots
-	idle   map[string][]*session    // host address -> idle sessions, oldest first
+	idle   map[string][]*remoteConn // host address -> idle connections, oldest first
 	closed bool
 }
 
 func newTransport(o *Options, log *slog.Logger) *transport {
-	t := &transport{o: o, log: log, requireTLS: map[string]bool{}, limits: map[string]chan struct{}{}, idle: map[string][]*session{}}
+	t := &transport{o: o, log: log, requireTLS: map[string]bool{}, limits: map[string]chan struct{}{}, idle: map[string][]*remoteConn{}}
 	for _, d := range o.RequireTLS {
 		t.requireTLS[strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))] = true
 	}
 	return t
 }
 
-// session is one SMTP connection to a host, idle between transactions.
-type session struct {
+// remoteConn is one SMTP connection to a remote host (a client session),
+// idle between transactions.
+type remoteConn struct {
 	c        *smtp.Client
 	conn     net.Conn
 	addr     string // ip:port
@@ -75,7 +76,7 @@ type session struct {
 	lastUsed time.Time
 }
 
-func (s *session) close() {
+func (s *remoteConn) close() {
 	if s.c != nil {
 		s.c.Close()
 	} else if s.conn != nil {
@@ -84,7 +85,7 @@ func (s *session) close() {
 }
 
 // quit says QUIT politely (bounded by a short deadline) and closes.
-func (s *session) quit() {
+func (s *remoteConn) quit() {
 	s.conn.SetDeadline(time.Now().Add(2 * time.Second))
 	if err := s.c.Quit(); err != nil {
 		s.c.Close()
@@ -330,7 +331,7 @@ func (t *transport) lookupAddrs(ctx context.Context, name, port string) ([]strin
 	return out, nil
 }
 
-// deliverHost runs one transaction on a session with addr. hostErr is set
+// deliverHost runs one transaction on a connection to addr. hostErr is set
 // when the host could not take the transaction (no connection, greeting or
 // EHLO refused, MAIL FROM deferred): the caller tries the next host.
 // Otherwise res has every recipient's outcome.
@@ -360,11 +361,11 @@ func (t *transport) deliverHost(ctx context.Context, name, addr, domain string, 
 }
 
 // transaction sends one message on s. broken says s must not be reused.
-func (t *transport) transaction(ctx context.Context, s *session, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError, broken bool) {
+func (t *transport) transaction(ctx context.Context, s *remoteConn, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError, broken bool) {
 	stop := context.AfterFunc(ctx, func() { s.conn.SetDeadline(time.Now()) })
 	defer func() {
 		if !stop() {
-			broken = true // the deadline was cut short: the session is unusable
+			broken = true // the deadline was cut short: the connection is unusable
 		}
 	}()
 	s.lastUsed = time.Now()
@@ -398,7 +399,7 @@ func (t *transport) transaction(ctx context.Context, s *session, from string, rc
 			e := classify(err, s.host)
 			if e.Code == 0 {
 				// Connection lost mid-transaction: everyone not yet
-				// done is deferred; the session is gone.
+				// done is deferred; the connection is gone.
 				for j := i; j < len(rcpts); j++ {
 					res[j] = e
 				}
@@ -441,9 +442,9 @@ func (t *transport) transaction(ctx context.Context, s *session, from string, rc
 	return res, nil, false
 }
 
-// reset aborts the current transaction (RSET) so the session can be
+// reset aborts the current transaction (RSET) so the connection can be
 // reused.
-func (t *transport) reset(s *session) error {
+func (t *transport) reset(s *remoteConn) error {
 	return s.c.Reset()
 }
 
@@ -459,10 +460,10 @@ func needsUTF8(from string, rcpts []string) bool {
 	return false
 }
 
-// get takes the most recently used idle session to addr that meets tp, if
+// get takes the most recently used idle connection to addr that meets tp, if
 // any: over TLS when TLS is required, and with a certificate verified for
 // name when that is required.
-func (t *transport) get(addr, name string, tp tlsPolicy) (*session, bool) {
+func (t *transport) get(addr, name string, tp tlsPolicy) (*remoteConn, bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	l := t.idle[addr]
@@ -480,9 +481,9 @@ func (t *transport) get(addr, name string, tp tlsPolicy) (*session, bool) {
 	return nil, false
 }
 
-// put returns a session to the idle pool, or closes it when it has served
+// put returns a connection to the idle pool, or closes it when it has served
 // enough messages or the pool is full.
-func (t *transport) put(s *session) {
+func (t *transport) put(s *remoteConn) {
 	if s.msgs >= t.o.MaxMessagesPerConn {
 		go s.quit()
 		return
@@ -494,7 +495,7 @@ func (t *transport) put(s *session) {
 		return
 	}
 	l := append(t.idle[s.addr], s)
-	var drop *session
+	var drop *remoteConn
 	if len(l) > t.maxConns() {
 		drop, l = l[0], l[1:]
 	}
@@ -507,7 +508,7 @@ func (t *transport) put(s *session) {
 
 // expire closes sessions idle for longer than IdleTimeout.
 func (t *transport) expire() {
-	var old []*session
+	var old []*remoteConn
 	t.mu.Lock()
 	for addr, l := range t.idle {
 		keep := l[:0]
@@ -530,26 +531,26 @@ func (t *transport) expire() {
 	}
 }
 
-// closeAll closes every idle session and refuses new ones.
+// closeAll closes every idle connection and refuses new ones.
 func (t *transport) closeAll() {
 	t.mu.Lock()
 	t.closed = true
-	var all []*session
+	var all []*remoteConn
 	for _, l := range t.idle {
 		all = append(all, l...)
 	}
-	t.idle = map[string][]*session{}
+	t.idle = map[string][]*remoteConn{}
 	t.mu.Unlock()
 	for _, s := range all {
 		s.quit()
 	}
 }
 
-// dial opens a session to addr: connect, greeting, EHLO, STARTTLS when
+// dial opens a connection to addr: connect, greeting, EHLO, STARTTLS when
 // offered (RFC 3207), EHLO again, AUTH for the smarthost. When the TLS
 // handshake fails, the host is tried once more without TLS, unless TLS is
 // required for the domain.
-func (t *transport) dial(ctx context.Context, name, addr string, tp tlsPolicy) (*session, error) {
+func (t *transport) dial(ctx context.Context, name, addr string, tp tlsPolicy) (*remoteConn, error) {
 	s, err := t.dialOnce(ctx, name, addr, tp, false)
 	if err != nil && errors.Is(err, errTLSHandshake) && !tp.require && !t.implicitTLS() && !t.smarthostNeedsTLS() {
 		t.log.Warn("dispatcher: TLS handshake failed, retrying without TLS", "host", name, "addr", addr, "err", err)
@@ -611,7 +612,7 @@ func verifyChain(cs tls.ConnectionState, name string, roots *x509.CertPool) erro
 	return err
 }
 
-func (t *transport) dialOnce(ctx context.Context, name, addr string, tp tlsPolicy, noTLS bool) (*session, error) {
+func (t *transport) dialOnce(ctx context.Context, name, addr string, tp tlsPolicy, noTLS bool) (*remoteConn, error) {
 	d := net.Dialer{Timeout: t.o.ConnectTimeout}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -625,7 +626,7 @@ func (t *transport) dialOnce(ctx context.Context, name, addr string, tp tlsPolic
 	}()
 	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(time.Now()) })
 	defer stop()
-	s := &session{addr: addr, host: name, created: time.Now(), lastUsed: time.Now()}
+	s := &remoteConn{addr: addr, host: name, created: time.Now(), lastUsed: time.Now()}
 
 	greeting := "" // the greeting, when we read it ourselves
 	var tlsConn *tls.Conn
