@@ -17,11 +17,7 @@ func TestMoveIntoSelected(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.deliver("", message("một", "vp@hanoi.gov.vn", "1"), `\Flagged`)
 	e.deliver("", message("hai", "vp@hanoi.gov.vn", "2"))
-	r := dialRaw(t, e)
-	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
-	r.expect("a1 OK")
-	r.send("a2 SELECT INBOX\r\n")
-	r.expect("a2 OK")
+	r := dialLoggedIn(t, e, "INBOX")
 	r.send("a3 UID MOVE 1 INBOX\r\n")
 	if got, want := r.expect("* OK [COPYUID "), "* OK [COPYUID "+uidValidity(t, e)+" 1 3]"; !strings.HasPrefix(got, want) {
 		t.Errorf("COPYUID: %q, want %q...", got, want)
@@ -57,9 +53,7 @@ func TestRecent(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.deliver("", message("một", "vp@hanoi.gov.vn", "1"))
 	e.deliver("", message("hai", "vp@hanoi.gov.vn", "2"))
-	r := dialRaw(t, e)
-	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
-	r.expect("a1 OK")
+	r := dialLoggedIn(t, e, "")
 	r.send("a2 EXAMINE INBOX\r\n")
 	if got := r.expect("* 2 RECENT"); got != "* 2 RECENT\r\n" {
 		t.Errorf("EXAMINE: %q", got)
@@ -83,9 +77,7 @@ func TestRecent(t *testing.T) {
 	}
 	r.expect("a5 OK")
 	// Another session's SELECT finds none recent: this one has them.
-	r2 := dialRaw(t, e)
-	r2.send(fmt.Sprintf("b1 LOGIN %s %s\r\n", testUser, testPass))
-	r2.expect("b1 OK")
+	r2 := dialLoggedIn(t, e, "")
 	r2.send("b2 SELECT INBOX\r\n")
 	if got := r2.expect("* 0 RECENT"); got != "* 0 RECENT\r\n" {
 		t.Errorf("second session: %q", got)
@@ -99,9 +91,7 @@ func TestRecent(t *testing.T) {
 // and its example 5.7).
 func TestSubscribedParents(t *testing.T) {
 	e := newEnv(t, envOptions{})
-	r := dialRaw(t, e)
-	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
-	r.expect("a1 OK")
+	r := dialLoggedIn(t, e, "")
 	for i, c := range []string{"CREATE Fruit/Banana", "CREATE Vegetable/Broccoli", "SUBSCRIBE Fruit/Banana",
 		"SUBSCRIBE Vegetable", "SUBSCRIBE Vegetable/Broccoli"} {
 		r.send(fmt.Sprintf("c%d %s\r\n", i, c))
@@ -154,11 +144,7 @@ func TestSubscribedParents(t *testing.T) {
 // BYE and the connection closes; an IDLE ended in time does not.
 func TestIdleAutologout(t *testing.T) {
 	e := newEnv(t, envOptions{opts: Options{IdleTimeout: 700 * time.Millisecond}})
-	r := dialRaw(t, e)
-	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
-	r.expect("a1 OK")
-	r.send("a2 SELECT INBOX\r\n")
-	r.expect("a2 OK")
+	r := dialLoggedIn(t, e, "INBOX")
 	r.send("a3 IDLE\r\n")
 	r.expect("+ ")
 	r.send("DONE\r\n")
@@ -208,11 +194,7 @@ func TestBodyWithoutNUL(t *testing.T) {
 	e := newEnv(t, envOptions{})
 	e.deliver("", "From: vp@hanoi.gov.vn\r\nSubject: nul\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"+
 		"--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\nA\x00B\x00C\r\n--b--\r\n")
-	r := dialRaw(t, e)
-	r.send(fmt.Sprintf("a1 LOGIN %s %s\r\n", testUser, testPass))
-	r.expect("a1 OK")
-	r.send("a2 SELECT INBOX\r\n")
-	r.expect("a2 OK")
+	r := dialLoggedIn(t, e, "INBOX")
 	r.send("a3 FETCH 1 (BODY.PEEK[1])\r\n")
 	if got := r.expect("* 1 FETCH"); !strings.HasSuffix(got, "BODY[1] {5}\r\n") {
 		t.Fatalf("BODY[1]: %q", got)

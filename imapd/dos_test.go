@@ -60,9 +60,7 @@ func TestListWildcards(t *testing.T) {
 			t.Fatalf("NOOP after the long LIST: %v", err)
 		}
 
-		r := dialRaw(t, e)
-		r.send(fmt.Sprintf("a1 LOGIN %s \"%s\"\r\n", testUser, testPass))
-		r.expect("a1 OK")
+		r := dialLoggedIn(t, e, "")
 		r.send("a2 LIST \"\" \"" + strings.Repeat("%", 3000) + "x\"\r\n")
 		if line := r.expect("a2 "); !strings.HasPrefix(line, "a2 BAD") {
 			t.Errorf("long LIST: %q, want BAD", line)
@@ -194,11 +192,7 @@ func TestBrokenMIME(t *testing.T) {
 		}
 
 		// The exact form for a multipart without parts, as Dovecot gives it.
-		r := dialRaw(t, e)
-		r.send(fmt.Sprintf("a1 LOGIN %s \"%s\"\r\n", testUser, testPass))
-		r.expect("a1 OK")
-		r.send("a2 SELECT INBOX\r\n")
-		r.expect("a2 OK")
+		r := dialLoggedIn(t, e, "INBOX")
 		r.send("a3 FETCH 1 BODYSTRUCTURE\r\n")
 		want := `BODYSTRUCTURE (("text" "plain" ("charset" "us-ascii") NIL NIL "7bit" 0 0 NIL NIL NIL NIL) "mixed" ("boundary" "x") NIL NIL NIL)`
 		if line := r.expect("* 1 FETCH"); !strings.Contains(line, want) {

@@ -34,6 +34,20 @@ func dialRaw(t *testing.T, e *env) *rawConn {
 	return r
 }
 
+// dialLoggedIn dials, logs in (tag a1) and, unless mailbox is "", selects
+// mailbox (tag a2).
+func dialLoggedIn(t *testing.T, e *env, mailbox string) *rawConn {
+	t.Helper()
+	r := dialRaw(t, e)
+	r.send(fmt.Sprintf("a1 LOGIN %s \"%s\"\r\n", testUser, testPass))
+	r.expect("a1 OK")
+	if mailbox != "" {
+		r.send("a2 SELECT " + mailbox + "\r\n")
+		r.expect("a2 OK")
+	}
+	return r
+}
+
 func (r *rawConn) send(s string) {
 	r.t.Helper()
 	r.c.SetWriteDeadline(time.Now().Add(5 * time.Second))
