@@ -1,15 +1,17 @@
 package dossier
 
 import (
+	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"congthu/sms"
+	"congthu/phone"
 	"congthu/templates"
 )
 
@@ -57,12 +59,46 @@ var codeRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
 // digits, '.' and '-', at most 64 characters (DOMAIN.md).
 func ValidCode(code string) bool { return codeRE.MatchString(code) }
 
+// Contact is the applicant's address a channel sends to.
+type Contact int
+
+// Contacts.
+const (
+	ContactEmail Contact = iota + 1 // Applicant.Email
+	ContactPhone                    // Applicant.Phone, E.164
+)
+
+// Field is the event's field that holds the contact ("applicant.email").
+func (c Contact) Field() string {
+	if c == ContactEmail {
+		return "applicant.email"
+	}
+	return "applicant.phone"
+}
+
+// Of returns the applicant's address of contact c ("" when not given).
+func (a Applicant) Of(c Contact) string {
+	if c == ContactEmail {
+		return a.Email
+	}
+	return a.Phone
+}
+
+// Channels is what ParseEvent knows of the notification channels (package
+// notify's Registry): their names, in the order an event that names none
+// gets them, and the contact each sends to.
+type Channels interface {
+	Names() []string
+	Contact(channel string) (Contact, bool)
+}
+
 // ParseEvent decodes and validates an event for dossier code. It returns
 // the event with the applicant's phone in E.164, the email domains in lower
-// case and the channels filled in; or the problems found, each naming its
-// field (the API answers them 422); or an error wrapping ErrMalformed when
-// the body is not a JSON object (400).
-func ParseEvent(code string, body []byte) (*Event, []FieldError, error) {
+// case and the channels filled in (when the event names none: every channel
+// of chans, in its order, whose contact the applicant gave); or the problems
+// found, each naming its field (the API answers them 422); or an error
+// wrapping ErrMalformed when the body is not a JSON object (400).
+func ParseEvent(code string, body []byte, chans Channels) (*Event, []FieldError, error) {
 	var ev Event
 	fe, err := DecodeStrict(body, &ev)
 	if err != nil {
@@ -140,18 +176,17 @@ func ParseEvent(code string, body []byte) (*Event, []FieldError, error) {
 		}
 	}
 	if ev.Applicant.Phone != "" {
-		if p, err := sms.ParsePhone(ev.Applicant.Phone); err == nil {
+		if p, err := phone.Parse(ev.Applicant.Phone); err == nil {
 			ev.Applicant.Phone = p
 		} else {
 			bad("applicant.phone", err.Error())
 		}
 	}
 	if ev.Channels == nil {
-		if ev.Applicant.Email != "" {
-			ev.Channels = append(ev.Channels, templates.Email)
-		}
-		if ev.Applicant.Phone != "" {
-			ev.Channels = append(ev.Channels, templates.SMS)
+		for _, c := range chans.Names() {
+			if k, _ := chans.Contact(c); ev.Applicant.Of(k) != "" {
+				ev.Channels = append(ev.Channels, c)
+			}
 		}
 		if len(ev.Channels) == 0 && !hasField(errs, "applicant.email") && !hasField(errs, "applicant.phone") {
 			bad("applicant", "needs an email or a phone number")
@@ -162,15 +197,14 @@ func ParseEvent(code string, body []byte) (*Event, []FieldError, error) {
 		}
 		seen := map[string]bool{}
 		for i, c := range ev.Channels {
+			k, ok := chans.Contact(c)
 			switch {
-			case c != templates.Email && c != templates.SMS:
-				bad(fmt.Sprintf("channels[%d]", i), `must be "email" or "sms"`)
+			case !ok:
+				bad(fmt.Sprintf("channels[%d]", i), "must be "+oneOf(chans.Names()))
 			case seen[c]:
 				bad(fmt.Sprintf("channels[%d]", i), "duplicate channel")
-			case c == templates.Email && ev.Applicant.Email == "" && !hasField(errs, "applicant.email"):
-				bad("applicant.email", "required for the email channel")
-			case c == templates.SMS && ev.Applicant.Phone == "" && !hasField(errs, "applicant.phone"):
-				bad("applicant.phone", "required for the sms channel")
+			case ev.Applicant.Of(k) == "" && !hasField(errs, k.Field()):
+				bad(k.Field(), "required for the "+c+" channel")
 			}
 			seen[c] = true
 		}
@@ -179,6 +213,18 @@ func ParseEvent(code string, body []byte) (*Event, []FieldError, error) {
 		return nil, errs, nil
 	}
 	return &ev, nil, nil
+}
+
+// oneOf lists names for a message: "a", "a" or "b", "a", "b" or "c".
+func oneOf(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = strconv.Quote(n)
+	}
+	if len(q) < 2 {
+		return strings.Join(q, "")
+	}
+	return strings.Join(q[:len(q)-1], ", ") + " or " + q[len(q)-1]
 }
 
 func hasField(errs []FieldError, f string) bool {
@@ -255,4 +301,17 @@ func (ev *Event) TemplateData(code string) map[string]any {
 		d["amount"] = *ev.Amount
 	}
 	return d
+}
+
+// ParseContact checks and normalises an address of contact c: an email
+// address with its domain in lower case, or a Vietnamese mobile number in
+// E.164. The error says what is wrong, for the request's field.
+func ParseContact(c Contact, s string) (string, error) {
+	if c == ContactEmail {
+		if a, ok := ParseEmail(s); ok {
+			return a, nil
+		}
+		return "", errors.New("not a valid email address")
+	}
+	return phone.Parse(s)
 }

@@ -37,7 +37,7 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 func TestParseEventNormalises(t *testing.T) {
-	ev, errs, err := ParseEvent("000.00.12.H26-260315-0001", mustJSON(t, event("ev-1")))
+	ev, errs, err := ParseEvent("000.00.12.H26-260315-0001", mustJSON(t, event("ev-1")), mailAndSMS)
 	if err != nil || errs != nil {
 		t.Fatalf("ParseEvent: %v %v", errs, err)
 	}
@@ -71,7 +71,7 @@ func TestParseEventProblems(t *testing.T) {
 	ev["amount"] = -1
 	ev["missing_documents"] = []string{"CMND", ""}
 	ev["channels"] = []string{"sms", "fax"}
-	_, errs, err := ParseEvent("HS 1", mustJSON(t, ev))
+	_, errs, err := ParseEvent("HS 1", mustJSON(t, ev), mailAndSMS)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +101,7 @@ func TestParseEventShape(t *testing.T) {
 		{body: `{"colour":"red"}`, field: "colour"},
 		{body: `{"applicant":{"phone":84}}`, field: "applicant.phone"},
 	} {
-		ev, errs, err := ParseEvent("HS-1", []byte(tc.body))
+		ev, errs, err := ParseEvent("HS-1", []byte(tc.body), mailAndSMS)
 		if ev != nil {
 			t.Errorf("%s: accepted", tc.body)
 		}
@@ -142,5 +142,64 @@ func TestTextProblem(t *testing.T) {
 	}
 	if want := []string{"personalisation.docs[0]", "personalisation.subject"}; !reflect.DeepEqual(fields, want) {
 		t.Errorf("personalisation problems in %q, want %q", fields, want)
+	}
+}
+
+// channelList is a Channels: names in order with their contacts.
+type channelList []struct {
+	name    string
+	contact Contact
+}
+
+func (l channelList) Names() []string {
+	var out []string
+	for _, c := range l {
+		out = append(out, c.name)
+	}
+	return out
+}
+
+func (l channelList) Contact(name string) (Contact, bool) {
+	for _, c := range l {
+		if c.name == name {
+			return c.contact, true
+		}
+	}
+	return 0, false
+}
+
+// mailAndSMS are the channels serve registers today.
+var mailAndSMS = channelList{{templates.Email, ContactEmail}, {templates.SMS, ContactPhone}}
+
+// TestParseEventChannels: the channels an event may name, the ones it gets
+// when it names none, and the contact each requires all come from the
+// Channels given, so a channel added there needs nothing here.
+func TestParseEventChannels(t *testing.T) {
+	three := channelList{{"email", ContactEmail}, {"zalo", ContactPhone}, {"sms", ContactPhone}}
+	phoneOnly := event("ev-1")
+	phoneOnly["applicant"] = map[string]any{"name": "An", "phone": "0912345678"}
+	ev, errs, err := ParseEvent("HS-1", mustJSON(t, phoneOnly), three)
+	if err != nil || len(errs) > 0 {
+		t.Fatalf("ParseEvent: %v %v", errs, err)
+	}
+	if want := []string{"zalo", "sms"}; !slices.Equal(ev.Channels, want) {
+		t.Errorf("default channels %v, want %v", ev.Channels, want)
+	}
+	bad := event("ev-2")
+	bad["applicant"] = map[string]any{"name": "An", "email": "an@example.vn"}
+	bad["channels"] = []string{"fax", "zalo"}
+	_, errs, err = ParseEvent("HS-1", mustJSON(t, bad), three)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FieldError{
+		{Field: "channels[0]", Message: `must be "email", "zalo" or "sms"`},
+		{Field: "applicant.phone", Message: "required for the zalo channel"},
+	}
+	if !reflect.DeepEqual(errs, want) {
+		t.Errorf("problems %+v, want %+v", errs, want)
+	}
+	if _, errs, _ := ParseEvent("HS-1", mustJSON(t, bad), mailAndSMS); len(errs) == 0 || errs[0].Message != `must be "email" or "sms"` {
+		t.Errorf("with email and sms only: %+v", errs)
 	}
 }

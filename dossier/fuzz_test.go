@@ -23,7 +23,7 @@ func FuzzDossierEvent(f *testing.F) {
 	f.Add("x", []byte(`[`))
 	f.Add("x", []byte(`{"missing_documents":["", "\u0000"],"received_at":"2026-13-40T99:00:00Z"}`))
 	f.Fuzz(func(t *testing.T, code string, body []byte) {
-		ev, errs, err := ParseEvent(code, body)
+		ev, errs, err := ParseEvent(code, body, mailAndSMS)
 		if err != nil {
 			if ev != nil || errs != nil {
 				t.Fatal("both an error and a result")

@@ -274,6 +274,9 @@ func TestErrors(t *testing.T) {
 			m["applicant"] = map[string]any{"name": "An", "email": "a@example.com"}
 			m["channels"] = []string{"sms"}
 		}), 422, []string{"applicant.phone"}},
+		{"unknown channel", "POST", "/v1/notifications/fax", e.live, `{"template_id":"generic-sms","phone_number":"0912345678"}`, 404, []string{"channel"}},
+		{"reply_to on sms", "POST", "/v1/notifications/sms", e.live, `{"template_id":"generic-sms","phone_number":"0912345678","reply_to":"a@b.vn","personalisation":{"body":"x"}}`, 422, []string{"reply_to"}},
+		{"urgent email", "POST", "/v1/notifications/email", e.live, `{"template_id":"generic-email","email_address":"a@b.vn","urgent":true,"personalisation":{"subject":"s","body":"x"}}`, 422, []string{"urgent"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := e.do(c.method, c.path, c.key, c.body)
@@ -363,7 +366,7 @@ func TestReplayWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Log: testLog(), SenderDomain: "hanoi.gov.vn", RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set})
+	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels()})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

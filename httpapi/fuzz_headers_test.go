@@ -58,7 +58,8 @@ func fuzzServer(t testing.TB) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &Server{opts: Options{SenderDomain: "hanoi.gov.vn", SenderName: "Cổng dịch vụ công", Now: time.Now}, set: set}
+	ch := testChannels()
+	return &Server{opts: Options{Now: time.Now}, set: set, channels: ch, build: &notify.Builder{Templates: set, Channels: ch}}
 }
 
 // checkComposed composes the email notifications of an accepted request
@@ -107,11 +108,11 @@ func FuzzEventHeaders(f *testing.F) {
 	s := fuzzServer(f)
 	c := &caller{service: "motcua"}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		ev, errs, err := dossier.ParseEvent("HS-1", body)
+		ev, errs, err := dossier.ParseEvent("HS-1", body, s.channels)
 		if err != nil || len(errs) > 0 {
 			return
 		}
-		notes, fe, err := s.buildEvent(c, "HS-1", ev)
+		notes, fe, err := s.build.BuildEvent(c.service, c.test, "HS-1", ev)
 		if err != nil {
 			t.Fatalf("an accepted event fails to render (a 500): %v", err)
 		}
@@ -131,18 +132,19 @@ func FuzzTemplateEmailHeaders(f *testing.F) {
 	s := fuzzServer(f)
 	c := &caller{service: "motcua"}
 	f.Fuzz(func(t *testing.T, body []byte) {
-		_, m, errs, err := s.parseTemplateRequest(c, templates.Email, body, "")
+		k, _ := s.channels.Kind(notify.ChannelEmail)
+		_, m, errs, err := s.parseTemplateRequest(c, k, body, "")
 		if err != nil || len(errs) > 0 {
 			return
 		}
-		n, fe, err := s.render(m)
+		n, fe, err := s.build.Build(m)
 		if err != nil {
 			t.Fatalf("an accepted request fails to render (a 500): %v", err)
 		}
 		if len(fe) > 0 {
 			return
 		}
-		checkComposed(t, []notifydb.NewNotification{n}, m.toName, m.agency)
+		checkComposed(t, []notifydb.NewNotification{n}, m.ToName, m.Agency)
 	})
 }
 
@@ -164,14 +166,14 @@ func FuzzEventFieldHeaders(f *testing.F) {
 		if err != nil {
 			return
 		}
-		pe, errs, err := dossier.ParseEvent("HS-1", body)
+		pe, errs, err := dossier.ParseEvent("HS-1", body, s.channels)
 		if err != nil {
 			t.Fatalf("a JSON object is malformed: %v", err)
 		}
 		if len(errs) > 0 {
 			return
 		}
-		notes, fe, err := s.buildEvent(c, "HS-1", pe)
+		notes, fe, err := s.build.BuildEvent(c.service, c.test, "HS-1", pe)
 		if err != nil {
 			t.Fatalf("an accepted event fails to render (a 500): %v", err)
 		}

@@ -19,6 +19,7 @@ import (
 	"congthu/internal/testenv"
 	"congthu/notify"
 	"congthu/notify/notifydb"
+	"congthu/notify/smschan"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
@@ -81,11 +82,11 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := Options{Log: testLog(), SenderDomain: "hanoi.gov.vn", SenderName: "Cổng dịch vụ công"}
+	opts := Options{Log: testLog()}
 	for _, m := range mod {
 		m(&opts)
 	}
-	srv := New(opts, Deps{Store: st, Queue: q, Templates: set})
+	srv := New(opts, Deps{Store: st, Queue: q, Templates: set, Channels: testChannels()})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)
@@ -94,6 +95,12 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	e.test = e.addKey("motcua", true)
 	e.other = e.addKey("other", false)
 	return e
+}
+
+// testChannels are the channels serve registers, with the sender the
+// tests expect.
+func testChannels() *notify.Registry {
+	return notify.NewRegistry(notify.EmailChannel{SenderDomain: "hanoi.gov.vn", SenderName: "Cổng dịch vụ công"}, smschan.Kind{})
 }
 
 func (e *env) addKey(service string, test bool) string {

@@ -21,9 +21,7 @@ import (
 	"congthu/notify"
 	"congthu/notify/notifydb"
 	"congthu/queue"
-	"congthu/sms"
 	"congthu/store"
-	"congthu/templates"
 	"congthu/webhook"
 )
 
@@ -83,12 +81,12 @@ func optTime(t time.Time) *time.Time {
 	return &u
 }
 
-func viewOf(n *notifydb.Notification, full bool) notificationView {
+func (s *Server) viewOf(n *notifydb.Notification, full bool) notificationView {
 	v := notificationView{ID: n.ID, Reference: n.Reference, DossierCode: n.DossierCode, EventID: n.EventID, Channel: n.Channel,
 		Status: n.Status, StatusDetail: n.StatusDetail, Test: n.Test, Template: templateRef{n.TemplateID, n.TemplateVersion},
 		Subject: n.Subject, Body: n.Text, SMSText: n.SMSText, SMSEncoding: n.SMSEncoding, SMSParts: n.SMSParts,
 		CreatedAt: n.CreatedAt.UTC(), SentAt: optTime(n.SentAt), CompletedAt: optTime(n.CompletedAt), URI: "/v1/notifications/" + n.ID}
-	if n.Channel == templates.Email {
+	if c, _ := s.channels.Contact(n.Channel); c == dossier.ContactEmail {
 		v.EmailAddress = n.Recipient
 	} else {
 		v.PhoneNumber = n.Recipient
@@ -282,100 +280,6 @@ func (s *Server) enqueue(ctx context.Context, notes []notifydb.NewNotification) 
 	}
 }
 
-// renderErrors maps a template error to 422 field errors (prefix is put
-// before each field name), or returns it as an internal error.
-func renderErrors(err error, prefix string) ([]fieldError, error) {
-	var me *templates.MissingError
-	var ve *templates.ValueError
-	switch {
-	case errors.As(err, &me):
-		out := make([]fieldError, len(me.Fields))
-		for i, f := range me.Fields {
-			out[i] = fieldError{Field: prefix + f, Message: "required by the template"}
-		}
-		return out, nil
-	case errors.As(err, &ve):
-		return []fieldError{{Field: prefix + ve.Field, Message: ve.Err.Error()}}, nil
-	}
-	return nil, err
-}
-
-// message is one notification to render.
-type message struct {
-	t            *templates.Template
-	data         map[string]any
-	fieldPrefix  string
-	c            *caller
-	recipient    string // email or E.164
-	recipientFld string
-	toName       string
-	toNameFld    string // the field toName comes from, for 422
-	agency       string
-	agencyFld    string // the field agency comes from, for 422
-	replyTo      string
-	reference    string
-	code         string
-	eventID      string
-	status       string
-	urgent       bool // SMS: bypass quiet hours
-}
-
-// render renders m into a notification (composing the email for the
-// outbox), or returns 422 problems.
-func (s *Server) render(m message) (notifydb.NewNotification, []fieldError, error) {
-	var n notifydb.NewNotification
-	r, err := m.t.Render(m.data)
-	if err != nil {
-		fe, err := renderErrors(err, m.fieldPrefix)
-		return n, fe, err
-	}
-	id, err := uuid.NewV7()
-	if err != nil {
-		return n, nil, err
-	}
-	now := s.opts.Now()
-	n.Notification = notifydb.Notification{ID: id.String(), Service: m.c.service, Test: m.c.test, Channel: m.t.Channel,
-		TemplateID: r.ID, TemplateVersion: r.Version, Recipient: m.recipient, Reference: m.reference,
-		DossierCode: m.code, EventID: m.eventID, DossierStatus: m.status, Subject: r.Subject, Text: r.Text, HTML: r.HTML,
-		CreatedAt: now}
-	if m.t.Channel == templates.SMS {
-		enc, parts, err := sms.Count(r.SMSText, false)
-		if err != nil {
-			if errors.Is(err, sms.ErrTooManyParts) {
-				return n, []fieldError{{Field: m.recipientFld, Message: fmt.Sprintf("the SMS would need %d parts (%s); at most %d are sent", parts, enc, sms.DefaultMaxParts)}}, nil
-			}
-			return n, []fieldError{{Field: m.recipientFld, Message: "the SMS text cannot be encoded: " + err.Error()}}, nil
-		}
-		n.SMSText, n.SMSEncoding, n.SMSParts, n.Urgent = r.SMSText, enc, parts, m.urgent
-		return n, nil, nil
-	}
-	// The display names become header fields: checked here too, so that
-	// a value that slipped past the request's validation is a 422 too.
-	for _, f := range []struct{ name, v string }{{m.agencyFld, m.agency}, {m.toNameFld, m.toName}} {
-		if p := dossier.TextProblem(f.v, dossier.OneLine); p != "" {
-			return n, []fieldError{{Field: f.name, Message: p}}, nil
-		}
-	}
-	from := s.sender(m.c.service)
-	name := m.agency
-	if name == "" {
-		name = s.opts.SenderName
-	}
-	n.FromAddress, n.FromName, n.ToName, n.ReplyTo = from, name, m.toName, m.replyTo
-	// Checked here, composed and DKIM-signed by the delivery workers
-	// (notify.Tracker.ComposeOutbox, dispatcher): the acceptance path is
-	// validation, rendering and the commit, as GOV.UK Notify's API
-	// leaves building and sending the message to its workers.
-	domain, err := notify.NotificationEmail(&n.Notification).Check()
-	if err != nil {
-		return n, nil, err
-	}
-	if !m.c.test {
-		n.MailFrom = notify.EnvelopeSender(n.ID, domain)
-	}
-	return n, nil, nil
-}
-
 // createdView is the 201 response of the create endpoints.
 type createdView struct {
 	DossierCode   string             `json:"dossier_code,omitempty"`
@@ -384,12 +288,12 @@ type createdView struct {
 	Notifications []notificationView `json:"notifications"`
 }
 
-func views(notes []notifydb.NewNotification) []notificationView {
+func (s *Server) views(notes []notifydb.NewNotification) []notificationView {
 	out := make([]notificationView, len(notes))
 	for i := range notes {
 		n := notes[i].Notification
 		n.Status = notifydb.NotificationCreated
-		out[i] = viewOf(&n, false)
+		out[i] = s.viewOf(&n, false)
 	}
 	return out
 }
@@ -401,7 +305,7 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	ev, ferrs, err := dossier.ParseEvent(code, body)
+	ev, ferrs, err := dossier.ParseEvent(code, body, s.channels)
 	if err != nil {
 		writeErrors(w, http.StatusBadRequest, fieldError{Message: err.Error()})
 		return
@@ -412,51 +316,13 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	s.create(w, r, creation{
 		c: c, idemKey: "event:" + ev.EventID, idemFld: "event_id", hash: requestHash("event "+code, ev), cost: len(ev.Channels),
-		build: func() ([]notifydb.NewNotification, []fieldError, error) { return s.buildEvent(c, code, ev) },
+		build: func() ([]notifydb.NewNotification, []fieldError, error) {
+			return s.build.BuildEvent(c.service, c.test, code, ev)
+		},
 		response: func(notes []notifydb.NewNotification) any {
-			return createdView{DossierCode: code, EventID: ev.EventID, Status: ev.Status, Notifications: views(notes)}
+			return createdView{DossierCode: code, EventID: ev.EventID, Status: ev.Status, Notifications: s.views(notes)}
 		},
 	})
-}
-
-// buildEvent renders a validated dossier event into its notifications
-// (one per channel, the email with its SMS fallback), or the problems
-// found (422).
-func (s *Server) buildEvent(c *caller, code string, ev *dossier.Event) ([]notifydb.NewNotification, []fieldError, error) {
-	data := ev.TemplateData(code)
-	var notes []notifydb.NewNotification
-	var all []fieldError
-	seen := map[string]bool{}
-	for _, ch := range ev.Channels {
-		t, ok := s.set.ForStatus(ev.Status, ch)
-		if !ok {
-			all = append(all, fieldError{Field: "channels", Message: fmt.Sprintf("no %s template for status %s", ch, ev.Status)})
-			continue
-		}
-		m := message{t: t, data: data, c: c, toName: ev.Applicant.Name, toNameFld: "applicant.name", agency: ev.Agency, agencyFld: "agency", replyTo: ev.HandlingUnit,
-			reference: ev.Reference, code: code, eventID: ev.EventID, status: ev.Status, urgent: ev.Urgent}
-		if ch == templates.Email {
-			m.recipient, m.recipientFld = ev.Applicant.Email, "applicant.email"
-		} else {
-			m.recipient, m.recipientFld = ev.Applicant.Phone, "applicant.phone"
-		}
-		n, fe, err := s.render(m)
-		if err != nil {
-			return nil, nil, err
-		}
-		for _, f := range fe {
-			if !seen[f.Field] {
-				seen[f.Field] = true
-				all = append(all, f)
-			}
-		}
-		notes = append(notes, n)
-	}
-	if len(all) > 0 {
-		return nil, all, nil
-	}
-	s.addSMSFallback(notes, ev, data)
-	return notes, nil, nil
 }
 
 // templateRequest is the body of POST /v1/notifications/email and /sms.
@@ -471,19 +337,21 @@ type templateRequest struct {
 	Urgent bool `json:"urgent,omitempty"`
 }
 
-func (s *Server) postEmail(w http.ResponseWriter, r *http.Request) {
-	s.postTemplate(w, r, templates.Email)
-}
-func (s *Server) postSMS(w http.ResponseWriter, r *http.Request) { s.postTemplate(w, r, templates.SMS) }
-
-func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel string) {
+// postTemplate serves POST /v1/notifications/{channel}.
+func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request) {
 	c := callerOf(r.Context())
+	channel := r.PathValue("channel")
+	k, ok := s.channels.Kind(channel)
+	if !ok {
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "channel", Message: "no such channel"})
+		return
+	}
 	body, ok := s.readBody(w, r)
 	if !ok {
 		return
 	}
 	key := r.Header.Get("Idempotency-Key")
-	req, m, errs, err := s.parseTemplateRequest(c, channel, body, key)
+	req, m, errs, err := s.parseTemplateRequest(c, k, body, key)
 	if err != nil {
 		writeErrors(w, http.StatusBadRequest, fieldError{Message: err.Error()})
 		return
@@ -499,29 +367,31 @@ func (s *Server) postTemplate(w http.ResponseWriter, r *http.Request, channel st
 	s.create(w, r, creation{
 		c: c, idemKey: idem, idemFld: "Idempotency-Key", hash: requestHash(channel, req), cost: 1,
 		build: func() ([]notifydb.NewNotification, []fieldError, error) {
-			n, fe, err := s.render(m)
+			n, fe, err := s.build.Build(m)
 			if err != nil || len(fe) > 0 {
 				return nil, fe, err
 			}
 			return []notifydb.NewNotification{n}, nil, nil
 		},
-		response: func(notes []notifydb.NewNotification) any { return views(notes)[0] },
+		response: func(notes []notifydb.NewNotification) any { return s.views(notes)[0] },
 	})
 }
 
 // parseTemplateRequest decodes and validates the body of POST
-// /v1/notifications/email or /sms (with its Idempotency-Key header) into
-// the message to render, or the problems found (422), or dossier.ErrMalformed
-// (400).
-func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, key string) (templateRequest, message, []fieldError, error) {
+// /v1/notifications/{channel} (with its Idempotency-Key header) into the
+// message to build, or the problems found (422), or dossier.ErrMalformed
+// (400). The recipient field is the channel's contact: email_address or
+// phone_number; reply_to is for email, urgent for the phone channels.
+func (s *Server) parseTemplateRequest(c *caller, k notify.Kind, body []byte, key string) (templateRequest, *notify.Message, []fieldError, error) {
 	var req templateRequest
 	fe, err := dossier.DecodeStrict(body, &req)
 	if err != nil {
-		return req, message{}, nil, err
+		return req, nil, nil, err
 	}
 	if fe != nil {
-		return req, message{}, []fieldError{*fe}, nil
+		return req, nil, []fieldError{*fe}, nil
 	}
+	channel := k.Name()
 	var errs []fieldError
 	if len(key) > 255 || !dossier.Printable(key) {
 		errs = append(errs, fieldError{Field: "Idempotency-Key", Message: "at most 255 printable characters"})
@@ -539,51 +409,51 @@ func (s *Server) parseTemplateRequest(c *caller, channel string, body []byte, ke
 		errs = append(errs, fieldError{Field: "reference", Message: "at most 1000 printable characters"})
 	}
 	errs = append(errs, dossier.CheckPersonalisation(req.Personalisation)...)
-	m := message{t: t, data: req.Personalisation, fieldPrefix: "personalisation.", c: c, reference: req.Reference,
-		agencyFld: "personalisation.agency", toNameFld: "personalisation.applicant.name"}
-	if m.data == nil {
-		m.data = map[string]any{}
+	m := &notify.Message{Service: c.service, Test: c.test, Channel: k, Template: t, Data: req.Personalisation,
+		FieldPrefix: "personalisation.", Reference: req.Reference,
+		AgencyField: "personalisation.agency", ToNameField: "personalisation.applicant.name"}
+	if m.Data == nil {
+		m.Data = map[string]any{}
 	}
-	if v, ok := m.data["dossier_code"].(string); ok && dossier.ValidCode(v) {
-		m.code = v
+	if v, ok := m.Data["dossier_code"].(string); ok && dossier.ValidCode(v) {
+		m.DossierCode = v
 	}
-	if v, ok := m.data["agency"].(string); ok {
-		m.agency = v
+	if v, ok := m.Data["agency"].(string); ok {
+		m.Agency = v
 	}
-	if channel == templates.Email {
-		m.recipientFld = "email_address"
-		if a, ok := dossier.ParseEmail(req.EmailAddress); ok {
-			m.recipient = a
-		} else {
-			errs = append(errs, fieldError{Field: "email_address", Message: "not a valid email address"})
-		}
-		if req.PhoneNumber != "" {
-			errs = append(errs, fieldError{Field: "phone_number", Message: "not allowed for email"})
-		}
+	given, other := req.EmailAddress, "phone_number"
+	m.ToField = "email_address"
+	if k.Contact() == dossier.ContactPhone {
+		given, other = req.PhoneNumber, "email_address"
+		m.ToField = "phone_number"
+	}
+	if a, err := dossier.ParseContact(k.Contact(), given); err == nil {
+		m.To = a
+	} else {
+		errs = append(errs, fieldError{Field: m.ToField, Message: err.Error()})
+	}
+	if (other == "phone_number" && req.PhoneNumber != "") || (other == "email_address" && req.EmailAddress != "") {
+		errs = append(errs, fieldError{Field: other, Message: "not allowed for " + channel})
+	}
+	if k.Contact() == dossier.ContactEmail {
 		if req.ReplyTo != "" {
 			if a, ok := dossier.ParseEmail(req.ReplyTo); ok {
-				m.replyTo = a
+				m.ReplyTo = a
 			} else {
 				errs = append(errs, fieldError{Field: "reply_to", Message: "not a valid email address"})
 			}
 		}
-		if n, ok := m.data["applicant"].(map[string]any); ok {
-			m.toName, _ = n["name"].(string)
+		if n, ok := m.Data["applicant"].(map[string]any); ok {
+			m.ToName, _ = n["name"].(string)
+		}
+		if req.Urgent {
+			errs = append(errs, fieldError{Field: "urgent", Message: "only for phone channels"})
 		}
 	} else {
-		m.recipientFld = "phone_number"
-		if p, err := sms.ParsePhone(req.PhoneNumber); err == nil {
-			m.recipient = p
-		} else {
-			errs = append(errs, fieldError{Field: "phone_number", Message: err.Error()})
+		if req.ReplyTo != "" {
+			errs = append(errs, fieldError{Field: "reply_to", Message: "not allowed for " + channel})
 		}
-		if req.EmailAddress != "" || req.ReplyTo != "" {
-			errs = append(errs, fieldError{Field: "email_address", Message: "not allowed for sms"})
-		}
-		m.urgent = req.Urgent
-	}
-	if channel == templates.Email && req.Urgent {
-		errs = append(errs, fieldError{Field: "urgent", Message: "only for sms"})
+		m.Urgent = req.Urgent
 	}
 	return req, m, errs, nil
 }
@@ -620,7 +490,7 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request) {
 		s.unavailable(w, "read notification events", err)
 		return
 	}
-	v := viewOf(n, true)
+	v := s.viewOf(n, true)
 	for _, e := range evs {
 		v.Events = append(v.Events, eventView{Cursor: e.ID, Status: e.Status, Detail: e.Detail, At: e.At.UTC()})
 	}
@@ -696,7 +566,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, dossier, path stri
 	}
 	out := listView{Notifications: make([]notificationView, len(ns)), Links: map[string]string{}}
 	for i := range ns {
-		out.Notifications[i] = viewOf(&ns[i], false)
+		out.Notifications[i] = s.viewOf(&ns[i], false)
 	}
 	out.Links["current"] = path + "?" + q.Encode()
 	if len(ns) == f.Limit {

@@ -46,14 +46,6 @@ type Options struct {
 	// create per minute (a token bucket in Redis, refilled continuously,
 	// holding at most a minute's worth); default 3000, negative: no limit.
 	RateLimit int
-	// SenderDomain is the domain of the default From (noreply@domain) and
-	// of the envelope sender bounce+<id>@domain; default "localhost".
-	SenderDomain string
-	// Senders maps a service name to its From address (e.g.
-	// noreply@hoankiem.hanoi.gov.vn), overriding noreply@SenderDomain.
-	Senders map[string]string
-	// SenderName is the From display name when an event names no agency.
-	SenderName string
 	// KeyCacheTTL is how long a looked-up API key is trusted before the
 	// store is asked again (revocation takes up to this long); default 5 s.
 	KeyCacheTTL time.Duration
@@ -69,8 +61,8 @@ type Options struct {
 	MTASTSPolicy string
 }
 
-// Deps are the Server's collaborators. Store, Queue and Templates are
-// required; Notifications and Tracker are optional (default
+// Deps are the Server's collaborators. Store, Queue, Templates and
+// Channels are required; Notifications and Tracker are optional (default
 // notifydb.New(Store) and notify.NewTracker, subscribed to Store's
 // outbox).
 type Deps struct {
@@ -79,6 +71,9 @@ type Deps struct {
 	Notifications *notifydb.Store
 	Queue         *queue.Client
 	Templates     *templates.Set
+	// Channels are the notification channels served: POST
+	// /v1/notifications/{channel} and an event's channels name them.
+	Channels *notify.Registry
 	// Tracker and Metrics: when Tracker is set, Metrics must be the
 	// metrics its observer reports to (see NewMetrics); when both are
 	// nil, New makes them.
@@ -88,19 +83,21 @@ type Deps struct {
 
 // Server is the HTTP API.
 type Server struct {
-	opts    Options
-	log     *slog.Logger
-	st      *store.Store
-	nst     *notifydb.Store
-	q       *queue.Client
-	set     *templates.Set
-	tracker *notify.Tracker
-	mux     *http.ServeMux
-	handler http.Handler
-	metrics *Metrics
-	keys    *keyCache
-	limiter *limiter
-	redis   *redisbatch.Batcher
+	opts     Options
+	log      *slog.Logger
+	st       *store.Store
+	nst      *notifydb.Store
+	q        *queue.Client
+	set      *templates.Set
+	channels *notify.Registry
+	build    *notify.Builder
+	tracker  *notify.Tracker
+	mux      *http.ServeMux
+	handler  http.Handler
+	metrics  *Metrics
+	keys     *keyCache
+	limiter  *limiter
+	redis    *redisbatch.Batcher
 }
 
 // New returns a Server. Call Close when done.
@@ -113,9 +110,6 @@ func New(opts Options, d Deps) *Server {
 	}
 	if opts.RateLimit == 0 {
 		opts.RateLimit = 3000
-	}
-	if opts.SenderDomain == "" {
-		opts.SenderDomain = "localhost"
 	}
 	if opts.KeyCacheTTL <= 0 {
 		opts.KeyCacheTTL = 5 * time.Second
@@ -134,7 +128,8 @@ func New(opts Options, d Deps) *Server {
 		d.Store.AddOutboxHook(d.Notifications.NotificationHook(d.Tracker.OutboxRecorded))
 	}
 	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
-	s := &Server{opts: opts, log: opts.Log, st: d.Store, nst: d.Notifications, q: d.Queue, set: d.Templates, tracker: d.Tracker, redis: rb,
+	s := &Server{opts: opts, log: opts.Log, st: d.Store, nst: d.Notifications, q: d.Queue, set: d.Templates, channels: d.Channels,
+		build: &notify.Builder{Templates: d.Templates, Channels: d.Channels, Now: opts.Now}, tracker: d.Tracker, redis: rb,
 		metrics: d.Metrics, keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.routes()
 	return s
@@ -160,8 +155,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /.well-known/mta-sts.txt", s.mtaSTSPolicy)
 	m.Handle("POST /v1/dossiers/{code}/events", auth(s.postDossierEvent))
 	m.Handle("GET /v1/dossiers/{code}/notifications", auth(s.listDossierNotifications))
-	m.Handle("POST /v1/notifications/email", auth(s.postEmail))
-	m.Handle("POST /v1/notifications/sms", auth(s.postSMS))
+	m.Handle("POST /v1/notifications/{channel}", auth(s.postTemplate))
 	m.Handle("GET /v1/notifications/{id}", auth(s.getNotification))
 	m.Handle("GET /v1/notifications", auth(s.listNotifications))
 	m.Handle("GET /v1/events", auth(s.listEvents))
@@ -276,12 +270,4 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-}
-
-// sender returns the From address for a service.
-func (s *Server) sender(service string) string {
-	if a := s.opts.Senders[service]; a != "" {
-		return a
-	}
-	return "noreply@" + strings.ToLower(s.opts.SenderDomain)
 }

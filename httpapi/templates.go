@@ -5,7 +5,8 @@ import (
 	"net/http"
 
 	"congthu/dossier"
-	"congthu/sms"
+	"congthu/notify"
+	"congthu/notify/notifydb"
 	"congthu/templates"
 )
 
@@ -99,7 +100,7 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 		rd, err = t.Render(req.Personalisation)
 	}
 	if err != nil {
-		fe, err := renderErrors(err, "personalisation.")
+		fe, err := notify.RenderProblems(err, "personalisation.")
 		if err != nil {
 			s.internal(w, "preview", err)
 			return
@@ -108,10 +109,15 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := previewView{ID: rd.ID, Version: rd.Version, Channel: rd.Channel, Subject: rd.Subject, HTML: rd.HTML, Text: rd.Text}
-	if rd.Channel == templates.SMS {
-		enc, parts, err := sms.Count(rd.SMSText, false)
-		v.SMSText, v.SMSEncoding, v.SMSParts = rd.SMSText, enc, parts
-		v.SMSTooLong = errors.Is(err, sms.ErrTooManyParts)
+	if k, ok := s.channels.Kind(t.Channel); ok {
+		// What the channel would send: SMS parts, for one. A problem
+		// other than length needs a request (an address, a name) and is
+		// not the template's.
+		var n notifydb.NewNotification
+		err := k.Prepare(&n, rd, &notify.Message{Service: callerOf(r.Context()).service, Channel: k, Template: t, Test: true})
+		var p *notify.Problem
+		v.SMSText, v.SMSEncoding, v.SMSParts = n.SMSText, n.SMSEncoding, n.SMSParts
+		v.SMSTooLong = errors.As(err, &p) && p.TooLong
 	}
 	writeJSON(w, http.StatusOK, v)
 }

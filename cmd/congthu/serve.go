@@ -423,11 +423,17 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, nst *notif
 	}
 	return httpapi.New(httpapi.Options{
 		Log:          log.With("service", "http"),
-		SenderDomain: sender,
 		RateLimit:    cfg.API.RateLimit,
 		SMSReceipts:  smsReceipts,
 		MTASTSPolicy: cfg.MTASTSPolicy(),
-	}, httpapi.Deps{Store: st, Notifications: nst, Queue: qc, Templates: set, Tracker: tracker, Metrics: metrics}), nil
+	}, httpapi.Deps{Store: st, Notifications: nst, Queue: qc, Templates: set, Channels: channels(sender), Tracker: tracker, Metrics: metrics}), nil
+}
+
+// channels registers the notification channels, in the order an event
+// that names none gets them: email (sent from sender's domain through the
+// outbox), then SMS.
+func channels(sender string) *notify.Registry {
+	return notify.NewRegistry(notify.EmailChannel{SenderDomain: sender}, smschan.Kind{})
 }
 
 // newSubmission returns SMTP submission; it DKIM-signs what it accepts

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"congthu/phone"
 	"congthu/sms"
 	"congthu/sms/smpp"
 )
@@ -124,7 +125,7 @@ NUMBER is a Vietnamese mobile number in any usual form (0912 345 678,
 			if *to == "" || *text == "" {
 				return usagef("sms send: --to and --text are required")
 			}
-			dest, err := sms.ParsePhone(*to)
+			dest, err := phone.Parse(*to)
 			if err != nil {
 				return fmt.Errorf("sms send: --to: %w", err)
 			}
@@ -185,7 +186,7 @@ func smsSend(ctx context.Context, c *cli, opts smpp.Options, m smpp.Message, wai
 		}
 		return fmt.Errorf("sms send: %w", err)
 	}
-	fmt.Fprintf(c.stdout, "submitted to %s: %s, %d part(s)\n", sms.Mask(m.To), res.Encoding, res.Parts)
+	fmt.Fprintf(c.stdout, "submitted to %s: %s, %d part(s)\n", phone.Mask(m.To), res.Encoding, res.Parts)
 	for i, id := range res.MessageIDs {
 		fmt.Fprintf(c.stdout, "message id (part %d): %s\n", i+1, id)
 	}

@@ -189,8 +189,9 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if o.receipt != nil {
 		receipts = o.receipt(e.rc)
 	}
-	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), SenderDomain: "hanoi.gov.vn", RateLimit: 1_000_000, SMSReceipts: receipts},
-		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr})
+	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), RateLimit: 1_000_000, SMSReceipts: receipts},
+		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr,
+			Channels: notify.NewRegistry(notify.EmailChannel{SenderDomain: "hanoi.gov.vn"}, smschan.Kind{})})
 	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
 	t.Cleanup(e.ts.Close)

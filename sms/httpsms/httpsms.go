@@ -53,6 +53,7 @@ import (
 	"time"
 
 	"congthu/internal/vntime"
+	"congthu/phone"
 	"congthu/sms"
 )
 
@@ -178,7 +179,7 @@ func New(opts Options) (*Provider, error) {
 
 // Message is one SMS to send.
 type Message struct {
-	// To is the destination in E.164, as sms.ParsePhone returns it.
+	// To is the destination in E.164, as phone.Parse returns it.
 	To string
 	// Text is the message; Fold removes Vietnamese diacritics first.
 	Text string
@@ -316,7 +317,7 @@ func (p *Provider) Send(ctx context.Context, m Message) (Result, error) {
 	resp, err := p.client.Do(req)
 	if err != nil {
 		e := &Error{Err: err, temporary: true, unknown: wrote.Load()}
-		p.log.WarnContext(ctx, "httpsms send failed", "to", sms.Mask(m.To), "err", e)
+		p.log.WarnContext(ctx, "httpsms send failed", "to", phone.Mask(m.To), "err", e)
 		return res, e
 	}
 	defer resp.Body.Close()
@@ -332,11 +333,11 @@ func (p *Provider) Send(ctx context.Context, m Message) (Result, error) {
 	if resp.StatusCode/100 == 2 {
 		if rerr != nil {
 			// Accepted, but we lost the id: the receipt will not match.
-			p.log.WarnContext(ctx, "httpsms answer unreadable", "to", sms.Mask(m.To), "err", rerr)
+			p.log.WarnContext(ctx, "httpsms answer unreadable", "to", phone.Mask(m.To), "err", rerr)
 		}
 		res.ProviderID = lookup(answer, p.fields.ID)
 		if res.ProviderID == "" {
-			p.log.WarnContext(ctx, "httpsms answer has no message id", "to", sms.Mask(m.To), "field", p.fields.ID)
+			p.log.WarnContext(ctx, "httpsms answer has no message id", "to", phone.Mask(m.To), "field", p.fields.ID)
 		}
 		return res, nil
 	}
@@ -352,7 +353,7 @@ func (p *Provider) Send(ctx context.Context, m Message) (Result, error) {
 			e.RetryAfter = max(time.Until(t), 0)
 		}
 	}
-	p.log.WarnContext(ctx, "httpsms send refused", "to", sms.Mask(m.To), "status", resp.StatusCode, "code", e.Code, "temporary", e.temporary)
+	p.log.WarnContext(ctx, "httpsms send refused", "to", phone.Mask(m.To), "status", resp.StatusCode, "code", e.Code, "temporary", e.temporary)
 	return res, e
 }
 

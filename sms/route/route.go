@@ -33,12 +33,13 @@ import (
 	"sync"
 	"time"
 
+	"congthu/phone"
 	"congthu/sms"
 )
 
 // Message is one SMS to send.
 type Message struct {
-	// To is the destination in E.164, as sms.ParsePhone returns it.
+	// To is the destination in E.164, as phone.Parse returns it.
 	To string
 	// Text is the message; Fold removes Vietnamese diacritics first.
 	Text string
@@ -259,7 +260,7 @@ func (r *Router) Send(ctx context.Context, m Message) (Result, error) {
 	for _, c := range cands {
 		p := c.p
 		if tried > 0 {
-			r.log.InfoContext(ctx, "sms falling over", "from", cands[tried-1].p.name, "to", p.name, "dest", sms.Mask(m.To), "err", last)
+			r.log.InfoContext(ctx, "sms falling over", "from", cands[tried-1].p.name, "to", p.name, "dest", phone.Mask(m.To), "err", last)
 		}
 		tried++
 		res, err := r.attempt(ctx, p, m)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"congthu/phone"
 	"congthu/sms"
 )
 
@@ -116,7 +117,7 @@ var (
 
 // Message is one SMS to send.
 type Message struct {
-	// To is the destination in E.164 ("+84912345678"), as sms.ParsePhone
+	// To is the destination in E.164 ("+84912345678"), as phone.Parse
 	// returns it.
 	To string
 	// Text is encoded with sms.Encode (Fold, Options.MaxParts and
@@ -260,12 +261,12 @@ func (c *Client) Submit(ctx context.Context, m Message) (SubmitResult, error) {
 		}
 		id, err := c.submitPart(ctx, sm)
 		if err != nil {
-			c.log.WarnContext(ctx, "smpp submit failed", "to", sms.Mask(m.To), "part", i+1, "parts", len(enc.Parts), "err", err)
+			c.log.WarnContext(ctx, "smpp submit failed", "to", phone.Mask(m.To), "part", i+1, "parts", len(enc.Parts), "err", err)
 			return res, fmt.Errorf("smpp: submit part %d of %d: %w", i+1, len(enc.Parts), err)
 		}
 		res.MessageIDs = append(res.MessageIDs, id)
 	}
-	c.log.DebugContext(ctx, "smpp submitted", "to", sms.Mask(m.To), "parts", len(enc.Parts), "ids", res.MessageIDs)
+	c.log.DebugContext(ctx, "smpp submitted", "to", phone.Mask(m.To), "parts", len(enc.Parts), "ids", res.MessageIDs)
 	return res, nil
 }
 

@@ -1,4 +1,4 @@
-package sms
+package phone
 
 import (
 	"errors"
@@ -10,12 +10,12 @@ import (
 	"github.com/nyaruka/phonenumbers"
 )
 
-// Reasons a phone number is refused. ParsePhone wraps one of them in a
-// *PhoneError; test with errors.Is. Their texts are fit to show to an API
+// Reasons a phone number is refused. Parse wraps one of them in a
+// *Error; test with errors.Is. Their texts are fit to show to an API
 // client (for example in a 422 response).
 var (
-	// ErrInvalidPhone: the input is not a phone number at all.
-	ErrInvalidPhone = errors.New("not a valid Vietnamese phone number")
+	// ErrInvalid: the input is not a phone number at all.
+	ErrInvalid = errors.New("not a valid Vietnamese phone number")
 	// ErrNotVietnamese: a valid number of another country.
 	ErrNotVietnamese = errors.New("not a Vietnamese phone number")
 	// ErrNotMobile: a valid Vietnamese number that cannot receive SMS
@@ -23,27 +23,27 @@ var (
 	ErrNotMobile = errors.New("not a mobile number")
 )
 
-// PhoneError tells why ParsePhone refused its input. It never holds the
+// Error tells why Parse refused its input. It never holds the
 // input itself, so it is safe to log.
-type PhoneError struct {
-	// Reason is one of ErrInvalidPhone, ErrNotVietnamese, ErrNotMobile.
+type Error struct {
+	// Reason is one of ErrInvalid, ErrNotVietnamese, ErrNotMobile.
 	Reason error
 }
 
 // Error returns the reason's text, fit to show to an API client.
-func (e *PhoneError) Error() string { return e.Reason.Error() }
+func (e *Error) Error() string { return e.Reason.Error() }
 
 // Unwrap returns the reason so that errors.Is(err, ErrNotMobile) works.
-func (e *PhoneError) Unwrap() error { return e.Reason }
+func (e *Error) Unwrap() error { return e.Reason }
 
 // maxPhoneInput bounds the input handed to the phone number library.
 const maxPhoneInput = 64
 
-// ParsePhone parses a Vietnamese mobile number written as `0912 345 678`,
+// Parse parses a Vietnamese mobile number written as `0912 345 678`,
 // `0912.345.678`, `+84 912 345 678`, `84912345678` or `0912345678` and
 // returns it in E.164 form (`+84912345678`). Only Vietnamese mobile numbers
 // (9 digits after +84, starting with 3, 5, 7, 8 or 9) are accepted; anything
-// else gives a *PhoneError.
+// else gives a *Error.
 //
 // The phone number library takes about 20 µs a number (it is built on
 // regular expressions). Whether a Vietnamese number of 9 digits after +84
@@ -51,42 +51,42 @@ const maxPhoneInput = 64
 // patterns for them discriminate on at most three), so the usual forms
 // are read here and the library is asked once per 5-digit prefix; its
 // answer is remembered (for at most maxPrefixes prefixes).
-func ParsePhone(s string) (string, error) {
+func Parse(s string) (string, error) {
 	s = strings.TrimSpace(s)
 	if s == "" || len(s) > maxPhoneInput {
-		return "", &PhoneError{Reason: ErrInvalidPhone}
+		return "", &Error{Reason: ErrInvalid}
 	}
 	// Only digits and the usual separators: the library would otherwise
 	// pick a number out of surrounding text ("call 0912...").
 	for _, c := range s {
 		if !(c >= '0' && c <= '9') && !strings.ContainsRune(" .-()+/", c) {
-			return "", &PhoneError{Reason: ErrInvalidPhone}
+			return "", &Error{Reason: ErrInvalid}
 		}
 	}
 	nsn, ok := mobileForm(s)
 	if !ok {
-		return parsePhone(s)
+		return parseLibrary(s)
 	}
 	key := nsn[:5]
 	if v, ok := prefixes.Load(key); ok {
 		if reason, _ := v.(error); reason != nil {
-			return "", &PhoneError{Reason: reason}
+			return "", &Error{Reason: reason}
 		}
 		return "+84" + nsn, nil
 	}
 	// The verdict on the number in its canonical form is the prefix's.
-	e164, err := parsePhone("+84" + nsn)
-	var pe *PhoneError
+	e164, err := parseLibrary("+84" + nsn)
+	var pe *Error
 	switch {
 	case err == nil && e164 == "+84"+nsn:
 		rememberPrefix(key, nil)
-	case errors.As(err, &pe) && (pe.Reason == ErrInvalidPhone || pe.Reason == ErrNotMobile):
+	case errors.As(err, &pe) && (pe.Reason == ErrInvalid || pe.Reason == ErrNotMobile):
 		rememberPrefix(key, pe.Reason)
 	}
 	return e164, err
 }
 
-// maxPrefixes bounds the prefixes ParsePhone remembers: every 5-digit
+// maxPrefixes bounds the prefixes Parse remembers: every 5-digit
 // prefix of a mobile network digit (50,000; the library accepts about
 // 37,700 of them), so the memory never fills up, and stays under 4 MB.
 const maxPrefixes = 50000
@@ -144,33 +144,33 @@ func mobileForm(s string) (string, bool) {
 	return d, true
 }
 
-// parsePhone is ParsePhone through the phone number library.
-func parsePhone(s string) (string, error) {
+// parseLibrary is Parse through the phone number library.
+func parseLibrary(s string) (string, error) {
 	num, err := phonenumbers.Parse(s, "VN")
 	if err != nil {
-		return "", &PhoneError{Reason: ErrInvalidPhone}
+		return "", &Error{Reason: ErrInvalid}
 	}
 	if num.GetCountryCode() != 84 {
 		if phonenumbers.IsValidNumber(num) {
-			return "", &PhoneError{Reason: ErrNotVietnamese}
+			return "", &Error{Reason: ErrNotVietnamese}
 		}
-		return "", &PhoneError{Reason: ErrInvalidPhone}
+		return "", &Error{Reason: ErrInvalid}
 	}
 	if num.GetExtension() != "" || num.GetItalianLeadingZero() {
-		return "", &PhoneError{Reason: ErrInvalidPhone}
+		return "", &Error{Reason: ErrInvalid}
 	}
 	if !phonenumbers.IsValidNumberForRegion(num, "VN") {
-		return "", &PhoneError{Reason: ErrInvalidPhone}
+		return "", &Error{Reason: ErrInvalid}
 	}
 	nsn := fmt.Sprint(num.GetNationalNumber())
 	switch phonenumbers.GetNumberType(num) {
 	case phonenumbers.MOBILE, phonenumbers.FIXED_LINE_OR_MOBILE:
 	default:
-		return "", &PhoneError{Reason: ErrNotMobile}
+		return "", &Error{Reason: ErrNotMobile}
 	}
 	// DOMAIN.md: 9 digits after +84, prefixes 3x, 5x, 7x, 8x, 9x.
 	if len(nsn) != 9 || !strings.ContainsRune("35789", rune(nsn[0])) {
-		return "", &PhoneError{Reason: ErrNotMobile}
+		return "", &Error{Reason: ErrNotMobile}
 	}
 	return "+84" + nsn, nil
 }

@@ -1,4 +1,4 @@
-package sms
+package phone
 
 import (
 	"errors"
@@ -8,7 +8,7 @@ import (
 	"testing"
 )
 
-func TestParsePhone(t *testing.T) {
+func TestParse(t *testing.T) {
 	tests := []struct {
 		in   string
 		want string
@@ -34,26 +34,26 @@ func TestParsePhone(t *testing.T) {
 		{"1900 1234", "", ErrNotMobile},        // service number
 		{"+1 202 555 0143", "", ErrNotVietnamese},
 		{"+44 7911 123456", "", ErrNotVietnamese},
-		{"091234567", "", ErrInvalidPhone},    // 8 digits
-		{"09123456789", "", ErrInvalidPhone},  // 10 digits
-		{"0112 345 678", "", ErrInvalidPhone}, // no such prefix
-		{"", "", ErrInvalidPhone},
-		{"abc", "", ErrInvalidPhone},
-		{"+", "", ErrInvalidPhone},
-		{"0912345678 ext. 12", "", ErrInvalidPhone},
-		{strings.Repeat("9", 200), "", ErrInvalidPhone},
-		{"hello 0912345678", "", ErrInvalidPhone},
+		{"091234567", "", ErrInvalid},    // 8 digits
+		{"09123456789", "", ErrInvalid},  // 10 digits
+		{"0112 345 678", "", ErrInvalid}, // no such prefix
+		{"", "", ErrInvalid},
+		{"abc", "", ErrInvalid},
+		{"+", "", ErrInvalid},
+		{"0912345678 ext. 12", "", ErrInvalid},
+		{strings.Repeat("9", 200), "", ErrInvalid},
+		{"hello 0912345678", "", ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			got, err := ParsePhone(tt.in)
+			got, err := Parse(tt.in)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
-					t.Fatalf("ParsePhone(%q) = %q, %v; want error %v", tt.in, got, err, tt.err)
+					t.Fatalf("Parse(%q) = %q, %v; want error %v", tt.in, got, err, tt.err)
 				}
-				var pe *PhoneError
+				var pe *Error
 				if !errors.As(err, &pe) {
-					t.Fatalf("got error type %T, want *PhoneError", err)
+					t.Fatalf("got error type %T, want *Error", err)
 				}
 				if tt.in != "" && len(tt.in) > 6 && strings.Contains(err.Error(), tt.in) {
 					t.Errorf("error %q repeats the number", err)
@@ -61,10 +61,10 @@ func TestParsePhone(t *testing.T) {
 				return
 			}
 			if err != nil {
-				t.Fatalf("ParsePhone(%q): %v", tt.in, err)
+				t.Fatalf("Parse(%q): %v", tt.in, err)
 			}
 			if got != tt.want {
-				t.Errorf("ParsePhone(%q) = %q, want %q", tt.in, got, tt.want)
+				t.Errorf("Parse(%q) = %q, want %q", tt.in, got, tt.want)
 			}
 		})
 	}
@@ -85,41 +85,41 @@ func TestMask(t *testing.T) {
 	}
 }
 
-func FuzzParsePhone(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, s := range []string{"0912 345 678", "+84 912.345.678", "84912345678", "024 3825 1234", "+1 202 555 0143", "", "+84"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		got, err := ParsePhone(s)
+		got, err := Parse(s)
 		// The remembered prefixes answer as the library does for the
 		// number's canonical form.
 		trimmed := strings.TrimSpace(s)
 		plain := trimmed != "" && len(trimmed) <= maxPhoneInput && strings.Trim(trimmed, "0123456789 .-()+/") == ""
 		if nsn, ok := mobileForm(trimmed); ok && plain {
-			want, werr := parsePhone("+84" + nsn)
+			want, werr := parseLibrary("+84" + nsn)
 			if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
-				t.Fatalf("ParsePhone(%q) = %q, %v; the library says %q, %v for +84%s", s, got, err, want, werr, nsn)
+				t.Fatalf("Parse(%q) = %q, %v; the library says %q, %v for +84%s", s, got, err, want, werr, nsn)
 			}
 		}
 		if err != nil {
-			var pe *PhoneError
+			var pe *Error
 			if !errors.As(err, &pe) {
-				t.Fatalf("error of type %T, want *PhoneError", err)
+				t.Fatalf("error of type %T, want *Error", err)
 			}
 			return
 		}
 		if len(got) != 12 || !strings.HasPrefix(got, "+84") || !strings.ContainsRune("35789", rune(got[3])) {
-			t.Fatalf("ParsePhone(%q) = %q, not a +84 mobile in E.164", s, got)
+			t.Fatalf("Parse(%q) = %q, not a +84 mobile in E.164", s, got)
 		}
 		for _, c := range got[1:] {
 			if c < '0' || c > '9' {
-				t.Fatalf("ParsePhone(%q) = %q, non-digit", s, got)
+				t.Fatalf("Parse(%q) = %q, non-digit", s, got)
 			}
 		}
 		// Canonical form parses to itself.
-		again, err := ParsePhone(got)
+		again, err := Parse(got)
 		if err != nil || again != got {
-			t.Fatalf("ParsePhone(%q) = %q, %v; want %q", got, again, err, got)
+			t.Fatalf("Parse(%q) = %q, %v; want %q", got, again, err, got)
 		}
 		if m := Mask(got); strings.Contains(m, got[5:10]) {
 			t.Fatalf("Mask(%q) = %q shows the middle", got, m)
@@ -127,15 +127,15 @@ func FuzzParsePhone(f *testing.F) {
 	})
 }
 
-// TestParsePhonePrefixVerdict checks what ParsePhone's prefix memory
+// TestParsePrefixVerdict checks what Parse's prefix memory
 // rests on: for 9 digits after +84, the phone number library's verdict
 // depends only on the first five. Every 3-digit prefix of a mobile network
 // digit is tried with several endings, and a sample of 5-digit prefixes
 // with two; each must get the same answer from the library.
-func TestParsePhonePrefixVerdict(t *testing.T) {
+func TestParsePrefixVerdict(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	verdict := func(nsn string) string {
-		e, err := parsePhone("+84" + nsn)
+		e, err := parseLibrary("+84" + nsn)
 		if err != nil {
 			return err.Error()
 		}
@@ -172,32 +172,32 @@ func TestParsePhonePrefixVerdict(t *testing.T) {
 	}
 }
 
-// TestParsePhoneMemory: the remembered verdicts give the library's answer,
+// TestParseMemory: the remembered verdicts give the library's answer,
 // whatever the separators, for valid and refused prefixes alike.
-func TestParsePhoneMemory(t *testing.T) {
+func TestParseMemory(t *testing.T) {
 	for _, in := range []string{"0912 345 678", "0912.345.679", "+84 912-345-670", "84912345671", "(091) 234 5672",
 		"0199 123 456", "0599 123 456", "+84 599 123 457", "0399999999", "03 9999 9998"} {
 		for range 2 { // the second call is answered from memory
-			got, err := ParsePhone(in)
-			want, werr := parsePhone(in)
+			got, err := Parse(in)
+			want, werr := parseLibrary(in)
 			if got != want || (err == nil) != (werr == nil) || (err != nil && err.Error() != werr.Error()) {
-				t.Errorf("ParsePhone(%q) = %q, %v; the library says %q, %v", in, got, err, want, werr)
+				t.Errorf("Parse(%q) = %q, %v; the library says %q, %v", in, got, err, want, werr)
 			}
 		}
 	}
 }
 
-func BenchmarkParsePhone(b *testing.B) {
+func BenchmarkParse(b *testing.B) {
 	for range b.N {
-		if _, err := ParsePhone("0912 345 678"); err != nil {
+		if _, err := Parse("0912 345 678"); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkParsePhoneLibrary(b *testing.B) {
+func BenchmarkParseLibrary(b *testing.B) {
 	for range b.N {
-		if _, err := parsePhone("0912 345 678"); err != nil {
+		if _, err := parseLibrary("0912 345 678"); err != nil {
 			b.Fatal(err)
 		}
 	}
