@@ -41,7 +41,7 @@ var rules = []rule{
 	{"dispatcher/...", []string{"notify/...", "sms/...", "webhook/..."}, "mail delivery knows nothing of notifications, SMS or callbacks"},
 	{"notify/...", []string{"httpapi/...", "dispatcher/...", "smtpd/...", "imapd", "cmd/..."},
 		"notifications are below the API and beside delivery"},
-	{"notify", []string{"sms/..."}, "the SMS providers are the SMS channel's (notify/smschan), not the base package's"},
+	{"notify", []string{"sms/...", "zns/..."}, "the providers are their channels' (notify/smschan, notify/zalochan), not the base package's"},
 	{"webhook/...", []string{"httpapi/...", "dispatcher/...", "notify", "notify/smschan", "smtpd/...", "imapd", "cmd/..."},
 		"callbacks are a leaf of notifications (they read the notification store, notify/notifydb)"},
 	{"sms/...", []string{"store/...", "queue/...", "httpapi/...", "dispatcher/...", "notify/...", "webhook/...", "cmd/..."},
