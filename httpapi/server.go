@@ -51,10 +51,11 @@ type Options struct {
 	KeyCacheTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
-	// SMSReceipts, if set, serves POST /v1/sms/receipts, the HTTP SMS
-	// provider's delivery-report webhook (it checks its own shared
-	// secret: no API key).
-	SMSReceipts http.Handler
+	// Webhooks are the channels' providers' endpoints (pattern → handler,
+	// e.g. "POST /v1/sms/receipts" for the HTTP SMS provider's delivery
+	// reports). They carry no API key: each checks its provider's own
+	// secret or signature.
+	Webhooks map[string]http.Handler
 	// MTASTSPolicy, if set, is the MTA-STS policy (RFC 8461) of our own
 	// domains, served at https://mta-sts.<domain>/.well-known/mta-sts.txt
 	// for every local domain (the Host header says which).
@@ -162,8 +163,8 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/templates", auth(s.listTemplates))
 	m.Handle("GET /v1/templates/{id}", auth(s.getTemplate))
 	m.Handle("POST /v1/templates/{id}/preview", auth(s.previewTemplate))
-	if s.opts.SMSReceipts != nil {
-		m.Handle("POST /v1/sms/receipts", s.opts.SMSReceipts)
+	for pattern, h := range s.opts.Webhooks {
+		m.Handle(pattern, h)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusNotFound, fieldError{Message: "no such endpoint: " + r.Method + " " + r.URL.Path})

@@ -424,9 +424,18 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, nst *notif
 	return httpapi.New(httpapi.Options{
 		Log:          log.With("service", "http"),
 		RateLimit:    cfg.API.RateLimit,
-		SMSReceipts:  smsReceipts,
+		Webhooks:     webhooks(smsReceipts),
 		MTASTSPolicy: cfg.MTASTSPolicy(),
 	}, httpapi.Deps{Store: st, Notifications: nst, Queue: qc, Templates: set, Channels: channels(sender), Tracker: tracker, Metrics: metrics}), nil
+}
+
+// webhooks are the channels' provider endpoints the API serves.
+func webhooks(smsReceipts http.Handler) map[string]http.Handler {
+	hooks := map[string]http.Handler{}
+	if smsReceipts != nil {
+		hooks["POST /v1/sms/receipts"] = smsReceipts
+	}
+	return hooks
 }
 
 // channels registers the notification channels, in the order an event

@@ -185,11 +185,11 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var receipts http.Handler
+	hooks := map[string]http.Handler{}
 	if o.receipt != nil {
-		receipts = o.receipt(e.rc)
+		hooks["POST /v1/sms/receipts"] = o.receipt(e.rc)
 	}
-	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), RateLimit: 1_000_000, SMSReceipts: receipts},
+	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), RateLimit: 1_000_000, Webhooks: hooks},
 		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr,
 			Channels: notify.NewRegistry(notify.EmailChannel{SenderDomain: "hanoi.gov.vn"}, smschan.Kind{})})
 	t.Cleanup(e.api.Close)
