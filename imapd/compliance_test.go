@@ -212,3 +212,18 @@ func TestBodyWithoutNUL(t *testing.T) {
 	}
 	r.expect("a4 OK")
 }
+
+// TestListDelimiter: LIST "" "" answers the hierarchy delimiter and the
+// root (RFC 3501 section 6.3.8), as clients ask it before naming a child.
+func TestListDelimiter(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := dialLoggedIn(t, e, "")
+	for _, cmd := range []string{`a2 LIST "" ""`, `a3 LSUB "" ""`} {
+		r.send(cmd + "\r\n")
+		tag := cmd[:2]
+		if got := r.expect("* "); got != `* `+cmd[3:7]+` (\Noselect) "/" ""`+"\r\n" {
+			t.Errorf("%s: %q", cmd, got)
+		}
+		r.expect(tag + " OK")
+	}
+}

@@ -281,8 +281,11 @@ func isLSub(w *imapserver.ListWriter) bool {
 // RFC 3348 child attributes and RFC 5819 STATUS.
 func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
 	s.count()
-	if len(patterns) == 1 && patterns[0] == "" {
+	if len(patterns) == 0 || (len(patterns) == 1 && patterns[0] == "") {
 		// RFC 9051 section 6.3.9: the hierarchy delimiter and root.
+		// imapserver drops an empty pattern of a plain LIST (an empty
+		// LIST-EXTENDED pattern list is its syntax error), so LIST ""
+		// "" arrives without patterns; LSUB passes it as it is.
 		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
 	}
 	if listPatternsTooLong(patterns) {
