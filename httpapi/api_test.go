@@ -366,7 +366,8 @@ func TestReplayWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels()})
+	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels(),
+		Tracker: e.tracker, Metrics: e.srv.metrics})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

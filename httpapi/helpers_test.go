@@ -86,7 +86,11 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	for _, m := range mod {
 		m(&opts)
 	}
-	srv := New(opts, Deps{Store: st, Queue: q, Templates: set, Channels: testChannels()})
+	nst := notifydb.New(st)
+	metrics := NewMetrics()
+	tracker := notify.NewTracker(nst, q, testLog(), metrics.ObserveDelivery)
+	st.AddOutboxHook(nst.NotificationHook(tracker.OutboxRecorded))
+	srv := New(opts, Deps{Store: st, Notifications: nst, Queue: q, Templates: set, Channels: testChannels(), Tracker: tracker, Metrics: metrics})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

@@ -62,10 +62,9 @@ type Options struct {
 	MTASTSPolicy string
 }
 
-// Deps are the Server's collaborators. Store, Queue, Templates and
-// Channels are required; Notifications and Tracker are optional (default
-// notifydb.New(Store) and notify.NewTracker, subscribed to Store's
-// outbox).
+// Deps are the Server's collaborators, all required: the process puts
+// them together (cmd/congthu serve) before the workers that share them
+// start, and New changes none of them.
 type Deps struct {
 	Store *store.Store
 	// Notifications is the notification store in Store's database.
@@ -75,9 +74,8 @@ type Deps struct {
 	// Channels are the notification channels served: POST
 	// /v1/notifications/{channel} and an event's channels name them.
 	Channels *notify.Registry
-	// Tracker and Metrics: when Tracker is set, Metrics must be the
-	// metrics its observer reports to (see NewMetrics); when both are
-	// nil, New makes them.
+	// Tracker records status changes; Metrics are the metrics its
+	// observer reports to (NewMetrics, ObserveDelivery).
 	Tracker *notify.Tracker
 	Metrics *Metrics
 }
@@ -118,15 +116,8 @@ func New(opts Options, d Deps) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if d.Metrics == nil {
-		d.Metrics = NewMetrics()
-	}
-	if d.Notifications == nil {
-		d.Notifications = notifydb.New(d.Store)
-	}
-	if d.Tracker == nil {
-		d.Tracker = notify.NewTracker(d.Notifications, d.Queue, opts.Log, d.Metrics.ObserveDelivery)
-		d.Store.AddOutboxHook(d.Notifications.NotificationHook(d.Tracker.OutboxRecorded))
+	if d.Store == nil || d.Notifications == nil || d.Queue == nil || d.Templates == nil || d.Channels == nil || d.Tracker == nil || d.Metrics == nil {
+		panic("httpapi: New needs every member of Deps")
 	}
 	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
 	s := &Server{opts: opts, log: opts.Log, st: d.Store, nst: d.Notifications, q: d.Queue, set: d.Templates, channels: d.Channels,
