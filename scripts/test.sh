@@ -21,6 +21,8 @@ command -v curl >/dev/null || need+=(curl)
 command -v gcc >/dev/null || need+=(gcc)                    # cgo: -race, and the openssl build
 [ -f /usr/include/openssl/evp.h ] || need+=(libssl-dev)     # the openssl build (dkim/openssl.go)
 command -v wrk >/dev/null || need+=(wrk) # the API benchmark's client (BenchmarkDossierEventsWrk)
+command -v rspamd >/dev/null || need+=(rspamd)              # filter/rspamd against the real daemon
+command -v clamd >/dev/null || need+=(clamav-daemon)        # filter/clamd against the real daemon
 if [ ${#need[@]} -gt 0 ]; then
 	echo "== installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive

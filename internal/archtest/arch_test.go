@@ -58,6 +58,8 @@ var rules = []rule{
 		"configuration is a leaf"},
 	{"dkim/...", []string{"store/...", "dispatcher/...", "smtpd/...", "cmd/..."}, "signing is a leaf"},
 	{"mtasts", []string{"store/...", "dispatcher/...", "cmd/..."}, "the MTA-STS policy is a leaf"},
+	{"filter/...", []string{"store/...", "queue/...", "smtpd/...", "imapd/...", "dispatcher/...", "notify/...", "httpapi/...", "cmd/..."},
+		"the filter daemons' clients are leaves"},
 	{"zns/...", []string{"store/...", "queue/...", "httpapi/...", "dispatcher/...", "notify/...", "sms/...", "webhook/...", "cmd/..."},
 		"the ZNS API client is a leaf, as the SMS providers are"},
 	{"...", []string{"internal/testenv", "internal/testcert", "internal/testdns", "mtasts/ststest", "sms/smpp/smpptest", "zns/znstest"},
