@@ -1,0 +1,2 @@
+// Package wire decodes IMAP client commands and encodes server responses.
+package wire
