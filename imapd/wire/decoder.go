@@ -111,6 +111,10 @@ type Decoder struct {
 
 	line  []byte // the current line, CRLF excluded
 	pos   int
+	// litDone is set once the literal announced at the end of the
+	// current line has been dealt with (read, or refused without a
+	// continuation).
+	litDone bool
 	total int64 // octets of the current command so far
 	depth int
 	tag   string
@@ -222,7 +226,7 @@ func (d *Decoder) ReadDone() error {
 // end and reported as a *SyntaxError, with any non-synchronizing literal
 // it announces discarded.
 func (d *Decoder) readLine() error {
-	d.line, d.pos = d.line[:0], 0
+	d.line, d.pos, d.litDone = d.line[:0], 0, false
 	var tail []byte // the last octets of a line too long to keep
 	long := false
 	for {
@@ -255,11 +259,9 @@ func (d *Decoder) readLine() error {
 		break
 	}
 	if long {
+		// Keep the tail: skipRest looks there for a literal to discard.
 		d.line = append(d.line[:0], trimEOL(tail)...)
 		d.pos = len(d.line)
-		if n, sync, ok := literalSuffix(d.line); ok && !sync {
-			d.pos = len(d.line) - len(literalText(n, false))
-		}
 		return &SyntaxError{Msg: "line too long"}
 	}
 	d.line = trimEOL(d.line)
@@ -273,13 +275,6 @@ func (d *Decoder) readLine() error {
 func trimEOL(b []byte) []byte {
 	b = bytes.TrimSuffix(b, []byte("\n"))
 	return bytes.TrimSuffix(b, []byte("\r"))
-}
-
-func literalText(n int64, sync bool) string {
-	if sync {
-		return "{" + strconv.FormatInt(n, 10) + "}"
-	}
-	return "{" + strconv.FormatInt(n, 10) + "+}"
 }
 
 // literalSuffix reports whether line ends with a literal announcement
@@ -332,7 +327,13 @@ func (d *Decoder) skipRest() (err error) {
 		}
 	}()
 	for {
-		n, sync, ok := literalSuffix(d.line[d.pos:])
+		// The whole line counts, not only what follows the error: an
+		// unterminated string may have run over the announcement.
+		if d.litDone {
+			d.pos = len(d.line)
+			return nil
+		}
+		n, sync, ok := literalSuffix(d.line)
 		if !ok || sync {
 			d.pos = len(d.line)
 			return nil
@@ -547,7 +548,6 @@ func (d *Decoder) quoted() string {
 // "{n}", "{n+}" or, when binary is allowed, "~{n}"; max is the limit for
 // this literal. It returns the data and whether it was a literal8.
 func (d *Decoder) literal(max int64, binaryOK bool) ([]byte, bool) {
-	start := d.pos
 	binary := d.take('~')
 	if binary && !binaryOK {
 		d.fail("literal8 not allowed here")
@@ -571,14 +571,13 @@ func (d *Decoder) literal(max int64, binaryOK bool) ([]byte, bool) {
 	}
 	refuse := n > max || d.total+n > d.lim.MaxCommand || (!sync && d.literalMinus && n > literalMinusMax)
 	if refuse {
-		if sync {
-			// The client waits for a continuation: nothing to discard.
-			panic(&SyntaxError{Msg: "literal too big", Code: "TOOBIG"})
-		}
-		// The client sends the octets regardless: skipRest discards them.
-		d.pos = start
+		// A synchronizing literal is not sent without a continuation;
+		// the octets of a non-synchronizing one come regardless and
+		// skipRest discards them.
+		d.litDone = sync
 		panic(&SyntaxError{Msg: "literal too big", Code: "TOOBIG"})
 	}
+	d.litDone = true
 	if sync && d.cont != nil {
 		if err := d.cont(); err != nil {
 			panic(ioError{err})
