@@ -244,12 +244,14 @@ func (d *Decoder) readLine() error {
 		} else {
 			d.line = append(d.line, chunk...)
 		}
+		if d.total > d.lim.MaxCommand {
+			// Stop reading: the rest of this line is not ours to wait for.
+			d.line, d.pos = d.line[:0], 0
+			return &SyntaxError{Msg: "command too long", Code: "TOOBIG", Fatal: true}
+		}
 		switch {
 		case err == nil:
 		case errors.Is(err, bufio.ErrBufferFull):
-			if !long && d.total > d.lim.MaxCommand {
-				long = true
-			}
 			continue
 		case errors.Is(err, io.EOF) && (len(d.line) > 0 || long):
 			return io.ErrUnexpectedEOF
@@ -265,10 +267,6 @@ func (d *Decoder) readLine() error {
 		return &SyntaxError{Msg: "line too long"}
 	}
 	d.line = trimEOL(d.line)
-	if d.total > d.lim.MaxCommand {
-		d.pos = len(d.line)
-		return &SyntaxError{Msg: "command too long", Code: "TOOBIG", Fatal: true}
-	}
 	return nil
 }
 
@@ -351,7 +349,7 @@ func (d *Decoder) skipRest() (err error) {
 				return se
 			}
 			if _, ok := err.(*SyntaxError); !ok {
-				return err
+				return noEOF(err)
 			}
 			// A line too long was consumed; its literal, if any, is next.
 		}
@@ -596,7 +594,7 @@ func (d *Decoder) literal(max int64, binaryOK bool) ([]byte, bool) {
 		if se, ok := err.(*SyntaxError); ok {
 			panic(se)
 		}
-		panic(ioError{err})
+		panic(ioError{noEOF(err)})
 	}
 	data := buf.Bytes()
 	if binary {

@@ -119,7 +119,10 @@ func (d *Decoder) command() *Command {
 		// The arguments are not ours to judge: skip them (with any
 		// non-synchronizing literal) and let the caller answer BAD.
 		if err := d.skipRest(); err != nil {
-			panic(err)
+			if se, ok := err.(*SyntaxError); ok {
+				panic(se)
+			}
+			panic(ioError{err})
 		}
 		cmd.Args = &Unknown{}
 		return cmd
