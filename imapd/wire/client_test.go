@@ -1,8 +1,8 @@
 package wire
 
 import (
-	"encoding/json"
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"net"
 	"reflect"
@@ -245,8 +245,8 @@ func clientCases() []clientCase {
 				Body:   []string{"hồ sơ"}, Text: []string{"x"},
 				Flag: []imap.Flag{imap.FlagFlagged, "$Important"}, NotFlag: []imap.Flag{imap.FlagSeen, "$Junk"},
 				Larger: 100, Smaller: 1 << 20,
-				Not:    []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagDeleted}}},
-				Or:     [][2]imap.SearchCriteria{{{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: "a"}}}, {UID: []imap.UIDSet{{{Start: 5, Stop: 0}}}}}},
+				Not: []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagDeleted}}},
+				Or:  [][2]imap.SearchCriteria{{{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: "a"}}}, {UID: []imap.UIDSet{{{Start: 5, Stop: 0}}}}}},
 			}, nil).Wait()
 			return err
 		}, Command{Name: "SEARCH", Args: &Search{Charset: "UTF-8", Criteria: imap.SearchCriteria{
@@ -256,8 +256,8 @@ func clientCases() []clientCase {
 			Body:   []string{"hồ sơ"}, Text: []string{"x"},
 			Flag: []imap.Flag{imap.FlagFlagged, "$Important"}, NotFlag: []imap.Flag{imap.FlagSeen, "$Junk"},
 			Larger: 100, Smaller: 1 << 20,
-			Not:    []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagDeleted}}},
-			Or:     [][2]imap.SearchCriteria{{{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: "a"}}}, {UID: []imap.UIDSet{{{Start: 5, Stop: 0}}}}}},
+			Not: []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagDeleted}}},
+			Or:  [][2]imap.SearchCriteria{{{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: "a"}}}, {UID: []imap.UIDSet{{{Start: 5, Stop: 0}}}}}},
 		}}}},
 		{"SEARCH ON", func(c *imapclient.Client) error {
 			_, err := c.Search(&imap.SearchCriteria{Since: day("5-Jan-2024"), Before: day("6-Jan-2024"),
@@ -333,7 +333,10 @@ func clientCases() []clientCase {
 			return c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsSet}, nil).Close()
 		}, Command{Name: "STORE", Args: &Store{NumSet: imap.SeqSet{{Start: 1, Stop: 1}},
 			Flags: imap.StoreFlags{Op: imap.StoreFlagsSet, Flags: []imap.Flag{}}}}},
-		{"COPY", func(c *imapclient.Client) error { _, err := c.Copy(imap.SeqSetNum(1, 2), "Lưu trữ").Wait(); return err },
+		{"COPY", func(c *imapclient.Client) error {
+			_, err := c.Copy(imap.SeqSetNum(1, 2), "Lưu trữ").Wait()
+			return err
+		},
 			Command{Name: "COPY", Args: &Copy{NumSet: imap.SeqSet{{Start: 1, Stop: 2}}, Mailbox: "Lưu trữ"}}},
 		{"UID MOVE", func(c *imapclient.Client) error { _, err := c.Move(imap.UIDSetNum(7), "Trash").Wait(); return err },
 			Command{Name: "MOVE", UID: true, Args: &Copy{NumSet: imap.UIDSet{{Start: 7, Stop: 7}}, Mailbox: "Trash"}}},
@@ -415,4 +418,3 @@ func dump(cmd *Command) string {
 	}
 	return s
 }
-

@@ -156,7 +156,7 @@ type Fetch struct {
 	NumSet  imap.NumSet
 	Options imap.FetchOptions
 	// Vanished is RFC 7162's VANISHED modifier (UID FETCH only).
-	Vanished                        bool
+	Vanished                         bool
 	RFC822, RFC822Header, RFC822Text bool
 }
 

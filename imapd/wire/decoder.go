@@ -109,16 +109,16 @@ type Decoder struct {
 	utf8Accept   bool
 	literalMinus bool
 
-	line  []byte // the current line, CRLF excluded
-	pos   int
+	line []byte // the current line, CRLF excluded
+	pos  int
 	// litDone is set once the literal announced at the end of the
 	// current line has been dealt with (read, or refused without a
 	// continuation).
 	litDone bool
-	total int64 // octets of the current command so far
-	depth int
-	tag   string
-	name  string
+	total   int64 // octets of the current command so far
+	depth   int
+	tag     string
+	name    string
 }
 
 // NewDecoder returns a decoder reading from r. cont is called before the
@@ -454,7 +454,15 @@ func (d *Decoder) atom() string {
 }
 
 // upperAtom reads an atom and returns it in upper case.
-func (d *Decoder) upperAtom() string { return strings.ToUpper(d.atom()) }
+func (d *Decoder) upperAtom() string {
+	start := d.pos
+	w := d.upperWord(d.isAtomChar)
+	if w == "" {
+		d.fail("expected an atom")
+	}
+	d.checkUTF8(string(d.line[start:d.pos]))
+	return w
+}
 
 // astringChars reads 1*ASTRING-CHAR (atom chars and "]").
 func (d *Decoder) astringChars() string {
@@ -581,12 +589,7 @@ func (d *Decoder) literal(max int64, binaryOK bool) ([]byte, bool) {
 			panic(ioError{err})
 		}
 	}
-	var buf bytes.Buffer
-	if n <= 64<<10 {
-		buf.Grow(int(n))
-	}
-	m, err := io.CopyN(&buf, d.r, n)
-	d.total += m
+	data, err := d.readN(n)
 	if err != nil {
 		panic(ioError{noEOF(err)})
 	}
@@ -596,7 +599,6 @@ func (d *Decoder) literal(max int64, binaryOK bool) ([]byte, bool) {
 		}
 		panic(ioError{noEOF(err)})
 	}
-	data := buf.Bytes()
 	if binary {
 		return data, true
 	}
@@ -710,4 +712,60 @@ func (d *Decoder) list(emptyOK bool, item func()) {
 		d.sp()
 	}
 	d.leave()
+}
+
+// words are the keywords of the grammar, so that reading one costs no
+// allocation.
+var words = map[string]string{}
+
+func init() {
+	for _, w := range strings.Fields(`CAPABILITY NOOP LOGOUT STARTTLS AUTHENTICATE LOGIN ENABLE SELECT EXAMINE
+		CREATE DELETE RENAME SUBSCRIBE UNSUBSCRIBE LIST LSUB NAMESPACE STATUS APPEND IDLE CHECK CLOSE
+		UNSELECT EXPUNGE SEARCH FETCH STORE COPY MOVE UID SORT THREAD ID GETQUOTA GETQUOTAROOT SETQUOTA
+		CANCELUPDATE ENVELOPE FLAGS INTERNALDATE RFC822.SIZE MODSEQ BODYSTRUCTURE RFC822 RFC822.HEADER
+		RFC822.TEXT BODY BODY.PEEK BINARY BINARY.PEEK BINARY.SIZE CHANGEDSINCE VANISHED UNCHANGEDSINCE
+		FLAGS.SILENT CONDSTORE QRESYNC MESSAGES RECENT UIDNEXT UIDVALIDITY UNSEEN DELETED SIZE
+		HIGHESTMODSEQ ALL FAST FULL PLAIN XOAUTH2 OAUTHBEARER UTF8=ACCEPT IMAP4REV2`) {
+		words[w] = w
+	}
+}
+
+// upperWord reads the longest run of octets ok accepts and returns it in
+// upper case, interned when it is a keyword.
+func (d *Decoder) upperWord(ok func(c byte) bool) string {
+	start := d.pos
+	for d.pos < len(d.line) && ok(d.line[d.pos]) {
+		d.pos++
+	}
+	raw := d.line[start:d.pos]
+	if len(raw) <= 32 {
+		var buf [32]byte
+		for i, c := range raw {
+			if c >= 'a' && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			buf[i] = c
+		}
+		if w, ok := words[string(buf[:len(raw)])]; ok {
+			return w
+		}
+	}
+	return strings.ToUpper(string(raw))
+}
+
+// readN reads n octets of literal data. Up to 64 KiB the buffer is
+// allocated at once; beyond, it grows as the octets arrive, so that an
+// announced size costs memory only once the client sends it.
+func (d *Decoder) readN(n int64) ([]byte, error) {
+	if n <= 64<<10 {
+		b := make([]byte, n)
+		m, err := io.ReadFull(d.r, b)
+		d.total += int64(m)
+		return b, err
+	}
+	var buf bytes.Buffer
+	buf.Grow(64 << 10)
+	m, err := io.CopyN(&buf, d.r, n)
+	d.total += m
+	return buf.Bytes(), err
 }

@@ -74,7 +74,7 @@ func TestDecodeForms(t *testing.T) {
 	all := imap.SearchCriteria{}
 	cases := []struct {
 		name, in string
-		want *Command
+		want     *Command
 	}{
 		{"STARTTLS", "a STARTTLS\r\n", &Command{Tag: "a", Name: "STARTTLS"}},
 		{"CHECK lower case", "a1 check\r\n", &Command{Tag: "a1", Name: "CHECK"}},
@@ -138,9 +138,9 @@ func TestDecodeForms(t *testing.T) {
 				Flag:    []imap.Flag{imap.FlagAnswered, imap.FlagDeleted, imap.FlagDraft, imap.FlagFlagged, "$k", "\\Recent", imap.FlagSeen, imap.FlagFlagged},
 				NotFlag: []imap.Flag{imap.FlagSeen, "\\Recent", imap.FlagAnswered, imap.FlagDeleted, imap.FlagDraft, imap.FlagFlagged, "$j"},
 				Larger:  5, Smaller: 9,
-				Not:     []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagSeen}}},
-				Or:      [][2]imap.SearchCriteria{{{Flag: []imap.Flag{"\\Recent"}}, {NotFlag: []imap.Flag{imap.FlagSeen}}}},
-				ModSeq:  &imap.SearchCriteriaModSeq{ModSeq: 5},
+				Not:    []imap.SearchCriteria{{Flag: []imap.Flag{imap.FlagSeen}}},
+				Or:     [][2]imap.SearchCriteria{{{Flag: []imap.Flag{"\\Recent"}}, {NotFlag: []imap.Flag{imap.FlagSeen}}}},
+				ModSeq: &imap.SearchCriteriaModSeq{ModSeq: 5},
 			}}}},
 		{"SEARCH RETURN SAVE", "a SEARCH RETURN (SAVE) FLAGGED\r\n",
 			&Command{Tag: "a", Name: "SEARCH", Args: &Search{Return: &SearchReturn{SearchOptions: imap.SearchOptions{ReturnSave: true}},

@@ -55,29 +55,15 @@ func (d *Decoder) fetch(uid bool) *Fetch {
 
 // upperMacro reads letters only (so "ALL" is not read from "BODY[...").
 func (d *Decoder) upperMacro() string {
-	start := d.pos
-	for d.pos < len(d.line) {
-		c := d.line[d.pos] | 0x20
-		if c < 'a' || c > 'z' {
-			break
-		}
-		d.pos++
-	}
-	return strings.ToUpper(string(d.line[start:d.pos]))
+	return d.upperWord(func(c byte) bool { c |= 0x20; return c >= 'a' && c <= 'z' })
 }
 
 // fetchAtt reads one fetch-att.
 func (d *Decoder) fetchAtt(a *Fetch) {
 	o := &a.Options
-	start := d.pos
-	for d.pos < len(d.line) {
-		c := d.line[d.pos]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.') {
-			break
-		}
-		d.pos++
-	}
-	name := strings.ToUpper(string(d.line[start:d.pos]))
+	name := d.upperWord(func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.'
+	})
 	switch name {
 	case "ENVELOPE":
 		o.Envelope = true

@@ -133,18 +133,13 @@ func (d *Decoder) command() *Command {
 
 // commandName reads a command name: letters only, upper-cased.
 func (d *Decoder) commandName() string {
-	start := d.pos
-	for d.pos < len(d.line) {
-		c := d.line[d.pos]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_') {
-			break
-		}
-		d.pos++
-	}
-	if d.pos == start {
+	name := d.upperWord(func(c byte) bool {
+		return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_'
+	})
+	if name == "" {
 		d.fail("missing command name")
 	}
-	return strings.ToUpper(string(d.line[start:d.pos]))
+	return name
 }
 
 func (d *Decoder) authenticate() *Authenticate {
