@@ -119,6 +119,7 @@ type Decoder struct {
 	depth   int
 	tag     string
 	name    string
+	head    []byte // the first octets of a line too long to keep
 }
 
 // NewDecoder returns a decoder reading from r. cont is called before the
@@ -177,6 +178,7 @@ func (d *Decoder) Next() (cmd *Command, err error) {
 	for {
 		if err := d.readLine(); err != nil {
 			if se, ok := err.(*SyntaxError); ok {
+				d.tag = headTag(d.head)
 				panic(se)
 			}
 			return nil, err
@@ -229,11 +231,15 @@ func (d *Decoder) readLine() error {
 	d.line, d.pos, d.litDone = d.line[:0], 0, false
 	var tail []byte // the last octets of a line too long to keep
 	long := false
+	d.head = d.head[:0]
 	for {
 		chunk, err := d.r.ReadSlice('\n')
 		d.total += int64(len(chunk))
 		if !long && len(d.line)+len(chunk) > d.lim.MaxLine+2 {
 			long = true
+			// Keep the start, where the tag is.
+			d.head = append(append(d.head[:0], d.line...), chunk...)
+			d.head = d.head[:min(len(d.head), 64)]
 			d.line = d.line[:0]
 		}
 		if long {
@@ -768,4 +774,21 @@ func (d *Decoder) readN(n int64) ([]byte, error) {
 	m, err := io.CopyN(&buf, d.r, n)
 	d.total += m
 	return buf.Bytes(), err
+}
+
+// headTag returns the tag at the start of a line too long to read whole,
+// if the line starts with one.
+func headTag(head []byte) string {
+	d := &Decoder{line: head}
+	for d.pos < len(d.line) {
+		c := d.line[d.pos]
+		if c >= 0x80 || c == '+' || !(d.isAtomChar(c) || c == ']') {
+			break
+		}
+		d.pos++
+	}
+	if d.pos == 0 || d.pos >= len(head) || head[d.pos] != ' ' {
+		return ""
+	}
+	return string(head[:d.pos])
 }

@@ -81,7 +81,7 @@ func (d *Decoder) command() *Command {
 	case "APPEND":
 		cmd.Args = d.appendArgs()
 	case "SEARCH":
-		cmd.Args = d.search(cmd.UID)
+		cmd.Args = d.search()
 	case "FETCH":
 		cmd.Args = d.fetch(cmd.UID)
 	case "STORE":
@@ -93,9 +93,9 @@ func (d *Decoder) command() *Command {
 		a.Mailbox = d.mailbox()
 		cmd.Args = a
 	case "SORT":
-		cmd.Args = d.sort(cmd.UID)
+		cmd.Args = d.sort()
 	case "THREAD":
-		cmd.Args = d.thread(cmd.UID)
+		cmd.Args = d.thread()
 	case "ID":
 		cmd.Args = d.id()
 	case "GETQUOTA":

@@ -9,7 +9,7 @@ import (
 
 // search reads SEARCH [search-return-opts] [CHARSET astring] 1*(SP
 // search-key) (RFC 9051 section 6.4.4, RFC 4731, RFC 5267).
-func (d *Decoder) search(uid bool) *Search {
+func (d *Decoder) search() *Search {
 	a := &Search{}
 	d.sp()
 	if d.takeKeyword("RETURN") {
@@ -239,7 +239,7 @@ func headerName(key string) string {
 
 // sort reads SORT [RETURN (...)] (sort-criteria) charset 1*(SP search-key)
 // (RFC 5256 section 4, RFC 5267 section 3).
-func (d *Decoder) sort(uid bool) *Sort {
+func (d *Decoder) sort() *Sort {
 	a := &Sort{}
 	d.sp()
 	if d.takeKeyword("RETURN") {
@@ -271,7 +271,7 @@ func (d *Decoder) sort(uid bool) *Sort {
 }
 
 // thread reads THREAD algorithm SP charset 1*(SP search-key) (RFC 5256).
-func (d *Decoder) thread(uid bool) *Thread {
+func (d *Decoder) thread() *Thread {
 	a := &Thread{}
 	d.sp()
 	a.Algorithm = imap.ThreadAlgorithm(d.upperAtom())
