@@ -397,3 +397,43 @@ func TestMUTF7(t *testing.T) {
 		}
 	}
 }
+
+// TestNoReadAhead checks the decoder answers from what the client has
+// sent, without waiting for more: the connection stays open after each
+// input, as a real client's would.
+func TestNoReadAhead(t *testing.T) {
+	for _, tc := range []struct{ name, in, code string }{
+		{"unterminated quoted string", "a LIST \"\" \"foo\r\n", ""},
+		{"refused synchronizing literal", "a LOGIN {99999999}\r\n", "TOOBIG"},
+		{"refused non-synchronizing literal after its octets", "a LOGIN {70000+}\r\n" + strings.Repeat("x", 70000) + " y\r\n", "TOOBIG"},
+		{"bad mUTF-7", "a CREATE \"bad&mUTF7\"\r\n", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			defer pw.Close()
+			go pw.Write([]byte(tc.in))
+			d := NewDecoder(bufio.NewReader(pr), Limits{}, func() error { t.Error("continuation requested"); return nil })
+			done := make(chan error, 1)
+			go func() { _, err := d.Next(); done <- err }()
+			select {
+			case err := <-done:
+				var se *SyntaxError
+				if !errors.As(err, &se) || se.Tag != "a" || se.Code != tc.code {
+					t.Errorf("got %v, want a syntax error for a with code %q", err, tc.code)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("the decoder waits for more input")
+			}
+			go pw.Write([]byte("b NOOP\r\n"))
+			go func() { _, err := d.Next(); done <- err }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("next command: %v", err)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("the next command was not decoded")
+			}
+		})
+	}
+}
