@@ -126,7 +126,8 @@ type AppendMessage struct {
 // become Header fields; ON d becomes Since d and Before d+1 day (likewise
 // SENTON); ANSWERED, DELETED, DRAFT, FLAGGED, SEEN, KEYWORD and their UN-
 // forms become Flag and NotFlag; RECENT is Flag \Recent, OLD is NotFlag
-// \Recent and NEW both Flag \Recent and NotFlag \Seen; "$" (RFC 5182) is
+// \Recent and NEW both Flag \Recent and NotFlag \Seen; SMALLER 0, which
+// nothing matches, is NOT ALL (an empty criteria in Not); "$" (RFC 5182) is
 // the UID set imap.SearchRes(); a parenthesised list is merged into its
 // parent; NOT k and OR a b nest.
 type Search struct {
@@ -151,7 +152,10 @@ type Partial struct {
 }
 
 // Fetch is FETCH. RFC822, RFC822.HEADER and RFC822.TEXT are kept apart
-// (not in Options.BodySection) because the answer names them so.
+// (not in Options.BodySection) because the answer names them so. The
+// macros ALL, FAST and FULL come expanded. Options.UID is what the client
+// asked for: the answers to UID FETCH carry UID regardless (RFC 9051
+// section 6.4.9).
 type Fetch struct {
 	NumSet  imap.NumSet
 	Options imap.FetchOptions

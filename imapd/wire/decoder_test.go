@@ -437,3 +437,11 @@ func TestNoReadAhead(t *testing.T) {
 		})
 	}
 }
+
+func TestSearchSmallerZero(t *testing.T) {
+	got, _ := decodeAll(t, "a SEARCH SMALLER 0\r\n", Limits{}, nil)
+	want := &Command{Tag: "a", Name: "SEARCH", Args: &Search{Criteria: imap.SearchCriteria{Not: []imap.SearchCriteria{{}}}}}
+	if !reflect.DeepEqual(got, []any{want}) {
+		t.Errorf("got %s, want %s", show(got[0]), show(want))
+	}
+}

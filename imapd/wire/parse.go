@@ -233,11 +233,10 @@ func (d *Decoder) numSet(uid, dollarOK bool) imap.NumSet {
 		if d.take(':') {
 			stop = d.seqNumber()
 		}
-		if start != 0 && (stop == 0 || stop < start) {
+		// "b:a" is "a:b" (RFC 9051 section 9, seq-range); "*" (0) is the
+		// largest number, so it goes last.
+		if stop != 0 && (start == 0 || start > stop) {
 			start, stop = stop, start
-		}
-		if start == 0 && stop != 0 {
-			start, stop = stop, 0
 		}
 		ranges = append(ranges, imap.SeqRange{Start: start, Stop: stop})
 		if !d.take(',') {

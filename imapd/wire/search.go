@@ -176,11 +176,16 @@ func (d *Decoder) searchKey(c *imap.SearchCriteria) {
 	case "LARGER", "SMALLER":
 		d.sp()
 		n := int64(d.number64())
-		sub := imap.SearchCriteria{Larger: n}
-		if key == "SMALLER" {
-			sub = imap.SearchCriteria{Smaller: n}
+		switch {
+		case key == "LARGER":
+			c.And(&imap.SearchCriteria{Larger: n})
+		case n > 0:
+			c.And(&imap.SearchCriteria{Smaller: n})
+		default:
+			// SMALLER 0 matches nothing, but a zero Smaller means no
+			// limit: NOT ALL says it.
+			c.Not = append(c.Not, imap.SearchCriteria{})
 		}
-		c.And(&sub)
 	case "UID":
 		d.sp()
 		c.UID = append(c.UID, d.numSet(true, true).(imap.UIDSet))
