@@ -24,7 +24,7 @@ type responder struct {
 
 func startResponder(t *testing.T, conn net.Conn, caps string) *responder {
 	t.Helper()
-	r := &responder{got: make(chan any, 16), done: make(chan struct{})}
+	r := &responder{got: make(chan any, 256), done: make(chan struct{})}
 	br, bw := bufio.NewReader(conn), bufio.NewWriter(conn)
 	enc := NewEncoder(bw)
 	dec := NewDecoder(br, Limits{}, func() error { return enc.Continue("Ready").Flush() })
@@ -70,6 +70,8 @@ func startResponder(t *testing.T, conn net.Conn, caps string) *responder {
 					r.got <- err
 					return
 				}
+			case "CAPABILITY":
+				enc.Untagged().Atom("CAPABILITY " + caps).CRLF()
 			case "LOGOUT":
 				enc.Status("*", "BYE", "", "bye")
 			case "ENABLE":
