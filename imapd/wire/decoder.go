@@ -118,7 +118,6 @@ type Decoder struct {
 	total   int64 // octets of the current command so far
 	depth   int
 	tag     string
-	name    string
 	head    []byte // the first octets of a line too long to keep
 }
 
@@ -149,7 +148,7 @@ func (d *Decoder) Limits() Limits { return d.lim }
 // next call starts on the next command unless the error is Fatal), or the
 // reader's error (io.EOF when the client has gone between commands).
 func (d *Decoder) Next() (cmd *Command, err error) {
-	d.line, d.pos, d.total, d.depth, d.tag, d.name = d.line[:0], 0, 0, 0, "", ""
+	d.line, d.pos, d.total, d.depth, d.tag = d.line[:0], 0, 0, 0, ""
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -186,7 +185,8 @@ func (d *Decoder) Next() (cmd *Command, err error) {
 		if len(d.line) > 0 {
 			break
 		}
-		d.total = 0 // an empty line between commands is ignored
+		// An empty line between commands is ignored; it still counts
+		// towards MaxCommand, so a stream of them ends in an error.
 	}
 	return d.command(), nil
 }

@@ -23,7 +23,6 @@ func (d *Decoder) command() *Command {
 			d.fail("unknown UID command")
 		}
 	}
-	d.name = cmd.Name
 	switch cmd.Name {
 	case "CAPABILITY", "NOOP", "LOGOUT", "STARTTLS", "NAMESPACE", "IDLE", "CHECK", "CLOSE", "UNSELECT":
 	case "EXPUNGE":

@@ -14,7 +14,7 @@ func (d *Decoder) search() *Search {
 	d.sp()
 	if d.takeKeyword("RETURN") {
 		d.sp()
-		a.Return = d.searchReturn(false)
+		a.Return = d.searchReturn()
 		d.sp()
 	}
 	if d.takeKeyword("CHARSET") {
@@ -37,9 +37,10 @@ func (d *Decoder) takeKeyword(kw string) bool {
 	return false
 }
 
-// searchReturn reads "(" [return options] ")"; sort restricts them to
-// RFC 5267 ESORT's (MIN MAX ALL COUNT and PARTIAL).
-func (d *Decoder) searchReturn(sort bool) *SearchReturn {
+// searchReturn reads "(" [return options] ")" of SEARCH or SORT. Which
+// options a SORT may use depends on the capabilities (ESORT, CONTEXT=SORT,
+// SEARCHRES), so that is the dispatch's to judge.
+func (d *Decoder) searchReturn() *SearchReturn {
 	r := &SearchReturn{}
 	d.list(true, func() {
 		switch d.upperAtom() {
@@ -64,9 +65,6 @@ func (d *Decoder) searchReturn(sort bool) *SearchReturn {
 			d.fail("unknown RETURN option")
 		}
 	})
-	if sort && (r.ReturnSave || r.Update || r.Context) {
-		d.fail("RETURN option not allowed with SORT")
-	}
 	return r
 }
 
@@ -249,7 +247,7 @@ func (d *Decoder) sort() *Sort {
 	d.sp()
 	if d.takeKeyword("RETURN") {
 		d.sp()
-		a.Return = d.searchReturn(true)
+		a.Return = d.searchReturn()
 		d.sp()
 	}
 	d.list(false, func() {
