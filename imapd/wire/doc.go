@@ -101,6 +101,12 @@
 // starts on the next command. ReadSASLResponse and ReadDone read the
 // lines of an AUTHENTICATE exchange and the DONE that ends IDLE.
 //
+// The decoder reads through the caller's bufio.Reader, which may hold
+// octets sent after a command. After STARTTLS the caller must refuse to go
+// on if any are buffered (or drop them) before the TLS handshake, so that
+// nothing sent in clear is taken as sent over TLS (RFC 9051 section
+// 6.2.1).
+//
 // # Mailbox names and UTF8=ACCEPT
 //
 // Mailbox names come out in UTF-8, "INBOX" in any case as "INBOX". Until
