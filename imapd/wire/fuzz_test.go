@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // fuzzLimits are small so that the fuzzer reaches them.
@@ -127,6 +128,28 @@ func FuzzDecode(f *testing.F) {
 		}
 		if c, ok := out2[len(out)].(*Command); !ok || c.Tag != "zz9" || c.Name != "NOOP" || c.Args != nil {
 			t.Fatalf("the command after: got %v", out2[len(out)])
+		}
+	})
+}
+
+// FuzzMUTF7: decoding never panics, what decodes encodes back to the same
+// octets (the strict decoder accepts only the one canonical form), and
+// every UTF-8 name survives encoding and decoding.
+func FuzzMUTF7(f *testing.F) {
+	for _, s := range []string{"INBOX", "L&AbA-u tr&Hu8-", "&-", "&2D3eAA-", "Hồ sơ", "&AOk-x&AOk-"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if dec, err := DecodeMUTF7(s); err == nil {
+			if enc := EncodeMUTF7(dec); enc != s {
+				t.Fatalf("%q decodes to %q, which encodes to %q", s, dec, enc)
+			}
+		}
+		if utf8.ValidString(s) {
+			enc := EncodeMUTF7(s)
+			if dec, err := DecodeMUTF7(enc); err != nil || dec != s {
+				t.Fatalf("%q encodes to %q, which decodes to %q, %v", s, enc, dec, err)
+			}
 		}
 	})
 }

@@ -16,14 +16,14 @@ var mutf7Encoding = base64.NewEncoding("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn
 
 var errMUTF7 = errors.New("invalid modified UTF-7")
 
-// DecodeMUTF7 decodes a modified UTF-7 mailbox name strictly: 8-bit
-// octets, an unterminated or empty run other than "&-", a run that
-// encodes printable ASCII, adjacent runs, non-zero padding bits and
-// unpaired surrogates are errors.
+// DecodeMUTF7 decodes a modified UTF-7 mailbox name strictly: octets
+// other than printable ASCII outside a run, an unterminated run, a run
+// that encodes printable ASCII, adjacent runs, non-zero padding bits and
+// unpaired surrogates are errors, so that a name has one encoding only.
 func DecodeMUTF7(s string) (string, error) {
 	if !strings.Contains(s, "&") {
 		for i := 0; i < len(s); i++ {
-			if s[i] >= 0x80 {
+			if s[i] < 0x20 || s[i] > 0x7e {
 				return "", errMUTF7
 			}
 		}
@@ -33,8 +33,8 @@ func DecodeMUTF7(s string) (string, error) {
 	prevRun := false
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x80 {
-			return "", errMUTF7
+		if c < 0x20 || c > 0x7e {
+			return "", errMUTF7 // only printable ASCII stands for itself
 		}
 		if c != '&' {
 			b.WriteByte(c)
