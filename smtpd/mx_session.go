@@ -80,9 +80,9 @@ type mxTx struct {
 	// localRcpts: for a DSN about those over quota
 	localRcpts []localRcpt
 	rcptList   []string // accepted, for the log and Received: "for"
-	rcpts     int
-	rejected  int
-	bounces   []string // notifications whose return path is a recipient (mx_roles.go)
+	rcpts      int
+	rejected   int
+	bounces    []string // notifications whose return path is a recipient (mx_roles.go)
 
 	// The SPF check runs from MAIL on; checkCtx bounds it and the
 	// other checks, and ends with the transaction.
