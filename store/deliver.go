@@ -328,8 +328,8 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 	}
 
 	// 2b. Charge the bytes to the accounts' quotas (after the mailboxes:
-	// the lock order of every writer). A target that does not fit leaves
-	// an unused UID at the end of its mailbox's allocation.
+	// the lock order of every writer). The UIDs allocated to a target
+	// that does not fit are given back after the inserts.
 	if err := s.chargeBatch(ctx, tx, batch, accountOf, func(id int64) bool { return next[id] != nil }); err != nil {
 		return err
 	}
@@ -400,8 +400,8 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 		return err
 	}
 	// Give back the UIDs and modseqs allocated to targets that were not
-	// stored (refused for quota): the mailbox's lock is still held, so
-	// they are the last ones handed out.
+	// stored (refused for quota, or their request failed): the mailbox's
+	// lock is still held, so they are the last ones handed out.
 	for id, a := range next {
 		k := a.end - a.uid
 		if k == 0 {
