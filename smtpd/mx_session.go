@@ -194,14 +194,18 @@ func (s *mxSession) rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
 		return errTemporary
 	}
-	if full, err := s.srv.st.OverQuota(s.ctx, id); err != nil || full {
-		tx.rejected++
-		if err != nil {
-			s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
-			return errTemporary
+	if !s.srv.dir.hasRoom(id, now) {
+		full, err := s.srv.st.OverQuota(s.ctx, id)
+		if err != nil || full {
+			tx.rejected++
+			if err != nil {
+				s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
+				return errTemporary
+			}
+			s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "mailbox full")
+			return errMailboxFull
 		}
-		s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "mailbox full")
-		return errMailboxFull
+		s.srv.dir.setRoom(id, now)
 	}
 	tx.localRcpts = append(tx.localRcpts, localRcpt{addr: to, account: id})
 	if !tx.localSeen[id] {
