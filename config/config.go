@@ -59,6 +59,17 @@ type Config struct {
 	SMS      SMS      `toml:"sms"`
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
+	Mailbox  Mailbox  `toml:"mailbox"`
+}
+
+// Mailbox holds what every account's mailboxes may hold.
+type Mailbox struct {
+	// Quota is the storage quota of an account that has none of its own
+	// (`congthu user quota`): the most its messages may take, counted
+	// as the sum of their sizes, a copy counting again; "2G", "500M",
+	// or none (0) for unlimited. A message that does not fit is refused:
+	// IMAP APPEND and COPY answer NO [OVERQUOTA], SMTP 452 4.2.2.
+	Quota Size `toml:"quota" env:"CONGTHU_MAILBOX_QUOTA"`
 }
 
 // API configures the REST API for back-office systems.

@@ -95,6 +95,7 @@ var (
 	errTryLater  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Temporary failure, try again later"}
 	errNoMailbox = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNonExistent, Text: "No such mailbox"}
 	errReadOnly  = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Mailbox is read-only (EXAMINE)"}
+	errOverQuota = &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeOverQuota, Text: "Over quota: expunge messages to make room"}
 	// errListPatternTooLong refuses LIST and LSUB patterns over maxListPattern bytes.
 	errListPatternTooLong = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Mailbox pattern too long"}
 )
@@ -110,6 +111,10 @@ func (s *session) fail(op string, err error) error {
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeAlreadyExists, Text: "Mailbox already exists"}
 	case errors.Is(err, store.ErrMailboxInvalid), errors.Is(err, store.ErrInvalid):
 		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Not allowed for this mailbox name"}
+	case errors.Is(err, store.ErrOverQuota):
+		// RFC 9208 section 4.3 (APPEND, COPY; the account is the
+		// quota root): the message does not fit the storage quota.
+		return errOverQuota
 	}
 	user := ""
 	if s.acct != nil {

@@ -88,7 +88,11 @@ func (r resolver) LookupTXT(ctx context.Context, name string) ([]string, error) 
 // acceptable is used (a local domain, an existing recipient), so a new
 // domain or account is reachable at once; a removed or disabled one may
 // still receive mail for this long. "Not local" answers serve only the
-// From: domain check (local spoofing).
+// From: domain check (local spoofing). Of the storage quota only "has
+// room" is remembered: an account that fills up within dirCacheTTL is
+// let past RCPT and refused at the end of DATA, where the store decides
+// exactly (see quota.go); a full one is asked about again at each RCPT,
+// so room made by an expunge is seen at once.
 const dirCacheTTL = 10 * time.Second
 
 // dirCache remembers the store's positive answers for dirCacheTTL, shared
@@ -100,6 +104,7 @@ type dirCache struct {
 	mu      sync.Mutex
 	domains map[string]dirDomain
 	rcpts   map[string]dirRcpt
+	room    map[int64]time.Time // accounts not full, until
 }
 
 type dirDomain struct {
@@ -113,7 +118,25 @@ type dirRcpt struct {
 }
 
 func newDirCache(max int) *dirCache {
-	return &dirCache{max: max, domains: map[string]dirDomain{}, rcpts: map[string]dirRcpt{}}
+	return &dirCache{max: max, domains: map[string]dirDomain{}, rcpts: map[string]dirRcpt{}, room: map[int64]time.Time{}}
+}
+
+// hasRoom reports whether the store said recently that an account is not
+// full.
+func (c *dirCache) hasRoom(account int64, now time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	until, ok := c.room[account]
+	return ok && now.Before(until)
+}
+
+func (c *dirCache) setRoom(account int64, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.room) >= c.max {
+		clear(c.room)
+	}
+	c.room[account] = now.Add(dirCacheTTL)
 }
 
 // localDomain returns the remembered answer for d, if any.

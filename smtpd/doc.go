@@ -35,6 +35,8 @@
 //	MAIL FROM / From: not owned         553 5.7.1 Sender address not allowed for this account
 //	non-ASCII address (no SMTPUTF8)     553 5.6.7 Non-ASCII addresses are not supported
 //	unknown local recipient             550 5.1.1 No such user here
+//	local recipient's mailbox full      452 4.2.2 Mailbox full (at RCPT; see quota.go)
+//	message fits no local recipient     452 4.2.2 Mailbox full (at DATA; fits some: 250 and a DSN)
 //	too many recipients                 452 4.5.3 Too many recipients (go-smtp)
 //	message too big                     552 5.3.4 Maximum message size exceeded (go-smtp)
 //	bare CR or LF in DATA               554 5.6.0 Message contains a bare CR or LF (RFC 5321 section 2.3.8)
@@ -89,6 +91,8 @@
 //	non-ASCII address (no SMTPUTF8)      553 5.6.7 Non-ASCII addresses are not supported
 //	recipient in another domain          550 5.7.1 Relaying not permitted
 //	unknown local recipient              550 5.1.1 No such user here
+//	local recipient's mailbox full       452 4.2.2 Mailbox full (at RCPT)
+//	message fits no local recipient      452 4.2.2 Mailbox full (at DATA; fits some: 250 and a DSN to the sender)
 //	too many recipients                  452 4.5.3 Too many recipients (go-smtp)
 //	message too big                      552 5.3.4 Maximum message size exceeded (go-smtp)
 //	bare CR or LF in DATA                554 5.6.0 Message contains a bare CR or LF

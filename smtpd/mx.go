@@ -23,6 +23,8 @@ type MXStore interface {
 	IsLocalDomain(ctx context.Context, name string) (bool, error)
 	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
 	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
+	// OverQuota reports whether an account is full (refused at RCPT).
+	OverQuota(ctx context.Context, accountID int64) (bool, error)
 }
 
 var _ MXStore = (*store.Store)(nil)

@@ -75,6 +75,7 @@ func (s *mxSession) roleRcpt(tx *mxTx, to, addr string) (done bool, err error) {
 		tx.localSeen[acct.ID] = true
 		tx.local = append(tx.local, store.LocalTarget{AccountID: acct.ID})
 	}
+	tx.localRcpts = append(tx.localRcpts, localRcpt{addr: to, account: acct.ID})
 	tx.rcptList = append(tx.rcptList, to)
 	tx.rcpts++
 	return true, nil

@@ -77,10 +77,12 @@ type mxTx struct {
 	from      string
 	local     []store.LocalTarget
 	localSeen map[int64]bool
-	rcptList  []string // accepted, for the log and Received: "for"
-	rcpts     int
-	rejected  int
-	bounces   []string // notifications whose return path is a recipient (mx_roles.go)
+	// localRcpts: for a DSN about those over quota
+	localRcpts []localRcpt
+	rcptList   []string // accepted, for the log and Received: "for"
+	rcpts      int
+	rejected   int
+	bounces    []string // notifications whose return path is a recipient (mx_roles.go)
 
 	// The SPF check runs from MAIL on; checkCtx bounds it and the
 	// other checks, and ends with the transaction.
@@ -192,6 +194,20 @@ func (s *mxSession) rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
 		return errTemporary
 	}
+	if !s.srv.dir.hasRoom(id, now) {
+		full, err := s.srv.st.OverQuota(s.ctx, id)
+		if err != nil || full {
+			tx.rejected++
+			if err != nil {
+				s.srv.log.Error("smtpd: mx recipient", "remote", s.ip.String(), "rcpt", to, "err", err)
+				return errTemporary
+			}
+			s.srv.log.Info("smtpd: mx recipient", "remote", s.ip.String(), "helo", s.helo, "from", tx.from, "rcpt", to, "result", "mailbox full")
+			return errMailboxFull
+		}
+		s.srv.dir.setRoom(id, now)
+	}
+	tx.localRcpts = append(tx.localRcpts, localRcpt{addr: to, account: id})
 	if !tx.localSeen[id] {
 		if tx.localSeen == nil {
 			tx.localSeen = map[int64]bool{}
@@ -287,13 +303,31 @@ func (s *mxSession) Data(r io.Reader) error {
 
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.opts.DeliverTimeout)
 	defer cancel()
-	if _, err := s.srv.st.Deliver(ctx, &store.Delivery{Raw: raw, InternalDate: now, Local: targets}); err != nil {
+	res, err := s.srv.st.Deliver(ctx, &store.Delivery{Raw: raw, InternalDate: now, Local: targets, PartialQuota: true})
+	if errors.Is(err, store.ErrOverQuota) {
+		l.result, l.reply, l.detail, l.size = "deferred", errMailboxFull, "over quota: every recipient", len(raw)
+		s.logTx(tx, l)
+		return errMailboxFull
+	}
+	if err != nil {
 		l.result, l.reply, l.detail, l.size = "failed", errTemporary, "deliver: "+err.Error(), len(raw)
 		s.logTx(tx, l)
 		return errTemporary
 	}
 	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK " + id}
 	l.result, l.reply, l.size = "accepted", ok, len(raw)
+	if len(res.OverQuota) > 0 {
+		full := refused(tx.localRcpts, res.OverQuota)
+		l.detail = "over quota: " + strings.Join(full, ",")
+		if from := strings.TrimSpace(tx.from); from != "" {
+			// To the envelope sender through the outbox, from the null
+			// reverse-path.
+			dsn := quotaDSN(s.srv.opts.Hostname, from, full, data[:mailhdr.SectionLen(data)], id, now, time.Now())
+			if _, err := s.srv.st.Deliver(ctx, &store.Delivery{Raw: dsn, Remote: []string{from}}); err != nil {
+				l.detail += "; DSN not queued: " + err.Error()
+			}
+		}
+	}
 	s.logTx(tx, l)
 	return ok
 }

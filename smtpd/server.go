@@ -23,6 +23,8 @@ type Store interface {
 	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
 	CanSendAs(ctx context.Context, accountID int64, address string) (bool, error)
 	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
+	// OverQuota reports whether an account is full (refused at RCPT).
+	OverQuota(ctx context.Context, accountID int64) (bool, error)
 }
 
 var _ Store = (*store.Store)(nil)

@@ -16,6 +16,7 @@ import (
 
 	"congthu/accountname"
 	"congthu/internal/mailaddr"
+	"congthu/mailhdr"
 	"congthu/store"
 )
 
@@ -90,6 +91,7 @@ type transaction struct {
 	from       string
 	local      []store.LocalTarget
 	localSeen  map[int64]bool
+	localRcpts []localRcpt // for a DSN about those over quota
 	remote     []string
 	remoteSeen map[string]bool
 	rcpts      int // accepted RCPTs
@@ -305,6 +307,16 @@ func (s *session) rcpt(to string, opts *smtp.RcptOptions) error {
 		s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
 		return errTemporary
 	}
+	if full, err := s.srv.st.OverQuota(s.ctx, id); err != nil || full {
+		tx.rejected++
+		if err != nil {
+			s.srv.log.Error("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "err", err)
+			return errTemporary
+		}
+		s.srv.log.Info("smtpd: recipient", "remote", s.ip.String(), "user", s.user(), "rcpt", to, "result", "mailbox full")
+		return errMailboxFull
+	}
+	tx.localRcpts = append(tx.localRcpts, localRcpt{addr: to, account: id})
 	if !tx.localSeen[id] {
 		if tx.localSeen == nil {
 			tx.localSeen = map[int64]bool{}
@@ -410,12 +422,25 @@ func (s *session) Data(r io.Reader) error {
 		Local:        tx.local,
 		MailFrom:     tx.from,
 		Remote:       tx.remote,
+		PartialQuota: true,
 	})
+	if errors.Is(err, store.ErrOverQuota) {
+		s.logTx(tx, "deferred", errMailboxFull, "over quota: every recipient", len(raw), id)
+		return errMailboxFull
+	}
 	if err != nil {
 		s.logTx(tx, "failed", errTemporary, "deliver: "+err.Error(), len(raw), id)
 		return errTemporary
 	}
 	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK " + id}
+	if len(res.OverQuota) > 0 {
+		// The sender learns about the recipients left out in its INBOX.
+		full := refused(tx.localRcpts, res.OverQuota)
+		dsn := quotaDSN(s.srv.opts.Hostname, tx.from, full, raw[:mailhdr.SectionLen(raw)], id, now, time.Now())
+		_, derr := s.srv.st.Deliver(ctx, &store.Delivery{Raw: dsn, Local: []store.LocalTarget{{AccountID: s.account.ID}}})
+		s.logTx(tx, "accepted", ok, "over quota: "+strings.Join(full, ","), len(raw), id, "outbox", res.OutboxID, "dsn_error", errString(derr))
+		return ok
+	}
 	s.logTx(tx, "accepted", ok, "", len(raw), id, "outbox", res.OutboxID)
 	return ok
 }

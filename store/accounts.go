@@ -325,8 +325,10 @@ func (s *Store) RemoveAccount(ctx context.Context, address string) error {
 		return fmt.Errorf("store: account %q: %w", address, ErrNotFound)
 	}
 	err = s.writeTx(ctx, func(tx dbtx, ch changes) error {
+		// The account row is locked last, by the DELETE, after its
+		// mailboxes: the lock order of every writer (see quota.go).
 		var id int64
-		err := tx.Row(ctx, "SELECT id FROM accounts WHERE address = ?"+s.dialect.ForUpdate, addr).Scan(&id)
+		err := tx.Row(ctx, "SELECT id FROM accounts WHERE address = ?", addr).Scan(&id)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: account %s: %w", addr, ErrNotFound)
 		} else if err != nil {

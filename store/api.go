@@ -46,6 +46,9 @@ type Options struct {
 	// AuthCacheTTL is how long a successful password verification is
 	// remembered (default 5 minutes; negative disables the cache).
 	AuthCacheTTL time.Duration
+	// DefaultQuota is the storage quota in bytes of accounts that have
+	// none of their own (SetQuota); 0 is unlimited.
+	DefaultQuota int64
 }
 
 // Domain is a mail domain served locally.
@@ -165,6 +168,13 @@ type Delivery struct {
 	// row per recipient), to be delivered by the dispatcher.
 	MailFrom string
 	Remote   []string
+	// PartialQuota: a local target whose account's quota the message
+	// does not fit is left out and listed in DeliveryResult.OverQuota,
+	// and the others are stored; the delivery fails with ErrOverQuota
+	// only when nothing is left (no local target fits, no remote
+	// recipient). Without it, any such target fails the whole delivery
+	// with ErrOverQuota.
+	PartialQuota bool
 }
 
 // LocalTarget is one local mailbox a delivery goes to.
@@ -177,8 +187,12 @@ type LocalTarget struct {
 // DeliveryResult says where a delivery went.
 type DeliveryResult struct {
 	// Local has one entry per LocalTarget, in the same order.
+	// A target left out (see Delivery.PartialQuota) has a zero entry.
 	Local    []AppendResult
 	OutboxID int64 // 0 when there were no remote recipients
+	// OverQuota lists, ascending, the accounts whose targets were left
+	// out because the message did not fit their quota.
+	OverQuota []int64
 }
 
 // AppendResult identifies a newly stored message (for APPENDUID, RFC 4315).

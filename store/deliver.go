@@ -45,6 +45,7 @@ type deliverReq struct {
 	targets   []target
 	mailFrom  string
 	remote    []string
+	partial   bool // Delivery.PartialQuota
 
 	// Set while committing.
 	err    error
@@ -57,11 +58,14 @@ type target struct {
 	mailboxID int64  // set for Append, resolved for Deliver
 	mask      int
 	keywords  string
+	overQuota bool // set while committing: left out, its account is full
 }
 
 type deliverRes struct {
 	local    []AppendResult
 	outboxID int64
+	// overQuota lists the accounts left out (Delivery.PartialQuota).
+	overQuota []int64
 	// ch is the mailboxes the request's transaction changed (shared by
 	// the requests of one batch).
 	ch changes
@@ -117,11 +121,12 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, erro
 		}
 		req.mailFrom = strings.TrimSpace(d.MailFrom)
 	}
+	req.partial = d.PartialQuota
 	res, err := s.submit(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	return &DeliveryResult{Local: res.local, OutboxID: res.outboxID}, nil
+	return &DeliveryResult{Local: res.local, OutboxID: res.outboxID, OverQuota: res.overQuota}, nil
 }
 
 // Append stores a message into one mailbox (IMAP APPEND). Goes through the
@@ -175,6 +180,9 @@ func (s *Store) commitDeliveries(ctx context.Context, batch []*deliverReq) ([]de
 		ch = changes{}
 		for _, r := range batch {
 			r.err, r.result = nil, deliverRes{}
+			for i := range r.targets {
+				r.targets[i].overQuota = false
+			}
 		}
 		return s.storeBatch(ctx, tx, batch, ch)
 	})
@@ -299,6 +307,7 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
 	type alloc struct {
 		uid, modseq, uidvalidity int64
+		start, end               int64 // the UIDs allocated: [start, end)
 	}
 	next := map[int64]*alloc{}
 	for _, id := range ids {
@@ -314,8 +323,15 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 		if uidnext-1 > 0xffffffff {
 			return fmt.Errorf("store: mailbox %d ran out of UIDs", id)
 		}
-		next[id] = &alloc{uid: uidnext - n, modseq: modseq - n + 1, uidvalidity: uv}
+		next[id] = &alloc{uid: uidnext - n, modseq: modseq - n + 1, uidvalidity: uv, start: uidnext - n, end: uidnext}
 		ch.add(accountOf[id], id, modseq)
+	}
+
+	// 2b. Charge the bytes to the accounts' quotas (after the mailboxes:
+	// the lock order of every writer). The UIDs allocated to a target
+	// that does not fit are given back after the inserts.
+	if err := s.chargeBatch(ctx, tx, batch, accountOf, func(id int64) bool { return next[id] != nil }); err != nil {
+		return err
 	}
 
 	// 3. Insert the messages, then outbox entries.
@@ -360,6 +376,9 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 		blobID := blobIDs[i]
 		local := make([]AppendResult, len(r.targets))
 		for j, t := range r.targets {
+			if t.overQuota {
+				continue
+			}
 			a := next[t.mailboxID]
 			uid, modseq := a.uid, a.modseq
 			a.uid++
@@ -379,6 +398,23 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 	}
 	if err := flush(); err != nil {
 		return err
+	}
+	// Give back the UIDs and modseqs allocated to targets that were not
+	// stored (refused for quota, or their request failed): the mailbox's
+	// lock is still held, so they are the last ones handed out.
+	for id, a := range next {
+		k := a.end - a.uid
+		if k == 0 {
+			continue
+		}
+		if _, err := tx.Exec(ctx, "UPDATE mailboxes SET uidnext = uidnext - ?, highest_modseq = highest_modseq - ? WHERE id = ?", k, k, id); err != nil {
+			return fmt.Errorf("store: give back UIDs in mailbox %d: %w", id, err)
+		}
+		if a.uid == a.start {
+			delete(ch, id) // nothing stored there
+		} else {
+			ch[id] = change{accountID: accountOf[id], mailboxID: id, modseq: a.modseq - 1}
+		}
 	}
 	for k := range kwSeen {
 		if err := addMailboxKeywords(ctx, tx, k.mailbox, k.keywords); err != nil {

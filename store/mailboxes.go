@@ -219,17 +219,19 @@ func (s *Store) lockAccountMailboxes(ctx context.Context, tx dbtx, accountID int
 // deleteMailboxTx deletes a mailbox with its messages, and the bytes no
 // other mailbox or outbox entry uses.
 func (s *Store) deleteMailboxTx(ctx context.Context, tx dbtx, ch changes, accountID, mailboxID int64) error {
-	rows, err := tx.Query(ctx, "DELETE FROM messages WHERE mailbox_id = ? RETURNING blob_id", mailboxID)
+	rows, err := tx.Query(ctx, "DELETE FROM messages WHERE mailbox_id = ? RETURNING blob_id, size", mailboxID)
 	if err != nil {
 		return fmt.Errorf("store: delete messages of mailbox %d: %w", mailboxID, err)
 	}
 	var blobs []int64
+	var freed int64
 	for rows.Next() {
-		var b int64
-		if err := rows.Scan(&b); err != nil {
+		var b, size int64
+		if err := rows.Scan(&b, &size); err != nil {
 			rows.Close()
 			return fmt.Errorf("store: delete messages of mailbox %d: %w", mailboxID, err)
 		}
+		freed += size
 		blobs = append(blobs, b)
 	}
 	rows.Close()
@@ -237,6 +239,9 @@ func (s *Store) deleteMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 		return fmt.Errorf("store: delete messages of mailbox %d: %w", mailboxID, err)
 	}
 	if err := s.gcBlobs(ctx, tx, blobs); err != nil {
+		return err
+	}
+	if err := freeUsage(ctx, tx, accountID, freed); err != nil {
 		return err
 	}
 	var modseq int64

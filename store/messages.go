@@ -586,6 +586,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 			return err
 		}
 		var blobs []int64
+		var freed int64
 		del := func(query string, args ...any) error {
 			rows, err := tx.Query(ctx, query, args...)
 			if err != nil {
@@ -593,22 +594,23 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 			}
 			defer rows.Close()
 			for rows.Next() {
-				var uid, blob int64
-				if err := rows.Scan(&uid, &blob); err != nil {
+				var uid, blob, size int64
+				if err := rows.Scan(&uid, &blob, &size); err != nil {
 					return fmt.Errorf("store: expunge: %w", err)
 				}
+				freed += size
 				out = append(out, uint32(uid))
 				blobs = append(blobs, blob)
 			}
 			return rows.Err()
 		}
 		if uids == nil {
-			if err := del("DELETE FROM messages WHERE mailbox_id = ? AND (flags & 8) <> 0 RETURNING uid, blob_id", mailboxID); err != nil {
+			if err := del("DELETE FROM messages WHERE mailbox_id = ? AND (flags & 8) <> 0 RETURNING uid, blob_id, size", mailboxID); err != nil {
 				return err
 			}
 		} else {
 			for _, chunk := range uidChunks(uids, chunkSize) {
-				if err := del("DELETE FROM messages WHERE mailbox_id = ? AND (flags & 8) <> 0 AND uid IN ("+sqldb.Placeholders(len(chunk))+") RETURNING uid, blob_id",
+				if err := del("DELETE FROM messages WHERE mailbox_id = ? AND (flags & 8) <> 0 AND uid IN ("+sqldb.Placeholders(len(chunk))+") RETURNING uid, blob_id, size",
 					append([]any{mailboxID}, chunk...)...); err != nil {
 					return err
 				}
@@ -626,6 +628,9 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 			return err
 		}
 		if err := s.gcBlobs(ctx, tx, blobs); err != nil {
+			return err
+		}
+		if err := freeUsage(ctx, tx, mb.accountID, freed); err != nil {
 			return err
 		}
 		ch.add(mb.accountID, mailboxID, modseq)
@@ -718,6 +723,16 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 			return nil
 		}
 		n := int64(len(msgs))
+		if !move {
+			// A copy adds bytes to the account (a move adds none).
+			var added int64
+			for _, m := range msgs {
+				added += m.size
+			}
+			if err := s.addUsage(ctx, tx, dst.accountID, added); err != nil {
+				return err
+			}
+		}
 		var uidnext, modseq int64
 		if err := tx.Row(ctx, `UPDATE mailboxes SET uidnext = uidnext + ?, highest_modseq = highest_modseq + ?
 			WHERE id = ? RETURNING uidnext, highest_modseq`, n, n, dstID).Scan(&uidnext, &modseq); err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/term"
 
+	"congthu/config"
 	"congthu/dkim"
 	"congthu/mtasts"
 	"congthu/revoke"
@@ -239,6 +240,7 @@ func userCommand() *command {
 			},
 			setDisabledCommand("disable", "block logins and delivery (mail is kept)", true),
 			setDisabledCommand("enable", "re-enable a disabled account", false),
+			quotaCommand(),
 			{
 				name: "remove", args: "ADDRESS", summary: "delete an account with all its mail and aliases",
 				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
@@ -306,6 +308,79 @@ func userCommand() *command {
 			},
 		},
 	}
+}
+
+// quotaCommand is "user quota": show or set an account's storage quota.
+func quotaCommand() *command {
+	return &command{
+		name: "quota", args: "ADDRESS [SIZE]", summary: "show an account's storage use and limit, or set its quota",
+		help: "Without SIZE: the bytes the account's messages take (a copy counts again) and its limit. " +
+			"SIZE is a whole number of bytes with an optional unit K, M, G or T (powers of 1024): 2G, 500M; " +
+			"0 or none for unlimited; default to follow mailbox.quota of the configuration again. " +
+			"A limit below the current use removes nothing: mail is refused (IMAP NO [OVERQUOTA], SMTP 452 4.2.2) until messages are expunged.",
+		run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {
+			if len(args) != 1 && len(args) != 2 {
+				return usagef("user quota: want ADDRESS [SIZE]")
+			}
+			addr := strings.ToLower(args[0])
+			if len(args) == 1 {
+				q, err := st.QuotaOf(ctx, addr)
+				if err != nil {
+					return describe(err, "account", args[0])
+				}
+				limit := "none (unlimited)"
+				if q.Limit > 0 {
+					limit = config.FormatSize(q.Limit)
+				}
+				if q.Own == store.QuotaDefault {
+					limit += ", the default (mailbox.quota)"
+				} else {
+					limit += ", set for this account"
+				}
+				used := fmt.Sprintf("%d bytes (%s)", q.Used, approxSize(q.Used))
+				if q.Limit > 0 {
+					used += fmt.Sprintf(", %.0f%% of the limit", 100*float64(q.Used)/float64(q.Limit))
+				}
+				fmt.Fprintf(c.stdout, "account  %s\nused     %s\nlimit    %s\n", addr, used, limit)
+				return nil
+			}
+			quota := int64(store.QuotaDefault)
+			if strings.ToLower(strings.TrimSpace(args[1])) != "default" {
+				n, err := config.ParseSize(args[1])
+				if err != nil {
+					return usagef("user quota: SIZE: %v (or default)", err)
+				}
+				quota = n
+			}
+			if err := st.SetQuota(ctx, addr, quota); err != nil {
+				return describe(err, "account", args[0])
+			}
+			switch {
+			case quota == store.QuotaDefault:
+				fmt.Fprintf(c.stdout, "quota of %s is the default again\n", addr)
+			case quota == 0:
+				fmt.Fprintf(c.stdout, "quota of %s set to none (unlimited)\n", addr)
+			default:
+				fmt.Fprintf(c.stdout, "quota of %s set to %s\n", addr, config.FormatSize(quota))
+			}
+			return nil
+		}),
+	}
+}
+
+// approxSize writes n bytes for a person: "512 B", "3.4 MiB".
+func approxSize(n int64) string {
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	v := float64(n)
+	for _, u := range []string{"KiB", "MiB", "GiB"} {
+		v /= 1024
+		if v < 1024 {
+			return fmt.Sprintf("%.1f %s", v, u)
+		}
+	}
+	return fmt.Sprintf("%.1f TiB", v/1024)
 }
 
 // setDisabledCommand is "user disable" or "user enable".

@@ -264,6 +264,7 @@ func (c *cli) openStore(ctx context.Context) (*store.Store, *config.Config, erro
 func openStore(ctx context.Context, cfg *config.Config, opts store.Options, log *slog.Logger) (*store.Store, error) {
 	opts.URL = cfg.DatabaseURL
 	opts.DataDir = cfg.DataDir
+	opts.DefaultQuota = int64(cfg.Mailbox.Quota)
 	if opts.AuthCacheTTL == 0 {
 		opts.AuthCacheTTL = cfg.Auth.CacheTTL.D()
 		if opts.AuthCacheTTL == 0 {

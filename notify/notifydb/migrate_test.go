@@ -28,6 +28,7 @@ var recorded = []struct {
 	{8, "0008_deferred_compose.sql", "36f1e63eba8069779ba6e823a6e431f2caa8fb2c6521436f4b80352c223e94a9"},
 	{9, "0009_domain_postmaster.sql", "8495ba19e041668288706e2fffa447f34fb2c5b1bf64d0f28b0048422103c093"},
 	{10, "0010_idempotency_scopes.sql", "871dc399841962f7a4e10c56154d1a08a4aa2d8bc192cd9f85f706f150b05a12"},
+	{11, "0011_quota.sql", "46b45ae89bb5d69ff465315bc12a6407f4147010d058d56517ec86197cf18111"},
 	{12, "0012_zns_tokens.sql", "84c4bb6aceb07cec9ac2ab968c6fb39b9803a3ec20df3e745611a184877e7e3a"},
 }
 
