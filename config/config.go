@@ -60,6 +60,31 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
 	Mailbox  Mailbox  `toml:"mailbox"`
+	Filter   Filter   `toml:"filter"`
+}
+
+// Filter configures the MX's content filters: rspamd (spam) and ClamAV's
+// clamd (malware), both off until an address is set.
+type Filter struct {
+	// RspamdURL is rspamd's worker or controller, e.g.
+	// http://127.0.0.1:11333; empty: no spam check.
+	RspamdURL string `toml:"rspamd_url" env:"CONGTHU_RSPAMD_URL"`
+	// RspamdPassword is the controller's password, when RspamdURL is
+	// the controller and does not trust this host.
+	RspamdPassword string `toml:"rspamd_password" env:"CONGTHU_RSPAMD_PASSWORD"`
+	// ClamdAddr is clamd's "host:port" or "unix:/path"; empty: no
+	// malware scan.
+	ClamdAddr string `toml:"clamd_addr" env:"CONGTHU_CLAMD_ADDR"`
+	// SpamAddHeader is where a message rspamd scores "add header" or
+	// "rewrite subject" goes: "junk" (Junk, flagged $Junk) or "inbox"
+	// (INBOX, with X-Spam-Status: Yes).
+	SpamAddHeader string `toml:"spam_action_add_header" env:"CONGTHU_SPAM_ACTION_ADD_HEADER"`
+	// Failure is what happens when a filter fails or does not answer in
+	// Timeout: "tempfail" (451 4.7.1, the sender retries) or "accept"
+	// (delivered with an X-Congthu-Scan field saying it was not scanned).
+	Failure string `toml:"failure" env:"CONGTHU_FILTER_FAILURE"`
+	// Timeout bounds each filter's answer.
+	Timeout Duration `toml:"timeout" env:"CONGTHU_FILTER_TIMEOUT"`
 }
 
 // Mailbox holds what every account's mailboxes may hold.
@@ -407,6 +432,7 @@ func Default() *Config {
 			MTASTSMode:                Off,
 			DMARCQuarantine:           DMARCJunk,
 		},
+		Filter: Filter{SpamAddHeader: "junk", Failure: "tempfail", Timeout: Duration(20 * time.Second)},
 		IMAP: IMAP{
 			AppendLimit: 25 << 20,
 			IdleTimeout: Duration(30 * time.Minute),
@@ -699,6 +725,29 @@ func (c *Config) Validate() error {
 	}
 	if v := c.MX.DMARCQuarantine; v != DMARCJunk && v != DMARCInbox {
 		bad("mx.dmarc_quarantine", "CONGTHU_MX_DMARC_QUARANTINE", "%q: want %s or %s", v, DMARCJunk, DMARCInbox)
+	}
+	if u := c.Filter.RspamdURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad("filter.rspamd_url", "CONGTHU_RSPAMD_URL", "%q: want http://host:port", redactURL(u))
+		}
+	}
+	if a := c.Filter.ClamdAddr; a != "" {
+		if p, ok := strings.CutPrefix(a, "unix:"); ok {
+			if !strings.HasPrefix(p, "/") {
+				bad("filter.clamd_addr", "CONGTHU_CLAMD_ADDR", "%q: want host:port or unix:/absolute/path", a)
+			}
+		} else if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("filter.clamd_addr", "CONGTHU_CLAMD_ADDR", "%q: want host:port or unix:/absolute/path", a)
+		}
+	}
+	if v := c.Filter.SpamAddHeader; v != "junk" && v != "inbox" {
+		bad("filter.spam_action_add_header", "CONGTHU_SPAM_ACTION_ADD_HEADER", "%q: want junk or inbox", v)
+	}
+	if v := c.Filter.Failure; v != "tempfail" && v != "accept" {
+		bad("filter.failure", "CONGTHU_FILTER_FAILURE", "%q: want tempfail or accept", v)
+	}
+	if t := c.Filter.Timeout.D(); t < time.Second || t > 5*time.Minute {
+		bad("filter.timeout", "CONGTHU_FILTER_TIMEOUT", "%s: want 1s to 5m", c.Filter.Timeout)
 	}
 	if c.Auth.CacheTTL < 0 {
 		bad("auth.cache_ttl", "CONGTHU_AUTH_CACHE_TTL", "must not be negative")

@@ -184,6 +184,10 @@ func TestTrustField(t *testing.T) {
 		{"X-CONGTHU", " 1", true},
 		{"X-Congthuy", " 1", false},
 		{"X-Other-Congthu-Quarantine", " 1", false},
+		{"X-Spam-Status", " No, score=-100", true},
+		{"x-spam-flag", " NO", true},
+		{"X-Spam-Score", " 0", true},
+		{"X-Spam-Level", " *", false},
 	}
 	for _, tt := range tests {
 		if got := tf.Drop([]byte(tt.name), []byte(tt.value)); got != tt.drop {

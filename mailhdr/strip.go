@@ -47,8 +47,9 @@ func Remove(msg []byte, drop func(name, value []byte) bool) (_ []byte, changed b
 // storing them: Authentication-Results fields carrying our authserv-id
 // (RFC 8601 section 5: a border MTA must remove or rename them, so that
 // nobody downstream takes a forged one for ours), however the id is
-// spelled, and every X-Congthu-* field, whatever its case (those are ours
-// to add, as X-Congthu-Quarantine).
+// spelled, every X-Congthu-* field, whatever its case (those are ours
+// to add, as X-Congthu-Quarantine), and the spam verdict fields
+// X-Spam-Status, X-Spam-Flag and X-Spam-Score (the MX writes the first).
 type TrustField struct {
 	host string // normalised authserv-id
 }
@@ -62,6 +63,9 @@ func NewTrustField(hostname string) TrustField {
 func (t TrustField) Drop(name, value []byte) bool {
 	if hasPrefixFold(name, "X-Congthu") && (len(name) == len("X-Congthu") || name[len("X-Congthu")] == '-') {
 		return true
+	}
+	if equalFold(name, "X-Spam-Status") || equalFold(name, "X-Spam-Flag") || equalFold(name, "X-Spam-Score") {
+		return true // the MX's spam verdict is written under this name
 	}
 	if !equalFold(name, "Authentication-Results") {
 		return false

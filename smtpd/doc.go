@@ -100,6 +100,10 @@
 //	more than MaxReceived Received:      554 5.4.6 Too many hops, mail loop suspected
 //	DMARC reject, local domain spoofed   550 5.7.1 Rejected by DMARC policy of <domain>
 //	DMARC outcome pending on DNS         451 4.7.0 Temporary authentication failure, try again later
+//	malware (clamd)                      554 5.7.1 Message refused: it contains malware (<signature>)
+//	rspamd: reject                       554 5.7.1 Message refused as spam: <rspamd's message>
+//	rspamd: soft reject, greylist        451 4.7.1 Try again later
+//	a filter failed (failure tempfail)   451 4.7.1 The message could not be scanned; try again later
 //	store or other temporary failure     451 4.3.0 Temporary failure, try again later
 //	server shutting down                 421 4.3.2 Service shutting down
 //	accepted and committed               250 2.0.0 OK <transaction id>

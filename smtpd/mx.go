@@ -108,6 +108,8 @@ type MXOptions struct {
 	// have before it is taken for a mail loop (default 50; RFC 5321
 	// section 6.3). Past it: 554 5.4.6.
 	MaxReceived int
+	// Filters are the content filters (filter.go): clamd and rspamd.
+	Filters FilterOptions
 	// Bounces, if set, takes mail to notification return paths
 	// bounce+<id>@ of served domains: 550 5.1.1 for an id that names no
 	// notification, else the bounce is recorded before the 250.

@@ -438,10 +438,18 @@ func (s *mxSession) checkMX(tx *mxTx, data []byte, id string, now time.Time, l *
 	case verdictTempFail:
 		return nil, nil, errAuthCheckTemp
 	}
+	fv, e := s.filter(ctx, tx, data, id, l)
+	if e != nil {
+		return nil, nil, e
+	}
 	mailbox, flags := "", []string(nil)
 	var b []byte
 	b = append(b, authResults(s.srv.opts.Hostname, sp, dk, dm)...)
-	if dm[worst].verdict == verdictJunk {
+	b = append(b, fv.fields...)
+	if fv.junk {
+		mailbox, flags = "Junk", []string{"$Junk"}
+		l.action = joinDetail(l.action, "to Junk")
+	} else if dm[worst].verdict == verdictJunk {
 		if s.srv.opts.QuarantineToInbox {
 			b = append(b, "X-Congthu-Quarantine: DMARC policy of "+sanitizeDomain(dm[worst].domain)+"\r\n"...)
 			l.action += ", to INBOX"

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -58,6 +59,18 @@ func TestCheckconfig(t *testing.T) {
 	code, _, errs = runCLI(t, map[string]string{"CONGTHU_MX_LIMIT_EXEMPT": "10.0.0.0/8,relay", "CONGTHU_MX_DMARC_REJECT": "bounce"}, "", "checkconfig")
 	if code != 1 || !strings.Contains(errs, "mx.limit_exempt (CONGTHU_MX_LIMIT_EXEMPT)") || !strings.Contains(errs, "mx.dmarc_reject (CONGTHU_MX_DMARC_REJECT)") {
 		t.Errorf("invalid mx: exit %d, stderr %q", code, errs)
+	}
+	code, _, errs = runCLI(t, map[string]string{"CONGTHU_RSPAMD_URL": "localhost:11333", "CONGTHU_CLAMD_ADDR": "unix:clamd.ctl", "CONGTHU_FILTER_FAILURE": "drop"}, "", "checkconfig")
+	if code != 1 || !strings.Contains(errs, "filter.rspamd_url (CONGTHU_RSPAMD_URL)") || !strings.Contains(errs, "filter.clamd_addr (CONGTHU_CLAMD_ADDR)") ||
+		!strings.Contains(errs, "filter.failure (CONGTHU_FILTER_FAILURE)") {
+		t.Errorf("invalid filters: exit %d, stderr %q", code, errs)
+	}
+	// Configured daemons that do not answer are reported, not invalid.
+	closed := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+	code, out, errs = runCLI(t, map[string]string{"CONGTHU_DATA_DIR": dir, "CONGTHU_CLAMD_ADDR": closed, "CONGTHU_RSPAMD_URL": "http://" + closed,
+		"CONGTHU_FILTER_TIMEOUT": "1s"}, "", "checkconfig")
+	if code != 0 || !strings.Contains(out, "clamd        "+closed+": NOT ANSWERING") || !strings.Contains(out, "rspamd       http://"+closed+": NOT ANSWERING") {
+		t.Errorf("filters down: exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 	p := filepath.Join(dir, "c.toml")
 	os.WriteFile(p, []byte("[listen]\nimpa = \":1\"\n"), 0o600)

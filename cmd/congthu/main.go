@@ -21,6 +21,8 @@ import (
 	"syscall"
 
 	"congthu/config"
+	"congthu/filter/clamd"
+	"congthu/filter/rspamd"
 	"congthu/store"
 )
 
@@ -289,7 +291,9 @@ func checkconfigCommand() *command {
 CONGTHU_CONFIG) and the CONGTHU_* environment, and checks every setting.
 Prints "configuration OK" and the effective listeners, or each problem
 naming the setting and its environment variable. Exit status 1 when the
-configuration is invalid.`,
+configuration is invalid. When content filters are set (filter.clamd_addr,
+filter.rspamd_url) it asks each one and prints what answered, or that it
+did not (a daemon down is reported, not an invalid configuration).`,
 		run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
 			if len(args) > 0 {
 				return usagef("checkconfig takes no arguments")
@@ -321,6 +325,21 @@ configuration is invalid.`,
 			}
 			if sender != "" {
 				fmt.Fprintf(c.stdout, "  sender       %s (notification mail, DKIM-signed)\n", sender)
+			}
+			f := filters(cfg)
+			if cl, ok := f.Virus.(*clamd.Client); ok {
+				if v, err := cl.Ping(ctx); err != nil {
+					fmt.Fprintf(c.stdout, "  clamd        %s: NOT ANSWERING: %v\n", cl.Addr, err)
+				} else {
+					fmt.Fprintf(c.stdout, "  clamd        %s: %s\n", cl.Addr, v)
+				}
+			}
+			if rs, ok := f.Spam.(*rspamd.Client); ok {
+				if err := rs.Ping(ctx); err != nil {
+					fmt.Fprintf(c.stdout, "  rspamd       %s: NOT ANSWERING: %v\n", redact(rs.URL), err)
+				} else {
+					fmt.Fprintf(c.stdout, "  rspamd       %s: answered\n", redact(rs.URL))
+				}
 			}
 			return nil
 		},

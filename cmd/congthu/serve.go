@@ -21,6 +21,8 @@ import (
 	"congthu/config"
 	"congthu/dispatcher"
 	"congthu/dkim"
+	"congthu/filter/clamd"
+	"congthu/filter/rspamd"
 	"congthu/httpapi"
 	"congthu/imapd"
 	"congthu/internal/safego"
@@ -528,7 +530,24 @@ func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
 		AllowLocalSpoofing:        cfg.MX.AllowLocalSpoofing,
 		Resolver:                  resolver(cfg.Delivery.DNSResolver),
+		Filters:                   filters(cfg),
 	}
+}
+
+// filters are the MX's content filters of the configuration.
+func filters(cfg *config.Config) smtpd.FilterOptions {
+	f := smtpd.FilterOptions{
+		SpamToInbox:     cfg.Filter.SpamAddHeader == "inbox",
+		AcceptUnscanned: cfg.Filter.Failure == "accept",
+		Timeout:         cfg.Filter.Timeout.D(),
+	}
+	if cfg.Filter.ClamdAddr != "" {
+		f.Virus = &clamd.Client{Addr: cfg.Filter.ClamdAddr, Timeout: cfg.Filter.Timeout.D()}
+	}
+	if cfg.Filter.RspamdURL != "" {
+		f.Spam = &rspamd.Client{URL: cfg.Filter.RspamdURL, Password: cfg.Filter.RspamdPassword, Timeout: cfg.Filter.Timeout.D()}
+	}
+	return f
 }
 
 // resolver returns the DNS resolver for MX, SPF, DKIM and DMARC lookups:

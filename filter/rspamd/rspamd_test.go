@@ -63,3 +63,13 @@ func TestRspamd(t *testing.T) {
 		t.Errorf("rspamd down: %v", err)
 	}
 }
+
+// TestAddHeader: the test daemon's symbol scores a message "add header".
+func TestAddHeader(t *testing.T) {
+	d := testenv.StartRspamd(t, "")
+	c := &rspamd.Client{URL: d.URL}
+	res, err := c.Check(context.Background(), msg("=?UTF-8?B?VGjDtG5nIGLDoW8=?= "+testenv.Spammy, "Nội dung."), env)
+	if err != nil || res.Action != rspamd.ActionAddHeader || res.Symbols["CONGTHU_TEST_SPAMMY"] != 8 {
+		t.Errorf("%+v %v", res, err)
+	}
+}

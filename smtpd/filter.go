@@ -1,0 +1,196 @@
+package smtpd
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"congthu/filter/clamd"
+	"congthu/filter/rspamd"
+)
+
+// Content filtering at the MX: after the SPF, DKIM and DMARC checks, the
+// message goes to ClamAV's clamd (malware: 554 5.7.1 naming the
+// signature, nothing stored), then to rspamd, whose action decides:
+//
+//	reject                       554 5.7.1 with rspamd's SMTP message
+//	soft reject, greylist        451 4.7.1, the sender retries
+//	add header, rewrite subject  Junk with $Junk (or INBOX, FilterOptions.SpamToInbox)
+//	no action                    INBOX
+//
+// Every message rspamd scored carries an X-Spam-Status field with the
+// score, the threshold, the action and the symbols; one arriving from
+// outside is dropped (mailhdr.TrustField). A filter that fails or does not
+// answer within FilterOptions.Timeout gives 451 4.7.1 (the sender tries
+// again later) or, with AcceptUnscanned, delivery with an
+// X-Congthu-Scan field saying what was not scanned.
+
+// VirusScanner scans a message for malware; *clamd.Client satisfies it.
+type VirusScanner interface {
+	Scan(ctx context.Context, msg []byte) (clamd.Result, error)
+}
+
+// SpamChecker gives a verdict on a message; *rspamd.Client satisfies it.
+type SpamChecker interface {
+	Check(ctx context.Context, msg []byte, env rspamd.Envelope) (rspamd.Result, error)
+}
+
+// FilterOptions configure the MX's content filters. The zero value
+// filters nothing.
+type FilterOptions struct {
+	Virus VirusScanner // nil: no malware scan
+	Spam  SpamChecker  // nil: no spam check
+	// SpamToInbox delivers an "add header" or "rewrite subject" verdict
+	// to INBOX (with its X-Spam-Status: Yes) instead of Junk.
+	SpamToInbox bool
+	// AcceptUnscanned delivers a message a filter failed on, with an
+	// X-Congthu-Scan field, instead of answering 451 4.7.1.
+	AcceptUnscanned bool
+	// Timeout bounds each filter's call; default 20 s.
+	Timeout time.Duration
+}
+
+var (
+	errUnscanned = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "The message could not be scanned; try again later"}
+	errSpamLater = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Try again later"}
+)
+
+// errMalware refuses a message carrying malware, naming it.
+func errMalware(signature string) *smtp.SMTPError {
+	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message refused: it contains malware (" + replyText(signature, 100) + ")"}
+}
+
+// errSpam refuses spam with rspamd's message, if it gave one.
+func errSpam(msg string) *smtp.SMTPError {
+	text := "Message refused as spam"
+	if m := replyText(msg, 200); m != "" {
+		text += ": " + m
+	}
+	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: text}
+}
+
+// replyText keeps printable ASCII of s, at most n bytes, for an SMTP reply
+// or a header field.
+func replyText(s string, n int) string {
+	var b strings.Builder
+	for _, c := range []byte(s) {
+		if b.Len() >= n {
+			break
+		}
+		if c >= ' ' && c < 0x7f {
+			b.WriteByte(c)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// filterVerdict is what the filters decided about a message to be
+// delivered: header fields to prepend and whether it goes to Junk.
+type filterVerdict struct {
+	fields []byte
+	junk   bool
+}
+
+// filter runs the configured filters on data; a non-nil reply refuses the
+// message. l collects what the log line reports.
+func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string, l *txLog) (filterVerdict, *smtp.SMTPError) {
+	var v filterVerdict
+	o := s.srv.opts.Filters
+	timeout := o.Timeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	unscanned := func(which string, err error) *smtp.SMTPError {
+		l.detail = joinDetail(l.detail, which+": "+err.Error())
+		s.srv.log.Warn("smtpd: content filter failed", "filter", which, "err", err, "id", id)
+		if !o.AcceptUnscanned {
+			return errUnscanned
+		}
+		v.fields = append(v.fields, "X-Congthu-Scan: not scanned by "+which+" (unavailable)\r\n"...)
+		return nil
+	}
+	if o.Virus != nil {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		res, err := o.Virus.Scan(cctx, data)
+		cancel()
+		switch {
+		case err != nil:
+			if e := unscanned("clamd", err); e != nil {
+				return v, e
+			}
+		case res.Infected():
+			l.action = joinDetail(l.action, "malware "+replyText(res.Signature, 100))
+			return v, errMalware(res.Signature)
+		}
+	}
+	if o.Spam != nil {
+		env := rspamd.Envelope{From: tx.from, Rcpts: tx.rcptList, IP: s.ip.String(), Helo: s.helo, QueueID: id}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		res, err := o.Spam.Check(cctx, data, env)
+		cancel()
+		if err != nil {
+			if e := unscanned("rspamd", err); e != nil {
+				return v, e
+			}
+			return v, nil
+		}
+		l.action = joinDetail(l.action, fmt.Sprintf("spam %s %.2f/%.2f", res.Action, res.Score, res.RequiredScore))
+		switch res.Action {
+		case rspamd.ActionReject:
+			return v, errSpam(res.SMTPMessage)
+		case rspamd.ActionSoftReject, rspamd.ActionGreylist:
+			return v, errSpamLater
+		case rspamd.ActionAddHeader, rspamd.ActionRewrite:
+			v.junk = !o.SpamToInbox
+			v.fields = append(v.fields, spamStatus(true, res)...)
+		default:
+			v.fields = append(v.fields, spamStatus(false, res)...)
+		}
+	}
+	return v, nil
+}
+
+// spamStatus is the X-Spam-Status field of a verdict, folded.
+func spamStatus(spam bool, res rspamd.Result) string {
+	yes := "No"
+	if spam {
+		yes = "Yes"
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "X-Spam-Status: %s, score=%.2f required=%.2f action=%q", yes, res.Score, res.RequiredScore, replyText(res.Action, 40))
+	line := b.Len()
+	syms := strings.Split(res.SymbolList(), ",")
+	if len(syms) > 50 {
+		syms = append(syms[:50], "...")
+	}
+	b.WriteString(" tests=")
+	line += len(" tests=")
+	for i, sym := range syms {
+		sym = replyText(sym, 100)
+		if sym == "" {
+			continue
+		}
+		if i > 0 {
+			b.WriteByte(',')
+			line++
+		}
+		if line+len(sym) > 76 {
+			b.WriteString("\r\n\t")
+			line = 1
+		}
+		b.WriteString(sym)
+		line += len(sym)
+	}
+	b.WriteString("\r\n")
+	return b.String()
+}
+
+func joinDetail(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
