@@ -36,6 +36,8 @@
 //	non-ASCII address (no SMTPUTF8)     553 5.6.7 Non-ASCII addresses are not supported
 //	unknown local recipient             550 5.1.1 No such user here
 //	local recipient's mailbox full      452 4.2.2 Mailbox full (at RCPT; see quota.go)
+//	malware, rspamd reject (filter.go)  554 5.7.1 (as on the MX)
+//	rspamd soft reject or greylist      451 4.7.1 Try again later
 //	message fits no local recipient     452 4.2.2 Mailbox full (at DATA; fits some: 250 and a DSN)
 //	too many recipients                 452 4.5.3 Too many recipients (go-smtp)
 //	message too big                     552 5.3.4 Maximum message size exceeded (go-smtp)

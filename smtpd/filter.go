@@ -3,6 +3,7 @@ package smtpd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -87,30 +88,32 @@ func replyText(s string, n int) string {
 	return strings.TrimSpace(b.String())
 }
 
-// filterVerdict is what the filters decided about a message to be
-// delivered: header fields to prepend and whether it goes to Junk.
-type filterVerdict struct {
-	fields []byte
-	junk   bool
+// scanned is what the filters said of a message.
+type scanned struct {
+	reply     *smtp.SMTPError // refuse the message with this
+	spam      *rspamd.Result  // rspamd's verdict; nil when not asked or failed
+	unscanned []string        // the filters that failed (under AcceptUnscanned)
+	detail    string          // for the log line
+	action    string          // for the log line
 }
 
-// filter runs the configured filters on data; a non-nil reply refuses the
-// message. l collects what the log line reports.
-func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string, l *txLog) (filterVerdict, *smtp.SMTPError) {
-	var v filterVerdict
-	o := s.srv.opts.Filters
+// scan runs the configured filters on data: clamd first (malware ends it),
+// then rspamd with env. log reports failures.
+func (o FilterOptions) scan(ctx context.Context, log *slog.Logger, data []byte, env rspamd.Envelope) scanned {
+	var r scanned
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = 20 * time.Second
 	}
-	unscanned := func(which string, err error) *smtp.SMTPError {
-		l.detail = joinDetail(l.detail, which+": "+err.Error())
-		s.srv.log.Warn("smtpd: content filter failed", "filter", which, "err", err, "id", id)
+	failed := func(which string, err error) bool {
+		r.detail = joinDetail(r.detail, which+": "+err.Error())
+		log.Warn("smtpd: content filter failed", "filter", which, "err", err, "id", env.QueueID)
 		if !o.AcceptUnscanned {
-			return errUnscanned
+			r.reply = errUnscanned
+			return true
 		}
-		v.fields = append(v.fields, "X-Congthu-Scan: not scanned by "+which+" (unavailable)\r\n"...)
-		return nil
+		r.unscanned = append(r.unscanned, which)
+		return false
 	}
 	if o.Virus != nil {
 		cctx, cancel := context.WithTimeout(ctx, timeout)
@@ -118,41 +121,88 @@ func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string
 		cancel()
 		switch {
 		case err != nil:
-			if e := unscanned("clamd", err); e != nil {
-				return v, e
+			if failed("clamd", err) {
+				return r
 			}
 		case res.Infected():
-			l.action = joinDetail(l.action, "malware "+replyText(res.Signature, 100))
-			return v, errMalware(res.Signature)
+			r.action = "malware " + replyText(res.Signature, 100)
+			r.reply = errMalware(res.Signature)
+			return r
 		}
 	}
 	if o.Spam != nil {
-		env := rspamd.Envelope{From: tx.from, Rcpts: tx.rcptList, IP: s.ip.String(), Helo: s.helo, QueueID: id}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		res, err := o.Spam.Check(cctx, data, env)
 		cancel()
 		if err != nil {
-			if e := unscanned("rspamd", err); e != nil {
-				return v, e
-			}
-			return v, nil
+			failed("rspamd", err)
+			return r
 		}
-		l.action = joinDetail(l.action, fmt.Sprintf("spam %s %.2f/%.2f", res.Action, res.Score, res.RequiredScore))
+		r.spam = &res
+		r.action = fmt.Sprintf("spam %s %.2f/%.2f", res.Action, res.Score, res.RequiredScore)
 		switch res.Action {
 		case rspamd.ActionReject:
-			return v, errSpam(res.SMTPMessage)
+			r.reply = errSpam(res.SMTPMessage)
 		case rspamd.ActionSoftReject, rspamd.ActionGreylist:
-			return v, errSpamLater
-		case rspamd.ActionAddHeader, rspamd.ActionRewrite:
-			v.junk = !o.SpamToInbox
-			v.fields = append(v.fields, spamStatus(true, res)...)
-		default:
-			v.fields = append(v.fields, spamStatus(false, res)...)
+			r.reply = errSpamLater
 		}
+	}
+	return r
+}
+
+// filterVerdict is what the filters decided about a message the MX
+// delivers: header fields to prepend and whether it goes to Junk.
+type filterVerdict struct {
+	fields []byte
+	junk   bool
+}
+
+// filter runs the MX's filters on data; a non-nil reply refuses the
+// message. l collects what the log line reports.
+func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string, l *txLog) (filterVerdict, *smtp.SMTPError) {
+	var v filterVerdict
+	o := s.srv.opts.Filters
+	if o.Virus == nil && o.Spam == nil {
+		return v, nil
+	}
+	r := o.scan(ctx, s.srv.log, data, rspamd.Envelope{From: tx.from, Rcpts: tx.rcptList, IP: s.ip.String(), Helo: s.helo, QueueID: id})
+	l.detail = joinDetail(l.detail, r.detail)
+	l.action = joinDetail(l.action, r.action)
+	if r.reply != nil {
+		return v, r.reply
+	}
+	for _, which := range r.unscanned {
+		v.fields = append(v.fields, "X-Congthu-Scan: not scanned by "+which+" (unavailable)\r\n"...)
+	}
+	if r.spam != nil {
+		spam := r.spam.Action == rspamd.ActionAddHeader || r.spam.Action == rspamd.ActionRewrite
+		v.junk = spam && !o.SpamToInbox
+		v.fields = append(v.fields, spamStatus(spam, *r.spam)...)
 	}
 	return v, nil
 }
 
+// scanSubmission runs the filters on a submitted message: malware is
+// refused (and logged at warning level with the account: a password that
+// sends malware is likely stolen), as is rspamd's reject, soft reject or
+// greylist for an authenticated sender (User set, so its rules for them
+// apply). Nothing is added to the message: it leaves for other servers.
+func (s *session) scanSubmission(ctx context.Context, tx *transaction, data []byte, id string) (*smtp.SMTPError, string) {
+	o := s.srv.opts.Filters
+	if o.Virus == nil && o.Spam == nil {
+		return nil, ""
+	}
+	rcpts := make([]string, 0, len(tx.remote)+len(tx.localRcpts))
+	rcpts = append(rcpts, tx.remote...)
+	for _, r := range tx.localRcpts {
+		rcpts = append(rcpts, r.addr)
+	}
+	r := o.scan(ctx, s.srv.log, data, rspamd.Envelope{From: tx.from, Rcpts: rcpts, IP: s.ip.String(), Helo: s.helo, QueueID: id, User: s.account.Address})
+	if r.reply != nil && r.reply.Code == 554 && strings.HasPrefix(r.action, "malware") {
+		s.srv.log.Warn("smtpd: malware submitted; the account may be compromised", "account", s.account.Address, "ip", s.ip.String(), "signature", r.action, "id", id)
+	}
+	return r.reply, joinDetail(r.detail, r.action)
+}
 // spamStatus is the X-Spam-Status field of a verdict, folded.
 func spamStatus(spam bool, res rspamd.Result) string {
 	yes := "No"

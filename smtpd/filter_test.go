@@ -102,6 +102,24 @@ func TestMXFilters(t *testing.T) {
 		t.Errorf("spammy flags %q, want $Junk", m.Flags)
 	}
 
+	// Submission: malware and spam from an account are refused, and
+	// the malware logged with the account; clean mail goes.
+	sub := newEnv(t, envConfig{opts: Options{Filters: filters}})
+	sc := sub.login(t, "alice@"+domain, alicePass)
+	alice, ext := "alice@"+domain, "someone@example.net"
+	_, err = send(sc, alice, []string{ext}, withAttachment(alice, ext, newToken("sub-eicar"), []byte(testenv.EICAR)))
+	wantCode(t, err, 554, smtp.EnhancedCode{5, 7, 1})
+	sc.Reset()
+	if !strings.Contains(sub.logs.String(), "malware submitted") || !strings.Contains(sub.logs.String(), "account="+alice) {
+		t.Errorf("malware submission not logged with the account:\n%s", sub.logs.String())
+	}
+	_, err = send(sc, alice, []string{ext}, append(mxMessage(alice, ext, newToken("sub-gtube")), testenv.GTUBE+"\r\n"...))
+	wantCode(t, err, 554, smtp.EnhancedCode{5, 7, 1})
+	sc.Reset()
+	if _, err := send(sc, alice, []string{"bob@" + domain}, mxMessage(alice, "bob@"+domain, newToken("sub-clean"))); err != nil {
+		t.Errorf("clean submission: %v", err)
+	}
+
 	// Filters down: 451, or delivery marked as not scanned.
 	cd.Stop()
 	tok = newToken("noclamd")

@@ -60,6 +60,9 @@ type Options struct {
 	// Resources bounds what one client can hold (connections per
 	// address, session time, DATA rate, RCPT errors, memory).
 	Resources Resources
+	// Filters scan submitted mail (filter.go: scanSubmission): malware
+	// and rspamd's refusals are refused.
+	Filters FilterOptions
 }
 
 func (o Options) withDefaults() Options {

@@ -397,6 +397,10 @@ func (s *session) Data(r io.Reader) error {
 		s.logTx(tx, "rejected", e, detail, len(data), id)
 		return e
 	}
+	if e, detail := s.scanSubmission(s.ctx, tx, data, id); e != nil {
+		s.logTx(tx, "rejected", e, detail, len(data), id)
+		return e
+	}
 	data, changed := removeTrustFields(data, s.srv.opts.Hostname)
 	var raw []byte
 	if len(prefix) <= headroom && !changed {

@@ -467,6 +467,7 @@ func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, l
 		LimitLoopback:       !cfg.Limits.ExemptLoopback,
 		Resources:           res,
 		Signer:              signer,
+		Filters:             filters(cfg),
 	}, st, lim, log.With("service", "smtp"))
 }
 
