@@ -203,6 +203,7 @@ func (s *session) scanSubmission(ctx context.Context, tx *transaction, data []by
 	}
 	return r.reply, joinDetail(r.detail, r.action)
 }
+
 // spamStatus is the X-Spam-Status field of a verdict, folded.
 func spamStatus(spam bool, res rspamd.Result) string {
 	yes := "No"
