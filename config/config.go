@@ -254,6 +254,10 @@ type SMTP struct {
 	// MaxConnections caps concurrent SMTP connections per submission
 	// listener (the MX has its own, [MX.MaxConnections]).
 	MaxConnections int `toml:"max_connections" env:"CONGTHU_SMTP_MAX_CONNECTIONS"`
+	// MaxMessagesPerAccountPerHour caps the messages one account may
+	// submit in an hour on one node (past it MAIL gets 451 4.7.1), so
+	// that a stolen password cannot send a flood; negative: no cap.
+	MaxMessagesPerAccountPerHour int `toml:"max_messages_per_account_per_hour" env:"CONGTHU_SMTP_MAX_MESSAGES_PER_ACCOUNT_PER_HOUR"`
 	// AllowInsecureAuth allows AUTH without TLS from loopback clients
 	// only, for development. Off by default.
 	AllowInsecureAuth bool `toml:"allow_insecure_auth" env:"CONGTHU_SMTP_ALLOW_INSECURE_AUTH"`
@@ -418,11 +422,12 @@ func Default() *Config {
 			HTTP:        ":8080",
 		},
 		SMTP: SMTP{
-			MaxMessageBytes: 25 << 20,
-			MaxRecipients:   100,
-			CommandTimeout:  Duration(5 * time.Minute),
-			DataTimeout:     Duration(10 * time.Minute),
-			MaxConnections:  1000,
+			MaxMessageBytes:              25 << 20,
+			MaxRecipients:                100,
+			CommandTimeout:               Duration(5 * time.Minute),
+			DataTimeout:                  Duration(10 * time.Minute),
+			MaxConnections:               1000,
+			MaxMessagesPerAccountPerHour: 1000,
 		},
 		MX: MX{
 			MaxConnections:            1000,

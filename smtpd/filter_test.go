@@ -156,3 +156,26 @@ func TestMXFilters(t *testing.T) {
 		t.Errorf("tempfail with both down: %v", err)
 	}
 }
+
+// TestAccountRate: past its messages per hour an account's MAIL gets
+// 451 4.7.1; another account is not held back.
+func TestAccountRate(t *testing.T) {
+	e := newEnv(t, envConfig{opts: Options{MaxMessagesPerAccountPerHour: 2}})
+	alice, bob := "alice@"+domain, "bob@"+domain
+	c := e.login(t, alice, alicePass)
+	for i := 0; i < 2; i++ {
+		if _, err := send(c, alice, []string{bob}, mxMessage(alice, bob, newToken("rate"))); err != nil {
+			t.Fatalf("message %d: %v", i+1, err)
+		}
+	}
+	_, err := send(c, alice, []string{bob}, mxMessage(alice, bob, newToken("rate")))
+	wantCode(t, err, 451, smtp.EnhancedCode{4, 7, 1})
+	if !strings.Contains(e.logs.String(), "account over its hourly message limit") {
+		t.Errorf("not logged:\n%s", e.logs.String())
+	}
+	c.Reset()
+	cb := e.login(t, bob, bobPass)
+	if _, err := send(cb, bob, []string{alice}, mxMessage(bob, alice, newToken("rate"))); err != nil {
+		t.Errorf("another account: %v", err)
+	}
+}

@@ -174,7 +174,7 @@ type MXServer struct {
 	st   MXStore
 	log  *slog.Logger
 	smtp *smtp.Server
-	rate *ipRate // nil: no message rate limit
+	rate *rate[netip.Addr] // nil: no message rate limit (keyed by limitKey)
 	res  resolver
 	dir  *dirCache
 
@@ -207,7 +207,7 @@ func NewMX(opts MXOptions, st MXStore, log *slog.Logger) *MXServer {
 		s.res.txt = newTXTCache(opts.Resolver, opts.DNSCacheTTL, 10000)
 	}
 	if opts.MaxMessagesPerIPPerMinute > 0 {
-		s.rate = newIPRate(opts.MaxMessagesPerIPPerMinute)
+		s.rate = newRate[netip.Addr](opts.MaxMessagesPerIPPerMinute, time.Minute)
 	}
 	ss := smtp.NewServer(mxBackend{s})
 	ss.Domain = opts.Hostname
@@ -255,13 +255,15 @@ func (s *MXServer) exempt(ip netip.Addr) bool {
 	return s.exemptFn(ip)
 }
 
-// ipRate is a token bucket per client address (limitKey): perMin tokens,
-// refilled continuously over a minute.
-type ipRate struct {
-	perMin float64
+// rate is a token bucket per key: perWindow tokens, refilled
+// continuously over window. The MX keys it by client address (limitKey),
+// submission by account.
+type rate[K comparable] struct {
+	perWindow float64
+	window    time.Duration
 
 	mu        sync.Mutex
-	buckets   map[netip.Addr]*bucket
+	buckets   map[K]*bucket
 	lastPrune time.Time
 }
 
@@ -270,19 +272,18 @@ type bucket struct {
 	last   time.Time
 }
 
-func newIPRate(perMin int) *ipRate {
-	return &ipRate{perMin: float64(perMin), buckets: map[netip.Addr]*bucket{}}
+func newRate[K comparable](perWindow int, window time.Duration) *rate[K] {
+	return &rate[K]{perWindow: float64(perWindow), window: window, buckets: map[K]*bucket{}}
 }
 
-// allow takes a token for ip; false if there is none left.
-func (r *ipRate) allow(ip netip.Addr, now time.Time) bool {
-	k := limitKey(ip)
+// allow takes a token for k; false if there is none left.
+func (r *rate[K]) allow(k K, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if now.Sub(r.lastPrune) > time.Minute {
-		// A bucket untouched for a minute is full: forget it.
+	if now.Sub(r.lastPrune) > r.window {
+		// A bucket untouched for a window is full: forget it.
 		for k, b := range r.buckets {
-			if now.Sub(b.last) >= time.Minute {
+			if now.Sub(b.last) >= r.window {
 				delete(r.buckets, k)
 			}
 		}
@@ -290,10 +291,10 @@ func (r *ipRate) allow(ip netip.Addr, now time.Time) bool {
 	}
 	b := r.buckets[k]
 	if b == nil {
-		b = &bucket{tokens: r.perMin, last: now}
+		b = &bucket{tokens: r.perWindow, last: now}
 		r.buckets[k] = b
 	}
-	b.tokens = min(r.perMin, b.tokens+now.Sub(b.last).Minutes()*r.perMin)
+	b.tokens = min(r.perWindow, b.tokens+float64(now.Sub(b.last))/float64(r.window)*r.perWindow)
 	b.last = now
 	if b.tokens < 1 {
 		return false

@@ -107,7 +107,7 @@ func (s *mxSession) Mail(from string, opts *smtp.MailOptions) error {
 	s.tx = tx
 	s.mu.Unlock()
 
-	if r := s.srv.rate; r != nil && !s.srv.exempt(s.ip) && !r.allow(s.ip, tx.start) {
+	if r := s.srv.rate; r != nil && !s.srv.exempt(s.ip) && !r.allow(limitKey(s.ip), tx.start) {
 		return s.rejectMail(errRateLimited, "message rate limit")
 	}
 	if !mailaddr.IsASCII(from) {

@@ -488,9 +488,9 @@ func testMXRateLimit(t *testing.T, fx *mxFixture) {
 	}
 
 	// The bucket refills.
-	r := newIPRate(60)
+	r := newRate[netip.Addr](60, time.Minute)
 	now := time.Now()
-	ip := mustAddr("192.0.2.7")
+	ip := limitKey(mustAddr("192.0.2.7"))
 	for i := 0; i < 60; i++ {
 		if !r.allow(ip, now) {
 			t.Fatalf("token %d refused", i)
@@ -503,8 +503,8 @@ func testMXRateLimit(t *testing.T, fx *mxFixture) {
 		t.Error("no token after a second at 60/min")
 	}
 	// An IPv6 /64 shares a bucket.
-	r = newIPRate(1)
-	if !r.allow(mustAddr("2001:db8::1"), now) || r.allow(mustAddr("2001:db8::2"), now) {
+	r = newRate[netip.Addr](1, time.Minute)
+	if !r.allow(limitKey(mustAddr("2001:db8::1")), now) || r.allow(limitKey(mustAddr("2001:db8::2")), now) {
 		t.Error("IPv6 addresses of one /64 not limited together")
 	}
 }

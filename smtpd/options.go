@@ -60,6 +60,11 @@ type Options struct {
 	// Resources bounds what one client can hold (connections per
 	// address, session time, DATA rate, RCPT errors, memory).
 	Resources Resources
+	// MaxMessagesPerAccountPerHour caps the messages one account may
+	// submit in an hour (a token bucket per account and node, refilled
+	// continuously; past it MAIL gets 451 4.7.1), so that one stolen
+	// password cannot send a flood; default 1000, negative: no cap.
+	MaxMessagesPerAccountPerHour int
 	// Filters scan submitted mail (filter.go: scanSubmission): malware
 	// and rspamd's refusals are refused.
 	Filters FilterOptions
@@ -95,6 +100,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxConnectionsPerIP == 0 {
 		o.MaxConnectionsPerIP = 20
+	}
+	if o.MaxMessagesPerAccountPerHour == 0 {
+		o.MaxMessagesPerAccountPerHour = 1000
 	}
 	o.Resources = o.Resources.withDefaults()
 	return o

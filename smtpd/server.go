@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"time"
 
 	"github.com/emersion/go-smtp"
 
@@ -45,6 +46,8 @@ type Server struct {
 
 	conns *connSet
 	spool *spooler
+	// perAccount limits messages per account and hour; nil: no limit.
+	perAccount *rate[int64]
 }
 
 // New returns a submission server over st. lim may be nil (no login
@@ -63,6 +66,9 @@ func New(opts Options, st Store, lim *loginlimit.Limiter, log *slog.Logger) *Ser
 	s.conns = newConnSet(log, opts.MaxConnections, max(opts.MaxConnectionsPerIP, 0), connlimit.Exempt(opts.LimitExempt, !opts.LimitLoopback))
 	s.conns.setLifetime(opts.Resources, opts.DataTimeout, opts.MaxMessageBytes)
 	s.spool = newSpooler(opts.Resources)
+	if opts.MaxMessagesPerAccountPerHour > 0 {
+		s.perAccount = newRate[int64](opts.MaxMessagesPerAccountPerHour, time.Hour)
+	}
 	ss := smtp.NewServer(backend{s})
 	ss.Domain = opts.Hostname
 	ss.TLSConfig = opts.TLSConfig

@@ -30,6 +30,7 @@ var (
 	errAuthTemp           = &smtp.SMTPError{Code: 454, EnhancedCode: smtp.EnhancedCode{4, 7, 0}, Message: "Temporary authentication failure"}
 	errAuthzid            = &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "Authorization identity not supported"}
 	errSenderNotOwned     = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Sender address not allowed for this account"}
+	errAccountRate        = &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 7, 1}, Message: "Too many messages from this account, try again later"}
 	errNonASCII           = &smtp.SMTPError{Code: 553, EnhancedCode: smtp.EnhancedCode{5, 6, 7}, Message: "Non-ASCII addresses are not supported"}
 	errBadRecipient       = &smtp.SMTPError{Code: 501, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "Bad recipient address syntax"}
 	errNoSuchUser         = &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "No such user here"}
@@ -227,6 +228,11 @@ func (s *session) Mail(from string, opts *smtp.MailOptions) error {
 	}
 	if !ok {
 		return s.rejectMail(errSenderNotOwned, "MAIL FROM not owned")
+	}
+	if r := s.srv.perAccount; r != nil && !r.allow(s.account.ID, tx.start) {
+		s.srv.log.Warn("smtpd: account over its hourly message limit", "account", s.account.Address, "ip", s.ip.String(),
+			"limit", s.srv.opts.MaxMessagesPerAccountPerHour)
+		return s.rejectMail(errAccountRate, "account message rate")
 	}
 	return nil
 }
