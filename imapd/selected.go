@@ -376,6 +376,24 @@ func (s *session) destination(name string) (*store.Mailbox, error) {
 	return dst, nil
 }
 
+// filed tells the Learner of messages copied or moved into dst (see
+// Learner).
+func (s *session) filed(dst *store.Mailbox, res *store.CopyResult, move bool) {
+	l := s.srv.opts.Learner
+	if l == nil || res == nil || len(res.DstUIDs) == 0 {
+		return
+	}
+	switch {
+	case dst.SpecialUse == store.SpecialJunk:
+		l.Filed(s.ctx, dst.ID, res.DstUIDs, true)
+	case move && dst.SpecialUse != store.SpecialTrash:
+		src, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, s.sel.name)
+		if err == nil && src.SpecialUse == store.SpecialJunk {
+			l.Filed(s.ctx, dst.ID, res.DstUIDs, false)
+		}
+	}
+}
+
 func copyData(res *store.CopyResult) *imap.CopyData {
 	if res == nil || len(res.DstUIDs) == 0 {
 		return nil
@@ -403,6 +421,7 @@ func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) 
 	if err != nil {
 		return nil, s.fail("copy", err)
 	}
+	s.filed(dst, res, false)
 	return copyData(res), nil
 }
 
@@ -435,6 +454,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	if err != nil {
 		return s.fail("move", err)
 	}
+	s.filed(dst, res, true)
 	if d := copyData(res); d != nil {
 		if err := w.WriteCopyData(d); err != nil {
 			return err

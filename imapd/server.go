@@ -74,6 +74,15 @@ const (
 	maxAppendLimit = 1<<32 - 1
 )
 
+// Learner learns from how users file their mail: a message moved or
+// copied into the Junk mailbox (special use \Junk) is spam, one moved out
+// of Junk into any mailbox but Trash is not. Filed is called after the
+// command committed, with the messages' mailbox and UIDs there; it must
+// not block (package learn queues the work).
+type Learner interface {
+	Filed(ctx context.Context, mailboxID int64, uids []uint32, spam bool)
+}
+
 // Options configures a Server. The zero value serves plain IMAP with
 // LOGINDISABLED; set TLSConfig for STARTTLS and implicit TLS.
 type Options struct {
@@ -103,6 +112,9 @@ type Options struct {
 	// changes, and with a changebus.Relay the other nodes', reach MailboxChanged
 	// through it.
 	Changes *changebus.Bus
+	// Learner, if set, is told of messages a user files as spam or not
+	// spam (see Learner).
+	Learner Learner
 	// Sessions, if set, ends logged-in sessions whose account's
 	// credentials are revoked (see SessionRegistry).
 	Sessions SessionRegistry

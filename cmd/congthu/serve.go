@@ -26,6 +26,7 @@ import (
 	"congthu/httpapi"
 	"congthu/imapd"
 	"congthu/internal/safego"
+	"congthu/learn"
 	"congthu/loginlimit"
 	"congthu/mtasts"
 	"congthu/mtasts/stsdb"
@@ -245,7 +246,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	}
 	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, log)
 	r.onStop("smtp", smtpSrv.Shutdown)
-	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, log)
+	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, startLearning(runCtx, r, cfg, st, qc, log), log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
 	mxOpts.Bounces = notify.NewBounces(nst, tracker, log.With("component", "bounces"))
@@ -472,10 +473,25 @@ func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, l
 	}, st, lim, log.With("service", "smtp"))
 }
 
+// startLearning starts the worker that teaches rspamd what users file
+// into and out of Junk, and returns IMAP's Learner; nil (no learning)
+// without rspamd or Redis.
+func startLearning(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client, log *slog.Logger) imapd.Learner {
+	if cfg.Filter.RspamdURL == "" || qc == nil {
+		return nil
+	}
+	log = log.With("component", "learn")
+	rs := &rspamd.Client{URL: cfg.Filter.RspamdURL, Password: cfg.Filter.RspamdPassword, Timeout: cfg.Filter.Timeout.D()}
+	w := queue.NewWorker(qc, log, queue.WorkerOptions{})
+	w.Handle(learn.QueueName, learn.NewHandler(st, rs, log), queue.HandlerOptions{Concurrency: 1, Lease: time.Minute})
+	r.goRun("learn worker", func() error { return w.Run(ctx) })
+	return learn.NewQueue(qc, log)
+}
+
 // newIMAP returns the IMAP server, woken by the mailbox changes on the
 // change bus (the store's and, through the relay, other nodes').
 func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
-	sessions *revoke.Registry, changes *changebus.Bus, log *slog.Logger) *imapd.Server {
+	sessions *revoke.Registry, changes *changebus.Bus, learner imapd.Learner, log *slog.Logger) *imapd.Server {
 	opts := imapd.Options{
 		TLSConfig:         tlsConfig,
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
@@ -483,6 +499,7 @@ func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *lo
 		IdleTimeout:       cfg.IMAP.IdleTimeout.D(),
 		Sessions:          sessions,
 		Changes:           changes,
+		Learner:           learner,
 	}
 	imapLimits(cfg, &opts)
 	return imapd.New(opts, st, lim, log.With("service", "imap"))

@@ -219,3 +219,38 @@ func (c *Client) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Learned returns how many messages rspamd has learnt (the controller's
+// /stat), for tests and checks.
+func (c *Client) Learned(ctx context.Context) (int, error) {
+	timeout := c.Timeout
+	if timeout <= 0 {
+		timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.URL, "/")+"/stat", nil)
+	if err != nil {
+		return 0, &Error{Err: err}
+	}
+	req.Header.Set("Password", c.Password)
+	hc := c.HTTP
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, &Error{Err: err}
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Learned *int `json:"learned"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		return 0, &Error{Status: resp.StatusCode, Err: fmt.Errorf("stat")}
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&st); err != nil || st.Learned == nil {
+		return 0, &Error{Status: resp.StatusCode, Err: fmt.Errorf("unreadable stat")}
+	}
+	return *st.Learned, nil
+}

@@ -49,6 +49,9 @@ func TestRspamd(t *testing.T) {
 	if err := c.Learn(ctx, spam, true); err != nil {
 		t.Errorf("learn the same spam again: %v", err)
 	}
+	if n, err := c.Learned(ctx); err != nil || n != 1 {
+		t.Errorf("learned %d (%v), want 1 after the same message twice", n, err)
+	}
 	if err := c.Learn(ctx, msg("Lịch công tác", "Lịch công tác tuần của lãnh đạo."), false); err != nil {
 		t.Errorf("learn ham: %v", err)
 	}

@@ -58,6 +58,8 @@ var rules = []rule{
 		"configuration is a leaf"},
 	{"dkim/...", []string{"store/...", "dispatcher/...", "smtpd/...", "cmd/..."}, "signing is a leaf"},
 	{"mtasts", []string{"store/...", "dispatcher/...", "cmd/..."}, "the MTA-STS policy is a leaf"},
+	{"learn", []string{"imapd/...", "smtpd/...", "dispatcher/...", "notify/...", "httpapi/...", "cmd/..."},
+		"learning is a queue job over the store and rspamd; IMAP only calls its Learner"},
 	{"filter/...", []string{"store/...", "queue/...", "smtpd/...", "imapd/...", "dispatcher/...", "notify/...", "httpapi/...", "cmd/..."},
 		"the filter daemons' clients are leaves"},
 	{"zns/...", []string{"store/...", "queue/...", "httpapi/...", "dispatcher/...", "notify/...", "sms/...", "webhook/...", "cmd/..."},
