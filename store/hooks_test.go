@@ -14,7 +14,7 @@ func TestHooks(t *testing.T) {
 		var added []int64
 		changed := map[int64]int64{}
 		s := b.open(t, func(o *Options) {
-			o.OutboxAdded = func(id int64) {
+			o.Outbox.Added = func(id int64) {
 				mu.Lock()
 				added = append(added, id)
 				mu.Unlock()
@@ -42,7 +42,7 @@ func TestHooks(t *testing.T) {
 			t.Errorf("Changed for INBOX: got modseq %d, want %d", got, want)
 		}
 		// A panicking hook does not break delivery.
-		p := b.open(t, func(o *Options) { o.OutboxAdded = func(int64) { panic("boom") } })
+		p := b.open(t, func(o *Options) { o.Outbox.Added = func(int64) { panic("boom") } })
 		done := make(chan error, 1)
 		go func() {
 			_, err := p.Deliver(ctx, &Delivery{Raw: msg("x"), MailFrom: "a@example.gov.vn", Remote: []string{"c@example.org"}})
