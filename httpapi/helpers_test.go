@@ -59,7 +59,7 @@ func openStore(t testing.TB, backend string, q *queue.Client) *store.Store {
 	done := make(chan struct{})
 	go func() { defer close(done); enq.Run(ectx) }()
 	t.Cleanup(func() { stop(); <-done })
-	opts.OutboxAdded = enq.Add
+	opts.Outbox.Added = enq.Add
 	st, err := store.Open(ctx, opts, testLog())
 	if err != nil {
 		t.Fatal(err)

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Options.OutboxAdded is called after the commit, once per outbox entry,
+// Options.Outbox.Added is called after the commit, once per outbox entry,
 // and Options.Changed once per changed mailbox.
 func TestHooks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, _ *Store) {
@@ -35,7 +35,7 @@ func TestHooks(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(added) != 1 || added[0] != res.OutboxID || res.OutboxID == 0 {
-			t.Errorf("OutboxAdded: got %v, want [%d]", added, res.OutboxID)
+			t.Errorf("Added: got %v, want [%d]", added, res.OutboxID)
 		}
 		mb := local.Local[0].MailboxID
 		if got, want := changed[mb], res.Local[0].ModSeq; got != want {
