@@ -1,6 +1,8 @@
-// Package store is congthu's system of record: domains, accounts, aliases,
-// mailboxes, messages with their flags and UIDs, and the outbox of mail for
-// other domains.
+// Package store is congthu's system of record for mail: domains, accounts,
+// aliases, mailboxes, messages with their flags and UIDs. The outbox of
+// mail for other domains is package congthu/outbox, in the same database:
+// Open builds it (Options.Outbox, Store.Outbox), and Deliver writes a
+// message's local copies and its outbox entry in one transaction.
 //
 // It runs on SQLite (the embedded default: one file under the data
 // directory, WAL, every acknowledged commit fsynced) or on PostgreSQL when
