@@ -366,7 +366,7 @@ func TestReplayWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels(),
+	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Outbox: e.st.Outbox(), Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels(),
 		Tracker: e.tracker, Metrics: e.srv.metrics})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())

@@ -191,7 +191,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		hooks["POST /v1/sms/receipts"] = o.receipt(e.rc)
 	}
 	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), RateLimit: 1_000_000, Webhooks: hooks},
-		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr, Metrics: httpapi.NewMetrics(),
+		httpapi.Deps{Store: st, Outbox: st.Outbox(), Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr, Metrics: httpapi.NewMetrics(),
 			Channels: notify.NewRegistry(notify.EmailChannel{SenderDomain: "hanoi.gov.vn"}, smschan.Kind{})})
 	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
