@@ -55,8 +55,7 @@ type Attempt struct {
 	OutboxID int64
 	Address  string // as stored in the entry (see State)
 	// Status is the recipient's new state: Queued (try again at
-	// NextAttempt) or a final one (Delivered, Failed,
-	// Expired).
+	// NextAttempt) or a final one (Delivered, Failed, Expired).
 	Status      string
 	NextAttempt time.Time
 	// LastError is the remote reply or the local reason ("" on success).
@@ -77,8 +76,8 @@ type Attempt struct {
 type Outcome struct {
 	OutboxID  int64
 	Recipient string
-	// Status is the recipient's outbox state: Queued, or one of
-	// the final Delivered, Failed, Expired.
+	// Status is the recipient's outbox state: Queued, or one of the
+	// final Delivered, Failed, Expired.
 	Status string
 	// Final is whether Status is final (no further attempt).
 	Final bool
@@ -95,7 +94,7 @@ type Outcome struct {
 	InProgress bool
 }
 
-// Tx is the recording transaction as an Hook uses it.
+// Tx is the recording transaction as a Hook uses it.
 type Tx struct {
 	tx    sqldb.Tx
 	after []func(context.Context)
@@ -109,9 +108,9 @@ func (t *Tx) Tx() sqldb.Tx { return t.tx }
 // that is not cancelled by the recorder's.
 func (t *Tx) AfterCommit(f func(context.Context)) { t.after = append(t.after, f) }
 
-// Hook subscribes to the outcomes of delivery attempts. Both methods
-// run inside the recording transaction: what a hook writes commits or
-// fails with the outcomes.
+// Hook subscribes to the outcomes of delivery attempts. OutboxRecording
+// and the function it returns run inside the recording transaction: what
+// a hook writes commits or fails with the outcomes.
 type Hook interface {
 	// OutboxRecording is called first in the transaction, before any
 	// outbox row changes, with the entries about to be recorded (a hook
