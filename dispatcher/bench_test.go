@@ -20,7 +20,7 @@ import (
 //   - throughput: 10,000 queued 10 KB messages delivered and recorded, in
 //     messages/s: signed when accepted (dkim), signed by the dispatcher
 //     (dkim-at-delivery) or unsigned (nodkim);
-//   - latency: enqueue (the store's OutboxAdded hook) to the sink seeing
+//   - latency: enqueue (the outbox's Added callback) to the sink seeing
 //     MAIL FROM, one message at a time on an idle dispatcher; median and
 //     90th percentile.
 //
@@ -131,7 +131,7 @@ func benchThroughput(b *testing.B, n int, mode signMode) {
 	}
 	// Wait for the outcomes to be recorded (entries removed).
 	for {
-		due, err := e.st.OutboxDuePage(e.ctx, time.Now().Add(time.Hour), 0, 1)
+		due, err := e.st.Outbox().DuePage(e.ctx, time.Now().Add(time.Hour), 0, 1)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -162,7 +162,7 @@ func benchLatency(b *testing.B, n int) {
 	done := make(chan error, 1)
 	go func() { done <- e.d.Run(ctx) }()
 	defer func() { cancel(); <-done }()
-	enq := NewEnqueuer(e.q, nil) // what the store's OutboxAdded hook calls
+	enq := NewEnqueuer(e.q, nil) // what the outbox's Added callback calls
 	go enq.Run(ctx)
 	from := "alice@local.test"
 	raw := message(from, "bob@remote.test", "Thông báo", 10<<10)

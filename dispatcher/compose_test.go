@@ -13,6 +13,7 @@ import (
 
 	"congthu/internal/testdns"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/store"
 )
 
@@ -33,7 +34,7 @@ func (c *composeTracker) attach(e *env, recorded func(context.Context, *notifydb
 	if recorded == nil {
 		recorded = c.OutboxRecorded
 	}
-	e.st.AddOutboxHook(e.nst.NotificationHook(recorded))
+	e.st.Outbox().AddHook(e.nst.NotificationHook(recorded))
 }
 
 func (c *composeTracker) OutboxRecorded(_ context.Context, rec *notifydb.NotificationRecord) {
@@ -99,7 +100,7 @@ func (e *env) exampleOrgMX() {
 // reason containing reason.
 func (e *env) wantFailed(id int64, rcpt, reason string) {
 	e.t.Helper()
-	if r := e.state(id)[rcpt]; r.Status != store.OutboxFailed || !strings.Contains(r.LastError, reason) {
+	if r := e.state(id)[rcpt]; r.Status != outbox.Failed || !strings.Contains(r.LastError, reason) {
 		e.t.Errorf("entry %d, %s: %+v, want failed with %q", id, rcpt, r, reason)
 	}
 }
@@ -130,7 +131,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	e.exampleOrgMX()
 
 	id := e.notificationEmail("n-1", "an@example.org")
-	if st, err := e.st.OutboxState(e.ctx, id); err != nil || len(st.Raw) != 0 {
+	if st, err := e.st.Outbox().State(e.ctx, id); err != nil || len(st.Raw) != 0 {
 		t.Fatalf("stored entry: %+v %v, want no bytes and the notification", st, err)
 	}
 
@@ -140,7 +141,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	if _, err := e.d.DeliverNow(e.ctx, id); err == nil || !strings.Contains(err.Error(), "connection refused") {
 		t.Fatalf("DeliverNow with a failing Compose: %v, want the error", err)
 	}
-	if r := e.state(id)["an@example.org"]; r.Status != store.OutboxQueued || r.Attempts != 0 || sk.count() != 0 {
+	if r := e.state(id)["an@example.org"]; r.Status != outbox.Queued || r.Attempts != 0 || sk.count() != 0 {
 		t.Fatalf("after a transient compose failure: %+v, sink %d", r, sk.count())
 	}
 
@@ -186,7 +187,7 @@ func TestComposeAtDelivery(t *testing.T) {
 		t.Errorf("tracker told: %q", done)
 	}
 	// The notification's timeline: sending as of the attempt's start,
-	// then delivered (store.TestRecordOutboxAttemptsAtomic checks that
+	// then delivered (notifydb.TestRecordAttemptsAtomic checks that
 	// they are written with the outcome, in one transaction).
 	evs, got := e.timeline("n-1")
 	if got != "created sending delivered" || evs[1].At.After(evs[2].At) {

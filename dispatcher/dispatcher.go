@@ -20,13 +20,14 @@ import (
 	"congthu/internal/safego"
 	"congthu/mailhdr"
 	"congthu/mtasts"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 )
 
 // Queue is the name of the queue of outbound delivery jobs. A job's ID is
 // "outbox:<outbox entry ID>" (see JobID); it carries no payload.
-const Queue = store.OutboxJobQueue
+const Queue = outbox.JobQueue
 
 // JobID returns the ID of the delivery job of an outbox entry.
 func JobID(outboxID int64) string { return "outbox:" + strconv.FormatInt(outboxID, 10) }
@@ -158,9 +159,9 @@ type Options struct {
 	// retried with the job. Without Compose such an entry fails.
 	Compose func(ctx context.Context, outboxID int64) ([]byte, error)
 	// SendingAfter is how long the first attempt of an entry may run
-	// before the store's outbox hooks are told it is in progress
-	// (store.RecordOutboxInProgress); an attempt that ends sooner passes
-	// the time it began with its outcome (store.OutboxAttempt.Started).
+	// before the outbox hooks are told it is in progress
+	// (outbox.Store.RecordInProgress); an attempt that ends sooner passes
+	// the time it began with its outcome (outbox.Attempt.Started).
 	// Default 1 s.
 	SendingAfter time.Duration
 
@@ -169,13 +170,19 @@ type Options struct {
 	Now func() time.Time
 }
 
-// Store is what the dispatcher needs from the system of record.
-// *store.Store implements it.
+// Outbox is what the dispatcher needs from the outbox: the entries due,
+// their state, and the recording of outcomes. *outbox.Store implements it.
+type Outbox interface {
+	State(ctx context.Context, id int64) (*outbox.State, error)
+	DuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
+	RecordAttempts(ctx context.Context, attempts []outbox.Attempt, remove bool) error
+	RecordInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error
+}
+
+// Store is what the dispatcher needs from the mail store: local domains
+// and recipients (for mail to them and for DSNs), delivery into their
+// mailboxes, and DKIM keys. *store.Store implements it.
 type Store interface {
-	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
-	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
-	RecordOutboxAttempts(ctx context.Context, attempts []store.OutboxAttempt, remove bool) error
-	RecordOutboxInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error
 	Domain(ctx context.Context, name string) (*store.Domain, error)
 	ResolveRecipient(ctx context.Context, address string) (*store.Account, error)
 	Deliver(ctx context.Context, d *store.Delivery) (*store.DeliveryResult, error)
@@ -269,6 +276,7 @@ func (o *Options) withDefaults() {
 type Dispatcher struct {
 	o   Options
 	st  Store
+	ob  Outbox
 	q   *queue.Client
 	log *slog.Logger
 	t   *transport
@@ -276,10 +284,11 @@ type Dispatcher struct {
 	domains sync.Map // name -> cachedDomain
 }
 
-// New returns a Dispatcher over the store st and the queue client q.
-func New(opts Options, st Store, q *queue.Client, log *slog.Logger) (*Dispatcher, error) {
-	if st == nil || q == nil {
-		return nil, errors.New("dispatcher: store and queue client are required")
+// New returns a Dispatcher over the mail store st, the outbox ob and the
+// queue client q.
+func New(opts Options, st Store, ob Outbox, q *queue.Client, log *slog.Logger) (*Dispatcher, error) {
+	if st == nil || ob == nil || q == nil {
+		return nil, errors.New("dispatcher: store, outbox and queue client are required")
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -305,18 +314,18 @@ func New(opts Options, st Store, q *queue.Client, log *slog.Logger) (*Dispatcher
 		opts.Signer = dkim.NewSigner(st, log)
 	}
 	d := &Dispatcher{
-		o: opts, st: st, q: q, log: log,
+		o: opts, st: st, ob: ob, q: q, log: log,
 		t: newTransport(&opts, log),
 	}
 	d.t.o = &d.o
 	return d, nil
 }
 
-// Source returns the sweeper's view of the store: outbox entries due for
+// Source returns the sweeper's view of the outbox: entries due for
 // delivery, as jobs of Queue. It answers nothing for other queues.
-func (d *Dispatcher) Source() queue.Source { return source{d.st} }
+func (d *Dispatcher) Source() queue.Source { return source{d.ob} }
 
-type source struct{ st Store }
+type source struct{ ob Outbox }
 
 // Due implements queue.Source; the cursor is the last outbox ID returned.
 func (s source) Due(ctx context.Context, q string, before time.Time, cursor string, limit int) ([]queue.Job, string, error) {
@@ -331,7 +340,7 @@ func (s source) Due(ctx context.Context, q string, before time.Time, cursor stri
 		}
 		after = n
 	}
-	ids, err := s.st.OutboxDuePage(ctx, before, after, limit)
+	ids, err := s.ob.DuePage(ctx, before, after, limit)
 	if err != nil {
 		return nil, "", err
 	}
@@ -397,8 +406,8 @@ func (d *Dispatcher) janitor(ctx context.Context) {
 // record stores a job's outcomes (the store groups those of concurrent
 // jobs in one transaction). It waits even if ctx ends: the outcomes are
 // being written, and the job must not look unrecorded meanwhile.
-func (d *Dispatcher) record(ctx context.Context, attempts []store.OutboxAttempt) error {
-	return d.st.RecordOutboxAttempts(context.WithoutCancel(ctx), attempts, !d.o.KeepFinished)
+func (d *Dispatcher) record(ctx context.Context, attempts []outbox.Attempt) error {
+	return d.ob.RecordAttempts(context.WithoutCancel(ctx), attempts, !d.o.KeepFinished)
 }
 
 // retryDelay is the delay after the n-th failed attempt (n >= 1).
@@ -442,7 +451,7 @@ func (d *Dispatcher) handle(ctx context.Context, j *queue.Job) error {
 // deliver attempts every due recipient of an outbox entry and records the
 // outcomes. See DeliverNow.
 func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
-	st, err := d.st.OutboxState(ctx, id)
+	st, err := d.ob.State(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return time.Time{}, nil // delivered and removed by an earlier run
 	}
@@ -450,10 +459,10 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 		return time.Time{}, err
 	}
 	now := d.o.Now()
-	var due []store.OutboxRecipientState
+	var due []outbox.RecipientState
 	var later time.Time
 	for _, r := range st.Recipients {
-		if r.Status != store.OutboxQueued {
+		if r.Status != outbox.Queued {
 			continue
 		}
 		if r.NextAttempt.After(now) {
@@ -512,22 +521,22 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	// Decide each recipient's new state.
 	now = d.o.Now()
 	deadline := st.CreatedAt.Add(d.o.MaxQueueAge)
-	attempts := make([]store.OutboxAttempt, len(due))
+	attempts := make([]outbox.Attempt, len(due))
 	var failed, delayed []dsnRecipient
 	for i, r := range due {
 		e := outcomes[i]
-		a := store.OutboxAttempt{OutboxID: id, Address: r.Address, Started: started}
+		a := outbox.Attempt{OutboxID: id, Address: r.Address, Started: started}
 		switch {
 		case e == nil:
-			a.Status = store.OutboxDelivered
+			a.Status = outbox.Delivered
 		case e.Permanent:
-			a.Status, a.LastError = store.OutboxFailed, e.Error()
+			a.Status, a.LastError = outbox.Failed, e.Error()
 			failed = append(failed, dsnRecipient{addr: r.Address, action: "failed", err: e})
 		case !now.Before(deadline):
-			a.Status, a.LastError = store.OutboxExpired, e.Error()
+			a.Status, a.LastError = outbox.Expired, e.Error()
 			failed = append(failed, dsnRecipient{addr: r.Address, action: "failed", err: e, expired: true})
 		default:
-			a.Status, a.LastError = store.OutboxQueued, e.Error()
+			a.Status, a.LastError = outbox.Queued, e.Error()
 			a.NextAttempt = now.Add(d.retryDelay(r.Attempts + 1))
 			if a.NextAttempt.After(deadline) {
 				a.NextAttempt = deadline // one last try when the message expires
@@ -555,9 +564,9 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 	}
 	for _, a := range attempts {
 		switch a.Status {
-		case store.OutboxDelivered:
+		case outbox.Delivered:
 			log.Info("dispatcher: delivered", "rcpt", a.Address)
-		case store.OutboxFailed, store.OutboxExpired:
+		case outbox.Failed, outbox.Expired:
 			log.Warn("dispatcher: not delivered", "rcpt", a.Address, "status", a.Status, "err", a.LastError)
 		default:
 			log.Info("dispatcher: deferred", "rcpt", a.Address, "next", a.NextAttempt, "err", a.LastError)
@@ -571,7 +580,7 @@ func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
 // Options.SendingAfter. The returned stop cancels that, or waits for one
 // under way: it is then recorded before the outcome. Calling stop again
 // does nothing.
-func (d *Dispatcher) markInProgressAfter(ctx context.Context, log *slog.Logger, id int64, due []store.OutboxRecipientState, started time.Time) (stop func()) {
+func (d *Dispatcher) markInProgressAfter(ctx context.Context, log *slog.Logger, id int64, due []outbox.RecipientState, started time.Time) (stop func()) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	t := time.AfterFunc(d.o.SendingAfter, func() {
@@ -585,7 +594,7 @@ func (d *Dispatcher) markInProgressAfter(ctx context.Context, log *slog.Logger, 
 		for i, r := range due {
 			rcpts[i] = r.Address
 		}
-		if err := d.st.RecordOutboxInProgress(ctx, id, rcpts, started); err != nil {
+		if err := d.ob.RecordInProgress(ctx, id, rcpts, started); err != nil {
 			log.Warn("dispatcher: cannot record the attempt in progress", "err", err)
 		}
 	})
@@ -606,7 +615,7 @@ func earliest(a, b time.Time) time.Time {
 
 // attempt delivers raw to the due recipients, grouped by domain, domains in
 // parallel, and returns each recipient's outcome (nil: delivered).
-func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *store.OutboxState, raw []byte, due []store.OutboxRecipientState) []*DeliveryError {
+func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *outbox.State, raw []byte, due []outbox.RecipientState) []*DeliveryError {
 	out := make([]*DeliveryError, len(due))
 	byDomain := map[string][]int{}
 	var domains []string

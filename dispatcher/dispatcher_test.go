@@ -17,6 +17,7 @@ import (
 
 	"congthu/internal/testdns"
 	"congthu/internal/testenv"
+	"congthu/outbox"
 	"congthu/store"
 )
 
@@ -30,7 +31,7 @@ func TestDelivered(t *testing.T) {
 
 			raw := message("alice@local.test", "bob@remote.test", "Công văn số 12", 10<<10)
 			id := e.submit("alice@local.test", []string{"bob@remote.test"}, raw)
-			r := e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+			r := e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 			if r.Attempts != 1 {
 				t.Errorf("attempts: got %d, want 1", r.Attempts)
 			}
@@ -84,7 +85,7 @@ func TestTemporaryThenDelivered(t *testing.T) {
 	e := newEnv(t, envOpts{opts: func(o *Options) { o.Port = portOf(t, sk.addr); o.RetrySchedule = sched }})
 	e.dns.SetA("remote.test", "127.0.0.1") // no MX: the implicit MX
 	id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "retry", 1000))
-	r := e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 15*time.Second)
+	r := e.waitStatus(id, "bob@remote.test", outbox.Delivered, 15*time.Second)
 	if r.Attempts != 3 {
 		t.Errorf("attempts: got %d, want 3", r.Attempts)
 	}
@@ -165,11 +166,11 @@ func TestPermanentFailureDSN(t *testing.T) {
 
 	raw := message("alice@local.test", "nobody@remote.test", "Giấy mời họp", 2000)
 	id := e.submit("alice@local.test", []string{"nobody@remote.test", "carol@remote.test"}, raw)
-	r := e.waitStatus(id, "nobody@remote.test", store.OutboxFailed, 10*time.Second)
+	r := e.waitStatus(id, "nobody@remote.test", outbox.Failed, 10*time.Second)
 	if !strings.Contains(r.LastError, "550 5.1.1 mailbox unavailable") {
 		t.Errorf("last error: got %q, want the remote reply", r.LastError)
 	}
-	e.waitStatus(id, "carol@remote.test", store.OutboxDelivered, 10*time.Second)
+	e.waitStatus(id, "carol@remote.test", outbox.Delivered, 10*time.Second)
 
 	in := e.waitInbox(1, 10*time.Second)
 	hdr, human, status, orig := dsnParts(t, in[0])
@@ -222,8 +223,8 @@ func TestNoDSNForNullSenderOrRemoteSender(t *testing.T) {
 	e.dns.SetA("remote.test", "127.0.0.1")
 	a := e.submit("", []string{"x@remote.test"}, message("alice@local.test", "x@remote.test", "dsn", 100))
 	b := e.submit("bounces@notify.example", []string{"y@remote.test"}, message("alice@local.test", "y@remote.test", "notification", 100))
-	e.waitStatus(a, "x@remote.test", store.OutboxFailed, 10*time.Second)
-	e.waitStatus(b, "y@remote.test", store.OutboxFailed, 10*time.Second)
+	e.waitStatus(a, "x@remote.test", outbox.Failed, 10*time.Second)
+	e.waitStatus(b, "y@remote.test", outbox.Failed, 10*time.Second)
 	time.Sleep(200 * time.Millisecond)
 	if n := len(e.inbox()); n != 0 {
 		t.Errorf("INBOX: got %d messages, want no DSN", n)
@@ -238,11 +239,11 @@ func TestHostDownThenUp(t *testing.T) {
 	id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "down", 100))
 	waitFor(t, "a failed attempt", 10*time.Second, func() bool { return e.state(id)["bob@remote.test"].Attempts >= 1 })
 	r := e.state(id)["bob@remote.test"]
-	if r.Status != store.OutboxQueued || !strings.Contains(r.LastError, "refused") {
+	if r.Status != outbox.Queued || !strings.Contains(r.LastError, "refused") {
 		t.Errorf("after the host was down: got %q %q, want queued with connection refused", r.Status, r.LastError)
 	}
 	sk := startSink(t, sinkOpts{addr: addr})
-	r = e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+	r = e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 	if r.Attempts < 2 || sk.count() != 1 {
 		t.Errorf("got %d attempts and %d messages at the sink, want >= 2 and 1", r.Attempts, sk.count())
 	}
@@ -274,7 +275,7 @@ func TestSTARTTLS(t *testing.T) {
 			e.dns.SetA("remote.test", "127.0.0.1")
 			id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "tls", 100))
 			if tc.delivered {
-				e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+				e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 				if m := sk.messages(); len(m) != 1 || m[0].tls != tc.tls {
 					t.Errorf("sink: got %d messages (tls %v), want 1 with tls %v", len(m), len(m) > 0 && m[0].tls, tc.tls)
 				}
@@ -282,7 +283,7 @@ func TestSTARTTLS(t *testing.T) {
 			}
 			waitFor(t, "two attempts", 10*time.Second, func() bool { return e.state(id)["bob@remote.test"].Attempts >= 2 })
 			r := e.state(id)["bob@remote.test"]
-			if r.Status != store.OutboxQueued || sk.count() != 0 {
+			if r.Status != outbox.Queued || sk.count() != 0 {
 				t.Errorf("got status %q, %d messages at the sink; want queued (retried) and none", r.Status, sk.count())
 			}
 			if !strings.Contains(r.LastError, "TLS") && !strings.Contains(r.LastError, "tls") {
@@ -302,7 +303,7 @@ func TestMXPreferenceAndFallback(t *testing.T) {
 	e.dns.SetA("backup.remote.test", "127.0.0.3")
 
 	id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "mx 1", 100))
-	e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+	e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 	if primary.count() != 1 || backup.count() != 0 {
 		t.Errorf("primary got %d, backup %d; want 1, 0", primary.count(), backup.count())
 	}
@@ -313,7 +314,7 @@ func TestMXPreferenceAndFallback(t *testing.T) {
 	e.d.t.closed = false
 	e.d.t.mu.Unlock()
 	id = e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "mx 2", 100))
-	e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+	e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 	if backup.count() != 1 {
 		t.Errorf("backup got %d, want 1 after the primary went down", backup.count())
 	}
@@ -322,11 +323,11 @@ func TestMXPreferenceAndFallback(t *testing.T) {
 		// No MX: the domain's own address (RFC 5321 5.1).
 		e.dns.SetA("plain.test", "127.0.0.3")
 		id := e.submit("alice@local.test", []string{"carol@plain.test"}, message("alice@local.test", "carol@plain.test", "a", 100))
-		e.waitStatus(id, "carol@plain.test", store.OutboxDelivered, 10*time.Second)
+		e.waitStatus(id, "carol@plain.test", outbox.Delivered, 10*time.Second)
 	})
 	t.Run("no such domain", func(t *testing.T) {
 		id := e.submit("alice@local.test", []string{"dave@nxdomain.test"}, message("alice@local.test", "dave@nxdomain.test", "nx", 100))
-		r := e.waitStatus(id, "dave@nxdomain.test", store.OutboxFailed, 10*time.Second)
+		r := e.waitStatus(id, "dave@nxdomain.test", outbox.Failed, 10*time.Second)
 		if !strings.Contains(r.LastError, "not found") {
 			t.Errorf("last error: got %q", r.LastError)
 		}
@@ -335,7 +336,7 @@ func TestMXPreferenceAndFallback(t *testing.T) {
 		e.dns.SetFail("flaky.test", true)
 		id := e.submit("alice@local.test", []string{"x@flaky.test"}, message("alice@local.test", "x@flaky.test", "servfail", 100))
 		waitFor(t, "an attempt", 10*time.Second, func() bool { return e.state(id)["x@flaky.test"].Attempts >= 1 })
-		if r := e.state(id)["x@flaky.test"]; r.Status != store.OutboxQueued {
+		if r := e.state(id)["x@flaky.test"]; r.Status != outbox.Queued {
 			t.Errorf("status: got %q (%s), want queued", r.Status, r.LastError)
 		}
 	})
@@ -343,7 +344,7 @@ func TestMXPreferenceAndFallback(t *testing.T) {
 		n := len(e.inbox())
 		e.mx("nullmx.test", testdns.MX{Pref: 0, Host: "."})
 		id := e.submit("alice@local.test", []string{"eve@nullmx.test"}, message("alice@local.test", "eve@nullmx.test", "null mx", 100))
-		r := e.waitStatus(id, "eve@nullmx.test", store.OutboxFailed, 10*time.Second)
+		r := e.waitStatus(id, "eve@nullmx.test", outbox.Failed, 10*time.Second)
 		if r.Attempts != 1 {
 			t.Errorf("attempts: got %d, want 1", r.Attempts)
 		}
@@ -375,7 +376,7 @@ func TestConcurrencyLimitAndReuse(t *testing.T) {
 	} else {
 		t.Logf("%d messages over %d connections, at most %d at once", n, c, sk.maxActive.Load())
 	}
-	e.waitStatus(ids[n-1], fmt.Sprintf("r%d@remote.test", n-1), store.OutboxDelivered, 5*time.Second)
+	e.waitStatus(ids[n-1], fmt.Sprintf("r%d@remote.test", n-1), outbox.Delivered, 5*time.Second)
 }
 
 // TestSmarthostConcurrency: the smarthost, which carries every domain's
@@ -412,7 +413,7 @@ func TestDelayNoticeAndExpiry(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := res.OutboxID
-	step := func(advance time.Duration) (time.Time, store.OutboxRecipientState) {
+	step := func(advance time.Duration) (time.Time, outbox.RecipientState) {
 		t.Helper()
 		e.clock.Advance(advance)
 		next, err := e.d.DeliverNow(e.ctx, id)
@@ -422,7 +423,7 @@ func TestDelayNoticeAndExpiry(t *testing.T) {
 		return next, e.state(id)["bob@remote.test"]
 	}
 	next, r := step(0)
-	if r.Status != store.OutboxQueued || r.Attempts != 1 || next.Sub(e.clock.Now()) < 59*time.Minute {
+	if r.Status != outbox.Queued || r.Attempts != 1 || next.Sub(e.clock.Now()) < 59*time.Minute {
 		t.Fatalf("first attempt: got %q, %d attempts, next in %v", r.Status, r.Attempts, next.Sub(e.clock.Now()))
 	}
 	_, r = step(30 * time.Minute) // not due: nothing happens
@@ -458,7 +459,7 @@ func TestDelayNoticeAndExpiry(t *testing.T) {
 		t.Errorf("at 5h30: %d attempts, %d in INBOX; want 3, 1", r.Attempts, len(e.inbox()))
 	}
 	next, r = step(5 * time.Hour) // 10h30: expired
-	if r.Status != store.OutboxExpired || !next.IsZero() {
+	if r.Status != outbox.Expired || !next.IsZero() {
 		t.Fatalf("at 10h30: got %q (next %v), want expired", r.Status, next)
 	}
 	in = e.inbox()
@@ -479,7 +480,7 @@ func TestDelayNoticeAndExpiry(t *testing.T) {
 		t.Errorf("expiry text:\n%s", human)
 	}
 	// Done: running again changes nothing.
-	if _, r = step(time.Hour); r.Status != store.OutboxExpired || len(e.inbox()) != 2 {
+	if _, r = step(time.Hour); r.Status != outbox.Expired || len(e.inbox()) != 2 {
 		t.Errorf("after expiry: %q, %d in INBOX", r.Status, len(e.inbox()))
 	}
 }
@@ -526,7 +527,7 @@ func TestSweeperRestoresAfterFlushAll(t *testing.T) {
 	defer func() { cancel(); <-done }()
 	waitFor(t, "all 5 delivered", 15*time.Second, func() bool { return sk.count() == 5 })
 	for i, id := range ids {
-		e.waitStatus(id, fmt.Sprintf("r%d@remote.test", i), store.OutboxDelivered, 5*time.Second)
+		e.waitStatus(id, fmt.Sprintf("r%d@remote.test", i), outbox.Delivered, 5*time.Second)
 	}
 }
 
@@ -534,8 +535,8 @@ func TestLocalDomainRecipient(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	// Queued for a domain that is local by the time it is delivered.
 	id := e.submit("alice@local.test", []string{"Alice@Local.Test", "ghost@local.test"}, message("alice@local.test", "alice@local.test", "to myself", 100))
-	e.waitStatus(id, "Alice@local.test", store.OutboxDelivered, 10*time.Second)
-	r := e.waitStatus(id, "ghost@local.test", store.OutboxFailed, 10*time.Second)
+	e.waitStatus(id, "Alice@local.test", outbox.Delivered, 10*time.Second)
+	r := e.waitStatus(id, "ghost@local.test", outbox.Failed, 10*time.Second)
 	if !strings.Contains(r.LastError, "5.1.1") {
 		t.Errorf("last error: got %q", r.LastError)
 	}
@@ -561,7 +562,7 @@ func TestSmarthostAuth(t *testing.T) {
 	// No DNS at all for the recipient's domain: everything goes to the
 	// smarthost.
 	id := e.submit("alice@local.test", []string{"bob@anywhere.example"}, message("alice@local.test", "bob@anywhere.example", "via relay", 100))
-	e.waitStatus(id, "bob@anywhere.example", store.OutboxDelivered, 10*time.Second)
+	e.waitStatus(id, "bob@anywhere.example", outbox.Delivered, 10*time.Second)
 	m := sk.messages()
 	if len(m) != 1 || !m[0].tls {
 		t.Fatalf("smarthost got %d messages (tls %v), want 1 over TLS", len(m), len(m) == 1 && m[0].tls)
@@ -584,7 +585,7 @@ func TestSmarthostImplicitTLSBadPassword(t *testing.T) {
 	id := e.submit("alice@local.test", []string{"bob@anywhere.example"}, message("alice@local.test", "bob@anywhere.example", "via relay", 100))
 	waitFor(t, "an attempt", 10*time.Second, func() bool { return e.state(id)["bob@anywhere.example"].Attempts >= 1 })
 	r := e.state(id)["bob@anywhere.example"]
-	if r.Status != store.OutboxQueued || !strings.Contains(r.LastError, "535") {
+	if r.Status != outbox.Queued || !strings.Contains(r.LastError, "535") {
 		t.Errorf("got %q %q, want queued after 535 (our configuration, not the recipient)", r.Status, r.LastError)
 	}
 	if strings.Contains(r.LastError, "wrong") {
@@ -601,7 +602,7 @@ func TestGracefulShutdown(t *testing.T) {
 	e.stop()
 	e.stop = nil
 	// The running delivery finished and was recorded.
-	if r := e.state(id)["bob@remote.test"]; r.Status != store.OutboxDelivered {
+	if r := e.state(id)["bob@remote.test"]; r.Status != outbox.Delivered {
 		t.Errorf("after shutdown: got %q, want delivered", r.Status)
 	}
 	waitFor(t, "connections closed", 5*time.Second, func() bool { return sk.active.Load() == 0 })
@@ -613,7 +614,7 @@ func TestDialPlainIPLiteral(t *testing.T) {
 	e := newEnv(t, envOpts{opts: func(o *Options) { o.Port = portOf(t, sk.addr) }})
 	e.mx("remote.test", testdns.MX{Pref: 10, Host: "127.0.0.1"})
 	id := e.submit("alice@local.test", []string{"bob@remote.test"}, message("alice@local.test", "bob@remote.test", "ip", 100))
-	e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+	e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 	_ = net.IPv4len
 }
 
@@ -636,7 +637,7 @@ func TestSignedAtAcceptanceNotSignedAgain(t *testing.T) {
 		t.Fatal("signed mail from a domain that is not ours")
 	}
 	id := e.submit("alice@local.test", []string{"bob@remote.test"}, signed)
-	e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+	e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 	msgs := sk.messages()
 	if len(msgs) != 1 {
 		t.Fatalf("sink got %d messages, want 1", len(msgs))

@@ -1,10 +1,10 @@
 // Package dispatcher delivers congthu's outbox: mail that local users sent
 // to other domains (and notification email) leaves through it.
 //
-// Every outbox entry in the store has a job "outbox:<id>" on the "outbound"
-// queue (see package queue). A job is idempotent: it attempts only the
+// Every entry of the outbox (package outbox) has a job "outbox:<id>" on
+// the "outbound" queue (see package queue). A job is idempotent: it attempts only the
 // entry's recipients that are still queued and due, and records each
-// outcome in the store, so running it twice delivers nothing twice except
+// outcome in the outbox, so running it twice delivers nothing twice except
 // in a crash between a remote 250 and the record (at least once). A
 // Sweeper over Source re-enqueues entries Redis lost.
 //
@@ -40,6 +40,6 @@
 // account. After Options.DelayNotice the sender is told once per recipient
 // that delivery is delayed (Action: delayed). No DSN ever goes to the null
 // sender. The outcomes reach whoever subscribed to the outbox
-// (store.AddOutboxHook) inside the transaction that records them; the
+// (outbox.Store.AddHook) inside the transaction that records them; the
 // dispatcher knows nothing of who that is.
 package dispatcher

@@ -15,6 +15,7 @@ import (
 
 	"congthu/internal/mailaddr"
 	"congthu/mailhdr"
+	"congthu/outbox"
 	"congthu/store"
 )
 
@@ -32,8 +33,8 @@ type dsnRecipient struct {
 // account. No DSN goes to the null sender (a DSN is never sent about a
 // DSN, RFC 3461 5.2 / RFC 5321 6.1) nor to a sender outside this server:
 // mail whose envelope sender is not local is the notifications' mail,
-// whose outcome the outbox hooks are told (store.AddOutboxHook).
-func (d *Dispatcher) report(ctx context.Context, log *slog.Logger, st *store.OutboxState, origHeader []byte, rcpts []dsnRecipient, now time.Time) {
+// whose outcome the outbox hooks are told (outbox.Store.AddHook).
+func (d *Dispatcher) report(ctx context.Context, log *slog.Logger, st *outbox.State, origHeader []byte, rcpts []dsnRecipient, now time.Time) {
 	if strings.TrimSpace(strings.Trim(st.MailFrom, "<>")) == "" {
 		log.Info("dispatcher: no DSN for the null sender", "action", rcpts[0].action, "recipients", len(rcpts))
 		return

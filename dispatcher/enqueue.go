@@ -10,7 +10,7 @@ import (
 
 // Enqueuer queues outbox entries for delivery as jobs of Queue. It is made
 // from the queue client before the store opens, so that its Add can be
-// the store's Options.OutboxAdded hook; Run does the enqueueing.
+// the outbox's Options.Added callback; Run does the enqueueing.
 type Enqueuer struct {
 	q       *queue.Client
 	log     *slog.Logger

@@ -31,6 +31,7 @@ import (
 	"congthu/internal/testdns"
 	"congthu/internal/testenv"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 )
@@ -323,7 +324,7 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		so.URL = testenv.Postgres(t)
 	}
 	var ep atomic.Pointer[Enqueuer] // made once the queue client is
-	so.OutboxAdded = func(id int64) {
+	so.Outbox.Added = func(id int64) {
 		if en := ep.Load(); en != nil {
 			en.Add(id)
 		}
@@ -376,12 +377,12 @@ func newEnv(t testing.TB, eo envOpts) *env {
 		IdleTimeout:   2 * time.Second,
 	}
 	if !eo.noFinal {
-		st.AddOutboxHook(finalHook{e.final})
+		st.Outbox().AddHook(finalHook{e.final})
 	}
 	if eo.opts != nil {
 		eo.opts(&o)
 	}
-	d, err := New(o, st, e.q, testLogger(t))
+	d, err := New(o, st, st.Outbox(), e.q, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -442,16 +443,16 @@ func (e *env) submit(from string, rcpts []string, raw []byte) int64 {
 }
 
 // state returns the outbox entry's recipients by address.
-func (e *env) state(id int64) map[string]store.OutboxRecipientState {
+func (e *env) state(id int64) map[string]outbox.RecipientState {
 	e.t.Helper()
-	st, err := e.st.OutboxState(e.ctx, id)
+	st, err := e.st.Outbox().State(e.ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
 	if err != nil {
 		e.t.Fatalf("outbox state: %v", err)
 	}
-	m := map[string]store.OutboxRecipientState{}
+	m := map[string]outbox.RecipientState{}
 	for _, r := range st.Recipients {
 		m[r.Address] = r
 	}
@@ -459,10 +460,10 @@ func (e *env) state(id int64) map[string]store.OutboxRecipientState {
 }
 
 // waitStatus waits until rcpt of entry id has status.
-func (e *env) waitStatus(id int64, rcpt, status string, timeout time.Duration) store.OutboxRecipientState {
+func (e *env) waitStatus(id int64, rcpt, status string, timeout time.Duration) outbox.RecipientState {
 	e.t.Helper()
 	deadline := time.Now().Add(timeout)
-	var last store.OutboxRecipientState
+	var last outbox.RecipientState
 	for time.Now().Before(deadline) {
 		last = e.state(id)[rcpt]
 		if last.Status == status {
@@ -588,8 +589,8 @@ func (f fatalTB) Fatalf(format string, args ...any) { panic(fatal(fmt.Sprintf(fo
 // recipient that reached a final state, once that is durable.
 type finalHook struct{ final chan string }
 
-func (h finalHook) OutboxRecording(context.Context, *store.OutboxTx, []int64) (func(context.Context, *store.OutboxTx, []store.OutboxOutcome) error, error) {
-	return func(_ context.Context, tx *store.OutboxTx, outcomes []store.OutboxOutcome) error {
+func (h finalHook) OutboxRecording(context.Context, *outbox.Tx, []int64) (func(context.Context, *outbox.Tx, []outbox.Outcome) error, error) {
+	return func(_ context.Context, tx *outbox.Tx, outcomes []outbox.Outcome) error {
 		for _, o := range outcomes {
 			if o.Final {
 				s := o.Recipient + " " + o.Status

@@ -12,7 +12,7 @@ import (
 	"congthu/internal/testdns"
 	"congthu/mtasts"
 	"congthu/mtasts/ststest"
-	"congthu/store"
+	"congthu/outbox"
 )
 
 // Deliveries to a domain with an MTA-STS policy (RFC 8461): under enforce
@@ -72,7 +72,7 @@ func TestMTASTS(t *testing.T) {
 				}
 			}()
 			if tc.delivered {
-				e.waitStatus(id, "bob@remote.test", store.OutboxDelivered, 10*time.Second)
+				e.waitStatus(id, "bob@remote.test", outbox.Delivered, 10*time.Second)
 				if m := sk.messages(); len(m) != 1 || m[0].tls != tc.verified {
 					t.Errorf("sink: %d messages (tls %v), want 1 with tls %v", len(m), len(m) > 0 && m[0].tls, tc.verified)
 				}
@@ -80,7 +80,7 @@ func TestMTASTS(t *testing.T) {
 			}
 			waitFor(t, "two attempts", 10*time.Second, func() bool { return e.state(id)["bob@remote.test"].Attempts >= 2 })
 			r := e.state(id)["bob@remote.test"]
-			if r.Status != store.OutboxQueued || sk.count() != 0 {
+			if r.Status != outbox.Queued || sk.count() != 0 {
 				t.Errorf("status %q, %d messages at the sink; want queued (to retry) and none", r.Status, sk.count())
 			}
 			if !strings.Contains(r.LastError, tc.reason) {

@@ -15,8 +15,8 @@ import (
 
 	"congthu/notify"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/queue"
-	"congthu/store"
 	"congthu/templates"
 )
 
@@ -76,7 +76,7 @@ func TestDossierEventAndReads(t *testing.T) {
 		if err != nil || n.OutboxID == 0 {
 			t.Fatalf("stored email: %+v %v", n, err)
 		}
-		if ob, err := e.st.OutboxState(ctx, n.OutboxID); err != nil || len(ob.Raw) != 0 {
+		if ob, err := e.st.Outbox().State(ctx, n.OutboxID); err != nil || len(ob.Raw) != 0 {
 			t.Errorf("outbox message before delivery: %v\n%+v", err, ob)
 		}
 		raw, err := e.tracker.ComposeOutbox(ctx, n.OutboxID)
@@ -85,13 +85,13 @@ func TestDossierEventAndReads(t *testing.T) {
 			!bytes.Contains(raw, []byte("To: =?utf-8?q?Nguy=E1=BB=85n_V=C4=83n_An?= <an.nguyen@example.com>")) {
 			t.Errorf("composed message: %v\n%s", err, raw)
 		}
-		ob, _ := e.st.OutboxState(ctx, n.OutboxID)
+		ob, _ := e.st.Outbox().State(ctx, n.OutboxID)
 		if ob.MailFrom != "bounce+"+em.ID+"@hanoi.gov.vn" {
 			t.Errorf("envelope sender %q", ob.MailFrom)
 		}
 		// The outbox job is queued by the enqueuer, soon after the commit.
 		waitFor(t, "the outbox job", func() bool {
-			st, _ := e.q.Stats(ctx, store.OutboxJobQueue)
+			st, _ := e.q.Stats(ctx, outbox.JobQueue)
 			return st.Ready == 1
 		})
 		if st, _ := e.q.Stats(ctx, "sms"); st.Ready != 1 {
@@ -366,7 +366,7 @@ func TestReplayWithoutRedis(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels(),
+	srv := New(Options{Log: testLog(), RateLimit: 100}, Deps{Store: e.st, Outbox: e.st.Outbox(), Notifications: e.nst, Queue: queue.NewClient(dead), Templates: set, Channels: testChannels(),
 		Tracker: e.tracker, Metrics: e.srv.metrics})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
@@ -396,10 +396,10 @@ func TestRedisScriptsLost(t *testing.T) {
 		t.Fatalf("after SCRIPT FLUSH: %d %s", r.code, r.body)
 	}
 	waitFor(t, "the second outbox job", func() bool {
-		st, _ := e.q.Stats(ctx, store.OutboxJobQueue)
+		st, _ := e.q.Stats(ctx, outbox.JobQueue)
 		return st.Ready >= 2
 	})
-	for _, q := range []string{store.OutboxJobQueue, notify.QueueSMS} {
+	for _, q := range []string{outbox.JobQueue, notify.QueueSMS} {
 		st, err := e.q.Stats(ctx, q)
 		if err != nil {
 			t.Fatal(err)

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"congthu/notify/notifydb"
-	"congthu/store"
+	"congthu/outbox"
 	"congthu/webhook"
 )
 
@@ -108,7 +108,7 @@ func TestTestKeysCallbacksAndEvents(t *testing.T) {
 			}
 		}
 		// Nothing for the outside world.
-		if st, _ := e.q.Stats(ctx, store.OutboxJobQueue); st.Ready+st.Delayed+st.InFlight != 0 {
+		if st, _ := e.q.Stats(ctx, outbox.JobQueue); st.Ready+st.Delayed+st.InFlight != 0 {
 			t.Errorf("test key queued outbox jobs: %+v", st)
 		}
 		if st, _ := e.q.Stats(ctx, "sms"); st.Ready+st.Delayed+st.InFlight != 0 {

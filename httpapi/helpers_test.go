@@ -59,7 +59,7 @@ func openStore(t testing.TB, backend string, q *queue.Client) *store.Store {
 	done := make(chan struct{})
 	go func() { defer close(done); enq.Run(ectx) }()
 	t.Cleanup(func() { stop(); <-done })
-	opts.OutboxAdded = enq.Add
+	opts.Outbox.Added = enq.Add
 	st, err := store.Open(ctx, opts, testLog())
 	if err != nil {
 		t.Fatal(err)
@@ -89,8 +89,8 @@ func newEnv(t testing.TB, backend string, mod ...func(*Options)) *env {
 	nst := notifydb.New(st)
 	metrics := NewMetrics()
 	tracker := notify.NewTracker(nst, q, testLog(), metrics.ObserveDelivery)
-	st.AddOutboxHook(nst.NotificationHook(tracker.OutboxRecorded))
-	srv := New(opts, Deps{Store: st, Notifications: nst, Queue: q, Templates: set, Channels: testChannels(), Tracker: tracker, Metrics: metrics})
+	st.Outbox().AddHook(nst.NotificationHook(tracker.OutboxRecorded))
+	srv := New(opts, Deps{Store: st, Outbox: st.Outbox(), Notifications: nst, Queue: q, Templates: set, Channels: testChannels(), Tracker: tracker, Metrics: metrics})
 	t.Cleanup(srv.Close)
 	ts := httptest.NewServer(srv.Handler())
 	t.Cleanup(ts.Close)

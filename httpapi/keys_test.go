@@ -1,12 +1,11 @@
 package httpapi
 
 import (
+	"congthu/outbox"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
-
-	"congthu/store"
 )
 
 // A service's test and live keys are kept apart: the same event_id or
@@ -43,7 +42,7 @@ func TestTestAndLiveKeysKeptApart(t *testing.T) {
 			t.Fatal("the live response is the test one")
 		}
 		waitFor(t, "the live post's outbox job", func() bool {
-			st, _ := e.q.Stats(ctx, store.OutboxJobQueue)
+			st, _ := e.q.Stats(ctx, outbox.JobQueue)
 			return st.Ready == 1
 		})
 		// Each key replays its own response.

@@ -17,7 +17,7 @@ import (
 
 	"congthu/notify"
 	"congthu/notify/notifydb"
-	"congthu/store"
+	"congthu/outbox"
 	"congthu/webhook"
 )
 
@@ -186,7 +186,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(&b, "congthu_notifications_pending{channel=\"%s\",status=\"%s\"} %d\n", esc(c.Channel), esc(c.Status), c.Count)
 	}
 	b.WriteString("# HELP congthu_queue_jobs Jobs in the notification queues by state.\n# TYPE congthu_queue_jobs gauge\n")
-	qs := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue, store.OutboxJobQueue}
+	qs := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue, outbox.JobQueue}
 	sort.Strings(qs)
 	for _, q := range qs {
 		st, err := s.q.Stats(ctx, q)

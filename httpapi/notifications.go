@@ -20,6 +20,7 @@ import (
 	"congthu/dossier"
 	"congthu/notify"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/webhook"
@@ -253,7 +254,7 @@ func (s *Server) refund(ctx context.Context, cr creation) {
 
 // enqueue queues the work of committed notifications, in a Redis pipeline
 // shared with concurrent requests (their jobs and rate limits). Email goes
-// through the outbox: the store's OutboxAdded hook enqueues its jobs. A failure
+// through the outbox: the outbox's Added callback enqueues its jobs. A failure
 // is only logged: the store holds the work and the sweeper restores the job.
 func (s *Server) enqueue(ctx context.Context, notes []notifydb.NewNotification) {
 	jobs := make([]queue.Job, 0, len(notes))
@@ -495,10 +496,10 @@ func (s *Server) getNotification(w http.ResponseWriter, r *http.Request) {
 		v.Events = append(v.Events, eventView{Cursor: e.ID, Status: e.Status, Detail: e.Detail, At: e.At.UTC()})
 	}
 	if n.OutboxID != 0 {
-		if ob, err := s.st.OutboxState(r.Context(), n.OutboxID); err == nil && len(ob.Recipients) > 0 {
+		if ob, err := s.ob.State(r.Context(), n.OutboxID); err == nil && len(ob.Recipients) > 0 {
 			rc := ob.Recipients[0]
 			a := &attempts{Count: rc.Attempts, LastError: rc.LastError}
-			if rc.Status == store.OutboxQueued {
+			if rc.Status == outbox.Queued {
 				a.NextAttempt = optTime(rc.NextAttempt)
 			}
 			v.Attempts = a

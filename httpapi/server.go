@@ -30,6 +30,7 @@ import (
 	"congthu/internal/redisbatch"
 	"congthu/notify"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
@@ -67,6 +68,9 @@ type Options struct {
 // start, and New changes none of them.
 type Deps struct {
 	Store *store.Store
+	// Outbox is the outbox in Store's database: the delivery state of
+	// live emails.
+	Outbox *outbox.Store
 	// Notifications is the notification store in Store's database.
 	Notifications *notifydb.Store
 	Queue         *queue.Client
@@ -85,6 +89,7 @@ type Server struct {
 	opts     Options
 	log      *slog.Logger
 	st       *store.Store
+	ob       *outbox.Store
 	nst      *notifydb.Store
 	q        *queue.Client
 	set      *templates.Set
@@ -116,11 +121,11 @@ func New(opts Options, d Deps) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if d.Store == nil || d.Notifications == nil || d.Queue == nil || d.Templates == nil || d.Channels == nil || d.Tracker == nil || d.Metrics == nil {
+	if d.Store == nil || d.Outbox == nil || d.Notifications == nil || d.Queue == nil || d.Templates == nil || d.Channels == nil || d.Tracker == nil || d.Metrics == nil {
 		panic("httpapi: New needs every member of Deps")
 	}
 	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
-	s := &Server{opts: opts, log: opts.Log, st: d.Store, nst: d.Notifications, q: d.Queue, set: d.Templates, channels: d.Channels,
+	s := &Server{opts: opts, log: opts.Log, st: d.Store, ob: d.Outbox, nst: d.Notifications, q: d.Queue, set: d.Templates, channels: d.Channels,
 		build: &notify.Builder{Templates: d.Templates, Channels: d.Channels, Now: opts.Now}, tracker: d.Tracker, redis: rb,
 		metrics: d.Metrics, keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.routes()

@@ -78,7 +78,7 @@ func TestChannelHandler(t *testing.T) {
 	nst := notifydb.New(st)
 	q := queue.NewClient(testenv.RedisClient(t, testenv.Redis(t)))
 	tr := NewTracker(nst, q, nil, nil)
-	st.AddOutboxHook(nst.NotificationHook(tr.OutboxRecorded))
+	st.Outbox().AddHook(nst.NotificationHook(tr.OutboxRecorded))
 	if _, err := nst.AddAPIKey(ctx, "motcua", "hash1", "ct_live_abc", false); err != nil {
 		t.Fatal(err)
 	}

@@ -86,7 +86,7 @@ type Tracker struct {
 // time from its creation (for latency metrics); it must not block. The
 // program subscribes the email notifications to the outbox's recorded
 // outcomes, reported to OutboxRecorded, before anything is delivered:
-// mail.AddOutboxHook(st.NotificationHook(t.OutboxRecorded)), once per
+// mail.Outbox().AddHook(st.NotificationHook(t.OutboxRecorded)), once per
 // store.
 func NewTracker(st *notifydb.Store, q *queue.Client, log *slog.Logger, observe func(channel, status string, latency time.Duration)) *Tracker {
 	if log == nil {

@@ -26,6 +26,7 @@ import (
 
 	"congthu/internal/testenv"
 	"congthu/loginlimit"
+	"congthu/outbox"
 	"congthu/store"
 )
 
@@ -40,8 +41,7 @@ type testStore interface {
 	Mailbox(ctx context.Context, accountID int64, name string) (*store.Mailbox, error)
 	Messages(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
 	Message(ctx context.Context, mailboxID int64, uid uint32) (*store.Message, error)
-	OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error)
-	OutboxState(ctx context.Context, id int64) (*store.OutboxState, error)
+	Outbox() *outbox.Store
 	Close() error
 }
 

@@ -369,7 +369,7 @@ func testMXRecipients(t *testing.T, fx *mxFixture) {
 		t.Errorf("Received %q discloses a recipient", rcv)
 	}
 	// Nothing for other domains was queued.
-	ids, err := fx.st.OutboxDuePage(context.Background(), time.Now().Add(time.Hour), 0, 100)
+	ids, err := fx.st.Outbox().DuePage(context.Background(), time.Now().Add(time.Hour), 0, 100)
 	if err != nil || len(ids) != 0 {
 		t.Errorf("outbox: %v %v, want empty", ids, err)
 	}

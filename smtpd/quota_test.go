@@ -115,11 +115,11 @@ func TestMXQuota(t *testing.T) {
 			if e.find(t, fx.bob, "INBOX", tok) != nil {
 				t.Error("bob got the message past his quota")
 			}
-			ids, err := fx.st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10)
+			ids, err := fx.st.Outbox().DuePage(ctx, time.Now().Add(time.Hour), 0, 10)
 			if err != nil || len(ids) != 1 {
 				t.Fatalf("outbox: %v, %v; want one DSN", ids, err)
 			}
-			st, err := fx.st.OutboxState(ctx, ids[0])
+			st, err := fx.st.Outbox().State(ctx, ids[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func TestMXQuota(t *testing.T) {
 			if _, err := send(c, "", []string{"bob@" + domain, "alice@" + domain}, mxMessage(from, "bob@"+domain, tok)); err != nil {
 				t.Fatalf("partial from <>: %v", err)
 			}
-			if ids, _ := fx.st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10); len(ids) != 1 {
+			if ids, _ := fx.st.Outbox().DuePage(ctx, time.Now().Add(time.Hour), 0, 10); len(ids) != 1 {
 				t.Errorf("outbox after a message from <>: %d entries, want still 1", len(ids))
 			}
 

@@ -133,11 +133,11 @@ func TestSubmission(t *testing.T) {
 			}
 
 			ctx := context.Background()
-			ids, err := e.st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10)
+			ids, err := e.st.Outbox().DuePage(ctx, time.Now().Add(time.Hour), 0, 10)
 			if err != nil || len(ids) != 1 {
 				t.Fatalf("outbox due: %v, %v; want one", ids, err)
 			}
-			ob, err := e.st.OutboxState(ctx, ids[0])
+			ob, err := e.st.Outbox().State(ctx, ids[0])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -675,11 +675,11 @@ func TestSubmissionSignsRemoteMail(t *testing.T) {
 		t.Fatalf("Sign called %d times with %v, want once with alice@", n, gotFrom.Load())
 	}
 	ctx := context.Background()
-	ids, err := e.st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10)
+	ids, err := e.st.Outbox().DuePage(ctx, time.Now().Add(time.Hour), 0, 10)
 	if err != nil || len(ids) != 1 {
 		t.Fatalf("outbox due: %v, %v; want one", ids, err)
 	}
-	ob, err := e.st.OutboxState(ctx, ids[0])
+	ob, err := e.st.Outbox().State(ctx, ids[0])
 	if err != nil {
 		t.Fatal(err)
 	}

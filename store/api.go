@@ -10,11 +10,12 @@ import (
 	"time"
 
 	"congthu/internal/sqldb"
+	"congthu/outbox"
 )
 
 // Errors returned by the store. Callers test them with errors.Is.
 var (
-	ErrNotFound       = errors.New("store: not found")
+	ErrNotFound       = sqldb.ErrNotFound // shared with the outbox
 	ErrExists         = errors.New("store: already exists")
 	ErrAuthFailed     = errors.New("store: authentication failed")
 	ErrDisabled       = errors.New("store: account disabled")
@@ -38,11 +39,11 @@ type Options struct {
 	// imapd uses it to wake IDLE sessions (and publishes to Redis for other
 	// nodes). It must not block.
 	Changed func(accountID, mailboxID int64, modseq int64)
-	// OutboxAdded, if set, is called after a commit that added an outbox
-	// entry (mail for remote recipients), with the entry's ID, so the
-	// caller can enqueue its delivery job at once. It must not block.
-	// (The queue sweeper finds entries whose job was lost.)
-	OutboxAdded func(outboxID int64)
+	// Outbox configures the outbox (congthu/outbox) that Open builds
+	// over the same database, and that Deliver adds the entries of remote
+	// recipients to: Outbox.Added is called once per new entry after its
+	// commit, so the caller can enqueue its delivery job at once.
+	Outbox outbox.Options
 	// AuthCacheTTL is how long a successful password verification is
 	// remembered (default 5 minutes; negative disables the cache).
 	AuthCacheTTL time.Duration
@@ -201,15 +202,6 @@ type AppendResult struct {
 	UIDValidity uint32
 	UID         uint32
 	ModSeq      int64
-}
-
-// OutboxRecipient is the delivery state of one remote recipient.
-type OutboxRecipient struct {
-	Address     string
-	Status      string // "queued", "delivered", "failed" (permanent), "expired"
-	Attempts    int
-	NextAttempt time.Time
-	LastError   string
 }
 
 // StoreOp says how STORE changes flags.

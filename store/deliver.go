@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"congthu/envelope"
+	"congthu/internal/blob"
 	"congthu/internal/sqldb"
 	"congthu/mailhdr"
 	"congthu/mailtext"
@@ -208,25 +209,9 @@ func (s *Store) delivered(rs []deliverRes, errs []error) {
 	}
 	for i, r := range rs {
 		if errs[i] == nil && r.outboxID != 0 {
-			s.OutboxAdded(r.outboxID)
+			s.outbox.Added(r.outboxID)
 		}
 	}
-}
-
-// OutboxAdded calls Options.OutboxAdded for a committed outbox entry:
-// the store calls it for its own entries, and a store sharing the
-// database for an entry it added in its own transaction (AddOutboxTx),
-// once that transaction is durable.
-func (s *Store) OutboxAdded(id int64) {
-	if s.opts.OutboxAdded == nil {
-		return
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.Error("store: OutboxAdded hook panicked", "panic", p, "outbox", id)
-		}
-	}()
-	s.opts.OutboxAdded(id)
 }
 
 // storeBatch writes the requests of a batch in transaction tx and
@@ -278,7 +263,8 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 	// statements per batch: each is a round trip on PostgreSQL), before
 	// any mailbox is locked, so that concurrent committers overlap this
 	// with each other's commits.
-	now := sqldb.Micro(time.Now())
+	nowT := time.Now()
+	now := sqldb.Micro(nowT)
 	var pending []*deliverReq
 	for _, r := range batch {
 		if r.err == nil {
@@ -350,7 +336,7 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 		ok = append(ok, r)
 		blobIDs = append(blobIDs, pendingBlobs[i])
 	}
-	if err := s.gcBlobs(ctx, tx, orphans); err != nil {
+	if err := blob.DeleteUnused(ctx, tx, orphans); err != nil {
 		return err
 	}
 	var msgArgs []any
@@ -425,18 +411,9 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 		if len(r.remote) == 0 {
 			continue
 		}
-		outboxID, err := tx.InsertID(ctx, "INSERT INTO outbox (blob_id, mail_from, size, created_at) VALUES (?, ?, ?, ?) RETURNING id",
-			blobIDs[i], r.mailFrom, int64(len(r.raw)), now)
+		outboxID, err := s.outbox.AddMessageTx(ctx, tx, blobIDs[i], r.mailFrom, int64(len(r.raw)), r.remote, nowT)
 		if err != nil {
-			return fmt.Errorf("store: insert outbox message: %w", err)
-		}
-		args := make([]any, 0, 4*len(r.remote))
-		for _, rcpt := range r.remote {
-			args = append(args, outboxID, rcpt, now, now)
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO outbox_recipients (outbox_id, address, next_attempt_at, updated_at) VALUES "+
-			valuesList(len(r.remote), 4), args...); err != nil {
-			return fmt.Errorf("store: insert outbox recipients: %w", err)
+			return err
 		}
 		r.result.outboxID = outboxID
 	}

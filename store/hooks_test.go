@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Options.OutboxAdded is called after the commit, once per outbox entry,
+// Options.Outbox.Added is called after the commit, once per outbox entry,
 // and Options.Changed once per changed mailbox.
 func TestHooks(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, _ *Store) {
@@ -14,7 +14,7 @@ func TestHooks(t *testing.T) {
 		var added []int64
 		changed := map[int64]int64{}
 		s := b.open(t, func(o *Options) {
-			o.OutboxAdded = func(id int64) {
+			o.Outbox.Added = func(id int64) {
 				mu.Lock()
 				added = append(added, id)
 				mu.Unlock()
@@ -35,14 +35,14 @@ func TestHooks(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		if len(added) != 1 || added[0] != res.OutboxID || res.OutboxID == 0 {
-			t.Errorf("OutboxAdded: got %v, want [%d]", added, res.OutboxID)
+			t.Errorf("Added: got %v, want [%d]", added, res.OutboxID)
 		}
 		mb := local.Local[0].MailboxID
 		if got, want := changed[mb], res.Local[0].ModSeq; got != want {
 			t.Errorf("Changed for INBOX: got modseq %d, want %d", got, want)
 		}
 		// A panicking hook does not break delivery.
-		p := b.open(t, func(o *Options) { o.OutboxAdded = func(int64) { panic("boom") } })
+		p := b.open(t, func(o *Options) { o.Outbox.Added = func(int64) { panic("boom") } })
 		done := make(chan error, 1)
 		go func() {
 			_, err := p.Deliver(ctx, &Delivery{Raw: msg("x"), MailFrom: "a@example.gov.vn", Remote: []string{"c@example.org"}})

@@ -6,13 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 
+	"congthu/internal/blob"
 	"congthu/internal/sqldb"
 )
 
@@ -238,7 +238,7 @@ func (s *Store) deleteMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("store: delete messages of mailbox %d: %w", mailboxID, err)
 	}
-	if err := s.gcBlobs(ctx, tx, blobs); err != nil {
+	if err := blob.DeleteUnused(ctx, tx, blobs); err != nil {
 		return err
 	}
 	if err := freeUsage(ctx, tx, accountID, freed); err != nil {
@@ -253,44 +253,8 @@ func (s *Store) deleteMailboxTx(ctx context.Context, tx dbtx, ch changes, accoun
 	return nil
 }
 
-// gcBlobs deletes those of the given blobs that no message or outbox entry
-// refers to any more.
-func (s *Store) gcBlobs(ctx context.Context, tx dbtx, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	ids = uniqueInt64(ids)
-	for len(ids) > 0 {
-		n := min(len(ids), chunkSize)
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
-		ids = ids[n:]
-		_, err := tx.Exec(ctx, `DELETE FROM blobs WHERE id IN (`+sqldb.Placeholders(n)+`)
-			AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.blob_id = blobs.id)
-			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.blob_id = blobs.id)`, args...)
-		if err != nil {
-			return fmt.Errorf("store: delete unused message bytes: %w", err)
-		}
-	}
-	return nil
-}
-
 // chunkSize bounds the number of values in one IN (...) list.
 const chunkSize = 500
-
-func uniqueInt64(v []int64) []int64 {
-	v = append([]int64(nil), v...)
-	sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
-	out := v[:0]
-	for i, x := range v {
-		if i == 0 || x != v[i-1] {
-			out = append(out, x)
-		}
-	}
-	return out
-}
 
 // DeleteMailbox deletes a mailbox and its messages. INBOX cannot be
 // deleted (ErrInvalid). A mailbox with children is removed but its

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"congthu/envelope"
+	"congthu/internal/blob"
 	"congthu/internal/sqldb"
 )
 
@@ -627,7 +628,7 @@ func (s *Store) Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]
 		if err := s.recordExpunged(ctx, tx, mailboxID, out, modseq); err != nil {
 			return err
 		}
-		if err := s.gcBlobs(ctx, tx, blobs); err != nil {
+		if err := blob.DeleteUnused(ctx, tx, blobs); err != nil {
 			return err
 		}
 		if err := freeUsage(ctx, tx, mb.accountID, freed); err != nil {

@@ -1,6 +1,8 @@
-// Package store is congthu's system of record: domains, accounts, aliases,
-// mailboxes, messages with their flags and UIDs, and the outbox of mail for
-// other domains.
+// Package store is congthu's system of record for mail: domains, accounts,
+// aliases, mailboxes, messages with their flags and UIDs. The outbox of
+// mail for other domains is package congthu/outbox, in the same database:
+// Open builds it (Options.Outbox, Store.Outbox), and Deliver writes a
+// message's local copies and its outbox entry in one transaction.
 //
 // It runs on SQLite (the embedded default: one file under the data
 // directory, WAL, every acknowledged commit fsynced) or on PostgreSQL when
@@ -17,11 +19,10 @@ package store
 import (
 	"context"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"congthu/internal/sqldb"
+	"congthu/outbox"
 )
 
 // Store is the system of record. It is safe for concurrent use by many
@@ -40,13 +41,9 @@ type Store struct {
 	// deliverBatch is the group commit of Deliver and Append (deliver.go).
 	deliverBatch *sqldb.Batcher[*deliverReq, deliverRes]
 
-	// outboxHooks subscribe to recorded delivery outcomes (outbound.go);
-	// hooksMu serializes AddOutboxHook.
-	outboxHooks atomic.Pointer[[]OutboxHook]
-	hooksMu     sync.Mutex
-	// recordBatch groups the outcomes of concurrent deliveries
-	// (RecordOutboxAttempts).
-	recordBatch *sqldb.Batcher[recordReq, *OutboxTx]
+	// outbox is the outbox in the same database: Deliver adds the
+	// entries of remote recipients in its transaction.
+	outbox *outbox.Store
 }
 
 // Open opens (creating if needed) the store and applies migrations.
@@ -66,7 +63,10 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{log: log, opts: opts, auth: newAuthCache(opts.AuthCacheTTL), db: db, dialect: db.Dialect()}
-	s.recordBatch = sqldb.NewDurableBatcher(db, sqldb.BatcherOptions{}, s.recordOutcomes, s.outcomesDurable)
+	if opts.Outbox.Log == nil {
+		opts.Outbox.Log = log
+	}
+	s.outbox = outbox.New(db, opts.Outbox)
 	// SQLite has one writer, so one batch at a time. PostgreSQL commits
 	// concurrent transactions in parallel: several batches in flight
 	// overlap one's network round trips and writes with another's commit
@@ -151,6 +151,11 @@ func (s *Store) writeTx(ctx context.Context, fn func(tx dbtx, ch changes) error)
 // Conn returns the store's database for single statements, for the stores
 // that share it (see sqldb.Conn).
 func (s *Store) Conn() sqldb.Conn { return s.db }
+
+// Outbox returns the outbox in the store's database, built by Open with
+// Options.Outbox: the dispatcher, the notification store and the API use
+// it. Deliver adds to it in its own transaction.
+func (s *Store) Outbox() *outbox.Store { return s.outbox }
 
 // DB returns the store's database, for the stores that share it with
 // transactions and group commits of their own (the notification store).

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"congthu/internal/testenv"
+	"congthu/outbox"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -695,7 +696,7 @@ func TestDeliver(t *testing.T) {
 		if blobs != 1 {
 			t.Errorf("blobs: got %d, want 1 (shared)", blobs)
 		}
-		ob, err := s.OutboxState(ctx, res.OutboxID)
+		ob, err := s.Outbox().State(ctx, res.OutboxID)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -703,27 +704,27 @@ func TestDeliver(t *testing.T) {
 			t.Errorf("Outbox: got %+v", ob)
 		}
 		for _, r := range ob.Recipients {
-			if r.Status != OutboxQueued || r.Attempts != 0 {
+			if r.Status != outbox.Queued || r.Attempts != 0 {
 				t.Errorf("recipient %+v: want queued", r)
 			}
 		}
-		if got, _ := s.OutboxState(ctx, res.OutboxID); got == nil || !bytes.Equal(got.Raw, raw) {
+		if got, _ := s.Outbox().State(ctx, res.OutboxID); got == nil || !bytes.Equal(got.Raw, raw) {
 			t.Errorf("OutboxRaw differs")
 		}
-		due, err := s.OutboxDuePage(ctx, time.Now().Add(time.Second), 0, 10)
+		due, err := s.Outbox().DuePage(ctx, time.Now().Add(time.Second), 0, 10)
 		if err != nil || !slices.Equal(due, []int64{res.OutboxID}) {
 			t.Errorf("OutboxDue: got %v, %v", due, err)
 		}
-		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "x@other.vn", OutboxDelivered, "", time.Time{}); err != nil {
+		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "x@other.vn", outbox.Delivered, "", time.Time{}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "Someone@other.vn", OutboxQueued, "451 later", time.Now().Add(time.Hour)); err != nil {
+		if err := s.updateOutboxRecipient(ctx, res.OutboxID, "Someone@other.vn", outbox.Queued, "451 later", time.Now().Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		if due, _ := s.OutboxDuePage(ctx, time.Now(), 0, 10); len(due) != 0 {
+		if due, _ := s.Outbox().DuePage(ctx, time.Now(), 0, 10); len(due) != 0 {
 			t.Errorf("OutboxDue after retry scheduled: got %v, want none", due)
 		}
-		if _, err := s.OutboxState(ctx, 12345); !errors.Is(err, ErrNotFound) {
+		if _, err := s.Outbox().State(ctx, 12345); !errors.Is(err, ErrNotFound) {
 			t.Errorf("Outbox(unknown): got %v, want ErrNotFound", err)
 		}
 

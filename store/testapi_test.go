@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"congthu/internal/sqldb"
+	"congthu/outbox"
 )
 
 // accountByID returns an account by ID. ErrNotFound.
@@ -75,11 +76,11 @@ func (s *Store) keywords(ctx context.Context, mailboxID int64) ([]string, error)
 }
 
 // updateOutboxRecipient records a delivery attempt to one recipient of an
-// outbox message: its new status (OutboxQueued to retry at next, or one of
+// outbox message: its new status (outbox.Queued to retry at next, or one of
 // the final states), the error text, and one more attempt. ErrNotFound.
 func (s *Store) updateOutboxRecipient(ctx context.Context, id int64, address, status, lastError string, next time.Time) error {
 	switch status {
-	case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
+	case outbox.Queued, outbox.Delivered, outbox.Failed, outbox.Expired:
 	default:
 		return fmt.Errorf("store: outbox status %q: %w", status, ErrInvalid)
 	}

@@ -16,12 +16,13 @@ import (
 
 	"congthu/dispatcher"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 )
 
 // knownQueues are listed by `queue stats` even before they hold a job.
-var knownQueues = []string{store.OutboxJobQueue}
+var knownQueues = []string{outbox.JobQueue}
 
 // queueClient connects to the configured Redis for the queue commands.
 func (c *cli) queueClient(ctx context.Context) (*queue.Client, func(), error) {
@@ -236,7 +237,7 @@ the sweeper may enqueue them again.`,
 							return err
 						}
 						defer st.Close()
-						n, err := st.CancelOutbox(ctx, id, reason)
+						n, err := st.Outbox().Cancel(ctx, id, reason)
 						if err == nil && n > 0 {
 							// The notification the entry carries, if any,
 							// fails with it.

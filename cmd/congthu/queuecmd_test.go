@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/internal/testenv"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 )
@@ -113,10 +114,10 @@ func TestQueueCLI(t *testing.T) {
 	}
 	// The drop sticks: the store no longer has entry 2 due, so the
 	// sweeper does not bring the job back; entry 1 is still due.
-	if due, err := st.OutboxDuePage(ctx, time.Now().Add(time.Hour), 0, 10); err != nil || !slices.Equal(due, []int64{1}) {
+	if due, err := st.Outbox().DuePage(ctx, time.Now().Add(time.Hour), 0, 10); err != nil || !slices.Equal(due, []int64{1}) {
 		t.Errorf("OutboxDue after drop: got %v, %v, want [1]", due, err)
 	}
-	if ob, err := st.OutboxState(ctx, 2); err != nil || ob.Recipients[0].Status != store.OutboxFailed || ob.Recipients[0].LastError != "cancelled by operator: wrong dossier" {
+	if ob, err := st.Outbox().State(ctx, 2); err != nil || ob.Recipients[0].Status != outbox.Failed || ob.Recipients[0].LastError != "cancelled by operator: wrong dossier" {
 		t.Errorf("outbox 2 after drop: got %+v, %v", ob, err)
 	}
 	// Again: nothing left to cancel, nothing in Redis.

@@ -33,6 +33,7 @@ import (
 	"congthu/notify"
 	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/revoke"
 	"congthu/sms/httpsms"
@@ -199,13 +200,14 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	}
 	stOpts := store.Options{Changed: changes.Publish}
 	if enq != nil {
-		stOpts.OutboxAdded = enq.Add
+		stOpts.Outbox.Added = enq.Add
 	}
 	st, err := openStore(ctx, cfg, stOpts, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	ob := st.Outbox()
 	nst := notifydb.New(st)
 	log.Info("store open", "backend", st.Backend(), "dkim_rsa", dkim.RSABackend)
 	signer := dkim.NewSigner(st, log.With("component", "dkim"))
@@ -225,16 +227,16 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
 		metrics := httpapi.NewMetrics()
 		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), metrics.ObserveDelivery)
-		st.AddOutboxHook(nst.NotificationHook(tracker.OutboxRecorded))
+		ob.AddHook(nst.NotificationHook(tracker.OutboxRecorded))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
-		if err := startDispatcher(runCtx, r, cfg, st, qc, tracker, signer, log); err != nil {
+		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, log); err != nil {
 			return err
 		}
 		smsReceipts, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
 		if err != nil {
 			return err
 		}
-		if api, err = newAPI(ctx, cfg, st, nst, qc, tracker, metrics, smsReceipts, log); err != nil {
+		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, metrics, smsReceipts, log); err != nil {
 			return err
 		}
 		defer api.Close() // after the HTTP server's shutdown
@@ -356,7 +358,7 @@ func startRevoke(ctx context.Context, r *runner, st *store.Store, rdb *redis.Cli
 }
 
 // startDispatcher starts the delivery of the outbox to remote MX hosts.
-func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, qc *queue.Client,
+func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, ob *outbox.Store, qc *queue.Client,
 	tracker *notify.Tracker, signer *dkim.Signer, log *slog.Logger) error {
 	var sts dispatcher.PolicyLookup
 	if cfg.Delivery.MTASTS {
@@ -379,7 +381,7 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 		SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
 		Workers:                 cfg.Delivery.Workers,
 		Compose:                 tracker.ComposeOutbox,
-	}, st, qc, log)
+	}, st, ob, qc, log)
 	if err != nil {
 		return err
 	}
@@ -411,7 +413,7 @@ func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *
 }
 
 // newAPI returns the REST API. Close it after the HTTP server's shutdown.
-func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, nst *notifydb.Store, qc *queue.Client, tracker *notify.Tracker,
+func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, ob *outbox.Store, nst *notifydb.Store, qc *queue.Client, tracker *notify.Tracker,
 	metrics *httpapi.Metrics, smsReceipts http.Handler, log *slog.Logger) (*httpapi.Server, error) {
 	set, err := templates.Load()
 	if err != nil {
@@ -429,7 +431,7 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, nst *notif
 		RateLimit:    cfg.API.RateLimit,
 		Webhooks:     webhooks(smsReceipts),
 		MTASTSPolicy: cfg.MTASTSPolicy(),
-	}, httpapi.Deps{Store: st, Notifications: nst, Queue: qc, Templates: set, Channels: channels(sender), Tracker: tracker, Metrics: metrics}), nil
+	}, httpapi.Deps{Store: st, Outbox: ob, Notifications: nst, Queue: qc, Templates: set, Channels: channels(sender), Tracker: tracker, Metrics: metrics}), nil
 }
 
 // webhooks are the channels' provider endpoints the API serves.

@@ -14,6 +14,7 @@ import (
 	"congthu/internal/testenv"
 	"congthu/notify"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/store"
 	"congthu/webhook"
@@ -123,7 +124,7 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 			t.Errorf("%s: %+v %v", n.ID, got, err)
 		}
 	}
-	if o, err := st.OutboxState(ctx, outboxID); err != nil || o.Recipients[0].Status != store.OutboxQueued {
+	if o, err := st.Outbox().State(ctx, outboxID); err != nil || o.Recipients[0].Status != outbox.Queued {
 		t.Errorf("outbox entry: %+v %v", o, err)
 	}
 }

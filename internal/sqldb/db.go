@@ -23,8 +23,13 @@ import (
 // Errors of the SQL layer. Their texts say "store", the name its users
 // know the database by.
 var (
-	// ErrInvalid: Open was given options it cannot use.
+	// ErrInvalid: Open was given options it cannot use, or a store was
+	// given an argument it cannot use.
 	ErrInvalid = errors.New("store: invalid argument")
+	// ErrNotFound: a store has no such row. The stores sharing the
+	// database return it, so that a caller tests any of them with
+	// errors.Is.
+	ErrNotFound = errors.New("store: not found")
 	// ErrClosed is returned by writes after Close.
 	ErrClosed = errors.New("store: closed")
 )

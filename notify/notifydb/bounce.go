@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"congthu/internal/sqldb"
-	"congthu/store"
+	"congthu/outbox"
 )
 
 // BounceTarget reports whether id names a live email notification, the
@@ -53,9 +53,9 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		}
 		var status, channel, recipient string
 		var test int
-		var outbox sql.NullInt64
+		var outboxID sql.NullInt64
 		err := tx.Row(ctx, "SELECT status, channel, test, recipient, outbox_id FROM notifications WHERE id = ?"+s.dialect.ForUpdate, id).
-			Scan(&status, &channel, &test, &recipient, &outbox)
+			Scan(&status, &channel, &test, &recipient, &outboxID)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && (channel != "email" || test != 0)) {
 			return fmt.Errorf("notifydb: bounce for notification %s: %w", id, ErrNotFound)
 		} else if err != nil {
@@ -65,12 +65,12 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 		case NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure:
 			return nil
 		}
-		if outbox.Valid {
+		if outboxID.Valid {
 			// Still queued: the dispatcher's own path for a 5xx.
 			// The notification hook records into rec (other hooks
 			// are not told: the caller passes rec on).
-			n, err := s.mail.RecordOutboxAttemptsTx(ctx, tx, []store.OutboxAttempt{{OutboxID: outbox.Int64, Address: recipient,
-				Status: store.OutboxFailed, LastError: detail}}, true, &notificationHook{s: s, into: rec})
+			n, err := s.outbox.RecordAttemptsTx(ctx, tx, []outbox.Attempt{{OutboxID: outboxID.Int64, Address: recipient,
+				Status: outbox.Failed, LastError: detail}}, true, &notificationHook{s: s, into: rec})
 			if err != nil || n > 0 {
 				return err
 			}
@@ -117,21 +117,21 @@ type Fallback struct {
 
 // notificationStatusOfOutbox is the notification status that a final
 // outbox state means: delivered, permanent-failure for a 5xx or a bounce
-// (store.OutboxFailed), temporary-failure for a message that expired in the
-// queue. It is "" for store.OutboxQueued.
+// (outbox.Failed), temporary-failure for a message that expired in the
+// queue. It is "" for outbox.Queued.
 func notificationStatusOfOutbox(outboxStatus string) string {
 	switch outboxStatus {
-	case store.OutboxDelivered:
+	case outbox.Delivered:
 		return NotificationDelivered
-	case store.OutboxFailed:
+	case outbox.Failed:
 		return NotificationPermanentFailure
-	case store.OutboxExpired:
+	case outbox.Expired:
 		return NotificationTemporaryFailure
 	}
 	return ""
 }
 
-// NotificationHook returns the outbox hook (store.AddOutboxHook) of email
+// NotificationHook returns the outbox hook (outbox.Store.AddHook) of email
 // notifications: in the transaction that records an outcome of the entry
 // an email notification owns, the notification becomes sending (as of the
 // first attempt's start), then takes the status its outbox state means
@@ -141,7 +141,7 @@ func notificationStatusOfOutbox(outboxStatus string) string {
 // reach the hook, so a job that ran twice, or one whose recipient an
 // operator cancelled meanwhile, changes nothing. Once the transaction is
 // durable, recorded (if not nil) is called with what changed.
-func (s *Store) NotificationHook(recorded func(ctx context.Context, rec *NotificationRecord)) store.OutboxHook {
+func (s *Store) NotificationHook(recorded func(ctx context.Context, rec *NotificationRecord)) outbox.Hook {
 	return &notificationHook{s: s, recorded: recorded}
 }
 
@@ -154,7 +154,7 @@ type notificationHook struct {
 // OutboxRecording finds the notifications the entries carry and, when
 // there are any, takes the events lock (before any row lock, see
 // CreateNotifications).
-func (h *notificationHook) OutboxRecording(ctx context.Context, otx *store.OutboxTx, ids []int64) (func(context.Context, *store.OutboxTx, []store.OutboxOutcome) error, error) {
+func (h *notificationHook) OutboxRecording(ctx context.Context, otx *outbox.Tx, ids []int64) (func(context.Context, *outbox.Tx, []outbox.Outcome) error, error) {
 	of := map[int64]string{}
 	for len(ids) > 0 {
 		n := min(len(ids), chunkSize)
@@ -189,7 +189,7 @@ func (h *notificationHook) OutboxRecording(ctx context.Context, otx *store.Outbo
 	if err := h.s.lockEvents(ctx, otx.Tx()); err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, otx *store.OutboxTx, outcomes []store.OutboxOutcome) error {
+	return func(ctx context.Context, otx *outbox.Tx, outcomes []outbox.Outcome) error {
 		rec := h.into
 		if rec == nil {
 			rec = &NotificationRecord{}
@@ -206,7 +206,7 @@ func (h *notificationHook) OutboxRecording(ctx context.Context, otx *store.Outbo
 
 // recordEmailOutcomes records, in tx, the outcomes of the outbox entries
 // that email notifications own (of: outbox entry → notification).
-func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]string, outcomes []store.OutboxOutcome, rec *NotificationRecord) error {
+func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]string, outcomes []outbox.Outcome, rec *NotificationRecord) error {
 	for _, o := range outcomes {
 		id := of[o.OutboxID]
 		if id == "" {
@@ -251,7 +251,7 @@ func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]s
 }
 
 // OutboxCancelled is what an operator's cancellation of outbox entry id
-// (store.Store.CancelOutbox, when it cancelled a recipient) means for the
+// (outbox.Store.Cancel, when it cancelled a recipient) means for the
 // notification the entry carries: it becomes permanent-failure
 // ("cancelled by operator"), with a callback to the service as for any
 // final status (the notification sweeper enqueues it). Ordinary mail

@@ -1,7 +1,7 @@
 package notifydb
 
 import (
-	"congthu/store"
+	"congthu/outbox"
 	"errors"
 	"strings"
 	"testing"
@@ -40,9 +40,9 @@ func TestRecordBounce(t *testing.T) {
 		}
 		ids := res[0].OutboxIDs
 		record := hookRecorder(s)
-		if _, err := record([]store.OutboxAttempt{
-			{OutboxID: ids[0], Address: "done@example.com", Status: store.OutboxDelivered, Started: time.Now()},
-			{OutboxID: ids[1], Address: "queued@example.com", Status: store.OutboxQueued, LastError: "451 later", NextAttempt: time.Now().Add(time.Hour), Started: time.Now()},
+		if _, err := record([]outbox.Attempt{
+			{OutboxID: ids[0], Address: "done@example.com", Status: outbox.Delivered, Started: time.Now()},
+			{OutboxID: ids[1], Address: "queued@example.com", Status: outbox.Queued, LastError: "451 later", NextAttempt: time.Now().Add(time.Hour), Started: time.Now()},
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -84,7 +84,7 @@ func TestRecordBounce(t *testing.T) {
 		}
 		// The queued recipient failed with the bounce and its entry went,
 		// so the dispatcher does not try again.
-		if _, err := s.mail.OutboxState(ctx, ids[1]); !errors.Is(err, ErrNotFound) {
+		if _, err := s.outbox.State(ctx, ids[1]); !errors.Is(err, ErrNotFound) {
 			t.Errorf("queued entry kept after the bounce: %v", err)
 		}
 		if rec, err := s.RecordBounce(ctx, "expired", detail, time.Now()); err != nil || len(rec.Events) != 0 {

@@ -410,7 +410,7 @@ func (s *Store) PurgeIdempotency(ctx context.Context, before time.Time, limit in
 // status event, and for live emails a blob and an outbox entry linked to
 // the notification. A request that fails alone gets Err and writes
 // nothing; an error of the transaction as a whole is returned. After the
-// commit Options.OutboxAdded is called for each new outbox entry.
+// commit the outbox's Added is called for each new outbox entry.
 func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
 	results, err := s.createNotificationsNoSync(ctx, reqs)
 	if err != nil {
@@ -421,14 +421,14 @@ func (s *Store) CreateNotifications(ctx context.Context, reqs []*NotificationReq
 	}
 	for _, r := range results {
 		for _, id := range r.OutboxIDs {
-			s.mail.OutboxAdded(id)
+			s.outbox.Added(id)
 		}
 	}
 	return results, nil
 }
 
 // createNotificationsNoSync is CreateNotifications up to the commit: it
-// neither waits for the WAL sync nor calls OutboxAdded.
+// neither waits for the WAL sync nor calls the outbox's Added.
 func (s *Store) createNotificationsNoSync(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, error) {
 	var results []NotificationResult
 	// Requests almost never fail alone, and a savepoint per request costs
@@ -567,7 +567,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 			// The message is composed when delivered.
 			var err error
 			outboxID.Valid = true
-			if outboxID.Int64, err = s.mail.AddOutboxTx(ctx, tx, n.MailFrom, n.Recipient, now); err != nil {
+			if outboxID.Int64, err = s.outbox.AddTx(ctx, tx, n.MailFrom, n.Recipient, now); err != nil {
 				return res, err
 			}
 			res.OutboxIDs = append(res.OutboxIDs, outboxID.Int64)
@@ -668,7 +668,7 @@ func (s *Store) CreateNotification(ctx context.Context, req *NotificationRequest
 
 // CreateNotificationCommitted is CreateNotification returning at the
 // commit, with a function that returns once the commit is durable (and
-// OutboxAdded was called): the caller may queue jobs for the committed
+// the outbox's Added was called): the caller may queue jobs for the committed
 // rows meanwhile, but acknowledges nothing before durable returned nil.
 func (s *Store) CreateNotificationCommitted(ctx context.Context, req *NotificationRequest) (res NotificationResult, durable func() error, err error) {
 	return s.createBatch.DoCommitted(ctx, req)
@@ -681,7 +681,7 @@ func (s *Store) CreateBatches() (batches, requests int64) {
 }
 
 // createNotifications is the createBatch's transaction (the batcher waits
-// for durability and calls OutboxAdded).
+// for durability and calls the outbox's Added).
 func (s *Store) createNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, []error, error) {
 	res, err := s.createNotificationsNoSync(ctx, reqs)
 	if err != nil {

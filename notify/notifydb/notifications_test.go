@@ -67,7 +67,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		var added []int64
 		var mu sync.Mutex
 		s := b.open(t, func(o *store.Options) {
-			o.OutboxAdded = func(id int64) { mu.Lock(); added = append(added, id); mu.Unlock() }
+			o.Outbox.Added = func(id int64) { mu.Lock(); added = append(added, id); mu.Unlock() }
 		})
 		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
 			t.Fatal(err)
@@ -104,7 +104,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		}
 		mu.Lock()
 		if len(added) != 1 || added[0] != res[0].OutboxIDs[0] {
-			t.Errorf("OutboxAdded: got %v, want %v", added, res[0].OutboxIDs)
+			t.Errorf("Added: got %v, want %v", added, res[0].OutboxIDs)
 		}
 		mu.Unlock()
 		nid, err := s.notificationIDByOutbox(ctx, res[0].OutboxIDs[0])
@@ -113,9 +113,9 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 		}
 		// Composed when delivered: the entry holds no bytes, its
 		// notification what to compose it from.
-		st, err := s.mail.OutboxState(ctx, res[0].OutboxIDs[0])
+		st, err := s.outbox.State(ctx, res[0].OutboxIDs[0])
 		if err != nil || len(st.Raw) != 0 {
-			t.Fatalf("OutboxState of a notification: %+v, %v", st, err)
+			t.Fatalf("State of a notification: %+v, %v", st, err)
 		}
 		sn, err := s.NotificationByOutbox(ctx, res[0].OutboxIDs[0])
 		if err != nil || sn.ID != "0001" || sn.Recipient != "an@example.com" ||
@@ -137,7 +137,7 @@ func TestCreateNotificationsAndStatus(t *testing.T) {
 			t.Errorf("sender fields: got %q %q %q %q", n.FromAddress, n.FromName, n.ToName, n.ReplyTo)
 		}
 		// Composed when delivered: the entry holds no bytes yet.
-		ob, err := s.mail.OutboxState(ctx, n.OutboxID)
+		ob, err := s.outbox.State(ctx, n.OutboxID)
 		if err == nil && len(ob.Raw) != 0 {
 			t.Errorf("outbox bytes: %q, want none", ob.Raw)
 		}

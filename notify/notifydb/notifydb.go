@@ -12,12 +12,12 @@
 // SQL layer beside the mail store's (they keep their numbers: a database
 // records them as it always did).
 //
-// Delivery outcomes of notification emails reach it through the mail
-// store's outbox hook: NotificationHook returns the store.OutboxHook that
-// the program adds with store.Store.AddOutboxHook, which records, in the
-// outbox's recording transaction, the notification's status and the SMS
-// fallback of a permanent failure. The mail store knows nothing of
-// notifications.
+// Delivery outcomes of notification emails reach it through the outbox
+// hook: NotificationHook returns the outbox.Hook that the program adds
+// with outbox.Store.AddHook, which records, in the outbox's recording
+// transaction, the notification's status and the SMS fallback of a
+// permanent failure. Neither the mail store nor the outbox knows anything
+// of notifications.
 package notifydb
 
 import (
@@ -26,6 +26,7 @@ import (
 	"io/fs"
 
 	"congthu/internal/sqldb"
+	"congthu/outbox"
 	"congthu/store"
 )
 
@@ -54,10 +55,12 @@ var (
 // Store is the notification store. It is safe for concurrent use, and by
 // several processes sharing one PostgreSQL database.
 type Store struct {
-	// mail is the mail store whose database this store shares: a live
-	// email's outbox entry is added in the notification's transaction,
-	// and a bounce records the outbox outcome (bounce.go).
+	// mail is the mail store whose database this store shares; outbox
+	// is the outbox in it: a live email's outbox entry is added in the
+	// notification's transaction, and a bounce records the outbox
+	// outcome (bounce.go).
 	mail    *store.Store
+	outbox  *outbox.Store
 	db      *sqldb.DB
 	dialect sqldb.Dialect
 
@@ -74,11 +77,11 @@ type Store struct {
 // group commits finish what was submitted, and writes afterwards fail.
 func New(mail *store.Store) *Store {
 	db := mail.DB()
-	s := &Store{mail: mail, db: db, dialect: db.Dialect()}
+	s := &Store{mail: mail, outbox: mail.Outbox(), db: db, dialect: db.Dialect()}
 	s.statusBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.setStatuses, nil)
 	s.createBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.createNotifications, func(r NotificationResult) {
 		for _, id := range r.OutboxIDs {
-			s.mail.OutboxAdded(id)
+			s.outbox.Added(id)
 		}
 	})
 	s.smsBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.runSMSBatch, nil)

@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// TestCancelOutboxNotification: the notification an entry carries fails
+// TestCancelNotification: the notification an entry carries fails
 // when an operator cancels the entry.
-func TestCancelOutboxNotification(t *testing.T) {
+func TestCancelNotification(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
 		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
 			t.Fatal(err)
@@ -22,8 +22,8 @@ func TestCancelOutboxNotification(t *testing.T) {
 		if err != nil || res[0].Err != nil || len(res[0].OutboxIDs) != 1 {
 			t.Fatalf("CreateNotifications: %+v %v", res, err)
 		}
-		if n, err := s.mail.CancelOutbox(ctx, res[0].OutboxIDs[0], "wrong dossier"); err != nil || n != 1 {
-			t.Fatalf("CancelOutbox: got %d, %v, want 1", n, err)
+		if n, err := s.outbox.Cancel(ctx, res[0].OutboxIDs[0], "wrong dossier"); err != nil || n != 1 {
+			t.Fatalf("Cancel: got %d, %v, want 1", n, err)
 		}
 		if err := s.OutboxCancelled(ctx, res[0].OutboxIDs[0]); err != nil {
 			t.Fatalf("OutboxCancelled: %v", err)

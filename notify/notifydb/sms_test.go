@@ -1,6 +1,7 @@
 package notifydb
 
 import (
+	"congthu/outbox"
 	"congthu/store"
 	"context"
 	"errors"
@@ -153,11 +154,11 @@ func TestSMSFallback(t *testing.T) {
 	})
 }
 
-// TestRecordOutboxAttemptsNotification: the outcome of an attempt and the
+// TestRecordAttemptsNotification: the outcome of an attempt and the
 // status of the notification it carries are recorded in one transaction:
 // sending as of the attempt's start, the final status, and for a permanent
 // failure the SMS fallback; a record made twice changes nothing.
-func TestRecordOutboxAttemptsNotification(t *testing.T) {
+func TestRecordAttemptsNotification(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
 		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
 			t.Fatal(err)
@@ -179,10 +180,10 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 		ids := res[0].OutboxIDs
 		record := hookRecorder(s)
 		started := time.Now().Add(-time.Second).Truncate(time.Microsecond)
-		attempts := []store.OutboxAttempt{
-			{OutboxID: ids[0], Address: "an@example.com", Status: store.OutboxDelivered, Started: started},
-			{OutboxID: ids[1], Address: "binh@example.com", Status: store.OutboxFailed, LastError: "550 5.1.1 no such user", Started: started},
-			{OutboxID: ids[2], Address: "chi@example.com", Status: store.OutboxQueued, LastError: "451 try later",
+		attempts := []outbox.Attempt{
+			{OutboxID: ids[0], Address: "an@example.com", Status: outbox.Delivered, Started: started},
+			{OutboxID: ids[1], Address: "binh@example.com", Status: outbox.Failed, LastError: "550 5.1.1 no such user", Started: started},
+			{OutboxID: ids[2], Address: "chi@example.com", Status: outbox.Queued, LastError: "451 try later",
 				NextAttempt: time.Now().Add(time.Minute), Started: started},
 		}
 		rec, err := record(attempts)
@@ -217,7 +218,7 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 		if len(evs) != 3 || !evs[1].At.Equal(started) || evs[2].Status != NotificationDelivered {
 			t.Errorf("timeline of ok: %+v, want sending at %v", evs, started)
 		}
-		if _, err := s.mail.OutboxState(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
+		if _, err := s.outbox.State(ctx, ids[0]); !errors.Is(err, ErrNotFound) {
 			t.Errorf("delivered entry kept: %v", err)
 		}
 		// The same outcomes again (a job that ran twice): nothing changes.
@@ -230,18 +231,18 @@ func TestRecordOutboxAttemptsNotification(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rec, err = record([]store.OutboxAttempt{{OutboxID: plain.OutboxID, Address: "x@other.vn", Status: store.OutboxDelivered, Started: started}})
+		rec, err = record([]outbox.Attempt{{OutboxID: plain.OutboxID, Address: "x@other.vn", Status: outbox.Delivered, Started: started}})
 		if err != nil || len(rec.Events) != 0 {
 			t.Errorf("ordinary mail: %+v %v", rec, err)
 		}
 	})
 }
 
-// TestRecordOutboxAttemptsAtomic: when the outbox part of a record fails,
+// TestRecordAttemptsAtomic: when the outbox part of a record fails,
 // the notification part rolls back with it; and an attempt whose recipient
 // is no longer queued (an operator cancelled it meanwhile) leaves the
 // notification alone.
-func TestRecordOutboxAttemptsAtomic(t *testing.T) {
+func TestRecordAttemptsAtomic(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, b backend, s *Store) {
 		if _, err := s.AddAPIKey(ctx, "motcua", "h", "ct", false); err != nil {
 			t.Fatal(err)
@@ -258,12 +259,12 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		ids := res[0].OutboxIDs
 		record := hookRecorder(s)
 
-		// CancelOutbox's first transaction; its status change comes after.
+		// Cancel's first transaction; its status change comes after.
 		if _, err := s.w().Exec(ctx, `UPDATE outbox_recipients SET status = 'failed', last_error = 'cancelled by operator' WHERE outbox_id = ?`, ids[1]); err != nil {
 			t.Fatal(err)
 		}
-		rec, err := record([]store.OutboxAttempt{{OutboxID: ids[1], Address: "an@example.com",
-			Status: store.OutboxDelivered, Started: time.Now()}})
+		rec, err := record([]outbox.Attempt{{OutboxID: ids[1], Address: "an@example.com",
+			Status: outbox.Delivered, Started: time.Now()}})
 		if err != nil || len(rec.Events) != 0 {
 			t.Errorf("record after cancel: %+v %v", rec, err)
 		}
@@ -280,8 +281,8 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if rec, err := record([]store.OutboxAttempt{{OutboxID: ids[0], Address: "binh@example.com",
-			Status: store.OutboxFailed, LastError: "550", Started: time.Now()}}); err == nil || len(rec.Events) != 0 {
+		if rec, err := record([]outbox.Attempt{{OutboxID: ids[0], Address: "binh@example.com",
+			Status: outbox.Failed, LastError: "550", Started: time.Now()}}); err == nil || len(rec.Events) != 0 {
 			t.Fatalf("record did not fail, or told the hook: %+v %v", rec, err)
 		}
 		n, _ := s.Notification(ctx, "bad")
@@ -289,7 +290,7 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 		if n.Status != NotificationCreated || sms != "" {
 			t.Errorf("the outbox part failed, but the notification is %s, fallback %q", n.Status, sms)
 		}
-		if st, err := s.mail.OutboxState(ctx, ids[0]); err != nil || st.Recipients[0].Status != store.OutboxQueued {
+		if st, err := s.outbox.State(ctx, ids[0]); err != nil || st.Recipients[0].Status != outbox.Queued {
 			t.Errorf("outbox after the failed record: %+v %v", st, err)
 		}
 	})
@@ -299,12 +300,12 @@ func TestRecordOutboxAttemptsAtomic(t *testing.T) {
 // function that records attempts (removing finished entries) and returns
 // what the hook reported once they were durable (empty when nothing, or
 // when the record failed).
-func hookRecorder(s *Store) func([]store.OutboxAttempt) (*NotificationRecord, error) {
+func hookRecorder(s *Store) func([]outbox.Attempt) (*NotificationRecord, error) {
 	var got *NotificationRecord
-	s.mail.AddOutboxHook(s.NotificationHook(func(_ context.Context, rec *NotificationRecord) { got = rec }))
-	return func(attempts []store.OutboxAttempt) (*NotificationRecord, error) {
+	s.outbox.AddHook(s.NotificationHook(func(_ context.Context, rec *NotificationRecord) { got = rec }))
+	return func(attempts []outbox.Attempt) (*NotificationRecord, error) {
 		got = nil
-		err := s.mail.RecordOutboxAttempts(ctx, attempts, true)
+		err := s.outbox.RecordAttempts(ctx, attempts, true)
 		if got == nil {
 			return &NotificationRecord{}, err
 		}

@@ -10,10 +10,10 @@ import (
 
 // CreateNotificationCommitted answers at the commit; its durable function
 // returns only once the WAL sync covering the commit returned, and the
-// OutboxAdded hook runs only then.
+// outbox's Added callback runs only then.
 func TestCreateNotificationCommittedWaitsForSync(t *testing.T) {
 	var added atomic.Int64
-	s := newBackend(t, "sqlite").open(t, func(o *store.Options) { o.OutboxAdded = func(int64) { added.Add(1) } })
+	s := newBackend(t, "sqlite").open(t, func(o *store.Options) { o.Outbox.Added = func(int64) { added.Add(1) } })
 	if _, err := s.AddAPIKey(ctx, "motcua", "hash-c", "ct_live_c", false); err != nil {
 		t.Fatal(err)
 	}
@@ -41,13 +41,13 @@ func TestCreateNotificationCommittedWaitsForSync(t *testing.T) {
 	case <-time.After(100 * time.Millisecond):
 	}
 	if added.Load() != 0 {
-		t.Fatal("OutboxAdded ran before the commit was durable")
+		t.Fatal("Added ran before the commit was durable")
 	}
 	close(release)
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
 	if added.Load() != 1 {
-		t.Fatalf("OutboxAdded ran %d times, want 1", added.Load())
+		t.Fatalf("Added ran %d times, want 1", added.Load())
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"congthu/notify"
 	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
+	"congthu/outbox"
 	"congthu/queue"
 	"congthu/sms/httpsms"
 	"congthu/sms/policy"
@@ -145,7 +146,7 @@ type smsEnvOpts struct {
 	// receipt, if set, makes the handler mounted at /v1/sms/receipts
 	// from the env's receipts.
 	receipt func(*smschan.Receipts) http.Handler
-	// outboxAdded is the store's Options.OutboxAdded (for a dispatcher
+	// outboxAdded is the outbox's Options.Added (for a dispatcher
 	// over the env's store).
 	outboxAdded func(int64)
 }
@@ -157,7 +158,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	if e.dataDir == "" {
 		e.dataDir = t.TempDir()
 	}
-	st, err := store.Open(ctx, store.Options{DataDir: e.dataDir, OutboxAdded: o.outboxAdded}, testLogger(t))
+	st, err := store.Open(ctx, store.Options{DataDir: e.dataDir, Outbox: outbox.Options{Added: o.outboxAdded}}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +175,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 	t.Cleanup(func() { e.rdb.Close() })
 	e.q = queue.NewClient(e.rdb)
 	e.tr = notify.NewTracker(nst, e.q, testLogger(t), nil)
-	st.AddOutboxHook(nst.NotificationHook(e.tr.OutboxRecorded))
+	st.Outbox().AddHook(nst.NotificationHook(e.tr.OutboxRecorded))
 	e.rc = smschan.NewReceipts(nst, e.tr, testLogger(t))
 
 	e.cb = &callbacks{t: t, secret: e.secret}
@@ -190,7 +191,7 @@ func newSMSEnv(t testing.TB, o smsEnvOpts) *smsEnv {
 		hooks["POST /v1/sms/receipts"] = o.receipt(e.rc)
 	}
 	e.api = httpapi.New(httpapi.Options{Log: testLogger(t), RateLimit: 1_000_000, Webhooks: hooks},
-		httpapi.Deps{Store: st, Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr, Metrics: httpapi.NewMetrics(),
+		httpapi.Deps{Store: st, Outbox: st.Outbox(), Notifications: nst, Queue: e.q, Templates: set, Tracker: e.tr, Metrics: httpapi.NewMetrics(),
 			Channels: notify.NewRegistry(notify.EmailChannel{SenderDomain: "hanoi.gov.vn"}, smschan.Kind{})})
 	t.Cleanup(e.api.Close)
 	e.ts = httptest.NewServer(e.api.Handler())
@@ -715,8 +716,8 @@ func TestSMSFallbackLive(t *testing.T) {
 	// The tracker (e.tr) subscribed the notification hook to the store.
 	record550 := func() {
 		t.Helper()
-		if err := e.st.RecordOutboxAttempts(context.Background(), []store.OutboxAttempt{{OutboxID: n.OutboxID,
-			Address: n.Recipient, Status: store.OutboxFailed, LastError: "550 5.1.1 no such user"}}, true); err != nil {
+		if err := e.st.Outbox().RecordAttempts(context.Background(), []outbox.Attempt{{OutboxID: n.OutboxID,
+			Address: n.Recipient, Status: outbox.Failed, LastError: "550 5.1.1 no such user"}}, true); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -798,7 +799,7 @@ func TestSMSFallbackLive550(t *testing.T) {
 
 // startDispatcher runs the mail dispatcher over e's store and queue,
 // composing with e's tracker, with example.org's MX on 127.0.0.1:port.
-// It stores the Enqueuer in enq (the store's OutboxAdded reads it).
+// It stores the Enqueuer in enq (the outbox's Added reads it).
 func startDispatcher(t *testing.T, e *smsEnv, port int, enq *atomic.Pointer[dispatcher.Enqueuer]) {
 	t.Helper()
 	dns := testdns.Start(t)
@@ -808,7 +809,7 @@ func startDispatcher(t *testing.T, e *smsEnv, port int, enq *atomic.Pointer[disp
 	enq.Store(en)
 	d, err := dispatcher.New(dispatcher.Options{Hostname: "mta.local.test", Resolver: dns.Resolver(), Port: port,
 		RetrySchedule: []time.Duration{50 * time.Millisecond}, IdleTimeout: 2 * time.Second, Compose: e.tr.ComposeOutbox},
-		e.st, e.q, testLogger(t))
+		e.st, e.st.Outbox(), e.q, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}

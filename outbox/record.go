@@ -1,4 +1,4 @@
-package store
+package outbox
 
 // The dispatcher's side of the outbox: reading an entry with the
 // dispatcher's bookkeeping, recording the outcomes of delivery attempts in
@@ -15,38 +15,47 @@ import (
 	"slices"
 	"time"
 
+	"congthu/internal/blob"
 	"congthu/internal/sqldb"
 )
 
-// OutboxState is an outbox entry as the dispatcher sees it: the message's
+// State is an outbox entry as the dispatcher sees it: the message's
 // envelope and every recipient with its delivery state.
-type OutboxState struct {
+type State struct {
 	ID         int64
 	MailFrom   string
 	Size       int64
 	CreatedAt  time.Time
-	Recipients []OutboxRecipientState
+	Recipients []RecipientState
 	// Raw is the message, exactly as accepted. It is empty for an entry
 	// whose message is composed when it is delivered (see the
 	// dispatcher's Options.Compose).
 	Raw []byte
 }
 
-// OutboxRecipientState is one recipient's delivery state, with whether the
+// Recipient is the delivery state of one remote recipient.
+type Recipient struct {
+	Address     string
+	Status      string // Queued, Delivered, Failed (permanent), Expired
+	Attempts    int
+	NextAttempt time.Time
+	LastError   string
+}
+
+// RecipientState is one recipient's delivery state, with whether the
 // sender was already sent a delay notice for it.
-type OutboxRecipientState struct {
-	OutboxRecipient
+type RecipientState struct {
+	Recipient
 	DelayNotified bool
 }
 
-// OutboxAttempt is the outcome of one delivery attempt to one recipient of
-// an outbox entry, as RecordOutboxAttempts stores it.
-type OutboxAttempt struct {
+// Attempt is the outcome of one delivery attempt to one recipient of
+// an outbox entry, as RecordAttempts stores it.
+type Attempt struct {
 	OutboxID int64
-	Address  string // as stored in the entry (see OutboxState)
-	// Status is the recipient's new state: OutboxQueued (try again at
-	// NextAttempt) or a final one (OutboxDelivered, OutboxFailed,
-	// OutboxExpired).
+	Address  string // as stored in the entry (see State)
+	// Status is the recipient's new state: Queued (try again at
+	// NextAttempt) or a final one (Delivered, Failed, Expired).
 	Status      string
 	NextAttempt time.Time
 	// LastError is the remote reply or the local reason ("" on success).
@@ -58,17 +67,17 @@ type OutboxAttempt struct {
 	// without counting an attempt or changing LastError.
 	NotAttempted bool
 	// Started is when the entry's first attempt began (zero for later
-	// attempts); it is passed to the hooks (OutboxOutcome.Started).
+	// attempts); it is passed to the hooks (Outcome.Started).
 	Started time.Time
 }
 
-// OutboxOutcome is one recipient's recorded outcome, as the outbox hooks
+// Outcome is one recipient's recorded outcome, as the outbox hooks
 // see it.
-type OutboxOutcome struct {
+type Outcome struct {
 	OutboxID  int64
 	Recipient string
-	// Status is the recipient's outbox state: OutboxQueued, or one of
-	// the final OutboxDelivered, OutboxFailed, OutboxExpired.
+	// Status is the recipient's outbox state: Queued, or one of the
+	// final Delivered, Failed, Expired.
 	Status string
 	// Final is whether Status is final (no further attempt).
 	Final bool
@@ -81,94 +90,94 @@ type OutboxOutcome struct {
 	// notice), no attempt was made.
 	NotAttempted bool
 	// InProgress: an attempt that began at Started is still running
-	// (RecordOutboxInProgress); nothing about the recipient changed.
+	// (RecordInProgress); nothing about the recipient changed.
 	InProgress bool
 }
 
-// OutboxTx is the recording transaction as an OutboxHook uses it.
-type OutboxTx struct {
-	tx    dbtx
+// Tx is the recording transaction as a Hook uses it.
+type Tx struct {
+	tx    sqldb.Tx
 	after []func(context.Context)
 }
 
 // Tx returns the recording transaction, for the hook's own statements.
-func (t *OutboxTx) Tx() sqldb.Tx { return t.tx }
+func (t *Tx) Tx() sqldb.Tx { return t.tx }
 
 // AfterCommit has f called once the transaction is durable (not when it
 // fails or is tried again), in the goroutine that recorded, with a context
 // that is not cancelled by the recorder's.
-func (t *OutboxTx) AfterCommit(f func(context.Context)) { t.after = append(t.after, f) }
+func (t *Tx) AfterCommit(f func(context.Context)) { t.after = append(t.after, f) }
 
-// OutboxHook subscribes to the outcomes of delivery attempts. Both methods
-// run inside the recording transaction: what a hook writes commits or
-// fails with the outcomes.
-type OutboxHook interface {
+// Hook subscribes to the outcomes of delivery attempts. OutboxRecording
+// and the function it returns run inside the recording transaction: what
+// a hook writes commits or fails with the outcomes.
+type Hook interface {
 	// OutboxRecording is called first in the transaction, before any
 	// outbox row changes, with the entries about to be recorded (a hook
 	// that takes locks takes them here). It returns what to call with
 	// the outcomes, or nil when none of the entries concerns it.
-	OutboxRecording(ctx context.Context, tx *OutboxTx, ids []int64) (func(ctx context.Context, tx *OutboxTx, outcomes []OutboxOutcome) error, error)
+	OutboxRecording(ctx context.Context, tx *Tx, ids []int64) (func(ctx context.Context, tx *Tx, outcomes []Outcome) error, error)
 }
 
-// AddOutboxHook subscribes h to the outcomes that RecordOutboxAttempts and
-// RecordOutboxInProgress record. Hooks are added when the process is put
+// AddHook subscribes h to the outcomes that RecordAttempts and
+// RecordInProgress record. Hooks are added when the process is put
 // together, before anything records.
-func (s *Store) AddOutboxHook(h OutboxHook) {
+func (s *Store) AddHook(h Hook) {
 	s.hooksMu.Lock()
 	defer s.hooksMu.Unlock()
 	hooks := append(slices.Clone(s.hooks()), h)
-	s.outboxHooks.Store(&hooks)
+	s.hookList.Store(&hooks)
 }
 
 // hooks returns the outbox hooks.
-func (s *Store) hooks() []OutboxHook {
-	if p := s.outboxHooks.Load(); p != nil {
+func (s *Store) hooks() []Hook {
+	if p := s.hookList.Load(); p != nil {
 		return *p
 	}
 	return nil
 }
 
-// OutboxState returns an outbox entry with its recipients (ordered by
+// State returns an outbox entry with its recipients (ordered by
 // address), their bookkeeping and the message's bytes. ErrNotFound.
 //
 // It reads without a transaction (two queries instead of four on the hot
 // path): the recipients may be a moment newer than the entry, which is
-// harmless because RecordOutboxAttempts only changes queued recipients.
-func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error) {
-	var m OutboxState
+// harmless because RecordAttempts only changes queued recipients.
+func (s *Store) State(ctx context.Context, id int64) (*State, error) {
+	var m State
 	var created int64
 	err := s.r().Row(ctx, `SELECT o.id, o.mail_from, o.size, o.created_at, b.raw
 		FROM outbox o JOIN blobs b ON b.id = o.blob_id WHERE o.id = ?`, id).Scan(
 		&m.ID, &m.MailFrom, &m.Size, &created, &m.Raw)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("store: outbox %d: %w", id, ErrNotFound)
+		return nil, fmt.Errorf("outbox: entry %d: %w", id, ErrNotFound)
 	} else if err != nil {
-		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+		return nil, fmt.Errorf("outbox: entry %d: %w", id, err)
 	}
 	m.CreatedAt = sqldb.FromMicro(created)
 	rows, err := s.r().Query(ctx, `SELECT address, status, attempts, next_attempt_at, last_error, delay_notified
 		FROM outbox_recipients WHERE outbox_id = ? ORDER BY address`, id)
 	if err != nil {
-		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+		return nil, fmt.Errorf("outbox: entry %d: %w", id, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var r OutboxRecipientState
+		var r RecipientState
 		var next, notified int64
 		if err := rows.Scan(&r.Address, &r.Status, &r.Attempts, &next, &r.LastError, &notified); err != nil {
-			return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+			return nil, fmt.Errorf("outbox: entry %d: %w", id, err)
 		}
 		r.NextAttempt = sqldb.FromMicro(next)
 		r.DelayNotified = notified != 0
 		m.Recipients = append(m.Recipients, r)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: outbox %d: %w", id, err)
+		return nil, fmt.Errorf("outbox: entry %d: %w", id, err)
 	}
 	return &m, nil
 }
 
-// RecordOutboxAttempts stores the outcomes of delivery attempts, possibly
+// RecordAttempts stores the outcomes of delivery attempts, possibly
 // for several outbox entries, in one transaction, which the outcomes of
 // concurrent calls share (a group commit: one WAL sync for many
 // deliveries); it returns once they are durable. Only recipients still
@@ -178,15 +187,15 @@ func (s *Store) OutboxState(ctx context.Context, id int64) (*OutboxState, error)
 // still holds them. Attempts naming a missing entry or recipient are
 // ignored (the entry was removed by an earlier run).
 //
-// The hooks (AddOutboxHook) see, in the same transaction, the outcomes
+// The hooks (AddHook) see, in the same transaction, the outcomes
 // that changed a queued recipient, so what they record and the outbox's
 // outcome are never seen apart.
-func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttempt, remove bool) error {
+func (s *Store) RecordAttempts(ctx context.Context, attempts []Attempt, remove bool) error {
 	for _, a := range attempts {
 		switch a.Status {
-		case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
+		case Queued, Delivered, Failed, Expired:
 		default:
-			return fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
+			return fmt.Errorf("outbox: entry %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
 		}
 	}
 	if len(attempts) == 0 {
@@ -196,11 +205,11 @@ func (s *Store) RecordOutboxAttempts(ctx context.Context, attempts []OutboxAttem
 	return err
 }
 
-// recordReq is one RecordOutboxAttempts call waiting for the group commit
+// recordReq is one RecordAttempts call waiting for the group commit
 // of outcomes (Store.recordBatch): the outcomes of concurrent deliveries
 // share one transaction and one WAL sync.
 type recordReq struct {
-	attempts []OutboxAttempt
+	attempts []Attempt
 	remove   bool
 }
 
@@ -208,10 +217,10 @@ type recordReq struct {
 // attempts of consecutive requests alike in remove are recorded together,
 // so the hooks see them at once. Any error fails the whole transaction and
 // the batcher retries each request alone.
-func (s *Store) recordOutcomes(ctx context.Context, reqs []recordReq) ([]*OutboxTx, []error, error) {
-	var otx *OutboxTx
-	err := s.db.WriteTxNoSync(ctx, func(tx dbtx) error {
-		otx = &OutboxTx{tx: tx}
+func (s *Store) recordOutcomes(ctx context.Context, reqs []recordReq) ([]*Tx, []error, error) {
+	var otx *Tx
+	err := s.db.WriteTxNoSync(ctx, func(tx sqldb.Tx) error {
+		otx = &Tx{tx: tx}
 		hooks := s.hooks()
 		for i := 0; i < len(reqs); {
 			all, j := reqs[i].attempts, i+1
@@ -228,7 +237,7 @@ func (s *Store) recordOutcomes(ctx context.Context, reqs []recordReq) ([]*Outbox
 	if err != nil {
 		return nil, nil, err
 	}
-	rs := make([]*OutboxTx, len(reqs))
+	rs := make([]*Tx, len(reqs))
 	for i := range rs {
 		rs[i] = otx
 	}
@@ -236,29 +245,29 @@ func (s *Store) recordOutcomes(ctx context.Context, reqs []recordReq) ([]*Outbox
 }
 
 // outcomesDurable runs the AfterCommit functions of a durable batch of
-// outcomes (all its requests share one OutboxTx), before the callers are
+// outcomes (all its requests share one Tx), before the callers are
 // answered.
-func (s *Store) outcomesDurable(rs []*OutboxTx, _ []error) {
+func (s *Store) outcomesDurable(rs []*Tx, _ []error) {
 	if len(rs) > 0 && rs[0] != nil {
 		rs[0].committed(context.Background(), s.log)
 	}
 }
 
-// RecordOutboxInProgress tells the hooks that the first attempt of entry
-// id, begun at started, is still running (OutboxOutcome.InProgress for
+// RecordInProgress tells the hooks that the first attempt of entry
+// id, begun at started, is still running (Outcome.InProgress for
 // each of recipients). The outbox itself does not change.
-func (s *Store) RecordOutboxInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error {
+func (s *Store) RecordInProgress(ctx context.Context, id int64, recipients []string, started time.Time) error {
 	if len(s.hooks()) == 0 {
 		return nil
 	}
-	var otx *OutboxTx
-	err := s.writeTx(ctx, func(tx dbtx, _ changes) error {
-		otx = &OutboxTx{tx: tx}
-		outcomes := make([]OutboxOutcome, len(recipients))
+	var otx *Tx
+	err := s.db.WriteTx(ctx, func(tx sqldb.Tx) error {
+		otx = &Tx{tx: tx}
+		outcomes := make([]Outcome, len(recipients))
 		for i, r := range recipients {
-			outcomes[i] = OutboxOutcome{OutboxID: id, Recipient: r, Status: OutboxQueued, Started: started, InProgress: true}
+			outcomes[i] = Outcome{OutboxID: id, Recipient: r, Status: Queued, Started: started, InProgress: true}
 		}
-		return runOutboxHooks(ctx, otx, s.hooks(), []int64{id}, func() ([]OutboxOutcome, error) { return outcomes, nil })
+		return runHooks(ctx, otx, s.hooks(), []int64{id}, func() ([]Outcome, error) { return outcomes, nil })
 	})
 	if err != nil {
 		return err
@@ -267,31 +276,31 @@ func (s *Store) RecordOutboxInProgress(ctx context.Context, id int64, recipients
 	return nil
 }
 
-// RecordOutboxAttemptsTx is RecordOutboxAttempts in tx, a transaction of
+// RecordAttemptsTx is RecordAttempts in tx, a transaction of
 // another store on the same database, telling only hooks (not those of
-// AddOutboxHook): the caller records with the outcome what its hooks
+// AddHook): the caller records with the outcome what its hooks
 // report, in its own transaction. AfterCommit is not run: hooks given here
 // must not depend on it. It reports how many attempts changed a queued
 // recipient.
-func (s *Store) RecordOutboxAttemptsTx(ctx context.Context, tx sqldb.Tx, attempts []OutboxAttempt, remove bool, hooks ...OutboxHook) (int, error) {
+func (s *Store) RecordAttemptsTx(ctx context.Context, tx sqldb.Tx, attempts []Attempt, remove bool, hooks ...Hook) (int, error) {
 	for _, a := range attempts {
 		switch a.Status {
-		case OutboxQueued, OutboxDelivered, OutboxFailed, OutboxExpired:
+		case Queued, Delivered, Failed, Expired:
 		default:
-			return 0, fmt.Errorf("store: outbox %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
+			return 0, fmt.Errorf("outbox: entry %d: status %q: %w", a.OutboxID, a.Status, ErrInvalid)
 		}
 	}
-	return s.recordAttempts(ctx, &OutboxTx{tx: tx}, attempts, remove, hooks)
+	return s.recordAttempts(ctx, &Tx{tx: tx}, attempts, remove, hooks)
 }
 
 // committed runs the AfterCommit functions; one that panics is logged and
 // does not stop the others (the outcomes are already durable).
-func (t *OutboxTx) committed(ctx context.Context, log *slog.Logger) {
+func (t *Tx) committed(ctx context.Context, log *slog.Logger) {
 	for _, f := range t.after {
 		func() {
 			defer func() {
 				if p := recover(); p != nil {
-					log.Error("store: outbox hook panicked after commit", "panic", p, "stack", string(debug.Stack()))
+					log.Error("outbox: outbox hook panicked after commit", "panic", p, "stack", string(debug.Stack()))
 				}
 			}()
 			f(context.WithoutCancel(ctx))
@@ -299,10 +308,10 @@ func (t *OutboxTx) committed(ctx context.Context, log *slog.Logger) {
 	}
 }
 
-// runOutboxHooks calls hooks' OutboxRecording for ids, then record, then
+// runHooks calls hooks' OutboxRecording for ids, then record, then
 // the hooks that asked for them with the outcomes record returned.
-func runOutboxHooks(ctx context.Context, tx *OutboxTx, hooks []OutboxHook, ids []int64, record func() ([]OutboxOutcome, error)) error {
-	var fns []func(context.Context, *OutboxTx, []OutboxOutcome) error
+func runHooks(ctx context.Context, tx *Tx, hooks []Hook, ids []int64, record func() ([]Outcome, error)) error {
+	var fns []func(context.Context, *Tx, []Outcome) error
 	for _, h := range hooks {
 		fn, err := h.OutboxRecording(ctx, tx, ids)
 		if err != nil {
@@ -327,9 +336,9 @@ func runOutboxHooks(ctx context.Context, tx *OutboxTx, hooks []OutboxHook, ids [
 	return nil
 }
 
-// recordAttempts is RecordOutboxAttempts in tx, with hooks. It reports how
+// recordAttempts is RecordAttempts in tx, with hooks. It reports how
 // many attempts changed a queued recipient.
-func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []OutboxAttempt, remove bool, hooks []OutboxHook) (int, error) {
+func (s *Store) recordAttempts(ctx context.Context, otx *Tx, attempts []Attempt, remove bool, hooks []Hook) (int, error) {
 	tx := otx.tx
 	now := sqldb.Micro(time.Now())
 	// The statements are prepared once per store (sqldb's statement cache).
@@ -348,8 +357,8 @@ func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []Ou
 		}
 	}
 	total := 0
-	err := runOutboxHooks(ctx, otx, hooks, ids, func() ([]OutboxOutcome, error) {
-		var changed []OutboxOutcome // the recipient was queued
+	err := runHooks(ctx, otx, hooks, ids, func() ([]Outcome, error) {
+		var changed []Outcome // the recipient was queued
 		for _, a := range attempts {
 			notified := 0
 			if a.DelayNotified {
@@ -363,16 +372,16 @@ func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []Ou
 				res, err = tx.Exec(ctx, attempted, a.Status, sqldb.Micro(a.NextAttempt), a.LastError, notified, now, a.OutboxID, a.Address)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+				return nil, fmt.Errorf("outbox: record attempt for entry %d: %w", a.OutboxID, err)
 			}
 			n, err := res.RowsAffected()
 			if err != nil {
-				return nil, fmt.Errorf("store: record attempt for outbox %d: %w", a.OutboxID, err)
+				return nil, fmt.Errorf("outbox: record attempt for entry %d: %w", a.OutboxID, err)
 			}
 			total += int(n)
 			if n > 0 && len(hooks) > 0 {
-				changed = append(changed, OutboxOutcome{OutboxID: a.OutboxID, Recipient: a.Address, Status: a.Status,
-					Final: a.Status != OutboxQueued, Reply: a.LastError, Started: a.Started, NotAttempted: a.NotAttempted})
+				changed = append(changed, Outcome{OutboxID: a.OutboxID, Recipient: a.Address, Status: a.Status,
+					Final: a.Status != Queued, Reply: a.LastError, Started: a.Started, NotAttempted: a.NotAttempted})
 			}
 		}
 		return changed, nil
@@ -391,49 +400,49 @@ func (s *Store) recordAttempts(ctx context.Context, otx *OutboxTx, attempts []Ou
 		rows, err := tx.Query(ctx, `DELETE FROM outbox WHERE id IN (`+sqldb.Placeholders(n)+`) AND NOT EXISTS
 			(SELECT 1 FROM outbox_recipients r WHERE r.outbox_id = outbox.id AND r.status = 'queued') RETURNING blob_id`, args...)
 		if err != nil {
-			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+			return total, fmt.Errorf("outbox: remove finished outbox entries: %w", err)
 		}
 		for rows.Next() {
 			var b int64
 			if err := rows.Scan(&b); err != nil {
 				rows.Close()
-				return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+				return total, fmt.Errorf("outbox: remove finished outbox entries: %w", err)
 			}
 			blobs = append(blobs, b)
 		}
 		if err := rows.Close(); err != nil {
-			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+			return total, fmt.Errorf("outbox: remove finished outbox entries: %w", err)
 		}
 		if err := rows.Err(); err != nil {
-			return total, fmt.Errorf("store: remove finished outbox entries: %w", err)
+			return total, fmt.Errorf("outbox: remove finished outbox entries: %w", err)
 		}
 	}
-	return total, s.gcBlobs(ctx, tx, blobs)
+	return total, blob.DeleteUnused(ctx, tx, blobs)
 }
 
-// OutboxDuePage lists, in ascending ID order, the IDs greater than after of
+// DuePage lists, in ascending ID order, the IDs greater than after of
 // outbox entries with a queued recipient whose next attempt is at or before
 // t: one page of the queue sweeper's walk (the last ID is the next cursor).
-func (s *Store) OutboxDuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
+func (s *Store) DuePage(ctx context.Context, t time.Time, after int64, limit int) ([]int64, error) {
 	if limit <= 0 {
 		limit = 1000
 	}
 	rows, err := s.r().Query(ctx, `SELECT DISTINCT outbox_id FROM outbox_recipients
 		WHERE status = 'queued' AND next_attempt_at <= ? AND outbox_id > ? ORDER BY outbox_id LIMIT ?`, sqldb.Micro(t), after, limit)
 	if err != nil {
-		return nil, fmt.Errorf("store: outbox due: %w", err)
+		return nil, fmt.Errorf("outbox: outbox due: %w", err)
 	}
 	defer rows.Close()
 	var out []int64
 	for rows.Next() {
 		var id int64
 		if err := rows.Scan(&id); err != nil {
-			return nil, fmt.Errorf("store: outbox due: %w", err)
+			return nil, fmt.Errorf("outbox: outbox due: %w", err)
 		}
 		out = append(out, id)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: outbox due: %w", err)
+		return nil, fmt.Errorf("outbox: outbox due: %w", err)
 	}
 	return out, nil
 }
