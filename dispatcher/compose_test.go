@@ -138,15 +138,15 @@ func TestComposeAtDelivery(t *testing.T) {
 	// The store is briefly unreachable: nothing is sent or recorded,
 	// and the job is tried again.
 	ct.err = errors.New("store: connection refused")
-	if _, err := e.d.DeliverNow(e.ctx, id); err == nil || !strings.Contains(err.Error(), "connection refused") {
-		t.Fatalf("DeliverNow with a failing Compose: %v, want the error", err)
+	if _, err := e.d.AttemptNow(e.ctx, id); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("AttemptNow with a failing Compose: %v, want the error", err)
 	}
 	if r := e.state(id)["an@example.org"]; r.Status != outbox.Queued || r.Attempts != 0 || sk.count() != 0 {
 		t.Fatalf("after a transient compose failure: %+v, sink %d", r, sk.count())
 	}
 
 	ct.err = nil
-	if _, err := e.d.DeliverNow(e.ctx, id); err != nil {
+	if _, err := e.d.AttemptNow(e.ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	msgs := sk.messages()
@@ -172,7 +172,7 @@ func TestComposeAtDelivery(t *testing.T) {
 	// A notification that cannot be composed fails at once.
 	id2 := e.notificationEmail("n-2", "binh@example.org")
 	ct.err = fmt.Errorf("notify: compose: sender %q has no domain: %w", "noreply", store.ErrInvalid)
-	if _, err := e.d.DeliverNow(e.ctx, id2); err != nil {
+	if _, err := e.d.AttemptNow(e.ctx, id2); err != nil {
 		t.Fatal(err)
 	}
 	e.wantFailed(id2, "binh@example.org", "cannot compose")
@@ -202,7 +202,7 @@ func TestComposeWithoutTracker(t *testing.T) {
 	e := newEnv(t, envOpts{noRun: true, opts: func(o *Options) { o.Port = portOf(t, sk.addr) }})
 	e.exampleOrgMX()
 	id := e.notificationEmail("n-3", "an@example.org")
-	if _, err := e.d.DeliverNow(e.ctx, id); err != nil {
+	if _, err := e.d.AttemptNow(e.ctx, id); err != nil {
 		t.Fatal(err)
 	}
 	e.wantFailed(id, "an@example.org", "nothing is set to compose")
@@ -229,7 +229,7 @@ func TestSendingMarkDuringSlowAttempt(t *testing.T) {
 	begun := time.Now()
 	done := make(chan error, 1)
 	go func() {
-		_, err := e.d.DeliverNow(e.ctx, id)
+		_, err := e.d.AttemptNow(e.ctx, id)
 		done <- err
 	}()
 	var during string

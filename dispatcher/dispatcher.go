@@ -422,13 +422,13 @@ func (d *Dispatcher) realTime(t time.Time) time.Time {
 	return time.Now().Add(t.Sub(d.o.Now()))
 }
 
-// DeliverNow runs the delivery of one outbox entry in the caller's
+// AttemptNow runs an attempt at one outbox entry in the caller's
 // goroutine, as a job would (for tests and the CLI). It returns when the
 // recipients due now were attempted and the outcomes recorded; the
 // returned time is the next attempt of recipients still queued (zero when
 // none are).
-func (d *Dispatcher) DeliverNow(ctx context.Context, outboxID int64) (time.Time, error) {
-	return d.deliver(ctx, outboxID)
+func (d *Dispatcher) AttemptNow(ctx context.Context, outboxID int64) (time.Time, error) {
+	return d.attemptEntry(ctx, outboxID)
 }
 
 // handle is the job handler of Queue.
@@ -438,7 +438,7 @@ func (d *Dispatcher) handle(ctx context.Context, j *queue.Job) error {
 	if !ok || err != nil {
 		return queue.Permanent(fmt.Errorf("dispatcher: job ID %q does not name an outbox entry", j.ID))
 	}
-	next, err := d.deliver(ctx, id)
+	next, err := d.attemptEntry(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -448,9 +448,9 @@ func (d *Dispatcher) handle(ctx context.Context, j *queue.Job) error {
 	return nil
 }
 
-// deliver attempts every due recipient of an outbox entry and records the
-// outcomes. See DeliverNow.
-func (d *Dispatcher) deliver(ctx context.Context, id int64) (time.Time, error) {
+// attemptEntry attempts every due recipient of an outbox entry and records
+// the outcomes. See AttemptNow.
+func (d *Dispatcher) attemptEntry(ctx context.Context, id int64) (time.Time, error) {
 	st, err := d.ob.State(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return time.Time{}, nil // delivered and removed by an earlier run
@@ -613,8 +613,9 @@ func earliest(a, b time.Time) time.Time {
 	return a
 }
 
-// attempt delivers raw to the due recipients, grouped by domain, domains in
-// parallel, and returns each recipient's outcome (nil: delivered).
+// attempt transfers raw to the due recipients (local ones are delivered
+// into their mailboxes), grouped by domain, domains in parallel, and
+// returns each recipient's outcome (nil: delivered).
 func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *outbox.State, raw []byte, due []outbox.RecipientState) []*DeliveryError {
 	out := make([]*DeliveryError, len(due))
 	byDomain := map[string][]int{}
@@ -668,7 +669,7 @@ func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *outbox.S
 			res = make([]*DeliveryError, 0, len(rcpts))
 			for start := 0; start < len(rcpts); start += maxRcptsPerTransaction {
 				end := min(start+maxRcptsPerTransaction, len(rcpts))
-				res = append(res, d.t.deliver(ctx, dom, st.MailFrom, rcpts[start:end], msg)...)
+				res = append(res, d.t.transfer(ctx, dom, st.MailFrom, rcpts[start:end], msg)...)
 			}
 		}
 		for k, i := range idx {

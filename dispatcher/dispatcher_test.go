@@ -416,9 +416,9 @@ func TestDelayNoticeAndExpiry(t *testing.T) {
 	step := func(advance time.Duration) (time.Time, outbox.RecipientState) {
 		t.Helper()
 		e.clock.Advance(advance)
-		next, err := e.d.DeliverNow(e.ctx, id)
+		next, err := e.d.AttemptNow(e.ctx, id)
 		if err != nil {
-			t.Fatalf("DeliverNow: %v", err)
+			t.Fatalf("AttemptNow: %v", err)
 		}
 		return next, e.state(id)["bob@remote.test"]
 	}

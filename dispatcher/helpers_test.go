@@ -287,7 +287,7 @@ type env struct {
 type envOpts struct {
 	postgres bool
 	redisURL string // default testenv.Redis
-	noRun    bool   // do not start Run (tests call DeliverNow)
+	noRun    bool   // do not start Run (tests call AttemptNow)
 	noFinal  bool   // do not subscribe finalHook (benchmarks)
 	opts     func(*Options)
 }

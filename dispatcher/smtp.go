@@ -128,7 +128,7 @@ type host struct {
 // deliver sends msg from mailFrom to rcpts, all in domain, and returns the
 // outcome per recipient (nil: delivered). It never returns an error of its
 // own: every failure is some recipient's DeliveryError.
-func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts []string, msg []byte) []*DeliveryError {
+func (t *transport) transfer(ctx context.Context, domain, mailFrom string, rcpts []string, msg []byte) []*DeliveryError {
 	out := make([]*DeliveryError, len(rcpts))
 	fill := func(e *DeliveryError) {
 		for i := range out {
@@ -178,7 +178,7 @@ func (t *transport) deliver(ctx context.Context, domain, mailFrom string, rcpts 
 			}
 		}
 		for _, addr := range addrs {
-			res, hostErr := t.deliverHost(ctx, h.name, addr, domain, tp, mailFrom, rcpts, msg)
+			res, hostErr := t.transferHost(ctx, h.name, addr, domain, tp, mailFrom, rcpts, msg)
 			if hostErr == nil {
 				return res
 			}
@@ -331,11 +331,11 @@ func (t *transport) lookupAddrs(ctx context.Context, name, port string) ([]strin
 	return out, nil
 }
 
-// deliverHost runs one transaction on a connection to addr. hostErr is set
+// transferHost runs one transaction on a connection to addr. hostErr is set
 // when the host could not take the transaction (no connection, greeting or
 // EHLO refused, MAIL FROM deferred): the caller tries the next host.
 // Otherwise res has every recipient's outcome.
-func (t *transport) deliverHost(ctx context.Context, name, addr, domain string, tp tlsPolicy, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError) {
+func (t *transport) transferHost(ctx context.Context, name, addr, domain string, tp tlsPolicy, from string, rcpts []string, msg []byte) (res []*DeliveryError, hostErr *DeliveryError) {
 	for try := 0; ; try++ {
 		s, reused := t.get(addr, name, tp)
 		if s == nil {
