@@ -42,7 +42,7 @@ func TestMXFilters(t *testing.T) {
 	rs := testenv.StartRspamd(t, "")
 	fx := newMXFixture(t, "sqlite")
 	filters := FilterOptions{Virus: &clamd.Client{Addr: cd.Addr}, Spam: &rspamd.Client{URL: rs.URL}, Timeout: 5 * time.Second}
-	e := newMX(t, fx, MXOptions{Filters: filters})
+	e := newMX(t, fx, MXOptions{Common: Common{Filters: filters}})
 	from, to := "sender@example.org", "bob@"+domain
 	c := e.dial(t, "mta.example.org")
 
@@ -104,7 +104,7 @@ func TestMXFilters(t *testing.T) {
 
 	// Submission: malware and spam from an account are refused, and
 	// the malware logged with the account; clean mail goes.
-	sub := newEnv(t, envConfig{opts: Options{Filters: filters}})
+	sub := newEnv(t, envConfig{opts: Options{Common: Common{Filters: filters}}})
 	sc := sub.login(t, "alice@"+domain, alicePass)
 	alice, ext := "alice@"+domain, "someone@example.net"
 	_, err = send(sc, alice, []string{ext}, withAttachment(alice, ext, newToken("sub-eicar"), []byte(testenv.EICAR)))
@@ -126,7 +126,7 @@ func TestMXFilters(t *testing.T) {
 	_, err = send(c, from, []string{to}, mxMessage(from, to, tok))
 	wantCode(t, err, 451, smtp.EnhancedCode{4, 7, 1})
 	c.Reset()
-	accepting := newMX(t, fx, MXOptions{Filters: FilterOptions{Virus: filters.Virus, Spam: filters.Spam, AcceptUnscanned: true, SpamToInbox: true, Timeout: 2 * time.Second}})
+	accepting := newMX(t, fx, MXOptions{Common: Common{Filters: FilterOptions{Virus: filters.Virus, Spam: filters.Spam, AcceptUnscanned: true, SpamToInbox: true, Timeout: 2 * time.Second}}})
 	c2 := accepting.dial(t, "mta.example.org")
 	if _, err := send(c2, from, []string{to}, mxMessage(from, to, tok)); err != nil {
 		t.Fatalf("accept unscanned: %v", err)

@@ -97,7 +97,7 @@ func FuzzSession(f *testing.F) {
 
 	st := &countingStore{testStore: openStore(f, "sqlite")}
 	lim := loginlimit.Options{DelayAfter: -1, AccountFailures: 1 << 30, IPFailures: 1 << 30}
-	e := newEnv(f, envConfig{st: st, lim: &lim, opts: Options{AllowInsecureAuth: true, ReadTimeout: 2 * time.Second, DataTimeout: 2 * time.Second, MaxMessageBytes: 64 << 10}})
+	e := newEnv(f, envConfig{st: st, lim: &lim, opts: Options{Common: Common{ReadTimeout: 2 * time.Second, DataTimeout: 2 * time.Second, MaxMessageBytes: 64 << 10}, AllowInsecureAuth: true}})
 	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}
 	served := make(chan struct{})
 	go func() {

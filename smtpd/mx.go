@@ -2,12 +2,10 @@ package smtpd
 
 import (
 	"context"
-	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"time"
 
@@ -32,50 +30,16 @@ var _ MXStore = (*store.Store)(nil)
 // MXOptions configures an MXServer. Zero fields take the defaults shown;
 // the zero value of every bool is the strict choice.
 type MXOptions struct {
-	// Hostname is the server's name in the greeting, in Received: and as
-	// the authserv-id of Authentication-Results: (default: os.Hostname()).
-	Hostname string
-	// TLSConfig enables STARTTLS (RFC 3207). Without it STARTTLS is not
-	// offered.
-	TLSConfig *tls.Config
-	// MaxMessageBytes is the largest message accepted, advertised with
-	// SIZE (RFC 1870) (default 25 MiB).
-	MaxMessageBytes int64
-	// MaxRecipients is the most RCPT TO per message (default 100, RFC
-	// 5321 section 4.5.3.1.8).
-	MaxRecipients int
-	// ReadTimeout is how long the server waits for a command (default 5
-	// minutes, RFC 5321 section 4.5.3.2.7).
-	ReadTimeout time.Duration
-	// WriteTimeout bounds each reply write (default 1 minute).
-	WriteTimeout time.Duration
-	// DataTimeout is the longest pause allowed in message data (default
-	// 3 minutes, RFC 5321 section 4.5.3.2.5).
-	DataTimeout time.Duration
+	Common
 	// CheckTimeout bounds the DNS work of SPF, DKIM and DMARC for one
 	// message (default 30 seconds); what is not answered by then is a
 	// temperror.
 	CheckTimeout time.Duration
-	// DeliverTimeout bounds the store call that commits a message
-	// (default 1 minute).
-	DeliverTimeout time.Duration
-	// MaxConnections caps concurrent connections (default 1000).
-	MaxConnections int
-	// MaxConnectionsPerIP caps concurrent connections from one client
-	// address, IPv6 counted per /64 (default 20; negative: no cap).
-	MaxConnectionsPerIP int
 	// MaxMessagesPerIPPerMinute caps mail transactions (MAIL commands)
 	// per client address and minute, as a token bucket that refills
 	// continuously (default 120; negative: no cap). Past it MAIL gets
 	// 451 4.7.1.
 	MaxMessagesPerIPPerMinute int
-	// LimitExempt lists client networks the two per-IP limits do not
-	// apply to (a trusted relay in front of congthu, say).
-	LimitExempt []netip.Prefix
-	// LimitLoopback applies the per-IP limits to loopback clients too.
-	// Default false: loopback clients (a local content filter, a
-	// benchmark) are exempt.
-	LimitLoopback bool
 	// Resolver answers the SPF, DKIM and DMARC lookups (default
 	// net.DefaultResolver). The integrator builds it from
 	// CONGTHU_DNS_RESOLVER.
@@ -100,16 +64,10 @@ type MXOptions struct {
 	// domains' mail never legitimately enters through the MX without
 	// our DKIM signature or an SPF pass).
 	AllowLocalSpoofing bool
-	// Resources bounds what one client can hold (session time, DATA
-	// rate, RCPT errors, memory). Its per-IP connection cap and its
-	// exemptions are MaxConnectionsPerIP, LimitExempt and LimitLoopback.
-	Resources Resources
 	// MaxReceived is the most Received: fields an incoming message may
 	// have before it is taken for a mail loop (default 50; RFC 5321
 	// section 6.3). Past it: 554 5.4.6.
 	MaxReceived int
-	// Filters are the content filters (filter.go): clamd and rspamd.
-	Filters FilterOptions
 	// Bounces, if set, takes mail to notification return paths
 	// bounce+<id>@ of served domains: 550 5.1.1 for an id that names no
 	// notification, else the bounce is recorded before the 250.
@@ -117,38 +75,9 @@ type MXOptions struct {
 }
 
 func (o MXOptions) withDefaults() MXOptions {
-	if o.Hostname == "" {
-		o.Hostname, _ = os.Hostname()
-		if o.Hostname == "" {
-			o.Hostname = "localhost"
-		}
-	}
-	if o.MaxMessageBytes <= 0 {
-		o.MaxMessageBytes = 25 << 20
-	}
-	if o.MaxRecipients <= 0 {
-		o.MaxRecipients = 100
-	}
-	if o.ReadTimeout <= 0 {
-		o.ReadTimeout = 5 * time.Minute
-	}
-	if o.WriteTimeout <= 0 {
-		o.WriteTimeout = time.Minute
-	}
-	if o.DataTimeout <= 0 {
-		o.DataTimeout = 3 * time.Minute
-	}
+	o.Common = o.Common.withDefaults()
 	if o.CheckTimeout <= 0 {
 		o.CheckTimeout = 30 * time.Second
-	}
-	if o.DeliverTimeout <= 0 {
-		o.DeliverTimeout = time.Minute
-	}
-	if o.MaxConnections <= 0 {
-		o.MaxConnections = 1000
-	}
-	if o.MaxConnectionsPerIP == 0 {
-		o.MaxConnectionsPerIP = 20
 	}
 	if o.MaxMessagesPerIPPerMinute == 0 {
 		o.MaxMessagesPerIPPerMinute = 120
@@ -162,7 +91,6 @@ func (o MXOptions) withDefaults() MXOptions {
 	if o.MaxReceived <= 0 {
 		o.MaxReceived = 50
 	}
-	o.Resources = o.Resources.withDefaults()
 	return o
 }
 

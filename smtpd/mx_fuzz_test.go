@@ -70,7 +70,7 @@ func FuzzMX(f *testing.F) {
 
 	fx := newMXFixture(f, "sqlite")
 	st := &checkingMXStore{MXStore: fx.st}
-	e := newMX(f, fx, MXOptions{ReadTimeout: 2 * time.Second, DataTimeout: 2 * time.Second, MaxMessageBytes: 64 << 10, CheckTimeout: 2 * time.Second})
+	e := newMX(f, fx, MXOptions{Common: Common{ReadTimeout: 2 * time.Second, DataTimeout: 2 * time.Second, MaxMessageBytes: 64 << 10}, CheckTimeout: 2 * time.Second})
 	e.srv.st = st
 	e.srv.log = slog.New(slog.DiscardHandler)
 	ln := &pipeListener{conns: make(chan net.Conn), done: make(chan struct{})}

@@ -334,7 +334,7 @@ func testMXLocalSpoofing(t *testing.T, fx *mxFixture) {
 }
 
 func testMXRecipients(t *testing.T, fx *mxFixture) {
-	e := newMX(t, fx, MXOptions{MaxRecipients: 4})
+	e := newMX(t, fx, MXOptions{Common: Common{MaxRecipients: 4}})
 	c := e.dial(t, "mta.example.org")
 	if err := c.Mail("sender@example.org", nil); err != nil {
 		t.Fatal(err)
@@ -454,7 +454,7 @@ func testMXStartTLS(t *testing.T, fx *mxFixture) {
 }
 
 func testMXRateLimit(t *testing.T, fx *mxFixture) {
-	e := newMX(t, fx, MXOptions{MaxMessagesPerIPPerMinute: 3, LimitLoopback: true})
+	e := newMX(t, fx, MXOptions{Common: Common{LimitLoopback: true}, MaxMessagesPerIPPerMinute: 3})
 	c := e.dial(t, "mta.example.org")
 	for i := 0; i < 3; i++ {
 		tok := newToken("rate")
@@ -478,7 +478,7 @@ func testMXRateLimit(t *testing.T, fx *mxFixture) {
 	}
 
 	// LimitExempt spares a network even with loopback limited.
-	e3 := newMX(t, fx, MXOptions{MaxMessagesPerIPPerMinute: 1, LimitLoopback: true, LimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	e3 := newMX(t, fx, MXOptions{Common: Common{LimitLoopback: true, LimitExempt: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}, MaxMessagesPerIPPerMinute: 1})
 	c4 := e3.dial(t, "mta.example.org")
 	for i := 0; i < 3; i++ {
 		if err := c4.Mail("sender@example.org", nil); err != nil {
@@ -510,7 +510,7 @@ func testMXRateLimit(t *testing.T, fx *mxFixture) {
 }
 
 func testMXConnLimit(t *testing.T, fx *mxFixture) {
-	e := newMX(t, fx, MXOptions{MaxConnectionsPerIP: 2, LimitLoopback: true})
+	e := newMX(t, fx, MXOptions{Common: Common{MaxConnectionsPerIP: 2, LimitLoopback: true}})
 	e.dial(t, "a.example.org")
 	c2 := e.dial(t, "b.example.org")
 	c, err := smtp.Dial(e.addr)
@@ -553,7 +553,7 @@ func (e *mxEnv) raw(t *testing.T) *rawConn {
 }
 
 func testMXMessageChecks(t *testing.T, fx *mxFixture) {
-	e := newMX(t, fx, MXOptions{MaxMessageBytes: 64 << 10, MaxReceived: 5})
+	e := newMX(t, fx, MXOptions{Common: Common{MaxMessageBytes: 64 << 10}, MaxReceived: 5})
 	t.Run("bare LF", func(t *testing.T) {
 		rc := e.raw(t)
 		for _, data := range []string{

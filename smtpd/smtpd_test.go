@@ -334,7 +334,7 @@ func TestSpoofedSender(t *testing.T) {
 
 func TestRecipients(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{opts: Options{MaxRecipients: 3}})
+	e := newEnv(t, envConfig{opts: Options{Common: Common{MaxRecipients: 3}}})
 	c := e.login(t, "alice@"+domain, alicePass)
 	if err := c.Mail("alice@"+domain, nil); err != nil {
 		t.Fatal(err)
@@ -353,7 +353,7 @@ func TestRecipients(t *testing.T) {
 
 func TestOversize(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{opts: Options{MaxMessageBytes: 100 << 10}})
+	e := newEnv(t, envConfig{opts: Options{Common: Common{MaxMessageBytes: 100 << 10}}})
 	c := e.login(t, "alice@"+domain, alicePass)
 	if size, ok := c.MaxMessageSize(); !ok || size != 100<<10 {
 		t.Errorf("SIZE %d %v, want %d", size, ok, 100<<10)
@@ -613,7 +613,7 @@ func TestShutdownLetsDataFinish(t *testing.T) {
 
 func TestMaxConnections(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, envConfig{opts: Options{MaxConnections: 2}})
+	e := newEnv(t, envConfig{opts: Options{Common: Common{MaxConnections: 2}}})
 	e.dial(t)
 	e.dial(t)
 	c, err := smtp.Dial(e.addr)

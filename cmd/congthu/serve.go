@@ -454,24 +454,14 @@ func channels(sender string) *notify.Registry {
 // for remote recipients.
 func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
 	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, log *slog.Logger) *smtpd.Server {
+	common := smtpCommon(cfg, tlsConfig, cfg.SMTP.MaxConnections, cfg.Limits.SubmissionConnectionsPerIP)
+	common.Resources = res
 	return smtpd.New(smtpd.Options{
-		Hostname:                     cfg.Hostname,
-		TLSConfig:                    tlsConfig,
-		MaxMessageBytes:              cfg.SMTP.MaxMessageBytes,
-		MaxRecipients:                cfg.SMTP.MaxRecipients,
-		ReadTimeout:                  cfg.SMTP.CommandTimeout.D(),
-		DataTimeout:                  cfg.SMTP.DataTimeout.D(),
+		Common:                       common,
 		AllowInsecureAuth:            cfg.SMTP.AllowInsecureAuth,
-		MaxConnections:               cfg.SMTP.MaxConnections,
 		MaxMessagesPerAccountPerHour: cfg.SMTP.MaxMessagesPerAccountPerHour,
 		Sessions:                     sessions,
-		// [limits]: see limits.go.
-		MaxConnectionsPerIP: cfg.Limits.SubmissionConnectionsPerIP,
-		LimitExempt:         cfg.LimitExemptPrefixes(),
-		LimitLoopback:       !cfg.Limits.ExemptLoopback,
-		Resources:           res,
-		Signer:              signer,
-		Filters:             filters(cfg),
+		Signer:                       signer,
 	}, st, lim, log.With("service", "smtp"))
 }
 
@@ -536,26 +526,35 @@ func listenHTTP(r *runner, cfg *config.Config, tlsConfig *tls.Config, api *httpa
 // and timeouts, the [mx] connection limits and DMARC handling.
 func mxOptions(cfg *config.Config, tlsConfig *tls.Config) smtpd.MXOptions {
 	return smtpd.MXOptions{
-		Hostname:                  cfg.Hostname,
-		TLSConfig:                 tlsConfig,
-		MaxMessageBytes:           cfg.SMTP.MaxMessageBytes,
-		MaxRecipients:             cfg.SMTP.MaxRecipients,
-		ReadTimeout:               cfg.SMTP.CommandTimeout.D(),
-		DataTimeout:               cfg.SMTP.DataTimeout.D(),
-		MaxConnections:            cfg.MX.MaxConnections,
-		MaxConnectionsPerIP:       cfg.MX.MaxConnectionsPerIP,
+		Common:                    smtpCommon(cfg, tlsConfig, cfg.MX.MaxConnections, cfg.MX.MaxConnectionsPerIP),
 		MaxMessagesPerIPPerMinute: cfg.MX.MaxMessagesPerIPPerMinute,
-		LimitExempt:               cfg.LimitExemptPrefixes(),
-		LimitLoopback:             !cfg.Limits.ExemptLoopback,
 		NoDMARCReject:             cfg.MX.DMARCReject == config.DMARCQuarantine,
 		QuarantineToInbox:         cfg.MX.DMARCQuarantine == config.DMARCInbox,
 		AllowLocalSpoofing:        cfg.MX.AllowLocalSpoofing,
 		Resolver:                  resolver(cfg.Delivery.DNSResolver),
-		Filters:                   filters(cfg),
 	}
 }
 
-// filters are the MX's content filters of the configuration.
+// smtpCommon are the settings submission and the MX share: the [smtp]
+// message limits and timeouts, the connection caps given, the [limits]
+// exemptions, and the content filters.
+func smtpCommon(cfg *config.Config, tlsConfig *tls.Config, maxConns, perIP int) smtpd.Common {
+	return smtpd.Common{
+		Hostname:            cfg.Hostname,
+		TLSConfig:           tlsConfig,
+		MaxMessageBytes:     cfg.SMTP.MaxMessageBytes,
+		MaxRecipients:       cfg.SMTP.MaxRecipients,
+		ReadTimeout:         cfg.SMTP.CommandTimeout.D(),
+		DataTimeout:         cfg.SMTP.DataTimeout.D(),
+		MaxConnections:      maxConns,
+		MaxConnectionsPerIP: perIP,
+		LimitExempt:         cfg.LimitExemptPrefixes(),
+		LimitLoopback:       !cfg.Limits.ExemptLoopback,
+		Filters:             filters(cfg),
+	}
+}
+
+// filters are the content filters of the configuration.
 func filters(cfg *config.Config) smtpd.FilterOptions {
 	f := smtpd.FilterOptions{
 		SpamToInbox:     cfg.Filter.SpamAddHeader == "inbox",
