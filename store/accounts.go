@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"time"
 
+	"congthu/internal/mailaddr"
 	"congthu/internal/sqldb"
 )
 
@@ -168,7 +169,7 @@ func (s *Store) AddAccount(ctx context.Context, address, password string) (*Acco
 	}
 	var acc *Account
 	err = s.writeTx(ctx, func(tx dbtx, ch changes) error {
-		domain := domainOf(addr)
+		domain := mailaddr.Domain(addr)
 		var one int
 		err := tx.Row(ctx, "SELECT 1 FROM domains WHERE name = ?", domain).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
@@ -430,7 +431,7 @@ func (s *Store) AddAlias(ctx context.Context, target, alias string) error {
 	}
 	return s.writeTx(ctx, func(tx dbtx, _ changes) error {
 		var one int
-		err := tx.Row(ctx, "SELECT 1 FROM domains WHERE name = ?", domainOf(a)).Scan(&one)
+		err := tx.Row(ctx, "SELECT 1 FROM domains WHERE name = ?", mailaddr.Domain(a)).Scan(&one)
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("store: domain of alias %s is not local: %w", a, ErrNotFound)
 		} else if err != nil {
@@ -450,7 +451,7 @@ func (s *Store) AddAlias(ctx context.Context, target, alias string) error {
 			return fmt.Errorf("store: add alias %s: %w", a, err)
 		}
 		res, err := tx.Exec(ctx, "INSERT INTO aliases (address, domain, account_id, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (address) DO NOTHING",
-			a, domainOf(a), accID, sqldb.Micro(time.Now()))
+			a, mailaddr.Domain(a), accID, sqldb.Micro(time.Now()))
 		if err != nil {
 			return fmt.Errorf("store: add alias %s: %w", a, err)
 		}

@@ -32,8 +32,3 @@ func NormalizeDomain(name string) (string, error) {
 	}
 	return d, nil
 }
-
-// domainOf returns the domain of a normalized address.
-func domainOf(address string) string {
-	return address[strings.LastIndexByte(address, '@')+1:]
-}

@@ -11,6 +11,7 @@ import (
 
 	"congthu/envelope"
 	"congthu/internal/blob"
+	"congthu/internal/mailaddr"
 	"congthu/internal/sqldb"
 	"congthu/mailhdr"
 	"congthu/mailtext"
@@ -118,7 +119,7 @@ func (s *Store) Deliver(ctx context.Context, d *Delivery) (*DeliveryResult, erro
 			// server may interpret it.
 			t := strings.TrimSpace(rcpt)
 			at := strings.LastIndexByte(t, '@')
-			req.remote = append(req.remote, t[:at+1]+domainOf(n))
+			req.remote = append(req.remote, t[:at+1]+mailaddr.Domain(n))
 		}
 		req.mailFrom = strings.TrimSpace(d.MailFrom)
 	}

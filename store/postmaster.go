@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 
+	"congthu/internal/mailaddr"
 	"congthu/internal/sqldb"
 )
 
@@ -44,7 +45,7 @@ var ErrNoPostmaster = fmt.Errorf("no account in the domain receives its postmast
 // has: the domain's postmaster. ErrNotFound when the domain is not
 // served; ErrNoPostmaster when nobody receives it.
 func (s *Store) resolveRole(ctx context.Context, addr string) (*Account, error) {
-	domain := domainOf(addr)
+	domain := mailaddr.Domain(addr)
 	var named string
 	err := s.r().Row(ctx, "SELECT postmaster FROM domains WHERE name = ?", domain).Scan(&named)
 	if errors.Is(err, sql.ErrNoRows) {

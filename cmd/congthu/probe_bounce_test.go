@@ -92,7 +92,7 @@ func sendMX(t *testing.T, addr, rcpt, msg string) error {
 	return c.Quit()
 }
 
-// TestProbeBounce (issue finding 8): postmaster@ and abuse@ of a served
+// TestProbeBounce: postmaster@ and abuse@ of a served
 // domain are accepted by the MX and reach the first account, then the one
 // `domain postmaster` names; notification mail leaves DKIM-signed by the
 // first served domain, whose bounce+<id>@ return path it carries; an RFC
