@@ -114,13 +114,3 @@ func (s *Store) ReleaseZNSLease(ctx context.Context, appID, owner string) error 
 	}
 	return nil
 }
-
-// RecordZNSQuota stores the quota Zalo reported at at, unless a later
-// report is stored already.
-func (s *Store) RecordZNSQuota(ctx context.Context, appID string, daily, remaining int, at time.Time) error {
-	if _, err := s.w().Exec(ctx, "UPDATE zns_tokens SET quota_daily = ?, quota_remaining = ?, quota_at = ? WHERE app_id = ? AND quota_at <= ?",
-		daily, remaining, sqldb.Micro(at), appID, sqldb.Micro(at)); err != nil {
-		return fmt.Errorf("notifydb: zns quota of %s: %w", appID, err)
-	}
-	return nil
-}
