@@ -70,6 +70,7 @@ type Metrics struct {
 	latency  map[string]*histogram // by route
 	delivery map[string]*histogram // by channel
 	finals   map[[2]string]uint64  // channel, status
+	filters  map[[2]string]uint64  // filter, server: failed calls
 
 	countsMu sync.Mutex
 	counts   []notifydb.NotificationCount
@@ -80,7 +81,16 @@ type Metrics struct {
 // whose Tracker reports to ObserveDelivery.
 func NewMetrics() *Metrics {
 	return &Metrics{requests: map[routeCode]uint64{}, latency: map[string]*histogram{},
-		delivery: map[string]*histogram{}, finals: map[[2]string]uint64{}}
+		delivery: map[string]*histogram{}, finals: map[[2]string]uint64{}, filters: map[[2]string]uint64{}}
+}
+
+// FilterFailed is the content filters' failure observer (smtpd's
+// FilterOptions.OnFailure): it counts a call to filter ("clamd",
+// "rspamd") from server ("smtp", "mx") that failed or timed out.
+func (m *Metrics) FilterFailed(filter, server string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.filters[[2]string{filter, server}]++
 }
 
 func (m *Metrics) observeRequest(route string, code int, d time.Duration) {
@@ -162,6 +172,15 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	sort.Slice(finals, func(i, j int) bool { return finals[i][0]+finals[i][1] < finals[j][0]+finals[j][1] })
 	for _, k := range finals {
 		fmt.Fprintf(&b, "congthu_notification_final_total{channel=\"%s\",status=\"%s\"} %d\n", esc(k[0]), esc(k[1]), m.finals[k])
+	}
+	b.WriteString("# HELP congthu_filter_failures_total Content filter calls that failed or timed out, by filter and server.\n# TYPE congthu_filter_failures_total counter\n")
+	ff := make([][2]string, 0, len(m.filters))
+	for k := range m.filters {
+		ff = append(ff, k)
+	}
+	sort.Slice(ff, func(i, j int) bool { return ff[i][0]+ff[i][1] < ff[j][0]+ff[j][1] })
+	for _, k := range ff {
+		fmt.Fprintf(&b, "congthu_filter_failures_total{filter=\"%s\",server=\"%s\"} %d\n", esc(k[0]), esc(k[1]), m.filters[k])
 	}
 	m.mu.Unlock()
 	commits, committed := s.nst.CreateBatches()

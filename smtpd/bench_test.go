@@ -65,7 +65,7 @@ func pump(tb testing.TB, cs []*smtp.Client, total int, rcpts func(i int) []strin
 func BenchmarkSubmission(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			e := newEnv(b, envConfig{backend: backend})
+			e := newEnv(b, envConfig{backend: backend, opts: Options{MaxMessagesPerAccountPerHour: -1}})
 			cs := benchClients(b, e, benchSessions)
 			msg := testMessage(msgOpts{from: "alice@" + domain, to: "bob@" + domain, date: true, msgID: true, attachment: 7 << 10})
 			rcpts := [][]string{{"bob@" + domain}, {"phong@" + domain}, {"vanthu@" + domain}}
@@ -90,7 +90,7 @@ func TestInboxGrowth(t *testing.T) {
 	}
 	for _, backend := range []string{"sqlite", "postgres"} {
 		t.Run(backend, func(t *testing.T) {
-			e := newEnv(t, envConfig{backend: backend})
+			e := newEnv(t, envConfig{backend: backend, opts: Options{MaxMessagesPerAccountPerHour: -1}})
 			cs := benchClients(t, e, benchSessions)
 			msg := testMessage(msgOpts{from: "alice@" + domain, to: "bob@" + domain, date: true, msgID: true, attachment: 7 << 10})
 			const block = 1000

@@ -52,6 +52,9 @@ type FilterOptions struct {
 	AcceptUnscanned bool
 	// Timeout bounds each filter's call; default 20 s.
 	Timeout time.Duration
+	// OnFailure, if set, is told of each failed or timed-out call:
+	// the filter ("clamd", "rspamd") and the server ("smtp", "mx").
+	OnFailure func(filter, server string)
 }
 
 var (
@@ -99,7 +102,7 @@ type scanned struct {
 
 // scan runs the configured filters on data: clamd first (malware ends it),
 // then rspamd with env. log reports failures.
-func (o FilterOptions) scan(ctx context.Context, log *slog.Logger, data []byte, env rspamd.Envelope) scanned {
+func (o FilterOptions) scan(ctx context.Context, log *slog.Logger, server string, data []byte, env rspamd.Envelope) scanned {
 	var r scanned
 	timeout := o.Timeout
 	if timeout <= 0 {
@@ -107,7 +110,10 @@ func (o FilterOptions) scan(ctx context.Context, log *slog.Logger, data []byte, 
 	}
 	failed := func(which string, err error) bool {
 		r.detail = joinDetail(r.detail, which+": "+err.Error())
-		log.Warn("smtpd: content filter failed", "filter", which, "err", err, "id", env.QueueID)
+		log.Warn("smtpd: content filter failed", "filter", which, "server", server, "err", err, "id", env.QueueID)
+		if o.OnFailure != nil {
+			o.OnFailure(which, server)
+		}
 		if !o.AcceptUnscanned {
 			r.reply = errUnscanned
 			return true
@@ -165,7 +171,11 @@ func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string
 	if o.Virus == nil && o.Spam == nil {
 		return v, nil
 	}
-	r := o.scan(ctx, s.srv.log, data, rspamd.Envelope{From: tx.from, Rcpts: tx.rcptList, IP: s.ip.String(), Helo: s.helo, QueueID: id})
+	env := rspamd.Envelope{From: tx.from, Rcpts: tx.rcptList, IP: s.ip.String(), Helo: s.helo, QueueID: id}
+	if o.Spam != nil {
+		env.Hostname = s.clientName(ctx)
+	}
+	r := o.scan(ctx, s.srv.log, "mx", data, env)
 	l.detail = joinDetail(l.detail, r.detail)
 	l.action = joinDetail(l.action, r.action)
 	if r.reply != nil {
@@ -180,6 +190,20 @@ func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string
 		v.fields = append(v.fields, spamStatus(spam, *r.spam)...)
 	}
 	return v, nil
+}
+
+// clientName is the client's name by reverse DNS ("" when it has none or
+// the lookup fails within 5 s): rspamd counts a client without one
+// against the message (RDNS_NONE, HFILTER_HOSTNAME_UNKNOWN), so it is
+// told the name rather than left to assume there is none.
+func (s *mxSession) clientName(ctx context.Context) string {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	names, err := s.srv.opts.Resolver.LookupAddr(ctx, s.ip.String())
+	if err != nil || len(names) == 0 {
+		return ""
+	}
+	return strings.TrimSuffix(names[0], ".")
 }
 
 // scanSubmission runs the filters on a submitted message: malware is
@@ -197,7 +221,7 @@ func (s *session) scanSubmission(ctx context.Context, tx *transaction, data []by
 	for _, r := range tx.localRcpts {
 		rcpts = append(rcpts, r.addr)
 	}
-	r := o.scan(ctx, s.srv.log, data, rspamd.Envelope{From: tx.from, Rcpts: rcpts, IP: s.ip.String(), Helo: s.helo, QueueID: id, User: s.account.Address})
+	r := o.scan(ctx, s.srv.log, "smtp", data, rspamd.Envelope{From: tx.from, Rcpts: rcpts, IP: s.ip.String(), Helo: s.helo, QueueID: id, User: s.account.Address})
 	if r.reply != nil && r.reply.Code == 554 && strings.HasPrefix(r.action, "malware") {
 		s.srv.log.Warn("smtpd: malware submitted; the account may be compromised", "account", s.account.Address, "ip", s.ip.String(), "signature", r.action, "id", id)
 	}

@@ -223,9 +223,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 
 	var api *httpapi.Server
 	var tracker *notify.Tracker
+	// The API's metrics: notification statuses from the tracker, filter
+	// failures from submission and the MX (served only with the API).
+	metrics := httpapi.NewMetrics()
 	if qc != nil {
 		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
-		metrics := httpapi.NewMetrics()
 		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), metrics.ObserveDelivery)
 		ob.AddHook(nst.NotificationHook(tracker.OutboxRecorded))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
@@ -246,11 +248,12 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	if err != nil {
 		return err
 	}
-	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, log)
+	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, metrics.FilterFailed, log)
 	r.onStop("smtp", smtpSrv.Shutdown)
 	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, startLearning(runCtx, r, cfg, st, qc, log), log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
+	mxOpts.Filters.OnFailure = metrics.FilterFailed
 	mxOpts.Bounces = notify.NewBounces(nst, tracker, log.With("component", "bounces"))
 	mxOpts.Resources = smtpRes
 	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
@@ -453,9 +456,10 @@ func channels(sender string) *notify.Registry {
 // newSubmission returns SMTP submission; it DKIM-signs what it accepts
 // for remote recipients.
 func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
-	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, log *slog.Logger) *smtpd.Server {
+	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, filterFailed func(filter, server string), log *slog.Logger) *smtpd.Server {
 	common := smtpCommon(cfg, tlsConfig, cfg.SMTP.MaxConnections, cfg.Limits.SubmissionConnectionsPerIP)
 	common.Resources = res
+	common.Filters.OnFailure = filterFailed
 	return smtpd.New(smtpd.Options{
 		Common:                       common,
 		AllowInsecureAuth:            cfg.SMTP.AllowInsecureAuth,
