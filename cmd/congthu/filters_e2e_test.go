@@ -174,4 +174,3 @@ func TestE2EFilters(t *testing.T) {
 		t.Errorf("INBOX after a delivery under accept: %q", inbox)
 	}
 }
-
