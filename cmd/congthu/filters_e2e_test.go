@@ -27,8 +27,9 @@ import (
 // (learning through Redis): GTUBE and EICAR (in a zip, base64 in a
 // multipart) refused at the MX, a clean Vietnamese message delivered with
 // its score, an "add header" message in Junk, a forged score dropped, a
-// move into Junk learnt once, clamd stopped: 451 and counted in /metrics;
-// with filter.failure = accept, delivered marked as not scanned.
+// move into Junk learnt once, each daemon stopped: 451 (counted in
+// /metrics); with filter.failure = accept, delivered marked as not
+// scanned by either.
 func TestE2EFilters(t *testing.T) {
 	cd := testenv.StartClamd(t)
 	rsRedis := testenv.StartRedis(t)
@@ -76,6 +77,11 @@ func TestE2EFilters(t *testing.T) {
 		"--b1\nContent-Type: application/zip; name=ho-so.zip\nContent-Transfer-Encoding: base64\n\n"+base64.StdEncoding.EncodeToString(zb.Bytes())+"\n--b1--\n")
 	if !errors.As(err, &se) || se.Code != 554 || !strings.Contains(se.Message, testenv.EICARSignature) {
 		t.Errorf("EICAR in a zip: %v, want 554 naming %s", err, testenv.EICARSignature)
+	}
+	err = send("Tep dinh kem", "Content-Type: multipart/mixed; boundary=b1\n\n--b1\nContent-Type: text/plain; charset=utf-8\n\nTệp đính kèm.\n"+
+		"--b1\nContent-Type: application/octet-stream; name=tep.com\nContent-Transfer-Encoding: base64\n\n"+base64.StdEncoding.EncodeToString([]byte(testenv.EICAR))+"\n--b1--\n")
+	if !errors.As(err, &se) || se.Code != 554 || !strings.Contains(se.Message, testenv.EICARSignature) {
+		t.Errorf("EICAR attached: %v, want 554 naming %s", err, testenv.EICARSignature)
 	}
 	if err := send("Thong bao "+testenv.Spammy, plain("Nội dung quảng cáo."), "X-Spam-Status: No, score=-50\n"); err != nil {
 		t.Fatalf("spammy message: %v", err)
@@ -161,16 +167,25 @@ func TestE2EFilters(t *testing.T) {
 	if !strings.Contains(string(body), `congthu_filter_failures_total{filter="clamd",server="mx"} 1`) {
 		t.Errorf("/metrics without the clamd failure:\n%s", body)
 	}
+	// rspamd down (clamd back): 451 4.7.1 too.
+	cd.Start(t)
+	rs.Stop()
+	err = send("Khi rspamd dung", plain("Nội dung."))
+	if !errors.As(err, &se) || se.Code != 451 || se.EnhancedCode != (smtp.EnhancedCode{4, 7, 1}) {
+		t.Errorf("rspamd down: %v, want 451 4.7.1", err)
+	}
+	cd.Stop()
 	n.stop(t)
 
 	n.env = append(n.env, "CONGTHU_FILTER_FAILURE=accept")
 	n.start(t)
-	if err := send("Khi clamd dung, accept", plain("Nội dung.")); err != nil {
-		t.Fatalf("clamd down under accept: %v", err)
+	if err := send("Khi ca hai dung, accept", plain("Nội dung.")); err != nil {
+		t.Fatalf("both down under accept: %v", err)
 	}
 	c = dial()
 	inbox = headers("INBOX")
-	if len(inbox) != 1 || !strings.Contains(inbox[0], "X-Congthu-Scan: not scanned by clamd (unavailable)") || !strings.Contains(inbox[0], "X-Spam-Status: No") {
+	if len(inbox) != 1 || !strings.Contains(inbox[0], "X-Congthu-Scan: not scanned by clamd (unavailable)") ||
+		!strings.Contains(inbox[0], "X-Congthu-Scan: not scanned by rspamd (unavailable)") {
 		t.Errorf("INBOX after a delivery under accept: %q", inbox)
 	}
 }
