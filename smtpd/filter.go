@@ -146,6 +146,9 @@ func (o FilterOptions) scan(ctx context.Context, log *slog.Logger, server string
 		}
 		r.spam = &res
 		r.action = fmt.Sprintf("spam %s %.2f/%.2f", res.Action, res.Score, res.RequiredScore)
+		if syms := res.SymbolList(); syms != "" {
+			r.detail = joinDetail(r.detail, "rspamd symbols "+replyText(syms, 500))
+		}
 		switch res.Action {
 		case rspamd.ActionReject:
 			r.reply = errSpam(res.SMTPMessage)

@@ -57,6 +57,9 @@ func TestMXFilters(t *testing.T) {
 	if st := header(t, m.Raw).Get("X-Spam-Status"); !strings.HasPrefix(st, "No, score=") || !strings.Contains(st, `action="no action"`) {
 		t.Errorf("clean X-Spam-Status: %q", st)
 	}
+	if !strings.Contains(e.logs.String(), `action="spam no action`) || !strings.Contains(e.logs.String(), "rspamd symbols ") {
+		t.Errorf("the log line lacks the verdict or its symbols:\n%s", e.logs.String())
+	}
 
 	tok = newToken("gtube")
 	_, err := send(c, from, []string{to}, append(mxMessage(from, to, tok), testenv.GTUBE+"\r\n"...))
