@@ -150,15 +150,16 @@ func TestSendFailures(t *testing.T) {
 		t.Errorf("502: %+v", e)
 	}
 
-	var wg sync.WaitGroup
 	release := make(chan struct{})
 	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		wg.Add(1)
-		defer wg.Done()
 		io.Copy(io.Discard, r.Body)
-		<-release
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
 	}))
-	defer func() { close(release); wg.Wait(); hang.Close() }()
+	t.Cleanup(hang.Close)
+	t.Cleanup(func() { close(release) }) // runs first: the handler returns, then the server closes
 	c = &zns.Client{APIURL: hang.URL, HTTP: &http.Client{Timeout: 200 * time.Millisecond}}
 	_, err = c.Send(ctx, "tok", m)
 	if e := zerr(t, err); e.Class != zns.Temporary || !e.UnknownOutcome {
