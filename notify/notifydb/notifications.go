@@ -680,6 +680,12 @@ func (s *Store) CreateBatches() (batches, requests int64) {
 	return s.createBatch.Stats()
 }
 
+// SMSBatches reports the SMS channel's group commit: transactions and the
+// writes they carried, for benchmarks and diagnostics.
+func (s *Store) SMSBatches() (batches, writes int64) {
+	return s.smsBatch.Stats()
+}
+
 // createNotifications is the createBatch's transaction (the batcher waits
 // for durability and calls the outbox's Added).
 func (s *Store) createNotifications(ctx context.Context, reqs []*NotificationRequest) ([]NotificationResult, []error, error) {

@@ -964,9 +964,19 @@ func benchPipeline(b *testing.B, addr string, parts func() int64) {
 	e := newSMSEnv(b, smsEnvOpts{smsc: addr, window: 10, noCB: true, sweep: time.Minute,
 		limits: &policy.Limits{Max: 5, Window: time.Hour, DuplicateWindow: 10 * time.Minute}})
 	b.ResetTimer()
+	sb0, sw0 := e.nst.SMSBatches()
+	cb0, cr0 := e.nst.CreateBatches()
 	total, d := pipeline(b, e, b.N, parts)
 	b.ReportMetric(float64(total)/d.Seconds(), "parts/s")
 	b.ReportMetric(float64(b.N)/d.Seconds(), "sms/s")
+	// How well the group commits batched: a run with small batches
+	// waits for more fsyncs.
+	if sb, sw := e.nst.SMSBatches(); sb > sb0 {
+		b.ReportMetric(float64(sw-sw0)/float64(sb-sb0), "sms-writes/commit")
+	}
+	if cb, cr := e.nst.CreateBatches(); cb > cb0 {
+		b.ReportMetric(float64(cr-cr0)/float64(cb-cb0), "creates/commit")
+	}
 }
 
 // BenchmarkSMSPipelinePerl: API → store → queue → handler → SMPP (window
