@@ -61,6 +61,28 @@ type Config struct {
 	Limits   Limits   `toml:"limits"`
 	Mailbox  Mailbox  `toml:"mailbox"`
 	Filter   Filter   `toml:"filter"`
+	Zalo     Zalo     `toml:"zalo"`
+}
+
+// Zalo configures the Zalo Notification Service (ZNS) account: the app,
+// its secrets and the Official Account's first refresh token. Only the
+// `congthu zalo` commands use it so far; no notification is sent on Zalo.
+type Zalo struct {
+	// APIURL is the ZNS API.
+	APIURL string `toml:"api_url" env:"CONGTHU_ZNS_API_URL"`
+	// OAuthURL is Zalo's OAuth server (token refresh).
+	OAuthURL string `toml:"oauth_url" env:"CONGTHU_ZNS_OAUTH_URL"`
+	// AppID is the Zalo app; empty: Zalo is off.
+	AppID string `toml:"app_id" env:"CONGTHU_ZNS_APP_ID"`
+	// AppSecret is the app's secret key (sent with refreshes).
+	AppSecret string `toml:"app_secret" env:"CONGTHU_ZNS_APP_SECRET"`
+	// RefreshToken is the refresh token an operator got when authorising
+	// the app; used only while the store holds none (each refresh
+	// replaces it there).
+	RefreshToken string `toml:"refresh_token" env:"CONGTHU_ZNS_REFRESH_TOKEN"`
+	// OASecret is the Official Account's secret key, which signs the
+	// webhook's events.
+	OASecret string `toml:"oa_secret" env:"CONGTHU_ZNS_OA_SECRET"`
 }
 
 // Filter configures the MX's content filters: rspamd (spam) and ClamAV's
@@ -438,6 +460,7 @@ func Default() *Config {
 			DMARCQuarantine:           DMARCJunk,
 		},
 		Filter: Filter{SpamAddHeader: "junk", Failure: "tempfail", Timeout: Duration(20 * time.Second)},
+		Zalo:   Zalo{APIURL: "https://business.openapi.zalo.me", OAuthURL: "https://oauth.zaloapp.com"},
 		IMAP: IMAP{
 			AppendLimit: 25 << 20,
 			IdleTimeout: Duration(30 * time.Minute),
@@ -744,6 +767,16 @@ func (c *Config) Validate() error {
 		} else if _, _, err := net.SplitHostPort(a); err != nil {
 			bad("filter.clamd_addr", "CONGTHU_CLAMD_ADDR", "%q: want host:port or unix:/absolute/path", a)
 		}
+	}
+	for _, u := range []struct{ key, env, val string }{
+		{"zalo.api_url", "CONGTHU_ZNS_API_URL", c.Zalo.APIURL}, {"zalo.oauth_url", "CONGTHU_ZNS_OAUTH_URL", c.Zalo.OAuthURL},
+	} {
+		if pu, err := url.Parse(u.val); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			bad(u.key, u.env, "%q: want an http(s) URL", u.val)
+		}
+	}
+	if c.Zalo.AppID != "" && c.Zalo.AppSecret == "" {
+		bad("zalo.app_secret", "CONGTHU_ZNS_APP_SECRET", "required with zalo.app_id")
 	}
 	if v := c.Filter.SpamAddHeader; v != "junk" && v != "inbox" {
 		bad("filter.spam_action_add_header", "CONGTHU_SPAM_ACTION_ADD_HEADER", "%q: want junk or inbox", v)

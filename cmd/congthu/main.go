@@ -73,6 +73,7 @@ func commands() []*command {
 		userCommand(),
 		queueCommand(),
 		smsCommand(),
+		zaloCommand(),
 		apikeyCommand(),
 		serviceCommand(),
 		templateCommand(),
