@@ -18,6 +18,8 @@ type selection struct {
 	tracker  *imapserver.SessionTracker
 	readOnly bool
 	name     string
+	// specialUse is the mailbox's (store.SpecialJunk, …), for the Learner.
+	specialUse string
 
 	// \Recent (RFC 3501 section 2.3.2): UID ranges [from, to) this session
 	// claimed with store.ClaimRecent, and the UID from which new arrivals
@@ -72,7 +74,7 @@ func (s *session) Select(name string, options *imap.SelectOptions) (*imap.Select
 		s.srv.release(mb)
 		return nil, s.fail("select", err)
 	}
-	sel := &selection{mb: mb, readOnly: options != nil && options.ReadOnly, name: mbox.Name}
+	sel := &selection{mb: mb, readOnly: options != nil && options.ReadOnly, name: mbox.Name, specialUse: mbox.SpecialUse}
 	if !sel.readOnly && st.Recent > 0 {
 		from, to, err := s.srv.st.ClaimRecent(s.ctx, mbox.ID)
 		if err != nil {
@@ -386,11 +388,8 @@ func (s *session) filed(dst *store.Mailbox, res *store.CopyResult, move bool) {
 	switch {
 	case dst.SpecialUse == store.SpecialJunk:
 		l.Filed(s.ctx, dst.ID, res.DstUIDs, true)
-	case move && dst.SpecialUse != store.SpecialTrash:
-		src, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, s.sel.name)
-		if err == nil && src.SpecialUse == store.SpecialJunk {
-			l.Filed(s.ctx, dst.ID, res.DstUIDs, false)
-		}
+	case move && dst.SpecialUse != store.SpecialTrash && s.sel.specialUse == store.SpecialJunk:
+		l.Filed(s.ctx, dst.ID, res.DstUIDs, false)
 	}
 }
 

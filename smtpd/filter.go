@@ -196,17 +196,21 @@ func (s *mxSession) filter(ctx context.Context, tx *mxTx, data []byte, id string
 }
 
 // clientName is the client's name by reverse DNS ("" when it has none or
-// the lookup fails within 5 s): rspamd counts a client without one
-// against the message (RDNS_NONE, HFILTER_HOSTNAME_UNKNOWN), so it is
-// told the name rather than left to assume there is none.
+// the lookup fails within 5 s), looked up once per session: rspamd counts
+// a client without one against the message (RDNS_NONE,
+// HFILTER_HOSTNAME_UNKNOWN), so it is told the name rather than left to
+// assume there is none. A session's transactions run one after another.
 func (s *mxSession) clientName(ctx context.Context) string {
+	if s.rdnsDone {
+		return s.rdns
+	}
+	s.rdnsDone = true
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	names, err := s.srv.opts.Resolver.LookupAddr(ctx, s.ip.String())
-	if err != nil || len(names) == 0 {
-		return ""
+	if names, err := s.srv.opts.Resolver.LookupAddr(ctx, s.ip.String()); err == nil && len(names) > 0 {
+		s.rdns = strings.TrimSuffix(names[0], ".")
 	}
-	return strings.TrimSuffix(names[0], ".")
+	return s.rdns
 }
 
 // scanSubmission runs the filters on a submitted message: malware is

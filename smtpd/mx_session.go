@@ -66,6 +66,9 @@ type mxSession struct {
 
 	// Per-session answers of the store (see also MXServer.dir).
 	isLocal map[string]bool
+	// rdns is the client's reverse-DNS name once rdnsDone (filter.go).
+	rdns     string
+	rdnsDone bool
 
 	mu sync.Mutex // guards tx and sessionConn.closing
 	tx *mxTx

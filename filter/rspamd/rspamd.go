@@ -102,6 +102,8 @@ func (e *Error) Unwrap() error { return e.Err }
 // maxAnswer bounds what is read of an answer.
 const maxAnswer = 1 << 20
 
+// do sends one request (a GET when msg is nil) and returns the answer's
+// body, at most maxAnswer; a non-2xx answer is an *Error with the body.
 func (c *Client) do(ctx context.Context, path string, msg []byte, hdr http.Header) ([]byte, error) {
 	timeout := c.Timeout
 	if timeout <= 0 {
@@ -109,7 +111,11 @@ func (c *Client) do(ctx context.Context, path string, msg []byte, hdr http.Heade
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(c.URL, "/")+path, bytes.NewReader(msg))
+	method, body := http.MethodGet, io.Reader(nil)
+	if msg != nil {
+		method, body = http.MethodPost, bytes.NewReader(msg)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(c.URL, "/")+path, body)
 	if err != nil {
 		return nil, &Error{Err: err}
 	}
@@ -125,14 +131,14 @@ func (c *Client) do(ctx context.Context, path string, msg []byte, hdr http.Heade
 		return nil, &Error{Err: err}
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
 	if err != nil {
 		return nil, &Error{Status: resp.StatusCode, Err: err}
 	}
 	if resp.StatusCode/100 != 2 {
-		return body, &Error{Status: resp.StatusCode, Err: fmt.Errorf("%.200s", bytes.TrimSpace(body))}
+		return b, &Error{Status: resp.StatusCode, Err: fmt.Errorf("%.200s", bytes.TrimSpace(b))}
 	}
-	return body, nil
+	return b, nil
 }
 
 // Check asks for rspamd's verdict on msg.
@@ -153,6 +159,9 @@ func (c *Client) Check(ctx context.Context, msg []byte, env Envelope) (Result, e
 	set("Queue-Id", env.QueueID)
 	set("User", env.User)
 	set("Password", c.Password) // a controller asks for it
+	if msg == nil {
+		msg = []byte{}
+	}
 	body, err := c.do(ctx, "/checkv2", msg, h)
 	if err != nil {
 		return Result{}, err
@@ -186,6 +195,9 @@ func (c *Client) Learn(ctx context.Context, msg []byte, spam bool) error {
 	if spam {
 		path = "/learnspam"
 	}
+	if msg == nil {
+		msg = []byte{}
+	}
 	body, err := c.do(ctx, path, msg, http.Header{"Password": {c.Password}})
 	if err != nil && strings.Contains(string(body), "already learned") {
 		return nil // rspamd answers an error naming it
@@ -195,62 +207,22 @@ func (c *Client) Learn(ctx context.Context, msg []byte, spam bool) error {
 
 // Ping checks that rspamd answers.
 func (c *Client) Ping(ctx context.Context) error {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 20 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.URL, "/")+"/ping", nil)
-	if err != nil {
-		return &Error{Err: err}
-	}
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return &Error{Err: err}
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return &Error{Status: resp.StatusCode, Err: fmt.Errorf("ping")}
-	}
-	return nil
+	_, err := c.do(ctx, "/ping", nil, nil)
+	return err
 }
 
 // Learned returns how many messages rspamd has learnt (the controller's
 // /stat), for tests and checks.
 func (c *Client) Learned(ctx context.Context) (int, error) {
-	timeout := c.Timeout
-	if timeout <= 0 {
-		timeout = 20 * time.Second
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(c.URL, "/")+"/stat", nil)
+	body, err := c.do(ctx, "/stat", nil, http.Header{"Password": {c.Password}})
 	if err != nil {
-		return 0, &Error{Err: err}
+		return 0, err
 	}
-	req.Header.Set("Password", c.Password)
-	hc := c.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, &Error{Err: err}
-	}
-	defer resp.Body.Close()
 	var st struct {
 		Learned *int `json:"learned"`
 	}
-	if resp.StatusCode != http.StatusOK {
-		return 0, &Error{Status: resp.StatusCode, Err: fmt.Errorf("stat")}
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, maxAnswer)).Decode(&st); err != nil || st.Learned == nil {
-		return 0, &Error{Status: resp.StatusCode, Err: fmt.Errorf("unreadable stat")}
+	if err := json.Unmarshal(body, &st); err != nil || st.Learned == nil {
+		return 0, &Error{Status: http.StatusOK, Err: fmt.Errorf("unreadable stat")}
 	}
 	return *st.Learned, nil
 }
