@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"congthu/notify/notifydb"
 	"congthu/queue"
 )
@@ -58,17 +60,48 @@ type dashboardView struct {
 // dashboard shows the last 24 hours and 7 days per channel and status,
 // delivery latency, queue depths and dead letters.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session) {
-	ctx := r.Context()
 	now := s.now()
 	v := dashboardView{Generated: now}
+	// The store's reads run together: on PostgreSQL each is a round
+	// trip and a scan of its own.
+	var counts []notifydb.PeriodCount
+	g, ctx := errgroup.WithContext(r.Context())
+	g.Go(func() (err error) {
+		counts, err = s.d.Notifications.CountsSince(ctx, now.Add(-7*24*time.Hour), now.Add(-24*time.Hour))
+		return err
+	})
+	g.Go(func() (err error) {
+		v.Latency, err = s.d.Notifications.DeliveryLatency(ctx, now.Add(-24*time.Hour))
+		return err
+	})
+	g.Go(func() (err error) {
+		v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		if v.Queues, err = s.queueStats(r); err != nil {
+			v.QueueErr = err.Error()
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		s.fail(w, r, sess, "dashboard", err)
+		return
+	}
 	for _, p := range []struct {
-		label string
-		d     time.Duration
-	}{{"24 giờ qua", 24 * time.Hour}, {"7 ngày qua", 7 * 24 * time.Hour}} {
-		cs, err := s.d.Notifications.CountsSince(ctx, now.Add(-p.d))
-		if err != nil {
-			s.fail(w, r, sess, "count notifications", err)
-			return
+		label  string
+		recent bool
+	}{{"24 giờ qua", true}, {"7 ngày qua", false}} {
+		var cs []notifydb.NotificationCount
+		for _, c := range counts {
+			n := c.Since
+			if p.recent {
+				n = c.Recent
+			}
+			if n > 0 {
+				cs = append(cs, notifydb.NotificationCount{Channel: c.Channel, Status: c.Status, Count: n})
+			}
 		}
 		per := period{Label: p.label, Channels: groupCounts(cs)}
 		for _, c := range per.Channels {
@@ -76,19 +109,6 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		}
 		per.Chart = barChart(per.Label, per.Channels)
 		v.Periods = append(v.Periods, per)
-	}
-	var err error
-	if v.Latency, err = s.d.Notifications.DeliveryLatency(ctx, now.Add(-24*time.Hour)); err != nil {
-		s.fail(w, r, sess, "latency", err)
-		return
-	}
-	if v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx); err != nil {
-		s.fail(w, r, sess, "count accounts", err)
-		return
-	}
-	v.Queues, err = s.queueStats(r)
-	if err != nil {
-		v.QueueErr = err.Error()
 	}
 	s.render(w, r, http.StatusOK, "dashboard", sess, "Tổng quan", v)
 }

@@ -135,19 +135,28 @@ func (s *Store) CallbacksOf(ctx context.Context, id string) ([]CallbackDelivery,
 	return out, rows.Err()
 }
 
-// CountsSince counts the notifications created since t by channel and
-// status (live and test alike).
-func (s *Store) CountsSince(ctx context.Context, t time.Time) ([]NotificationCount, error) {
-	rows, err := s.r().Query(ctx, "SELECT channel, status, COUNT(*) FROM notifications WHERE created_at >= ? GROUP BY channel, status ORDER BY channel, status",
-		sqldb.Micro(t))
+// PeriodCount is the number of notifications on one channel in one
+// status created since two times: a long period and a recent part of it.
+type PeriodCount struct {
+	Channel, Status string
+	Since, Recent   int64
+}
+
+// CountsSince counts the notifications created since since, and of them
+// those created since recent (a later time), by channel and status (live
+// and test alike), in one pass over the index of creation times.
+func (s *Store) CountsSince(ctx context.Context, since, recent time.Time) ([]PeriodCount, error) {
+	rows, err := s.r().Query(ctx, `SELECT channel, status, COUNT(*), SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END)
+		FROM notifications WHERE created_at >= ? GROUP BY channel, status ORDER BY channel, status`,
+		sqldb.Micro(recent), sqldb.Micro(since))
 	if err != nil {
 		return nil, fmt.Errorf("notifydb: counts: %w", err)
 	}
 	defer rows.Close()
-	var out []NotificationCount
+	var out []PeriodCount
 	for rows.Next() {
-		var c NotificationCount
-		if err := rows.Scan(&c.Channel, &c.Status, &c.Count); err != nil {
+		var c PeriodCount
+		if err := rows.Scan(&c.Channel, &c.Status, &c.Since, &c.Recent); err != nil {
 			return nil, fmt.Errorf("notifydb: counts: %w", err)
 		}
 		out = append(out, c)
