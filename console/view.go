@@ -13,6 +13,7 @@ import (
 
 	"congthu/internal/vntime"
 	"congthu/notify/notifydb"
+	"congthu/outbox"
 	"congthu/phone"
 )
 
@@ -109,7 +110,20 @@ var funcs = template.FuncMap{
 		}
 		return "bad"
 	},
-	"channel":     channelLabel,
+	"channel": channelLabel,
+	"outboxStatus": func(st string) string {
+		switch st {
+		case outbox.Queued:
+			return "đang chờ gửi lại"
+		case outbox.Delivered:
+			return "máy chủ nhận đã nhận thư"
+		case outbox.Failed:
+			return "thất bại vĩnh viễn"
+		case outbox.Expired:
+			return "quá hạn, đã thôi gửi"
+		}
+		return st
+	},
 	"recipient":   maskedRecipient,
 	"dong":        formatDong,
 	"bytes":       formatBytes,
