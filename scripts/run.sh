@@ -90,6 +90,7 @@ if [ ! -s "$pwfile" ]; then
 	head -c 12 /dev/urandom | base64 | tr -d '/+=' >"$pwfile"
 	"$bin" user add --password-stdin "$user" <"$pwfile"
 	"$bin" user alias add "$user" "motcua@$domain"
+	"$bin" user role "$user" admin >/dev/null
 fi
 
 # The listeners as configured (CONGTHU_*_ADDR, --config), for the banner.
@@ -112,6 +113,11 @@ case "$http" in
 "("*) api="$http" ;;
 *) api="$scheme://${http% port *}:${http##* port }/v1/" ;;
 esac
+admin="$(at admin)"
+case "$admin" in
+"("*) console="$admin" ;;
+*) console="$scheme://${admin% port *}:${admin##* port }/admin/" ;;
+esac
 
 cat <<TXT
 
@@ -121,6 +127,7 @@ cat <<TXT
    SMTP:      $(at submission STARTTLS), or $(at submissions SSL/TLS), normal password
    MX:        $(at mx) (mail from other servers)
    API:       $api  (test key: $bin apikey create --service NAME --test)
+   Console:   $console  (sign in as $user; roles: $bin user role ADDRESS admin|desk)
    Redis:     $redis_note
    The certificate is self-signed: accept it in the mail client.
    More accounts: $bin user add canbo2@$domain  (data in $data)

@@ -320,7 +320,7 @@ did not (a daemon down is reported, not an invalid configuration).`,
 			for _, l := range []struct{ name, addr string }{
 				{"submission", cfg.Listen.Submission}, {"submissions", cfg.Listen.Submissions},
 				{"imap", cfg.Listen.IMAP}, {"imaps", cfg.Listen.IMAPS},
-				{"mx", cfg.Listen.MX}, {"http", cfg.Listen.HTTP},
+				{"mx", cfg.Listen.MX}, {"http", cfg.Listen.HTTP}, {"admin", cfg.Admin.Addr},
 			} {
 				fmt.Fprintf(c.stdout, "  %-12s %s\n", l.name, l.addr)
 			}
