@@ -106,8 +106,16 @@ func (b *Builder) BuildEvent(service string, test bool, code string, ev *dossier
 	data := ev.TemplateData(code)
 	var notes []notifydb.NewNotification
 	var all []dossier.FieldError
+	if p := FallbackProblem(ev.Channels); p != "" {
+		return nil, []dossier.FieldError{{Field: "channels", Message: p}}, nil
+	}
+	// A fallback channel of a phone channel is sent only if that fails.
+	from, held, fallback := FallbackFor(ev.Channels, ev.Applicant.Phone)
 	seen := map[string]bool{}
 	for _, ch := range ev.Channels {
+		if fallback && from != ChannelEmail && ch == held {
+			continue
+		}
 		m, ok := b.eventMessage(service, test, code, ev, data, ch)
 		if !ok {
 			all = append(all, dossier.FieldError{Field: "channels", Message: fmt.Sprintf("no %s template for status %s", ch, ev.Status)})

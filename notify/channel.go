@@ -27,6 +27,7 @@ import (
 const (
 	ChannelEmail = "email" // through the outbox
 	ChannelSMS   = "sms"
+	ChannelZalo  = "zalo"
 )
 
 // A Channel sends live notifications of one kind through its provider.

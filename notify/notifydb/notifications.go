@@ -93,7 +93,7 @@ type Notification struct {
 	ID              string // UUIDv7: ordering by ID is ordering by creation
 	Service         string
 	Test            bool
-	Channel         string // "email" or "sms"
+	Channel         string // "email", "sms" or "zalo"
 	TemplateID      string
 	TemplateVersion int
 	Recipient       string // email address, or E.164 phone number
@@ -117,7 +117,17 @@ type Notification struct {
 	FromName    string // the sender's display name (the agency)
 	ToName      string // the recipient's display name
 	ReplyTo     string // the handling unit's mailbox ("" for none)
-	CreatedAt   time.Time
+	// Zalo: the ZNS template and its parameters as sent (a JSON object of
+	// strings).
+	ZNSTemplateID string
+	ZNSData       string
+	// PriceVND is what sending it cost in đồng, recorded when it was
+	// sent (0 before, and for email).
+	PriceVND int64
+	// ScheduledFor is when a scheduled notification (a reminder) is due;
+	// zero for the others.
+	ScheduledFor time.Time
+	CreatedAt    time.Time
 	UpdatedAt   time.Time
 	SentAt      time.Time // when it became sending (zero before)
 	CompletedAt time.Time // when it reached a final status
@@ -555,7 +565,7 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 	_ = hasCallback // "created" events get no callback: the API response said it
 	for i := range r.Notifications {
 		n := &r.Notifications[i]
-		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms") || n.Recipient == "" {
+		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms" && n.Channel != "zalo") || n.Recipient == "" {
 			return res, fmt.Errorf("notifydb: notification %q: missing id, channel or recipient: %w", n.ID, ErrInvalid)
 		}
 		at := n.CreatedAt
@@ -574,11 +584,13 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
-			urgent, status, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			urgent, status, status_detail, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to,
+			zns_template_id, zns_data)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
-			boolInt(n.Urgent), NotificationCreated, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo); err != nil {
+			boolInt(n.Urgent), NotificationCreated, n.StatusDetail, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo,
+			n.ZNSTemplateID, n.ZNSData); err != nil {
 			return res, fmt.Errorf("notifydb: insert notification: %w", err)
 		}
 		if n.Fallback != nil {
@@ -586,11 +598,11 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 				return res, err
 			}
 		}
-		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
+		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, Detail: n.StatusDetail, At: at, CreatedAt: now,
 			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
 		var err error
-		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
-			n.ID, r.Service, NotificationCreated, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
+		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+			n.ID, r.Service, NotificationCreated, n.StatusDetail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
 			return res, fmt.Errorf("notifydb: insert notification event: %w", err)
 		}
 		res.Events = append(res.Events, ev)
@@ -797,18 +809,21 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 
 const notificationColumns = `id, service, test, channel, template_id, template_version, recipient, reference, dossier_code,
 	event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, urgent, status, status_detail,
-	outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to`
+	outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to,
+	zns_template_id, zns_data, price_vnd, scheduled_for`
 
 func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error) {
 	var n Notification
 	var test, urgent int
 	var outbox sql.NullInt64
-	var c, u, sent, done int64
+	var c, u, sent, done, sched int64
 	if err := sc.Scan(&n.ID, &n.Service, &test, &n.Channel, &n.TemplateID, &n.TemplateVersion, &n.Recipient, &n.Reference,
 		&n.DossierCode, &n.EventID, &n.DossierStatus, &n.Subject, &n.Text, &n.HTML, &n.SMSText, &n.SMSEncoding, &n.SMSParts,
-		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo); err != nil {
+		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo,
+		&n.ZNSTemplateID, &n.ZNSData, &n.PriceVND, &sched); err != nil {
 		return nil, err
 	}
+	n.ScheduledFor = sqldb.FromMicro(sched)
 	n.Test, n.Urgent, n.OutboxID = test != 0, urgent != 0, outbox.Int64
 	n.CreatedAt, n.UpdatedAt, n.SentAt, n.CompletedAt = sqldb.FromMicro(c), sqldb.FromMicro(u), sqldb.FromMicro(sent), sqldb.FromMicro(done)
 	return &n, nil
