@@ -59,12 +59,17 @@ type notificationView struct {
 	SMSText      string      `json:"sms_text,omitempty"`
 	SMSEncoding  string      `json:"sms_encoding,omitempty"`
 	SMSParts     int         `json:"sms_parts,omitempty"`
-	CreatedAt    time.Time   `json:"created_at"`
-	SentAt       *time.Time  `json:"sent_at,omitempty"`
-	CompletedAt  *time.Time  `json:"completed_at,omitempty"`
-	URI          string      `json:"uri"`
-	Attempts     *attempts   `json:"attempts,omitempty"`
-	Events       []eventView `json:"events,omitempty"`
+	// Zalo: the ZNS template and the parameters sent.
+	ZNSTemplateID string            `json:"zns_template_id,omitempty"`
+	ZNSData       map[string]string `json:"zns_data,omitempty"`
+	// CostVND is what sending it cost, recorded when it was sent.
+	CostVND     int64       `json:"cost_vnd"`
+	CreatedAt   time.Time   `json:"created_at"`
+	SentAt      *time.Time  `json:"sent_at,omitempty"`
+	CompletedAt *time.Time  `json:"completed_at,omitempty"`
+	URI         string      `json:"uri"`
+	Attempts    *attempts   `json:"attempts,omitempty"`
+	Events      []eventView `json:"events,omitempty"`
 }
 
 // attempts is the delivery state of a live email's outbox entry.
@@ -87,6 +92,11 @@ func (s *Server) viewOf(n *notifydb.Notification, full bool) notificationView {
 		Status: n.Status, StatusDetail: n.StatusDetail, Test: n.Test, Template: templateRef{n.TemplateID, n.TemplateVersion},
 		Subject: n.Subject, Body: n.Text, SMSText: n.SMSText, SMSEncoding: n.SMSEncoding, SMSParts: n.SMSParts,
 		CreatedAt: n.CreatedAt.UTC(), SentAt: optTime(n.SentAt), CompletedAt: optTime(n.CompletedAt), URI: "/v1/notifications/" + n.ID}
+	if n.ZNSTemplateID != "" {
+		v.ZNSTemplateID = n.ZNSTemplateID
+		_ = json.Unmarshal([]byte(n.ZNSData), &v.ZNSData) // written by us: an object of strings
+	}
+	v.CostVND = n.PriceVND
 	if c, _ := s.channels.Contact(n.Channel); c == dossier.ContactEmail {
 		v.EmailAddress = n.Recipient
 	} else {

@@ -1,0 +1,195 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"congthu/internal/testenv"
+	"congthu/sms/smpp/smpptest"
+	"congthu/zns/znstest"
+)
+
+// zaloAPI is a client of a node's API with one key.
+type zaloAPI struct {
+	t    *testing.T
+	base string
+	key  string
+}
+
+func (a zaloAPI) do(method, path, body string) (int, []byte) {
+	a.t.Helper()
+	req, _ := http.NewRequest(method, a.base+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+type zaloNote struct {
+	ID            string            `json:"id"`
+	Channel       string            `json:"channel"`
+	Status        string            `json:"status"`
+	StatusDetail  string            `json:"status_detail"`
+	PhoneNumber   string            `json:"phone_number"`
+	ZNSTemplateID string            `json:"zns_template_id"`
+	ZNSData       map[string]string `json:"zns_data"`
+	CostVND       int64             `json:"cost_vnd"`
+}
+
+// dossierNotes polls the dossier's notifications until done says they are
+// settled, or 30 s pass.
+func (a zaloAPI) dossierNotes(code string, done func([]zaloNote) bool) []zaloNote {
+	a.t.Helper()
+	var notes []zaloNote
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		st, b := a.do("GET", "/v1/dossiers/"+code+"/notifications", "")
+		if st != 200 {
+			a.t.Fatalf("list: %d %s", st, b)
+		}
+		var v struct {
+			Notifications []zaloNote `json:"notifications"`
+		}
+		json.Unmarshal(b, &v)
+		notes = v.Notifications
+		if done(notes) {
+			break
+		}
+	}
+	return notes
+}
+
+func byChannel(notes []zaloNote, ch string) []zaloNote {
+	var out []zaloNote
+	for _, n := range notes {
+		if n.Channel == ch {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func settled(n []zaloNote, ch string, status string) bool {
+	for _, x := range byChannel(n, ch) {
+		if x.Status == status {
+			return true
+		}
+	}
+	return false
+}
+
+// TestE2EZalo runs `congthu serve` with Zalo configured against the test
+// ZNS peer (which signs and posts a receipt for every message it accepts)
+// and the Net::SMPP SMSC: an event with channels ["email", "zalo", "sms"]
+// reaches Zalo and is delivered by its receipt, with no SMS; an event for
+// a number not on Zalo (-118) fails on Zalo and its SMS goes out once; a
+// forged event is refused with 401; prices are recorded as sent.
+func TestE2EZalo(t *testing.T) {
+	ports := testenv.FreePorts(t, 2)
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", ports[0])
+	z := znstest.New(znstest.Options{AppID: "app-1", AppSecret: "s3cret", OASecret: "oa-secret", RefreshToken: "r0",
+		Webhook: "http://" + httpAddr + "/v1/zalo/events", AutoReceipt: true, ReceiptDelay: 50 * time.Millisecond})
+	t.Cleanup(z.Close)
+	z.Fail("+84900000003", -118)
+	smsc := smpptest.Start(t, "--port", fmt.Sprint(ports[1]), "--dlr", "delivered")
+	n := newNode(t, "CONGTHU_REDIS_URL="+testenv.Redis(t), "CONGTHU_HTTP_ADDR="+httpAddr,
+		"CONGTHU_SMPP_ADDR="+smsc.Addr, "CONGTHU_SMPP_SYSTEM_ID=congthu", "CONGTHU_SMPP_PASSWORD=secret",
+		"CONGTHU_SMS_SENDER=UBND-HN", "CONGTHU_SMS_QUIET_HOURS=off",
+		"CONGTHU_ZNS_API_URL="+z.URL(), "CONGTHU_ZNS_OAUTH_URL="+z.URL(), "CONGTHU_ZNS_APP_ID=app-1",
+		"CONGTHU_ZNS_APP_SECRET=s3cret", "CONGTHU_ZNS_REFRESH_TOKEN=r0", "CONGTHU_ZNS_OA_SECRET=oa-secret",
+		"CONGTHU_PRICE_ZNS_VND=300", "CONGTHU_PRICE_SMS_VND=800")
+	n.addr["http"] = httpAddr
+	n.admin(t, "", "domain", "add", "hanoi.gov.vn")
+	api := zaloAPI{t: t, base: "http://" + httpAddr, key: strings.TrimSpace(n.admin(t, "", "apikey", "create", "--service", "motcua"))}
+	n.start(t)
+	defer n.stop(t)
+
+	event := func(code, id, phone, channels string) {
+		t.Helper()
+		body := `{"event_id":"` + id + `","status":"received",` + channels + `
+			"applicant":{"name":"Nguyễn Văn An","phone":"` + phone + `","email":"an@example.com"},
+			"procedure":"Cấp giấy phép xây dựng nhà ở riêng lẻ","agency":"Ủy ban nhân dân quận Hoàn Kiếm","agency_short":"UBND Q.Hoàn Kiếm",
+			"received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00"}`
+		if st, b := api.do("POST", "/v1/dossiers/"+code+"/events", body); st != 201 {
+			t.Fatalf("POST event %s: %d %s", id, st, b)
+		}
+	}
+
+	// Delivered on Zalo: no SMS.
+	event("000.00.12.H26-Z1", "z-1", "0912 345 678", `"channels":["email","zalo","sms"],`)
+	notes := api.dossierNotes("000.00.12.H26-Z1", func(n []zaloNote) bool { return settled(n, "zalo", "delivered") })
+	zl := byChannel(notes, "zalo")
+	if len(zl) != 1 || zl[0].Status != "delivered" || zl[0].StatusDetail != "Zalo: user_received_message" {
+		t.Fatalf("zalo notification %+v\nserve:\n%s", notes, n.logs)
+	}
+	if zl[0].ZNSTemplateID != "248001" || zl[0].ZNSData["customer_name"] != "Nguyễn Văn An" || zl[0].PhoneNumber != "+84912345678" || zl[0].CostVND != 300 {
+		t.Errorf("zalo notification content %+v", zl[0])
+	}
+	if len(byChannel(notes, "email")) != 1 || len(byChannel(notes, "sms")) != 0 {
+		t.Errorf("channels of the delivered event: %+v", notes)
+	}
+	sent := z.Sent()
+	if len(sent) != 1 || sent[0].Phone != "84912345678" || sent[0].TrackingID != zl[0].ID || sent[0].TemplateID != "248001" {
+		t.Errorf("ZNS peer got %+v", sent)
+	}
+
+	// Not on Zalo: permanent failure, then the SMS, once. The default
+	// channels with Zalo configured are email, zalo, sms.
+	event("000.00.12.H26-Z2", "z-2", "0900000003", "")
+	notes = api.dossierNotes("000.00.12.H26-Z2", func(n []zaloNote) bool { return settled(n, "sms", "delivered") })
+	zl, sms := byChannel(notes, "zalo"), byChannel(notes, "sms")
+	if len(zl) != 1 || zl[0].Status != "permanent-failure" || !strings.Contains(zl[0].StatusDetail, "not reachable on Zalo") {
+		t.Fatalf("zalo notification %+v\nserve:\n%s", notes, n.logs)
+	}
+	if len(sms) != 1 || sms[0].Status != "delivered" || sms[0].PhoneNumber != "+84900000003" || sms[0].CostVND != 800 {
+		t.Fatalf("sms fallback %+v\nserve:\n%s", sms, n.logs)
+	}
+	if want := "fallback for zalo " + zl[0].ID + " (permanent-failure)"; !strings.Contains(api.get(t, sms[0].ID), want) {
+		t.Errorf("sms timeline lacks %q", want)
+	}
+	time.Sleep(500 * time.Millisecond) // a second SMS would have been submitted by now
+	if got := smsc.Count("SUBMIT"); got != 1 {
+		t.Errorf("SMSC got %d submits, want 1\n%s", got, smsc.Log())
+	}
+
+	// A forged event changes nothing.
+	body := []byte(`{"app_id":"app-1","event_name":"user_received_message","timestamp":"1","message":{"msg_id":"x"}}`)
+	if err := z.Post(body, "mac=00"); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Errorf("forged event: %v, want 401", err)
+	}
+	req, _ := http.NewRequest("POST", "http://"+httpAddr+"/v1/zalo/events", strings.NewReader(string(body)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || !strings.Contains(string(b), `"field":"X-ZEvent-Signature"`) {
+		t.Errorf("unsigned event: %d %s", resp.StatusCode, b)
+	}
+
+	// Channel order: sms before zalo is refused, naming the field.
+	if st, b := api.do("POST", "/v1/dossiers/000.00.12.H26-Z3/events", `{"event_id":"z-3","status":"received","channels":["sms","zalo"],
+		"applicant":{"name":"A","phone":"0912345678"},"agency":"UBND","received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00",
+		"procedure":"P"}`); st != 422 || !strings.Contains(string(b), `"field":"channels"`) {
+		t.Errorf("sms before zalo: %d %s", st, b)
+	}
+}
+
+// get returns the notification's JSON with its timeline.
+func (a zaloAPI) get(t *testing.T, id string) string {
+	st, b := a.do("GET", "/v1/notifications/"+id, "")
+	if st != 200 {
+		t.Fatalf("GET %s: %d %s", id, st, b)
+	}
+	return string(b)
+}
