@@ -193,3 +193,73 @@ func (a zaloAPI) get(t *testing.T, id string) string {
 	}
 	return string(b)
 }
+
+// TestE2EZaloTwoNodes: two serve processes share PostgreSQL and Redis and
+// send Zalo notifications. Zalo sees one refresh for the first token and,
+// after the access token expires mid-run, exactly one more; a node
+// restarted with the operator's first (spent) refresh token uses the
+// stored, rotated pair and refreshes nothing.
+func TestE2EZaloTwoNodes(t *testing.T) {
+	pg, rd := testenv.Postgres(t), testenv.Redis(t)
+	ports := testenv.FreePorts(t, 2)
+	addrs := []string{fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])}
+	z := znstest.New(znstest.Options{AppID: "app-2", AppSecret: "s3cret", OASecret: "oa", RefreshToken: "r0",
+		Webhook: "http://" + addrs[0] + "/v1/zalo/events", AutoReceipt: true})
+	t.Cleanup(z.Close)
+	var nodes []*node
+	for _, a := range addrs {
+		n := newNode(t, "CONGTHU_DATABASE_URL="+pg, "CONGTHU_REDIS_URL="+rd, "CONGTHU_HTTP_ADDR="+a, "CONGTHU_SMS_QUIET_HOURS=off",
+			"CONGTHU_ZNS_API_URL="+z.URL(), "CONGTHU_ZNS_OAUTH_URL="+z.URL(), "CONGTHU_ZNS_APP_ID=app-2",
+			"CONGTHU_ZNS_APP_SECRET=s3cret", "CONGTHU_ZNS_REFRESH_TOKEN=r0", "CONGTHU_ZNS_OA_SECRET=oa")
+		n.addr["http"] = a
+		nodes = append(nodes, n)
+	}
+	nodes[0].admin(t, "", "domain", "add", "hanoi.gov.vn")
+	key := strings.TrimSpace(nodes[0].admin(t, "", "apikey", "create", "--service", "motcua"))
+	for _, n := range nodes {
+		n.start(t)
+	}
+	// One number per event: per-number limits hold the sixth to one number.
+	post := func(i int, id string) {
+		t.Helper()
+		api := zaloAPI{t: t, base: "http://" + addrs[i%2], key: key}
+		body := `{"event_id":"` + id + `","status":"received","channels":["zalo"],"applicant":{"name":"Trần Thị Bình","phone":"` + fmt.Sprintf("09123450%02d", i) + `"},
+			"procedure":"P","agency":"UBND","received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00"}`
+		if st, b := api.do("POST", "/v1/dossiers/000.00.12.H26-T"+id+"/events", body); st != 201 {
+			t.Fatalf("POST %s: %d %s", id, st, b)
+		}
+	}
+	waitSent := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); len(z.Sent()) < n; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("ZNS peer got %d messages, want %d\nnode 0:\n%s\nnode 1:\n%s", len(z.Sent()), n, nodes[0].logs, nodes[1].logs)
+			}
+		}
+	}
+	for i := range 6 {
+		post(i, fmt.Sprint(i))
+	}
+	waitSent(6)
+	if ok, refused := z.Refreshes(); ok != 1 || refused != 0 {
+		t.Errorf("first tokens: %d refreshes, %d refused; want 1, 0", ok, refused)
+	}
+	z.ExpireAccess()
+	for i := 6; i < 12; i++ {
+		post(i, fmt.Sprint(i))
+	}
+	waitSent(12)
+	if ok, refused := z.Refreshes(); ok != 2 || refused != 0 {
+		t.Errorf("after expiry: %d refreshes, %d refused; want 2, 0", ok, refused)
+	}
+	nodes[1].stop(t)
+	nodes[1].start(t)
+	post(13, "restart")
+	waitSent(13)
+	if ok, refused := z.Refreshes(); ok != 2 || refused != 0 {
+		t.Errorf("after a restart: %d refreshes, %d refused; want 2, 0 (the stored pair, not the spent r0)", ok, refused)
+	}
+	for _, n := range nodes {
+		n.stop(t)
+	}
+}

@@ -58,9 +58,10 @@ func (s *Store) ZNSSendOf(ctx context.Context, id string) (*ZNSSend, error) {
 // BeginZNSSend records that a submission of notification id is about to
 // start: the notification becomes sending (the event is returned, nil
 // when it already was), the state ZNSSubmitting with one more attempt. It
-// is committed before it returns. ErrFinal, ErrNotFound, ErrAccepted when
-// Zalo already took it.
-func (s *Store) BeginZNSSend(ctx context.Context, id string) (*NotificationEvent, error) {
+// is committed before it returns. now is the channel's clock, recorded as
+// the first try's time on the first. ErrFinal, ErrNotFound, ErrAccepted
+// when Zalo already took it.
+func (s *Store) BeginZNSSend(ctx context.Context, id string, now time.Time) (*NotificationEvent, error) {
 	var ev *NotificationEvent
 	err := s.smsWrite(ctx, func(tx dbtx) error {
 		ev = nil
@@ -84,10 +85,9 @@ func (s *Store) BeginZNSSend(ctx context.Context, id string) (*NotificationEvent
 		if ev, err = s.setStatus(ctx, tx, id, NotificationSending, "", time.Time{}); err != nil {
 			return err
 		}
-		now := sqldb.Micro(time.Now())
 		if _, err := tx.Exec(ctx, `INSERT INTO zns_sends (notification_id, state, attempts, first_at, updated_at) VALUES (?, ?, 1, ?, ?)
 			ON CONFLICT (notification_id) DO UPDATE SET state = excluded.state, attempts = zns_sends.attempts + 1, updated_at = excluded.updated_at`,
-			id, ZNSSubmitting, now, now); err != nil {
+			id, ZNSSubmitting, sqldb.Micro(now), sqldb.Micro(time.Now())); err != nil {
 			return fmt.Errorf("notifydb: begin zns send %s: %w", id, err)
 		}
 		return nil
@@ -122,7 +122,8 @@ func (s *Store) SetZNSSendState(ctx context.Context, id, state, detail string) e
 }
 
 // RecordZNSAccepted records that Zalo accepted notification id as msgID
-// at sentAt, costing priceVND. When Zalo's receipt for msgID came first
+// at sentAt (the channel's clock: the receipt timeout counts from it),
+// costing priceVND. When Zalo's receipt for msgID came first
 // (ZNSReceipt kept it), it is taken and its time returned: the caller
 // makes the notification delivered (zero: no receipt yet).
 func (s *Store) RecordZNSAccepted(ctx context.Context, id, msgID string, sentAt time.Time, priceVND int64) (receivedAt time.Time, err error) {

@@ -188,7 +188,7 @@ func (h *Handler) Send(ctx context.Context, n *notifydb.Notification, attempt in
 		return err
 	}
 
-	ev, err := h.st.BeginZNSSend(ctx, id)
+	ev, err := h.st.BeginZNSSend(ctx, id, now)
 	if errors.Is(err, notifydb.ErrFinal) || errors.Is(err, notifydb.ErrAccepted) {
 		return nil // a concurrent run got there first
 	} else if err != nil {
@@ -286,7 +286,7 @@ func (h *Handler) accepted(ctx context.Context, id string, res zns.Result) error
 	var received time.Time
 	var err error
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
-		received, err = h.st.RecordZNSAccepted(ctx, id, res.MsgID, res.SentTime, h.o.PriceVND)
+		received, err = h.st.RecordZNSAccepted(ctx, id, res.MsgID, h.o.Now(), h.o.PriceVND)
 		if err == nil || errors.Is(err, notifydb.ErrNotFound) || time.Now().After(deadline) {
 			break
 		}
