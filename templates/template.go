@@ -74,7 +74,7 @@ type Template struct {
 	File           string   // file it was loaded from, "" if parsed from bytes
 	ZNSTemplateID  string   // zalo: the approved ZNS template it fills
 
-	params   []znsParam // zalo
+	params []znsParam // zalo
 
 	subject  []node
 	body     []node

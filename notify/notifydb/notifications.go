@@ -128,9 +128,9 @@ type Notification struct {
 	// zero for the others.
 	ScheduledFor time.Time
 	CreatedAt    time.Time
-	UpdatedAt   time.Time
-	SentAt      time.Time // when it became sending (zero before)
-	CompletedAt time.Time // when it reached a final status
+	UpdatedAt    time.Time
+	SentAt       time.Time // when it became sending (zero before)
+	CompletedAt  time.Time // when it reached a final status
 }
 
 // NotificationEvent is one status a notification took. ID is the monotonic
