@@ -156,6 +156,7 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/notifications/{id}", auth(s.getNotification))
 	m.Handle("GET /v1/notifications", auth(s.listNotifications))
 	m.Handle("GET /v1/events", auth(s.listEvents))
+	m.Handle("GET /v1/usage", auth(s.usage))
 	m.Handle("GET /v1/templates", auth(s.listTemplates))
 	m.Handle("GET /v1/templates/{id}", auth(s.getTemplate))
 	m.Handle("POST /v1/templates/{id}/preview", auth(s.previewTemplate))

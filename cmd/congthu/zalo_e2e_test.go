@@ -161,6 +161,38 @@ func TestE2EZalo(t *testing.T) {
 		t.Errorf("SMSC got %d submits, want 1\n%s", got, smsc.Log())
 	}
 
+	// Usage: what was sent and what it cost, by the API and the CLI.
+	today := time.Now().In(time.FixedZone("ICT", 7*3600)).Format(time.DateOnly)
+	st, b := api.do("GET", "/v1/usage?from="+today+"&to="+today, "")
+	var usage struct {
+		Usage []struct {
+			Service, Channel                                 string
+			Notifications, SMSParts, Delivered, Failed, Cost int64
+		} `json:"usage"`
+		TotalCostVND int64 `json:"total_cost_vnd"`
+	}
+	json.Unmarshal(b, &usage)
+	// The message Zalo refused (-118) costs nothing: one Zalo message and one SMS part.
+	if st != 200 || usage.TotalCostVND != 300+800 {
+		t.Errorf("usage: %d %s", st, b)
+	}
+	for _, want := range []string{`"channel":"zalo","notifications":2,"sms_parts":0,"delivered":1,"failed":1,"pending":0,"cost_vnd":300`,
+		`"channel":"sms","notifications":1,"sms_parts":1,"delivered":1,"failed":0,"pending":0,"cost_vnd":800`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("usage lacks %s: %s", want, b)
+		}
+	}
+	if st, b := api.do("GET", "/v1/usage?from="+today+"&to="+today+"&service=other", ""); st != 403 || !strings.Contains(string(b), `"field":"service"`) {
+		t.Errorf("another service's usage with a service key: %d %s", st, b)
+	}
+	if st, b := api.do("GET", "/v1/usage?from=2026-13-01&to="+today, ""); st != 400 || !strings.Contains(string(b), `"field":"from"`) {
+		t.Errorf("bad from: %d %s", st, b)
+	}
+	csv := n.admin(t, "", "usage", "--from", today, "--to", today, "--csv")
+	if !strings.Contains(csv, "motcua,sms,1,1,1,0,0,800\n") || !strings.Contains(csv, "motcua,zalo,2,0,1,1,0,300\n") {
+		t.Errorf("usage --csv:\n%s", csv)
+	}
+
 	// A forged event changes nothing.
 	body := []byte(`{"app_id":"app-1","event_name":"user_received_message","timestamp":"1","message":{"msg_id":"x"}}`)
 	if err := z.Post(body, "mac=00"); err == nil || !strings.Contains(err.Error(), "401") {
@@ -171,7 +203,7 @@ func TestE2EZalo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
+	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != 401 || !strings.Contains(string(b), `"field":"X-ZEvent-Signature"`) {
 		t.Errorf("unsigned event: %d %s", resp.StatusCode, b)

@@ -84,6 +84,7 @@ type APIKey struct {
 	KeyHash   string
 	Hint      string // the first characters of the key, for listings
 	Test      bool   // a test key: nothing leaves the gateway
+	Admin     bool   // reads every service's usage, not only its own
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while the key is valid
 }
@@ -216,17 +217,23 @@ type NotificationResult struct {
 // AddAPIKey stores a new key (its SHA-256 hash) for service, creating the
 // service if it does not exist. ErrExists if the hash is already stored.
 func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, test bool) (*APIKey, error) {
+	return s.AddAPIKeyAs(ctx, service, keyHash, hint, test, false)
+}
+
+// AddAPIKeyAs is AddAPIKey for an admin key too: one that reads every
+// service's usage.
+func (s *Store) AddAPIKeyAs(ctx context.Context, service, keyHash, hint string, test, admin bool) (*APIKey, error) {
 	service = strings.TrimSpace(service)
 	if service == "" || len(service) > 100 || keyHash == "" {
 		return nil, fmt.Errorf("notifydb: api key: empty service or hash: %w", ErrInvalid)
 	}
-	k := &APIKey{Service: service, KeyHash: keyHash, Hint: hint, Test: test, CreatedAt: time.Now()}
+	k := &APIKey{Service: service, KeyHash: keyHash, Hint: hint, Test: test, Admin: admin, CreatedAt: time.Now()}
 	err := s.writeTx(ctx, func(tx dbtx) error {
 		if err := ensureService(ctx, tx, service, k.CreatedAt); err != nil {
 			return err
 		}
-		err := tx.Row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-			service, keyHash, hint, boolInt(test), sqldb.Micro(k.CreatedAt)).Scan(&k.ID)
+		err := tx.Row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, admin, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+			service, keyHash, hint, boolInt(test), boolInt(admin), sqldb.Micro(k.CreatedAt)).Scan(&k.ID)
 		if sqldb.IsUniqueViolation(err) {
 			return fmt.Errorf("notifydb: api key: %w", ErrExists)
 		}
@@ -256,16 +263,16 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const apiKeyColumns = "id, service, key_hash, hint, test, created_at, revoked_at"
+const apiKeyColumns = "id, service, key_hash, hint, test, admin, created_at, revoked_at"
 
 func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 	var k APIKey
-	var test int
+	var test, admin int
 	var created, revoked int64
-	if err := sc.Scan(&k.ID, &k.Service, &k.KeyHash, &k.Hint, &test, &created, &revoked); err != nil {
+	if err := sc.Scan(&k.ID, &k.Service, &k.KeyHash, &k.Hint, &test, &admin, &created, &revoked); err != nil {
 		return nil, err
 	}
-	k.Test, k.CreatedAt, k.RevokedAt = test != 0, sqldb.FromMicro(created), sqldb.FromMicro(revoked)
+	k.Test, k.Admin, k.CreatedAt, k.RevokedAt = test != 0, admin != 0, sqldb.FromMicro(created), sqldb.FromMicro(revoked)
 	return &k, nil
 }
 

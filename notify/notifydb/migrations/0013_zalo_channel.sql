@@ -6,7 +6,7 @@ ALTER TABLE notifications ADD COLUMN zns_data TEXT NOT NULL DEFAULT '';
 ALTER TABLE notifications ADD COLUMN price_vnd BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE notifications ADD COLUMN scheduled_for BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX notifications_scheduled ON notifications(scheduled_for) WHERE status = 'scheduled';
-CREATE INDEX notifications_usage ON notifications(sent_at, service);
+CREATE INDEX notifications_usage ON notifications(created_at, service);
 
 CREATE TABLE zns_sends (
 	notification_id TEXT PRIMARY KEY REFERENCES notifications(id) ON DELETE CASCADE,
