@@ -153,6 +153,13 @@ type API struct {
 	// see the API reference). Empty: email,zalo,sms when Zalo is
 	// configured, else email,sms.
 	DefaultChannels StringList `toml:"default_channels" env:"CONGTHU_DEFAULT_CHANNELS"`
+	// ReminderLead is how long before a dossier's appointment its
+	// reminder is sent (events received with appointment_at, delayed
+	// with new_appointment_at); 0 turns reminders off.
+	ReminderLead Duration `toml:"reminder_lead" env:"CONGTHU_REMINDER_LEAD"`
+	// ReminderMinNotice: no reminder is scheduled when its time would be
+	// less than this away.
+	ReminderMinNotice Duration `toml:"reminder_min_notice" env:"CONGTHU_REMINDER_MIN_NOTICE"`
 }
 
 // Channels returns DefaultChannels, or the default for the configuration.
@@ -512,7 +519,8 @@ func Default() *Config {
 			Workers:                 256,
 			MTASTS:                  true,
 		},
-		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour)},
+		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour),
+			ReminderLead: Duration(24 * time.Hour), ReminderMinNotice: Duration(2 * time.Hour)},
 		SMS: SMS{
 			SMPPWindow:      10,
 			SMPPRate:        100,
@@ -811,6 +819,12 @@ func (c *Config) Validate() error {
 	}
 	if t := c.Zalo.ReceiptTimeout.D(); t < time.Minute || t > 24*time.Hour {
 		bad("zalo.receipt_timeout", "CONGTHU_ZNS_RECEIPT_TIMEOUT", "%s: want 1m to 24h", c.Zalo.ReceiptTimeout)
+	}
+	if d := c.API.ReminderLead.D(); d < 0 || d > 30*24*time.Hour {
+		bad("api.reminder_lead", "CONGTHU_REMINDER_LEAD", "%s: want 0 (off) to 720h", c.API.ReminderLead)
+	}
+	if d := c.API.ReminderMinNotice.D(); d < 0 || d > 7*24*time.Hour {
+		bad("api.reminder_min_notice", "CONGTHU_REMINDER_MIN_NOTICE", "%s: want 0 to 168h", c.API.ReminderMinNotice)
 	}
 	if c.Zalo.PriceVND < 0 {
 		bad("zalo.price_vnd", "CONGTHU_PRICE_ZNS_VND", "must not be negative")

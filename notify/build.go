@@ -43,6 +43,9 @@ type Message struct {
 type Builder struct {
 	Templates *templates.Set
 	Channels  *Registry
+	// Reminders, if set, schedules appointment reminders with the events
+	// that give an appointment (reminder.go).
+	Reminders *Reminders
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -137,6 +140,11 @@ func (b *Builder) BuildEvent(service string, test bool, code string, ev *dossier
 		return nil, all, nil
 	}
 	b.addFallback(service, test, code, ev, data, notes)
+	sent := make([]string, 0, len(notes))
+	for _, n := range notes {
+		sent = append(sent, n.Channel)
+	}
+	notes = append(notes, b.buildReminders(service, test, code, ev, data, sent)...)
 	return notes, nil, nil
 }
 

@@ -191,6 +191,9 @@ func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
 	if !n.Test {
 		return queue.Permanent(fmt.Errorf("notify: notification %s is live, not a test", id))
 	}
+	if n.Status == notifydb.NotificationScheduled {
+		return nil // its time has not come: RunReminders queues it again then
+	}
 	if notifydb.NotificationStatusFinal(n.Status) {
 		if n.Status == notifydb.NotificationPermanentFailure {
 			_, err := t.Fallback(ctx, id) // a crash may have come before it

@@ -55,6 +55,12 @@ func Lint(set *Set, counter PartCounter) []Problem {
 			// same whatever its status.
 			channels = append(channels, Zalo)
 		}
+		for _, ch := range channels {
+			if _, ok := set.Get(ReminderID(ch)); !ok {
+				out = append(out, Problem{Template: ReminderID(ch), Severity: SeverityError,
+					Message: fmt.Sprintf("no %s template for appointment reminders", ch)})
+			}
+		}
 		for _, st := range Statuses() {
 			for _, ch := range channels {
 				if _, ok := set.ForStatus(st, ch); !ok {

@@ -54,6 +54,11 @@ var DossierFields = []string{
 	"collect_at", "collect_place", "delivery_note",
 }
 
+// ReminderID is the id of the appointment reminder template of channel:
+// dossier-reminder-<channel>. Its data is a dossier event's, with
+// appointment_at the appointment it reminds of.
+func ReminderID(channel string) string { return "dossier-reminder-" + channel }
+
 // DefaultMaxParts is the SMS part limit Lint applies when a template does
 // not set max_parts.
 const DefaultMaxParts = 4

@@ -423,6 +423,7 @@ func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *
 	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{Queues: queues})
 	r.goRun("notify sweeper", func() error { return sw.Run(ctx) })
 	r.goRun("notify expiry", func() error { return tracker.RunExpiry(ctx, time.Minute) })
+	r.goRun("reminders", func() error { return tracker.RunReminders(ctx, 5*time.Second) })
 	return hooks, nil
 }
 
@@ -444,7 +445,12 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, ob *outbox
 	if err != nil {
 		return nil, err
 	}
+	reminders, err := reminderOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return httpapi.New(httpapi.Options{
+		Reminders:    reminders,
 		Log:          log.With("service", "http"),
 		RateLimit:    cfg.API.RateLimit,
 		Webhooks:     hooks,

@@ -56,3 +56,17 @@ func startZalo(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.
 	})
 	return zalochan.NewEvents(st, tracker, cfg.Zalo.AppID, cfg.Zalo.OASecret, log), nil
 }
+
+// reminderOptions are the appointment reminders of the configuration (nil
+// when api.reminder_lead is 0): a phone channel's reminder that falls in
+// the SMS quiet hours goes before they begin.
+func reminderOptions(cfg *config.Config) (*notify.Reminders, error) {
+	if cfg.API.ReminderLead.D() == 0 {
+		return nil, nil
+	}
+	quiet, err := policy.ParseQuietHours(cfg.SMS.QuietHours)
+	if err != nil {
+		return nil, err
+	}
+	return &notify.Reminders{Lead: cfg.API.ReminderLead.D(), MinNotice: cfg.API.ReminderMinNotice.D(), PhoneTime: quiet.Before}, nil
+}

@@ -295,3 +295,107 @@ func TestE2EZaloTwoNodes(t *testing.T) {
 		n.stop(t)
 	}
 }
+
+// TestE2EReminders: appointment reminders through the built binary, on
+// Zalo: scheduled with the event, sent at their time once across a
+// restart, replaced by a delayed event's new appointment, cancelled by
+// result_ready and by DELETE.
+func TestE2EReminders(t *testing.T) {
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePorts(t, 1)[0])
+	z := znstest.New(znstest.Options{AppID: "app-3", AppSecret: "s3cret", OASecret: "oa", RefreshToken: "r0",
+		Webhook: "http://" + httpAddr + "/v1/zalo/events", AutoReceipt: true})
+	t.Cleanup(z.Close)
+	n := newNode(t, "CONGTHU_REDIS_URL="+testenv.Redis(t), "CONGTHU_HTTP_ADDR="+httpAddr, "CONGTHU_SMS_QUIET_HOURS=off",
+		"CONGTHU_ZNS_API_URL="+z.URL(), "CONGTHU_ZNS_OAUTH_URL="+z.URL(), "CONGTHU_ZNS_APP_ID=app-3",
+		"CONGTHU_ZNS_APP_SECRET=s3cret", "CONGTHU_ZNS_REFRESH_TOKEN=r0", "CONGTHU_ZNS_OA_SECRET=oa",
+		"CONGTHU_REMINDER_LEAD=1h", "CONGTHU_REMINDER_MIN_NOTICE=0s")
+	n.addr["http"] = httpAddr
+	n.admin(t, "", "domain", "add", "hanoi.gov.vn")
+	api := zaloAPI{t: t, base: "http://" + httpAddr, key: strings.TrimSpace(n.admin(t, "", "apikey", "create", "--service", "motcua"))}
+	n.start(t)
+
+	post := func(code, id, status, phone, extra string) {
+		t.Helper()
+		body := `{"event_id":"` + id + `","status":"` + status + `","channels":["zalo"],"applicant":{"name":"Lê Văn Cường","phone":"` + phone + `"},
+			"procedure":"Đăng ký khai sinh","agency":"UBND phường Phúc Tân","collect_place":"Bộ phận một cửa, số 1 Phúc Tân",
+			"received_at":"2026-03-15T09:00:00+07:00"` + extra + `}`
+		if st, b := api.do("POST", "/v1/dossiers/"+code+"/events", body); st != 201 {
+			t.Fatalf("POST %s: %d %s", id, st, b)
+		}
+	}
+	at := func(d time.Duration) string { return time.Now().Add(d).UTC().Format(time.RFC3339) }
+	reminders := func(code string) []zaloNote {
+		t.Helper()
+		var out []zaloNote
+		for _, x := range api.dossierNotes(code, func([]zaloNote) bool { return true }) {
+			if x.ZNSTemplateID == "248008" {
+				out = append(out, x)
+			}
+		}
+		return out
+	}
+	soon := time.Hour + 8*time.Second // due 8 s from now
+	post("HS-R1", "r1", "received", "0912000001", `,"appointment_at":"`+at(soon)+`"`)
+	post("HS-R2", "r2", "received", "0912000002", `,"appointment_at":"`+at(soon)+`"`)
+	post("HS-R2", "r2-delayed", "delayed", "0912000002", `,"appointment_at":"`+at(soon)+`","new_appointment_at":"`+at(48*time.Hour)+`","reason":"Cần xác minh thêm"`)
+	post("HS-R3", "r3", "received", "0912000003", `,"appointment_at":"`+at(soon)+`"`)
+	post("HS-R3", "r3-ready", "result_ready", "0912000003", "")
+
+	r1 := reminders("HS-R1")
+	if len(r1) != 1 || r1[0].Status != "scheduled" || !strings.Contains(r1[0].StatusDetail, "reminder of the appointment at") {
+		t.Fatalf("HS-R1 reminders %+v", r1)
+	}
+	r2 := reminders("HS-R2")
+	if len(r2) != 2 || r2[0].Status == r2[1].Status {
+		t.Fatalf("HS-R2 reminders %+v", r2)
+	}
+	var live zaloNote
+	for _, x := range r2 {
+		switch x.Status {
+		case "cancelled":
+			if !strings.Contains(x.StatusDetail, "replaced by the appointment of event r2-delayed") {
+				t.Errorf("replaced reminder: %q", x.StatusDetail)
+			}
+		case "scheduled":
+			live = x
+		}
+	}
+	if r3 := reminders("HS-R3"); len(r3) != 1 || r3[0].Status != "cancelled" || !strings.Contains(r3[0].StatusDetail, "the result is ready") {
+		t.Errorf("HS-R3 reminders %+v", r3)
+	}
+
+	// A restart before the time: the reminder is sent once all the same.
+	n.stop(t)
+	n.start(t)
+	defer n.stop(t)
+	var got []zaloNote
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if got = reminders("HS-R1"); len(got) == 1 && got[0].Status == "delivered" {
+			break
+		}
+	}
+	if len(got) != 1 || got[0].Status != "delivered" {
+		t.Fatalf("HS-R1 reminder after its time: %+v\n%s", got, n.logs)
+	}
+	time.Sleep(6 * time.Second) // another release round
+	var sentReminders []znstest.Sent
+	for _, s := range z.Sent() {
+		if s.TemplateID == "248008" {
+			sentReminders = append(sentReminders, s)
+		}
+	}
+	if len(sentReminders) != 1 || sentReminders[0].Phone != "84912000001" || sentReminders[0].Data["place"] != "Bộ phận một cửa, số 1 Phúc Tân" {
+		t.Errorf("reminders Zalo got: %+v", sentReminders)
+	}
+
+	// DELETE cancels a scheduled one; a second time is 409.
+	if st, b := api.do("DELETE", "/v1/notifications/"+live.ID, ""); st != 200 || !strings.Contains(string(b), `"status":"cancelled"`) {
+		t.Errorf("DELETE: %d %s", st, b)
+	}
+	if st, b := api.do("DELETE", "/v1/notifications/"+live.ID, ""); st != 409 || !strings.Contains(string(b), `"field":"id"`) {
+		t.Errorf("DELETE again: %d %s", st, b)
+	}
+	if st, _ := api.do("DELETE", "/v1/notifications/"+got[0].ID, ""); st != 409 {
+		t.Errorf("DELETE a delivered one: %d", st)
+	}
+}

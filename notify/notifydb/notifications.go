@@ -40,20 +40,25 @@ const (
 	NotificationPermanentFailure = "permanent-failure"
 	NotificationTemporaryFailure = "temporary-failure"
 	NotificationTechnicalFailure = "technical-failure"
+	// A reminder waits scheduled until its time (ScheduledFor), when it
+	// becomes created and is sent like any other; cancelled is final:
+	// it was never sent (a later event or DELETE cancelled it).
+	NotificationScheduled = "scheduled"
+	NotificationCancelled = "cancelled"
 )
 
 // NotificationStatusFinal reports whether status is final (never changes).
 func NotificationStatusFinal(status string) bool {
 	switch status {
-	case NotificationDelivered, NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure:
+	case NotificationDelivered, NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure, NotificationCancelled:
 		return true
 	}
 	return false
 }
 
-// validNotificationStatus reports whether status is one of the six.
+// validNotificationStatus reports whether status is one of the eight.
 func validNotificationStatus(status string) bool {
-	return status == NotificationCreated || status == NotificationSending || NotificationStatusFinal(status)
+	return status == NotificationCreated || status == NotificationSending || status == NotificationScheduled || NotificationStatusFinal(status)
 }
 
 // Callback delivery states.
@@ -196,6 +201,11 @@ type NotificationRequest struct {
 	Status         int
 	Response       []byte
 	Notifications  []NewNotification
+	// CancelScheduled, when set, cancels the service's scheduled
+	// notifications of that dossier (its reminders) in the same
+	// transaction, before the new ones are made, with CancelReason as
+	// their status detail.
+	CancelScheduled, CancelReason string
 }
 
 // NotificationResult is the outcome of one NotificationRequest.
@@ -570,6 +580,11 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		services[r.Service] = hasCallback
 	}
 	_ = hasCallback // "created" events get no callback: the API response said it
+	if r.CancelScheduled != "" {
+		if err := s.cancelScheduled(ctx, tx, r.Service, r.CancelScheduled, r.CancelReason, now, &res); err != nil {
+			return res, err
+		}
+	}
 	for i := range r.Notifications {
 		n := &r.Notifications[i]
 		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms" && n.Channel != "zalo") || n.Recipient == "" {
@@ -579,8 +594,12 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		if at.IsZero() {
 			at = now
 		}
+		status := NotificationCreated
+		if !n.ScheduledFor.IsZero() {
+			status = NotificationScheduled // no outbox entry before its time: ReleaseDue makes it
+		}
 		var outboxID sql.NullInt64
-		if n.Channel == "email" && n.MailFrom != "" && !n.Test {
+		if n.Channel == "email" && n.MailFrom != "" && !n.Test && status == NotificationCreated {
 			// The message is composed when delivered.
 			var err error
 			outboxID.Valid = true
@@ -592,12 +611,12 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
 			urgent, status, status_detail, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to,
-			zns_template_id, zns_data)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			zns_template_id, zns_data, scheduled_for)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
-			boolInt(n.Urgent), NotificationCreated, n.StatusDetail, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo,
-			n.ZNSTemplateID, n.ZNSData); err != nil {
+			boolInt(n.Urgent), status, n.StatusDetail, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo,
+			n.ZNSTemplateID, n.ZNSData, sqldb.Micro(n.ScheduledFor)); err != nil {
 			return res, fmt.Errorf("notifydb: insert notification: %w", err)
 		}
 		if n.Fallback != nil {
@@ -605,11 +624,11 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 				return res, err
 			}
 		}
-		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, Detail: n.StatusDetail, At: at, CreatedAt: now,
+		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: status, Detail: n.StatusDetail, At: at, CreatedAt: now,
 			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
 		var err error
 		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
-			n.ID, r.Service, NotificationCreated, n.StatusDetail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
+			n.ID, r.Service, status, n.StatusDetail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
 			return res, fmt.Errorf("notifydb: insert notification event: %w", err)
 		}
 		res.Events = append(res.Events, ev)
@@ -745,10 +764,14 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 	}
 	set := "status = ?, status_detail = ?, updated_at = ?"
 	args := []any{status, detail, sqldb.Micro(now)}
-	if status == NotificationSending {
+	switch status {
+	case NotificationSending:
 		set += ", sent_at = ?"
 		args = append(args, sqldb.Micro(at))
-	} else {
+	case NotificationCancelled:
+		set += ", completed_at = ?"
+		args = append(args, sqldb.Micro(at))
+	default:
 		set += ", completed_at = ?, sent_at = CASE WHEN sent_at = 0 THEN ? ELSE sent_at END"
 		args = append(args, sqldb.Micro(at), sqldb.Micro(at))
 	}
@@ -779,8 +802,9 @@ func (s *Store) ExpireNotifications(ctx context.Context, now time.Time, maxAge t
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.r().Query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? ORDER BY created_at LIMIT ?",
-		sqldb.Micro(now.Add(-maxAge)), limit)
+	// A reminder counts from its time, not from the event that made it.
+	rows, err := s.r().Query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? AND scheduled_for <= ? ORDER BY created_at LIMIT ?",
+		sqldb.Micro(now.Add(-maxAge)), sqldb.Micro(now.Add(-maxAge)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("notifydb: expire notifications: %w", err)
 	}

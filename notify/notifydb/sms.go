@@ -467,8 +467,10 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID, 
 			return nil
 		}
 		var other string
-		err = tx.Row(ctx, "SELECT id FROM notifications WHERE service = ? AND dossier_code = ? AND event_id = ? AND channel = 'sms' LIMIT 1",
-			e.Service, e.DossierCode, e.EventID).Scan(&other)
+		// The event's own SMS, or its reminder's (same time): a reminder's
+		// fallback is not the event's, nor the other way round.
+		err = tx.Row(ctx, "SELECT id FROM notifications WHERE service = ? AND dossier_code = ? AND event_id = ? AND channel = 'sms' AND scheduled_for = ? LIMIT 1",
+			e.Service, e.DossierCode, e.EventID, sqldb.Micro(e.ScheduledFor)).Scan(&other)
 		if err == nil {
 			return nil // an SMS of this event exists: nothing to fall back to
 		} else if !errors.Is(err, sql.ErrNoRows) {
@@ -490,10 +492,10 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID, 
 		v.StatusDetail = detail
 		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
-			urgent, status, status_detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', ?, ?, ?, ?, ?, ?, ?, ?)`,
+			urgent, status, status_detail, created_at, updated_at, scheduled_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Service, boolInt(v.Test), v.Channel, v.TemplateID, v.TemplateVersion, v.Recipient, v.Reference, v.DossierCode,
 			v.EventID, v.DossierStatus, v.Text, v.SMSText, v.SMSEncoding, v.SMSParts, boolInt(v.Urgent), v.Status, detail,
-			sqldb.Micro(now), sqldb.Micro(now)); err != nil {
+			sqldb.Micro(now), sqldb.Micro(now), sqldb.Micro(e.ScheduledFor)); err != nil {
 			return fmt.Errorf("notifydb: insert fallback sms: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",

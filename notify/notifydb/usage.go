@@ -14,7 +14,7 @@ type UsageRow struct {
 	Service       string
 	Channel       string
 	Notifications int64
-	SMSParts      int64 // sms: parts of the SMS that were sent (cost is per part)
+	SMSParts      int64 // sms: parts a provider accepted (the cost is per part)
 	Delivered     int64
 	Failed        int64 // permanent, temporary or technical failure
 	Pending       int64 // not final yet (created, sending, scheduled)
@@ -29,7 +29,7 @@ func (s *Store) Usage(ctx context.Context, from, to time.Time, service string) (
 		return nil, fmt.Errorf("notifydb: usage: from %s is not before to %s: %w", from, to, ErrInvalid)
 	}
 	q := `SELECT service, channel, COUNT(*),
-		COALESCE(SUM(CASE WHEN channel = 'sms' AND sent_at > 0 THEN sms_parts ELSE 0 END), 0),
+		COALESCE(SUM(CASE WHEN channel = 'sms' THEN (SELECT COUNT(*) FROM sms_message_ids m WHERE m.notification_id = notifications.id) ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN status = 'delivered' THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN status IN ('permanent-failure', 'temporary-failure', 'technical-failure') THEN 1 ELSE 0 END), 0),
 		COALESCE(SUM(CASE WHEN status IN ('created', 'sending', 'scheduled') THEN 1 ELSE 0 END), 0),
