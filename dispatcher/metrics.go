@@ -21,10 +21,10 @@ type Metrics struct {
 type destination uint8
 
 const (
-	destRemoteOther  destination = iota // any other remote domain
-	destRemoteVN                        // a remote domain under .vn
-	destRemoteGovVN                     // a remote domain under .gov.vn: another agency's server
-	destLocal                           // one of ours (it became local after the message was queued)
+	destRemoteOther destination = iota // any other remote domain
+	destRemoteVN                       // a remote domain under .vn
+	destRemoteGovVN                    // a remote domain under .gov.vn: another agency's server
+	destLocal                          // one of ours (it became local after the message was queued)
 	numDestinations
 )
 
