@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"congthu/internal/metrics"
 	"congthu/notify"
 	"congthu/notify/notifydb"
 	"congthu/outbox"
@@ -75,14 +76,23 @@ type Metrics struct {
 	countsMu sync.Mutex
 	counts   []notifydb.NotificationCount
 	countsAt time.Time
+
+	// reg holds what the other components count (the mail side:
+	// SMTP, delivery, the outbox, logins), written after the API's own.
+	reg *metrics.Registry
 }
 
 // NewMetrics returns the API's metrics. Build them before the workers
 // whose Tracker reports to ObserveDelivery.
 func NewMetrics() *Metrics {
 	return &Metrics{requests: map[routeCode]uint64{}, latency: map[string]*histogram{},
-		delivery: map[string]*histogram{}, finals: map[[2]string]uint64{}, filters: map[[2]string]uint64{}}
+		delivery: map[string]*histogram{}, finals: map[[2]string]uint64{}, filters: map[[2]string]uint64{},
+		reg: metrics.NewRegistry()}
 }
+
+// Registry is the registry /metrics serves beside the API's own
+// families: the process's other components register theirs in it.
+func (m *Metrics) Registry() *metrics.Registry { return m.reg }
 
 // FilterFailed is the content filters' failure observer (smtpd's
 // FilterOptions.OnFailure): it counts a call to filter ("clamd",
@@ -220,6 +230,9 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(&b, "congthu_queue_jobs{queue=\"%s\",state=\"%s\"} %d\n", esc(q), v.state, v.n)
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	if err := m.reg.WriteText(ctx, &b); err != nil {
+		s.log.Warn("httpapi: metrics", "err", err)
+	}
+	w.Header().Set("Content-Type", metrics.ContentType)
 	w.Write([]byte(b.String()))
 }

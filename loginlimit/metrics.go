@@ -47,7 +47,7 @@ func newLockoutCounters(reg *metrics.Registry) lockoutCounters {
 		reg = metrics.NewRegistry()
 	}
 	v := reg.CounterVec("congthu_login_lockouts_total",
-		"Lockouts begun by this process's failed logins, by scope: account (Options.AccountFailures failures of one account) or address (IPFailures from one client address or IPv6 prefix).",
+		"Lockouts begun by this process's failed logins, by scope: account (auth.max_failures_per_account failures of one account) or address (auth.max_failures_per_ip from one client address or IPv6 /64).",
 		"scope")
 	return lockoutCounters{account: v.With("account"), address: v.With("address")}
 }

@@ -49,11 +49,12 @@ func NewMetrics(reg *metrics.Registry) *Metrics {
 		"SMTP connections by listener and result: accepted, or refused before the greeting (too_many: the server's cap; too_many_from_client: the per-address cap).",
 		"listener", "result")
 	open := reg.GaugeVec("congthu_smtp_connections_open", "SMTP connections open now, by listener.", "listener")
+	reasons := strings.Join(metricReasons[1:], ", ")
 	msgs := reg.CounterVec("congthu_smtp_messages_total",
-		"SMTP mail transactions (MAIL FROM to the reply after DATA) by listener, result (accepted, rejected: 5xx, deferred: 4xx, aborted: reset or connection lost before the end of DATA) and reason (which check answered; absent when accepted).",
+		"SMTP mail transactions (MAIL FROM to the reply after DATA) by listener (submission, submissions, mx), result (accepted; rejected: a 5xx reply; deferred: a 4xx reply; aborted: reset, or the connection lost, before the end of DATA) and reason (which check answered, absent when accepted: "+reasons+").",
 		"listener", "result", "reason")
 	rcpts := reg.CounterVec("congthu_smtp_recipients_total",
-		"SMTP RCPT TO commands by listener, result (accepted, rejected: 5xx, deferred: 4xx) and reason (relay, unknown, quota, syntax, too_many, auth, temporary...; absent when accepted).",
+		"SMTP RCPT TO commands by listener, result (accepted, rejected, deferred) and reason (as for congthu_smtp_messages_total; relay, unknown, quota, too_many and syntax are the usual ones).",
 		"listener", "result", "reason")
 	lm := func(name string) *listenerMetrics {
 		m := &listenerMetrics{
