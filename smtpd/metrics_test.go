@@ -249,3 +249,28 @@ func TestReasonOf(t *testing.T) {
 		}
 	}
 }
+
+// Counting a transaction, a recipient or a connection allocates nothing
+// (once a series has been counted before).
+func TestMetricsNoAllocation(t *testing.T) {
+	m := NewMetrics(metrics.NewRegistry())
+	lm := m.mx
+	ok := &smtp.SMTPError{Code: 250, EnhancedCode: smtp.EnhancedCode{2, 0, 0}, Message: "OK id"}
+	dmarc := errDMARCReject("reject.test")
+	count := func() {
+		lm.countTx("accepted", ok)
+		lm.countTx("rejected", dmarc)
+		lm.countTx("deferred", errMailboxFull)
+		lm.countTx("aborted", &smtp.SMTPError{})
+		lm.countRcpt(nil)
+		lm.countRcpt(errRelayDenied)
+		lm.connAccepted.Inc()
+		lm.open.Inc()
+		lm.open.Dec()
+		m.logins.OK.Inc()
+	}
+	count()
+	if n := testing.AllocsPerRun(1000, count); n != 0 {
+		t.Errorf("%v allocations per round, want 0", n)
+	}
+}
