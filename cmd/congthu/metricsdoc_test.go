@@ -68,16 +68,16 @@ func renderMetricsDoc(descs []metrics.Desc) []byte {
 
 ` + "`GET /metrics`" + ` on the HTTP listener (` + "`listen.http`" + `, served with the REST
 API, so only when Redis is configured) answers in Prometheus' text format
-(version 0.0.4). Besides the families below, written by package
-` + "`internal/metrics`" + `, it carries the API's own (HTTP requests and
-latencies, notification statuses and delivery latency, queue depths, API
-group commits, content filter failures; see [api.md](api.md)).
+(version 0.0.4), written by package ` + "`internal/metrics`" + `: the API's
+families (` + "`congthu_http_*`" + `, ` + "`congthu_api_*`" + `, ` + "`congthu_notification*`" + `,
+` + "`congthu_queue_jobs`" + `) and the mail side's (` + "`congthu_smtp_*`" + `,
+` + "`congthu_login_*`" + `, ` + "`congthu_outbox_*`" + `, ` + "`congthu_filter_failures_total`" + `).
 
 Counters count from the start of the process, on each node: sum them over
 the nodes. A label left out of a series is empty (Prometheus reads the two
 alike): ` + "`reason`" + ` is absent for accepted SMTP transactions and
-recipients. Gauges marked *read at scrape* are queried from the store at
-each scrape.
+recipients. Families marked *read at scrape* are read when scraped: from
+the store, Redis, or a component's own counts.
 
 `)
 	for _, d := range descs {
