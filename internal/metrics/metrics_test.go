@@ -242,3 +242,30 @@ func TestOnce(t *testing.T) {
 		t.Errorf("outside a scrape: got %d, want a fresh reading 30", v)
 	}
 }
+
+// FuzzExposition: whatever a label value holds, the exposition keeps one
+// line per series, and reading it back finds the series with its value.
+func FuzzExposition(f *testing.F) {
+	for _, s := range []string{"", "mx", `a"b`, `back\slash`, "new\nline", "dấu tiếng Việt", "} 1\nfake 2", "\\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		r := NewRegistry()
+		r.CounterVec("congthu_f_total", "F.", "x").With(v).Add(7)
+		out := text(t, r)
+		if n := strings.Count(out, "\n"); n != 3 {
+			t.Fatalf("%d lines for one series:\n%s", n, out)
+		}
+		got, err := ParseText(strings.NewReader(out))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "congthu_f_total"
+		if v != "" {
+			want += `{x="` + escapeValue(v) + `"}`
+		}
+		if len(got) != 1 || got[want] != 7 {
+			t.Fatalf("read back %v, want %s 7", got, want)
+		}
+	})
+}
