@@ -25,6 +25,7 @@ import (
 	"congthu/filter/rspamd"
 	"congthu/httpapi"
 	"congthu/imapd"
+	"congthu/internal/metrics"
 	"congthu/internal/safego"
 	"congthu/learn"
 	"congthu/loginlimit"
@@ -219,27 +220,29 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 
-	lim := newLoginLimiter(cfg, rdb, log)
+	// The API's metrics: notification statuses from the tracker, filter
+	// failures from submission and the MX; and the registry the mail
+	// side counts into (metrics.go). /metrics serves both, with the API.
+	apiMetrics := httpapi.NewMetrics()
+	mm := newMailMetrics(apiMetrics.Registry(), ob)
+	lim := newLoginLimiter(cfg, rdb, apiMetrics.Registry(), log)
 	sessions := startRevoke(runCtx, r, st, rdb, log)
 
 	var api *httpapi.Server
 	var tracker *notify.Tracker
-	// The API's metrics: notification statuses from the tracker, filter
-	// failures from submission and the MX (served only with the API).
-	metrics := httpapi.NewMetrics()
 	if qc != nil {
 		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
-		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), metrics.ObserveDelivery)
+		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), apiMetrics.ObserveDelivery)
 		ob.AddHook(nst.NotificationHook(tracker.OutboxRecorded))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
-		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, log); err != nil {
+		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, mm.delivery, log); err != nil {
 			return err
 		}
 		hooks, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
 		if err != nil {
 			return err
 		}
-		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, metrics, hooks, log); err != nil {
+		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, apiMetrics, hooks, log); err != nil {
 			return err
 		}
 		defer api.Close() // after the HTTP server's shutdown
@@ -249,14 +252,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	if err != nil {
 		return err
 	}
-	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, metrics.FilterFailed, log)
+	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, apiMetrics.FilterFailed, mm.smtp, log)
 	r.onStop("smtp", smtpSrv.Shutdown)
 	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, startLearning(runCtx, r, cfg, st, qc, log), log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
-	mxOpts.Filters.OnFailure = metrics.FilterFailed
+	mxOpts.Filters.OnFailure = apiMetrics.FilterFailed
 	mxOpts.Bounces = notify.NewBounces(nst, tracker, log.With("component", "bounces"))
 	mxOpts.Resources = smtpRes
+	mxOpts.Metrics = mm.smtp
 	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
 	r.onStop("mx", mxSrv.Shutdown)
 
@@ -334,13 +338,14 @@ func checkRedis(ctx context.Context, qc *queue.Client, log *slog.Logger) {
 
 // newLoginLimiter returns the failed-login limits, kept in Redis (one
 // allowance across all nodes) when there is one.
-func newLoginLimiter(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *loginlimit.Limiter {
+func newLoginLimiter(cfg *config.Config, rdb *redis.Client, reg *metrics.Registry, log *slog.Logger) *loginlimit.Limiter {
 	opts := loginlimit.Options{
 		AccountFailures: cfg.Auth.MaxFailuresPerAccount,
 		IPFailures:      cfg.Auth.MaxFailuresPerIP,
 		Window:          cfg.Auth.FailureWindow.D(),
 		Lockout:         cfg.Auth.Lockout.D(),
 		Log:             log.With("component", "loginlimit"),
+		Metrics:         reg,
 	}
 	if rdb != nil {
 		opts.Redis = rdb
@@ -363,7 +368,7 @@ func startRevoke(ctx context.Context, r *runner, st *store.Store, rdb *redis.Cli
 
 // startDispatcher starts the delivery of the outbox to remote MX hosts.
 func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, ob *outbox.Store, qc *queue.Client,
-	tracker *notify.Tracker, signer *dkim.Signer, log *slog.Logger) error {
+	tracker *notify.Tracker, signer *dkim.Signer, dm *dispatcher.Metrics, log *slog.Logger) error {
 	var sts dispatcher.PolicyLookup
 	if cfg.Delivery.MTASTS {
 		sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsdb.New(st.Conn()),
@@ -385,6 +390,7 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 		SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
 		Workers:                 cfg.Delivery.Workers,
 		Compose:                 tracker.ComposeOutbox,
+		Metrics:                 dm,
 	}, st, ob, qc, log)
 	if err != nil {
 		return err
@@ -473,9 +479,10 @@ func channels(cfg *config.Config, sender string) (*notify.Registry, error) {
 // newSubmission returns SMTP submission; it DKIM-signs what it accepts
 // for remote recipients.
 func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
-	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, filterFailed func(filter, server string), log *slog.Logger) *smtpd.Server {
+	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, filterFailed func(filter, server string), sm *smtpd.Metrics, log *slog.Logger) *smtpd.Server {
 	common := smtpCommon(cfg, tlsConfig, cfg.SMTP.MaxConnections, cfg.Limits.SubmissionConnectionsPerIP)
 	common.Resources = res
+	common.Metrics = sm
 	common.Filters.OnFailure = filterFailed
 	return smtpd.New(smtpd.Options{
 		Common:                       common,
