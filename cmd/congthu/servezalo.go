@@ -36,7 +36,7 @@ func startZalo(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.
 		ReceiptTimeout: cfg.Zalo.ReceiptTimeout.D(), PriceVND: cfg.Zalo.PriceVND, Logger: log,
 	})
 	w := queue.NewWorker(qc, log.With("component", "zalo-worker"), queue.WorkerOptions{})
-	w.Handle(notify.ChannelZalo, tracker.Handler(h), queue.HandlerOptions{Concurrency: 32, Lease: 30 * time.Second})
+	w.Handle(notify.ChannelZalo, tracker.Handler(h), queue.HandlerOptions{Concurrency: 128, Lease: 30 * time.Second})
 	r.goRun("zalo worker", func() error { return w.Run(ctx) })
 	r.goRun("zalo janitor", func() error {
 		tick := time.NewTicker(time.Hour)

@@ -92,7 +92,7 @@ func TestHandlerReceiptTimeout(t *testing.T) {
 	f := newZaloFixture(t, "+84912345678", zalochan.Options{ReceiptTimeout: 30 * time.Minute, PriceVND: 250})
 	err := f.run(t, 0)
 	at, ok := retryAt(err)
-	if !ok || at.Sub(time.Now()) < 29*time.Minute {
+	if !ok || time.Until(at) < 29*time.Minute {
 		t.Fatalf("after the send: %v, want a retry in 30m", err)
 	}
 	if len(f.z.Sent()) != 1 {
