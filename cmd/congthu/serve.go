@@ -34,6 +34,7 @@ import (
 	"congthu/notify"
 	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
+	"congthu/notify/zalochan"
 	"congthu/outbox"
 	"congthu/queue"
 	"congthu/revoke"
@@ -237,11 +238,11 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, mm.delivery, log); err != nil {
 			return err
 		}
-		smsReceipts, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
+		hooks, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
 		if err != nil {
 			return err
 		}
-		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, apiMetrics, smsReceipts, log); err != nil {
+		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, apiMetrics, hooks, log); err != nil {
 			return err
 		}
 		defer api.Close() // after the HTTP server's shutdown
@@ -399,31 +400,42 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 }
 
 // startNotifyWorkers starts the notification side work: test-key
-// simulation, callbacks, the SMS channel, and the sweeper that restores
-// their jobs from the store. It returns the SMS receipt webhook (nil
-// without an HTTP SMS provider).
+// simulation, callbacks, the SMS and Zalo channels, and the sweeper that
+// restores their jobs from the store. It returns the providers' webhooks
+// the API serves (pattern → handler).
 func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.Store, qc *queue.Client, rdb *redis.Client,
-	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
+	tracker *notify.Tracker, log *slog.Logger) (map[string]http.Handler, error) {
 	w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
 	w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
 	w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{Allow: cfg.API.CallbackAllowPrefixes()}),
 		queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
 	r.goRun("notify worker", func() error { return w.Run(ctx) })
+	hooks := map[string]http.Handler{}
 	smsReceipts, err := startSMS(ctx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
 	if err != nil {
 		return nil, err
 	}
-	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
-		Queues: []string{notify.QueueTest, notify.QueueSMS, webhook.Queue},
-	})
+	if smsReceipts != nil {
+		hooks["POST /v1/sms/receipts"] = smsReceipts
+	}
+	queues := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue}
+	if cfg.Zalo.AppID != "" {
+		hooks["POST /v1/zalo/events"], err = startZalo(ctx, r, cfg, st, qc, rdb, tracker, log.With("component", "zalo"))
+		if err != nil {
+			return nil, err
+		}
+		queues = append(queues, notify.ChannelZalo)
+	}
+	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{Queues: queues})
 	r.goRun("notify sweeper", func() error { return sw.Run(ctx) })
 	r.goRun("notify expiry", func() error { return tracker.RunExpiry(ctx, time.Minute) })
-	return smsReceipts, nil
+	r.goRun("reminders", func() error { return tracker.RunReminders(ctx, 5*time.Second) })
+	return hooks, nil
 }
 
 // newAPI returns the REST API. Close it after the HTTP server's shutdown.
 func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, ob *outbox.Store, nst *notifydb.Store, qc *queue.Client, tracker *notify.Tracker,
-	metrics *httpapi.Metrics, smsReceipts http.Handler, log *slog.Logger) (*httpapi.Server, error) {
+	metrics *httpapi.Metrics, hooks map[string]http.Handler, log *slog.Logger) (*httpapi.Server, error) {
 	set, err := templates.Load()
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -435,28 +447,33 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, ob *outbox
 		}
 		log.Info("notification mail", "sender_domain", sender)
 	}
+	chans, err := channels(cfg, sender)
+	if err != nil {
+		return nil, err
+	}
+	reminders, err := reminderOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return httpapi.New(httpapi.Options{
+		Reminders:    reminders,
 		Log:          log.With("service", "http"),
 		RateLimit:    cfg.API.RateLimit,
-		Webhooks:     webhooks(smsReceipts),
+		Webhooks:     hooks,
 		MTASTSPolicy: cfg.MTASTSPolicy(),
-	}, httpapi.Deps{Store: st, Outbox: ob, Notifications: nst, Queue: qc, Templates: set, Channels: channels(sender), Tracker: tracker, Metrics: metrics}), nil
+	}, httpapi.Deps{Store: st, Outbox: ob, Notifications: nst, Queue: qc, Templates: set, Channels: chans, Tracker: tracker, Metrics: metrics}), nil
 }
 
-// webhooks are the channels' provider endpoints the API serves.
-func webhooks(smsReceipts http.Handler) map[string]http.Handler {
-	hooks := map[string]http.Handler{}
-	if smsReceipts != nil {
-		hooks["POST /v1/sms/receipts"] = smsReceipts
+// channels registers the notification channels the configuration serves:
+// email (sent from sender's domain through the outbox), SMS, and Zalo when
+// it is configured; an event that names none gets cfg.Channels(), in that
+// order.
+func channels(cfg *config.Config, sender string) (*notify.Registry, error) {
+	kinds := []notify.Kind{notify.EmailChannel{SenderDomain: sender}, smschan.Kind{}}
+	if cfg.Zalo.AppID != "" {
+		kinds = append(kinds, zalochan.Kind{})
 	}
-	return hooks
-}
-
-// channels registers the notification channels, in the order an event
-// that names none gets them: email (sent from sender's domain through the
-// outbox), then SMS.
-func channels(sender string) *notify.Registry {
-	return notify.NewRegistry(notify.EmailChannel{SenderDomain: sender}, smschan.Kind{})
+	return notify.NewRegistry(kinds...).WithDefaults(cfg.Channels())
 }
 
 // newSubmission returns SMTP submission; it DKIM-signs what it accepts
@@ -648,7 +665,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.S
 	if c.Primary == "http" || primary == nil {
 		primary, secondary = httpSender, smppSender
 	}
-	so := smschan.Options{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, Logger: log}
+	so := smschan.Options{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, PricePerPartVND: c.PriceVND, Logger: log}
 	if primary != nil {
 		so.Sender = route.New(primary, secondary, route.Options{Logger: log})
 	} else {
