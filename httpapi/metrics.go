@@ -9,6 +9,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -93,7 +94,7 @@ func NewMetrics() *Metrics {
 			if s == nil {
 				return nil
 			}
-			for _, q := range []string{notify.QueueTest, notify.QueueSMS, webhook.Queue, outbox.JobQueue} {
+			for _, q := range s.queues() {
 				st, err := s.q.Stats(ctx, q)
 				if err != nil {
 					s.log.Warn("httpapi: metrics: queue stats", "queue", q, "err", err)
@@ -150,6 +151,20 @@ func (m *Metrics) ObserveDelivery(channel, status string, latency time.Duration)
 		return
 	}
 	m.delivery.With(channel).ObserveDuration(latency)
+}
+
+// queues are the queues whose depths /metrics shows: test notifications,
+// each registered channel's own (email has the outbox's), callbacks and
+// the outbox's.
+func (s *Server) queues() []string {
+	qs := []string{notify.QueueTest, webhook.Queue, outbox.JobQueue}
+	for _, name := range s.channels.Names() {
+		if q := notify.QueueOf(name); q != "" && !slices.Contains(qs, q) {
+			qs = append(qs, q)
+		}
+	}
+	slices.Sort(qs)
+	return qs
 }
 
 // pendingCounts are the store's pending notifications, read at most every

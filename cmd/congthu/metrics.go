@@ -16,7 +16,10 @@ type mailMetrics struct {
 }
 
 // newMailMetrics registers the mail side's families in reg: SMTP, the
-// dispatcher, and the outbox's backlog read from ob at each scrape.
+// dispatcher, and the outbox's backlog read from ob at each scrape. A
+// component that starts counting (IMAP: its sessions and commands, its
+// logins through loginlimit.NewAttempts(reg, "imap")) registers here,
+// so that docs/metrics.md (TestMetricsDoc) lists its families too.
 func newMailMetrics(reg *metrics.Registry, ob *outbox.Store) mailMetrics {
 	ob.RegisterMetrics(reg, nil)
 	return mailMetrics{smtp: smtpd.NewMetrics(reg), delivery: dispatcher.NewMetrics(reg)}
