@@ -56,6 +56,7 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	Delivery Delivery `toml:"delivery"`
 	API      API      `toml:"api"`
+	Admin    Admin    `toml:"admin"`
 	SMS      SMS      `toml:"sms"`
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
@@ -125,6 +126,24 @@ type Mailbox struct {
 	// or none (0) for unlimited. A message that does not fit is refused:
 	// IMAP APPEND and COPY answer NO [OVERQUOTA], SMTP 452 4.2.2.
 	Quota Size `toml:"quota" env:"CONGTHU_MAILBOX_QUOTA"`
+}
+
+// Admin configures the operator console: web pages for the agency's IT
+// staff (accounts, queues, API keys, templates, domains) and for the
+// one-stop-shop desk (looking a dossier's notifications up and sending
+// them again). Accounts sign in with their mail password once given a
+// role (`congthu user role`).
+type Admin struct {
+	// Addr is the console's listener, host:port or "off". It serves
+	// HTTPS with the configured certificate (tls.cert) when one is set,
+	// plain HTTP otherwise: keep it on loopback or a management network
+	// then.
+	Addr string `toml:"addr" env:"CONGTHU_ADMIN_ADDR"`
+	// RequireTOTP refuses console sign-in to admin accounts without a
+	// TOTP second factor (`congthu user totp`).
+	RequireTOTP bool `toml:"require_totp" env:"CONGTHU_ADMIN_REQUIRE_TOTP"`
+	// IdleTimeout ends a console session unused for that long.
+	IdleTimeout Duration `toml:"idle_timeout" env:"CONGTHU_ADMIN_IDLE_TIMEOUT"`
 }
 
 // API configures the REST API for back-office systems.
@@ -477,6 +496,7 @@ func Default() *Config {
 			MX:          ":2525",
 			HTTP:        ":8080",
 		},
+		Admin: Admin{Addr: "127.0.0.1:8081", IdleTimeout: Duration(30 * time.Minute)},
 		SMTP: SMTP{
 			MaxMessageBytes:              25 << 20,
 			MaxRecipients:                100,
@@ -651,6 +671,7 @@ func (c *Config) Validate() error {
 		{"listen.imaps", "CONGTHU_IMAPS_ADDR", c.Listen.IMAPS},
 		{"listen.mx", "CONGTHU_MX_ADDR", c.Listen.MX},
 		{"listen.http", "CONGTHU_HTTP_ADDR", c.Listen.HTTP},
+		{"admin.addr", "CONGTHU_ADMIN_ADDR", c.Admin.Addr},
 	}
 	seen := map[string]string{}
 	for _, a := range addrs {
@@ -706,6 +727,7 @@ func (c *Config) Validate() error {
 		{"delivery.smarthost_max_connections", "CONGTHU_SMARTHOST_MAX_CONNECTIONS", int64(c.Delivery.SmarthostMaxConnections)},
 		{"delivery.workers", "CONGTHU_DELIVERY_WORKERS", int64(c.Delivery.Workers)},
 		{"api.rate_limit", "CONGTHU_API_RATE_LIMIT", int64(c.API.RateLimit)},
+		{"admin.idle_timeout", "CONGTHU_ADMIN_IDLE_TIMEOUT", int64(c.Admin.IdleTimeout)},
 		{"sms.smpp_window", "CONGTHU_SMPP_WINDOW", int64(c.SMS.SMPPWindow)},
 		{"sms.max_parts", "CONGTHU_SMS_MAX_PARTS", int64(c.SMS.MaxParts)},
 		{"sms.max_per_hour", "CONGTHU_SMS_MAX_PER_HOUR", int64(c.SMS.MaxPerHour)},

@@ -19,6 +19,7 @@ import (
 	"congthu/certs"
 	"congthu/changebus"
 	"congthu/config"
+	"congthu/console"
 	"congthu/dispatcher"
 	"congthu/dkim"
 	"congthu/filter/clamd"
@@ -279,7 +280,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 				return err
 			}
 		}
-		return listenHTTP(r, cfg, tlsConfig, api, log)
+		if err := listenHTTP(r, cfg, tlsConfig, api, log); err != nil {
+			return err
+		}
+		return listenConsole(runCtx, r, cfg, tlsConfig, consoleDeps{st: st, nst: nst, qc: qc, rdb: rdb, lim: lim, sessions: sessions}, log)
 	}()
 	return r.wait(ctx, listenErr, cancelRun)
 }
@@ -546,6 +550,71 @@ func listenHTTP(r *runner, cfg *config.Config, tlsConfig *tls.Config, api *httpa
 	if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
 		return err
 	}
+	r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
+	return nil
+}
+
+// consoleDeps are what serve has built that the console uses.
+type consoleDeps struct {
+	st       *store.Store
+	nst      *notifydb.Store
+	qc       *queue.Client // nil without Redis
+	rdb      *redis.Client
+	lim      *loginlimit.Limiter
+	sessions *revoke.Registry
+}
+
+// listenConsole serves the operator console on admin.addr (over TLS when
+// the operator configured a certificate), with the login limits SMTP and
+// IMAP use.
+func listenConsole(ctx context.Context, r *runner, cfg *config.Config, tlsConfig *tls.Config, d consoleDeps, log *slog.Logger) error {
+	if !config.Enabled(cfg.Admin.Addr) {
+		return nil
+	}
+	set, err := templates.Load()
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	sender := cfg.API.SenderDomain
+	if sender == "" {
+		if ds, err := d.st.Domains(ctx); err == nil && len(ds) > 0 {
+			sender = ds[0].Name
+		}
+	}
+	chans, err := channels(cfg, sender)
+	if err != nil {
+		return err
+	}
+	log = log.With("service", "console")
+	revoked := func(ctx context.Context, accountID, stamp int64) {
+		d.sessions.Revoke(accountID, stamp, "changed in the console")
+		if d.rdb != nil {
+			n := revoke.Notice{AccountID: accountID, Stamp: stamp}
+			if err := revoke.Publish(ctx, d.rdb, revoke.ChannelFor(d.rdb.Options().DB), n); err != nil {
+				log.Warn("console: revocation not published; other nodes read it from the store", "err", err)
+			}
+		}
+	}
+	cs, err := console.New(console.Options{
+		Log: log, RequireTOTP: cfg.Admin.RequireTOTP, IdleTimeout: cfg.Admin.IdleTimeout.D(), Secure: cfg.TLS.Cert != "", Issuer: cfg.Hostname,
+	}, console.Deps{
+		Store: d.st, Notifications: d.nst, Queue: d.qc, Queues: knownQueues, Templates: set, Channels: chans,
+		Limiter: d.lim, NewAPIKey: httpapi.NewAPIKey, Revoked: revoked, Hostname: cfg.Hostname,
+		Resolver: resolver(cfg.Delivery.DNSResolver),
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: cs.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveConsole := func(ln net.Listener) error { return hs.Serve(ln) }
+	if cfg.TLS.Cert != "" {
+		hs.TLSConfig = tlsConfig.Clone()
+		serveConsole = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }
+	}
+	if err := r.listen("admin", cfg.Admin.Addr, serveConsole); err != nil {
+		return err
+	}
+	r.goRun("console sessions", func() error { return cs.Run(ctx) })
 	r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
 	return nil
 }
