@@ -843,6 +843,12 @@ const notificationColumns = `id, service, test, channel, template_id, template_v
 	outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to,
 	zns_template_id, zns_data, price_vnd, scheduled_for`
 
+// notificationSummaryColumns are notificationColumns without the content
+// (subject, bodies, SMS text, ZNS parameters read as ''), for lists.
+var notificationSummaryColumns = strings.NewReplacer(
+	"subject, body_text, body_html, sms_text,", "'', '', '', '',",
+	"zns_data,", "'',").Replace(notificationColumns)
+
 func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error) {
 	var n Notification
 	var test, urgent int

@@ -2,6 +2,7 @@ package notifydb
 
 import (
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,4 +80,12 @@ func TestScheduled(t *testing.T) {
 			t.Fatalf("usage %+v %v", u, err)
 		}
 	})
+}
+
+// TestSummaryColumns: the list columns are the full ones with the five
+// content columns blanked, so one scan reads both.
+func TestSummaryColumns(t *testing.T) {
+	if got := strings.Count(notificationSummaryColumns, "''"); got != 5 || strings.Count(notificationSummaryColumns, ",") != strings.Count(notificationColumns, ",") {
+		t.Errorf("summary columns %q", notificationSummaryColumns)
+	}
 }
