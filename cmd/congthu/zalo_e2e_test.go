@@ -209,6 +209,24 @@ func TestE2EZalo(t *testing.T) {
 		t.Errorf("unsigned event: %d %s", resp.StatusCode, b)
 	}
 
+	// A test key simulates Zalo too: +84900000003 is not on Zalo, and its
+	// SMS fallback is (simulated) delivered; nothing reaches the peers.
+	test := zaloAPI{t: t, base: api.base, key: strings.TrimSpace(n.admin(t, "", "apikey", "create", "--service", "motcua", "--test"))}
+	before := len(z.Sent())
+	if st, b := test.do("POST", "/v1/dossiers/000.00.12.H26-Z4/events", `{"event_id":"z-4","status":"received","channels":["zalo","sms"],
+		"applicant":{"name":"A","phone":"0900000003"},"agency":"UBND","received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00",
+		"procedure":"P"}`); st != 201 {
+		t.Fatalf("test event: %d %s", st, b)
+	}
+	notes = test.dossierNotes("000.00.12.H26-Z4", func(n []zaloNote) bool { return settled(n, "sms", "delivered") })
+	if zl, sm := byChannel(notes, "zalo"), byChannel(notes, "sms"); len(zl) != 1 || zl[0].Status != "permanent-failure" ||
+		!strings.Contains(zl[0].StatusDetail, "not reachable on Zalo") || len(sm) != 1 || sm[0].Status != "delivered" {
+		t.Errorf("test key, not on Zalo: %+v", notes)
+	}
+	if len(z.Sent()) != before || smsc.Count("SUBMIT") != 1 {
+		t.Errorf("a test key reached the peers")
+	}
+
 	// Channel order: sms before zalo is refused, naming the field.
 	if st, b := api.do("POST", "/v1/dossiers/000.00.12.H26-Z3/events", `{"event_id":"z-3","status":"received","channels":["sms","zalo"],
 		"applicant":{"name":"A","phone":"0912345678"},"agency":"UBND","received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00",
