@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"congthu/envelope"
+	"congthu/imapd/wire"
 	"congthu/internal/vntime"
 	"congthu/mailtext"
 	"congthu/store"
@@ -312,62 +312,104 @@ func addressField(key string) bool {
 // ESEARCH return options (RFC 4731) and SAVE (RFC 5182). Flag criteria are
 // answered from memory; dates and sizes from the message list; header and
 // text criteria from store.SearchTexts, whose body text is pre-folded.
-func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+// The answer is SEARCH, or ESEARCH when the client gave RETURN or enabled
+// IMAP4rev2.
+func (s *session) Search(cmd *wire.Command) error {
 	s.count()
+	a := cmd.Args.(*wire.Search)
+	switch a.Charset {
+	case "", "US-ASCII", "UTF-8":
+	default:
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "BADCHARSET (US-ASCII UTF-8)", Text: "Unsupported charset"}
+	}
+	byUID := cmd.UID
 	sel := s.sel
 	mb := sel.mb
 
 	// The client's view, with flags as of the last sync.
 	mb.mu.Lock()
-	var msgs []*searchMsg
-	for i, e := range mb.msgs {
-		if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
-			msgs = append(msgs, &searchMsg{ref: msgRef{seq: cs, uid: e.uid}, flags: e.flags})
+	msgs := make([]*searchMsg, 0, len(sel.view))
+	for i, uid := range sel.view {
+		if k, ok := mb.index(uid); ok {
+			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags})
 		}
 	}
 	mb.mu.Unlock()
 
-	data := &imap.SearchData{}
 	var (
-		seqSet imap.SeqSet
+		nums   []uint32
 		uidSet imap.UIDSet
+		lo, hi uint32
 	)
 	if len(msgs) > 0 {
 		last := msgs[len(msgs)-1].ref
-		q := sel.compile(criteria, last.seq, last.uid)
+		q := sel.compile(&a.Criteria, last.seq, last.uid)
 		var needs searchNeeds
-		needs.add(criteria)
+		needs.add(&a.Criteria)
 		if err := s.loadSearchData(msgs, needs); err != nil {
-			return nil, s.fail("search", err)
+			return s.fail("search", err)
 		}
 		for _, m := range msgs {
 			if !sel.match(q, m) {
 				continue
 			}
 			uidSet.AddNum(imap.UID(m.ref.uid))
-			num := m.ref.uid
-			if kind == imapserver.NumKindSeq {
-				num = m.ref.seq
-				seqSet.AddNum(num)
+			num := m.ref.seq
+			if byUID {
+				num = m.ref.uid
 			}
-			if data.Min == 0 || num < data.Min {
-				data.Min = num
+			nums = append(nums, num)
+			if lo == 0 || num < lo {
+				lo = num
 			}
-			if num > data.Max {
-				data.Max = num
-			}
-			data.Count++
+			hi = num
 		}
 	}
-	if kind == imapserver.NumKindSeq {
-		data.All = seqSet
-	} else {
-		data.All = uidSet
-	}
-	if options != nil && options.ReturnSave {
+	ret := a.Return
+	if ret != nil && ret.ReturnSave {
 		sel.searchRes = uidSet
 	}
-	return data, nil
+	e := s.enc
+	if ret == nil && !s.rev2 {
+		e.Untagged().Atom("SEARCH")
+		for _, n := range nums {
+			e.SP().Number(n)
+		}
+		e.CRLF()
+		return e.Err()
+	}
+	o := imap.SearchOptions{}
+	if ret != nil {
+		o = ret.SearchOptions
+	}
+	if !o.ReturnMin && !o.ReturnMax && !o.ReturnAll && !o.ReturnCount {
+		if o.ReturnSave {
+			return nil // RFC 5182 section 2.1: SAVE alone gives no ESEARCH
+		}
+		o.ReturnAll = true
+	}
+	e.Untagged().Atom("ESEARCH (TAG ").String(cmd.Tag).Atom(")")
+	if byUID {
+		e.Atom(" UID")
+	}
+	if o.ReturnMin && len(nums) > 0 {
+		e.Atom(" MIN ").Number(lo)
+	}
+	if o.ReturnMax && len(nums) > 0 {
+		e.Atom(" MAX ").Number(hi)
+	}
+	if o.ReturnAll && len(nums) > 0 {
+		var set imap.SeqSet
+		for _, n := range nums {
+			set.AddNum(n)
+		}
+		e.Atom(" ALL ").Atom(set.String())
+	}
+	if o.ReturnCount {
+		e.Atom(" COUNT ").Number(uint32(len(nums)))
+	}
+	e.CRLF()
+	return e.Err()
 }
 
 // loadSearchData fills in what the criteria need.

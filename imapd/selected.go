@@ -4,18 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/imapd/wire"
 	"congthu/store"
 )
 
 // selection is a session's selected mailbox.
 type selection struct {
-	mb       *mailboxState
-	tracker  *imapserver.SessionTracker
+	mb *mailboxState
+	// view and pending are the client's messages and the changes not
+	// yet told (tracker.go); guarded by mb.mu.
+	view     []uint32
+	pending  []update
 	readOnly bool
 	name     string
 	// specialUse is the mailbox's (store.SpecialJunk, …), for the Learner.
@@ -48,86 +53,112 @@ func (sel *selection) addRecent(from, to uint32) {
 	}
 }
 
-// Select opens a mailbox (RFC 9051 section 6.3.2); EXAMINE is read-only
-// and claims no \Recent messages.
-func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+// selectCmd opens a mailbox (RFC 9051 section 6.3.2); EXAMINE is
+// read-only and claims no \Recent messages. A mailbox already selected is
+// closed first, with the untagged OK [CLOSED] (section 7.1).
+func (s *session) selectCmd(a *wire.Select) (result, error) {
 	s.count()
 	if s.sel != nil {
 		s.unselect()
+		s.enc.Status("*", "OK", "CLOSED", "Previous mailbox is now closed")
 	}
-	mbox, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, name)
+	mbox, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, a.Mailbox)
 	if err != nil {
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
 	mb, err := s.srv.acquire(s.ctx, mbox.ID)
 	if err != nil {
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
 	mb.mu.Lock()
-	defer mb.mu.Unlock()
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
+		mb.mu.Unlock()
 		s.srv.release(mb)
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
 	st, err := s.srv.st.Status(s.ctx, mbox.ID)
 	if err != nil {
+		mb.mu.Unlock()
 		s.srv.release(mb)
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
-	sel := &selection{mb: mb, readOnly: options != nil && options.ReadOnly, name: mbox.Name, specialUse: mbox.SpecialUse}
-	if !sel.readOnly && st.Recent > 0 {
+	readOnly := a.Options.ReadOnly
+	sel := &selection{mb: mb, readOnly: readOnly, name: mbox.Name, specialUse: mbox.SpecialUse}
+	if !readOnly && st.Recent > 0 {
 		from, to, err := s.srv.st.ClaimRecent(s.ctx, mbox.ID)
 		if err != nil {
+			mb.mu.Unlock()
 			s.srv.release(mb)
-			return nil, s.fail("select", err)
+			return result{}, s.fail("select", err)
 		}
 		sel.addRecent(from, to)
 	}
-	if sel.readOnly && st.Recent > 0 && int(st.Recent) <= len(mb.msgs) {
+	if readOnly && st.Recent > 0 && int(st.Recent) <= len(mb.msgs) {
 		// EXAMINE must not take \Recent away (RFC 3501 section 6.3.2),
 		// but shows it: the newest st.Recent messages are the ones at or
 		// above the mailbox's first recent UID.
 		sel.addRecent(mb.msgs[len(mb.msgs)-int(st.Recent)].uid, mb.lastUID()+1)
 	}
 	sel.recentNext = max(sel.recentNext, mb.lastUID()+1)
-	sel.tracker = mb.tracker.NewSession()
-	s.sel = sel
-
-	data := &imap.SelectData{
-		Flags:          mb.flagList(),
-		NumMessages:    uint32(len(mb.msgs)),
-		UIDNext:        imap.UID(max(st.UIDNext, mb.lastUID()+1)),
-		UIDValidity:    st.UIDValidity,
-		PermanentFlags: append(mb.flagList(), imap.FlagWildcard),
-	}
-	if sel.readOnly {
-		data.PermanentFlags = nil
-	}
+	sel.view = make([]uint32, len(mb.msgs))
+	var firstUnseen, recent uint32
 	for i, m := range mb.msgs {
-		if data.FirstUnseenSeqNum == 0 && !slices.Contains(m.flags, store.FlagSeen) {
-			data.FirstUnseenSeqNum = uint32(i + 1)
+		sel.view[i] = m.uid
+		if firstUnseen == 0 && !slices.Contains(m.flags, store.FlagSeen) {
+			firstUnseen = uint32(i + 1)
 		}
 		if sel.isRecent(m.uid) {
-			data.NumRecent++
+			recent++
 		}
 	}
-	return data, nil
-}
+	mb.sessions[sel] = struct{}{}
+	flags := mb.flagList()
+	uidNext := max(st.UIDNext, mb.lastUID()+1)
+	mb.mu.Unlock()
+	s.sel = sel
+	s.state = stateSelected
 
-// Unselect leaves the mailbox without expunging (RFC 3691; CLOSE has
-// expunged before calling it).
-func (s *session) Unselect() error {
-	s.count()
-	if s.sel != nil {
-		s.unselect()
+	e := s.enc
+	e.Untagged().Atom("FLAGS ").Flags(flags).CRLF()
+	e.Untagged().Number(uint32(len(sel.view))).Atom(" EXISTS").CRLF()
+	if !s.rev2 {
+		e.Untagged().Number(recent).Atom(" RECENT").CRLF()
+		if firstUnseen != 0 {
+			e.Status("*", "OK", "UNSEEN "+strconv.FormatUint(uint64(firstUnseen), 10), "First unseen message")
+		}
 	}
-	return nil
+	e.Status("*", "OK", "UIDVALIDITY "+strconv.FormatUint(uint64(st.UIDValidity), 10), "UIDs valid")
+	e.Status("*", "OK", "UIDNEXT "+strconv.FormatUint(uint64(uidNext), 10), "Predicted next UID")
+	if readOnly {
+		e.Status("*", "OK", "PERMANENTFLAGS ()", "No permanent flags permitted")
+		return result{code: "READ-ONLY", text: "EXAMINE completed"}, nil
+	}
+	perm := append(flags, imap.FlagWildcard)
+	var b strings.Builder
+	b.WriteString("PERMANENTFLAGS (")
+	for i, f := range perm {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(f))
+	}
+	b.WriteString(")")
+	e.Status("*", "OK", b.String(), "Flags permitted")
+	return result{code: "READ-WRITE", text: "SELECT completed"}, nil
 }
 
+// unselect leaves the selected mailbox without expunging (RFC 3691
+// UNSELECT; CLOSE has expunged before).
 func (s *session) unselect() {
-	s.sel.tracker.Close()
-	s.srv.release(s.sel.mb)
+	sel := s.sel
+	sel.mb.mu.Lock()
+	delete(sel.mb.sessions, sel)
+	sel.mb.mu.Unlock()
+	s.srv.release(sel.mb)
 	s.sel = nil
+	if s.state == stateSelected {
+		s.state = stateAuthenticated
+	}
 }
 
 // msgRef is a message of the client's view: its sequence number as the
@@ -135,56 +166,6 @@ func (s *session) unselect() {
 type msgRef struct {
 	seq uint32
 	uid uint32
-}
-
-// resolveLocked turns a sequence or UID set into the messages the client
-// knows, in ascending order. "*" is the last message the client knows
-// (RFC 9051 section 9, seq-number); "$" is the saved search result.
-// mb.mu must be held.
-func (sel *selection) resolveLocked(numSet imap.NumSet) []msgRef {
-	mb := sel.mb
-	if imap.IsSearchRes(numSet) {
-		numSet = sel.searchRes
-	}
-	// The last server-view message the client knows.
-	lastIdx, lastSeq := -1, uint32(0)
-	for i := len(mb.msgs) - 1; i >= 0; i-- {
-		if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
-			lastIdx, lastSeq = i, cs
-			break
-		}
-	}
-	if lastIdx < 0 {
-		return nil
-	}
-	var refs []msgRef
-	switch set := numSet.(type) {
-	case imap.SeqSet:
-		for _, r := range set {
-			start, stop := static(r.Start, r.Stop, lastSeq)
-			for cs := start; cs <= stop && cs <= lastSeq; cs++ {
-				if ss := sel.tracker.DecodeSeqNum(cs); ss != 0 {
-					refs = append(refs, msgRef{seq: cs, uid: mb.msgs[ss-1].uid})
-				}
-				if cs == ^uint32(0) {
-					break
-				}
-			}
-		}
-	case imap.UIDSet:
-		maxUID := mb.msgs[lastIdx].uid
-		for _, r := range set {
-			start, stop := static(uint32(r.Start), uint32(r.Stop), maxUID)
-			i, _ := mb.index(start)
-			for ; i <= lastIdx && mb.msgs[i].uid <= stop; i++ {
-				if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
-					refs = append(refs, msgRef{seq: cs, uid: mb.msgs[i].uid})
-				}
-			}
-		}
-	}
-	slices.SortFunc(refs, func(a, b msgRef) int { return int(int64(a.uid) - int64(b.uid)) })
-	return slices.CompactFunc(refs, func(a, b msgRef) bool { return a.uid == b.uid })
 }
 
 // static replaces "*" (0) by max and orders the range.
@@ -239,7 +220,7 @@ func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string)
 			own[u.UID] = u.ModSeq
 			changed[u.UID] = true
 		}
-		if err := mb.syncLocked(s.ctx, own, sel.tracker); err != nil {
+		if err := mb.syncLocked(s.ctx, own, sel); err != nil {
 			return nil, nil, nil, err
 		}
 	}
@@ -284,14 +265,15 @@ func (mb *mailboxState) flagsWouldChange(refs []msgRef, op store.StoreOp, flags 
 }
 
 // Store implements STORE (RFC 9051 section 6.4.6). Without .SILENT it
-// answers FETCH (FLAGS) for every message named.
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+// answers FETCH (FLAGS) for every message named, after the untagged FLAGS
+// of any keyword new to the mailbox.
+func (s *session) Store(a *wire.Store, byUID bool) error {
 	s.count()
 	if s.sel.readOnly {
 		return errReadOnly
 	}
 	var op store.StoreOp
-	switch flags.Op {
+	switch a.Flags.Op {
 	case imap.StoreFlagsSet:
 		op = store.FlagsSet
 	case imap.StoreFlagsAdd:
@@ -299,35 +281,34 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	case imap.StoreFlagsDel:
 		op = store.FlagsRemove
 	}
-	refs, now, _, err := s.setFlags(numSet, op, storeFlags(flags.Flags))
+	refs, now, _, err := s.setFlags(a.NumSet, op, storeFlags(a.Flags.Flags))
 	if err != nil {
 		return s.fail("store", err)
 	}
-	if flags.Silent {
+	if a.Flags.Silent {
 		return nil
 	}
-	_, byUID := numSet.(imap.UIDSet)
+	if err := s.poll(false); err != nil {
+		return err
+	}
 	for _, r := range refs {
 		f, ok := now[r.uid]
 		if !ok {
 			continue
 		}
-		mw := w.CreateMessage(r.seq)
+		e := s.enc.Untagged().Number(r.seq).Atom(" FETCH (")
 		if byUID {
-			mw.WriteUID(imap.UID(r.uid))
+			e.Atom("UID ").Number(r.uid).SP()
 		}
-		mw.WriteFlags(s.clientFlags(r.uid, f))
-		if err := mw.Close(); err != nil {
-			return err
-		}
+		e.Atom("FLAGS ").Flags(s.clientFlags(r.uid, f)).Atom(")").CRLF()
 	}
-	return nil
+	return s.enc.Err()
 }
 
 // clientFlags adds \Recent for IMAP4rev1 clients (it is gone in rev2).
 func (s *session) clientFlags(uid uint32, flags []string) []imap.Flag {
 	out := imapFlags(flags)
-	if s.sel.isRecent(uid) && !s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+	if s.sel.isRecent(uid) && !s.rev2 {
 		out = append(out, imap.Flag(`\Recent`))
 	}
 	return out
@@ -335,10 +316,10 @@ func (s *session) clientFlags(uid uint32, flags []string) []imap.Flag {
 
 // Expunge removes \Deleted messages (RFC 9051 section 6.4.3), or those of
 // them in uids (UID EXPUNGE, RFC 4315 section 2.1). The EXPUNGE responses
-// reach this session through its tracker, written by the poll imapserver
-// runs before the tagged OK. In a read-only mailbox it does nothing (CLOSE
-// after EXAMINE must not expunge, RFC 9051 section 6.4.1).
-func (s *session) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+// reach this session through its queue, written by the poll before the
+// tagged OK. In a read-only mailbox it does nothing (CLOSE after EXAMINE
+// must not expunge, RFC 9051 section 6.4.1).
+func (s *session) Expunge(uids *imap.UIDSet) error {
 	s.count()
 	sel := s.sel
 	if sel.readOnly {
@@ -406,30 +387,39 @@ func copyData(res *store.CopyResult) *imap.CopyData {
 }
 
 // Copy implements COPY with COPYUID (RFC 4315 section 3).
-func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+func (s *session) Copy(numSet imap.NumSet, dest string) (result, error) {
 	s.count()
 	dst, err := s.destination(dest)
 	if err != nil {
-		return nil, err
+		return result{}, err
 	}
 	refs := s.sel.resolve(numSet)
 	if len(refs) == 0 {
-		return nil, nil
+		return result{}, nil
 	}
 	res, err := s.srv.st.Copy(s.ctx, s.sel.mb.id, uidsOf(refs), dst.ID)
 	if err != nil {
-		return nil, s.fail("copy", err)
+		return result{}, s.fail("copy", err)
 	}
 	s.filed(dst, res, false)
-	return copyData(res), nil
+	if d := copyData(res); d != nil {
+		return result{code: copyUIDCode(d), text: "COPY completed"}, nil
+	}
+	return result{}, nil
+}
+
+// copyUIDCode is the COPYUID response code (RFC 4315 section 3).
+func copyUIDCode(d *imap.CopyData) string {
+	return fmt.Sprintf("COPYUID %d %s %s", d.UIDValidity, d.SourceUIDs.String(), d.DestUIDs.String())
 }
 
 // Move implements MOVE (RFC 6851): the untagged COPYUID first, then the
-// EXPUNGEs (through the tracker, by the poll before the tagged OK). A move
+// EXPUNGEs (through the session's queue, by the poll before the tagged
+// OK). A move
 // into the selected mailbox itself gives the messages new UIDs, as
 // Dovecot does: COPYUID, the EXPUNGEs of the old UIDs and the EXISTS of
 // the new ones.
-func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+func (s *session) Move(numSet imap.NumSet, dest string) error {
 	s.count()
 	sel := s.sel
 	if sel.readOnly {
@@ -455,9 +445,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	}
 	s.filed(dst, res, true)
 	if d := copyData(res); d != nil {
-		if err := w.WriteCopyData(d); err != nil {
-			return err
-		}
+		s.enc.Status("*", "OK", copyUIDCode(d), "Moved")
 	}
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
 		return s.fail("move", err)
@@ -465,43 +453,48 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	return nil
 }
 
-// Poll brings the selected mailbox up to date and writes what changed
+// poll brings the selected mailbox up to date and writes what changed
 // since this session last heard (RFC 9051 section 7: after every command;
-// no EXPUNGE after FETCH, STORE and SEARCH, section 7.5.1).
-func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	if s.sel == nil {
-		return nil
-	}
+// no EXPUNGE after FETCH, STORE and SEARCH, section 7.5.1), then RECENT
+// for new arrivals this session claimed (IMAP4rev1 only). A mailbox
+// deleted under the session ends it with BYE.
+func (s *session) poll(allowExpunge bool) error {
 	claimed, err := s.catchUp()
 	if err != nil {
-		if errors.Is(err, errMailboxGone) {
-			s.conn.Bye("Selected mailbox was deleted")
-		}
-		return s.fail("poll", err)
+		return s.pollFailed(err)
 	}
-	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
-		return err
-	}
-	return s.writeRecent(w, claimed)
+	s.writeTaken(allowExpunge, claimed)
+	return s.enc.Err()
 }
 
-// writeRecent writes the untagged RECENT (IMAP4rev1 only; go-imap leaves
-// it out for IMAP4rev2) after the EXISTS of new arrivals this session
-// claimed as \Recent.
-func (s *session) writeRecent(w *imapserver.UpdateWriter, claimed bool) error {
-	if !claimed {
-		return nil
+func (s *session) pollFailed(err error) error {
+	if errors.Is(err, errMailboxGone) {
+		s.enc.Status("*", "BYE", "", "Selected mailbox was deleted").Flush()
+		s.closed = true
+		s.nc.Close()
 	}
+	return s.fail("poll", err)
+}
+
+// writeTaken writes the session's queued changes and, when it claimed
+// new arrivals as \Recent, the untagged RECENT after their EXISTS.
+func (s *session) writeTaken(allowExpunge, claimed bool) {
 	sel := s.sel
 	sel.mb.mu.Lock()
-	var n uint32
-	for _, m := range sel.mb.msgs {
-		if sel.isRecent(m.uid) {
-			n++
+	res := sel.takeLocked(allowExpunge)
+	var recent uint32
+	if claimed {
+		for _, uid := range sel.view {
+			if sel.isRecent(uid) {
+				recent++
+			}
 		}
 	}
 	sel.mb.mu.Unlock()
-	return w.WriteNumRecent(n)
+	s.writeUpdates(res)
+	if claimed && !s.rev2 {
+		s.enc.Untagged().Number(recent).Atom(" RECENT").CRLF()
+	}
 }
 
 // catchUp syncs the shared view and claims \Recent for new arrivals;
@@ -528,70 +521,21 @@ func (s *session) catchUp() (claimed bool, err error) {
 	return claimed, nil
 }
 
-// Idle implements IDLE (RFC 2177): it writes updates as soon as the store
-// (through MailboxChanged), another node (through Redis) or another session of
-// this process reports a change, and re-reads the change log every
-// Options.IdlePoll in case a notice was lost. An IDLE that lasts
-// Options.IdleTimeout ends the connection with BYE.
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	s.idleMu.Lock()
-	if s.closing {
-		s.idleMu.Unlock()
-		return nil
-	}
-	done := make(chan struct{})
-	s.idleDone = done
-	s.idleMu.Unlock()
-	defer close(done)
-	s.count()
-	autologout := time.NewTimer(s.srv.opts.idleTimeout())
-	defer autologout.Stop()
-	if s.sel == nil {
-		select {
-		case <-stop:
-		case <-s.ctx.Done():
-		case <-autologout.C:
-			s.conn.Bye("Autologout: idle for too long")
-		}
-		return nil
-	}
-	poll := s.srv.opts.idlePoll()
-	t := time.NewTimer(poll)
-	defer t.Stop()
-	for {
-		ch := s.sel.mb.waitChan()
-		if err := s.idlePoll(w, poll/2); err != nil {
-			return err
-		}
-		select {
-		case <-stop:
-			return nil
-		case <-autologout.C:
-			s.conn.Bye("Autologout: idle for too long")
-			return nil
-		case <-s.ctx.Done():
-			return nil
-		case <-ch:
-		case <-t.C:
-			t.Reset(poll)
-		}
-	}
-}
-
-// idlePoll is Poll for IDLE: it skips reading the change log when the
+// idlePoll is poll for IDLE: it skips reading the change log when the
 // shared view is current (see mailboxState.currentLocked), which is the
 // rule when IDLE starts right after a command and when a sibling session
 // has just read the log for a change that woke them all. The store work
 // runs on a goroutine of its own, so the long-lived IDLE goroutine keeps
 // a small stack (the SQLite driver's frames are large).
-func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) error {
+func (s *session) idlePoll(maxAge time.Duration) error {
 	sel := s.sel
 	mb := sel.mb
 	mb.mu.Lock()
 	current := mb.currentLocked(maxAge) && !(!sel.readOnly && mb.lastUID() >= sel.recentNext && mb.lastUID() > 0)
 	mb.mu.Unlock()
 	if current {
-		return sel.tracker.Poll(w, true)
+		s.writeTaken(true, false)
+		return s.enc.Err()
 	}
 	done := make(chan error, 1)
 	var claimed bool
@@ -607,13 +551,8 @@ func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) err
 		done <- err
 	}()
 	if err := <-done; err != nil {
-		if errors.Is(err, errMailboxGone) {
-			s.conn.Bye("Selected mailbox was deleted")
-		}
-		return s.fail("poll", err)
+		return s.pollFailed(err)
 	}
-	if err := sel.tracker.Poll(w, true); err != nil {
-		return err
-	}
-	return s.writeRecent(w, claimed)
+	s.writeTaken(true, claimed)
+	return s.enc.Err()
 }

@@ -525,13 +525,9 @@ func (d *Decoder) quoted() string {
 				s = string(esc)
 			}
 			d.pos++
-			if !d.utf8Accept {
-				for i := 0; i < len(s); i++ {
-					if s[i] >= 0x80 {
-						d.fail("8-bit octets in a quoted string without UTF8=ACCEPT")
-					}
-				}
-			}
+			// 8-bit text is taken in UTF-8 with or without UTF8=ACCEPT,
+			// as Dovecot does: clients quote UTF-8 passwords and search
+			// strings. Mailbox names stay strict (decodeName).
 			d.checkUTF8(s)
 			return s
 		case '\\':

@@ -115,10 +115,12 @@
 // UTF-7 (RFC 3501 section 5.1.3) decoded strictly — invalid base64, a
 // run encoding printable ASCII, adjacent runs, non-zero padding bits,
 // unpaired surrogates or 8-bit octets are a SyntaxError — and 8-bit octets
-// in atoms and quoted strings are refused (literals may hold them, as
-// CHAR8 allows, except in a mailbox name). With UTF8=ACCEPT on, quoted
-// strings, atoms and names may hold UTF-8, which must be valid, and names
-// are taken as they are: "&" is no longer special. LIST patterns follow
+// in atoms are refused. Quoted strings may hold valid UTF-8 either way,
+// as Dovecot takes them (clients quote UTF-8 passwords and search
+// strings); literals may hold any octets, as CHAR8 allows; neither may
+// carry an 8-bit mailbox name. With UTF8=ACCEPT on, atoms and names may
+// hold UTF-8, which must be valid, and names are taken as they are: "&"
+// is no longer special. LIST patterns follow
 // the same rules; their wildcards are left for the matcher.
 //
 // # Encoder
