@@ -96,6 +96,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	ctx, cancel := context.WithCancel(s.ctx)
 	sess := &session{srv: s, nc: nc, ip: addr.String(), addr: addr, ctx: ctx, cancel: cancel, started: time.Now()}
 	_, sess.isTLS = nc.(*tls.Conn)
+	s.opts.Metrics.sessionStarted(sess.isTLS)
 	sess.br = bufio.NewReaderSize(connIO{sess}, 16<<10)
 	sess.bw = bufio.NewWriterSize(connIO{sess}, writeBufSize)
 	sess.enc = wire.NewEncoder(sess.bw)
@@ -115,6 +116,7 @@ func (s *Server) serveConn(nc net.Conn) {
 // end closes the connection, leaves the selected mailbox and logs one
 // line.
 func (s *session) end() {
+	s.srv.opts.Metrics.sessionEnded()
 	s.wmu.Lock()
 	s.closed = true
 	s.nc.Close()
@@ -205,10 +207,11 @@ func (s *session) syntaxError(se *wire.SyntaxError) bool {
 	if tag == "" {
 		tag = "*"
 	}
-	kind := "BAD"
+	kind, counted := "BAD", resultBAD
 	if se.Code == "TOOBIG" && !se.Fatal {
-		kind = "NO" // a refused literal: the command itself may be fine
+		kind, counted = "NO", resultNO // a refused literal: the command itself may be fine
 	}
+	s.srv.opts.Metrics.command("", false, counted)
 	s.enc.Status(tag, kind, se.Code, se.Msg)
 	if se.Fatal {
 		s.enc.Status("*", "BYE", "", "Command too long")
@@ -247,6 +250,16 @@ func (s *session) handle(cmd *wire.Command) bool {
 	}
 	res, err := s.dispatch(cmd)
 	var ierr *imap.Error
+	counted := resultOK
+	if errors.As(err, &ierr) {
+		switch ierr.Type {
+		case imap.StatusResponseTypeBad:
+			counted = resultBAD
+		case imap.StatusResponseTypeNo:
+			counted = resultNO
+		}
+	}
+	s.srv.opts.Metrics.command(cmd.Name, cmd.UID, counted)
 	switch {
 	case errors.Is(err, errAnswered):
 	case err == nil || errors.Is(err, errLogout):

@@ -127,6 +127,9 @@ type Options struct {
 	// LimitLoopback applies the per-IP cap to loopback clients too.
 	// Default false: loopback clients are exempt.
 	LimitLoopback bool
+	// Metrics, if set, counts sessions, logins and commands (see
+	// Metrics).
+	Metrics *Metrics
 	// LoginTimeout is how long a connection may stay without logging in
 	// (0: DefaultLoginTimeout; negative: no bound).
 	LoginTimeout time.Duration

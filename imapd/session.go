@@ -62,6 +62,7 @@ func (s *session) Login(username, password string) error {
 	if s.srv.lim != nil {
 		wait, locked := s.srv.lim.Check(s.addr, account)
 		if locked {
+			s.srv.opts.Metrics.login(loginLocked)
 			s.srv.log.Info("imap login", "user", account, "ip", s.ip, "ok", false, "reason", "locked")
 			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
 		}
@@ -75,6 +76,7 @@ func (s *session) Login(username, password string) error {
 			if s.srv.lim != nil {
 				s.srv.lim.Fail(s.addr, account)
 			}
+			s.srv.opts.Metrics.login(loginFailed)
 			reason := "bad credentials"
 			if errors.Is(err, store.ErrDisabled) {
 				reason = "disabled"
@@ -88,6 +90,7 @@ func (s *session) Login(username, password string) error {
 	if s.srv.lim != nil {
 		s.srv.lim.Succeed(s.addr, account)
 	}
+	s.srv.opts.Metrics.login(loginOK)
 	s.acct = acct
 	s.register(acct)
 	s.authed.Store(true)
