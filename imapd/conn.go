@@ -208,10 +208,20 @@ func (s *session) syntaxError(se *wire.SyntaxError) bool {
 		tag = "*"
 	}
 	kind, counted := "BAD", resultBAD
-	if se.Code == "TOOBIG" && !se.Fatal {
+	switch {
+	case se.Code == "TOOBIG" && !se.Fatal:
 		kind, counted = "NO", resultNO // a refused literal: the command itself may be fine
+	case se.Code == "CANNOT" && (se.Command == "LIST" || se.Command == "LSUB") && s.state != stateNotAuthenticated:
+		// A pattern that is not valid modified UTF-7 matches no
+		// mailbox: nothing to list, as Dovecot answers.
+		s.srv.opts.Metrics.command(se.Command, false, resultOK)
+		s.bad = 0
+		return s.enc.Status(tag, "OK", "", se.Command+" completed").Flush() == nil
+	case se.Code == "CANNOT" && s.state != stateNotAuthenticated:
+		// A name that is not valid modified UTF-7 names no mailbox.
+		kind, counted = "NO", resultNO
 	}
-	s.srv.opts.Metrics.command("", false, counted)
+	s.srv.opts.Metrics.command(se.Command, false, counted)
 	s.enc.Status(tag, kind, se.Code, se.Msg)
 	if se.Fatal {
 		s.enc.Status("*", "BYE", "", "Command too long")
@@ -220,6 +230,8 @@ func (s *session) syntaxError(se *wire.SyntaxError) bool {
 	}
 	if kind == "BAD" {
 		s.bad++
+	} else {
+		s.bad = 0
 	}
 	if s.bad >= maxBadCommands {
 		s.enc.Status("*", "BYE", "", "Too many invalid commands")

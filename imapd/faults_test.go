@@ -24,10 +24,20 @@ func TestSyntaxErrorsAtOnce(t *testing.T) {
 	}
 	r.send("a3 NOOP\r\n")
 	r.expect("a3 OK")
-	for _, cmd := range []string{`CREATE "bad&mUTF7"`, `LIST "" "&Jjo!"`, `SELECT "&AGE-"`, `RENAME INBOX "a&AOk-&AOk-"`} {
-		r.send("a4 " + cmd + "\r\n")
-		if got := r.expect("a4 "); !strings.HasPrefix(got, "a4 BAD") || strings.Contains(got, "SERVERBUG") {
-			t.Errorf("%s: %q, want BAD", cmd, got)
+	// A name that is not valid modified UTF-7 names no mailbox: NO
+	// [CANNOT]; such a pattern matches none: OK with nothing listed.
+	for _, tc := range []struct{ cmd, want string }{
+		{`CREATE "bad&mUTF7"`, "a4 NO [CANNOT]"},
+		{`SELECT "&AGE-"`, "a4 NO [CANNOT]"},
+		{`RENAME INBOX "a&AOk-&AOk-"`, "a4 NO [CANNOT]"},
+		{`SELECT !#$&'+,-.0123456789:;<=>?@^_` + "`" + `|[}`, "a4 NO [CANNOT]"},
+		{`LIST "" "&Jjo!"`, "a4 OK"},
+		{`LIST "" !#$&'+,-.0123456789:;<=>?@^_` + "`" + `|[}%*`, "a4 OK"},
+		{`CREATE "Hồ sơ"`, "a4 BAD"}, // 8-bit without UTF8=ACCEPT
+	} {
+		r.send("a4 " + tc.cmd + "\r\n")
+		if got := r.expect("a4 "); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%s: %q, want %s", tc.cmd, got, tc.want)
 		}
 	}
 }

@@ -230,10 +230,10 @@ func TestDecodeErrors(t *testing.T) {
 		minus    bool
 	}{
 		{"unterminated quoted string", "a LIST \"\" \"foo\r\n", "a", "", Limits{}, false, false},
-		{"bad mUTF-7 in CREATE", "a CREATE \"bad&mUTF7\"\r\n", "a", "", Limits{}, false, false},
-		{"mUTF-7 printable in run", "a CREATE \"&AGE-\"\r\n", "a", "", Limits{}, false, false},
-		{"mUTF-7 adjacent runs", "a CREATE \"&AOk-&AOk-\"\r\n", "a", "", Limits{}, false, false},
-		{"bad mUTF-7 in pattern", "a LIST \"\" \"&Jjo!\"\r\n", "a", "", Limits{}, false, false},
+		{"bad mUTF-7 in CREATE", "a CREATE \"bad&mUTF7\"\r\n", "a", "CANNOT", Limits{}, false, false},
+		{"mUTF-7 printable in run", "a CREATE \"&AGE-\"\r\n", "a", "CANNOT", Limits{}, false, false},
+		{"mUTF-7 adjacent runs", "a CREATE \"&AOk-&AOk-\"\r\n", "a", "CANNOT", Limits{}, false, false},
+		{"bad mUTF-7 in pattern", "a LIST \"\" \"&Jjo!\"\r\n", "a", "CANNOT", Limits{}, false, false},
 		{"8-bit mailbox in a literal", "a CREATE {6}\r\nHồ sơ\r\n", "a", "", Limits{}, false, false},
 		{"8-bit quoted mailbox without UTF8=ACCEPT", "a SELECT \"cán\"\r\n", "a", "", Limits{}, false, false},
 		{"invalid UTF-8 quoted", "a LOGIN \"\xff\" x\r\n", "a", "", Limits{}, false, false},
@@ -407,7 +407,7 @@ func TestNoReadAhead(t *testing.T) {
 		{"unterminated quoted string", "a LIST \"\" \"foo\r\n", ""},
 		{"refused synchronizing literal", "a LOGIN {99999999}\r\n", "TOOBIG"},
 		{"refused non-synchronizing literal after its octets", "a LOGIN {70000+}\r\n" + strings.Repeat("x", 70000) + " y\r\n", "TOOBIG"},
-		{"bad mUTF-7", "a CREATE \"bad&mUTF7\"\r\n", ""},
+		{"bad mUTF-7", "a CREATE \"bad&mUTF7\"\r\n", "CANNOT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pr, pw := io.Pipe()
