@@ -70,8 +70,9 @@ type session struct {
 	state   connState
 	bad     int // commands in a row answered BAD
 
-	// Enabled with ENABLE (RFC 5161).
-	rev2, utf8 bool
+	// Enabled with ENABLE (RFC 5161); condstore also by the first
+	// command that uses a mod-sequence (RFC 7162 section 3.1).
+	rev2, utf8, condstore bool
 
 	acct *store.Account
 	sel  *selection
@@ -428,7 +429,7 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 	case "FETCH":
 		return result{}, s.Fetch(cmd.Args.(*wire.Fetch), cmd.UID)
 	case "STORE":
-		return result{}, s.Store(cmd.Args.(*wire.Store), cmd.UID)
+		return s.Store(cmd.Args.(*wire.Store), cmd.UID)
 	case "COPY":
 		a := cmd.Args.(*wire.Copy)
 		return s.Copy(a.NumSet, a.Mailbox)
@@ -461,7 +462,7 @@ func (s *session) capabilities() string {
 		}
 		return b.String()
 	}
-	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT APPENDLIMIT=")
+	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE APPENDLIMIT=")
 	b.WriteString(strconv.FormatUint(uint64(s.srv.opts.appendLimit()), 10))
 	return b.String()
 }
@@ -559,6 +560,11 @@ func (s *session) enable(a *wire.Enable) (result, error) {
 				s.rev2 = true
 				s.setUTF8()
 				on = append(on, "IMAP4rev2")
+			}
+		case "CONDSTORE":
+			if !s.condstore {
+				s.condstore = true
+				on = append(on, "CONDSTORE")
 			}
 		case "UTF8=ACCEPT":
 			if !s.utf8 {

@@ -61,19 +61,35 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 	}
 	markSeen = markSeen && !sel.readOnly
 
+	if options.ModSeq || options.ChangedSince > 0 {
+		s.condstore = true // RFC 7162 section 3.1: a CONDSTORE enabling command
+	}
 	var (
 		refs    []msgRef
 		flagsOf map[uint32][]string
+		modseq  map[uint32]int64
 		changed map[uint32]bool
 	)
 	if markSeen {
-		var err error
-		refs, flagsOf, changed, err = s.setFlags(a.NumSet, store.FlagsAdd, []string{store.FlagSeen})
+		res, err := s.setFlags(a.NumSet, store.FlagsAdd, []string{store.FlagSeen}, 0)
 		if err != nil {
 			return s.fail("fetch", err)
 		}
+		refs, flagsOf, modseq, changed = res.refs, res.flags, res.modseq, res.changed
 	} else {
-		refs = sel.resolve(a.NumSet)
+		refs, modseq = sel.resolveModSeq(a.NumSet)
+	}
+	if options.ChangedSince > 0 {
+		// RFC 7162 section 3.1.4.1: only messages changed since, with
+		// their MODSEQ.
+		options.ModSeq = true
+		kept := refs[:0]
+		for _, r := range refs {
+			if uint64(modseq[r.uid]) > options.ChangedSince {
+				kept = append(kept, r)
+			}
+		}
+		refs = kept
 	}
 	if len(refs) == 0 {
 		return nil
@@ -102,7 +118,7 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 					return s.fail("fetch", fmt.Errorf("message %d: %w", msg.UID, err))
 				}
 			}
-			if err := s.fetchOne(seq, &msg.MessageMeta, nil, 0, env, options, sections, byUID, changed[msg.UID], flagsOf); err != nil {
+			if err := s.fetchOne(seq, &msg.MessageMeta, nil, 0, env, options, sections, byUID, changed[msg.UID], flagsOf, modseq); err != nil {
 				return err
 			}
 		}
@@ -122,7 +138,7 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 		if options.Envelope {
 			env = envelope.Extract(msg.Raw[:hdrLen])
 		}
-		if err := s.fetchOne(seq, &msg.MessageMeta, msg.Raw, hdrLen, env, options, sections, byUID, changed[msg.UID], flagsOf); err != nil {
+		if err := s.fetchOne(seq, &msg.MessageMeta, msg.Raw, hdrLen, env, options, sections, byUID, changed[msg.UID], flagsOf, modseq); err != nil {
 			return err
 		}
 	}
@@ -138,7 +154,7 @@ func needsBytes(o *imap.FetchOptions) bool {
 // fetchOne writes one FETCH response. raw and hdrLen are the message
 // bytes (nil when the request needs none), env its envelope (nil when not
 // asked for).
-func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLen int, env *imap.Envelope, options *imap.FetchOptions, sections []fetchSection, byUID, seenChanged bool, flagsOf map[uint32][]string) error {
+func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLen int, env *imap.Envelope, options *imap.FetchOptions, sections []fetchSection, byUID, seenChanged bool, flagsOf map[uint32][]string, modseqOf map[uint32]int64) error {
 	e := s.enc
 	e.Untagged().Number(seq).Atom(" FETCH (")
 	sep := false
@@ -165,8 +181,12 @@ func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLe
 	if options.RFC822Size {
 		item("RFC822.SIZE ").Number64(uint64(max(msg.Size, 0)))
 	}
-	if options.ModSeq {
-		item("MODSEQ (").Number64(uint64(max(msg.ModSeq, 0))).Atom(")")
+	if options.ModSeq || (s.condstore && (options.Flags || seenChanged)) {
+		ms := msg.ModSeq
+		if v, ok := modseqOf[msg.UID]; ok {
+			ms = v
+		}
+		item("MODSEQ (").Number64(uint64(max(ms, 0))).Atom(")")
 	}
 	if options.Envelope {
 		item("ENVELOPE ")

@@ -46,8 +46,9 @@ type mailboxState struct {
 
 // msgEntry is one message in the shared view.
 type msgEntry struct {
-	uid   uint32
-	flags []string
+	uid    uint32
+	flags  []string
+	modseq int64 // RFC 7162 mod-sequence of the message's last change
 }
 
 // acquire returns the shared state of a mailbox, loading it on first use.
@@ -127,7 +128,7 @@ func (mb *mailboxState) loadLocked(ctx context.Context) error {
 	mb.msgs = make([]msgEntry, len(metas))
 	mb.flags = make(map[string]struct{})
 	for i := range metas {
-		mb.msgs[i] = msgEntry{uid: metas[i].UID, flags: metas[i].Flags}
+		mb.msgs[i] = msgEntry{uid: metas[i].UID, flags: metas[i].Flags, modseq: metas[i].ModSeq}
 		for _, f := range metas[i].Flags {
 			mb.flags[f] = struct{}{}
 		}
@@ -258,7 +259,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 			last = mb.msgs[n-1].uid
 		}
 		if meta.UID > last {
-			mb.msgs = append(mb.msgs, msgEntry{uid: meta.UID, flags: meta.Flags})
+			mb.msgs = append(mb.msgs, msgEntry{uid: meta.UID, flags: meta.Flags, modseq: meta.ModSeq})
 			continue
 		}
 		i, ok := mb.index(meta.UID)
@@ -269,6 +270,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 				"mailbox", mb.id, "uid", meta.UID)
 			continue
 		}
+		mb.msgs[i].modseq = max(mb.msgs[i].modseq, meta.ModSeq)
 		if slices.Equal(mb.msgs[i].flags, meta.Flags) {
 			continue
 		}
@@ -280,7 +282,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 		if ms, ok := own[meta.UID]; ok && ms == meta.ModSeq {
 			src = source
 		}
-		mb.queueLocked(update{kind: upFlags, uid: meta.UID, flags: meta.Flags}, src)
+		mb.queueLocked(update{kind: upFlags, uid: meta.UID, flags: meta.Flags, modseq: meta.ModSeq}, src)
 		queued = true
 	}
 	for _, m := range mb.msgs[oldCount:] {

@@ -48,6 +48,7 @@ func (n *searchNeeds) add(c *imap.SearchCriteria) {
 type searchMsg struct {
 	ref    msgRef
 	flags  []string
+	modseq int64
 	meta   *store.MessageMeta
 	header []byte
 	body   string // folded
@@ -205,6 +206,9 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 			return false
 		}
 	}
+	if c.ModSeq != nil && uint64(max(m.modseq, 0)) < c.ModSeq.ModSeq {
+		return false // RFC 7162 section 3.1.5: at least the given mod-sequence
+	}
 	for _, f := range c.NotFlag {
 		if strings.EqualFold(string(f), `\Recent`) {
 			if sel.isRecent(m.ref.uid) {
@@ -331,16 +335,21 @@ func (s *session) Search(cmd *wire.Command) error {
 	msgs := make([]*searchMsg, 0, len(sel.view))
 	for i, uid := range sel.view {
 		if k, ok := mb.index(uid); ok {
-			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags})
+			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags, modseq: mb.msgs[k].modseq})
 		}
 	}
 	mb.mu.Unlock()
 
 	var (
-		nums   []uint32
-		uidSet imap.UIDSet
-		lo, hi uint32
+		nums      []uint32
+		uidSet    imap.UIDSet
+		lo, hi    uint32
+		maxModSeq int64
 	)
+	withModSeq := usesModSeq(&a.Criteria)
+	if withModSeq {
+		s.condstore = true
+	}
 	if len(msgs) > 0 {
 		last := msgs[len(msgs)-1].ref
 		q := sel.compile(&a.Criteria, last.seq, last.uid)
@@ -359,6 +368,7 @@ func (s *session) Search(cmd *wire.Command) error {
 				num = m.ref.uid
 			}
 			nums = append(nums, num)
+			maxModSeq = max(maxModSeq, m.modseq)
 			if lo == 0 || num < lo {
 				lo = num
 			}
@@ -374,6 +384,10 @@ func (s *session) Search(cmd *wire.Command) error {
 		e.Untagged().Atom("SEARCH")
 		for _, n := range nums {
 			e.SP().Number(n)
+		}
+		if withModSeq && len(nums) > 0 {
+			// RFC 7162 section 3.1.5: the highest mod-sequence of the result.
+			e.Atom(" (MODSEQ ").Number64(uint64(maxModSeq)).Atom(")")
 		}
 		e.CRLF()
 		return e.Err()
@@ -407,6 +421,9 @@ func (s *session) Search(cmd *wire.Command) error {
 	}
 	if o.ReturnCount {
 		e.Atom(" COUNT ").Number(uint32(len(nums)))
+	}
+	if withModSeq && len(nums) > 0 {
+		e.Atom(" MODSEQ ").Number64(uint64(maxModSeq))
 	}
 	e.CRLF()
 	return e.Err()
@@ -468,4 +485,22 @@ func (s *session) loadSearchData(msgs []*searchMsg, needs searchNeeds) error {
 		}
 	}
 	return nil
+}
+
+// usesModSeq reports whether a criteria tree has the MODSEQ key.
+func usesModSeq(c *imap.SearchCriteria) bool {
+	if c.ModSeq != nil {
+		return true
+	}
+	for i := range c.Not {
+		if usesModSeq(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if usesModSeq(&c.Or[i][0]) || usesModSeq(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
 }

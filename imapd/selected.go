@@ -114,6 +114,7 @@ func (s *session) selectCmd(a *wire.Select) (result, error) {
 	mb.sessions[sel] = struct{}{}
 	flags := mb.flagList()
 	uidNext := max(st.UIDNext, mb.lastUID()+1)
+	highest := mb.modseq
 	mb.mu.Unlock()
 	s.sel = sel
 	s.state = stateSelected
@@ -129,6 +130,12 @@ func (s *session) selectCmd(a *wire.Select) (result, error) {
 	}
 	e.Status("*", "OK", "UIDVALIDITY "+strconv.FormatUint(uint64(st.UIDValidity), 10), "UIDs valid")
 	e.Status("*", "OK", "UIDNEXT "+strconv.FormatUint(uint64(uidNext), 10), "Predicted next UID")
+	if a.Options.CondStore {
+		s.condstore = true
+	}
+	if s.condstore {
+		e.Status("*", "OK", "HIGHESTMODSEQ "+strconv.FormatInt(max(highest, 1), 10), "Highest")
+	}
 	if readOnly {
 		e.Status("*", "OK", "PERMANENTFLAGS ()", "No permanent flags permitted")
 		return result{code: "READ-ONLY", text: "EXAMINE completed"}, nil
@@ -197,40 +204,73 @@ func (sel *selection) resolve(numSet imap.NumSet) []msgRef {
 	return sel.resolveLocked(numSet)
 }
 
+// flagResult is what setFlags did.
+type flagResult struct {
+	refs    []msgRef
+	flags   map[uint32][]string // the flags of every resolved message now
+	modseq  map[uint32]int64    // and its mod-sequence
+	changed map[uint32]bool     // whose flags this call changed
+	// modified are the messages left alone because they changed after
+	// UNCHANGEDSINCE (RFC 7162 section 3.1.3).
+	modified []msgRef
+}
+
 // setFlags changes flags and brings the shared view up to date, keeping
 // the change from being echoed back to this session as an unsolicited
-// FETCH. It returns the new flags of every resolved message.
-func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string) ([]msgRef, map[uint32][]string, map[uint32]bool, error) {
+// FETCH. With unchangedSince > 0, a message whose mod-sequence is higher
+// is left alone and reported in modified.
+func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string, unchangedSince int64) (*flagResult, error) {
 	sel := s.sel
 	mb := sel.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	refs := sel.resolveLocked(numSet)
-	changed := map[uint32]bool{}
-	if len(refs) > 0 && (len(flags) > 0 || op == store.FlagsSet) && mb.flagsWouldChange(refs, op, flags) {
-		ups, err := s.srv.st.SetFlags(s.ctx, mb.id, uidsOf(refs), op, flags, 0)
+	res := &flagResult{refs: sel.resolveLocked(numSet), changed: map[uint32]bool{}}
+	todo := res.refs
+	if unchangedSince > 0 {
+		todo = nil
+		for _, r := range res.refs {
+			if i, ok := mb.index(r.uid); ok && mb.msgs[i].modseq > unchangedSince {
+				res.modified = append(res.modified, r)
+			} else {
+				todo = append(todo, r)
+			}
+		}
+	}
+	if len(todo) > 0 && (len(flags) > 0 || op == store.FlagsSet) && (unchangedSince > 0 || mb.flagsWouldChange(todo, op, flags)) {
+		ups, err := s.srv.st.SetFlags(s.ctx, mb.id, uidsOf(todo), op, flags, unchangedSince)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		own := make(map[uint32]int64, len(ups))
 		for _, u := range ups {
 			own[u.UID] = u.ModSeq
-			changed[u.UID] = true
+			res.changed[u.UID] = true
 		}
 		if err := mb.syncLocked(s.ctx, own, sel); err != nil {
-			return nil, nil, nil, err
+			return nil, err
+		}
+		if unchangedSince > 0 {
+			// Changed by another session between the check and the
+			// store's own: the store left them alone.
+			for _, r := range todo {
+				if i, ok := mb.index(r.uid); ok && !res.changed[r.uid] && mb.msgs[i].modseq > unchangedSince {
+					res.modified = append(res.modified, r)
+				}
+			}
 		}
 	}
-	now := make(map[uint32][]string, len(refs))
-	for _, r := range refs {
+	res.flags = make(map[uint32][]string, len(res.refs))
+	res.modseq = make(map[uint32]int64, len(res.refs))
+	for _, r := range res.refs {
 		if i, ok := mb.index(r.uid); ok {
-			now[r.uid] = mb.msgs[i].flags
+			res.flags[r.uid] = mb.msgs[i].flags
+			res.modseq[r.uid] = mb.msgs[i].modseq
 		}
 	}
-	return refs, now, changed, nil
+	return res, nil
 }
 
 // flagsWouldChange says whether adding or removing system flags changes
@@ -264,13 +304,21 @@ func (mb *mailboxState) flagsWouldChange(refs []msgRef, op store.StoreOp, flags 
 	return false
 }
 
-// Store implements STORE (RFC 9051 section 6.4.6). Without .SILENT it
-// answers FETCH (FLAGS) for every message named, after the untagged FLAGS
-// of any keyword new to the mailbox.
-func (s *session) Store(a *wire.Store, byUID bool) error {
+// Store implements STORE (RFC 9051 section 6.4.6) with RFC 7162's
+// UNCHANGEDSINCE. Without .SILENT it answers FETCH (FLAGS) for every
+// message named, after the untagged FLAGS of any keyword new to the
+// mailbox; with CONDSTORE on, each FETCH carries MODSEQ, and .SILENT still
+// answers the changed messages' MODSEQ (RFC 7162 section 3.1.3). Messages
+// that failed UNCHANGEDSINCE are listed in OK [MODIFIED ...].
+func (s *session) Store(a *wire.Store, byUID bool) (result, error) {
 	s.count()
 	if s.sel.readOnly {
-		return errReadOnly
+		return result{}, errReadOnly
+	}
+	unchangedSince := int64(-1)
+	if a.HasUnchangedSince {
+		s.condstore = true
+		unchangedSince = int64(min(a.Options.UnchangedSince, 1<<62))
 	}
 	var op store.StoreOp
 	switch a.Flags.Op {
@@ -281,28 +329,60 @@ func (s *session) Store(a *wire.Store, byUID bool) error {
 	case imap.StoreFlagsDel:
 		op = store.FlagsRemove
 	}
-	refs, now, _, err := s.setFlags(a.NumSet, op, storeFlags(a.Flags.Flags))
-	if err != nil {
-		return s.fail("store", err)
-	}
-	if a.Flags.Silent {
-		return nil
+	var res *flagResult
+	var err error
+	if unchangedSince == 0 {
+		// UNCHANGEDSINCE 0 fails for every message (RFC 7162 section 3.1.3).
+		res = &flagResult{refs: s.sel.resolve(a.NumSet)}
+		res.modified = res.refs
+	} else {
+		res, err = s.setFlags(a.NumSet, op, storeFlags(a.Flags.Flags), max(unchangedSince, 0))
+		if err != nil {
+			return result{}, s.fail("store", err)
+		}
 	}
 	if err := s.poll(false); err != nil {
-		return err
+		return result{}, err
 	}
-	for _, r := range refs {
-		f, ok := now[r.uid]
-		if !ok {
+	modified := make(map[uint32]bool, len(res.modified))
+	for _, r := range res.modified {
+		modified[r.uid] = true
+	}
+	for _, r := range res.refs {
+		f, ok := res.flags[r.uid]
+		if !ok || modified[r.uid] || (a.Flags.Silent && !(s.condstore && res.changed[r.uid])) {
 			continue
 		}
 		e := s.enc.Untagged().Number(r.seq).Atom(" FETCH (")
 		if byUID {
 			e.Atom("UID ").Number(r.uid).SP()
 		}
-		e.Atom("FLAGS ").Flags(s.clientFlags(r.uid, f)).Atom(")").CRLF()
+		if !a.Flags.Silent {
+			e.Atom("FLAGS ").Flags(s.clientFlags(r.uid, f))
+			if s.condstore {
+				e.SP()
+			}
+		}
+		if s.condstore {
+			e.Atom("MODSEQ (").Number64(uint64(max(res.modseq[r.uid], 0))).Atom(")")
+		}
+		e.Atom(")").CRLF()
 	}
-	return s.enc.Err()
+	if err := s.enc.Err(); err != nil {
+		return result{}, err
+	}
+	if len(res.modified) > 0 {
+		var set imap.SeqSet
+		for _, r := range res.modified {
+			if byUID {
+				set.AddNum(r.uid)
+			} else {
+				set.AddNum(r.seq)
+			}
+		}
+		return result{code: "MODIFIED " + set.String(), text: "Some messages were modified since"}, nil
+	}
+	return result{}, nil
 }
 
 // clientFlags adds \Recent for IMAP4rev1 clients (it is gone in rev2).

@@ -404,6 +404,9 @@ func (s *session) writeStatus(d *imap.StatusData) {
 	if d.AppendLimit != nil {
 		item("APPENDLIMIT", uint64(*d.AppendLimit))
 	}
+	if d.HighestModSeq != 0 {
+		item("HIGHESTMODSEQ", d.HighestModSeq)
+	}
 	e.Atom(")").CRLF()
 }
 
@@ -449,6 +452,10 @@ func (s *session) statusData(name string, st *store.MailboxStatus, o *imap.Statu
 	if o.AppendLimit {
 		l := s.AppendLimit()
 		d.AppendLimit = &l
+	}
+	if o.HighestModSeq {
+		s.condstore = true
+		d.HighestModSeq = uint64(max(st.HighestModSeq, 1))
 	}
 	return d
 }

@@ -28,9 +28,10 @@ const (
 
 // update is one change queued on a session.
 type update struct {
-	kind  updateKind
-	uid   uint32
-	flags []string
+	kind   updateKind
+	uid    uint32
+	flags  []string
+	modseq int64 // of an upFlags change
 }
 
 // queueLocked adds u to every session of the mailbox but source (nil:
@@ -46,10 +47,11 @@ func (mb *mailboxState) queueLocked(u update, source *selection) {
 // out is one untagged response computed under the mailbox lock and
 // written after it.
 type out struct {
-	kind  updateKind
-	n     uint32 // sequence number; for upExists the message count
-	uid   uint32
-	flags []string
+	kind   updateKind
+	n      uint32 // sequence number; for upExists the message count
+	uid    uint32
+	flags  []string
+	modseq int64
 }
 
 // takeLocked applies the session's queued changes to its view, up to the
@@ -107,7 +109,7 @@ func (sel *selection) takeLocked(allowExpunge bool) []out {
 			res = append(res, out{kind: upExists, n: uint32(len(sel.view))})
 		case upFlags:
 			if k, ok := sel.viewIndex(u.uid); ok {
-				res = append(res, out{kind: upFlags, n: uint32(k + 1), uid: u.uid, flags: u.flags})
+				res = append(res, out{kind: upFlags, n: uint32(k + 1), uid: u.uid, flags: u.flags, modseq: u.modseq})
 			}
 			i++
 		case upMailboxFlags:
@@ -138,7 +140,12 @@ func (s *session) writeUpdates(res []out) {
 		case upExists:
 			e.Untagged().Number(o.n).Atom(" EXISTS").CRLF()
 		case upFlags:
-			e.Untagged().Number(o.n).Atom(" FETCH (UID ").Number(o.uid).Atom(" FLAGS ").Flags(s.clientFlags(o.uid, o.flags)).Atom(")").CRLF()
+			e.Untagged().Number(o.n).Atom(" FETCH (UID ").Number(o.uid).Atom(" FLAGS ").Flags(s.clientFlags(o.uid, o.flags))
+			if s.condstore {
+				// RFC 7162 section 3.1.4: with FLAGS, MODSEQ.
+				e.Atom(" MODSEQ (").Number64(uint64(max(o.modseq, 0))).Atom(")")
+			}
+			e.Atom(")").CRLF()
 		case upMailboxFlags:
 			e.Untagged().Atom("FLAGS ").Flags(imapFlags(o.flags)).CRLF()
 		}
@@ -196,4 +203,20 @@ func (sel *selection) resolveLocked(numSet imap.NumSet) []msgRef {
 		next = max(next, r.hi+1)
 	}
 	return refs
+}
+
+// resolveModSeq is resolve with each message's mod-sequence in the shared
+// view.
+func (sel *selection) resolveModSeq(numSet imap.NumSet) ([]msgRef, map[uint32]int64) {
+	mb := sel.mb
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	refs := sel.resolveLocked(numSet)
+	ms := make(map[uint32]int64, len(refs))
+	for _, r := range refs {
+		if i, ok := mb.index(r.uid); ok {
+			ms[r.uid] = mb.msgs[i].modseq
+		}
+	}
+	return refs, ms
 }

@@ -548,6 +548,7 @@ func (d *Decoder) store(uid bool) *Store {
 			}
 			d.sp()
 			a.Options.UnchangedSince = d.modSeq(true)
+			a.HasUnchangedSince = true
 		})
 		d.sp()
 	}
