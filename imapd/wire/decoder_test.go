@@ -183,7 +183,7 @@ func TestDecodeForms(t *testing.T) {
 				Flags: imap.StoreFlags{Op: imap.StoreFlagsSet, Flags: []imap.Flag{imap.FlagSeen, imap.FlagFlagged, "$x"}}}}},
 		{"STORE UNCHANGEDSINCE", "a UID STORE 1:3 (UNCHANGEDSINCE 0) -FLAGS.SILENT (\\Deleted)\r\n",
 			&Command{Tag: "a", Name: "STORE", UID: true, Args: &Store{NumSet: imap.UIDSet{{Start: 1, Stop: 3}},
-				Flags: imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}}}},
+				Flags: imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, HasUnchangedSince: true}}},
 		{"UID COPY $", "a UID COPY $ Trash\r\n", &Command{Tag: "a", Name: "COPY", UID: true, Args: &Copy{NumSet: imap.SearchRes(), Mailbox: "Trash"}}},
 		{"SORT ESORT", "a UID SORT RETURN (MIN COUNT) (REVERSE ARRIVAL DISPLAYFROM DISPLAYTO CC TO SIZE FROM) UTF-8 UNDELETED SINCE 1-Feb-1994\r\n",
 			&Command{Tag: "a", Name: "SORT", UID: true, Args: &Sort{
