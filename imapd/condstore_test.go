@@ -100,3 +100,62 @@ func TestCondStore(t *testing.T) {
 	}
 	r.expect("a9 OK")
 }
+
+// TestQResync: RFC 7162 QRESYNC: SELECT (QRESYNC ...) only after ENABLE,
+// then VANISHED (EARLIER) and the changed flags since the client's
+// mod-sequence; UID FETCH (CHANGEDSINCE n VANISHED); VANISHED in place of
+// EXPUNGE.
+func TestQResync(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	for _, s := range []string{"một", "hai", "ba", "bốn"} {
+		e.deliver("", message(s, "vp@hanoi.gov.vn", s))
+	}
+	v := uidValidity(t, e)
+	r := dialLoggedIn(t, e, "")
+	r.send("a2 SELECT INBOX (QRESYNC (" + v + " 1))\r\n")
+	r.expect("a2 BAD")
+	r.send("a3 ENABLE QRESYNC\r\n")
+	if got := r.expect("* ENABLED"); !strings.Contains(got, "QRESYNC") {
+		t.Errorf("ENABLE: %q", got)
+	}
+	r.expect("a3 OK")
+	r.send("a4 SELECT INBOX\r\n")
+	highest := modseqIn(t, r.expect("* OK [HIGHESTMODSEQ "))
+	r.expect("a4 OK")
+	r.send("a5 UNSELECT\r\n")
+	r.expect("a5 OK")
+
+	// Meanwhile another client expunges UID 1 and flags UID 3.
+	r2 := dialLoggedIn(t, e, "INBOX")
+	r2.send("b3 UID STORE 1 +FLAGS.SILENT (\\Deleted)\r\nb4 EXPUNGE\r\nb5 UID STORE 3 +FLAGS.SILENT (\\Flagged)\r\n")
+	r2.expect("b5 OK")
+
+	r.send(fmt.Sprintf("a6 SELECT INBOX (QRESYNC (%s %d 1:4))\r\n", v, highest))
+	if got := r.expect("* VANISHED"); got != "* VANISHED (EARLIER) 1\r\n" {
+		t.Errorf("VANISHED: %q", got)
+	}
+	if got := r.expect("* 2 FETCH"); !strings.Contains(got, "UID 3 ") || !strings.Contains(got, `\Flagged`) || !strings.Contains(got, "MODSEQ (") {
+		t.Errorf("changed since: %q", got)
+	}
+	r.expect("a6 OK")
+
+	r.send(fmt.Sprintf("a7 UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)\r\n", highest))
+	if got := r.expect("* VANISHED"); got != "* VANISHED (EARLIER) 1\r\n" {
+		t.Errorf("UID FETCH VANISHED: %q", got)
+	}
+	if got := r.expect("* "); !strings.HasPrefix(got, "* 2 FETCH (UID 3 ") {
+		t.Errorf("UID FETCH CHANGEDSINCE: %q", got)
+	}
+	r.expect("a7 OK")
+
+	// A live expunge is VANISHED, not EXPUNGE.
+	r2.send("b6 UID STORE 2 +FLAGS.SILENT (\\Deleted)\r\nb7 EXPUNGE\r\n")
+	r2.expect("b7 OK")
+	r.send("a8 NOOP\r\n")
+	if got := r.expect("* VANISHED"); got != "* VANISHED 2\r\n" {
+		t.Errorf("after NOOP: %q, want * VANISHED 2", got)
+	}
+	if got := r.expect("a8 "); !strings.HasPrefix(got, "a8 OK") {
+		t.Errorf("NOOP: %q", got)
+	}
+}

@@ -73,6 +73,9 @@ type session struct {
 	// Enabled with ENABLE (RFC 5161); condstore also by the first
 	// command that uses a mod-sequence (RFC 7162 section 3.1).
 	rev2, utf8, condstore bool
+	// qresync is RFC 7162 QRESYNC, on by ENABLE only: VANISHED instead
+	// of EXPUNGE, SELECT (QRESYNC ...), UID FETCH (... VANISHED).
+	qresync bool
 
 	acct *store.Account
 	sel  *selection
@@ -462,7 +465,7 @@ func (s *session) capabilities() string {
 		}
 		return b.String()
 	}
-	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE APPENDLIMIT=")
+	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC APPENDLIMIT=")
 	b.WriteString(strconv.FormatUint(uint64(s.srv.opts.appendLimit()), 10))
 	return b.String()
 }
@@ -561,6 +564,11 @@ func (s *session) enable(a *wire.Enable) (result, error) {
 				s.setUTF8()
 				on = append(on, "IMAP4rev2")
 			}
+		case "QRESYNC":
+			if !s.qresync {
+				s.qresync, s.condstore = true, true
+				on = append(on, "QRESYNC")
+			}
 		case "CONDSTORE":
 			if !s.condstore {
 				s.condstore = true
@@ -579,6 +587,22 @@ func (s *session) enable(a *wire.Enable) (result, error) {
 	}
 	s.enc.CRLF()
 	return result{}, nil
+}
+
+// enableCondStore turns CONDSTORE on for a command that uses it; with a
+// mailbox selected, the client learns its HIGHESTMODSEQ then (RFC 7162
+// section 3.1).
+func (s *session) enableCondStore() {
+	if s.condstore {
+		return
+	}
+	s.condstore = true
+	if s.sel != nil {
+		s.sel.mb.mu.Lock()
+		ms := s.sel.mb.modseq
+		s.sel.mb.mu.Unlock()
+		s.enc.Status("*", "OK", "HIGHESTMODSEQ "+strconv.FormatInt(max(ms, 1), 10), "CONDSTORE enabled")
+	}
 }
 
 func (s *session) setUTF8() {

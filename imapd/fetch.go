@@ -61,8 +61,16 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 	}
 	markSeen = markSeen && !sel.readOnly
 
+	if a.Vanished {
+		if !s.qresync {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "VANISHED needs ENABLE QRESYNC"}
+		}
+		if err := s.writeVanishedSince(a.NumSet, options.ChangedSince); err != nil {
+			return err
+		}
+	}
 	if options.ModSeq || options.ChangedSince > 0 {
-		s.condstore = true // RFC 7162 section 3.1: a CONDSTORE enabling command
+		s.enableCondStore() // RFC 7162 section 3.1: a CONDSTORE enabling command
 	}
 	var (
 		refs    []msgRef

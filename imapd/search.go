@@ -342,13 +342,14 @@ func (s *session) Search(cmd *wire.Command) error {
 
 	var (
 		nums      []uint32
+		modseqs   []int64
 		uidSet    imap.UIDSet
 		lo, hi    uint32
 		maxModSeq int64
 	)
 	withModSeq := usesModSeq(&a.Criteria)
 	if withModSeq {
-		s.condstore = true
+		s.enableCondStore()
 	}
 	if len(msgs) > 0 {
 		last := msgs[len(msgs)-1].ref
@@ -368,6 +369,7 @@ func (s *session) Search(cmd *wire.Command) error {
 				num = m.ref.uid
 			}
 			nums = append(nums, num)
+			modseqs = append(modseqs, m.modseq)
 			maxModSeq = max(maxModSeq, m.modseq)
 			if lo == 0 || num < lo {
 				lo = num
@@ -423,6 +425,16 @@ func (s *session) Search(cmd *wire.Command) error {
 		e.Atom(" COUNT ").Number(uint32(len(nums)))
 	}
 	if withModSeq && len(nums) > 0 {
+		if !o.ReturnAll && !o.ReturnCount {
+			// RFC 7162 section 3.1.5: of the messages MIN and MAX name.
+			maxModSeq = 0
+			if o.ReturnMin {
+				maxModSeq = modseqs[0]
+			}
+			if o.ReturnMax {
+				maxModSeq = max(maxModSeq, modseqs[len(modseqs)-1])
+			}
+		}
 		e.Atom(" MODSEQ ").Number64(uint64(maxModSeq))
 	}
 	e.CRLF()

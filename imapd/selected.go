@@ -58,6 +58,13 @@ func (sel *selection) addRecent(from, to uint32) {
 // closed first, with the untagged OK [CLOSED] (section 7.1).
 func (s *session) selectCmd(a *wire.Select) (result, error) {
 	s.count()
+	if a.QResync != nil {
+		if !s.qresync {
+			// RFC 7162 section 3.2.5: only after ENABLE QRESYNC.
+			return result{}, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "QRESYNC is not enabled"}
+		}
+		a.Options.CondStore = true
+	}
 	if s.sel != nil {
 		s.unselect()
 		s.enc.Status("*", "OK", "CLOSED", "Previous mailbox is now closed")
@@ -135,6 +142,11 @@ func (s *session) selectCmd(a *wire.Select) (result, error) {
 	}
 	if s.condstore {
 		e.Status("*", "OK", "HIGHESTMODSEQ "+strconv.FormatInt(max(highest, 1), 10), "Highest")
+	}
+	if q := a.QResync; q != nil && q.UIDValidity == st.UIDValidity {
+		if err := s.qresyncSelect(q); err != nil {
+			return result{}, err
+		}
 	}
 	if readOnly {
 		e.Status("*", "OK", "PERMANENTFLAGS ()", "No permanent flags permitted")
@@ -317,7 +329,7 @@ func (s *session) Store(a *wire.Store, byUID bool) (result, error) {
 	}
 	unchangedSince := int64(-1)
 	if a.HasUnchangedSince {
-		s.condstore = true
+		s.enableCondStore()
 		unchangedSince = int64(min(a.Options.UnchangedSince, 1<<62))
 	}
 	var op store.StoreOp
@@ -635,4 +647,80 @@ func (s *session) idlePoll(maxAge time.Duration) error {
 	}
 	s.writeTaken(true, claimed)
 	return s.enc.Err()
+}
+
+// qresyncSelect tells a client that selected with QRESYNC what changed
+// since its mod-sequence (RFC 7162 section 3.2.5.1): the UIDs expunged
+// since, as VANISHED (EARLIER), then the flags of the messages changed
+// since, each limited to the client's known UIDs when it gave them.
+func (s *session) qresyncSelect(q *wire.QResync) error {
+	sel := s.sel
+	since := int64(min(q.ModSeq, 1<<62))
+	ch, err := s.srv.st.ChangesSince(s.ctx, sel.mb.id, since)
+	if err != nil {
+		return s.fail("select", err)
+	}
+	known := func(uid uint32) bool { return q.KnownUIDs == nil || q.KnownUIDs.Contains(imap.UID(uid)) }
+	var gone imap.UIDSet
+	for _, uid := range ch.Expunged {
+		if known(uid) {
+			gone.AddNum(imap.UID(uid))
+		}
+	}
+	if len(gone) > 0 {
+		s.enc.Untagged().Atom("VANISHED (EARLIER) ").Atom(gone.String()).CRLF()
+	}
+	type changed struct {
+		seq, uid uint32
+		flags    []string
+		modseq   int64
+	}
+	var list []changed
+	mb := sel.mb
+	mb.mu.Lock()
+	for i, uid := range sel.view {
+		if k, ok := mb.index(uid); ok && mb.msgs[k].modseq > since && known(uid) {
+			list = append(list, changed{uint32(i + 1), uid, mb.msgs[k].flags, mb.msgs[k].modseq})
+		}
+	}
+	mb.mu.Unlock()
+	for _, c := range list {
+		s.enc.Untagged().Number(c.seq).Atom(" FETCH (UID ").Number(c.uid).Atom(" FLAGS ").Flags(s.clientFlags(c.uid, c.flags)).
+			Atom(" MODSEQ (").Number64(uint64(max(c.modseq, 0))).Atom("))").CRLF()
+	}
+	return s.enc.Err()
+}
+
+// writeVanishedSince answers UID FETCH's VANISHED modifier (RFC 7162
+// section 3.2.6): the UIDs of set expunged after since, before the FETCH
+// responses.
+func (s *session) writeVanishedSince(set imap.NumSet, since uint64) error {
+	uids, ok := set.(imap.UIDSet)
+	if !ok {
+		return nil
+	}
+	ch, err := s.srv.st.ChangesSince(s.ctx, s.sel.mb.id, int64(min(since, 1<<62)))
+	if err != nil {
+		return s.fail("fetch", err)
+	}
+	var gone imap.UIDSet
+	for _, uid := range ch.Expunged {
+		if uids.Contains(imap.UID(uid)) || containsStar(uids, uid) {
+			gone.AddNum(imap.UID(uid))
+		}
+	}
+	if len(gone) > 0 {
+		s.enc.Untagged().Atom("VANISHED (EARLIER) ").Atom(gone.String()).CRLF()
+	}
+	return s.enc.Err()
+}
+
+// containsStar: a range ending in "*" (0) covers every UID from its start.
+func containsStar(set imap.UIDSet, uid uint32) bool {
+	for _, r := range set {
+		if r.Stop == 0 && uid >= uint32(r.Start) || r.Start == 0 && uid >= uint32(r.Stop) {
+			return true
+		}
+	}
+	return false
 }

@@ -454,7 +454,7 @@ func (s *session) statusData(name string, st *store.MailboxStatus, o *imap.Statu
 		d.AppendLimit = &l
 	}
 	if o.HighestModSeq {
-		s.condstore = true
+		s.enableCondStore()
 		d.HighestModSeq = uint64(max(st.HighestModSeq, 1))
 	}
 	return d

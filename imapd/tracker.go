@@ -84,7 +84,7 @@ func (sel *selection) takeLocked(allowExpunge bool) []out {
 			slices.Sort(idx)
 			idx = slices.Compact(idx)
 			for k := len(idx) - 1; k >= 0; k-- {
-				res = append(res, out{kind: upExpunge, n: uint32(idx[k] + 1)})
+				res = append(res, out{kind: upExpunge, n: uint32(idx[k] + 1), uid: sel.view[idx[k]]})
 			}
 			if len(idx) > 0 {
 				kept := sel.view[:0]
@@ -130,12 +130,23 @@ func (sel *selection) viewIndex(uid uint32) (int, bool) {
 	return i, i < len(sel.view) && sel.view[i] == uid
 }
 
-// writeUpdates writes responses taken by takeLocked.
+// writeUpdates writes responses taken by takeLocked. With QRESYNC on, a
+// run of expunges is one VANISHED of their UIDs (RFC 7162 section 3.2.10).
 func (s *session) writeUpdates(res []out) {
 	e := s.enc
-	for _, o := range res {
+	for i := 0; i < len(res); i++ {
+		o := res[i]
 		switch o.kind {
 		case upExpunge:
+			if s.qresync {
+				var set imap.UIDSet
+				for ; i < len(res) && res[i].kind == upExpunge; i++ {
+					set.AddNum(imap.UID(res[i].uid))
+				}
+				i--
+				e.Untagged().Atom("VANISHED ").Atom(set.String()).CRLF()
+				continue
+			}
 			e.Untagged().Number(o.n).Atom(" EXPUNGE").CRLF()
 		case upExists:
 			e.Untagged().Number(o.n).Atom(" EXISTS").CRLF()
