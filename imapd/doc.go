@@ -18,6 +18,8 @@
 //   - RFC 2342 NAMESPACE, RFC 3691 UNSELECT, RFC 5161 ENABLE;
 //   - RFC 4731 ESEARCH, RFC 5182 SEARCHRES, RFC 3516 BINARY;
 //   - RFC 7889 APPENDLIMIT, RFC 8438 STATUS=SIZE;
+//   - RFC 7162 CONDSTORE and QRESYNC (mod-sequences from the store's
+//     change log, VANISHED from its expunge log);
 //   - RFC 2971 ID, RFC 7888 LITERAL+, RFC 4959 SASL-IR, RFC 6855
 //     UTF8=ACCEPT (8-bit mailbox names only after ENABLE UTF8=ACCEPT or
 //     IMAP4rev2).
