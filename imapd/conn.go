@@ -101,10 +101,11 @@ func (s *Server) serveConn(nc net.Conn) {
 	sess := &session{srv: s, nc: nc, ip: addr.String(), addr: addr, ctx: ctx, cancel: cancel, started: time.Now()}
 	_, sess.isTLS = nc.(*tls.Conn)
 	s.opts.Metrics.sessionStarted(sess.isTLS)
-	sess.br = bufio.NewReaderSize(connIO{sess}, 16<<10)
-	sess.bw = bufio.NewWriterSize(connIO{sess}, writeBufSize)
-	sess.enc = wire.NewEncoder(sess.bw)
+	sess.br = bufio.NewReader(connIO{sess})
+	sess.enc = wire.NewEncoder(nil) // given a buffer by lockW
 	sess.dec = wire.NewDecoder(sess.br, wire.Limits{MaxAppendLiteral: int64(s.opts.appendLimit())}, func() error {
+		sess.lockW()
+		defer sess.unlockW()
 		return sess.enc.Continue("Ready for literal data").Flush()
 	})
 	defer func() {
@@ -124,6 +125,7 @@ func (s *session) end() {
 	s.wmu.Lock()
 	s.closed = true
 	s.nc.Close()
+	s.releaseW()
 	s.wmu.Unlock()
 	s.cancel()
 	if s.unregister != nil {
@@ -143,8 +145,8 @@ func (s *session) end() {
 // bye says BYE and closes the connection, from any goroutine. It waits
 // for the command running, if any, to finish writing.
 func (s *session) bye(text string) {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.lockW()
+	defer s.unlockW()
 	if s.closed {
 		return
 	}
@@ -156,21 +158,56 @@ func (s *session) bye(text string) {
 
 func (s *session) count() { s.cmds.Add(1) }
 
+// writers lends sessions their output buffer while they write: a session
+// waiting for a command or in IDLE holds none, so a thousand idle clients
+// do not hold a thousand 64 KiB buffers.
+var writers = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, writeBufSize) }}
+
+// lockW takes wmu and a buffer for the encoder.
+func (s *session) lockW() {
+	s.wmu.Lock()
+	if s.bw == nil {
+		s.bw = writers.Get().(*bufio.Writer)
+		s.bw.Reset(connIO{s})
+		s.enc.Reset(s.bw)
+	}
+}
+
+// unlockW flushes what is left, returns the buffer and releases wmu.
+func (s *session) unlockW() {
+	s.releaseW()
+	s.wmu.Unlock()
+}
+
+// releaseW returns the buffer; wmu must be held.
+func (s *session) releaseW() {
+	if s.bw == nil {
+		return
+	}
+	if s.bw.Buffered() > 0 && !s.closed {
+		s.bw.Flush()
+	}
+	s.bw.Reset(nil)
+	writers.Put(s.bw)
+	s.bw = nil
+	s.enc.Reset(nil)
+}
+
 // run is the command loop.
 func (s *session) run() {
-	s.wmu.Lock()
+	s.lockW()
 	if s.isTLS {
 		// Implicit TLS: the handshake, bounded, before the greeting.
 		tc := s.nc.(*tls.Conn)
 		tc.SetDeadline(time.Now().Add(30 * time.Second))
 		if err := tc.HandshakeContext(s.ctx); err != nil {
-			s.wmu.Unlock()
+			s.unlockW()
 			return
 		}
 		tc.SetDeadline(time.Time{})
 	}
 	err := s.enc.Status("*", "OK", "CAPABILITY "+s.capabilities(), "congthu IMAP ready").Flush()
-	s.wmu.Unlock()
+	s.unlockW()
 	if err != nil {
 		return
 	}
@@ -205,8 +242,8 @@ func isTimeout(err error) bool {
 // syntaxError answers a command the decoder refused; false ends the
 // connection.
 func (s *session) syntaxError(se *wire.SyntaxError) bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.lockW()
+	defer s.unlockW()
 	tag := se.Tag
 	if tag == "" {
 		tag = "*"
@@ -259,8 +296,8 @@ var errLogout = errors.New("imapd: logout")
 // handle runs one command and writes its responses; false ends the
 // connection.
 func (s *session) handle(cmd *wire.Command) bool {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
+	s.lockW()
+	defer s.unlockW()
 	if s.closed {
 		return false
 	}
@@ -630,9 +667,9 @@ func (s *session) idle(cmd *wire.Command) (result, error) {
 		}()
 		done <- s.dec.ReadDone()
 	}()
-	s.wmu.Unlock()
+	s.unlockW()
 	err := s.idleLoop(done)
-	s.wmu.Lock()
+	s.lockW()
 	return result{}, err
 }
 
@@ -653,13 +690,13 @@ func (s *session) idleLoop(done <-chan error) error {
 	for {
 		if s.sel != nil {
 			ch = s.sel.mb.waitChan()
-			s.wmu.Lock()
+			s.lockW()
 			err := s.idlePoll(poll / 2)
 			if err == nil {
 				err = s.enc.Flush()
 			}
 			closed := s.closed
-			s.wmu.Unlock()
+			s.unlockW()
 			if err != nil || closed {
 				return finish(fmt.Errorf("imapd: idle: %w", errOr(err, net.ErrClosed)))
 			}

@@ -208,3 +208,10 @@ func (e *Encoder) NumSet(set imap.NumSet) *Encoder { return e.write(set.String()
 func (e *Encoder) Literal8(b []byte) *Encoder {
 	return e.write("~{").write(strconv.Itoa(len(b))).write("}\r\n").writeBytes(b)
 }
+
+// Reset makes the encoder write to w, forgetting any error, keeping
+// UTF8=ACCEPT. A server may so lend a connection a pooled buffer only
+// while it writes.
+func (e *Encoder) Reset(w *bufio.Writer) {
+	e.w, e.err = w, nil
+}
