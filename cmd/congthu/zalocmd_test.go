@@ -53,6 +53,9 @@ func TestZaloCLI(t *testing.T) {
 	if code, _, errs := runCLI(t, env, data, "zalo", "send", "--to", "0900000003", "--template", "tpl-1", "--data", "-"); code != 1 || !strings.Contains(errs, "error -118") || !strings.Contains(errs, "not on Zalo") {
 		t.Errorf("a number not on Zalo: exit %d, stderr %q", code, errs)
 	}
+	if code, _, errs := runCLI(t, env, strings.Repeat(" ", 65<<10)+"{}", "zalo", "send", "--to", "0912345678", "--template", "tpl-1", "--data", "-"); code != 2 || !strings.Contains(errs, "more than 64 KiB") {
+		t.Errorf("huge data: exit %d, stderr %q", code, errs)
+	}
 	if code, _, errs := runCLI(t, env, "[1,2]", "zalo", "send", "--to", "0912345678", "--template", "tpl-1", "--data", "-"); code != 2 || !strings.Contains(errs, "JSON object") {
 		t.Errorf("bad data: exit %d, stderr %q", code, errs)
 	}
