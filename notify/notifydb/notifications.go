@@ -844,7 +844,7 @@ const notificationColumns = `id, service, test, channel, template_id, template_v
 	zns_template_id, zns_data, price_vnd, scheduled_for`
 
 // notificationSummaryColumns are notificationColumns without the content
-// (subject, bodies, SMS text, ZNS parameters read as ''), for lists.
+// (subject, bodies, SMS text, ZNS parameters read as ”), for lists.
 var notificationSummaryColumns = strings.NewReplacer(
 	"subject, body_text, body_html, sms_text,", "'', '', '', '',",
 	"zns_data,", "'',").Replace(notificationColumns)
