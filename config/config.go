@@ -66,8 +66,9 @@ type Config struct {
 }
 
 // Zalo configures the Zalo Notification Service (ZNS) account: the app,
-// its secrets and the Official Account's first refresh token. Only the
-// `congthu zalo` commands use it so far; no notification is sent on Zalo.
+// its secrets and the Official Account's first refresh token. With
+// app_id set, serve offers the zalo channel and receives Zalo's events at
+// POST /v1/zalo/events.
 type Zalo struct {
 	// APIURL is the ZNS API.
 	APIURL string `toml:"api_url" env:"CONGTHU_ZNS_API_URL"`
@@ -84,6 +85,13 @@ type Zalo struct {
 	// OASecret is the Official Account's secret key, which signs the
 	// webhook's events.
 	OASecret string `toml:"oa_secret" env:"CONGTHU_ZNS_OA_SECRET"`
+	// ReceiptTimeout is how long after Zalo accepted a message the SMS
+	// fallback waits for Zalo's receipt (also how long Zalo may stay
+	// unreachable before the fallback goes); 1m to 24h.
+	ReceiptTimeout Duration `toml:"receipt_timeout" env:"CONGTHU_ZNS_RECEIPT_TIMEOUT"`
+	// PriceVND is what one ZNS message costs, in đồng, recorded on each
+	// when Zalo accepts it (usage reports add them up).
+	PriceVND int64 `toml:"price_vnd" env:"CONGTHU_PRICE_ZNS_VND"`
 }
 
 // Filter configures the MX's content filters: rspamd (spam) and ClamAV's
@@ -159,6 +167,29 @@ type API struct {
 	// public addresses only (never loopback, link-local, private,
 	// multicast or other special-purpose addresses).
 	CallbackAllow StringList `toml:"callback_allow" env:"CONGTHU_API_CALLBACK_ALLOW"`
+	// DefaultChannels are the channels of a dossier event that names
+	// none, in order (phone channels after the first are its fallbacks:
+	// see the API reference). Empty: email,zalo,sms when Zalo is
+	// configured, else email,sms.
+	DefaultChannels StringList `toml:"default_channels" env:"CONGTHU_DEFAULT_CHANNELS"`
+	// ReminderLead is how long before a dossier's appointment its
+	// reminder is sent (events received with appointment_at, delayed
+	// with new_appointment_at); 0 turns reminders off.
+	ReminderLead Duration `toml:"reminder_lead" env:"CONGTHU_REMINDER_LEAD"`
+	// ReminderMinNotice: no reminder is scheduled when its time would be
+	// less than this away.
+	ReminderMinNotice Duration `toml:"reminder_min_notice" env:"CONGTHU_REMINDER_MIN_NOTICE"`
+}
+
+// Channels returns DefaultChannels, or the default for the configuration.
+func (c *Config) Channels() []string {
+	if len(c.API.DefaultChannels) > 0 {
+		return c.API.DefaultChannels
+	}
+	if c.Zalo.AppID != "" {
+		return []string{"email", "zalo", "sms"}
+	}
+	return []string{"email", "sms"}
 }
 
 // CallbackAllowPrefixes returns CallbackAllow parsed, a single address as
@@ -213,6 +244,9 @@ type SMS struct {
 	MaxPerHour int `toml:"max_per_hour" env:"CONGTHU_SMS_MAX_PER_HOUR"`
 	// DuplicateWindow: identical text to one number within it is sent once.
 	DuplicateWindow Duration `toml:"duplicate_window" env:"CONGTHU_SMS_DUPLICATE_WINDOW"`
+	// PriceVND is what one SMS part costs, in đồng, recorded on each SMS
+	// (parts × price) when the provider accepts it.
+	PriceVND int64 `toml:"price_vnd_per_part" env:"CONGTHU_PRICE_SMS_VND"`
 }
 
 // Delivery configures outbound delivery of mail for other domains.
@@ -416,10 +450,10 @@ type IMAP struct {
 	// AllowInsecureAuth allows LOGIN without TLS from loopback clients
 	// only, for development. Off by default.
 	AllowInsecureAuth bool `toml:"allow_insecure_auth" env:"CONGTHU_IMAP_ALLOW_INSECURE_AUTH"`
-	// IdleTimeout ends an IDLE command that lasted this long with BYE
-	// (RFC 9051 requires at least 30 minutes); go-imap closes connections
-	// idle between commands after 35 minutes, which is therefore the
-	// most this can be.
+	// IdleTimeout ends with BYE an IDLE command that lasted this long,
+	// and a connection that sent no command for this long (the
+	// autologout timer; RFC 9051 section 5.4 requires at least 30
+	// minutes).
 	IdleTimeout Duration `toml:"idle_timeout" env:"CONGTHU_IMAP_IDLE_TIMEOUT"`
 }
 
@@ -480,7 +514,8 @@ func Default() *Config {
 			DMARCQuarantine:           DMARCJunk,
 		},
 		Filter: Filter{SpamAddHeader: "junk", Failure: "tempfail", Timeout: Duration(20 * time.Second)},
-		Zalo:   Zalo{APIURL: "https://business.openapi.zalo.me", OAuthURL: "https://oauth.zaloapp.com"},
+		Zalo: Zalo{APIURL: "https://business.openapi.zalo.me", OAuthURL: "https://oauth.zaloapp.com",
+			ReceiptTimeout: Duration(30 * time.Minute)},
 		IMAP: IMAP{
 			AppendLimit: 25 << 20,
 			IdleTimeout: Duration(30 * time.Minute),
@@ -504,7 +539,8 @@ func Default() *Config {
 			Workers:                 256,
 			MTASTS:                  true,
 		},
-		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour)},
+		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour),
+			ReminderLead: Duration(24 * time.Hour), ReminderMinNotice: Duration(2 * time.Hour)},
 		SMS: SMS{
 			SMPPWindow:      10,
 			SMPPRate:        100,
@@ -800,6 +836,39 @@ func (c *Config) Validate() error {
 	if c.Zalo.AppID != "" && c.Zalo.AppSecret == "" {
 		bad("zalo.app_secret", "CONGTHU_ZNS_APP_SECRET", "required with zalo.app_id")
 	}
+	if c.Zalo.AppID != "" && c.Zalo.OASecret == "" {
+		bad("zalo.oa_secret", "CONGTHU_ZNS_OA_SECRET", "required with zalo.app_id (it signs Zalo's delivery events)")
+	}
+	if t := c.Zalo.ReceiptTimeout.D(); t < time.Minute || t > 24*time.Hour {
+		bad("zalo.receipt_timeout", "CONGTHU_ZNS_RECEIPT_TIMEOUT", "%s: want 1m to 24h", c.Zalo.ReceiptTimeout)
+	}
+	if d := c.API.ReminderLead.D(); d < 0 || d > 30*24*time.Hour {
+		bad("api.reminder_lead", "CONGTHU_REMINDER_LEAD", "%s: want 0 (off) to 720h", c.API.ReminderLead)
+	}
+	if d := c.API.ReminderMinNotice.D(); d < 0 || d > 7*24*time.Hour {
+		bad("api.reminder_min_notice", "CONGTHU_REMINDER_MIN_NOTICE", "%s: want 0 to 168h", c.API.ReminderMinNotice)
+	}
+	if c.Zalo.PriceVND < 0 {
+		bad("zalo.price_vnd", "CONGTHU_PRICE_ZNS_VND", "must not be negative")
+	}
+	if c.SMS.PriceVND < 0 {
+		bad("sms.price_vnd_per_part", "CONGTHU_PRICE_SMS_VND", "must not be negative")
+	}
+	seenCh := map[string]bool{}
+	for _, ch := range c.API.DefaultChannels {
+		switch {
+		case ch != "email" && ch != "sms" && ch != "zalo":
+			bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "%q: want email, zalo or sms", ch)
+		case ch == "zalo" && c.Zalo.AppID == "":
+			bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "zalo needs zalo.app_id (CONGTHU_ZNS_APP_ID)")
+		case seenCh[ch]:
+			bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "%s given twice", ch)
+		}
+		seenCh[ch] = true
+	}
+	if seenCh["sms"] && seenCh["zalo"] && slices.Index(c.API.DefaultChannels, "sms") < slices.Index(c.API.DefaultChannels, "zalo") {
+		bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "zalo must come before sms (later phone channels are fallbacks; only sms can be one)")
+	}
 	if v := c.Filter.SpamAddHeader; v != "junk" && v != "inbox" {
 		bad("filter.spam_action_add_header", "CONGTHU_SPAM_ACTION_ADD_HEADER", "%q: want junk or inbox", v)
 	}
@@ -822,8 +891,6 @@ func (c *Config) Validate() error {
 	}
 	if c.IMAP.IdleTimeout > 0 && c.IMAP.IdleTimeout.D() < 30*time.Minute {
 		bad("imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", "%s is shorter than the 30 minutes RFC 9051 section 5.4 requires", c.IMAP.IdleTimeout)
-	} else if c.IMAP.IdleTimeout.D() > 35*time.Minute {
-		bad("imap.idle_timeout", "CONGTHU_IMAP_IDLE_TIMEOUT", "%s is longer than the 35 minutes after which the IMAP library closes an idle connection", c.IMAP.IdleTimeout)
 	}
 	c.Limits.validate(bad)
 	switch c.Log.Level {

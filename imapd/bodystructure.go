@@ -24,8 +24,8 @@ const (
 )
 
 // bodyStructure returns the BODY/BODYSTRUCTURE of a message. It walks the
-// MIME tree like imapserver.ExtractBodyStructure, but always returns a
-// structure imapserver can write: a multipart without parts (no boundary
+// MIME tree and always returns a structure that can be written: a
+// multipart without parts (no boundary
 // line, or none before the end) gets one empty text/plain part, as
 // Dovecot reports it, since RFC 9051's body-type-mpart needs at least one
 // body; and the depth and part count are bounded, so a hostile message

@@ -3,26 +3,50 @@ package imapd
 import (
 	"bytes"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"congthu/envelope"
+	"congthu/imapd/wire"
 	"congthu/store"
 )
 
+// fetchSection is a body section to answer, with the name the answer
+// gives it when it is one of RFC822, RFC822.HEADER and RFC822.TEXT.
+type fetchSection struct {
+	*imap.FetchItemBodySection
+	name string
+}
+
 // Fetch implements FETCH and UID FETCH (RFC 9051 section 6.4.5): FLAGS,
 // INTERNALDATE, RFC822.SIZE, ENVELOPE, BODY and BODYSTRUCTURE, BODY[...]
-// and BODY.PEEK[...] with partials, and BINARY[...] / BINARY.SIZE[...]
-// (RFC 3516). A non-PEEK body section sets \Seen, and the new flags are
-// returned with the data (section 6.4.5, BODY[]).
-func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *imap.FetchOptions) (ferr error) {
+// and BODY.PEEK[...] with partials, RFC822, RFC822.HEADER, RFC822.TEXT,
+// and BINARY[...] / BINARY.SIZE[...] (RFC 3516). A non-PEEK body section
+// sets \Seen, and the new flags are returned with the data (section
+// 6.4.5, BODY[]).
+func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 	s.count()
 	sel := s.sel
+	options := &a.Options
+	sections := make([]fetchSection, 0, len(options.BodySection)+3)
+	for _, bs := range options.BodySection {
+		sections = append(sections, fetchSection{FetchItemBodySection: bs})
+	}
+	if a.RFC822 {
+		sections = append(sections, fetchSection{&imap.FetchItemBodySection{}, "RFC822"})
+	}
+	if a.RFC822Header {
+		sections = append(sections, fetchSection{&imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, Peek: true}, "RFC822.HEADER"})
+	}
+	if a.RFC822Text {
+		sections = append(sections, fetchSection{&imap.FetchItemBodySection{Specifier: imap.PartSpecifierText}, "RFC822.TEXT"})
+	}
 
 	markSeen := false
 	headerOnly := options.BodyStructure == nil && len(options.BinarySection) == 0 && len(options.BinarySectionSize) == 0
-	for _, bs := range options.BodySection {
+	for _, bs := range sections {
 		if !bs.Peek {
 			markSeen = true
 		}
@@ -37,19 +61,43 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	}
 	markSeen = markSeen && !sel.readOnly
 
+	if a.Vanished {
+		if !s.qresync {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "VANISHED needs ENABLE QRESYNC"}
+		}
+		if err := s.writeVanishedSince(a.NumSet, options.ChangedSince); err != nil {
+			return err
+		}
+	}
+	if options.ModSeq || options.ChangedSince > 0 {
+		s.enableCondStore() // RFC 7162 section 3.1: a CONDSTORE enabling command
+	}
 	var (
 		refs    []msgRef
 		flagsOf map[uint32][]string
+		modseq  map[uint32]int64
 		changed map[uint32]bool
 	)
 	if markSeen {
-		var err error
-		refs, flagsOf, changed, err = s.setFlags(numSet, store.FlagsAdd, []string{store.FlagSeen})
+		res, err := s.setFlags(a.NumSet, store.FlagsAdd, []string{store.FlagSeen}, 0)
 		if err != nil {
 			return s.fail("fetch", err)
 		}
+		refs, flagsOf, modseq, changed = res.refs, res.flags, res.modseq, res.changed
 	} else {
-		refs = sel.resolve(numSet)
+		refs, modseq = sel.resolveModSeq(a.NumSet)
+	}
+	if options.ChangedSince > 0 {
+		// RFC 7162 section 3.1.4.1: only messages changed since, with
+		// their MODSEQ.
+		options.ModSeq = true
+		kept := refs[:0]
+		for _, r := range refs {
+			if uint64(modseq[r.uid]) > options.ChangedSince {
+				kept = append(kept, r)
+			}
+		}
+		refs = kept
 	}
 	if len(refs) == 0 {
 		return nil
@@ -58,21 +106,11 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 	for _, r := range refs {
 		seqOf[r.uid] = r.seq
 	}
-	_, byUID := numSet.(imap.UIDSet)
 	byUID = byUID || options.UID
 
-	if !needsBytes(options) {
+	if len(sections) == 0 && !needsBytes(options) {
 		// FLAGS, ENVELOPE, INTERNALDATE, RFC822.SIZE: metadata and the
-		// envelope stored at delivery, no message bytes; many small
-		// responses, written in large pieces.
-		if cc := corkOf(s.conn.NetConn()); cc != nil {
-			cc.cork()
-			defer func() {
-				if err := cc.uncork(); err != nil && ferr == nil {
-					ferr = err
-				}
-			}()
-		}
+		// envelope stored at delivery, no message bytes.
 		for msg, err := range s.srv.st.Envelopes(s.ctx, sel.mb.id, uidsOf(refs), options.Envelope) {
 			if err != nil {
 				return s.fail("fetch", err)
@@ -88,7 +126,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 					return s.fail("fetch", fmt.Errorf("message %d: %w", msg.UID, err))
 				}
 			}
-			if err := s.fetchOne(w.CreateMessage(seq), &msg.MessageMeta, nil, 0, env, options, byUID, changed[msg.UID], flagsOf); err != nil {
+			if err := s.fetchOne(seq, &msg.MessageMeta, nil, 0, env, options, sections, byUID, changed[msg.UID], flagsOf, modseq); err != nil {
 				return err
 			}
 		}
@@ -108,7 +146,7 @@ func (s *session) Fetch(w *imapserver.FetchWriter, numSet imap.NumSet, options *
 		if options.Envelope {
 			env = envelope.Extract(msg.Raw[:hdrLen])
 		}
-		if err := s.fetchOne(w.CreateMessage(seq), &msg.MessageMeta, msg.Raw, hdrLen, env, options, byUID, changed[msg.UID], flagsOf); err != nil {
+		if err := s.fetchOne(seq, &msg.MessageMeta, msg.Raw, hdrLen, env, options, sections, byUID, changed[msg.UID], flagsOf, modseq); err != nil {
 			return err
 		}
 	}
@@ -124,68 +162,155 @@ func needsBytes(o *imap.FetchOptions) bool {
 // fetchOne writes one FETCH response. raw and hdrLen are the message
 // bytes (nil when the request needs none), env its envelope (nil when not
 // asked for).
-func (s *session) fetchOne(mw *imapserver.FetchResponseWriter, msg *store.MessageMeta, raw []byte, hdrLen int, env *imap.Envelope, options *imap.FetchOptions, byUID, seenChanged bool, flagsOf map[uint32][]string) error {
+func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLen int, env *imap.Envelope, options *imap.FetchOptions, sections []fetchSection, byUID, seenChanged bool, flagsOf map[uint32][]string, modseqOf map[uint32]int64) error {
+	e := s.enc
+	e.Untagged().Number(seq).Atom(" FETCH (")
+	sep := false
+	item := func(name string) *wire.Encoder {
+		if sep {
+			e.SP()
+		}
+		sep = true
+		return e.Atom(name)
+	}
 	if byUID {
-		mw.WriteUID(imap.UID(msg.UID))
+		item("UID ").Number(msg.UID)
 	}
 	if options.Flags || seenChanged {
 		flags := msg.Flags
 		if f, ok := flagsOf[msg.UID]; ok {
 			flags = f
 		}
-		mw.WriteFlags(s.clientFlags(msg.UID, flags))
+		item("FLAGS ").Flags(s.clientFlags(msg.UID, flags))
 	}
 	if options.InternalDate {
-		mw.WriteInternalDate(msg.InternalDate)
+		item("INTERNALDATE ").String(msg.InternalDate.Format(internalDateLayout))
 	}
 	if options.RFC822Size {
-		mw.WriteRFC822Size(msg.Size)
+		item("RFC822.SIZE ").Number64(uint64(max(msg.Size, 0)))
+	}
+	if options.ModSeq || (s.condstore && (options.Flags || seenChanged)) {
+		ms := msg.ModSeq
+		if v, ok := modseqOf[msg.UID]; ok {
+			ms = v
+		}
+		item("MODSEQ (").Number64(uint64(max(ms, 0))).Atom(")")
 	}
 	if options.Envelope {
-		mw.WriteEnvelope(env)
+		item("ENVELOPE ")
+		writeEnvelope(e, env)
 	}
-	if options.BodyStructure != nil {
-		mw.WriteBodyStructure(bodyStructure(raw))
+	if bso := options.BodyStructure; bso != nil {
+		bs := bodyStructure(raw)
+		if bso.Extended {
+			item("BODYSTRUCTURE ")
+		} else {
+			item("BODY ")
+		}
+		writeBodyStructure(e, bs, bso.Extended, 0)
 	}
-	for _, bs := range options.BodySection {
-		b := noNUL(bodySection(raw, hdrLen, bs))
-		wc := mw.WriteBodySection(bs, int64(len(b)))
-		_, werr := wc.Write(b)
-		if cerr := wc.Close(); werr == nil {
-			werr = cerr
+	for _, bs := range sections {
+		b := noNUL(bodySection(raw, hdrLen, bs.FetchItemBodySection))
+		if bs.name != "" {
+			item(bs.name).SP()
+		} else {
+			item(sectionName(bs.FetchItemBodySection)).SP()
 		}
-		if werr != nil {
-			return werr
-		}
+		e.Literal(b)
 	}
 	for _, bs := range options.BinarySection {
-		var b []byte
-		if !sectionTooDeep(bs.Part) {
-			b = imapserver.ExtractBinarySection(bytes.NewReader(raw), bs)
+		b := binarySection(raw, bs.Part)
+		item("BINARY[").Atom(partName(bs.Part)).Atom("]")
+		if bs.Partial != nil {
+			e.Atom("<").Number64(uint64(bs.Partial.Offset)).Atom(">")
+			b = partial(b, bs.Partial)
 		}
-		wc := mw.WriteBinarySection(bs, int64(len(b)))
-		_, werr := wc.Write(b)
-		if cerr := wc.Close(); werr == nil {
-			werr = cerr
-		}
-		if werr != nil {
-			return werr
-		}
+		e.SP().Literal8(b)
 	}
 	for _, bs := range options.BinarySectionSize {
-		var n uint32
-		if !sectionTooDeep(bs.Part) {
-			n = imapserver.ExtractBinarySectionSize(bytes.NewReader(raw), bs)
-		}
-		mw.WriteBinarySectionSize(bs, n)
+		n := len(binarySection(raw, bs.Part))
+		item("BINARY.SIZE[").Atom(partName(bs.Part)).Atom("] ").Number(uint32(n))
 	}
-	return mw.Close()
+	e.Atom(")").CRLF()
+	return e.Err()
+}
+
+// internalDateLayout is RFC 9051's date-time.
+const internalDateLayout = "_2-Jan-2006 15:04:05 -0700"
+
+// sectionName is how the answer names a body section: BODY[part.spec
+// (fields)]<origin>, without .PEEK (RFC 9051 section 7.5.2).
+func sectionName(bs *imap.FetchItemBodySection) string {
+	var b strings.Builder
+	b.WriteString("BODY[")
+	b.WriteString(partName(bs.Part))
+	if bs.Specifier != imap.PartSpecifierNone {
+		if len(bs.Part) > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(string(bs.Specifier))
+		fields := bs.HeaderFields
+		if len(fields) > 0 {
+			b.WriteString(".FIELDS")
+		} else if len(bs.HeaderFieldsNot) > 0 {
+			fields = bs.HeaderFieldsNot
+			b.WriteString(".FIELDS.NOT")
+		}
+		if len(fields) > 0 {
+			b.WriteString(" (")
+			for i, f := range fields {
+				if i > 0 {
+					b.WriteByte(' ')
+				}
+				b.WriteString(headerFieldName(f))
+			}
+			b.WriteByte(')')
+		}
+	}
+	b.WriteByte(']')
+	if bs.Partial != nil {
+		b.WriteByte('<')
+		b.WriteString(strconv.FormatInt(bs.Partial.Offset, 10))
+		b.WriteByte('>')
+	}
+	return b.String()
+}
+
+// headerFieldName writes a field name of HEADER.FIELDS back: as an atom
+// when it is one, quoted otherwise.
+func headerFieldName(f string) string {
+	ok := f != ""
+	for i := 0; i < len(f) && ok; i++ {
+		c := f[i]
+		ok = c > ' ' && c < 0x7f && !strings.ContainsRune(`(){%*"\]`, rune(c))
+	}
+	if ok {
+		return f
+	}
+	return strconv.Quote(strings.Map(func(r rune) rune {
+		if r < ' ' || r >= 0x7f {
+			return '?'
+		}
+		return r
+	}, f))
+}
+
+// partName is a section part "1.2.3".
+func partName(part []int) string {
+	var b strings.Builder
+	for i, p := range part {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.Itoa(p))
+	}
+	return b.String()
 }
 
 // bodySection returns a BODY[...] section. The whole message, its header
 // and its text come straight from the stored bytes (so BODY[] is exactly
 // what was received, RFC 9051 section 6.4.5); other sections go through
-// imapserver's MIME walker.
+// the MIME walk of section.go.
 func bodySection(raw []byte, hdrLen int, bs *imap.FetchItemBodySection) []byte {
 	if len(bs.Part) == 0 && len(bs.HeaderFields) == 0 && len(bs.HeaderFieldsNot) == 0 {
 		switch bs.Specifier {
@@ -198,9 +323,9 @@ func bodySection(raw []byte, hdrLen int, bs *imap.FetchItemBodySection) []byte {
 		}
 	}
 	if sectionTooDeep(bs.Part) {
-		return nil
+		return []byte{}
 	}
-	return imapserver.ExtractBodySection(bytes.NewReader(raw), bs)
+	return partial(extractSection(raw, bs), bs.Partial)
 }
 
 // partial cuts <offset.size> out of b (RFC 9051 section 6.4.5: an offset

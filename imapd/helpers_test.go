@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/redis/go-redis/v9"
 
@@ -176,6 +177,11 @@ func (e *env) client(h *imapclient.UnilateralDataHandler) *imapclient.Client {
 	e.t.Cleanup(func() { c.Close() })
 	if err := c.Login(testUser, testPass).Wait(); err != nil {
 		e.t.Fatalf("login: %v", err)
+	}
+	// imapclient sends mailbox names in UTF-8 to a server that lists
+	// IMAP4rev2, which RFC 6855 allows only after ENABLE UTF8=ACCEPT.
+	if _, err := c.Enable(imap.CapUTF8Accept).Wait(); err != nil {
+		e.t.Fatalf("enable: %v", err)
 	}
 	return c
 }

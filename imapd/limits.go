@@ -46,7 +46,7 @@ func (o *Options) loginTimeout() time.Duration {
 // limitListener caps the connections accepted on ln. A refused client is
 // told BYE (over TLS when tlsConfig is set, for implicit TLS) and closed.
 func (s *Server) limitListener(ln net.Listener, tlsConfig *tls.Config) net.Listener {
-	return &connlimit.Listener{Listener: ln, Limiter: s.conns, Refuse: func(c net.Conn, why connlimit.Refusal) {
+	return &connlimit.Listener{Listener: ln, Limiter: s.limit, Refuse: func(c net.Conn, why connlimit.Refusal) {
 		reply := byeTooMany
 		if why == connlimit.TooManyFromClient {
 			reply = byeTooManyFrom
@@ -65,7 +65,7 @@ func (s *Server) limitListener(ln net.Listener, tlsConfig *tls.Config) net.Liste
 }
 
 // startLoginTimer ends the session with BYE if it has not logged in
-// within Options.LoginTimeout: imapserver's 30-second read timeout alone
+// within Options.LoginTimeout: the read timeout between commands alone
 // lets a client that never logs in keep its connection for ever with a
 // NOOP now and then.
 func (s *session) startLoginTimer() {
@@ -78,7 +78,7 @@ func (s *session) startLoginTimer() {
 			return
 		}
 		s.srv.log.Info("imapd: login time limit reached", "ip", s.ip, "after", d)
-		s.conn.Bye(byeLoginTime)
+		s.bye(byeLoginTime)
 	})
 	context.AfterFunc(s.ctx, func() { t.Stop() })
 }

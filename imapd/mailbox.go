@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"congthu/store"
 )
@@ -22,7 +21,7 @@ var errMailboxGone = errors.New("imapd: selected mailbox was deleted")
 
 // mailboxState is this process's view of one mailbox that at least one
 // session has selected: the messages in UID order as of modseq, and the
-// imapserver.MailboxTracker that hands the differences to every session.
+// sessions it queues the differences on (tracker.go).
 // Whichever session polls first reads the store's change log for all.
 type mailboxState struct {
 	srv       *Server
@@ -35,19 +34,21 @@ type mailboxState struct {
 	notified int64         // highest modseq announced by a signal
 	dirty    bool          // a signal without a modseq came since the last sync
 
-	mu      sync.Mutex // guards the fields below; held across a sync
-	tracker *imapserver.MailboxTracker
-	msgs    []msgEntry // UID order
-	modseq  int64      // msgs reflects every change up to modseq
-	synced  time.Time  // when the change log was last read
-	flags   map[string]struct{}
-	gone    bool
+	mu       sync.Mutex // guards the fields below, and the sessions' views and queues; held across a sync
+	loaded   bool
+	sessions map[*selection]struct{} // that have it selected
+	msgs     []msgEntry              // UID order
+	modseq   int64                   // msgs reflects every change up to modseq
+	synced   time.Time               // when the change log was last read
+	flags    map[string]struct{}
+	gone     bool
 }
 
 // msgEntry is one message in the shared view.
 type msgEntry struct {
-	uid   uint32
-	flags []string
+	uid    uint32
+	flags  []string
+	modseq int64 // RFC 7162 mod-sequence of the message's last change
 }
 
 // acquire returns the shared state of a mailbox, loading it on first use.
@@ -64,7 +65,7 @@ func (s *Server) acquire(ctx context.Context, id int64) (*mailboxState, error) {
 
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
-	if mb.tracker == nil {
+	if !mb.loaded {
 		if err := mb.loadLocked(ctx); err != nil {
 			s.release(mb)
 			return nil, err
@@ -99,7 +100,7 @@ func (s *Server) release(mb *mailboxState) {
 		if m.refs > 0 {
 			continue
 		}
-		if now.Sub(m.idleSince) > idleKeep || m.tracker == nil {
+		if now.Sub(m.idleSince) > idleKeep || !m.loaded {
 			delete(s.mailboxes, id) // expired, or never loaded
 			continue
 		}
@@ -127,14 +128,17 @@ func (mb *mailboxState) loadLocked(ctx context.Context) error {
 	mb.msgs = make([]msgEntry, len(metas))
 	mb.flags = make(map[string]struct{})
 	for i := range metas {
-		mb.msgs[i] = msgEntry{uid: metas[i].UID, flags: metas[i].Flags}
+		mb.msgs[i] = msgEntry{uid: metas[i].UID, flags: metas[i].Flags, modseq: metas[i].ModSeq}
 		for _, f := range metas[i].Flags {
 			mb.flags[f] = struct{}{}
 		}
 	}
 	mb.modseq = st.HighestModSeq
 	mb.synced = time.Now()
-	mb.tracker = imapserver.NewMailboxTracker(uint32(len(mb.msgs)))
+	mb.loaded = true
+	if mb.sessions == nil {
+		mb.sessions = make(map[*selection]struct{})
+	}
 	return nil
 }
 
@@ -170,14 +174,13 @@ func (mb *mailboxState) currentLocked(maxAge time.Duration) bool {
 }
 
 // syncLocked brings msgs up to the store's highest modseq and queues the
-// differences on the tracker: FLAGS when new keywords appear (RFC 9051
-// section 7.3.5), EXPUNGE (highest first, so each number is valid when
-// sent), FETCH FLAGS for changed messages, then one EXISTS per new message
-// (imapserver's SessionTracker.EncodeSeqNum counts on steps of one).
+// differences on its sessions (tracker.go): FLAGS when new keywords
+// appear (RFC 9051 section 7.3.5), before any FETCH that uses them;
+// EXPUNGE; FETCH FLAGS for changed messages; then the new messages.
 // Flag changes listed in own (UID to modseq) were made by the session
-// whose tracker is source and are not queued back to it: it answers them
-// itself (STORE) or was asked not to (STORE .SILENT).
-func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, source *imapserver.SessionTracker) error {
+// source and are not queued back to it: it answers them itself (STORE)
+// or was asked not to (STORE .SILENT).
+func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, source *selection) error {
 	if mb.gone {
 		return errMailboxGone
 	}
@@ -215,7 +218,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 		}
 	}
 	if newFlag {
-		mb.tracker.QueueMailboxFlags(mb.flagList())
+		mb.queueLocked(update{kind: upMailboxFlags, flags: mb.flagNames()}, nil)
 		queued = true
 	}
 
@@ -233,7 +236,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 				continue
 			}
 			gone[i] = struct{}{}
-			mb.tracker.QueueExpunge(uint32(i + 1)) // higher ones are already gone
+			mb.queueLocked(update{kind: upExpunge, uid: exp[k]}, nil)
 			queued = true
 		}
 		if len(gone) > 0 {
@@ -256,7 +259,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 			last = mb.msgs[n-1].uid
 		}
 		if meta.UID > last {
-			mb.msgs = append(mb.msgs, msgEntry{uid: meta.UID, flags: meta.Flags})
+			mb.msgs = append(mb.msgs, msgEntry{uid: meta.UID, flags: meta.Flags, modseq: meta.ModSeq})
 			continue
 		}
 		i, ok := mb.index(meta.UID)
@@ -267,6 +270,7 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 				"mailbox", mb.id, "uid", meta.UID)
 			continue
 		}
+		mb.msgs[i].modseq = max(mb.msgs[i].modseq, meta.ModSeq)
 		if slices.Equal(mb.msgs[i].flags, meta.Flags) {
 			continue
 		}
@@ -274,15 +278,15 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 		if i >= oldCount {
 			continue // new in this very sync: the client will FETCH it
 		}
-		var src *imapserver.SessionTracker
+		var src *selection
 		if ms, ok := own[meta.UID]; ok && ms == meta.ModSeq {
 			src = source
 		}
-		mb.tracker.QueueMessageFlags(uint32(i+1), imap.UID(meta.UID), imapFlags(meta.Flags), src)
+		mb.queueLocked(update{kind: upFlags, uid: meta.UID, flags: meta.Flags, modseq: meta.ModSeq}, src)
 		queued = true
 	}
-	for n := oldCount + 1; n <= len(mb.msgs); n++ {
-		mb.tracker.QueueNumMessages(uint32(n))
+	for _, m := range mb.msgs[oldCount:] {
+		mb.queueLocked(update{kind: upExists, uid: m.uid}, nil)
 		queued = true
 	}
 	if ch.HighestModSeq > mb.modseq {
@@ -312,7 +316,10 @@ func (mb *mailboxState) lastUID() uint32 {
 var systemFlags = []string{store.FlagAnswered, store.FlagDeleted, store.FlagDraft, store.FlagFlagged, store.FlagSeen}
 
 // flagList is the FLAGS response: system flags and keywords in use.
-func (mb *mailboxState) flagList() []imap.Flag {
+func (mb *mailboxState) flagList() []imap.Flag { return imapFlags(mb.flagNames()) }
+
+// flagNames is flagList in the store's strings.
+func (mb *mailboxState) flagNames() []string {
 	set := make(map[string]struct{}, len(mb.flags)+len(systemFlags))
 	for _, f := range systemFlags {
 		set[f] = struct{}{}
@@ -325,7 +332,7 @@ func (mb *mailboxState) flagList() []imap.Flag {
 		l = append(l, f)
 	}
 	sort.Strings(l)
-	return imapFlags(l)
+	return l
 }
 
 func imapFlags(l []string) []imap.Flag {

@@ -100,9 +100,18 @@ func TestMalformed(t *testing.T) {
 		r.expect("a2 BAD")
 		r.send(fmt.Sprintf("a3 LOGIN %s \"wrong\"\r\n", testUser))
 		r.expect("a3 NO")
-		// An unknown command before login ends the connection (cross-
-		// protocol attacks).
-		r.send("GET / HTTP/1.1\r\n")
+		// An unknown command before login is answered BAD and the
+		// session goes on (RFC 9051 section 7.1.5 keeps BYE for ending).
+		r.send("a4 FROB x\r\n")
+		r.expect("a4 BAD")
+		r.send("a5 NOOP\r\n")
+		r.expect("a5 OK")
+		// Another protocol's request (cross-protocol attacks) is a run
+		// of bad commands, which ends the connection.
+		r.send("GET / HTTP/1.1\r\nHost: x\r\nUser-Agent: y\r\nAccept: */*\r\n" + strings.Repeat("X-A: b\r\n", 10) + "\r\n")
+		if got := r.expect("* BYE"); !strings.Contains(got, "invalid") {
+			t.Errorf("BYE: %q", got)
+		}
 		if !r.closed() {
 			t.Error("connection still open after an HTTP request")
 		}
@@ -119,17 +128,18 @@ func TestMalformed(t *testing.T) {
 			{"SELECT INBOX\r\n", "OK"},
 			{"FETCH 1:* (FLAGS\r\n", "BAD"},
 			{"UID FETCH 1:* BODY[\r\n", "BAD"},
-			// imapserver answers number-set syntax errors with NO
-			// [SERVERBUG] (beta.8); the session goes on either way.
-			{"FETCH 0 FLAGS\r\n", "NO"},
+			{"FETCH 0 FLAGS\r\n", "BAD"},
 			{"STORE 1 +FLAGS (\\Seen\r\n", "BAD"},
 			{"STORE 1 +BOGUS (\\Seen)\r\n", "BAD"},
 			{"SEARCH CHARSET KOI8-R ALL\r\n", "NO"},
-			{"SEARCH FROB\r\n", "NO"},
+			{"SEARCH FROB\r\n", "BAD"},
 			{"LOGIN a b\r\n", "BAD"},
 			{"APPEND INBOX {99999999999}\r\n", "NO"},
 			{"APPEND INBOX (\\Seen) {30000000}\r\n", "NO"}, // over APPENDLIMIT
-			{"COPY 1 \"Không có\"\r\n", "NO"},
+			// A UTF-8 name without ENABLE UTF8=ACCEPT is refused (RFC
+			// 6855 section 3); its modified UTF-7 form is a name.
+			{"COPY 1 \"Không có\"\r\n", "BAD"},
+			{"COPY 1 \"Kh&APQ-ng c&APM-\"\r\n", "NO"},
 			{"CREATE INBOX\r\n", "NO"},
 			{"RENAME Nothing Else\r\n", "NO"},
 			{"NOOP\r\n", "OK"},

@@ -37,12 +37,12 @@ func (s *session) revoke() {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		s.conn.Bye(byeRevoked)
+		s.bye(byeRevoked)
 	}()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
-		s.conn.NetConn().Close()
+		s.nc.Close()
 	}
 	s.cancel()
 }

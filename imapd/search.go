@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"congthu/envelope"
+	"congthu/imapd/wire"
 	"congthu/internal/vntime"
 	"congthu/mailtext"
 	"congthu/store"
@@ -48,6 +48,7 @@ func (n *searchNeeds) add(c *imap.SearchCriteria) {
 type searchMsg struct {
 	ref    msgRef
 	flags  []string
+	modseq int64
 	meta   *store.MessageMeta
 	header []byte
 	body   string // folded
@@ -205,6 +206,9 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 			return false
 		}
 	}
+	if c.ModSeq != nil && uint64(max(m.modseq, 0)) < c.ModSeq.ModSeq {
+		return false // RFC 7162 section 3.1.5: at least the given mod-sequence
+	}
 	for _, f := range c.NotFlag {
 		if strings.EqualFold(string(f), `\Recent`) {
 			if sel.isRecent(m.ref.uid) {
@@ -312,62 +316,129 @@ func addressField(key string) bool {
 // ESEARCH return options (RFC 4731) and SAVE (RFC 5182). Flag criteria are
 // answered from memory; dates and sizes from the message list; header and
 // text criteria from store.SearchTexts, whose body text is pre-folded.
-func (s *session) Search(kind imapserver.NumKind, criteria *imap.SearchCriteria, options *imap.SearchOptions) (*imap.SearchData, error) {
+// The answer is SEARCH, or ESEARCH when the client gave RETURN or enabled
+// IMAP4rev2.
+func (s *session) Search(cmd *wire.Command) error {
 	s.count()
+	a := cmd.Args.(*wire.Search)
+	switch a.Charset {
+	case "", "US-ASCII", "UTF-8":
+	default:
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "BADCHARSET (US-ASCII UTF-8)", Text: "Unsupported charset"}
+	}
+	byUID := cmd.UID
 	sel := s.sel
 	mb := sel.mb
 
 	// The client's view, with flags as of the last sync.
 	mb.mu.Lock()
-	var msgs []*searchMsg
-	for i, e := range mb.msgs {
-		if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
-			msgs = append(msgs, &searchMsg{ref: msgRef{seq: cs, uid: e.uid}, flags: e.flags})
+	msgs := make([]*searchMsg, 0, len(sel.view))
+	for i, uid := range sel.view {
+		if k, ok := mb.index(uid); ok {
+			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags, modseq: mb.msgs[k].modseq})
 		}
 	}
 	mb.mu.Unlock()
 
-	data := &imap.SearchData{}
 	var (
-		seqSet imap.SeqSet
-		uidSet imap.UIDSet
+		nums      []uint32
+		modseqs   []int64
+		uidSet    imap.UIDSet
+		lo, hi    uint32
+		maxModSeq int64
 	)
+	withModSeq := usesModSeq(&a.Criteria)
+	if withModSeq {
+		s.enableCondStore()
+	}
 	if len(msgs) > 0 {
 		last := msgs[len(msgs)-1].ref
-		q := sel.compile(criteria, last.seq, last.uid)
+		q := sel.compile(&a.Criteria, last.seq, last.uid)
 		var needs searchNeeds
-		needs.add(criteria)
+		needs.add(&a.Criteria)
 		if err := s.loadSearchData(msgs, needs); err != nil {
-			return nil, s.fail("search", err)
+			return s.fail("search", err)
 		}
 		for _, m := range msgs {
 			if !sel.match(q, m) {
 				continue
 			}
 			uidSet.AddNum(imap.UID(m.ref.uid))
-			num := m.ref.uid
-			if kind == imapserver.NumKindSeq {
-				num = m.ref.seq
-				seqSet.AddNum(num)
+			num := m.ref.seq
+			if byUID {
+				num = m.ref.uid
 			}
-			if data.Min == 0 || num < data.Min {
-				data.Min = num
+			nums = append(nums, num)
+			modseqs = append(modseqs, m.modseq)
+			maxModSeq = max(maxModSeq, m.modseq)
+			if lo == 0 || num < lo {
+				lo = num
 			}
-			if num > data.Max {
-				data.Max = num
-			}
-			data.Count++
+			hi = num
 		}
 	}
-	if kind == imapserver.NumKindSeq {
-		data.All = seqSet
-	} else {
-		data.All = uidSet
-	}
-	if options != nil && options.ReturnSave {
+	ret := a.Return
+	if ret != nil && ret.ReturnSave {
 		sel.searchRes = uidSet
 	}
-	return data, nil
+	e := s.enc
+	if ret == nil && !s.rev2 {
+		e.Untagged().Atom("SEARCH")
+		for _, n := range nums {
+			e.SP().Number(n)
+		}
+		if withModSeq && len(nums) > 0 {
+			// RFC 7162 section 3.1.5: the highest mod-sequence of the result.
+			e.Atom(" (MODSEQ ").Number64(uint64(maxModSeq)).Atom(")")
+		}
+		e.CRLF()
+		return e.Err()
+	}
+	o := imap.SearchOptions{}
+	if ret != nil {
+		o = ret.SearchOptions
+	}
+	if !o.ReturnMin && !o.ReturnMax && !o.ReturnAll && !o.ReturnCount {
+		if o.ReturnSave {
+			return nil // RFC 5182 section 2.1: SAVE alone gives no ESEARCH
+		}
+		o.ReturnAll = true
+	}
+	e.Untagged().Atom("ESEARCH (TAG ").String(cmd.Tag).Atom(")")
+	if byUID {
+		e.Atom(" UID")
+	}
+	if o.ReturnMin && len(nums) > 0 {
+		e.Atom(" MIN ").Number(lo)
+	}
+	if o.ReturnMax && len(nums) > 0 {
+		e.Atom(" MAX ").Number(hi)
+	}
+	if o.ReturnAll && len(nums) > 0 {
+		var set imap.SeqSet
+		for _, n := range nums {
+			set.AddNum(n)
+		}
+		e.Atom(" ALL ").Atom(set.String())
+	}
+	if o.ReturnCount {
+		e.Atom(" COUNT ").Number(uint32(len(nums)))
+	}
+	if withModSeq && len(nums) > 0 {
+		if !o.ReturnAll && !o.ReturnCount {
+			// RFC 7162 section 3.1.5: of the messages MIN and MAX name.
+			maxModSeq = 0
+			if o.ReturnMin {
+				maxModSeq = modseqs[0]
+			}
+			if o.ReturnMax {
+				maxModSeq = max(maxModSeq, modseqs[len(modseqs)-1])
+			}
+		}
+		e.Atom(" MODSEQ ").Number64(uint64(maxModSeq))
+	}
+	e.CRLF()
+	return e.Err()
 }
 
 // loadSearchData fills in what the criteria need.
@@ -426,4 +497,22 @@ func (s *session) loadSearchData(msgs []*searchMsg, needs searchNeeds) error {
 		}
 	}
 	return nil
+}
+
+// usesModSeq reports whether a criteria tree has the MODSEQ key.
+func usesModSeq(c *imap.SearchCriteria) bool {
+	if c.ModSeq != nil {
+		return true
+	}
+	for i := range c.Not {
+		if usesModSeq(&c.Not[i]) {
+			return true
+		}
+	}
+	for i := range c.Or {
+		if usesModSeq(&c.Or[i][0]) || usesModSeq(&c.Or[i][1]) {
+			return true
+		}
+	}
+	return false
 }

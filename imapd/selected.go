@@ -4,18 +4,23 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
+	"congthu/imapd/wire"
 	"congthu/store"
 )
 
 // selection is a session's selected mailbox.
 type selection struct {
-	mb       *mailboxState
-	tracker  *imapserver.SessionTracker
+	mb *mailboxState
+	// view and pending are the client's messages and the changes not
+	// yet told (tracker.go); guarded by mb.mu.
+	view     []uint32
+	pending  []update
 	readOnly bool
 	name     string
 	// specialUse is the mailbox's (store.SpecialJunk, …), for the Learner.
@@ -48,86 +53,131 @@ func (sel *selection) addRecent(from, to uint32) {
 	}
 }
 
-// Select opens a mailbox (RFC 9051 section 6.3.2); EXAMINE is read-only
-// and claims no \Recent messages.
-func (s *session) Select(name string, options *imap.SelectOptions) (*imap.SelectData, error) {
+// selectCmd opens a mailbox (RFC 9051 section 6.3.2); EXAMINE is
+// read-only and claims no \Recent messages. A mailbox already selected is
+// closed first, with the untagged OK [CLOSED] (section 7.1).
+func (s *session) selectCmd(a *wire.Select) (result, error) {
 	s.count()
+	if a.QResync != nil {
+		if !s.qresync {
+			// RFC 7162 section 3.2.5: only after ENABLE QRESYNC.
+			return result{}, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "QRESYNC is not enabled"}
+		}
+		a.Options.CondStore = true
+	}
 	if s.sel != nil {
 		s.unselect()
+		s.enc.Status("*", "OK", "CLOSED", "Previous mailbox is now closed")
 	}
-	mbox, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, name)
+	mbox, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, a.Mailbox)
 	if err != nil {
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
 	mb, err := s.srv.acquire(s.ctx, mbox.ID)
 	if err != nil {
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
 	mb.mu.Lock()
-	defer mb.mu.Unlock()
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
+		mb.mu.Unlock()
 		s.srv.release(mb)
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
 	st, err := s.srv.st.Status(s.ctx, mbox.ID)
 	if err != nil {
+		mb.mu.Unlock()
 		s.srv.release(mb)
-		return nil, s.fail("select", err)
+		return result{}, s.fail("select", err)
 	}
-	sel := &selection{mb: mb, readOnly: options != nil && options.ReadOnly, name: mbox.Name, specialUse: mbox.SpecialUse}
-	if !sel.readOnly && st.Recent > 0 {
+	readOnly := a.Options.ReadOnly
+	sel := &selection{mb: mb, readOnly: readOnly, name: mbox.Name, specialUse: mbox.SpecialUse}
+	if !readOnly && st.Recent > 0 {
 		from, to, err := s.srv.st.ClaimRecent(s.ctx, mbox.ID)
 		if err != nil {
+			mb.mu.Unlock()
 			s.srv.release(mb)
-			return nil, s.fail("select", err)
+			return result{}, s.fail("select", err)
 		}
 		sel.addRecent(from, to)
 	}
-	if sel.readOnly && st.Recent > 0 && int(st.Recent) <= len(mb.msgs) {
+	if readOnly && st.Recent > 0 && int(st.Recent) <= len(mb.msgs) {
 		// EXAMINE must not take \Recent away (RFC 3501 section 6.3.2),
 		// but shows it: the newest st.Recent messages are the ones at or
 		// above the mailbox's first recent UID.
 		sel.addRecent(mb.msgs[len(mb.msgs)-int(st.Recent)].uid, mb.lastUID()+1)
 	}
 	sel.recentNext = max(sel.recentNext, mb.lastUID()+1)
-	sel.tracker = mb.tracker.NewSession()
-	s.sel = sel
-
-	data := &imap.SelectData{
-		Flags:          mb.flagList(),
-		NumMessages:    uint32(len(mb.msgs)),
-		UIDNext:        imap.UID(max(st.UIDNext, mb.lastUID()+1)),
-		UIDValidity:    st.UIDValidity,
-		PermanentFlags: append(mb.flagList(), imap.FlagWildcard),
-	}
-	if sel.readOnly {
-		data.PermanentFlags = nil
-	}
+	sel.view = make([]uint32, len(mb.msgs))
+	var firstUnseen, recent uint32
 	for i, m := range mb.msgs {
-		if data.FirstUnseenSeqNum == 0 && !slices.Contains(m.flags, store.FlagSeen) {
-			data.FirstUnseenSeqNum = uint32(i + 1)
+		sel.view[i] = m.uid
+		if firstUnseen == 0 && !slices.Contains(m.flags, store.FlagSeen) {
+			firstUnseen = uint32(i + 1)
 		}
 		if sel.isRecent(m.uid) {
-			data.NumRecent++
+			recent++
 		}
 	}
-	return data, nil
-}
+	mb.sessions[sel] = struct{}{}
+	flags := mb.flagList()
+	uidNext := max(st.UIDNext, mb.lastUID()+1)
+	highest := mb.modseq
+	mb.mu.Unlock()
+	s.sel = sel
+	s.state = stateSelected
 
-// Unselect leaves the mailbox without expunging (RFC 3691; CLOSE has
-// expunged before calling it).
-func (s *session) Unselect() error {
-	s.count()
-	if s.sel != nil {
-		s.unselect()
+	e := s.enc
+	e.Untagged().Atom("FLAGS ").Flags(flags).CRLF()
+	e.Untagged().Number(uint32(len(sel.view))).Atom(" EXISTS").CRLF()
+	if !s.rev2 {
+		e.Untagged().Number(recent).Atom(" RECENT").CRLF()
+		if firstUnseen != 0 {
+			e.Status("*", "OK", "UNSEEN "+strconv.FormatUint(uint64(firstUnseen), 10), "First unseen message")
+		}
 	}
-	return nil
+	e.Status("*", "OK", "UIDVALIDITY "+strconv.FormatUint(uint64(st.UIDValidity), 10), "UIDs valid")
+	e.Status("*", "OK", "UIDNEXT "+strconv.FormatUint(uint64(uidNext), 10), "Predicted next UID")
+	if a.Options.CondStore {
+		s.condstore = true
+	}
+	if s.condstore {
+		e.Status("*", "OK", "HIGHESTMODSEQ "+strconv.FormatInt(max(highest, 1), 10), "Highest")
+	}
+	if q := a.QResync; q != nil && q.UIDValidity == st.UIDValidity {
+		if err := s.qresyncSelect(q); err != nil {
+			return result{}, err
+		}
+	}
+	if readOnly {
+		e.Status("*", "OK", "PERMANENTFLAGS ()", "No permanent flags permitted")
+		return result{code: "READ-ONLY", text: "EXAMINE completed"}, nil
+	}
+	perm := append(flags, imap.FlagWildcard)
+	var b strings.Builder
+	b.WriteString("PERMANENTFLAGS (")
+	for i, f := range perm {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(string(f))
+	}
+	b.WriteString(")")
+	e.Status("*", "OK", b.String(), "Flags permitted")
+	return result{code: "READ-WRITE", text: "SELECT completed"}, nil
 }
 
+// unselect leaves the selected mailbox without expunging (RFC 3691
+// UNSELECT; CLOSE has expunged before).
 func (s *session) unselect() {
-	s.sel.tracker.Close()
-	s.srv.release(s.sel.mb)
+	sel := s.sel
+	sel.mb.mu.Lock()
+	delete(sel.mb.sessions, sel)
+	sel.mb.mu.Unlock()
+	s.srv.release(sel.mb)
 	s.sel = nil
+	if s.state == stateSelected {
+		s.state = stateAuthenticated
+	}
 }
 
 // msgRef is a message of the client's view: its sequence number as the
@@ -135,56 +185,6 @@ func (s *session) unselect() {
 type msgRef struct {
 	seq uint32
 	uid uint32
-}
-
-// resolveLocked turns a sequence or UID set into the messages the client
-// knows, in ascending order. "*" is the last message the client knows
-// (RFC 9051 section 9, seq-number); "$" is the saved search result.
-// mb.mu must be held.
-func (sel *selection) resolveLocked(numSet imap.NumSet) []msgRef {
-	mb := sel.mb
-	if imap.IsSearchRes(numSet) {
-		numSet = sel.searchRes
-	}
-	// The last server-view message the client knows.
-	lastIdx, lastSeq := -1, uint32(0)
-	for i := len(mb.msgs) - 1; i >= 0; i-- {
-		if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
-			lastIdx, lastSeq = i, cs
-			break
-		}
-	}
-	if lastIdx < 0 {
-		return nil
-	}
-	var refs []msgRef
-	switch set := numSet.(type) {
-	case imap.SeqSet:
-		for _, r := range set {
-			start, stop := static(r.Start, r.Stop, lastSeq)
-			for cs := start; cs <= stop && cs <= lastSeq; cs++ {
-				if ss := sel.tracker.DecodeSeqNum(cs); ss != 0 {
-					refs = append(refs, msgRef{seq: cs, uid: mb.msgs[ss-1].uid})
-				}
-				if cs == ^uint32(0) {
-					break
-				}
-			}
-		}
-	case imap.UIDSet:
-		maxUID := mb.msgs[lastIdx].uid
-		for _, r := range set {
-			start, stop := static(uint32(r.Start), uint32(r.Stop), maxUID)
-			i, _ := mb.index(start)
-			for ; i <= lastIdx && mb.msgs[i].uid <= stop; i++ {
-				if cs := sel.tracker.EncodeSeqNum(uint32(i + 1)); cs != 0 {
-					refs = append(refs, msgRef{seq: cs, uid: mb.msgs[i].uid})
-				}
-			}
-		}
-	}
-	slices.SortFunc(refs, func(a, b msgRef) int { return int(int64(a.uid) - int64(b.uid)) })
-	return slices.CompactFunc(refs, func(a, b msgRef) bool { return a.uid == b.uid })
 }
 
 // static replaces "*" (0) by max and orders the range.
@@ -216,40 +216,73 @@ func (sel *selection) resolve(numSet imap.NumSet) []msgRef {
 	return sel.resolveLocked(numSet)
 }
 
+// flagResult is what setFlags did.
+type flagResult struct {
+	refs    []msgRef
+	flags   map[uint32][]string // the flags of every resolved message now
+	modseq  map[uint32]int64    // and its mod-sequence
+	changed map[uint32]bool     // whose flags this call changed
+	// modified are the messages left alone because they changed after
+	// UNCHANGEDSINCE (RFC 7162 section 3.1.3).
+	modified []msgRef
+}
+
 // setFlags changes flags and brings the shared view up to date, keeping
 // the change from being echoed back to this session as an unsolicited
-// FETCH. It returns the new flags of every resolved message.
-func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string) ([]msgRef, map[uint32][]string, map[uint32]bool, error) {
+// FETCH. With unchangedSince > 0, a message whose mod-sequence is higher
+// is left alone and reported in modified.
+func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string, unchangedSince int64) (*flagResult, error) {
 	sel := s.sel
 	mb := sel.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	refs := sel.resolveLocked(numSet)
-	changed := map[uint32]bool{}
-	if len(refs) > 0 && (len(flags) > 0 || op == store.FlagsSet) && mb.flagsWouldChange(refs, op, flags) {
-		ups, err := s.srv.st.SetFlags(s.ctx, mb.id, uidsOf(refs), op, flags, 0)
+	res := &flagResult{refs: sel.resolveLocked(numSet), changed: map[uint32]bool{}}
+	todo := res.refs
+	if unchangedSince > 0 {
+		todo = nil
+		for _, r := range res.refs {
+			if i, ok := mb.index(r.uid); ok && mb.msgs[i].modseq > unchangedSince {
+				res.modified = append(res.modified, r)
+			} else {
+				todo = append(todo, r)
+			}
+		}
+	}
+	if len(todo) > 0 && (len(flags) > 0 || op == store.FlagsSet) && (unchangedSince > 0 || mb.flagsWouldChange(todo, op, flags)) {
+		ups, err := s.srv.st.SetFlags(s.ctx, mb.id, uidsOf(todo), op, flags, unchangedSince)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
 		own := make(map[uint32]int64, len(ups))
 		for _, u := range ups {
 			own[u.UID] = u.ModSeq
-			changed[u.UID] = true
+			res.changed[u.UID] = true
 		}
-		if err := mb.syncLocked(s.ctx, own, sel.tracker); err != nil {
-			return nil, nil, nil, err
+		if err := mb.syncLocked(s.ctx, own, sel); err != nil {
+			return nil, err
+		}
+		if unchangedSince > 0 {
+			// Changed by another session between the check and the
+			// store's own: the store left them alone.
+			for _, r := range todo {
+				if i, ok := mb.index(r.uid); ok && !res.changed[r.uid] && mb.msgs[i].modseq > unchangedSince {
+					res.modified = append(res.modified, r)
+				}
+			}
 		}
 	}
-	now := make(map[uint32][]string, len(refs))
-	for _, r := range refs {
+	res.flags = make(map[uint32][]string, len(res.refs))
+	res.modseq = make(map[uint32]int64, len(res.refs))
+	for _, r := range res.refs {
 		if i, ok := mb.index(r.uid); ok {
-			now[r.uid] = mb.msgs[i].flags
+			res.flags[r.uid] = mb.msgs[i].flags
+			res.modseq[r.uid] = mb.msgs[i].modseq
 		}
 	}
-	return refs, now, changed, nil
+	return res, nil
 }
 
 // flagsWouldChange says whether adding or removing system flags changes
@@ -283,15 +316,24 @@ func (mb *mailboxState) flagsWouldChange(refs []msgRef, op store.StoreOp, flags 
 	return false
 }
 
-// Store implements STORE (RFC 9051 section 6.4.6). Without .SILENT it
-// answers FETCH (FLAGS) for every message named.
-func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, _ *imap.StoreOptions) error {
+// Store implements STORE (RFC 9051 section 6.4.6) with RFC 7162's
+// UNCHANGEDSINCE. Without .SILENT it answers FETCH (FLAGS) for every
+// message named, after the untagged FLAGS of any keyword new to the
+// mailbox; with CONDSTORE on, each FETCH carries MODSEQ, and .SILENT still
+// answers the changed messages' MODSEQ (RFC 7162 section 3.1.3). Messages
+// that failed UNCHANGEDSINCE are listed in OK [MODIFIED ...].
+func (s *session) Store(a *wire.Store, byUID bool) (result, error) {
 	s.count()
 	if s.sel.readOnly {
-		return errReadOnly
+		return result{}, errReadOnly
+	}
+	unchangedSince := int64(-1)
+	if a.HasUnchangedSince {
+		s.enableCondStore()
+		unchangedSince = int64(min(a.Options.UnchangedSince, 1<<62))
 	}
 	var op store.StoreOp
-	switch flags.Op {
+	switch a.Flags.Op {
 	case imap.StoreFlagsSet:
 		op = store.FlagsSet
 	case imap.StoreFlagsAdd:
@@ -299,35 +341,66 @@ func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *im
 	case imap.StoreFlagsDel:
 		op = store.FlagsRemove
 	}
-	refs, now, _, err := s.setFlags(numSet, op, storeFlags(flags.Flags))
-	if err != nil {
-		return s.fail("store", err)
+	var res *flagResult
+	var err error
+	if unchangedSince == 0 {
+		// UNCHANGEDSINCE 0 fails for every message (RFC 7162 section 3.1.3).
+		res = &flagResult{refs: s.sel.resolve(a.NumSet)}
+		res.modified = res.refs
+	} else {
+		res, err = s.setFlags(a.NumSet, op, storeFlags(a.Flags.Flags), max(unchangedSince, 0))
+		if err != nil {
+			return result{}, s.fail("store", err)
+		}
 	}
-	if flags.Silent {
-		return nil
+	if err := s.poll(false); err != nil {
+		return result{}, err
 	}
-	_, byUID := numSet.(imap.UIDSet)
-	for _, r := range refs {
-		f, ok := now[r.uid]
-		if !ok {
+	modified := make(map[uint32]bool, len(res.modified))
+	for _, r := range res.modified {
+		modified[r.uid] = true
+	}
+	for _, r := range res.refs {
+		f, ok := res.flags[r.uid]
+		if !ok || modified[r.uid] || (a.Flags.Silent && !(s.condstore && res.changed[r.uid])) {
 			continue
 		}
-		mw := w.CreateMessage(r.seq)
+		e := s.enc.Untagged().Number(r.seq).Atom(" FETCH (")
 		if byUID {
-			mw.WriteUID(imap.UID(r.uid))
+			e.Atom("UID ").Number(r.uid).SP()
 		}
-		mw.WriteFlags(s.clientFlags(r.uid, f))
-		if err := mw.Close(); err != nil {
-			return err
+		if !a.Flags.Silent {
+			e.Atom("FLAGS ").Flags(s.clientFlags(r.uid, f))
+			if s.condstore {
+				e.SP()
+			}
 		}
+		if s.condstore {
+			e.Atom("MODSEQ (").Number64(uint64(max(res.modseq[r.uid], 0))).Atom(")")
+		}
+		e.Atom(")").CRLF()
 	}
-	return nil
+	if err := s.enc.Err(); err != nil {
+		return result{}, err
+	}
+	if len(res.modified) > 0 {
+		var set imap.SeqSet
+		for _, r := range res.modified {
+			if byUID {
+				set.AddNum(r.uid)
+			} else {
+				set.AddNum(r.seq)
+			}
+		}
+		return result{code: "MODIFIED " + set.String(), text: "Some messages were modified since"}, nil
+	}
+	return result{}, nil
 }
 
 // clientFlags adds \Recent for IMAP4rev1 clients (it is gone in rev2).
 func (s *session) clientFlags(uid uint32, flags []string) []imap.Flag {
 	out := imapFlags(flags)
-	if s.sel.isRecent(uid) && !s.conn.EnabledCaps().Has(imap.CapIMAP4rev2) {
+	if s.sel.isRecent(uid) && !s.rev2 {
 		out = append(out, imap.Flag(`\Recent`))
 	}
 	return out
@@ -335,10 +408,10 @@ func (s *session) clientFlags(uid uint32, flags []string) []imap.Flag {
 
 // Expunge removes \Deleted messages (RFC 9051 section 6.4.3), or those of
 // them in uids (UID EXPUNGE, RFC 4315 section 2.1). The EXPUNGE responses
-// reach this session through its tracker, written by the poll imapserver
-// runs before the tagged OK. In a read-only mailbox it does nothing (CLOSE
-// after EXAMINE must not expunge, RFC 9051 section 6.4.1).
-func (s *session) Expunge(_ *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+// reach this session through its queue, written by the poll before the
+// tagged OK. In a read-only mailbox it does nothing (CLOSE after EXAMINE
+// must not expunge, RFC 9051 section 6.4.1).
+func (s *session) Expunge(uids *imap.UIDSet) error {
 	s.count()
 	sel := s.sel
 	if sel.readOnly {
@@ -406,30 +479,39 @@ func copyData(res *store.CopyResult) *imap.CopyData {
 }
 
 // Copy implements COPY with COPYUID (RFC 4315 section 3).
-func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+func (s *session) Copy(numSet imap.NumSet, dest string) (result, error) {
 	s.count()
 	dst, err := s.destination(dest)
 	if err != nil {
-		return nil, err
+		return result{}, err
 	}
 	refs := s.sel.resolve(numSet)
 	if len(refs) == 0 {
-		return nil, nil
+		return result{}, nil
 	}
 	res, err := s.srv.st.Copy(s.ctx, s.sel.mb.id, uidsOf(refs), dst.ID)
 	if err != nil {
-		return nil, s.fail("copy", err)
+		return result{}, s.fail("copy", err)
 	}
 	s.filed(dst, res, false)
-	return copyData(res), nil
+	if d := copyData(res); d != nil {
+		return result{code: copyUIDCode(d), text: "COPY completed"}, nil
+	}
+	return result{}, nil
+}
+
+// copyUIDCode is the COPYUID response code (RFC 4315 section 3).
+func copyUIDCode(d *imap.CopyData) string {
+	return fmt.Sprintf("COPYUID %d %s %s", d.UIDValidity, d.SourceUIDs.String(), d.DestUIDs.String())
 }
 
 // Move implements MOVE (RFC 6851): the untagged COPYUID first, then the
-// EXPUNGEs (through the tracker, by the poll before the tagged OK). A move
+// EXPUNGEs (through the session's queue, by the poll before the tagged
+// OK). A move
 // into the selected mailbox itself gives the messages new UIDs, as
 // Dovecot does: COPYUID, the EXPUNGEs of the old UIDs and the EXISTS of
 // the new ones.
-func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+func (s *session) Move(numSet imap.NumSet, dest string) error {
 	s.count()
 	sel := s.sel
 	if sel.readOnly {
@@ -455,9 +537,7 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	}
 	s.filed(dst, res, true)
 	if d := copyData(res); d != nil {
-		if err := w.WriteCopyData(d); err != nil {
-			return err
-		}
+		s.enc.Status("*", "OK", copyUIDCode(d), "Moved")
 	}
 	if err := mb.syncLocked(s.ctx, nil, nil); err != nil {
 		return s.fail("move", err)
@@ -465,43 +545,48 @@ func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string
 	return nil
 }
 
-// Poll brings the selected mailbox up to date and writes what changed
+// poll brings the selected mailbox up to date and writes what changed
 // since this session last heard (RFC 9051 section 7: after every command;
-// no EXPUNGE after FETCH, STORE and SEARCH, section 7.5.1).
-func (s *session) Poll(w *imapserver.UpdateWriter, allowExpunge bool) error {
-	if s.sel == nil {
-		return nil
-	}
+// no EXPUNGE after FETCH, STORE and SEARCH, section 7.5.1), then RECENT
+// for new arrivals this session claimed (IMAP4rev1 only). A mailbox
+// deleted under the session ends it with BYE.
+func (s *session) poll(allowExpunge bool) error {
 	claimed, err := s.catchUp()
 	if err != nil {
-		if errors.Is(err, errMailboxGone) {
-			s.conn.Bye("Selected mailbox was deleted")
-		}
-		return s.fail("poll", err)
+		return s.pollFailed(err)
 	}
-	if err := s.sel.tracker.Poll(w, allowExpunge); err != nil {
-		return err
-	}
-	return s.writeRecent(w, claimed)
+	s.writeTaken(allowExpunge, claimed)
+	return s.enc.Err()
 }
 
-// writeRecent writes the untagged RECENT (IMAP4rev1 only; go-imap leaves
-// it out for IMAP4rev2) after the EXISTS of new arrivals this session
-// claimed as \Recent.
-func (s *session) writeRecent(w *imapserver.UpdateWriter, claimed bool) error {
-	if !claimed {
-		return nil
+func (s *session) pollFailed(err error) error {
+	if errors.Is(err, errMailboxGone) {
+		s.enc.Status("*", "BYE", "", "Selected mailbox was deleted").Flush()
+		s.closed = true
+		s.nc.Close()
 	}
+	return s.fail("poll", err)
+}
+
+// writeTaken writes the session's queued changes and, when it claimed
+// new arrivals as \Recent, the untagged RECENT after their EXISTS.
+func (s *session) writeTaken(allowExpunge, claimed bool) {
 	sel := s.sel
 	sel.mb.mu.Lock()
-	var n uint32
-	for _, m := range sel.mb.msgs {
-		if sel.isRecent(m.uid) {
-			n++
+	res := sel.takeLocked(allowExpunge)
+	var recent uint32
+	if claimed {
+		for _, uid := range sel.view {
+			if sel.isRecent(uid) {
+				recent++
+			}
 		}
 	}
 	sel.mb.mu.Unlock()
-	return w.WriteNumRecent(n)
+	s.writeUpdates(res)
+	if claimed && !s.rev2 {
+		s.enc.Untagged().Number(recent).Atom(" RECENT").CRLF()
+	}
 }
 
 // catchUp syncs the shared view and claims \Recent for new arrivals;
@@ -528,70 +613,21 @@ func (s *session) catchUp() (claimed bool, err error) {
 	return claimed, nil
 }
 
-// Idle implements IDLE (RFC 2177): it writes updates as soon as the store
-// (through MailboxChanged), another node (through Redis) or another session of
-// this process reports a change, and re-reads the change log every
-// Options.IdlePoll in case a notice was lost. An IDLE that lasts
-// Options.IdleTimeout ends the connection with BYE.
-func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
-	s.idleMu.Lock()
-	if s.closing {
-		s.idleMu.Unlock()
-		return nil
-	}
-	done := make(chan struct{})
-	s.idleDone = done
-	s.idleMu.Unlock()
-	defer close(done)
-	s.count()
-	autologout := time.NewTimer(s.srv.opts.idleTimeout())
-	defer autologout.Stop()
-	if s.sel == nil {
-		select {
-		case <-stop:
-		case <-s.ctx.Done():
-		case <-autologout.C:
-			s.conn.Bye("Autologout: idle for too long")
-		}
-		return nil
-	}
-	poll := s.srv.opts.idlePoll()
-	t := time.NewTimer(poll)
-	defer t.Stop()
-	for {
-		ch := s.sel.mb.waitChan()
-		if err := s.idlePoll(w, poll/2); err != nil {
-			return err
-		}
-		select {
-		case <-stop:
-			return nil
-		case <-autologout.C:
-			s.conn.Bye("Autologout: idle for too long")
-			return nil
-		case <-s.ctx.Done():
-			return nil
-		case <-ch:
-		case <-t.C:
-			t.Reset(poll)
-		}
-	}
-}
-
-// idlePoll is Poll for IDLE: it skips reading the change log when the
+// idlePoll is poll for IDLE: it skips reading the change log when the
 // shared view is current (see mailboxState.currentLocked), which is the
 // rule when IDLE starts right after a command and when a sibling session
 // has just read the log for a change that woke them all. The store work
 // runs on a goroutine of its own, so the long-lived IDLE goroutine keeps
 // a small stack (the SQLite driver's frames are large).
-func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) error {
+func (s *session) idlePoll(maxAge time.Duration) error {
 	sel := s.sel
 	mb := sel.mb
 	mb.mu.Lock()
 	current := mb.currentLocked(maxAge) && !(!sel.readOnly && mb.lastUID() >= sel.recentNext && mb.lastUID() > 0)
 	mb.mu.Unlock()
 	if current {
-		return sel.tracker.Poll(w, true)
+		s.writeTaken(true, false)
+		return s.enc.Err()
 	}
 	done := make(chan error, 1)
 	var claimed bool
@@ -607,13 +643,84 @@ func (s *session) idlePoll(w *imapserver.UpdateWriter, maxAge time.Duration) err
 		done <- err
 	}()
 	if err := <-done; err != nil {
-		if errors.Is(err, errMailboxGone) {
-			s.conn.Bye("Selected mailbox was deleted")
+		return s.pollFailed(err)
+	}
+	s.writeTaken(true, claimed)
+	return s.enc.Err()
+}
+
+// qresyncSelect tells a client that selected with QRESYNC what changed
+// since its mod-sequence (RFC 7162 section 3.2.5.1): the UIDs expunged
+// since, as VANISHED (EARLIER), then the flags of the messages changed
+// since, each limited to the client's known UIDs when it gave them.
+func (s *session) qresyncSelect(q *wire.QResync) error {
+	sel := s.sel
+	since := int64(min(q.ModSeq, 1<<62))
+	ch, err := s.srv.st.ChangesSince(s.ctx, sel.mb.id, since)
+	if err != nil {
+		return s.fail("select", err)
+	}
+	known := func(uid uint32) bool { return q.KnownUIDs == nil || q.KnownUIDs.Contains(imap.UID(uid)) }
+	var gone imap.UIDSet
+	for _, uid := range ch.Expunged {
+		if known(uid) {
+			gone.AddNum(imap.UID(uid))
 		}
-		return s.fail("poll", err)
 	}
-	if err := sel.tracker.Poll(w, true); err != nil {
-		return err
+	if len(gone) > 0 {
+		s.enc.Untagged().Atom("VANISHED (EARLIER) ").Atom(gone.String()).CRLF()
 	}
-	return s.writeRecent(w, claimed)
+	type changed struct {
+		seq, uid uint32
+		flags    []string
+		modseq   int64
+	}
+	var list []changed
+	mb := sel.mb
+	mb.mu.Lock()
+	for i, uid := range sel.view {
+		if k, ok := mb.index(uid); ok && mb.msgs[k].modseq > since && known(uid) {
+			list = append(list, changed{uint32(i + 1), uid, mb.msgs[k].flags, mb.msgs[k].modseq})
+		}
+	}
+	mb.mu.Unlock()
+	for _, c := range list {
+		s.enc.Untagged().Number(c.seq).Atom(" FETCH (UID ").Number(c.uid).Atom(" FLAGS ").Flags(s.clientFlags(c.uid, c.flags)).
+			Atom(" MODSEQ (").Number64(uint64(max(c.modseq, 0))).Atom("))").CRLF()
+	}
+	return s.enc.Err()
+}
+
+// writeVanishedSince answers UID FETCH's VANISHED modifier (RFC 7162
+// section 3.2.6): the UIDs of set expunged after since, before the FETCH
+// responses.
+func (s *session) writeVanishedSince(set imap.NumSet, since uint64) error {
+	uids, ok := set.(imap.UIDSet)
+	if !ok {
+		return nil
+	}
+	ch, err := s.srv.st.ChangesSince(s.ctx, s.sel.mb.id, int64(min(since, 1<<62)))
+	if err != nil {
+		return s.fail("fetch", err)
+	}
+	var gone imap.UIDSet
+	for _, uid := range ch.Expunged {
+		if uids.Contains(imap.UID(uid)) || containsStar(uids, uid) {
+			gone.AddNum(imap.UID(uid))
+		}
+	}
+	if len(gone) > 0 {
+		s.enc.Untagged().Atom("VANISHED (EARLIER) ").Atom(gone.String()).CRLF()
+	}
+	return s.enc.Err()
+}
+
+// containsStar: a range ending in "*" (0) covers every UID from its start.
+func containsStar(set imap.UIDSet, uid uint32) bool {
+	for _, r := range set {
+		if r.Stop == 0 && uid >= uint32(r.Start) || r.Start == 0 && uid >= uint32(r.Stop) {
+			return true
+		}
+	}
+	return false
 }

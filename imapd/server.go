@@ -12,9 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-
 	"congthu/changebus"
 	"congthu/connlimit"
 	"congthu/loginlimit"
@@ -104,9 +101,8 @@ type Options struct {
 	IdlePoll time.Duration
 	// IdleTimeout ends an IDLE that lasted this long without DONE: the
 	// server says BYE and closes the connection (the autologout timer of
-	// RFC 9051 section 5.4); 0 means DefaultIdleTimeout. Between
-	// commands, go-imap's own read timeout of 35 minutes applies, so a
-	// longer IdleTimeout is cut there too.
+	// RFC 9051 section 5.4), and so does a wait this long between
+	// commands; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
 	// Changes, if set, is subscribed to by New: the store's mailbox
 	// changes, and with a changebus.Relay the other nodes', reach MailboxChanged
@@ -131,6 +127,9 @@ type Options struct {
 	// LimitLoopback applies the per-IP cap to loopback clients too.
 	// Default false: loopback clients are exempt.
 	LimitLoopback bool
+	// Metrics, if set, counts sessions, logins and commands (see
+	// Metrics).
+	Metrics *Metrics
 	// LoginTimeout is how long a connection may stay without logging in
 	// (0: DefaultLoginTimeout; negative: no bound).
 	LoginTimeout time.Duration
@@ -160,27 +159,6 @@ func (o *Options) idlePoll() time.Duration {
 	return o.IdlePoll
 }
 
-// capabilities are what the sessions implement. imapserver adds SASL-IR,
-// LITERAL-, STARTTLS, AUTH=PLAIN or LOGINDISABLED, UNSELECT, ENABLE, IDLE,
-// UTF8=ACCEPT and APPENDLIMIT=n on its own.
-var capabilities = imap.CapSet{
-	imap.CapIMAP4rev1:        {},
-	imap.CapIMAP4rev2:        {},
-	imap.CapNamespace:        {},
-	imap.CapUIDPlus:          {},
-	imap.CapESearch:          {},
-	imap.CapSearchRes:        {},
-	imap.CapListExtended:     {},
-	imap.CapListStatus:       {},
-	imap.CapMove:             {},
-	imap.CapStatusSize:       {},
-	imap.CapBinary:           {},
-	imap.CapChildren:         {},
-	imap.CapSpecialUse:       {},
-	imap.CapCreateSpecialUse: {},
-	imap.CapLiteralPlus:      {},
-}
-
 // Server is an IMAP server over the store. Create it with New, feed it
 // listeners with Serve and ServeTLS, wire its MailboxChanged to the store's Changed
 // hook, and stop it with Close or Shutdown.
@@ -189,15 +167,17 @@ type Server struct {
 	st     Store
 	lim    LoginLimiter
 	log    *slog.Logger
-	imap   *imapserver.Server
 	ctx    context.Context // cancelled by Close: sessions
 	cancel context.CancelFunc
 
 	mu        sync.Mutex
 	mailboxes map[int64]*mailboxState // open in some session of this process
 	closed    bool
+	listeners map[net.Listener]struct{}
+	conns     map[net.Conn]struct{}
+	wg        sync.WaitGroup // connection goroutines
 
-	conns *connlimit.Limiter
+	limit *connlimit.Limiter
 }
 
 // New returns a Server for the store st. lim may be nil (no throttling);
@@ -223,15 +203,10 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		mailboxes: make(map[int64]*mailboxState),
-		conns:     opts.limiter(),
+		listeners: make(map[net.Listener]struct{}),
+		conns:     make(map[net.Conn]struct{}),
+		limit:     opts.limiter(),
 	}
-	s.imap = imapserver.New(&imapserver.Options{
-		NewSession:   s.newSession,
-		Caps:         capabilities,
-		Logger:       libLogger{log},
-		TLSConfig:    opts.TLSConfig,
-		InsecureAuth: opts.AllowInsecureAuth,
-	})
 	if opts.Changes != nil {
 		opts.Changes.Subscribe(s.MailboxChanged)
 	}
@@ -241,15 +216,61 @@ func New(opts Options, st Store, lim LoginLimiter, log *slog.Logger) *Server {
 // Serve accepts plain connections on ln (port 143 style: STARTTLS is
 // offered when Options.TLSConfig is set). It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(corkListener{s.limitListener(ln, nil)})
+	return s.serve(s.limitListener(ln, nil))
 }
 
+// serve accepts connections on ln until it fails or Close.
 func (s *Server) serve(ln net.Listener) error {
-	err := s.imap.Serve(ln)
-	if s.isClosed() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
 		return nil
 	}
-	return err
+	s.listeners[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.listeners, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if s.isClosed() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				// Out of file descriptors and the like: wait and retry.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				s.log.Warn("imapd: accept", "err", err, "retry", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("imapd: accept: %w", err)
+		}
+		delay = 0
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			c.Close()
+			return nil
+		}
+		s.conns[c] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				s.wg.Done()
+			}()
+			s.serveConn(c)
+		}()
+	}
 }
 
 // ServeTLS accepts implicit-TLS connections on ln (port 993 style, RFC
@@ -258,9 +279,8 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("imapd: ServeTLS needs Options.TLSConfig")
 	}
-	// imapserver recognises implicit TLS by the *tls.Conn it is given,
-	// so the cork goes under TLS.
-	return s.serve(tls.NewListener(corkListener{s.limitListener(ln, s.opts.TLSConfig)}, s.opts.TLSConfig))
+	// A session recognises implicit TLS by the *tls.Conn it is given.
+	return s.serve(tls.NewListener(s.limitListener(ln, s.opts.TLSConfig), s.opts.TLSConfig))
 }
 
 func (s *Server) isClosed() bool {
@@ -277,9 +297,18 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	var err error
+	for ln := range s.listeners {
+		if cerr := ln.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}
+	for c := range s.conns {
+		c.Close()
+	}
 	s.mu.Unlock()
-	err := s.imap.Close()
 	s.cancel()
+	s.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("imapd: close: %w", err)
 	}
@@ -318,15 +347,6 @@ func (s *Server) MailboxChanged(_, mailboxID, modseq int64) {
 	if mb != nil {
 		mb.signal(modseq)
 	}
-}
-
-// libLogger sends imapserver's own messages (failed reads, internal
-// errors) to slog. imapserver never logs credentials or message bytes
-// here (we leave its DebugWriter unset).
-type libLogger struct{ log *slog.Logger }
-
-func (l libLogger) Printf(format string, args ...any) {
-	l.log.Warn("imapd: " + fmt.Sprintf(format, args...))
 }
 
 // sleep waits for d or until ctx is done.

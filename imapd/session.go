@@ -1,94 +1,21 @@
 package imapd
 
 import (
-	"context"
 	"errors"
-	"io"
-	"net/netip"
-	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
 
 	"congthu/accountname"
-	"congthu/loginlimit"
+	"congthu/imapd/wire"
 	"congthu/store"
 )
 
 // delim is the hierarchy separator of mailbox names.
 const delim = '/'
-
-// session is one IMAP connection. imapserver calls its methods one at a
-// time (IDLE runs in a goroutine of its own while the connection only
-// waits for DONE), so its fields need no lock.
-type session struct {
-	srv     *Server
-	conn    *imapserver.Conn
-	ip      string // for logs
-	addr    netip.Addr
-	ctx     context.Context
-	cancel  context.CancelFunc
-	started time.Time
-	cmds    atomic.Int64
-	authed  atomic.Bool // logged in (see startLoginTimer)
-
-	acct *store.Account
-	sel  *selection
-	// unregister leaves Options.Sessions (revoke.go).
-	unregister func()
-
-	// imapserver runs Idle in a goroutine and, when the connection drops
-	// during IDLE, calls Close without waiting for it; Close waits.
-	idleMu   sync.Mutex
-	closing  bool
-	idleDone chan struct{}
-}
-
-var (
-	_ imapserver.SessionIMAP4rev2   = (*session)(nil)
-	_ imapserver.SessionAppendLimit = (*session)(nil)
-)
-
-func (s *Server) newSession(c *imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-	addr := loginlimit.AddrOf(c.NetConn().RemoteAddr())
-	ctx, cancel := context.WithCancel(s.ctx)
-	sess := &session{srv: s, conn: c, ip: addr.String(), addr: addr, ctx: ctx, cancel: cancel, started: time.Now()}
-	sess.startLoginTimer()
-	return sess, nil, nil
-}
-
-func (s *session) count() { s.cmds.Add(1) }
-
-// Close ends the session: it leaves the selected mailbox and logs one line.
-func (s *session) Close() error {
-	s.idleMu.Lock()
-	s.closing = true
-	idle := s.idleDone
-	s.idleMu.Unlock()
-	s.cancel()
-	if s.unregister != nil {
-		s.unregister()
-	}
-	if idle != nil {
-		<-idle
-	}
-	if s.sel != nil {
-		s.unselect()
-	}
-	user := ""
-	if s.acct != nil {
-		user = s.acct.Address
-	}
-	s.srv.log.Info("imap session end", "user", user, "ip", s.ip,
-		"duration", time.Since(s.started).Round(time.Millisecond), "commands", s.cmds.Load())
-	return nil
-}
 
 // Errors sent to clients. Details go to the log.
 var (
@@ -125,8 +52,8 @@ func (s *session) fail(op string, err error) error {
 }
 
 // Login checks the password through the store, throttled by the login
-// limiter. imapserver only calls it over TLS (or with AllowInsecureAuth),
-// for LOGIN and for AUTHENTICATE PLAIN (RFC 4616).
+// limiter. It is only called over TLS (or with AllowInsecureAuth), for
+// LOGIN and for AUTHENTICATE PLAIN (RFC 4616).
 func (s *session) Login(username, password string) error {
 	s.count()
 	// The limiter counts the canonical name; the store refuses names
@@ -135,6 +62,7 @@ func (s *session) Login(username, password string) error {
 	if s.srv.lim != nil {
 		wait, locked := s.srv.lim.Check(s.addr, account)
 		if locked {
+			s.srv.opts.Metrics.login(loginLocked)
 			s.srv.log.Info("imap login", "user", account, "ip", s.ip, "ok", false, "reason", "locked")
 			return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeUnavailable, Text: "Too many failed logins, try again later"}
 		}
@@ -148,12 +76,13 @@ func (s *session) Login(username, password string) error {
 			if s.srv.lim != nil {
 				s.srv.lim.Fail(s.addr, account)
 			}
+			s.srv.opts.Metrics.login(loginFailed)
 			reason := "bad credentials"
 			if errors.Is(err, store.ErrDisabled) {
 				reason = "disabled"
 			}
 			s.srv.log.Info("imap login", "user", account, "ip", s.ip, "ok", false, "reason", reason)
-			return imapserver.ErrAuthFailed
+			return errAuthFailed
 		}
 		s.srv.log.Error("imap login", "user", account, "ip", s.ip, "ok", false, "err", err)
 		return errTryLater
@@ -161,6 +90,7 @@ func (s *session) Login(username, password string) error {
 	if s.srv.lim != nil {
 		s.srv.lim.Succeed(s.addr, account)
 	}
+	s.srv.opts.Metrics.login(loginOK)
 	s.acct = acct
 	s.register(acct)
 	s.authed.Store(true)
@@ -175,14 +105,8 @@ func (s *session) authenticate(account, password string) (*store.Account, error)
 }
 
 // AppendLimit is announced as APPENDLIMIT=n (RFC 7889) and enforced by
-// imapserver before the literal is read.
+// the decoder before the literal is read.
 func (s *session) AppendLimit() uint32 { return s.srv.opts.appendLimit() }
-
-// Namespace: one personal namespace, no prefix (RFC 2342).
-func (s *session) Namespace() (*imap.NamespaceData, error) {
-	s.count()
-	return &imap.NamespaceData{Personal: []imap.NamespaceDescriptor{{Prefix: "", Delim: delim}}}, nil
-}
 
 func isInbox(name string) bool { return strings.EqualFold(name, "INBOX") }
 
@@ -231,7 +155,7 @@ func (s *session) Delete(name string) error {
 
 // Rename renames a mailbox and its children; renaming INBOX moves its
 // messages (RFC 9051 section 6.3.6).
-func (s *session) Rename(from, to string, _ *imap.RenameOptions) error {
+func (s *session) Rename(from, to string) error {
 	s.count()
 	to = strings.TrimSuffix(to, string(delim))
 	if isInbox(to) {
@@ -272,26 +196,20 @@ type listEntry struct {
 	subOutside bool
 }
 
-// isLSub reports whether w answers LSUB rather than LIST (SUBSCRIBED):
-// go-imap calls List for both with the same options and keeps the
-// difference in an unexported field, which is read here until congthu
-// parses IMAP commands itself.
-func isLSub(w *imapserver.ListWriter) bool {
-	f := reflect.ValueOf(w).Elem().FieldByName("lsub")
-	return f.IsValid() && f.Kind() == reflect.Bool && f.Bool()
-}
-
 // List implements LIST and LSUB with the RFC 5258 selection and return
 // options, RFC 6154 special-use attributes (always returned, section 2),
 // RFC 3348 child attributes and RFC 5819 STATUS.
-func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, options *imap.ListOptions) error {
+func (s *session) List(a *wire.List, lsub bool) error {
 	s.count()
-	if len(patterns) == 0 || (len(patterns) == 1 && patterns[0] == "") {
+	ref, patterns, options := a.Reference, a.Patterns, &a.Options
+	if lsub {
+		// LSUB is LIST (SUBSCRIBED) answered as RFC 3501 section 6.3.9 says.
+		options.SelectSubscribed = true
+	}
+	if !a.Extended && len(patterns) == 1 && patterns[0] == "" {
 		// RFC 9051 section 6.3.9: the hierarchy delimiter and root.
-		// imapserver drops an empty pattern of a plain LIST (an empty
-		// LIST-EXTENDED pattern list is its syntax error), so LIST ""
-		// "" arrives without patterns; LSUB passes it as it is.
-		return w.WriteList(&imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
+		s.writeList(lsub, &imap.ListData{Attrs: []imap.MailboxAttr{imap.MailboxAttrNoSelect}, Delim: delim, Mailbox: ""})
+		return s.enc.Err()
 	}
 	if listPatternsTooLong(patterns) {
 		return errListPatternTooLong
@@ -371,7 +289,6 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		return names[i] < names[j]
 	})
 
-	lsub := isLSub(w)
 	for _, name := range names {
 		e := entries[name]
 		if !matches(name) {
@@ -415,33 +332,98 @@ func (s *session) List(w *imapserver.ListWriter, ref string, patterns []string, 
 		if e.mbox != nil && e.mbox.SpecialUse != "" {
 			data.Attrs = append(data.Attrs, imap.MailboxAttr(e.mbox.SpecialUse))
 		}
+		s.writeList(lsub, data)
 		if options.ReturnStatus != nil && e.mbox != nil {
 			st, err := s.srv.st.Status(s.ctx, e.mbox.ID)
 			if err != nil {
 				return s.fail("list", err)
 			}
-			data.Status = s.statusData(name, st, options.ReturnStatus)
+			s.writeStatus(s.statusData(name, st, options.ReturnStatus))
 		}
-		if err := w.WriteList(data); err != nil {
+		if err := s.enc.Err(); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// writeList writes one LIST or LSUB response (RFC 9051 section 7.3.1,
+// RFC 5258 section 3.5 CHILDINFO).
+func (s *session) writeList(lsub bool, d *imap.ListData) {
+	e := s.enc.Untagged()
+	if lsub {
+		e.Atom("LSUB (")
+	} else {
+		e.Atom("LIST (")
+	}
+	for i, a := range d.Attrs {
+		if i > 0 {
+			e.SP()
+		}
+		e.Atom(string(a))
+	}
+	e.Atom(`) "/" `).Mailbox(d.Mailbox)
+	if d.ChildInfo != nil && !lsub {
+		e.Atom(` (CHILDINFO ("SUBSCRIBED"))`)
+	}
+	e.CRLF()
+}
+
+// writeStatus writes a STATUS response (RFC 9051 section 7.3.3).
+func (s *session) writeStatus(d *imap.StatusData) {
+	e := s.enc.Untagged().Atom("STATUS ").Mailbox(d.Mailbox).Atom(" (")
+	first := true
+	item := func(name string, v uint64) {
+		if !first {
+			e.SP()
+		}
+		first = false
+		e.Atom(name).SP().Number64(v)
+	}
+	if d.NumMessages != nil {
+		item("MESSAGES", uint64(*d.NumMessages))
+	}
+	if d.NumRecent != nil {
+		item("RECENT", uint64(*d.NumRecent))
+	}
+	if d.UIDNext != 0 {
+		item("UIDNEXT", uint64(d.UIDNext))
+	}
+	if d.UIDValidity != 0 {
+		item("UIDVALIDITY", uint64(d.UIDValidity))
+	}
+	if d.NumUnseen != nil {
+		item("UNSEEN", uint64(*d.NumUnseen))
+	}
+	if d.NumDeleted != nil {
+		item("DELETED", uint64(*d.NumDeleted))
+	}
+	if d.Size != nil {
+		item("SIZE", uint64(max(*d.Size, 0)))
+	}
+	if d.AppendLimit != nil {
+		item("APPENDLIMIT", uint64(*d.AppendLimit))
+	}
+	if d.HighestModSeq != 0 {
+		item("HIGHESTMODSEQ", d.HighestModSeq)
+	}
+	e.Atom(")").CRLF()
+}
+
 // Status implements STATUS (RFC 9051 section 6.3.11) from one aggregate
 // query of the store.
-func (s *session) Status(name string, options *imap.StatusOptions) (*imap.StatusData, error) {
+func (s *session) Status(name string, options *imap.StatusOptions) error {
 	s.count()
 	mb, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, name)
 	if err != nil {
-		return nil, s.fail("status", err)
+		return s.fail("status", err)
 	}
 	st, err := s.srv.st.Status(s.ctx, mb.ID)
 	if err != nil {
-		return nil, s.fail("status", err)
+		return s.fail("status", err)
 	}
-	return s.statusData(mb.Name, st, options), nil
+	s.writeStatus(s.statusData(mb.Name, st, options))
+	return s.enc.Err()
 }
 
 func (s *session) statusData(name string, st *store.MailboxStatus, o *imap.StatusOptions) *imap.StatusData {
@@ -471,32 +453,44 @@ func (s *session) statusData(name string, st *store.MailboxStatus, o *imap.Statu
 		l := s.AppendLimit()
 		d.AppendLimit = &l
 	}
+	if o.HighestModSeq {
+		s.enableCondStore()
+		d.HighestModSeq = uint64(max(st.HighestModSeq, 1))
+	}
 	return d
 }
 
-// Append stores a message (RFC 9051 section 6.3.12) and returns its UID
-// for APPENDUID (RFC 4315 section 3). A missing mailbox answers TRYCREATE.
-func (s *session) Append(name string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+// Append stores messages (RFC 9051 section 6.3.12; several are RFC 3502
+// MULTIAPPEND's form, stored one by one) and answers their UIDs with
+// APPENDUID (RFC 4315 section 3). A missing mailbox answers TRYCREATE.
+// The decoder has refused a message over the APPENDLIMIT before reading it.
+func (s *session) Append(a *wire.Append) (result, error) {
 	s.count()
-	mb, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, name)
+	mb, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, a.Mailbox)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
+		return result{}, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
 	} else if err != nil {
-		return nil, s.fail("append", err)
+		return result{}, s.fail("append", err)
 	}
-	raw, err := io.ReadAll(io.LimitReader(r, int64(s.AppendLimit())+1))
-	if err != nil {
-		return nil, err // connection trouble: imapserver closes it
+	var (
+		uids     imap.UIDSet
+		validity uint32
+	)
+	for _, m := range a.Messages {
+		if len(m.Literal) > int(s.AppendLimit()) {
+			return result{}, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
+		}
+		if len(m.Literal) == 0 {
+			return result{}, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Empty message"}
+		}
 	}
-	if len(raw) > int(s.AppendLimit()) {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
+	for _, m := range a.Messages {
+		res, err := s.srv.st.Append(s.ctx, mb.ID, m.Literal, storeFlags(m.Options.Flags), m.Options.Time)
+		if err != nil {
+			return result{}, s.fail("append", err)
+		}
+		uids.AddNum(imap.UID(res.UID))
+		validity = res.UIDValidity
 	}
-	if len(raw) == 0 {
-		return nil, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Empty message"}
-	}
-	res, err := s.srv.st.Append(s.ctx, mb.ID, raw, storeFlags(options.Flags), options.Time)
-	if err != nil {
-		return nil, s.fail("append", err)
-	}
-	return &imap.AppendData{UID: imap.UID(res.UID), UIDValidity: res.UIDValidity}, nil
+	return result{code: "APPENDUID " + strconv.FormatUint(uint64(validity), 10) + " " + uids.String(), text: "APPEND completed"}, nil
 }

@@ -114,14 +114,24 @@ Zalo, token refused).`,
 			if err != nil {
 				return usagef("zalo send: --to: %v", err)
 			}
-			var raw []byte
-			if *data == "-" {
-				raw, err = io.ReadAll(io.LimitReader(c.stdin, 64<<10))
-			} else {
-				raw, err = os.ReadFile(*data)
+			// A message's parameters are a few hundred bytes; more than
+			// 64 KiB is not a parameter file.
+			const maxData = 64 << 10
+			var in io.Reader = c.stdin
+			if *data != "-" {
+				f, err := os.Open(*data)
+				if err != nil {
+					return fmt.Errorf("zalo send: --data: %w", err)
+				}
+				defer f.Close()
+				in = f
 			}
+			raw, err := io.ReadAll(io.LimitReader(in, maxData+1))
 			if err != nil {
 				return fmt.Errorf("zalo send: --data: %w", err)
+			}
+			if len(raw) > maxData {
+				return usagef("zalo send: --data: more than 64 KiB")
 			}
 			params := map[string]string{}
 			if err := json.Unmarshal(raw, &params); err != nil {

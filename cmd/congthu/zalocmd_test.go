@@ -22,7 +22,7 @@ func TestZaloCLI(t *testing.T) {
 		t.Fatalf("domain add: %q", errs)
 	}
 	for k, v := range map[string]string{"CONGTHU_ZNS_API_URL": z.URL(), "CONGTHU_ZNS_OAUTH_URL": z.URL(), "CONGTHU_ZNS_APP_ID": "app-1",
-		"CONGTHU_ZNS_APP_SECRET": "s3cret", "CONGTHU_ZNS_REFRESH_TOKEN": "r0"} {
+		"CONGTHU_ZNS_APP_SECRET": "s3cret", "CONGTHU_ZNS_REFRESH_TOKEN": "r0", "CONGTHU_ZNS_OA_SECRET": "oa"} {
 		env[k] = v
 	}
 	if code, out, errs := runCLI(t, env, "", "zalo", "status"); code != 0 || !strings.Contains(out, "no token stored yet") {
@@ -52,6 +52,9 @@ func TestZaloCLI(t *testing.T) {
 	z.Fail("+84900000003", -118)
 	if code, _, errs := runCLI(t, env, data, "zalo", "send", "--to", "0900000003", "--template", "tpl-1", "--data", "-"); code != 1 || !strings.Contains(errs, "error -118") || !strings.Contains(errs, "not on Zalo") {
 		t.Errorf("a number not on Zalo: exit %d, stderr %q", code, errs)
+	}
+	if code, _, errs := runCLI(t, env, strings.Repeat(" ", 65<<10)+"{}", "zalo", "send", "--to", "0912345678", "--template", "tpl-1", "--data", "-"); code != 2 || !strings.Contains(errs, "more than 64 KiB") {
+		t.Errorf("huge data: exit %d, stderr %q", code, errs)
 	}
 	if code, _, errs := runCLI(t, env, "[1,2]", "zalo", "send", "--to", "0912345678", "--template", "tpl-1", "--data", "-"); code != 2 || !strings.Contains(errs, "JSON object") {
 		t.Errorf("bad data: exit %d, stderr %q", code, errs)

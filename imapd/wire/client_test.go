@@ -330,7 +330,7 @@ func clientCases() []clientCase {
 			return c.Store(imap.UIDSetNum(9), &imap.StoreFlags{Op: imap.StoreFlagsDel, Flags: []imap.Flag{imap.FlagSeen}},
 				&imap.StoreOptions{UnchangedSince: 300}).Close()
 		}, Command{Name: "STORE", UID: true, Args: &Store{NumSet: imap.UIDSet{{Start: 9, Stop: 9}},
-			Flags: imap.StoreFlags{Op: imap.StoreFlagsDel, Flags: []imap.Flag{imap.FlagSeen}}, Options: imap.StoreOptions{UnchangedSince: 300}}}},
+			Flags: imap.StoreFlags{Op: imap.StoreFlagsDel, Flags: []imap.Flag{imap.FlagSeen}}, Options: imap.StoreOptions{UnchangedSince: 300}, HasUnchangedSince: true}}},
 		{"STORE set empty", func(c *imapclient.Client) error {
 			return c.Store(imap.SeqSetNum(1), &imap.StoreFlags{Op: imap.StoreFlagsSet}, nil).Close()
 		}, Command{Name: "STORE", Args: &Store{NumSet: imap.SeqSet{{Start: 1, Stop: 1}},

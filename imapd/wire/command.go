@@ -169,6 +169,9 @@ type Store struct {
 	NumSet  imap.NumSet
 	Flags   imap.StoreFlags
 	Options imap.StoreOptions
+	// HasUnchangedSince tells UNCHANGEDSINCE 0 (which fails for every
+	// message, RFC 7162 section 3.1.3) from none.
+	HasUnchangedSince bool
 }
 
 // Copy is COPY and MOVE.

@@ -76,9 +76,13 @@ type SyntaxError struct {
 	Tag string
 	// Msg says what was wrong, without the offending bytes.
 	Msg string
-	// Code is a response code for the answer, "TOOBIG" for a refused
-	// literal and empty otherwise.
+	// Code is a response code for the answer: "TOOBIG" for a refused
+	// literal, "CANNOT" for a mailbox name or pattern that is not valid
+	// modified UTF-7 (the caller may answer NO [CANNOT], as the name
+	// names no mailbox), empty otherwise.
 	Code string
+	// Command is the command's name in upper case, when it was read.
+	Command string
 	// Fatal means the decoder could not find the start of the next
 	// command (a refused non-synchronizing literal too large to discard):
 	// the caller answers, then closes the connection.
@@ -118,6 +122,7 @@ type Decoder struct {
 	total   int64 // octets of the current command so far
 	depth   int
 	tag     string
+	name    string // the command's name once read
 	head    []byte // the first octets of a line too long to keep
 }
 
@@ -148,7 +153,7 @@ func (d *Decoder) Limits() Limits { return d.lim }
 // next call starts on the next command unless the error is Fatal), or the
 // reader's error (io.EOF when the client has gone between commands).
 func (d *Decoder) Next() (cmd *Command, err error) {
-	d.line, d.pos, d.total, d.depth, d.tag = d.line[:0], 0, 0, 0, ""
+	d.line, d.pos, d.total, d.depth, d.tag, d.name = d.line[:0], 0, 0, 0, "", ""
 	defer func() {
 		r := recover()
 		if r == nil {
@@ -156,7 +161,7 @@ func (d *Decoder) Next() (cmd *Command, err error) {
 		}
 		switch e := r.(type) {
 		case *SyntaxError:
-			e.Tag = d.tag
+			e.Tag, e.Command = d.tag, d.name
 			cmd, err = nil, e
 			if !e.Fatal {
 				if ferr := d.skipRest(); ferr != nil {
@@ -525,13 +530,9 @@ func (d *Decoder) quoted() string {
 				s = string(esc)
 			}
 			d.pos++
-			if !d.utf8Accept {
-				for i := 0; i < len(s); i++ {
-					if s[i] >= 0x80 {
-						d.fail("8-bit octets in a quoted string without UTF8=ACCEPT")
-					}
-				}
-			}
+			// 8-bit text is taken in UTF-8 with or without UTF8=ACCEPT,
+			// as Dovecot does: clients quote UTF-8 passwords and search
+			// strings. Mailbox names stay strict (decodeName).
 			d.checkUTF8(s)
 			return s
 		case '\\':

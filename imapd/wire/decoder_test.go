@@ -183,7 +183,7 @@ func TestDecodeForms(t *testing.T) {
 				Flags: imap.StoreFlags{Op: imap.StoreFlagsSet, Flags: []imap.Flag{imap.FlagSeen, imap.FlagFlagged, "$x"}}}}},
 		{"STORE UNCHANGEDSINCE", "a UID STORE 1:3 (UNCHANGEDSINCE 0) -FLAGS.SILENT (\\Deleted)\r\n",
 			&Command{Tag: "a", Name: "STORE", UID: true, Args: &Store{NumSet: imap.UIDSet{{Start: 1, Stop: 3}},
-				Flags: imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}}}},
+				Flags: imap.StoreFlags{Op: imap.StoreFlagsDel, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, HasUnchangedSince: true}}},
 		{"UID COPY $", "a UID COPY $ Trash\r\n", &Command{Tag: "a", Name: "COPY", UID: true, Args: &Copy{NumSet: imap.SearchRes(), Mailbox: "Trash"}}},
 		{"SORT ESORT", "a UID SORT RETURN (MIN COUNT) (REVERSE ARRIVAL DISPLAYFROM DISPLAYTO CC TO SIZE FROM) UTF-8 UNDELETED SINCE 1-Feb-1994\r\n",
 			&Command{Tag: "a", Name: "SORT", UID: true, Args: &Sort{
@@ -230,12 +230,13 @@ func TestDecodeErrors(t *testing.T) {
 		minus    bool
 	}{
 		{"unterminated quoted string", "a LIST \"\" \"foo\r\n", "a", "", Limits{}, false, false},
-		{"bad mUTF-7 in CREATE", "a CREATE \"bad&mUTF7\"\r\n", "a", "", Limits{}, false, false},
-		{"mUTF-7 printable in run", "a CREATE \"&AGE-\"\r\n", "a", "", Limits{}, false, false},
-		{"mUTF-7 adjacent runs", "a CREATE \"&AOk-&AOk-\"\r\n", "a", "", Limits{}, false, false},
-		{"bad mUTF-7 in pattern", "a LIST \"\" \"&Jjo!\"\r\n", "a", "", Limits{}, false, false},
+		{"bad mUTF-7 in CREATE", "a CREATE \"bad&mUTF7\"\r\n", "a", "CANNOT", Limits{}, false, false},
+		{"mUTF-7 printable in run", "a CREATE \"&AGE-\"\r\n", "a", "CANNOT", Limits{}, false, false},
+		{"mUTF-7 adjacent runs", "a CREATE \"&AOk-&AOk-\"\r\n", "a", "CANNOT", Limits{}, false, false},
+		{"bad mUTF-7 in pattern", "a LIST \"\" \"&Jjo!\"\r\n", "a", "CANNOT", Limits{}, false, false},
 		{"8-bit mailbox in a literal", "a CREATE {6}\r\nHồ sơ\r\n", "a", "", Limits{}, false, false},
-		{"8-bit quoted without UTF8=ACCEPT", "a LOGIN \"cán\" x\r\n", "a", "", Limits{}, false, false},
+		{"8-bit quoted mailbox without UTF8=ACCEPT", "a SELECT \"cán\"\r\n", "a", "", Limits{}, false, false},
+		{"invalid UTF-8 quoted", "a LOGIN \"\xff\" x\r\n", "a", "", Limits{}, false, false},
 		{"8-bit atom without UTF8=ACCEPT", "a SELECT Hồ\r\n", "a", "", Limits{}, false, false},
 		{"invalid UTF-8 with UTF8=ACCEPT", "a SELECT \"\xff\"\r\n", "a", "", Limits{}, true, false},
 		{"sync literal too big", "a LOGIN {99999999}\r\n", "a", "TOOBIG", Limits{}, false, false},
@@ -406,7 +407,7 @@ func TestNoReadAhead(t *testing.T) {
 		{"unterminated quoted string", "a LIST \"\" \"foo\r\n", ""},
 		{"refused synchronizing literal", "a LOGIN {99999999}\r\n", "TOOBIG"},
 		{"refused non-synchronizing literal after its octets", "a LOGIN {70000+}\r\n" + strings.Repeat("x", 70000) + " y\r\n", "TOOBIG"},
-		{"bad mUTF-7", "a CREATE \"bad&mUTF7\"\r\n", ""},
+		{"bad mUTF-7", "a CREATE \"bad&mUTF7\"\r\n", "CANNOT"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pr, pw := io.Pipe()

@@ -113,12 +113,16 @@
 // the caller turns on SetUTF8Accept (after ENABLE UTF8=ACCEPT or
 // IMAP4rev2, RFC 6855 section 3, RFC 9051 section 5.1), names are modified
 // UTF-7 (RFC 3501 section 5.1.3) decoded strictly — invalid base64, a
-// run encoding printable ASCII, adjacent runs, non-zero padding bits,
-// unpaired surrogates or 8-bit octets are a SyntaxError — and 8-bit octets
-// in atoms and quoted strings are refused (literals may hold them, as
-// CHAR8 allows, except in a mailbox name). With UTF8=ACCEPT on, quoted
-// strings, atoms and names may hold UTF-8, which must be valid, and names
-// are taken as they are: "&" is no longer special. LIST patterns follow
+// run encoding printable ASCII, adjacent runs, non-zero padding bits or
+// unpaired surrogates are a SyntaxError with Code "CANNOT" (the name
+// names no mailbox: imapd answers NO [CANNOT], and OK with nothing for a
+// LIST pattern), 8-bit octets one without a code — and 8-bit octets
+// in atoms are refused. Quoted strings may hold valid UTF-8 either way,
+// as Dovecot takes them (clients quote UTF-8 passwords and search
+// strings); literals may hold any octets, as CHAR8 allows; neither may
+// carry an 8-bit mailbox name. With UTF8=ACCEPT on, atoms and names may
+// hold UTF-8, which must be valid, and names are taken as they are: "&"
+// is no longer special. LIST patterns follow
 // the same rules; their wildcards are left for the matcher.
 //
 // # Encoder

@@ -202,3 +202,16 @@ func (e *Encoder) Flags(flags []imap.Flag) *Encoder {
 
 // NumSet writes a sequence set, "$" for imap.SearchRes().
 func (e *Encoder) NumSet(set imap.NumSet) *Encoder { return e.write(set.String()) }
+
+// Literal8 writes b as a literal8 "~{n}" CRLF data (RFC 3516), as BINARY
+// answers are sent whether or not they hold NUL.
+func (e *Encoder) Literal8(b []byte) *Encoder {
+	return e.write("~{").write(strconv.Itoa(len(b))).write("}\r\n").writeBytes(b)
+}
+
+// Reset makes the encoder write to w, forgetting any error, keeping
+// UTF8=ACCEPT. A server may so lend a connection a pooled buffer only
+// while it writes.
+func (e *Encoder) Reset(w *bufio.Writer) {
+	e.w, e.err = w, nil
+}

@@ -13,6 +13,7 @@ func (d *Decoder) command() *Command {
 	d.sp()
 	cmd := &Command{Tag: d.tag}
 	cmd.Name = d.commandName()
+	d.name = cmd.Name
 	if cmd.Name == "UID" {
 		cmd.UID = true
 		d.sp()
@@ -180,10 +181,16 @@ func (d *Decoder) decodeName(raw string, pattern bool) string {
 	}
 	s, err := DecodeMUTF7(raw)
 	if err != nil {
-		if pattern {
-			d.fail("invalid modified UTF-7 in the pattern")
+		for i := 0; i < len(raw); i++ {
+			if raw[i] >= 0x80 {
+				d.fail("8-bit mailbox name without UTF8=ACCEPT")
+			}
 		}
-		d.fail("invalid modified UTF-7 in the mailbox name")
+		msg := "invalid modified UTF-7 in the mailbox name"
+		if pattern {
+			msg = "invalid modified UTF-7 in the pattern"
+		}
+		panic(&SyntaxError{Msg: msg, Code: "CANNOT"})
 	}
 	return s
 }
@@ -541,6 +548,7 @@ func (d *Decoder) store(uid bool) *Store {
 			}
 			d.sp()
 			a.Options.UnchangedSince = d.modSeq(true)
+			a.HasUnchangedSince = true
 		})
 		d.sp()
 	}

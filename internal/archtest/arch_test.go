@@ -71,6 +71,8 @@ var rules = []rule{
 		"the filter daemons' clients are leaves"},
 	{"zns/...", []string{"store/...", "queue/...", "httpapi/...", "dispatcher/...", "notify/...", "sms/...", "webhook/...", "cmd/..."},
 		"the ZNS API client is a leaf, as the SMS providers are"},
+	{"internal/metrics", []string{"store/...", "outbox/...", "queue/...", "smtpd/...", "imapd/...", "dispatcher/...", "httpapi/...", "notify/...", "loginlimit/...", "config/...", "cmd/..."},
+		"the metrics registry is a leaf every layer may count into"},
 	{"...", []string{"internal/testenv", "internal/testcert", "internal/testdns", "mtasts/ststest", "sms/smpp/smpptest", "zns/znstest"},
 		"test helpers are for tests only"},
 }

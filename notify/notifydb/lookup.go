@@ -39,10 +39,7 @@ func (s *Store) LookupNotifications(ctx context.Context, l Lookup) ([]Notificati
 	default:
 		return nil, nil
 	}
-	rows, err := s.r().Query(ctx, `SELECT id, service, test, channel, template_id, template_version, recipient, reference, dossier_code,
-		event_id, dossier_status, '', '', '', '', sms_encoding, sms_parts, urgent, status, status_detail,
-		outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to
-		FROM notifications WHERE `+col+` = ? ORDER BY id DESC LIMIT ?`, val, l.Limit)
+	rows, err := s.r().Query(ctx, "SELECT "+notificationSummaryColumns+" FROM notifications WHERE "+col+" = ? ORDER BY id DESC LIMIT ?", val, l.Limit)
 	if err != nil {
 		return nil, fmt.Errorf("notifydb: lookup: %w", err)
 	}
