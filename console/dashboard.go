@@ -16,7 +16,8 @@ import (
 
 // statusOrder is the order of statuses in the dashboard's bars.
 var statusOrder = []string{notifydb.NotificationDelivered, notifydb.NotificationSending, notifydb.NotificationCreated,
-	notifydb.NotificationTemporaryFailure, notifydb.NotificationPermanentFailure, notifydb.NotificationTechnicalFailure}
+	notifydb.NotificationScheduled, notifydb.NotificationTemporaryFailure, notifydb.NotificationPermanentFailure,
+	notifydb.NotificationTechnicalFailure, notifydb.NotificationCancelled}
 
 // statusColour fills a status's part of a bar (contrast checked against
 // white text-free bars; the legend carries the words).
@@ -27,6 +28,8 @@ var statusColour = map[string]string{
 	notifydb.NotificationTemporaryFailure: "#b45309",
 	notifydb.NotificationPermanentFailure: "#b91c1c",
 	notifydb.NotificationTechnicalFailure: "#7c2d12",
+	notifydb.NotificationScheduled:        "#6d28d9",
+	notifydb.NotificationCancelled:        "#9ca3af",
 }
 
 type channelCounts struct {

@@ -105,8 +105,10 @@ var funcs = template.FuncMap{
 		switch st {
 		case notifydb.NotificationDelivered:
 			return "ok"
-		case notifydb.NotificationCreated, notifydb.NotificationSending:
+		case notifydb.NotificationCreated, notifydb.NotificationSending, notifydb.NotificationScheduled:
 			return "wait"
+		case notifydb.NotificationCancelled:
+			return ""
 		}
 		return "bad"
 	},
@@ -156,6 +158,10 @@ func statusLabel(st string) string {
 		return "Lỗi tạm thời"
 	case notifydb.NotificationTechnicalFailure:
 		return "Lỗi kỹ thuật"
+	case notifydb.NotificationScheduled:
+		return "Hẹn gửi"
+	case notifydb.NotificationCancelled:
+		return "Đã hủy"
 	}
 	return st
 }

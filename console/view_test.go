@@ -88,3 +88,21 @@ func FuzzParseQuery(f *testing.F) {
 		}
 	})
 }
+
+// TestEveryStatusHasALabel: a status the store knows is shown in
+// Vietnamese and counted on the dashboard.
+func TestEveryStatusHasALabel(t *testing.T) {
+	for _, st := range statusOrder {
+		if statusLabel(st) == st {
+			t.Errorf("status %q has no Vietnamese label", st)
+		}
+		if statusColour[st] == "" {
+			t.Errorf("status %q has no colour", st)
+		}
+	}
+	for _, ch := range []string{"email", "sms", "zalo"} {
+		if channelLabel(ch) == "" {
+			t.Errorf("channel %q has no label", ch)
+		}
+	}
+}
