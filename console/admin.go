@@ -19,6 +19,7 @@ import (
 	"congthu/sms"
 	"congthu/store"
 	"congthu/templates"
+	"congthu/webhook"
 )
 
 func parseInt(s string) (int64, error) { return strconv.ParseInt(strings.TrimSpace(s), 10, 64) }
@@ -351,8 +352,9 @@ func outboxJobID(jobID string) (int64, bool) {
 // ---- services and API keys
 
 type serviceRow struct {
-	S    notifydb.APIService
-	Keys []notifydb.APIKey
+	S        notifydb.APIService
+	Keys     []notifydb.APIKey
+	Failures []notifydb.CallbackFailure
 }
 
 type servicesView struct {
@@ -378,7 +380,13 @@ func (s *Server) showServices(w http.ResponseWriter, r *http.Request, sess *sess
 			s.fail(w, r, sess, "API keys", err)
 			return
 		}
-		v.Services = append(v.Services, serviceRow{S: sv, Keys: ks})
+		fs, err := s.d.Notifications.CallbackFailures(r.Context(), sv.Name, 5)
+		if err != nil {
+			s.fail(w, r, sess, "callback failures", err)
+			return
+		}
+		sv.CallbackSecret = "" // never shown
+		v.Services = append(v.Services, serviceRow{S: sv, Keys: ks, Failures: fs})
 	}
 	s.renderFlash(w, r, http.StatusOK, "services", sess, "Dịch vụ và khóa API", flash, v)
 }
@@ -422,6 +430,47 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, sess *session
 	}
 	s.auditf(r, sess, "apikey.revoke", strconv.FormatInt(id, 10), "")
 	http.Redirect(w, r, "/admin/services?msg="+urlQueryEscape("Đã thu hồi khóa "+strconv.FormatInt(id, 10)+"."), http.StatusSeeOther)
+}
+
+// setCallback sets (or, with an empty URL, removes) a service's callback
+// URL and signing secret, with the checks of `congthu service callback
+// set`: an http(s) URL reaching a public address (or a network of
+// api.callback_allow), a secret of at least 16 characters.
+func (s *Server) setCallback(w http.ResponseWriter, r *http.Request, sess *session) {
+	name := strings.TrimSpace(r.PostFormValue("service"))
+	u := strings.TrimSpace(r.PostFormValue("url"))
+	secret := r.PostFormValue("secret")
+	back := func(msg string) { http.Redirect(w, r, "/admin/services?msg="+urlQueryEscape(msg), http.StatusSeeOther) }
+	if u != "" {
+		if len(secret) < 16 {
+			back("Khóa ký gọi lại phải có ít nhất 16 ký tự.")
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		err := webhook.CheckURL(ctx, u, s.d.CallbackAllow, nil)
+		cancel()
+		var ue *webhook.UnresolvedError
+		switch {
+		case errors.As(err, &ue):
+			// Set anyway: the address is checked at each delivery.
+		case errors.Is(err, webhook.ErrRefusedAddress):
+			back("Địa chỉ gọi lại bị từ chối: chỉ gọi tới địa chỉ công cộng, trừ các mạng trong api.callback_allow.")
+			return
+		case err != nil:
+			back("Địa chỉ gọi lại không hợp lệ: " + err.Error())
+			return
+		}
+	}
+	if err := s.d.Notifications.SetServiceCallback(r.Context(), name, u, secret); err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrInvalid) {
+			back("Không có dịch vụ " + name + ".")
+			return
+		}
+		s.fail(w, r, sess, "set callback", err)
+		return
+	}
+	s.auditf(r, sess, "service.callback", name, "url %q", u)
+	back("Đã lưu địa chỉ gọi lại của " + name + ".")
 }
 
 // ---- templates

@@ -30,7 +30,7 @@
 //	POST /admin/notifications/{id}/resend a new notification         desk, admin
 //	GET  /admin/accounts, POST ...        accounts                   admin
 //	GET  /admin/queues, POST ...          queues and dead letters    admin
-//	GET  /admin/services, POST ...        services and API keys      admin
+//	GET  /admin/services, POST ...        services, API keys, callbacks admin
 //	GET  /admin/templates[/{id}]          lint and preview           admin
 //	GET  /admin/domains[/{name}]          DNS records to publish     admin
 //	GET  /admin/audit                     the audit log              admin
@@ -52,6 +52,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -98,6 +99,9 @@ type Deps struct {
 	// Revoked, if set, ends the SMTP and IMAP sessions of an account
 	// whose password changed or that was disabled, on every node.
 	Revoked func(ctx context.Context, accountID, stamp int64)
+	// CallbackAllow are the networks callbacks may reach besides public
+	// addresses (api.callback_allow).
+	CallbackAllow []netip.Prefix
 	// Hostname is the MX host named in the DNS records of domains.
 	Hostname string
 	// Resolver looks the domains' records up (nil: the system's).
@@ -183,6 +187,7 @@ func (s *Server) Handler() http.Handler {
 	admin("GET /admin/services", s.services)
 	admin("POST /admin/services/keys", s.createKey)
 	admin("POST /admin/services/keys/{id}/revoke", s.revokeKey)
+	admin("POST /admin/services/callback", s.setCallback)
 	admin("GET /admin/templates", s.templateList)
 	admin("GET /admin/templates/{id}", s.template)
 	admin("GET /admin/templates/{id}/email", s.templateEmail)

@@ -3,6 +3,7 @@ package console
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -445,5 +446,55 @@ func TestAccountsAndKeys(t *testing.T) {
 		if !strings.Contains(strings.Join(acts, " "), want) {
 			t.Errorf("audit lacks %s: %v", want, acts)
 		}
+	}
+}
+
+// TestCallbacks: an admin sets a service's callback with the CLI's
+// checks (a refused address, a short secret), the secret never shown nor
+// audited; failed callbacks are listed with their last error.
+func TestCallbacks(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	em, _ := e.notifications()
+	c := e.signedIn(adminAddr)
+	tok := c.csrf("/admin/services")
+	const secret = "bí mật ký gọi lại 0123456789"
+	for _, tc := range []struct{ url, secret, msg string }{
+		{"http://127.0.0.1:9/cb", secret, "bị từ chối"},
+		{"https://motcua.example/cb", "ngắn", "ít nhất 16"},
+		{"ftp://motcua.example/cb", secret, "không hợp lệ"},
+	} {
+		r := c.post("/admin/services/callback", url.Values{"csrf": {tok}, "service": {"motcua"}, "url": {tc.url}, "secret": {tc.secret}})
+		loc, _ := url.QueryUnescape(r.Header.Get("Location"))
+		if r.StatusCode != http.StatusSeeOther || !strings.Contains(loc, tc.msg) {
+			t.Errorf("%s: %d %q, want a redirect saying %q", tc.url, r.StatusCode, loc, tc.msg)
+		}
+	}
+	if sv, _ := e.nst.APIService(ctx, "motcua"); sv.CallbackURL != "" {
+		t.Fatalf("a refused callback was set: %q", sv.CallbackURL)
+	}
+	e.srv.d.CallbackAllow = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	r := c.post("/admin/services/callback", url.Values{"csrf": {tok}, "service": {"motcua"}, "url": {"http://127.0.0.1:9/cb"}, "secret": {secret}})
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("set: %d", r.StatusCode)
+	}
+	sv, _ := e.nst.APIService(ctx, "motcua")
+	if sv.CallbackURL != "http://127.0.0.1:9/cb" || sv.CallbackSecret != secret {
+		t.Fatalf("service %+v", sv)
+	}
+	ev, err := e.nst.SetNotificationStatusEvent(ctx, em.ID, notifydb.NotificationSending, "", time.Now())
+	if err != nil || ev == nil || !ev.Callback {
+		t.Fatalf("event %+v %v: want a callback queued", ev, err)
+	}
+	if err := e.nst.UpdateCallback(ctx, ev.ID, notifydb.CallbackPending, time.Now().Add(time.Minute), "dial tcp 127.0.0.1:9: connection refused"); err != nil {
+		t.Fatal(err)
+	}
+	page := c.get("/admin/services")
+	mustContain(t, "services page", page.body, "http://127.0.0.1:9/cb", "connection refused", em.ID, "đang thử lại")
+	if strings.Contains(page.body, secret) {
+		t.Error("the callback secret is shown")
+	}
+	es, _ := e.st.Audit(ctx, 0, 5)
+	if len(es) == 0 || es[0].Action != "service.callback" || strings.Contains(es[0].Detail, secret) {
+		t.Errorf("audit %+v", es)
 	}
 }

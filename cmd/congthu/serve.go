@@ -600,7 +600,7 @@ func listenConsole(ctx context.Context, r *runner, cfg *config.Config, tlsConfig
 	}, console.Deps{
 		Store: d.st, Notifications: d.nst, Queue: d.qc, Queues: knownQueues, Templates: set, Channels: chans,
 		Limiter: d.lim, NewAPIKey: httpapi.NewAPIKey, Revoked: revoked, Hostname: cfg.Hostname,
-		Resolver: resolver(cfg.Delivery.DNSResolver),
+		Resolver: resolver(cfg.Delivery.DNSResolver), CallbackAllow: cfg.API.CallbackAllowPrefixes(),
 	})
 	if err != nil {
 		return err

@@ -215,3 +215,36 @@ func (s *Store) DeliveryLatency(ctx context.Context, t time.Time) ([]Latency, er
 	})
 	return out, nil
 }
+
+// CallbackFailure is a callback of a service that failed at least once.
+type CallbackFailure struct {
+	CallbackDelivery
+	NotificationID string
+}
+
+// CallbackFailures returns a service's callbacks whose last attempt
+// failed (still retried, or given up), most recent first, at most limit
+// (default 10, at most 100).
+func (s *Store) CallbackFailures(ctx context.Context, service string, limit int) ([]CallbackFailure, error) {
+	if limit <= 0 || limit > 100 {
+		limit = 10
+	}
+	rows, err := s.r().Query(ctx, `SELECT c.event_id, c.state, c.attempts, c.next_attempt_at, c.last_error, c.updated_at, e.status, e.at, e.notification_id
+		FROM notification_callbacks c JOIN notification_events e ON e.id = c.event_id
+		WHERE e.service = ? AND c.last_error <> '' ORDER BY c.updated_at DESC LIMIT ?`, service, limit)
+	if err != nil {
+		return nil, fmt.Errorf("notifydb: callback failures of %s: %w", service, err)
+	}
+	defer rows.Close()
+	var out []CallbackFailure
+	for rows.Next() {
+		var c CallbackFailure
+		var next, upd, at int64
+		if err := rows.Scan(&c.EventID, &c.State, &c.Attempts, &next, &c.LastError, &upd, &c.Status, &at, &c.NotificationID); err != nil {
+			return nil, fmt.Errorf("notifydb: callback failures of %s: %w", service, err)
+		}
+		c.NextAttempt, c.UpdatedAt, c.At = sqldb.FromMicro(next), sqldb.FromMicro(upd), sqldb.FromMicro(at)
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
