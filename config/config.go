@@ -56,6 +56,7 @@ type Config struct {
 	Auth     Auth     `toml:"auth"`
 	Delivery Delivery `toml:"delivery"`
 	API      API      `toml:"api"`
+	Admin    Admin    `toml:"admin"`
 	SMS      SMS      `toml:"sms"`
 	Log      Log      `toml:"log"`
 	Limits   Limits   `toml:"limits"`
@@ -65,8 +66,9 @@ type Config struct {
 }
 
 // Zalo configures the Zalo Notification Service (ZNS) account: the app,
-// its secrets and the Official Account's first refresh token. Only the
-// `congthu zalo` commands use it so far; no notification is sent on Zalo.
+// its secrets and the Official Account's first refresh token. With
+// app_id set, serve offers the zalo channel and receives Zalo's events at
+// POST /v1/zalo/events.
 type Zalo struct {
 	// APIURL is the ZNS API.
 	APIURL string `toml:"api_url" env:"CONGTHU_ZNS_API_URL"`
@@ -83,6 +85,13 @@ type Zalo struct {
 	// OASecret is the Official Account's secret key, which signs the
 	// webhook's events.
 	OASecret string `toml:"oa_secret" env:"CONGTHU_ZNS_OA_SECRET"`
+	// ReceiptTimeout is how long after Zalo accepted a message the SMS
+	// fallback waits for Zalo's receipt (also how long Zalo may stay
+	// unreachable before the fallback goes); 1m to 24h.
+	ReceiptTimeout Duration `toml:"receipt_timeout" env:"CONGTHU_ZNS_RECEIPT_TIMEOUT"`
+	// PriceVND is what one ZNS message costs, in đồng, recorded on each
+	// when Zalo accepts it (usage reports add them up).
+	PriceVND int64 `toml:"price_vnd" env:"CONGTHU_PRICE_ZNS_VND"`
 }
 
 // Filter configures the MX's content filters: rspamd (spam) and ClamAV's
@@ -119,6 +128,24 @@ type Mailbox struct {
 	Quota Size `toml:"quota" env:"CONGTHU_MAILBOX_QUOTA"`
 }
 
+// Admin configures the operator console: web pages for the agency's IT
+// staff (accounts, queues, API keys, templates, domains) and for the
+// one-stop-shop desk (looking a dossier's notifications up and sending
+// them again). Accounts sign in with their mail password once given a
+// role (`congthu user role`).
+type Admin struct {
+	// Addr is the console's listener, host:port or "off". It serves
+	// HTTPS with the configured certificate (tls.cert) when one is set,
+	// plain HTTP otherwise: keep it on loopback or a management network
+	// then.
+	Addr string `toml:"addr" env:"CONGTHU_ADMIN_ADDR"`
+	// RequireTOTP refuses console sign-in to admin accounts without a
+	// TOTP second factor (`congthu user totp`).
+	RequireTOTP bool `toml:"require_totp" env:"CONGTHU_ADMIN_REQUIRE_TOTP"`
+	// IdleTimeout ends a console session unused for that long.
+	IdleTimeout Duration `toml:"idle_timeout" env:"CONGTHU_ADMIN_IDLE_TIMEOUT"`
+}
+
 // API configures the REST API for back-office systems.
 type API struct {
 	// RateLimit is how many notifications one API key may create per
@@ -140,6 +167,29 @@ type API struct {
 	// public addresses only (never loopback, link-local, private,
 	// multicast or other special-purpose addresses).
 	CallbackAllow StringList `toml:"callback_allow" env:"CONGTHU_API_CALLBACK_ALLOW"`
+	// DefaultChannels are the channels of a dossier event that names
+	// none, in order (phone channels after the first are its fallbacks:
+	// see the API reference). Empty: email,zalo,sms when Zalo is
+	// configured, else email,sms.
+	DefaultChannels StringList `toml:"default_channels" env:"CONGTHU_DEFAULT_CHANNELS"`
+	// ReminderLead is how long before a dossier's appointment its
+	// reminder is sent (events received with appointment_at, delayed
+	// with new_appointment_at); 0 turns reminders off.
+	ReminderLead Duration `toml:"reminder_lead" env:"CONGTHU_REMINDER_LEAD"`
+	// ReminderMinNotice: no reminder is scheduled when its time would be
+	// less than this away.
+	ReminderMinNotice Duration `toml:"reminder_min_notice" env:"CONGTHU_REMINDER_MIN_NOTICE"`
+}
+
+// Channels returns DefaultChannels, or the default for the configuration.
+func (c *Config) Channels() []string {
+	if len(c.API.DefaultChannels) > 0 {
+		return c.API.DefaultChannels
+	}
+	if c.Zalo.AppID != "" {
+		return []string{"email", "zalo", "sms"}
+	}
+	return []string{"email", "sms"}
 }
 
 // CallbackAllowPrefixes returns CallbackAllow parsed, a single address as
@@ -194,6 +244,9 @@ type SMS struct {
 	MaxPerHour int `toml:"max_per_hour" env:"CONGTHU_SMS_MAX_PER_HOUR"`
 	// DuplicateWindow: identical text to one number within it is sent once.
 	DuplicateWindow Duration `toml:"duplicate_window" env:"CONGTHU_SMS_DUPLICATE_WINDOW"`
+	// PriceVND is what one SMS part costs, in đồng, recorded on each SMS
+	// (parts × price) when the provider accepts it.
+	PriceVND int64 `toml:"price_vnd_per_part" env:"CONGTHU_PRICE_SMS_VND"`
 }
 
 // Delivery configures outbound delivery of mail for other domains.
@@ -443,6 +496,7 @@ func Default() *Config {
 			MX:          ":2525",
 			HTTP:        ":8080",
 		},
+		Admin: Admin{Addr: "127.0.0.1:8081", IdleTimeout: Duration(30 * time.Minute)},
 		SMTP: SMTP{
 			MaxMessageBytes:              25 << 20,
 			MaxRecipients:                100,
@@ -460,7 +514,8 @@ func Default() *Config {
 			DMARCQuarantine:           DMARCJunk,
 		},
 		Filter: Filter{SpamAddHeader: "junk", Failure: "tempfail", Timeout: Duration(20 * time.Second)},
-		Zalo:   Zalo{APIURL: "https://business.openapi.zalo.me", OAuthURL: "https://oauth.zaloapp.com"},
+		Zalo: Zalo{APIURL: "https://business.openapi.zalo.me", OAuthURL: "https://oauth.zaloapp.com",
+			ReceiptTimeout: Duration(30 * time.Minute)},
 		IMAP: IMAP{
 			AppendLimit: 25 << 20,
 			IdleTimeout: Duration(30 * time.Minute),
@@ -484,7 +539,8 @@ func Default() *Config {
 			Workers:                 256,
 			MTASTS:                  true,
 		},
-		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour)},
+		API: API{RateLimit: 3000, IdempotencyRetention: Duration(30 * 24 * time.Hour),
+			ReminderLead: Duration(24 * time.Hour), ReminderMinNotice: Duration(2 * time.Hour)},
 		SMS: SMS{
 			SMPPWindow:      10,
 			SMPPRate:        100,
@@ -615,6 +671,7 @@ func (c *Config) Validate() error {
 		{"listen.imaps", "CONGTHU_IMAPS_ADDR", c.Listen.IMAPS},
 		{"listen.mx", "CONGTHU_MX_ADDR", c.Listen.MX},
 		{"listen.http", "CONGTHU_HTTP_ADDR", c.Listen.HTTP},
+		{"admin.addr", "CONGTHU_ADMIN_ADDR", c.Admin.Addr},
 	}
 	seen := map[string]string{}
 	for _, a := range addrs {
@@ -670,6 +727,7 @@ func (c *Config) Validate() error {
 		{"delivery.smarthost_max_connections", "CONGTHU_SMARTHOST_MAX_CONNECTIONS", int64(c.Delivery.SmarthostMaxConnections)},
 		{"delivery.workers", "CONGTHU_DELIVERY_WORKERS", int64(c.Delivery.Workers)},
 		{"api.rate_limit", "CONGTHU_API_RATE_LIMIT", int64(c.API.RateLimit)},
+		{"admin.idle_timeout", "CONGTHU_ADMIN_IDLE_TIMEOUT", int64(c.Admin.IdleTimeout)},
 		{"sms.smpp_window", "CONGTHU_SMPP_WINDOW", int64(c.SMS.SMPPWindow)},
 		{"sms.max_parts", "CONGTHU_SMS_MAX_PARTS", int64(c.SMS.MaxParts)},
 		{"sms.max_per_hour", "CONGTHU_SMS_MAX_PER_HOUR", int64(c.SMS.MaxPerHour)},
@@ -777,6 +835,39 @@ func (c *Config) Validate() error {
 	}
 	if c.Zalo.AppID != "" && c.Zalo.AppSecret == "" {
 		bad("zalo.app_secret", "CONGTHU_ZNS_APP_SECRET", "required with zalo.app_id")
+	}
+	if c.Zalo.AppID != "" && c.Zalo.OASecret == "" {
+		bad("zalo.oa_secret", "CONGTHU_ZNS_OA_SECRET", "required with zalo.app_id (it signs Zalo's delivery events)")
+	}
+	if t := c.Zalo.ReceiptTimeout.D(); t < time.Minute || t > 24*time.Hour {
+		bad("zalo.receipt_timeout", "CONGTHU_ZNS_RECEIPT_TIMEOUT", "%s: want 1m to 24h", c.Zalo.ReceiptTimeout)
+	}
+	if d := c.API.ReminderLead.D(); d < 0 || d > 30*24*time.Hour {
+		bad("api.reminder_lead", "CONGTHU_REMINDER_LEAD", "%s: want 0 (off) to 720h", c.API.ReminderLead)
+	}
+	if d := c.API.ReminderMinNotice.D(); d < 0 || d > 7*24*time.Hour {
+		bad("api.reminder_min_notice", "CONGTHU_REMINDER_MIN_NOTICE", "%s: want 0 to 168h", c.API.ReminderMinNotice)
+	}
+	if c.Zalo.PriceVND < 0 {
+		bad("zalo.price_vnd", "CONGTHU_PRICE_ZNS_VND", "must not be negative")
+	}
+	if c.SMS.PriceVND < 0 {
+		bad("sms.price_vnd_per_part", "CONGTHU_PRICE_SMS_VND", "must not be negative")
+	}
+	seenCh := map[string]bool{}
+	for _, ch := range c.API.DefaultChannels {
+		switch {
+		case ch != "email" && ch != "sms" && ch != "zalo":
+			bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "%q: want email, zalo or sms", ch)
+		case ch == "zalo" && c.Zalo.AppID == "":
+			bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "zalo needs zalo.app_id (CONGTHU_ZNS_APP_ID)")
+		case seenCh[ch]:
+			bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "%s given twice", ch)
+		}
+		seenCh[ch] = true
+	}
+	if seenCh["sms"] && seenCh["zalo"] && slices.Index(c.API.DefaultChannels, "sms") < slices.Index(c.API.DefaultChannels, "zalo") {
+		bad("api.default_channels", "CONGTHU_DEFAULT_CHANNELS", "zalo must come before sms (later phone channels are fallbacks; only sms can be one)")
 	}
 	if v := c.Filter.SpamAddHeader; v != "junk" && v != "inbox" {
 		bad("filter.spam_action_add_header", "CONGTHU_SPAM_ACTION_ADD_HEADER", "%q: want junk or inbox", v)

@@ -17,6 +17,7 @@ import (
 
 	"congthu/dkim"
 	"congthu/internal/mailaddr"
+	"congthu/internal/metrics"
 	"congthu/internal/safego"
 	"congthu/mailhdr"
 	"congthu/mtasts"
@@ -168,6 +169,10 @@ type Options struct {
 	// Now is the clock for retry schedules, expiry and delay notices.
 	// Default time.Now.
 	Now func() time.Time
+
+	// Metrics count the recorded outcomes and the DSNs (NewMetrics).
+	// Default: counters nobody reads.
+	Metrics *Metrics
 }
 
 // Outbox is what the dispatcher needs from the outbox: the entries due,
@@ -262,6 +267,9 @@ func (o *Options) withDefaults() {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(metrics.NewRegistry())
 	}
 	if o.Smarthost != "" && o.SmarthostTLS == SmarthostTLSAuto {
 		if _, port, _ := net.SplitHostPort(o.Smarthost); port == "465" {
@@ -485,6 +493,12 @@ func (d *Dispatcher) attemptEntry(ctx context.Context, id int64) (time.Time, err
 	}
 
 	var outcomes []*DeliveryError
+	// Each recipient's destination class, for the metrics: remote ones
+	// by their domain, local ones as attempt finds them.
+	dests := make([]destination, len(due))
+	for i, r := range due {
+		dests[i] = remoteClass(mailaddr.Domain(r.Address))
+	}
 	if len(raw) == 0 {
 		// Composed when delivered, or, without Options.Compose,
 		// nothing that could be sent.
@@ -509,7 +523,7 @@ func (d *Dispatcher) attemptEntry(ctx context.Context, id int64) (time.Time, err
 		}
 	}
 	if outcomes == nil {
-		outcomes = d.attempt(ctx, log, st, raw, due)
+		outcomes = d.attempt(ctx, log, st, raw, due, dests)
 	}
 	stopMark()
 	if ctx.Err() != nil {
@@ -562,7 +576,8 @@ func (d *Dispatcher) attemptEntry(ctx context.Context, id int64) (time.Time, err
 	if err := d.record(ctx, attempts); err != nil {
 		return time.Time{}, fmt.Errorf("dispatcher: record outcomes of outbox %d: %w", id, err)
 	}
-	for _, a := range attempts {
+	for i, a := range attempts {
+		d.o.Metrics.outcome(a.Status, dests[i])
 		switch a.Status {
 		case outbox.Delivered:
 			log.Info("dispatcher: delivered", "rcpt", a.Address)
@@ -615,8 +630,9 @@ func earliest(a, b time.Time) time.Time {
 
 // attempt transfers raw to the due recipients (local ones are delivered
 // into their mailboxes), grouped by domain, domains in parallel, and
-// returns each recipient's outcome (nil: delivered).
-func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *outbox.State, raw []byte, due []outbox.RecipientState) []*DeliveryError {
+// returns each recipient's outcome (nil: delivered). It marks the
+// recipients it delivered locally destLocal in dests.
+func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *outbox.State, raw []byte, due []outbox.RecipientState, dests []destination) []*DeliveryError {
 	out := make([]*DeliveryError, len(due))
 	byDomain := map[string][]int{}
 	var domains []string
@@ -663,6 +679,9 @@ func (d *Dispatcher) attempt(ctx context.Context, log *slog.Logger, st *outbox.S
 		case err != nil:
 			res = fill(len(rcpts), temporary("4.3.0", "store: %v", err))
 		case local:
+			for _, i := range idx {
+				dests[i] = destLocal
+			}
 			res = d.deliverLocal(ctx, rcpts, raw)
 		default:
 			msg := sign()

@@ -42,4 +42,8 @@
 // sender. The outcomes reach whoever subscribed to the outbox
 // (outbox.Store.AddHook) inside the transaction that records them; the
 // dispatcher knows nothing of who that is.
+//
+// Each recorded outcome is counted by result and by the class of the
+// recipient's domain (local, remote_gov_vn, remote_vn, remote_other; never
+// the domain itself), and each DSN by its action (Metrics, metrics.go).
 package dispatcher

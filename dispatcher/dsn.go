@@ -61,6 +61,7 @@ func (d *Dispatcher) report(ctx context.Context, log *slog.Logger, st *outbox.St
 		log.Error("dispatcher: cannot deliver the DSN to the sender", "action", rcpts[0].action, "err", err)
 		return
 	}
+	d.o.Metrics.dsn(rcpts[0].action)
 	log.Info("dispatcher: DSN delivered to the sender", "action", rcpts[0].action, "recipients", len(rcpts))
 }
 

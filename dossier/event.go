@@ -85,10 +85,11 @@ func (a Applicant) Of(c Contact) string {
 }
 
 // Channels is what ParseEvent knows of the notification channels (package
-// notify's Registry): their names, in the order an event that names none
-// gets them, and the contact each sends to.
+// notify's Registry): their names, the ones an event that names none gets
+// (Defaults, in order), and the contact each sends to.
 type Channels interface {
 	Names() []string
+	Defaults() []string
 	Contact(channel string) (Contact, bool)
 }
 
@@ -183,7 +184,7 @@ func ParseEvent(code string, body []byte, chans Channels) (*Event, []FieldError,
 		}
 	}
 	if ev.Channels == nil {
-		for _, c := range chans.Names() {
+		for _, c := range chans.Defaults() {
 			if k, _ := chans.Contact(c); ev.Applicant.Of(k) != "" {
 				ev.Channels = append(ev.Channels, c)
 			}

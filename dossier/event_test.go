@@ -159,6 +159,8 @@ func (l channelList) Names() []string {
 	return out
 }
 
+func (l channelList) Defaults() []string { return l.Names() }
+
 func (l channelList) Contact(name string) (Contact, bool) {
 	for _, c := range l {
 		if c.name == name {

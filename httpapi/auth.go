@@ -49,6 +49,7 @@ type caller struct {
 	keyID   int64
 	service string
 	test    bool
+	admin   bool // reads every service's usage
 }
 
 type ctxKey struct{}
@@ -123,7 +124,7 @@ func (s *Server) auth(h http.HandlerFunc) http.Handler {
 			writeErrors(w, http.StatusForbidden, fieldError{Field: "Authorization", Message: "API key revoked"})
 			return
 		}
-		c := &caller{keyID: k.ID, service: k.Service, test: k.Test}
+		c := &caller{keyID: k.ID, service: k.Service, test: k.Test, admin: k.Admin}
 		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, c)))
 	})
 }

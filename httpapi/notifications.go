@@ -59,6 +59,13 @@ type notificationView struct {
 	SMSText      string      `json:"sms_text,omitempty"`
 	SMSEncoding  string      `json:"sms_encoding,omitempty"`
 	SMSParts     int         `json:"sms_parts,omitempty"`
+	// Zalo: the ZNS template and the parameters sent.
+	ZNSTemplateID string            `json:"zns_template_id,omitempty"`
+	ZNSData       map[string]string `json:"zns_data,omitempty"`
+	// CostVND is what sending it cost, recorded when it was sent.
+	CostVND int64 `json:"cost_vnd"`
+	// ScheduledFor is when a scheduled notification (a reminder) is due.
+	ScheduledFor *time.Time  `json:"scheduled_for,omitempty"`
 	CreatedAt    time.Time   `json:"created_at"`
 	SentAt       *time.Time  `json:"sent_at,omitempty"`
 	CompletedAt  *time.Time  `json:"completed_at,omitempty"`
@@ -87,6 +94,11 @@ func (s *Server) viewOf(n *notifydb.Notification, full bool) notificationView {
 		Status: n.Status, StatusDetail: n.StatusDetail, Test: n.Test, Template: templateRef{n.TemplateID, n.TemplateVersion},
 		Subject: n.Subject, Body: n.Text, SMSText: n.SMSText, SMSEncoding: n.SMSEncoding, SMSParts: n.SMSParts,
 		CreatedAt: n.CreatedAt.UTC(), SentAt: optTime(n.SentAt), CompletedAt: optTime(n.CompletedAt), URI: "/v1/notifications/" + n.ID}
+	if n.ZNSTemplateID != "" {
+		v.ZNSTemplateID = n.ZNSTemplateID
+		_ = json.Unmarshal([]byte(n.ZNSData), &v.ZNSData) // written by us: an object of strings
+	}
+	v.CostVND, v.ScheduledFor = n.PriceVND, optTime(n.ScheduledFor)
 	if c, _ := s.channels.Contact(n.Channel); c == dossier.ContactEmail {
 		v.EmailAddress = n.Recipient
 	} else {
@@ -140,13 +152,16 @@ func replay(w http.ResponseWriter, field, hash, storedHash string, body []byte) 
 // creation is what the create endpoints share: idempotency, rate limit,
 // rendering (build), the group commit, the enqueues and the response.
 type creation struct {
-	c        *caller
-	idemKey  string // "" for none
-	idemFld  string // the field that carries the key, for 409
-	hash     string
-	cost     int
-	build    func() ([]notifydb.NewNotification, []fieldError, error)
-	response func(notes []notifydb.NewNotification) any
+	c       *caller
+	idemKey string // "" for none
+	idemFld string // the field that carries the key, for 409
+	hash    string
+	cost    int
+	// cancel, when set, cancels the dossier's scheduled reminders in
+	// the same commit, with reason as their detail.
+	cancel, reason string
+	build          func() ([]notifydb.NewNotification, []fieldError, error)
+	response       func(notes []notifydb.NewNotification) any
 }
 
 // create serves a creation request. The idempotency key is not looked up
@@ -200,7 +215,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 		return
 	}
 	res, durable, err := s.nst.CreateNotificationCommitted(ctx, &notifydb.NotificationRequest{Service: cr.c.service, Test: cr.c.test, IdempotencyKey: cr.idemKey,
-		RequestHash: cr.hash, Status: http.StatusCreated, Response: body, Notifications: notes})
+		RequestHash: cr.hash, Status: http.StatusCreated, Response: body, Notifications: notes, CancelScheduled: cr.cancel, CancelReason: cr.reason})
 	if err != nil {
 		s.unavailable(w, "store notifications", err)
 		return
@@ -209,6 +224,7 @@ func (s *Server) create(w http.ResponseWriter, r *http.Request, cr creation) {
 	// runs; the answer waits for both.
 	if !res.Replayed && res.Err == nil {
 		s.enqueue(ctx, notes)
+		s.tracker.EnqueueCallbacks(ctx, res.Events) // the reminders it cancelled
 	}
 	if err := durable(); err != nil {
 		s.unavailable(w, "store notifications", err)
@@ -259,6 +275,9 @@ func (s *Server) refund(ctx context.Context, cr creation) {
 func (s *Server) enqueue(ctx context.Context, notes []notifydb.NewNotification) {
 	jobs := make([]queue.Job, 0, len(notes))
 	for _, n := range notes {
+		if !n.ScheduledFor.IsZero() {
+			continue // queued when its time comes (Tracker.RunReminders)
+		}
 		if j, ok := notify.JobOf(n.ID, n.Channel, n.Test); ok {
 			jobs = append(jobs, j)
 		}
@@ -294,6 +313,9 @@ func (s *Server) views(notes []notifydb.NewNotification) []notificationView {
 	for i := range notes {
 		n := notes[i].Notification
 		n.Status = notifydb.NotificationCreated
+		if !n.ScheduledFor.IsZero() {
+			n.Status = notifydb.NotificationScheduled
+		}
 		out[i] = s.viewOf(&n, false)
 	}
 	return out
@@ -315,8 +337,14 @@ func (s *Server) postDossierEvent(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusUnprocessableEntity, ferrs...)
 		return
 	}
+	cancel := ""
+	reason := notify.ReminderCancel(ev)
+	if reason != "" {
+		cancel = code
+	}
 	s.create(w, r, creation{
 		c: c, idemKey: "event:" + ev.EventID, idemFld: "event_id", hash: requestHash("event "+code, ev), cost: len(ev.Channels),
+		cancel: cancel, reason: reason,
 		build: func() ([]notifydb.NewNotification, []fieldError, error) {
 			return s.build.BuildEvent(c.service, c.test, code, ev)
 		},
@@ -536,7 +564,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, dossier, path stri
 	if f.Status != "" {
 		switch f.Status {
 		case notifydb.NotificationCreated, notifydb.NotificationSending, notifydb.NotificationDelivered, notifydb.NotificationPermanentFailure,
-			notifydb.NotificationTemporaryFailure, notifydb.NotificationTechnicalFailure:
+			notifydb.NotificationTemporaryFailure, notifydb.NotificationTechnicalFailure, notifydb.NotificationScheduled, notifydb.NotificationCancelled:
 		default:
 			errs = append(errs, fieldError{Field: "status", Message: "unknown status"})
 		}
@@ -622,4 +650,40 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) {
 		out.Events = append(out.Events, webhook.PayloadOf(e))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// cancelNotification serves DELETE /v1/notifications/{id}: a scheduled
+// notification (a reminder) of the caller's service becomes cancelled and
+// is never sent. Any other is 409: what was sent cannot be unsent.
+func (s *Server) cancelNotification(w http.ResponseWriter, r *http.Request) {
+	c := callerOf(r.Context())
+	id := r.PathValue("id")
+	n, err := s.nst.Notification(r.Context(), id)
+	if errors.Is(err, notifydb.ErrNotFound) || (err == nil && (n.Service != c.service || n.Test != c.test)) {
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no such notification"})
+		return
+	} else if err != nil {
+		s.unavailable(w, "notification", err)
+		return
+	}
+	ev, err := s.nst.CancelScheduled(r.Context(), c.service, id, "cancelled through the API")
+	switch {
+	case errors.Is(err, notifydb.ErrNotScheduled):
+		writeErrors(w, http.StatusConflict, fieldError{Field: "id", Message: "only a scheduled notification can be cancelled; this one is " + n.Status})
+		return
+	case errors.Is(err, notifydb.ErrNotFound):
+		writeErrors(w, http.StatusNotFound, fieldError{Field: "id", Message: "no such notification"})
+		return
+	case err != nil:
+		s.unavailable(w, "cancel notification", err)
+		return
+	}
+	if ev != nil {
+		s.tracker.EnqueueCallbacks(r.Context(), []notifydb.NotificationEvent{*ev})
+	}
+	if n, err = s.nst.Notification(r.Context(), id); err != nil {
+		s.unavailable(w, "notification", err)
+		return
+	}
+	writeJSON(w, http.StatusOK, s.viewOf(n, false))
 }

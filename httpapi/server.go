@@ -52,6 +52,9 @@ type Options struct {
 	KeyCacheTTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// Reminders, if set, schedules appointment reminders with the dossier
+	// events that give an appointment.
+	Reminders *notify.Reminders
 	// Webhooks are the channels' providers' endpoints (pattern → handler,
 	// e.g. "POST /v1/sms/receipts" for the HTTP SMS provider's delivery
 	// reports). They carry no API key: each checks its provider's own
@@ -126,7 +129,7 @@ func New(opts Options, d Deps) *Server {
 	}
 	rb := redisbatch.New(d.Queue.Redis(), opts.Log)
 	s := &Server{opts: opts, log: opts.Log, st: d.Store, ob: d.Outbox, nst: d.Notifications, q: d.Queue, set: d.Templates, channels: d.Channels,
-		build: &notify.Builder{Templates: d.Templates, Channels: d.Channels, Now: opts.Now}, tracker: d.Tracker, redis: rb,
+		build: &notify.Builder{Templates: d.Templates, Channels: d.Channels, Reminders: opts.Reminders, Now: opts.Now}, tracker: d.Tracker, redis: rb,
 		metrics: d.Metrics, keys: newKeyCache(opts.KeyCacheTTL), limiter: &limiter{rdb: d.Queue.Redis(), batch: rb, perMinute: opts.RateLimit}}
 	s.routes()
 	return s
@@ -154,8 +157,10 @@ func (s *Server) routes() {
 	m.Handle("GET /v1/dossiers/{code}/notifications", auth(s.listDossierNotifications))
 	m.Handle("POST /v1/notifications/{channel}", auth(s.postTemplate))
 	m.Handle("GET /v1/notifications/{id}", auth(s.getNotification))
+	m.Handle("DELETE /v1/notifications/{id}", auth(s.cancelNotification))
 	m.Handle("GET /v1/notifications", auth(s.listNotifications))
 	m.Handle("GET /v1/events", auth(s.listEvents))
+	m.Handle("GET /v1/usage", auth(s.usage))
 	m.Handle("GET /v1/templates", auth(s.listTemplates))
 	m.Handle("GET /v1/templates/{id}", auth(s.getTemplate))
 	m.Handle("POST /v1/templates/{id}/preview", auth(s.previewTemplate))

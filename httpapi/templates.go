@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 
@@ -63,6 +64,11 @@ type previewView struct {
 	SMSEncoding string `json:"sms_encoding,omitempty"`
 	SMSParts    int    `json:"sms_parts,omitempty"`
 	SMSTooLong  bool   `json:"sms_too_long,omitempty"`
+	// Zalo: the ZNS template and the parameters as they would be sent
+	// (shortened to Zalo's limits; ZNSNote says which were).
+	ZNSTemplateID string            `json:"zns_template_id,omitempty"`
+	ZNSData       map[string]string `json:"zns_data,omitempty"`
+	ZNSNote       string            `json:"zns_note,omitempty"`
 }
 
 // previewTemplate renders a template with the given personalisation, or
@@ -118,6 +124,10 @@ func (s *Server) previewTemplate(w http.ResponseWriter, r *http.Request) {
 		var p *notify.Problem
 		v.SMSText, v.SMSEncoding, v.SMSParts = n.SMSText, n.SMSEncoding, n.SMSParts
 		v.SMSTooLong = errors.As(err, &p) && p.TooLong
+		if n.ZNSTemplateID != "" {
+			v.ZNSTemplateID, v.ZNSNote = n.ZNSTemplateID, n.StatusDetail
+			_ = json.Unmarshal([]byte(n.ZNSData), &v.ZNSData)
+		}
 	}
 	writeJSON(w, http.StatusOK, v)
 }

@@ -48,6 +48,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"congthu/accountname"
+	"congthu/internal/metrics"
 )
 
 // Options configures a Limiter. Zero fields take the defaults shown.
@@ -86,6 +87,9 @@ type Options struct {
 	// Log, if set, is told (at most once a minute) when Redis does not
 	// answer and this process counts on its own.
 	Log *slog.Logger
+	// Metrics, if set, is where the limiter counts the lockouts it
+	// begins (congthu_login_lockouts_total).
+	Metrics *metrics.Registry
 }
 
 func (o Options) withDefaults() Options {
@@ -127,7 +131,8 @@ func (o Options) withDefaults() Options {
 
 // Limiter counts failed logins. It is safe for concurrent use.
 type Limiter struct {
-	opts Options
+	opts     Options
+	lockouts lockoutCounters
 
 	lastTrouble atomic.Int64 // unix seconds of the last Redis warning
 
@@ -143,7 +148,7 @@ type entry struct {
 
 // New returns a Limiter with opts (zero fields take their defaults).
 func New(opts Options) *Limiter {
-	return &Limiter{opts: opts.withDefaults(), entries: map[string]*entry{}}
+	return &Limiter{opts: opts.withDefaults(), entries: map[string]*entry{}, lockouts: newLockoutCounters(opts.Metrics)}
 }
 
 // AddrOf returns the IP address of a connection's remote address (a
@@ -290,6 +295,7 @@ func (l *Limiter) fail(key string, limit int, now time.Time) {
 	if len(e.fails) >= limit {
 		e.lockedUntil = now.Add(l.opts.Lockout)
 		e.fails = nil
+		l.lockouts.locked(key)
 	}
 }
 

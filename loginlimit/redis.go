@@ -112,15 +112,20 @@ func (l *Limiter) redisFail(now time.Time, ipKey, acctKey string) (ipLeft, acctL
 		if c == nil {
 			continue
 		}
-		err := c.Err()
-		if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		if redis.HasErrorPrefix(c.Err(), "NOSCRIPT") {
 			// Redis lost its scripts (a restart): Run loads it.
-			err = scriptFail.Run(ctx, l.opts.Redis, redisKeys(keys[i]), ms, l.opts.Window.Milliseconds(),
-				limits[i], l.opts.Lockout.Milliseconds(), member).Err()
+			c = scriptFail.Run(ctx, l.opts.Redis, redisKeys(keys[i]), ms, l.opts.Window.Milliseconds(),
+				limits[i], l.opts.Lockout.Milliseconds(), member)
 		}
+		err := c.Err()
 		if err != nil {
 			l.redisTrouble("fail", err)
 			left[i] = keys[i]
+			continue
+		}
+		if n, _ := c.Int(); n == 2 {
+			// The script began a lockout.
+			l.lockouts.locked(keys[i])
 		}
 	}
 	return left[0], left[1]

@@ -43,6 +43,9 @@ type Message struct {
 type Builder struct {
 	Templates *templates.Set
 	Channels  *Registry
+	// Reminders, if set, schedules appointment reminders with the events
+	// that give an appointment (reminder.go).
+	Reminders *Reminders
 	// Now is the clock; nil: time.Now.
 	Now func() time.Time
 }
@@ -106,8 +109,16 @@ func (b *Builder) BuildEvent(service string, test bool, code string, ev *dossier
 	data := ev.TemplateData(code)
 	var notes []notifydb.NewNotification
 	var all []dossier.FieldError
+	if p := FallbackProblem(ev.Channels); p != "" {
+		return nil, []dossier.FieldError{{Field: "channels", Message: p}}, nil
+	}
+	// A fallback channel of a phone channel is sent only if that fails.
+	from, held, fallback := FallbackFor(ev.Channels, ev.Applicant.Phone)
 	seen := map[string]bool{}
 	for _, ch := range ev.Channels {
+		if fallback && from != ChannelEmail && ch == held {
+			continue
+		}
 		m, ok := b.eventMessage(service, test, code, ev, data, ch)
 		if !ok {
 			all = append(all, dossier.FieldError{Field: "channels", Message: fmt.Sprintf("no %s template for status %s", ch, ev.Status)})
@@ -129,6 +140,11 @@ func (b *Builder) BuildEvent(service string, test bool, code string, ev *dossier
 		return nil, all, nil
 	}
 	b.addFallback(service, test, code, ev, data, notes)
+	sent := make([]string, 0, len(notes))
+	for _, n := range notes {
+		sent = append(sent, n.Channel)
+	}
+	notes = append(notes, b.buildReminders(service, test, code, ev, data, sent)...)
 	return notes, nil, nil
 }
 

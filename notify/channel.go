@@ -27,6 +27,7 @@ import (
 const (
 	ChannelEmail = "email" // through the outbox
 	ChannelSMS   = "sms"
+	ChannelZalo  = "zalo"
 )
 
 // A Channel sends live notifications of one kind through its provider.
@@ -78,6 +79,9 @@ func (t *Tracker) Handler(ch Channel) queue.Handler {
 		}
 		if n.Channel != name || n.Test {
 			return queue.Permanent(fmt.Errorf("notify: notification %s is not a live %s notification", n.ID, name))
+		}
+		if n.Status == notifydb.NotificationScheduled {
+			return nil // its time has not come: RunReminders queues it again then
 		}
 		if notifydb.NotificationStatusFinal(n.Status) {
 			if n.Status == notifydb.NotificationPermanentFailure {

@@ -38,16 +38,33 @@ func TestFallbackFor(t *testing.T) {
 		channels []string
 		phone    string
 		ok       bool
+		from     string
 	}{
-		{[]string{"email"}, "+84912345678", true},
-		{[]string{"email"}, "", false},
-		{[]string{"email", "sms"}, "+84912345678", false},
-		{[]string{"sms"}, "+84912345678", false},
-		{nil, "+84912345678", false},
+		{[]string{"email"}, "+84912345678", true, ChannelEmail},
+		{[]string{"email"}, "", false, ""},
+		{[]string{"email", "sms"}, "+84912345678", false, ""},
+		{[]string{"sms"}, "+84912345678", false, ""},
+		{nil, "+84912345678", false, ""},
+		{[]string{"email", "zalo", "sms"}, "+84912345678", true, ChannelZalo},
+		{[]string{"zalo", "sms"}, "+84912345678", true, ChannelZalo},
+		{[]string{"email", "zalo"}, "+84912345678", false, ""},
+		{[]string{"sms", "zalo"}, "+84912345678", false, ""},
+		{[]string{"email", "zalo", "sms"}, "", false, ""},
 	} {
 		from, to, ok := FallbackFor(c.channels, c.phone)
-		if ok != c.ok || (ok && (from != ChannelEmail || to != ChannelSMS)) {
+		if ok != c.ok || (ok && (from != c.from || to != ChannelSMS)) {
 			t.Errorf("FallbackFor(%v, %q) = %q, %q, %v; want ok=%v", c.channels, c.phone, from, to, ok, c.ok)
+		}
+	}
+}
+
+func TestFallbackProblem(t *testing.T) {
+	if p := FallbackProblem([]string{"email", "sms", "zalo"}); p == "" {
+		t.Error("sms before zalo: no problem reported")
+	}
+	for _, ok := range [][]string{{"email", "zalo", "sms"}, {"sms"}, {"zalo"}, {"email", "sms"}} {
+		if p := FallbackProblem(ok); p != "" {
+			t.Errorf("%v: %s", ok, p)
 		}
 	}
 }

@@ -43,8 +43,9 @@ func (p *Problem) Error() string { return p.Field + ": " + p.Message }
 // event that names no channels gets them (dossier.ParseEvent). It
 // implements dossier.Channels. It is built once and not changed after.
 type Registry struct {
-	kinds  []Kind
-	byName map[string]Kind
+	kinds    []Kind
+	byName   map[string]Kind
+	defaults []string
 }
 
 // NewRegistry returns the registry of kinds, in that order. Two kinds of
@@ -57,9 +58,28 @@ func NewRegistry(kinds ...Kind) *Registry {
 		}
 		r.kinds = append(r.kinds, k)
 		r.byName[k.Name()] = k
+		r.defaults = append(r.defaults, k.Name())
 	}
 	return r
 }
+
+// WithDefaults returns the registry with the channels an event that names
+// none gets, in that order, instead of every channel in registration
+// order. A name not registered is an error.
+func (r *Registry) WithDefaults(names []string) (*Registry, error) {
+	out := *r
+	out.defaults = nil
+	for _, n := range names {
+		if _, ok := r.byName[n]; !ok {
+			return nil, fmt.Errorf("notify: default channel %q is not served (served: %v)", n, r.Names())
+		}
+		out.defaults = append(out.defaults, n)
+	}
+	return &out, nil
+}
+
+// Defaults returns the channels an event that names none gets, in order.
+func (r *Registry) Defaults() []string { return append([]string(nil), r.defaults...) }
 
 // Kind returns the channel of that name.
 func (r *Registry) Kind(name string) (Kind, bool) {

@@ -28,6 +28,9 @@ const (
 	SimTechFailEmail = "tech-fail@simulator.congthu.test"
 	SimTempFailPhone = "+84900000001"
 	SimPermFailPhone = "+84900000002"
+	// SimNotOnZaloPhone cannot get Zalo messages: a Zalo notification to
+	// it fails permanently (and its SMS fallback is delivered).
+	SimNotOnZaloPhone = "+84900000003"
 )
 
 // MaxSending is how long a notification may stay created or sending before
@@ -52,9 +55,12 @@ func JobNotification(ctx context.Context, st *notifydb.Store, j *queue.Job) (*no
 	return n, err
 }
 
-// SimulatedStatus is the final status a test-key notification to recipient
-// ends in.
-func SimulatedStatus(recipient string) (status, detail string) {
+// SimulatedStatus is the final status a test-key notification on channel
+// to recipient ends in.
+func SimulatedStatus(channel, recipient string) (status, detail string) {
+	if channel == ChannelZalo && recipient == SimNotOnZaloPhone {
+		return notifydb.NotificationPermanentFailure, "simulated: not reachable on Zalo (test key)"
+	}
 	switch strings.ToLower(recipient) {
 	case SimTempFailEmail, SimTempFailPhone:
 		return notifydb.NotificationTemporaryFailure, "simulated temporary failure (test key)"
@@ -185,6 +191,9 @@ func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
 	if !n.Test {
 		return queue.Permanent(fmt.Errorf("notify: notification %s is live, not a test", id))
 	}
+	if n.Status == notifydb.NotificationScheduled {
+		return nil // its time has not come: RunReminders queues it again then
+	}
 	if notifydb.NotificationStatusFinal(n.Status) {
 		if n.Status == notifydb.NotificationPermanentFailure {
 			_, err := t.Fallback(ctx, id) // a crash may have come before it
@@ -195,7 +204,7 @@ func (t *Tracker) HandleTest(ctx context.Context, j *queue.Job) error {
 	if _, err := t.SetStatus(ctx, id, notifydb.NotificationSending, "", t.Now()); err != nil {
 		return err
 	}
-	status, detail := SimulatedStatus(n.Recipient)
+	status, detail := SimulatedStatus(n.Channel, n.Recipient)
 	_, err = t.SetStatus(ctx, id, status, detail, t.Now())
 	return err
 }

@@ -24,6 +24,8 @@ command -v gcc >/dev/null || need+=(gcc)                    # cgo: -race, and th
 command -v wrk >/dev/null || need+=(wrk) # the API benchmark's client (BenchmarkDossierEventsWrk)
 command -v rspamd >/dev/null || need+=(rspamd)              # filter/rspamd against the real daemon
 command -v clamd >/dev/null || need+=(clamav-daemon)        # filter/clamd against the real daemon
+command -v chromium >/dev/null || need+=(chromium)          # the console's browser test (TestE2EConsole)
+command -v npm >/dev/null || need+=(npm)                    # axe-core for that test
 if [ ${#need[@]} -gt 0 ]; then
 	echo "== installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -31,6 +33,16 @@ if [ ${#need[@]} -gt 0 ]; then
 	# postfix asks questions on install; answer them up front.
 	echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
 	apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+# axe-core (accessibility checks inside Chromium) from npm, once, into a
+# cache dir of its own; the console's browser test reads CONGTHU_AXE_JS.
+axe_dir="${XDG_CACHE_HOME:-$HOME/.cache}/congthu-axe"
+export CONGTHU_AXE_JS="$axe_dir/node_modules/axe-core/axe.min.js"
+if [ ! -f "$CONGTHU_AXE_JS" ]; then
+	echo "== installing axe-core into $axe_dir"
+	mkdir -p "$axe_dir"
+	(cd "$axe_dir" && npm install --silent --no-audit --no-fund --no-save axe-core@4.14.1 >/dev/null)
 fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }

@@ -29,6 +29,7 @@ type sessionConn struct {
 	helo    string
 	tls     *tls.ConnectionState // nil without TLS
 	tracked *trackedConn
+	lm      *listenerMetrics // the counters of the connection's listener
 	// closing: Shutdown closes this session. Guarded by the embedding
 	// session's mutex, which also guards its open transaction.
 	closing bool
@@ -59,8 +60,9 @@ func (c *sessionConn) end(s idleCloser) {
 	}
 }
 
-// newSessionConn describes c, with a context derived from parent.
-func newSessionConn(parent context.Context, c *smtp.Conn) sessionConn {
+// newSessionConn describes c, with a context derived from parent; lm
+// counts for it unless its listener has counters of its own.
+func newSessionConn(parent context.Context, c *smtp.Conn, lm *listenerMetrics) sessionConn {
 	nc := c.Conn()
 	ctx, cancel := context.WithCancel(parent)
 	sc := sessionConn{
@@ -70,6 +72,10 @@ func newSessionConn(parent context.Context, c *smtp.Conn) sessionConn {
 		ip:      loginlimit.AddrOf(nc.RemoteAddr()),
 		helo:    c.Hostname(),
 		tracked: trackedOf(nc),
+		lm:      lm,
+	}
+	if sc.tracked != nil && sc.tracked.lm != nil {
+		sc.lm = sc.tracked.lm
 	}
 	if st, ok := c.TLSConnectionState(); ok {
 		sc.tls = &st
@@ -125,7 +131,7 @@ const (
 
 // track registers a new connection, or returns the reply refusing it (""
 // to close it without one, when the server is stopping).
-func (cs *connSet) track(c net.Conn) (*trackedConn, string) {
+func (cs *connSet) track(c net.Conn, lm *listenerMetrics) (*trackedConn, string) {
 	ip := loginlimit.AddrOf(c.RemoteAddr())
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
@@ -139,8 +145,10 @@ func (cs *connSet) track(c net.Conn) (*trackedConn, string) {
 	case connlimit.TooManyFromClient:
 		return nil, replyTooManyConnsFrom
 	}
-	tc := &trackedConn{Conn: c, set: cs, slot: slot}
+	tc := &trackedConn{Conn: c, set: cs, slot: slot, lm: lm}
 	cs.conns[tc] = struct{}{}
+	lm.connAccepted.Inc()
+	lm.open.Inc()
 	tc.startLifetime(time.Now())
 	return tc, ""
 }
@@ -251,6 +259,7 @@ type listener struct {
 	net.Listener
 	set       *connSet
 	tlsConfig *tls.Config
+	lm        *listenerMetrics
 }
 
 func (l *listener) Accept() (net.Conn, error) {
@@ -259,8 +268,14 @@ func (l *listener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		tc, refusal := l.set.track(c)
+		tc, refusal := l.set.track(c, l.lm)
 		if tc == nil {
+			switch refusal {
+			case replyTooManyConns:
+				l.lm.connTooMany.Inc()
+			case replyTooManyConnsFrom:
+				l.lm.connTooManyFromClient.Inc()
+			}
 			if refusal != replyServiceNotRunning {
 				l.set.log.Warn("smtpd: connection refused", "remote", c.RemoteAddr().String(), "reply", refusal[:len(refusal)-2])
 				if l.tlsConfig == nil {
@@ -285,6 +300,7 @@ type trackedConn struct {
 	net.Conn
 	set  *connSet
 	slot connlimit.Slot
+	lm   *listenerMetrics // the listener's counters
 
 	// overLifetime: the session lifetime has passed; closed: a reply
 	// said the connection closes (reads end it); rcptErrors: refused
@@ -327,6 +343,7 @@ func (c *trackedConn) Close() error {
 	c.closeOnce.Do(func() {
 		c.stopLifetime()
 		c.set.untrack(c)
+		c.lm.open.Dec()
 		c.closeErr = c.Conn.Close()
 	})
 	return c.closeErr

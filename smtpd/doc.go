@@ -113,4 +113,15 @@
 // Each transaction is logged on one line: client IP, HELO, MAIL FROM,
 // recipients, SPF/DKIM/DMARC results, the action taken and why, size and
 // duration.
+//
+// # Metrics
+//
+// Both servers count (Metrics, metrics.go; give them the same one) their
+// connections, transactions and RCPT commands by listener (submission,
+// submissions, mx), result (accepted, rejected for a 5xx reply, deferred
+// for a 4xx, aborted) and reason: the check that answered, named from the
+// reply each row of the tables above gives (relay, unknown, dmarc, spam,
+// quota, ...). Submission counts its logins in the family every protocol
+// shares (loginlimit.NewAttempts). A transaction is counted once, where
+// its log line is written.
 package smtpd

@@ -64,12 +64,12 @@ var (
 
 // errMalware refuses a message carrying malware, naming it.
 func errMalware(signature string) *smtp.SMTPError {
-	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Message refused: it contains malware (" + replyText(signature, 100) + ")"}
+	return &smtp.SMTPError{Code: 554, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: malwareReplyPrefix + " (" + replyText(signature, 100) + ")"}
 }
 
 // errSpam refuses spam with rspamd's message, if it gave one.
 func errSpam(msg string) *smtp.SMTPError {
-	text := "Message refused as spam"
+	text := spamReplyPrefix
 	if m := replyText(msg, 200); m != "" {
 		text += ": " + m
 	}

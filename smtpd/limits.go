@@ -167,13 +167,14 @@ func (c *trackedConn) closeAfterReply() { c.closed.Store(true) }
 // connection (a new EHLO does not reset them); once RcptErrorLimit were
 // refused, the next RCPT is answered 421 4.7.0 and the connection closed.
 // An unknown user's reply (x.1.1) is held back RcptErrorDelay first.
-func (c *sessionConn) limitRcpt(res Resources, rcpt func() error) error {
+func (c *sessionConn) limitRcpt(res Resources, rcpt func() error) (err error) {
+	defer func() { c.lm.countRcpt(err) }()
 	t := c.tracked
 	if t != nil && res.RcptErrorLimit > 0 && int(t.rcptErrors.Load()) >= res.RcptErrorLimit {
 		t.closeAfterReply()
 		return errTooManyErrors
 	}
-	err := rcpt()
+	err = rcpt()
 	if err == nil {
 		return nil
 	}

@@ -158,7 +158,7 @@ func (s *MXServer) Serve(ln net.Listener) error {
 		ln.Close()
 		return nil
 	}
-	if err := s.smtp.Serve(&listener{Listener: ln, set: s.conns}); err != nil {
+	if err := s.smtp.Serve(&listener{Listener: ln, set: s.conns, lm: s.opts.Metrics.mx}); err != nil {
 		return fmt.Errorf("smtpd: serve MX %s: %w", ln.Addr(), err)
 	}
 	return nil

@@ -38,7 +38,7 @@ var (
 // errDMARCReject is the refusal of a message failing its From: domain's
 // DMARC policy "reject" (RFC 7489 section 6.7, 10.3: 550 5.7.1).
 func errDMARCReject(domain string) *smtp.SMTPError {
-	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: "Rejected by DMARC policy of " + sanitizeDomain(domain)}
+	return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 7, 1}, Message: dmarcReplyPrefix + sanitizeDomain(domain)}
 }
 
 // mxBackend creates an MX session per EHLO (and again after STARTTLS).
@@ -49,7 +49,7 @@ func (b mxBackend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if srv.conns.isDraining() {
 		return nil, errShuttingDown
 	}
-	s := &mxSession{srv: srv, sessionConn: newSessionConn(srv.ctx, c)}
+	s := &mxSession{srv: srv, sessionConn: newSessionConn(srv.ctx, c, srv.opts.Metrics.mx)}
 	if s.tracked != nil {
 		s.tracked.setSession(s)
 	}
@@ -536,6 +536,7 @@ func (s *mxSession) logTx(tx *mxTx, l txLog) {
 	if tx == nil || !tx.logged.CompareAndSwap(false, true) {
 		return
 	}
+	s.lm.countTx(l.result, l.reply)
 	level := slog.LevelInfo
 	if l.reply != nil && l.reply.Code/100 == 4 && l.reply.Code != 452 {
 		level = slog.LevelWarn

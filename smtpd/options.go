@@ -57,6 +57,10 @@ type Common struct {
 	Resources Resources
 	// Filters are the content filters (filter.go): clamd and rspamd.
 	Filters FilterOptions
+	// Metrics count connections, transactions, recipients and logins
+	// (metrics.go); give submission and the MX the same (NewMetrics).
+	// Default: counters nobody reads.
+	Metrics *Metrics
 }
 
 func (o Common) withDefaults() Common {
@@ -91,6 +95,7 @@ func (o Common) withDefaults() Common {
 		o.MaxConnectionsPerIP = 20
 	}
 	o.Resources = o.Resources.withDefaults()
+	o.Metrics = o.Metrics.orNew()
 	return o
 }
 

@@ -87,7 +87,7 @@ func New(opts Options, st Store, lim *loginlimit.Limiter, log *slog.Logger) *Ser
 // Serve accepts connections on ln for the STARTTLS (port 587) role and
 // serves them until Shutdown or Close, after which it returns nil.
 func (s *Server) Serve(ln net.Listener) error {
-	return s.serve(ln, nil)
+	return s.serve(ln, nil, s.opts.Metrics.submission)
 }
 
 // ServeTLS accepts connections on ln for the implicit-TLS (port 465, RFC
@@ -97,15 +97,15 @@ func (s *Server) ServeTLS(ln net.Listener) error {
 	if s.opts.TLSConfig == nil {
 		return errors.New("smtpd: ServeTLS needs Options.TLSConfig")
 	}
-	return s.serve(ln, s.opts.TLSConfig)
+	return s.serve(ln, s.opts.TLSConfig, s.opts.Metrics.submissions)
 }
 
-func (s *Server) serve(ln net.Listener, tlsConfig *tls.Config) error {
+func (s *Server) serve(ln net.Listener, tlsConfig *tls.Config, lm *listenerMetrics) error {
 	if s.conns.isDraining() {
 		ln.Close()
 		return nil
 	}
-	err := s.smtp.Serve(&listener{Listener: ln, set: s.conns, tlsConfig: tlsConfig})
+	err := s.smtp.Serve(&listener{Listener: ln, set: s.conns, tlsConfig: tlsConfig, lm: lm})
 	if err != nil {
 		return fmt.Errorf("smtpd: serve %s: %w", ln.Addr(), err)
 	}

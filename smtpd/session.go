@@ -48,7 +48,7 @@ func (b backend) NewSession(c *smtp.Conn) (smtp.Session, error) {
 	if srv.isDraining() {
 		return nil, errShuttingDown
 	}
-	s := &session{srv: srv, sessionConn: newSessionConn(srv.ctx, c)}
+	s := &session{srv: srv, sessionConn: newSessionConn(srv.ctx, c, srv.opts.Metrics.submission)}
 	if s.tracked != nil {
 		s.tracked.setSession(s)
 	}
@@ -126,6 +126,7 @@ func (s *session) AuthMechanisms() []string {
 func (s *session) Auth(mech string) (sasl.Server, error) {
 	if !s.authAllowed() {
 		s.srv.log.Info("smtpd: login", "remote", s.ip.String(), "mech", mech, "result", "refused", "reason", "no TLS")
+		s.srv.opts.Metrics.logins.Refused.Inc()
 		return nil, errEncryptionRequired
 	}
 	switch mech {
@@ -135,6 +136,7 @@ func (s *session) Auth(mech string) (sasl.Server, error) {
 			// user; an authzid equal to the authcid is fine.
 			if identity != "" && identity != username {
 				s.srv.log.Info("smtpd: login", "remote", s.ip.String(), "user", logUser(username), "mech", mech, "result", "fail", "reason", "authzid")
+				s.srv.opts.Metrics.logins.Failed.Inc()
 				return errAuthzid
 			}
 			return s.login(mech, username, password)
@@ -154,10 +156,12 @@ func (s *session) login(mech, username, password string) error {
 	log := s.srv.log.With("remote", s.ip.String(), "user", logUser(username), "mech", mech, "tls", s.tlsVersion())
 	key := accountname.Key(username)
 	lim := s.srv.lim
+	count := s.srv.opts.Metrics.logins
 	if lim != nil {
 		wait, locked := lim.Check(s.ip, key)
 		if locked {
 			log.Warn("smtpd: login", "result", "locked")
+			count.Locked.Inc()
 			return errAuthLocked
 		}
 		if wait > 0 {
@@ -179,15 +183,18 @@ func (s *session) login(mech, username, password string) error {
 		s.account = acct
 		s.register(acct)
 		log.Info("smtpd: login", "result", "ok")
+		count.OK.Inc()
 		return nil
 	case errors.Is(err, store.ErrAuthFailed), errors.Is(err, store.ErrDisabled):
 		if lim != nil {
 			lim.Fail(s.ip, key)
 		}
 		log.Info("smtpd: login", "result", "fail", "reason", err.Error())
+		count.Failed.Inc()
 		return errAuthInvalid
 	default:
 		log.Error("smtpd: login", "result", "error", "err", err)
+		count.Error.Inc()
 		return errAuthTemp
 	}
 }
@@ -530,6 +537,7 @@ func (s *session) logTx(tx *transaction, result string, e *smtp.SMTPError, detai
 	if tx == nil || !tx.logged.CompareAndSwap(false, true) {
 		return
 	}
+	s.lm.countTx(result, e)
 	level := slog.LevelInfo
 	if e != nil && e.Code/100 == 4 && e.Code != 452 {
 		level = slog.LevelWarn

@@ -205,7 +205,7 @@ func TestParseHeaderErrors(t *testing.T) {
 		{"bad id", "id: A B\nversion: 1\nchannel: sms\n---\nx", "bad id"},
 		{"no version", "id: a\nchannel: sms\n---\nx", "missing version"},
 		{"bad version", "id: a\nversion: v2\nchannel: sms\n---\nx", "positive integer"},
-		{"bad channel", "id: a\nversion: 1\nchannel: fax\n---\nx", "email or sms"},
+		{"bad channel", "id: a\nversion: 1\nchannel: fax\n---\nx", "email, sms or zalo"},
 		{"bad status", "id: a\nversion: 1\nchannel: sms\nstatus: lost\n---\nx", "unknown status"},
 		{"unknown key", "id: a\nversion: 1\nchannel: sms\ncolour: red\n---\nx", "unknown header key"},
 		{"duplicate key", "id: a\nid: b\nversion: 1\nchannel: sms\n---\nx", "given twice"},

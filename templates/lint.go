@@ -42,13 +42,27 @@ func Lint(set *Set, counter PartCounter) []Problem {
 	for _, t := range set.list {
 		out = append(out, lintTemplate(t, counter)...)
 	}
-	hasDossier := false
+	hasDossier, hasZalo := false, false
 	for _, t := range set.list {
 		hasDossier = hasDossier || t.Status != ""
+		hasZalo = hasZalo || (t.Status != "" && t.Channel == Zalo)
 	}
 	if hasDossier {
+		channels := []string{Email, SMS}
+		if hasZalo {
+			// Zalo is optional, but once a status has a ZNS mapping
+			// every status needs one: an event's channels are the
+			// same whatever its status.
+			channels = append(channels, Zalo)
+		}
+		for _, ch := range channels {
+			if _, ok := set.Get(ReminderID(ch)); !ok {
+				out = append(out, Problem{Template: ReminderID(ch), Severity: SeverityError,
+					Message: fmt.Sprintf("no %s template for appointment reminders", ch)})
+			}
+		}
 		for _, st := range Statuses() {
-			for _, ch := range []string{Email, SMS} {
+			for _, ch := range channels {
 				if _, ok := set.ForStatus(st, ch); !ok {
 					out = append(out, Problem{Template: "dossier-" + st + "-" + ch, Severity: SeverityError,
 						Message: fmt.Sprintf("no %s template for status %s", ch, st)})
@@ -84,6 +98,9 @@ func lintTemplate(t *Template, counter PartCounter) []Problem {
 	}
 	walk(t.subject, 0, check)
 	walk(t.body, 0, check)
+	for _, p := range t.params {
+		walk(p.value, 0, check)
+	}
 	for _, name := range sortedKeys(unknown) {
 		add(SeverityError, "unknown placeholder ((%s)): not a dossier field and not declared in \"fields\"", name)
 	}
@@ -95,7 +112,7 @@ func lintTemplate(t *Template, counter PartCounter) []Problem {
 	if t.Channel == Email && len(t.subject) == 0 {
 		add(SeverityError, "email template has no subject")
 	}
-	if len(t.body) == 0 {
+	if len(t.body) == 0 && len(t.params) == 0 {
 		add(SeverityError, "empty body")
 	}
 	if t.Status != "" && t.ID != "dossier-"+t.Status+"-"+t.Channel {
@@ -121,6 +138,17 @@ func lintTemplate(t *Template, counter PartCounter) []Problem {
 		}
 		if n := len([]rune(r.Subject)); n > 120 {
 			add(SeverityWarning, "subject is %d characters; mail clients show about 60-80", n)
+		}
+		return out
+	}
+	if t.Channel == Zalo {
+		for _, p := range r.ZNSParams {
+			switch n := len([]rune(p.Value)); {
+			case n == 0:
+				add(SeverityError, "ZNS parameter %s renders empty for the sample; Zalo refuses an empty value", p.Name)
+			case n > p.Max:
+				add(SeverityWarning, "ZNS parameter %s is %d characters for the sample; Zalo takes %d (%s): it would be shortened", p.Name, n, p.Max, p.Type)
+			}
 		}
 		return out
 	}

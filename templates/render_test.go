@@ -339,7 +339,7 @@ func TestMarkdown(t *testing.T) {
 
 func TestSetLookups(t *testing.T) {
 	s := mustLoad(t)
-	if got, want := len(s.List()), 2*len(Statuses())+2; got != want {
+	if got, want := len(s.List()), 3*len(Statuses())+2+3; got != want {
 		t.Errorf("got %d templates, want %d", got, want)
 	}
 	if _, ok := s.ForStatus("lost", Email); ok {

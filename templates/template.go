@@ -20,6 +20,7 @@ import (
 const (
 	Email = "email"
 	SMS   = "sms"
+	Zalo  = "zalo" // a ZNS template's parameters (zalo.go)
 )
 
 // Dossier statuses, exactly as the back office posts them.
@@ -53,6 +54,11 @@ var DossierFields = []string{
 	"collect_at", "collect_place", "delivery_note",
 }
 
+// ReminderID is the id of the appointment reminder template of channel:
+// dossier-reminder-<channel>. Its data is a dossier event's, with
+// appointment_at the appointment it reminds of.
+func ReminderID(channel string) string { return "dossier-reminder-" + channel }
+
 // DefaultMaxParts is the SMS part limit Lint applies when a template does
 // not set max_parts.
 const DefaultMaxParts = 4
@@ -71,6 +77,9 @@ type Template struct {
 	MaxParts       int      // SMS: most parts Lint allows (DefaultMaxParts if unset)
 	Declared       []string // extra field names from the "fields" header
 	File           string   // file it was loaded from, "" if parsed from bytes
+	ZNSTemplateID  string   // zalo: the approved ZNS template it fills
+
+	params []znsParam // zalo
 
 	subject  []node
 	body     []node
@@ -88,6 +97,10 @@ type Rendered struct {
 	Text    string // email: text/plain alternative; SMS: the text before folding
 	SMSText string // SMS: the text to send (folded when Folded)
 	Folded  bool   // SMS: diacritics were removed
+	// Zalo: the ZNS template and its parameters, in the template's order
+	// (Text lists them as "name: value" lines).
+	ZNSTemplateID string
+	ZNSParams     []ZNSParam
 }
 
 // Render fills the template with data. Names are looked up as flat keys
@@ -134,6 +147,8 @@ func (t *Template) Render(data map[string]any) (*Rendered, error) {
 			r.HTML = htmlDocument(r.Subject, bodyHTML(blocks, len(md)+len(md)/2))
 			r.Text = bodyText(blocks, len(md)+len(md)/8)
 		}
+	} else if t.Channel == Zalo {
+		t.renderZNS(r, data, collect)
 	} else {
 		ev := &evaluator{data: data, mode: modePlain}
 		ev.run(t.body)
@@ -201,6 +216,9 @@ func (t *Template) Fields() (required, optional []string) {
 	}
 	walk(t.subject, 0, fn)
 	walk(t.body, 0, fn)
+	for _, p := range t.params {
+		walk(p.value, 0, fn)
+	}
 	for k := range req {
 		delete(opt, k)
 	}
@@ -363,8 +381,8 @@ func Parse(src []byte) (*Template, error) {
 			}
 			t.Version = n
 		case "channel":
-			if val != Email && val != SMS {
-				return nil, errf("channel must be email or sms, got %q", val)
+			if val != Email && val != SMS && val != Zalo {
+				return nil, errf("channel must be email, sms or zalo, got %q", val)
 			}
 			t.Channel = val
 		case "status":
@@ -376,6 +394,11 @@ func Parse(src []byte) (*Template, error) {
 			subject, hasSubject, subjectLine = val, true, i+1
 		case "description":
 			t.Description = val
+		case "zns_template_id":
+			if !znsTemplateID.MatchString(val) {
+				return nil, errf("zns_template_id must be Zalo's template id (letters, digits, '-', '_'), got %q", val)
+			}
+			t.ZNSTemplateID = val
 		case "fold_diacritics":
 			b, err := strconv.ParseBool(val)
 			if err != nil {
@@ -413,8 +436,14 @@ func Parse(src []byte) (*Template, error) {
 		return nil, hdrErr("missing channel")
 	case t.Channel == Email && (seen["fold_diacritics"] || seen["max_parts"]):
 		return nil, hdrErr("fold_diacritics and max_parts are for sms templates")
-	case t.Channel == SMS && hasSubject:
-		return nil, hdrErr("an sms template has no subject")
+	case t.Channel != Email && hasSubject:
+		return nil, hdrErr("an " + t.Channel + " template has no subject")
+	case t.Channel == Zalo && (seen["fold_diacritics"] || seen["max_parts"]):
+		return nil, hdrErr("fold_diacritics and max_parts are for sms templates")
+	case t.Channel == Zalo && t.ZNSTemplateID == "":
+		return nil, hdrErr("a zalo template names its zns_template_id")
+	case t.Channel != Zalo && t.ZNSTemplateID != "":
+		return nil, hdrErr("zns_template_id is for zalo templates")
 	}
 	if t.MaxParts == 0 {
 		t.MaxParts = DefaultMaxParts
@@ -432,6 +461,12 @@ func Parse(src []byte) (*Template, error) {
 	trimmed := strings.TrimLeft(body, "\n")
 	bodyLine += len(body) - len(trimmed)
 	t.bodySize = 2 * len(trimmed) // the source with its values
+	if t.Channel == Zalo {
+		if t.params, err = parseZNSParams(strings.TrimRight(trimmed, "\n"), bodyLine); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
 	if t.body, err = parseText(strings.TrimRight(trimmed, "\n"), "body", bodyLine); err != nil {
 		return nil, err
 	}

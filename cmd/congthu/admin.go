@@ -241,6 +241,8 @@ func userCommand() *command {
 			setDisabledCommand("disable", "block logins and delivery (mail is kept)", true),
 			setDisabledCommand("enable", "re-enable a disabled account", false),
 			quotaCommand(),
+			roleCommand(),
+			totpCommand(),
 			{
 				name: "remove", args: "ADDRESS", summary: "delete an account with all its mail and aliases",
 				run: withStore(func(ctx context.Context, c *cli, st *store.Store, args []string) error {

@@ -64,6 +64,7 @@ func newNode(t testing.TB, extra ...string) *node {
 		"CONGTHU_HOSTNAME=localhost",
 		"CONGTHU_MX_ADDR=off",
 		"CONGTHU_HTTP_ADDR=off",
+		"CONGTHU_ADMIN_ADDR=off",
 	)
 	// Ports distinct from each other and from any the caller already
 	// chose (an HTTP or SMSC address in extra).

@@ -74,6 +74,7 @@ func commands() []*command {
 		queueCommand(),
 		smsCommand(),
 		zaloCommand(),
+		usageCommand(),
 		apikeyCommand(),
 		serviceCommand(),
 		templateCommand(),

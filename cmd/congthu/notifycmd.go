@@ -28,11 +28,13 @@ func apikeyCommand() *command {
 		summary: "create, list and revoke API keys of calling services",
 		subs: []*command{
 			{
-				name: "create", args: "--service NAME [--test]", summary: "create a key; prints the key alone, once (only its hash is kept)",
-				help: "A test key (--test) runs everything but sends nothing outside; see the API documentation for the simulated recipients.",
+				name: "create", args: "--service NAME [--test] [--admin]", summary: "create a key; prints the key alone, once (only its hash is kept)",
+				help: `A test key (--test) runs everything but sends nothing outside; see the API documentation for the simulated recipients.
+An admin key (--admin) also reads every service's usage (GET /v1/usage); give it to the agency's finance office, not to a back office.`,
 				flags: func(fs *flag.FlagSet) {
 					fs.String("service", "", "the calling service (created if new)")
 					fs.Bool("test", false, "a test key: nothing leaves the gateway")
+					fs.Bool("admin", false, "an admin key: reads every service's usage")
 				},
 				run: func(ctx context.Context, c *cli, fs *flag.FlagSet, args []string) error {
 					service := fs.Lookup("service").Value.String()
@@ -46,7 +48,8 @@ func apikeyCommand() *command {
 					}
 					defer st.Close()
 					key, hash, hint := httpapi.NewAPIKey(test)
-					if _, err := notifydb.New(st).AddAPIKey(ctx, service, hash, hint, test); err != nil {
+					admin := fs.Lookup("admin").Value.String() == "true"
+					if _, err := notifydb.New(st).AddAPIKeyAs(ctx, service, hash, hint, test, admin); err != nil {
 						return describe(err, "service", service)
 					}
 					fmt.Fprintln(c.stdout, key)
@@ -75,6 +78,9 @@ func apikeyCommand() *command {
 						kind, state := "live", "active"
 						if k.Test {
 							kind = "test"
+						}
+						if k.Admin {
+							kind += "+admin"
 						}
 						if !k.RevokedAt.IsZero() {
 							state = "revoked " + k.RevokedAt.Format("2006-01-02 15:04")

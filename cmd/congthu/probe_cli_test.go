@@ -285,7 +285,7 @@ type runScript struct {
 func startRunScript(t *testing.T, script, bin, data string, ports []int) *runScript {
 	t.Helper()
 	r := &runScript{out: &syncBuffer{}, done: make(chan error, 1), data: data, addrs: map[string]string{}}
-	env := append(withoutEnvPrefix(os.Environ(), "CONGTHU_"), "CONGTHU_BIN="+bin, "CONGTHU_DATA_DIR="+data)
+	env := append(withoutEnvPrefix(os.Environ(), "CONGTHU_"), "CONGTHU_BIN="+bin, "CONGTHU_DATA_DIR="+data, "CONGTHU_ADMIN_ADDR=off")
 	for i, k := range []string{"CONGTHU_SUBMISSION_ADDR", "CONGTHU_SUBMISSIONS_ADDR", "CONGTHU_IMAP_ADDR", "CONGTHU_IMAPS_ADDR", "CONGTHU_MX_ADDR", "CONGTHU_HTTP_ADDR"} {
 		r.addrs[k] = fmt.Sprintf("127.0.0.1:%d", ports[i])
 		env = append(env, k+"="+r.addrs[k])

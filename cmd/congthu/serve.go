@@ -19,12 +19,14 @@ import (
 	"congthu/certs"
 	"congthu/changebus"
 	"congthu/config"
+	"congthu/console"
 	"congthu/dispatcher"
 	"congthu/dkim"
 	"congthu/filter/clamd"
 	"congthu/filter/rspamd"
 	"congthu/httpapi"
 	"congthu/imapd"
+	"congthu/internal/metrics"
 	"congthu/internal/safego"
 	"congthu/learn"
 	"congthu/loginlimit"
@@ -33,6 +35,7 @@ import (
 	"congthu/notify"
 	"congthu/notify/notifydb"
 	"congthu/notify/smschan"
+	"congthu/notify/zalochan"
 	"congthu/outbox"
 	"congthu/queue"
 	"congthu/revoke"
@@ -218,27 +221,29 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	runCtx, cancelRun := context.WithCancel(context.Background())
 	defer cancelRun()
 
-	lim := newLoginLimiter(cfg, rdb, log)
+	// The API's metrics: notification statuses from the tracker, filter
+	// failures from submission and the MX; and the registry the mail
+	// side counts into (metrics.go). /metrics serves both, with the API.
+	apiMetrics := httpapi.NewMetrics()
+	mm := newMailMetrics(apiMetrics.Registry(), ob)
+	lim := newLoginLimiter(cfg, rdb, apiMetrics.Registry(), log)
 	sessions := startRevoke(runCtx, r, st, rdb, log)
 
 	var api *httpapi.Server
 	var tracker *notify.Tracker
-	// The API's metrics: notification statuses from the tracker, filter
-	// failures from submission and the MX (served only with the API).
-	metrics := httpapi.NewMetrics()
 	if qc != nil {
 		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
-		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), metrics.ObserveDelivery)
+		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), apiMetrics.ObserveDelivery)
 		ob.AddHook(nst.NotificationHook(tracker.OutboxRecorded))
 		tracker.IdempotencyRetention = cfg.API.IdempotencyRetention.D()
-		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, log); err != nil {
+		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, mm.delivery, log); err != nil {
 			return err
 		}
-		smsReceipts, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
+		hooks, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
 		if err != nil {
 			return err
 		}
-		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, metrics, smsReceipts, log); err != nil {
+		if api, err = newAPI(ctx, cfg, st, ob, nst, qc, tracker, apiMetrics, hooks, log); err != nil {
 			return err
 		}
 		defer api.Close() // after the HTTP server's shutdown
@@ -248,14 +253,15 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	if err != nil {
 		return err
 	}
-	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, metrics.FilterFailed, log)
+	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, apiMetrics.FilterFailed, mm.smtp, log)
 	r.onStop("smtp", smtpSrv.Shutdown)
 	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, startLearning(runCtx, r, cfg, st, qc, log), log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
-	mxOpts.Filters.OnFailure = metrics.FilterFailed
+	mxOpts.Filters.OnFailure = apiMetrics.FilterFailed
 	mxOpts.Bounces = notify.NewBounces(nst, tracker, log.With("component", "bounces"))
 	mxOpts.Resources = smtpRes
+	mxOpts.Metrics = mm.smtp
 	mxSrv := smtpd.NewMX(mxOpts, st, log.With("service", "mx"))
 	r.onStop("mx", mxSrv.Shutdown)
 
@@ -274,7 +280,10 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 				return err
 			}
 		}
-		return listenHTTP(r, cfg, tlsConfig, api, log)
+		if err := listenHTTP(r, cfg, tlsConfig, api, log); err != nil {
+			return err
+		}
+		return listenConsole(runCtx, r, cfg, tlsConfig, consoleDeps{st: st, nst: nst, qc: qc, rdb: rdb, lim: lim, sessions: sessions}, log)
 	}()
 	return r.wait(ctx, listenErr, cancelRun)
 }
@@ -333,13 +342,14 @@ func checkRedis(ctx context.Context, qc *queue.Client, log *slog.Logger) {
 
 // newLoginLimiter returns the failed-login limits, kept in Redis (one
 // allowance across all nodes) when there is one.
-func newLoginLimiter(cfg *config.Config, rdb *redis.Client, log *slog.Logger) *loginlimit.Limiter {
+func newLoginLimiter(cfg *config.Config, rdb *redis.Client, reg *metrics.Registry, log *slog.Logger) *loginlimit.Limiter {
 	opts := loginlimit.Options{
 		AccountFailures: cfg.Auth.MaxFailuresPerAccount,
 		IPFailures:      cfg.Auth.MaxFailuresPerIP,
 		Window:          cfg.Auth.FailureWindow.D(),
 		Lockout:         cfg.Auth.Lockout.D(),
 		Log:             log.With("component", "loginlimit"),
+		Metrics:         reg,
 	}
 	if rdb != nil {
 		opts.Redis = rdb
@@ -362,7 +372,7 @@ func startRevoke(ctx context.Context, r *runner, st *store.Store, rdb *redis.Cli
 
 // startDispatcher starts the delivery of the outbox to remote MX hosts.
 func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *store.Store, ob *outbox.Store, qc *queue.Client,
-	tracker *notify.Tracker, signer *dkim.Signer, log *slog.Logger) error {
+	tracker *notify.Tracker, signer *dkim.Signer, dm *dispatcher.Metrics, log *slog.Logger) error {
 	var sts dispatcher.PolicyLookup
 	if cfg.Delivery.MTASTS {
 		sts = mtasts.NewFetcher(mtasts.Options{Resolver: resolver(cfg.Delivery.DNSResolver), Cache: stsdb.New(st.Conn()),
@@ -384,6 +394,7 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 		SmarthostMaxConnections: cfg.Delivery.SmarthostMaxConnections,
 		Workers:                 cfg.Delivery.Workers,
 		Compose:                 tracker.ComposeOutbox,
+		Metrics:                 dm,
 	}, st, ob, qc, log)
 	if err != nil {
 		return err
@@ -393,31 +404,42 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 }
 
 // startNotifyWorkers starts the notification side work: test-key
-// simulation, callbacks, the SMS channel, and the sweeper that restores
-// their jobs from the store. It returns the SMS receipt webhook (nil
-// without an HTTP SMS provider).
+// simulation, callbacks, the SMS and Zalo channels, and the sweeper that
+// restores their jobs from the store. It returns the providers' webhooks
+// the API serves (pattern → handler).
 func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.Store, qc *queue.Client, rdb *redis.Client,
-	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
+	tracker *notify.Tracker, log *slog.Logger) (map[string]http.Handler, error) {
 	w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
 	w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
 	w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{Allow: cfg.API.CallbackAllowPrefixes()}),
 		queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
 	r.goRun("notify worker", func() error { return w.Run(ctx) })
+	hooks := map[string]http.Handler{}
 	smsReceipts, err := startSMS(ctx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
 	if err != nil {
 		return nil, err
 	}
-	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{
-		Queues: []string{notify.QueueTest, notify.QueueSMS, webhook.Queue},
-	})
+	if smsReceipts != nil {
+		hooks["POST /v1/sms/receipts"] = smsReceipts
+	}
+	queues := []string{notify.QueueTest, notify.QueueSMS, webhook.Queue}
+	if cfg.Zalo.AppID != "" {
+		hooks["POST /v1/zalo/events"], err = startZalo(ctx, r, cfg, st, qc, rdb, tracker, log.With("component", "zalo"))
+		if err != nil {
+			return nil, err
+		}
+		queues = append(queues, notify.ChannelZalo)
+	}
+	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{Queues: queues})
 	r.goRun("notify sweeper", func() error { return sw.Run(ctx) })
 	r.goRun("notify expiry", func() error { return tracker.RunExpiry(ctx, time.Minute) })
-	return smsReceipts, nil
+	r.goRun("reminders", func() error { return tracker.RunReminders(ctx, 5*time.Second) })
+	return hooks, nil
 }
 
 // newAPI returns the REST API. Close it after the HTTP server's shutdown.
 func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, ob *outbox.Store, nst *notifydb.Store, qc *queue.Client, tracker *notify.Tracker,
-	metrics *httpapi.Metrics, smsReceipts http.Handler, log *slog.Logger) (*httpapi.Server, error) {
+	metrics *httpapi.Metrics, hooks map[string]http.Handler, log *slog.Logger) (*httpapi.Server, error) {
 	set, err := templates.Load()
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
@@ -429,36 +451,42 @@ func newAPI(ctx context.Context, cfg *config.Config, st *store.Store, ob *outbox
 		}
 		log.Info("notification mail", "sender_domain", sender)
 	}
+	chans, err := channels(cfg, sender)
+	if err != nil {
+		return nil, err
+	}
+	reminders, err := reminderOptions(cfg)
+	if err != nil {
+		return nil, err
+	}
 	return httpapi.New(httpapi.Options{
+		Reminders:    reminders,
 		Log:          log.With("service", "http"),
 		RateLimit:    cfg.API.RateLimit,
-		Webhooks:     webhooks(smsReceipts),
+		Webhooks:     hooks,
 		MTASTSPolicy: cfg.MTASTSPolicy(),
-	}, httpapi.Deps{Store: st, Outbox: ob, Notifications: nst, Queue: qc, Templates: set, Channels: channels(sender), Tracker: tracker, Metrics: metrics}), nil
+	}, httpapi.Deps{Store: st, Outbox: ob, Notifications: nst, Queue: qc, Templates: set, Channels: chans, Tracker: tracker, Metrics: metrics}), nil
 }
 
-// webhooks are the channels' provider endpoints the API serves.
-func webhooks(smsReceipts http.Handler) map[string]http.Handler {
-	hooks := map[string]http.Handler{}
-	if smsReceipts != nil {
-		hooks["POST /v1/sms/receipts"] = smsReceipts
+// channels registers the notification channels the configuration serves:
+// email (sent from sender's domain through the outbox), SMS, and Zalo when
+// it is configured; an event that names none gets cfg.Channels(), in that
+// order.
+func channels(cfg *config.Config, sender string) (*notify.Registry, error) {
+	kinds := []notify.Kind{notify.EmailChannel{SenderDomain: sender}, smschan.Kind{}}
+	if cfg.Zalo.AppID != "" {
+		kinds = append(kinds, zalochan.Kind{})
 	}
-	return hooks
-}
-
-// channels registers the notification channels, in the order an event
-// that names none gets them: email (sent from sender's domain through the
-// outbox), then SMS.
-func channels(sender string) *notify.Registry {
-	return notify.NewRegistry(notify.EmailChannel{SenderDomain: sender}, smschan.Kind{})
+	return notify.NewRegistry(kinds...).WithDefaults(cfg.Channels())
 }
 
 // newSubmission returns SMTP submission; it DKIM-signs what it accepts
 // for remote recipients.
 func newSubmission(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
-	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, filterFailed func(filter, server string), log *slog.Logger) *smtpd.Server {
+	sessions *revoke.Registry, signer *dkim.Signer, res smtpd.Resources, filterFailed func(filter, server string), sm *smtpd.Metrics, log *slog.Logger) *smtpd.Server {
 	common := smtpCommon(cfg, tlsConfig, cfg.SMTP.MaxConnections, cfg.Limits.SubmissionConnectionsPerIP)
 	common.Resources = res
+	common.Metrics = sm
 	common.Filters.OnFailure = filterFailed
 	return smtpd.New(smtpd.Options{
 		Common:                       common,
@@ -522,6 +550,71 @@ func listenHTTP(r *runner, cfg *config.Config, tlsConfig *tls.Config, api *httpa
 	if err := r.listen("http", cfg.Listen.HTTP, serveHTTP); err != nil {
 		return err
 	}
+	r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
+	return nil
+}
+
+// consoleDeps are what serve has built that the console uses.
+type consoleDeps struct {
+	st       *store.Store
+	nst      *notifydb.Store
+	qc       *queue.Client // nil without Redis
+	rdb      *redis.Client
+	lim      *loginlimit.Limiter
+	sessions *revoke.Registry
+}
+
+// listenConsole serves the operator console on admin.addr (over TLS when
+// the operator configured a certificate), with the login limits SMTP and
+// IMAP use.
+func listenConsole(ctx context.Context, r *runner, cfg *config.Config, tlsConfig *tls.Config, d consoleDeps, log *slog.Logger) error {
+	if !config.Enabled(cfg.Admin.Addr) {
+		return nil
+	}
+	set, err := templates.Load()
+	if err != nil {
+		return fmt.Errorf("templates: %w", err)
+	}
+	sender := cfg.API.SenderDomain
+	if sender == "" {
+		if ds, err := d.st.Domains(ctx); err == nil && len(ds) > 0 {
+			sender = ds[0].Name
+		}
+	}
+	chans, err := channels(cfg, sender)
+	if err != nil {
+		return err
+	}
+	log = log.With("service", "console")
+	revoked := func(ctx context.Context, accountID, stamp int64) {
+		d.sessions.Revoke(accountID, stamp, "changed in the console")
+		if d.rdb != nil {
+			n := revoke.Notice{AccountID: accountID, Stamp: stamp}
+			if err := revoke.Publish(ctx, d.rdb, revoke.ChannelFor(d.rdb.Options().DB), n); err != nil {
+				log.Warn("console: revocation not published; other nodes read it from the store", "err", err)
+			}
+		}
+	}
+	cs, err := console.New(console.Options{
+		Log: log, RequireTOTP: cfg.Admin.RequireTOTP, IdleTimeout: cfg.Admin.IdleTimeout.D(), Secure: cfg.TLS.Cert != "", Issuer: cfg.Hostname,
+	}, console.Deps{
+		Store: d.st, Notifications: d.nst, Queue: d.qc, Queues: knownQueues, Templates: set, Channels: chans,
+		Limiter: d.lim, NewAPIKey: httpapi.NewAPIKey, Revoked: revoked, Hostname: cfg.Hostname,
+		Resolver: resolver(cfg.Delivery.DNSResolver),
+	})
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: cs.Handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	serveConsole := func(ln net.Listener) error { return hs.Serve(ln) }
+	if cfg.TLS.Cert != "" {
+		hs.TLSConfig = tlsConfig.Clone()
+		serveConsole = func(ln net.Listener) error { return hs.Serve(tls.NewListener(ln, hs.TLSConfig)) }
+	}
+	if err := r.listen("admin", cfg.Admin.Addr, serveConsole); err != nil {
+		return err
+	}
+	r.goRun("console sessions", func() error { return cs.Run(ctx) })
 	r.stop = append(r.stop, func(ctx context.Context) { hs.Shutdown(ctx) })
 	return nil
 }
@@ -641,7 +734,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.S
 	if c.Primary == "http" || primary == nil {
 		primary, secondary = httpSender, smppSender
 	}
-	so := smschan.Options{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, Logger: log}
+	so := smschan.Options{QuietHours: quiet, Limiter: policy.NewLimiter(rdb, limits), Limits: limits, PricePerPartVND: c.PriceVND, Logger: log}
 	if primary != nil {
 		so.Sender = route.New(primary, secondary, route.Options{Logger: log})
 	} else {

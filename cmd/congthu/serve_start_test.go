@@ -35,6 +35,7 @@ func TestServeStartsWithJobsWaiting(t *testing.T) {
 	cfg.API.SenderDomain = "hanoi.gov.vn"
 	cfg.Delivery.Smarthost = "127.0.0.1:1" // refused: the entry stays queued
 	cfg.Listen = config.Listen{Submission: "off", Submissions: "off", IMAP: "off", IMAPS: "off", MX: "off", HTTP: "off"}
+	cfg.Admin.Addr = "off"
 
 	st, err := openStore(ctx, cfg, store.Options{}, log)
 	if err != nil {

@@ -22,7 +22,7 @@ func TestZaloCLI(t *testing.T) {
 		t.Fatalf("domain add: %q", errs)
 	}
 	for k, v := range map[string]string{"CONGTHU_ZNS_API_URL": z.URL(), "CONGTHU_ZNS_OAUTH_URL": z.URL(), "CONGTHU_ZNS_APP_ID": "app-1",
-		"CONGTHU_ZNS_APP_SECRET": "s3cret", "CONGTHU_ZNS_REFRESH_TOKEN": "r0"} {
+		"CONGTHU_ZNS_APP_SECRET": "s3cret", "CONGTHU_ZNS_REFRESH_TOKEN": "r0", "CONGTHU_ZNS_OA_SECRET": "oa"} {
 		env[k] = v
 	}
 	if code, out, errs := runCLI(t, env, "", "zalo", "status"); code != 0 || !strings.Contains(out, "no token stored yet") {

@@ -85,7 +85,7 @@ func (s *Store) RecordBounce(ctx context.Context, id, detail string, at time.Tim
 			return nil
 		}
 		rec.Events = append(rec.Events, *ev)
-		n, created, err := s.createSMSFallback(ctx, tx, id, "")
+		n, created, err := s.createSMSFallback(ctx, tx, id, "", "")
 		if err != nil {
 			return err
 		}
@@ -238,7 +238,7 @@ func (s *Store) recordEmailOutcomes(ctx context.Context, tx dbtx, of map[int64]s
 			rec.Events = append(rec.Events, *ev)
 		}
 		if status == NotificationPermanentFailure {
-			n, created, err := s.createSMSFallback(ctx, tx, id, "")
+			n, created, err := s.createSMSFallback(ctx, tx, id, "", "")
 			if err != nil {
 				return err
 			}

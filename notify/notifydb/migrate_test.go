@@ -30,6 +30,10 @@ var recorded = []struct {
 	{10, "0010_idempotency_scopes.sql", "871dc399841962f7a4e10c56154d1a08a4aa2d8bc192cd9f85f706f150b05a12"},
 	{11, "0011_quota.sql", "46b45ae89bb5d69ff465315bc12a6407f4147010d058d56517ec86197cf18111"},
 	{12, "0012_zns_tokens.sql", "84c4bb6aceb07cec9ac2ab968c6fb39b9803a3ec20df3e745611a184877e7e3a"},
+	{13, "0013_zalo_channel.sql", "c50cbbb4528311fdf3bfe512c075605d3cfc87302d3b2e3ef7b4d3f74648b6f8"},
+	{14, "0014_admin_keys.sql", "1bf60daaf7d3fb7b431f62dc6830c5b86f863cec8200918d162395f6d74ef156"},
+	{15, "0015_console.sql", "8b38537c6f1296cd487534737bb06d8d6cac4721171214d87b9244ae49788720"},
+	{16, "0016_console_lookup.sql", "3b1ae9a63965738c38c4fc96aa7be6c083be7d54a60d802889cb698b8bcd6653"},
 }
 
 // TestMigrationsKept: the mail store, the outbox, the notification store
@@ -50,7 +54,7 @@ func TestMigrationsKept(t *testing.T) {
 	for _, m := range ms {
 		owners[m.Version] = m.Owner
 	}
-	for _, v := range []int{2, 5, 6, 8, 10, 12} {
+	for _, v := range []int{2, 5, 6, 8, 10, 12, 13, 14, 16} {
 		if owners[v] != "notify/notifydb" {
 			t.Errorf("migration %d is %q's, want notify/notifydb's", v, owners[v])
 		}

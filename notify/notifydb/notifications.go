@@ -40,20 +40,25 @@ const (
 	NotificationPermanentFailure = "permanent-failure"
 	NotificationTemporaryFailure = "temporary-failure"
 	NotificationTechnicalFailure = "technical-failure"
+	// A reminder waits scheduled until its time (ScheduledFor), when it
+	// becomes created and is sent like any other; cancelled is final:
+	// it was never sent (a later event or DELETE cancelled it).
+	NotificationScheduled = "scheduled"
+	NotificationCancelled = "cancelled"
 )
 
 // NotificationStatusFinal reports whether status is final (never changes).
 func NotificationStatusFinal(status string) bool {
 	switch status {
-	case NotificationDelivered, NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure:
+	case NotificationDelivered, NotificationPermanentFailure, NotificationTemporaryFailure, NotificationTechnicalFailure, NotificationCancelled:
 		return true
 	}
 	return false
 }
 
-// validNotificationStatus reports whether status is one of the six.
+// validNotificationStatus reports whether status is one of the eight.
 func validNotificationStatus(status string) bool {
-	return status == NotificationCreated || status == NotificationSending || NotificationStatusFinal(status)
+	return status == NotificationCreated || status == NotificationSending || status == NotificationScheduled || NotificationStatusFinal(status)
 }
 
 // Callback delivery states.
@@ -84,6 +89,7 @@ type APIKey struct {
 	KeyHash   string
 	Hint      string // the first characters of the key, for listings
 	Test      bool   // a test key: nothing leaves the gateway
+	Admin     bool   // reads every service's usage, not only its own
 	CreatedAt time.Time
 	RevokedAt time.Time // zero while the key is valid
 }
@@ -93,7 +99,7 @@ type Notification struct {
 	ID              string // UUIDv7: ordering by ID is ordering by creation
 	Service         string
 	Test            bool
-	Channel         string // "email" or "sms"
+	Channel         string // "email", "sms" or "zalo"
 	TemplateID      string
 	TemplateVersion int
 	Recipient       string // email address, or E.164 phone number
@@ -117,10 +123,20 @@ type Notification struct {
 	FromName    string // the sender's display name (the agency)
 	ToName      string // the recipient's display name
 	ReplyTo     string // the handling unit's mailbox ("" for none)
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
-	SentAt      time.Time // when it became sending (zero before)
-	CompletedAt time.Time // when it reached a final status
+	// Zalo: the ZNS template and its parameters as sent (a JSON object of
+	// strings).
+	ZNSTemplateID string
+	ZNSData       string
+	// PriceVND is what sending it cost in đồng, recorded when it was
+	// sent (0 before, and for email).
+	PriceVND int64
+	// ScheduledFor is when a scheduled notification (a reminder) is due;
+	// zero for the others.
+	ScheduledFor time.Time
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	SentAt       time.Time // when it became sending (zero before)
+	CompletedAt  time.Time // when it reached a final status
 }
 
 // NotificationEvent is one status a notification took. ID is the monotonic
@@ -185,6 +201,11 @@ type NotificationRequest struct {
 	Status         int
 	Response       []byte
 	Notifications  []NewNotification
+	// CancelScheduled, when set, cancels the service's scheduled
+	// notifications of that dossier (its reminders) in the same
+	// transaction, before the new ones are made, with CancelReason as
+	// their status detail.
+	CancelScheduled, CancelReason string
 }
 
 // NotificationResult is the outcome of one NotificationRequest.
@@ -206,17 +227,23 @@ type NotificationResult struct {
 // AddAPIKey stores a new key (its SHA-256 hash) for service, creating the
 // service if it does not exist. ErrExists if the hash is already stored.
 func (s *Store) AddAPIKey(ctx context.Context, service, keyHash, hint string, test bool) (*APIKey, error) {
+	return s.AddAPIKeyAs(ctx, service, keyHash, hint, test, false)
+}
+
+// AddAPIKeyAs is AddAPIKey for an admin key too: one that reads every
+// service's usage.
+func (s *Store) AddAPIKeyAs(ctx context.Context, service, keyHash, hint string, test, admin bool) (*APIKey, error) {
 	service = strings.TrimSpace(service)
 	if service == "" || len(service) > 100 || keyHash == "" {
 		return nil, fmt.Errorf("notifydb: api key: empty service or hash: %w", ErrInvalid)
 	}
-	k := &APIKey{Service: service, KeyHash: keyHash, Hint: hint, Test: test, CreatedAt: time.Now()}
+	k := &APIKey{Service: service, KeyHash: keyHash, Hint: hint, Test: test, Admin: admin, CreatedAt: time.Now()}
 	err := s.writeTx(ctx, func(tx dbtx) error {
 		if err := ensureService(ctx, tx, service, k.CreatedAt); err != nil {
 			return err
 		}
-		err := tx.Row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-			service, keyHash, hint, boolInt(test), sqldb.Micro(k.CreatedAt)).Scan(&k.ID)
+		err := tx.Row(ctx, "INSERT INTO api_keys (service, key_hash, hint, test, admin, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+			service, keyHash, hint, boolInt(test), boolInt(admin), sqldb.Micro(k.CreatedAt)).Scan(&k.ID)
 		if sqldb.IsUniqueViolation(err) {
 			return fmt.Errorf("notifydb: api key: %w", ErrExists)
 		}
@@ -246,16 +273,16 @@ func boolInt(b bool) int {
 	return 0
 }
 
-const apiKeyColumns = "id, service, key_hash, hint, test, created_at, revoked_at"
+const apiKeyColumns = "id, service, key_hash, hint, test, admin, created_at, revoked_at"
 
 func scanAPIKey(sc interface{ Scan(...any) error }) (*APIKey, error) {
 	var k APIKey
-	var test int
+	var test, admin int
 	var created, revoked int64
-	if err := sc.Scan(&k.ID, &k.Service, &k.KeyHash, &k.Hint, &test, &created, &revoked); err != nil {
+	if err := sc.Scan(&k.ID, &k.Service, &k.KeyHash, &k.Hint, &test, &admin, &created, &revoked); err != nil {
 		return nil, err
 	}
-	k.Test, k.CreatedAt, k.RevokedAt = test != 0, sqldb.FromMicro(created), sqldb.FromMicro(revoked)
+	k.Test, k.Admin, k.CreatedAt, k.RevokedAt = test != 0, admin != 0, sqldb.FromMicro(created), sqldb.FromMicro(revoked)
 	return &k, nil
 }
 
@@ -553,17 +580,26 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		services[r.Service] = hasCallback
 	}
 	_ = hasCallback // "created" events get no callback: the API response said it
+	if r.CancelScheduled != "" {
+		if err := s.cancelScheduled(ctx, tx, r.Service, r.CancelScheduled, r.CancelReason, now, &res); err != nil {
+			return res, err
+		}
+	}
 	for i := range r.Notifications {
 		n := &r.Notifications[i]
-		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms") || n.Recipient == "" {
+		if n.ID == "" || (n.Channel != "email" && n.Channel != "sms" && n.Channel != "zalo") || n.Recipient == "" {
 			return res, fmt.Errorf("notifydb: notification %q: missing id, channel or recipient: %w", n.ID, ErrInvalid)
 		}
 		at := n.CreatedAt
 		if at.IsZero() {
 			at = now
 		}
+		status := NotificationCreated
+		if !n.ScheduledFor.IsZero() {
+			status = NotificationScheduled // no outbox entry before its time: ReleaseDue makes it
+		}
 		var outboxID sql.NullInt64
-		if n.Channel == "email" && n.MailFrom != "" && !n.Test {
+		if n.Channel == "email" && n.MailFrom != "" && !n.Test && status == NotificationCreated {
 			// The message is composed when delivered.
 			var err error
 			outboxID.Valid = true
@@ -574,11 +610,13 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
-			urgent, status, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			urgent, status, status_detail, outbox_id, created_at, updated_at, email_from, email_from_name, to_name, reply_to,
+			zns_template_id, zns_data, scheduled_for)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			n.ID, r.Service, boolInt(n.Test), n.Channel, n.TemplateID, n.TemplateVersion, n.Recipient,
 			n.Reference, n.DossierCode, n.EventID, n.DossierStatus, n.Subject, n.Text, n.HTML, n.SMSText, n.SMSEncoding, n.SMSParts,
-			boolInt(n.Urgent), NotificationCreated, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo); err != nil {
+			boolInt(n.Urgent), status, n.StatusDetail, outboxID, sqldb.Micro(at), sqldb.Micro(at), n.FromAddress, n.FromName, n.ToName, n.ReplyTo,
+			n.ZNSTemplateID, n.ZNSData, sqldb.Micro(n.ScheduledFor)); err != nil {
 			return res, fmt.Errorf("notifydb: insert notification: %w", err)
 		}
 		if n.Fallback != nil {
@@ -586,11 +624,11 @@ func (s *Store) createOne(ctx context.Context, tx dbtx, r *NotificationRequest, 
 				return res, err
 			}
 		}
-		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: NotificationCreated, At: at, CreatedAt: now,
+		ev := NotificationEvent{NotificationID: n.ID, Service: r.Service, Status: status, Detail: n.StatusDetail, At: at, CreatedAt: now,
 			Channel: n.Channel, Reference: n.Reference, DossierCode: n.DossierCode, Test: n.Test, NotificationCreatedAt: at}
 		var err error
-		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, '', ?, ?) RETURNING id",
-			n.ID, r.Service, NotificationCreated, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
+		if ev.ID, err = tx.InsertID(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+			n.ID, r.Service, status, n.StatusDetail, sqldb.Micro(at), sqldb.Micro(now)); err != nil {
 			return res, fmt.Errorf("notifydb: insert notification event: %w", err)
 		}
 		res.Events = append(res.Events, ev)
@@ -726,10 +764,14 @@ func (s *Store) setStatusAfter(ctx context.Context, tx dbtx, id, status, detail 
 	}
 	set := "status = ?, status_detail = ?, updated_at = ?"
 	args := []any{status, detail, sqldb.Micro(now)}
-	if status == NotificationSending {
+	switch status {
+	case NotificationSending:
 		set += ", sent_at = ?"
 		args = append(args, sqldb.Micro(at))
-	} else {
+	case NotificationCancelled:
+		set += ", completed_at = ?"
+		args = append(args, sqldb.Micro(at))
+	default:
 		set += ", completed_at = ?, sent_at = CASE WHEN sent_at = 0 THEN ? ELSE sent_at END"
 		args = append(args, sqldb.Micro(at), sqldb.Micro(at))
 	}
@@ -760,8 +802,9 @@ func (s *Store) ExpireNotifications(ctx context.Context, now time.Time, maxAge t
 	if limit <= 0 {
 		limit = 1000
 	}
-	rows, err := s.r().Query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? ORDER BY created_at LIMIT ?",
-		sqldb.Micro(now.Add(-maxAge)), limit)
+	// A reminder counts from its time, not from the event that made it.
+	rows, err := s.r().Query(ctx, "SELECT id FROM notifications WHERE status IN ('created', 'sending') AND created_at <= ? AND scheduled_for <= ? ORDER BY created_at LIMIT ?",
+		sqldb.Micro(now.Add(-maxAge)), sqldb.Micro(now.Add(-maxAge)), limit)
 	if err != nil {
 		return nil, fmt.Errorf("notifydb: expire notifications: %w", err)
 	}
@@ -797,18 +840,21 @@ func scanStrings(rows *sql.Rows) ([]string, error) {
 
 const notificationColumns = `id, service, test, channel, template_id, template_version, recipient, reference, dossier_code,
 	event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, urgent, status, status_detail,
-	outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to`
+	outbox_id, created_at, updated_at, sent_at, completed_at, email_from, email_from_name, to_name, reply_to,
+	zns_template_id, zns_data, price_vnd, scheduled_for`
 
 func scanNotification(sc interface{ Scan(...any) error }) (*Notification, error) {
 	var n Notification
 	var test, urgent int
 	var outbox sql.NullInt64
-	var c, u, sent, done int64
+	var c, u, sent, done, sched int64
 	if err := sc.Scan(&n.ID, &n.Service, &test, &n.Channel, &n.TemplateID, &n.TemplateVersion, &n.Recipient, &n.Reference,
 		&n.DossierCode, &n.EventID, &n.DossierStatus, &n.Subject, &n.Text, &n.HTML, &n.SMSText, &n.SMSEncoding, &n.SMSParts,
-		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo); err != nil {
+		&urgent, &n.Status, &n.StatusDetail, &outbox, &c, &u, &sent, &done, &n.FromAddress, &n.FromName, &n.ToName, &n.ReplyTo,
+		&n.ZNSTemplateID, &n.ZNSData, &n.PriceVND, &sched); err != nil {
 		return nil, err
 	}
+	n.ScheduledFor = sqldb.FromMicro(sched)
 	n.Test, n.Urgent, n.OutboxID = test != 0, urgent != 0, outbox.Int64
 	n.CreatedAt, n.UpdatedAt, n.SentAt, n.CompletedAt = sqldb.FromMicro(c), sqldb.FromMicro(u), sqldb.FromMicro(sent), sqldb.FromMicro(done)
 	return &n, nil

@@ -418,11 +418,18 @@ func (s *Store) SMSFallbackOf(ctx context.Context, emailID string) (*SMSFallback
 // there is nothing to send (no variant, the email not failed permanently,
 // or an SMS of the event already there).
 func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n *Notification, created bool, err error) {
+	return s.CreateSMSFallbackFor(ctx, emailID, smsID, "")
+}
+
+// CreateSMSFallbackFor is CreateSMSFallback for a notification that is not
+// a permanent failure when reason is set: the channel gave up on it
+// another way (no receipt in time), which reason says.
+func (s *Store) CreateSMSFallbackFor(ctx context.Context, fromID, smsID, reason string) (n *Notification, created bool, err error) {
 	err = s.writeTx(ctx, func(tx dbtx) error {
 		if err := s.lockEvents(ctx, tx); err != nil {
 			return err
 		}
-		n, created, err = s.createSMSFallback(ctx, tx, emailID, smsID)
+		n, created, err = s.createSMSFallback(ctx, tx, fromID, smsID, reason)
 		return err
 	})
 	return n, created, err
@@ -430,7 +437,7 @@ func (s *Store) CreateSMSFallback(ctx context.Context, emailID, smsID string) (n
 
 // createSMSFallback is CreateSMSFallback in tx (which holds the events
 // lock). An empty smsID gets a new UUIDv7 when the SMS is made.
-func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID string) (n *Notification, created bool, err error) {
+func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID, reason string) (n *Notification, created bool, err error) {
 	err = func() error {
 		var f SMSFallback
 		var made string
@@ -453,12 +460,17 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 		if err != nil {
 			return fmt.Errorf("notifydb: notification %s: %w", emailID, err)
 		}
-		if e.Status != NotificationPermanentFailure {
+		switch {
+		case e.Status == NotificationPermanentFailure:
+			reason = NotificationPermanentFailure
+		case reason == "" || e.Status == NotificationDelivered:
 			return nil
 		}
 		var other string
-		err = tx.Row(ctx, "SELECT id FROM notifications WHERE service = ? AND dossier_code = ? AND event_id = ? AND channel = 'sms' LIMIT 1",
-			e.Service, e.DossierCode, e.EventID).Scan(&other)
+		// The event's own SMS, or its reminder's (same time): a reminder's
+		// fallback is not the event's, nor the other way round.
+		err = tx.Row(ctx, "SELECT id FROM notifications WHERE service = ? AND dossier_code = ? AND event_id = ? AND channel = 'sms' AND scheduled_for = ? LIMIT 1",
+			e.Service, e.DossierCode, e.EventID, sqldb.Micro(e.ScheduledFor)).Scan(&other)
 		if err == nil {
 			return nil // an SMS of this event exists: nothing to fall back to
 		} else if !errors.Is(err, sql.ErrNoRows) {
@@ -476,14 +488,14 @@ func (s *Store) createSMSFallback(ctx context.Context, tx dbtx, emailID, smsID s
 			TemplateVersion: f.TemplateVersion, Recipient: f.Phone, Reference: e.Reference, DossierCode: e.DossierCode,
 			EventID: e.EventID, DossierStatus: e.DossierStatus, Text: f.Text, SMSText: f.SMSText, SMSEncoding: f.SMSEncoding,
 			SMSParts: f.SMSParts, Urgent: e.Urgent, Status: NotificationCreated, CreatedAt: now, UpdatedAt: now}
-		detail := "fallback for email " + emailID + " (permanent-failure)"
+		detail := "fallback for " + e.Channel + " " + emailID + " (" + reason + ")"
 		v.StatusDetail = detail
 		if _, err := tx.Exec(ctx, `INSERT INTO notifications (id, service, test, channel, template_id, template_version, recipient,
 			reference, dossier_code, event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts,
-			urgent, status, status_detail, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', ?, ?, ?, ?, ?, ?, ?, ?)`,
+			urgent, status, status_detail, created_at, updated_at, scheduled_for) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, '', ?, '', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			v.ID, v.Service, boolInt(v.Test), v.Channel, v.TemplateID, v.TemplateVersion, v.Recipient, v.Reference, v.DossierCode,
 			v.EventID, v.DossierStatus, v.Text, v.SMSText, v.SMSEncoding, v.SMSParts, boolInt(v.Urgent), v.Status, detail,
-			sqldb.Micro(now), sqldb.Micro(now)); err != nil {
+			sqldb.Micro(now), sqldb.Micro(now), sqldb.Micro(e.ScheduledFor)); err != nil {
 			return fmt.Errorf("notifydb: insert fallback sms: %w", err)
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES (?, ?, ?, ?, ?, ?)",

@@ -103,6 +103,9 @@ type Options struct {
 	// Backoff is the delay before sending again after the attempt-th
 	// temporary failure; default 30 s doubling up to 30 min.
 	Backoff func(attempt int) time.Duration
+	// PricePerPartVND is what one part costs, in đồng: each SMS records
+	// parts × price when the provider accepts it.
+	PricePerPartVND int64
 	// Now is the clock for quiet hours and limits; default time.Now.
 	// Queue delays are computed from it and run on the real clock.
 	Now func() time.Time
@@ -250,6 +253,11 @@ func (h *Handler) Send(ctx context.Context, n *notifydb.Notification, attempt in
 			return err
 		}
 		log.Debug("sms accepted", "provider", res.Provider, "parts", len(res.MessageIDs))
+		if p := h.o.PricePerPartVND; p > 0 {
+			if err := h.st.SetNotificationPrice(ctx, id, p*int64(len(res.MessageIDs))); err != nil {
+				log.Warn("sms: record price failed", "err", err)
+			}
+		}
 		if out.Status != "" {
 			_, err = h.tr.SetStatus(ctx, id, out.Status, out.Detail, time.Time{})
 		}

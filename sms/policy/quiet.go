@@ -133,6 +133,23 @@ func (q QuietHours) Next(now time.Time) (sendAt time.Time, held bool) {
 	return end, true
 }
 
+// Before is the latest moment not after t outside the window: t itself
+// outside it; inside it, a minute before the window began (20:59 for a
+// reminder due at 23:00 with quiet hours 21:00-07:00), so that a message
+// about something at a fixed time comes early rather than late.
+func (q QuietHours) Before(t time.Time) time.Time {
+	if !q.In(t) {
+		return t
+	}
+	local := t.In(q.loc())
+	y, mo, d := local.Date()
+	start := time.Date(y, mo, d, int(q.Start/time.Hour), int(q.Start%time.Hour/time.Minute), 0, 0, q.loc())
+	if start.After(local) {
+		start = time.Date(y, mo, d-1, int(q.Start/time.Hour), int(q.Start%time.Hour/time.Minute), 0, 0, q.loc())
+	}
+	return start.Add(-time.Minute)
+}
+
 // SendAt is Next for a message that may be urgent: urgent messages bypass
 // quiet hours and go at now.
 func (q QuietHours) SendAt(now time.Time, urgent bool) (sendAt time.Time, held bool) {

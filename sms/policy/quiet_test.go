@@ -134,3 +134,32 @@ func FuzzParseQuietHours(f *testing.F) {
 		}
 	})
 }
+
+func TestQuietHoursBefore(t *testing.T) {
+	q, err := ParseQuietHours("21:00-07:00")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := func(s string) time.Time {
+		v, err := time.ParseInLocation("2006-01-02 15:04", s, Vietnam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, c := range []struct{ in, want string }{
+		{"2026-12-06 12:00", "2026-12-06 12:00"},
+		{"2026-12-06 23:00", "2026-12-06 20:59"},
+		{"2026-12-07 06:30", "2026-12-06 20:59"},
+		{"2026-12-06 21:00", "2026-12-06 20:59"},
+		{"2026-12-06 07:00", "2026-12-06 07:00"},
+	} {
+		if got := q.Before(at(c.in)); !got.Equal(at(c.want)) {
+			t.Errorf("Before(%s) = %s, want %s", c.in, got.In(Vietnam).Format("2006-01-02 15:04"), c.want)
+		}
+	}
+	off, _ := ParseQuietHours("off")
+	if got := off.Before(at("2026-12-06 23:00")); !got.Equal(at("2026-12-06 23:00")) {
+		t.Errorf("off: %s", got)
+	}
+}

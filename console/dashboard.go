@@ -1,0 +1,189 @@
+package console
+
+import (
+	"fmt"
+	"html/template"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"congthu/notify/notifydb"
+	"congthu/queue"
+)
+
+// statusOrder is the order of statuses in the dashboard's bars.
+var statusOrder = []string{notifydb.NotificationDelivered, notifydb.NotificationSending, notifydb.NotificationCreated,
+	notifydb.NotificationTemporaryFailure, notifydb.NotificationPermanentFailure, notifydb.NotificationTechnicalFailure}
+
+// statusColour fills a status's part of a bar (contrast checked against
+// white text-free bars; the legend carries the words).
+var statusColour = map[string]string{
+	notifydb.NotificationDelivered:        "#1b6e3a",
+	notifydb.NotificationSending:          "#1d5fa8",
+	notifydb.NotificationCreated:          "#6b7280",
+	notifydb.NotificationTemporaryFailure: "#b45309",
+	notifydb.NotificationPermanentFailure: "#b91c1c",
+	notifydb.NotificationTechnicalFailure: "#7c2d12",
+}
+
+type channelCounts struct {
+	Channel string
+	Total   int64
+	By      []statusCount
+}
+
+type statusCount struct {
+	Status string
+	Count  int64
+}
+
+type period struct {
+	Label    string
+	Channels []channelCounts
+	Chart    template.HTML
+	Total    int64
+}
+
+type dashboardView struct {
+	Periods   []period
+	Latency   []notifydb.Latency
+	Queues    []queue.Stats
+	QueueErr  string
+	Accounts  int64
+	Disabled  int64
+	Generated time.Time
+}
+
+// dashboard shows the last 24 hours and 7 days per channel and status,
+// delivery latency, queue depths and dead letters.
+func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session) {
+	now := s.now()
+	v := dashboardView{Generated: now}
+	// The store's reads run together: on PostgreSQL each is a round
+	// trip and a scan of its own.
+	var counts []notifydb.PeriodCount
+	g, ctx := errgroup.WithContext(r.Context())
+	g.Go(func() (err error) {
+		counts, err = s.d.Notifications.CountsSince(ctx, now.Add(-7*24*time.Hour), now.Add(-24*time.Hour))
+		return err
+	})
+	g.Go(func() (err error) {
+		v.Latency, err = s.d.Notifications.DeliveryLatency(ctx, now.Add(-24*time.Hour))
+		return err
+	})
+	g.Go(func() (err error) {
+		v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx)
+		return err
+	})
+	g.Go(func() error {
+		var err error
+		if v.Queues, err = s.queueStats(r); err != nil {
+			v.QueueErr = err.Error()
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		s.fail(w, r, sess, "dashboard", err)
+		return
+	}
+	for _, p := range []struct {
+		label  string
+		recent bool
+	}{{"24 giờ qua", true}, {"7 ngày qua", false}} {
+		var cs []notifydb.NotificationCount
+		for _, c := range counts {
+			n := c.Since
+			if p.recent {
+				n = c.Recent
+			}
+			if n > 0 {
+				cs = append(cs, notifydb.NotificationCount{Channel: c.Channel, Status: c.Status, Count: n})
+			}
+		}
+		per := period{Label: p.label, Channels: groupCounts(cs)}
+		for _, c := range per.Channels {
+			per.Total += c.Total
+		}
+		per.Chart = barChart(per.Label, per.Channels)
+		v.Periods = append(v.Periods, per)
+	}
+	s.render(w, r, http.StatusOK, "dashboard", sess, "Tổng quan", v)
+}
+
+// groupCounts turns (channel, status, count) rows into one entry per
+// channel with its statuses in statusOrder.
+func groupCounts(cs []notifydb.NotificationCount) []channelCounts {
+	by := map[string]map[string]int64{}
+	for _, c := range cs {
+		if by[c.Channel] == nil {
+			by[c.Channel] = map[string]int64{}
+		}
+		by[c.Channel][c.Status] += c.Count
+	}
+	var out []channelCounts
+	for ch, m := range by {
+		cc := channelCounts{Channel: ch}
+		for _, st := range statusOrder {
+			if m[st] > 0 {
+				cc.By = append(cc.By, statusCount{st, m[st]})
+				cc.Total += m[st]
+			}
+		}
+		out = append(out, cc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
+	return out
+}
+
+// barChart draws one horizontal stacked bar per channel as SVG, scaled to
+// the largest channel. The table beside it carries the same numbers as
+// text.
+func barChart(label string, chs []channelCounts) template.HTML {
+	const width, barH, gap, left = 600, 28, 14, 110
+	var max int64 = 1
+	for _, c := range chs {
+		if c.Total > max {
+			max = c.Total
+		}
+	}
+	h := len(chs)*(barH+gap) + gap
+	if len(chs) == 0 {
+		h = 40
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="%s: %s">`, width, h, template.HTMLEscapeString("Biểu đồ thông báo "+label), template.HTMLEscapeString(chartSummary(chs)))
+	if len(chs) == 0 {
+		fmt.Fprintf(&b, `<text x="0" y="25" font-size="16" fill="#374151">Chưa có thông báo nào.</text>`)
+	}
+	for i, c := range chs {
+		y := gap + i*(barH+gap)
+		fmt.Fprintf(&b, `<text x="0" y="%d" font-size="16" fill="#111827">%s</text>`, y+barH-8, template.HTMLEscapeString(channelLabel(c.Channel)))
+		x := float64(left)
+		for _, sc := range c.By {
+			wd := float64(width-left-10) * float64(sc.Count) / float64(max)
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"><title>%s: %d</title></rect>`,
+				x, y, wd, barH, statusColour[sc.Status], template.HTMLEscapeString(statusLabel(sc.Status)), sc.Count)
+			x += wd
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+func chartSummary(chs []channelCounts) string {
+	var parts []string
+	for _, c := range chs {
+		var st []string
+		for _, sc := range c.By {
+			st = append(st, fmt.Sprintf("%s %d", statusLabel(sc.Status), sc.Count))
+		}
+		parts = append(parts, channelLabel(c.Channel)+" "+strings.Join(st, ", "))
+	}
+	if len(parts) == 0 {
+		return "không có thông báo"
+	}
+	return strings.Join(parts, "; ")
+}
