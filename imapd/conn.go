@@ -537,6 +537,7 @@ func (s *session) canLogin() error {
 	if s.isTLS || s.srv.opts.AllowInsecureAuth {
 		return nil
 	}
+	s.srv.opts.Metrics.login(loginRefused)
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodePrivacyRequired, Text: "TLS is required to log in"}
 }
 
