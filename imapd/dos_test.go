@@ -213,7 +213,7 @@ func TestBrokenMIME(t *testing.T) {
 }
 
 // FuzzBodyStructure feeds raw message bytes to the structure walk: no
-// input may panic, nest past the bound, or give a structure the writer
+// input may panic, nest past the bound, or give a structure the
 // writer would panic on (checkWritable).
 func FuzzBodyStructure(f *testing.F) {
 	for _, m := range []string{emptyMultipartMsg, unclosedMultipartMsg, closedOnlyMsg, multipartMsg, deepMultipart(5), deepRFC822(5),
