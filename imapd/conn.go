@@ -317,7 +317,7 @@ func (s *session) handle(cmd *wire.Command) bool {
 	case errors.Is(err, errAnswered):
 	case err == nil || errors.Is(err, errLogout):
 		s.bad = 0
-		if s.sel != nil {
+		if s.sel != nil && !errors.Is(err, errLogout) {
 			if perr := s.poll(allowExpunge(cmd)); perr != nil {
 				if !errors.As(perr, &ierr) {
 					return false
@@ -537,6 +537,7 @@ func (s *session) canLogin() error {
 	if s.isTLS || s.srv.opts.AllowInsecureAuth {
 		return nil
 	}
+	s.srv.opts.Metrics.login(loginRefused)
 	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodePrivacyRequired, Text: "TLS is required to log in"}
 }
 

@@ -213,7 +213,7 @@ func TestBrokenMIME(t *testing.T) {
 }
 
 // FuzzBodyStructure feeds raw message bytes to the structure walk: no
-// input may panic, nest past the bound, or give a structure imapserver's
+// input may panic, nest past the bound, or give a structure the
 // writer would panic on (checkWritable).
 func FuzzBodyStructure(f *testing.F) {
 	for _, m := range []string{emptyMultipartMsg, unclosedMultipartMsg, closedOnlyMsg, multipartMsg, deepMultipart(5), deepRFC822(5),
@@ -229,7 +229,7 @@ func FuzzBodyStructure(f *testing.F) {
 	})
 }
 
-// checkWritable asserts what imapserver's writer needs of a structure.
+// checkWritable asserts what the BODYSTRUCTURE writer needs of a structure.
 func checkWritable(t *testing.T, bs imap.BodyStructure) {
 	t.Helper()
 	switch b := bs.(type) {

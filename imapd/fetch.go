@@ -78,6 +78,9 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 		modseq  map[uint32]int64
 		changed map[uint32]bool
 	)
+	// What is queued goes first: a queued flag change is written with the
+	// flags of now, which must not be newer than those this FETCH shows.
+	s.writeTaken(false, false)
 	if markSeen {
 		res, err := s.setFlags(a.NumSet, store.FlagsAdd, []string{store.FlagSeen}, 0)
 		if err != nil {
@@ -85,8 +88,11 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 		}
 		refs, flagsOf, modseq, changed = res.refs, res.flags, res.modseq, res.changed
 	} else {
-		refs, modseq = sel.resolveModSeq(a.NumSet)
+		refs, flagsOf, modseq = sel.resolveView(a.NumSet)
 	}
+	// Keywords new to the mailbox are announced before the FETCH
+	// responses that may show them (RFC 9051 section 7.3.5).
+	s.writeMailboxFlags()
 	if options.ChangedSince > 0 {
 		// RFC 7162 section 3.1.4.1: only messages changed since, with
 		// their MODSEQ.

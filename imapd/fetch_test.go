@@ -17,7 +17,7 @@ import (
 // stored at delivery (no message bytes read) says the same as the
 // envelope built from the header (the path taken when body sections are
 // fetched too), for tricky headers, over implicit TLS and STARTTLS, with
-// more output than one corked piece.
+// more output than one output buffer.
 func TestFetchStoredEnvelope(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOptions{})
@@ -29,7 +29,7 @@ func TestFetchStoredEnvelope(t *testing.T) {
 		"Date: 2 Jan 2006 15:04:05 GMT\r\nSubject: Phiếu yêu cầu bổ sung hồ sơ\r\n\r\nx\r\n",
 		"Date: tomorrow-ish\r\nFrom: localonly\r\nSubject: a very\r\n long\r\n\tsubject\r\n\r\nx\r\n",
 	}
-	// Enough long subjects for well over corkMax bytes of responses.
+	// Enough long subjects for well over writeBufSize bytes of responses.
 	long := strings.Repeat("Thông báo tiếp nhận hồ sơ hành chính ", 10)
 	raws := append([]string{}, tricky...)
 	for i := range 250 {
@@ -84,7 +84,7 @@ func TestFetchStoredEnvelope(t *testing.T) {
 			if got, want := stored[0].Envelope.Subject, "Thông báo số 1 về việc tiếp nhận hồ sơ"; !strings.Contains(strings.Join(subjects(stored), "|"), want) {
 				t.Errorf("subjects: first %q; want one to be %q", got, want)
 			}
-			// The connection goes on after a corked FETCH.
+			// The connection goes on after a FETCH of many buffers.
 			if err := c.Noop().Wait(); err != nil {
 				t.Fatal(err)
 			}

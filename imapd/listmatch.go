@@ -12,8 +12,8 @@ const maxListPattern = 1000
 // pattern: a bit-parallel simulation over the set of pattern positions
 // reached so far, so no input backtracks.
 //
-// The reference name is applied as go-imap's imapserver.MatchList does,
-// with the same results (see TestListMatch and FuzzMatchList): a pattern
+// The reference name is applied as go-imap's imapserver.MatchList did
+// (see TestListMatch and FuzzMatchList against a naive definition): a pattern
 // starting with the delimiter ignores the reference and drops that
 // delimiter; otherwise a non-empty reference, with the delimiter appended
 // when it lacks one, must be a prefix of the name and is cut off before
@@ -78,7 +78,7 @@ func compileListPattern(delim rune, ref, pattern string) *listPattern {
 			p.lit[c][w] |= b
 		}
 	}
-	// imapserver.MatchList stops "%" at a byte b when string(rune(b))
+	// "%" stops at a byte b when string(rune(b))
 	// equals the delimiter, which only a delimiter below U+0100 can.
 	if delim > 0 && delim < 0x100 {
 		p.stop, p.hasSt = byte(delim), true

@@ -213,7 +213,8 @@ func (mb *mailboxState) syncLocked(ctx context.Context, own map[uint32]int64, so
 		for _, f := range ch.Changed[i].Flags {
 			if _, ok := mb.flags[f]; !ok {
 				mb.flags[f] = struct{}{}
-				newFlag = true
+				// System flags are always in FLAGS.
+				newFlag = newFlag || !slices.Contains(systemFlags, f)
 			}
 		}
 	}

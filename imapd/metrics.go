@@ -1,28 +1,21 @@
 package imapd
 
 import (
-	"context"
-	"sync/atomic"
+	"congthu/internal/metrics"
+	"congthu/loginlimit"
 )
 
-// Metrics counts IMAP sessions, logins and commands for Prometheus. Give
-// one to Options.Metrics; counting is an atomic add on a counter chosen
-// by array index, with no lock, map write or allocation per command.
-//
-// imapd does not import a metrics registry: the figures are read at
-// scrape time through the Collect methods, whose signature is the
-// registry's collector (internal/metrics' CollectFunc), so the serve
-// command registers them as
-//
-//	reg.Collect("congthu_imap_commands_total", help, metrics.KindCounter,
-//		[]string{"command", "result"}, m.CollectCommands)
-//
-// and likewise for the families Families lists.
+// Metrics are the IMAP server's counters in the process's registry:
+// connections by listener, the open ones, commands by name and result,
+// and logins in the shared congthu_login_attempts_total (protocol imap).
+// Build them once with NewMetrics and give them to Options.Metrics.
+// Every series is resolved when they are built, so counting a command is
+// an array index and an atomic add: no lock, no map write, no allocation.
 type Metrics struct {
-	sessions [2]atomic.Uint64 // by listener: imap, imaps
-	open     atomic.Int64
-	logins   [numLoginResults]atomic.Uint64
-	commands [len(commandNames) + 1][numResults]atomic.Uint64 // the last row: unknown
+	conns    [2]*metrics.Counter // by listener: imap, imaps
+	open     *metrics.Gauge
+	logins   *loginlimit.Attempts
+	commands [len(commandNames) + 1][numResults]*metrics.Counter // the last row: unknown
 }
 
 // The results of a command: its tagged answer.
@@ -40,10 +33,9 @@ const (
 	loginOK = iota
 	loginFailed
 	loginLocked
-	numLoginResults
+	loginError
+	loginRefused
 )
-
-var loginResultNames = [numLoginResults]string{"ok", "failed", "locked"}
 
 // commandNames are the commands counted by name; others count as
 // "unknown" (the label takes a small, fixed set of values).
@@ -63,64 +55,28 @@ var commandIndex = func() map[string]int {
 	return m
 }()
 
-// NewMetrics returns zeroed metrics.
-func NewMetrics() *Metrics { return &Metrics{} }
-
-// Family describes one metric family the Collect methods report.
-type Family struct {
-	Name, Help, Kind string
-	Labels           []string
-	Collect          func(ctx context.Context, add func(value float64, labelValues ...string)) error
-}
-
-// Families lists the families, for registration and documentation.
-func (m *Metrics) Families() []Family {
-	return []Family{
-		{"congthu_imap_sessions_total", "IMAP connections served, by listener (imap: plain with STARTTLS, imaps: implicit TLS).", "counter", []string{"listener"}, m.CollectSessions},
-		{"congthu_imap_sessions_open", "IMAP connections open now.", "gauge", nil, m.CollectOpen},
-		{"congthu_imap_logins_total", "IMAP logins (LOGIN and AUTHENTICATE) by result: ok, failed (wrong credentials or disabled account), locked (the login limiter refused).", "counter", []string{"result"}, m.CollectLogins},
-		{"congthu_imap_commands_total", "IMAP commands by name (UID forms apart; unknown for any other) and result, the tagged answer: ok, no, bad.", "counter", []string{"command", "result"}, m.CollectCommands},
+// NewMetrics registers the IMAP families in reg.
+func NewMetrics(reg *metrics.Registry) *Metrics {
+	conns := reg.CounterVec("congthu_imap_connections_total",
+		"IMAP connections served, by listener (imap: plain with STARTTLS, port 143; imaps: implicit TLS, port 993).", "listener")
+	cmds := reg.CounterVec("congthu_imap_commands_total",
+		"IMAP commands by name (the UID forms apart, unknown for any other) and result, the tagged answer: ok, no, bad (a syntax error counts under its command's name).",
+		"command", "result")
+	m := &Metrics{
+		conns:  [2]*metrics.Counter{conns.With("imap"), conns.With("imaps")},
+		open:   reg.GaugeVec("congthu_imap_connections_open", "IMAP connections open now.").With(),
+		logins: loginlimit.NewAttempts(reg, "imap"),
 	}
-}
-
-// CollectSessions reports congthu_imap_sessions_total.
-func (m *Metrics) CollectSessions(_ context.Context, add func(float64, ...string)) error {
-	add(float64(m.sessions[0].Load()), "imap")
-	add(float64(m.sessions[1].Load()), "imaps")
-	return nil
-}
-
-// CollectOpen reports congthu_imap_sessions_open.
-func (m *Metrics) CollectOpen(_ context.Context, add func(float64, ...string)) error {
-	add(float64(m.open.Load()))
-	return nil
-}
-
-// CollectLogins reports congthu_imap_logins_total.
-func (m *Metrics) CollectLogins(_ context.Context, add func(float64, ...string)) error {
-	for i := range m.logins {
-		add(float64(m.logins[i].Load()), loginResultNames[i])
-	}
-	return nil
-}
-
-// CollectCommands reports congthu_imap_commands_total: every command
-// with a non-zero count, and LOGIN's and SELECT's ok series always.
-func (m *Metrics) CollectCommands(_ context.Context, add func(float64, ...string)) error {
 	for i := range m.commands {
 		name := "unknown"
 		if i < len(commandNames) {
 			name = commandNames[i]
 		}
 		for r := range m.commands[i] {
-			v := m.commands[i][r].Load()
-			if v == 0 && !(r == resultOK && (name == "LOGIN" || name == "SELECT")) {
-				continue
-			}
-			add(float64(v), name, resultNames[r])
+			m.commands[i][r] = cmds.With(name, resultNames[r])
 		}
 	}
-	return nil
+	return m
 }
 
 // sessionStarted counts a connection; tls says implicit TLS.
@@ -132,19 +88,31 @@ func (m *Metrics) sessionStarted(tls bool) {
 	if tls {
 		i = 1
 	}
-	m.sessions[i].Add(1)
-	m.open.Add(1)
+	m.conns[i].Inc()
+	m.open.Inc()
 }
 
 func (m *Metrics) sessionEnded() {
 	if m != nil {
-		m.open.Add(-1)
+		m.open.Dec()
 	}
 }
 
 func (m *Metrics) login(result int) {
-	if m != nil {
-		m.logins[result].Add(1)
+	if m == nil {
+		return
+	}
+	switch result {
+	case loginOK:
+		m.logins.OK.Inc()
+	case loginFailed:
+		m.logins.Failed.Inc()
+	case loginLocked:
+		m.logins.Locked.Inc()
+	case loginError:
+		m.logins.Error.Inc()
+	case loginRefused:
+		m.logins.Refused.Inc()
 	}
 }
 
@@ -176,5 +144,5 @@ func (m *Metrics) command(name string, uid bool, result int) {
 	if !ok {
 		i = len(commandNames)
 	}
-	m.commands[i][result].Add(1)
+	m.commands[i][result].Inc()
 }

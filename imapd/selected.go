@@ -341,6 +341,11 @@ func (s *session) Store(a *wire.Store, byUID bool) (result, error) {
 	case imap.StoreFlagsDel:
 		op = store.FlagsRemove
 	}
+	// What is queued goes first (see Fetch): the FETCH answers below
+	// show the flags of the moment they are set, the newest.
+	if err := s.poll(false); err != nil {
+		return result{}, err
+	}
 	var res *flagResult
 	var err error
 	if unchangedSince == 0 {
@@ -353,9 +358,7 @@ func (s *session) Store(a *wire.Store, byUID bool) (result, error) {
 			return result{}, s.fail("store", err)
 		}
 	}
-	if err := s.poll(false); err != nil {
-		return result{}, err
-	}
+	s.writeMailboxFlags()
 	modified := make(map[uint32]bool, len(res.modified))
 	for _, r := range res.modified {
 		modified[r.uid] = true

@@ -84,6 +84,7 @@ func (s *session) Login(username, password string) error {
 			s.srv.log.Info("imap login", "user", account, "ip", s.ip, "ok", false, "reason", reason)
 			return errAuthFailed
 		}
+		s.srv.opts.Metrics.login(loginError)
 		s.srv.log.Error("imap login", "user", account, "ip", s.ip, "ok", false, "err", err)
 		return errTryLater
 	}

@@ -68,7 +68,19 @@ func (sel *selection) takeLocked(allowExpunge bool) []out {
 		switch u.kind {
 		case upExpunge:
 			if !allowExpunge {
-				sel.pending = append(sel.pending[:0], q[i:]...)
+				// The rest waits for the expunge, but a FLAGS names no
+				// message: it goes now, so no FETCH the command answers
+				// shows a keyword the client has not been told of.
+				kept := sel.pending[:0]
+				for _, u := range q[i:] {
+					if u.kind == upMailboxFlags {
+						res = append(res, out{kind: upMailboxFlags, flags: u.flags})
+					} else {
+						kept = append(kept, u)
+					}
+				}
+				clear(sel.pending[len(kept):])
+				sel.pending = kept
 				return res
 			}
 			j := i
@@ -108,8 +120,15 @@ func (sel *selection) takeLocked(allowExpunge bool) []out {
 			}
 			res = append(res, out{kind: upExists, n: uint32(len(sel.view))})
 		case upFlags:
-			if k, ok := sel.viewIndex(u.uid); ok {
-				res = append(res, out{kind: upFlags, n: uint32(k + 1), uid: u.uid, flags: u.flags, modseq: u.modseq})
+			// The flags as they are now, not as queued: a FETCH
+			// answered meanwhile may have shown newer ones, and a client
+			// must not see flags or MODSEQ go back. A message gone from
+			// the mailbox gets its EXPUNGE, not stale flags.
+			k, ok := sel.viewIndex(u.uid)
+			j, ok2 := sel.mb.index(u.uid)
+			if ok && ok2 {
+				m := &sel.mb.msgs[j]
+				res = append(res, out{kind: upFlags, n: uint32(k + 1), uid: u.uid, flags: m.flags, modseq: m.modseq})
 			}
 			i++
 		case upMailboxFlags:
@@ -216,18 +235,41 @@ func (sel *selection) resolveLocked(numSet imap.NumSet) []msgRef {
 	return refs
 }
 
-// resolveModSeq is resolve with each message's mod-sequence in the shared
-// view.
-func (sel *selection) resolveModSeq(numSet imap.NumSet) ([]msgRef, map[uint32]int64) {
+// resolveView is resolve with each message's flags and mod-sequence in
+// the shared view, whose keywords the session's queue announces.
+func (sel *selection) resolveView(numSet imap.NumSet) ([]msgRef, map[uint32][]string, map[uint32]int64) {
 	mb := sel.mb
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	refs := sel.resolveLocked(numSet)
+	fl := make(map[uint32][]string, len(refs))
 	ms := make(map[uint32]int64, len(refs))
 	for _, r := range refs {
 		if i, ok := mb.index(r.uid); ok {
+			fl[r.uid] = mb.msgs[i].flags
 			ms[r.uid] = mb.msgs[i].modseq
 		}
 	}
-	return refs, ms
+	return refs, fl, ms
+}
+
+// writeMailboxFlags writes the FLAGS responses queued on the session,
+// leaving its other changes queued: a command announces new keywords
+// before its own FETCH answers (RFC 9051 section 7.3.5).
+func (s *session) writeMailboxFlags() {
+	sel := s.sel
+	sel.mb.mu.Lock()
+	var res []out
+	kept := sel.pending[:0]
+	for _, u := range sel.pending {
+		if u.kind == upMailboxFlags {
+			res = append(res, out{kind: upMailboxFlags, flags: u.flags})
+		} else {
+			kept = append(kept, u)
+		}
+	}
+	clear(sel.pending[len(kept):])
+	sel.pending = kept
+	sel.mb.mu.Unlock()
+	s.writeUpdates(res)
 }

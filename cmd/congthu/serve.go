@@ -255,7 +255,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 	}
 	smtpSrv := newSubmission(cfg, tlsConfig, st, lim, sessions, signer, smtpRes, apiMetrics.FilterFailed, mm.smtp, log)
 	r.onStop("smtp", smtpSrv.Shutdown)
-	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, startLearning(runCtx, r, cfg, st, qc, log), log)
+	is := newIMAP(cfg, tlsConfig, st, lim, sessions, changes, startLearning(runCtx, r, cfg, st, qc, log), mm.imap, log)
 	r.onStop("imap", is.Shutdown)
 	mxOpts := mxOptions(cfg, tlsConfig)
 	mxOpts.Filters.OnFailure = apiMetrics.FilterFailed
@@ -515,7 +515,7 @@ func startLearning(ctx context.Context, r *runner, cfg *config.Config, st *store
 // newIMAP returns the IMAP server, woken by the mailbox changes on the
 // change bus (the store's and, through the relay, other nodes').
 func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *loginlimit.Limiter,
-	sessions *revoke.Registry, changes *changebus.Bus, learner imapd.Learner, log *slog.Logger) *imapd.Server {
+	sessions *revoke.Registry, changes *changebus.Bus, learner imapd.Learner, m *imapd.Metrics, log *slog.Logger) *imapd.Server {
 	opts := imapd.Options{
 		TLSConfig:         tlsConfig,
 		AllowInsecureAuth: cfg.IMAP.AllowInsecureAuth,
@@ -524,6 +524,7 @@ func newIMAP(cfg *config.Config, tlsConfig *tls.Config, st *store.Store, lim *lo
 		Sessions:          sessions,
 		Changes:           changes,
 		Learner:           learner,
+		Metrics:           m,
 	}
 	imapLimits(cfg, &opts)
 	return imapd.New(opts, st, lim, log.With("service", "imap"))
