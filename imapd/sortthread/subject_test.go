@@ -3,6 +3,7 @@ package sortthread
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/text/encoding/charmap"
 	"golang.org/x/text/unicode/norm"
@@ -124,6 +125,29 @@ func TestKey(t *testing.T) {
 	for _, p := range less {
 		if a, b := NewKey(p[0]), NewKey(p[1]); a.Compare(b) >= 0 {
 			t.Errorf("NewKey(%q).Compare(NewKey(%q)) = %d, want < 0", p[0], p[1], a.Compare(b))
+		}
+	}
+}
+
+// TestBaseSubjectHostile: subjects of about 64 KiB built to make the
+// extraction rescan are still handled in linear time (well under the
+// bound here, which only catches quadratic behaviour).
+func TestBaseSubjectHostile(t *testing.T) {
+	const n = 64 << 10
+	for name, s := range map[string]string{
+		"nested [fwd:":   strings.Repeat("[fwd:", n/6) + "x" + strings.Repeat("]", n/6),
+		"blobs":          strings.Repeat("[a]", n/3),
+		"blobs and text": strings.Repeat("[a] ", n/4) + "x",
+		"leaders":        strings.Repeat("Re: ", n/4) + "x",
+		"blob leaders":   strings.Repeat("[a] Re: ", n/8) + "x",
+		"trailers":       "x" + strings.Repeat(" (fwd)", n/6),
+		"open brackets":  strings.Repeat("[", n),
+		"vi leaders":     strings.Repeat("Trả lời: ", n/12) + "x",
+	} {
+		start := time.Now()
+		BaseSubject(s, Options{Vietnamese: true})
+		if d := time.Since(start); d > 200*time.Millisecond {
+			t.Errorf("%s: %d octets took %v", name, len(s), d)
 		}
 	}
 }

@@ -304,3 +304,29 @@ func checkAllOnce(t *testing.T, msgs []Message, threads []*Thread) {
 		t.Errorf("%d numbers in the threads, %d messages", len(seen), len(msgs))
 	}
 }
+
+// TestHostileLoopChecks: a 10,000-deep chain and 40,000 messages whose
+// References would each make a link from its bottom to its top, a loop
+// found only by walking the whole chain. The walks are bounded over the
+// command, so this stays fast.
+func TestHostileLoopChecks(t *testing.T) {
+	const depth, hostile = 10000, 40000
+	msgs := make([]Message, 0, depth+hostile)
+	for i := 1; i <= depth; i++ {
+		refs := ""
+		if i > 1 {
+			refs = fmt.Sprintf("<%d@x>", i-1)
+		}
+		msgs = append(msgs, msg(uint32(i), fmt.Sprintf("<%d@x>", i), refs, "chain"))
+	}
+	for i := depth + 1; i <= depth+hostile; i++ {
+		msgs = append(msgs, msg(uint32(i), fmt.Sprintf("<%d@x>", i), fmt.Sprintf("<%d@x> <1@x>", depth), "hostile"))
+	}
+	start := time.Now()
+	threads := References(msgs, Options{})
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %v", d)
+	}
+	checkAllOnce(t, msgs, threads)
+	t.Logf("%d messages in %v", len(msgs), time.Since(start))
+}
