@@ -8,7 +8,8 @@ import (
 
 // FuzzBaseSubject: extraction never panics, finishes quickly, never grows
 // the subject, leaves no blank at either end (unless a blob that is kept
-// ends with one) and gives keys that compare as equal to themselves.
+// ends with one) and gives keys that compare as equal to themselves; the
+// key's fast path agrees with the definition.
 func FuzzBaseSubject(f *testing.F) {
 	for _, s := range []string{
 		"Re: hello", "[PATCH] [v2] Re: Fwd: hi (fwd)", "[Fwd: [fwd: x]]", "TL: CT: Hồ sơ",
@@ -36,6 +37,9 @@ func FuzzBaseSubject(f *testing.F) {
 		}
 		if k := NewKey(base); k.Compare(k) != 0 {
 			t.Errorf("key of %q not equal to itself", base)
+		}
+		if got, want := NewKey(s), slowKey(s); got != want {
+			t.Errorf("NewKey(%q) = %q, by the definition %q", s, got, want)
 		}
 		_ = DecodeSubject(s)
 	})

@@ -20,8 +20,11 @@ const (
 // longer than MaxMsgIDLen is skipped, and an unclosed "<" ends the list.
 // Only the last MaxReferences ids are returned. Ids compare case-
 // sensitively (RFC 5256 section 3).
-func ParseMsgIDs(s string) []string {
-	var ids []string
+func ParseMsgIDs(s string) []string { return appendMsgIDs(nil, s) }
+
+// appendMsgIDs is ParseMsgIDs appending to ids, whose storage THREAD
+// reuses from message to message.
+func appendMsgIDs(ids []string, s string) []string {
 	i := 0
 	for i < len(s) {
 		switch c := s[i]; c {

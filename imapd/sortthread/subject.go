@@ -66,7 +66,9 @@ func DecodeSubject(raw string) string {
 // level at least six octets.
 func BaseSubject(subject string, opts Options) (base string, replyOrForward bool) {
 	s := foldWhitespace(subject)
-	if opts.Vietnamese && !isASCII(s) {
+	if opts.Vietnamese && hasCombining(s) {
+		// Decomposed text (a mark after its letter): compose it, so that
+		// the leaders match however the client wrote them.
 		s = norm.NFC.String(s)
 	}
 	for {
@@ -257,11 +259,13 @@ func equalFoldRune(a, b rune) bool {
 	return false
 }
 
-func isASCII(s string) bool {
+// hasCombining reports whether s holds a character of U+0300..U+037F,
+// where the combining diacritical marks are (lead octet 0xCC or 0xCD).
+func hasCombining(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if s[i] >= utf8.RuneSelf {
-			return false
+		if s[i] == 0xCC || s[i] == 0xCD {
+			return true
 		}
 	}
-	return true
+	return false
 }

@@ -151,3 +151,15 @@ func TestBaseSubjectHostile(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyTable: the per-rune table gives the key the definition gives,
+// for every rune it holds, alone and between letters.
+func TestKeyTable(t *testing.T) {
+	for r := rune(0x80); r < keyTableSize; r++ {
+		for _, s := range []string{string(r), "a" + string(r) + "b", string(r) + string(r)} {
+			if got, want := NewKey(s), slowKey(s); got != want {
+				t.Fatalf("NewKey(%q) = %q, want %q", s, got, want)
+			}
+		}
+	}
+}

@@ -90,6 +90,11 @@ type container struct {
 	// number, or a dummy's first child's.
 	date int64
 	seq  uint32
+	// Step 5: the thread subject, once looked up, and whether the
+	// container was merged into another thread.
+	subj               Key
+	subjDone, subjNone bool
+	reply, merged      bool
 }
 
 func (c *container) dummy() bool { return c.msg < 0 }
@@ -183,12 +188,13 @@ func References(msgs []Message, opts Options) []*Thread {
 	}
 
 	// Step 1.
+	var refs []string
 	for _, i := range order {
 		m := &msgs[i]
-		refs := ParseMsgIDs(m.References)
+		refs = appendMsgIDs(refs[:0], m.References)
 		if len(refs) == 0 {
-			if irt := ParseMsgIDs(m.InReplyTo); len(irt) > 0 {
-				refs = irt[:1]
+			if refs = appendMsgIDs(refs, m.InReplyTo); len(refs) > 1 {
+				refs = refs[:1]
 			}
 		}
 		var prev *container
@@ -215,6 +221,13 @@ func References(msgs []Message, opts Options) []*Thread {
 		all = append(all, &cs[i])
 	}
 	all = append(all, dummies...)
+	// Every list of children is carved from one array: nkids counts them.
+	backing := make([]*container, len(all))
+	off := 0
+	for _, c := range all {
+		c.kids = backing[off : off : off+c.nkids]
+		off += c.nkids
+	}
 	for _, c := range all {
 		p := c.parent
 		if p == nil {
@@ -225,7 +238,10 @@ func References(msgs []Message, opts Options) []*Thread {
 
 	// Step 3, bottom up: a container's children are pruned before it is
 	// looked at as a child.
-	for _, c := range reversePreorder(root) {
+	for _, c := range reversePreorder(root, len(all)) {
+		if !slices.ContainsFunc(c.kids, (*container).dummy) {
+			continue
+		}
 		kids := c.kids[:0:0]
 		for _, k := range c.kids {
 			switch {
@@ -251,79 +267,68 @@ func References(msgs []Message, opts Options) []*Thread {
 	sortSiblings(root.kids)
 
 	// Step 5.
-	type subj struct {
-		key   Key
-		reply bool
-		empty bool
-	}
-	subjects := make(map[*container]subj, len(root.kids))
-	threadSubject := func(t *container) subj {
-		if s, ok := subjects[t]; ok {
-			return s
+	threadSubject := func(t *container) *container {
+		if !t.subjDone {
+			m := t
+			if t.dummy() {
+				m = t.kids[0]
+			}
+			base, reply := BaseSubject(msgs[m.msg].Subject, opts)
+			t.subj, t.reply, t.subjNone, t.subjDone = NewKey(base), reply && !t.dummy(), base == "", true
 		}
-		m := t
-		if t.dummy() {
-			m = t.kids[0]
-		}
-		base, reply := BaseSubject(msgs[m.msg].Subject, opts)
-		s := subj{NewKey(base), reply, base == ""}
-		subjects[t] = s
-		return s
+		return t
 	}
-	reply := func(c *container) bool { return !c.dummy() && threadSubject(c).reply }
 	table := make(map[Key]*container, len(root.kids))
 	for _, t := range root.kids {
 		s := threadSubject(t)
-		if s.empty {
+		if s.subjNone {
 			continue
 		}
-		old, ok := table[s.key]
+		old, ok := table[s.subj]
 		if !ok {
-			table[s.key] = t
+			table[s.subj] = t
 			continue
 		}
-		if !old.dummy() && (t.dummy() || (reply(old) && !reply(t))) {
-			table[s.key] = t
+		if !old.dummy() && (t.dummy() || (old.reply && !t.reply)) {
+			table[s.subj] = t
 		}
 	}
-	merged := make(map[*container]bool)
 	var newTops []*container
 	for _, t := range root.kids {
-		if merged[t] {
+		if t.merged {
 			continue
 		}
 		s := threadSubject(t)
-		if s.empty {
+		if s.subjNone {
 			continue
 		}
-		old := table[s.key]
+		old := table[s.subj]
 		if old == t {
 			continue
 		}
-		merged[t] = true
+		t.merged = true
 		switch {
 		case old.dummy() && t.dummy():
 			old.kids = append(old.kids, t.kids...)
-		case old.dummy() || (reply(t) && !reply(old)):
+		case old.dummy() || (t.reply && !old.reply):
 			old.kids = append(old.kids, t)
 		default:
-			d := &container{msg: -1, kids: []*container{old, t}}
-			subjects[d] = s
-			merged[old] = true
-			table[s.key] = d
+			d := &container{msg: -1, kids: []*container{old, t}, subj: s.subj, subjDone: true}
+			old.merged = true
+			table[s.subj] = d
 			newTops = append(newTops, d)
 		}
 	}
 	tops := root.kids[:0:0]
 	for _, t := range root.kids {
-		if !merged[t] {
+		if !t.merged {
 			tops = append(tops, t)
 		}
 	}
 	root.kids = append(tops, newTops...)
 
 	// Step 6, bottom up; a dummy sorts as its earliest child.
-	for _, c := range reversePreorder(root) {
+	for _, c := range reversePreorder(root, len(all)+len(newTops)) {
 		if len(c.kids) > 1 {
 			sortSiblings(c.kids)
 		}
@@ -331,7 +336,7 @@ func References(msgs []Message, opts Options) []*Thread {
 			c.date, c.seq = c.kids[0].date, c.kids[0].seq
 		}
 	}
-	return toThreads(root, msgs, opts)
+	return toThreads(root, len(all)+len(newTops), msgs, opts)
 }
 
 func sortSiblings(cs []*container) {
@@ -346,9 +351,11 @@ func sortSiblings(cs []*container) {
 // reversePreorder lists the tree under root, root included, so that every
 // container comes after all of its descendants; iterative, whatever the
 // depth.
-func reversePreorder(root *container) []*container {
-	var order []*container
-	stack := []*container{root}
+// n is the number of containers, for the capacity.
+func reversePreorder(root *container, n int) []*container {
+	order := make([]*container, 0, n+1)
+	stack := make([]*container, 1, 64)
+	stack[0] = root
 	for len(stack) > 0 {
 		c := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
@@ -360,16 +367,15 @@ func reversePreorder(root *container) []*container {
 }
 
 // toThreads copies the tree under root into Threads, iteratively.
-func toThreads(root *container, msgs []Message, opts Options) []*Thread {
+// n is at least the number of containers under root.
+func toThreads(root *container, n int, msgs []Message, opts Options) []*Thread {
 	type pair struct {
 		c *container
 		t *Thread
 	}
-	var nodes []Thread
+	nodes := make([]Thread, n)
+	children := make([]*Thread, n)
 	alloc := func() *Thread {
-		if len(nodes) == 0 {
-			nodes = make([]Thread, 256)
-		}
 		t := &nodes[0]
 		nodes = nodes[1:]
 		return t
@@ -385,7 +391,8 @@ func toThreads(root *container, msgs []Message, opts Options) []*Thread {
 		if len(p.c.kids) == 0 {
 			continue
 		}
-		p.t.Children = make([]*Thread, len(p.c.kids))
+		k := len(p.c.kids)
+		p.t.Children, children = children[:k:k], children[k:]
 		for i, k := range p.c.kids {
 			t := alloc()
 			p.t.Children[i] = t
