@@ -34,6 +34,9 @@
 // Every walk over a thread (linking, loop checks, pruning, sorting,
 // encoding) is iterative, so a chain of replies as deep as the mailbox is
 // costs no stack. Hostile headers are bounded: a Message-ID longer than
-// [MaxMsgIDLen] is ignored, and only the last [MaxReferences] ids of a
-// References header are used (the last ones name the nearest parents).
+// [MaxMsgIDLen] is ignored, only the last [MaxReferences] ids of a
+// References header are used (the last ones name the nearest parents),
+// one THREAD command makes at most 16 dummies a message (further unknown
+// ids are skipped), and its loop checks walk a bounded number of
+// ancestors in all (a link whose check would go further is not made).
 package sortthread

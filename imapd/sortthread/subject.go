@@ -19,10 +19,12 @@ type Options struct {
 	// Vietnamese also removes the reply and forward leaders Vietnamese
 	// mail clients write (Outlook's "TL:" for trả lời and "CT:" for chuyển
 	// tiếp, and the words written out: "Trả lời:", "Chuyển tiếp:"), as RFC
-	// 5256 removes "Re:" and "Fwd:". They match in any case, before or
-	// after RFC 2047 decoding's NFC normalisation ("TRẢ LỜI:" too), and
-	// count as a reply or forward for THREAD=REFERENCES. Off, the base
-	// subject is exactly RFC 5256's.
+	// 5256 removes "Re:" and "Fwd:", with the same blanks and "[blob]"s
+	// allowed around them. They match in any case ("TRẢ LỜI:" too) and
+	// whether the client wrote the accented letters composed or
+	// decomposed, and count as a reply or forward for THREAD=REFERENCES.
+	// Unaccented forms ("Tra loi:") are not removed. Off, the base subject
+	// is exactly RFC 5256's.
 	Vietnamese bool
 }
 

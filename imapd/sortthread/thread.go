@@ -118,6 +118,12 @@ func unlink(c *container) {
 // need a walk is not made, as if it made a loop.
 func loopBudget(n int) int { return 64*n + 1<<20 }
 
+// maxDummies bounds the dummies of one THREAD command: References
+// headers naming ids that no message has would otherwise cost a container
+// each, many times the octets of the headers. Past the bound, an unknown
+// id is skipped as if the header did not name it.
+func maxDummies(n int) int { return 16*n + 1024 }
+
 // References threads msgs by THREAD=REFERENCES (RFC 5256 section 3),
 // every step:
 //
@@ -144,7 +150,7 @@ func References(msgs []Message, opts Options) []*Thread {
 	}
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(msgs[a].Seq, msgs[b].Seq) })
 
-	cs := make([]container, len(msgs), len(msgs)+len(msgs)/4)
+	cs := make([]container, len(msgs))
 	byID := make(map[string]*container, len(msgs))
 	for _, i := range order {
 		m := &msgs[i]
@@ -157,9 +163,13 @@ func References(msgs []Message, opts Options) []*Thread {
 		}
 	}
 	var dummies []*container
+	maxDummies := maxDummies(len(msgs))
 	lookup := func(id string) *container {
 		if c, ok := byID[id]; ok {
 			return c
+		}
+		if len(dummies) >= maxDummies {
+			return nil
 		}
 		c := &container{msg: -1}
 		byID[id] = c
@@ -200,6 +210,9 @@ func References(msgs []Message, opts Options) []*Thread {
 		var prev *container
 		for _, id := range refs {
 			c := lookup(id)
+			if c == nil {
+				continue
+			}
 			if prev != nil && c.parent == nil && !wouldLoop(prev, c) {
 				link(prev, c)
 			}

@@ -330,3 +330,22 @@ func TestHostileLoopChecks(t *testing.T) {
 	checkAllOnce(t, msgs, threads)
 	t.Logf("%d messages in %v", len(msgs), time.Since(start))
 }
+
+// TestDummyBound: messages naming thousands of ids that no message has
+// make at most maxDummies dummies, and every message is still threaded.
+func TestDummyBound(t *testing.T) {
+	var msgs []Message
+	for i := 1; i <= 100; i++ {
+		var refs []string
+		for j := range MaxReferences {
+			refs = append(refs, fmt.Sprintf("<gone.%d.%d@x>", i, j))
+		}
+		msgs = append(msgs, msg(uint32(i), fmt.Sprintf("<%d@x>", i), strings.Join(refs, " "), fmt.Sprint("s", i)))
+	}
+	// 100 × 256 unknown ids, more than the bound of 16 × 100 + 1024.
+	threads := References(msgs, Options{})
+	checkAllOnce(t, msgs, threads)
+	if got := render(threads); !strings.HasPrefix(got, "(1)(2)(3)") {
+		t.Errorf("got %.40s…", got)
+	}
+}
