@@ -72,7 +72,23 @@ type Client struct {
 	HTTP *http.Client
 }
 
-var defaultHTTP = &http.Client{Timeout: 10 * time.Second}
+var defaultHTTP = NewHTTPClient(0)
+
+// NewHTTPClient returns a client for the ZNS API that keeps up to conns
+// idle connections (0: a default of 16), so that as many concurrent
+// senders reuse their connections instead of opening (and, over TLS,
+// negotiating) one per message: net/http's default keeps two per host.
+// Requests time out after 10 s.
+func NewHTTPClient(conns int) *http.Client {
+	if conns <= 0 {
+		conns = 16
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = conns
+	t.MaxIdleConnsPerHost = conns
+	t.IdleConnTimeout = 90 * time.Second
+	return &http.Client{Timeout: 10 * time.Second, Transport: t}
+}
 
 func (c *Client) http() *http.Client {
 	if c.HTTP != nil {

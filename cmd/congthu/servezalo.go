@@ -16,6 +16,12 @@ import (
 	"congthu/sms/policy"
 )
 
+// zaloConcurrency is how many Zalo messages are sent at once by a node.
+// A send is two group commits and an HTTP round trip, so throughput is
+// about zaloConcurrency over that time; the HTTP client keeps as many
+// connections.
+const zaloConcurrency = 1024
+
 // startZalo starts the Zalo channel: the token keeper over the store, the
 // handler on queue "zalo" (quiet hours and per-number limits shared with
 // SMS: the same Redis counters), and the janitor of early receipts. It
@@ -36,7 +42,7 @@ func startZalo(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.
 		ReceiptTimeout: cfg.Zalo.ReceiptTimeout.D(), PriceVND: cfg.Zalo.PriceVND, Logger: log,
 	})
 	w := queue.NewWorker(qc, log.With("component", "zalo-worker"), queue.WorkerOptions{})
-	w.Handle(notify.ChannelZalo, tracker.Handler(h), queue.HandlerOptions{Concurrency: 128, Lease: 30 * time.Second})
+	w.Handle(notify.ChannelZalo, tracker.Handler(h), queue.HandlerOptions{Concurrency: zaloConcurrency, Lease: 30 * time.Second})
 	r.goRun("zalo worker", func() error { return w.Run(ctx) })
 	r.goRun("zalo janitor", func() error {
 		tick := time.NewTicker(time.Hour)

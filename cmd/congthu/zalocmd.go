@@ -46,7 +46,8 @@ func zaloClient(cfg *config.Config, st *notifydb.Store, log *slog.Logger) (*zns.
 	if z.AppID == "" {
 		return nil, nil, errors.New("zalo is not configured: set zalo.app_id (CONGTHU_ZNS_APP_ID) and its secrets")
 	}
-	c := &zns.Client{APIURL: z.APIURL, OAuthURL: z.OAuthURL, AppID: z.AppID, AppSecret: z.AppSecret}
+	c := &zns.Client{APIURL: z.APIURL, OAuthURL: z.OAuthURL, AppID: z.AppID, AppSecret: z.AppSecret,
+		HTTP: zns.NewHTTPClient(zaloConcurrency)}
 	return c, zalochan.NewTokens(st, c, zalochan.TokenOptions{AppID: z.AppID, Initial: z.RefreshToken, Log: log}), nil
 }
 

@@ -84,7 +84,7 @@ func New(mail *store.Store) *Store {
 			s.outbox.Added(id)
 		}
 	})
-	s.smsBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{}, s.runSMSBatch, nil)
+	s.smsBatch = sqldb.NewBatcher(db, sqldb.BatcherOptions{Max: 512, Queue: 1024}, s.runSMSBatch, nil)
 	return s
 }
 

@@ -62,6 +62,9 @@ type Server struct {
 	sent      []Sent
 	remaining int
 	receipts  sync.WaitGroup
+	// hooks posts the events with connections kept alive, as a
+	// provider's webhook sender does.
+	hooks *http.Client
 }
 
 // New starts a Server; Close stops it.
@@ -72,7 +75,8 @@ func New(o Options) *Server {
 	if o.DailyQuota <= 0 {
 		o.DailyQuota = 1000
 	}
-	s := &Server{o: o, refresh: o.RefreshToken, used: map[string]bool{}, fail: map[string]int{}, remaining: o.DailyQuota}
+	s := &Server{o: o, refresh: o.RefreshToken, used: map[string]bool{}, fail: map[string]int{}, remaining: o.DailyQuota,
+		hooks: zns.NewHTTPClient(256)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /message/template", s.send)
 	mux.HandleFunc("POST /v4/oa/access_token", s.token)
@@ -264,7 +268,7 @@ func (s *Server) Post(body []byte, signature string) error {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-ZEvent-Signature", signature)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.hooks.Do(req)
 	if err != nil {
 		return err
 	}
