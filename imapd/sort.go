@@ -67,7 +67,7 @@ func (s *session) Sort(cmd *wire.Command) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.sortMessages(matched, needEnvelope, false, cmd.UID)
+	msgs, err := s.sortMessages(matched, needEnvelope, false)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (s *session) Thread(cmd *wire.Command) error {
 	if err != nil {
 		return err
 	}
-	msgs, err := s.sortMessages(matched, true, refs, cmd.UID)
+	msgs, err := s.sortMessages(matched, true, refs)
 	if err != nil {
 		return err
 	}
@@ -209,11 +209,13 @@ func (w atomWriter) Write(p []byte) (int, error) {
 // sortMessages reads what SORT and THREAD need of the matched messages:
 // the internal date and size always; with withEnvelope the Date,
 // Subject, first From, To and Cc addresses, Message-ID and In-Reply-To of
-// the stored ENVELOPE; with withReferences the References header field,
-// which the envelope does not hold. Messages expunged meanwhile by another
-// session are kept with empty values, so every number the client knows
-// is answered.
-func (s *session) sortMessages(matched []*searchMsg, withEnvelope, withReferences bool, byUID bool) ([]sortthread.Message, error) {
+// the stored ENVELOPE (computed from the header by envelope.Extract when
+// the stored one is missing or old, the reading FETCH ENVELOPE shows);
+// with withReferences also the References header field, which the
+// envelope does not hold, read in the same query. Messages expunged
+// meanwhile by another session are kept with empty values, so every
+// number the client knows is answered.
+func (s *session) sortMessages(matched []*searchMsg, withEnvelope, withReferences bool) ([]sortthread.Message, error) {
 	if len(matched) == 0 {
 		return nil, nil
 	}
@@ -225,7 +227,47 @@ func (s *session) sortMessages(matched []*searchMsg, withEnvelope, withReference
 		at[m.ref.uid] = i
 		uids[i] = m.ref.uid
 	}
+	fill := func(m *sortthread.Message, raw, header []byte) {
+		var env *imap.Envelope
+		if envelope.Current(raw) {
+			var err error
+			if env, err = envelope.Decode(raw); err != nil {
+				s.srv.log.Warn("imapd: undecodable stored envelope", "uid", m.UID, "err", err)
+				env = nil
+			}
+		}
+		if env == nil {
+			if header == nil {
+				return
+			}
+			env = envelope.Extract(header)
+		}
+		m.Date, m.Subject = env.Date, env.Subject
+		m.From, m.To, m.CC = firstAddress(env.From), firstAddress(env.To), firstAddress(env.Cc)
+		m.MessageID = env.MessageID
+		if len(env.InReplyTo) > 0 {
+			m.InReplyTo = msgIDList(env.InReplyTo)
+		}
+	}
 	mbID := s.sel.mb.id
+	if withReferences {
+		for h, err := range s.srv.st.Headers(s.ctx, mbID, uids) {
+			if err != nil {
+				return nil, s.fail("thread", err)
+			}
+			i, ok := at[h.UID]
+			if !ok {
+				continue
+			}
+			m := &msgs[i]
+			m.Arrival, m.Size = h.InternalDate, h.Size
+			fill(m, h.Envelope, h.Header)
+			if v := headerFields(h.Header, "References"); len(v) > 0 {
+				m.References = v[0]
+			}
+		}
+		return msgs, nil
+	}
 	for me, err := range s.srv.st.Envelopes(s.ctx, mbID, uids, withEnvelope) {
 		if err != nil {
 			return nil, s.fail("sort", err)
@@ -236,34 +278,8 @@ func (s *session) sortMessages(matched []*searchMsg, withEnvelope, withReference
 		}
 		m := &msgs[i]
 		m.Arrival, m.Size = me.InternalDate, me.Size
-		if !withEnvelope {
-			continue
-		}
-		env, err := envelope.Decode(me.Envelope)
-		if err != nil {
-			s.srv.log.Warn("imapd: undecodable stored envelope", "uid", me.UID, "err", err)
-			continue
-		}
-		m.Date, m.Subject = env.Date, env.Subject
-		m.From, m.To, m.CC = firstAddress(env.From), firstAddress(env.To), firstAddress(env.Cc)
-		m.MessageID = env.MessageID
-		if len(env.InReplyTo) > 0 {
-			m.InReplyTo = msgIDList(env.InReplyTo)
-		}
-	}
-	if withReferences {
-		for msg, err := range s.srv.st.MessagesByUID(s.ctx, mbID, uids, true) {
-			if err != nil {
-				return nil, s.fail("thread", err)
-			}
-			i, ok := at[msg.UID]
-			if !ok {
-				continue
-			}
-			hdr := msg.Raw[:min(max(msg.HeaderLen, 0), len(msg.Raw))]
-			if v := headerFields(hdr, "References"); len(v) > 0 {
-				msgs[i].References = v[0]
-			}
+		if withEnvelope {
+			fill(m, me.Envelope, nil)
 		}
 	}
 	return msgs, nil
