@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 	if bench10k.dir != "" {
 		os.RemoveAll(bench10k.dir)
 	}
+	closeBench50k()
 	os.Exit(code)
 }
 

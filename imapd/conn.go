@@ -441,7 +441,7 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 	}
 	if s.state != stateSelected {
 		switch cmd.Name {
-		case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE":
+		case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD":
 			return result{}, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No mailbox selected"}
 		}
 		return result{}, s.unsupported(cmd)
@@ -466,6 +466,10 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 		return result{}, s.Expunge(uids)
 	case "SEARCH":
 		return result{}, s.Search(cmd)
+	case "SORT":
+		return result{}, s.Sort(cmd)
+	case "THREAD":
+		return result{}, s.Thread(cmd)
 	case "FETCH":
 		return result{}, s.Fetch(cmd.Args.(*wire.Fetch), cmd.UID)
 	case "STORE":
@@ -481,7 +485,7 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 }
 
 // unsupported answers commands the decoder knows but the server does not
-// advertise (SORT, THREAD, QUOTA, CANCELUPDATE).
+// advertise (QUOTA, CANCELUPDATE).
 func (s *session) unsupported(cmd *wire.Command) error {
 	return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Command not supported: " + cmd.Name}
 }
@@ -502,7 +506,7 @@ func (s *session) capabilities() string {
 		}
 		return b.String()
 	}
-	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC APPENDLIMIT=")
+	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT APPENDLIMIT=")
 	b.WriteString(strconv.FormatUint(uint64(s.srv.opts.appendLimit()), 10))
 	return b.String()
 }

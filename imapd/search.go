@@ -321,24 +321,11 @@ func addressField(key string) bool {
 func (s *session) Search(cmd *wire.Command) error {
 	s.count()
 	a := cmd.Args.(*wire.Search)
-	switch a.Charset {
-	case "", "US-ASCII", "UTF-8":
-	default:
-		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "BADCHARSET (US-ASCII UTF-8)", Text: "Unsupported charset"}
+	if err := checkCharset(a.Charset); err != nil {
+		return err
 	}
 	byUID := cmd.UID
 	sel := s.sel
-	mb := sel.mb
-
-	// The client's view, with flags as of the last sync.
-	mb.mu.Lock()
-	msgs := make([]*searchMsg, 0, len(sel.view))
-	for i, uid := range sel.view {
-		if k, ok := mb.index(uid); ok {
-			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags, modseq: mb.msgs[k].modseq})
-		}
-	}
-	mb.mu.Unlock()
 
 	var (
 		nums      []uint32
@@ -351,31 +338,23 @@ func (s *session) Search(cmd *wire.Command) error {
 	if withModSeq {
 		s.enableCondStore()
 	}
-	if len(msgs) > 0 {
-		last := msgs[len(msgs)-1].ref
-		q := sel.compile(&a.Criteria, last.seq, last.uid)
-		var needs searchNeeds
-		needs.add(&a.Criteria)
-		if err := s.loadSearchData(msgs, needs); err != nil {
-			return s.fail("search", err)
+	matched, err := s.matching(&a.Criteria)
+	if err != nil {
+		return err
+	}
+	for _, m := range matched {
+		uidSet.AddNum(imap.UID(m.ref.uid))
+		num := m.ref.seq
+		if byUID {
+			num = m.ref.uid
 		}
-		for _, m := range msgs {
-			if !sel.match(q, m) {
-				continue
-			}
-			uidSet.AddNum(imap.UID(m.ref.uid))
-			num := m.ref.seq
-			if byUID {
-				num = m.ref.uid
-			}
-			nums = append(nums, num)
-			modseqs = append(modseqs, m.modseq)
-			maxModSeq = max(maxModSeq, m.modseq)
-			if lo == 0 || num < lo {
-				lo = num
-			}
-			hi = num
+		nums = append(nums, num)
+		modseqs = append(modseqs, m.modseq)
+		maxModSeq = max(maxModSeq, m.modseq)
+		if lo == 0 || num < lo {
+			lo = num
 		}
+		hi = num
 	}
 	ret := a.Return
 	if ret != nil && ret.ReturnSave {
@@ -439,6 +418,49 @@ func (s *session) Search(cmd *wire.Command) error {
 	}
 	e.CRLF()
 	return e.Err()
+}
+
+// checkCharset answers a CHARSET other than those SEARCH, SORT and THREAD
+// read (RFC 9051 section 6.4.4: NO [BADCHARSET] with the ones supported).
+func checkCharset(charset string) error {
+	switch charset {
+	case "", "US-ASCII", "UTF-8":
+		return nil
+	}
+	return &imap.Error{Type: imap.StatusResponseTypeNo, Code: "BADCHARSET (US-ASCII UTF-8)", Text: "Unsupported charset"}
+}
+
+// matching returns the messages of the client's view (with flags as of
+// the last sync) that match c, in sequence-number order. SEARCH, SORT and
+// THREAD all choose their messages here.
+func (s *session) matching(c *imap.SearchCriteria) ([]*searchMsg, error) {
+	sel := s.sel
+	mb := sel.mb
+	mb.mu.Lock()
+	msgs := make([]*searchMsg, 0, len(sel.view))
+	for i, uid := range sel.view {
+		if k, ok := mb.index(uid); ok {
+			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags, modseq: mb.msgs[k].modseq})
+		}
+	}
+	mb.mu.Unlock()
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	last := msgs[len(msgs)-1].ref
+	q := sel.compile(c, last.seq, last.uid)
+	var needs searchNeeds
+	needs.add(c)
+	if err := s.loadSearchData(msgs, needs); err != nil {
+		return nil, s.fail("search", err)
+	}
+	out := msgs[:0]
+	for _, m := range msgs {
+		if sel.match(q, m) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
 }
 
 // loadSearchData fills in what the criteria need.

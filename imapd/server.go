@@ -38,6 +38,7 @@ type Store interface {
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32, headerOnly bool) iter.Seq2[*store.Message, error]
 	Envelopes(ctx context.Context, mailboxID int64, uids []uint32, withEnvelope bool) iter.Seq2[*store.MessageEnvelope, error]
 	SearchTexts(ctx context.Context, mailboxID int64, uids []uint32) iter.Seq2[*store.SearchText, error]
+	Headers(ctx context.Context, mailboxID int64, uids []uint32) iter.Seq2[*store.MessageHeader, error]
 	SetFlags(ctx context.Context, mailboxID int64, uids []uint32, op store.StoreOp, flags []string, unchangedSince int64) ([]store.FlagUpdate, error)
 	Expunge(ctx context.Context, mailboxID int64, uids []uint32) ([]uint32, error)
 	Copy(ctx context.Context, srcMailboxID int64, uids []uint32, dstMailboxID int64) (*store.CopyResult, error)
