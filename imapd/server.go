@@ -33,6 +33,8 @@ type Store interface {
 	Status(ctx context.Context, mailboxID int64) (*store.MailboxStatus, error)
 
 	Append(ctx context.Context, mailboxID int64, raw []byte, flags []string, date time.Time) (*store.AppendResult, error)
+	AppendAll(ctx context.Context, mailboxID int64, msgs []store.AppendMessage) ([]store.AppendResult, error)
+	QuotaOf(ctx context.Context, address string) (*store.Quota, error)
 	Messages(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
 	ChangesSince(ctx context.Context, mailboxID int64, modseq int64) (*store.Changes, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32, headerOnly bool) iter.Seq2[*store.Message, error]
