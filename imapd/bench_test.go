@@ -40,6 +40,13 @@ func TestMain(m *testing.M) {
 	if bench10k.dir != "" {
 		os.RemoveAll(bench10k.dir)
 	}
+	if bench50k.srv != nil {
+		bench50k.srv.Close()
+		bench50k.st.Close()
+	}
+	if bench50k.dir != "" {
+		os.RemoveAll(bench50k.dir)
+	}
 	os.Exit(code)
 }
 

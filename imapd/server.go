@@ -31,6 +31,7 @@ type Store interface {
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
 	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	Status(ctx context.Context, mailboxID int64) (*store.MailboxStatus, error)
+	MailboxHead(ctx context.Context, mailboxID int64) (*store.MailboxHead, error)
 
 	Append(ctx context.Context, mailboxID int64, raw []byte, flags []string, date time.Time) (*store.AppendResult, error)
 	AppendAll(ctx context.Context, mailboxID int64, msgs []store.AppendMessage) ([]store.AppendResult, error)
