@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestMultiAppend sends RFC 3502 MULTIAPPEND over a raw connection: the
@@ -54,13 +53,8 @@ func TestMultiAppend(t *testing.T) {
 			if !strings.Contains(got, fmt.Sprintf("UID %d ", i+1)) || !strings.Contains(got, want) {
 				t.Errorf("message %d: got %q, want UID %d and %s", i+1, got, i+1, want)
 			}
-			if i == 1 {
-				want := time.Date(2026, 12, 6, 3, 0, 0, 0, time.UTC)
-				_, date, _ := strings.Cut(got, `INTERNALDATE "`)
-				date, _, _ = strings.Cut(date, `"`)
-				if d, err := time.Parse("_2-Jan-2006 15:04:05 -0700", date); err != nil || !d.Equal(want) {
-					t.Errorf("message 2: INTERNALDATE %q, want the instant 06-Dec-2026 10:00:00 +0700", date)
-				}
+			if i == 1 && !strings.Contains(got, `INTERNALDATE " 6-Dec-2026 10:00:00 +0700"`) {
+				t.Errorf("message 2: got %q, want INTERNALDATE \" 6-Dec-2026 10:00:00 +0700\"", got)
 			}
 		}
 		r.expect("m3 OK")
