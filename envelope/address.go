@@ -16,7 +16,7 @@ import (
 //     end marker (all fields empty); "undisclosed-recipients:;" is the two
 //     markers alone;
 //   - an obsolete route ("<@relay1,@relay2:user@host>", section 4.4) is
-//     dropped and the address kept;
+//     left out of the address (AddressRoutes gives it: ENVELOPE's adl);
 //   - comments are skipped wherever CFWS may stand, also inside an
 //     addr-spec ("user(dept)@host"); an address with no display name takes
 //     the text of a comment after it ("user@host (Name)"), as net/mail does;
@@ -29,8 +29,18 @@ import (
 // For a field net/mail reads, the addresses are the same, with the same
 // names; groups add their markers.
 func ParseAddressList(v string) []imap.Address {
-	out, _ := parseList(v)
+	out, _, _ := parseList(v)
 	return out
+}
+
+// AddressRoutes reads v as ParseAddressList does and also returns the
+// obsolete source route of each address ("@relay1,@relay2", without the
+// colon; "" for none), ENVELOPE's adl (RFC 3501 section 7.4.2): routes is
+// nil when no address has one, else as long as the addresses. A route is
+// kept for an address outside a group only.
+func AddressRoutes(v string) (addrs []imap.Address, routes []string) {
+	addrs, routes, _ = parseList(v)
+	return addrs, routes
 }
 
 // Mailboxes reads v exactly as ParseAddressList does and returns the
@@ -38,7 +48,7 @@ func ParseAddressList(v string) []imap.Address {
 // element of v is not an address and was left out: a check that must see
 // everything a reader sees refuses such a field.
 func Mailboxes(v string) (addrs []imap.Address, complete bool) {
-	list, skipped := parseList(v)
+	list, _, skipped := parseList(v)
 	for _, a := range list {
 		if a.Host != "" {
 			addrs = append(addrs, a)
@@ -47,18 +57,25 @@ func Mailboxes(v string) (addrs []imap.Address, complete bool) {
 	return addrs, !skipped
 }
 
-// parseList is ParseAddressList that also says whether an element was
+// parseList is AddressRoutes that also says whether an element was
 // skipped.
-func parseList(v string) (out []imap.Address, skipped bool) {
+func parseList(v string) (out []imap.Address, routes []string, skipped bool) {
 	p := addrParser{s: v}
 	for len(out) < maxAddresses {
 		p.skipSeparators()
 		if p.eof() {
-			return out, p.skipped
+			return out, routes, p.skipped
 		}
 		start := p.i
+		p.route = ""
 		l, ok := p.address()
 		if ok {
+			if len(l) == 1 && p.route != "" {
+				for len(routes) < len(out) {
+					routes = append(routes, "")
+				}
+				routes = append(routes, p.route)
+			}
 			out = append(out, l...)
 			continue
 		}
@@ -66,7 +83,12 @@ func parseList(v string) (out []imap.Address, skipped bool) {
 		p.skipped = true
 		p.skipElement()
 	}
-	return out, true
+	if routes != nil {
+		for len(routes) < len(out) {
+			routes = append(routes, "")
+		}
+	}
+	return out, routes, true
 }
 
 // maxAddresses bounds what one field yields; a header section is at most
@@ -83,6 +105,8 @@ type addrParser struct {
 	comment string
 	// skipped: an element or group member was not an address.
 	skipped bool
+	// route is the obsolete route of the last angle address read.
+	route string
 }
 
 func (p *addrParser) eof() bool { return p.i >= len(p.s) }
@@ -362,12 +386,13 @@ func (p *addrParser) angleAddr() (imap.Address, bool) {
 	p.i++ // "<"
 	p.skipCFWS()
 	if p.peek() == '@' || p.peek() == ',' {
-		// obs-route: "@domain" list up to ":"; dropped.
+		// obs-route: "@domain" list up to ":", kept apart (p.route).
 		j := strings.IndexByte(p.s[p.i:], ':')
 		k := strings.IndexByte(p.s[p.i:], '>')
 		if j < 0 || (k >= 0 && k < j) {
 			return imap.Address{}, false
 		}
+		p.route = strings.TrimSpace(p.s[p.i : p.i+j])
 		p.i += j + 1
 	}
 	ws := p.words()

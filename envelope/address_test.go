@@ -88,3 +88,28 @@ func FuzzParseAddressList(f *testing.F) {
 		}
 	})
 }
+
+// TestAddressRoutes: routes come apart from the addresses they precede,
+// one per address, nil when there are none; group members keep none.
+func TestAddressRoutes(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		routes []string
+	}{
+		{"<@route:user@domain>", []string{"@route"}},
+		{"a@x.vn, Tên <@r1.vn,@r2.vn:b@x.vn>", []string{"", "@r1.vn,@r2.vn"}},
+		{"a@x.vn, <b@x.vn>", nil},
+		{"G: <@r:c@x.vn>;", nil},
+	} {
+		addrs, routes := AddressRoutes(tc.in)
+		if !reflect.DeepEqual(routes, tc.routes) {
+			t.Errorf("%q: routes %q, want %q", tc.in, routes, tc.routes)
+		}
+		if routes != nil && len(routes) != len(addrs) {
+			t.Errorf("%q: %d routes for %d addresses", tc.in, len(routes), len(addrs))
+		}
+		if want := ParseAddressList(tc.in); !reflect.DeepEqual(addrs, want) {
+			t.Errorf("%q: addresses %v, want ParseAddressList's %v", tc.in, addrs, want)
+		}
+	}
+}

@@ -11,15 +11,16 @@
 // whole. Every envelope FETCH shows, stored or computed on the fly, comes
 // from Extract.
 //
-// Encoding (version 2; version 1 was go-imap's reading and is computed
-// again when read), all integers as encoding/binary varints:
+// Encoding (version 3; version 1 was go-imap's reading, version 2 had no
+// routes, and both are computed again when read), all integers as
+// encoding/binary varints:
 //
-//	version byte (2)
+//	version byte (3)
 //	hasDate byte; if 1: unix seconds (signed), nanoseconds, zone offset
 //	  in seconds (signed)
 //	subject string
 //	6 address lists: From, Sender, Reply-To, To, Cc, Bcc; each is a count
-//	  n (0 means nil, else n-1 addresses), then name, mailbox, host
+//	  n (0 means nil, else n-1 addresses), then name, route, mailbox, host
 //	In-Reply-To: count n (0 means nil, else n-1 strings)
 //	Message-ID string
 //
@@ -41,48 +42,69 @@ import (
 
 // Version is the first byte of an encoded envelope. Readers treat an
 // envelope of another version as missing and compute it again.
-const Version = 2
+const Version = 3
 
 // ErrInvalid is returned by Decode for bytes that are not a valid
 // envelope of this Version.
 var ErrInvalid = errors.New("envelope: invalid encoding")
 
+// Envelope is an IMAP ENVELOPE with the obsolete source routes of its
+// addresses, which imap.Address has no field for.
+type Envelope struct {
+	imap.Envelope
+	// Routes holds the routes (AddressRoutes) of the six address lists,
+	// From, Sender, Reply-To, To, Cc, Bcc: nil for a list without any,
+	// else one per address.
+	Routes [6][]string
+}
+
+// Lists returns the six address lists in the order of Routes.
+func (e *Envelope) Lists() [6][]imap.Address {
+	return [6][]imap.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc}
+}
+
+// Route returns the route of address i of list l ("" for none).
+func (e *Envelope) Route(l, i int) string {
+	if r := e.Routes[l]; i < len(r) {
+		return r[i]
+	}
+	return ""
+}
+
 // Extract builds the ENVELOPE of a message from its header section.
-func Extract(header []byte) *imap.Envelope {
+func Extract(header []byte) *Envelope {
 	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
 	if err != nil && h.Len() == 0 {
-		return &imap.Envelope{}
+		return &Envelope{}
 	}
 	return ExtractHeader(h)
 }
 
 // ExtractHeader builds the ENVELOPE of a header already read (that of a
 // message/rfc822 part, for BODYSTRUCTURE).
-func ExtractHeader(h textproto.Header) *imap.Envelope {
+func ExtractHeader(h textproto.Header) *Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
 	date, _ := mh.Date()
 	subject, _ := mh.Subject()
 	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
 	messageID, _ := mh.MessageID()
-	addrs := func(k string) []imap.Address {
-		if !h.Has(k) {
-			return nil
-		}
-		return ParseAddressList(h.Get(k))
-	}
-	return &imap.Envelope{
+	e := &Envelope{Envelope: imap.Envelope{
 		Date:      date,
 		Subject:   subject,
-		From:      addrs("From"),
-		Sender:    addrs("Sender"),
-		ReplyTo:   addrs("Reply-To"),
-		To:        addrs("To"),
-		Cc:        addrs("Cc"),
-		Bcc:       addrs("Bcc"),
 		InReplyTo: inReplyTo,
 		MessageID: messageID,
+	}}
+	for i, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
+		if k := fields[i]; h.Has(k) {
+			*l, e.Routes[i] = AddressRoutes(h.Get(k))
+		}
 	}
+	return e
 }
+
+// fields are the header fields of the address lists, in the order of
+// Envelope.Routes.
+var fields = [6]string{"From", "Sender", "Reply-To", "To", "Cc", "Bcc"}
 
 // FromHeader extracts the envelope of a header section and encodes it.
 func FromHeader(header []byte) []byte {
@@ -93,7 +115,7 @@ func FromHeader(header []byte) []byte {
 func Current(b []byte) bool { return len(b) > 0 && b[0] == Version }
 
 // Encode appends the encoding of e to dst.
-func Encode(dst []byte, e *imap.Envelope) []byte {
+func Encode(dst []byte, e *Envelope) []byte {
 	dst = append(dst, Version)
 	if e.Date.IsZero() {
 		dst = append(dst, 0)
@@ -105,14 +127,15 @@ func Encode(dst []byte, e *imap.Envelope) []byte {
 		dst = binary.AppendVarint(dst, int64(off))
 	}
 	dst = appendString(dst, e.Subject)
-	for _, l := range [...][]imap.Address{e.From, e.Sender, e.ReplyTo, e.To, e.Cc, e.Bcc} {
+	for li, l := range e.Lists() {
 		if l == nil {
 			dst = append(dst, 0)
 			continue
 		}
 		dst = binary.AppendUvarint(dst, uint64(len(l))+1)
-		for _, a := range l {
+		for i, a := range l {
 			dst = appendString(dst, a.Name)
+			dst = appendString(dst, e.Route(li, i))
 			dst = appendString(dst, a.Mailbox)
 			dst = appendString(dst, a.Host)
 		}
@@ -135,12 +158,12 @@ func appendString(dst []byte, s string) []byte {
 
 // Decode decodes an envelope made by Encode. The strings of the result
 // share one allocation.
-func Decode(b []byte) (*imap.Envelope, error) {
+func Decode(b []byte) (*Envelope, error) {
 	if !Current(b) {
 		return nil, ErrInvalid
 	}
 	d := decoder{s: string(b), i: 1}
-	e := &imap.Envelope{}
+	e := &Envelope{}
 	switch d.byte() {
 	case 0:
 	case 1:
@@ -155,14 +178,21 @@ func Decode(b []byte) (*imap.Envelope, error) {
 		return nil, ErrInvalid
 	}
 	e.Subject = d.string()
-	for _, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
+	for li, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
 		n := d.count()
 		if n < 0 {
 			continue
 		}
 		*l = make([]imap.Address, n)
 		for i := range *l {
-			(*l)[i] = imap.Address{Name: d.string(), Mailbox: d.string(), Host: d.string()}
+			name, route := d.string(), d.string()
+			(*l)[i] = imap.Address{Name: name, Mailbox: d.string(), Host: d.string()}
+			if route != "" {
+				if e.Routes[li] == nil {
+					e.Routes[li] = make([]string, n)
+				}
+				e.Routes[li][i] = route
+			}
 		}
 	}
 	if n := d.count(); n >= 0 {

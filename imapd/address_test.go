@@ -47,3 +47,26 @@ func TestEnvelopeGroupsAndSearchFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvelopeRoute: an obsolete source route is ENVELOPE's adl (RFC 3501
+// section 7.4.2), written as Dovecot does (imaptest's fetch-envelope),
+// also in the Sender and Reply-To that default to From; SEARCH FROM still
+// finds the address.
+func TestEnvelopeRoute(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	e.deliver("INBOX", "Date: Thu, 01 Feb 2007 01:02:03 +0200\r\nFrom: <@route:user@domain>\r\n"+
+		"To: A <@r1.vn,@r2.vn:a@hanoi.gov.vn>, b@hanoi.gov.vn\r\n\r\nbody\r\n")
+	r := dialLoggedIn(t, e, "INBOX")
+	r.send("f1 FETCH 1 ENVELOPE\r\n")
+	got := r.expect("* 1 FETCH")
+	want := `* 1 FETCH (ENVELOPE ("Thu, 01 Feb 2007 01:02:03 +0200" NIL ((NIL "@route" "user" "domain")) ((NIL "@route" "user" "domain")) ((NIL "@route" "user" "domain")) (("A" "@r1.vn,@r2.vn" "a" "hanoi.gov.vn") (NIL NIL "b" "hanoi.gov.vn")) NIL NIL NIL NIL))` + "\r\n"
+	if got != want {
+		t.Errorf("FETCH ENVELOPE:\n got %q\nwant %q", got, want)
+	}
+	r.expect("f1 OK")
+	r.send("f2 SEARCH FROM user@domain\r\n")
+	if got := r.expect("* SEARCH"); got != "* SEARCH 1\r\n" {
+		t.Errorf("SEARCH FROM: got %q, want * SEARCH 1", got)
+	}
+	r.expect("f2 OK")
+}

@@ -41,6 +41,13 @@ func TestMain(m *testing.M) {
 		os.RemoveAll(bench10k.dir)
 	}
 	closeBench50k()
+	if benchQResync50k.srv != nil {
+		benchQResync50k.srv.Close()
+		benchQResync50k.st.Close()
+	}
+	if benchQResync50k.dir != "" {
+		os.RemoveAll(benchQResync50k.dir)
+	}
 	os.Exit(code)
 }
 

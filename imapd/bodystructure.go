@@ -89,7 +89,7 @@ func (w *mimeWalk) part(rawHeader textproto.Header, r io.Reader, depth int) imap
 		cbr := bufio.NewReader(bytes.NewReader(body))
 		childHeader, _ := textproto.ReadHeader(cbr)
 		bs.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      envelope.ExtractHeader(childHeader),
+			Envelope:      &envelope.ExtractHeader(childHeader).Envelope,
 			BodyStructure: w.part(childHeader, cbr, depth+1),
 			NumLines:      int64(bytes.Count(body, []byte("\n"))),
 		}

@@ -436,6 +436,12 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 		return result{}, s.Status(a.Mailbox, &a.Options)
 	case "APPEND":
 		return s.Append(cmd.Args.(*wire.Append))
+	case "GETQUOTAROOT":
+		return result{}, s.getQuotaRoot(cmd.Args.(*wire.Mailbox))
+	case "GETQUOTA":
+		return result{}, s.getQuota(cmd.Args.(*wire.Quota))
+	case "SETQUOTA":
+		return result{}, s.setQuota(cmd.Args.(*wire.Quota))
 	case "IDLE":
 		return s.idle(cmd)
 	}
@@ -485,7 +491,7 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 }
 
 // unsupported answers commands the decoder knows but the server does not
-// advertise (QUOTA, CANCELUPDATE).
+// advertise (CANCELUPDATE).
 func (s *session) unsupported(cmd *wire.Command) error {
 	return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Command not supported: " + cmd.Name}
 }
@@ -506,7 +512,7 @@ func (s *session) capabilities() string {
 		}
 		return b.String()
 	}
-	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT APPENDLIMIT=")
+	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT MULTIAPPEND QUOTA QUOTA=RES-STORAGE APPENDLIMIT=")
 	b.WriteString(strconv.FormatUint(uint64(s.srv.opts.appendLimit()), 10))
 	return b.String()
 }

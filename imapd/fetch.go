@@ -125,7 +125,7 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 			if !ok {
 				continue
 			}
-			var env *imap.Envelope
+			var env *envelope.Envelope
 			if options.Envelope {
 				var err error
 				if env, err = envelope.Decode(msg.Envelope); err != nil {
@@ -148,7 +148,7 @@ func (s *session) Fetch(a *wire.Fetch, byUID bool) error {
 			continue
 		}
 		hdrLen := min(max(msg.HeaderLen, 0), len(msg.Raw))
-		var env *imap.Envelope
+		var env *envelope.Envelope
 		if options.Envelope {
 			env = envelope.Extract(msg.Raw[:hdrLen])
 		}
@@ -168,7 +168,7 @@ func needsBytes(o *imap.FetchOptions) bool {
 // fetchOne writes one FETCH response. raw and hdrLen are the message
 // bytes (nil when the request needs none), env its envelope (nil when not
 // asked for).
-func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLen int, env *imap.Envelope, options *imap.FetchOptions, sections []fetchSection, byUID, seenChanged bool, flagsOf map[uint32][]string, modseqOf map[uint32]int64) error {
+func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLen int, env *envelope.Envelope, options *imap.FetchOptions, sections []fetchSection, byUID, seenChanged bool, flagsOf map[uint32][]string, modseqOf map[uint32]int64) error {
 	e := s.enc
 	e.Untagged().Number(seq).Atom(" FETCH (")
 	sep := false

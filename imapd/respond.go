@@ -7,6 +7,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"congthu/envelope"
 	"congthu/imapd/wire"
 )
 
@@ -14,18 +15,19 @@ import (
 const envelopeDateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 // writeEnvelope writes an ENVELOPE (RFC 9051 section 7.5.2): Sender and
-// Reply-To default to From; group syntax comes as envelope.Extract
-// gives it (a start marker with no host, the members, an end marker).
-func writeEnvelope(e *wire.Encoder, env *imap.Envelope) {
+// Reply-To default to From (with its routes); group syntax comes as
+// envelope.Extract gives it (a start marker with no host, the members, an
+// end marker); an obsolete source route is the address's adl (RFC 3501
+// section 7.4.2), NIL without one.
+func writeEnvelope(e *wire.Encoder, env *envelope.Envelope) {
 	if env == nil {
-		env = &imap.Envelope{}
+		env = &envelope.Envelope{}
 	}
-	sender, replyTo := env.Sender, env.ReplyTo
-	if sender == nil {
-		sender = env.From
-	}
-	if replyTo == nil {
-		replyTo = env.From
+	lists, routes := env.Lists(), env.Routes
+	for _, i := range []int{1, 2} { // Sender, Reply-To
+		if lists[i] == nil {
+			lists[i], routes[i] = lists[0], routes[0]
+		}
 	}
 	e.Open()
 	if env.Date.IsZero() {
@@ -35,7 +37,7 @@ func writeEnvelope(e *wire.Encoder, env *imap.Envelope) {
 	}
 	e.SP()
 	nstring(e, mime.QEncoding.Encode("utf-8", env.Subject))
-	for _, l := range [][]imap.Address{env.From, sender, replyTo, env.To, env.Cc, env.Bcc} {
+	for li, l := range lists {
 		e.SP()
 		if len(l) == 0 {
 			e.NIL()
@@ -45,7 +47,13 @@ func writeEnvelope(e *wire.Encoder, env *imap.Envelope) {
 			a := l[i]
 			e.Open()
 			nstring(e, mime.QEncoding.Encode("utf-8", a.Name))
-			e.SP().NIL().SP()
+			e.SP()
+			if i < len(routes[li]) {
+				nstring(e, routes[li][i])
+			} else {
+				e.NIL()
+			}
+			e.SP()
 			nstring(e, a.Mailbox)
 			e.SP()
 			nstring(e, a.Host)
@@ -129,7 +137,11 @@ func writeBodyStructure(e *wire.Encoder, bs imap.BodyStructure, extended bool, d
 		e.SP().Number(bs.Size)
 		if m := bs.MessageRFC822; m != nil && m.BodyStructure != nil {
 			e.SP()
-			writeEnvelope(e, m.Envelope)
+			var env *envelope.Envelope
+			if m.Envelope != nil {
+				env = &envelope.Envelope{Envelope: *m.Envelope} // no routes kept here
+			}
+			writeEnvelope(e, env)
 			e.SP()
 			writeBodyStructure(e, m.BodyStructure, extended, depth+1)
 			e.SP().Number64(uint64(max(m.NumLines, 0)))

@@ -10,15 +10,9 @@ import (
 
 	"congthu/envelope"
 	"congthu/imapd/wire"
-	"congthu/internal/vntime"
 	"congthu/mailtext"
 	"congthu/store"
 )
-
-// searchZone is where SEARCH SINCE/BEFORE/ON take the date of an internal
-// date (RFC 9051 section 6.4.4 ignores time and zone; our users live in
-// Asia/Ho_Chi_Minh).
-var searchZone = vntime.Zone
 
 // searchNeeds says which data a criteria tree looks at.
 type searchNeeds struct {
@@ -219,7 +213,10 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 		}
 	}
 	if m.meta != nil {
-		if !inDates(m.meta.InternalDate.In(searchZone), c.Since, c.Before) {
+		// The date of the internal date in its own zone, the one it
+		// was appended with (RFC 3501 section 6.4.4 ignores time and
+		// zone; Dovecot and imaptest's search-intdate read it so).
+		if !inDates(m.meta.InternalDate, c.Since, c.Before) {
 			return false
 		}
 		if c.Larger != 0 && m.meta.Size <= c.Larger {

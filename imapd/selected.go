@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -83,15 +84,20 @@ func (s *session) selectCmd(a *wire.Select) (result, error) {
 		s.srv.release(mb)
 		return result{}, s.fail("select", err)
 	}
-	st, err := s.srv.st.Status(s.ctx, mbox.ID)
+	// The mailbox's row only: the messages are in mb already, and
+	// Status would scan all of them.
+	st, err := s.srv.st.MailboxHead(s.ctx, mbox.ID)
 	if err != nil {
 		mb.mu.Unlock()
 		s.srv.release(mb)
 		return result{}, s.fail("select", err)
 	}
+	// The messages at or above the first recent UID are \Recent.
+	firstRecent, _ := slices.BinarySearchFunc(mb.msgs, st.FirstRecentUID, func(m msgEntry, uid uint32) int { return cmp.Compare(m.uid, uid) })
+	nRecent := len(mb.msgs) - firstRecent
 	readOnly := a.Options.ReadOnly
 	sel := &selection{mb: mb, readOnly: readOnly, name: mbox.Name, specialUse: mbox.SpecialUse}
-	if !readOnly && st.Recent > 0 {
+	if !readOnly && st.FirstRecentUID < st.UIDNext {
 		from, to, err := s.srv.st.ClaimRecent(s.ctx, mbox.ID)
 		if err != nil {
 			mb.mu.Unlock()
@@ -100,11 +106,10 @@ func (s *session) selectCmd(a *wire.Select) (result, error) {
 		}
 		sel.addRecent(from, to)
 	}
-	if readOnly && st.Recent > 0 && int(st.Recent) <= len(mb.msgs) {
+	if readOnly && nRecent > 0 {
 		// EXAMINE must not take \Recent away (RFC 3501 section 6.3.2),
-		// but shows it: the newest st.Recent messages are the ones at or
-		// above the mailbox's first recent UID.
-		sel.addRecent(mb.msgs[len(mb.msgs)-int(st.Recent)].uid, mb.lastUID()+1)
+		// but shows it.
+		sel.addRecent(mb.msgs[firstRecent].uid, mb.lastUID()+1)
 	}
 	sel.recentNext = max(sel.recentNext, mb.lastUID()+1)
 	sel.view = make([]uint32, len(mb.msgs))

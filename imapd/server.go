@@ -31,8 +31,11 @@ type Store interface {
 	SetSubscribed(ctx context.Context, accountID int64, name string, subscribed bool) error
 	Subscriptions(ctx context.Context, accountID int64) ([]string, error)
 	Status(ctx context.Context, mailboxID int64) (*store.MailboxStatus, error)
+	MailboxHead(ctx context.Context, mailboxID int64) (*store.MailboxHead, error)
 
 	Append(ctx context.Context, mailboxID int64, raw []byte, flags []string, date time.Time) (*store.AppendResult, error)
+	AppendAll(ctx context.Context, mailboxID int64, msgs []store.AppendMessage) ([]store.AppendResult, error)
+	QuotaOf(ctx context.Context, address string) (*store.Quota, error)
 	Messages(ctx context.Context, mailboxID int64) ([]store.MessageMeta, error)
 	ChangesSince(ctx context.Context, mailboxID int64, modseq int64) (*store.Changes, error)
 	MessagesByUID(ctx context.Context, mailboxID int64, uids []uint32, headerOnly bool) iter.Seq2[*store.Message, error]

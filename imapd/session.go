@@ -4,7 +4,6 @@ import (
 	"errors"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -459,39 +458,4 @@ func (s *session) statusData(name string, st *store.MailboxStatus, o *imap.Statu
 		d.HighestModSeq = uint64(max(st.HighestModSeq, 1))
 	}
 	return d
-}
-
-// Append stores messages (RFC 9051 section 6.3.12; several are RFC 3502
-// MULTIAPPEND's form, stored one by one) and answers their UIDs with
-// APPENDUID (RFC 4315 section 3). A missing mailbox answers TRYCREATE.
-// The decoder has refused a message over the APPENDLIMIT before reading it.
-func (s *session) Append(a *wire.Append) (result, error) {
-	s.count()
-	mb, err := s.srv.st.Mailbox(s.ctx, s.acct.ID, a.Mailbox)
-	if errors.Is(err, store.ErrNotFound) {
-		return result{}, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTryCreate, Text: "No such mailbox"}
-	} else if err != nil {
-		return result{}, s.fail("append", err)
-	}
-	var (
-		uids     imap.UIDSet
-		validity uint32
-	)
-	for _, m := range a.Messages {
-		if len(m.Literal) > int(s.AppendLimit()) {
-			return result{}, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeTooBig, Text: "Message too big"}
-		}
-		if len(m.Literal) == 0 {
-			return result{}, &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeCannot, Text: "Empty message"}
-		}
-	}
-	for _, m := range a.Messages {
-		res, err := s.srv.st.Append(s.ctx, mb.ID, m.Literal, storeFlags(m.Options.Flags), m.Options.Time)
-		if err != nil {
-			return result{}, s.fail("append", err)
-		}
-		uids.AddNum(imap.UID(res.UID))
-		validity = res.UIDValidity
-	}
-	return result{code: "APPENDUID " + strconv.FormatUint(uint64(validity), 10) + " " + uids.String(), text: "APPEND completed"}, nil
 }

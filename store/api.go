@@ -132,9 +132,11 @@ const (
 
 // MessageMeta is a message's per-mailbox state, without its bytes.
 type MessageMeta struct {
-	UID          uint32
-	ModSeq       int64
-	Flags        []string // system flags (\Seen ...) and keywords, sorted; never \Recent
+	UID    uint32
+	ModSeq int64
+	Flags  []string // system flags (\Seen ...) and keywords, sorted; never \Recent
+	// InternalDate is in the zone (a fixed UTC offset) it was stored
+	// with.
 	InternalDate time.Time
 	Size         int64
 }
@@ -161,7 +163,7 @@ type Changes struct {
 // goes to and the remote recipients it is queued for.
 type Delivery struct {
 	Raw          []byte
-	InternalDate time.Time // zero: now
+	InternalDate time.Time // zero: now in Asia/Ho_Chi_Minh; its zone is kept
 	// Local recipients: account ID and mailbox name ("" = INBOX), with
 	// initial flags (e.g. \Seen for the sender's Sent copy, $Junk).
 	Local []LocalTarget

@@ -13,6 +13,7 @@ import (
 	"congthu/internal/blob"
 	"congthu/internal/mailaddr"
 	"congthu/internal/sqldb"
+	"congthu/internal/vntime"
 	"congthu/mailhdr"
 	"congthu/mailtext"
 )
@@ -44,6 +45,7 @@ type deliverReq struct {
 	body      string
 	envelope  []byte // IMAP ENVELOPE, see congthu/envelope
 	date      int64
+	zone      int64 // the UTC offset of date's zone, in seconds
 	targets   []target
 	mailFrom  string
 	remote    []string
@@ -152,7 +154,7 @@ func (s *Store) Append(ctx context.Context, mailboxID int64, raw []byte, flags [
 
 func newReq(raw []byte, date time.Time) *deliverReq {
 	if date.IsZero() {
-		date = time.Now()
+		date = vntime.In(time.Now())
 	}
 	hl := mailhdr.SectionLen(raw)
 	return &deliverReq{
@@ -161,6 +163,7 @@ func newReq(raw []byte, date time.Time) *deliverReq {
 		body:      bodyTextFor(raw),
 		envelope:  envelope.FromHeader(raw[:hl]),
 		date:      sqldb.Micro(date),
+		zone:      zoneOf(date),
 	}
 }
 
@@ -346,8 +349,8 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 		if msgRows == 0 {
 			return nil
 		}
-		_, err := tx.Exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
-			valuesList(msgRows, 8), msgArgs...)
+		_, err := tx.Exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, internal_zone, flags, keywords, size) VALUES "+
+			valuesList(msgRows, 9), msgArgs...)
 		msgArgs, msgRows = msgArgs[:0], 0
 		if err != nil {
 			return fmt.Errorf("store: insert messages: %w", err)
@@ -370,7 +373,7 @@ func (s *Store) storeBatch(ctx context.Context, tx dbtx, batch []*deliverReq, ch
 			uid, modseq := a.uid, a.modseq
 			a.uid++
 			a.modseq++
-			msgArgs = append(msgArgs, t.mailboxID, uid, blobID, modseq, r.date, t.mask, t.keywords, int64(len(r.raw)))
+			msgArgs = append(msgArgs, t.mailboxID, uid, blobID, modseq, r.date, r.zone, t.mask, t.keywords, int64(len(r.raw)))
 			if msgRows++; msgRows == 200 {
 				if err := flush(); err != nil {
 					return err

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"time"
 
 	"congthu/envelope"
 	"congthu/internal/blob"
@@ -80,18 +82,50 @@ func uidChunks(uids []uint32, size int) [][]any {
 	return out
 }
 
-const metaColumns = "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.size"
+const metaColumns = "m.uid, m.modseq, m.flags, m.keywords, m.internal_date, m.internal_zone, m.size"
 
 func scanMeta(rows interface{ Scan(...any) error }, extra ...any) (MessageMeta, error) {
 	var mm MessageMeta
-	var uid, date int64
+	var uid, date, zone int64
 	var mask int
 	var kws string
-	if err := rows.Scan(append([]any{&uid, &mm.ModSeq, &mask, &kws, &date, &mm.Size}, extra...)...); err != nil {
+	if err := rows.Scan(append([]any{&uid, &mm.ModSeq, &mask, &kws, &date, &zone, &mm.Size}, extra...)...); err != nil {
 		return mm, err
 	}
-	mm.UID, mm.Flags, mm.InternalDate = uint32(uid), flagList(mask, kws), sqldb.FromMicro(date)
+	mm.UID, mm.Flags, mm.InternalDate = uint32(uid), flagList(mask, kws), internalDate(date, zone)
 	return mm, nil
+}
+
+// internalDate is a message's INTERNALDATE from its columns: the instant
+// in the zone it was given with.
+func internalDate(micro, zone int64) time.Time {
+	t := sqldb.FromMicro(micro)
+	if t.IsZero() {
+		return t
+	}
+	return t.In(fixedZone(int(zone)))
+}
+
+// zones holds the fixed zones made so far by UTC offset: there are few.
+var zones sync.Map
+
+// fixedZone returns a zone for a UTC offset in seconds; an offset beyond
+// a day (not written by this store) is UTC.
+func fixedZone(off int) *time.Location {
+	if off == 0 || off < -86400 || off > 86400 {
+		return time.UTC
+	}
+	if z, ok := zones.Load(off); ok {
+		return z.(*time.Location)
+	}
+	z, _ := zones.LoadOrStore(off, time.FixedZone("", off))
+	return z.(*time.Location)
+}
+
+// zoneOf is the UTC offset in seconds of t's zone.
+func zoneOf(t time.Time) int64 {
+	_, off := t.Zone()
+	return int64(off)
 }
 
 func queryMetas(ctx context.Context, q dbtx, query string, args ...any) ([]MessageMeta, error) {
@@ -275,12 +309,12 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 		}
 		flagsOf := map[flagKey][]string{}
 		var (
-			uid, modseq, date, size, blobID int64
-			mask                            int
-			kws                             string
-			env                             sql.RawBytes
+			uid, modseq, date, zone, size, blobID int64
+			mask                                  int
+			kws                                   string
+			env                                   sql.RawBytes
 		)
-		dest := []any{&uid, &modseq, &mask, &kws, &date, &size}
+		dest := []any{&uid, &modseq, &mask, &kws, &date, &zone, &size}
 		if withEnvelope {
 			dest = append(dest, &blobID, &env)
 		}
@@ -331,7 +365,7 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 						flagsOf[k] = fl
 					}
 					msgs = append(msgs, MessageEnvelope{MessageMeta: MessageMeta{
-						UID: uint32(uid), ModSeq: modseq, Flags: fl, InternalDate: sqldb.FromMicro(date), Size: size}})
+						UID: uint32(uid), ModSeq: modseq, Flags: fl, InternalDate: internalDate(date, zone), Size: size}})
 					if withEnvelope {
 						if !envelope.Current(env) {
 							stale = append(stale, len(msgs)-1)
@@ -696,20 +730,20 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 		}
 		res = &CopyResult{UIDValidity: uint32(dst.uidvalidity)}
 		type msg struct {
-			uid, blob, date, size int64
-			mask                  int
-			kws                   string
+			uid, blob, date, zone, size int64
+			mask                        int
+			kws                         string
 		}
 		var msgs []msg
 		for _, chunk := range uidChunks(uids, chunkSize) {
-			rows, err := tx.Query(ctx, "SELECT uid, blob_id, internal_date, size, flags, keywords FROM messages WHERE mailbox_id = ? AND uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY uid",
+			rows, err := tx.Query(ctx, "SELECT uid, blob_id, internal_date, internal_zone, size, flags, keywords FROM messages WHERE mailbox_id = ? AND uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY uid",
 				append([]any{srcID}, chunk...)...)
 			if err != nil {
 				return fmt.Errorf("store: copy: %w", err)
 			}
 			for rows.Next() {
 				var m msg
-				if err := rows.Scan(&m.uid, &m.blob, &m.date, &m.size, &m.mask, &m.kws); err != nil {
+				if err := rows.Scan(&m.uid, &m.blob, &m.date, &m.zone, &m.size, &m.mask, &m.kws); err != nil {
 					rows.Close()
 					return fmt.Errorf("store: copy: %w", err)
 				}
@@ -744,17 +778,17 @@ func (s *Store) copyMove(ctx context.Context, srcID int64, uids []uint32, dstID 
 		const per = 100
 		for i := 0; i < len(msgs); i += per {
 			part := msgs[i:min(i+per, len(msgs))]
-			args := make([]any, 0, 8*len(part))
+			args := make([]any, 0, 9*len(part))
 			for _, m := range part {
-				args = append(args, dstID, uid, m.blob, ms, m.date, m.mask, m.kws, m.size)
+				args = append(args, dstID, uid, m.blob, ms, m.date, m.zone, m.mask, m.kws, m.size)
 				res.SrcUIDs = append(res.SrcUIDs, uint32(m.uid))
 				res.DstUIDs = append(res.DstUIDs, uint32(uid))
 				kwSet[m.kws] = true
 				uid++
 				ms++
 			}
-			if _, err := tx.Exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, flags, keywords, size) VALUES "+
-				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?),", len(part)), ","), args...); err != nil {
+			if _, err := tx.Exec(ctx, "INSERT INTO messages (mailbox_id, uid, blob_id, modseq, internal_date, internal_zone, flags, keywords, size) VALUES "+
+				strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, ?, ?, ?),", len(part)), ","), args...); err != nil {
 				return fmt.Errorf("store: copy: %w", err)
 			}
 		}

@@ -13,12 +13,13 @@ import (
 
 // Defaults of the Limits fields.
 const (
-	DefaultMaxLine          = 64 << 10
-	DefaultMaxAppendLiteral = 25 << 20
-	DefaultMaxLiteral       = 64 << 10
-	DefaultMaxDepth         = 50
-	DefaultMaxItems         = 10000
-	DefaultMaxCommand       = 64 << 20
+	DefaultMaxLine           = 64 << 10
+	DefaultMaxAppendLiteral  = 25 << 20
+	DefaultMaxLiteral        = 64 << 10
+	DefaultMaxDepth          = 50
+	DefaultMaxItems          = 10000
+	DefaultMaxAppendMessages = 1000
+	DefaultMaxCommand        = 64 << 20
 
 	// literalMinusMax is the largest non-synchronizing literal a LITERAL-
 	// server accepts (RFC 7888 section 4).
@@ -41,6 +42,9 @@ type Limits struct {
 	// MaxItems is the most ranges in one sequence set and the most items in
 	// one list or search program.
 	MaxItems int
+	// MaxAppendMessages is the most messages in one APPEND (RFC 3502
+	// MULTIAPPEND).
+	MaxAppendMessages int
 	// MaxCommand is the most octets one command may span, lines and
 	// literals together.
 	MaxCommand int64
@@ -61,6 +65,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxItems <= 0 {
 		l.MaxItems = DefaultMaxItems
+	}
+	if l.MaxAppendMessages <= 0 {
+		l.MaxAppendMessages = DefaultMaxAppendMessages
 	}
 	if l.MaxCommand <= 0 {
 		l.MaxCommand = DefaultMaxCommand

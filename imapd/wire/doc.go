@@ -58,7 +58,8 @@
 //	MaxLiteral        64 KiB   any other literal
 //	MaxDepth          50       nesting of lists, search keys and section parts
 //	MaxItems          10,000   ranges in a sequence set, items in a list or
-//	                           search program, messages in one APPEND
+//	                           search program
+//	MaxAppendMessages 1,000    messages in one APPEND (RFC 3502 MULTIAPPEND)
 //	MaxCommand        64 MiB   one command, lines and literals together
 //
 // Nothing is read ahead of need: a line longer than MaxLine is discarded as

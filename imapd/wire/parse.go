@@ -502,7 +502,7 @@ func (d *Decoder) appendArgs() *Append {
 	d.sp()
 	a := &Append{Mailbox: d.mailbox()}
 	for d.take(' ') {
-		if len(a.Messages) >= d.lim.MaxItems {
+		if len(a.Messages) >= d.lim.MaxAppendMessages {
 			d.fail("too many messages")
 		}
 		var m AppendMessage

@@ -34,6 +34,7 @@ var recorded = []struct {
 	{14, "0014_admin_keys.sql", "1bf60daaf7d3fb7b431f62dc6830c5b86f863cec8200918d162395f6d74ef156"},
 	{15, "0015_console.sql", "8b38537c6f1296cd487534737bb06d8d6cac4721171214d87b9244ae49788720"},
 	{16, "0016_console_lookup.sql", "3b1ae9a63965738c38c4fc96aa7be6c083be7d54a60d802889cb698b8bcd6653"},
+	{17, "0017_internal_date_zone.sql", "1dfeb231bd10f44d1b417a4cc2687bc195aa577d99170aefb8a52cc75287d5f9"},
 }
 
 // TestMigrationsKept: the mail store, the outbox, the notification store
