@@ -29,11 +29,11 @@ build() {
 	(cd "$ROOT" && go build -o "$WORK/congthu" ./cmd/congthu && go build -o "$WORK/imapload" ./bench/imapload)
 }
 
-# Only IMAP (plain with LOGIN allowed on loopback, and implicit TLS), on
+# Only IMAP (no console, no SMTP or API; plain with LOGIN allowed on loopback, and implicit TLS), on
 # ports the kernel picks; SQLite in $WORK/data.
 export CONGTHU_DATA_DIR="$WORK/data"
 export CONGTHU_HOSTNAME=localhost
-export CONGTHU_SUBMISSION_ADDR=off CONGTHU_SUBMISSIONS_ADDR=off CONGTHU_MX_ADDR=off CONGTHU_HTTP_ADDR=off
+export CONGTHU_SUBMISSION_ADDR=off CONGTHU_SUBMISSIONS_ADDR=off CONGTHU_MX_ADDR=off CONGTHU_HTTP_ADDR=off CONGTHU_ADMIN_ADDR=off
 export CONGTHU_IMAP_ADDR=127.0.0.1:0 CONGTHU_IMAPS_ADDR=127.0.0.1:0
 export CONGTHU_IMAP_ALLOW_INSECURE_AUTH=true
 unset CONGTHU_DATABASE_URL CONGTHU_REDIS_URL CONGTHU_CONFIG

@@ -228,7 +228,7 @@ func (s *session) sortMessages(matched []*searchMsg, withEnvelope, withReference
 		uids[i] = m.ref.uid
 	}
 	fill := func(m *sortthread.Message, raw, header []byte) {
-		var env *imap.Envelope
+		var env *envelope.Envelope
 		if envelope.Current(raw) {
 			var err error
 			if env, err = envelope.Decode(raw); err != nil {

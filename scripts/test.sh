@@ -14,6 +14,7 @@ command -v redis-server >/dev/null || need+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || need+=(postgresql)
 command -v python3 >/dev/null || need+=(python3)
 command -v mbsync >/dev/null || need+=(isync)                 # imapd TestMbsync: a third-party IMAP client
+command -v fetchmail >/dev/null || need+=(fetchmail)         # imapd TestFetchmail: fetchmail over STARTTLS
 command -v swaks >/dev/null || need+=(swaks)
 command -v smtp-source >/dev/null || need+=(postfix)
 command -v docker-compose >/dev/null || need+=(docker-compose)
