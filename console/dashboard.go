@@ -57,11 +57,17 @@ type dashboardView struct {
 	QueueErr  string
 	Accounts  int64
 	Disabled  int64
+	Spend     spendView
+	Providers []providerView
+	HasHealth bool // Options.Health is set
+	Certs     []certView
 	Generated time.Time
 }
 
 // dashboard shows the last 24 hours and 7 days per channel and status,
-// delivery latency, queue depths and dead letters.
+// delivery latency, queue depths and dead letters, this month's SMS and
+// Zalo spend per service, the providers' health and the certificates'
+// expiry.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session) {
 	now := s.now()
 	v := dashboardView{Generated: now}
@@ -81,6 +87,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx)
 		return err
 	})
+	var usage []notifydb.UsageRow
+	monthStart, monthEnd := monthOf(now)
+	g.Go(func() (err error) {
+		usage, err = s.d.Notifications.Usage(ctx, monthStart, monthEnd, "")
+		return err
+	})
+	g.Go(func() error {
+		v.Providers = providerViews(s.health(ctx), now)
+		return nil
+	})
 	g.Go(func() error {
 		var err error
 		if v.Queues, err = s.queueStats(r); err != nil {
@@ -91,6 +107,11 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 	if err := g.Wait(); err != nil {
 		s.fail(w, r, sess, "dashboard", err)
 		return
+	}
+	v.Spend = spendOf(usage, monthStart)
+	v.HasHealth = s.opts.Health != nil
+	if s.opts.Certificates != nil {
+		v.Certs = certViews(s.opts.Certificates(), now)
 	}
 	for _, p := range []struct {
 		label  string
