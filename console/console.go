@@ -133,6 +133,7 @@ type Server struct {
 	pages   map[string]*template.Template
 	builder *notify.Builder
 	static  fs.FS
+	spend   spendCache // the dashboard's month of spend, reused for spendMaxAge
 }
 
 // New returns the console.

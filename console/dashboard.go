@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -87,12 +88,16 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx)
 		return err
 	})
-	var usage []notifydb.UsageRow
 	monthStart, monthEnd := monthOf(now)
-	g.Go(func() (err error) {
-		usage, err = s.d.Notifications.Usage(ctx, monthStart, monthEnd, "")
-		return err
-	})
+	usage, fresh := s.spend.get(now, monthStart)
+	if !fresh {
+		g.Go(func() (err error) {
+			if usage, err = s.d.Notifications.Usage(ctx, monthStart, monthEnd, ""); err == nil {
+				s.spend.put(now, monthStart, usage)
+			}
+			return err
+		})
+	}
 	g.Go(func() error {
 		v.Providers = providerViews(s.health(ctx), now)
 		return nil
@@ -135,6 +140,33 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		v.Periods = append(v.Periods, per)
 	}
 	s.render(w, r, http.StatusOK, "dashboard", sess, "Tổng quan", v)
+}
+
+// spendMaxAge is how long the month's spend is reused: it reads every
+// notification of the month so far, and a minute-old figure is as good.
+const spendMaxAge = time.Minute
+
+// spendCache keeps the last reading of the month's spend.
+type spendCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	month time.Time
+	rows  []notifydb.UsageRow
+}
+
+func (c *spendCache) get(now, month time.Time) ([]notifydb.UsageRow, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || !c.month.Equal(month) || now.Sub(c.at) >= spendMaxAge || now.Before(c.at) {
+		return nil, false
+	}
+	return c.rows, true
+}
+
+func (c *spendCache) put(now, month time.Time, rows []notifydb.UsageRow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at, c.month, c.rows = now, month, rows
 }
 
 // groupCounts turns (channel, status, count) rows into one entry per

@@ -126,6 +126,11 @@ func TestDashboardHealth(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// The empty month read above is reused for a minute.
+	if r = c.get("/admin/"); !strings.Contains(r.body, "Chưa có tin SMS hay Zalo nào") {
+		t.Error("the spend was read again within a minute")
+	}
+	e.clock.add(spendMaxAge)
 	r = c.get("/admin/")
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("dashboard: %d\n%s", r.StatusCode, r.body)

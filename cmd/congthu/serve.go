@@ -791,8 +791,8 @@ type lazySMPP struct {
 	mu      sync.Mutex
 	c       *smpp.Client
 	closed  bool
-	lastErr string // the last failed bind's error, until the first bind
-	bound  chan struct{} // closed at the first bind
+	lastErr string        // the last failed bind's error, until the first bind
+	bound   chan struct{} // closed at the first bind
 }
 
 func newLazySMPP() *lazySMPP { return &lazySMPP{bound: make(chan struct{})} }
