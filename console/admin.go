@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"math/big"
 	"net/http"
 	"slices"
@@ -479,6 +480,50 @@ type templatesView struct {
 	Templates []*templates.Template
 	Problems  map[string][]templates.Problem
 	Other     []templates.Problem
+}
+
+// callbackTestTimeout bounds a test event, connection to answer.
+const callbackTestTimeout = 10 * time.Second
+
+// testCallback sends a signed test event to a service's callback URL,
+// the way real callbacks are sent (webhook.SendTest), within
+// callbackTestTimeout, and shows the receiver's answer.
+func (s *Server) testCallback(w http.ResponseWriter, r *http.Request, sess *session) {
+	name := strings.TrimSpace(r.PostFormValue("service"))
+	back := func(msg string) { http.Redirect(w, r, "/admin/services?msg="+urlQueryEscape(msg), http.StatusSeeOther) }
+	svc, err := s.d.Notifications.APIService(r.Context(), name)
+	if errors.Is(err, notifydb.ErrNotFound) {
+		back("Không có dịch vụ " + name + ".")
+		return
+	} else if err != nil {
+		s.fail(w, r, sess, "read service", err)
+		return
+	}
+	if svc.CallbackURL == "" {
+		back("Dịch vụ " + name + " chưa đặt địa chỉ gọi lại.")
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), callbackTestTimeout)
+	code, err := webhook.SendTest(ctx, s.d.CallbackClient, svc, s.now())
+	cancel()
+	var msg string
+	bad := err != nil
+	switch {
+	case err == nil:
+		msg = fmt.Sprintf("Sự kiện thử tới %s: máy nhận trả lời HTTP %d, đã nhận.", name, code)
+		s.auditf(r, sess, "service.callback-test", name, "url %q: HTTP %d", svc.CallbackURL, code)
+	case code != 0:
+		msg = fmt.Sprintf("Sự kiện thử tới %s: máy nhận trả lời HTTP %d, không nhận (cần mã 2xx).", name, code)
+		s.auditf(r, sess, "service.callback-test", name, "url %q: HTTP %d", svc.CallbackURL, code)
+	default:
+		msg = fmt.Sprintf("Sự kiện thử tới %s: không gửi được: %v", name, err)
+		s.auditf(r, sess, "service.callback-test", name, "url %q: %v", svc.CallbackURL, err)
+	}
+	if bad {
+		http.Redirect(w, r, "/admin/services?bad=1&msg="+urlQueryEscape(msg), http.StatusSeeOther)
+		return
+	}
+	back(msg)
 }
 
 func smsCounter(text string, fold bool) (string, int, error) { return sms.Count(text, fold) }

@@ -66,7 +66,7 @@ func seedBench(b *testing.B, e *env) (dossierCode, phoneNum, notificationID stri
 			var nargs, eargs []any
 			ns.WriteString(`INSERT INTO notifications (id, service, channel, template_id, template_version, recipient, dossier_code,
 				event_id, dossier_status, subject, body_text, body_html, sms_text, sms_encoding, sms_parts, status, created_at, updated_at,
-				sent_at, completed_at) VALUES `)
+				sent_at, completed_at, price_vnd) VALUES `)
 			es.WriteString("INSERT INTO notification_events (notification_id, service, status, detail, at, created_at) VALUES ")
 			for i := start; i < start+chunk && i < benchNotifications; i++ {
 				if i > start {
@@ -87,10 +87,14 @@ func seedBench(b *testing.B, e *env) (dossierCode, phoneNum, notificationID stri
 					done = sqldb.Micro(created.Add(time.Duration(500+i%5000) * time.Millisecond))
 				}
 				c := sqldb.Micro(created)
-				ns.WriteString("(?, 'motcua', ?, ?, 1, ?, ?, ?, 'received', ?, ?, ?, ?, 'UCS-2', 2, ?, ?, ?, ?, ?)")
+				var price int64 // what the dashboard's spend adds up
+				if ch == "sms" && st != notifydb.NotificationSending {
+					price = 1600 // 2 parts at 800 đồng
+				}
+				ns.WriteString("(?, 'motcua', ?, ?, 1, ?, ?, ?, 'received', ?, ?, ?, ?, 'UCS-2', 2, ?, ?, ?, ?, ?, ?)")
 				nargs = append(nargs, id, ch, tpl, to, dossier, fmt.Sprintf("ev-%d", i/4), "Hồ sơ "+dossier+" đã được tiếp nhận",
 					"Kính gửi Ông/Bà Nguyễn Văn An, hồ sơ "+dossier+" đã được tiếp nhận.", "<p>Kính gửi Ông/Bà Nguyễn Văn An</p>",
-					"Ho so "+dossier+" da duoc tiep nhan", st, c, c, c, done)
+					"Ho so "+dossier+" da duoc tiep nhan", st, c, c, c, done, price)
 				es.WriteString("(?, 'motcua', 'created', '', ?, ?)")
 				eargs = append(eargs, id, c, c)
 				if done != 0 {
@@ -171,6 +175,20 @@ func BenchmarkPages(b *testing.B) {
 					b.ReportMetric(0, "ns/op")
 				})
 			}
+			// The dashboard's spend reads this month so far; at a
+			// month's end that is up to all 30 seeded days: the query
+			// alone over them.
+			b.Run("usage-30-days", func(b *testing.B) {
+				now := time.Now()
+				for b.Loop() {
+					u, err := e.nst.Usage(ctx, now.Add(-31*24*time.Hour), now.Add(time.Hour), "")
+					if err != nil || len(u) != 2 || u[1].Channel != "sms" || u[1].CostVND == 0 {
+						b.Fatalf("usage %+v %v", u, err)
+					}
+				}
+				b.ReportMetric(float64(b.Elapsed().Microseconds())/1000/float64(b.N), "ms/query")
+				b.ReportMetric(0, "ns/op")
+			})
 		})
 	}
 }

@@ -20,6 +20,10 @@
 // derived from the session cookie (a POST without it, or with another, is
 // 403). Every change is written to the audit log (/admin/audit).
 //
+// The dashboard also shows this month's SMS and Zalo spend per service
+// (notifydb.Usage), the providers' health (Options.Health) and the TLS
+// certificates' expiry (Options.Certificates).
+//
 // Pages (desk: only those marked so; the rest answer 403):
 //
 //	GET  /admin/login, POST /admin/login, POST /admin/logout
@@ -31,6 +35,7 @@
 //	GET  /admin/accounts, POST ...        accounts                   admin
 //	GET  /admin/queues, POST ...          queues and dead letters    admin
 //	GET  /admin/services, POST ...        services, API keys, callbacks admin
+//	                                      (and a callback's test event)
 //	GET  /admin/templates[/{id}]          lint and preview           admin
 //	GET  /admin/domains[/{name}]          DNS records to publish     admin
 //	GET  /admin/audit                     the audit log              admin
@@ -44,6 +49,7 @@ package console
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/x509"
 	"embed"
 	"errors"
 	"fmt"
@@ -62,6 +68,7 @@ import (
 	"congthu/queue"
 	"congthu/store"
 	"congthu/templates"
+	"congthu/webhook"
 )
 
 //go:embed web
@@ -80,6 +87,13 @@ type Options struct {
 	Issuer string
 	// Now is the clock; nil is time.Now.
 	Now func() time.Time
+	// Health, if set, reports the SMS and Zalo providers for the
+	// dashboard (SMPP bound or not, Zalo token age and quota). It is
+	// called with a context of a few seconds.
+	Health func(ctx context.Context) []ProviderHealth
+	// Certificates, if set, returns the TLS certificates the server
+	// presents (their leaves); the dashboard shows each name's expiry.
+	Certificates func() []*x509.Certificate
 }
 
 // Deps are what the console reads and changes.
@@ -102,6 +116,9 @@ type Deps struct {
 	// CallbackAllow are the networks callbacks may reach besides public
 	// addresses (api.callback_allow).
 	CallbackAllow []netip.Prefix
+	// CallbackClient sends a service's test event (nil:
+	// webhook.NewClient with CallbackAllow, as real callbacks are sent).
+	CallbackClient *http.Client
 	// Hostname is the MX host named in the DNS records of domains.
 	Hostname string
 	// Resolver looks the domains' records up (nil: the system's).
@@ -116,6 +133,7 @@ type Server struct {
 	pages   map[string]*template.Template
 	builder *notify.Builder
 	static  fs.FS
+	spend   spendCache // the dashboard's month of spend, reused for spendMaxAge
 }
 
 // New returns the console.
@@ -131,6 +149,9 @@ func New(opts Options, d Deps) (*Server, error) {
 	}
 	if d.Resolver == nil {
 		d.Resolver = net.DefaultResolver
+	}
+	if d.CallbackClient == nil {
+		d.CallbackClient = webhook.NewClient(callbackTestTimeout, d.CallbackAllow)
 	}
 	s := &Server{opts: opts, d: d, log: opts.Log, builder: &notify.Builder{Templates: d.Templates, Channels: d.Channels}}
 	pages, err := parsePages()
@@ -188,6 +209,7 @@ func (s *Server) Handler() http.Handler {
 	admin("POST /admin/services/keys", s.createKey)
 	admin("POST /admin/services/keys/{id}/revoke", s.revokeKey)
 	admin("POST /admin/services/callback", s.setCallback)
+	admin("POST /admin/services/callback/test", s.testCallback)
 	admin("GET /admin/templates", s.templateList)
 	admin("GET /admin/templates/{id}", s.template)
 	admin("GET /admin/templates/{id}/email", s.templateEmail)

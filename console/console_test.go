@@ -351,7 +351,7 @@ func TestPages(t *testing.T) {
 	c := e.signedIn(adminAddr)
 	for _, p := range []struct{ path, want string }{
 		{"/admin/", "Thông báo 24 giờ qua"},
-		{"/admin/", "Chưa có"},
+		{"/admin/", "Chi phí SMS và Zalo tháng"},
 		{"/admin/lookup", "Mã hồ sơ"},
 		{"/admin/notifications/" + em.ID, "Nội dung đã gửi"},
 		{"/admin/notifications/" + sm.ID, "phần"},

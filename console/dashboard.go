@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -57,11 +58,17 @@ type dashboardView struct {
 	QueueErr  string
 	Accounts  int64
 	Disabled  int64
+	Spend     spendView
+	Providers []providerView
+	HasHealth bool // Options.Health is set
+	Certs     []certView
 	Generated time.Time
 }
 
 // dashboard shows the last 24 hours and 7 days per channel and status,
-// delivery latency, queue depths and dead letters.
+// delivery latency, queue depths and dead letters, this month's SMS and
+// Zalo spend per service, the providers' health and the certificates'
+// expiry.
 func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session) {
 	now := s.now()
 	v := dashboardView{Generated: now}
@@ -81,6 +88,20 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx)
 		return err
 	})
+	monthStart, monthEnd := monthOf(now)
+	usage, fresh := s.spend.get(now, monthStart)
+	if !fresh {
+		g.Go(func() (err error) {
+			if usage, err = s.d.Notifications.Usage(ctx, monthStart, monthEnd, ""); err == nil {
+				s.spend.put(now, monthStart, usage)
+			}
+			return err
+		})
+	}
+	g.Go(func() error {
+		v.Providers = providerViews(s.health(ctx), now)
+		return nil
+	})
 	g.Go(func() error {
 		var err error
 		if v.Queues, err = s.queueStats(r); err != nil {
@@ -91,6 +112,11 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 	if err := g.Wait(); err != nil {
 		s.fail(w, r, sess, "dashboard", err)
 		return
+	}
+	v.Spend = spendOf(usage, monthStart)
+	v.HasHealth = s.opts.Health != nil
+	if s.opts.Certificates != nil {
+		v.Certs = certViews(s.opts.Certificates(), now)
 	}
 	for _, p := range []struct {
 		label  string
@@ -114,6 +140,33 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		v.Periods = append(v.Periods, per)
 	}
 	s.render(w, r, http.StatusOK, "dashboard", sess, "Tổng quan", v)
+}
+
+// spendMaxAge is how long the month's spend is reused: it reads every
+// notification of the month so far, and a minute-old figure is as good.
+const spendMaxAge = time.Minute
+
+// spendCache keeps the last reading of the month's spend.
+type spendCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	month time.Time
+	rows  []notifydb.UsageRow
+}
+
+func (c *spendCache) get(now, month time.Time) ([]notifydb.UsageRow, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.at.IsZero() || !c.month.Equal(month) || now.Sub(c.at) >= spendMaxAge || now.Before(c.at) {
+		return nil, false
+	}
+	return c.rows, true
+}
+
+func (c *spendCache) put(now, month time.Time, rows []notifydb.UsageRow) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.at, c.month, c.rows = now, month, rows
 }
 
 // groupCounts turns (channel, status, count) rows into one entry per

@@ -19,15 +19,17 @@ import (
 
 // page is what the layout renders around a page's own data.
 type page struct {
-	Title  string
-	User   string
-	Role   string
-	Admin  bool
-	CSRF   string
-	Nav    string // the current section, for aria-current
-	Flash  string
-	Data   any
-	Status int
+	Title string
+	User  string
+	Role  string
+	Admin bool
+	CSRF  string
+	Nav   string // the current section, for aria-current
+	Flash string
+	// FlashBad shows Flash as an error (query bad=1 after a redirect).
+	FlashBad bool
+	Data     any
+	Status   int
 }
 
 // parsePages parses the layout with each page template.
@@ -61,7 +63,7 @@ func (s *Server) renderFlash(w http.ResponseWriter, r *http.Request, status int,
 	if !ok {
 		panic("console: no page " + name)
 	}
-	p := page{Title: title, Data: data, Nav: name, Flash: flash, Status: status}
+	p := page{Title: title, Data: data, Nav: name, Flash: flash, Status: status, FlashBad: flash != "" && r.URL.Query().Get("bad") == "1"}
 	if sess != nil {
 		p.User, p.Role, p.Admin, p.CSRF = sess.user.Address, sess.user.Role, roleOf(sess.user.Role) == roleAdmin, sess.csrf
 	}
@@ -130,6 +132,7 @@ var funcs = template.FuncMap{
 	"dong":        formatDong,
 	"bytes":       formatBytes,
 	"duration":    formatDuration,
+	"age":         formatAge,
 	"pathEscape":  url.PathEscape,
 	"queryEscape": url.QueryEscape,
 	"add":         func(a, b int) int { return a + b },
@@ -238,6 +241,19 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("%d phút", int(d.Minutes()))
 	}
 	return strings.Replace(fmt.Sprintf("%.1f giờ", d.Hours()), ".", ",", 1)
+}
+
+// formatAge is how long ago, for people: 5 phút, 3 giờ, 2 ngày.
+func formatAge(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return "dưới 1 phút"
+	case d < time.Hour:
+		return fmt.Sprintf("%d phút", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d giờ", int(d.Hours()))
+	}
+	return fmt.Sprintf("%d ngày", int(d.Hours()/24))
 }
 
 // query is what the lookup box was given, read as one of the three.

@@ -219,23 +219,57 @@ func (h *Handler) Handle(ctx context.Context, j *queue.Job) error {
 }
 
 func (h *Handler) post(ctx context.Context, svc *notifydb.APIService, body []byte, now time.Time) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, svc.CallbackURL, bytes.NewReader(body))
+	_, err := Send(ctx, h.opts.Client, svc.CallbackURL, svc.CallbackSecret, body, now)
+	return err
+}
+
+// Send POSTs body to url signed with secret at now, as every callback is
+// sent, with client (NewClient's: public addresses and the allowed
+// networks only). It returns the receiver's HTTP status (0 when there
+// was no answer) and an error unless the status is 2xx. The receiver's
+// body is read up to 64 KiB and dropped.
+func Send(ctx context.Context, client *http.Client, url, secret string, body []byte, now time.Time) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
-		return fmt.Errorf("callback URL: %w", err)
+		return 0, fmt.Errorf("callback URL: %w", err)
 	}
 	ts := now.Unix()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", "congthu-webhook/1")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(svc.CallbackSecret, ts, body))
-	resp, err := h.opts.Client.Do(req)
+	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
+	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("callback: %w", err)
+		return 0, fmt.Errorf("callback: %w", err)
 	}
 	defer resp.Body.Close()
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return fmt.Errorf("callback: HTTP %d", resp.StatusCode)
+		return resp.StatusCode, fmt.Errorf("callback: HTTP %d", resp.StatusCode)
 	}
-	return nil
+	return resp.StatusCode, nil
+}
+
+// TestStatus is the status of a test event.
+const TestStatus = "test"
+
+// TestPayload is the body of a test event (the console's "Gửi sự kiện
+// thử"): status "test", test true, cursor 0 and no notification ID, so
+// that a receiver can tell it from every real event.
+func TestPayload(now time.Time) Payload {
+	return Payload{Status: TestStatus, StatusAt: now.UTC(), Test: true, Detail: "test event sent from the operator console"}
+}
+
+// SendTest sends a test event (TestPayload) to svc's callback URL,
+// signed with its secret, the way Handler sends a real one. It records
+// nothing. See Send for the status and the error.
+func SendTest(ctx context.Context, client *http.Client, svc *notifydb.APIService, now time.Time) (int, error) {
+	if svc.CallbackURL == "" {
+		return 0, errors.New("callback: no callback URL registered")
+	}
+	body, err := json.Marshal(TestPayload(now))
+	if err != nil {
+		return 0, err
+	}
+	return Send(ctx, client, svc.CallbackURL, svc.CallbackSecret, body, now)
 }

@@ -5,13 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +25,9 @@ import (
 
 	"congthu/internal/testenv"
 	"congthu/queue"
+	"congthu/sms/smpp/smpptest"
+	"congthu/webhook"
+	"congthu/zns/znstest"
 )
 
 // chromium returns Debian's Chromium, or skips the test without one
@@ -94,10 +100,34 @@ func TestE2EConsole(t *testing.T) {
 	}
 
 	redisURL := testenv.Redis(t)
-	ports := testenv.FreePorts(t, 2)
+	ports := testenv.FreePorts(t, 3)
 	httpAddr, adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[0]), fmt.Sprintf("127.0.0.1:%d", ports[1])
+	// The SMSC starts only after the dashboard showed it not bound; Zalo
+	// is the test ZNS server; callbacks go to a receiver of this test.
+	z := znstest.New(znstest.Options{AppID: "app-1", AppSecret: "s3cret", OASecret: "oa-secret", RefreshToken: "r0",
+		Webhook: "http://" + httpAddr + "/v1/zalo/events", AutoReceipt: true, ReceiptDelay: 50 * time.Millisecond})
+	t.Cleanup(z.Close)
+	const cbSecret = "khóa ký gọi lại của bộ phận một cửa"
+	var cbMu sync.Mutex
+	var cbTests []error // Verify's answer for each test event received
+	cbRcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var p webhook.Payload
+		json.Unmarshal(body, &p)
+		if p.Status == webhook.TestStatus {
+			cbMu.Lock()
+			cbTests = append(cbTests, webhook.Verify(cbSecret, r.Header.Get(webhook.HeaderTimestamp), r.Header.Get(webhook.HeaderSignature), body, time.Now(), time.Minute))
+			cbMu.Unlock()
+		}
+	}))
+	defer cbRcv.Close()
 	n := newNode(t, "CONGTHU_REDIS_URL="+redisURL, "CONGTHU_API_SENDER_DOMAIN=hanoi.gov.vn", "CONGTHU_HTTP_ADDR="+httpAddr,
-		"CONGTHU_ADMIN_ADDR="+adminAddr, "CONGTHU_SMARTHOST=127.0.0.1:1")
+		"CONGTHU_ADMIN_ADDR="+adminAddr, "CONGTHU_SMARTHOST=127.0.0.1:1",
+		fmt.Sprintf("CONGTHU_SMPP_ADDR=127.0.0.1:%d", ports[2]), "CONGTHU_SMPP_SYSTEM_ID=congthu", "CONGTHU_SMPP_PASSWORD=secret",
+		"CONGTHU_SMS_SENDER=UBND-HN", "CONGTHU_SMS_QUIET_HOURS=off",
+		"CONGTHU_ZNS_API_URL="+z.URL(), "CONGTHU_ZNS_OAUTH_URL="+z.URL(), "CONGTHU_ZNS_APP_ID=app-1",
+		"CONGTHU_ZNS_APP_SECRET=s3cret", "CONGTHU_ZNS_REFRESH_TOKEN=r0", "CONGTHU_ZNS_OA_SECRET=oa-secret",
+		"CONGTHU_PRICE_ZNS_VND=300", "CONGTHU_PRICE_SMS_VND=800", "CONGTHU_API_CALLBACK_ALLOW=127.0.0.0/8")
 	n.addr["http"], n.addr["admin"] = httpAddr, adminAddr
 	const pw = "mật khẩu quản trị 2026"
 	n.admin(t, "", "domain", "add", "hanoi.gov.vn")
@@ -106,6 +136,7 @@ func TestE2EConsole(t *testing.T) {
 		n.admin(t, "", "user", "role", u.addr, u.role)
 	}
 	key := strings.TrimSpace(n.admin(t, "", "apikey", "create", "--service", "motcua-hoankiem"))
+	n.admin(t, cbSecret+"\n", "service", "callback", "set", "motcua-hoankiem", "--url", cbRcv.URL+"/cb", "--secret-stdin")
 	n.start(t)
 	defer n.stop(t)
 
@@ -123,6 +154,24 @@ func TestE2EConsole(t *testing.T) {
 		t.Fatalf("POST event: %v %v", err, res)
 	}
 	res.Body.Close()
+	// A Zalo message of another dossier, to another number: its send
+	// stores Zalo's token and quota, and its price.
+	zbody := `{"event_id":"evt-z","status":"received","channels":["zalo"],
+		"applicant":{"name":"Trần Thị Bình","phone":"0987 654 321"},
+		"procedure":"Cấp giấy phép xây dựng nhà ở riêng lẻ","agency":"Ủy ban nhân dân quận Hoàn Kiếm","agency_short":"UBND Q.Hoàn Kiếm",
+		"received_at":"2026-03-15T09:00:00+07:00","appointment_at":"2026-03-29T16:00:00+07:00"}`
+	req, _ = http.NewRequest("POST", "http://"+httpAddr+"/v1/dossiers/000.00.12.H26-260315-0002/events", strings.NewReader(zbody))
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/json")
+	if res, err = http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST zalo event: %v %v", err, res)
+	}
+	res.Body.Close()
+	for deadline := time.Now().Add(15 * time.Second); len(z.Sent()) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no Zalo message sent\n%s", n.logs)
+		}
+	}
 
 	// A dead letter, made by a worker of this test on a queue of its own.
 	rdb := testenv.RedisClient(t, redisURL)
@@ -239,7 +288,31 @@ func TestE2EConsole(t *testing.T) {
 	if got := h1(); got != "Tổng quan" {
 		t.Errorf("after sign-in: h1 %q", got)
 	}
+	// Providers: the SMSC is not listening yet; Zalo's token was stored
+	// by the send above. The self-signed certificate's expiry. The
+	// month's Zalo spend (300 đồng a message).
+	dash := text("main")
+	for _, want := range []string{"SMPP (SMSC 127.0.0.1:", "Chưa kết nối", "Zalo ZNS (ứng dụng app-1)", "Mã truy cập còn hạn",
+		"Làm mới cách đây", "Chứng chỉ TLS", "(tự ký)", "Chi phí SMS và Zalo tháng", "motcua-hoankiem", "300 đồng"} {
+		if !strings.Contains(dash, want) {
+			t.Errorf("dashboard lacks %q:\n%s", want, dash)
+		}
+	}
 	check("dashboard")
+	// The SMSC comes up: the dashboard shows the bind once serve's
+	// retry (back-off up to a minute) reaches it.
+	smsc := smpptest.Start(t, "--port", fmt.Sprint(ports[2]), "--dlr", "delivered")
+	for deadline := time.Now().Add(75 * time.Second); ; {
+		run("dashboard again", chromedp.Navigate(base+"/admin/"), chromedp.WaitVisible("#prov", chromedp.ByQuery))
+		if strings.Contains(text("main"), "Đã kết nối (bound)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dashboard never showed the SMSC bound\n%s\n%s", text("main"), smsc.Log())
+		}
+		time.Sleep(time.Second)
+	}
+	check("dashboard-bound")
 
 	// The session cookie's flags.
 	var cookies []*network.Cookie
@@ -304,6 +377,18 @@ func TestE2EConsole(t *testing.T) {
 	// Create an API key (shown once), then revoke it.
 	run("services", chromedp.Navigate(base+"/admin/services"), chromedp.WaitVisible("#service", chromedp.ByQuery))
 	check("services")
+	// A test event to motcua-hoankiem's callback: signed, answered 200.
+	run("test event", chromedp.Click(`button[aria-label="Gửi sự kiện thử tới motcua-hoankiem"]`, chromedp.ByQuery),
+		chromedp.WaitVisible("p.flash", chromedp.ByQuery))
+	if got := text("p.flash"); !strings.Contains(got, "Sự kiện thử tới motcua-hoankiem: máy nhận trả lời HTTP 200") {
+		t.Errorf("after the test event: %q", got)
+	}
+	cbMu.Lock()
+	if len(cbTests) != 1 || cbTests[0] != nil {
+		t.Errorf("test events received: %v, want one with a good signature", cbTests)
+	}
+	cbMu.Unlock()
+	check("services-test-event")
 	run("create key", chromedp.SendKeys("#service", "motcua-badinh", chromedp.ByQuery), chromedp.Submit("#service", chromedp.ByQuery),
 		chromedp.WaitVisible("#new-key", chromedp.ByQuery))
 	newKey := text("#new-key")

@@ -231,6 +231,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 
 	var api *httpapi.Server
 	var tracker *notify.Tracker
+	prov := &providers{nst: nst} // filled by startNotifyWorkers, read by the console
 	if qc != nil {
 		r.goRun("outbox enqueuer", func() error { return enq.Run(runCtx) })
 		tracker = notify.NewTracker(nst, qc, log.With("component", "notify"), apiMetrics.ObserveDelivery)
@@ -239,7 +240,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		if err := startDispatcher(runCtx, r, cfg, st, ob, qc, tracker, signer, mm.delivery, log); err != nil {
 			return err
 		}
-		hooks, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, log)
+		hooks, err := startNotifyWorkers(runCtx, r, cfg, nst, qc, rdb, tracker, prov, log)
 		if err != nil {
 			return err
 		}
@@ -283,7 +284,7 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) (err error
 		if err := listenHTTP(r, cfg, tlsConfig, api, log); err != nil {
 			return err
 		}
-		return listenConsole(runCtx, r, cfg, tlsConfig, consoleDeps{st: st, nst: nst, qc: qc, rdb: rdb, lim: lim, sessions: sessions}, log)
+		return listenConsole(runCtx, r, cfg, tlsConfig, consoleDeps{st: st, nst: nst, qc: qc, rdb: rdb, lim: lim, sessions: sessions, prov: prov}, log)
 	}()
 	return r.wait(ctx, listenErr, cancelRun)
 }
@@ -408,14 +409,14 @@ func startDispatcher(ctx context.Context, r *runner, cfg *config.Config, st *sto
 // restores their jobs from the store. It returns the providers' webhooks
 // the API serves (pattern → handler).
 func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.Store, qc *queue.Client, rdb *redis.Client,
-	tracker *notify.Tracker, log *slog.Logger) (map[string]http.Handler, error) {
+	tracker *notify.Tracker, prov *providers, log *slog.Logger) (map[string]http.Handler, error) {
 	w := queue.NewWorker(qc, log.With("component", "notify-worker"), queue.WorkerOptions{})
 	w.Handle(notify.QueueTest, queue.HandlerFunc(tracker.HandleTest), queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second})
 	w.Handle(webhook.Queue, webhook.NewHandler(st, log.With("component", "webhook"), webhook.Options{Allow: cfg.API.CallbackAllowPrefixes()}),
 		queue.HandlerOptions{Concurrency: 16, Lease: 30 * time.Second, Backoff: webhook.Backoff})
 	r.goRun("notify worker", func() error { return w.Run(ctx) })
 	hooks := map[string]http.Handler{}
-	smsReceipts, err := startSMS(ctx, r, cfg, st, qc, rdb, tracker, log.With("component", "sms"))
+	smsReceipts, err := startSMS(ctx, r, cfg, st, qc, rdb, tracker, prov, log.With("component", "sms"))
 	if err != nil {
 		return nil, err
 	}
@@ -429,6 +430,7 @@ func startNotifyWorkers(ctx context.Context, r *runner, cfg *config.Config, st *
 			return nil, err
 		}
 		queues = append(queues, notify.ChannelZalo)
+		prov.setZalo(cfg.Zalo.AppID)
 	}
 	sw := queue.NewSweeper(qc, tracker.Source(), log.With("component", "sweeper"), queue.SweeperOptions{Queues: queues})
 	r.goRun("notify sweeper", func() error { return sw.Run(ctx) })
@@ -563,6 +565,7 @@ type consoleDeps struct {
 	rdb      *redis.Client
 	lim      *loginlimit.Limiter
 	sessions *revoke.Registry
+	prov     *providers
 }
 
 // listenConsole serves the operator console on admin.addr (over TLS when
@@ -598,6 +601,7 @@ func listenConsole(ctx context.Context, r *runner, cfg *config.Config, tlsConfig
 	}
 	cs, err := console.New(console.Options{
 		Log: log, RequireTOTP: cfg.Admin.RequireTOTP, IdleTimeout: cfg.Admin.IdleTimeout.D(), Secure: cfg.TLS.Cert != "", Issuer: cfg.Hostname,
+		Health: d.prov.health, Certificates: leafCertificates(tlsConfig),
 	}, console.Deps{
 		Store: d.st, Notifications: d.nst, Queue: d.qc, Queues: knownQueues, Templates: set, Channels: chans,
 		Limiter: d.lim, NewAPIKey: httpapi.NewAPIKey, Revoked: revoked, Hostname: cfg.Hostname,
@@ -697,7 +701,7 @@ func resolver(addr string) *net.Resolver {
 // provider configured" (smschan.Handler). It returns the HTTP provider's
 // receipt webhook for POST /v1/sms/receipts, nil without one.
 func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.Store, qc *queue.Client, rdb *redis.Client,
-	tracker *notify.Tracker, log *slog.Logger) (http.Handler, error) {
+	tracker *notify.Tracker, prov *providers, log *slog.Logger) (http.Handler, error) {
 	c := cfg.SMS
 	quiet, err := policy.ParseQuietHours(c.QuietHours)
 	if err != nil {
@@ -717,6 +721,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.S
 			OnReceipt: func(ctx context.Context, rc smpp.Receipt) error { return onReceipt(ctx, route.SMPPReceipt("smpp", rc)) },
 			Logger:    log.With("provider", "smpp"),
 		}
+		prov.setSMPP(c.SMPPAddr, smsc)
 		r.goRun("smpp bind", func() error { smsc.dial(ctx, opts, log); return nil })
 		smppSender = route.NewSMPP("smpp", smsc)
 	}
@@ -727,6 +732,7 @@ func startSMS(ctx context.Context, r *runner, cfg *config.Config, st *notifydb.S
 			return nil, fmt.Errorf("sms http provider: %w", err)
 		}
 		httpSender = route.NewHTTP("http", p)
+		prov.setHTTPSMS(c.HTTPURL)
 		receipts = p.ReceiptHandler(func(ctx context.Context, rc httpsms.Receipt) error {
 			return onReceipt(ctx, route.HTTPReceipt("http", rc))
 		})
@@ -782,10 +788,11 @@ var errSMSCNotBound = errors.New("smpp: not bound to the SMSC yet")
 // errSMSCNotBound (a temporary provider fault, nothing sent) until the
 // first bind; after it the smpp.Client reconnects by itself.
 type lazySMPP struct {
-	mu     sync.Mutex
-	c      *smpp.Client
-	closed bool
-	bound  chan struct{} // closed at the first bind
+	mu      sync.Mutex
+	c       *smpp.Client
+	closed  bool
+	lastErr string        // the last failed bind's error, until the first bind
+	bound   chan struct{} // closed at the first bind
 }
 
 func newLazySMPP() *lazySMPP { return &lazySMPP{bound: make(chan struct{})} }
@@ -825,6 +832,9 @@ func (l *lazySMPP) dial(ctx context.Context, opts smpp.Options, log *slog.Logger
 			log.Info("bound to the SMSC", "addr", opts.Addr)
 			return
 		}
+		l.mu.Lock()
+		l.lastErr = err.Error()
+		l.mu.Unlock()
 		log.Warn("SMSC bind failed; retrying", "addr", opts.Addr, "in", wait, "err", err)
 		select {
 		case <-ctx.Done():
@@ -832,6 +842,22 @@ func (l *lazySMPP) dial(ctx context.Context, opts smpp.Options, log *slog.Logger
 		case <-time.After(wait):
 		}
 	}
+}
+
+// state reports whether the SMSC is bound now and, if not, why.
+func (l *lazySMPP) state() (bool, string) {
+	l.mu.Lock()
+	c, lastErr := l.c, l.lastErr
+	l.mu.Unlock()
+	switch {
+	case c == nil && lastErr != "":
+		return false, "not bound yet; last bind: " + lastErr
+	case c == nil:
+		return false, "not bound yet"
+	case !c.Bound():
+		return false, "bind lost; re-binding"
+	}
+	return true, ""
 }
 
 func (l *lazySMPP) close(ctx context.Context) {

@@ -222,6 +222,21 @@ func (c *Client) Close(ctx context.Context) error {
 	return c.closeErr
 }
 
+// Bound reports whether the bind is up now: every link (one transceiver,
+// or transmitter and receiver) has a live session. While a lost session
+// is being re-bound, and after Close, it is false.
+func (c *Client) Bound() bool {
+	if c.closing.Load() {
+		return false
+	}
+	for _, l := range c.links() {
+		if s := l.current(); s == nil || s.isDone() {
+			return false
+		}
+	}
+	return true
+}
+
 // Rate returns the submit rate in force on the bind (lower than
 // Options.Rate for a while after ESME_RTHROTTLED); 0 means no cap.
 func (c *Client) Rate() float64 { return c.lim.current() }

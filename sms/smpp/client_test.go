@@ -364,10 +364,16 @@ func TestGarbageGetsGenericNack(t *testing.T) {
 func TestCloseUnbinds(t *testing.T) {
 	s := smpptest.Start(t)
 	c := dial(t, s.Addr, nil)
+	if !c.Bound() {
+		t.Error("Bound() = false after Dial")
+	}
 	if err := c.Close(ctxT(t, 5*time.Second)); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
 	s.WaitEvent(t, 5*time.Second, "UNBIND", smpptest.Event{"conn": "1"})
+	if c.Bound() {
+		t.Error("Bound() = true after Close")
+	}
 	if _, err := c.Submit(ctxT(t, time.Second), Message{To: to, Text: "x"}); !errors.Is(err, ErrClosed) {
 		t.Errorf("Submit after Close: got %v, want ErrClosed", err)
 	}
