@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"iter"
 	"slices"
@@ -41,19 +40,7 @@ func (s *Store) Headers(ctx context.Context, mailboxID int64, uids []uint32) ite
 			u = u[len(chunk):]
 			var out []MessageHeader
 			err := func() error {
-				first, last := chunk[0], chunk[len(chunk)-1]
-				var rows *sql.Rows
-				var err error
-				if int(last-first) < 2*len(chunk) {
-					rows, err = s.r().Query(ctx, cols+"m.uid >= ? AND m.uid <= ? ORDER BY m.uid", mailboxID, int64(first), int64(last))
-				} else {
-					args := make([]any, 0, len(chunk)+1)
-					args = append(args, mailboxID)
-					for _, x := range chunk {
-						args = append(args, int64(x))
-					}
-					rows, err = s.r().Query(ctx, cols+"m.uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY m.uid", args...)
-				}
+				rows, err := s.queryUIDChunk(ctx, cols, mailboxID, chunk)
 				if err != nil {
 					return err
 				}

@@ -325,19 +325,7 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 			var stale []int // indexes in msgs whose envelope must be computed
 			var blobOf []int64
 			err := func() error {
-				first, last := chunk[0], chunk[len(chunk)-1]
-				var rows *sql.Rows
-				var err error
-				if int(last-first) < 2*len(chunk) {
-					rows, err = s.r().Query(ctx, cols+"m.uid >= ? AND m.uid <= ? ORDER BY m.uid", mailboxID, int64(first), int64(last))
-				} else {
-					args := make([]any, 0, len(chunk)+1)
-					args = append(args, mailboxID)
-					for _, x := range chunk {
-						args = append(args, int64(x))
-					}
-					rows, err = s.r().Query(ctx, cols+"m.uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY m.uid", args...)
-				}
+				rows, err := s.queryUIDChunk(ctx, cols, mailboxID, chunk)
 				if err != nil {
 					return err
 				}
@@ -844,4 +832,21 @@ func (s *Store) ClaimRecent(ctx context.Context, mailboxID int64) (from, to uint
 		return nil
 	})
 	return from, to, err
+}
+
+// queryUIDChunk runs cols (a SELECT ending in "WHERE m.mailbox_id = ? AND ")
+// for the ascending UIDs of chunk, ordered by UID: by UID range when the
+// chunk is dense (the rows then include UIDs not asked for, which the
+// caller skips), else by an IN list.
+func (s *Store) queryUIDChunk(ctx context.Context, cols string, mailboxID int64, chunk []uint32) (*sql.Rows, error) {
+	first, last := chunk[0], chunk[len(chunk)-1]
+	if int(last-first) < 2*len(chunk) {
+		return s.r().Query(ctx, cols+"m.uid >= ? AND m.uid <= ? ORDER BY m.uid", mailboxID, int64(first), int64(last))
+	}
+	args := make([]any, 0, len(chunk)+1)
+	args = append(args, mailboxID)
+	for _, x := range chunk {
+		args = append(args, int64(x))
+	}
+	return s.r().Query(ctx, cols+"m.uid IN ("+sqldb.Placeholders(len(chunk))+") ORDER BY m.uid", args...)
 }
