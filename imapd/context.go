@@ -1,0 +1,570 @@
+package imapd
+
+import (
+	"slices"
+	"sort"
+
+	"github.com/emersion/go-imap/v2"
+
+	"congthu/imapd/sortthread"
+	"congthu/imapd/wire"
+	"congthu/store"
+)
+
+// CONTEXT=SEARCH and CONTEXT=SORT (RFC 5267 section 4).
+//
+// PARTIAL low:high returns the positions low..high of the result (of the
+// sorted result for SORT). UPDATE keeps the search as an update context of
+// the selected mailbox, named by the command's tag: when a message enters
+// or leaves the result (it arrives, is expunged, or its flags change so
+// that it matches or stops matching, by this session or any other) the
+// client is told by an unsolicited ESEARCH with ADDTO or REMOVEFROM,
+// written where the session writes its other untagged updates (after each
+// command, during IDLE). A context ends with CANCELUPDATE or when the
+// mailbox is left (SELECT, EXAMINE, CLOSE, UNSELECT, logout).
+//
+// A change costs the changed messages, not the mailbox: only they are
+// matched again, with their texts read from the store when the criteria
+// need them; a SORT context keeps its result's sort values in memory and
+// places a message that enters it by binary search.
+
+// Bounds of the update contexts of one session.
+const (
+	// maxUpdateContexts is how many update contexts a session may hold;
+	// one more is refused with NOUPDATE (RFC 5267 section 4.2).
+	maxUpdateContexts = 16
+	// maxSortContextMessages bounds the messages all the SORT contexts
+	// of a session keep with their sort values (some 200 bytes each).
+	maxSortContextMessages = 100_000
+)
+
+// searchContext is one search kept up to date (RFC 5267 section 4.2).
+type searchContext struct {
+	tag string
+	uid bool // UID SEARCH or UID SORT: the numbers are UIDs
+	// criteria and q are the search; q's sequence sets and "*" are those
+	// of the moment of the search.
+	criteria *imap.SearchCriteria
+	q        *query
+	needs    searchNeeds
+	modseq   bool // the criteria have MODSEQ (RFC 7162 section 3.1.5)
+	// summary: the client asked for MIN, MAX or COUNT and neither ALL
+	// nor PARTIAL; it is told their new values instead of ADDTO and
+	// REMOVEFROM.
+	summary bool
+	opts    imap.SearchOptions
+	// members are the UIDs of the result, ascending.
+	members []uint32
+
+	// SORT only: the result in sort order, each message with Seq set to
+	// its UID (the tie-break of sequence order is that of UID order).
+	sorted       bool
+	sortCriteria []sortthread.Criterion
+	needEnvelope bool
+	order        []sortthread.Message
+}
+
+// errPartialNegative refuses RFC 9394's ranges counted from the end,
+// which the server does not offer (it advertises no PARTIAL).
+var errPartialNegative = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "PARTIAL range broken: negative ranges are not supported"}
+
+// checkReturn refuses the RETURN options RFC 5267 and the server's
+// limits do not allow together: PARTIAL with ALL, negative PARTIAL
+// ranges, and UPDATE on a tag that already names an update context.
+func (s *session) checkReturn(tag string, ret *wire.SearchReturn) error {
+	if ret == nil {
+		return nil
+	}
+	if p := ret.Partial; p != nil {
+		if p.Low <= 0 || p.High <= 0 || p.Low > 1<<32-1 || p.High > 1<<32-1 {
+			return errPartialNegative
+		}
+		if ret.ReturnAll {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "PARTIAL conflicts with ALL"}
+		}
+	}
+	if ret.Update && s.sel != nil && s.sel.context(tag) != nil {
+		return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Duplicate search update tag"}
+	}
+	return nil
+}
+
+// context returns the update context named tag, or nil.
+func (sel *selection) context(tag string) *searchContext {
+	for _, c := range sel.contexts {
+		if c.tag == tag {
+			return c
+		}
+	}
+	return nil
+}
+
+// writePartial writes " PARTIAL (low:high numbers)" (RFC 5267 section
+// 4.4): the positions low..high (1-based, swapped when given high first)
+// of nums, in their order, or NIL when none is in range.
+func writePartial(e *wire.Encoder, p *wire.Partial, nums []uint32) {
+	lo, hi := uint32(p.Low), uint32(p.High)
+	if lo > hi {
+		lo, hi = hi, lo
+	}
+	e.Atom(" PARTIAL (").Number(lo).Atom(":").Number(hi).SP()
+	if int(lo) > len(nums) {
+		e.Atom("NIL)")
+		return
+	}
+	writeOrderedSet(e, nums[lo-1:min(int(hi), len(nums))])
+	e.Atom(")")
+}
+
+// addContext keeps a search as an update context. matched is its result
+// in sequence order; for SORT, sorted is it in sort order (numbers as
+// sortthread.Sort returned them) with msgs their sort values. Over the
+// bounds the search stands but is not kept, and the client is told with
+// an untagged NO [NOUPDATE "tag"] (RFC 5267 section 4.2).
+func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, ret *wire.SearchReturn, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
+	sel := s.sel
+	kept := 0
+	for _, c := range sel.contexts {
+		kept += len(c.order)
+	}
+	if len(sel.contexts) >= maxUpdateContexts || (sortCriteria != nil && kept+len(matched) > maxSortContextMessages) {
+		s.enc.Untagged().Atom("NO [NOUPDATE ").String(cmd.Tag).Atom("] Too many update contexts").CRLF()
+		return
+	}
+	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, modseq: usesModSeq(criteria), opts: ret.SearchOptions}
+	c.summary = (c.opts.ReturnMin || c.opts.ReturnMax || c.opts.ReturnCount) && !c.opts.ReturnAll && ret.Partial == nil
+	c.needs.add(criteria)
+	sel.mb.mu.Lock()
+	var lastSeq, lastUID uint32
+	if n := len(sel.view); n > 0 {
+		lastSeq, lastUID = uint32(n), sel.view[n-1]
+	}
+	sel.mb.mu.Unlock()
+	c.q = sel.compile(criteria, lastSeq, lastUID)
+	c.members = make([]uint32, len(matched))
+	for i, m := range matched {
+		c.members[i] = m.ref.uid
+	}
+	if sortCriteria != nil {
+		c.sorted, c.sortCriteria, c.needEnvelope = true, sortCriteria, needEnvelope
+		at := make(map[uint32]int, len(msgs))
+		for i := range msgs {
+			n := msgs[i].Seq
+			if cmd.UID {
+				n = msgs[i].UID
+			}
+			at[n] = i
+		}
+		c.order = make([]sortthread.Message, 0, len(sorted))
+		for _, n := range sorted {
+			m := msgs[at[n]]
+			m.Seq = m.UID // sequence order is UID order
+			c.order = append(c.order, m)
+		}
+	}
+	sel.contexts = append(sel.contexts, c)
+}
+
+// compare orders two messages of a SORT context as SORT does, by asking
+// sortthread.Sort to order the pair (each message's Seq is its UID).
+func (c *searchContext) compare(a, b *sortthread.Message) int {
+	if a.UID == b.UID {
+		return 0
+	}
+	nums := sortthread.Sort([]sortthread.Message{*a, *b}, c.sortCriteria, sortOptions(true))
+	if nums[0] == a.UID {
+		return -1
+	}
+	return 1
+}
+
+// cancelUpdate is CANCELUPDATE (RFC 5267 section 4.3): the named update
+// contexts end. A tag that names none is BAD ("no such search"), and then
+// none of the tags given is cancelled.
+func (s *session) cancelUpdate(a *wire.CancelUpdate) error {
+	s.count()
+	sel := s.sel
+	for _, tag := range a.Tags {
+		if sel == nil || sel.context(tag) == nil {
+			return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No such update context: " + tag}
+		}
+	}
+	for _, tag := range a.Tags {
+		sel.contexts = slices.DeleteFunc(sel.contexts, func(c *searchContext) bool { return c.tag == tag })
+	}
+	if len(sel.contexts) == 0 {
+		sel.contexts, sel.ctxDirty = nil, nil
+	}
+	return nil
+}
+
+// flagsChanged notes messages whose flags this session changed: its own
+// changes reach it through no queue, and may move them into or out of a
+// context.
+func (sel *selection) flagsChanged(uids map[uint32]bool) {
+	if len(sel.contexts) == 0 {
+		return
+	}
+	for uid := range uids {
+		sel.ctxDirty = append(sel.ctxDirty, uid)
+	}
+}
+
+// summaryState is what a summary context last told the client.
+type summaryState struct {
+	min, max uint32 // UIDs, 0 for none
+	count    int
+}
+
+func (c *searchContext) summaryNow() summaryState {
+	var st summaryState
+	st.count = len(c.members)
+	if c.sorted && len(c.order) > 0 {
+		st.min, st.max = c.order[0].UID, c.order[len(c.order)-1].UID
+	} else if n := len(c.members); n > 0 {
+		st.min, st.max = c.members[0], c.members[n-1]
+	}
+	return st
+}
+
+// writeWithContexts writes the responses taken from the session's queue
+// with what they change in its update contexts: REMOVEFROM for expunged
+// members just before their EXPUNGE (while their sequence numbers are
+// valid), then, after them all, ADDTO and REMOVEFROM for the messages
+// that arrived or whose flags changed, numbered in the final view.
+// arrived are the UIDs the responses add to the view.
+func (s *session) writeWithContexts(res []out, arrived []uint32) {
+	sel := s.sel
+	changed := sel.ctxDirty
+	sel.ctxDirty = nil
+	before := make(map[*searchContext]summaryState)
+	for _, c := range sel.contexts {
+		if c.summary {
+			before[c] = c.summaryNow()
+		}
+	}
+	start := 0
+	for i := 0; i < len(res); {
+		switch res[i].kind {
+		case upExpunge:
+			j := i
+			for j < len(res) && res[j].kind == upExpunge {
+				j++
+			}
+			s.writeUpdates(res[start:i])
+			s.contextsExpunged(res[i:j])
+			s.writeUpdates(res[i:j])
+			start, i = j, j
+			continue
+		case upFlags:
+			changed = append(changed, res[i].uid)
+		}
+		i++
+	}
+	s.writeUpdates(res[start:])
+	s.contextsMatch(append(changed, arrived...))
+	for _, c := range sel.contexts {
+		if b, ok := before[c]; ok && c.summaryNow() != b {
+			s.writeSummary(c)
+		}
+	}
+}
+
+// esearchHead starts an unsolicited ESEARCH of context c.
+func (s *session) esearchHead(c *searchContext) *wire.Encoder {
+	e := s.enc.Untagged().Atom("ESEARCH (TAG ").String(c.tag).Atom(")")
+	if c.uid {
+		e.Atom(" UID")
+	}
+	return e
+}
+
+// contextsExpunged takes expunged messages (a run of upExpunge, each
+// numbered as valid before the run) out of the contexts and tells the
+// client, before the EXPUNGEs.
+func (s *session) contextsExpunged(run []out) {
+	for _, c := range s.sel.contexts {
+		var gone []out
+		for _, o := range run {
+			if _, ok := slices.BinarySearch(c.members, o.uid); ok {
+				gone = append(gone, o)
+			}
+		}
+		if len(gone) == 0 {
+			continue
+		}
+		slices.SortFunc(gone, func(a, b out) int { return int(a.uid) - int(b.uid) })
+		uids := make([]uint32, len(gone))
+		for i, o := range gone {
+			uids[i] = o.uid
+		}
+		c.members = removeSorted(c.members, uids)
+		var positions []int
+		if c.sorted {
+			positions = c.removeOrdered(uids)
+		}
+		if c.summary {
+			continue
+		}
+		e := s.esearchHead(c)
+		if c.sorted {
+			// In the order removed, each position valid when read.
+			for k, o := range gone {
+				e.Atom(" REMOVEFROM (").Number(uint32(positions[k])).SP().Number(c.number(o)).Atom(")")
+			}
+		} else {
+			var set imap.SeqSet
+			for _, o := range gone {
+				set.AddNum(c.number(o))
+			}
+			e.Atom(" REMOVEFROM (0 ").Atom(set.String()).Atom(")")
+		}
+		e.CRLF()
+	}
+}
+
+// number is how context c names an expunged message.
+func (c *searchContext) number(o out) uint32 {
+	if c.uid {
+		return o.uid
+	}
+	return o.n
+}
+
+// removeOrdered takes uids (ascending) out of a SORT context's order and
+// returns the 1-based position each had when taken out, in the order
+// of uids, each counted after the ones before were taken.
+func (c *searchContext) removeOrdered(uids []uint32) []int {
+	positions := make([]int, len(uids))
+	for k, uid := range uids {
+		i := slices.IndexFunc(c.order, func(m sortthread.Message) bool { return m.UID == uid })
+		if i < 0 {
+			continue
+		}
+		positions[k] = i + 1
+		c.order = slices.Delete(c.order, i, i+1)
+	}
+	return positions
+}
+
+// removeSorted removes the sorted values del from the sorted list.
+func removeSorted(list, del []uint32) []uint32 {
+	out := list[:0]
+	j := 0
+	for _, v := range list {
+		for j < len(del) && del[j] < v {
+			j++
+		}
+		if j < len(del) && del[j] == v {
+			continue
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// contextsMatch matches the messages uids (changed or arrived, in the
+// session's view) against every context again and tells the client of
+// those that entered or left a result. Their texts are read from the
+// store once, when some context needs them. A context whose messages
+// cannot be read ends with NOUPDATE.
+func (s *session) contextsMatch(uids []uint32) {
+	sel := s.sel
+	if len(uids) == 0 || len(sel.contexts) == 0 {
+		return
+	}
+	slices.Sort(uids)
+	uids = slices.Compact(uids)
+	mb := sel.mb
+	mb.mu.Lock()
+	msgs := make([]*searchMsg, 0, len(uids))
+	for _, uid := range uids {
+		k, inView := sel.viewIndex(uid)
+		j, ok := mb.index(uid)
+		if !inView || !ok {
+			continue // expunged: its EXPUNGE will say it
+		}
+		msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(k + 1), uid: uid}, flags: mb.msgs[j].flags, modseq: mb.msgs[j].modseq})
+	}
+	mb.mu.Unlock()
+	if len(msgs) == 0 {
+		return
+	}
+	var needs searchNeeds
+	for _, c := range sel.contexts {
+		needs.meta = needs.meta || c.needs.meta
+		needs.header = needs.header || c.needs.header
+		needs.body = needs.body || c.needs.body
+	}
+	if err := s.loadContextData(msgs, needs); err != nil {
+		s.srv.log.Warn("imapd: update contexts end", "err", err)
+		for _, c := range sel.contexts {
+			s.enc.Untagged().Atom("NO [NOUPDATE ").String(c.tag).Atom("] Search updates stopped").CRLF()
+		}
+		sel.contexts = nil
+		return
+	}
+	var failed []*searchContext
+	for _, c := range sel.contexts {
+		if err := s.contextMatch(c, msgs); err != nil {
+			s.srv.log.Warn("imapd: update context ends", "tag", c.tag, "err", err)
+			s.enc.Untagged().Atom("NO [NOUPDATE ").String(c.tag).Atom("] Search updates stopped").CRLF()
+			failed = append(failed, c)
+		}
+	}
+	sel.contexts = slices.DeleteFunc(sel.contexts, func(c *searchContext) bool { return slices.Contains(failed, c) })
+}
+
+// loadContextData is loadSearchData for a few messages: dates and sizes
+// come from their own rows, not from the whole mailbox's.
+func (s *session) loadContextData(msgs []*searchMsg, needs searchNeeds) error {
+	if needs.meta {
+		byUID := make(map[uint32]*searchMsg, len(msgs))
+		uids := make([]uint32, len(msgs))
+		for i, m := range msgs {
+			byUID[m.ref.uid] = m
+			uids[i] = m.ref.uid
+		}
+		for me, err := range s.srv.st.Envelopes(s.ctx, s.sel.mb.id, uids, false) {
+			if err != nil {
+				return err
+			}
+			if m := byUID[me.UID]; m != nil {
+				meta := me.MessageMeta
+				m.meta = &meta
+			}
+		}
+		for _, m := range msgs {
+			if m.meta == nil {
+				m.meta = &store.MessageMeta{} // expunged meanwhile
+			}
+		}
+	}
+	return s.loadSearchData(msgs, needs)
+}
+
+// contextMatch tells the client of the messages of msgs that entered or
+// left context c: REMOVEFROM then ADDTO, on one ESEARCH line.
+func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
+	var added, removed []*searchMsg
+	for _, m := range msgs {
+		_, was := slices.BinarySearch(c.members, m.ref.uid)
+		if is := s.sel.match(c.q, m); is != was {
+			if is {
+				added = append(added, m)
+			} else {
+				removed = append(removed, m)
+			}
+		}
+	}
+	if len(added) == 0 && len(removed) == 0 {
+		return nil
+	}
+	num := func(m *searchMsg) uint32 {
+		if c.uid {
+			return m.ref.uid
+		}
+		return m.ref.seq
+	}
+	var gone []uint32
+	for _, m := range removed {
+		gone = append(gone, m.ref.uid)
+	}
+	c.members = removeSorted(c.members, gone)
+	for _, m := range added {
+		i, _ := slices.BinarySearch(c.members, m.ref.uid)
+		c.members = slices.Insert(c.members, i, m.ref.uid)
+	}
+	if !c.sorted {
+		if c.summary {
+			return nil
+		}
+		e := s.esearchHead(c)
+		if len(removed) > 0 {
+			var set imap.SeqSet
+			for _, m := range removed {
+				set.AddNum(num(m))
+			}
+			e.Atom(" REMOVEFROM (0 ").Atom(set.String()).Atom(")")
+		}
+		if len(added) > 0 {
+			var set imap.SeqSet
+			var highest int64
+			for _, m := range added {
+				set.AddNum(num(m))
+				highest = max(highest, m.modseq)
+			}
+			e.Atom(" ADDTO (0 ").Atom(set.String()).Atom(")")
+			if c.modseq {
+				// RFC 7162 section 3.1.5: the highest mod-sequence of
+				// the messages the response names.
+				e.Atom(" MODSEQ ").Number64(uint64(max(highest, 0)))
+			}
+		}
+		e.CRLF()
+		return e.Err()
+	}
+	positions := c.removeOrdered(gone)
+	var inserted []int
+	if len(added) > 0 {
+		sm, err := s.sortMessages(added, c.needEnvelope, false)
+		if err != nil {
+			return err
+		}
+		for i := range sm {
+			m := sm[i]
+			m.Seq = m.UID
+			k := sort.Search(len(c.order), func(j int) bool { return c.compare(&m, &c.order[j]) < 0 })
+			c.order = slices.Insert(c.order, k, m)
+			inserted = append(inserted, k)
+			// Positions told before shift with each insertion.
+			for p := range inserted[:len(inserted)-1] {
+				if inserted[p] >= k {
+					inserted[p]++
+				}
+			}
+		}
+	}
+	if c.summary {
+		return nil
+	}
+	e := s.esearchHead(c)
+	for k, m := range removed {
+		e.Atom(" REMOVEFROM (").Number(uint32(positions[k])).SP().Number(num(m)).Atom(")")
+	}
+	// ADDTO in the order of positions, so each is valid when read.
+	idx := make([]int, len(added))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return inserted[a] - inserted[b] })
+	for _, i := range idx {
+		e.Atom(" ADDTO (").Number(uint32(inserted[i] + 1)).SP().Number(num(added[i])).Atom(")")
+	}
+	e.CRLF()
+	return e.Err()
+}
+
+// writeSummary tells a summary context's client the new MIN, MAX and
+// COUNT it asked for (RFC 5267 section 4.2).
+func (s *session) writeSummary(c *searchContext) {
+	st := c.summaryNow()
+	num := func(uid uint32) uint32 {
+		if c.uid {
+			return uid
+		}
+		k, _ := s.sel.viewIndex(uid)
+		return uint32(k + 1)
+	}
+	e := s.esearchHead(c)
+	if c.opts.ReturnMin && st.count > 0 {
+		e.Atom(" MIN ").Number(num(st.min))
+	}
+	if c.opts.ReturnMax && st.count > 0 {
+		e.Atom(" MAX ").Number(num(st.max))
+	}
+	if c.opts.ReturnCount {
+		e.Atom(" COUNT ").Number(uint32(st.count))
+	}
+	e.CRLF()
+}
