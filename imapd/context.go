@@ -1,6 +1,7 @@
 package imapd
 
 import (
+	"cmp"
 	"slices"
 	"sort"
 
@@ -61,7 +62,7 @@ type searchContext struct {
 	sorted       bool
 	sortCriteria []sortthread.Criterion
 	needEnvelope bool
-	order        []sortthread.Message
+	order        []*sortthread.Message
 }
 
 // errPartialNegative refuses RFC 9394's ranges counted from the end,
@@ -155,9 +156,9 @@ func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, r
 			}
 			at[n] = i
 		}
-		c.order = make([]sortthread.Message, 0, len(sorted))
+		c.order = make([]*sortthread.Message, 0, len(sorted))
 		for _, n := range sorted {
-			m := msgs[at[n]]
+			m := &msgs[at[n]]
 			m.Seq = m.UID // sequence order is UID order
 			c.order = append(c.order, m)
 		}
@@ -293,24 +294,25 @@ func (s *session) contextsExpunged(run []out) {
 		if len(gone) == 0 {
 			continue
 		}
-		slices.SortFunc(gone, func(a, b out) int { return int(a.uid) - int(b.uid) })
+		slices.SortFunc(gone, func(a, b out) int { return cmp.Compare(a.uid, b.uid) })
 		uids := make([]uint32, len(gone))
+		byUID := make(map[uint32]out, len(gone))
 		for i, o := range gone {
 			uids[i] = o.uid
+			byUID[o.uid] = o
 		}
 		c.members = removeSorted(c.members, uids)
-		var positions []int
+		var removed []placed
 		if c.sorted {
-			positions = c.removeOrdered(uids)
+			removed = c.removeOrdered(uids)
 		}
 		if c.summary {
 			continue
 		}
 		e := s.esearchHead(c)
 		if c.sorted {
-			// In the order removed, each position valid when read.
-			for k, o := range gone {
-				e.Atom(" REMOVEFROM (").Number(uint32(positions[k])).SP().Number(c.number(o)).Atom(")")
+			for _, r := range removed {
+				e.Atom(" REMOVEFROM (").Number(uint32(r.pos)).SP().Number(c.number(byUID[r.uid])).Atom(")")
 			}
 		} else {
 			var set imap.SeqSet
@@ -331,20 +333,54 @@ func (c *searchContext) number(o out) uint32 {
 	return o.n
 }
 
-// removeOrdered takes uids (ascending) out of a SORT context's order and
-// returns the 1-based position each had when taken out, in the order
-// of uids, each counted after the ones before were taken.
-func (c *searchContext) removeOrdered(uids []uint32) []int {
-	positions := make([]int, len(uids))
-	for k, uid := range uids {
-		i := slices.IndexFunc(c.order, func(m sortthread.Message) bool { return m.UID == uid })
-		if i < 0 {
+// placed is a message of a SORT context and its 1-based position.
+type placed struct {
+	pos int
+	uid uint32
+}
+
+// removeOrdered takes uids (ascending) out of a SORT context's order in
+// one pass and returns them in the order of their places, each with the
+// position it has once those before it are gone: read in that order,
+// each REMOVEFROM is valid.
+func (c *searchContext) removeOrdered(uids []uint32) []placed {
+	var out []placed
+	kept := c.order[:0]
+	for _, m := range c.order {
+		if _, ok := slices.BinarySearch(uids, m.UID); ok {
+			out = append(out, placed{pos: len(kept) + 1, uid: m.UID})
 			continue
 		}
-		positions[k] = i + 1
-		c.order = slices.Delete(c.order, i, i+1)
+		kept = append(kept, m)
 	}
-	return positions
+	clear(c.order[len(kept):])
+	c.order = kept
+	return out
+}
+
+// insertOrdered puts msgs into a SORT context's order in one pass and
+// returns them in the order of their places, each with its final
+// position: read in that order, each ADDTO is valid.
+func (c *searchContext) insertOrdered(msgs []*sortthread.Message) []placed {
+	slices.SortFunc(msgs, c.compare)
+	// Where each goes in the old order; ascending, as msgs are sorted.
+	at := make([]int, len(msgs))
+	lo := 0
+	for i, m := range msgs {
+		lo += sort.Search(len(c.order)-lo, func(j int) bool { return c.compare(m, c.order[lo+j]) < 0 })
+		at[i] = lo
+	}
+	merged := make([]*sortthread.Message, 0, len(c.order)+len(msgs))
+	out := make([]placed, len(msgs))
+	prev := 0
+	for i, m := range msgs {
+		merged = append(merged, c.order[prev:at[i]]...)
+		prev = at[i]
+		out[i] = placed{pos: len(merged) + 1, uid: m.UID}
+		merged = append(merged, m)
+	}
+	c.order = append(merged, c.order[prev:]...)
+	return out
 }
 
 // removeSorted removes the sorted values del from the sorted list.
@@ -504,42 +540,33 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		e.CRLF()
 		return e.Err()
 	}
-	positions := c.removeOrdered(gone)
-	var inserted []int
+	byUID := make(map[uint32]*searchMsg, len(msgs))
+	for _, m := range msgs {
+		byUID[m.ref.uid] = m
+	}
+	out := c.removeOrdered(gone)
+	var in []placed
 	if len(added) > 0 {
 		sm, err := s.sortMessages(added, c.needEnvelope, false)
 		if err != nil {
 			return err
 		}
+		ptrs := make([]*sortthread.Message, len(sm))
 		for i := range sm {
-			m := sm[i]
-			m.Seq = m.UID
-			k := sort.Search(len(c.order), func(j int) bool { return c.compare(&m, &c.order[j]) < 0 })
-			c.order = slices.Insert(c.order, k, m)
-			inserted = append(inserted, k)
-			// Positions told before shift with each insertion.
-			for p := range inserted[:len(inserted)-1] {
-				if inserted[p] >= k {
-					inserted[p]++
-				}
-			}
+			sm[i].Seq = sm[i].UID // sequence order is UID order
+			ptrs[i] = &sm[i]
 		}
+		in = c.insertOrdered(ptrs)
 	}
 	if c.summary {
 		return nil
 	}
 	e := s.esearchHead(c)
-	for k, m := range removed {
-		e.Atom(" REMOVEFROM (").Number(uint32(positions[k])).SP().Number(num(m)).Atom(")")
+	for _, r := range out {
+		e.Atom(" REMOVEFROM (").Number(uint32(r.pos)).SP().Number(num(byUID[r.uid])).Atom(")")
 	}
-	// ADDTO in the order of positions, so each is valid when read.
-	idx := make([]int, len(added))
-	for i := range idx {
-		idx[i] = i
-	}
-	slices.SortFunc(idx, func(a, b int) int { return inserted[a] - inserted[b] })
-	for _, i := range idx {
-		e.Atom(" ADDTO (").Number(uint32(inserted[i] + 1)).SP().Number(num(added[i])).Atom(")")
+	for _, r := range in {
+		e.Atom(" ADDTO (").Number(uint32(r.pos)).SP().Number(num(byUID[r.uid])).Atom(")")
 	}
 	e.CRLF()
 	return e.Err()

@@ -3,11 +3,14 @@ package imapd
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"congthu/imapd/sortthread"
 	"congthu/store"
 )
 
@@ -334,6 +337,58 @@ func TestContextBounds(t *testing.T) {
 		}
 		if i%5 == 4 {
 			a.command("n", "NOOP", "OK") // below maxBadCommands in a row
+		}
+	}
+}
+
+// TestContextOrderModel applies random batches of removals and
+// insertions to a SORT context's order and replays the positions it
+// reports as a client would: the client's list, the context's order and
+// a new sortthread.Sort must agree after every batch.
+func TestContextOrderModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	c := &searchContext{sorted: true, sortCriteria: []sortthread.Criterion{{Field: sortthread.Size}, {Field: sortthread.Subject, Reverse: true}}}
+	all := map[uint32]*sortthread.Message{}
+	var client []uint32
+	next := uint32(1)
+	for round := range 200 {
+		// Remove some members.
+		var del []uint32
+		for _, m := range c.order {
+			if rng.IntN(8) == 0 {
+				del = append(del, m.UID)
+			}
+		}
+		slices.Sort(del)
+		for _, r := range c.removeOrdered(del) {
+			if client[r.pos-1] != r.uid {
+				t.Fatalf("round %d: REMOVEFROM (%d %d) but the client has %d there", round, r.pos, r.uid, client[r.pos-1])
+			}
+			client = slices.Delete(client, r.pos-1, r.pos)
+			delete(all, r.uid)
+		}
+		// Insert new ones, sizes colliding often, in random order.
+		var add []*sortthread.Message
+		for range rng.IntN(6) {
+			m := &sortthread.Message{UID: next, Seq: next, Size: int64(rng.IntN(10)), Subject: fmt.Sprintf("s%d", rng.IntN(3))}
+			next++
+			add = append(add, m)
+			all[m.UID] = m
+		}
+		for _, r := range c.insertOrdered(add) {
+			client = slices.Insert(client, r.pos-1, r.uid)
+		}
+		var msgs []sortthread.Message
+		for _, m := range all {
+			msgs = append(msgs, *m)
+		}
+		want := sortthread.Sort(msgs, c.sortCriteria, sortOptions(true))
+		got := make([]uint32, len(c.order))
+		for i, m := range c.order {
+			got[i] = m.UID
+		}
+		if !slices.Equal(got, want) || !slices.Equal(client, want) {
+			t.Fatalf("round %d: order %v, client %v, SORT %v", round, got, client, want)
 		}
 	}
 }
