@@ -63,6 +63,9 @@ type searchContext struct {
 	sortCriteria []sortthread.Criterion
 	needEnvelope bool
 	order        []*sortthread.Message
+	// orderUIDs are the UIDs of order, in its order: found by a scan of
+	// 4-byte values rather than of pointers to messages all over memory.
+	orderUIDs []uint32
 }
 
 // errPartialNegative refuses RFC 9394's ranges counted from the end,
@@ -157,10 +160,12 @@ func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, r
 			at[n] = i
 		}
 		c.order = make([]*sortthread.Message, 0, len(sorted))
+		c.orderUIDs = make([]uint32, 0, len(sorted))
 		for _, n := range sorted {
 			m := &msgs[at[n]]
 			m.Seq = m.UID // sequence order is UID order
 			c.order = append(c.order, m)
+			c.orderUIDs = append(c.orderUIDs, m.UID)
 		}
 	}
 	sel.contexts = append(sel.contexts, c)
@@ -345,16 +350,19 @@ type placed struct {
 // each REMOVEFROM is valid.
 func (c *searchContext) removeOrdered(uids []uint32) []placed {
 	var out []placed
-	kept := c.order[:0]
-	for _, m := range c.order {
-		if _, ok := slices.BinarySearch(uids, m.UID); ok {
-			out = append(out, placed{pos: len(kept) + 1, uid: m.UID})
+	w := 0
+	for r, uid := range c.orderUIDs {
+		if _, ok := slices.BinarySearch(uids, uid); ok {
+			out = append(out, placed{pos: w + 1, uid: uid})
 			continue
 		}
-		kept = append(kept, m)
+		if w != r {
+			c.order[w], c.orderUIDs[w] = c.order[r], uid
+		}
+		w++
 	}
-	clear(c.order[len(kept):])
-	c.order = kept
+	clear(c.order[w:])
+	c.order, c.orderUIDs = c.order[:w], c.orderUIDs[:w]
 	return out
 }
 
@@ -370,16 +378,25 @@ func (c *searchContext) insertOrdered(msgs []*sortthread.Message) []placed {
 		lo += sort.Search(len(c.order)-lo, func(j int) bool { return c.compare(m, c.order[lo+j]) < 0 })
 		at[i] = lo
 	}
-	merged := make([]*sortthread.Message, 0, len(c.order)+len(msgs))
-	out := make([]placed, len(msgs))
-	prev := 0
-	for i, m := range msgs {
-		merged = append(merged, c.order[prev:at[i]]...)
-		prev = at[i]
-		out[i] = placed{pos: len(merged) + 1, uid: m.UID}
-		merged = append(merged, m)
+	// Merge in place from the back: old message i goes after msgs[j]
+	// when i >= at[j].
+	n := len(c.order)
+	c.order = append(c.order, make([]*sortthread.Message, len(msgs))...)
+	c.orderUIDs = append(c.orderUIDs, make([]uint32, len(msgs))...)
+	i, w := n-1, n+len(msgs)-1
+	for j := len(msgs) - 1; j >= 0; w-- {
+		if i >= at[j] {
+			c.order[w], c.orderUIDs[w] = c.order[i], c.orderUIDs[i]
+			i--
+		} else {
+			c.order[w], c.orderUIDs[w] = msgs[j], msgs[j].UID
+			j--
+		}
 	}
-	c.order = append(merged, c.order[prev:]...)
+	out := make([]placed, len(msgs))
+	for j, m := range msgs {
+		out[j] = placed{pos: at[j] + j + 1, uid: m.UID}
+	}
 	return out
 }
 

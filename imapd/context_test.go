@@ -387,7 +387,7 @@ func TestContextOrderModel(t *testing.T) {
 		for i, m := range c.order {
 			got[i] = m.UID
 		}
-		if !slices.Equal(got, want) || !slices.Equal(client, want) {
+		if !slices.Equal(got, want) || !slices.Equal(c.orderUIDs, want) || !slices.Equal(client, want) {
 			t.Fatalf("round %d: order %v, client %v, SORT %v", round, got, client, want)
 		}
 	}
