@@ -392,3 +392,35 @@ func TestContextOrderModel(t *testing.T) {
 		}
 	}
 }
+
+// TestContextModSeq: a MODSEQ criterion is matched against each change's
+// new mod-sequence, and the ADDTO carries the highest of them (RFC 7162
+// section 3.1.5).
+func TestContextModSeq(t *testing.T) {
+	e, uids := contextEnv(t, envOptions{})
+	a := dialLoggedIn(t, e, "INBOX")
+	b := dialLoggedIn(t, e, "INBOX")
+	modseq := func(uid uint32) int64 {
+		t.Helper()
+		ls := b.command("f", fmt.Sprintf(`UID FETCH %d (MODSEQ)`, uid), "OK")
+		m := regexp.MustCompile(`MODSEQ \((\d+)\)`).FindStringSubmatch(strings.Join(ls, "\n"))
+		if m == nil {
+			t.Fatalf("FETCH MODSEQ: %q", ls)
+		}
+		var n int64
+		fmt.Sscan(m[1], &n)
+		return n
+	}
+	before := modseq(uids[4])
+	ls := a.command("s", fmt.Sprintf("UID SEARCH RETURN (UPDATE) MODSEQ %d", before+1), "OK")
+	if es := esearch(ls); len(es) != 1 || !strings.HasPrefix(es[0], `* ESEARCH (TAG "s") UID`) || strings.Contains(es[0], "ALL") {
+		t.Fatalf("first answer: %q", es)
+	}
+	b.command("b1", fmt.Sprintf(`UID STORE %d +FLAGS.SILENT (\Flagged)`, uids[1]), "OK")
+	after := modseq(uids[1])
+	ls = a.command("n", "NOOP", "OK")
+	want := fmt.Sprintf(`* ESEARCH (TAG "s") UID ADDTO (0 %d) MODSEQ %d`, uids[1], after)
+	if es := esearch(ls); len(es) != 1 || es[0] != want {
+		t.Errorf("after STORE: %q, want %q", es, want)
+	}
+}
