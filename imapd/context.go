@@ -49,11 +49,6 @@ type searchContext struct {
 	q        *query
 	needs    searchNeeds
 	modseq   bool // the criteria have MODSEQ (RFC 7162 section 3.1.5)
-	// summary: the client asked for MIN, MAX or COUNT and neither ALL
-	// nor PARTIAL; it is told their new values instead of ADDTO and
-	// REMOVEFROM.
-	summary bool
-	opts    imap.SearchOptions
 	// members are the UIDs of the result, ascending.
 	members []uint32
 
@@ -135,16 +130,16 @@ func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, r
 		s.enc.Untagged().Atom("NO [NOUPDATE ").String(cmd.Tag).Atom("] Too many update contexts").CRLF()
 		return
 	}
-	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, modseq: usesModSeq(criteria), opts: ret.SearchOptions}
-	c.summary = (c.opts.ReturnMin || c.opts.ReturnMax || c.opts.ReturnCount) && !c.opts.ReturnAll && ret.Partial == nil
+	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, modseq: usesModSeq(criteria)}
 	c.needs.add(criteria)
 	sel.mb.mu.Lock()
 	var lastSeq, lastUID uint32
 	if n := len(sel.view); n > 0 {
 		lastSeq, lastUID = uint32(n), sel.view[n-1]
 	}
-	sel.mb.mu.Unlock()
 	c.q = sel.compile(criteria, lastSeq, lastUID)
+	sel.seqSetsToUIDs(c.q)
+	sel.mb.mu.Unlock()
 	c.members = make([]uint32, len(matched))
 	for i, m := range matched {
 		c.members[i] = m.ref.uid
@@ -216,23 +211,6 @@ func (sel *selection) flagsChanged(uids map[uint32]bool) {
 	}
 }
 
-// summaryState is what a summary context last told the client.
-type summaryState struct {
-	min, max uint32 // UIDs, 0 for none
-	count    int
-}
-
-func (c *searchContext) summaryNow() summaryState {
-	var st summaryState
-	st.count = len(c.members)
-	if c.sorted && len(c.order) > 0 {
-		st.min, st.max = c.order[0].UID, c.order[len(c.order)-1].UID
-	} else if n := len(c.members); n > 0 {
-		st.min, st.max = c.members[0], c.members[n-1]
-	}
-	return st
-}
-
 // writeWithContexts writes the responses taken from the session's queue
 // with what they change in its update contexts: REMOVEFROM for expunged
 // members just before their EXPUNGE (while their sequence numbers are
@@ -243,12 +221,6 @@ func (s *session) writeWithContexts(res []out, arrived []uint32) {
 	sel := s.sel
 	changed := sel.ctxDirty
 	sel.ctxDirty = nil
-	before := make(map[*searchContext]summaryState)
-	for _, c := range sel.contexts {
-		if c.summary {
-			before[c] = c.summaryNow()
-		}
-	}
 	start := 0
 	for i := 0; i < len(res); {
 		switch res[i].kind {
@@ -269,11 +241,6 @@ func (s *session) writeWithContexts(res []out, arrived []uint32) {
 	}
 	s.writeUpdates(res[start:])
 	s.contextsMatch(append(changed, arrived...))
-	for _, c := range sel.contexts {
-		if b, ok := before[c]; ok && c.summaryNow() != b {
-			s.writeSummary(c)
-		}
-	}
 }
 
 // esearchHead starts an unsolicited ESEARCH of context c.
@@ -310,9 +277,6 @@ func (s *session) contextsExpunged(run []out) {
 		var removed []placed
 		if c.sorted {
 			removed = c.removeOrdered(uids)
-		}
-		if c.summary {
-			continue
 		}
 		e := s.esearchHead(c)
 		if c.sorted {
@@ -529,9 +493,6 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		c.members = slices.Insert(c.members, i, m.ref.uid)
 	}
 	if !c.sorted {
-		if c.summary {
-			return nil
-		}
 		e := s.esearchHead(c)
 		if len(removed) > 0 {
 			var set imap.SeqSet
@@ -575,9 +536,6 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		}
 		in = c.insertOrdered(ptrs)
 	}
-	if c.summary {
-		return nil
-	}
 	e := s.esearchHead(c)
 	for _, r := range out {
 		e.Atom(" REMOVEFROM (").Number(uint32(r.pos)).SP().Number(num(byUID[r.uid])).Atom(")")
@@ -589,26 +547,35 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 	return e.Err()
 }
 
-// writeSummary tells a summary context's client the new MIN, MAX and
-// COUNT it asked for (RFC 5267 section 4.2).
-func (s *session) writeSummary(c *searchContext) {
-	st := c.summaryNow()
-	num := func(uid uint32) uint32 {
-		if c.uid {
-			return uid
+// seqSetsToUIDs makes the sequence-number criteria of a context's query
+// name the messages they named when the search ran: later expunges shift
+// sequence numbers, and a message keeps matching or not by what it is,
+// not by where it moved. mb.mu must be held.
+func (sel *selection) seqSetsToUIDs(q *query) {
+	for _, set := range q.seqSets {
+		var uids imap.UIDSet
+		for _, r := range set {
+			lo, hi := max(int(r.Start), 1), min(int(r.Stop), len(sel.view))
+			for i := lo; i <= hi; i++ {
+				uid := imap.UID(sel.view[i-1])
+				if n := len(uids); n > 0 && uids[n-1].Stop+1 == uid {
+					uids[n-1].Stop = uid
+				} else {
+					uids = append(uids, imap.UIDRange{Start: uid, Stop: uid})
+				}
+			}
 		}
-		k, _ := s.sel.viewIndex(uid)
-		return uint32(k + 1)
+		if uids == nil {
+			uids = imap.UIDSet{} // matches nothing
+		}
+		q.uidSets = append(q.uidSets, uids)
 	}
-	e := s.esearchHead(c)
-	if c.opts.ReturnMin && st.count > 0 {
-		e.Atom(" MIN ").Number(num(st.min))
+	q.seqSets = nil
+	for _, n := range q.not {
+		sel.seqSetsToUIDs(n)
 	}
-	if c.opts.ReturnMax && st.count > 0 {
-		e.Atom(" MAX ").Number(num(st.max))
+	for _, o := range q.or {
+		sel.seqSetsToUIDs(o[0])
+		sel.seqSetsToUIDs(o[1])
 	}
-	if c.opts.ReturnCount {
-		e.Atom(" COUNT ").Number(uint32(st.count))
-	}
-	e.CRLF()
 }

@@ -271,9 +271,11 @@ func TestContextIdle(t *testing.T) {
 	a.expect("i1 OK")
 }
 
-// TestContextSummary: UPDATE with MIN, MAX or COUNT (and neither ALL nor
-// PARTIAL) tells their new values.
-func TestContextSummary(t *testing.T) {
+// TestContextNoInteraction: UPDATE with MIN and COUNT answers them once;
+// the updates are ADDTO and REMOVEFROM, not new MIN or COUNT values (RFC
+// 5267 section 4.3: "no interaction between UPDATE and any other return
+// options").
+func TestContextNoInteraction(t *testing.T) {
 	e, _ := contextEnv(t, envOptions{})
 	a := dialLoggedIn(t, e, "INBOX")
 	b := dialLoggedIn(t, e, "INBOX")
@@ -281,17 +283,30 @@ func TestContextSummary(t *testing.T) {
 	if es := esearch(ls); len(es) != 1 || es[0] != `* ESEARCH (TAG "m1") MIN 1 COUNT 5` {
 		t.Fatalf("first answer: %q", es)
 	}
-	b.command("b1", `STORE 1 +FLAGS.SILENT (\Seen)`, "OK")
-	if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != `* ESEARCH (TAG "m1") MIN 2 COUNT 4` {
-		t.Errorf("after STORE 1: %q", es)
+	b.command("b1", `STORE 1,4 +FLAGS.SILENT (\Seen)`, "OK")
+	if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != `* ESEARCH (TAG "m1") REMOVEFROM (0 1,4)` {
+		t.Errorf("after STORE 1,4: %q", es)
 	}
-	b.command("b2", `STORE 4 +FLAGS.SILENT (\Seen)`, "OK")
-	if es := esearch(a.command("n2", "NOOP", "OK")); len(es) != 1 || es[0] != `* ESEARCH (TAG "m1") MIN 2 COUNT 3` {
-		t.Errorf("after STORE 4: %q", es)
-	}
-	b.command("b3", `STORE 4 +FLAGS.SILENT (\Flagged)`, "OK")
-	if es := esearch(a.command("n3", "NOOP", "OK")); len(es) != 0 {
+	b.command("b2", `STORE 4 +FLAGS.SILENT (\Flagged)`, "OK")
+	if es := esearch(a.command("n2", "NOOP", "OK")); len(es) != 0 {
 		t.Errorf("a change that moves nothing: %q", es)
+	}
+}
+
+// TestContextSequenceSet: sequence numbers in the criteria name the
+// messages they named when the search ran, whatever expunges do later.
+func TestContextSequenceSet(t *testing.T) {
+	e, _ := contextEnv(t, envOptions{})
+	a := dialLoggedIn(t, e, "INBOX")
+	b := dialLoggedIn(t, e, "INBOX")
+	a.command("q1", "SEARCH RETURN (UPDATE) 2:3 FLAGGED", "OK")
+	b.command("b1", `STORE 1 +FLAGS.SILENT (\Deleted)`, "OK")
+	b.command("b2", "EXPUNGE", "OK")
+	a.command("n1", "NOOP", "OK")
+	// Message 3 of the search is 2 now, and 4 is 3.
+	b.command("b3", `STORE 2:3 +FLAGS.SILENT (\Flagged)`, "OK")
+	if es := esearch(a.command("n2", "NOOP", "OK")); len(es) != 1 || es[0] != `* ESEARCH (TAG "q1") ADDTO (0 2)` {
+		t.Errorf("after STORE 2:3: %q, want only the message named 3 at the search", es)
 	}
 }
 
