@@ -32,14 +32,14 @@ import (
 // Bounds of the update contexts of one session.
 const (
 	// maxUpdateContexts is how many update contexts a session may hold;
-	// one more is refused with NOUPDATE (RFC 5267 section 4.2).
+	// one more is refused with NOUPDATE (RFC 5267 section 4.3.1).
 	maxUpdateContexts = 16
 	// maxSortContextMessages bounds the messages all the SORT contexts
-	// of a session keep with their sort values (some 200 bytes each).
+	// of a session keep with their sort values (some 270 bytes each).
 	maxSortContextMessages = 100_000
 )
 
-// searchContext is one search kept up to date (RFC 5267 section 4.2).
+// searchContext is one search kept up to date (RFC 5267 section 4.3).
 type searchContext struct {
 	tag string
 	uid bool // UID SEARCH or UID SORT: the numbers are UIDs
@@ -119,7 +119,7 @@ func writePartial(e *wire.Encoder, p *wire.Partial, nums []uint32) {
 // in sequence order; for SORT, sorted is it in sort order (numbers as
 // sortthread.Sort returned them) with msgs their sort values. Over the
 // bounds the search stands but is not kept, and the client is told with
-// an untagged NO [NOUPDATE "tag"] (RFC 5267 section 4.2).
+// an untagged NO [NOUPDATE "tag"] (RFC 5267 section 4.3.1).
 func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, ret *wire.SearchReturn, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
 	sel := s.sel
 	kept := 0
@@ -179,7 +179,7 @@ func (c *searchContext) compare(a, b *sortthread.Message) int {
 	return 1
 }
 
-// cancelUpdate is CANCELUPDATE (RFC 5267 section 4.3): the named update
+// cancelUpdate is CANCELUPDATE (RFC 5267 section 4.3.5): the named update
 // contexts end. A tag that names none is BAD ("no such search"), and then
 // none of the tags given is cancelled.
 func (s *session) cancelUpdate(a *wire.CancelUpdate) error {

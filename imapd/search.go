@@ -387,7 +387,7 @@ func (s *session) Search(cmd *wire.Command) error {
 		case !update:
 			o.ReturnAll = true
 		}
-		// RFC 5267 section 4.2: UPDATE alone answers an ESEARCH without
+		// RFC 5267 section 4.3: UPDATE alone answers an ESEARCH without
 		// data; the result comes as ADDTO and REMOVEFROM.
 	}
 	e.Untagged().Atom("ESEARCH (TAG ").String(cmd.Tag).Atom(")")
