@@ -280,9 +280,7 @@ func (s *session) contextsExpunged(run []out) {
 		}
 		e := s.esearchHead(c)
 		if c.sorted {
-			for _, r := range removed {
-				e.Atom(" REMOVEFROM (").Number(uint32(r.pos)).SP().Number(c.number(byUID[r.uid])).Atom(")")
-			}
+			writeRuns(e, "REMOVEFROM", runs(removed, false), func(uid uint32) uint32 { return c.number(byUID[uid]) })
 		} else {
 			var set imap.SeqSet
 			for _, o := range gone {
@@ -334,6 +332,9 @@ func (c *searchContext) removeOrdered(uids []uint32) []placed {
 // returns them in the order of their places, each with its final
 // position: read in that order, each ADDTO is valid.
 func (c *searchContext) insertOrdered(msgs []*sortthread.Message) []placed {
+	if len(msgs) > bulkInsert {
+		return c.resort(msgs)
+	}
 	slices.SortFunc(msgs, c.compare)
 	// Where each goes in the old order; ascending, as msgs are sorted.
 	at := make([]int, len(msgs))
@@ -360,6 +361,80 @@ func (c *searchContext) insertOrdered(msgs []*sortthread.Message) []placed {
 	out := make([]placed, len(msgs))
 	for j, m := range msgs {
 		out[j] = placed{pos: at[j] + j + 1, uid: m.UID}
+	}
+	return out
+}
+
+// placedRun is messages of a SORT context at consecutive positions from
+// pos, in order: one ADDTO or REMOVEFROM item (RFC 5267 sections 4.3.3
+// and 4.3.4).
+type placedRun struct {
+	pos  int
+	uids []uint32
+}
+
+// runs groups placed messages, as removeOrdered or insertOrdered return
+// them, into items: insertions at pos, pos+1, ... are one run, and so
+// are removals each at the position the one before left (pos, pos, ...).
+func runs(ps []placed, adding bool) []placedRun {
+	var out []placedRun
+	for i, p := range ps {
+		if i > 0 {
+			prev := ps[i-1].pos
+			if adding && p.pos == prev+1 || !adding && p.pos == prev {
+				r := &out[len(out)-1]
+				r.uids = append(r.uids, p.uid)
+				continue
+			}
+		}
+		out = append(out, placedRun{pos: p.pos, uids: []uint32{p.uid}})
+	}
+	return out
+}
+
+// writeRuns writes runs as " kind (pos numbers)" items, numbers in order.
+func writeRuns(e *wire.Encoder, kind string, rs []placedRun, num func(uint32) uint32) {
+	for _, r := range rs {
+		nums := make([]uint32, len(r.uids))
+		for i, uid := range r.uids {
+			nums[i] = num(uid)
+		}
+		e.SP().Atom(kind).Atom(" (").Number(uint32(r.pos)).SP()
+		writeOrderedSet(e, nums)
+		e.Atom(")")
+	}
+}
+
+// bulkInsert is how many messages insertOrdered places one by one (each
+// a binary search of pairwise comparisons, which compute both messages'
+// keys); more are merged by one sortthread.Sort of the whole result.
+const bulkInsert = 64
+
+// resort is insertOrdered for many messages: the result and msgs sorted
+// together once.
+func (c *searchContext) resort(msgs []*sortthread.Message) []placed {
+	all := make([]sortthread.Message, 0, len(c.order)+len(msgs))
+	byUID := make(map[uint32]*sortthread.Message, len(c.order)+len(msgs))
+	for _, m := range c.order {
+		all = append(all, *m)
+		byUID[m.UID] = m
+	}
+	isNew := make(map[uint32]bool, len(msgs))
+	for _, m := range msgs {
+		all = append(all, *m)
+		byUID[m.UID] = m
+		isNew[m.UID] = true
+	}
+	uids := sortthread.Sort(all, c.sortCriteria, sortOptions(true))
+	c.order = c.order[:0]
+	c.orderUIDs = c.orderUIDs[:0]
+	out := make([]placed, 0, len(msgs))
+	for i, uid := range uids {
+		c.order = append(c.order, byUID[uid])
+		c.orderUIDs = append(c.orderUIDs, uid)
+		if isNew[uid] {
+			out = append(out, placed{pos: i + 1, uid: uid})
+		}
 	}
 	return out
 }
@@ -537,12 +612,9 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		in = c.insertOrdered(ptrs)
 	}
 	e := s.esearchHead(c)
-	for _, r := range out {
-		e.Atom(" REMOVEFROM (").Number(uint32(r.pos)).SP().Number(num(byUID[r.uid])).Atom(")")
-	}
-	for _, r := range in {
-		e.Atom(" ADDTO (").Number(uint32(r.pos)).SP().Number(num(byUID[r.uid])).Atom(")")
-	}
+	numOf := func(uid uint32) uint32 { return num(byUID[uid]) }
+	writeRuns(e, "REMOVEFROM", runs(out, false), numOf)
+	writeRuns(e, "ADDTO", runs(in, true), numOf)
 	e.CRLF()
 	return e.Err()
 }

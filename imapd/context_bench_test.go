@@ -64,6 +64,38 @@ func (r *benchConn) do(cmd string) []string {
 	return ls
 }
 
+// BenchmarkContextBulk50k: UID STORE 1:* ±FLAGS.SILENT (\Deleted), all
+// 50,000 messages leaving or entering a SORT UPDATE context at once;
+// "none" is the same STORE without a context.
+func BenchmarkContextBulk50k(b *testing.B) {
+	for _, bc := range []struct{ name, context string }{
+		{"none", ""},
+		{"sort-subject", "UID SORT RETURN (UPDATE) (SUBJECT) UTF-8 UNDELETED"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := bench50kRaw(b)
+			if bc.context != "" {
+				r.do(bc.context)
+			}
+			b.Cleanup(func() { r.do(`UID STORE 1:* -FLAGS.SILENT (\Deleted)`) })
+			op := "+"
+			for b.Loop() {
+				ls := r.do(fmt.Sprintf(`UID STORE 1:* %sFLAGS.SILENT (\Deleted)`, op))
+				if bc.context != "" {
+					if l := ls[len(ls)-2]; !strings.HasPrefix(l, "* ESEARCH") || strings.Count(l, "(") != 2 {
+						b.Fatalf("no update, or not one item: %.300q", ls)
+					}
+				}
+				if op == "+" {
+					op = "-"
+				} else {
+					op = "+"
+				}
+			}
+		})
+	}
+}
+
 // BenchmarkContextUpdate50k: one STORE that moves a message into or out
 // of an UPDATE context of the 50,000-message fixture, with the ADDTO or
 // REMOVEFROM it causes, through the server; "none" is the same STORE

@@ -252,6 +252,18 @@ func TestContextSortUpdate(t *testing.T) {
 	if es := esearch(ls); len(es) != 1 || es[0] != want {
 		t.Errorf("after an expunge: %q, want %q", es, want)
 	}
+	// Neighbours in the order leave and come back as one item each way:
+	// the order is now 0, a, c, e, zz.
+	b.command("b6", fmt.Sprintf(`UID STORE %d,%d +FLAGS.SILENT (\Deleted)`, uids[4], uids[0]), "OK")
+	want = fmt.Sprintf(`* ESEARCH (TAG "s1") UID REMOVEFROM (3 %d,%d)`, uids[4], uids[0])
+	if es := esearch(a.command("n6", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+		t.Errorf("two neighbours out: %q, want %q", es, want)
+	}
+	b.command("b7", fmt.Sprintf(`UID STORE %d,%d -FLAGS.SILENT (\Deleted)`, uids[4], uids[0]), "OK")
+	want = fmt.Sprintf(`* ESEARCH (TAG "s1") UID ADDTO (3 %d,%d)`, uids[4], uids[0])
+	if es := esearch(a.command("n7", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+		t.Errorf("two neighbours back: %q, want %q", es, want)
+	}
 }
 
 // TestContextIdle: a session in IDLE hears ADDTO as the change happens.
@@ -375,23 +387,29 @@ func TestContextOrderModel(t *testing.T) {
 			}
 		}
 		slices.Sort(del)
-		for _, r := range c.removeOrdered(del) {
-			if client[r.pos-1] != r.uid {
-				t.Fatalf("round %d: REMOVEFROM (%d %d) but the client has %d there", round, r.pos, r.uid, client[r.pos-1])
+		for _, r := range runs(c.removeOrdered(del), false) {
+			if end := r.pos - 1 + len(r.uids); end > len(client) || !slices.Equal(client[r.pos-1:end], r.uids) {
+				t.Fatalf("round %d: REMOVEFROM (%d %v) but the client has %v", round, r.pos, r.uids, client)
 			}
-			client = slices.Delete(client, r.pos-1, r.pos)
-			delete(all, r.uid)
+			client = slices.Delete(client, r.pos-1, r.pos-1+len(r.uids))
+			for _, uid := range r.uids {
+				delete(all, uid)
+			}
 		}
 		// Insert new ones, sizes colliding often, in random order.
 		var add []*sortthread.Message
-		for range rng.IntN(6) {
+		n := rng.IntN(6)
+		if round%10 == 9 {
+			n = bulkInsert + 1 + rng.IntN(20) // the resort path
+		}
+		for range n {
 			m := &sortthread.Message{UID: next, Seq: next, Size: int64(rng.IntN(10)), Subject: fmt.Sprintf("s%d", rng.IntN(3))}
 			next++
 			add = append(add, m)
 			all[m.UID] = m
 		}
-		for _, r := range c.insertOrdered(add) {
-			client = slices.Insert(client, r.pos-1, r.uid)
+		for _, r := range runs(c.insertOrdered(add), true) {
+			client = slices.Insert(client, r.pos-1, r.uids...)
 		}
 		var msgs []sortthread.Message
 		for _, m := range all {
