@@ -53,21 +53,21 @@ type period struct {
 }
 
 type dashboardView struct {
-	Periods   []period
-	Latency   []notifydb.Latency
-	Queues    []queue.Stats
-	QueueErr  string
-	Accounts  int64
-	Disabled  int64
-	Spend     spendView
+	Periods  []period
+	Latency  []notifydb.Latency
+	Queues   []queue.Stats
+	QueueErr string
+	Accounts int64
+	Disabled int64
+	Spend    spendView
 	// SpendAt is when Spend was read; SpendPending: no reading for
 	// this month yet (one is under way).
 	SpendAt      time.Time
 	SpendPending bool
-	Providers []providerView
-	HasHealth bool // Options.Health is set
-	Certs     []certView
-	Generated time.Time
+	Providers    []providerView
+	HasHealth    bool // Options.Health is set
+	Certs        []certView
+	Generated    time.Time
 }
 
 // dashboard shows the last 24 hours and 7 days per channel and status,
