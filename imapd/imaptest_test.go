@@ -100,3 +100,54 @@ func TestImaptestSortDisplay(t *testing.T) {
 		{"FETCH 3 (ENVELOPE)", `* 3 FETCH (ENVELOPE (NIL NIL NIL NIL NIL ((NIL NIL "d" ".MISSING-HOST-NAME.")) NIL NIL NIL NIL))`},
 	})
 }
+
+// TestImaptestFetchEnvelope: imaptest's fetch-envelope, with the Date of
+// message 1 given a wrong weekday (1 February 2007 was a Thursday) and
+// folded: ENVELOPE's date is the field as written (RFC 3501 section
+// 7.4.2), unfolded, from the stored envelope (ENVELOPE alone), from the
+// header (with a body section) and for a message/rfc822 part. (imaptest
+// takes "(a)(b)" and "(a) (b)" alike; congthu writes the space.)
+func TestImaptestFetchEnvelope(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := dialLoggedIn(t, e, "")
+	const date = "Date: Thu, 15 Feb 2007 01:02:03 +0200"
+	msgs := []string{
+		"Message-ID: <msg@id>\nIn-Reply-To: <reply@to.id>\nDate: Sat, 01 Feb\n 2007 01:02:03 +0200\nSubject: subject header\nFrom: From Real <fromuser@fromdomain.org>\nTo: To Real <touser@todomain.org>\nCc: Cc Real <ccuser@ccdomain.org>\nBcc: Bcc Real <bccuser@bccdomain.org>\nSender: Sender Real <senderuser@senderdomain.org>\nReply-To: ReplyTo Real <replytouser@replytodomain.org>",
+		date + "\nFrom: user@domain",
+		date + "\nFrom: user@domain",
+		date + "\nFrom: user@domain (Real Name)\nTo: group: g1@d1.org, g2@d2.org;, group2: g3@d3.org;\nCc: group:;, group2: (foo) ;",
+		date + "\nFrom: user@domain (Real Name)\nSender: \nReply-To: ",
+		date + "\nFrom: <@route:user@domain>",
+		"Subject: fwd\nMIME-Version: 1.0\nContent-Type: message/rfc822\n\n" + date[:len(date)-5] + "+0200 (EET)\nFrom: <@route:user@domain>",
+	}
+	imaptestMailbox(t, r, "envelope", nil, msgs...)
+	want := []string{
+		`* 1 FETCH (ENVELOPE ("Sat, 01 Feb 2007 01:02:03 +0200" "subject header" (("From Real" NIL "fromuser" "fromdomain.org")) (("Sender Real" NIL "senderuser" "senderdomain.org")) (("ReplyTo Real" NIL "replytouser" "replytodomain.org")) (("To Real" NIL "touser" "todomain.org")) (("Cc Real" NIL "ccuser" "ccdomain.org")) (("Bcc Real" NIL "bccuser" "bccdomain.org")) "<reply@to.id>" "<msg@id>"))`,
+		`* 2 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) NIL NIL NIL NIL NIL))`,
+		`* 3 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) ((NIL NIL "user" "domain")) NIL NIL NIL NIL NIL))`,
+		`* 4 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) ((NIL NIL "group" NIL) (NIL NIL "g1" "d1.org") (NIL NIL "g2" "d2.org") (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL "g3" "d3.org") (NIL NIL NIL NIL)) ((NIL NIL "group" NIL) (NIL NIL NIL NIL) (NIL NIL "group2" NIL) (NIL NIL NIL NIL)) NIL NIL NIL))`,
+		`* 5 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) (("Real Name" NIL "user" "domain")) NIL NIL NIL NIL NIL))`,
+		`* 6 FETCH (ENVELOPE ("Thu, 15 Feb 2007 01:02:03 +0200" NIL ((NIL "@route" "user" "domain")) ((NIL "@route" "user" "domain")) ((NIL "@route" "user" "domain")) NIL NIL NIL NIL NIL))`,
+	}
+	r.send("t FETCH 1:6 ENVELOPE\r\n")
+	for _, w := range want {
+		if got := r.expect("* "); got != w+"\r\n" {
+			t.Errorf("FETCH ENVELOPE:\n got %s\nwant %s", strings.TrimSuffix(got, "\r\n"), w)
+		}
+	}
+	r.expect("t OK")
+	// The same from the header read with a body section.
+	r.send("u FETCH 1 (ENVELOPE BODY.PEEK[HEADER.FIELDS (X)])\r\n")
+	if got := r.expect("* "); !strings.HasPrefix(got, `* 1 FETCH (ENVELOPE ("Sat, 01 Feb 2007 01:02:03 +0200" "subject header"`) {
+		t.Errorf("ENVELOPE beside a body section: %q", got)
+	}
+	r.expect("u OK")
+	// A nested message's ENVELOPE in BODYSTRUCTURE: its Date text and
+	// its route.
+	r.send("v FETCH 7 BODYSTRUCTURE\r\n")
+	got := r.expect("* ")
+	if w := `("message" "rfc822" NIL NIL NIL "7bit" 81 ("Thu, 15 Feb 2007 01:02:03 +0200 (EET)" NIL ((NIL "@route" "user" "domain"))`; !strings.Contains(got, w) {
+		t.Errorf("BODYSTRUCTURE %q\nwant it to hold %s", got, w)
+	}
+	r.expect("v OK")
+}
