@@ -376,8 +376,9 @@ func (p *addrParser) address() ([]imap.Address, bool) {
 		return []imap.Address{{Name: decodedComment(p.comment), Mailbox: localPart(ws), Host: host}}, true
 	}
 	// A dot-atom local part alone ("To: d"): an address without its
-	// domain, shown with MissingHost, as c-client does. It is counted as skipped, so
-	// Mailboxes leaves it out and says the field was not complete.
+	// domain, shown with MissingHost, as c-client does. It counts as
+	// skipped, so Mailboxes leaves it out and says the field was not
+	// complete.
 	if len(ws) == 0 || ws[0].dot {
 		return nil, false
 	}

@@ -151,3 +151,49 @@ func TestImaptestFetchEnvelope(t *testing.T) {
 	}
 	r.expect("v OK")
 }
+
+// TestImaptestSearchIntdate: imaptest's broken/search-intdate, whose file
+// has no "messages:" header, so imaptest appends nothing and the group
+// fails against any server (Dovecot's too). Here its 16 messages are
+// appended with their mbox dates, across the EET/EEST changes of 2007,
+// and every SEARCH BEFORE/ON/SINCE of the file answers as it expects.
+func TestImaptestSearchIntdate(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	r := dialLoggedIn(t, e, "")
+	dates := []string{"24-Mar-2007 23:00:00 +0200", "25-Mar-2007 00:00:00 +0200", "25-Mar-2007 01:00:00 +0200", "25-Mar-2007 02:00:00 +0200", "25-Mar-2007 04:00:00 +0300", "25-Mar-2007 23:00:00 +0300", "26-Mar-2007 00:00:00 +0300", "27-Oct-2007 23:00:00 +0300", "28-Oct-2007 00:00:00 +0300", "28-Oct-2007 01:00:00 +0300", "28-Oct-2007 02:00:00 +0300", "28-Oct-2007 03:00:00 +0300", "28-Oct-2007 03:00:00 +0200", "28-Oct-2007 04:00:00 +0200", "28-Oct-2007 23:00:00 +0200", "29-Oct-2007 00:00:00 +0200"}
+	msgs := make([]string, len(dates))
+	for i := range msgs {
+		msgs[i] = "Date: Sat, 24 Mar 2007 23:00:00 +0200"
+	}
+	imaptestMailbox(t, r, "intdate", dates, msgs...)
+	imaptestExpect(t, r, [][2]string{
+		{"SEARCH BEFORE 24-MAR-2007", "* SEARCH"},
+		{"SEARCH BEFORE 25-MAR-2007", "* SEARCH 1"},
+		{"SEARCH BEFORE 26-MAR-2007", "* SEARCH 1 2 3 4 5 6"},
+		{"SEARCH BEFORE 27-MAR-2007", "* SEARCH 1 2 3 4 5 6 7"},
+		{"SEARCH ON 23-MAR-2007", "* SEARCH"},
+		{"SEARCH ON 24-MAR-2007", "* SEARCH 1"},
+		{"SEARCH ON 25-MAR-2007", "* SEARCH 2 3 4 5 6"},
+		{"SEARCH ON 26-MAR-2007", "* SEARCH 7"},
+		{"SEARCH 1:7 SINCE 24-MAR-2007", "* SEARCH 1 2 3 4 5 6 7"},
+		{"SEARCH 1:7 SINCE 25-MAR-2007", "* SEARCH 2 3 4 5 6 7"},
+		{"SEARCH 1:7 SINCE 26-MAR-2007", "* SEARCH 7"},
+		{"SEARCH 1:7 SINCE 27-MAR-2007", "* SEARCH"},
+		{"SEARCH 8:* BEFORE 27-OCT-2007", "* SEARCH"},
+		{"SEARCH 8:* BEFORE 28-OCT-2007", "* SEARCH 8"},
+		{"SEARCH 8:* BEFORE 29-OCT-2007", "* SEARCH 8 9 10 11 12 13 14 15"},
+		{"SEARCH 8:* BEFORE 30-OCT-2007", "* SEARCH 8 9 10 11 12 13 14 15 16"},
+		{"SEARCH 8:* ON 26-OCT-2007", "* SEARCH"},
+		{"SEARCH 8:* ON 27-OCT-2007", "* SEARCH 8"},
+		{"SEARCH 8:* ON 28-OCT-2007", "* SEARCH 9 10 11 12 13 14 15"},
+		{"SEARCH 8:* ON 29-OCT-2007", "* SEARCH 16"},
+		{"SEARCH 8:* SINCE 27-OCT-2007", "* SEARCH 8 9 10 11 12 13 14 15 16"},
+		{"SEARCH 8:* SINCE 28-OCT-2007", "* SEARCH 9 10 11 12 13 14 15 16"},
+		{"SEARCH 8:* SINCE 29-OCT-2007", "* SEARCH 16"},
+		{"SEARCH 8:* SINCE 30-OCT-2007", "* SEARCH"},
+		{"SEARCH 1:7 NOT BEFORE 26-MAR-2007", "* SEARCH 7"},
+		{"SEARCH 1:7 NOT ON 25-MAR-2007", "* SEARCH 1 7"},
+		{"SEARCH 8:* NOT SINCE 28-OCT-2007", "* SEARCH 8"},
+		{"SEARCH 8:* NOT ON 28-OCT-2007", "* SEARCH 8 16"},
+	})
+}
