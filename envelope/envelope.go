@@ -4,14 +4,14 @@
 // header again.
 //
 // The subject and message ids are read as go-imap's
-// imapserver.ExtractEnvelope reads them (go-message's mail.Header); the
+// imapserver.ExtractEnvelope reads them (go-message's mail.Header). The
 // date is kept twice: the Date field's text as written, which ENVELOPE
 // shows (RFC 3501 section 7.4.2: env-date is the header's value, so a
 // wrong weekday stays wrong), and its time by ParseDate, for SORT and
-// SEARCH; the address fields by ParseAddressList, which keeps RFC 5322 groups (as the
-// start and end markers of RFC 9051), drops obsolete routes and skips
-// comments inside an address, where go-imap's reading loses such fields
-// whole. Every envelope FETCH shows, stored or computed on the fly, comes
+// SEARCH. The address fields are read by ParseAddressList, which keeps
+// RFC 5322 groups (as the start and end markers of RFC 9051), drops
+// obsolete routes and skips comments inside an address, where go-imap's
+// reading loses such fields whole. Every envelope FETCH shows, stored or computed on the fly, comes
 // from Extract.
 //
 // Encoding (version 4; version 1 was go-imap's reading, version 2 had no
@@ -38,6 +38,7 @@ import (
 	"encoding/binary"
 	"errors"
 	netmail "net/mail"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -63,8 +64,8 @@ var ErrInvalid = errors.New("envelope: invalid encoding")
 type Envelope struct {
 	imap.Envelope
 	// DateText is the Date field's value as written (unfolded, white
-	// space around it trimmed; "" without the field): what ENVELOPE
-	// shows. Envelope.Date is its time by ParseDate, zero when it does
+	// space around it trimmed, NUL, CR and LF left out; "" without the
+	// field): what ENVELOPE shows. Envelope.Date is its time by ParseDate, zero when it does
 	// not parse.
 	DateText string
 	// Routes holds the routes (AddressRoutes) of the six address lists,
@@ -99,7 +100,12 @@ func Extract(header []byte) *Envelope {
 // message/rfc822 part, for BODYSTRUCTURE).
 func ExtractHeader(h textproto.Header) *Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
-	dateText := h.Get("Date")
+	dateText := strings.Map(func(r rune) rune {
+		if r == 0 || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, h.Get("Date"))
 	subject, _ := mh.Subject()
 	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
 	messageID, _ := mh.MessageID()

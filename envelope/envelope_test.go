@@ -169,6 +169,7 @@ func TestDateText(t *testing.T) {
 		{"Date:  Thu, 15 Feb 2007\r\n  01:02:03 +0200 (EET) \r\n\r\n", "Thu, 15 Feb 2007 01:02:03 +0200 (EET)", time.Date(2007, 2, 15, 1, 2, 3, 0, time.FixedZone("", 7200))},
 		{"Date: 2 Jan 2006 15:04:05 GMT\r\n\r\n", "2 Jan 2006 15:04:05 GMT", time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)},
 		{"Date: tomorrow-ish\r\n\r\n", "tomorrow-ish", time.Time{}},
+		{"Date: to\x00mor\rrow\r\n\r\n", "tomorrow", time.Time{}},
 		{"Subject: no date\r\n\r\n", "", time.Time{}},
 	} {
 		e, err := Decode(FromHeader([]byte(tc.header)))

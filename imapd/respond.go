@@ -32,7 +32,7 @@ func writeEnvelope(e *wire.Encoder, env *envelope.Envelope) {
 		// RFC 3501 section 7.4.2: the Date field as written.
 		e.String(env.DateText)
 	case !env.Date.IsZero():
-		e.String(env.Date.Format(envelope.DateLayout)) // an envelope without the text (nested message)
+		e.String(env.Date.Format(envelope.DateLayout)) // an envelope built without the text
 	default:
 		e.NIL()
 	}
@@ -86,9 +86,10 @@ func nstring(e *wire.Encoder, s string) {
 }
 
 // writeBodyStructure writes BODY or BODYSTRUCTURE (RFC 9051 section
-// 7.5.2, body), the ENVELOPE of a nested message from envs. A multipart always has a part (bodyStructure sees to it;
-// here an empty one is written as text/plain) and the depth is bounded by
-// bodyStructure's walk.
+// 7.5.2, body), the ENVELOPE of a nested message from envs. A multipart
+// always has a part (bodyStructure sees to it; here an empty one is
+// written as text/plain) and the depth is bounded by bodyStructure's
+// walk.
 func writeBodyStructure(e *wire.Encoder, bs imap.BodyStructure, envs nestedEnvelopes, extended bool, depth int) {
 	e.Open()
 	switch bs := bs.(type) {
