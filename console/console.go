@@ -133,7 +133,9 @@ type Server struct {
 	pages   map[string]*template.Template
 	builder *notify.Builder
 	static  fs.FS
-	spend   spendCache // the dashboard's month of spend, reused for spendMaxAge
+	spend   spendCache // the dashboard's month of spend, read in the background
+	// readSpend makes one reading of a month's spend (refreshSpend).
+	readSpend func(now, month time.Time) ([]notifydb.UsageRow, error)
 }
 
 // New returns the console.
@@ -159,6 +161,7 @@ func New(opts Options, d Deps) (*Server, error) {
 		return nil, err
 	}
 	s.pages = pages
+	s.readSpend = s.refreshSpend
 	s.static, _ = fs.Sub(webFS, "web/static")
 	return s, nil
 }

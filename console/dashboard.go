@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -52,17 +53,21 @@ type period struct {
 }
 
 type dashboardView struct {
-	Periods   []period
-	Latency   []notifydb.Latency
-	Queues    []queue.Stats
-	QueueErr  string
-	Accounts  int64
-	Disabled  int64
-	Spend     spendView
-	Providers []providerView
-	HasHealth bool // Options.Health is set
-	Certs     []certView
-	Generated time.Time
+	Periods  []period
+	Latency  []notifydb.Latency
+	Queues   []queue.Stats
+	QueueErr string
+	Accounts int64
+	Disabled int64
+	Spend    spendView
+	// SpendAt is when Spend was read; SpendPending: no reading for
+	// this month yet (one is under way).
+	SpendAt      time.Time
+	SpendPending bool
+	Providers    []providerView
+	HasHealth    bool // Options.Health is set
+	Certs        []certView
+	Generated    time.Time
 }
 
 // dashboard shows the last 24 hours and 7 days per channel and status,
@@ -88,16 +93,18 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		v.Accounts, v.Disabled, err = s.d.Store.CountAccounts(ctx)
 		return err
 	})
-	monthStart, monthEnd := monthOf(now)
-	usage, fresh := s.spend.get(now, monthStart)
-	if !fresh {
-		g.Go(func() (err error) {
-			if usage, err = s.d.Notifications.Usage(ctx, monthStart, monthEnd, ""); err == nil {
-				s.spend.put(now, monthStart, usage)
-			}
-			return err
-		})
+	monthStart, _ := monthOf(now)
+	usage, at, have := s.spend.get(now, monthStart, s.readSpend)
+	if !have {
+		// The month's first reading: a small store answers at once.
+		select {
+		case <-s.spend.wait():
+		case <-time.After(spendFirstWait):
+		case <-r.Context().Done():
+		}
+		usage, at, have = s.spend.get(now, monthStart, s.readSpend)
 	}
+	v.SpendAt, v.SpendPending = at, !have
 	g.Go(func() error {
 		v.Providers = providerViews(s.health(ctx), now)
 		return nil
@@ -142,31 +149,82 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 	s.render(w, r, http.StatusOK, "dashboard", sess, "Tổng quan", v)
 }
 
-// spendMaxAge is how long the month's spend is reused: it reads every
-// notification of the month so far, and a minute-old figure is as good.
+// spendMaxAge is how long a reading of the month's spend is shown
+// before it is read again. The reading adds up every notification of the
+// month so far (hundreds of milliseconds at 100,000), so it is never made
+// on a page's time: a page shows the last reading, and one older than
+// spendMaxAge (or none yet, or last month's) starts a new one in the
+// background, one at a time. Only the month's first reading is waited
+// for, and for at most spendFirstWait.
 const spendMaxAge = time.Minute
+
+// spendFirstWait is how long a page waits for the month's first reading
+// before it says the figures are being read.
+const spendFirstWait = 50 * time.Millisecond
+
+// spendTimeout bounds one reading of the month's spend.
+const spendTimeout = 30 * time.Second
 
 // spendCache keeps the last reading of the month's spend.
 type spendCache struct {
-	mu    sync.Mutex
-	at    time.Time
-	month time.Time
-	rows  []notifydb.UsageRow
+	mu      sync.Mutex
+	at      time.Time // when the reading started
+	month   time.Time
+	rows    []notifydb.UsageRow
+	reading bool // a reading is under way
+	done    chan struct{}
 }
 
-func (c *spendCache) get(now, month time.Time) ([]notifydb.UsageRow, bool) {
+// get returns the last reading for month and when it was made; have is
+// false when there is none for this month yet. A missing or stale
+// reading starts read in a goroutine of its own unless one is under way.
+func (c *spendCache) get(now, month time.Time, read func(now, month time.Time) ([]notifydb.UsageRow, error)) (rows []notifydb.UsageRow, at time.Time, have bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.at.IsZero() || !c.month.Equal(month) || now.Sub(c.at) >= spendMaxAge || now.Before(c.at) {
-		return nil, false
+	have = !c.at.IsZero() && c.month.Equal(month)
+	if (!have || now.Sub(c.at) >= spendMaxAge || now.Before(c.at)) && !c.reading {
+		c.reading = true
+		c.done = make(chan struct{})
+		go c.read(now, month, read, c.done)
 	}
-	return c.rows, true
+	if !have {
+		return nil, time.Time{}, false
+	}
+	return c.rows, c.at, true
 }
 
-func (c *spendCache) put(now, month time.Time, rows []notifydb.UsageRow) {
+func (c *spendCache) read(now, month time.Time, read func(now, month time.Time) ([]notifydb.UsageRow, error), done chan struct{}) {
+	rows, err := read(now, month)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.at, c.month, c.rows = now, month, rows
+	c.reading = false
+	close(done)
+	if err == nil && !month.Before(c.month) {
+		c.at, c.month, c.rows = now, month, rows
+	}
+}
+
+// wait returns a channel closed when the reading under way (if any) ends.
+func (c *spendCache) wait() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.reading {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	return c.done
+}
+
+// refreshSpend reads the spend of month from the store.
+func (s *Server) refreshSpend(now, month time.Time) ([]notifydb.UsageRow, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), spendTimeout)
+	defer cancel()
+	rows, err := s.d.Notifications.Usage(ctx, month, month.AddDate(0, 1, 0), "")
+	if err != nil {
+		s.log.Warn("console: month's spend", "err", err)
+	}
+	return rows, err
 }
 
 // groupCounts turns (channel, status, count) rows into one entry per

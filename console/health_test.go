@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -98,8 +99,15 @@ func TestDashboardHealth(t *testing.T) {
 	}})
 	c := e.signedIn(adminAddr)
 
-	// Before any SMS or Zalo: the month is empty.
+	// The first page reads the month (on a small store within the page's
+	// wait; else it says the figures are being read): before any SMS or
+	// Zalo, the month is empty.
 	r := c.get("/admin/")
+	if strings.Contains(r.body, "Đang tính chi phí tháng này") {
+		<-e.srv.spend.wait()
+		r = c.get("/admin/")
+	}
+	mustContain(t, "empty dashboard", r.body, "Số liệu lúc "+formatDateTime(e.clock.now()))
 	mustContain(t, "empty dashboard", r.body, "Chưa có tin SMS hay Zalo nào trong tháng "+now.In(time.FixedZone("", 7*3600)).Format("01/2006"))
 
 	// Two SMS of motcua at 1.600 and 800 đồng, a Zalo of another
@@ -130,7 +138,13 @@ func TestDashboardHealth(t *testing.T) {
 	if r = c.get("/admin/"); !strings.Contains(r.body, "Chưa có tin SMS hay Zalo nào") {
 		t.Error("the spend was read again within a minute")
 	}
+	// A minute on, the page still shows that reading and starts the
+	// next; the page after it shows the new one.
 	e.clock.add(spendMaxAge)
+	if r = c.get("/admin/"); !strings.Contains(r.body, "Chưa có tin SMS hay Zalo nào") {
+		t.Error("a stale reading was not shown while the next was made")
+	}
+	<-e.srv.spend.wait()
 	r = c.get("/admin/")
 	if r.StatusCode != http.StatusOK {
 		t.Fatalf("dashboard: %d\n%s", r.StatusCode, r.body)
@@ -231,5 +245,46 @@ func TestCallbackTestEvent(t *testing.T) {
 	r = c.post("/admin/services/callback/test", url.Values{"csrf": {tok}, "service": {"khong-co"}})
 	if loc, _ := url.QueryUnescape(r.Header.Get("Location")); !strings.Contains(loc, "Không có dịch vụ") {
 		t.Errorf("unknown service: %q", loc)
+	}
+}
+
+// TestDashboardSpendSlow: a month's spend that takes long to read never
+// holds the page: the page says the figures are being read, one reading
+// runs however many pages ask, and the page after it shows the figures;
+// a stale reading is shown while the next is made.
+func TestDashboardSpendSlow(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	var reads atomic.Int32
+	release := make(chan struct{})
+	e.srv.readSpend = func(now, month time.Time) ([]notifydb.UsageRow, error) {
+		reads.Add(1)
+		<-release
+		return []notifydb.UsageRow{{Service: "motcua", Channel: "sms", Notifications: 3, SMSParts: 4, CostVND: 3200}}, nil
+	}
+	c := e.signedIn(adminAddr)
+	for i := range 3 {
+		r := c.get("/admin/")
+		if r.StatusCode != http.StatusOK {
+			t.Fatalf("dashboard %d: %d", i, r.StatusCode)
+		}
+		mustContain(t, "dashboard while reading", r.body, "Đang tính chi phí tháng này")
+	}
+	if n := reads.Load(); n != 1 {
+		t.Errorf("%d readings under way, want 1", n)
+	}
+	close(release)
+	<-e.srv.spend.wait()
+	r := c.get("/admin/")
+	mustContain(t, "dashboard after reading", r.body, "<td>motcua</td><td class=\"num\">3 (4)</td><td class=\"num\">3.200 đồng</td>",
+		"Số liệu lúc "+formatDateTime(e.clock.now()))
+	if n := reads.Load(); n != 1 {
+		t.Errorf("a fresh reading was read again: %d readings", n)
+	}
+	e.clock.add(spendMaxAge)
+	r = c.get("/admin/")
+	mustContain(t, "stale dashboard", r.body, "3.200 đồng")
+	<-e.srv.spend.wait()
+	if n := reads.Load(); n != 2 {
+		t.Errorf("a stale reading started %d readings in all, want 2", n)
 	}
 }

@@ -22,9 +22,11 @@ import (
 //     the text of a comment after it ("user@host (Name)"), as net/mail does;
 //   - display names are decoded (RFC 2047, in any charset go-message
 //     knows), quoted strings unquoted;
-//   - an element that is not an address ("Bob", "<>", a lone phrase) is
-//     left out and the ones after it are still read, where net/mail gives
-//     up on the whole field.
+//   - a local part without "@domain" ("To: d") is an address with the
+//     host MissingHost, as UW-IMAP shows it;
+//   - an element that is not an address ("<>", a phrase of several words
+//     with no address) is left out and the ones after it are still read,
+//     where net/mail gives up on the whole field.
 //
 // For a field net/mail reads, the addresses are the same, with the same
 // names; groups add their markers.
@@ -44,13 +46,14 @@ func AddressRoutes(v string) (addrs []imap.Address, routes []string) {
 }
 
 // Mailboxes reads v exactly as ParseAddressList does and returns the
-// addresses it shows, without group markers. complete is false when some
-// element of v is not an address and was left out: a check that must see
+// addresses it shows, without group markers and addresses without a
+// domain. complete is false when some element of v is not an address (or
+// has no domain) and was left out: a check that must see
 // everything a reader sees refuses such a field.
 func Mailboxes(v string) (addrs []imap.Address, complete bool) {
 	list, _, skipped := parseList(v)
 	for _, a := range list {
-		if a.Host != "" {
+		if a.Host != "" && a.Host != MissingHost {
 			addrs = append(addrs, a)
 		}
 	}
@@ -370,15 +373,42 @@ func (p *addrParser) address() ([]imap.Address, bool) {
 		if c := p.peek(); c != ',' && c != ';' && !p.eof() {
 			return nil, false
 		}
-		name := p.comment
-		if strings.HasPrefix(name, "=?") {
-			if d, err := wordDecoder.DecodeHeader(name); err == nil {
-				name = d
-			}
-		}
-		return []imap.Address{{Name: name, Mailbox: localPart(ws), Host: host}}, true
+		return []imap.Address{{Name: decodedComment(p.comment), Mailbox: localPart(ws), Host: host}}, true
 	}
-	return nil, false
+	// A dot-atom local part alone ("To: d"): an address without its
+	// domain, shown with MissingHost, as c-client does. It counts as
+	// skipped, so Mailboxes leaves it out and says the field was not
+	// complete.
+	if len(ws) == 0 || ws[0].dot {
+		return nil, false
+	}
+	for i, w := range ws {
+		if w.quoted || i > 0 && w.space {
+			return nil, false // a phrase, not a dot-atom local part
+		}
+	}
+	p.skipCFWS()
+	if c := p.peek(); c != ',' && c != ';' && !p.eof() {
+		return nil, false
+	}
+	p.skipped = true
+	return []imap.Address{{Name: decodedComment(p.comment), Mailbox: localPart(ws), Host: MissingHost}}, true
+}
+
+// MissingHost is the host ENVELOPE gives an address written without a
+// domain ("To: d"), as UW-IMAP's c-client does: no domain the parser reads
+// can start with a dot, so it never stands for a real one.
+const MissingHost = ".MISSING-HOST-NAME."
+
+// decodedComment is the display name a trailing comment gives an address
+// ("a@b.vn (Name)"), RFC 2047 words decoded.
+func decodedComment(name string) string {
+	if strings.HasPrefix(name, "=?") {
+		if d, err := wordDecoder.DecodeHeader(name); err == nil {
+			return d
+		}
+	}
+	return name
 }
 
 // angleAddr reads "<" [obs-route] addr-spec ">" at p.i.

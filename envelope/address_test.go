@@ -27,10 +27,16 @@ func TestParseAddressList(t *testing.T) {
 		{"Nhóm: a@x.vn, B <b@y.vn>;, c@z.vn", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), a("B", "b", "y.vn"), {}, a("", "c", "z.vn")}},
 		{"undisclosed-recipients:;", []imap.Address{a("", "undisclosed-recipients", ""), {}}},
 		{"Nhóm: a@x.vn", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), {}}},
-		{"Nhóm: bad, a@x.vn;", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), {}}},
+		{"Nhóm: bad, a@x.vn;", []imap.Address{a("", "Nhóm", ""), a("", "bad", MissingHost), a("", "a", "x.vn"), {}}},
+		{"Nhóm: <>, a@x.vn;", []imap.Address{a("", "Nhóm", ""), a("", "a", "x.vn"), {}}},
 		{`"a b"@x.vn`, []imap.Address{a("", "a b", "x.vn")}},
 		{"a.b@[10.0.0.1]", []imap.Address{a("", "a.b", "[10.0.0.1]")}},
-		{"Bob, <>, ok@x.vn, , ", []imap.Address{a("", "ok", "x.vn")}},
+		{"Bob, <>, ok@x.vn, , ", []imap.Address{a("", "Bob", MissingHost), a("", "ok", "x.vn")}},
+		// imaptest's sort-display-to: a local part alone.
+		{"d", []imap.Address{a("", "d", MissingHost)}},
+		{"d.e (Tên), G: f;", []imap.Address{a("Tên", "d.e", MissingHost), a("", "G", ""), a("", "f", MissingHost), {}}},
+		{"John Smith, a@b.vn", []imap.Address{a("", "a", "b.vn")}},
+		{"d <", nil},
 		{`"unclosed <a@b.vn>`, nil},
 		{"(unclosed comment a@b.vn", nil},
 		{"a@", nil},
@@ -87,6 +93,26 @@ func FuzzParseAddressList(f *testing.F) {
 			t.Errorf("%q: got %#v, go-message reads %#v", s, g, want)
 		}
 	})
+}
+
+// TestMailboxes: addresses without a domain are left out of Mailboxes,
+// and the field is then not complete.
+func TestMailboxes(t *testing.T) {
+	for _, tc := range []struct {
+		in       string
+		n        int
+		complete bool
+	}{
+		{"a@b.vn, G: c@d.vn;", 2, true},
+		{"d, a@b.vn", 1, false},
+		{"x@.MISSING-HOST-NAME.", 0, false},
+		{"<>, a@b.vn", 1, false},
+	} {
+		got, complete := Mailboxes(tc.in)
+		if len(got) != tc.n || complete != tc.complete {
+			t.Errorf("Mailboxes(%q) = %v, %v; want %d addresses, complete %v", tc.in, got, complete, tc.n, tc.complete)
+		}
+	}
 }
 
 // TestAddressRoutes: routes come apart from the addresses they precede,

@@ -3,21 +3,26 @@
 // form, so that FETCH ENVELOPE over a large mailbox does not parse every
 // header again.
 //
-// The date, subject and message ids are read as go-imap's
-// imapserver.ExtractEnvelope reads them (go-message's mail.Header); the
-// address fields by ParseAddressList, which keeps RFC 5322 groups (as the
-// start and end markers of RFC 9051), drops obsolete routes and skips
-// comments inside an address, where go-imap's reading loses such fields
-// whole. Every envelope FETCH shows, stored or computed on the fly, comes
+// The subject and message ids are read as go-imap's
+// imapserver.ExtractEnvelope reads them (go-message's mail.Header). The
+// date is kept twice: the Date field's text as written, which ENVELOPE
+// shows (RFC 3501 section 7.4.2: env-date is the header's value, so a
+// wrong weekday stays wrong), and its time by ParseDate, for SORT and
+// SEARCH. The address fields are read by ParseAddressList, which keeps
+// RFC 5322 groups (as the start and end markers of RFC 9051), drops
+// obsolete routes and skips comments inside an address, where go-imap's
+// reading loses such fields whole. Every envelope FETCH shows, stored or computed on the fly, comes
 // from Extract.
 //
-// Encoding (version 3; version 1 was go-imap's reading, version 2 had no
-// routes, and both are computed again when read), all integers as
-// encoding/binary varints:
+// Encoding (version 4; version 1 was go-imap's reading, version 2 had no
+// routes, and both are computed again when read; version 3 had no date
+// text and is still decoded, its date written as the time formatted), all
+// integers as encoding/binary varints:
 //
-//	version byte (3)
+//	version byte (4)
 //	hasDate byte; if 1: unix seconds (signed), nanoseconds, zone offset
 //	  in seconds (signed)
+//	date text string (not in version 3)
 //	subject string
 //	6 address lists: From, Sender, Reply-To, To, Cc, Bcc; each is a count
 //	  n (0 means nil, else n-1 addresses), then name, route, mailbox, host
@@ -32,6 +37,8 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	netmail "net/mail"
+	"strings"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -41,8 +48,12 @@ import (
 )
 
 // Version is the first byte of an encoded envelope. Readers treat an
-// envelope of another version as missing and compute it again.
-const Version = 3
+// envelope of another version as missing and compute it again (Current);
+// Decode still reads version 3.
+const Version = 4
+
+// version3 is the encoding before the date text was kept.
+const version3 = 3
 
 // ErrInvalid is returned by Decode for bytes that are not a valid
 // envelope of this Version.
@@ -52,6 +63,11 @@ var ErrInvalid = errors.New("envelope: invalid encoding")
 // addresses, which imap.Address has no field for.
 type Envelope struct {
 	imap.Envelope
+	// DateText is the Date field's value as written (unfolded, white
+	// space around it trimmed, NUL, CR and LF left out; "" without the
+	// field): what ENVELOPE shows. Envelope.Date is its time by ParseDate, zero when it does
+	// not parse.
+	DateText string
 	// Routes holds the routes (AddressRoutes) of the six address lists,
 	// From, Sender, Reply-To, To, Cc, Bcc: nil for a list without any,
 	// else one per address.
@@ -84,22 +100,42 @@ func Extract(header []byte) *Envelope {
 // message/rfc822 part, for BODYSTRUCTURE).
 func ExtractHeader(h textproto.Header) *Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
-	date, _ := mh.Date()
+	dateText := strings.Map(func(r rune) rune {
+		if r == 0 || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, h.Get("Date"))
 	subject, _ := mh.Subject()
 	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
 	messageID, _ := mh.MessageID()
 	e := &Envelope{Envelope: imap.Envelope{
-		Date:      date,
+		Date:      ParseDate(dateText),
 		Subject:   subject,
 		InReplyTo: inReplyTo,
 		MessageID: messageID,
-	}}
+	}, DateText: dateText}
 	for i, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
 		if k := fields[i]; h.Has(k) {
 			*l, e.Routes[i] = AddressRoutes(h.Get(k))
 		}
 	}
 	return e
+}
+
+// ParseDate reads a Date field's value (RFC 5322 section 3.3, with the
+// obsolete forms net/mail accepts): the one reading of the sent date for
+// ENVELOPE, SORT (RFC 5256 section 2.2) and SEARCH SENTBEFORE and
+// friends. It is zero for an empty or unreadable value.
+func ParseDate(v string) time.Time {
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := netmail.ParseDate(v)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // fields are the header fields of the address lists, in the order of
@@ -126,6 +162,7 @@ func Encode(dst []byte, e *Envelope) []byte {
 		dst = binary.AppendUvarint(dst, uint64(e.Date.Nanosecond()))
 		dst = binary.AppendVarint(dst, int64(off))
 	}
+	dst = appendString(dst, e.DateText)
 	dst = appendString(dst, e.Subject)
 	for li, l := range e.Lists() {
 		if l == nil {
@@ -156,10 +193,11 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
-// Decode decodes an envelope made by Encode. The strings of the result
-// share one allocation.
+// Decode decodes an envelope made by Encode, or by the Encode of version
+// 3, whose date text is the time formatted as RFC 5322 writes it. The
+// strings of the result share one allocation.
 func Decode(b []byte) (*Envelope, error) {
-	if !Current(b) {
+	if len(b) == 0 || b[0] != Version && b[0] != version3 {
 		return nil, ErrInvalid
 	}
 	d := decoder{s: string(b), i: 1}
@@ -176,6 +214,13 @@ func Decode(b []byte) (*Envelope, error) {
 		e.Date = time.Unix(sec, int64(nsec)).In(zone(int(off)))
 	default:
 		return nil, ErrInvalid
+	}
+	if b[0] == version3 {
+		if !e.Date.IsZero() {
+			e.DateText = e.Date.Format(DateLayout)
+		}
+	} else {
+		e.DateText = d.string()
 	}
 	e.Subject = d.string()
 	for li, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
@@ -207,6 +252,10 @@ func Decode(b []byte) (*Envelope, error) {
 	}
 	return e, nil
 }
+
+// DateLayout is RFC 5322's date-time, the form ENVELOPE gave a date
+// before the text was kept.
+const DateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
 
 // zone returns a fixed zone for a UTC offset; the common Vietnamese one
 // (+0700) and UTC are shared.

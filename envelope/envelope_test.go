@@ -3,6 +3,7 @@ package envelope
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"reflect"
 	"strings"
 	"testing"
@@ -69,6 +70,9 @@ func same(t testing.TB, got, want *imap.Envelope) {
 func sameRoutes(t testing.TB, got, want *Envelope) {
 	t.Helper()
 	same(t, &got.Envelope, &want.Envelope)
+	if got.DateText != want.DateText {
+		t.Errorf("date text: got %q, want %q", got.DateText, want.DateText)
+	}
 	if !reflect.DeepEqual(got.Routes, want.Routes) {
 		t.Errorf("routes: got %q, want %q", got.Routes, want.Routes)
 	}
@@ -151,6 +155,58 @@ func TestKnown(t *testing.T) {
 	if want := []string{"one@x.vn", "two@x.vn"}; !reflect.DeepEqual(e.InReplyTo, want) || e.MessageID != "m@x.vn" {
 		t.Errorf("In-Reply-To, Message-ID: got %q, %q, want %q, m@x.vn", e.InReplyTo, e.MessageID, want)
 	}
+}
+
+// TestDateText: ENVELOPE's date is the Date field as written (imaptest's
+// fetch-envelope expects it verbatim), here with a wrong weekday (1
+// February 2007 was a Thursday) and folded; the time is parsed apart.
+func TestDateText(t *testing.T) {
+	for _, tc := range []struct {
+		header, text string
+		when         time.Time
+	}{
+		{"Date: Sat, 01 Feb 2007 01:02:03 +0200\r\n\r\n", "Sat, 01 Feb 2007 01:02:03 +0200", time.Date(2007, 2, 1, 1, 2, 3, 0, time.FixedZone("", 7200))},
+		{"Date:  Thu, 15 Feb 2007\r\n  01:02:03 +0200 (EET) \r\n\r\n", "Thu, 15 Feb 2007 01:02:03 +0200 (EET)", time.Date(2007, 2, 15, 1, 2, 3, 0, time.FixedZone("", 7200))},
+		{"Date: 2 Jan 2006 15:04:05 GMT\r\n\r\n", "2 Jan 2006 15:04:05 GMT", time.Date(2006, 1, 2, 15, 4, 5, 0, time.UTC)},
+		{"Date: tomorrow-ish\r\n\r\n", "tomorrow-ish", time.Time{}},
+		{"Date: to\x00mor\rrow\r\n\r\n", "tomorrow", time.Time{}},
+		{"Subject: no date\r\n\r\n", "", time.Time{}},
+	} {
+		e, err := Decode(FromHeader([]byte(tc.header)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.DateText != tc.text || !e.Date.Equal(tc.when) || e.Date.IsZero() != tc.when.IsZero() {
+			t.Errorf("%q: got %q, %v; want %q, %v", tc.header, e.DateText, e.Date, tc.text, tc.when)
+		}
+		if got := ParseDate(tc.text); !got.Equal(e.Date) {
+			t.Errorf("%q: ParseDate gives %v, the envelope %v", tc.header, got, e.Date)
+		}
+	}
+}
+
+// TestDecodeVersion3: an envelope stored before the date text was kept
+// still decodes, its date text the time formatted, and is not Current.
+func TestDecodeVersion3(t *testing.T) {
+	e := Extract([]byte(tricky[0].header))
+	v4 := Encode(nil, e)
+	// Version 3 is version 4 without the date text after the date.
+	_, off := e.Date.Zone()
+	dateEnd := len(binary.AppendVarint(binary.AppendUvarint(binary.AppendVarint([]byte{Version, 1}, e.Date.Unix()), 0), int64(off)))
+	v3 := append([]byte{3}, v4[1:dateEnd]...)
+	v3 = append(v3, v4[dateEnd+1+len(e.DateText):]...)
+	if Current(v3) {
+		t.Error("version 3 is Current")
+	}
+	got, err := Decode(v3)
+	if err != nil {
+		t.Fatalf("Decode(version 3): %v", err)
+	}
+	if want := "Mon, 02 Jan 2006 15:04:05 +0700"; got.DateText != want || !got.Date.Equal(e.Date) {
+		t.Errorf("version 3 date: got %q, %v; want %q", got.DateText, got.Date, want)
+	}
+	got.DateText = e.DateText
+	sameRoutes(t, got, e)
 }
 
 func TestDecodeInvalid(t *testing.T) {

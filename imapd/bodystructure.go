@@ -31,14 +31,27 @@ const (
 // body; and the depth and part count are bounded, so a hostile message
 // costs time linear in its size.
 func bodyStructure(raw []byte) imap.BodyStructure {
+	bs, _ := bodyStructureEnvelopes(raw)
+	return bs
+}
+
+// nestedEnvelopes holds the whole ENVELOPE (Date text, routes) of each
+// message/rfc822 part, by the imap.Envelope its body structure holds,
+// which has room for neither.
+type nestedEnvelopes map[*imap.Envelope]*envelope.Envelope
+
+// bodyStructureEnvelopes is bodyStructure with the envelopes of the
+// nested messages, for writeBodyStructure.
+func bodyStructureEnvelopes(raw []byte) (imap.BodyStructure, nestedEnvelopes) {
 	br := bufio.NewReader(bytes.NewReader(raw))
 	header, _ := textproto.ReadHeader(br)
 	w := &mimeWalk{}
-	return w.part(header, br, 0)
+	return w.part(header, br, 0), w.envs
 }
 
 type mimeWalk struct {
 	parts int
+	envs  nestedEnvelopes
 }
 
 func (w *mimeWalk) part(rawHeader textproto.Header, r io.Reader, depth int) imap.BodyStructure {
@@ -88,8 +101,13 @@ func (w *mimeWalk) part(rawHeader textproto.Header, r io.Reader, depth int) imap
 	if encapsulated {
 		cbr := bufio.NewReader(bytes.NewReader(body))
 		childHeader, _ := textproto.ReadHeader(cbr)
+		env := envelope.ExtractHeader(childHeader)
+		if w.envs == nil {
+			w.envs = nestedEnvelopes{}
+		}
+		w.envs[&env.Envelope] = env
 		bs.MessageRFC822 = &imap.BodyStructureMessageRFC822{
-			Envelope:      &envelope.ExtractHeader(childHeader).Envelope,
+			Envelope:      &env.Envelope,
 			BodyStructure: w.part(childHeader, cbr, depth+1),
 			NumLines:      int64(bytes.Count(body, []byte("\n"))),
 		}

@@ -207,13 +207,13 @@ func (s *session) fetchOne(seq uint32, msg *store.MessageMeta, raw []byte, hdrLe
 		writeEnvelope(e, env)
 	}
 	if bso := options.BodyStructure; bso != nil {
-		bs := bodyStructure(raw)
+		bs, envs := bodyStructureEnvelopes(raw)
 		if bso.Extended {
 			item("BODYSTRUCTURE ")
 		} else {
 			item("BODY ")
 		}
-		writeBodyStructure(e, bs, bso.Extended, 0)
+		writeBodyStructure(e, bs, envs, bso.Extended, 0)
 	}
 	for _, bs := range sections {
 		b := noNUL(bodySection(raw, hdrLen, bs.FetchItemBodySection))

@@ -11,9 +11,6 @@ import (
 	"congthu/imapd/wire"
 )
 
-// envelopeDateLayout is the date of ENVELOPE (RFC 5322 date-time).
-const envelopeDateLayout = "Mon, 02 Jan 2006 15:04:05 -0700"
-
 // writeEnvelope writes an ENVELOPE (RFC 9051 section 7.5.2): Sender and
 // Reply-To default to From (with its routes); group syntax comes as
 // envelope.Extract gives it (a start marker with no host, the members, an
@@ -30,10 +27,14 @@ func writeEnvelope(e *wire.Encoder, env *envelope.Envelope) {
 		}
 	}
 	e.Open()
-	if env.Date.IsZero() {
+	switch {
+	case env.DateText != "":
+		// RFC 3501 section 7.4.2: the Date field as written.
+		e.String(env.DateText)
+	case !env.Date.IsZero():
+		e.String(env.Date.Format(envelope.DateLayout)) // an envelope built without the text
+	default:
 		e.NIL()
-	} else {
-		e.String(env.Date.Format(envelopeDateLayout))
 	}
 	e.SP()
 	nstring(e, mime.QEncoding.Encode("utf-8", env.Subject))
@@ -85,10 +86,11 @@ func nstring(e *wire.Encoder, s string) {
 }
 
 // writeBodyStructure writes BODY or BODYSTRUCTURE (RFC 9051 section
-// 7.5.2, body). A multipart always has a part (bodyStructure sees to it;
-// here an empty one is written as text/plain) and the depth is bounded by
-// bodyStructure's walk.
-func writeBodyStructure(e *wire.Encoder, bs imap.BodyStructure, extended bool, depth int) {
+// 7.5.2, body), the ENVELOPE of a nested message from envs. A multipart
+// always has a part (bodyStructure sees to it; here an empty one is
+// written as text/plain) and the depth is bounded by bodyStructure's
+// walk.
+func writeBodyStructure(e *wire.Encoder, bs imap.BodyStructure, envs nestedEnvelopes, extended bool, depth int) {
 	e.Open()
 	switch bs := bs.(type) {
 	case *imap.BodyStructureMultiPart:
@@ -97,7 +99,7 @@ func writeBodyStructure(e *wire.Encoder, bs imap.BodyStructure, extended bool, d
 			children = []imap.BodyStructure{emptyTextPart()}
 		}
 		for _, c := range children {
-			writeBodyStructure(e, c, extended, depth+1)
+			writeBodyStructure(e, c, envs, extended, depth+1)
 		}
 		e.SP().String(bs.Subtype)
 		if extended {
@@ -137,13 +139,13 @@ func writeBodyStructure(e *wire.Encoder, bs imap.BodyStructure, extended bool, d
 		e.SP().Number(bs.Size)
 		if m := bs.MessageRFC822; m != nil && m.BodyStructure != nil {
 			e.SP()
-			var env *envelope.Envelope
-			if m.Envelope != nil {
-				env = &envelope.Envelope{Envelope: *m.Envelope} // no routes kept here
+			env := envs[m.Envelope]
+			if env == nil && m.Envelope != nil {
+				env = &envelope.Envelope{Envelope: *m.Envelope}
 			}
 			writeEnvelope(e, env)
 			e.SP()
-			writeBodyStructure(e, m.BodyStructure, extended, depth+1)
+			writeBodyStructure(e, m.BodyStructure, envs, extended, depth+1)
 			e.SP().Number64(uint64(max(m.NumLines, 0)))
 		} else if t := bs.Text; t != nil {
 			e.SP().Number64(uint64(max(t.NumLines, 0)))

@@ -2,7 +2,6 @@ package imapd
 
 import (
 	"bytes"
-	"net/mail"
 	"strings"
 	"time"
 
@@ -231,8 +230,8 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 		if len(dates) == 0 {
 			return false
 		}
-		t, err := mail.ParseDate(dates[0])
-		if err != nil || !inDates(t, c.SentSince, c.SentBefore) {
+		t := envelope.ParseDate(dates[0])
+		if t.IsZero() || !inDates(t, c.SentSince, c.SentBefore) {
 			return false
 		}
 	}

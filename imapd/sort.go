@@ -290,15 +290,17 @@ func (s *session) sortMessages(matched []*searchMsg, withEnvelope, withReference
 	return msgs, nil
 }
 
-// firstAddress is the first address of an ENVELOPE address list, group
-// markers (RFC 9051 section 7.5.2: no host) skipped.
+// firstAddress is the first address of an ENVELOPE address list (RFC
+// 5256 section 3: "the first From address"), as ENVELOPE shows it: for a
+// list that starts with a group, the group's start marker (RFC 9051
+// section 7.5.2: the group's name as the mailbox, no host), so
+// "Cc: user2: blah@domain1.org;" sorts as "user2", as in Dovecot.
 func firstAddress(list []imap.Address) sortthread.Address {
-	for _, a := range list {
-		if a.Host != "" {
-			return sortthread.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
-		}
+	if len(list) == 0 {
+		return sortthread.Address{}
 	}
-	return sortthread.Address{}
+	a := list[0]
+	return sortthread.Address{Name: a.Name, Mailbox: a.Mailbox, Host: a.Host}
 }
 
 // msgIDList writes the ids of an ENVELOPE's In-Reply-To (held without

@@ -85,9 +85,18 @@ func TestEnvelopes(t *testing.T) {
 		if _, err := s.w().Exec(ctx, "UPDATE blobs SET envelope = ? WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 3 = 1)", []byte{0, 1, 2}, mb.ID); err != nil {
 			t.Fatal(err)
 		}
+		// A version 3 envelope (no date text): decodable, but not Current,
+		// so computed again.
+		v3 := []byte{3, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+		if _, err := envelope.Decode(v3); err != nil {
+			t.Fatalf("version 3 envelope: %v", err)
+		}
+		if _, err := s.w().Exec(ctx, "UPDATE blobs SET envelope = ? WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 3 = 2)", v3, mb.ID); err != nil {
+			t.Fatal(err)
+		}
 		t.Run("lazy fill", func(t *testing.T) { check(t, all, true) })
 		var stale int
-		if err := s.r().Row(ctx, "SELECT COUNT(*) FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE m.mailbox_id = ? AND (b.envelope IS NULL OR length(b.envelope) = 3)", mb.ID).Scan(&stale); err != nil {
+		if err := s.r().Row(ctx, "SELECT COUNT(*) FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE m.mailbox_id = ? AND (b.envelope IS NULL OR length(b.envelope) IN (3, 11))", mb.ID).Scan(&stale); err != nil {
 			t.Fatal(err)
 		}
 		if stale != 0 {

@@ -106,7 +106,9 @@ type sortKey struct {
 // SUBJECT; the first address's mailbox (local part, RFC 5256) for FROM, TO
 // and CC; for DISPLAYFROM and DISPLAYTO the first address's display name,
 // or its "mailbox@host" when it has none or only blanks (RFC 5957 section
-// 3). A missing address sorts as the empty string, first.
+// 3). The first address of a list that starts with a group is the group's
+// start marker: its mailbox is the group's name, and so is its display
+// value. A missing address sorts as the empty string, first.
 func Sort(msgs []Message, criteria []Criterion, opts Options) []uint32 {
 	nInts, nKeys := 0, 0
 	for _, c := range criteria {
@@ -202,12 +204,15 @@ func sentDate(m *Message) int64 {
 	return m.Date.Unix()
 }
 
+// displayName is the DISPLAY sort value of an address (RFC 5957 section
+// 3): its display name, else its addr-spec; a group's start marker (no
+// host) is the group's name.
 func displayName(a Address) string {
 	if strings.TrimSpace(a.Name) != "" {
 		return a.Name
 	}
-	if a.Mailbox == "" && a.Host == "" {
-		return ""
+	if a.Host == "" {
+		return a.Mailbox
 	}
 	return a.Mailbox + "@" + a.Host
 }
