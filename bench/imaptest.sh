@@ -17,7 +17,8 @@
 # dovecot-dev and the autotools from Debian when they are missing.
 #
 # A group is skipped when imaptest ran none of its commands (congthu does
-# not advertise the capability the file needs).
+# not advertise the capability the file needs). IMAPTEST_GROUPS="a b"
+# runs only the groups named.
 
 source "$(dirname "${BASH_SOURCE[0]}")/imap-lib.sh"
 

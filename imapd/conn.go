@@ -447,7 +447,7 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 	}
 	if s.state != stateSelected {
 		switch cmd.Name {
-		case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD":
+		case "CHECK", "CLOSE", "UNSELECT", "EXPUNGE", "SEARCH", "FETCH", "STORE", "COPY", "MOVE", "SORT", "THREAD", "CANCELUPDATE":
 			return result{}, &imap.Error{Type: imap.StatusResponseTypeBad, Text: "No mailbox selected"}
 		}
 		return result{}, s.unsupported(cmd)
@@ -476,6 +476,8 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 		return result{}, s.Sort(cmd)
 	case "THREAD":
 		return result{}, s.Thread(cmd)
+	case "CANCELUPDATE":
+		return result{}, s.cancelUpdate(cmd.Args.(*wire.CancelUpdate))
 	case "FETCH":
 		return result{}, s.Fetch(cmd.Args.(*wire.Fetch), cmd.UID)
 	case "STORE":
@@ -491,7 +493,7 @@ func (s *session) dispatch(cmd *wire.Command) (result, error) {
 }
 
 // unsupported answers commands the decoder knows but the server does not
-// advertise (CANCELUPDATE).
+// offer.
 func (s *session) unsupported(cmd *wire.Command) error {
 	return &imap.Error{Type: imap.StatusResponseTypeBad, Text: "Command not supported: " + cmd.Name}
 }
@@ -512,7 +514,7 @@ func (s *session) capabilities() string {
 		}
 		return b.String()
 	}
-	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT MULTIAPPEND QUOTA QUOTA=RES-STORAGE APPENDLIMIT=")
+	b.WriteString(" IDLE UNSELECT NAMESPACE UIDPLUS ESEARCH SEARCHRES LIST-EXTENDED LIST-STATUS MOVE STATUS=SIZE BINARY CHILDREN SPECIAL-USE CREATE-SPECIAL-USE UTF8=ACCEPT CONDSTORE QRESYNC SORT SORT=DISPLAY THREAD=ORDEREDSUBJECT THREAD=REFERENCES ESORT CONTEXT=SEARCH CONTEXT=SORT MULTIAPPEND QUOTA QUOTA=RES-STORAGE APPENDLIMIT=")
 	b.WriteString(strconv.FormatUint(uint64(s.srv.opts.appendLimit()), 10))
 	return b.String()
 }

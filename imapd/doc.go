@@ -18,8 +18,9 @@
 //   - RFC 2342 NAMESPACE, RFC 3691 UNSELECT, RFC 5161 ENABLE;
 //   - RFC 4731 ESEARCH, RFC 5182 SEARCHRES, RFC 3516 BINARY;
 //   - RFC 5256 SORT and THREAD (ORDEREDSUBJECT, REFERENCES), RFC 5957
-//     SORT=DISPLAY, RFC 5267 ESORT (sort.go over package sortthread; not
-//     CONTEXT=SEARCH or CONTEXT=SORT);
+//     SORT=DISPLAY, RFC 5267 ESORT (sort.go over package sortthread);
+//   - RFC 5267 CONTEXT=SEARCH and CONTEXT=SORT: PARTIAL, UPDATE contexts
+//     kept up to date by ADDTO and REMOVEFROM, CANCELUPDATE (context.go);
 //   - RFC 7889 APPENDLIMIT, RFC 8438 STATUS=SIZE;
 //   - RFC 7162 CONDSTORE and QRESYNC (mod-sequences from the store's
 //     change log, VANISHED from its expunge log);

@@ -25,6 +25,7 @@ func FuzzSession(f *testing.F) {
 		"a SELECT INBOX (CONDSTORE)\r\na EXPUNGE\r\nb CLOSE\r\n",
 		"GET / HTTP/1.1\r\n\r\n",
 		"a ENABLE QRESYNC UTF8=ACCEPT\r\na UID FETCH 1:* FLAGS (CHANGEDSINCE 1 VANISHED)\r\n",
+		"u SEARCH RETURN (UPDATE PARTIAL 1:5) UNSEEN\r\nv UID SORT RETURN (UPDATE MIN) (SUBJECT) UTF-8 ALL\r\nb STORE 1 +FLAGS (\\Seen)\r\nc EXPUNGE\r\nd CANCELUPDATE \"u\" \"v\"\r\n",
 	} {
 		f.Add([]byte(s))
 	}

@@ -309,7 +309,8 @@ func addressField(key string) bool {
 }
 
 // Search implements SEARCH and UID SEARCH (RFC 9051 section 6.4.4) with
-// ESEARCH return options (RFC 4731) and SAVE (RFC 5182). Flag criteria are
+// ESEARCH return options (RFC 4731), SAVE (RFC 5182), and PARTIAL and
+// UPDATE (RFC 5267 section 4, context.go). Flag criteria are
 // answered from memory; dates and sizes from the message list; header and
 // text criteria from store.SearchTexts, whose body text is pre-folded.
 // The answer is SEARCH, or ESEARCH when the client gave RETURN or enabled
@@ -318,6 +319,9 @@ func (s *session) Search(cmd *wire.Command) error {
 	s.count()
 	a := cmd.Args.(*wire.Search)
 	if err := checkCharset(a.Charset); err != nil {
+		return err
+	}
+	if err := s.checkReturn(cmd.Tag, a.Return); err != nil {
 		return err
 	}
 	byUID := cmd.UID
@@ -370,14 +374,20 @@ func (s *session) Search(cmd *wire.Command) error {
 		return e.Err()
 	}
 	o := imap.SearchOptions{}
+	var partial *wire.Partial
+	update := false
 	if ret != nil {
-		o = ret.SearchOptions
+		o, partial, update = ret.SearchOptions, ret.Partial, ret.Update
 	}
-	if !o.ReturnMin && !o.ReturnMax && !o.ReturnAll && !o.ReturnCount {
-		if o.ReturnSave {
+	if !o.ReturnMin && !o.ReturnMax && !o.ReturnAll && !o.ReturnCount && partial == nil {
+		switch {
+		case o.ReturnSave && !update:
 			return nil // RFC 5182 section 2.1: SAVE alone gives no ESEARCH
+		case !update:
+			o.ReturnAll = true
 		}
-		o.ReturnAll = true
+		// RFC 5267 section 4.3: UPDATE alone answers an ESEARCH without
+		// data; the result comes as ADDTO and REMOVEFROM.
 	}
 	e.Untagged().Atom("ESEARCH (TAG ").String(cmd.Tag).Atom(")")
 	if byUID {
@@ -396,11 +406,14 @@ func (s *session) Search(cmd *wire.Command) error {
 		}
 		e.Atom(" ALL ").Atom(set.String())
 	}
+	if partial != nil {
+		writePartial(e, partial, nums)
+	}
 	if o.ReturnCount {
 		e.Atom(" COUNT ").Number(uint32(len(nums)))
 	}
 	if withModSeq && len(nums) > 0 {
-		if !o.ReturnAll && !o.ReturnCount {
+		if !o.ReturnAll && !o.ReturnCount && partial == nil {
 			// RFC 7162 section 3.1.5: of the messages MIN and MAX name.
 			maxModSeq = 0
 			if o.ReturnMin {
@@ -413,6 +426,9 @@ func (s *session) Search(cmd *wire.Command) error {
 		e.Atom(" MODSEQ ").Number64(uint64(maxModSeq))
 	}
 	e.CRLF()
+	if update {
+		s.addContext(cmd, &a.Criteria, ret, matched, nil, false, nil, nil)
+	}
 	return e.Err()
 }
 

@@ -34,6 +34,12 @@ type selection struct {
 	recentNext uint32
 
 	searchRes imap.UIDSet // RFC 5182 SEARCHRES "$"
+
+	// contexts are the searches kept up to date (RFC 5267, context.go);
+	// ctxDirty the messages whose flags this session changed since the
+	// contexts were last brought up to date.
+	contexts []*searchContext
+	ctxDirty []uint32
 }
 
 func (sel *selection) isRecent(uid uint32) bool {
@@ -266,6 +272,7 @@ func (s *session) setFlags(numSet imap.NumSet, op store.StoreOp, flags []string,
 			own[u.UID] = u.ModSeq
 			res.changed[u.UID] = true
 		}
+		sel.flagsChanged(res.changed)
 		if err := mb.syncLocked(s.ctx, own, sel); err != nil {
 			return nil, err
 		}
@@ -581,7 +588,17 @@ func (s *session) pollFailed(err error) error {
 func (s *session) writeTaken(allowExpunge, claimed bool) {
 	sel := s.sel
 	sel.mb.mu.Lock()
+	var lastUID uint32
+	if n := len(sel.view); n > 0 {
+		lastUID = sel.view[n-1]
+	}
 	res := sel.takeLocked(allowExpunge)
+	var arrived []uint32
+	if len(sel.contexts) > 0 {
+		for i := len(sel.view) - 1; i >= 0 && sel.view[i] > lastUID; i-- {
+			arrived = append(arrived, sel.view[i])
+		}
+	}
 	var recent uint32
 	if claimed {
 		for _, uid := range sel.view {
@@ -591,7 +608,11 @@ func (s *session) writeTaken(allowExpunge, claimed bool) {
 		}
 	}
 	sel.mb.mu.Unlock()
-	s.writeUpdates(res)
+	if len(sel.contexts) > 0 {
+		s.writeWithContexts(res, arrived)
+	} else {
+		s.writeUpdates(res)
+	}
 	if claimed && !s.rev2 {
 		s.enc.Untagged().Number(recent).Atom(" RECENT").CRLF()
 	}

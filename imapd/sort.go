@@ -32,14 +32,11 @@ var sortFields = map[wire.SortKey]sortthread.Field{
 	wire.SortDisplayTo:   sortthread.DisplayTo,
 }
 
-// errSortReturn refuses RETURN options of SORT that need CONTEXT=SORT,
-// which the server does not offer.
-var errSortReturn = &imap.Error{Type: imap.StatusResponseTypeBad, Text: "SORT RETURN (UPDATE, CONTEXT, PARTIAL) not supported"}
-
 // Sort implements SORT and UID SORT (RFC 5256 section 3) with the keys of
 // SORT=DISPLAY (RFC 5957) and ESORT's RETURN options (RFC 5267 section
-// 3): MIN, MAX, ALL and COUNT answered by ESEARCH, and SAVE (RFC 5182
-// section 2.4). The messages are those SEARCH would choose; their sort
+// 3): MIN, MAX, ALL and COUNT answered by ESEARCH, SAVE (RFC 5182
+// section 2.4), and CONTEXT=SORT's PARTIAL and UPDATE (RFC 5267 section
+// 4, context.go). The messages are those SEARCH would choose; their sort
 // values come from the stored ENVELOPE, the reading FETCH ENVELOPE shows.
 func (s *session) Sort(cmd *wire.Command) error {
 	s.count()
@@ -48,8 +45,8 @@ func (s *session) Sort(cmd *wire.Command) error {
 		return err
 	}
 	ret := a.Return
-	if ret != nil && (ret.Update || ret.Context || ret.Partial != nil) {
-		return errSortReturn
+	if err := s.checkReturn(cmd.Tag, ret); err != nil {
+		return err
 	}
 	criteria := make([]sortthread.Criterion, len(a.Criteria))
 	needEnvelope := false
@@ -90,11 +87,13 @@ func (s *session) Sort(cmd *wire.Command) error {
 		return e.Err()
 	}
 	o := ret.SearchOptions
-	if !o.ReturnMin && !o.ReturnMax && !o.ReturnAll && !o.ReturnCount {
-		if o.ReturnSave {
+	if !o.ReturnMin && !o.ReturnMax && !o.ReturnAll && !o.ReturnCount && ret.Partial == nil {
+		switch {
+		case o.ReturnSave && !ret.Update:
 			return nil // RFC 5182 section 2.1: SAVE alone gives no ESEARCH
+		case !ret.Update:
+			o.ReturnAll = true // RFC 4731 section 3.1: RETURN () means ALL
 		}
-		o.ReturnAll = true // RFC 4731 section 3.1: RETURN () means ALL
 	}
 	e.Untagged().Atom("ESEARCH (TAG ").String(cmd.Tag).Atom(")")
 	if cmd.UID {
@@ -112,10 +111,16 @@ func (s *session) Sort(cmd *wire.Command) error {
 		e.Atom(" ALL ")
 		writeOrderedSet(e, nums)
 	}
+	if ret.Partial != nil {
+		writePartial(e, ret.Partial, nums)
+	}
 	if o.ReturnCount {
 		e.Atom(" COUNT ").Number(uint32(len(nums)))
 	}
 	e.CRLF()
+	if ret.Update {
+		s.addContext(cmd, &a.Search, ret, matched, criteria, needEnvelope, msgs, nums)
+	}
 	return e.Err()
 }
 

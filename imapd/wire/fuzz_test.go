@@ -107,6 +107,8 @@ func FuzzDecode(f *testing.F) {
 		"a APPEND x (\\Seen) \" 5-Mar-2024 08:09:10 +0700\" {3+}\r\nabc ~{2+}\r\nd\x00 UTF8 (~{1+}\r\ne)\r\n",
 		"a SEARCH RETURN (MIN PARTIAL 1:5) CHARSET UTF-8 OR NOT (SEEN FROM x) UID 1:* MODSEQ \"/flags/\\\\seen\" all 5\r\n",
 		"a UID SORT RETURN (ALL) (REVERSE DATE DISPLAYFROM) UTF-8 ALL\r\n",
+		"a UID SORT RETURN (UPDATE PARTIAL 4:2) (SUBJECT) UTF-8 UNSEEN\r\nb CANCELUPDATE \"a\" \"x\"\r\n",
+		"a SEARCH RETURN (UPDATE PARTIAL -1:-9 PARTIAL 1:2) ALL\r\n",
 		"a THREAD REFERENCES UTF-8 SINCE 1-Feb-2024\r\n",
 		"a LIST (SUBSCRIBED) \"\" (\"%\" \"*\") RETURN (STATUS (MESSAGES))\r\n",
 		"a ID (\"name\" NIL)\r\na STORE 1 +FLAGS.SILENT (\\Deleted)\r\n",

@@ -55,10 +55,16 @@ func (d *Decoder) searchReturn() *SearchReturn {
 		case "SAVE":
 			r.ReturnSave = true
 		case "UPDATE":
+			if r.Update {
+				d.fail("UPDATE given twice")
+			}
 			r.Update = true
 		case "CONTEXT":
 			r.Context = true
 		case "PARTIAL":
+			if r.Partial != nil {
+				d.fail("PARTIAL given twice")
+			}
 			d.sp()
 			r.Partial = d.partialRange()
 		default:
