@@ -89,32 +89,57 @@ func (e *Envelope) Route(l, i int) string {
 
 // Extract builds the ENVELOPE of a message from its header section.
 func Extract(header []byte) *Envelope {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
-	if err != nil && h.Len() == 0 {
+	h, ok := readHeader(header)
+	if !ok {
 		return &Envelope{}
 	}
 	return ExtractHeader(h)
+}
+
+// readHeader reads a header section as Extract does: what go-message
+// reads before a malformed line; ok is false when it read nothing.
+func readHeader(header []byte) (textproto.Header, bool) {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	return h, err == nil || h.Len() > 0
+}
+
+// HeaderDate is the sent date of a message's header section as its
+// ENVELOPE reads it (the same fields and the same date parser): what
+// SEARCH SENTBEFORE, SENTON and SENTSINCE compare. It is zero when
+// ENVELOPE shows no readable date.
+func HeaderDate(header []byte) time.Time {
+	h, ok := readHeader(header)
+	if !ok {
+		return time.Time{}
+	}
+	return ParseDate(dateText(h))
+}
+
+// dateText is the Date field as written, as ENVELOPE writes it: the
+// first Date field unfolded, without NUL, CR or LF.
+func dateText(h textproto.Header) string {
+	return strings.Map(func(r rune) rune {
+		if r == 0 || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, h.Get("Date"))
 }
 
 // ExtractHeader builds the ENVELOPE of a header already read (that of a
 // message/rfc822 part, for BODYSTRUCTURE).
 func ExtractHeader(h textproto.Header) *Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
-	dateText := strings.Map(func(r rune) rune {
-		if r == 0 || r == '\r' || r == '\n' {
-			return -1
-		}
-		return r
-	}, h.Get("Date"))
+	dt := dateText(h)
 	subject, _ := mh.Subject()
 	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
 	messageID, _ := mh.MessageID()
 	e := &Envelope{Envelope: imap.Envelope{
-		Date:      ParseDate(dateText),
+		Date:      ParseDate(dt),
 		Subject:   subject,
 		InReplyTo: inReplyTo,
 		MessageID: messageID,
-	}, DateText: dateText}
+	}, DateText: dt}
 	for i, l := range [...]*[]imap.Address{&e.From, &e.Sender, &e.ReplyTo, &e.To, &e.Cc, &e.Bcc} {
 		if k := fields[i]; h.Has(k) {
 			*l, e.Routes[i] = AddressRoutes(h.Get(k))
@@ -149,6 +174,11 @@ func FromHeader(header []byte) []byte {
 
 // Current reports whether b is an envelope of this Version.
 func Current(b []byte) bool { return len(b) > 0 && b[0] == Version }
+
+// Newer reports whether b is an envelope of a later version than this
+// one (written by a newer congthu): readers compute their own but do not
+// store it over b.
+func Newer(b []byte) bool { return len(b) > 0 && b[0] > Version }
 
 // Encode appends the encoding of e to dst.
 func Encode(dst []byte, e *Envelope) []byte {

@@ -226,11 +226,8 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 		}
 	}
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		dates := headerFields(m.header, "Date")
-		if len(dates) == 0 {
-			return false
-		}
-		t := envelope.ParseDate(dates[0])
+		// The date ENVELOPE shows and SORT (DATE) uses.
+		t := envelope.HeaderDate(m.header)
 		if t.IsZero() || !inDates(t, c.SentSince, c.SentBefore) {
 			return false
 		}
@@ -290,7 +287,11 @@ func headerMatch(raw []byte, key, foldedValue string) bool {
 			if a.Host == "" {
 				continue // a group marker
 			}
-			if foldedMatch(fold(a.Name+" <"+a.Mailbox+"@"+a.Host+">"), foldedValue) {
+			addr := a.Mailbox
+			if a.Host != envelope.MissingHost { // a bare local part matches as written
+				addr += "@" + a.Host
+			}
+			if foldedMatch(fold(a.Name+" <"+addr+">"), foldedValue) {
 				return true
 			}
 		}

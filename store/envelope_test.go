@@ -102,5 +102,21 @@ func TestEnvelopes(t *testing.T) {
 		if stale != 0 {
 			t.Errorf("after a read, %d envelopes still missing or stale, want 0", stale)
 		}
+
+		// An envelope a newer congthu wrote (a node of the next version
+		// beside this one): this reader computes its own for the answer
+		// but leaves the stored one alone.
+		future := []byte{envelope.Version + 1, 9, 9}
+		if _, err := s.w().Exec(ctx, "UPDATE blobs SET envelope = ? WHERE id IN (SELECT blob_id FROM messages WHERE mailbox_id = ? AND uid % 5 = 0)", future, mb.ID); err != nil {
+			t.Fatal(err)
+		}
+		t.Run("newer version", func(t *testing.T) { check(t, all, true) })
+		var kept int
+		if err := s.r().Row(ctx, "SELECT COUNT(*) FROM blobs b JOIN messages m ON m.blob_id = b.id WHERE m.mailbox_id = ? AND b.envelope = ?", mb.ID, future).Scan(&kept); err != nil {
+			t.Fatal(err)
+		}
+		if want := n / 5; kept != want {
+			t.Errorf("%d envelopes of the newer version kept, want %d", kept, want)
+		}
 	})
 }
