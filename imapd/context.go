@@ -43,8 +43,9 @@ const (
 type searchContext struct {
 	tag string
 	uid bool // UID SEARCH or UID SORT: the numbers are UIDs
-	// criteria and q are the search; q's sequence sets and "*" are those
-	// of the moment of the search.
+	// criteria and q are the search, compiled once by matching: its "*"
+	// and "$" are those of the moment of the search, its sequence sets
+	// UID sets.
 	criteria *imap.SearchCriteria
 	q        *query
 	needs    searchNeeds
@@ -120,7 +121,7 @@ func writePartial(e *wire.Encoder, p *wire.Partial, nums []uint32) {
 // sortthread.Sort returned them) with msgs their sort values. Over the
 // bounds the search stands but is not kept, and the client is told with
 // an untagged NO [NOUPDATE "tag"] (RFC 5267 section 4.3.1).
-func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, ret *wire.SearchReturn, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
+func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, q *query, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
 	sel := s.sel
 	kept := 0
 	for _, c := range sel.contexts {
@@ -130,16 +131,8 @@ func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, r
 		s.enc.Untagged().Atom("NO [NOUPDATE ").String(cmd.Tag).Atom("] Too many update contexts").CRLF()
 		return
 	}
-	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, modseq: usesModSeq(criteria)}
+	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, q: q, modseq: usesModSeq(criteria)}
 	c.needs.add(criteria)
-	sel.mb.mu.Lock()
-	var lastSeq, lastUID uint32
-	if n := len(sel.view); n > 0 {
-		lastSeq, lastUID = uint32(n), sel.view[n-1]
-	}
-	c.q = sel.compile(criteria, lastSeq, lastUID)
-	sel.seqSetsToUIDs(c.q)
-	sel.mb.mu.Unlock()
 	c.members = make([]uint32, len(matched))
 	for i, m := range matched {
 		c.members[i] = m.ref.uid
@@ -619,26 +612,26 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 	return e.Err()
 }
 
-// seqSetsToUIDs makes the sequence-number criteria of a context's query
-// name the messages they named when the search ran: later expunges shift
-// sequence numbers, and a message keeps matching or not by what it is,
-// not by where it moved. mb.mu must be held.
+// seqSetsToUIDs makes the sequence-number criteria of a query (compiled
+// against the current view) name the messages they name now as UIDs:
+// later expunges shift sequence numbers, and in an update context a
+// message keeps matching or not by what it is, not by where it moved.
+// The range lo:hi of the view is the UID range view[lo-1]:view[hi-1]:
+// the view is in UID order and a message joins it with a UID above all
+// of it (RFC 9051 section 2.3.1.1), so no other message ever falls in
+// that range. The cost is the ranges, whatever the size of the view.
+// mb.mu must be held.
 func (sel *selection) seqSetsToUIDs(q *query) {
+	n := len(sel.view)
 	for _, set := range q.seqSets {
-		var uids imap.UIDSet
+		uids := imap.UIDSet{} // with no range it matches nothing
 		for _, r := range set {
-			lo, hi := max(int(r.Start), 1), min(int(r.Stop), len(sel.view))
-			for i := lo; i <= hi; i++ {
-				uid := imap.UID(sel.view[i-1])
-				if n := len(uids); n > 0 && uids[n-1].Stop+1 == uid {
-					uids[n-1].Stop = uid
-				} else {
-					uids = append(uids, imap.UIDRange{Start: uid, Stop: uid})
-				}
+			lo, hi := max(int(r.Start), 1), min(int(r.Stop), n)
+			if lo > hi {
+				continue
 			}
-		}
-		if uids == nil {
-			uids = imap.UIDSet{} // matches nothing
+			// The ranges of a set are ascending and apart, so are these.
+			uids = append(uids, imap.UIDRange{Start: imap.UID(sel.view[lo-1]), Stop: imap.UID(sel.view[hi-1])})
 		}
 		q.uidSets = append(q.uidSets, uids)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // benchConn is a raw IMAP connection for benchmarks.
@@ -129,5 +131,24 @@ func BenchmarkContextUpdate50k(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkContextSeqSets1000: an update context's thousand "1:*" over a
+// view of 100,000 messages with every other UID expunged made UID sets
+// (the part of UPDATE done under the mailbox's shared lock).
+func BenchmarkContextSeqSets1000(b *testing.B) {
+	const n, sets = 100_000, 1000
+	sel := &selection{}
+	for i := range n {
+		sel.view = append(sel.view, uint32(2*i+1))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		q := &query{seqSets: make([]imap.SeqSet, sets)}
+		for i := range q.seqSets {
+			q.seqSets[i] = imap.SeqSet{{Start: 1, Stop: n}}
+		}
+		sel.seqSetsToUIDs(q)
 	}
 }
