@@ -2,8 +2,11 @@ package imapd
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"sort"
+	"strings"
+	"unsafe"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -29,15 +32,18 @@ import (
 // need them; a SORT context keeps its result's sort values in memory and
 // places a message that enters it by binary search.
 
-// Bounds of the update contexts of one session.
-const (
-	// maxUpdateContexts is how many update contexts a session may hold;
-	// one more is refused with NOUPDATE (RFC 5267 section 4.3.1).
-	maxUpdateContexts = 16
-	// maxSortContextMessages bounds the messages all the SORT contexts
-	// of a session keep with their sort values (some 270 bytes each).
-	maxSortContextMessages = 100_000
-)
+// maxUpdateContexts is how many update contexts a session may hold; one
+// more is refused with NOUPDATE (RFC 5267 section 4.3.1).
+const maxUpdateContexts = 16
+
+// maxContextBytes bounds the memory the update contexts of a session
+// keep: 4 bytes for each message of a result, and for SORT each
+// message's sort values (some 290 bytes and the texts its sort keys
+// read; see sortValueBytes), some 110,000 messages sorted by subject. A
+// context that would take more is refused, or ended when a change makes
+// it grow past the bound, with an untagged NO [NOUPDATE] (RFC 5267
+// section 4.3.1). A variable for tests.
+var maxContextBytes = 32 << 20
 
 // searchContext is one search kept up to date (RFC 5267 section 4.3).
 type searchContext struct {
@@ -59,6 +65,8 @@ type searchContext struct {
 	sortCriteria []sortthread.Criterion
 	needEnvelope bool
 	order        []*sortthread.Message
+	// orderBytes is what order keeps, by sortValueBytes.
+	orderBytes int
 	// orderUIDs are the UIDs of order, in its order: found by a scan of
 	// 4-byte values rather than of pointers to messages all over memory.
 	orderUIDs []uint32
@@ -116,19 +124,16 @@ func writePartial(e *wire.Encoder, p *wire.Partial, nums []uint32) {
 	e.Atom(")")
 }
 
-// addContext keeps a search as an update context. matched is its result
-// in sequence order; for SORT, sorted is it in sort order (numbers as
-// sortthread.Sort returned them) with msgs their sort values. Over the
-// bounds the search stands but is not kept, and the client is told with
-// an untagged NO [NOUPDATE "tag"] (RFC 5267 section 4.3.1).
+// addContext keeps a search as an update context. q is the search as
+// matching compiled it and matched its result in sequence order; for
+// SORT, sorted is it in sort order (numbers as sortthread.Sort returned
+// them) with msgs their sort values. Over the bounds the search stands
+// but is not kept, and the client is told with an untagged NO [NOUPDATE
+// "tag"] (RFC 5267 section 4.3.1).
 func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, q *query, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
 	sel := s.sel
-	kept := 0
-	for _, c := range sel.contexts {
-		kept += len(c.order)
-	}
-	if len(sel.contexts) >= maxUpdateContexts || (sortCriteria != nil && kept+len(matched) > maxSortContextMessages) {
-		s.enc.Untagged().Atom("NO [NOUPDATE ").String(cmd.Tag).Atom("] Too many update contexts").CRLF()
+	if len(sel.contexts) >= maxUpdateContexts {
+		s.noUpdate(cmd.Tag, "Too many update contexts")
 		return
 	}
 	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, q: q, modseq: usesModSeq(criteria)}
@@ -152,11 +157,86 @@ func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, q
 		for _, n := range sorted {
 			m := &msgs[at[n]]
 			m.Seq = m.UID // sequence order is UID order
+			c.keepSortValues(m)
 			c.order = append(c.order, m)
 			c.orderUIDs = append(c.orderUIDs, m.UID)
+			c.orderBytes += sortValueBytes(m)
 		}
 	}
+	if sel.contextBytes()+c.bytes() > maxContextBytes {
+		s.noUpdate(cmd.Tag, "Result too large to keep up to date")
+		return
+	}
 	sel.contexts = append(sel.contexts, c)
+}
+
+// noUpdate tells the client that the update context tag is not kept, or
+// no longer (RFC 5267 section 4.3.1).
+func (s *session) noUpdate(tag, text string) {
+	s.enc.Untagged().Atom("NO [NOUPDATE ").String(tag).Atom("] ").Atom(text).CRLF()
+}
+
+// bytes is the memory context c keeps, as maxContextBytes counts it.
+func (c *searchContext) bytes() int {
+	return 4*len(c.members) + c.orderBytes
+}
+
+// contextBytes is the memory the session's update contexts keep.
+func (sel *selection) contextBytes() int {
+	n := 0
+	for _, c := range sel.contexts {
+		n += c.bytes()
+	}
+	return n
+}
+
+// sortValueBytes is the memory a message of a SORT context keeps: its
+// sort values, their texts, and its place in order and orderUIDs.
+func sortValueBytes(m *sortthread.Message) int {
+	n := int(unsafe.Sizeof(*m)) + int(unsafe.Sizeof(m)) + 4
+	n += len(m.Subject) + len(m.MessageID) + len(m.InReplyTo) + len(m.References)
+	for _, a := range [...]*sortthread.Address{&m.From, &m.To, &m.CC} {
+		n += len(a.Name) + len(a.Mailbox) + len(a.Host)
+	}
+	return n
+}
+
+// keepSortValues makes m hold only what the context's sort keys read,
+// in memory of its own: the texts of a decoded envelope are parts of
+// one string of the whole envelope, which a kept substring would keep
+// whole; Message-ID and In-Reply-To are THREAD's, and times lose their
+// zone (the keys read instants).
+func (c *searchContext) keepSortValues(m *sortthread.Message) {
+	var subject, from, to, cc bool
+	for _, k := range c.sortCriteria {
+		switch k.Field {
+		case sortthread.Subject:
+			subject = true
+		case sortthread.From, sortthread.DisplayFrom:
+			from = true
+		case sortthread.To, sortthread.DisplayTo:
+			to = true
+		case sortthread.CC:
+			cc = true
+		}
+	}
+	keep := func(a *sortthread.Address, need bool) {
+		if !need {
+			*a = sortthread.Address{}
+			return
+		}
+		a.Name, a.Mailbox, a.Host = strings.Clone(a.Name), strings.Clone(a.Mailbox), strings.Clone(a.Host)
+	}
+	if subject {
+		m.Subject = strings.Clone(m.Subject)
+	} else {
+		m.Subject = ""
+	}
+	keep(&m.From, from)
+	keep(&m.To, to)
+	keep(&m.CC, cc)
+	m.MessageID, m.InReplyTo, m.References = "", "", ""
+	m.Arrival, m.Date = m.Arrival.UTC(), m.Date.UTC()
 }
 
 // compare orders two messages of a SORT context as SORT does, by asking
@@ -309,6 +389,7 @@ func (c *searchContext) removeOrdered(uids []uint32) []placed {
 	for r, uid := range c.orderUIDs {
 		if _, ok := slices.BinarySearch(uids, uid); ok {
 			out = append(out, placed{pos: w + 1, uid: uid})
+			c.orderBytes -= sortValueBytes(c.order[r])
 			continue
 		}
 		if w != r {
@@ -325,6 +406,9 @@ func (c *searchContext) removeOrdered(uids []uint32) []placed {
 // returns them in the order of their places, each with its final
 // position: read in that order, each ADDTO is valid.
 func (c *searchContext) insertOrdered(msgs []*sortthread.Message) []placed {
+	for _, m := range msgs {
+		c.orderBytes += sortValueBytes(m)
+	}
 	if len(msgs) > bulkInsert {
 		return c.resort(msgs)
 	}
@@ -484,16 +568,21 @@ func (s *session) contextsMatch(uids []uint32) {
 	if err := s.loadContextData(msgs, needs); err != nil {
 		s.srv.log.Warn("imapd: update contexts end", "err", err)
 		for _, c := range sel.contexts {
-			s.enc.Untagged().Atom("NO [NOUPDATE ").String(c.tag).Atom("] Search updates stopped").CRLF()
+			s.noUpdate(c.tag, "Search updates stopped")
 		}
 		sel.contexts = nil
 		return
 	}
 	var failed []*searchContext
 	for _, c := range sel.contexts {
-		if err := s.contextMatch(c, msgs); err != nil {
+		err := s.contextMatch(c, msgs)
+		switch {
+		case errors.Is(err, errContextFull):
+			s.noUpdate(c.tag, "Result too large to keep up to date")
+			failed = append(failed, c)
+		case err != nil:
 			s.srv.log.Warn("imapd: update context ends", "tag", c.tag, "err", err)
-			s.enc.Untagged().Atom("NO [NOUPDATE ").String(c.tag).Atom("] Search updates stopped").CRLF()
+			s.noUpdate(c.tag, "Search updates stopped")
 			failed = append(failed, c)
 		}
 	}
@@ -528,8 +617,14 @@ func (s *session) loadContextData(msgs []*searchMsg, needs searchNeeds) error {
 	return s.loadSearchData(msgs, needs)
 }
 
+// errContextFull ends an update context that a change made grow past
+// maxContextBytes.
+var errContextFull = errors.New("update contexts over their memory bound")
+
 // contextMatch tells the client of the messages of msgs that entered or
-// left context c: REMOVEFROM then ADDTO, on one ESEARCH line.
+// left context c: REMOVEFROM then ADDTO, on one ESEARCH line. When that
+// makes the session's contexts keep more than maxContextBytes, it says
+// nothing and returns errContextFull: c is to end.
 func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 	var added, removed []*searchMsg
 	for _, m := range msgs {
@@ -561,6 +656,9 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		c.members = slices.Insert(c.members, i, m.ref.uid)
 	}
 	if !c.sorted {
+		if s.sel.contextBytes() > maxContextBytes {
+			return errContextFull
+		}
 		e := s.esearchHead(c)
 		if len(removed) > 0 {
 			var set imap.SeqSet
@@ -600,9 +698,13 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		ptrs := make([]*sortthread.Message, len(sm))
 		for i := range sm {
 			sm[i].Seq = sm[i].UID // sequence order is UID order
+			c.keepSortValues(&sm[i])
 			ptrs[i] = &sm[i]
 		}
 		in = c.insertOrdered(ptrs)
+	}
+	if s.sel.contextBytes() > maxContextBytes {
+		return errContextFull
 	}
 	e := s.esearchHead(c)
 	numOf := func(uid uint32) uint32 { return num(byUID[uid]) }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -579,5 +580,110 @@ func TestContextStar(t *testing.T) {
 	}
 	if es := esearch(a.command("n2", "NOOP", "OK")); len(es) != 0 {
 		t.Errorf("3 messages, then 3 arrivals: got %q, want no change to the results", es)
+	}
+}
+
+// setMaxContextBytes sets the memory bound of update contexts for a test.
+func setMaxContextBytes(t *testing.T, n int) {
+	old := maxContextBytes
+	maxContextBytes = n
+	t.Cleanup(func() { maxContextBytes = old })
+}
+
+// TestContextMemoryBound: the memory the contexts of a session keep is
+// bounded when a context is made and when a change makes it grow: over
+// the bound the context is refused, or ends, with NO [NOUPDATE].
+func TestContextMemoryBound(t *testing.T) {
+	t.Run("search", func(t *testing.T) {
+		e, _ := contextEnv(t, envOptions{})
+		a := dialLoggedIn(t, e, "INBOX")
+		setMaxContextBytes(t, 4*6) // the UIDs of six messages
+		ls := a.command("u1", "SEARCH RETURN (UPDATE) ALL", "OK")
+		if index(ls, "* NO") >= 0 {
+			t.Fatalf("five messages refused: %q", ls)
+		}
+		ls = a.command("u2", "SEARCH RETURN (UPDATE COUNT) 1:2", "OK")
+		if index(ls, `* NO [NOUPDATE "u2"]`) < 0 || index(ls, `* ESEARCH (TAG "u2") COUNT 2`) < 0 {
+			t.Errorf("seven messages in all: got %q, want the result and NO [NOUPDATE]", ls)
+		}
+		e.deliver("", message("f", "vp@hanoi.gov.vn", "x"))
+		want := `* ESEARCH (TAG "u1") ADDTO (0 6)`
+		if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+			t.Errorf("sixth message: got %q, want %q", es, want)
+		}
+		e.deliver("", message("g", "vp@hanoi.gov.vn", "x"))
+		ls = a.command("n2", "NOOP", "OK")
+		if index(ls, `* NO [NOUPDATE "u1"]`) < 0 || len(esearch(ls)) != 0 {
+			t.Errorf("seventh message: got %q, want NO [NOUPDATE] and no ESEARCH", ls)
+		}
+		a.command("c", `CANCELUPDATE "u1"`, "BAD") // ended
+	})
+	t.Run("sort", func(t *testing.T) {
+		e, _ := contextEnv(t, envOptions{})
+		a := dialLoggedIn(t, e, "INBOX")
+		// Five messages sorted by subject keep 1,490 to 1,550 bytes, one
+		// more up to some 1,850, two more over 2,000.
+		setMaxContextBytes(t, 2000)
+		ls := a.command("u1", "SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL", "OK")
+		if index(ls, "* NO") >= 0 {
+			t.Fatalf("five messages refused: %q", ls)
+		}
+		e.deliver("", message("f", "vp@hanoi.gov.vn", "x"))
+		want := `* ESEARCH (TAG "u1") ADDTO (6 6)`
+		if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+			t.Errorf("sixth message: got %q, want %q", es, want)
+		}
+		e.deliver("", message("g", "vp@hanoi.gov.vn", "x"))
+		ls = a.command("n2", "NOOP", "OK")
+		if index(ls, `* NO [NOUPDATE "u1"]`) < 0 || len(esearch(ls)) != 0 {
+			t.Errorf("seventh message: got %q, want NO [NOUPDATE] and no ESEARCH", ls)
+		}
+		ls = a.command("u2", "SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL", "OK")
+		if index(ls, `* NO [NOUPDATE "u2"]`) < 0 {
+			t.Errorf("seven messages: got %q, want NO [NOUPDATE]", ls)
+		}
+	})
+}
+
+// TestContextSortValuesKept: a SORT context keeps the texts its keys
+// read in memory of their own, not the envelope they were cut from, and
+// drops the others.
+func TestContextSortValuesKept(t *testing.T) {
+	whole := strings.Repeat("x", 1<<16) + "Công văn số 12" + "vp" + "hanoi.gov.vn" + "<id@a>"
+	i := len(whole) - len("Công văn số 12vphanoi.gov.vn<id@a>")
+	m := sortthread.Message{
+		UID:       7,
+		Subject:   whole[i : i+len("Công văn số 12")],
+		From:      sortthread.Address{Mailbox: whole[len(whole)-20 : len(whole)-18], Host: "hanoi.gov.vn"},
+		To:        sortthread.Address{Mailbox: "to"},
+		MessageID: whole[len(whole)-6:],
+		Date:      time.Date(2026, 12, 6, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600)),
+	}
+	before := sortValueBytes(&m)
+	c := &searchContext{sortCriteria: []sortthread.Criterion{{Field: sortthread.Subject}, {Field: sortthread.DisplayFrom}}}
+	date := m.Date
+	c.keepSortValues(&m)
+	inWhole := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		b := uintptr(unsafe.Pointer(unsafe.StringData(whole)))
+		return p >= b && p < b+uintptr(len(whole))
+	}
+	if m.Subject != "Công văn số 12" || inWhole(m.Subject) {
+		t.Errorf("subject %q kept in the whole envelope: %v", m.Subject, inWhole(m.Subject))
+	}
+	if m.From.Mailbox != "vp" || inWhole(m.From.Mailbox) || m.From.Host != "hanoi.gov.vn" {
+		t.Errorf("from %+v, want vp@hanoi.gov.vn in its own memory", m.From)
+	}
+	if m.To != (sortthread.Address{}) || m.MessageID != "" {
+		t.Errorf("kept To %+v and Message-ID %q, which no key reads", m.To, m.MessageID)
+	}
+	if !m.Date.Equal(date) {
+		t.Errorf("date %v, want %v", m.Date, date)
+	}
+	if after := sortValueBytes(&m); after >= before {
+		t.Errorf("got %d bytes kept, want fewer than %d", after, before)
 	}
 }
