@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,32 @@ func BenchmarkContextSeqSets1000(b *testing.B) {
 			q.seqSets[i] = imap.SeqSet{{Start: 1, Stop: n}}
 		}
 		sel.seqSetsToUIDs(q)
+	}
+}
+
+// BenchmarkContextKeep50k: the memory a SORT UPDATE context of all
+// 50,000 messages of the fixture keeps, as live heap after a collection,
+// per message (kept-B/msg); each op makes and cancels the context.
+func BenchmarkContextKeep50k(b *testing.B) {
+	for _, bc := range []struct{ name, keys string }{
+		{"subject", "(SUBJECT)"},
+		{"from-date", "(DISPLAYFROM DATE)"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := bench50kRaw(b)
+			var kept uint64
+			var ms runtime.MemStats
+			for b.Loop() {
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				before := ms.HeapAlloc
+				r.do("UID SORT RETURN (UPDATE) " + bc.keys + " UTF-8 ALL")
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				kept += ms.HeapAlloc - before
+				r.do(fmt.Sprintf(`CANCELUPDATE "t%d"`, r.n))
+			}
+			b.ReportMetric(float64(kept)/float64(b.N)/bench50kSize, "kept-B/msg")
+		})
 	}
 }
