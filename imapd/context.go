@@ -2,8 +2,11 @@ package imapd
 
 import (
 	"cmp"
+	"errors"
 	"slices"
 	"sort"
+	"strings"
+	"unsafe"
 
 	"github.com/emersion/go-imap/v2"
 
@@ -29,22 +32,26 @@ import (
 // need them; a SORT context keeps its result's sort values in memory and
 // places a message that enters it by binary search.
 
-// Bounds of the update contexts of one session.
-const (
-	// maxUpdateContexts is how many update contexts a session may hold;
-	// one more is refused with NOUPDATE (RFC 5267 section 4.3.1).
-	maxUpdateContexts = 16
-	// maxSortContextMessages bounds the messages all the SORT contexts
-	// of a session keep with their sort values (some 270 bytes each).
-	maxSortContextMessages = 100_000
-)
+// maxUpdateContexts is how many update contexts a session may hold; one
+// more is refused with NOUPDATE (RFC 5267 section 4.3.1).
+const maxUpdateContexts = 16
+
+// maxContextBytes bounds the memory the update contexts of a session
+// keep: 4 bytes for each message of a result, and for SORT each
+// message's sort values (some 290 bytes and the texts its sort keys
+// read; see sortValueBytes), some 110,000 messages sorted by subject. A
+// context that would take more is refused, or ended when a change makes
+// it grow past the bound, with an untagged NO [NOUPDATE] (RFC 5267
+// section 4.3.1). A variable for tests.
+var maxContextBytes = 32 << 20
 
 // searchContext is one search kept up to date (RFC 5267 section 4.3).
 type searchContext struct {
 	tag string
 	uid bool // UID SEARCH or UID SORT: the numbers are UIDs
-	// criteria and q are the search; q's sequence sets and "*" are those
-	// of the moment of the search.
+	// criteria and q are the search, compiled once by matching: its "*"
+	// and "$" are those of the moment of the search, its sequence sets
+	// UID sets.
 	criteria *imap.SearchCriteria
 	q        *query
 	needs    searchNeeds
@@ -58,6 +65,8 @@ type searchContext struct {
 	sortCriteria []sortthread.Criterion
 	needEnvelope bool
 	order        []*sortthread.Message
+	// orderBytes is what order keeps, by sortValueBytes.
+	orderBytes int
 	// orderUIDs are the UIDs of order, in its order: found by a scan of
 	// 4-byte values rather than of pointers to messages all over memory.
 	orderUIDs []uint32
@@ -115,31 +124,20 @@ func writePartial(e *wire.Encoder, p *wire.Partial, nums []uint32) {
 	e.Atom(")")
 }
 
-// addContext keeps a search as an update context. matched is its result
-// in sequence order; for SORT, sorted is it in sort order (numbers as
-// sortthread.Sort returned them) with msgs their sort values. Over the
-// bounds the search stands but is not kept, and the client is told with
-// an untagged NO [NOUPDATE "tag"] (RFC 5267 section 4.3.1).
-func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, ret *wire.SearchReturn, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
+// addContext keeps a search as an update context. q is the search as
+// matching compiled it and matched its result in sequence order; for
+// SORT, sorted is it in sort order (numbers as sortthread.Sort returned
+// them) with msgs their sort values. Over the bounds the search stands
+// but is not kept, and the client is told with an untagged NO [NOUPDATE
+// "tag"] (RFC 5267 section 4.3.1).
+func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, q *query, matched []*searchMsg, sortCriteria []sortthread.Criterion, needEnvelope bool, msgs []sortthread.Message, sorted []uint32) {
 	sel := s.sel
-	kept := 0
-	for _, c := range sel.contexts {
-		kept += len(c.order)
-	}
-	if len(sel.contexts) >= maxUpdateContexts || (sortCriteria != nil && kept+len(matched) > maxSortContextMessages) {
-		s.enc.Untagged().Atom("NO [NOUPDATE ").String(cmd.Tag).Atom("] Too many update contexts").CRLF()
+	if len(sel.contexts) >= maxUpdateContexts {
+		s.noUpdate(cmd.Tag, "Too many update contexts")
 		return
 	}
-	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, modseq: usesModSeq(criteria)}
+	c := &searchContext{tag: cmd.Tag, uid: cmd.UID, criteria: criteria, q: q, modseq: usesModSeq(criteria)}
 	c.needs.add(criteria)
-	sel.mb.mu.Lock()
-	var lastSeq, lastUID uint32
-	if n := len(sel.view); n > 0 {
-		lastSeq, lastUID = uint32(n), sel.view[n-1]
-	}
-	c.q = sel.compile(criteria, lastSeq, lastUID)
-	sel.seqSetsToUIDs(c.q)
-	sel.mb.mu.Unlock()
 	c.members = make([]uint32, len(matched))
 	for i, m := range matched {
 		c.members[i] = m.ref.uid
@@ -159,11 +157,86 @@ func (s *session) addContext(cmd *wire.Command, criteria *imap.SearchCriteria, r
 		for _, n := range sorted {
 			m := &msgs[at[n]]
 			m.Seq = m.UID // sequence order is UID order
+			c.keepSortValues(m)
 			c.order = append(c.order, m)
 			c.orderUIDs = append(c.orderUIDs, m.UID)
+			c.orderBytes += sortValueBytes(m)
 		}
 	}
+	if sel.contextBytes()+c.bytes() > maxContextBytes {
+		s.noUpdate(cmd.Tag, "Result too large to keep up to date")
+		return
+	}
 	sel.contexts = append(sel.contexts, c)
+}
+
+// noUpdate tells the client that the update context tag is not kept, or
+// no longer (RFC 5267 section 4.3.1).
+func (s *session) noUpdate(tag, text string) {
+	s.enc.Untagged().Atom("NO [NOUPDATE ").String(tag).Atom("] ").Atom(text).CRLF()
+}
+
+// bytes is the memory context c keeps, as maxContextBytes counts it.
+func (c *searchContext) bytes() int {
+	return 4*len(c.members) + c.orderBytes
+}
+
+// contextBytes is the memory the session's update contexts keep.
+func (sel *selection) contextBytes() int {
+	n := 0
+	for _, c := range sel.contexts {
+		n += c.bytes()
+	}
+	return n
+}
+
+// sortValueBytes is the memory a message of a SORT context keeps: its
+// sort values, their texts, and its place in order and orderUIDs.
+func sortValueBytes(m *sortthread.Message) int {
+	n := int(unsafe.Sizeof(*m)) + int(unsafe.Sizeof(m)) + 4
+	n += len(m.Subject) + len(m.MessageID) + len(m.InReplyTo) + len(m.References)
+	for _, a := range [...]*sortthread.Address{&m.From, &m.To, &m.CC} {
+		n += len(a.Name) + len(a.Mailbox) + len(a.Host)
+	}
+	return n
+}
+
+// keepSortValues makes m hold only what the context's sort keys read,
+// in memory of its own: the texts of a decoded envelope are parts of
+// one string of the whole envelope, which a kept substring would keep
+// whole; Message-ID and In-Reply-To are THREAD's, and times lose their
+// zone (the keys read instants).
+func (c *searchContext) keepSortValues(m *sortthread.Message) {
+	var subject, from, to, cc bool
+	for _, k := range c.sortCriteria {
+		switch k.Field {
+		case sortthread.Subject:
+			subject = true
+		case sortthread.From, sortthread.DisplayFrom:
+			from = true
+		case sortthread.To, sortthread.DisplayTo:
+			to = true
+		case sortthread.CC:
+			cc = true
+		}
+	}
+	keep := func(a *sortthread.Address, need bool) {
+		if !need {
+			*a = sortthread.Address{}
+			return
+		}
+		a.Name, a.Mailbox, a.Host = strings.Clone(a.Name), strings.Clone(a.Mailbox), strings.Clone(a.Host)
+	}
+	if subject {
+		m.Subject = strings.Clone(m.Subject)
+	} else {
+		m.Subject = ""
+	}
+	keep(&m.From, from)
+	keep(&m.To, to)
+	keep(&m.CC, cc)
+	m.MessageID, m.InReplyTo, m.References = "", "", ""
+	m.Arrival, m.Date = m.Arrival.UTC(), m.Date.UTC()
 }
 
 // compare orders two messages of a SORT context as SORT does, by asking
@@ -316,6 +389,7 @@ func (c *searchContext) removeOrdered(uids []uint32) []placed {
 	for r, uid := range c.orderUIDs {
 		if _, ok := slices.BinarySearch(uids, uid); ok {
 			out = append(out, placed{pos: w + 1, uid: uid})
+			c.orderBytes -= sortValueBytes(c.order[r])
 			continue
 		}
 		if w != r {
@@ -332,6 +406,9 @@ func (c *searchContext) removeOrdered(uids []uint32) []placed {
 // returns them in the order of their places, each with its final
 // position: read in that order, each ADDTO is valid.
 func (c *searchContext) insertOrdered(msgs []*sortthread.Message) []placed {
+	for _, m := range msgs {
+		c.orderBytes += sortValueBytes(m)
+	}
 	if len(msgs) > bulkInsert {
 		return c.resort(msgs)
 	}
@@ -491,16 +568,21 @@ func (s *session) contextsMatch(uids []uint32) {
 	if err := s.loadContextData(msgs, needs); err != nil {
 		s.srv.log.Warn("imapd: update contexts end", "err", err)
 		for _, c := range sel.contexts {
-			s.enc.Untagged().Atom("NO [NOUPDATE ").String(c.tag).Atom("] Search updates stopped").CRLF()
+			s.noUpdate(c.tag, "Search updates stopped")
 		}
 		sel.contexts = nil
 		return
 	}
 	var failed []*searchContext
 	for _, c := range sel.contexts {
-		if err := s.contextMatch(c, msgs); err != nil {
+		err := s.contextMatch(c, msgs)
+		switch {
+		case errors.Is(err, errContextFull):
+			s.noUpdate(c.tag, "Result too large to keep up to date")
+			failed = append(failed, c)
+		case err != nil:
 			s.srv.log.Warn("imapd: update context ends", "tag", c.tag, "err", err)
-			s.enc.Untagged().Atom("NO [NOUPDATE ").String(c.tag).Atom("] Search updates stopped").CRLF()
+			s.noUpdate(c.tag, "Search updates stopped")
 			failed = append(failed, c)
 		}
 	}
@@ -535,8 +617,14 @@ func (s *session) loadContextData(msgs []*searchMsg, needs searchNeeds) error {
 	return s.loadSearchData(msgs, needs)
 }
 
+// errContextFull ends an update context that a change made grow past
+// maxContextBytes.
+var errContextFull = errors.New("update contexts over their memory bound")
+
 // contextMatch tells the client of the messages of msgs that entered or
-// left context c: REMOVEFROM then ADDTO, on one ESEARCH line.
+// left context c: REMOVEFROM then ADDTO, on one ESEARCH line. When that
+// makes the session's contexts keep more than maxContextBytes, it says
+// nothing and returns errContextFull: c is to end.
 func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 	var added, removed []*searchMsg
 	for _, m := range msgs {
@@ -568,6 +656,9 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		c.members = slices.Insert(c.members, i, m.ref.uid)
 	}
 	if !c.sorted {
+		if s.sel.contextBytes() > maxContextBytes {
+			return errContextFull
+		}
 		e := s.esearchHead(c)
 		if len(removed) > 0 {
 			var set imap.SeqSet
@@ -607,9 +698,13 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 		ptrs := make([]*sortthread.Message, len(sm))
 		for i := range sm {
 			sm[i].Seq = sm[i].UID // sequence order is UID order
+			c.keepSortValues(&sm[i])
 			ptrs[i] = &sm[i]
 		}
 		in = c.insertOrdered(ptrs)
+	}
+	if s.sel.contextBytes() > maxContextBytes {
+		return errContextFull
 	}
 	e := s.esearchHead(c)
 	numOf := func(uid uint32) uint32 { return num(byUID[uid]) }
@@ -619,26 +714,26 @@ func (s *session) contextMatch(c *searchContext, msgs []*searchMsg) error {
 	return e.Err()
 }
 
-// seqSetsToUIDs makes the sequence-number criteria of a context's query
-// name the messages they named when the search ran: later expunges shift
-// sequence numbers, and a message keeps matching or not by what it is,
-// not by where it moved. mb.mu must be held.
+// seqSetsToUIDs makes the sequence-number criteria of a query (compiled
+// against the current view) name the messages they name now as UIDs:
+// later expunges shift sequence numbers, and in an update context a
+// message keeps matching or not by what it is, not by where it moved.
+// The range lo:hi of the view is the UID range view[lo-1]:view[hi-1]:
+// the view is in UID order and a message joins it with a UID above all
+// of it (RFC 9051 section 2.3.1.1), so no other message ever falls in
+// that range. The cost is the ranges, whatever the size of the view.
+// mb.mu must be held.
 func (sel *selection) seqSetsToUIDs(q *query) {
+	n := len(sel.view)
 	for _, set := range q.seqSets {
-		var uids imap.UIDSet
+		uids := imap.UIDSet{} // with no range it matches nothing
 		for _, r := range set {
-			lo, hi := max(int(r.Start), 1), min(int(r.Stop), len(sel.view))
-			for i := lo; i <= hi; i++ {
-				uid := imap.UID(sel.view[i-1])
-				if n := len(uids); n > 0 && uids[n-1].Stop+1 == uid {
-					uids[n-1].Stop = uid
-				} else {
-					uids = append(uids, imap.UIDRange{Start: uid, Stop: uid})
-				}
+			lo, hi := max(int(r.Start), 1), min(int(r.Stop), n)
+			if lo > hi {
+				continue
 			}
-		}
-		if uids == nil {
-			uids = imap.UIDSet{} // matches nothing
+			// The ranges of a set are ascending and apart, so are these.
+			uids = append(uids, imap.UIDRange{Start: imap.UID(sel.view[lo-1]), Stop: imap.UID(sel.view[hi-1])})
 		}
 		q.uidSets = append(q.uidSets, uids)
 	}

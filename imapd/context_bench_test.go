@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/emersion/go-imap/v2"
 )
 
 // benchConn is a raw IMAP connection for benchmarks.
@@ -128,6 +131,52 @@ func BenchmarkContextUpdate50k(b *testing.B) {
 					op = "+"
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkContextSeqSets1000: an update context's thousand "1:*" over a
+// view of 100,000 messages with every other UID expunged made UID sets
+// (the part of UPDATE done under the mailbox's shared lock).
+func BenchmarkContextSeqSets1000(b *testing.B) {
+	const n, sets = 100_000, 1000
+	sel := &selection{}
+	for i := range n {
+		sel.view = append(sel.view, uint32(2*i+1))
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		q := &query{seqSets: make([]imap.SeqSet, sets)}
+		for i := range q.seqSets {
+			q.seqSets[i] = imap.SeqSet{{Start: 1, Stop: n}}
+		}
+		sel.seqSetsToUIDs(q)
+	}
+}
+
+// BenchmarkContextKeep50k: the memory a SORT UPDATE context of all
+// 50,000 messages of the fixture keeps, as live heap after a collection,
+// per message (kept-B/msg); each op makes and cancels the context.
+func BenchmarkContextKeep50k(b *testing.B) {
+	for _, bc := range []struct{ name, keys string }{
+		{"subject", "(SUBJECT)"},
+		{"from-date", "(DISPLAYFROM DATE)"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			r := bench50kRaw(b)
+			var kept uint64
+			var ms runtime.MemStats
+			for b.Loop() {
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				before := ms.HeapAlloc
+				r.do("UID SORT RETURN (UPDATE) " + bc.keys + " UTF-8 ALL")
+				runtime.GC()
+				runtime.ReadMemStats(&ms)
+				kept += ms.HeapAlloc - before
+				r.do(fmt.Sprintf(`CANCELUPDATE "t%d"`, r.n))
+			}
+			b.ReportMetric(float64(kept)/float64(b.N)/bench50kSize, "kept-B/msg")
 		})
 	}
 }

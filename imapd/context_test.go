@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
+
+	"github.com/emersion/go-imap/v2"
 
 	"congthu/imapd/sortthread"
 	"congthu/store"
@@ -455,5 +458,232 @@ func TestContextModSeq(t *testing.T) {
 	want := fmt.Sprintf(`* ESEARCH (TAG "s") UID ADDTO (0 %d) MODSEQ %d`, uids[1], after)
 	if es := esearch(ls); len(es) != 1 || es[0] != want {
 		t.Errorf("after STORE: %q, want %q", es, want)
+	}
+}
+
+// TestContextSeqSetsCost: a context's sequence sets become UID sets at a
+// cost of their ranges, not of the view: a hundred "1:*" over a view of
+// 100,000 messages with every other UID expunged are a hundred UID
+// ranges, made with an allocation each (expanding each set over the
+// view made 50,000 ranges per set, under the mailbox's shared lock).
+func TestContextSeqSetsCost(t *testing.T) {
+	const n, sets = 100_000, 100
+	sel := &selection{}
+	for i := range n {
+		sel.view = append(sel.view, uint32(2*i+1))
+	}
+	newQuery := func() *query {
+		q := &query{}
+		for range sets {
+			var s imap.SeqSet
+			s.AddRange(1, n)
+			q.seqSets = append(q.seqSets, s)
+		}
+		return q
+	}
+	q := newQuery()
+	sel.seqSetsToUIDs(q)
+	if len(q.uidSets) != sets || len(q.seqSets) != 0 {
+		t.Fatalf("got %d UID sets and %d sequence sets, want %d and 0", len(q.uidSets), len(q.seqSets), sets)
+	}
+	for i, u := range q.uidSets {
+		if len(u) != 1 || u[0].Start != 1 || u[0].Stop != 2*n-1 {
+			t.Fatalf("set %d: got %d ranges from %v, want 1:%d", i, len(u), u[0], 2*n-1)
+		}
+	}
+	allocs := testing.AllocsPerRun(5, func() {
+		q := &query{seqSets: make([]imap.SeqSet, sets)}
+		for i := range q.seqSets {
+			q.seqSets[i] = imap.SeqSet{{Start: 1, Stop: n}}
+		}
+		sel.seqSetsToUIDs(q)
+	})
+	// The query above is 1 + sets allocations; the UID sets 2 per set at
+	// most (the set and its growth to one range), plus the list of sets.
+	if allocs > 4*sets {
+		t.Errorf("got %.0f allocations for %d sets, want at most %d", allocs, sets, 4*sets)
+	}
+}
+
+// TestContextSeqSetsToUIDs: a sequence range names the messages of the
+// view it covered, by UID, and not the UIDs in the gaps between them nor
+// those of later arrivals.
+func TestContextSeqSetsToUIDs(t *testing.T) {
+	sel := &selection{view: []uint32{3, 7, 8, 20, 21, 40}}
+	var set imap.SeqSet
+	set.AddRange(2, 3)
+	set.AddNum(5)
+	q := &query{seqSets: []imap.SeqSet{set, {{Start: 4, Stop: 9}}, {{Start: 8, Stop: 9}}}}
+	sel.seqSetsToUIDs(q)
+	for i, want := range []string{"7:8,21", "20:40", ""} {
+		if got := q.uidSets[i].String(); got != want {
+			t.Errorf("set %d: got %q, want %q", i, got, want)
+		}
+	}
+	for _, uid := range []imap.UID{9, 19, 22, 41} {
+		if q.uidSets[0].Contains(uid) {
+			t.Errorf("set 0 has UID %d", uid)
+		}
+	}
+}
+
+// TestContextSaveDollar: "$" in a search that also saves its result
+// (RETURN (SAVE UPDATE)) is the saved result before the search, for the
+// search and for its update context alike (RFC 5182 section 2.4).
+func TestContextSaveDollar(t *testing.T) {
+	e, uids := contextEnv(t, envOptions{})
+	a := dialLoggedIn(t, e, "INBOX")
+	b := dialLoggedIn(t, e, "INBOX")
+	a.command("s1", "SEARCH RETURN (SAVE) 1:2", "OK")
+	want := fmt.Sprintf(`* ESEARCH (TAG "u1") UID ALL %d:%d`, uids[2], uids[4])
+	if es := esearch(a.command("u1", "UID SEARCH RETURN (SAVE UPDATE ALL) NOT $", "OK")); len(es) != 1 || es[0] != want {
+		t.Fatalf("got %q, want %q", es, want)
+	}
+	b.command("b1", `STORE 3 +FLAGS (\Flagged)`, "OK")
+	b.command("b2", `STORE 1 +FLAGS (\Flagged)`, "OK")
+	if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 0 {
+		t.Errorf("flags of messages 1 and 3 changed: got %q, want no change to the result", es)
+	}
+	// The saved result is now the search's, 3:5.
+	b.command("b3", `STORE 1:5 +FLAGS (\Seen)`, "OK")
+	want = fmt.Sprintf(`* ESEARCH (TAG "u2") UID ALL %d:%d`, uids[2], uids[4])
+	if es := esearch(a.command("u2", "UID SEARCH RETURN (ALL) $ SEEN", "OK")); len(es) != 1 || es[0] != want {
+		t.Errorf("got %q, want %q", es, want)
+	}
+}
+
+// TestContextStar: "*" is the largest number in use when the search
+// runs, and a range with "*" in an empty mailbox names nothing: in both
+// cases messages that arrive later are not in the result.
+func TestContextStar(t *testing.T) {
+	e := newEnv(t, envOptions{})
+	a := dialLoggedIn(t, e, "INBOX")
+	a.command("u1", "UID SEARCH RETURN (UPDATE) UID 2:*", "OK")
+	a.command("u2", "SEARCH RETURN (UPDATE) 1:*", "OK")
+	a.command("u3", "SEARCH RETURN (UPDATE) NOT UID *", "OK")
+	var uids []uint32
+	for i := range 3 {
+		uids = append(uids, e.deliver("", message(fmt.Sprint("s", i), "vp@hanoi.gov.vn", "x")).UID)
+	}
+	want := `* ESEARCH (TAG "u3") ADDTO (0 1:3)`
+	if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+		t.Errorf("empty mailbox, then 3 arrivals: got %q, want only %q", es, want)
+	}
+	a.command("c", `CANCELUPDATE "u1" "u2" "u3"`, "OK")
+	want = fmt.Sprintf(`* ESEARCH (TAG "v1") UID ALL %d:%d`, uids[1], uids[2])
+	if es := esearch(a.command("v1", "UID SEARCH RETURN (UPDATE ALL) UID 2:*", "OK")); len(es) != 1 || es[0] != want {
+		t.Fatalf("got %q, want %q", es, want)
+	}
+	a.command("v2", "SEARCH RETURN (UPDATE) 2:*", "OK")
+	for i := range 3 {
+		e.deliver("", message(fmt.Sprint("t", i), "vp@hanoi.gov.vn", "x"))
+	}
+	if es := esearch(a.command("n2", "NOOP", "OK")); len(es) != 0 {
+		t.Errorf("3 messages, then 3 arrivals: got %q, want no change to the results", es)
+	}
+}
+
+// setMaxContextBytes sets the memory bound of update contexts for a test.
+func setMaxContextBytes(t *testing.T, n int) {
+	old := maxContextBytes
+	maxContextBytes = n
+	t.Cleanup(func() { maxContextBytes = old })
+}
+
+// TestContextMemoryBound: the memory the contexts of a session keep is
+// bounded when a context is made and when a change makes it grow: over
+// the bound the context is refused, or ends, with NO [NOUPDATE].
+func TestContextMemoryBound(t *testing.T) {
+	t.Run("search", func(t *testing.T) {
+		e, _ := contextEnv(t, envOptions{})
+		a := dialLoggedIn(t, e, "INBOX")
+		setMaxContextBytes(t, 4*6) // the UIDs of six messages
+		ls := a.command("u1", "SEARCH RETURN (UPDATE) ALL", "OK")
+		if index(ls, "* NO") >= 0 {
+			t.Fatalf("five messages refused: %q", ls)
+		}
+		ls = a.command("u2", "SEARCH RETURN (UPDATE COUNT) 1:2", "OK")
+		if index(ls, `* NO [NOUPDATE "u2"]`) < 0 || index(ls, `* ESEARCH (TAG "u2") COUNT 2`) < 0 {
+			t.Errorf("seven messages in all: got %q, want the result and NO [NOUPDATE]", ls)
+		}
+		e.deliver("", message("f", "vp@hanoi.gov.vn", "x"))
+		want := `* ESEARCH (TAG "u1") ADDTO (0 6)`
+		if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+			t.Errorf("sixth message: got %q, want %q", es, want)
+		}
+		e.deliver("", message("g", "vp@hanoi.gov.vn", "x"))
+		ls = a.command("n2", "NOOP", "OK")
+		if index(ls, `* NO [NOUPDATE "u1"]`) < 0 || len(esearch(ls)) != 0 {
+			t.Errorf("seventh message: got %q, want NO [NOUPDATE] and no ESEARCH", ls)
+		}
+		a.command("c", `CANCELUPDATE "u1"`, "BAD") // ended
+	})
+	t.Run("sort", func(t *testing.T) {
+		e, _ := contextEnv(t, envOptions{})
+		a := dialLoggedIn(t, e, "INBOX")
+		// Five messages sorted by subject keep 1,490 to 1,550 bytes, one
+		// more up to some 1,850, two more over 2,000.
+		setMaxContextBytes(t, 2000)
+		ls := a.command("u1", "SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL", "OK")
+		if index(ls, "* NO") >= 0 {
+			t.Fatalf("five messages refused: %q", ls)
+		}
+		e.deliver("", message("f", "vp@hanoi.gov.vn", "x"))
+		want := `* ESEARCH (TAG "u1") ADDTO (6 6)`
+		if es := esearch(a.command("n1", "NOOP", "OK")); len(es) != 1 || es[0] != want {
+			t.Errorf("sixth message: got %q, want %q", es, want)
+		}
+		e.deliver("", message("g", "vp@hanoi.gov.vn", "x"))
+		ls = a.command("n2", "NOOP", "OK")
+		if index(ls, `* NO [NOUPDATE "u1"]`) < 0 || len(esearch(ls)) != 0 {
+			t.Errorf("seventh message: got %q, want NO [NOUPDATE] and no ESEARCH", ls)
+		}
+		ls = a.command("u2", "SORT RETURN (UPDATE) (SUBJECT) UTF-8 ALL", "OK")
+		if index(ls, `* NO [NOUPDATE "u2"]`) < 0 {
+			t.Errorf("seven messages: got %q, want NO [NOUPDATE]", ls)
+		}
+	})
+}
+
+// TestContextSortValuesKept: a SORT context keeps the texts its keys
+// read in memory of their own, not the envelope they were cut from, and
+// drops the others.
+func TestContextSortValuesKept(t *testing.T) {
+	whole := strings.Repeat("x", 1<<16) + "Công văn số 12" + "vp" + "hanoi.gov.vn" + "<id@a>"
+	i := len(whole) - len("Công văn số 12vphanoi.gov.vn<id@a>")
+	m := sortthread.Message{
+		UID:       7,
+		Subject:   whole[i : i+len("Công văn số 12")],
+		From:      sortthread.Address{Mailbox: whole[len(whole)-20 : len(whole)-18], Host: "hanoi.gov.vn"},
+		To:        sortthread.Address{Mailbox: "to"},
+		MessageID: whole[len(whole)-6:],
+		Date:      time.Date(2026, 12, 6, 9, 0, 0, 0, time.FixedZone("ICT", 7*3600)),
+	}
+	before := sortValueBytes(&m)
+	c := &searchContext{sortCriteria: []sortthread.Criterion{{Field: sortthread.Subject}, {Field: sortthread.DisplayFrom}}}
+	date := m.Date
+	c.keepSortValues(&m)
+	inWhole := func(s string) bool {
+		if s == "" {
+			return false
+		}
+		p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+		b := uintptr(unsafe.Pointer(unsafe.StringData(whole)))
+		return p >= b && p < b+uintptr(len(whole))
+	}
+	if m.Subject != "Công văn số 12" || inWhole(m.Subject) {
+		t.Errorf("subject %q kept in the whole envelope: %v", m.Subject, inWhole(m.Subject))
+	}
+	if m.From.Mailbox != "vp" || inWhole(m.From.Mailbox) || m.From.Host != "hanoi.gov.vn" {
+		t.Errorf("from %+v, want vp@hanoi.gov.vn in its own memory", m.From)
+	}
+	if m.To != (sortthread.Address{}) || m.MessageID != "" {
+		t.Errorf("kept To %+v and Message-ID %q, which no key reads", m.To, m.MessageID)
+	}
+	if !m.Date.Equal(date) {
+		t.Errorf("date %v, want %v", m.Date, date)
+	}
+	if after := sortValueBytes(&m); after >= before {
+		t.Errorf("got %d bytes kept, want fewer than %d", after, before)
 	}
 }

@@ -108,7 +108,12 @@ type query struct {
 	uidSets []imap.UIDSet
 }
 
-// compile folds the strings and makes the number sets static.
+// compile folds the strings and makes the number sets static: "*" is
+// lastSeq or lastUID, the largest number in use when the search runs
+// (RFC 9051 section 9, seq-number). With no message there is no such
+// number, and a range with "*" names nothing, now or later: in an
+// update context "UID 5:*" no more matches the messages that arrive
+// after the search in an empty mailbox than in a full one.
 func (sel *selection) compile(c *imap.SearchCriteria, lastSeq, lastUID uint32) *query {
 	q := &query{c: c}
 	for _, h := range c.Header {
@@ -125,8 +130,11 @@ func (sel *selection) compile(c *imap.SearchCriteria, lastSeq, lastUID uint32) *
 			q.uidSets = append(q.uidSets, sel.searchRes)
 			continue
 		}
-		var st imap.SeqSet
+		st := imap.SeqSet{} // not nil: with no range it matches nothing
 		for _, r := range set {
+			if noStar(r.Start, r.Stop, lastSeq) {
+				continue
+			}
 			a, b := static(r.Start, r.Stop, lastSeq)
 			st.AddRange(a, b)
 		}
@@ -137,8 +145,11 @@ func (sel *selection) compile(c *imap.SearchCriteria, lastSeq, lastUID uint32) *
 			q.uidSets = append(q.uidSets, sel.searchRes)
 			continue
 		}
-		var st imap.UIDSet
+		st := imap.UIDSet{}
 		for _, r := range set {
+			if noStar(uint32(r.Start), uint32(r.Stop), lastUID) {
+				continue
+			}
 			a, b := static(uint32(r.Start), uint32(r.Stop), lastUID)
 			st.AddRange(imap.UID(a), imap.UID(b))
 		}
@@ -151,6 +162,30 @@ func (sel *selection) compile(c *imap.SearchCriteria, lastSeq, lastUID uint32) *
 		q.or = append(q.or, [2]*query{sel.compile(&c.Or[i][0], lastSeq, lastUID), sel.compile(&c.Or[i][1], lastSeq, lastUID)})
 	}
 	return q
+}
+
+// noStar reports whether a range has "*" (0) and there is no largest
+// number for it to stand for.
+func noStar(start, stop, largest uint32) bool {
+	return largest == 0 && (start == 0 || stop == 0)
+}
+
+// hasSeqSets reports whether q or a query under it has sequence sets.
+func (q *query) hasSeqSets() bool {
+	if len(q.seqSets) > 0 {
+		return true
+	}
+	for _, n := range q.not {
+		if n.hasSeqSets() {
+			return true
+		}
+	}
+	for _, o := range q.or {
+		if o[0].hasSeqSets() || o[1].hasSeqSets() {
+			return true
+		}
+	}
+	return false
 }
 
 func dateOnly(t time.Time) time.Time {
@@ -339,7 +374,7 @@ func (s *session) Search(cmd *wire.Command) error {
 	if withModSeq {
 		s.enableCondStore()
 	}
-	matched, err := s.matching(&a.Criteria)
+	matched, q, err := s.matching(&a.Criteria)
 	if err != nil {
 		return err
 	}
@@ -428,7 +463,7 @@ func (s *session) Search(cmd *wire.Command) error {
 	}
 	e.CRLF()
 	if update {
-		s.addContext(cmd, &a.Criteria, ret, matched, nil, false, nil, nil)
+		s.addContext(cmd, &a.Criteria, q, matched, nil, false, nil, nil)
 	}
 	return e.Err()
 }
@@ -444,9 +479,13 @@ func checkCharset(charset string) error {
 }
 
 // matching returns the messages of the client's view (with flags as of
-// the last sync) that match c, in sequence-number order. SEARCH, SORT and
-// THREAD all choose their messages here.
-func (s *session) matching(c *imap.SearchCriteria) ([]*searchMsg, error) {
+// the last sync) that match c, in sequence-number order, and c compiled:
+// SEARCH, SORT and THREAD all choose their messages here, and an update
+// context keeps the query matching used (context.go). The query's "*" is
+// the last message of the view and its "$" the saved result, both as
+// they are before the command; its sequence sets are made UID sets (see
+// seqSetsToUIDs), so it names the same messages after the view changes.
+func (s *session) matching(c *imap.SearchCriteria) ([]*searchMsg, *query, error) {
 	sel := s.sel
 	mb := sel.mb
 	mb.mu.Lock()
@@ -456,16 +495,26 @@ func (s *session) matching(c *imap.SearchCriteria) ([]*searchMsg, error) {
 			msgs = append(msgs, &searchMsg{ref: msgRef{seq: uint32(i + 1), uid: uid}, flags: mb.msgs[k].flags, modseq: mb.msgs[k].modseq})
 		}
 	}
-	mb.mu.Unlock()
-	if len(msgs) == 0 {
-		return nil, nil
+	var lastSeq, lastUID uint32
+	if n := len(sel.view); n > 0 {
+		lastSeq, lastUID = uint32(n), sel.view[n-1]
 	}
-	last := msgs[len(msgs)-1].ref
-	q := sel.compile(c, last.seq, last.uid)
+	mb.mu.Unlock()
+	q := sel.compile(c, lastSeq, lastUID)
+	if q.hasSeqSets() {
+		// The view changes only on this session's goroutine, so it is
+		// the one just read; this costs the ranges, not the view.
+		mb.mu.Lock()
+		sel.seqSetsToUIDs(q)
+		mb.mu.Unlock()
+	}
+	if len(msgs) == 0 {
+		return nil, q, nil
+	}
 	var needs searchNeeds
 	needs.add(c)
 	if err := s.loadSearchData(msgs, needs); err != nil {
-		return nil, s.fail("search", err)
+		return nil, nil, s.fail("search", err)
 	}
 	out := msgs[:0]
 	for _, m := range msgs {
@@ -473,7 +522,7 @@ func (s *session) matching(c *imap.SearchCriteria) ([]*searchMsg, error) {
 			out = append(out, m)
 		}
 	}
-	return out, nil
+	return out, q, nil
 }
 
 // loadSearchData fills in what the criteria need.

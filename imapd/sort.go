@@ -60,7 +60,7 @@ func (s *session) Sort(cmd *wire.Command) error {
 	if usesModSeq(&a.Search) {
 		s.enableCondStore()
 	}
-	matched, err := s.matching(&a.Search)
+	matched, q, err := s.matching(&a.Search)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (s *session) Sort(cmd *wire.Command) error {
 	}
 	e.CRLF()
 	if ret.Update {
-		s.addContext(cmd, &a.Search, ret, matched, criteria, needEnvelope, msgs, nums)
+		s.addContext(cmd, &a.Search, q, matched, criteria, needEnvelope, msgs, nums)
 	}
 	return e.Err()
 }
@@ -172,7 +172,7 @@ func (s *session) Thread(cmd *wire.Command) error {
 	if usesModSeq(&a.Search) {
 		s.enableCondStore()
 	}
-	matched, err := s.matching(&a.Search)
+	matched, _, err := s.matching(&a.Search)
 	if err != nil {
 		return err
 	}
