@@ -64,6 +64,7 @@ type dashboardView struct {
 	// this month yet (one is under way).
 	SpendAt      time.Time
 	SpendPending bool
+	SpendErr     string // the last reading failed
 	Providers    []providerView
 	HasHealth    bool // Options.Health is set
 	Certs        []certView
@@ -105,6 +106,9 @@ func (s *Server) dashboard(w http.ResponseWriter, r *http.Request, sess *session
 		usage, at, have = s.spend.get(now, monthStart, s.readSpend)
 	}
 	v.SpendAt, v.SpendPending = at, !have
+	if err := s.spend.failure(); err != nil {
+		v.SpendErr = "Lần đọc chi phí gần nhất bị lỗi (sẽ thử lại khi trang được mở): " + err.Error()
+	}
 	g.Go(func() error {
 		v.Providers = providerViews(s.health(ctx), now)
 		return nil
@@ -173,6 +177,7 @@ type spendCache struct {
 	rows    []notifydb.UsageRow
 	reading bool // a reading is under way
 	done    chan struct{}
+	err     error // the last reading's failure, until one succeeds
 }
 
 // get returns the last reading for month and when it was made; have is
@@ -199,9 +204,17 @@ func (c *spendCache) read(now, month time.Time, read func(now, month time.Time) 
 	defer c.mu.Unlock()
 	c.reading = false
 	close(done)
+	c.err = err
 	if err == nil && !month.Before(c.month) {
 		c.at, c.month, c.rows = now, month, rows
 	}
+}
+
+// failure returns the last reading's failure (nil once one succeeded).
+func (c *spendCache) failure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
 }
 
 // wait returns a channel closed when the reading under way (if any) ends.

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"errors"
 	"io"
 	"math/big"
 	"net/http"
@@ -286,5 +287,36 @@ func TestDashboardSpendSlow(t *testing.T) {
 	<-e.srv.spend.wait()
 	if n := reads.Load(); n != 2 {
 		t.Errorf("a stale reading started %d readings in all, want 2", n)
+	}
+}
+
+// TestDashboardSpendFailure: a reading that fails is said on the page
+// (the store's error, for the admin) and tried again by the next page;
+// once one succeeds the figures show and the failure is gone.
+func TestDashboardSpendFailure(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	var fail atomic.Bool
+	fail.Store(true)
+	e.srv.readSpend = func(now, month time.Time) ([]notifydb.UsageRow, error) {
+		if fail.Load() {
+			return nil, errors.New("database is locked")
+		}
+		return []notifydb.UsageRow{{Service: "motcua", Channel: "zalo", Notifications: 1, CostVND: 300}}, nil
+	}
+	c := e.signedIn(adminAddr)
+	c.get("/admin/")
+	<-e.srv.spend.wait()
+	r := c.get("/admin/")
+	mustContain(t, "failed reading", r.body, "Lần đọc chi phí gần nhất bị lỗi", "database is locked")
+	fail.Store(false)
+	<-e.srv.spend.wait()
+	r = c.get("/admin/")
+	if strings.Contains(r.body, "Đang tính chi phí") {
+		<-e.srv.spend.wait()
+		r = c.get("/admin/")
+	}
+	mustContain(t, "after a good reading", r.body, "<td>motcua</td>", "300 đồng")
+	if strings.Contains(r.body, "database is locked") {
+		t.Error("the old failure is still shown after a good reading")
 	}
 }
