@@ -103,18 +103,6 @@ func readHeader(header []byte) (textproto.Header, bool) {
 	return h, err == nil || h.Len() > 0
 }
 
-// HeaderDate is the sent date of a message's header section as its
-// ENVELOPE reads it (the same fields and the same date parser): what
-// SEARCH SENTBEFORE, SENTON and SENTSINCE compare. It is zero when
-// ENVELOPE shows no readable date.
-func HeaderDate(header []byte) time.Time {
-	h, ok := readHeader(header)
-	if !ok {
-		return time.Time{}
-	}
-	return ParseDate(dateText(h))
-}
-
 // dateText is the Date field as written, as ENVELOPE writes it: the
 // first Date field unfolded, without NUL, CR or LF.
 func dateText(h textproto.Header) string {
@@ -223,6 +211,39 @@ func appendString(dst []byte, s string) []byte {
 	return append(dst, s...)
 }
 
+// DecodeDate decodes only the date of an encoded envelope (Decode's
+// Date, zero when the message has none): what SEARCH SENTBEFORE, SENTON
+// and SENTSINCE compare, without the rest.
+func DecodeDate(b []byte) (time.Time, error) {
+	if len(b) == 0 || b[0] != Version && b[0] != version3 {
+		return time.Time{}, ErrInvalid
+	}
+	d := decoder{s: string(b[:min(len(b), 32)]), i: 1}
+	t, ok := d.date()
+	if !ok {
+		return time.Time{}, ErrInvalid
+	}
+	return t, nil
+}
+
+// date decodes the date that starts an envelope: 0 for none, or 1, the
+// Unix seconds, the nanoseconds and the UTC offset in seconds.
+func (d *decoder) date() (time.Time, bool) {
+	switch d.byte() {
+	case 0:
+		return time.Time{}, !d.bad
+	case 1:
+		sec := d.varint()
+		nsec := d.uvarint()
+		off := d.varint()
+		if d.bad || nsec >= 1e9 || off < -86400 || off > 86400 {
+			return time.Time{}, false
+		}
+		return time.Unix(sec, int64(nsec)).In(zone(int(off))), true
+	}
+	return time.Time{}, false
+}
+
 // Decode decodes an envelope made by Encode, or by the Encode of version
 // 3, whose date text is the time formatted as RFC 5322 writes it. The
 // strings of the result share one allocation.
@@ -232,17 +253,8 @@ func Decode(b []byte) (*Envelope, error) {
 	}
 	d := decoder{s: string(b), i: 1}
 	e := &Envelope{}
-	switch d.byte() {
-	case 0:
-	case 1:
-		sec := d.varint()
-		nsec := d.uvarint()
-		off := d.varint()
-		if d.bad || nsec >= 1e9 || off < -86400 || off > 86400 {
-			return nil, ErrInvalid
-		}
-		e.Date = time.Unix(sec, int64(nsec)).In(zone(int(off)))
-	default:
+	var ok bool
+	if e.Date, ok = d.date(); !ok {
 		return nil, ErrInvalid
 	}
 	if b[0] == version3 {

@@ -225,11 +225,15 @@ func FuzzRoundTrip(f *testing.F) {
 		f.Add([]byte(tc.header))
 	}
 	f.Fuzz(func(t *testing.T, h []byte) {
-		got, err := Decode(FromHeader(h))
+		b := FromHeader(h)
+		got, err := Decode(b)
 		if err != nil {
 			t.Fatalf("Decode: %v", err)
 		}
 		sameRoutes(t, got, Extract(h))
+		if d, err := DecodeDate(b); err != nil || !d.Equal(got.Date) {
+			t.Fatalf("DecodeDate %v %v, Decode's date %v", d, err, got.Date)
+		}
 	})
 }
 
@@ -251,6 +255,39 @@ func BenchmarkDecode(b *testing.B) {
 	for b.Loop() {
 		if _, err := Decode(enc); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestDecodeDate: DecodeDate reads the date Decode reads, of this
+// version and of version 3, zero for none, and refuses what Decode
+// refuses at the start.
+func TestDecodeDate(t *testing.T) {
+	for _, hdr := range []string{
+		"Date: Thu, 15 Feb 2007 01:02:03 +0200\r\nSubject: x\r\n\r\n",
+		"Date: Sat, 01 Feb 2007 01:02:03 -0330 (wrong weekday)\r\n\r\n",
+		"Subject: no date\r\n\r\n",
+		"Date: not a date\r\n\r\n",
+	} {
+		b := FromHeader([]byte(hdr))
+		e, err := Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeDate(b)
+		if err != nil || !got.Equal(e.Date) || got.Location().String() != e.Date.Location().String() {
+			t.Errorf("%q: DecodeDate %v %v, Decode %v", hdr, got, err, e.Date)
+		}
+	}
+	// Version 3 starts with the same date.
+	b := FromHeader([]byte("Date: Thu, 15 Feb 2007 01:02:03 +0200\r\n\r\n"))
+	v3 := append([]byte{version3}, b[1:]...)
+	if got, err := DecodeDate(v3); err != nil || got.Unix() != 1171494123 {
+		t.Errorf("version 3: %v %v", got, err)
+	}
+	for _, bad := range [][]byte{nil, {Version}, {Version, 2}, {Version + 1, 0}, {Version, 1, 0x80}} {
+		if _, err := DecodeDate(bad); err == nil {
+			t.Errorf("DecodeDate(%v) accepted", bad)
 		}
 	}
 }

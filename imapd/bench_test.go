@@ -261,3 +261,19 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkSearchSentSince10k: SENTSINCE, which reads each message's
+// Date as ENVELOPE does.
+func BenchmarkSearchSentSince10k(b *testing.B) {
+	c := benchClient(b)
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	since := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		d, err := c.UIDSearch(&imap.SearchCriteria{SentSince: since}, nil).Wait()
+		if err != nil || len(d.AllUIDs()) != 10000 {
+			b.Fatalf("SEARCH = %d UIDs, %v", len(d.AllUIDs()), err)
+		}
+	}
+}

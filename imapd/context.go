@@ -564,6 +564,7 @@ func (s *session) contextsMatch(uids []uint32) {
 		needs.meta = needs.meta || c.needs.meta
 		needs.header = needs.header || c.needs.header
 		needs.body = needs.body || c.needs.body
+		needs.sent = needs.sent || c.needs.sent
 	}
 	if err := s.loadContextData(msgs, needs); err != nil {
 		s.srv.log.Warn("imapd: update contexts end", "err", err)

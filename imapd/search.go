@@ -2,6 +2,7 @@ package imapd
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"time"
 
@@ -16,14 +17,18 @@ import (
 // searchNeeds says which data a criteria tree looks at.
 type searchNeeds struct {
 	meta, header, body bool
+	sent               bool // the sent date, from the stored ENVELOPE
 }
 
 func (n *searchNeeds) add(c *imap.SearchCriteria) {
 	if !c.Since.IsZero() || !c.Before.IsZero() || c.Larger != 0 || c.Smaller != 0 {
 		n.meta = true
 	}
-	if len(c.Header) > 0 || !c.SentSince.IsZero() || !c.SentBefore.IsZero() || len(c.Text) > 0 {
+	if len(c.Header) > 0 || len(c.Text) > 0 {
 		n.header = true
+	}
+	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
+		n.sent = true
 	}
 	if len(c.Body) > 0 || len(c.Text) > 0 {
 		n.body = true
@@ -48,6 +53,8 @@ type searchMsg struct {
 
 	parsed     bool
 	headerText string // whole header, encoded words decoded, folded
+
+	sent time.Time // the sent date ENVELOPE shows (zero: none)
 }
 
 // decodeHeader decodes RFC 2047 encoded words; undecodable text stays.
@@ -261,8 +268,9 @@ func (sel *selection) match(q *query, m *searchMsg) bool {
 		}
 	}
 	if !c.SentSince.IsZero() || !c.SentBefore.IsZero() {
-		// The date ENVELOPE shows and SORT (DATE) uses.
-		t := envelope.HeaderDate(m.header)
+		// The date ENVELOPE shows and SORT (DATE) uses, from the
+		// stored envelope (none for a message expunged meanwhile).
+		t := m.sent
 		if t.IsZero() || !inDates(t, c.SentSince, c.SentBefore) {
 			return false
 		}
@@ -552,6 +560,26 @@ func (s *session) loadSearchData(msgs []*searchMsg, needs searchNeeds) error {
 			if m := byUID[msg.UID]; m != nil {
 				m.header = msg.Raw[:min(max(msg.HeaderLen, 0), len(msg.Raw))]
 				m.meta = &msg.MessageMeta
+			}
+		}
+	}
+	if needs.sent {
+		for me, err := range s.srv.st.Envelopes(s.ctx, mbID, uids, true) {
+			if err != nil {
+				return err
+			}
+			m := byUID[me.UID]
+			if m == nil {
+				continue
+			}
+			t, err := envelope.DecodeDate(me.Envelope)
+			if err != nil {
+				return fmt.Errorf("imapd: envelope of UID %d: %w", me.UID, err)
+			}
+			m.sent = t
+			if m.meta == nil {
+				meta := me.MessageMeta
+				m.meta = &meta
 			}
 		}
 	}
