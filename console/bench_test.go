@@ -130,7 +130,7 @@ func seedBench(b *testing.B, e *env) (dossierCode, phoneNum, notificationID stri
 func BenchmarkPages(b *testing.B) {
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
-			e := newEnv(b, envOpts{backend: backend})
+			e := newEnv(b, envOpts{backend: backend, redis: true})
 			t0 := time.Now()
 			code, phone, id := seedBench(b, e)
 			b.Logf("%s: seeded %d notifications and %d accounts in %v", backend, benchNotifications, benchAccounts, time.Since(t0).Round(time.Millisecond))
@@ -154,6 +154,10 @@ func BenchmarkPages(b *testing.B) {
 				{"accounts-search", "/admin/accounts?q=phong7@", "cb00007"},
 				{"audit", "/admin/audit", "login"},
 				{"templates", "/admin/templates", "dossier-received-email"},
+				{"template-preview", "/admin/templates/dossier-received-email", "dossier-received-email"},
+				{"account", "/admin/accounts/cb00042.phong12@hanoi.gov.vn", "cb00042.phong12@hanoi.gov.vn"},
+				{"services", "/admin/services", "motcua"},
+				{"queues", "/admin/queues", "Hàng đợi"},
 			} {
 				b.Run(p.name, func(b *testing.B) {
 					var worst time.Duration
