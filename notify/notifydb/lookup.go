@@ -229,9 +229,12 @@ func (s *Store) CallbackFailures(ctx context.Context, service string, limit int)
 	if limit <= 0 || limit > 100 {
 		limit = 10
 	}
+	// The failed callbacks newest first (notification_callbacks_failed),
+	// each event looked up for its service: CROSS JOIN keeps SQLite's
+	// planner from starting at the service's events instead.
 	rows, err := s.r().Query(ctx, `SELECT c.event_id, c.state, c.attempts, c.next_attempt_at, c.last_error, c.updated_at, e.status, e.at, e.notification_id
-		FROM notification_callbacks c JOIN notification_events e ON e.id = c.event_id
-		WHERE e.service = ? AND c.last_error <> '' ORDER BY c.updated_at DESC LIMIT ?`, service, limit)
+		FROM notification_callbacks c CROSS JOIN notification_events e
+		WHERE e.id = c.event_id AND c.last_error <> '' AND e.service = ? ORDER BY c.updated_at DESC, c.event_id DESC LIMIT ?`, service, limit)
 	if err != nil {
 		return nil, fmt.Errorf("notifydb: callback failures of %s: %w", service, err)
 	}

@@ -36,6 +36,7 @@ var recorded = []struct {
 	{16, "0016_console_lookup.sql", "3b1ae9a63965738c38c4fc96aa7be6c083be7d54a60d802889cb698b8bcd6653"},
 	{17, "0017_internal_date_zone.sql", "1dfeb231bd10f44d1b417a4cc2687bc195aa577d99170aefb8a52cc75287d5f9"},
 	{18, "0018_usage_cover.sql", "f99d8e7799f2bf9590f2ed51c1c779648800205d385c5ceaca0e286831c961fa"},
+	{19, "0019_callback_failures.sql", "a9aee085d2421dcf17eedb76c3394a6b8d579c3585d23b9f48a96a28018abb58"},
 }
 
 // TestMigrationsKept: the mail store, the outbox, the notification store
