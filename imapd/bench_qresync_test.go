@@ -4,11 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 
 	"congthu/store"
@@ -17,44 +14,18 @@ import (
 // benchQResync50k is a SQLite store with 50,000 messages in one INBOX, 10 of
 // them changed (7 flag changes, 3 expunged) after modseq, and a server on
 // it.
-var benchQResync50k struct {
-	once     sync.Once
-	err      error
-	dir      string
-	st       *store.Store
-	srv      *Server
-	addr     string
+var benchQResync50k = struct {
+	benchFixture
 	validity uint32
 	modseq   int64
-}
+}{benchFixture: benchFixture{name: "benchQResync50k"}}
 
-func setupQResync50k(b *testing.B) {
-	f := &benchQResync50k
-	f.once.Do(func() { f.err = buildBench50k() })
-	if f.err != nil {
-		b.Fatal(f.err)
-	}
-}
+// The fill function records validity and modseq in the fixture.
+func init() { benchQResync50k.fill = fillQResync50k }
 
-func buildBench50k() error {
-	ctx := context.Background()
+func fillQResync50k(ctx context.Context, st *store.Store, acct *store.Account) error {
 	f := &benchQResync50k
-	var err error
-	if f.dir, err = os.MkdirTemp("", "imapd-benchQResync50k-"); err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	if f.st, err = store.Open(ctx, store.Options{DataDir: f.dir}, log); err != nil {
-		return err
-	}
-	if _, err := f.st.AddDomain(ctx, "hanoi.gov.vn"); err != nil {
-		return err
-	}
-	acct, err := f.st.AddAccount(ctx, testUser, testPass)
-	if err != nil {
-		return err
-	}
-	mb, err := f.st.Mailbox(ctx, acct.ID, "INBOX")
+	mb, err := st.Mailbox(ctx, acct.ID, "INBOX")
 	if err != nil {
 		return err
 	}
@@ -66,42 +37,33 @@ func buildBench50k() error {
 			body := fmt.Sprintf("Hồ sơ 000.%05d của Ông/Bà đang được xử lý tại Sở Tư pháp.\r\n", i+j)
 			msgs[j] = store.AppendMessage{Raw: []byte(message(fmt.Sprintf("Thông báo số %d", i+j), "Một cửa <motcua@hanoi.gov.vn>", body))}
 		}
-		if _, err := f.st.AppendAll(ctx, mb.ID, msgs); err != nil {
+		if _, err := st.AppendAll(ctx, mb.ID, msgs); err != nil {
 			return err
 		}
 	}
-	st, err := f.st.Status(ctx, mb.ID)
+	status, err := st.Status(ctx, mb.ID)
 	if err != nil {
 		return err
 	}
-	f.validity, f.modseq = st.UIDValidity, st.HighestModSeq
+	f.validity, f.modseq = status.UIDValidity, status.HighestModSeq
 	for _, uid := range []uint32{17, 4000, 12345, 25000, 33333, 41000, 49999} {
-		if _, err := f.st.SetFlags(ctx, mb.ID, []uint32{uid}, store.FlagsAdd, []string{`\Seen`}, 0); err != nil {
+		if _, err := st.SetFlags(ctx, mb.ID, []uint32{uid}, store.FlagsAdd, []string{`\Seen`}, 0); err != nil {
 			return err
 		}
 	}
 	gone := []uint32{100, 20000, 45000}
-	if _, err := f.st.SetFlags(ctx, mb.ID, gone, store.FlagsAdd, []string{`\Deleted`}, 0); err != nil {
+	if _, err := st.SetFlags(ctx, mb.ID, gone, store.FlagsAdd, []string{`\Deleted`}, 0); err != nil {
 		return err
 	}
-	if _, err := f.st.Expunge(ctx, mb.ID, gone); err != nil {
-		return err
-	}
-	f.srv = New(Options{AllowInsecureAuth: true}, f.st, nil, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	f.addr = ln.Addr().String()
-	go f.srv.Serve(ln)
-	return nil
+	_, err = st.Expunge(ctx, mb.ID, gone)
+	return err
 }
 
 // BenchmarkSelectQResync50k: SELECT INBOX (QRESYNC (uidvalidity modseq))
 // of a 50,000-message mailbox with 10 changes since modseq (7 FETCH FLAGS,
 // 1 VANISHED (EARLIER) of 3 UIDs), then UNSELECT (target < 20 ms).
 func BenchmarkSelectQResync50k(b *testing.B) {
-	setupQResync50k(b)
+	benchQResync50k.open(b)
 	f := &benchQResync50k
 	c, err := net.Dial("tcp", f.addr)
 	if err != nil {

@@ -20,9 +20,12 @@ import (
 	"congthu/store"
 )
 
-// bench10k is a SQLite store with 10,000 messages in one INBOX and a
-// server on it, shared by the benchmarks and removed by TestMain.
-var bench10k struct {
+// benchFixture is a SQLite store in a temp dir with testUser's account,
+// filled once by its build function, and a server on it; TestMain
+// closes and removes every fixture a run built.
+type benchFixture struct {
+	name string
+	fill func(ctx context.Context, st *store.Store, acct *store.Account) error
 	once sync.Once
 	err  error
 	dir  string
@@ -31,49 +34,22 @@ var bench10k struct {
 	addr string
 }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if bench10k.srv != nil {
-		bench10k.srv.Close()
-		bench10k.st.Close()
-	}
-	if bench10k.dir != "" {
-		os.RemoveAll(bench10k.dir)
-	}
-	closeBench50k()
-	if benchQResync50k.srv != nil {
-		benchQResync50k.srv.Close()
-		benchQResync50k.st.Close()
-	}
-	if benchQResync50k.dir != "" {
-		os.RemoveAll(benchQResync50k.dir)
-	}
-	os.Exit(code)
-}
+// benchFixtures are those TestMain closes.
+var benchFixtures = []*benchFixture{&bench10k, &bench50k, &benchQResync50k.benchFixture}
 
-func benchClient(b *testing.B) *imapclient.Client {
+// open builds the fixture on first use; it fails b if that failed.
+func (f *benchFixture) open(b *testing.B) {
 	b.Helper()
-	f := &bench10k
-	f.once.Do(func() { f.err = setupBench10k() })
+	f.once.Do(func() { f.err = f.build() })
 	if f.err != nil {
 		b.Fatal(f.err)
 	}
-	c, err := imapclient.DialInsecure(f.addr, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { c.Close() })
-	if err := c.Login(testUser, testPass).Wait(); err != nil {
-		b.Fatal(err)
-	}
-	return c
 }
 
-func setupBench10k() error {
+func (f *benchFixture) build() error {
 	ctx := context.Background()
-	f := &bench10k
 	var err error
-	if f.dir, err = os.MkdirTemp("", "imapd-bench-"); err != nil {
+	if f.dir, err = os.MkdirTemp("", "imapd-"+f.name+"-"); err != nil {
 		return err
 	}
 	log := slog.New(slog.DiscardHandler)
@@ -87,35 +63,7 @@ func setupBench10k() error {
 	if err != nil {
 		return err
 	}
-	// Deliver concurrently so the store's group commit batches them.
-	const n, workers = 10000, 64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < n; i += workers {
-				subj := fmt.Sprintf("Thông báo số %d về việc tiếp nhận hồ sơ", i)
-				if i%1000 == 7 {
-					subj = fmt.Sprintf("Phiếu yêu cầu bổ sung hồ sơ %d", i)
-				}
-				body := fmt.Sprintf("Kính gửi Ông/Bà Nguyễn Văn An,\r\nHồ sơ 000.%05d của Ông/Bà đang được xử lý tại Sở Tư pháp.\r\n", i)
-				if i%500 == 3 {
-					body += "Đề nghị nộp lệ phí 1.500.000 đồng.\r\n"
-				}
-				_, err := f.st.Deliver(ctx, &store.Delivery{Raw: []byte(message(subj, "Một cửa <motcua@hanoi.gov.vn>", body)),
-					Local: []store.LocalTarget{{AccountID: acct.ID}}})
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
+	if err := f.fill(ctx, f.st, acct); err != nil {
 		return err
 	}
 	f.srv = New(Options{AllowInsecureAuth: true}, f.st, nil, log)
@@ -126,6 +74,76 @@ func setupBench10k() error {
 	f.addr = ln.Addr().String()
 	go f.srv.Serve(ln)
 	return nil
+}
+
+func (f *benchFixture) close() {
+	if f.srv != nil {
+		f.srv.Close()
+		f.st.Close()
+	}
+	if f.dir != "" {
+		os.RemoveAll(f.dir)
+	}
+}
+
+// deliverAll delivers message(i) for i in [0, n) to acct from 64
+// goroutines, so that the store's group commit batches them.
+func deliverAll(ctx context.Context, st *store.Store, acct *store.Account, n int, message func(i int) []byte) error {
+	const workers = 64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				if _, err := st.Deliver(ctx, &store.Delivery{Raw: message(i), Local: []store.LocalTarget{{AccountID: acct.ID}}}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return <-errs
+}
+
+// bench10k: 10,000 messages in one INBOX, notices about dossiers.
+var bench10k = benchFixture{name: "bench10k", fill: func(ctx context.Context, st *store.Store, acct *store.Account) error {
+	return deliverAll(ctx, st, acct, 10000, func(i int) []byte {
+		subj := fmt.Sprintf("Thông báo số %d về việc tiếp nhận hồ sơ", i)
+		if i%1000 == 7 {
+			subj = fmt.Sprintf("Phiếu yêu cầu bổ sung hồ sơ %d", i)
+		}
+		body := fmt.Sprintf("Kính gửi Ông/Bà Nguyễn Văn An,\r\nHồ sơ 000.%05d của Ông/Bà đang được xử lý tại Sở Tư pháp.\r\n", i)
+		if i%500 == 3 {
+			body += "Đề nghị nộp lệ phí 1.500.000 đồng.\r\n"
+		}
+		return []byte(message(subj, "Một cửa <motcua@hanoi.gov.vn>", body))
+	})
+}}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, f := range benchFixtures {
+		f.close()
+	}
+	os.Exit(code)
+}
+
+func benchClient(b *testing.B) *imapclient.Client {
+	b.Helper()
+	bench10k.open(b)
+	c, err := imapclient.DialInsecure(bench10k.addr, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { c.Close() })
+	if err := c.Login(testUser, testPass).Wait(); err != nil {
+		b.Fatal(err)
+	}
+	return c
 }
 
 // BenchmarkSelect10k: SELECT of a 10,000-message mailbox (target < 50 ms).

@@ -3,10 +3,6 @@ package imapd
 import (
 	"context"
 	"fmt"
-	"log/slog"
-	"net"
-	"os"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,36 +16,16 @@ import (
 // SORT and THREAD benchmarks: conversations of 10 messages, each a reply
 // ("Re: ...", In-Reply-To and References) to the one before, with dates
 // spread over a year and out of arrival order. TestMain removes it.
-var bench50k struct {
-	once sync.Once
-	err  error
-	dir  string
-	st   *store.Store
-	srv  *Server
-	addr string
-}
+var bench50k = benchFixture{name: "bench50k", fill: func(ctx context.Context, st *store.Store, acct *store.Account) error {
+	return deliverAll(ctx, st, acct, bench50kSize, bench50kMessage)
+}}
 
 const bench50kSize = 50000
 
-func closeBench50k() {
-	f := &bench50k
-	if f.srv != nil {
-		f.srv.Close()
-		f.st.Close()
-	}
-	if f.dir != "" {
-		os.RemoveAll(f.dir)
-	}
-}
-
 func bench50kClient(b *testing.B) *imapclient.Client {
 	b.Helper()
-	f := &bench50k
-	f.once.Do(func() { f.err = setupBench50k() })
-	if f.err != nil {
-		b.Fatal(f.err)
-	}
-	c, err := imapclient.DialInsecure(f.addr, nil)
+	bench50k.open(b)
+	c, err := imapclient.DialInsecure(bench50k.addr, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -75,55 +51,6 @@ func bench50kMessage(i int) []byte {
 	date := time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("", 7*3600)).Add(time.Duration((i*7919)%bench50kSize) * 10 * time.Minute)
 	return fmt.Appendf(nil, "From: Cán bộ %d <canbo%d@hanoi.gov.vn>\r\nTo: %s\r\nSubject: %s\r\nDate: %s\r\nMessage-ID: <%d.%d@hanoi.gov.vn>\r\n%sMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nKính gửi Ông/Bà, hồ sơ %d đang được xử lý.\r\n",
 		i%97, i%97, testUser, subj, date.Format(time.RFC1123Z), conv, k, hdr, conv)
-}
-
-func setupBench50k() error {
-	ctx := context.Background()
-	f := &bench50k
-	var err error
-	if f.dir, err = os.MkdirTemp("", "imapd-bench50k-"); err != nil {
-		return err
-	}
-	log := slog.New(slog.DiscardHandler)
-	if f.st, err = store.Open(ctx, store.Options{DataDir: f.dir}, log); err != nil {
-		return err
-	}
-	if _, err := f.st.AddDomain(ctx, "hanoi.gov.vn"); err != nil {
-		return err
-	}
-	acct, err := f.st.AddAccount(ctx, testUser, testPass)
-	if err != nil {
-		return err
-	}
-	const workers = 64
-	var wg sync.WaitGroup
-	errs := make(chan error, workers)
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := w; i < bench50kSize; i += workers {
-				_, err := f.st.Deliver(ctx, &store.Delivery{Raw: bench50kMessage(i), Local: []store.LocalTarget{{AccountID: acct.ID}}})
-				if err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	if err := <-errs; err != nil {
-		return err
-	}
-	f.srv = New(Options{AllowInsecureAuth: true}, f.st, nil, log)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	f.addr = ln.Addr().String()
-	go f.srv.Serve(ln)
-	return nil
 }
 
 // BenchmarkSort50k: UID SORT (DATE) UTF-8 ALL over 50,000 messages,
