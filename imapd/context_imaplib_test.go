@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -20,10 +17,6 @@ import (
 // its next NOOP, cancels the context and then hears nothing of the next
 // arrival; a second CANCELUPDATE of the same tag is refused.
 func TestContextImaplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
 	e := newEnv(t, envOptions{})
 	ctx := context.Background()
 	const user, pass = "py.context@hanoi.gov.vn", "Py-pass-2026"
@@ -41,10 +34,7 @@ func TestContextImaplib(t *testing.T) {
 	}
 	first, second := deliver("Hồ sơ 1"), deliver("Hồ sơ 2")
 
-	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	script, _ := filepath.Abs("testdata/imaplib_context.py")
-	cmd := exec.Command(py, script, host, port, user, pass)
-	cmd.Env = append(os.Environ(), "PYTHONIOENCODING=utf-8")
+	cmd := imaplibCmd(t, e, "imaplib_context.py", user, pass)
 	cmd.Stderr = os.Stderr
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -7,9 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -178,10 +175,6 @@ func TestMalformed(t *testing.T) {
 
 // TestPythonImaplib drives the server with Python's imaplib over TLS.
 func TestPythonImaplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
 	e := newEnv(t, envOptions{})
 	// imaplib sends LOGIN arguments as ASCII only.
 	const user, pass = "py.stp@hanoi.gov.vn", "Py-pass-2026"
@@ -192,15 +185,7 @@ func TestPythonImaplib(t *testing.T) {
 	e.acct = acct
 	e.deliver("", message(hoSoSubject, "Một cửa <motcua@hanoi.gov.vn>", "Hồ sơ đã được tiếp nhận."))
 	e.deliver("", message("Thông báo khác", "vp@hanoi.gov.vn", "x"))
-	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	script, _ := filepath.Abs("testdata/imaplib_client.py")
-	cmd := exec.Command(py, script, host, port, user, pass)
-	cmd.Env = append(os.Environ(), "PYTHONIOENCODING=utf-8")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
-	got := string(out)
+	got := runImaplib(t, e, "imaplib_client.py", user, pass)
 	for _, want := range []string{"login OK", "select OK 2", "search ho so: 1", "fetch OK", "subject: =?utf-8?q?h=e1=bb=93_s", "uid search all: 2", "logout BYE"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("imaplib output lacks %q:\n%s", want, got)

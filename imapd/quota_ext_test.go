@@ -3,10 +3,6 @@ package imapd
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -100,10 +96,6 @@ func TestQuotaExtension(t *testing.T) {
 
 // TestQuotaImaplib asks for quotas with Python's imaplib.
 func TestQuotaImaplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
 	e := newEnv(t, envOptions{})
 	const user, pass = "py.quota@hanoi.gov.vn", "Py-pass-2026"
 	acct, err := e.st.AddAccount(context.Background(), user, pass)
@@ -116,15 +108,7 @@ func TestQuotaImaplib(t *testing.T) {
 	if err := e.st.SetQuota(context.Background(), user, 1<<20); err != nil {
 		t.Fatal(err)
 	}
-	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	script, _ := filepath.Abs("testdata/imaplib_quota.py")
-	cmd := exec.Command(py, script, host, port, user, pass)
-	cmd.Env = append(os.Environ(), "PYTHONIOENCODING=utf-8")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
-	got := string(out)
+	got := runImaplib(t, e, "imaplib_quota.py", user, pass)
 	usage := (len(raw) + 1023) / 1024
 	for _, want := range []string{
 		"QUOTA=RES-STORAGE",

@@ -4,10 +4,6 @@ import (
 	"context"
 	"fmt"
 	"mime"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -309,10 +305,6 @@ func TestSortRaw(t *testing.T) {
 
 // TestSortImaplib sorts and threads with Python's imaplib.
 func TestSortImaplib(t *testing.T) {
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
 	e := sortEnv(t, envOptions{})
 	const user, pass = "py.sort@hanoi.gov.vn", "Py-pass-2026"
 	acct, err := e.st.AddAccount(context.Background(), user, pass)
@@ -328,15 +320,7 @@ func TestSortImaplib(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	host, port, _ := net.SplitHostPort(e.tlsAddr)
-	script, _ := filepath.Abs("testdata/imaplib_sort.py")
-	cmd := exec.Command(py, script, host, port, user, pass)
-	cmd.Env = append(os.Environ(), "PYTHONIOENCODING=utf-8")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("imaplib: %v\n%s", err, out)
-	}
-	got := string(out)
+	got := runImaplib(t, e, "imaplib_sort.py", user, pass)
 	for _, want := range []string{
 		"sort date: 3 2 1 4",
 		"sort subject: 3 4 1 2",

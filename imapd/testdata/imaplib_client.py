@@ -1,15 +1,8 @@
 """Drive congthu's IMAP server with Python's imaplib (called by
 TestPythonImaplib): login over TLS, select, search, fetch, logout."""
-import imaplib
-import ssl
-import sys
+from imaplib_connect import connect
 
-host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-
-m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+m, user, password = connect()
 typ, _ = m.login(user, password)
 print("login", typ)
 typ, data = m.select("INBOX")

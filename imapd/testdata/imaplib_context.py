@@ -4,15 +4,11 @@ arrives, and CANCELUPDATE. The test delivers a message each time this
 script prints "ready" and answers on stdin."""
 import imaplib
 import re
-import ssl
 import sys
 
-host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
+from imaplib_connect import connect
 
-m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+m, user, password = connect()
 m.login(user, password)
 typ, data = m.capability()
 caps = data[-1].decode().upper().split()

@@ -1,14 +1,7 @@
 """Sort and thread with Python's imaplib (called by TestSortImaplib)."""
-import imaplib
-import ssl
-import sys
+from imaplib_connect import connect
 
-host, port, user, password = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
-ctx = ssl.create_default_context()
-ctx.check_hostname = False
-ctx.verify_mode = ssl.CERT_NONE
-
-m = imaplib.IMAP4_SSL(host, port, ssl_context=ctx)
+m, user, password = connect()
 m.login(user, password)
 # imaplib checks for SORT and THREAD in the capabilities it read before
 # login, where a server lists only what a client needs to log in.
