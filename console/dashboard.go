@@ -171,13 +171,12 @@ const spendTimeout = 30 * time.Second
 
 // spendCache keeps the last reading of the month's spend.
 type spendCache struct {
-	mu      sync.Mutex
-	at      time.Time // when the reading started
-	month   time.Time
-	rows    []notifydb.UsageRow
-	reading bool // a reading is under way
-	done    chan struct{}
-	err     error // the last reading's failure, until one succeeds
+	mu    sync.Mutex
+	at    time.Time // when the reading started
+	month time.Time
+	rows  []notifydb.UsageRow
+	done  chan struct{} // closed when the reading under way ends; nil: none
+	err   error         // the last reading's failure, until one succeeds
 }
 
 // get returns the last reading for month and when it was made; have is
@@ -187,8 +186,7 @@ func (c *spendCache) get(now, month time.Time, read func(now, month time.Time) (
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	have = !c.at.IsZero() && c.month.Equal(month)
-	if (!have || now.Sub(c.at) >= spendMaxAge || now.Before(c.at)) && !c.reading {
-		c.reading = true
+	if (!have || now.Sub(c.at) >= spendMaxAge || now.Before(c.at)) && c.done == nil {
 		c.done = make(chan struct{})
 		go c.read(now, month, read, c.done)
 	}
@@ -202,7 +200,7 @@ func (c *spendCache) read(now, month time.Time, read func(now, month time.Time) 
 	rows, err := read(now, month)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.reading = false
+	c.done = nil
 	close(done)
 	c.err = err
 	if err == nil && !month.Before(c.month) {
@@ -221,7 +219,7 @@ func (c *spendCache) failure() error {
 func (c *spendCache) wait() <-chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if !c.reading {
+	if c.done == nil {
 		ch := make(chan struct{})
 		close(ch)
 		return ch

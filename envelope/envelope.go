@@ -89,36 +89,24 @@ func (e *Envelope) Route(l, i int) string {
 
 // Extract builds the ENVELOPE of a message from its header section.
 func Extract(header []byte) *Envelope {
-	h, ok := readHeader(header)
-	if !ok {
+	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
+	if err != nil && h.Len() == 0 {
 		return &Envelope{}
 	}
 	return ExtractHeader(h)
-}
-
-// readHeader reads a header section as Extract does: what go-message
-// reads before a malformed line; ok is false when it read nothing.
-func readHeader(header []byte) (textproto.Header, bool) {
-	h, err := textproto.ReadHeader(bufio.NewReader(bytes.NewReader(header)))
-	return h, err == nil || h.Len() > 0
-}
-
-// dateText is the Date field as written, as ENVELOPE writes it: the
-// first Date field unfolded, without NUL, CR or LF.
-func dateText(h textproto.Header) string {
-	return strings.Map(func(r rune) rune {
-		if r == 0 || r == '\r' || r == '\n' {
-			return -1
-		}
-		return r
-	}, h.Get("Date"))
 }
 
 // ExtractHeader builds the ENVELOPE of a header already read (that of a
 // message/rfc822 part, for BODYSTRUCTURE).
 func ExtractHeader(h textproto.Header) *Envelope {
 	mh := mail.Header{Header: message.Header{Header: h}}
-	dt := dateText(h)
+	// The Date field as written: unfolded, without NUL, CR or LF.
+	dt := strings.Map(func(r rune) rune {
+		if r == 0 || r == '\r' || r == '\n' {
+			return -1
+		}
+		return r
+	}, h.Get("Date"))
 	subject, _ := mh.Subject()
 	inReplyTo, _ := mh.MsgIDList("In-Reply-To")
 	messageID, _ := mh.MessageID()

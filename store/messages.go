@@ -324,7 +324,6 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 			var msgs []MessageEnvelope
 			var stale []int // indexes in msgs whose envelope must be computed
 			var blobOf []int64
-			var newer map[int64]bool // blobs whose envelope a newer version wrote
 			err := func() error {
 				rows, err := s.queryUIDChunk(ctx, cols, mailboxID, chunk)
 				if err != nil {
@@ -359,12 +358,6 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 						if !envelope.Current(env) {
 							stale = append(stale, len(msgs)-1)
 							blobOf = append(blobOf, blobID)
-							if envelope.Newer(env) {
-								if newer == nil {
-									newer = map[int64]bool{}
-								}
-								newer[blobID] = true
-							}
 						}
 						arena = append(arena, env...)
 						ends = append(ends, len(arena))
@@ -381,7 +374,7 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 				return nil
 			}()
 			if err == nil && len(stale) > 0 {
-				err = s.fillEnvelopes(ctx, msgs, stale, blobOf, newer)
+				err = s.fillEnvelopes(ctx, msgs, stale, blobOf)
 			}
 			if err != nil {
 				yield(nil, fmt.Errorf("store: envelopes of mailbox %d: %w", mailboxID, err))
@@ -398,10 +391,10 @@ func (s *Store) Envelopes(ctx context.Context, mailboxID int64, uids []uint32, w
 
 // fillEnvelopes computes the envelopes of msgs[idx[i]] (blob blobs[i])
 // from their headers and stores them, except over those a newer version
-// of congthu wrote (keep): while nodes of two versions run side by side,
-// neither undoes the other's. A failure to store is only logged: the
-// next read computes them again.
-func (s *Store) fillEnvelopes(ctx context.Context, msgs []MessageEnvelope, idx []int, blobs []int64, keep map[int64]bool) error {
+// of congthu wrote (still in msgs): while nodes of two versions run side
+// by side, neither undoes the other's. A failure to store is only
+// logged: the next read computes them again.
+func (s *Store) fillEnvelopes(ctx context.Context, msgs []MessageEnvelope, idx []int, blobs []int64) error {
 	computed := map[int64][]byte{}
 	for _, chunk := range idChunks(blobs, chunkSize) {
 		rows, err := s.r().Query(ctx, "SELECT id, substr(raw, 1, header_len) FROM blobs WHERE id IN ("+sqldb.Placeholders(len(chunk))+")", chunk...)
@@ -422,7 +415,11 @@ func (s *Store) fillEnvelopes(ctx context.Context, msgs []MessageEnvelope, idx [
 			return err
 		}
 	}
+	keep := map[int64]bool{}
 	for i, j := range idx {
+		if envelope.Newer(msgs[j].Envelope) {
+			keep[blobs[i]] = true
+		}
 		msgs[j].Envelope = computed[blobs[i]]
 	}
 	err := s.db.WriteTxOnce(ctx, func(tx dbtx) error {
